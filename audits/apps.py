@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class AuditsConfig(AppConfig):
+    """Policies, audit runs, checks, findings, monitoring, reports and exports."""
+
+    name = "audits"
+    verbose_name = "Audits"

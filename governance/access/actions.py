@@ -1,0 +1,139 @@
+"""Actions on identity and access. Each owns its transaction and records its trail event inside it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.db import transaction
+from django.utils import timezone
+
+from governance.access.models import ApiToken, Team, User, hash_token, new_raw_token
+from governance.access.roles import Role
+from governance.trail import events
+from governance.trail.log import Actor, format_time, record_event
+
+
+class ActionError(Exception):
+    """An action refused with a message meant for the person who asked."""
+
+
+def do_create_team(*, slug: str, name: str = "", actor: Actor) -> Team:
+    """Create a team."""
+    with transaction.atomic():
+        if Team.objects.filter(slug=slug).exists():
+            raise ActionError(f"A team named '{slug}' already exists.")
+        team = Team.objects.create(slug=slug, name=name or slug)
+        record_event(events.TEAM_CREATED, actor=actor, obj=team, payload={"slug": slug})
+    return team
+
+
+def do_create_user(
+    *,
+    username: str,
+    role: str,
+    actor: Actor,
+    teams: Sequence[str] = (),
+    email: str = "",
+    password: str | None = None,
+) -> User:
+    """Create a user with one role, in the named teams (created if missing); a password is validated first."""
+    if role not in Role.values:
+        raise ActionError(f"Unknown role '{role}'; choose one of {', '.join(Role.values)}.")
+    with transaction.atomic():
+        if User.objects.filter(username=username).exists():
+            raise ActionError(f"A user named '{username}' already exists.")
+        user = User(username=username, email=email, role=role)
+        # Only the admin role may use Django's admin site.
+        user.is_staff = user.is_superuser = role == Role.ADMIN
+        if password is None:
+            user.set_unusable_password()  # service accounts authenticate with tokens only
+        else:
+            try:
+                validate_password(password, user)
+            except Exception as exc:  # ValidationError carries a list of messages
+                raise ActionError(" ".join(getattr(exc, "messages", [str(exc)]))) from None
+            user.set_password(password)
+        user.save()
+        team_rows = [Team.objects.get_or_create(slug=slug, defaults={"name": slug})[0] for slug in teams]
+        user.teams.set(team_rows)
+        record_event(
+            events.USER_CREATED,
+            actor=actor,
+            obj=user,
+            payload={"role": role, "teams": sorted(t.slug for t in team_rows)},
+        )
+    return user
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new token: ``raw`` is shown once and never stored."""
+
+    token: ApiToken
+    raw: str
+
+
+def do_issue_token(
+    *,
+    user: User,
+    actor: Actor,
+    name: str = "",
+    read_only: bool = False,
+    days: int | None = None,
+    now: dt.datetime | None = None,
+) -> IssuedToken:
+    """Issue an API token for ``user``; only its hash is stored."""
+    if days is not None and not 1 <= days <= 3650:
+        raise ActionError("A token's lifetime must be between 1 and 3650 days.")
+    if not user.is_active:
+        raise ActionError(f"User '{user.username}' is deactivated.")
+    raw = new_raw_token()
+    moment = now or timezone.now()
+    expires_at = moment + dt.timedelta(days=days) if days else None
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            name=name,
+            digest=hash_token(raw),
+            hint=raw[: len("assay_") + 4],
+            read_only=read_only,
+            created_at=moment,
+            expires_at=expires_at,
+        )
+        record_event(
+            events.TOKEN_ISSUED,
+            actor=actor,
+            obj=token,
+            payload={
+                "user": user.pk,
+                "read_only": read_only,
+                "expires_at": format_time(expires_at) if expires_at else None,
+            },
+        )
+    return IssuedToken(token=token, raw=raw)
+
+
+def do_revoke_token(*, token: ApiToken, actor: Actor, reason: str = "") -> ApiToken:
+    """Revoke a token; it is refused from the next request on. Revoking twice is refused."""
+    with transaction.atomic():
+        locked = ApiToken.objects.select_for_update().get(pk=token.pk)
+        if locked.revoked_at is not None:
+            raise ActionError("This token is already revoked.")
+        locked.revoked_at = timezone.now()
+        locked.save(update_fields=["revoked_at"])
+        record_event(events.TOKEN_REVOKED, actor=actor, obj=locked, payload={"user": locked.user_id, "reason": reason})
+    return locked
+
+
+def do_record_access_denied(request: Any, *, reason: str, scope: str) -> None:
+    """Record that an authenticated caller was refused (path without its query string: it may hold data)."""
+    with transaction.atomic():
+        record_event(
+            events.ACCESS_DENIED,
+            actor=Actor.from_request(request),
+            payload={"method": request.method, "path": request.path[:300], "reason": reason, "scope": scope},
+        )

@@ -1,0 +1,104 @@
+"""Users, teams and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+
+from governance.access.roles import ORGANISATION_WIDE_ROLES, Role, scopes_for
+
+
+class Team(models.Model):
+    """A group of people who own models and datasets together."""
+
+    slug = models.SlugField(unique=True, max_length=64)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class User(AbstractUser):
+    """A person or service account with exactly one role."""
+
+    role = models.CharField(max_length=16, choices=Role.choices)
+    teams = models.ManyToManyField(Team, related_name="members", blank=True)
+
+    class Meta:
+        ordering = ["username"]
+
+    @property
+    def is_organisation_wide(self) -> bool:
+        """True when the role sees every team's objects."""
+        return self.role in ORGANISATION_WIDE_ROLES
+
+    def team_ids(self) -> set[int]:
+        """Ids of the teams this user belongs to (cached per instance: asked on every access check)."""
+        cached = getattr(self, "_team_ids", None)
+        if cached is None:
+            cached = set(self.teams.values_list("id", flat=True))
+            self._team_ids = cached
+        return cached
+
+
+TOKEN_PREFIX = "assay_"
+
+
+def hash_token(raw: str) -> str:
+    """The stored form of a token. Tokens carry 256 random bits, so one SHA-256 is enough (no slow KDF needed)."""
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def new_raw_token() -> str:
+    """A fresh random token, recognisable by its prefix (for secret scanners)."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def usable(self) -> ApiTokenQuerySet:
+        """Tokens that are neither revoked nor expired, belonging to active users."""
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True, user__is_active=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ApiToken(models.Model):
+    """A bearer credential for the API; only its hash is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="tokens")
+    name = models.CharField(max_length=100, blank=True)
+    digest = models.CharField(max_length=64, unique=True)
+    # The first characters, kept so people can tell their tokens apart in lists; useless for authentication.
+    hint = models.CharField(max_length=16)
+    read_only = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.hint}… ({self.user.username})"
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """What this token may do: its user's role, narrowed to reads when read-only."""
+        return scopes_for(self.user.role, read_only=self.read_only)
+
+    def is_usable(self, now: object = None) -> bool:
+        """True unless revoked or expired."""
+        moment = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > moment)

@@ -1,0 +1,72 @@
+"""Django admin for administrators: users, teams and tokens; the trail is visible but never editable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+
+from governance.access.models import ApiToken, Team, User
+from governance.trail.models import Checkpoint, Event, SigningKey
+
+
+@admin.register(User)
+class AssayUserAdmin(UserAdmin):
+    list_display = ["username", "role", "is_active", "last_login"]
+    list_filter = ["role", "is_active", "teams"]
+    fieldsets = [*UserAdmin.fieldsets, ("Assay", {"fields": ["role", "teams"]})]  # type: ignore[misc]
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "created_at"]
+    search_fields = ["slug", "name"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued with ``manage.py issue_token`` or the API (the raw value is shown once there)."""
+
+    list_display = ["hint", "user", "name", "read_only", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    list_filter = ["read_only"]
+    readonly_fields = ["user", "digest", "hint", "read_only", "created_at", "expires_at", "revoked_at", "last_used_at"]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Event)
+class EventAdmin(_ReadOnly):
+    list_display = ["seq", "recorded_at", "action", "actor_kind", "actor_user_id", "object_type", "object_id"]
+    list_filter = ["action", "actor_kind"]
+    exclude = ["leaf", "leaf_hash", "prev_hash"]
+
+
+@admin.register(Checkpoint)
+class CheckpointAdmin(_ReadOnly):
+    list_display = ["id", "tree_size", "issued_at", "reason"]
+    exclude = ["root_hash"]
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(_ReadOnly):
+    list_display = ["name", "key_id", "added_at"]
+    exclude = ["public_key"]

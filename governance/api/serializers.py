@@ -1,0 +1,70 @@
+"""Serializers shared by every app's API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from governance.access.models import ApiToken, Team, User
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, so a typo in a request is an error rather than silently ignored."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(
+                {"non_field_errors": [f"Expected a JSON object, got {type(data).__name__}."]}
+            )
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: ["This field is not recognised."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    members = serializers.SlugRelatedField(many=True, read_only=True, slug_field="username")
+
+    class Meta:
+        model = Team
+        fields = ["slug", "name", "created_at", "members"]
+
+
+class MeSerializer(serializers.ModelSerializer):
+    teams = serializers.SlugRelatedField(many=True, read_only=True, slug_field="slug")
+    scopes = serializers.SerializerMethodField()
+    token = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "role", "teams", "scopes", "token"]
+
+    def get_scopes(self, user: User) -> list[str]:
+        from governance.access.permissions import caller_scopes
+
+        return sorted(caller_scopes(self.context["request"]))
+
+    def get_token(self, user: User) -> dict[str, Any] | None:
+        auth = self.context["request"].auth
+        if not isinstance(auth, ApiToken):
+            return None
+        return {"id": auth.pk, "read_only": auth.read_only, "expires_at": auth.expires_at}
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    user = serializers.SlugRelatedField(read_only=True, slug_field="username")
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "user", "name", "hint", "read_only", "created_at", "expires_at", "revoked_at", "last_used_at"]
+
+
+class TokenCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    read_only = serializers.BooleanField(required=False, default=False)
+    days = serializers.IntegerField(required=False, min_value=1, max_value=3650, allow_null=True, default=90)
+
+
+class TokenRevokeSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")

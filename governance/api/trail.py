@@ -1,0 +1,219 @@
+"""The trail over HTTP: events, checkpoints, inclusion and consistency proofs, published keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from governance.trail.checkpoints import CheckpointRefused, issue_checkpoint, latest_checkpoint
+from governance.trail.keys import published_verifier_keys
+from governance.trail.log import TrailError, prove_consistency, prove_inclusion, root_at
+from governance.trail.models import Checkpoint, Event
+
+
+class EventSerializer(serializers.ModelSerializer):
+    leaf = serializers.SerializerMethodField()
+    leaf_hash = serializers.SerializerMethodField()
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Event
+        fields = ["seq", "recorded_at", "action", "actor", "object_type", "object_id", "payload", "leaf", "leaf_hash"]
+
+    def get_leaf(self, event: Event) -> str:
+        return bytes(event.leaf).decode("utf-8")
+
+    def get_leaf_hash(self, event: Event) -> str:
+        return bytes(event.leaf_hash).hex()
+
+    def get_actor(self, event: Event) -> dict[str, Any]:
+        return {"kind": event.actor_kind, "user": event.actor_user_id, "token": event.actor_token_id}
+
+
+class CheckpointSerializer(serializers.ModelSerializer):
+    root_hash = serializers.SerializerMethodField()
+    key_id = serializers.CharField(source="key.key_id")
+
+    class Meta:
+        model = Checkpoint
+        fields = ["id", "tree_size", "root_hash", "issued_at", "reason", "key_id", "note"]
+
+    def get_root_hash(self, checkpoint: Checkpoint) -> str:
+        return bytes(checkpoint.root_hash).hex()
+
+
+def _int_param(request: Request, name: str, *, required: bool = True, default: int | None = None) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        if required:
+            raise ValidationError({name: ["This query parameter is required."]})
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError({name: [f"'{raw}' is not an integer."]}) from None
+    if value < 0:
+        raise ValidationError({name: ["Must be zero or more."]})
+    return value
+
+
+class EventList(generics.ListAPIView):
+    """Trail events, oldest first; filter by object_type, object_id, action, actor (user id), since, until."""
+
+    required_scopes = {"GET": "trail:read"}
+    serializer_class = EventSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("object_type", str),
+            OpenApiParameter("object_id", str),
+            OpenApiParameter("action", str),
+            OpenApiParameter("actor", int, description="user id"),
+            OpenApiParameter("since", str, description="ISO 8601 time"),
+            OpenApiParameter("until", str, description="ISO 8601 time"),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        params = self.request.query_params
+        queryset = Event.objects.order_by("seq")
+        for field in ("object_type", "object_id", "action"):
+            if params.get(field):
+                queryset = queryset.filter(**{field: params[field]})
+        actor = _int_param(self.request, "actor", required=False)
+        if actor is not None:
+            queryset = queryset.filter(actor_user_id=actor)
+        for name, lookup in (("since", "recorded_at__gte"), ("until", "recorded_at__lt")):
+            if params.get(name):
+                moment = parse_datetime(params[name])
+                if moment is None or moment.tzinfo is None:
+                    raise ValidationError({name: ["Use an ISO 8601 time with a timezone, e.g. 2026-01-31T12:00:00Z."]})
+                queryset = queryset.filter(**{lookup: moment})
+        return queryset
+
+
+class EventDetail(APIView):
+    required_scopes = {"GET": "trail:read"}
+
+    @extend_schema(responses=EventSerializer)
+    def get(self, request: Request, seq: int) -> Response:
+        event = Event.objects.filter(seq=seq).first()
+        if event is None:
+            raise NotFound(f"There is no event {seq}.")
+        return Response(EventSerializer(event).data)
+
+
+class CheckpointList(generics.ListAPIView):
+    """Every signed checkpoint, newest first; POST issues one now (officers)."""
+
+    required_scopes = {"GET": "proofs:read", "POST": "trail:checkpoint"}
+    serializer_class = CheckpointSerializer
+    queryset = Checkpoint.objects.select_related("key").order_by("-id")
+
+    @extend_schema(request=None, responses={201: CheckpointSerializer})
+    def post(self, request: Request) -> Response:
+        try:
+            checkpoint = issue_checkpoint(reason="on-demand")
+        except CheckpointRefused as exc:
+            raise ValidationError({"non_field_errors": [str(exc)]}) from None
+        assert checkpoint is not None
+        return Response(CheckpointSerializer(checkpoint).data, status=status.HTTP_201_CREATED)
+
+
+class LatestCheckpoint(APIView):
+    """The newest signed checkpoint; ``?format=note`` answers the signed note as text/plain."""
+
+    required_scopes = {"GET": "proofs:read"}
+
+    @extend_schema(responses=CheckpointSerializer)
+    def get(self, request: Request) -> Any:
+        checkpoint = latest_checkpoint()
+        if checkpoint is None:
+            raise NotFound("No checkpoint has been issued yet.")
+        if request.query_params.get("format") == "note":
+            return HttpResponse(checkpoint.note, content_type="text/plain; charset=utf-8")
+        return Response(CheckpointSerializer(checkpoint).data)
+
+
+def _note_for(size: int) -> str | None:
+    checkpoint = Checkpoint.objects.filter(tree_size=size).order_by("-id").first()
+    return checkpoint.note if checkpoint else None
+
+
+def _default_size() -> int:
+    checkpoint = latest_checkpoint()
+    if checkpoint is None:
+        raise ValidationError({"tree_size": ["No checkpoint exists yet; give tree_size explicitly."]})
+    return checkpoint.tree_size
+
+
+class InclusionProof(APIView):
+    """Proof that event ``seq`` is in the tree of ``tree_size`` leaves (default: the latest checkpoint's)."""
+
+    required_scopes = {"GET": "proofs:read"}
+
+    @extend_schema(parameters=[OpenApiParameter("seq", int, required=True), OpenApiParameter("tree_size", int)])
+    def get(self, request: Request) -> Response:
+        seq = _int_param(request, "seq")
+        size = _int_param(request, "tree_size", required=False)
+        size = _default_size() if size is None else size
+        assert seq is not None
+        try:
+            proof = prove_inclusion(seq=seq, size=size)
+        except TrailError as exc:
+            raise ValidationError({"non_field_errors": [str(exc)]}) from None
+        leaf_hash = bytes(Event.objects.values_list("leaf_hash", flat=True).get(seq=seq))
+        return Response(
+            {
+                "leaf_index": seq,
+                "tree_size": size,
+                "leaf_hash": leaf_hash.hex(),
+                "proof": [node.hex() for node in proof],
+                "root": root_at(size).hex(),
+                "checkpoint": _note_for(size),
+            }
+        )
+
+
+class ConsistencyProof(APIView):
+    """Proof that the tree of ``from`` leaves is a prefix of the tree of ``to`` leaves (default: latest)."""
+
+    required_scopes = {"GET": "proofs:read"}
+
+    @extend_schema(parameters=[OpenApiParameter("from", int, required=True), OpenApiParameter("to", int)])
+    def get(self, request: Request) -> Response:
+        first = _int_param(request, "from")
+        second = _int_param(request, "to", required=False)
+        second = _default_size() if second is None else second
+        assert first is not None
+        try:
+            proof = prove_consistency(first=first, second=second)
+        except TrailError as exc:
+            raise ValidationError({"non_field_errors": [str(exc)]}) from None
+        return Response(
+            {
+                "first_size": first,
+                "second_size": second,
+                "first_root": root_at(first).hex(),
+                "second_root": root_at(second).hex(),
+                "proof": [node.hex() for node in proof],
+                "first_checkpoint": _note_for(first),
+                "second_checkpoint": _note_for(second),
+            }
+        )
+
+
+def well_known_keys(request: HttpRequest) -> HttpResponse:
+    """Public: every checkpoint verifier key ever used, one per line (C2SP verifier-key text)."""
+    keys = published_verifier_keys()
+    return HttpResponse("".join(f"{key}\n" for key in keys), content_type="text/plain; charset=utf-8")

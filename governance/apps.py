@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class GovernanceConfig(AppConfig):
+    """Identity and access, the trail, and (later) data governance."""
+
+    name = "governance"
+    verbose_name = "Governance"
+
+    def ready(self) -> None:
+        # Event types and system checks register themselves on import.
+        from governance.trail import checks, events  # noqa: F401

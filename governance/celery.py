@@ -1,0 +1,16 @@
+"""The Celery application. With no ``CELERY_BROKER_URL``, tasks run eagerly in the calling process."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
+# Numeric libraries must not oversubscribe the two cores a worker shares (measured 5-300x slowdowns).
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+app = Celery("assay")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

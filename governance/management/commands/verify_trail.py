@@ -1,0 +1,62 @@
+"""python manage.py verify_trail [--checkpoint NOTEFILE ...] [--trusted-keys FILE] [--json]"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from governance.trail.verify import verify_trail
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-derive every leaf from the stored rows, rebuild the Merkle tree, check every stored checkpoint's "
+        "signature and root. Exits 1 naming the first bad sequence number and what is wrong."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--checkpoint", action="append", type=Path, default=[], help="a signed checkpoint you kept earlier"
+        )
+        parser.add_argument(
+            "--trusted-keys", type=Path, help="verifier keys to trust (default: the keys the server publishes)"
+        )
+        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            held = [path.read_text(encoding="utf-8") for path in options["checkpoint"]]
+            trusted = None
+            if options["trusted_keys"]:
+                trusted = [line.strip() for line in options["trusted_keys"].read_text().splitlines() if line.strip()]
+        except OSError as exc:
+            raise CommandError(f"Cannot read {exc.filename}: {exc.strerror}") from None
+        report = verify_trail(held=held, trusted_keys=trusted)
+        if options["json"]:
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "ok": report.ok,
+                        "events": report.events,
+                        "checkpoints": report.checkpoints,
+                        "root": report.root.hex(),
+                        "first_bad_seq": report.first_bad_seq,
+                        "problems": report.problems,
+                    },
+                    indent=2,
+                )
+            )
+        elif report.ok:
+            self.stdout.write(
+                f"OK: {report.events} events, {report.checkpoints} checkpoints verified; root {report.root.hex()}"
+            )
+        if not report.ok:
+            if not options["json"]:
+                where = f" (first bad sequence number: {report.first_bad_seq})" if report.first_bad_seq is not None else ""
+                self.stderr.write(f"FAILED{where}:")
+                for problem in report.problems:
+                    self.stderr.write(f"  - {problem}")
+            raise SystemExit(1)

@@ -1,0 +1,14 @@
+"""Background jobs of the governance app."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="governance.issue_checkpoint")
+def issue_checkpoint_task(reason: str = "scheduled") -> int | None:
+    """Issue a trail checkpoint if one is still due; returns its tree size (None if another process did)."""
+    from governance.trail.checkpoints import issue_checkpoint
+
+    checkpoint = issue_checkpoint(reason=reason, only_if_due=True)
+    return None if checkpoint is None else checkpoint.tree_size

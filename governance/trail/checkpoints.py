@@ -1,0 +1,80 @@
+"""Issuing signed checkpoints of the trail.
+
+A checkpoint is a C2SP signed note: origin, tree size, base64 root, and an extension line with the issue time
+(signed, so a reader can tell how fresh it is). One is issued every ``TRAIL_CHECKPOINT_EVERY_EVENTS`` events,
+whenever ``TRAIL_CHECKPOINT_EVERY_SECONDS`` have passed with new events, on demand, and for every export.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from governance.trail.keys import ensure_key_registered, load_signing_key
+from governance.trail.log import TrailError, current_root, format_time, lock_trail, tree_size
+from governance.trail.models import Checkpoint
+from governance.trail.note import checkpoint_body, sign_note
+
+
+class CheckpointRefused(TrailError):
+    """A checkpoint that would make the log look smaller or older than one already issued."""
+
+
+def issue_checkpoint(*, reason: str = "on-demand", only_if_due: bool = False) -> Checkpoint | None:
+    """Sign and store a checkpoint of the trail as it is now.
+
+    With ``only_if_due``, returns None when, once the lock is held, no checkpoint is due any more (another
+    process issued one first).
+    """
+    key = load_signing_key()
+    with transaction.atomic():
+        lock_trail()
+        if only_if_due and not checkpoint_is_due():
+            return None
+        key_row = ensure_key_registered(key)  # may append a key event, so read the head afterwards
+        size, root = current_root()
+        now = timezone.now()
+        latest = Checkpoint.objects.order_by("-id").first()
+        if latest is not None:
+            if size < latest.tree_size:
+                raise CheckpointRefused(f"the trail has {size} events but checkpoint {latest.id} covers {latest.tree_size}")
+            if now < latest.issued_at:
+                raise CheckpointRefused(f"the clock reads {now.isoformat()}, before the last checkpoint's time")
+        body = checkpoint_body(
+            origin=settings.TRAIL_ORIGIN, tree_size=size, root=root, extensions=(f"time {format_time(now)}",)
+        )
+        note = sign_note(body, signers=[(key.name, key.private_key)])
+        return Checkpoint.objects.create(
+            tree_size=size, root_hash=root, note=note, key=key_row, issued_at=now, reason=reason
+        )
+
+
+def latest_checkpoint() -> Checkpoint | None:
+    """The most recently issued checkpoint."""
+    return Checkpoint.objects.order_by("-id").first()
+
+
+def checkpoint_is_due(now: dt.datetime | None = None) -> bool:
+    """True when enough events or enough time have accumulated since the last checkpoint."""
+    size = tree_size()
+    latest = latest_checkpoint()
+    if latest is None:
+        return size > 0
+    new_events = size - latest.tree_size
+    if new_events <= 0:
+        return False
+    if new_events >= settings.TRAIL_CHECKPOINT_EVERY_EVENTS:
+        return True
+    age = (now or timezone.now()) - latest.issued_at
+    return age.total_seconds() >= settings.TRAIL_CHECKPOINT_EVERY_SECONDS
+
+
+def checkpoint_if_due() -> None:
+    """Queue a checkpoint when one is due (runs in process unless a Celery broker is configured)."""
+    if checkpoint_is_due():
+        from governance.tasks import issue_checkpoint_task
+
+        issue_checkpoint_task.delay(reason="scheduled")

@@ -1,0 +1,33 @@
+"""System check: the append-only triggers must be present once the trail's tables exist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core import checks
+from django.db import DatabaseError, connection
+
+from governance.trail.db import installed_triggers, trigger_names
+
+
+@checks.register()
+def trail_triggers_present(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Error ``assay.E001`` when any protective trigger is missing from a migrated database."""
+    if connection.vendor not in ("sqlite", "postgresql"):
+        return [checks.Error(f"the trail has no append-only triggers for {connection.vendor}", id="assay.E002")]
+    try:
+        if "governance_event" not in connection.introspection.table_names():
+            return []  # not migrated yet: the migration installs them
+        missing = trigger_names(connection.vendor) - installed_triggers(connection)
+    except DatabaseError as exc:
+        return [checks.Warning(f"could not inspect the trail's triggers: {exc}", id="assay.W001")]
+    if missing:
+        return [
+            checks.Error(
+                f"append-only triggers missing on the trail tables: {', '.join(sorted(missing))}",
+                hint="Run 'python manage.py install_trail_triggers' and find out who dropped them: "
+                "then run 'python manage.py verify_trail'.",
+                id="assay.E001",
+            )
+        ]
+    return []

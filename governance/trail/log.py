@@ -1,0 +1,262 @@
+"""Appending to the trail, and reading proofs out of it.
+
+``record_event`` is the only way anything enters the trail. It must be called inside the transaction of the
+action that made the change (STYLE.md), so the change and its event commit together or not at all.
+Appends are serialised (a PostgreSQL advisory lock; on SQLite the IMMEDIATE transaction already holds the
+database's write lock), read the log's right edge from the stored Merkle nodes (O(log n) rows), and write
+the new leaf plus the perfect subtree nodes it completes (two rows on average).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import rfc8785
+from django.db import connection, models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from governance.trail import events as event_types
+from governance.trail.merkle import (
+    EMPTY_ROOT,
+    CompactRange,
+    NodeId,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+)
+from governance.trail.merkle import root_at as _root_at
+from governance.trail.models import Event, MerkleNode
+
+LEAF_VERSION = 1
+# Any fixed 64-bit number; it names "the trail's append lock" among PostgreSQL advisory locks.
+_ADVISORY_LOCK_KEY = 0x617373_6179_7472  # "assaytr"
+
+
+class TrailError(Exception):
+    """A request the trail cannot satisfy (bad sizes, an append outside a transaction, ...)."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused an event: ids only, never names or e-mail addresses."""
+
+    kind: str  # "user", "token" or "system"
+    user_id: int | None = None
+    token_id: int | None = None
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(kind="system")
+
+    @classmethod
+    def for_user(cls, user: Any, token: Any = None) -> Actor:
+        if token is not None:
+            return cls(kind="token", user_id=user.pk, token_id=token.pk)
+        return cls(kind="user", user_id=user.pk)
+
+    @classmethod
+    def from_request(cls, request: Any) -> Actor:
+        """The actor behind an HTTP request (API token or portal session)."""
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return cls.system()
+        return cls.for_user(user, getattr(request, "auth", None) if _is_token(request) else None)
+
+    def as_leaf(self) -> dict[str, Any]:
+        return {"kind": self.kind, "token": self.token_id, "user": self.user_id}
+
+
+def _is_token(request: Any) -> bool:
+    from governance.access.models import ApiToken
+
+    return isinstance(getattr(request, "auth", None), ApiToken)
+
+
+def format_time(moment: dt.datetime) -> str:
+    """UTC, microseconds, 'Z' suffix: the one spelling of a time inside a leaf."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def encode_leaf(
+    *,
+    seq: int,
+    prev_hash: bytes,
+    recorded_at: dt.datetime,
+    action: str,
+    actor: Mapping[str, Any],
+    object_type: str,
+    object_id: str,
+    payload: Mapping[str, Any],
+) -> bytes:
+    """The leaf bytes: RFC 8785 (JCS) canonical JSON of the event, so anyone can re-derive them exactly."""
+    return rfc8785.dumps(
+        {
+            "v": LEAF_VERSION,
+            "seq": seq,
+            "prev": prev_hash.hex(),
+            "time": format_time(recorded_at),
+            "action": action,
+            "actor": dict(actor),
+            "object": {"type": object_type, "id": object_id},
+            "payload": dict(payload),
+        }
+    )
+
+
+def leaf_from_row(event: Event) -> bytes:
+    """Re-derive an event's leaf bytes from its columns (what ``verify_trail`` compares with the stored bytes)."""
+    return encode_leaf(
+        seq=event.seq,
+        prev_hash=bytes(event.prev_hash),
+        recorded_at=event.recorded_at,
+        action=event.action,
+        actor={"kind": event.actor_kind, "token": event.actor_token_id, "user": event.actor_user_id},
+        object_type=event.object_type,
+        object_id=event.object_id,
+        payload=event.payload,
+    )
+
+
+def lock_trail() -> None:
+    """Serialise writers of the trail for the rest of the current transaction."""
+    if not connection.in_atomic_block:
+        raise TrailError("the trail can only be written inside a transaction")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_KEY])
+    # SQLite: settings open every transaction with BEGIN IMMEDIATE, which already holds the write lock.
+
+
+def get_nodes(ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+    """Stored perfect-subtree hashes for the given positions, in one query."""
+    if not ids:
+        return {}
+    by_level: dict[int, list[int]] = {}
+    for level, index in ids:
+        by_level.setdefault(level, []).append(index)
+    condition = Q()
+    for level, indexes in by_level.items():
+        condition |= Q(level=level, index__in=indexes)
+    rows = MerkleNode.objects.filter(condition).values_list("level", "index", "hash")
+    found = {(level, index): bytes(digest) for level, index, digest in rows}
+    missing = [node for node in ids if node not in found]
+    if missing:
+        raise TrailError(f"stored Merkle nodes are missing: {missing[:5]}")
+    return found
+
+
+def tree_size() -> int:
+    """The number of events in the trail."""
+    last = Event.objects.order_by("-seq").values_list("seq", flat=True).first()
+    return 0 if last is None else last + 1
+
+
+def compact_range(size: int) -> CompactRange:
+    """The right edge of the log at ``size`` leaves, loaded from stored nodes."""
+    peak_ids = CompactRange.peak_ids(size)
+    nodes = get_nodes(peak_ids)
+    return CompactRange(size, [nodes[node] for node in peak_ids])
+
+
+def current_root() -> tuple[int, bytes]:
+    """(size, root hash) of the whole trail now."""
+    size = tree_size()
+    return size, (compact_range(size).root() if size else EMPTY_ROOT)
+
+
+def record_event(
+    event_type: event_types.EventType | str,
+    *,
+    actor: Actor,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    payload: Mapping[str, Any] | None = None,
+) -> Event:
+    """Append one event to the trail, inside the caller's transaction.
+
+    ``obj`` names the object the event is about (its model label and primary key); ``object_type`` and
+    ``object_id`` do the same for things that are not model instances. The payload may only hold the fields
+    declared for the event type, and must be JSON that RFC 8785 can encode (no NaN, integers within 2**53).
+    """
+    declared = event_types.get(event_type if isinstance(event_type, str) else event_type.name)
+    body = dict(payload or {})
+    undeclared = set(body) - declared.fields
+    if undeclared:
+        raise TrailError(f"{declared.name} does not declare payload fields {sorted(undeclared)}")
+    if obj is not None:
+        object_type, object_id = obj._meta.label_lower, obj.pk
+    if not connection.in_atomic_block:
+        raise TrailError("record_event must be called inside the action's transaction.atomic() block")
+
+    lock_trail()
+    size = tree_size()
+    edge = compact_range(size)
+    prev_hash = b"" if size == 0 else bytes(Event.objects.values_list("leaf_hash", flat=True).get(seq=size - 1))
+    recorded_at = timezone.now()
+    actor_fields = actor.as_leaf()
+    leaf = encode_leaf(
+        seq=size,
+        prev_hash=prev_hash,
+        recorded_at=recorded_at,
+        action=declared.name,
+        actor=actor_fields,
+        object_type=object_type,
+        object_id=str(object_id),
+        payload=body,
+    )
+    digest = leaf_hash(leaf)
+    event = Event.objects.create(
+        seq=size,
+        recorded_at=recorded_at,
+        action=declared.name,
+        actor_kind=actor.kind,
+        actor_user_id=actor.user_id,
+        actor_token_id=actor.token_id,
+        object_type=object_type,
+        object_id=str(object_id),
+        payload=body,
+        leaf=leaf,
+        leaf_hash=digest,
+        prev_hash=prev_hash,
+    )
+    completed = edge.append(digest)
+    MerkleNode.objects.bulk_create(
+        [MerkleNode(level=level, index=index, hash=node_hash) for (level, index), node_hash in completed]
+    )
+    transaction.on_commit(_after_append)
+    return event
+
+
+def _after_append() -> None:
+    # Imported here: checkpoints import this module.
+    from governance.trail.checkpoints import checkpoint_if_due
+
+    checkpoint_if_due()
+
+
+def prove_inclusion(*, seq: int, size: int) -> list[bytes]:
+    """Audit path of leaf ``seq`` in the tree of the first ``size`` leaves."""
+    current = tree_size()
+    if not 0 < size <= current:
+        raise TrailError(f"tree_size must be between 1 and the trail's size ({current}); got {size}")
+    if not 0 <= seq < size:
+        raise TrailError(f"seq must be between 0 and tree_size - 1 ({size - 1}); got {seq}")
+    return inclusion_proof(index=seq, tree_size=size, get_nodes=get_nodes)
+
+
+def prove_consistency(*, first: int, second: int) -> list[bytes]:
+    """Proof that the tree of ``first`` leaves is a prefix of the tree of ``second`` leaves."""
+    current = tree_size()
+    if not 0 <= first <= second <= current:
+        raise TrailError(f"need 0 <= from <= to <= the trail's size ({current}); got from={first}, to={second}")
+    return consistency_proof(first_size=first, second_size=second, get_nodes=get_nodes)
+
+
+def root_at(size: int) -> bytes:
+    """Root of the tree of the first ``size`` leaves, from stored nodes."""
+    return _root_at(size, get_nodes) if size else EMPTY_ROOT

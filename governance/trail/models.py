@@ -1,0 +1,87 @@
+"""The trail's tables: events (the leaves), stored Merkle nodes, signed checkpoints and signing keys.
+
+All four are append-only. Database triggers (see migrations and ``governance.trail.db``) refuse UPDATE
+and DELETE on them, so an ordinary bug or a careless admin cannot rewrite history; an attacker with full
+database access can, and that is what checkpoints held outside the server catch.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Event(models.Model):
+    """One leaf of the trail: who did what to which object, when; stored with its exact leaf bytes."""
+
+    seq = models.BigIntegerField(primary_key=True, help_text="Leaf index in the Merkle log, from 0.")
+    recorded_at = models.DateTimeField()
+    action = models.CharField(max_length=64, db_index=True)
+    actor_kind = models.CharField(max_length=8)  # user, token or system
+    actor_user_id = models.BigIntegerField(null=True, db_index=True)
+    actor_token_id = models.BigIntegerField(null=True)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=128, blank=True)
+    payload = models.JSONField(default=dict)
+    leaf = models.BinaryField(help_text="The canonical (RFC 8785) JSON bytes that were hashed, exactly.")
+    leaf_hash = models.BinaryField(max_length=32)
+    # The previous leaf's hash (empty for the first): unique, so two events can never claim the same parent.
+    prev_hash = models.BinaryField(max_length=32, unique=True)
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [models.Index(fields=["object_type", "object_id"]), models.Index(fields=["recorded_at"])]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action}"
+
+
+class MerkleNode(models.Model):
+    """The hash of a perfect, aligned subtree: leaves [index * 2**level, (index + 1) * 2**level).
+
+    Storing every such node (about 2n rows) lets any inclusion or consistency proof be answered with one
+    indexed query of O(log n) rows, and lets an append find the log's right edge without re-hashing.
+    """
+
+    level = models.SmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.BinaryField(max_length=32)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["level", "index"], name="merkle_node_unique_position")]
+
+    def __str__(self) -> str:
+        return f"node({self.level}, {self.index})"
+
+
+class SigningKey(models.Model):
+    """A public key that has signed checkpoints; kept forever so that old checkpoints stay verifiable."""
+
+    name = models.CharField(max_length=100)
+    key_id = models.CharField(max_length=8, unique=True, help_text="C2SP signed-note key id, hex.")
+    public_key = models.BinaryField(max_length=32)
+    verifier_key = models.CharField(max_length=300, help_text="The C2SP verifier key text.")
+    added_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["added_at"]
+
+    def __str__(self) -> str:
+        return self.verifier_key
+
+
+class Checkpoint(models.Model):
+    """A signed statement of the log's size and root at a moment (C2SP tlog-checkpoint signed note)."""
+
+    tree_size = models.BigIntegerField(db_index=True)
+    root_hash = models.BinaryField(max_length=32)
+    note = models.TextField(help_text="The signed note, exactly as issued.")
+    key = models.ForeignKey(SigningKey, on_delete=models.PROTECT, related_name="checkpoints")
+    issued_at = models.DateTimeField()
+    reason = models.CharField(max_length=32, default="scheduled")
+
+    class Meta:
+        ordering = ["id"]
+        get_latest_by = "id"
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.tree_size}"

@@ -1,0 +1,1636 @@
+#!/usr/bin/env python3
+"""Standalone verifier for Assay's tamper-evident audit trail.
+
+This single file is given to regulators and auditors. It needs Python 3.11+ and the
+``cryptography`` package (for Ed25519), nothing else: it never imports Django or any other
+part of Assay, so it can be read, reviewed and run on its own.
+
+What the audit trail is
+=======================
+Every audit event is a *leaf*: a JSON object serialised with RFC 8785 (JCS) to UTF-8 bytes.
+Leaves are appended to an RFC 9162 (Certificate Transparency v2) Merkle tree. Periodically
+the server signs a *checkpoint* (a C2SP signed note, https://c2sp.org/tlog-checkpoint) that
+commits to the tree size and the Merkle root at that size. Because the root depends on every
+leaf and on their order, a checkpoint kept by an outside party makes any later deletion,
+alteration, reordering or insertion of the first ``tree_size`` leaves detectable.
+
+Hashing (RFC 9162 section 2.1)::
+
+    leaf_hash(d)    = SHA-256(0x00 || d)
+    node_hash(l, r) = SHA-256(0x01 || l || r)
+    MTH({})         = SHA-256("")
+    MTH(D[n])       = node_hash(MTH(D[0:k]), MTH(D[k:n])), k = largest power of two < n
+
+Each leaf additionally carries ``seq`` (its position) and ``prev`` (hex leaf hash of the
+previous leaf), so the first broken spot can be named precisely, leaf by leaf.
+
+Export directory format (``assay-trail/1``, written by Assay's ``export_trail`` command)
+=====================================================================================
+``DIR/trail.json``
+    ``{"format": "assay-trail/1", "origin": str, "tree_size": int, "exported_at": ISO 8601,
+    "leaf_encoding": "RFC 8785 JCS, UTF-8; leaves.jsonl holds one leaf per line"}``
+``DIR/leaves.jsonl``
+    Line ``i`` (0-based) is exactly the bytes of leaf ``i``, followed by ``b"\\n"``. The
+    newline is not part of the leaf (JCS output never contains a raw newline). Each leaf is a
+    JSON object with at least ``"seq"`` (int, equal to ``i``) and ``"prev"`` (lowercase hex
+    of the previous leaf's ``leaf_hash``, ``""`` for leaf 0).
+``DIR/checkpoints.json``
+    ``{"checkpoints": [{"tree_size": int, "note": "<signed note text>"}, ...]}`` in the order
+    the checkpoints were issued.
+``DIR/keys.txt``
+    One verifier key (``<name>+<8 hex key id>+<base64(0x01 || Ed25519 public key)>``) per
+    line: every key the log has ever used, including rotated ones.
+
+The trust model, in one paragraph: the export alone proves only that it is internally
+consistent. Anyone who can rewrite the export can recompute every hash and, if they hold the
+signing key, re-sign every checkpoint. What defeats that is (a) verifier keys obtained
+independently of the export (``--trusted-keys``) and (b) checkpoints you kept from earlier
+exports (``--previous-checkpoint``): a signed checkpoint can't be taken back, so a rewrite
+of history it covers is caught even when the attacker holds the key.
+
+Command line
+============
+::
+
+    python verifier.py verify DIR [--trusted-keys FILE] [--previous-checkpoint NOTEFILE]...
+                                  [--origin ORIGIN]
+    python verifier.py inclusion PROOF.json [--checkpoint NOTEFILE --trusted-keys FILE]
+    python verifier.py consistency PROOF.json [--first-checkpoint NOTEFILE]
+                                  [--second-checkpoint NOTEFILE] [--trusted-keys FILE]
+
+Exit status: 0 when everything verifies; 1 when anything does not (every problem is printed
+to stderr, most precise first); 2 for usage errors or input that cannot be read.
+
+Proof files use lowercase hex for hashes (only checkpoint notes use base64, as their format
+requires)::
+
+    inclusion:   {"leaf_index": int, "tree_size": int, "leaf_hash": hex, "proof": [hex, ...],
+                  "root": hex}
+    consistency: {"first_size": int, "second_size": int, "first_root": hex,
+                  "second_root": hex, "proof": [hex, ...]}
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import dataclasses
+import hashlib
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import NamedTuple
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+__all__ = [
+    "ED25519_ALGORITHM",
+    "EMPTY_ROOT",
+    "EXPORT_FORMAT",
+    "HASH_SIZE",
+    "Checkpoint",
+    "CompactRange",
+    "ExportReport",
+    "GetNodes",
+    "InputError",
+    "NodeId",
+    "NoteSignature",
+    "SignedNote",
+    "VerificationError",
+    "VerifierKey",
+    "consistency_proof",
+    "consistency_proof_ranges",
+    "ed25519_key_id",
+    "inclusion_path_ranges",
+    "inclusion_proof",
+    "key_name_problem",
+    "leaf_hash",
+    "main",
+    "node_hash",
+    "note_text_problem",
+    "parse_checkpoint",
+    "parse_checkpoint_body",
+    "parse_key_file",
+    "parse_note",
+    "parse_verifier_key",
+    "range_node_ids",
+    "root_at",
+    "root_from_leaf_hashes",
+    "verify_checkpoint",
+    "verify_consistency",
+    "verify_export",
+    "verify_inclusion",
+    "verify_note",
+]
+
+# ---------------------------------------------------------------------------------------------
+# Hashing (RFC 9162 section 2.1)
+# ---------------------------------------------------------------------------------------------
+
+HASH_SIZE = 32
+"""Size in bytes of every hash in the tree (SHA-256)."""
+
+EMPTY_ROOT: bytes = hashlib.sha256(b"").digest()
+"""Root of the empty tree: SHA-256 of the empty string (RFC 9162 section 2.1.1)."""
+
+# Domain-separation prefixes. Without them an interior node (64 bytes of child hashes) could be
+# presented as a leaf whose data is those 64 bytes, forging a proof for a leaf that was never
+# logged (the "second preimage" attack RFC 9162 section 2.1.1 closes).
+_LEAF_PREFIX = b"\x00"
+_NODE_PREFIX = b"\x01"
+
+_sha256 = hashlib.sha256
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """Return the RFC 9162 leaf hash ``SHA-256(0x00 || data)`` of one leaf's bytes."""
+    hasher = _sha256(_LEAF_PREFIX)
+    hasher.update(data)
+    return hasher.digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """Return the RFC 9162 interior node hash ``SHA-256(0x01 || left || right)``.
+
+    Both children must be 32-byte hashes: hashing anything else would silently produce a
+    valid-looking hash of a tree that cannot exist.
+    """
+    if len(left) != HASH_SIZE or len(right) != HASH_SIZE:
+        raise ValueError(
+            f"node_hash needs two {HASH_SIZE}-byte hashes, got {len(left)} and {len(right)} bytes"
+        )
+    return _sha256(_NODE_PREFIX + left + right).digest()
+
+
+def _hash_children(left: bytes, right: bytes) -> bytes:
+    # Unchecked node_hash for inner loops whose inputs were validated once up front.
+    return _sha256(_NODE_PREFIX + left + right).digest()
+
+
+def root_from_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
+    """Return the Merkle tree hash (MTH) of a list of leaf hashes.
+
+    Computed level by level rather than by the recursive definition: pair adjacent nodes left
+    to right and carry an unpaired last node up to the next level unchanged (it is never
+    duplicated, unlike Bitcoin-style trees). This yields exactly the RFC 9162 tree, whose
+    left subtree is always the perfect tree over the largest power of two smaller than n,
+    and it does n - 1 hashes with no recursion, so a million leaves take about a second.
+    """
+    level = list(hashes)
+    for position, value in enumerate(level):
+        if len(value) != HASH_SIZE:
+            raise ValueError(f"leaf hash {position} is {len(value)} bytes, expected {HASH_SIZE}")
+    if not level:
+        return EMPTY_ROOT
+    sha256, prefix = _sha256, _NODE_PREFIX
+    while len(level) > 1:
+        paired = [sha256(prefix + left + right).digest() for left, right in zip(level[0::2], level[1::2])]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return bytes(level[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Proof verification (RFC 9162 sections 2.1.3.2 and 2.1.4.2)
+# ---------------------------------------------------------------------------------------------
+
+
+class VerificationError(Exception):
+    """Something failed to verify; the message says what and, where possible, why."""
+
+
+def _require_hash(what: str, value: object) -> bytes:
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise VerificationError(f"{what} must be bytes, got {type(value).__name__}")
+    if len(value) != HASH_SIZE:
+        raise VerificationError(f"{what} must be {HASH_SIZE} bytes (a SHA-256 hash), got {len(value)} bytes")
+    return bytes(value)
+
+
+def _require_size(what: str, value: object) -> int:
+    # bool is an int subclass; True as a tree size is always a bug, never intent.
+    if type(value) is not int:
+        raise VerificationError(f"{what} must be an integer, got {type(value).__name__}")
+    if value < 0:
+        raise VerificationError(f"{what} must not be negative, got {value}")
+    return value
+
+
+def _inclusion_proof_length(index: int, tree_size: int) -> int:
+    # The path splits where the paths to `index` and to the last leaf diverge: below that
+    # point every level has a sibling ("inner"), above it only levels where `index` is a
+    # right child do ("border", the left-edge siblings on the right border of the tree).
+    inner = (index ^ (tree_size - 1)).bit_length()
+    border = (index >> inner).bit_count()
+    return inner + border
+
+
+def _consistency_proof_length(first_size: int, second_size: int) -> int:
+    # Same decomposition for the last leaf of the first tree, minus the levels inside the
+    # largest perfect subtree that ends at first_size (its hash stands for them), plus that
+    # subtree's hash unless first_size is itself a power of two (then it is the first root).
+    inner = ((first_size - 1) ^ (second_size - 1)).bit_length()
+    border = ((first_size - 1) >> inner).bit_count()
+    shift = (first_size & -first_size).bit_length() - 1
+    seed_included = 0 if first_size == 1 << shift else 1
+    return seed_included + (inner - shift) + border
+
+
+def verify_inclusion(
+    *, leaf_hash: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes
+) -> None:
+    """Check that ``leaf_hash`` is leaf ``index`` of the tree of ``tree_size`` leaves with ``root``.
+
+    Implements RFC 9162 section 2.1.3.2. Returns ``None`` on success and raises
+    :class:`VerificationError` otherwise. Note that the proof binds the leaf to ``root``, and
+    only a signed checkpoint binds ``root`` to ``tree_size``: take both from one checkpoint.
+    """
+    index = _require_size("leaf index", index)
+    tree_size = _require_size("tree size", tree_size)
+    if index >= tree_size:
+        raise VerificationError(f"leaf index {index} is out of range for a tree of size {tree_size}")
+    current = _require_hash("leaf hash", leaf_hash)
+    expected_root = _require_hash("root", root)
+    path = [_require_hash(f"proof element {position}", element) for position, element in enumerate(proof)]
+    expected_length = _inclusion_proof_length(index, tree_size)
+    if len(path) != expected_length:
+        raise VerificationError(
+            f"wrong inclusion proof length: got {len(path)} hashes, but a proof for leaf {index} "
+            f"in a tree of size {tree_size} has exactly {expected_length}"
+        )
+
+    # RFC 9162 2.1.3.2, step by step. fn walks up from the leaf, sn from the last leaf; the
+    # tree is complete at a level exactly when fn != sn there.
+    fn, sn = index, tree_size - 1
+    for element in path:
+        if sn == 0:  # unreachable after the length check; kept because the RFC requires it
+            raise VerificationError("inclusion proof is longer than the path to the root")
+        if fn & 1 or fn == sn:
+            current = _hash_children(element, current)
+            if not fn & 1:
+                # On the right border with no right sibling: climb until we are a right child.
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            current = _hash_children(current, element)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:  # unreachable after the length check; kept because the RFC requires it
+        raise VerificationError("inclusion proof is shorter than the path to the root")
+    if current != expected_root:
+        raise VerificationError(
+            f"root mismatch: the inclusion proof for leaf {index} in a tree of size {tree_size} "
+            f"leads to root {current.hex()}, not the expected {expected_root.hex()}"
+        )
+
+
+def verify_consistency(
+    *, first_size: int, second_size: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]
+) -> None:
+    """Check that the tree of ``first_size`` leaves is a prefix of the tree of ``second_size``.
+
+    Implements RFC 9162 section 2.1.4.2, i.e. that ``second_root`` extends ``first_root`` by
+    appending leaves only. Policy for the cases the RFC leaves to the caller:
+
+    * ``first_size > second_size`` is refused (a log only grows).
+    * ``first_size == second_size`` needs an empty proof and equal roots (a difference would
+      be a fork: two trees of the same size).
+    * ``first_size == 0`` needs an empty proof and ``first_root == EMPTY_ROOT``: every tree
+      extends the empty tree, so there is nothing else to prove.
+
+    Raises :class:`VerificationError` on failure. As with inclusion proofs, sizes are bound to
+    roots only by signed checkpoints: take each (size, root) pair from one checkpoint.
+    """
+    first_size = _require_size("first size", first_size)
+    second_size = _require_size("second size", second_size)
+    first = _require_hash("first root", first_root)
+    second = _require_hash("second root", second_root)
+    path = [_require_hash(f"proof element {position}", element) for position, element in enumerate(proof)]
+    if first_size > second_size:
+        raise VerificationError(
+            f"first size {first_size} is larger than second size {second_size}: a log can only grow"
+        )
+    if first_size == 0 and first != EMPTY_ROOT:
+        raise VerificationError(
+            f"first root {first.hex()} is not the root of the empty tree (SHA-256 of the empty string)"
+        )
+    if first_size == second_size:
+        if path:
+            raise VerificationError(
+                f"wrong consistency proof length: both sizes are {first_size}, so the proof must be "
+                f"empty, got {len(path)} hashes"
+            )
+        if first != second:
+            raise VerificationError(
+                f"root mismatch: two different roots for the same tree size {first_size} "
+                f"({first.hex()} and {second.hex()}): the log has forked"
+            )
+        return
+    if first_size == 0:
+        if path:
+            raise VerificationError(
+                f"wrong consistency proof length: every tree extends the empty tree, so the proof "
+                f"must be empty, got {len(path)} hashes"
+            )
+        return
+    expected_length = _consistency_proof_length(first_size, second_size)
+    if len(path) != expected_length:
+        raise VerificationError(
+            f"wrong consistency proof length: got {len(path)} hashes, but a proof from size "
+            f"{first_size} to size {second_size} has exactly {expected_length}"
+        )
+
+    # RFC 9162 2.1.4.2, step by step. When first_size is a power of two the first tree is a
+    # perfect subtree of the second, so its root is the starting node and is not sent.
+    if first_size & (first_size - 1) == 0:
+        path.insert(0, first)
+    fn, sn = first_size - 1, second_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    first_computed = second_computed = path[0]
+    for element in path[1:]:
+        if sn == 0:  # unreachable after the length check; kept because the RFC requires it
+            raise VerificationError("consistency proof is longer than the path to the root")
+        if fn & 1 or fn == sn:
+            first_computed = _hash_children(element, first_computed)
+            second_computed = _hash_children(element, second_computed)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            # Right siblings only exist in the second tree: they are the appended leaves.
+            second_computed = _hash_children(second_computed, element)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:  # unreachable after the length check; kept because the RFC requires it
+        raise VerificationError("consistency proof is shorter than the path to the root")
+    if first_computed != first:
+        raise VerificationError(
+            f"first root mismatch: the consistency proof from size {first_size} to {second_size} "
+            f"leads to first root {first_computed.hex()}, not the expected {first.hex()}"
+        )
+    if second_computed != second:
+        raise VerificationError(
+            f"second root mismatch: the consistency proof from size {first_size} to {second_size} "
+            f"leads to second root {second_computed.hex()}, not the expected {second.hex()}"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Tree shape, node addressing, compact ranges and proof generation
+#
+# The server (through merkle.py) and this verifier's export check share this code, so that
+# there is exactly one implementation of how proofs are built.
+# ---------------------------------------------------------------------------------------------
+
+
+class NodeId(NamedTuple):
+    """Address of a perfect, aligned subtree: leaves ``[index * 2**level, (index + 1) * 2**level)``.
+
+    Level 0 nodes are leaf hashes. Only perfect subtrees have an address: their hash never
+    changes once the log has grown past them, which is what makes them safe to store.
+    """
+
+    level: int
+    index: int
+
+    @property
+    def begin(self) -> int:
+        """First leaf covered by this node."""
+        return self.index << self.level
+
+    @property
+    def end(self) -> int:
+        """One past the last leaf covered by this node."""
+        return (self.index + 1) << self.level
+
+
+GetNodes = Callable[[Sequence[NodeId]], Mapping[NodeId, bytes]]
+"""Batched node lookup: given node addresses, return a mapping from each address to its hash.
+
+Called at most once per proof, so a database-backed implementation is one query.
+"""
+
+
+def range_node_ids(begin: int, end: int) -> list[NodeId]:
+    """Split the leaf range ``[begin, end)`` into the fewest perfect aligned subtrees, left to right.
+
+    For a prefix ``[0, n)`` these are the peaks of the compact range of size ``n``; for any
+    subtree of an RFC 9162 tree they are the perfect pieces whose right fold is its hash.
+    """
+    begin = _require_size("range begin", begin)
+    end = _require_size("range end", end)
+    if begin > end:
+        raise ValueError(f"empty or reversed leaf range [{begin}, {end})")
+    ids = []
+    while begin < end:
+        level = (end - begin).bit_length() - 1  # largest subtree that fits...
+        if begin:
+            level = min(level, (begin & -begin).bit_length() - 1)  # ...and is aligned at begin
+        ids.append(NodeId(level, begin >> level))
+        begin += 1 << level
+    return ids
+
+
+def _is_tree_node_range(begin: int, end: int) -> bool:
+    # Every node [a, b) of an RFC 9162 tree starts at a multiple of the smallest power of two
+    # >= b - a (the root starts at 0; a left child is perfect; a right child starts right
+    # after a perfect left sibling at least as large as itself). For such ranges, and only
+    # for them, the MTH equals the right fold of range_node_ids.
+    size = end - begin
+    return size > 0 and begin % (1 << (size - 1).bit_length()) == 0
+
+
+def inclusion_path_ranges(index: int, tree_size: int) -> list[tuple[int, int]]:
+    """Leaf ranges ``[a, b)`` whose hashes form the inclusion proof of leaf ``index`` (RFC 9162 PATH).
+
+    Ordered from the leaf's sibling up to the child of the root, as the proof is sent.
+    """
+    index = _require_size("leaf index", index)
+    tree_size = _require_size("tree size", tree_size)
+    if index >= tree_size:
+        raise ValueError(f"leaf index {index} is out of range for a tree of size {tree_size}")
+    ranges = []
+    low, high = 0, tree_size
+    # PATH(m, D[low:high]): split at k, descend into the half holding m, and the other half's
+    # hash is a proof element. Collected top-down, reversed at the end.
+    while high - low > 1:
+        split = low + (1 << ((high - low - 1).bit_length() - 1))
+        if index < split:
+            ranges.append((split, high))
+            high = split
+        else:
+            ranges.append((low, split))
+            low = split
+    ranges.reverse()
+    return ranges
+
+
+def consistency_proof_ranges(first_size: int, second_size: int) -> list[tuple[int, int]]:
+    """Leaf ranges ``[a, b)`` whose hashes form the consistency proof (RFC 9162 SUBPROOF).
+
+    Empty when ``first_size`` is 0 or equal to ``second_size`` (see :func:`verify_consistency`).
+    """
+    first_size = _require_size("first size", first_size)
+    second_size = _require_size("second size", second_size)
+    if first_size > second_size:
+        raise ValueError(f"first size {first_size} is larger than second size {second_size}")
+    if first_size in (0, second_size):
+        return []
+    ranges = []
+    low, high = 0, second_size
+    # SUBPROOF(m, D[low:high], b): `known` is the RFC's flag b, true while D[low:high] is still
+    # a prefix of the first tree's own subtree whose hash the verifier already has.
+    known = True
+    while first_size != high:
+        split = low + (1 << ((high - low - 1).bit_length() - 1))
+        if first_size <= split:
+            ranges.append((split, high))
+            high = split
+        else:
+            ranges.append((low, split))
+            low = split
+            known = False
+    if not known:
+        ranges.append((low, high))
+    ranges.reverse()
+    return ranges
+
+
+def _hashes_for_ranges(ranges: Sequence[tuple[int, int]], get_nodes: GetNodes) -> list[bytes]:
+    # Collect every node needed by every range first, so that storage is asked exactly once.
+    needed: dict[NodeId, None] = {}
+    pieces = []
+    for begin, end in ranges:
+        if not _is_tree_node_range(begin, end):
+            raise ValueError(f"leaf range [{begin}, {end}) is not a node of any RFC 9162 tree")
+        ids = range_node_ids(begin, end)
+        pieces.append(ids)
+        needed.update(dict.fromkeys(ids))
+    if not needed:
+        return []
+    found = get_nodes(list(needed))
+    hashes = []
+    for ids in pieces:
+        values = []
+        for node in ids:
+            try:
+                value = found[node]
+            except KeyError:
+                raise LookupError(f"node store has no hash for node {node}") from None
+            if len(value) != HASH_SIZE:
+                raise ValueError(
+                    f"node store returned {len(value)} bytes for node {node}, expected {HASH_SIZE}"
+                )
+            values.append(bytes(value))
+        # Right fold: a tree node's hash is node_hash(first piece, hash of the rest).
+        current = values[-1]
+        for value in reversed(values[:-1]):
+            current = _hash_children(value, current)
+        hashes.append(current)
+    return hashes
+
+
+def inclusion_proof(*, index: int, tree_size: int, get_nodes: GetNodes) -> list[bytes]:
+    """Build the RFC 9162 inclusion proof for leaf ``index`` in the tree of ``tree_size`` leaves.
+
+    ``get_nodes`` is called at most once, with O(log n) node addresses.
+    """
+    return _hashes_for_ranges(inclusion_path_ranges(index, tree_size), get_nodes)
+
+
+def consistency_proof(*, first_size: int, second_size: int, get_nodes: GetNodes) -> list[bytes]:
+    """Build the RFC 9162 consistency proof from ``first_size`` to ``second_size`` leaves.
+
+    ``get_nodes`` is called at most once, with O(log n) node addresses.
+    """
+    return _hashes_for_ranges(consistency_proof_ranges(first_size, second_size), get_nodes)
+
+
+def root_at(tree_size: int, get_nodes: GetNodes) -> bytes:
+    """Return the root of the first ``tree_size`` leaves from stored perfect nodes (one lookup)."""
+    tree_size = _require_size("tree size", tree_size)
+    if tree_size == 0:
+        return EMPTY_ROOT
+    return _hashes_for_ranges([(0, tree_size)], get_nodes)[0]
+
+
+class CompactRange:
+    """The frontier of an append-only Merkle log: enough state to append and to compute the root.
+
+    For a tree of ``size`` leaves it holds one hash per set bit of ``size``: the *peaks*, i.e.
+    the perfect subtrees of the binary decomposition of ``size``, left to right (size 13 =
+    8 + 4 + 1 has peaks over leaves [0, 8), [8, 12) and [12, 13)). Appending a leaf merges
+    equal-sized peaks like carrying in binary addition: O(log n) worst case, about two hash
+    operations amortised.
+    """
+
+    __slots__ = ("_peaks", "_size")
+
+    def __init__(self, size: int = 0, peaks: Sequence[bytes] = ()) -> None:
+        """Resume a range of ``size`` leaves from its peak hashes (see :meth:`peak_ids`)."""
+        size = _require_size("size", size)
+        if len(peaks) != size.bit_count():
+            raise ValueError(f"a compact range of size {size} has {size.bit_count()} peaks, got {len(peaks)}")
+        for position, peak in enumerate(peaks):
+            if len(peak) != HASH_SIZE:
+                raise ValueError(f"peak {position} is {len(peak)} bytes, expected {HASH_SIZE}")
+        self._size = size
+        self._peaks = [bytes(peak) for peak in peaks]
+
+    @classmethod
+    def peak_ids(cls, size: int) -> list[NodeId]:
+        """Addresses of the peaks of a range of ``size`` leaves, left to right."""
+        return range_node_ids(0, size)
+
+    @classmethod
+    def load(cls, size: int, get_nodes: GetNodes) -> CompactRange:
+        """Resume a range of ``size`` leaves by reading its peaks with one ``get_nodes`` call."""
+        ids = cls.peak_ids(size)
+        found = get_nodes(ids) if ids else {}
+        try:
+            return cls(size, [found[node] for node in ids])
+        except KeyError as missing:
+            raise LookupError(f"node store has no hash for peak {missing.args[0]}") from None
+
+    @property
+    def size(self) -> int:
+        """Number of leaves appended so far."""
+        return self._size
+
+    @property
+    def peaks(self) -> tuple[bytes, ...]:
+        """Peak hashes, left (largest) to right (smallest)."""
+        return tuple(self._peaks)
+
+    def append(self, leaf_hash: bytes) -> list[tuple[NodeId, bytes]]:
+        """Append one leaf hash; return every perfect node this completes, bottom-up.
+
+        The first item is the leaf itself at level 0; each further item is a parent whose
+        right child was just completed. Storing all of them keeps every perfect node, which
+        is all that proof generation ever reads.
+        """
+        if len(leaf_hash) != HASH_SIZE:
+            raise ValueError(f"leaf hash is {len(leaf_hash)} bytes, expected {HASH_SIZE}")
+        current = bytes(leaf_hash)
+        level, index = 0, self._size
+        completed = [(NodeId(0, index), current)]
+        peaks = self._peaks
+        # An odd index means the node is a right child: its left sibling is the last peak.
+        while index & 1:
+            current = _hash_children(peaks.pop(), current)
+            level += 1
+            index >>= 1
+            completed.append((NodeId(level, index), current))
+        peaks.append(current)
+        self._size += 1
+        return completed
+
+    def root(self) -> bytes:
+        """Root of the tree of the leaves appended so far (O(log n), no state change)."""
+        if not self._peaks:
+            return EMPTY_ROOT
+        current = self._peaks[-1]
+        for peak in reversed(self._peaks[:-1]):
+            current = _hash_children(peak, current)
+        return current
+
+    def __repr__(self) -> str:
+        return f"CompactRange(size={self._size}, root={self.root().hex()})"
+
+
+# ---------------------------------------------------------------------------------------------
+# C2SP signed notes and checkpoints (https://c2sp.org/signed-note, https://c2sp.org/tlog-checkpoint)
+# ---------------------------------------------------------------------------------------------
+
+ED25519_ALGORITHM = 0x01
+"""Signature type byte of Ed25519 in C2SP signed notes."""
+
+MAX_NOTE_SIGNATURES = 100
+"""Upper bound on signature lines; the spec requires accepting at least 16."""
+
+MAX_NOTE_BYTES = 1 << 20
+"""Upper bound on a note's size, so a hostile note cannot exhaust memory or time."""
+
+_SIGNATURE_PREFIX = "\u2014 "  # EM DASH, SPACE
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x09\x0b-\x1f]")
+_DECIMAL = re.compile(r"[0-9]+")  # not \d: that also matches non-ASCII digits
+_KEY_ID_HEX = re.compile(r"[0-9a-fA-F]{8}")
+_MAX_TREE_SIZE = (1 << 64) - 1  # tree sizes are uint64 in every other implementation
+
+
+def key_name_problem(name: str) -> str | None:
+    """Return why ``name`` is not a valid signed-note key name, or ``None`` if it is valid.
+
+    Key names must be non-empty and contain no Unicode space, no ``+`` (it separates the
+    fields of a verifier key) and no control character.
+    """
+    if not name:
+        return "key name is empty"
+    if any(character.isspace() for character in name):
+        return f"key name {name!r} contains a space character"
+    if "+" in name:
+        return f"key name {name!r} contains '+'"
+    if _CONTROL_CHARACTER.search(name):
+        return f"key name {name!r} contains a control character"
+    return None
+
+
+def note_text_problem(text: str) -> str | None:
+    """Return why ``text`` cannot be (part of) a signed note, or ``None`` if it can.
+
+    Notes must be valid UTF-8 without ASCII control characters other than newline; this
+    rules out carriage returns, so CRLF line endings are refused rather than normalised (the
+    signature covers the exact bytes).
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "note is not valid UTF-8 (it contains an unpaired surrogate)"
+    match = _CONTROL_CHARACTER.search(text)
+    if match:
+        line = text.count("\n", 0, match.start()) + 1
+        hint = " (CRLF line endings are not allowed)" if match.group() == "\r" else ""
+        return f"note contains control character U+{ord(match.group()):04X} on line {line}{hint}"
+    return None
+
+
+def _decode_base64(text: str, what: str) -> bytes:
+    # Strict standard base64: alphabet only, correct padding, and canonical (re-encoding gives
+    # the same text), so that one value has exactly one accepted spelling.
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise VerificationError(f"{what} is not valid base64: {text!r}") from None
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise VerificationError(f"{what} is not canonical base64: {text!r}")
+    return raw
+
+
+def ed25519_key_id(name: str, public_key_bytes: bytes) -> bytes:
+    """Return the 4-byte key id ``SHA-256(name || 0x0A || 0x01 || public key)[:4]`` (C2SP)."""
+    if len(public_key_bytes) != 32:
+        raise ValueError(f"Ed25519 public key must be 32 bytes, got {len(public_key_bytes)}")
+    material = name.encode("utf-8") + b"\n" + bytes([ED25519_ALGORITHM]) + bytes(public_key_bytes)
+    return hashlib.sha256(material).digest()[:4]
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifierKey:
+    """A trusted Ed25519 note verifier key: the key's name, its 4-byte id and 32-byte public key."""
+
+    name: str
+    key_id: bytes
+    public_key: bytes
+
+    def text(self) -> str:
+        """The key in verifier-key text form ``<name>+<hex id>+<base64(0x01 || key)>``."""
+        encoded = base64.b64encode(bytes([ED25519_ALGORITHM]) + self.public_key).decode("ascii")
+        return f"{self.name}+{self.key_id.hex()}+{encoded}"
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        """Return whether ``signature`` is this key's Ed25519 signature of ``message``."""
+        if len(signature) != 64:
+            return False
+        try:
+            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    def describe(self) -> str:
+        """Short human-readable form used in messages: ``name (key id 0123abcd)``."""
+        return f"{self.name} (key id {self.key_id.hex()})"
+
+
+def parse_verifier_key(text: str) -> VerifierKey:
+    """Parse verifier-key text ``<name>+<8 hex digits key id>+<base64(0x01 || public key)>``.
+
+    The key id must match the name and public key, so a key cannot be relabelled. Raises
+    :class:`VerificationError` if anything is off.
+    """
+    # Split on the first two '+' only: names cannot contain '+', but base64 can.
+    name, separator, rest = text.partition("+")
+    key_id_hex, separator2, encoded = rest.partition("+")
+    if not separator or not separator2:
+        raise VerificationError(
+            f"verifier key {text!r} is not of the form <name>+<8 hex digits key id>+<base64 key>"
+        )
+    problem = key_name_problem(name)
+    if problem:
+        raise VerificationError(f"verifier key {text!r}: {problem}")
+    if not _KEY_ID_HEX.fullmatch(key_id_hex):
+        raise VerificationError(f"verifier key {text!r}: key id {key_id_hex!r} is not 8 hex digits")
+    raw = _decode_base64(encoded, f"verifier key {name!r} public key")
+    if not raw or raw[0] != ED25519_ALGORITHM:
+        algorithm = f"0x{raw[0]:02x}" if raw else "missing"
+        raise VerificationError(
+            f"verifier key {name!r}: signature type {algorithm} is not supported (only Ed25519, 0x01)"
+        )
+    public_key = raw[1:]
+    if len(public_key) != 32:
+        raise VerificationError(
+            f"verifier key {name!r}: Ed25519 public key must be 32 bytes, got {len(public_key)}"
+        )
+    key_id = bytes.fromhex(key_id_hex)
+    expected_id = ed25519_key_id(name, public_key)
+    if key_id != expected_id:
+        raise VerificationError(
+            f"verifier key {name!r}: key id {key_id.hex()} does not match the name and public key "
+            f"(expected {expected_id.hex()})"
+        )
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key)
+    except ValueError as error:
+        raise VerificationError(f"verifier key {name!r}: not a valid Ed25519 public key: {error}") from None
+    return VerifierKey(name=name, key_id=key_id, public_key=public_key)
+
+
+def parse_key_file(text: str) -> tuple[list[VerifierKey], list[str]]:
+    """Parse a file of verifier keys, one per line; blank lines and ``#`` comments are skipped.
+
+    Returns the keys and a list of problems (one per bad line, naming the line).
+    """
+    keys: list[VerifierKey] = []
+    problems = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            keys.append(parse_verifier_key(line))
+        except VerificationError as error:
+            problems.append(f"line {number}: {error}")
+    return keys, problems
+
+
+class NoteSignature(NamedTuple):
+    """One signature line of a note: key name, 4-byte key id and the signature bytes."""
+
+    name: str
+    key_id: bytes
+    signature: bytes
+
+    def describe(self) -> str:
+        """Short human-readable form used in messages: ``name (key id 0123abcd)``."""
+        return f"{self.name} (key id {self.key_id.hex()})"
+
+
+@dataclasses.dataclass(frozen=True)
+class SignedNote:
+    """A parsed signed note. ``body`` is the signed text, including its final newline.
+
+    ``verified_by`` lists the trusted keys whose signatures verified (empty if not verified).
+    """
+
+    body: str
+    signatures: tuple[NoteSignature, ...]
+    verified_by: tuple[VerifierKey, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkpoint:
+    """A parsed checkpoint (C2SP tlog-checkpoint). ``body`` is the signed text.
+
+    ``verified_by`` lists the trusted keys whose signatures verified (empty if not verified).
+    """
+
+    origin: str
+    tree_size: int
+    root: bytes
+    extensions: tuple[str, ...]
+    body: str
+    signatures: tuple[NoteSignature, ...]
+    verified_by: tuple[VerifierKey, ...] = ()
+
+
+def _note_as_text(note_text: str | bytes) -> str:
+    if isinstance(note_text, (bytes, bytearray, memoryview)):
+        if len(note_text) > MAX_NOTE_BYTES:
+            raise VerificationError(f"note is larger than {MAX_NOTE_BYTES} bytes")
+        try:
+            return bytes(note_text).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise VerificationError(f"note is not valid UTF-8 (byte {error.start})") from None
+    if not isinstance(note_text, str):
+        raise VerificationError(f"note must be str or bytes, got {type(note_text).__name__}")
+    if len(note_text) > MAX_NOTE_BYTES:
+        raise VerificationError(f"note is larger than {MAX_NOTE_BYTES} bytes")
+    return note_text
+
+
+def parse_note(note_text: str | bytes) -> SignedNote:
+    """Split a signed note into its body and signature lines, refusing anything malformed.
+
+    Does not check signatures (see :func:`verify_note`). Raises :class:`VerificationError`.
+    """
+    text = _note_as_text(note_text)
+    problem = note_text_problem(text)
+    if problem:
+        raise VerificationError(problem)
+    if not text.endswith("\n"):
+        raise VerificationError("note does not end with a newline")
+    # The body ends at the last empty line; everything after it must be signature lines.
+    split = text.rfind("\n\n")
+    if split < 0:
+        raise VerificationError("note has no blank line separating the text from the signatures")
+    body, signature_block = text[: split + 1], text[split + 2 :]
+    if not signature_block:
+        raise VerificationError("note has no signature lines after the blank line")
+    signatures = []
+    for number, line in enumerate(signature_block[:-1].split("\n"), start=1):
+        if len(signatures) == MAX_NOTE_SIGNATURES:
+            raise VerificationError(f"note has more than {MAX_NOTE_SIGNATURES} signature lines")
+        if not line.startswith(_SIGNATURE_PREFIX):
+            raise VerificationError(
+                f"signature line {number} does not start with an em dash (U+2014) and a space: {line!r}"
+            )
+        name, separator, encoded = line[len(_SIGNATURE_PREFIX) :].partition(" ")
+        problem = key_name_problem(name)
+        if problem:
+            raise VerificationError(f"signature line {number}: {problem}")
+        if not separator or not encoded:
+            raise VerificationError(f"signature line {number} has no signature after the key name")
+        raw = _decode_base64(encoded, f"signature line {number}")
+        if len(raw) < 5:
+            raise VerificationError(
+                f"signature line {number} is too short: {len(raw)} bytes, "
+                "need a 4-byte key id and a signature"
+            )
+        signatures.append(NoteSignature(name=name, key_id=raw[:4], signature=raw[4:]))
+    return SignedNote(body=body, signatures=tuple(signatures))
+
+
+def _index_keys(keys: Iterable[VerifierKey]) -> dict[tuple[str, bytes], VerifierKey]:
+    indexed: dict[tuple[str, bytes], VerifierKey] = {}
+    for key in keys:
+        other = indexed.setdefault((key.name, key.key_id), key)
+        if other != key:
+            # Two different public keys sharing name and id: which one signed is ambiguous.
+            raise VerificationError(f"ambiguous trusted keys: two different keys are named {key.describe()}")
+    return indexed
+
+
+def _verified_keys(note: SignedNote, keys: Sequence[VerifierKey]) -> tuple[VerifierKey, ...]:
+    known = _index_keys(keys)
+    if not known:
+        raise VerificationError("no trusted verifier keys were given")
+    message = note.body.encode("utf-8")
+    verified: list[VerifierKey] = []
+    for signature in note.signatures:
+        key = known.get((signature.name, signature.key_id))
+        if key is None:
+            continue  # the spec requires ignoring unknown keys: rotation and co-signing rely on it
+        if len(signature.signature) != 64:
+            raise VerificationError(
+                f"signature by {key.describe()} is {len(signature.signature)} bytes; "
+                f"Ed25519 signatures are 64 bytes (truncated or corrupt)"
+            )
+        if not key.verify(message, signature.signature):
+            # The spec lets clients reject the whole note here, and we do: a known key's bad
+            # signature means the text or the signature was tampered with.
+            raise VerificationError(
+                f"signature by {key.describe()} does not verify: the note text was altered after "
+                f"signing, or the signature is corrupt"
+            )
+        if key not in verified:
+            verified.append(key)
+    if not verified:
+        trusted_names = {name for name, _ in known}
+        seen = []
+        for signature in note.signatures:
+            hint = (
+                " (a key with this name is trusted, but not this key id)"
+                if signature.name in trusted_names
+                else ""
+            )
+            seen.append(signature.describe() + hint)
+        raise VerificationError(
+            "no signature by a trusted key: the note is signed only by "
+            + "; ".join(seen)
+            + "; trusted keys are "
+            + ", ".join(key.describe() for key in known.values())
+        )
+    return tuple(verified)
+
+
+def verify_note(note_text: str | bytes, *, keys: Sequence[VerifierKey]) -> SignedNote:
+    """Parse a signed note and verify its signatures against trusted ``keys``.
+
+    Per the C2SP spec, signatures whose (name, key id) match no trusted key are ignored
+    (that is how key rotation and co-signing work), every signature by a trusted key must
+    verify, and at least one must exist. Raises :class:`VerificationError` otherwise, naming
+    the keys that did sign. Returns the note with ``verified_by`` filled in.
+    """
+    note = parse_note(note_text)
+    return dataclasses.replace(note, verified_by=_verified_keys(note, keys))
+
+
+def parse_checkpoint_body(body: str) -> tuple[str, int, bytes, tuple[str, ...]]:
+    """Parse checkpoint note text into ``(origin, tree_size, root, extensions)``.
+
+    The text is ``<origin>\\n<decimal size>\\n<base64 root>\\n`` followed by optional non-empty
+    extension lines. Raises :class:`VerificationError` if it is malformed.
+    """
+    problem = note_text_problem(body)
+    if problem:
+        raise VerificationError(problem)
+    if not body.endswith("\n"):
+        raise VerificationError("checkpoint text does not end with a newline")
+    lines = body[:-1].split("\n")
+    if len(lines) < 3:
+        raise VerificationError(
+            f"checkpoint text has {len(lines)} line(s); it needs origin, tree size and root hash"
+        )
+    origin, size_text, root_text, *extensions = lines
+    if not origin:
+        raise VerificationError("checkpoint origin line is empty")
+    if not _DECIMAL.fullmatch(size_text):
+        raise VerificationError(f"checkpoint tree size {size_text!r} is not a decimal number")
+    if len(size_text) > 1 and size_text.startswith("0"):
+        raise VerificationError(f"checkpoint tree size {size_text!r} has leading zeros")
+    if len(size_text) > 20 or int(size_text) > _MAX_TREE_SIZE:
+        raise VerificationError(f"checkpoint tree size {size_text} does not fit in 64 bits")
+    root = _decode_base64(root_text, "checkpoint root hash")
+    if len(root) != HASH_SIZE:
+        raise VerificationError(f"checkpoint root hash is {len(root)} bytes, expected {HASH_SIZE}")
+    for number, extension in enumerate(extensions, start=4):
+        if not extension:
+            raise VerificationError(f"checkpoint line {number} (an extension line) is empty")
+    return origin, int(size_text), root, tuple(extensions)
+
+
+def parse_checkpoint(note_text: str | bytes) -> Checkpoint:
+    """Parse a checkpoint note without verifying its signatures (see :func:`verify_checkpoint`)."""
+    note = parse_note(note_text)
+    origin, tree_size, root, extensions = parse_checkpoint_body(note.body)
+    return Checkpoint(
+        origin=origin,
+        tree_size=tree_size,
+        root=root,
+        extensions=extensions,
+        body=note.body,
+        signatures=note.signatures,
+    )
+
+
+def verify_checkpoint(
+    note_text: str | bytes, *, keys: Sequence[VerifierKey], origin: str | None = None
+) -> Checkpoint:
+    """Parse a checkpoint and verify it is signed by at least one of the trusted ``keys``.
+
+    If ``origin`` is given the checkpoint must be for that log. Returns the checkpoint with
+    ``verified_by`` filled in; raises :class:`VerificationError` otherwise.
+    """
+    checkpoint = parse_checkpoint(note_text)
+    verified_by = _verified_keys(SignedNote(body=checkpoint.body, signatures=checkpoint.signatures), keys)
+    if origin is not None and checkpoint.origin != origin:
+        raise VerificationError(
+            f"checkpoint is for origin {checkpoint.origin!r}, expected {origin!r} "
+            "(a checkpoint of another log)"
+        )
+    return dataclasses.replace(checkpoint, verified_by=verified_by)
+
+
+# ---------------------------------------------------------------------------------------------
+# Export directory verification
+# ---------------------------------------------------------------------------------------------
+
+EXPORT_FORMAT = "assay-trail/1"
+"""Value of ``format`` in ``trail.json`` that this verifier understands."""
+
+_MAX_LEAF_PROBLEMS = 20  # beyond this only a count is printed; the first ones locate the damage
+_LOWER_HEX_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+class InputError(Exception):
+    """An input cannot be read at all (missing file, unreadable, bad command-line file)."""
+
+
+@dataclasses.dataclass
+class ExportReport:
+    """Outcome of :func:`verify_export`: counts, the latest checkpoint, problems and warnings."""
+
+    leaves: int = 0
+    checkpoints: int = 0
+    latest: Checkpoint | None = None
+    problems: list[str] = dataclasses.field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed to verify."""
+        return not self.problems
+
+    def summary(self) -> str:
+        """One line describing what was verified."""
+        if self.latest is None:
+            latest = "no checkpoint"
+        else:
+            latest = f"latest checkpoint: size {self.latest.tree_size}, root {self.latest.root.hex()}"
+        return f"OK: {self.leaves} leaves, {self.checkpoints} checkpoints verified; {latest}"
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _strict_json(data: bytes | str) -> object:
+    # Refuse what JSON parsers disagree on: duplicate keys (which "seq" wins?), NaN/Infinity
+    # (not JSON at all) and non-UTF-8 bytes (json.loads would guess UTF-16/32).
+    def no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        result: dict[str, object] = {}
+        for key, value in pairs:
+            if key in result:
+                raise ValueError(f"duplicate key {key!r}")
+            result[key] = value
+        return result
+
+    def no_constants(name: str) -> object:
+        raise ValueError(f"{name} is not valid JSON")
+
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    return json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)
+
+
+class _LeafHashNodes:
+    """A ``get_nodes`` that computes perfect nodes from all leaf hashes held in memory.
+
+    The proof nodes of one proof cover disjoint leaf ranges, so building a proof this way
+    costs at most one hash per leaf.
+    """
+
+    def __init__(self, packed_hashes: bytearray) -> None:
+        self._packed = packed_hashes
+
+    def __call__(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+        packed = self._packed
+        result = {}
+        for node in ids:
+            if node.end * HASH_SIZE > len(packed):
+                raise LookupError(f"node {node} lies beyond the leaves held")
+            hashes = [bytes(packed[i * HASH_SIZE : (i + 1) * HASH_SIZE]) for i in range(node.begin, node.end)]
+            result[node] = root_from_leaf_hashes(hashes)
+        return result
+
+
+class _LeafScanner:
+    """Checks leaves one by one (JSON object, seq, prev chain), and tracks prefix roots."""
+
+    def __init__(self, wanted_sizes: Iterable[int], keep_hashes: bool) -> None:
+        self.count = 0
+        self.problems: list[str] = []
+        self.suppressed = 0
+        self.frontier = CompactRange()
+        self.prefix_roots: dict[int, bytes] = {}
+        self.packed_hashes = bytearray() if keep_hashes else None
+        self._wanted = set(wanted_sizes)
+        self._previous_hash = ""
+        self._seq_offset = 0
+        if 0 in self._wanted:
+            self.prefix_roots[0] = EMPTY_ROOT
+
+    def _problem(self, message: str) -> None:
+        if len(self.problems) < _MAX_LEAF_PROBLEMS:
+            self.problems.append(message)
+        else:
+            self.suppressed += 1
+
+    def add(self, line: bytes) -> None:
+        index = self.count
+        where = f"leaf {index} (leaves.jsonl line {index + 1})"
+        if line.endswith(b"\n"):
+            data = line[:-1]
+        else:
+            data = line
+            self._problem(f"{where} does not end with a newline: the file may be truncated")
+        digest = leaf_hash(data)
+        self._check_content(index, where, data)
+        self._previous_hash = digest.hex()
+        self.frontier.append(digest)
+        if self.packed_hashes is not None:
+            self.packed_hashes += digest
+        self.count += 1
+        if self.count in self._wanted:
+            self.prefix_roots[self.count] = self.frontier.root()
+
+    def _check_content(self, index: int, where: str, data: bytes) -> None:
+        try:
+            leaf = _strict_json(data)
+        except UnicodeDecodeError:
+            self._problem(f"{where} is not valid UTF-8")
+            return
+        except ValueError as error:
+            self._problem(f"{where} is not valid JSON: {error}")
+            return
+        if not isinstance(leaf, dict):
+            self._problem(f"{where} is not a JSON object")
+            return
+        seq = leaf.get("seq")
+        if type(seq) is not int:
+            self._problem(f'{where} has no integer "seq" field')
+        elif seq != index and seq - index != self._seq_offset:
+            # Report where the numbering shifts, not every later leaf that inherits the shift.
+            if seq > index:
+                cause = f"{seq - index} leaf/leaves before it are missing (deleted), or leaves were reordered"
+            else:
+                cause = "a leaf was inserted or duplicated before it, or leaves were reordered"
+            self._problem(
+                f"{where}: seq is {seq}, expected {index}: {cause}"
+                " (later leaves with the same shift are not reported again)"
+            )
+        if type(seq) is int:
+            self._seq_offset = seq - index
+        prev = leaf.get("prev")
+        if not isinstance(prev, str):
+            self._problem(f'{where} has no string "prev" field')
+        elif index == 0 and prev != "":
+            self._problem(
+                f"{where}: prev must be empty for the first leaf, got {prev!r}: leaves before it are missing"
+            )
+        elif index > 0 and prev != self._previous_hash:
+            shown = prev if _LOWER_HEX_HASH.fullmatch(prev) else repr(prev)
+            self._problem(
+                f"{where}: prev is {shown}, but the hash of leaf {index - 1} is {self._previous_hash}: "
+                f"the chain is broken (leaf {index - 1} was altered, or leaves were removed, inserted "
+                f"or moved between them)"
+            )
+
+
+def _check_trail_json(directory: Path, report: ExportReport) -> dict[str, object]:
+    raw = _read_bytes(directory / "trail.json")
+    try:
+        trail = _strict_json(raw)
+    except ValueError as error:
+        report.problems.append(f"trail.json is not valid JSON: {error}")
+        return {}
+    if not isinstance(trail, dict):
+        report.problems.append("trail.json is not a JSON object")
+        return {}
+    if trail.get("format") != EXPORT_FORMAT:
+        report.problems.append(f"trail.json format is {trail.get('format')!r}, expected {EXPORT_FORMAT!r}")
+    if not isinstance(trail.get("origin"), str) or not trail.get("origin"):
+        report.problems.append('trail.json has no non-empty string "origin"')
+    if type(trail.get("tree_size")) is not int:
+        report.problems.append('trail.json has no integer "tree_size"')
+    exported_at = trail.get("exported_at")
+    try:
+        datetime.fromisoformat(exported_at)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        report.problems.append(f'trail.json "exported_at" is not an ISO 8601 timestamp: {exported_at!r}')
+    if not isinstance(trail.get("leaf_encoding"), str):
+        report.problems.append('trail.json has no string "leaf_encoding"')
+    return trail
+
+
+def _load_checkpoints(
+    directory: Path, keys: Sequence[VerifierKey], origin: str | None, report: ExportReport
+) -> list[tuple[int, Checkpoint]]:
+    raw = _read_bytes(directory / "checkpoints.json")
+    try:
+        document = _strict_json(raw)
+    except ValueError as error:
+        report.problems.append(f"checkpoints.json is not valid JSON: {error}")
+        return []
+    entries = document.get("checkpoints") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        report.problems.append('checkpoints.json has no "checkpoints" list')
+        return []
+    verified = []
+    for position, entry in enumerate(entries):
+        where = f"checkpoints.json entry {position}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("note"), str):
+            report.problems.append(f'{where} has no string "note"')
+            continue
+        where += f" (tree_size {entry.get('tree_size')!r})"
+        try:
+            checkpoint = verify_checkpoint(entry["note"], keys=keys, origin=origin)
+        except VerificationError as error:
+            report.problems.append(f"{where}: {error}")
+            continue
+        if entry.get("tree_size") != checkpoint.tree_size:
+            # The unsigned copy of the size disagreeing with the signed one is tampering too.
+            report.problems.append(f"{where}: the signed note says tree size {checkpoint.tree_size}")
+        verified.append((position, checkpoint))
+    return verified
+
+
+def verify_export(
+    directory: str | Path,
+    *,
+    trusted_keys: Sequence[VerifierKey] | None = None,
+    previous_checkpoints: Sequence[tuple[str, str | bytes]] = (),
+    origin: str | None = None,
+) -> ExportReport:
+    """Verify an export directory (format described in the module docstring).
+
+    ``trusted_keys``: verifier keys obtained independently; when ``None`` the export's own
+    ``keys.txt`` is used and a warning says so. ``previous_checkpoints``: ``(label, note
+    text)`` pairs kept from earlier exports; each must still be matched by the leaves.
+    ``origin``: the log's expected origin (defaults to the one in ``trail.json``).
+
+    Returns an :class:`ExportReport`; raises :class:`InputError` if a required file cannot be
+    read at all.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InputError(f"{directory} is not a directory")
+    report = ExportReport()
+
+    trail = _check_trail_json(directory, report)
+    trail_origin = trail.get("origin") if isinstance(trail.get("origin"), str) else None
+    if origin is not None and trail_origin is not None and trail_origin != origin:
+        report.problems.append(f"trail.json origin is {trail_origin!r}, expected {origin!r}")
+    expected_origin = origin if origin is not None else trail_origin
+
+    if trusted_keys is None:
+        report.warnings.append(
+            f"no --trusted-keys given: signatures were checked against {directory / 'keys.txt'}, which "
+            "came with the export itself. Whoever could alter the export could also replace those keys; "
+            "verify again with an independently obtained copy of the log's keys (--trusted-keys)."
+        )
+        key_text = _read_bytes(directory / "keys.txt").decode("utf-8", errors="replace")
+        keys, key_problems = parse_key_file(key_text)
+        report.problems.extend(f"keys.txt {problem}" for problem in key_problems)
+    else:
+        keys = list(trusted_keys)
+    if not keys:
+        report.problems.append("no verifier keys: no signature can be checked")
+
+    checkpoints = _load_checkpoints(directory, keys, expected_origin, report) if keys else []
+    report.checkpoints = len(checkpoints)
+
+    held: list[tuple[str, Checkpoint]] = []
+    for label, note in previous_checkpoints:
+        try:
+            held.append((label, verify_checkpoint(note, keys=keys, origin=expected_origin)))
+        except VerificationError as error:
+            report.problems.append(f"previous checkpoint {label}: {error}")
+
+    wanted = {checkpoint.tree_size for _, checkpoint in checkpoints} | {cp.tree_size for _, cp in held}
+    scanner = _LeafScanner(wanted, keep_hashes=bool(held))
+    leaves_path = directory / "leaves.jsonl"
+    try:
+        with leaves_path.open("rb") as leaves:
+            for line in leaves:
+                scanner.add(line)
+    except OSError as error:
+        raise InputError(f"cannot read {leaves_path}: {error.strerror or error}") from None
+    report.leaves = scanner.count
+    report.problems.extend(scanner.problems)
+    if scanner.suppressed:
+        report.problems.append(f"... and {scanner.suppressed} more leaf problems not shown")
+
+    if type(trail.get("tree_size")) is int and trail["tree_size"] != scanner.count:
+        report.problems.append(
+            f"trail.json says tree_size {trail['tree_size']}, but leaves.jsonl has {scanner.count} leaves"
+        )
+
+    _check_checkpoints_against_leaves(checkpoints, scanner, report)
+    if checkpoints:
+        report.latest = checkpoints[-1][1]
+    elif scanner.count:
+        report.problems.append("no checkpoint in the export verified: none of its leaves are authenticated")
+    if report.latest is not None and report.latest.tree_size < scanner.count:
+        report.warnings.append(
+            f"leaves {report.latest.tree_size}..{scanner.count - 1} are not covered by any checkpoint yet, "
+            "so nothing signed commits to them"
+        )
+
+    for label, checkpoint in held:
+        _check_previous_checkpoint(label, checkpoint, report.latest, scanner, report)
+    return report
+
+
+def _check_checkpoints_against_leaves(
+    checkpoints: Sequence[tuple[int, Checkpoint]], scanner: _LeafScanner, report: ExportReport
+) -> None:
+    previous: tuple[int, Checkpoint] | None = None
+    for position, checkpoint in checkpoints:
+        where = f"checkpoints.json entry {position} (tree_size {checkpoint.tree_size})"
+        if previous is not None and checkpoint.tree_size < previous[1].tree_size:
+            report.problems.append(
+                f"{where}: checkpoint sizes went backwards (entry {previous[0]} has size "
+                f"{previous[1].tree_size}): the log was truncated or rolled back and then re-signed"
+            )
+        previous = (position, checkpoint)
+        if checkpoint.tree_size > scanner.count:
+            report.problems.append(
+                f"{where}: commits to {checkpoint.tree_size} leaves, but the export has only "
+                f"{scanner.count}: leaves were removed from the end (truncated)"
+            )
+        elif scanner.prefix_roots[checkpoint.tree_size] != checkpoint.root:
+            report.problems.append(
+                f"{where}: root {checkpoint.root.hex()} does not match the Merkle root of leaves "
+                f"0..{checkpoint.tree_size - 1} ({scanner.prefix_roots[checkpoint.tree_size].hex()}): "
+                f"leaves it covers were altered, removed, inserted or reordered after it was signed"
+            )
+
+
+def _check_previous_checkpoint(
+    label: str, held: Checkpoint, latest: Checkpoint | None, scanner: _LeafScanner, report: ExportReport
+) -> None:
+    where = f"previous checkpoint {label} (tree_size {held.tree_size})"
+    if held.tree_size > scanner.count:
+        report.problems.append(
+            f"truncated: the log is shorter than a checkpoint you hold: {where} commits to "
+            f"{held.tree_size} leaves, the export has only {scanner.count}"
+        )
+        return
+    actual_root = scanner.prefix_roots[held.tree_size]
+    if actual_root != held.root:
+        report.problems.append(
+            f"rewritten: leaves 0..{held.tree_size - 1} differ from what checkpoint {label} committed to "
+            f"(its root {held.root.hex()}, the export's leaves give {actual_root.hex()})"
+        )
+    if latest is None:
+        return
+    if held.tree_size > latest.tree_size:
+        report.problems.append(
+            f"{where} is newer than the export's latest checkpoint (size {latest.tree_size}): "
+            f"checkpoints were removed from the export or the log was rolled back"
+        )
+        return
+    if latest.tree_size > scanner.count or scanner.packed_hashes is None:
+        return  # already reported: the latest checkpoint covers leaves the export lacks
+    # The verifier holds every leaf, so it can build the consistency proof the live server
+    # would serve and check it, as the regulator would against the server.
+    nodes = _LeafHashNodes(scanner.packed_hashes)
+    proof = consistency_proof(first_size=held.tree_size, second_size=latest.tree_size, get_nodes=nodes)
+    try:
+        verify_consistency(
+            first_size=held.tree_size,
+            second_size=latest.tree_size,
+            first_root=held.root,
+            second_root=latest.root,
+            proof=proof,
+        )
+    except VerificationError as error:
+        report.problems.append(
+            f"{where} is not consistent with the export's latest checkpoint "
+            f"(size {latest.tree_size}): {error}"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+
+
+def _load_keys_argument(path: str) -> list[VerifierKey]:
+    raw = _read_bytes(Path(path))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8 text") from None
+    keys, problems = parse_key_file(text)
+    if problems:
+        raise InputError(f"{path}: " + "; ".join(problems))
+    if not keys:
+        raise InputError(f"{path} contains no verifier keys")
+    return keys
+
+
+def _load_proof_file(path: str) -> dict[str, object]:
+    raw = _read_bytes(Path(path))
+    try:
+        document = _strict_json(raw)
+    except ValueError as error:
+        raise InputError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise InputError(f"{path} is not a JSON object")
+    return document
+
+
+def _json_int(document: dict[str, object], field: str, path: str) -> int:
+    value = document.get(field)
+    if type(value) is not int:
+        raise InputError(f"{path}: field {field!r} must be an integer")
+    return value
+
+
+def _json_hash(value: object, what: str, path: str) -> bytes:
+    # Lowercase hex only: one spelling per hash keeps proof files diff-able and unambiguous.
+    if not isinstance(value, str) or len(value) % 2 or not re.fullmatch(r"[0-9a-f]*", value):
+        raise InputError(f"{path}: {what} must be a lowercase hex string")
+    return bytes.fromhex(value)
+
+
+def _json_hash_list(document: dict[str, object], field: str, path: str) -> list[bytes]:
+    value = document.get(field)
+    if not isinstance(value, list):
+        raise InputError(f"{path}: field {field!r} must be a list of lowercase hex strings")
+    return [_json_hash(item, f"{field}[{position}]", path) for position, item in enumerate(value)]
+
+
+def _check_against_checkpoint(
+    label: str, note_path: str, keys: Sequence[VerifierKey], size: int, root: bytes, problems: list[str]
+) -> None:
+    try:
+        checkpoint = verify_checkpoint(_read_bytes(Path(note_path)), keys=keys)
+    except VerificationError as error:
+        problems.append(f"{label} {note_path}: {error}")
+        return
+    if checkpoint.tree_size != size:
+        problems.append(f"{label} {note_path} is for tree size {checkpoint.tree_size}, the proof for {size}")
+    if checkpoint.root != root:
+        problems.append(
+            f"{label} {note_path} has root {checkpoint.root.hex()}, the proof claims {root.hex()}"
+        )
+
+
+def _report(problems: Sequence[str], success: str) -> int:
+    if problems:
+        for problem in problems:
+            print(f"FAIL: {problem}", file=sys.stderr)
+        print(f"verification FAILED: {len(problems)} problem(s); first: {problems[0]}", file=sys.stderr)
+        return 1
+    print(success)
+    return 0
+
+
+def _command_verify(args: argparse.Namespace) -> int:
+    trusted = _load_keys_argument(args.trusted_keys) if args.trusted_keys else None
+    previous = [(path, _read_bytes(Path(path))) for path in args.previous_checkpoint]
+    report = verify_export(
+        args.directory, trusted_keys=trusted, previous_checkpoints=previous, origin=args.origin
+    )
+    for warning in report.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    return _report(report.problems, report.summary())
+
+
+def _command_inclusion(args: argparse.Namespace) -> int:
+    if bool(args.checkpoint) != bool(args.trusted_keys):
+        raise InputError("--checkpoint and --trusted-keys must be given together")
+    document = _load_proof_file(args.proof)
+    index = _json_int(document, "leaf_index", args.proof)
+    tree_size = _json_int(document, "tree_size", args.proof)
+    leaf = _json_hash(document.get("leaf_hash"), "field 'leaf_hash'", args.proof)
+    root = _json_hash(document.get("root"), "field 'root'", args.proof)
+    proof = _json_hash_list(document, "proof", args.proof)
+    problems: list[str] = []
+    try:
+        verify_inclusion(leaf_hash=leaf, index=index, tree_size=tree_size, proof=proof, root=root)
+    except VerificationError as error:
+        problems.append(f"inclusion proof does not verify: {error}")
+    if args.checkpoint:
+        keys = _load_keys_argument(args.trusted_keys)
+        _check_against_checkpoint("checkpoint", args.checkpoint, keys, tree_size, root, problems)
+    anchored = (
+        " (checkpoint signature verified)"
+        if args.checkpoint
+        else " (no checkpoint given: root not authenticated)"
+    )
+    return _report(
+        problems,
+        f"OK: leaf {index} is included in the tree of size {tree_size} with root {root.hex()}{anchored}",
+    )
+
+
+def _command_consistency(args: argparse.Namespace) -> int:
+    uses_checkpoint = bool(args.first_checkpoint or args.second_checkpoint)
+    if uses_checkpoint != bool(args.trusted_keys):
+        raise InputError("--trusted-keys is required with, and only with, --first/--second-checkpoint")
+    document = _load_proof_file(args.proof)
+    first_size = _json_int(document, "first_size", args.proof)
+    second_size = _json_int(document, "second_size", args.proof)
+    first_root = _json_hash(document.get("first_root"), "field 'first_root'", args.proof)
+    second_root = _json_hash(document.get("second_root"), "field 'second_root'", args.proof)
+    proof = _json_hash_list(document, "proof", args.proof)
+    problems: list[str] = []
+    try:
+        verify_consistency(
+            first_size=first_size,
+            second_size=second_size,
+            first_root=first_root,
+            second_root=second_root,
+            proof=proof,
+        )
+    except VerificationError as error:
+        problems.append(f"consistency proof does not verify: {error}")
+    if uses_checkpoint:
+        keys = _load_keys_argument(args.trusted_keys)
+        if args.first_checkpoint:
+            _check_against_checkpoint(
+                "first checkpoint", args.first_checkpoint, keys, first_size, first_root, problems
+            )
+        if args.second_checkpoint:
+            _check_against_checkpoint(
+                "second checkpoint", args.second_checkpoint, keys, second_size, second_root, problems
+            )
+    return _report(
+        problems,
+        f"OK: the tree of size {first_size} (root {first_root.hex()}) is a prefix of the tree of size "
+        f"{second_size} (root {second_root.hex()})",
+    )
+
+
+def _argument_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="verifier.py",
+        description="Verify Assay audit-trail exports, inclusion proofs and consistency proofs.",
+        epilog="Exit status: 0 all verified, 1 something did not verify, 2 usage error or unreadable input.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    verify = commands.add_parser("verify", help="verify an export directory")
+    verify.add_argument("directory", metavar="DIR", help="export directory written by export_trail")
+    verify.add_argument(
+        "--trusted-keys", metavar="FILE", help="independently obtained verifier keys, one per line"
+    )
+    verify.add_argument(
+        "--previous-checkpoint",
+        metavar="NOTEFILE",
+        action="append",
+        default=[],
+        help="a checkpoint kept from an earlier export; repeat for several",
+    )
+    verify.add_argument("--origin", help="the log's expected origin (default: the one in trail.json)")
+    verify.set_defaults(handler=_command_verify)
+
+    inclusion = commands.add_parser("inclusion", help="verify an inclusion proof")
+    inclusion.add_argument("proof", metavar="PROOF.json")
+    inclusion.add_argument(
+        "--checkpoint", metavar="NOTEFILE", help="checkpoint the proof's size and root must match"
+    )
+    inclusion.add_argument("--trusted-keys", metavar="FILE", help="verifier keys for --checkpoint")
+    inclusion.set_defaults(handler=_command_inclusion)
+
+    consistency = commands.add_parser("consistency", help="verify a consistency proof")
+    consistency.add_argument("proof", metavar="PROOF.json")
+    consistency.add_argument("--first-checkpoint", metavar="NOTEFILE", help="checkpoint for the first tree")
+    consistency.add_argument("--second-checkpoint", metavar="NOTEFILE", help="checkpoint for the second tree")
+    consistency.add_argument("--trusted-keys", metavar="FILE", help="verifier keys for the checkpoints")
+    consistency.set_defaults(handler=_command_consistency)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 verified, 1 not verified, 2 usage/input)."""
+    parser = _argument_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_request:  # argparse exits on --help (0) and on usage errors (2)
+        return exit_request.code if isinstance(exit_request.code, int) else 2
+    try:
+        return args.handler(args)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

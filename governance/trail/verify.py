@@ -1,0 +1,223 @@
+"""Re-derive and check the whole stored trail (what ``manage.py verify_trail`` runs).
+
+For every event, in sequence order: the leaf bytes re-derived from the row's columns equal the stored bytes;
+the stored leaf hash equals SHA-256(0x00 || leaf); the sequence numbers are contiguous from 0; each event's
+``prev_hash`` is the previous leaf's hash. Then the Merkle tree is rebuilt from the leaves and every stored
+node is compared with the recomputed one, and every stored checkpoint must carry a valid signature by a
+published key, never go backwards in size or time, and commit to the recomputed root at its size.
+Checkpoints a reader kept from earlier (``held``) must match the recomputed root at their size too: that is
+what catches a rewrite by someone who could also re-sign or delete the server's own checkpoints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection
+from django.utils.dateparse import parse_datetime
+
+from governance.trail import verifier
+from governance.trail.log import encode_leaf
+from governance.trail.merkle import CompactRange, leaf_hash
+from governance.trail.models import Checkpoint, MerkleNode, SigningKey
+
+_BATCH = 5000
+
+
+@dataclass
+class Report:
+    """What a verification found; ``ok`` only when there are no problems."""
+
+    events: int = 0
+    checkpoints: int = 0
+    root: bytes = b""
+    problems: list[str] = field(default_factory=list)
+    first_bad_seq: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def fail(self, message: str, seq: int | None = None) -> None:
+        if seq is not None and (self.first_bad_seq is None or seq < self.first_bad_seq):
+            self.first_bad_seq = seq
+        self.problems.append(message)
+
+
+def _event_rows() -> Iterator[tuple]:
+    # A raw, server-side-batched cursor: model instances would cost more than hashing at a million rows.
+    columns = (
+        "seq, recorded_at, action, actor_kind, actor_user_id, actor_token_id, object_type, object_id, "
+        "payload, leaf, leaf_hash, prev_hash"
+    )
+    last = -1
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {columns} FROM governance_event WHERE seq > %s ORDER BY seq LIMIT %s",  # noqa: S608
+                [last, _BATCH],
+            )
+            rows = cursor.fetchall()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1][0]
+
+
+def _decode_payload(raw: object) -> dict:
+    if isinstance(raw, (bytes, memoryview)):
+        raw = bytes(raw).decode()
+    return json.loads(raw) if isinstance(raw, str) else raw  # type: ignore[return-value]
+
+
+def _as_datetime(raw: object) -> dt.datetime:
+    # Raw cursors hand back text on SQLite and aware datetimes on PostgreSQL.
+    value = parse_datetime(raw) if isinstance(raw, str) else raw
+    if not isinstance(value, dt.datetime):
+        raise ValueError(f"unreadable event time {raw!r}")
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def verify_trail(*, held: Sequence[str] = (), trusted_keys: Sequence[str] | None = None) -> Report:
+    """Verify every event, node and checkpoint stored; ``held`` are checkpoint notes kept outside the server."""
+    report = Report()
+    edge = CompactRange(0, [])
+    roots_at: dict[int, bytes] = {0: verifier.EMPTY_ROOT}
+    checkpoints = list(Checkpoint.objects.select_related("key").order_by("id"))
+    held_parsed = []
+    key_texts = list(trusted_keys) if trusted_keys is not None else list(
+        SigningKey.objects.values_list("verifier_key", flat=True)
+    )
+    keys = [verifier.parse_verifier_key(text) for text in key_texts]
+    for note in held:
+        try:
+            held_parsed.append(verifier.verify_checkpoint(note, keys=keys, origin=settings.TRAIL_ORIGIN))
+        except verifier.VerificationError as exc:
+            report.fail(f"a checkpoint you hold does not verify: {exc}")
+    wanted = {cp.tree_size for cp in checkpoints} | {cp.tree_size for cp in held_parsed}
+
+    prev = b""
+    expected_seq = 0
+    level0 = _nodes_at(0)
+    for row in _event_rows():
+        seq, recorded_at, action, kind, user_id, token_id, object_type, object_id, payload, leaf, digest, prev_hash = row
+        leaf, digest, prev_hash = bytes(leaf), bytes(digest), bytes(prev_hash)
+        if seq != expected_seq:
+            report.fail(
+                f"event {expected_seq}: missing (the next stored event is {seq}); events were deleted or reordered",
+                expected_seq,
+            )
+            break
+        derived = encode_leaf(
+            seq=seq,
+            prev_hash=prev_hash,
+            recorded_at=_as_datetime(recorded_at),
+            action=action,
+            actor={"kind": kind, "token": token_id, "user": user_id},
+            object_type=object_type,
+            object_id=object_id,
+            payload=_decode_payload(payload),
+        )
+        if derived != leaf:
+            report.fail(f"event {seq}: its columns no longer match its stored leaf bytes (the row was edited)", seq)
+        if leaf_hash(leaf) != digest:
+            report.fail(f"event {seq}: stored leaf hash is not SHA-256(0x00 || leaf) (leaf or hash was edited)", seq)
+        if prev_hash != prev:
+            report.fail(f"event {seq}: prev_hash does not match event {seq - 1}'s leaf hash (chain broken)", seq)
+        computed = leaf_hash(leaf)
+        edge.append(computed)
+        if next(level0, (None, None)) != (seq, computed):
+            report.fail(f"event {seq}: the stored Merkle leaf node differs from the recomputed leaf hash", seq)
+        prev = computed
+        expected_seq += 1
+        if expected_seq in wanted:
+            roots_at[expected_seq] = edge.root()
+        if len(report.problems) > 50:
+            report.problems.append("… stopping after 50 problems")
+            break
+    report.events = expected_seq
+    report.root = edge.root() if expected_seq else verifier.EMPTY_ROOT
+    if report.ok:
+        if next(level0, None) is not None:
+            report.fail("there are stored Merkle leaf nodes beyond the last event (events were deleted)")
+        _check_inner_nodes(report)
+    _check_checkpoints(report, checkpoints, roots_at, keys)
+    for parsed in held_parsed:
+        _check_against(report, parsed.tree_size, parsed.root, roots_at, label=f"the checkpoint you hold ({parsed.tree_size})")
+    return report
+
+
+def _nodes_at(level: int) -> Iterator[tuple[int, bytes]]:
+    """Stored nodes of one level in index order, read in batches (constant memory)."""
+    last = -1
+    while True:
+        rows = list(
+            MerkleNode.objects.filter(level=level, index__gt=last)
+            .order_by("index")
+            .values_list("index", "hash")[:_BATCH]
+        )
+        if not rows:
+            return
+        for index, digest in rows:
+            yield index, bytes(digest)
+        last = rows[-1][0]
+
+
+def _check_inner_nodes(report: Report) -> None:
+    """Every stored node above the leaves is node_hash of its two children, and none is missing or extra."""
+    size = report.events
+    level = 1
+    while size >> level:
+        children = _nodes_at(level - 1)
+        expected = size >> level
+        seen = 0
+        for index, digest in _nodes_at(level):
+            left, right = next(children, (None, b"")), next(children, (None, b""))
+            if index != seen or left[0] != 2 * index or right[0] != 2 * index + 1:
+                report.fail(f"stored Merkle nodes at level {level} are missing or out of place near index {seen}")
+                return
+            if verifier.node_hash(left[1], right[1]) != digest:
+                report.fail(f"stored Merkle node ({level}, {index}) is not the hash of its children (edited)")
+                return
+            seen += 1
+        if seen != expected:
+            report.fail(f"level {level} of the stored Merkle tree has {seen} nodes; {size} events need {expected}")
+            return
+        level += 1
+
+
+def _check_against(report: Report, size: int, root: bytes, roots_at: dict[int, bytes], *, label: str) -> None:
+    if size > report.events:
+        report.fail(
+            f"{label} covers {size} events but the trail has {report.events}: the trail was truncated",
+            report.events,
+        )
+    elif roots_at.get(size) != root:
+        report.fail(f"{label}: its root differs from the recomputed root at size {size}: the first {size} events were rewritten")
+
+
+def _check_checkpoints(
+    report: Report, checkpoints: list[Checkpoint], roots_at: dict[int, bytes], keys: list[verifier.VerifierKey]
+) -> None:
+    previous: Checkpoint | None = None
+    for checkpoint in checkpoints:
+        label = f"checkpoint {checkpoint.id} (size {checkpoint.tree_size})"
+        try:
+            parsed = verifier.verify_checkpoint(checkpoint.note, keys=keys, origin=settings.TRAIL_ORIGIN)
+        except verifier.VerificationError as exc:
+            report.fail(f"{label}: signature or format does not verify: {exc}")
+            continue
+        if parsed.tree_size != checkpoint.tree_size or parsed.root != bytes(checkpoint.root_hash):
+            report.fail(f"{label}: the signed note and the stored size/root disagree")
+        if previous is not None:
+            if checkpoint.tree_size < previous.tree_size:
+                report.fail(f"{label}: size goes backwards from {previous.tree_size} (a stale checkpoint)")
+            if checkpoint.issued_at < previous.issued_at:
+                report.fail(f"{label}: issued before the checkpoint that precedes it (a stale checkpoint)")
+        _check_against(report, parsed.tree_size, parsed.root, roots_at, label=label)
+        previous = checkpoint
+        report.checkpoints += 1

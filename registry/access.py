@@ -1,0 +1,1 @@
+"""Access functions of the registry app: one chokepoint per protected thing (see governance.access.scoping)."""

@@ -1,0 +1,1 @@
+"""Actions of the registry app: each owns its transaction and records its trail event inside it."""

@@ -1,0 +1,1 @@
+"""Models of the registry app (built by its own issue; the skeleton is here so every app looks the same)."""

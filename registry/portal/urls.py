@@ -1,0 +1,6 @@
+"""Portal routes of the registry app."""
+
+from django.urls import URLPattern
+
+app_name = "registry-portal"
+urlpatterns: list[URLPattern] = []

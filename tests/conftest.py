@@ -1,0 +1,90 @@
+"""The shared cast of users (STYLE.md) and helpers every test uses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from governance.access.actions import do_create_user, do_issue_token
+from governance.access.models import User
+from governance.trail.log import Actor
+
+PASSWORD = "correct horse battery staple 42"
+
+
+@dataclass
+class Member:
+    """A user of the cast and a full-rights API token of theirs."""
+
+    user: User
+    token: str
+
+    def client(self) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {self.token}")
+        return client
+
+
+@dataclass
+class Cast:
+    admin: Member
+    officer: Member
+    owner: Member  # team credit-risk
+    reviewer: Member  # team credit-risk
+    outsider: Member  # an owner in another team (hiring)
+    regulator: Member
+    ci: Member
+    read_only: Member  # the owner, through a read-only token
+
+    def members(self) -> dict[str, Member]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def _member(username: str, role: str, teams: list[str], *, read_only: bool = False, user: User | None = None) -> Member:
+    if user is None:
+        password = None if role == "ci" else PASSWORD
+        user = do_create_user(username=username, role=role, teams=teams, password=password, actor=Actor.system())
+    token = do_issue_token(user=user, actor=Actor.system(), read_only=read_only, days=30)
+    return Member(user=user, token=token.raw)
+
+
+@pytest.fixture
+def cast(db: Any) -> Cast:
+    owner = _member("omar", "owner", ["credit-risk"])
+    return Cast(
+        admin=_member("ada", "admin", []),
+        officer=_member("olivia", "officer", []),
+        owner=owner,
+        reviewer=_member("rhea", "reviewer", ["credit-risk"]),
+        outsider=_member("otto", "owner", ["hiring"]),
+        regulator=_member("regina", "regulator", []),
+        ci=_member("ci-bot", "ci", []),
+        read_only=_member("omar", "owner", [], read_only=True, user=owner.user),
+    )
+
+
+@pytest.fixture
+def anonymous() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def unprotected_trail(transactional_db: Any) -> Iterator[None]:
+    """For transactional tests that write the trail: empties the append-only tables after the test.
+
+    Test-database teardown deletes every row, which the triggers rightly refuse; so the triggers are dropped,
+    the trail emptied, and the triggers re-installed, before pytest-django's flush finds empty tables.
+    """
+    from governance.trail.db import drop_triggers, install_triggers
+
+    yield
+    drop_triggers(connection)
+    with connection.cursor() as cursor:
+        for table in ("governance_checkpoint", "governance_signingkey", "governance_merklenode", "governance_event"):
+            cursor.execute(f'DELETE FROM "{table}"')
+    install_triggers(connection)

@@ -1,0 +1,16 @@
+"""Settings for the test suite: the real settings with DEBUG on and a cheap password hasher."""
+
+import os
+import tempfile
+
+os.environ.setdefault("DEBUG", "1")
+# Each test process gets its own key directory, so tests never touch (or create) a developer's key.
+os.environ.setdefault("TRAIL_KEY_DIR", tempfile.mkdtemp(prefix="assay-test-keys-"))
+
+from governance.settings import *  # noqa: E402, F403
+
+# Hashing passwords slowly is the point in production and pure cost in tests.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Tests make hundreds of requests a minute from one address; throttling has its own tests.
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "100000/minute", "user": "100000/minute"}}  # noqa: F405
+AXES_ENABLED = True
