@@ -9,6 +9,7 @@ before a rotation keep verifying; the rotation itself is a trail event.
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,13 +62,17 @@ def _development_key() -> bytes:
     path = Path(settings.TRAIL_KEY_DIR) / GENERATED_KEY_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two processes starting together must not each write a different key.
+        # Write a private temporary file, then hard-link it into place: the link either creates the key whole
+        # or fails because another process got there first, so nobody ever reads a half-written key.
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".trail-key-")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(generate_private_key_pem())
+            os.link(temporary, path)
         except FileExistsError:
-            return path.read_bytes()
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(generate_private_key_pem())
+            pass
+        finally:
+            os.unlink(temporary)
     return path.read_bytes()
 
 

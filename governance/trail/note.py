@@ -134,8 +134,8 @@ def sign_note(body: str, *, signers: Sequence[tuple[str, Ed25519PrivateKey]]) ->
     if not signers:
         raise ValueError("at least one signer is required")
     message = body.encode("utf-8")
-    lines = []
-    keys = []
+    lines: list[str] = []
+    keys: list[VerifierKey] = []
     for name, private_key in signers:
         _check_key_name(name)
         if not isinstance(private_key, Ed25519PrivateKey):

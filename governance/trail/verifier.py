@@ -161,9 +161,7 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     valid-looking hash of a tree that cannot exist.
     """
     if len(left) != HASH_SIZE or len(right) != HASH_SIZE:
-        raise ValueError(
-            f"node_hash needs two {HASH_SIZE}-byte hashes, got {len(left)} and {len(right)} bytes"
-        )
+        raise ValueError(f"node_hash needs two {HASH_SIZE}-byte hashes, got {len(left)} and {len(right)} bytes")
     return _sha256(_NODE_PREFIX + left + right).digest()
 
 
@@ -189,8 +187,8 @@ def root_from_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
         return EMPTY_ROOT
     sha256, prefix = _sha256, _NODE_PREFIX
     while len(level) > 1:
-        paired = [sha256(prefix + left + right).digest() for left, right in zip(level[0::2], level[1::2])]
-        if len(level) % 2:
+        paired = [sha256(prefix + left + right).digest() for left, right in zip(level[0::2], level[1::2], strict=False)]
+        if len(level) % 2:  # zip stopped before the unpaired last node: carry it up
             paired.append(level[-1])
         level = paired
     return bytes(level[0])
@@ -242,9 +240,7 @@ def _consistency_proof_length(first_size: int, second_size: int) -> int:
     return seed_included + (inner - shift) + border
 
 
-def verify_inclusion(
-    *, leaf_hash: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes
-) -> None:
+def verify_inclusion(*, leaf_hash: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes) -> None:
     """Check that ``leaf_hash`` is leaf ``index`` of the tree of ``tree_size`` leaves with ``root``.
 
     Implements RFC 9162 section 2.1.3.2. Returns ``None`` on success and raises
@@ -321,6 +317,32 @@ def verify_consistency(
         raise VerificationError(
             f"first root {first.hex()} is not the root of the empty tree (SHA-256 of the empty string)"
         )
+    if first_size in (0, second_size):
+        _verify_trivial_consistency(first_size, second_size, first, second, path)
+        return
+    expected_length = _consistency_proof_length(first_size, second_size)
+    if len(path) != expected_length:
+        raise VerificationError(
+            f"wrong consistency proof length: got {len(path)} hashes, but a proof from size "
+            f"{first_size} to size {second_size} has exactly {expected_length}"
+        )
+    first_computed, second_computed = _roots_from_consistency_path(first_size, second_size, first, path)
+    if first_computed != first:
+        raise VerificationError(
+            f"first root mismatch: the consistency proof from size {first_size} to {second_size} "
+            f"leads to first root {first_computed.hex()}, not the expected {first.hex()}"
+        )
+    if second_computed != second:
+        raise VerificationError(
+            f"second root mismatch: the consistency proof from size {first_size} to {second_size} "
+            f"leads to second root {second_computed.hex()}, not the expected {second.hex()}"
+        )
+
+
+def _verify_trivial_consistency(
+    first_size: int, second_size: int, first: bytes, second: bytes, path: Sequence[bytes]
+) -> None:
+    # The two cases with nothing to prove: equal sizes, and growth from the empty tree.
     if first_size == second_size:
         if path:
             raise VerificationError(
@@ -332,25 +354,21 @@ def verify_consistency(
                 f"root mismatch: two different roots for the same tree size {first_size} "
                 f"({first.hex()} and {second.hex()}): the log has forked"
             )
-        return
-    if first_size == 0:
-        if path:
-            raise VerificationError(
-                f"wrong consistency proof length: every tree extends the empty tree, so the proof "
-                f"must be empty, got {len(path)} hashes"
-            )
-        return
-    expected_length = _consistency_proof_length(first_size, second_size)
-    if len(path) != expected_length:
+    elif path:
         raise VerificationError(
-            f"wrong consistency proof length: got {len(path)} hashes, but a proof from size "
-            f"{first_size} to size {second_size} has exactly {expected_length}"
+            f"wrong consistency proof length: every tree extends the empty tree, so the proof "
+            f"must be empty, got {len(path)} hashes"
         )
 
-    # RFC 9162 2.1.4.2, step by step. When first_size is a power of two the first tree is a
-    # perfect subtree of the second, so its root is the starting node and is not sent.
+
+def _roots_from_consistency_path(
+    first_size: int, second_size: int, first: bytes, path: list[bytes]
+) -> tuple[bytes, bytes]:
+    # RFC 9162 2.1.4.2, step by step, for 0 < first_size < second_size and a proof of the
+    # right length. When first_size is a power of two the first tree is a perfect subtree of
+    # the second, so its root is the starting node and is not sent.
     if first_size & (first_size - 1) == 0:
-        path.insert(0, first)
+        path = [first, *path]
     fn, sn = first_size - 1, second_size - 1
     while fn & 1:
         fn >>= 1
@@ -373,16 +391,7 @@ def verify_consistency(
         sn >>= 1
     if sn != 0:  # unreachable after the length check; kept because the RFC requires it
         raise VerificationError("consistency proof is shorter than the path to the root")
-    if first_computed != first:
-        raise VerificationError(
-            f"first root mismatch: the consistency proof from size {first_size} to {second_size} "
-            f"leads to first root {first_computed.hex()}, not the expected {first.hex()}"
-        )
-    if second_computed != second:
-        raise VerificationError(
-            f"second root mismatch: the consistency proof from size {first_size} to {second_size} "
-            f"leads to second root {second_computed.hex()}, not the expected {second.hex()}"
-        )
+    return first_computed, second_computed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,7 +410,9 @@ class NodeId(NamedTuple):
     """
 
     level: int
-    index: int
+    # Shadows tuple.index() on purpose: "(level, index)" is the address everywhere else (the
+    # node table's columns, RFC-style notation), and NodeId is never searched with .index().
+    index: int  # type: ignore[assignment]
 
     @property
     def begin(self) -> int:
@@ -528,9 +539,7 @@ def _hashes_for_ranges(ranges: Sequence[tuple[int, int]], get_nodes: GetNodes) -
             except KeyError:
                 raise LookupError(f"node store has no hash for node {node}") from None
             if len(value) != HASH_SIZE:
-                raise ValueError(
-                    f"node store returned {len(value)} bytes for node {node}, expected {HASH_SIZE}"
-                )
+                raise ValueError(f"node store returned {len(value)} bytes for node {node}, expected {HASH_SIZE}")
             values.append(bytes(value))
         # Right fold: a tree node's hash is node_hash(first piece, hash of the rest).
         current = values[-1]
@@ -762,9 +771,7 @@ def parse_verifier_key(text: str) -> VerifierKey:
     name, separator, rest = text.partition("+")
     key_id_hex, separator2, encoded = rest.partition("+")
     if not separator or not separator2:
-        raise VerificationError(
-            f"verifier key {text!r} is not of the form <name>+<8 hex digits key id>+<base64 key>"
-        )
+        raise VerificationError(f"verifier key {text!r} is not of the form <name>+<8 hex digits key id>+<base64 key>")
     problem = key_name_problem(name)
     if problem:
         raise VerificationError(f"verifier key {text!r}: {problem}")
@@ -778,9 +785,7 @@ def parse_verifier_key(text: str) -> VerifierKey:
         )
     public_key = raw[1:]
     if len(public_key) != 32:
-        raise VerificationError(
-            f"verifier key {name!r}: Ed25519 public key must be 32 bytes, got {len(public_key)}"
-        )
+        raise VerificationError(f"verifier key {name!r}: Ed25519 public key must be 32 bytes, got {len(public_key)}")
     key_id = bytes.fromhex(key_id_hex)
     expected_id = ed25519_key_id(name, public_key)
     if key_id != expected_id:
@@ -802,8 +807,8 @@ def parse_key_file(text: str) -> tuple[list[VerifierKey], list[str]]:
     """
     keys: list[VerifierKey] = []
     problems = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
+    for number, raw_line in enumerate(text.splitlines(), start=1):
+        line = raw_line.strip()
         if not line or line.startswith("#"):
             continue
         try:
@@ -886,7 +891,7 @@ def parse_note(note_text: str | bytes) -> SignedNote:
     body, signature_block = text[: split + 1], text[split + 2 :]
     if not signature_block:
         raise VerificationError("note has no signature lines after the blank line")
-    signatures = []
+    signatures: list[NoteSignature] = []
     for number, line in enumerate(signature_block[:-1].split("\n"), start=1):
         if len(signatures) == MAX_NOTE_SIGNATURES:
             raise VerificationError(f"note has more than {MAX_NOTE_SIGNATURES} signature lines")
@@ -903,8 +908,7 @@ def parse_note(note_text: str | bytes) -> SignedNote:
         raw = _decode_base64(encoded, f"signature line {number}")
         if len(raw) < 5:
             raise VerificationError(
-                f"signature line {number} is too short: {len(raw)} bytes, "
-                "need a 4-byte key id and a signature"
+                f"signature line {number} is too short: {len(raw)} bytes, need a 4-byte key id and a signature"
             )
         signatures.append(NoteSignature(name=name, key_id=raw[:4], signature=raw[4:]))
     return SignedNote(body=body, signatures=tuple(signatures))
@@ -948,11 +952,7 @@ def _verified_keys(note: SignedNote, keys: Sequence[VerifierKey]) -> tuple[Verif
         trusted_names = {name for name, _ in known}
         seen = []
         for signature in note.signatures:
-            hint = (
-                " (a key with this name is trusted, but not this key id)"
-                if signature.name in trusted_names
-                else ""
-            )
+            hint = " (a key with this name is trusted, but not this key id)" if signature.name in trusted_names else ""
             seen.append(signature.describe() + hint)
         raise VerificationError(
             "no signature by a trusted key: the note is signed only by "
@@ -988,9 +988,7 @@ def parse_checkpoint_body(body: str) -> tuple[str, int, bytes, tuple[str, ...]]:
         raise VerificationError("checkpoint text does not end with a newline")
     lines = body[:-1].split("\n")
     if len(lines) < 3:
-        raise VerificationError(
-            f"checkpoint text has {len(lines)} line(s); it needs origin, tree size and root hash"
-        )
+        raise VerificationError(f"checkpoint text has {len(lines)} line(s); it needs origin, tree size and root hash")
     origin, size_text, root_text, *extensions = lines
     if not origin:
         raise VerificationError("checkpoint origin line is empty")
@@ -1023,9 +1021,7 @@ def parse_checkpoint(note_text: str | bytes) -> Checkpoint:
     )
 
 
-def verify_checkpoint(
-    note_text: str | bytes, *, keys: Sequence[VerifierKey], origin: str | None = None
-) -> Checkpoint:
+def verify_checkpoint(note_text: str | bytes, *, keys: Sequence[VerifierKey], origin: str | None = None) -> Checkpoint:
     """Parse a checkpoint and verify it is signed by at least one of the trusted ``keys``.
 
     If ``origin`` is given the checkpoint must be for that log. Returns the checkpoint with
@@ -1035,8 +1031,7 @@ def verify_checkpoint(
     verified_by = _verified_keys(SignedNote(body=checkpoint.body, signatures=checkpoint.signatures), keys)
     if origin is not None and checkpoint.origin != origin:
         raise VerificationError(
-            f"checkpoint is for origin {checkpoint.origin!r}, expected {origin!r} "
-            "(a checkpoint of another log)"
+            f"checkpoint is for origin {checkpoint.origin!r}, expected {origin!r} (a checkpoint of another log)"
         )
     return dataclasses.replace(checkpoint, verified_by=verified_by)
 
@@ -1184,7 +1179,9 @@ class _LeafScanner:
         elif seq != index and seq - index != self._seq_offset:
             # Report where the numbering shifts, not every later leaf that inherits the shift.
             if seq > index:
-                cause = f"{seq - index} leaf/leaves before it are missing (deleted), or leaves were reordered"
+                missing = seq - index
+                counted = "1 leaf before it is" if missing == 1 else f"{missing} leaves before it are"
+                cause = f"{counted} missing (deleted), or leaves were reordered"
             else:
                 cause = "a leaf was inserted or duplicated before it, or leaves were reordered"
             self._problem(
@@ -1197,9 +1194,7 @@ class _LeafScanner:
         if not isinstance(prev, str):
             self._problem(f'{where} has no string "prev" field')
         elif index == 0 and prev != "":
-            self._problem(
-                f"{where}: prev must be empty for the first leaf, got {prev!r}: leaves before it are missing"
-            )
+            self._problem(f"{where}: prev must be empty for the first leaf, got {prev!r}: leaves before it are missing")
         elif index > 0 and prev != self._previous_hash:
             shown = prev if _LOWER_HEX_HASH.fullmatch(prev) else repr(prev)
             self._problem(
@@ -1267,6 +1262,52 @@ def _load_checkpoints(
     return verified
 
 
+def _export_keys(
+    directory: Path, trusted_keys: Sequence[VerifierKey] | None, report: ExportReport
+) -> list[VerifierKey]:
+    if trusted_keys is not None:
+        keys = list(trusted_keys)
+    else:
+        report.warnings.append(
+            f"no --trusted-keys given: signatures were checked against {directory / 'keys.txt'}, which "
+            "came with the export itself. Whoever could alter the export could also replace those keys; "
+            "verify again with an independently obtained copy of the log's keys (--trusted-keys)."
+        )
+        key_text = _read_bytes(directory / "keys.txt").decode("utf-8", errors="replace")
+        keys, key_problems = parse_key_file(key_text)
+        report.problems.extend(f"keys.txt {problem}" for problem in key_problems)
+    if not keys:
+        report.problems.append("no verifier keys: no signature can be checked")
+    return keys
+
+
+def _expected_origin(trail: dict[str, object], origin: str | None, report: ExportReport) -> str | None:
+    # The origin inside signed checkpoints is what counts; trail.json's copy is unsigned, so
+    # an origin given on the command line takes precedence and must agree with it.
+    trail_origin = trail.get("origin")
+    if not isinstance(trail_origin, str):
+        return origin
+    if origin is not None and trail_origin != origin:
+        report.problems.append(f"trail.json origin is {trail_origin!r}, expected {origin!r}")
+    return origin if origin is not None else trail_origin
+
+
+def _scan_leaves(path: Path, wanted: Iterable[int], *, keep_hashes: bool, report: ExportReport) -> _LeafScanner:
+    # One streaming pass: the file may be far larger than memory, the leaf hashes are not.
+    scanner = _LeafScanner(wanted, keep_hashes=keep_hashes)
+    try:
+        with path.open("rb") as leaves:
+            for line in leaves:
+                scanner.add(line)
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror or error}") from None
+    report.leaves = scanner.count
+    report.problems.extend(scanner.problems)
+    if scanner.suppressed:
+        report.problems.append(f"... and {scanner.suppressed} more leaf problems not shown")
+    return scanner
+
+
 def verify_export(
     directory: str | Path,
     *,
@@ -1290,25 +1331,9 @@ def verify_export(
     report = ExportReport()
 
     trail = _check_trail_json(directory, report)
-    trail_origin = trail.get("origin") if isinstance(trail.get("origin"), str) else None
-    if origin is not None and trail_origin is not None and trail_origin != origin:
-        report.problems.append(f"trail.json origin is {trail_origin!r}, expected {origin!r}")
-    expected_origin = origin if origin is not None else trail_origin
+    expected_origin = _expected_origin(trail, origin, report)
 
-    if trusted_keys is None:
-        report.warnings.append(
-            f"no --trusted-keys given: signatures were checked against {directory / 'keys.txt'}, which "
-            "came with the export itself. Whoever could alter the export could also replace those keys; "
-            "verify again with an independently obtained copy of the log's keys (--trusted-keys)."
-        )
-        key_text = _read_bytes(directory / "keys.txt").decode("utf-8", errors="replace")
-        keys, key_problems = parse_key_file(key_text)
-        report.problems.extend(f"keys.txt {problem}" for problem in key_problems)
-    else:
-        keys = list(trusted_keys)
-    if not keys:
-        report.problems.append("no verifier keys: no signature can be checked")
-
+    keys = _export_keys(directory, trusted_keys, report)
     checkpoints = _load_checkpoints(directory, keys, expected_origin, report) if keys else []
     report.checkpoints = len(checkpoints)
 
@@ -1320,18 +1345,7 @@ def verify_export(
             report.problems.append(f"previous checkpoint {label}: {error}")
 
     wanted = {checkpoint.tree_size for _, checkpoint in checkpoints} | {cp.tree_size for _, cp in held}
-    scanner = _LeafScanner(wanted, keep_hashes=bool(held))
-    leaves_path = directory / "leaves.jsonl"
-    try:
-        with leaves_path.open("rb") as leaves:
-            for line in leaves:
-                scanner.add(line)
-    except OSError as error:
-        raise InputError(f"cannot read {leaves_path}: {error.strerror or error}") from None
-    report.leaves = scanner.count
-    report.problems.extend(scanner.problems)
-    if scanner.suppressed:
-        report.problems.append(f"... and {scanner.suppressed} more leaf problems not shown")
+    scanner = _scan_leaves(directory / "leaves.jsonl", wanted, keep_hashes=bool(held), report=report)
 
     if type(trail.get("tree_size")) is int and trail["tree_size"] != scanner.count:
         report.problems.append(
@@ -1369,7 +1383,7 @@ def _check_checkpoints_against_leaves(
         if checkpoint.tree_size > scanner.count:
             report.problems.append(
                 f"{where}: commits to {checkpoint.tree_size} leaves, but the export has only "
-                f"{scanner.count}: leaves were removed from the end (truncated)"
+                f"{scanner.count}: leaves were removed (truncated)"
             )
         elif scanner.prefix_roots[checkpoint.tree_size] != checkpoint.root:
             report.problems.append(
@@ -1419,8 +1433,7 @@ def _check_previous_checkpoint(
         )
     except VerificationError as error:
         report.problems.append(
-            f"{where} is not consistent with the export's latest checkpoint "
-            f"(size {latest.tree_size}): {error}"
+            f"{where} is not consistent with the export's latest checkpoint (size {latest.tree_size}): {error}"
         )
 
 
@@ -1476,7 +1489,7 @@ def _json_hash_list(document: dict[str, object], field: str, path: str) -> list[
 
 
 def _check_against_checkpoint(
-    label: str, note_path: str, keys: Sequence[VerifierKey], size: int, root: bytes, problems: list[str]
+    label: str, note_path: str, *, keys: Sequence[VerifierKey], size: int, root: bytes, problems: list[str]
 ) -> None:
     try:
         checkpoint = verify_checkpoint(_read_bytes(Path(note_path)), keys=keys)
@@ -1486,9 +1499,7 @@ def _check_against_checkpoint(
     if checkpoint.tree_size != size:
         problems.append(f"{label} {note_path} is for tree size {checkpoint.tree_size}, the proof for {size}")
     if checkpoint.root != root:
-        problems.append(
-            f"{label} {note_path} has root {checkpoint.root.hex()}, the proof claims {root.hex()}"
-        )
+        problems.append(f"{label} {note_path} has root {checkpoint.root.hex()}, the proof claims {root.hex()}")
 
 
 def _report(problems: Sequence[str], success: str) -> int:
@@ -1504,9 +1515,7 @@ def _report(problems: Sequence[str], success: str) -> int:
 def _command_verify(args: argparse.Namespace) -> int:
     trusted = _load_keys_argument(args.trusted_keys) if args.trusted_keys else None
     previous = [(path, _read_bytes(Path(path))) for path in args.previous_checkpoint]
-    report = verify_export(
-        args.directory, trusted_keys=trusted, previous_checkpoints=previous, origin=args.origin
-    )
+    report = verify_export(args.directory, trusted_keys=trusted, previous_checkpoints=previous, origin=args.origin)
     for warning in report.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
     return _report(report.problems, report.summary())
@@ -1528,11 +1537,11 @@ def _command_inclusion(args: argparse.Namespace) -> int:
         problems.append(f"inclusion proof does not verify: {error}")
     if args.checkpoint:
         keys = _load_keys_argument(args.trusted_keys)
-        _check_against_checkpoint("checkpoint", args.checkpoint, keys, tree_size, root, problems)
+        _check_against_checkpoint(
+            "checkpoint", args.checkpoint, keys=keys, size=tree_size, root=root, problems=problems
+        )
     anchored = (
-        " (checkpoint signature verified)"
-        if args.checkpoint
-        else " (no checkpoint given: root not authenticated)"
+        " (checkpoint signature verified)" if args.checkpoint else " (no checkpoint given: root not authenticated)"
     )
     return _report(
         problems,
@@ -1565,11 +1574,21 @@ def _command_consistency(args: argparse.Namespace) -> int:
         keys = _load_keys_argument(args.trusted_keys)
         if args.first_checkpoint:
             _check_against_checkpoint(
-                "first checkpoint", args.first_checkpoint, keys, first_size, first_root, problems
+                "first checkpoint",
+                args.first_checkpoint,
+                keys=keys,
+                size=first_size,
+                root=first_root,
+                problems=problems,
             )
         if args.second_checkpoint:
             _check_against_checkpoint(
-                "second checkpoint", args.second_checkpoint, keys, second_size, second_root, problems
+                "second checkpoint",
+                args.second_checkpoint,
+                keys=keys,
+                size=second_size,
+                root=second_root,
+                problems=problems,
             )
     return _report(
         problems,
@@ -1588,9 +1607,7 @@ def _argument_parser() -> argparse.ArgumentParser:
 
     verify = commands.add_parser("verify", help="verify an export directory")
     verify.add_argument("directory", metavar="DIR", help="export directory written by export_trail")
-    verify.add_argument(
-        "--trusted-keys", metavar="FILE", help="independently obtained verifier keys, one per line"
-    )
+    verify.add_argument("--trusted-keys", metavar="FILE", help="independently obtained verifier keys, one per line")
     verify.add_argument(
         "--previous-checkpoint",
         metavar="NOTEFILE",
@@ -1603,9 +1620,7 @@ def _argument_parser() -> argparse.ArgumentParser:
 
     inclusion = commands.add_parser("inclusion", help="verify an inclusion proof")
     inclusion.add_argument("proof", metavar="PROOF.json")
-    inclusion.add_argument(
-        "--checkpoint", metavar="NOTEFILE", help="checkpoint the proof's size and root must match"
-    )
+    inclusion.add_argument("--checkpoint", metavar="NOTEFILE", help="checkpoint the proof's size and root must match")
     inclusion.add_argument("--trusted-keys", metavar="FILE", help="verifier keys for --checkpoint")
     inclusion.set_defaults(handler=_command_inclusion)
 
@@ -1625,8 +1640,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_request:  # argparse exits on --help (0) and on usage errors (2)
         return exit_request.code if isinstance(exit_request.code, int) else 2
+    handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return args.handler(args)
+        return handler(args)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

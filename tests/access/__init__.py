@@ -1,0 +1,1 @@
+"""Access tests: scopes, tokens, the permission ladder, management commands."""

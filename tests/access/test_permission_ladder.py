@@ -1,0 +1,286 @@
+"""The permission ladder (STYLE.md), climbed for every method of every endpoint under /api/v1/.
+
+The endpoints come from the URLconf itself, so a new endpoint is on the ladder the day it is routed. For each
+(endpoint, method), every caller climbs one rung:
+
+- anonymous                                  -> 401, and nothing changed
+- a cast member whose scopes lack the scope  -> 403, nothing changed, and an ``access.denied`` event
+- a member with the scope who cannot see it  -> 404, nothing changed, and an ``access.denied`` event
+- a member with the scope who can see it     -> served (not 401/403/404/405, not a server error)
+
+An endpoint with path parameters needs an entry in ``OBJECTS`` below: how to make an object for the URL and
+which cast members can see it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.urls import reverse
+from rest_framework.response import Response
+from rest_framework.test import APIClient
+from rest_framework.views import APIView
+
+from governance.access.actions import do_issue_token
+from governance.access.models import ApiToken
+from governance.access.roles import scopes_for
+from governance.trail.checkpoints import issue_checkpoint
+from governance.trail.log import Actor
+from governance.trail.models import Event
+from tests.api import (
+    HTTP_METHODS,
+    WRITE_METHODS,
+    Endpoint,
+    api_endpoints,
+    assert_error,
+    db_state,
+    drf_endpoints,
+    events_since,
+    last_seq,
+)
+from tests.conftest import Cast, Member
+
+ENDPOINTS = drf_endpoints()
+REFUSED = {401, 403, 404, 405}
+
+ORGANISATION_WIDE = frozenset({"admin", "officer", "ci"})
+CREDIT_RISK = ORGANISATION_WIDE | {"owner", "reviewer", "read_only"}  # the owner's team (outsider is in hiring)
+EVERYONE = frozenset(Cast.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class Target:
+    """How to make the object an endpoint's path names, and who in the cast may see it."""
+
+    make: Callable[[Cast], dict[str, Any]]  # creates (or finds) the object; returns the URL kwargs
+    visible_to: frozenset[str]
+
+
+def _fresh_owner_token(cast: Cast) -> dict[str, Any]:
+    # A new token per request, so that a DELETE that is allowed does not spoil the next caller's rung.
+    issued = do_issue_token(user=cast.owner.user, actor=Actor.system(), name="ladder")
+    return {"pk": issued.token.pk}
+
+
+def _newest_event(cast: Cast) -> dict[str, Any]:
+    return {"seq": last_seq()}
+
+
+# One entry per endpoint with path parameters, keyed by URL name.
+OBJECTS: dict[str, Target] = {
+    "api:team-detail": Target(lambda cast: {"slug": "credit-risk"}, visible_to=CREDIT_RISK),
+    # The owner's token: the owner sees it (through either token), and so does whoever holds tokens:manage.
+    "api:token-detail": Target(_fresh_owner_token, visible_to=frozenset({"owner", "read_only", "admin"})),
+    "api:trail-event-detail": Target(_newest_event, visible_to=EVERYONE),
+}
+
+# Query strings that make a served request a useful one (without them these answer 422, which is also fine).
+QUERIES: dict[str, dict[str, str]] = {
+    "api:trail-proof-inclusion": {"seq": "0"},
+    "api:trail-proof-consistency": {"from": "1"},
+}
+
+
+def _missing_object_message(endpoint: Endpoint) -> str:
+    return (
+        f"{endpoint.name} ({endpoint.route}) has path parameters {list(endpoint.kwargs)} but no entry in OBJECTS in "
+        f"tests/access/test_permission_ladder.py. Add one: how to make an object owned by the owner's team "
+        f"(credit-risk) or by the owner, and which cast members can see it."
+    )
+
+
+def _member_scopes(member: Member) -> frozenset[str]:
+    token = ApiToken.objects.get(digest=hashlib.sha256(member.token.encode()).hexdigest())
+    return scopes_for(member.user.role, read_only=token.read_only)
+
+
+def _send(client: APIClient, method: str, path: str, query: dict[str, str]) -> Any:
+    if method in ("POST", "PUT", "PATCH"):
+        return getattr(client, method.lower())(path, {}, format="json")
+    if method == "DELETE":
+        return client.delete(path)
+    return client.generic(method, path, QUERY_STRING="&".join(f"{k}={v}" for k, v in query.items()))
+
+
+@pytest.fixture
+def world(cast: Cast) -> Cast:
+    """The cast, plus a signed checkpoint so the proof endpoints have something to prove against."""
+    issue_checkpoint(reason="test")
+    return cast
+
+
+def test_every_api_route_is_a_drf_view_declaring_its_scopes() -> None:
+    routes = api_endpoints()
+    assert routes, "the URL walk found no endpoint under /api/v1/"
+    for endpoint in routes:
+        assert endpoint.view is not None and endpoint in ENDPOINTS, (
+            f"{endpoint.name} ({endpoint.route}) is not a DRF view, so ScopedPermission does not guard it"
+        )
+        assert endpoint.required_scopes, f"{endpoint.name} declares no required_scopes: it is refused for everyone"
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_every_implemented_method_is_mapped_to_a_scope_and_nothing_else(endpoint: Endpoint) -> None:
+    assert set(endpoint.required_scopes) == set(endpoint.implemented_methods), (
+        f"{endpoint.name}: required_scopes maps {sorted(endpoint.required_scopes)} but the view implements "
+        f"{sorted(endpoint.implemented_methods)}"
+    )
+
+
+def test_every_endpoint_with_path_parameters_has_an_objects_entry() -> None:
+    missing = [_missing_object_message(e) for e in ENDPOINTS if e.kwargs and e.name not in OBJECTS]
+    assert not missing, "\n".join(missing)
+    stale = set(OBJECTS) - {e.name for e in ENDPOINTS}
+    assert not stale, f"OBJECTS names endpoints that no longer exist: {sorted(stale)}"
+
+
+LADDER = [(e, method) for e in ENDPOINTS for method in sorted(e.required_scopes)]
+
+
+@pytest.mark.parametrize(("endpoint", "method"), LADDER, ids=[f"{e.name} {m}" for e, m in LADDER])
+def test_permission_ladder(world: Cast, anonymous: APIClient, endpoint: Endpoint, method: str) -> None:
+    if endpoint.kwargs and endpoint.name not in OBJECTS:
+        pytest.fail(_missing_object_message(endpoint))
+    target = OBJECTS.get(endpoint.name)
+    scope = endpoint.required_scopes[method]
+    query = QUERIES.get(endpoint.name, {})
+
+    def path() -> str:
+        return reverse(endpoint.name, kwargs=target.make(world) if target else None)
+
+    # Anonymous: 401 with a Bearer challenge, nothing changed, nothing recorded (there is no one to record).
+    url = path()
+    before, seq = db_state(), last_seq()
+    response = _send(anonymous, method, url, query)
+    assert_error(response, 401, "not_authenticated")
+    assert response["WWW-Authenticate"] == 'Bearer realm="assay"'
+    assert db_state() == before, f"anonymous {method} {url} changed the database"
+    assert events_since(seq) == []
+
+    for name, member in world.members().items():
+        url = path()
+        where = f"{name} ({member.user.role}) {method} {url}"
+        before, seq = db_state(), last_seq()
+        response = _send(member.client(), method, url, query)
+        denials = events_since(seq, "access.denied")
+
+        if scope not in _member_scopes(member):
+            error = assert_error(response, 403, "permission_denied")
+            assert scope in error["message"], where
+            assert db_state() == before, f"{where} was refused but changed the database"
+            assert len(denials) == 1, f"{where}: expected one access.denied event, got {denials}"
+            _assert_denial(denials[0], member, method=method, path=url, reason="missing_scope", scope=scope)
+        elif target is not None and name not in target.visible_to:
+            assert_error(response, 404, "not_found")
+            assert db_state() == before, f"{where} was refused but changed the database"
+            assert len(denials) == 1, f"{where}: expected one access.denied event, got {denials}"
+            _assert_denial(denials[0], member, method=method, path=url, reason="out_of_scope", scope="")
+        else:
+            assert response.status_code not in REFUSED, f"{where}: refused with {response.status_code} {response.content[:300]!r}"
+            assert response.status_code < 500, f"{where}: {response.status_code}"
+            assert denials == [], f"{where} was served but recorded a refusal"
+
+
+def _assert_denial(event: Event, member: Member, *, method: str, path: str, reason: str, scope: str) -> None:
+    token = ApiToken.objects.get(digest=hashlib.sha256(member.token.encode()).hexdigest())
+    assert event.payload == {"method": method, "path": path, "reason": reason, "scope": scope}
+    assert (event.actor_kind, event.actor_user_id, event.actor_token_id) == ("token", member.user.pk, token.pk)
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_a_method_the_view_does_not_implement_answers_405(cast: Cast, endpoint: Endpoint) -> None:
+    target = OBJECTS.get(endpoint.name)
+    unimplemented = [m for m in HTTP_METHODS if m not in endpoint.implemented_methods]
+    if not unimplemented:
+        pytest.skip(f"{endpoint.name} implements every method")
+    for method in unimplemented:
+        url = reverse(endpoint.name, kwargs=target.make(cast) if target else None)
+        before, seq = db_state(), last_seq()
+        response = _send(cast.admin.client(), method, url, {})
+        error = assert_error(response, 405, "method_not_allowed")
+        assert method in error["message"]
+        assert db_state() == before
+        assert events_since(seq, "access.denied") == []
+
+
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS"])
+def test_head_and_options_need_the_get_scope(cast: Cast, method: str) -> None:
+    url = reverse("api:team-list")
+    seq = last_seq()
+    refused = cast.regulator.client().generic(method, url)  # regulators lack teams:read
+    assert refused.status_code == 403
+    [denial] = events_since(seq, "access.denied")
+    assert denial.payload["scope"] == "teams:read"
+    assert cast.owner.client().generic(method, url).status_code == 200
+
+
+# --- deny by default: a method the view implements but does not map ---------------------------------------------
+
+
+class UnmappedView(APIView):
+    """Maps GET; implements POST too, but forgot to map it."""
+
+    required_scopes = {"GET": "meta:read"}
+
+    def get(self, request: Any) -> Response:
+        return Response({"ok": True})
+
+    def post(self, request: Any) -> Response:  # pragma: no cover - must never run
+        raise AssertionError("an unmapped method was served")
+
+
+class NoScopesView(APIView):
+    """Declares no scopes at all."""
+
+    def get(self, request: Any) -> Response:  # pragma: no cover - must never run
+        raise AssertionError("a view without required_scopes was served")
+
+
+@pytest.mark.urls("tests.access.urls_unmapped")
+def test_a_method_the_view_implements_but_does_not_map_is_refused_for_everyone(cast: Cast) -> None:
+    for name, member in cast.members().items():
+        client = member.client()
+        assert client.get("/api/v1/unmapped").json() == {"ok": True}, name
+        before, seq = db_state(), last_seq()
+        error = assert_error(client.post("/api/v1/unmapped", {}, format="json"), 403, "permission_denied")
+        assert "not mapped to a scope" in error["message"], name
+        assert db_state() == before
+        [denial] = events_since(seq, "access.denied")
+        assert denial.payload == {"method": "POST", "path": "/api/v1/unmapped", "reason": "unmapped_method", "scope": ""}
+
+
+@pytest.mark.urls("tests.access.urls_unmapped")
+def test_a_view_without_required_scopes_is_refused_for_everyone(cast: Cast, anonymous: APIClient) -> None:
+    assert_error(anonymous.get("/api/v1/no-scopes"), 401, "not_authenticated")
+    for name, member in cast.members().items():
+        seq = last_seq()
+        assert_error(member.client().get("/api/v1/no-scopes"), 403, "permission_denied")
+        assert len(events_since(seq, "access.denied")) == 1, name
+
+
+# --- outside /api/v1/ ------------------------------------------------------------------------------------------
+
+
+def test_the_openapi_schema_needs_authentication(cast: Cast, anonymous: APIClient) -> None:
+    assert_error(anonymous.get("/api/schema/?format=json"), 401, "not_authenticated")
+    response = cast.regulator.client().get("/api/schema/?format=json")
+    assert response.status_code == 200
+    assert response.json()["info"]["title"] == "Assay API"
+
+
+def test_the_api_docs_need_authentication(cast: Cast, anonymous: APIClient) -> None:
+    refused = anonymous.get("/api/docs/")
+    assert refused.status_code == 401
+    assert b"swagger" not in refused.content.lower()
+    served = cast.regulator.client().get("/api/docs/")
+    assert served.status_code == 200
+    assert b"swagger-ui" in served.content
+
+
+def test_health_and_published_keys_are_public(db: Any, anonymous: APIClient) -> None:
+    assert anonymous.get("/healthz").status_code == 200
+    assert anonymous.get("/.well-known/assay-keys").status_code == 200

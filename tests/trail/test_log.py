@@ -1,0 +1,181 @@
+"""Appending to the trail: leaf encoding, chaining, transactions, the append-only triggers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+import rfc8785
+from django.core import checks
+from django.db import DatabaseError, IntegrityError, connection, transaction
+
+from governance.access import actions
+from governance.access.models import Team
+from governance.trail import events
+from governance.trail.db import drop_triggers, install_triggers
+from governance.trail.log import Actor, TrailError, current_root, record_event
+from governance.trail.merkle import root_from_leaf_hashes
+from governance.trail.models import Checkpoint, Event
+from tests.trail.helpers import append
+
+pytestmark = pytest.mark.django_db
+
+
+def test_leaf_is_canonical_json_of_the_event_and_hashed_as_rfc9162() -> None:
+    append(3)
+    event = Event.objects.get(seq=2)
+    leaf = bytes(event.leaf)
+    decoded = json.loads(leaf)
+    assert rfc8785.dumps(decoded) == leaf  # stored exactly as the canonical encoder produced it
+    assert decoded["seq"] == 2
+    assert decoded["action"] == "team.created"
+    assert decoded["payload"] == {"slug": "t2"}
+    assert decoded["time"].endswith("Z")
+    assert decoded["prev"] == bytes(Event.objects.get(seq=1).leaf_hash).hex()
+    assert bytes(event.leaf_hash) == hashlib.sha256(b"\x00" + leaf).digest()
+
+
+def test_root_matches_recomputation_from_leaves() -> None:
+    append(13)
+    size, root = current_root()
+    hashes = [bytes(h) for h in Event.objects.order_by("seq").values_list("leaf_hash", flat=True)]
+    assert size == 13
+    assert root == root_from_leaf_hashes(hashes)
+
+
+def test_actor_is_ids_only() -> None:
+    user = actions.do_create_user(username="alice.smith", role="owner", email="alice@example.org", actor=Actor.system())
+    with transaction.atomic():
+        record_event(events.TEAM_CREATED, actor=Actor.for_user(user), payload={"slug": "x"})
+    leaf = bytes(Event.objects.order_by("-seq").first().leaf)
+    assert b"alice" not in leaf
+    assert json.loads(leaf)["actor"] == {"kind": "user", "token": None, "user": user.pk}
+
+
+def test_undeclared_event_type_or_payload_field_is_refused() -> None:
+    with transaction.atomic():
+        with pytest.raises(KeyError, match="not registered"):
+            record_event("model.teleported", actor=Actor.system())
+        with pytest.raises(TrailError, match="does not declare payload fields \\['email'\\]"):
+            record_event(events.TEAM_CREATED, actor=Actor.system(), payload={"slug": "a", "email": "a@b.c"})
+    assert Event.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_append_outside_a_transaction_is_refused(unprotected_trail: None) -> None:
+    with pytest.raises(TrailError, match="inside the action's transaction"):
+        record_event(events.TEAM_CREATED, actor=Actor.system(), payload={"slug": "a"})
+    assert Event.objects.count() == 0
+
+
+def test_exception_after_business_write_leaves_neither_change_nor_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = actions.record_event
+
+    def record_then_fail(*args, **kwargs):
+        real(*args, **kwargs)
+        raise RuntimeError("injected failure after the event was appended")
+
+    monkeypatch.setattr(actions, "record_event", record_then_fail)
+    with pytest.raises(RuntimeError, match="injected"):
+        actions.do_create_team(slug="risk", actor=Actor.system())
+    assert not Team.objects.filter(slug="risk").exists()
+    assert Event.objects.count() == 0
+
+
+def test_business_write_failure_after_event_rolls_back_the_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail_create(*args, **kwargs):
+        raise IntegrityError("injected")
+
+    append(1)
+    monkeypatch.setattr(Team.objects, "create", fail_create)
+    with pytest.raises(IntegrityError):
+        actions.do_create_team(slug="risk", actor=Actor.system())
+    assert Event.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE governance_event SET action = 'x' WHERE seq = 0",
+        "DELETE FROM governance_event WHERE seq = 1",
+        "UPDATE governance_merklenode SET hash = hash",
+        "DELETE FROM governance_merklenode",
+        "DELETE FROM governance_checkpoint",
+        "UPDATE governance_signingkey SET name = 'x'",
+    ],
+)
+def test_triggers_refuse_update_and_delete(sql: str) -> None:
+    append(2)
+    from governance.trail.checkpoints import issue_checkpoint
+
+    issue_checkpoint()
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql)
+
+
+def test_insert_that_does_not_extend_the_chain_is_refused() -> None:
+    append(2)
+    last = Event.objects.get(seq=1)
+    with pytest.raises(DatabaseError, match="extend the chain"), transaction.atomic():
+        Event.objects.create(
+            seq=5, recorded_at=last.recorded_at, action="team.created", actor_kind="system", payload={},
+            leaf=b"{}", leaf_hash=b"\x00" * 32, prev_hash=bytes(last.leaf_hash),
+        )
+    with pytest.raises(DatabaseError, match="extend the chain"), transaction.atomic():
+        Event.objects.create(
+            seq=2, recorded_at=last.recorded_at, action="team.created", actor_kind="system", payload={},
+            leaf=b"{}", leaf_hash=b"\x00" * 32, prev_hash=b"\x01" * 32,
+        )
+
+
+def test_sqlite_insert_or_replace_cannot_overwrite_a_row() -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("INSERT OR REPLACE is SQLite syntax; PostgreSQL has no such statement")
+    append(2)
+    before = bytes(Event.objects.get(seq=0).leaf)
+    # Either guard may fire first (SQLite does not promise an order among BEFORE INSERT triggers).
+    refused = "append-only|extend the chain"
+    with pytest.raises(DatabaseError, match=refused), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("PRAGMA recursive_triggers = OFF")  # the guard must not depend on this pragma
+        cursor.execute(
+            "INSERT OR REPLACE INTO governance_event (seq, recorded_at, action, actor_kind, object_type, object_id,"
+            " payload, leaf, leaf_hash, prev_hash) VALUES (0, '2020-01-01', 'x', 'system', '', '', '{}', x'00',"
+            " x'00', x'')"
+        )
+    assert bytes(Event.objects.get(seq=0).leaf) == before
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute('INSERT OR REPLACE INTO governance_merklenode (level, "index", hash) VALUES (0, 0, x\'00\')')
+
+
+def test_postgresql_truncate_is_refused() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("TRUNCATE triggers exist on PostgreSQL only; SQLite has no TRUNCATE statement")
+    append(1)
+    with pytest.raises(DatabaseError, match="TRUNCATE refused"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("TRUNCATE governance_event CASCADE")
+
+
+def test_checkpoint_smaller_than_an_earlier_one_is_refused_by_the_database() -> None:
+    from governance.trail.checkpoints import issue_checkpoint
+
+    append(3)
+    checkpoint = issue_checkpoint()
+    with pytest.raises(DatabaseError, match="fewer events"), transaction.atomic():
+        Checkpoint.objects.create(
+            tree_size=1, root_hash=b"\x00" * 32, note="x", key=checkpoint.key, issued_at=checkpoint.issued_at
+        )
+
+
+def test_system_check_fails_when_a_trigger_is_missing() -> None:
+    from governance.trail.checks import trail_triggers_present
+
+    assert trail_triggers_present() == []
+    drop_triggers(connection)
+    try:
+        errors = trail_triggers_present()
+    finally:
+        install_triggers(connection)
+    assert [e.id for e in errors] == ["assay.E001"]
+    assert "governance_event_no_update" in errors[0].msg
+    assert errors[0].level == checks.ERROR
