@@ -165,7 +165,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or VAR_DIR / "static")
+WHITENOISE_USE_FINDERS = DEBUG  # development serves straight from the app folders, no collectstatic needed
+WHITENOISE_AUTOREFRESH = DEBUG
 STATICFILES_DIRS = [BASE_DIR / "governance" / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
@@ -227,7 +229,7 @@ if env_str("CACHE_URL"):
 # --- jobs ----------------------------------------------------------------------------------------------------
 # No broker configured: run jobs in the web process, so the embedded default needs no server.
 CELERY_TASK_ALWAYS_EAGER = not env_str("CELERY_BROKER_URL")
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_ACKS_LATE = True

@@ -6,9 +6,9 @@ from celery import shared_task
 
 
 @shared_task(name="governance.issue_checkpoint")
-def issue_checkpoint_task(reason: str = "scheduled") -> int | None:
-    """Issue a trail checkpoint if one is still due; returns its tree size (None if another process did)."""
+def issue_checkpoint_task(reason: str = "scheduled", only_if_due: bool = True) -> int | None:
+    """Issue a trail checkpoint (by default only if one is still due); returns its tree size, or None."""
     from governance.trail.checkpoints import issue_checkpoint
 
-    checkpoint = issue_checkpoint(reason=reason, only_if_due=True)
+    checkpoint = issue_checkpoint(reason=reason, only_if_due=only_if_due)
     return None if checkpoint is None else checkpoint.tree_size

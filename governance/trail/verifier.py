@@ -41,6 +41,19 @@ Export directory format (``assay-trail/1``, written by Assay's ``export_trail`` 
     One verifier key (``<name>+<8 hex key id>+<base64(0x01 || Ed25519 public key)>``) per
     line: every key the log has ever used, including rotated ones.
 
+What ``verify`` checks, in one streaming pass over the leaves:
+
+1. every leaf is a JSON object whose ``seq`` equals its line index (else leaves were deleted,
+   inserted or reordered) and whose ``prev`` is the previous leaf's hash (else the chain is
+   broken); ``trail.json``'s ``tree_size`` equals the number of leaves;
+2. every checkpoint is correctly signed by a trusted key and is for the expected origin;
+   checkpoint sizes never decrease; none covers more leaves than the export holds; each
+   root equals the Merkle root of the first ``tree_size`` leaves;
+3. every checkpoint you kept from before (``--previous-checkpoint``) is correctly signed,
+   covers no more leaves than the export holds ("truncated"), has the root of the export's
+   first ``tree_size`` leaves ("rewritten"), and is linked to the export's latest checkpoint
+   by an RFC 9162 consistency proof that this file builds from the leaves and verifies.
+
 The trust model, in one paragraph: the export alone proves only that it is internally
 consistent. Anyone who can rewrite the export can recompute every hash and, if they hold the
 signing key, re-sign every checkpoint. What defeats that is (a) verifier keys obtained
@@ -211,12 +224,13 @@ def _require_hash(what: str, value: object) -> bytes:
     return bytes(value)
 
 
-def _require_size(what: str, value: object) -> int:
-    # bool is an int subclass; True as a tree size is always a bug, never intent.
+def _require_size(what: str, value: object, error: type[Exception] = VerificationError) -> int:
+    # bool is an int subclass; True as a tree size is always a bug, never intent. Verification
+    # refuses with VerificationError; proof generation (a caller's bug) raises ValueError.
     if type(value) is not int:
-        raise VerificationError(f"{what} must be an integer, got {type(value).__name__}")
+        raise error(f"{what} must be an integer, got {type(value).__name__}")
     if value < 0:
-        raise VerificationError(f"{what} must not be negative, got {value}")
+        raise error(f"{what} must not be negative, got {value}")
     return value
 
 
@@ -438,10 +452,10 @@ def range_node_ids(begin: int, end: int) -> list[NodeId]:
     For a prefix ``[0, n)`` these are the peaks of the compact range of size ``n``; for any
     subtree of an RFC 9162 tree they are the perfect pieces whose right fold is its hash.
     """
-    begin = _require_size("range begin", begin)
-    end = _require_size("range end", end)
+    begin = _require_size("range begin", begin, ValueError)
+    end = _require_size("range end", end, ValueError)
     if begin > end:
-        raise ValueError(f"empty or reversed leaf range [{begin}, {end})")
+        raise ValueError(f"reversed leaf range [{begin}, {end}): begin is after end")
     ids = []
     while begin < end:
         level = (end - begin).bit_length() - 1  # largest subtree that fits...
@@ -466,8 +480,8 @@ def inclusion_path_ranges(index: int, tree_size: int) -> list[tuple[int, int]]:
 
     Ordered from the leaf's sibling up to the child of the root, as the proof is sent.
     """
-    index = _require_size("leaf index", index)
-    tree_size = _require_size("tree size", tree_size)
+    index = _require_size("leaf index", index, ValueError)
+    tree_size = _require_size("tree size", tree_size, ValueError)
     if index >= tree_size:
         raise ValueError(f"leaf index {index} is out of range for a tree of size {tree_size}")
     ranges = []
@@ -491,8 +505,8 @@ def consistency_proof_ranges(first_size: int, second_size: int) -> list[tuple[in
 
     Empty when ``first_size`` is 0 or equal to ``second_size`` (see :func:`verify_consistency`).
     """
-    first_size = _require_size("first size", first_size)
-    second_size = _require_size("second size", second_size)
+    first_size = _require_size("first size", first_size, ValueError)
+    second_size = _require_size("second size", second_size, ValueError)
     if first_size > second_size:
         raise ValueError(f"first size {first_size} is larger than second size {second_size}")
     if first_size in (0, second_size):
@@ -567,7 +581,7 @@ def consistency_proof(*, first_size: int, second_size: int, get_nodes: GetNodes)
 
 def root_at(tree_size: int, get_nodes: GetNodes) -> bytes:
     """Return the root of the first ``tree_size`` leaves from stored perfect nodes (one lookup)."""
-    tree_size = _require_size("tree size", tree_size)
+    tree_size = _require_size("tree size", tree_size, ValueError)
     if tree_size == 0:
         return EMPTY_ROOT
     return _hashes_for_ranges([(0, tree_size)], get_nodes)[0]
@@ -587,7 +601,7 @@ class CompactRange:
 
     def __init__(self, size: int = 0, peaks: Sequence[bytes] = ()) -> None:
         """Resume a range of ``size`` leaves from its peak hashes (see :meth:`peak_ids`)."""
-        size = _require_size("size", size)
+        size = _require_size("size", size, ValueError)
         if len(peaks) != size.bit_count():
             raise ValueError(f"a compact range of size {size} has {size.bit_count()} peaks, got {len(peaks)}")
         for position, peak in enumerate(peaks):
@@ -1134,6 +1148,7 @@ class _LeafScanner:
         self._wanted = set(wanted_sizes)
         self._previous_hash = ""
         self._seq_offset = 0
+        self._crlf_reported = False
         if 0 in self._wanted:
             self.prefix_roots[0] = EMPTY_ROOT
 
@@ -1162,6 +1177,14 @@ class _LeafScanner:
             self.prefix_roots[self.count] = self.frontier.root()
 
     def _check_content(self, index: int, where: str, data: bytes) -> None:
+        if data.endswith(b"\r") and not self._crlf_reported:
+            # Said once: a text editor or file transfer converting line endings changes every
+            # leaf's bytes, and the hundreds of hash mismatches that follow would hide why.
+            self._crlf_reported = True
+            self._problem(
+                f"{where} ends with a carriage return: leaves.jsonl seems to have been converted to CRLF "
+                "line endings, which changes the leaf bytes; use the file exactly as exported"
+            )
         try:
             leaf = _strict_json(data)
         except UnicodeDecodeError:
@@ -1433,7 +1456,8 @@ def _check_previous_checkpoint(
         )
     except VerificationError as error:
         report.problems.append(
-            f"{where} is not consistent with the export's latest checkpoint (size {latest.tree_size}): {error}"
+            f"{where}: the consistency proof built from the export's leaves does not link it to the "
+            f"export's latest checkpoint (size {latest.tree_size}): {error}"
         )
 
 

@@ -14,7 +14,6 @@ which cast members can see it.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,14 +25,12 @@ from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from governance.access.actions import do_issue_token
-from governance.access.models import ApiToken
 from governance.access.roles import scopes_for
 from governance.trail.checkpoints import issue_checkpoint
 from governance.trail.log import Actor
 from governance.trail.models import Event
 from tests.api import (
     HTTP_METHODS,
-    WRITE_METHODS,
     Endpoint,
     api_endpoints,
     assert_error,
@@ -41,6 +38,7 @@ from tests.api import (
     drf_endpoints,
     events_since,
     last_seq,
+    token_row,
 )
 from tests.conftest import Cast, Member
 
@@ -94,8 +92,7 @@ def _missing_object_message(endpoint: Endpoint) -> str:
 
 
 def _member_scopes(member: Member) -> frozenset[str]:
-    token = ApiToken.objects.get(digest=hashlib.sha256(member.token.encode()).hexdigest())
-    return scopes_for(member.user.role, read_only=token.read_only)
+    return scopes_for(member.user.role, read_only=token_row(member).read_only)
 
 
 def _send(client: APIClient, method: str, path: str, query: dict[str, str]) -> Any:
@@ -117,9 +114,7 @@ def test_every_api_route_is_a_drf_view_declaring_its_scopes() -> None:
     routes = api_endpoints()
     assert routes, "the URL walk found no endpoint under /api/v1/"
     for endpoint in routes:
-        assert endpoint.view is not None and endpoint in ENDPOINTS, (
-            f"{endpoint.name} ({endpoint.route}) is not a DRF view, so ScopedPermission does not guard it"
-        )
+        assert endpoint in ENDPOINTS, f"{endpoint.name} ({endpoint.route}) is not a DRF view: no scope guards it"
         assert endpoint.required_scopes, f"{endpoint.name} declares no required_scopes: it is refused for everyone"
 
 
@@ -180,13 +175,14 @@ def test_permission_ladder(world: Cast, anonymous: APIClient, endpoint: Endpoint
             assert len(denials) == 1, f"{where}: expected one access.denied event, got {denials}"
             _assert_denial(denials[0], member, method=method, path=url, reason="out_of_scope", scope="")
         else:
-            assert response.status_code not in REFUSED, f"{where}: refused with {response.status_code} {response.content[:300]!r}"
-            assert response.status_code < 500, f"{where}: {response.status_code}"
+            answer = f"{where}: {response.status_code} {response.content[:300]!r}"
+            assert response.status_code not in REFUSED, f"refused: {answer}"
+            assert response.status_code < 500, answer
             assert denials == [], f"{where} was served but recorded a refusal"
 
 
 def _assert_denial(event: Event, member: Member, *, method: str, path: str, reason: str, scope: str) -> None:
-    token = ApiToken.objects.get(digest=hashlib.sha256(member.token.encode()).hexdigest())
+    token = token_row(member)
     assert event.payload == {"method": method, "path": path, "reason": reason, "scope": scope}
     assert (event.actor_kind, event.actor_user_id, event.actor_token_id) == ("token", member.user.pk, token.pk)
 
@@ -250,7 +246,12 @@ def test_a_method_the_view_implements_but_does_not_map_is_refused_for_everyone(c
         assert "not mapped to a scope" in error["message"], name
         assert db_state() == before
         [denial] = events_since(seq, "access.denied")
-        assert denial.payload == {"method": "POST", "path": "/api/v1/unmapped", "reason": "unmapped_method", "scope": ""}
+        assert denial.payload == {
+            "method": "POST",
+            "path": "/api/v1/unmapped",
+            "reason": "unmapped_method",
+            "scope": "",
+        }
 
 
 @pytest.mark.urls("tests.access.urls_unmapped")

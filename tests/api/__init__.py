@@ -7,6 +7,7 @@ have changed.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.views import APIView
 
+from governance.access.models import ApiToken
 from governance.api.views import api_not_found
 from governance.trail.models import Event, MerkleNode
 
@@ -27,7 +29,8 @@ def assert_error(response: Any, status: int, code: str | None = None) -> dict[st
     """Assert ``response`` is the API's JSON error envelope with ``status`` (and ``code``); return its error."""
     body = response.content.decode("utf-8", "replace")
     assert response.status_code == status, f"expected {status}, got {response.status_code}: {body[:500]}"
-    assert re.match(r"application/([\w.]+\+)?json", response["Content-Type"]), f"not JSON ({response['Content-Type']}): {body[:500]}"
+    content_type = response["Content-Type"]
+    assert re.match(r"application/([\w.]+\+)?json", content_type), f"not JSON ({content_type}): {body[:500]}"
     payload = response.json()
     assert set(payload) == {"error"}, payload
     error = payload["error"]
@@ -61,8 +64,8 @@ class Endpoint:
 
     @property
     def openapi_path(self) -> str:
-        """The route as OpenAPI spells it: ``/api/v1/teams/{slug}/``."""
-        return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", self.route)
+        """The route as the schema spells it: ``/api/v1/teams/{slug}/`` (DRF's generator calls ``{pk}`` ``{id}``)."""
+        return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", self.route).replace("{pk}", "{id}")
 
     def __str__(self) -> str:
         return self.name
@@ -96,6 +99,11 @@ def drf_endpoints(prefix: str = API_V1) -> list[Endpoint]:
     return [e for e in api_endpoints(prefix) if e.view is not None and issubclass(e.view, APIView)]
 
 
+def token_row(member: Any) -> ApiToken:
+    """The stored row of a cast member's token (found by its hash, as the server finds it)."""
+    return ApiToken.objects.get(digest=hashlib.sha256(member.token.encode()).hexdigest())
+
+
 # Columns that change on every use without being a state change anyone asked for.
 _VOLATILE = {"governance.apitoken": {"last_used_at"}, "governance.user": {"last_login"}}
 _OUR_APPS = {"governance", "registry", "audits"}
@@ -116,8 +124,7 @@ def db_state() -> dict[str, list[tuple[Any, ...]]]:
             queryset = queryset.exclude(action="access.denied")
         columns = [f.attname for f in model._meta.concrete_fields if f.name not in _VOLATILE.get(label, set())]
         state[label] = [
-            tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
-            for row in queryset.values_list(*columns)
+            tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in queryset.values_list(*columns)
         ]
     return state
 

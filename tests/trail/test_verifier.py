@@ -532,7 +532,9 @@ def test_cli_rewrite_resigned_with_the_same_key_is_caught_by_a_held_checkpoint(
     result = run_cli("verify", export, "--trusted-keys", trusted_keys, "--previous-checkpoint", held)
     assert result.code == 1, result
     assert f"rewritten: leaves 0..9 differ from what checkpoint {held} committed to" in result.err
-    assert f"previous checkpoint {held} (tree_size 10) is not consistent with the export's latest" in result.err
+    assert (
+        f"previous checkpoint {held} (tree_size 10): the consistency proof built from the export's leaves" in result.err
+    )
     assert "first root mismatch" in result.err
 
 
@@ -780,6 +782,15 @@ def test_export_refuses_a_missing_final_newline_and_a_bad_first_prev(tmp_path: P
         "leaf 0 (leaves.jsonl line 1): prev must be empty for the first leaf, got '00': leaves before it are missing"
     )
     assert "leaf 2 (leaves.jsonl line 3) does not end with a newline: the file may be truncated" in problems
+
+
+def test_export_names_crlf_conversion_once(tmp_path: Path) -> None:
+    export = honest_export(tmp_path / "export", count=4, sizes=(4,))
+    path = export / "leaves.jsonl"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    problems = verify_export(export, trusted_keys=_keys()).problems
+    assert problems[0].startswith("leaf 0 (leaves.jsonl line 1) ends with a carriage return")
+    assert sum("carriage return" in problem for problem in problems) == 1
 
 
 def test_export_with_no_checkpoints_is_not_authenticated(tmp_path: Path) -> None:
