@@ -48,7 +48,7 @@ def test_a_real_worker_runs_jobs_through_redis(unprotected_trail: None, tmp_path
         env=env, stdout=(tmp_path / "worker.log").open("w"), stderr=subprocess.STDOUT,
     )
     try:
-        producer = Celery(broker=REDIS_URL)
+        producer = Celery(broker=REDIS_URL, set_as_current=False)  # never replace the app under test
         producer.send_task("governance.issue_checkpoint", kwargs={"reason": "worker", "only_if_due": False},
                            queue=queue)
         deadline = time.monotonic() + 60
