@@ -21,7 +21,7 @@ VAR_DIR = Path(env_str("ASSAY_VAR_DIR") or BASE_DIR / "var")
 DEBUG = env_bool("DEBUG", default=False)
 
 # --- secrets -------------------------------------------------------------------------------------------------
-_DEV_SECRET = "django-insecure-assay-development-only-never-use-this-key-in-production-0000"
+_DEV_SECRET = "django-insecure-assay-development-only-never-use-this-key-in-production-0000"  # noqa: S105 - used only with DEBUG on
 SECRET_KEY = env_secret("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:

@@ -7,7 +7,7 @@ os.environ.setdefault("DEBUG", "1")
 # Each test process gets its own key directory, so tests never touch (or create) a developer's key.
 os.environ.setdefault("TRAIL_KEY_DIR", tempfile.mkdtemp(prefix="assay-test-keys-"))
 
-from governance.settings import *  # noqa: E402, F403
+from governance.settings import *  # noqa: F403
 
 # Hashing passwords slowly is the point in production and pure cost in tests.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -39,18 +39,39 @@ def test_a_real_worker_runs_jobs_through_redis(unprotected_trail: None, tmp_path
         database_url = f"sqlite:///{db['NAME']}"
     else:
         database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    env = {**os.environ, "CELERY_BROKER_URL": REDIS_URL, "DATABASE_URL": database_url,
-           "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    env = {
+        **os.environ,
+        "CELERY_BROKER_URL": REDIS_URL,
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+    }
     queue = f"assay-test-{os.getpid()}"
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "governance", "worker", "--pool=solo", "--concurrency=1",
-         "-Q", queue, "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel=INFO"],
-        env=env, stdout=(tmp_path / "worker.log").open("w"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "governance",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "-Q",
+            queue,
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel=INFO",
+        ],
+        env=env,
+        stdout=(tmp_path / "worker.log").open("w"),
+        stderr=subprocess.STDOUT,
     )
     try:
         producer = Celery(broker=REDIS_URL, set_as_current=False)  # never replace the app under test
-        producer.send_task("governance.issue_checkpoint", kwargs={"reason": "worker", "only_if_due": False},
-                           queue=queue)
+        producer.send_task(
+            "governance.issue_checkpoint", kwargs={"reason": "worker", "only_if_due": False}, queue=queue
+        )
         deadline = time.monotonic() + 60
         while not Checkpoint.objects.filter(reason="worker").exists() and time.monotonic() < deadline:
             time.sleep(0.1)

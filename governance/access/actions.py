@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,8 +22,13 @@ class ActionError(Exception):
     """An action refused with a message meant for the person who asked."""
 
 
+_TEAM_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+
+
 def do_create_team(*, slug: str, name: str = "", actor: Actor) -> Team:
-    """Create a team."""
+    """Create a team; its slug is lower-case letters, digits and hyphens."""
+    if not _TEAM_SLUG.fullmatch(slug):
+        raise ActionError(f"'{slug}' is not a valid team name: use lower-case letters, digits and hyphens (max 64).")
     with transaction.atomic():
         if Team.objects.filter(slug=slug).exists():
             raise ActionError(f"A team named '{slug}' already exists.")
@@ -58,7 +64,8 @@ def do_create_user(
                 raise ActionError(" ".join(getattr(exc, "messages", [str(exc)]))) from None
             user.set_password(password)
         user.save()
-        team_rows = [Team.objects.get_or_create(slug=slug, defaults={"name": slug})[0] for slug in teams]
+        # A team named for the first time is created through its own action, so it has its own event.
+        team_rows = [Team.objects.filter(slug=slug).first() or do_create_team(slug=slug, actor=actor) for slug in teams]
         user.teams.set(team_rows)
         record_event(
             events.USER_CREATED,

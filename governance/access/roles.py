@@ -85,7 +85,8 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     # Read-only by construction: no scope here ends in anything but :read. What they see is what was shared.
     Role.REGULATOR: _EVERYONE | {"models:read", "audits:read", "exports:read"},
     # A pipeline registers candidates and asks the gate; it never approves or deploys by itself.
-    Role.CI: _EVERYONE | {"models:read", "models:write", "datasets:read", "datasets:write", "audits:read", "gates:check"},
+    Role.CI: _EVERYONE
+    | {"models:read", "models:write", "datasets:read", "datasets:write", "audits:read", "gates:check"},
 }
 
 # Roles whose object visibility spans the whole organisation rather than their teams.

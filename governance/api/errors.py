@@ -99,7 +99,7 @@ def json_error(request: HttpRequest, status_code: int, code: str, message: str) 
 
 
 def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith(API_PREFIX)
+    return request.path_info.startswith(API_PREFIX)
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> Any:

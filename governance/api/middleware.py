@@ -25,7 +25,8 @@ class ApiBodyLimitMiddleware:
         return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any) -> Any:
-        if not request.path.startswith(API_PREFIX):
+        # path_info, not path: behind a URL prefix (SCRIPT_NAME) the API still starts at /api/.
+        if not request.path_info.startswith(API_PREFIX):
             return None
         raw_length = request.META.get("CONTENT_LENGTH") or "0"
         try:

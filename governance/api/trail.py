@@ -50,6 +50,29 @@ class CheckpointSerializer(serializers.ModelSerializer):
         return bytes(checkpoint.root_hash).hex()
 
 
+class InclusionProofSerializer(serializers.Serializer):
+    """An RFC 9162 inclusion proof; hashes are lowercase hex."""
+
+    leaf_index = serializers.IntegerField()
+    tree_size = serializers.IntegerField()
+    leaf_hash = serializers.CharField()
+    proof = serializers.ListField(child=serializers.CharField())
+    root = serializers.CharField()
+    checkpoint = serializers.CharField(allow_null=True, help_text="The signed checkpoint of this size, if issued.")
+
+
+class ConsistencyProofSerializer(serializers.Serializer):
+    """An RFC 9162 consistency proof; hashes are lowercase hex."""
+
+    first_size = serializers.IntegerField()
+    second_size = serializers.IntegerField()
+    first_root = serializers.CharField()
+    second_root = serializers.CharField()
+    proof = serializers.ListField(child=serializers.CharField())
+    first_checkpoint = serializers.CharField(allow_null=True)
+    second_checkpoint = serializers.CharField(allow_null=True)
+
+
 def _int_param(request: Request, name: str, *, required: bool = True, default: int | None = None) -> int | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
@@ -162,7 +185,10 @@ class InclusionProof(APIView):
 
     required_scopes = {"GET": "proofs:read"}
 
-    @extend_schema(parameters=[OpenApiParameter("seq", int, required=True), OpenApiParameter("tree_size", int)])
+    @extend_schema(
+        parameters=[OpenApiParameter("seq", int, required=True), OpenApiParameter("tree_size", int)],
+        responses=InclusionProofSerializer,
+    )
     def get(self, request: Request) -> Response:
         seq = _int_param(request, "seq")
         size = _int_param(request, "tree_size", required=False)
@@ -190,7 +216,10 @@ class ConsistencyProof(APIView):
 
     required_scopes = {"GET": "proofs:read"}
 
-    @extend_schema(parameters=[OpenApiParameter("from", int, required=True), OpenApiParameter("to", int)])
+    @extend_schema(
+        parameters=[OpenApiParameter("from", int, required=True), OpenApiParameter("to", int)],
+        responses=ConsistencyProofSerializer,
+    )
     def get(self, request: Request) -> Response:
         first = _int_param(request, "from")
         second = _int_param(request, "to", required=False)

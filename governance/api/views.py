@@ -136,7 +136,7 @@ class TokenDetail(APIView):
         token = get_visible_or_404(tokens_visible_to(request), request.user, request, pk=pk)
         return Response(TokenSerializer(token).data)
 
-    @extend_schema(request=TokenRevokeSerializer, responses=TokenSerializer)
+    @extend_schema(request=TokenRevokeSerializer, responses={200: TokenSerializer})
     def delete(self, request: Request, pk: int) -> Response:
         token = get_visible_or_404(tokens_visible_to(request), request.user, request, pk=pk)
         serializer = TokenRevokeSerializer(data=request.data or {})

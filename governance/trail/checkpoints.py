@@ -40,7 +40,9 @@ def issue_checkpoint(*, reason: str = "on-demand", only_if_due: bool = False) ->
         latest = Checkpoint.objects.order_by("-id").first()
         if latest is not None:
             if size < latest.tree_size:
-                raise CheckpointRefused(f"the trail has {size} events but checkpoint {latest.id} covers {latest.tree_size}")
+                raise CheckpointRefused(
+                    f"the trail has {size} events but checkpoint {latest.id} covers {latest.tree_size}"
+                )
             if now < latest.issued_at:
                 raise CheckpointRefused(f"the clock reads {now.isoformat()}, before the last checkpoint's time")
         body = checkpoint_body(

@@ -50,7 +50,7 @@ def _sqlite_statements() -> Iterable[str]:
                 f"BEGIN SELECT RAISE(ABORT, 'assay: {table} is append-only ({op} refused)'); END"
             )
         conflicts = " OR ".join(
-            "EXISTS (SELECT 1 FROM \"{t}\" WHERE {cond})".format(
+            'EXISTS (SELECT 1 FROM "{t}" WHERE {cond})'.format(
                 t=table,
                 cond=" AND ".join(f'"{c.strip()}" = NEW."{c.strip()}"' for c in columns.split(",")),
             )
@@ -125,8 +125,7 @@ def _postgresql_statements() -> Iterable[str]:
             name = f"{table}_no_{op.lower()}"
             yield f'DROP TRIGGER IF EXISTS "{name}" ON "{table}"'
             yield (
-                f'CREATE TRIGGER "{name}" BEFORE {op} ON "{table}" '
-                f"FOR EACH ROW EXECUTE FUNCTION assay_refuse_change()"
+                f'CREATE TRIGGER "{name}" BEFORE {op} ON "{table}" FOR EACH ROW EXECUTE FUNCTION assay_refuse_change()'
             )
         yield f'DROP TRIGGER IF EXISTS "{table}_no_truncate" ON "{table}"'
         yield (

@@ -82,6 +82,30 @@ def _as_datetime(raw: object) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
+def _check_event(report: Report, row: tuple, prev: bytes) -> bytes:
+    """Check one event row against its own leaf and the previous leaf hash; return its recomputed leaf hash."""
+    seq, recorded_at, action, kind, user_id, token_id, object_type, object_id, payload, leaf, digest, prev_hash = row
+    leaf, digest, prev_hash = bytes(leaf), bytes(digest), bytes(prev_hash)
+    derived = encode_leaf(
+        seq=seq,
+        prev_hash=prev_hash,
+        recorded_at=_as_datetime(recorded_at),
+        action=action,
+        actor={"kind": kind, "token": token_id, "user": user_id},
+        object_type=object_type,
+        object_id=object_id,
+        payload=_decode_payload(payload),
+    )
+    if derived != leaf:
+        report.fail(f"event {seq}: its columns no longer match its stored leaf bytes (the row was edited)", seq)
+    computed = leaf_hash(leaf)
+    if computed != digest:
+        report.fail(f"event {seq}: stored leaf hash is not SHA-256(0x00 || leaf) (leaf or hash was edited)", seq)
+    if prev_hash != prev:
+        report.fail(f"event {seq}: prev_hash does not match event {seq - 1}'s leaf hash (chain broken)", seq)
+    return computed
+
+
 def verify_trail(*, held: Sequence[str] = (), trusted_keys: Sequence[str] | None = None) -> Report:
     """Verify every event, node and checkpoint stored; ``held`` are checkpoint notes kept outside the server."""
     report = Report()
@@ -89,10 +113,17 @@ def verify_trail(*, held: Sequence[str] = (), trusted_keys: Sequence[str] | None
     roots_at: dict[int, bytes] = {0: verifier.EMPTY_ROOT}
     checkpoints = list(Checkpoint.objects.select_related("key").order_by("id"))
     held_parsed = []
-    key_texts = list(trusted_keys) if trusted_keys is not None else list(
-        SigningKey.objects.values_list("verifier_key", flat=True)
+    key_texts = (
+        list(trusted_keys)
+        if trusted_keys is not None
+        else list(SigningKey.objects.values_list("verifier_key", flat=True))
     )
-    keys = [verifier.parse_verifier_key(text) for text in key_texts]
+    keys = []
+    for text in key_texts:
+        try:
+            keys.append(verifier.parse_verifier_key(text))
+        except (verifier.VerificationError, ValueError) as exc:
+            report.fail(f"verifier key {text[:40]!r} is malformed: {exc}")
     for note in held:
         try:
             held_parsed.append(verifier.verify_checkpoint(note, keys=keys, origin=settings.TRAIL_ORIGIN))
@@ -104,31 +135,14 @@ def verify_trail(*, held: Sequence[str] = (), trusted_keys: Sequence[str] | None
     expected_seq = 0
     level0 = _nodes_at(0)
     for row in _event_rows():
-        seq, recorded_at, action, kind, user_id, token_id, object_type, object_id, payload, leaf, digest, prev_hash = row
-        leaf, digest, prev_hash = bytes(leaf), bytes(digest), bytes(prev_hash)
+        seq = row[0]
         if seq != expected_seq:
             report.fail(
                 f"event {expected_seq}: missing (the next stored event is {seq}); events were deleted or reordered",
                 expected_seq,
             )
             break
-        derived = encode_leaf(
-            seq=seq,
-            prev_hash=prev_hash,
-            recorded_at=_as_datetime(recorded_at),
-            action=action,
-            actor={"kind": kind, "token": token_id, "user": user_id},
-            object_type=object_type,
-            object_id=object_id,
-            payload=_decode_payload(payload),
-        )
-        if derived != leaf:
-            report.fail(f"event {seq}: its columns no longer match its stored leaf bytes (the row was edited)", seq)
-        if leaf_hash(leaf) != digest:
-            report.fail(f"event {seq}: stored leaf hash is not SHA-256(0x00 || leaf) (leaf or hash was edited)", seq)
-        if prev_hash != prev:
-            report.fail(f"event {seq}: prev_hash does not match event {seq - 1}'s leaf hash (chain broken)", seq)
-        computed = leaf_hash(leaf)
+        computed = _check_event(report, row, prev)
         edge.append(computed)
         if next(level0, (None, None)) != (seq, computed):
             report.fail(f"event {seq}: the stored Merkle leaf node differs from the recomputed leaf hash", seq)
@@ -147,7 +161,9 @@ def verify_trail(*, held: Sequence[str] = (), trusted_keys: Sequence[str] | None
         _check_inner_nodes(report)
     _check_checkpoints(report, checkpoints, roots_at, keys)
     for parsed in held_parsed:
-        _check_against(report, parsed.tree_size, parsed.root, roots_at, label=f"the checkpoint you hold ({parsed.tree_size})")
+        _check_against(
+            report, parsed.tree_size, parsed.root, roots_at, label=f"the checkpoint you hold ({parsed.tree_size})"
+        )
     return report
 
 
@@ -197,7 +213,9 @@ def _check_against(report: Report, size: int, root: bytes, roots_at: dict[int, b
             report.events,
         )
     elif roots_at.get(size) != root:
-        report.fail(f"{label}: its root differs from the recomputed root at size {size}: the first {size} events were rewritten")
+        report.fail(
+            f"{label}: its root differs from the recomputed root at size {size}: the first {size} events were rewritten"
+        )
 
 
 def _check_checkpoints(

@@ -24,7 +24,9 @@ def append(n: int, *, start: int = 0) -> None:
     """Append ``n`` team.created events (each in its own transaction, as actions do)."""
     for i in range(start, start + n):
         with transaction.atomic():
-            record_event(events.TEAM_CREATED, actor=Actor.system(), object_type="test", object_id=i, payload={"slug": f"t{i}"})
+            record_event(
+                events.TEAM_CREATED, actor=Actor.system(), object_type="test", object_id=i, payload={"slug": f"t{i}"}
+            )
 
 
 def as_attacker(change: Callable[[Any], None]) -> None:

@@ -6,9 +6,9 @@ connection, as separate web workers would.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.db import connection, connections, transaction
@@ -35,10 +35,13 @@ def run_writers(writers: int, appends: int, *, before_write: Callable[[], None] 
                     if before_write:
                         before_write()
                     record_event(
-                        events.TEAM_CREATED, actor=Actor.system(), object_type="test",
-                        object_id=f"{worker}-{i}", payload={"slug": f"w{worker}-{i}"},
+                        events.TEAM_CREATED,
+                        actor=Actor.system(),
+                        object_type="test",
+                        object_id=f"{worker}-{i}",
+                        payload={"slug": f"w{worker}-{i}"},
                     )
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted on by the test
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()
@@ -77,10 +80,8 @@ def test_without_the_lock_concurrent_appends_collide(unprotected_trail: None, mo
 
     def tree_size_then_wait() -> int:
         size = real_tree_size()
-        try:
+        with contextlib.suppress(threading.BrokenBarrierError):  # the lock-holding case never meets the other
             read_head.wait()
-        except threading.BrokenBarrierError:
-            pass
         return size
 
     monkeypatch.setattr(log, "tree_size", tree_size_then_wait)
@@ -90,6 +91,6 @@ def test_without_the_lock_concurrent_appends_collide(unprotected_trail: None, mo
         monkeypatch.setitem(connection.settings_dict["OPTIONS"], "transaction_mode", "DEFERRED")
     errors = run_writers(2, 1)
     assert errors, "two writers appended at the same head without colliding: the test lost its power"
-    assert Event.objects.filter(action="team.created").count() == 1  # one append won; the other was refused, not silently forked
-
-
+    assert (
+        Event.objects.filter(action="team.created").count() == 1
+    )  # one append won; the other was refused, not silently forked

@@ -119,13 +119,25 @@ def test_insert_that_does_not_extend_the_chain_is_refused() -> None:
     last = Event.objects.get(seq=1)
     with pytest.raises(DatabaseError, match="extend the chain"), transaction.atomic():
         Event.objects.create(
-            seq=5, recorded_at=last.recorded_at, action="team.created", actor_kind="system", payload={},
-            leaf=b"{}", leaf_hash=b"\x00" * 32, prev_hash=bytes(last.leaf_hash),
+            seq=5,
+            recorded_at=last.recorded_at,
+            action="team.created",
+            actor_kind="system",
+            payload={},
+            leaf=b"{}",
+            leaf_hash=b"\x00" * 32,
+            prev_hash=bytes(last.leaf_hash),
         )
     with pytest.raises(DatabaseError, match="extend the chain"), transaction.atomic():
         Event.objects.create(
-            seq=2, recorded_at=last.recorded_at, action="team.created", actor_kind="system", payload={},
-            leaf=b"{}", leaf_hash=b"\x00" * 32, prev_hash=b"\x01" * 32,
+            seq=2,
+            recorded_at=last.recorded_at,
+            action="team.created",
+            actor_kind="system",
+            payload={},
+            leaf=b"{}",
+            leaf_hash=b"\x00" * 32,
+            prev_hash=b"\x01" * 32,
         )
 
 
@@ -136,8 +148,9 @@ def test_sqlite_insert_or_replace_cannot_overwrite_a_row() -> None:
     before = bytes(Event.objects.get(seq=0).leaf)
     # Either guard may fire first (SQLite does not promise an order among BEFORE INSERT triggers).
     refused = "append-only|extend the chain"
-    with pytest.raises(DatabaseError, match=refused), transaction.atomic(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute("PRAGMA recursive_triggers = OFF")  # the guard must not depend on this pragma
+    with pytest.raises(DatabaseError, match=refused), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "INSERT OR REPLACE INTO governance_event (seq, recorded_at, action, actor_kind, object_type, object_id,"
             " payload, leaf, leaf_hash, prev_hash) VALUES (0, '2020-01-01', 'x', 'system', '', '', '{}', x'00',"
@@ -145,7 +158,7 @@ def test_sqlite_insert_or_replace_cannot_overwrite_a_row() -> None:
         )
     assert bytes(Event.objects.get(seq=0).leaf) == before
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute('INSERT OR REPLACE INTO governance_merklenode (level, "index", hash) VALUES (0, 0, x\'00\')')
+        cursor.execute("INSERT OR REPLACE INTO governance_merklenode (level, \"index\", hash) VALUES (0, 0, x'00')")
 
 
 def test_postgresql_truncate_is_refused() -> None:

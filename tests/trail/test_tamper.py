@@ -61,8 +61,9 @@ def test_untampered_trail_verifies_in_both_verifiers(trail: Checkpoint, tmp_path
     assert code == 0, output
     assert "OK: 25 events" in output
     out = export(tmp_path)
-    result = run_offline_verifier("verify", out, "--trusted-keys", keys_file(tmp_path),
-                                  "--previous-checkpoint", held_note(tmp_path, trail))
+    result = run_offline_verifier(
+        "verify", out, "--trusted-keys", keys_file(tmp_path), "--previous-checkpoint", held_note(tmp_path, trail)
+    )
     assert result.returncode == 0, result.stderr
     assert "25" in result.stdout
 
@@ -86,9 +87,14 @@ def test_payload_edited_with_leaf_and_hashes_recomputed(trail: Checkpoint, tmp_p
     def rewrite(cursor) -> None:
         event = Event.objects.get(seq=7)
         forged = encode_leaf(
-            seq=7, prev_hash=bytes(event.prev_hash), recorded_at=event.recorded_at, action=event.action,
-            actor={"kind": "system", "token": None, "user": None}, object_type=event.object_type,
-            object_id=event.object_id, payload={"slug": "forged"},
+            seq=7,
+            prev_hash=bytes(event.prev_hash),
+            recorded_at=event.recorded_at,
+            action=event.action,
+            actor={"kind": "system", "token": None, "user": None},
+            object_type=event.object_type,
+            object_id=event.object_id,
+            payload={"slug": "forged"},
         )
         cursor.execute(
             "UPDATE governance_event SET payload = %s, leaf = %s, leaf_hash = %s WHERE seq = 7",
@@ -103,7 +109,9 @@ def test_payload_edited_with_leaf_and_hashes_recomputed(trail: Checkpoint, tmp_p
     assert "event 8:" in output  # the next leaf's bytes still name the old prev hash
     assert "root differs from the recomputed root at size 20" in output
     out = export(tmp_path)  # the server signs a new checkpoint over the forged log; old ones still disagree
-    result = run_offline_verifier("verify", out, "--trusted-keys", keys, "--previous-checkpoint", held_note(tmp_path, trail))
+    result = run_offline_verifier(
+        "verify", out, "--trusted-keys", keys, "--previous-checkpoint", held_note(tmp_path, trail)
+    )
     assert result.returncode == 1
     assert "leaf 8" in result.stderr or "line 8" in result.stderr or "seq 8" in result.stderr, result.stderr
 
@@ -170,17 +178,30 @@ def test_forged_row_inserted_and_every_later_hash_recomputed(trail: Checkpoint, 
         prev = b""
         forged_rows = [*rows[:10], None, *rows[10:]]
         for seq, row in enumerate(forged_rows):
-            fields = dict(action="team.created", actor_kind="system", object_type="test", object_id="forged",
-                          payload={"slug": "forged"}) if row is None else dict(
-                action=row.action, actor_kind=row.actor_kind, object_type=row.object_type,
-                object_id=row.object_id, payload=row.payload)
+            source = {
+                "action": "team.created",
+                "actor_kind": "system",
+                "object_type": "test",
+                "object_id": "forged",
+                "payload": {"slug": "forged"},
+            }
+            if row is not None:
+                source = {name: getattr(row, name) for name in source}
+            fields = source
             recorded_at = rows[seq - 1].recorded_at if row is None else row.recorded_at
-            leaf = encode_leaf(seq=seq, prev_hash=prev, recorded_at=recorded_at,
-                               actor={"kind": fields["actor_kind"], "token": None, "user": None},
-                               action=fields["action"], object_type=fields["object_type"],
-                               object_id=fields["object_id"], payload=fields["payload"])
-            Event.objects.create(seq=seq, recorded_at=recorded_at, leaf=leaf, leaf_hash=leaf_hash(leaf),
-                                 prev_hash=prev, **fields)
+            leaf = encode_leaf(
+                seq=seq,
+                prev_hash=prev,
+                recorded_at=recorded_at,
+                actor={"kind": fields["actor_kind"], "token": None, "user": None},
+                action=fields["action"],
+                object_type=fields["object_type"],
+                object_id=fields["object_id"],
+                payload=fields["payload"],
+            )
+            Event.objects.create(
+                seq=seq, recorded_at=recorded_at, leaf=leaf, leaf_hash=leaf_hash(leaf), prev_hash=prev, **fields
+            )
             prev = leaf_hash(leaf)
         rebuild_nodes(cursor)
 
@@ -236,8 +257,11 @@ def test_stale_checkpoint_reinserted_after_newer_ones(trail: Checkpoint, tmp_pat
 
 
 def test_stored_merkle_node_edited(trail: Checkpoint) -> None:
-    as_attacker(lambda cursor: cursor.execute(
-        'UPDATE governance_merklenode SET hash = %s WHERE level = 2 AND "index" = 1', [b"\x00" * 32]))
+    as_attacker(
+        lambda cursor: cursor.execute(
+            'UPDATE governance_merklenode SET hash = %s WHERE level = 2 AND "index" = 1', [b"\x00" * 32]
+        )
+    )
     code, output = run_verify_trail()
     assert code == 1
     assert "stored Merkle node (2, 1) is not the hash of its children" in output

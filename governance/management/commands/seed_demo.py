@@ -12,7 +12,7 @@ from governance.access.models import User
 from governance.trail.checkpoints import issue_checkpoint
 from governance.trail.log import Actor
 
-DEMO_PASSWORD = "assay-demo-2026"  # development only: the command refuses to run with DEBUG off
+DEMO_PASSWORD = "assay-demo-2026"  # noqa: S105 - development only: the command refuses to run with DEBUG off
 
 DEMO_USERS = [
     ("ada", "admin", []),
@@ -41,7 +41,7 @@ class Command(BaseCommand):
             ci = do_create_user(username="ci-bot", role="ci", actor=Actor.system())
             ci_token = do_issue_token(user=ci, actor=Actor.system(), name="demo pipeline", days=30).raw
         issue_checkpoint(reason="seed")
-        self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, role, teams in DEMO_USERS:
             team_text = f" in {', '.join(teams)}" if teams else ""
             self.stdout.write(f"  {username:<8} {role}{team_text}")

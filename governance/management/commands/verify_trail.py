@@ -55,7 +55,9 @@ class Command(BaseCommand):
             )
         if not report.ok:
             if not options["json"]:
-                where = f" (first bad sequence number: {report.first_bad_seq})" if report.first_bad_seq is not None else ""
+                where = (
+                    f" (first bad sequence number: {report.first_bad_seq})" if report.first_bad_seq is not None else ""
+                )
                 self.stderr.write(f"FAILED{where}:")
                 for problem in report.problems:
                     self.stderr.write(f"  - {problem}")
