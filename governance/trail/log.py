@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import rfc8785
 from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from governance.trail import events as event_types
+from governance.trail.canonical import canonical_json
 from governance.trail.merkle import (
     EMPTY_ROOT,
     CompactRange,
@@ -78,7 +78,7 @@ def _is_token(request: Any) -> bool:
 
 def format_time(moment: dt.datetime) -> str:
     """UTC, microseconds, 'Z' suffix: the one spelling of a time inside a leaf."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")[:-6] + "Z"  # drop "+00:00"
 
 
 def encode_leaf(
@@ -93,17 +93,21 @@ def encode_leaf(
     payload: Mapping[str, Any],
 ) -> bytes:
     """The leaf bytes: RFC 8785 (JCS) canonical JSON of the event, so anyone can re-derive them exactly."""
-    return rfc8785.dumps(
+    actor = dict(actor)
+    payload = dict(payload)
+    # Everything but the payload and the integers is a str built here; only those need the encoder's type check.
+    return canonical_json(
         {
             "v": LEAF_VERSION,
             "seq": seq,
             "prev": prev_hash.hex(),
             "time": format_time(recorded_at),
             "action": action,
-            "actor": dict(actor),
+            "actor": actor,
             "object": {"type": object_type, "id": object_id},
-            "payload": dict(payload),
-        }
+            "payload": payload,
+        },
+        check=(payload, seq, actor, action, object_type, object_id),
     )
 
 

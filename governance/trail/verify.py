@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection
-from django.utils.dateparse import parse_datetime
 
 from governance.trail import verifier
 from governance.trail.log import encode_leaf
@@ -76,7 +75,7 @@ def _decode_payload(raw: object) -> dict:
 
 def _as_datetime(raw: object) -> dt.datetime:
     # Raw cursors hand back text on SQLite and aware datetimes on PostgreSQL.
-    value = parse_datetime(raw) if isinstance(raw, str) else raw
+    value = dt.datetime.fromisoformat(raw) if isinstance(raw, str) else raw
     if not isinstance(value, dt.datetime):
         raise ValueError(f"unreadable event time {raw!r}")
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)

@@ -125,11 +125,6 @@ def test_a_content_length_that_is_not_a_number_answers_400(cast: Cast) -> None:
     assert "'lots'" in error["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: ApiBodyLimitMiddleware tests request.path (with SCRIPT_NAME) instead of request.path_info, "
-    "so under a URL prefix the API has no body limit",
-)
 @override_settings(API_MAX_BODY_BYTES=2048)
 def test_the_body_limit_holds_when_served_under_a_url_prefix(cast: Cast) -> None:
     before = db_state()

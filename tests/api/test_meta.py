@@ -152,6 +152,24 @@ def test_the_published_keys_verify_the_checkpoints(db: Any, anonymous: APIClient
     verify_note(checkpoint.note, keys=keys)  # raises when the note is not signed by a published key
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: DRF reads ?format= as its renderer override, finds no 'note' renderer and answers 404 before "
+    "LatestCheckpoint.get runs",
+)
+def test_the_latest_checkpoint_is_served_as_a_signed_note_the_published_keys_verify(
+    cast: Cast, anonymous: APIClient
+) -> None:
+    checkpoint = issue_checkpoint(reason="test")
+    assert checkpoint is not None
+    response = cast.regulator.client().get("/api/v1/trail/checkpoints/latest?format=note")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.content.decode() == checkpoint.note
+    keys = [parse_verifier_key(line) for line in anonymous.get("/.well-known/assay-keys").content.decode().split()]
+    verify_note(response.content.decode(), keys=keys)
+
+
 # --- the OpenAPI schema and docs -------------------------------------------------------------------------------
 
 
@@ -190,10 +208,6 @@ def _api_operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, An
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: no OpenApiAuthenticationExtension for BearerTokenAuthentication, so the schema offers only cookieAuth",
-)
 def test_the_schema_documents_bearer_token_authentication(schema: dict[str, Any]) -> None:
     bearer = [
         name
@@ -205,11 +219,6 @@ def test_the_schema_documents_bearer_token_authentication(schema: dict[str, Any]
         assert any(bearer[0] in requirement for requirement in operation["security"]), f"{method} {path}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the proof views declare no response schema, and DELETE /tokens/{id}/ is documented as an empty 204 "
-    "although it answers 200 with the revoked token",
-)
 def test_the_schema_documents_every_success_response_body(schema: dict[str, Any]) -> None:
     undocumented = [
         f"{method.upper()} {path}"
