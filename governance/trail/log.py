@@ -198,9 +198,9 @@ def record_event(
         raise TrailError("record_event must be called inside the action's transaction.atomic() block")
 
     lock_trail()
-    size = tree_size()
+    head = Event.objects.order_by("-seq").values_list("seq", "leaf_hash").first()
+    size, prev_hash = (0, b"") if head is None else (head[0] + 1, bytes(head[1]))
     edge = compact_range(size)
-    prev_hash = b"" if size == 0 else bytes(Event.objects.values_list("leaf_hash", flat=True).get(seq=size - 1))
     recorded_at = timezone.now()
     actor_fields = actor.as_leaf()
     leaf = encode_leaf(

@@ -76,15 +76,15 @@ def test_without_the_lock_concurrent_appends_collide(unprotected_trail: None, mo
     Both writers are held at a barrier after reading the log's head, so the collision is certain, not timing luck.
     """
     read_head = threading.Barrier(2, timeout=2)
-    real_tree_size = log.tree_size
+    real_compact_range = log.compact_range
 
-    def tree_size_then_wait() -> int:
-        size = real_tree_size()
-        with contextlib.suppress(threading.BrokenBarrierError):  # the lock-holding case never meets the other
+    def read_edge_then_wait(size: int):
+        edge = real_compact_range(size)  # called by record_event right after it has read the head
+        with contextlib.suppress(threading.BrokenBarrierError):  # a lone writer (the checkpoint) waits it out
             read_head.wait()
-        return size
+        return edge
 
-    monkeypatch.setattr(log, "tree_size", tree_size_then_wait)
+    monkeypatch.setattr(log, "compact_range", read_edge_then_wait)
     monkeypatch.setattr(log, "lock_trail", lambda: None)
     if connection.vendor == "sqlite":
         # SQLite's lock is the IMMEDIATE transaction mode; DEFERRED is what "no lock" means there.
