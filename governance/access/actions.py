@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -49,6 +50,9 @@ def do_create_user(
     """Create a user with one role, in the named teams (created if missing); a password is validated first."""
     if role not in Role.values:
         raise ActionError(f"Unknown role '{role}'; choose one of {', '.join(Role.values)}.")
+    problem = _username_problem(username)
+    if problem:
+        raise ActionError(problem)
     with transaction.atomic():
         if User.objects.filter(username=username).exists():
             raise ActionError(f"A user named '{username}' already exists.")
@@ -60,8 +64,8 @@ def do_create_user(
         else:
             try:
                 validate_password(password, user)
-            except Exception as exc:  # ValidationError carries a list of messages
-                raise ActionError(" ".join(getattr(exc, "messages", [str(exc)]))) from None
+            except ValidationError as exc:
+                raise ActionError(" ".join(exc.messages)) from None
             user.set_password(password)
         user.save()
         # A team named for the first time is created through its own action, so it has its own event.
@@ -74,6 +78,18 @@ def do_create_user(
             payload={"role": role, "teams": sorted(t.slug for t in team_rows)},
         )
     return user
+
+
+def _username_problem(username: str) -> str | None:
+    """Why ``username`` cannot be used (Django's rules: 1-150 letters, digits and @.+-_), or None."""
+    max_length = User._meta.get_field("username").max_length or 150
+    if not username or len(username) > max_length:
+        return f"A user name needs 1 to {max_length} characters."
+    try:
+        User.username_validator(username)
+    except ValidationError:
+        return f"'{username}' is not a valid user name: use letters, digits and @ . + - _ only."
+    return None
 
 
 @dataclass(frozen=True)

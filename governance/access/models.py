@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 
@@ -98,7 +99,7 @@ class ApiToken(models.Model):
         """What this token may do: its user's role, narrowed to reads when read-only."""
         return scopes_for(self.user.role, read_only=self.read_only)
 
-    def is_usable(self, now: object = None) -> bool:
+    def is_usable(self, now: dt.datetime | None = None) -> bool:
         """True unless revoked or expired."""
         moment = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > moment)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
@@ -35,7 +36,7 @@ def get_visible_or_404(queryset: QuerySet[M], user: Any, request: Any = None, **
     """
     try:
         return queryset.get(**lookup)
-    except queryset.model.DoesNotExist:
+    except ObjectDoesNotExist:
         if request is not None and queryset.model._default_manager.filter(**lookup).exists():
             from governance.access.actions import do_record_access_denied
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -82,8 +82,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, exceptions.ParseError):
         code = "malformed_request"
     details: Any = detail if isinstance(detail, (dict, list)) else {}
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        details = {"retry_after_seconds": int(exc.wait)}
+    wait = getattr(exc, "wait", None)
+    if isinstance(exc, exceptions.Throttled) and wait is not None:
+        details = {"retry_after_seconds": int(wait)}
     response.data = error_body(code, _first_message(detail), details)
     return response
 
@@ -115,7 +116,7 @@ def handler403(request: HttpRequest, exception: Exception | None = None) -> Any:
         return json_error(request, 403, "permission_denied", "You do not have permission to do this.")
     from django.views.defaults import permission_denied
 
-    return permission_denied(request, exception)
+    return permission_denied(request, exception or PermissionDenied())
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> Any:
@@ -123,7 +124,7 @@ def handler400(request: HttpRequest, exception: Exception | None = None) -> Any:
         return json_error(request, 400, "bad_request", "The request could not be understood.")
     from django.views.defaults import bad_request
 
-    return bad_request(request, exception)
+    return bad_request(request, exception or SuspiciousOperation())
 
 
 def handler500(request: HttpRequest) -> Any:

@@ -24,7 +24,7 @@ class StrictSerializer(serializers.Serializer):
 
 
 class TeamSerializer(serializers.ModelSerializer):
-    members = serializers.SlugRelatedField(many=True, read_only=True, slug_field="username")
+    members: serializers.Field = serializers.SlugRelatedField(many=True, read_only=True, slug_field="username")
 
     class Meta:
         model = Team
@@ -32,7 +32,7 @@ class TeamSerializer(serializers.ModelSerializer):
 
 
 class MeSerializer(serializers.ModelSerializer):
-    teams = serializers.SlugRelatedField(many=True, read_only=True, slug_field="slug")
+    teams: serializers.Field = serializers.SlugRelatedField(many=True, read_only=True, slug_field="slug")
     scopes = serializers.SerializerMethodField()
     token = serializers.SerializerMethodField()
 
@@ -53,7 +53,7 @@ class MeSerializer(serializers.ModelSerializer):
 
 
 class TokenSerializer(serializers.ModelSerializer):
-    user = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    user: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="username")
 
     class Meta:
         model = ApiToken
@@ -62,7 +62,8 @@ class TokenSerializer(serializers.ModelSerializer):
 
 class TokenCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    read_only = serializers.BooleanField(required=False, default=False)
+    # The API field is called read_only; DRF's metaclass removes it from the class, so Field.read_only is intact.
+    read_only = serializers.BooleanField(required=False, default=False)  # type: ignore[assignment]
     days = serializers.IntegerField(required=False, min_value=1, max_value=3650, allow_null=True, default=90)
 
 

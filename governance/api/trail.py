@@ -9,6 +9,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -57,7 +58,8 @@ class InclusionProofSerializer(serializers.Serializer):
     tree_size = serializers.IntegerField()
     leaf_hash = serializers.CharField()
     proof = serializers.ListField(child=serializers.CharField())
-    root = serializers.CharField()
+    # "root" is the API's name; DRF's metaclass moves it into the fields, so Field.root is untouched.
+    root = serializers.CharField()  # type: ignore[assignment]
     checkpoint = serializers.CharField(allow_null=True, help_text="The signed checkpoint of this size, if issued.")
 
 
@@ -153,18 +155,31 @@ class CheckpointList(generics.ListAPIView):
         return Response(CheckpointSerializer(checkpoint).data, status=status.HTTP_201_CREATED)
 
 
+class SignedNoteRenderer(BaseRenderer):
+    """``?format=note`` (or ``Accept: text/plain``): the checkpoint's signed note alone, to save and verify."""
+
+    media_type = "text/plain"
+    format = "note"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        if isinstance(data, dict) and "note" in data:
+            return str(data["note"]).encode()
+        error = data.get("error", {}) if isinstance(data, dict) else {}
+        return f"error: {error.get('message', data)}\n".encode()
+
+
 class LatestCheckpoint(APIView):
-    """The newest signed checkpoint; ``?format=note`` answers the signed note as text/plain."""
+    """The newest signed checkpoint; ``?format=note`` answers the signed note alone as text/plain."""
 
     required_scopes = {"GET": "proofs:read"}
+    renderer_classes = [JSONRenderer, SignedNoteRenderer]
 
     @extend_schema(responses=CheckpointSerializer)
     def get(self, request: Request) -> Any:
         checkpoint = latest_checkpoint()
         if checkpoint is None:
             raise NotFound("No checkpoint has been issued yet.")
-        if request.query_params.get("format") == "note":
-            return HttpResponse(checkpoint.note, content_type="text/plain; charset=utf-8")
         return Response(CheckpointSerializer(checkpoint).data)
 
 

@@ -113,7 +113,7 @@ class TokenList(generics.ListAPIView):
         # A read-only credential never mints a read-write one (it cannot reach here: tokens:self is a write).
         try:
             issued = do_issue_token(
-                user=request.user,
+                user=request.user,  # type: ignore[arg-type]  # authenticated: ScopedPermission ran first
                 actor=Actor.from_request(request),
                 name=data["name"],
                 read_only=data["read_only"],

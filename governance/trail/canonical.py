@@ -27,7 +27,7 @@ _MAX_EXACT_INT = 2**53 - 1  # JCS (I-JSON) numbers are IEEE doubles: larger inte
 _encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
-def _fast_path_ok(value: Any) -> bool:
+def _fast_path_ok(value: Any) -> bool:  # noqa: PLR0911 - one return per JSON type reads clearest
     """True when ``value`` holds only types for which the stdlib encoding equals JCS."""
     kind = type(value)
     if kind is str or value is None or kind is bool:

@@ -146,7 +146,7 @@ def get_nodes(ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
     for level, indexes in by_level.items():
         condition |= Q(level=level, index__in=indexes)
     rows = MerkleNode.objects.filter(condition).values_list("level", "index", "hash")
-    found = {(level, index): bytes(digest) for level, index, digest in rows}
+    found = {NodeId(level, index): bytes(digest) for level, index, digest in rows}
     missing = [node for node in ids if node not in found]
     if missing:
         raise TrailError(f"stored Merkle nodes are missing: {missing[:5]}")

@@ -214,6 +214,26 @@ def test_head_and_options_need_the_get_scope(cast: Cast, method: str) -> None:
     assert cast.owner.client().generic(method, url).status_code == 200
 
 
+# --- lists filter through the same chokepoint as objects ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "teams"),
+    [
+        ("owner", ["credit-risk"]),
+        ("reviewer", ["credit-risk"]),
+        ("outsider", ["hiring"]),
+        ("read_only", ["credit-risk"]),
+        ("officer", ["credit-risk", "hiring"]),
+        ("admin", ["credit-risk", "hiring"]),
+    ],
+)
+def test_the_team_list_shows_only_the_teams_a_caller_can_see(cast: Cast, name: str, teams: list[str]) -> None:
+    body = cast.members()[name].client().get(reverse("api:team-list")).json()
+    assert [team["slug"] for team in body["results"]] == teams
+    assert body["count"] == len(teams)
+
+
 # --- deny by default: a method the view implements but does not map ---------------------------------------------
 
 
