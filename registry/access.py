@@ -1,1 +1,31 @@
-"""Access functions of the registry app: one chokepoint per protected thing (see governance.access.scoping)."""
+"""Access to registry objects: one chokepoint each; not yours and not there both answer 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from governance.access.scoping import get_visible_or_404
+from registry.models import ModelVersion, RegisteredModel
+
+
+def models_visible_to(user: Any) -> QuerySet[RegisteredModel]:
+    """Models the user may see: their teams' (owners, reviewers) or all (officers, admins, CI)."""
+    return RegisteredModel.objects.visible_to(user).select_related("team")
+
+
+def access_model(user: Any, name: str, request: Any = None) -> RegisteredModel:
+    """The model named ``name`` if ``user`` may see it, else 404."""
+    return get_visible_or_404(models_visible_to(user), user, request, name=name)
+
+
+def access_version(user: Any, name: str, number: int, request: Any = None) -> ModelVersion:
+    """Version ``number`` of model ``name`` if ``user`` may see the model, else 404."""
+    model = access_model(user, name, request)
+    return get_visible_or_404(
+        ModelVersion.objects.filter(model=model).select_related("model", "model__team"),
+        user,
+        request,
+        number=number,
+    )

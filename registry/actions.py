@@ -1,1 +1,503 @@
-"""Actions of the registry app: each owns its transaction and records its trail event inside it."""
+"""Registry actions: every change to a model or version, with its rules, in one transaction with its event.
+
+The lifecycle is an explicit state machine (``TRANSITIONS``). Separation of duties lives here, not in the views,
+so the API, the portal, the admin and management commands all obey it:
+
+- only the owning team (owners) or a pipeline (CI) registers and submits versions;
+- nobody approves or rejects a version they registered or submitted;
+- approvals come from reviewers (of the model's team) or officers, each person once;
+- high-risk models need two distinct approvers;
+- only officers and admins deploy and retire, and only approved versions of non-prohibited models, when every
+  registered deployment check (the audit engine's) passes.
+
+Each transition locks the version row first and re-reads its state, so two concurrent transitions cannot both
+succeed from the same state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from governance.access.actions import ActionError
+from governance.access.models import Team, User
+from governance.access.roles import Role
+from governance.trail.log import Actor, record_event
+from registry import events, risk
+from registry.hooks import deployment_blockers
+from registry.models import (
+    MODEL_CARD_SECTIONS,
+    Decision,
+    Deployment,
+    Environment,
+    Framework,
+    ModelVersion,
+    RegisteredModel,
+    Review,
+    VersionState,
+)
+
+
+class RegistryError(ActionError):
+    """A refused registry action (409 by default: the request conflicts with the version's state)."""
+
+    def __init__(self, message: str, *, code: str = "refused", status: int = 409) -> None:
+        super().__init__(message, code=code, status=status)
+
+
+# state -> transition -> target state. Anything not listed is an illegal transition.
+TRANSITIONS: dict[str, dict[str, str]] = {
+    VersionState.DRAFT: {"submit": VersionState.SUBMITTED},
+    VersionState.SUBMITTED: {"approve": VersionState.APPROVED, "reject": VersionState.REJECTED},
+    VersionState.APPROVED: {"deploy": VersionState.DEPLOYED},
+    VersionState.REJECTED: {},
+    VersionState.DEPLOYED: {"deploy": VersionState.DEPLOYED, "retire": VersionState.RETIRED},
+    VersionState.RETIRED: {},
+}
+
+SUBMITTERS = frozenset({Role.OWNER, Role.CI, Role.ADMIN})
+APPROVERS = frozenset({Role.REVIEWER, Role.OFFICER})
+DEPLOYERS = frozenset({Role.OFFICER, Role.ADMIN})
+EDITABLE_CARD_STATES = frozenset({VersionState.DRAFT, VersionState.SUBMITTED})
+DESCRIPTIVE_FIELDS = ("purpose", "intended_use", "out_of_scope_uses", "business_kpis")
+
+
+def _check_transition(version: ModelVersion, transition: str) -> str:
+    target = TRANSITIONS[version.state].get(transition)
+    if target is None:
+        allowed = ", ".join(TRANSITIONS[version.state]) or "none: this state is final"
+        raise RegistryError(
+            f"Cannot {transition} {version}: it is {version.state}. Allowed from {version.state}: {allowed}.",
+            code="illegal_transition",
+        )
+    return target
+
+
+def _in_team(user: User, model: RegisteredModel) -> bool:
+    return user.is_organisation_wide or model.team_id in user.team_ids()
+
+
+def _require_role(user: User, roles: frozenset[str], what: str) -> None:
+    if user.role not in roles:
+        names = ", ".join(sorted(roles))
+        raise RegistryError(f"Only {names} may {what}; you are {user.role}.", code="role_refused", status=403)
+
+
+def _locked(version: ModelVersion) -> ModelVersion:
+    # Re-read under a row lock (PostgreSQL) / the write lock (SQLite): the state we check is the state we change.
+    return ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
+
+
+def _ref(version: ModelVersion) -> dict[str, Any]:
+    return {"model": version.model.name, "version": version.number}
+
+
+# --- models ----------------------------------------------------------------------------------------------------
+
+
+def do_register_model(
+    *,
+    user: User,
+    actor: Actor,
+    name: str,
+    team: Team,
+    purpose: str,
+    risk_answers: Mapping[str, Any],
+    intended_use: str = "",
+    out_of_scope_uses: str = "",
+    business_kpis: Sequence[str] = (),
+) -> RegisteredModel:
+    """Register a model for one of the user's teams, classified from the risk questionnaire."""
+    _require_role(user, SUBMITTERS, "register models")
+    if not (user.is_organisation_wide or team.pk in user.team_ids()):
+        raise RegistryError(f"You are not in team '{team.slug}'.", code="not_in_team", status=403)
+    try:
+        classification = risk.classify(risk_answers)
+    except risk.QuestionnaireError as exc:
+        raise RegistryError(f"The risk questionnaire is incomplete: {exc}", code="invalid_risk_answers", status=422)
+    with transaction.atomic():
+        if RegisteredModel.objects.filter(name=name).exists():
+            raise RegistryError(f"A model named '{name}' already exists.", code="duplicate")
+        model = RegisteredModel.objects.create(
+            name=name,
+            team=team,
+            purpose=purpose,
+            intended_use=intended_use,
+            out_of_scope_uses=out_of_scope_uses,
+            business_kpis=list(business_kpis),
+            risk_tier=classification.tier,
+            risk_answers=classification.answers,
+            risk_rationale=classification.rationale,
+            created_by=user,
+        )
+        record_event(
+            events.MODEL_REGISTERED,
+            actor=actor,
+            obj=model,
+            payload={"name": name, "team": team.slug, "risk_tier": classification.tier},
+        )
+    return model
+
+
+def do_update_model(*, model: RegisteredModel, user: User, actor: Actor, changes: Mapping[str, Any]) -> RegisteredModel:
+    """Change a model's descriptive fields (not its name, team or risk tier)."""
+    _require_role(user, SUBMITTERS, "edit models")
+    if not _in_team(user, model):
+        raise RegistryError("You are not in this model's team.", code="not_in_team", status=403)
+    unknown = set(changes) - set(DESCRIPTIVE_FIELDS)
+    if unknown:
+        raise RegistryError(f"These fields cannot be changed here: {', '.join(sorted(unknown))}.", status=422)
+    with transaction.atomic():
+        locked = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        changed = sorted(k for k, v in changes.items() if getattr(locked, k) != v)
+        for key in changed:
+            setattr(locked, key, changes[key])
+        if changed:
+            locked.save(update_fields=changed)
+            record_event(events.MODEL_UPDATED, actor=actor, obj=locked, payload={"name": locked.name, "changed": changed})
+    return locked
+
+
+def do_change_risk(
+    *, model: RegisteredModel, user: User, actor: Actor, risk_answers: Mapping[str, Any], reason: str
+) -> RegisteredModel:
+    """Re-classify a model from new questionnaire answers; officers only, and always with a reason."""
+    _require_role(user, frozenset({Role.OFFICER, Role.ADMIN}), "change a risk classification")
+    if not reason.strip():
+        raise RegistryError("Changing a risk classification needs a reason.", code="reason_required", status=422)
+    try:
+        classification = risk.classify(risk_answers)
+    except risk.QuestionnaireError as exc:
+        raise RegistryError(f"The risk questionnaire is incomplete: {exc}", code="invalid_risk_answers", status=422)
+    with transaction.atomic():
+        locked = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        old = locked.risk_tier
+        locked.risk_tier = classification.tier
+        locked.risk_answers = classification.answers
+        locked.risk_rationale = classification.rationale
+        locked.save(update_fields=["risk_tier", "risk_answers", "risk_rationale"])
+        record_event(
+            events.MODEL_RISK_CHANGED,
+            actor=actor,
+            obj=locked,
+            payload={
+                "name": locked.name,
+                "old_tier": old,
+                "new_tier": classification.tier,
+                "answers": classification.answers,
+                "reason": reason,
+            },
+        )
+    return locked
+
+
+# --- versions ----------------------------------------------------------------------------------------------------
+
+
+def store_artifact(path: Path, *, sha256: str, framework: str) -> str:
+    """Save an inspected artifact under a content-addressed name; returns the storage name.
+
+    Runs before the version's transaction: if that transaction fails, an unreferenced file is left behind,
+    never a version whose file is missing. Identical bytes share one stored file.
+    """
+    suffix = ".onnx" if framework == Framework.ONNX else ".skops"
+    name = f"artifacts/{sha256[:2]}/{sha256}{suffix}"
+    if not default_storage.exists(name):
+        with path.open("rb") as handle:
+            name = default_storage.save(name, File(handle))
+    return name
+
+
+def do_register_version(
+    *,
+    model: RegisteredModel,
+    user: User,
+    actor: Actor,
+    artifact_path: Path | None = None,
+    artifact_name: str = "",
+    hyperparameters: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    code_repository: str = "",
+    code_commit: str = "",
+    training_datasets: Sequence[Any] = (),
+    model_card: Mapping[str, str] | None = None,
+    input_schema: Sequence[Mapping[str, Any]] | None = None,
+) -> ModelVersion:
+    """Register the next version of ``model``: an inspected ONNX/skops artifact, or predictions only (no path)."""
+    from registry.artifacts import inspect_artifact
+
+    _require_role(user, SUBMITTERS, "register versions")
+    if not _in_team(user, model):
+        raise RegistryError("You are not in this model's team.", code="not_in_team", status=403)
+    card = _clean_card(model_card or {})
+    framework, stored, inspected = Framework.PREDICTIONS, "", None
+    if artifact_path is not None:
+        inspected = inspect_artifact(
+            artifact_path, filename=artifact_name or artifact_path.name, max_bytes=settings.ARTIFACT_MAX_BYTES
+        )
+        framework = inspected.framework
+        stored = store_artifact(artifact_path, sha256=inspected.sha256, framework=framework)
+    with transaction.atomic():
+        RegisteredModel.objects.select_for_update().get(pk=model.pk)  # serialise numbering per model
+        number = (ModelVersion.objects.filter(model=model).aggregate(n=Max("number"))["n"] or 0) + 1
+        version = ModelVersion.objects.create(
+            model=model,
+            number=number,
+            framework=framework,
+            artifact=stored,
+            artifact_name=artifact_name[:255],
+            artifact_sha256=inspected.sha256 if inspected else "",
+            artifact_size=inspected.size if inspected else None,
+            artifact_details=inspected.details if inspected else {},
+            input_schema=inspected.input_schema if inspected else list(input_schema or []),
+            output_schema=inspected.output_schema if inspected else [],
+            hyperparameters=dict(hyperparameters or {}),
+            metrics=dict(metrics or {}),
+            code_repository=code_repository,
+            code_commit=code_commit,
+            training_datasets=list(training_datasets),
+            model_card=card,
+            created_by=user,
+        )
+        record_event(
+            events.VERSION_REGISTERED,
+            actor=actor,
+            obj=version,
+            payload={
+                **_ref(version),
+                "framework": framework,
+                "artifact_sha256": version.artifact_sha256 or None,
+                "artifact_size": version.artifact_size,
+            },
+        )
+    return version
+
+
+def _clean_card(card: Mapping[str, Any]) -> dict[str, str]:
+    unknown = set(card) - set(MODEL_CARD_SECTIONS)
+    if unknown:
+        raise RegistryError(
+            f"Unknown model card sections: {', '.join(sorted(unknown))}. Sections: {', '.join(MODEL_CARD_SECTIONS)}.",
+            code="invalid_model_card",
+            status=422,
+        )
+    not_text = sorted(k for k, v in card.items() if not isinstance(v, str))
+    if not_text:
+        raise RegistryError(f"Model card sections must be text: {', '.join(not_text)}.", status=422)
+    return {key: card[key] for key in MODEL_CARD_SECTIONS if key in card}
+
+
+def do_edit_model_card(*, version: ModelVersion, user: User, actor: Actor, card: Mapping[str, Any]) -> ModelVersion:
+    """Replace sections of a version's model card while it is a draft or under review."""
+    _require_role(user, SUBMITTERS | APPROVERS, "edit model cards")
+    cleaned = _clean_card(card)
+    with transaction.atomic():
+        locked = _locked(version)
+        if not _in_team(user, locked.model):
+            raise RegistryError("You are not in this model's team.", code="not_in_team", status=403)
+        if locked.state not in EDITABLE_CARD_STATES:
+            raise RegistryError(
+                f"The model card of {locked} can no longer change: it is {locked.state} (editable while draft or "
+                "submitted).",
+                code="illegal_transition",
+            )
+        sections = sorted(k for k, v in cleaned.items() if locked.model_card.get(k) != v)
+        if sections:
+            locked.model_card = {**locked.model_card, **cleaned}
+            locked.save(update_fields=["model_card"])
+            digest = hashlib.sha256(json.dumps(locked.model_card, sort_keys=True).encode()).hexdigest()
+            record_event(
+                events.MODEL_CARD_EDITED,
+                actor=actor,
+                obj=locked,
+                payload={**_ref(locked), "sections": sections, "card_sha256": digest},
+            )
+    return locked
+
+
+# --- the lifecycle -------------------------------------------------------------------------------------------------
+
+
+def do_submit(*, version: ModelVersion, user: User, actor: Actor, reason: str = "") -> ModelVersion:
+    """Submit a draft for review (owning team or CI)."""
+    _require_role(user, SUBMITTERS, "submit versions")
+    with transaction.atomic():
+        locked = _locked(version)
+        if not _in_team(user, locked.model):
+            raise RegistryError("You are not in this model's team.", code="not_in_team", status=403)
+        target = _check_transition(locked, "submit")
+        if locked.model.risk_tier == "prohibited":
+            raise RegistryError(
+                f"{locked.model.name} is classified as a prohibited practice (EU AI Act Art. 5): it cannot be "
+                "submitted for deployment.",
+                code="prohibited",
+            )
+        locked.state = target
+        locked.submitted_by = user
+        locked.submitted_at = timezone.now()
+        locked.save(update_fields=["state", "submitted_by", "submitted_at"])
+        record_event(
+            events.VERSION_SUBMITTED,
+            actor=actor,
+            obj=locked,
+            payload={**_ref(locked), "required_approvals": risk.required_approvals(locked.model.risk_tier), "reason": reason},
+        )
+    return locked
+
+
+def _check_reviewer(version: ModelVersion, user: User) -> None:
+    _require_role(user, APPROVERS, "approve or reject versions")
+    if not _in_team(user, version.model):
+        raise RegistryError("You are not a reviewer of this model's team.", code="not_in_team", status=403)
+    if user.pk in (version.submitted_by_id, version.created_by_id):
+        raise RegistryError(
+            "You registered or submitted this version, so you cannot review it (separation of duties).",
+            code="self_review",
+            status=403,
+        )
+    if Review.objects.filter(version=version, reviewer=user).exists():
+        raise RegistryError("You have already reviewed this version; a second approval must come from someone else.",
+                            code="duplicate_review")
+
+
+def do_approve(*, version: ModelVersion, user: User, actor: Actor, reason: str = "") -> ModelVersion:
+    """Record an approval; the version is approved once enough distinct reviewers have approved it."""
+    with transaction.atomic():
+        locked = _locked(version)
+        target = _check_transition(locked, "approve")
+        _check_reviewer(locked, user)
+        try:
+            with transaction.atomic():
+                Review.objects.create(version=locked, reviewer=user, decision=Decision.APPROVE, reason=reason)
+        except IntegrityError:
+            raise RegistryError("You have already reviewed this version.", code="duplicate_review") from None
+        approvers = list(
+            Review.objects.filter(version=locked, decision=Decision.APPROVE).order_by("decided_at").values_list(
+                "reviewer_id", flat=True
+            )
+        )
+        required = risk.required_approvals(locked.model.risk_tier)
+        record_event(
+            events.VERSION_APPROVAL_ADDED,
+            actor=actor,
+            obj=locked,
+            payload={**_ref(locked), "approvals": len(approvers), "required_approvals": required, "reason": reason},
+        )
+        if len(approvers) >= required:
+            locked.state = target
+            locked.save(update_fields=["state"])
+            record_event(events.VERSION_APPROVED, actor=actor, obj=locked, payload={**_ref(locked), "approvers": approvers})
+    return locked
+
+
+def do_reject(*, version: ModelVersion, user: User, actor: Actor, reason: str) -> ModelVersion:
+    """Reject a submitted version; a reason is required."""
+    if not reason.strip():
+        raise RegistryError("A rejection needs a reason.", code="reason_required", status=422)
+    with transaction.atomic():
+        locked = _locked(version)
+        target = _check_transition(locked, "reject")
+        _check_reviewer(locked, user)
+        Review.objects.create(version=locked, reviewer=user, decision=Decision.REJECT, reason=reason)
+        locked.state = target
+        locked.save(update_fields=["state"])
+        record_event(events.VERSION_REJECTED, actor=actor, obj=locked, payload={**_ref(locked), "reason": reason})
+    return locked
+
+
+def _retire_deployment(deployment: Deployment, *, user: User, actor: Actor, reason: str, replaced_by: int | None) -> None:
+    deployment.retired_at = timezone.now()
+    deployment.retired_by = user
+    deployment.retire_reason = reason
+    deployment.save(update_fields=["retired_at", "retired_by", "retire_reason"])
+    old = deployment.version
+    if not old.deployments.filter(retired_at__isnull=True).exists():
+        old.state = VersionState.RETIRED
+        old.save(update_fields=["state"])
+    record_event(
+        events.VERSION_RETIRED,
+        actor=actor,
+        obj=old,
+        payload={**_ref(old), "environment": deployment.environment, "replaced_by": replaced_by, "reason": reason},
+    )
+
+
+def do_deploy(*, version: ModelVersion, user: User, actor: Actor, environment: str, reason: str = "") -> Deployment:
+    """Put an approved version live in ``environment``, retiring the version live there, in one transaction."""
+    _require_role(user, DEPLOYERS, "deploy versions")
+    if environment not in Environment.values:
+        raise RegistryError(f"Unknown environment '{environment}'; use {', '.join(Environment.values)}.", status=422)
+    with transaction.atomic():
+        locked = _locked(version)
+        _check_transition(locked, "deploy")
+        if locked.model.risk_tier == "prohibited":
+            raise RegistryError("A prohibited-practice model can never be deployed.", code="prohibited")
+        blockers = deployment_blockers(locked)
+        if blockers:
+            raise RegistryError("Deployment blocked: " + " ".join(blockers), code="deployment_blocked")
+        live = (
+            Deployment.objects.select_for_update()
+            .select_related("version", "version__model")
+            .filter(model=locked.model, environment=environment, retired_at__isnull=True)
+            .first()
+        )
+        if live is not None and live.version_id == locked.pk:
+            raise RegistryError(f"{locked} is already live in {environment}.", code="already_deployed")
+        if live is not None:
+            _retire_deployment(live, user=user, actor=actor, reason=f"replaced by v{locked.number}", replaced_by=locked.number)
+        try:
+            with transaction.atomic():
+                deployment = Deployment.objects.create(
+                    model=locked.model, version=locked, environment=environment, deployed_by=user, reason=reason
+                )
+        except IntegrityError:
+            raise RegistryError(
+                f"Another deployment to {environment} happened at the same time; retry.", code="concurrent_deploy"
+            ) from None
+        locked.state = VersionState.DEPLOYED
+        locked.save(update_fields=["state"])
+        record_event(
+            events.VERSION_DEPLOYED,
+            actor=actor,
+            obj=locked,
+            payload={
+                **_ref(locked),
+                "environment": environment,
+                "artifact_sha256": locked.artifact_sha256 or None,
+                "replaced_version": live.version.number if live else None,
+                "reason": reason,
+            },
+        )
+    return deployment
+
+
+def do_retire(
+    *, version: ModelVersion, user: User, actor: Actor, reason: str, environment: str | None = None
+) -> ModelVersion:
+    """Take a deployed version out of one environment (or all); a reason is required."""
+    _require_role(user, DEPLOYERS, "retire versions")
+    if not reason.strip():
+        raise RegistryError("Retiring a version needs a reason.", code="reason_required", status=422)
+    with transaction.atomic():
+        locked = _locked(version)
+        _check_transition(locked, "retire")
+        live = Deployment.objects.select_for_update().filter(version=locked, retired_at__isnull=True)
+        if environment is not None:
+            live = live.filter(environment=environment)
+        deployments = list(live.select_related("version", "version__model"))
+        if not deployments:
+            raise RegistryError(f"{locked} is not live in {environment}.", code="not_deployed")
+        for deployment in deployments:
+            _retire_deployment(deployment, user=user, actor=actor, reason=reason, replaced_by=None)
+        locked.refresh_from_db(fields=["state"])
+    return locked

@@ -6,3 +6,6 @@ class RegistryConfig(AppConfig):
 
     name = "registry"
     verbose_name = "Model registry"
+
+    def ready(self) -> None:
+        from registry import events  # noqa: F401  (registers the registry's trail event types)

@@ -1,1 +1,169 @@
-"""Models of the registry app (built by its own issue; the skeleton is here so every app looks the same)."""
+"""Registered models, their versions, approvals and deployments."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from governance.access.models import Team
+
+MODEL_CARD_SECTIONS = (
+    # The sections of "Model Cards for Model Reporting" (Mitchell et al., 2019).
+    "model_details",
+    "intended_use",
+    "factors",
+    "metrics",
+    "evaluation_data",
+    "training_data",
+    "quantitative_analyses",
+    "ethical_considerations",
+    "caveats_and_recommendations",
+)
+
+
+class RiskTier(models.TextChoices):
+    PROHIBITED = "prohibited", "Prohibited (Art. 5)"
+    HIGH = "high", "High risk (Art. 6, Annex III)"
+    LIMITED = "limited", "Limited risk (Art. 50 transparency)"
+    MINIMAL = "minimal", "Minimal risk"
+
+
+class VersionState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SUBMITTED = "submitted", "Submitted for review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    DEPLOYED = "deployed", "Deployed"
+    RETIRED = "retired", "Retired"
+
+
+class Framework(models.TextChoices):
+    ONNX = "onnx", "ONNX"
+    SKOPS = "skops", "skops (scikit-learn)"
+    PREDICTIONS = "predictions-only", "Predictions only (model lives elsewhere)"
+
+
+class Environment(models.TextChoices):
+    STAGING = "staging", "Staging"
+    PRODUCTION = "production", "Production"
+
+
+class RegisteredModelQuerySet(models.QuerySet["RegisteredModel"]):
+    def visible_to(self, user: object) -> RegisteredModelQuerySet:
+        """Models the user may see (team scope; see governance.access.scoping)."""
+        from governance.access.scoping import filter_by_team
+
+        return filter_by_team(self, user)
+
+
+class RegisteredModel(models.Model):
+    """A model an organisation builds or buys: its purpose, owner team and EU AI Act risk tier."""
+
+    name = models.SlugField(unique=True, max_length=100)
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="models")
+    purpose = models.TextField()
+    intended_use = models.TextField(blank=True)
+    out_of_scope_uses = models.TextField(blank=True)
+    business_kpis = models.JSONField(default=list, blank=True)
+    risk_tier = models.CharField(max_length=16, choices=RiskTier.choices)
+    risk_answers = models.JSONField(default=dict)
+    risk_rationale = models.TextField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = RegisteredModelQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ModelVersion(models.Model):
+    """One numbered version of a model: its artifact (or none), metadata, model card and lifecycle state."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    state = models.CharField(max_length=16, choices=VersionState.choices, default=VersionState.DRAFT)
+    framework = models.CharField(max_length=20, choices=Framework.choices)
+    artifact = models.FileField(upload_to="artifacts/%Y/%m/", blank=True)
+    artifact_name = models.CharField(max_length=255, blank=True)
+    artifact_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    artifact_size = models.BigIntegerField(null=True, blank=True)
+    artifact_details = models.JSONField(default=dict, blank=True)
+    input_schema = models.JSONField(default=list, blank=True)
+    output_schema = models.JSONField(default=list, blank=True)
+    hyperparameters = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    code_repository = models.CharField(max_length=500, blank=True)
+    code_commit = models.CharField(max_length=64, blank=True)
+    # References to training dataset versions; the data-governance issue turns these into links.
+    training_datasets = models.JSONField(default=list, blank=True)
+    model_card = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["model", "number"]
+        constraints = [models.UniqueConstraint(fields=["model", "number"], name="version_number_unique_per_model")]
+
+    def __str__(self) -> str:
+        return f"{self.model.name} v{self.number}"
+
+
+class Decision(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"
+
+
+class Review(models.Model):
+    """One reviewer's decision on one submission of a version."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    reason = models.TextField(blank=True)
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["decided_at"]
+        # The database, not only the action, guarantees that nobody reviews the same version twice.
+        constraints = [models.UniqueConstraint(fields=["version", "reviewer"], name="one_review_per_reviewer")]
+
+    def __str__(self) -> str:
+        return f"{self.decision} {self.version} by {self.reviewer_id}"
+
+
+class Deployment(models.Model):
+    """A version live in one environment, from ``deployed_at`` until ``retired_at``."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="deployments")
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="deployments")
+    environment = models.CharField(max_length=16, choices=Environment.choices)
+    deployed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    deployed_at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField(blank=True)
+    retired_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    retired_at = models.DateTimeField(null=True, blank=True)
+    retire_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["deployed_at"]
+        constraints = [
+            # At most one live version per model and environment: two concurrent deploys cannot both win.
+            models.UniqueConstraint(
+                fields=["model", "environment"], condition=Q(retired_at__isnull=True), name="one_live_per_environment"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} in {self.environment}"

@@ -20,7 +20,16 @@ from governance.trail.log import Actor, format_time, record_event
 
 
 class ActionError(Exception):
-    """An action refused with a message meant for the person who asked."""
+    """An action refused with a message meant for the person who asked.
+
+    ``code`` is stable for machines; ``status`` is the HTTP status the API answers with (the API's exception
+    handler turns any ActionError into the standard error body, so views need no try/except).
+    """
+
+    def __init__(self, message: str, *, code: str = "refused", status: int = 422) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
 
 
 _TEAM_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")

@@ -66,6 +66,10 @@ def _first_message(detail: Any) -> str:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, re-shaped; validation errors become 422, malformed JSON stays 400."""
+    from governance.access.actions import ActionError
+
+    if isinstance(exc, ActionError):
+        return Response(error_body(exc.code, str(exc)), status=exc.status)
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, Http404):

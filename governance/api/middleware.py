@@ -11,10 +11,14 @@ from django.http import HttpRequest, HttpResponse
 from governance.api.errors import API_PREFIX, json_error
 
 
+_MULTIPART_OVERHEAD = 1024 * 1024  # room for the metadata field and multipart boundaries
+
+
 class ApiBodyLimitMiddleware:
     """413 for API requests whose declared body exceeds the view's limit (``max_body_bytes``) or the default.
 
-    Upload views declare a larger ``max_body_bytes``; everything else gets ``API_MAX_BODY_BYTES``. A body
+    Upload views name the setting of their larger limit in ``max_body_setting``; everything else gets
+    ``API_MAX_BODY_BYTES``. A body
     without Content-Length is bounded by Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` when it is read.
     """
 
@@ -34,7 +38,10 @@ class ApiBodyLimitMiddleware:
         except ValueError:
             return json_error(request, 400, "bad_request", f"Content-Length {raw_length!r} is not a number.")
         view_class = getattr(view_func, "cls", None) or getattr(view_func, "view_class", None)
-        limit = getattr(view_class, "max_body_bytes", None) or settings.API_MAX_BODY_BYTES
+        limit = settings.API_MAX_BODY_BYTES
+        if getattr(view_class, "max_body_setting", None):
+            # Upload views name the setting of their file limit; multipart framing adds a little on top.
+            limit = getattr(settings, view_class.max_body_setting) + _MULTIPART_OVERHEAD
         if length > limit:
             return json_error(
                 request,

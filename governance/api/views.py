@@ -10,12 +10,11 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.access.actions import ActionError, do_issue_token, do_revoke_token
+from governance.access.actions import do_issue_token, do_revoke_token
 from governance.access.models import ApiToken, Team
 from governance.access.permissions import caller_scopes
 from governance.access.scoping import filter_by_team, get_visible_or_404
@@ -111,16 +110,13 @@ class TokenList(generics.ListAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         # A read-only credential never mints a read-write one (it cannot reach here: tokens:self is a write).
-        try:
-            issued = do_issue_token(
-                user=request.user,  # type: ignore[arg-type]  # authenticated: ScopedPermission ran first
-                actor=Actor.from_request(request),
-                name=data["name"],
-                read_only=data["read_only"],
-                days=data["days"],
-            )
-        except ActionError as exc:
-            raise ValidationError({"non_field_errors": [str(exc)]}) from None
+        issued = do_issue_token(
+            user=request.user,  # type: ignore[arg-type]  # authenticated: ScopedPermission ran first
+            actor=Actor.from_request(request),
+            name=data["name"],
+            read_only=data["read_only"],
+            days=data["days"],
+        )
         body = TokenSerializer(issued.token).data
         body["token"] = issued.raw
         return Response(body, status=status.HTTP_201_CREATED)
@@ -141,10 +137,7 @@ class TokenDetail(APIView):
         token = get_visible_or_404(tokens_visible_to(request), request.user, request, pk=pk)
         serializer = TokenRevokeSerializer(data=request.data or {})
         serializer.is_valid(raise_exception=True)
-        try:
-            token = do_revoke_token(token=token, actor=Actor.from_request(request), **serializer.validated_data)
-        except ActionError as exc:
-            raise ValidationError({"non_field_errors": [str(exc)]}) from None
+        token = do_revoke_token(token=token, actor=Actor.from_request(request), **serializer.validated_data)
         return Response(TokenSerializer(token).data)
 
 

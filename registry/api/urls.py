@@ -1,6 +1,24 @@
-"""API routes of the registry app, under /api/v1/ (kebab-case plurals)."""
+"""API routes of the registry, under /api/v1/."""
 
-from django.urls import URLPattern
+from django.urls import path
+
+from registry.api import views
 
 app_name = "registry-api"
-urlpatterns: list[URLPattern] = []
+
+_V = "models/<slug:name>/versions/<int:number>"
+
+urlpatterns = [
+    path("models/", views.ModelList.as_view(), name="model-list"),
+    path("models/<slug:name>/", views.ModelDetail.as_view(), name="model-detail"),
+    path("models/<slug:name>/risk", views.ModelRisk.as_view(), name="model-risk"),
+    path("models/<slug:name>/history", views.ModelHistory.as_view(), name="model-history"),
+    path("models/<slug:name>/versions/", views.VersionList.as_view(), name="version-list"),
+    path(f"{_V}/", views.VersionDetail.as_view(), name="version-detail"),
+    path(f"{_V}/model-card", views.ModelCard.as_view(), name="version-model-card"),
+    path(f"{_V}/submit", views.SubmitVersion.as_view(), name="version-submit"),
+    path(f"{_V}/approve", views.ApproveVersion.as_view(), name="version-approve"),
+    path(f"{_V}/reject", views.RejectVersion.as_view(), name="version-reject"),
+    path(f"{_V}/deploy", views.DeployVersion.as_view(), name="version-deploy"),
+    path(f"{_V}/retire", views.RetireVersion.as_view(), name="version-retire"),
+]

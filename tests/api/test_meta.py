@@ -152,11 +152,6 @@ def test_the_published_keys_verify_the_checkpoints(db: Any, anonymous: APIClient
     verify_note(checkpoint.note, keys=keys)  # raises when the note is not signed by a published key
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: DRF reads ?format= as its renderer override, finds no 'note' renderer and answers 404 before "
-    "LatestCheckpoint.get runs",
-)
 def test_the_latest_checkpoint_is_served_as_a_signed_note_the_published_keys_verify(
     cast: Cast, anonymous: APIClient
 ) -> None:

@@ -1,0 +1,169 @@
+"""Serializers of the registry API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from governance.api.serializers import StrictSerializer
+from registry import risk
+from registry.models import MODEL_CARD_SECTIONS, Deployment, Environment, ModelVersion, RegisteredModel, Review
+
+
+class RiskAnswersSerializer(StrictSerializer):
+    prohibited_practice = serializers.ChoiceField(choices=list(risk.PROHIBITED_PRACTICES))
+    annex_iii_area = serializers.ChoiceField(choices=list(risk.ANNEX_III_AREAS))
+    profiles_natural_persons = serializers.BooleanField()
+    human_reviews_each_decision = serializers.BooleanField()
+    interacts_with_people_or_generates_content = serializers.BooleanField()
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    team: serializers.Field = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    created_by: serializers.Field = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    live = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RegisteredModel
+        fields = [
+            "name",
+            "team",
+            "purpose",
+            "intended_use",
+            "out_of_scope_uses",
+            "business_kpis",
+            "risk_tier",
+            "risk_answers",
+            "risk_rationale",
+            "created_by",
+            "created_at",
+            "live",
+        ]
+
+    def get_live(self, model: RegisteredModel) -> dict[str, int]:
+        """Environment -> version number live there now."""
+        return {
+            d.environment: d.version.number
+            for d in model.deployments.filter(retired_at__isnull=True).select_related("version")
+        }
+
+
+class ModelCreateSerializer(StrictSerializer):
+    name = serializers.SlugField(max_length=100)
+    team = serializers.SlugField(max_length=64)
+    purpose = serializers.CharField(max_length=5000)
+    intended_use = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    out_of_scope_uses = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    business_kpis = serializers.ListField(
+        child=serializers.CharField(max_length=500), required=False, default=list, max_length=50
+    )
+    risk_answers = RiskAnswersSerializer()
+
+
+class ModelUpdateSerializer(StrictSerializer):
+    purpose = serializers.CharField(max_length=5000, required=False)
+    intended_use = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    out_of_scope_uses = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    business_kpis = serializers.ListField(child=serializers.CharField(max_length=500), required=False, max_length=50)
+
+
+class RiskChangeSerializer(StrictSerializer):
+    risk_answers = RiskAnswersSerializer()
+    reason = serializers.CharField(max_length=2000)
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    reviewer: serializers.Field = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Review
+        fields = ["reviewer", "decision", "reason", "decided_at"]
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    version = serializers.IntegerField(source="version.number")
+    deployed_by: serializers.Field = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    retired_by: serializers.Field = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Deployment
+        fields = ["version", "environment", "deployed_by", "deployed_at", "reason", "retired_by", "retired_at",
+                  "retire_reason"]
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    model: serializers.Field = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    created_by: serializers.Field = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    submitted_by: serializers.Field = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    reviews = ReviewSerializer(many=True, read_only=True)
+    deployments = DeploymentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "model",
+            "number",
+            "state",
+            "framework",
+            "artifact_name",
+            "artifact_sha256",
+            "artifact_size",
+            "artifact_details",
+            "input_schema",
+            "output_schema",
+            "hyperparameters",
+            "metrics",
+            "code_repository",
+            "code_commit",
+            "training_datasets",
+            "model_card",
+            "created_by",
+            "created_at",
+            "submitted_by",
+            "submitted_at",
+            "reviews",
+            "deployments",
+        ]
+
+
+class ModelCardSerializer(StrictSerializer):
+    """Model card sections (Model Cards for Model Reporting); each is free text."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {
+            name: serializers.CharField(max_length=20000, required=False, allow_blank=True)
+            for name in MODEL_CARD_SECTIONS
+        }
+
+
+class VersionMetadataSerializer(StrictSerializer):
+    hyperparameters = serializers.DictField(required=False, default=dict)
+    metrics = serializers.DictField(required=False, default=dict)
+    code_repository = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    code_commit = serializers.RegexField(r"^[0-9a-fA-F]{7,64}$", required=False, allow_blank=True, default="")
+    training_datasets = serializers.ListField(required=False, default=list, max_length=100)
+    model_card = ModelCardSerializer(required=False)
+    input_schema = serializers.ListField(child=serializers.DictField(), required=False, max_length=10000,
+                                         help_text="Predictions-only versions: the features, as [{name, type}].")
+
+
+class ReasonSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class DeploySerializer(StrictSerializer):
+    environment = serializers.ChoiceField(choices=Environment.values, default=Environment.PRODUCTION)
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class RetireSerializer(StrictSerializer):
+    environment = serializers.ChoiceField(choices=Environment.values, required=False, allow_null=True, default=None)
+    reason = serializers.CharField(max_length=2000)
+
+
+def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    """Validate ``data`` (422 with per-field details on failure) and return the clean values."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

@@ -1,0 +1,203 @@
+"""Registry API: models, versions (with artifact upload), lifecycle transitions, model cards, history."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from governance.access.models import Team
+from governance.trail.log import Actor
+from registry import actions
+from registry.access import access_model, access_version, models_visible_to
+from registry.api.serializers import (
+    DeploySerializer,
+    ModelCardSerializer,
+    ModelCreateSerializer,
+    ModelSerializer,
+    ModelUpdateSerializer,
+    ReasonSerializer,
+    RetireSerializer,
+    RiskChangeSerializer,
+    VersionMetadataSerializer,
+    VersionSerializer,
+    validated,
+)
+from registry.history import deployed_as_of
+from registry.models import ModelVersion
+
+
+class ModelList(generics.ListAPIView):
+    """Registered models you may see; POST registers one (risk tier from the questionnaire)."""
+
+    required_scopes = {"GET": "models:read", "POST": "models:write"}
+    serializer_class = ModelSerializer
+
+    def get_queryset(self) -> Any:
+        queryset = models_visible_to(self.request.user)
+        for field in ("risk_tier",):
+            if self.request.query_params.get(field):
+                queryset = queryset.filter(**{field: self.request.query_params[field]})
+        if self.request.query_params.get("team"):
+            queryset = queryset.filter(team__slug=self.request.query_params["team"])
+        return queryset
+
+    @extend_schema(request=ModelCreateSerializer, responses={201: ModelSerializer})
+    def post(self, request: Request) -> Response:
+        data = validated(ModelCreateSerializer, request.data)
+        team = Team.objects.filter(slug=data.pop("team")).first()
+        if team is None:
+            raise ValidationError({"team": ["There is no such team."]})
+        model = actions.do_register_model(user=request.user, actor=Actor.from_request(request), team=team, **data)
+        return Response(ModelSerializer(model).data, status=status.HTTP_201_CREATED)
+
+
+class ModelDetail(APIView):
+    required_scopes = {"GET": "models:read", "PATCH": "models:write"}
+
+    @extend_schema(responses=ModelSerializer)
+    def get(self, request: Request, name: str) -> Response:
+        return Response(ModelSerializer(access_model(request.user, name, request)).data)
+
+    @extend_schema(request=ModelUpdateSerializer, responses=ModelSerializer)
+    def patch(self, request: Request, name: str) -> Response:
+        model = access_model(request.user, name, request)
+        changes = validated(ModelUpdateSerializer, request.data)
+        model = actions.do_update_model(model=model, user=request.user, actor=Actor.from_request(request), changes=changes)
+        return Response(ModelSerializer(model).data)
+
+
+class ModelRisk(APIView):
+    """Re-classify a model (officers), with the new questionnaire answers and a reason."""
+
+    required_scopes = {"POST": "models:classify"}
+
+    @extend_schema(request=RiskChangeSerializer, responses=ModelSerializer)
+    def post(self, request: Request, name: str) -> Response:
+        model = access_model(request.user, name, request)
+        data = validated(RiskChangeSerializer, request.data)
+        model = actions.do_change_risk(model=model, user=request.user, actor=Actor.from_request(request), **data)
+        return Response(ModelSerializer(model).data)
+
+
+class ModelHistory(APIView):
+    """Which version was live in each environment at ``as_of`` (default: now), with its approvals."""
+
+    required_scopes = {"GET": "models:read"}
+
+    @extend_schema(parameters=[OpenApiParameter("as_of", str, description="ISO 8601 time with timezone")])
+    def get(self, request: Request, name: str) -> Response:
+        from django.utils import timezone
+
+        model = access_model(request.user, name, request)
+        raw = request.query_params.get("as_of")
+        as_of = timezone.now() if not raw else parse_datetime(raw)
+        if as_of is None or as_of.tzinfo is None:
+            raise ValidationError({"as_of": ["Use an ISO 8601 time with a timezone, e.g. 2026-01-31T12:00:00Z."]})
+        return Response(deployed_as_of(model, as_of))
+
+
+class VersionList(generics.ListAPIView):
+    """A model's versions; POST registers the next one: multipart ``artifact`` (ONNX or skops) and ``metadata``
+    (a JSON string), or a JSON body for a predictions-only version."""
+
+    required_scopes = {"GET": "models:read", "POST": "models:write"}
+    serializer_class = VersionSerializer
+    parser_classes = [MultiPartParser, JSONParser]
+    max_body_setting = "ARTIFACT_MAX_BYTES"
+
+    def get_queryset(self) -> Any:
+        model = access_model(self.request.user, self.kwargs["name"], self.request)
+        return ModelVersion.objects.filter(model=model).select_related("model", "created_by", "submitted_by")
+
+    @extend_schema(request=VersionMetadataSerializer, responses={201: VersionSerializer})
+    def post(self, request: Request, name: str) -> Response:
+        model = access_model(request.user, name, request)
+        upload = request.FILES.get("artifact")
+        raw_metadata: Any = request.data.get("metadata", "{}") if upload is not None or "metadata" in request.data else request.data
+        if isinstance(raw_metadata, str):
+            try:
+                raw_metadata = json.loads(raw_metadata or "{}")
+            except json.JSONDecodeError as exc:
+                raise ValidationError({"metadata": [f"Not valid JSON: {exc.msg} (line {exc.lineno})."]}) from None
+        metadata = validated(VersionMetadataSerializer, raw_metadata)
+        artifact_path = None
+        if upload is not None:
+            # TemporaryFileUploadHandler is the only handler: every upload is on disk, streamed, never in memory.
+            artifact_path = Path(upload.temporary_file_path())
+        version = actions.do_register_version(
+            model=model,
+            user=request.user,
+            actor=Actor.from_request(request),
+            artifact_path=artifact_path,
+            artifact_name=upload.name if upload is not None else "",
+            **metadata,
+        )
+        return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class VersionDetail(APIView):
+    required_scopes = {"GET": "models:read"}
+
+    @extend_schema(responses=VersionSerializer)
+    def get(self, request: Request, name: str, number: int) -> Response:
+        return Response(VersionSerializer(access_version(request.user, name, number, request)).data)
+
+
+class ModelCard(APIView):
+    """A version's model card; PUT replaces the given sections (while draft or submitted)."""
+
+    required_scopes = {"GET": "models:read", "PUT": "models:write"}
+
+    @extend_schema(responses=ModelCardSerializer)
+    def get(self, request: Request, name: str, number: int) -> Response:
+        return Response(access_version(request.user, name, number, request).model_card)
+
+    @extend_schema(request=ModelCardSerializer, responses=ModelCardSerializer)
+    def put(self, request: Request, name: str, number: int) -> Response:
+        version = access_version(request.user, name, number, request)
+        card = validated(ModelCardSerializer, request.data)
+        version = actions.do_edit_model_card(version=version, user=request.user, actor=Actor.from_request(request), card=card)
+        return Response(version.model_card)
+
+
+class _Transition(APIView):
+    """POST one lifecycle transition; the action enforces the state machine and separation of duties."""
+
+    serializer_class: type = ReasonSerializer
+    action_name = ""
+
+    def post(self, request: Request, name: str, number: int) -> Response:
+        version = access_version(request.user, name, number, request)
+        data = validated(self.serializer_class, request.data or {})
+        action = getattr(actions, f"do_{self.action_name}")
+        result = action(version=version, user=request.user, actor=Actor.from_request(request), **data)
+        version = result.version if hasattr(result, "environment") else result
+        version.refresh_from_db()
+        return Response(VersionSerializer(version).data)
+
+
+def _transition(action_name: str, scope: str, serializer: type, doc: str) -> type[_Transition]:
+    view = type(
+        f"{action_name.title()}Version",
+        (_Transition,),
+        {"required_scopes": {"POST": scope}, "serializer_class": serializer, "action_name": action_name, "__doc__": doc},
+    )
+    view.post = extend_schema(request=serializer, responses=VersionSerializer)(view.post)  # type: ignore[method-assign]
+    return view
+
+
+SubmitVersion = _transition("submit", "models:write", ReasonSerializer, "Submit a draft for review.")
+ApproveVersion = _transition("approve", "models:approve", ReasonSerializer, "Approve a submitted version.")
+RejectVersion = _transition("reject", "models:approve", ReasonSerializer, "Reject a submitted version (reason required).")
+DeployVersion = _transition("deploy", "models:deploy", DeploySerializer, "Deploy an approved version to an environment.")
+RetireVersion = _transition("retire", "models:deploy", RetireSerializer, "Retire a deployed version (reason required).")

@@ -1,0 +1,47 @@
+"""Trail event types of the registry."""
+
+from governance.trail.events import register
+
+_REF = ("model", "version")
+
+MODEL_REGISTERED = register(
+    "model.registered", "A model was registered with its risk tier.", fields=("name", "team", "risk_tier")
+)
+MODEL_UPDATED = register("model.updated", "A model's descriptive fields changed.", fields=("name", "changed"))
+MODEL_RISK_CHANGED = register(
+    "model.risk_changed",
+    "A model's risk classification changed, with the answers and the reason.",
+    fields=("name", "old_tier", "new_tier", "answers", "reason"),
+)
+VERSION_REGISTERED = register(
+    "model_version.registered",
+    "A version was registered (artifact hash and size, or predictions only).",
+    fields=(*_REF, "framework", "artifact_sha256", "artifact_size"),
+)
+VERSION_SUBMITTED = register(
+    "model_version.submitted", "A version was submitted for review.", fields=(*_REF, "required_approvals", "reason")
+)
+VERSION_APPROVAL_ADDED = register(
+    "model_version.approval_added",
+    "A reviewer approved a submitted version (it is approved once enough distinct reviewers have).",
+    fields=(*_REF, "approvals", "required_approvals", "reason"),
+)
+VERSION_APPROVED = register(
+    "model_version.approved", "A version reached its required approvals.", fields=(*_REF, "approvers")
+)
+VERSION_REJECTED = register("model_version.rejected", "A version was rejected.", fields=(*_REF, "reason"))
+VERSION_DEPLOYED = register(
+    "model_version.deployed",
+    "A version went live in an environment (replacing the one live there, if any).",
+    fields=(*_REF, "environment", "artifact_sha256", "replaced_version", "reason"),
+)
+VERSION_RETIRED = register(
+    "model_version.retired",
+    "A version stopped being live in an environment (retired by hand, or replaced).",
+    fields=(*_REF, "environment", "replaced_by", "reason"),
+)
+MODEL_CARD_EDITED = register(
+    "model_card.edited",
+    "A version's model card was edited during review (section names and the card's hash).",
+    fields=(*_REF, "sections", "card_sha256"),
+)
