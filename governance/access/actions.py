@@ -16,7 +16,8 @@ from django.utils import timezone
 from governance.access.models import ApiToken, Team, User, hash_token, new_raw_token
 from governance.access.roles import Role
 from governance.trail import events
-from governance.trail.log import Actor, format_time, record_event
+from governance.trail.leaf import format_time
+from governance.trail.log import Actor, record_event
 
 
 class ActionError(Exception):

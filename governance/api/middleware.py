@@ -10,7 +10,6 @@ from django.http import HttpRequest, HttpResponse
 
 from governance.api.errors import API_PREFIX, json_error
 
-
 _MULTIPART_OVERHEAD = 1024 * 1024  # room for the metadata field and multipart boundaries
 
 

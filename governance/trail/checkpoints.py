@@ -14,7 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.trail.keys import ensure_key_registered, load_signing_key
-from governance.trail.log import TrailError, current_root, format_time, lock_trail, tree_size
+from governance.trail.leaf import format_time
+from governance.trail.log import TrailError, current_root, lock_trail, tree_size
 from governance.trail.models import Checkpoint
 from governance.trail.note import checkpoint_body, sign_note
 

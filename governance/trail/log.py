@@ -9,7 +9,6 @@ the new leaf plus the perfect subtree nodes it completes (two rows on average).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from governance.trail import events as event_types
-from governance.trail.canonical import canonical_json
+from governance.trail.leaf import encode_leaf
 from governance.trail.merkle import (
     EMPTY_ROOT,
     CompactRange,
@@ -31,7 +30,6 @@ from governance.trail.merkle import (
 from governance.trail.merkle import root_at as _root_at
 from governance.trail.models import Event, MerkleNode
 
-LEAF_VERSION = 1
 # Any fixed 64-bit number; it names "the trail's append lock" among PostgreSQL advisory locks.
 _ADVISORY_LOCK_KEY = 0x617373_6179_7472  # "assaytr"
 
@@ -74,41 +72,6 @@ def _is_token(request: Any) -> bool:
     from governance.access.models import ApiToken
 
     return isinstance(getattr(request, "auth", None), ApiToken)
-
-
-def format_time(moment: dt.datetime) -> str:
-    """UTC, microseconds, 'Z' suffix: the one spelling of a time inside a leaf."""
-    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")[:-6] + "Z"  # drop "+00:00"
-
-
-def encode_leaf(
-    *,
-    seq: int,
-    prev_hash: bytes,
-    recorded_at: dt.datetime,
-    action: str,
-    actor: Mapping[str, Any],
-    object_type: str,
-    object_id: str,
-    payload: Mapping[str, Any],
-) -> bytes:
-    """The leaf bytes: RFC 8785 (JCS) canonical JSON of the event, so anyone can re-derive them exactly."""
-    actor = dict(actor)
-    payload = dict(payload)
-    # Everything but the payload and the integers is a str built here; only those need the encoder's type check.
-    return canonical_json(
-        {
-            "v": LEAF_VERSION,
-            "seq": seq,
-            "prev": prev_hash.hex(),
-            "time": format_time(recorded_at),
-            "action": action,
-            "actor": actor,
-            "object": {"type": object_type, "id": object_id},
-            "payload": payload,
-        },
-        check=(payload, seq, actor, action, object_type, object_id),
-    )
 
 
 def leaf_from_row(event: Event) -> bytes:

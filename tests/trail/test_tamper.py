@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from governance.trail.checkpoints import issue_checkpoint
-from governance.trail.log import encode_leaf
+from governance.trail.leaf import encode_leaf
 from governance.trail.merkle import leaf_hash
 from governance.trail.models import Checkpoint, Event
 from governance.trail.note import checkpoint_body, sign_note
@@ -282,3 +282,16 @@ def test_triggers_are_back_after_each_attack(trail: Checkpoint) -> None:
 
     assert trail_triggers_present() == []
     assert connection.vendor in ("sqlite", "postgresql")
+
+
+@pytest.mark.parametrize("scenario", ["clean", "edited", "deleted"])
+def test_parallel_verification_finds_the_same_as_sequential(trail: Checkpoint, scenario: str) -> None:
+    """The worker-process path (used for large trails) reports exactly what the single-process path does."""
+    if scenario == "edited":
+        as_attacker(_row_payload_edit)
+    elif scenario == "deleted":
+        as_attacker(lambda cursor: cursor.execute("DELETE FROM governance_event WHERE seq = 11"))
+    sequential = run_verify_trail("--workers", "1")
+    parallel = run_verify_trail("--workers", "2")
+    assert parallel == sequential
+    assert (sequential[0] == 0) == (scenario == "clean")

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from governance.trail.checkpoints import issue_checkpoint
 from governance.trail.keys import published_verifier_keys
-from governance.trail.log import format_time
+from governance.trail.leaf import format_time
 from governance.trail.models import Checkpoint, Event
 
 VERIFIER = Path(__file__).resolve().parents[2] / "trail" / "verifier.py"

@@ -25,6 +25,9 @@ class Command(BaseCommand):
             "--trusted-keys", type=Path, help="verifier keys to trust (default: the keys the server publishes)"
         )
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
+        parser.add_argument(
+            "--workers", type=int, default=None, help="processes re-deriving leaves (default: by the trail's size)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -34,7 +37,9 @@ class Command(BaseCommand):
                 trusted = [line.strip() for line in options["trusted_keys"].read_text().splitlines() if line.strip()]
         except OSError as exc:
             raise CommandError(f"Cannot read {exc.filename}: {exc.strerror}") from None
-        report = verify_trail(held=held, trusted_keys=trusted)
+        if options["workers"] is not None and not 1 <= options["workers"] <= 64:
+            raise CommandError("--workers must be between 1 and 64.")
+        report = verify_trail(held=held, trusted_keys=trusted, workers=options["workers"])
         if options["json"]:
             self.stdout.write(
                 json.dumps(

@@ -1,0 +1,89 @@
+"""The leaf: how one event becomes the exact bytes the Merkle log hashes (pure; no Django).
+
+Kept apart from ``log.py`` so that ``verify_trail`` can re-derive leaves in worker processes that never load
+Django.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from governance.trail.canonical import canonical_json
+from governance.trail.verifier import leaf_hash
+
+LEAF_VERSION = 1
+
+
+def format_time(moment: dt.datetime) -> str:
+    """UTC, microseconds, 'Z' suffix: the one spelling of a time inside a leaf."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")[:-6] + "Z"  # drop "+00:00"
+
+
+def encode_leaf(
+    *,
+    seq: int,
+    prev_hash: bytes,
+    recorded_at: dt.datetime,
+    action: str,
+    actor: Mapping[str, Any],
+    object_type: str,
+    object_id: str,
+    payload: Mapping[str, Any],
+) -> bytes:
+    """The leaf bytes: RFC 8785 (JCS) canonical JSON of the event, so anyone can re-derive them exactly."""
+    actor = dict(actor)
+    payload = dict(payload)
+    # Everything but the payload and the integers is a str built here; only those need the encoder's type check.
+    return canonical_json(
+        {
+            "v": LEAF_VERSION,
+            "seq": seq,
+            "prev": prev_hash.hex(),
+            "time": format_time(recorded_at),
+            "action": action,
+            "actor": actor,
+            "object": {"type": object_type, "id": object_id},
+            "payload": payload,
+        },
+        check=(payload, seq, actor, action, object_type, object_id),
+    )
+
+
+# A row as verify_trail reads it: seq, recorded_at, action, actor_kind, actor_user_id, actor_token_id,
+# object_type, object_id, payload (JSON text or already decoded), leaf, leaf_hash, prev_hash.
+Row = tuple[Any, ...]
+
+
+def as_utc(raw: object) -> dt.datetime:
+    """A row's time: text on SQLite (naive UTC), an aware datetime on PostgreSQL."""
+    value = dt.datetime.fromisoformat(raw) if isinstance(raw, str) else raw
+    if not isinstance(value, dt.datetime):
+        raise ValueError(f"unreadable event time {raw!r}")
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def rederive(row: Row) -> tuple[int, bytes, bool]:
+    """(seq, SHA-256 leaf hash of the stored leaf bytes, whether the columns re-derive exactly those bytes)."""
+    seq, recorded_at, action, kind, user_id, token_id, object_type, object_id, payload, leaf = row[:10]
+    leaf = bytes(leaf)
+    if isinstance(payload, (bytes, memoryview)):
+        payload = bytes(payload).decode()
+    derived = encode_leaf(
+        seq=seq,
+        prev_hash=bytes(row[11]),
+        recorded_at=as_utc(recorded_at),
+        action=action,
+        actor={"kind": kind, "token": token_id, "user": user_id},
+        object_type=object_type,
+        object_id=object_id,
+        payload=json.loads(payload) if isinstance(payload, str) else payload,
+    )
+    return seq, leaf_hash(leaf), derived == leaf
+
+
+def rederive_batch(rows: Sequence[Row]) -> list[tuple[int, bytes, bool]]:
+    """``rederive`` over a batch (the unit of work sent to a worker process)."""
+    return [rederive(row) for row in rows]
