@@ -299,7 +299,7 @@ def _clean_card(card: Mapping[str, Any]) -> dict[str, str]:
 
 def do_edit_model_card(*, version: ModelVersion, user: User, actor: Actor, card: Mapping[str, Any]) -> ModelVersion:
     """Replace sections of a version's model card while it is a draft or under review."""
-    _require_role(user, SUBMITTERS | APPROVERS, "edit model cards")
+    _require_role(user, SUBMITTERS, "edit model cards")
     cleaned = _clean_card(card)
     with transaction.atomic():
         locked = _locked(version)

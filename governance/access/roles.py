@@ -51,7 +51,8 @@ _ALL = frozenset(SCOPES)
 _EVERYONE = frozenset({"meta:read", "proofs:read"})
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
-    Role.ADMIN: _ALL,
+    # Administrators run the system; approving models is left to reviewers and officers (separation of duties).
+    Role.ADMIN: _ALL - {"models:approve"},
     Role.OFFICER: _EVERYONE
     | {
         "tokens:self",

@@ -9,11 +9,17 @@ The endpoints come from the URLconf itself, so a new endpoint is on the ladder t
 - a member with the scope who can see it     -> served (not 401/403/404/405, not a server error)
 
 An endpoint with path parameters needs an entry in ``OBJECTS`` below: how to make an object for the URL and
-which cast members can see it.
+which cast members can see it. A write that needs a body to succeed gets one in ``BODIES``. When an action
+refuses a member who holds the scope and sees the object (a rule of the action, such as team membership),
+``REFUSED_BY_ACTION`` says so, and that rung expects the action's own 403.
+
+Refused requests share one object (they must not change it, and each rung checks that they did not); every
+write that is served gets a fresh one, so that it finds the object in the state it needs.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,10 +31,13 @@ from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from governance.access.actions import do_issue_token
+from governance.access.models import Team
 from governance.access.roles import scopes_for
 from governance.trail.checkpoints import issue_checkpoint
 from governance.trail.log import Actor
 from governance.trail.models import Event
+from registry import actions as registry
+from registry.models import RegisteredModel
 from tests.api import (
     HTTP_METHODS,
     Endpoint,
@@ -68,12 +77,91 @@ def _newest_event(cast: Cast) -> dict[str, Any]:
     return {"seq": last_seq()}
 
 
+# Questionnaire answers that classify a model as minimal risk (one approval, nothing blocks a deployment).
+MINIMAL_RISK = {
+    "prohibited_practice": "none",
+    "annex_iii_area": "none",
+    "profiles_natural_persons": False,
+    "human_reviews_each_decision": False,
+    "interacts_with_people_or_generates_content": False,
+}
+_model_numbers = itertools.count(1)
+
+
+def _new_model(cast: Cast) -> RegisteredModel:
+    """A fresh minimal-risk model of the owner's team, registered by the owner."""
+    return registry.do_register_model(
+        user=cast.owner.user,
+        actor=Actor.for_user(cast.owner.user),
+        name=f"ladder-model-{next(_model_numbers)}",
+        team=Team.objects.get(slug="credit-risk"),
+        purpose="A model for the permission ladder.",
+        risk_answers=MINIMAL_RISK,
+    )
+
+
+def _model(cast: Cast) -> dict[str, Any]:
+    return {"name": _new_model(cast).name}
+
+
+def _version(*steps: str) -> Callable[[Cast], dict[str, Any]]:
+    """A fresh version of a fresh model, walked through ``steps`` by the cast members whose job each step is."""
+    by = {"submit": "owner", "approve": "reviewer", "deploy": "officer"}
+    extra = {"deploy": {"environment": "staging"}}
+
+    def make(cast: Cast) -> dict[str, Any]:
+        model = _new_model(cast)
+        version = registry.do_register_version(model=model, user=cast.owner.user, actor=Actor.for_user(cast.owner.user))
+        for step in steps:
+            user = getattr(cast, by[step]).user
+            getattr(registry, f"do_{step}")(
+                version=version, user=user, actor=Actor.for_user(user), **extra.get(step, {})
+            )
+        return {"name": model.name, "number": version.number}
+
+    return make
+
+
 # One entry per endpoint with path parameters, keyed by URL name.
 OBJECTS: dict[str, Target] = {
     "api:team-detail": Target(lambda cast: {"slug": "credit-risk"}, visible_to=CREDIT_RISK),
     # The owner's token: the owner sees it (through either token), and so does whoever holds tokens:manage.
     "api:token-detail": Target(_fresh_owner_token, visible_to=frozenset({"owner", "read_only", "admin"})),
     "api:trail-event-detail": Target(_newest_event, visible_to=EVERYONE),
+    # Registry objects belong to the credit-risk team; regulators see only what is shared with them.
+    "registry-api:model-detail": Target(_model, visible_to=CREDIT_RISK),
+    "registry-api:model-risk": Target(_model, visible_to=CREDIT_RISK),
+    "registry-api:model-history": Target(_model, visible_to=CREDIT_RISK),
+    "registry-api:version-list": Target(_model, visible_to=CREDIT_RISK),
+    "registry-api:version-detail": Target(_version(), visible_to=CREDIT_RISK),
+    "registry-api:version-model-card": Target(_version(), visible_to=CREDIT_RISK),
+    "registry-api:version-submit": Target(_version(), visible_to=CREDIT_RISK),
+    "registry-api:version-approve": Target(_version("submit"), visible_to=CREDIT_RISK),
+    "registry-api:version-reject": Target(_version("submit"), visible_to=CREDIT_RISK),
+    "registry-api:version-deploy": Target(_version("submit", "approve"), visible_to=CREDIT_RISK),
+    "registry-api:version-retire": Target(_version("submit", "approve", "deploy"), visible_to=CREDIT_RISK),
+}
+
+# Members who hold the scope (and see the object) but whom the action itself refuses, per (URL name, method).
+REFUSED_BY_ACTION: dict[tuple[str, str], frozenset[str]] = {
+    # The body registers the model for credit-risk, and the outsider is not in that team.
+    ("registry-api:model-list", "POST"): frozenset({"outsider"}),
+}
+
+# Bodies that make an allowed write succeed (without one, a write is sent an empty JSON object).
+BODIES: dict[str, Callable[[], dict[str, Any]]] = {
+    "registry-api:model-list": lambda: {
+        "name": f"ladder-model-{next(_model_numbers)}",
+        "team": "credit-risk",
+        "purpose": "Registered by the permission ladder.",
+        "risk_answers": MINIMAL_RISK,
+    },
+    "registry-api:model-detail": lambda: {"purpose": "Changed by the permission ladder."},
+    "registry-api:model-risk": lambda: {"risk_answers": MINIMAL_RISK, "reason": "Re-checked by the ladder."},
+    "registry-api:version-model-card": lambda: {"intended_use": "Ladder climbing."},
+    "registry-api:version-reject": lambda: {"reason": "Not ready."},
+    "registry-api:version-deploy": lambda: {"environment": "staging"},
+    "registry-api:version-retire": lambda: {"reason": "Replaced."},
 }
 
 # Query strings that make a served request a useful one (without them these answer 422, which is also fine).
@@ -95,9 +183,9 @@ def _member_scopes(member: Member) -> frozenset[str]:
     return scopes_for(member.user.role, read_only=token_row(member).read_only)
 
 
-def _send(client: APIClient, method: str, path: str, query: dict[str, str]) -> Any:
+def _send(client: APIClient, method: str, path: str, query: dict[str, str], body: dict[str, Any] | None = None) -> Any:
     if method in ("POST", "PUT", "PATCH"):
-        return getattr(client, method.lower())(path, {}, format="json")
+        return getattr(client, method.lower())(path, body or {}, format="json")
     if method == "DELETE":
         return client.delete(path)
     return client.generic(method, path, QUERY_STRING="&".join(f"{k}={v}" for k, v in query.items()))
@@ -143,37 +231,51 @@ def test_permission_ladder(world: Cast, anonymous: APIClient, endpoint: Endpoint
     target = OBJECTS.get(endpoint.name)
     scope = endpoint.required_scopes[method]
     query = QUERIES.get(endpoint.name, {})
+    body = BODIES.get(endpoint.name, dict)
+    shared = reverse(endpoint.name, kwargs=target.make(world) if target else None)
 
-    def path() -> str:
-        return reverse(endpoint.name, kwargs=target.make(world) if target else None)
+    def rung(name: str, member: Member) -> str:
+        if scope not in _member_scopes(member):
+            return "forbidden"
+        if target is not None and name not in target.visible_to:
+            return "hidden"
+        if name in REFUSED_BY_ACTION.get((endpoint.name, method), ()):
+            return "refused by the action"
+        return "served"
 
     # Anonymous: 401 with a Bearer challenge, nothing changed, nothing recorded (there is no one to record).
-    url = path()
+    url = shared
     before, seq = db_state(), last_seq()
-    response = _send(anonymous, method, url, query)
+    response = _send(anonymous, method, url, query, body())
     assert_error(response, 401, "not_authenticated")
     assert response["WWW-Authenticate"] == 'Bearer realm="assay"'
     assert db_state() == before, f"anonymous {method} {url} changed the database"
     assert events_since(seq) == []
 
     for name, member in world.members().items():
-        url = path()
-        where = f"{name} ({member.user.role}) {method} {url}"
+        expected = rung(name, member)
+        fresh = expected == "served" and method != "GET" and target is not None
+        url = reverse(endpoint.name, kwargs=target.make(world)) if fresh else shared
+        where = f"{name} ({member.user.role}) {method} {url}, expected {expected}"
         before, seq = db_state(), last_seq()
-        response = _send(member.client(), method, url, query)
+        response = _send(member.client(), method, url, query, body())
         denials = events_since(seq, "access.denied")
 
-        if scope not in _member_scopes(member):
+        if expected == "forbidden":
             error = assert_error(response, 403, "permission_denied")
             assert scope in error["message"], where
             assert db_state() == before, f"{where} was refused but changed the database"
             assert len(denials) == 1, f"{where}: expected one access.denied event, got {denials}"
             _assert_denial(denials[0], member, method=method, path=url, reason="missing_scope", scope=scope)
-        elif target is not None and name not in target.visible_to:
+        elif expected == "hidden":
             assert_error(response, 404, "not_found")
             assert db_state() == before, f"{where} was refused but changed the database"
             assert len(denials) == 1, f"{where}: expected one access.denied event, got {denials}"
             _assert_denial(denials[0], member, method=method, path=url, reason="out_of_scope", scope="")
+        elif expected == "refused by the action":
+            error = assert_error(response, 403)
+            assert error["code"] != "permission_denied", f"{where}: expected the action's refusal, got {error}"
+            assert db_state() == before, f"{where} was refused but changed the database"
         else:
             answer = f"{where}: {response.status_code} {response.content[:300]!r}"
             assert response.status_code not in REFUSED, f"refused: {answer}"
@@ -193,8 +295,8 @@ def test_a_method_the_view_does_not_implement_answers_405(cast: Cast, endpoint: 
     unimplemented = [m for m in HTTP_METHODS if m not in endpoint.implemented_methods]
     if not unimplemented:
         pytest.skip(f"{endpoint.name} implements every method")
+    url = reverse(endpoint.name, kwargs=target.make(cast) if target else None)
     for method in unimplemented:
-        url = reverse(endpoint.name, kwargs=target.make(cast) if target else None)
         before, seq = db_state(), last_seq()
         response = _send(cast.admin.client(), method, url, {})
         error = assert_error(response, 405, "method_not_allowed")

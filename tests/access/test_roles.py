@@ -15,6 +15,7 @@ from governance.access.roles import (
     scopes_for,
 )
 from governance.api.trail import EventList
+from registry import actions as registry_actions
 from tests.api import drf_endpoints
 
 ROLES = list(Role.values)
@@ -44,8 +45,9 @@ def test_an_unknown_role_has_no_scopes() -> None:
     assert scopes_for("") == frozenset()
 
 
-def test_the_admin_holds_every_scope() -> None:
-    assert scopes_for(Role.ADMIN) == frozenset(SCOPES)
+def test_the_admin_holds_every_scope_but_approval() -> None:
+    # Administrators run the system; approving models is left to reviewers and officers (separation of duties).
+    assert scopes_for(Role.ADMIN) == frozenset(SCOPES) - {"models:approve"}
 
 
 def test_a_regulator_only_reads() -> None:
@@ -77,9 +79,23 @@ def test_ci_never_approves_or_deploys(read_only: bool) -> None:
     assert "models:deploy" not in scopes
 
 
-def test_only_officers_reviewers_and_admins_may_approve() -> None:
+def test_only_officers_and_reviewers_may_approve() -> None:
     approvers = {role for role in ROLES if "models:approve" in scopes_for(role)}
-    assert approvers == {Role.ADMIN, Role.OFFICER, Role.REVIEWER}
+    assert approvers == {Role.OFFICER, Role.REVIEWER}
+
+
+@pytest.mark.parametrize(
+    ("scope", "action_roles"),
+    [
+        ("models:write", registry_actions.SUBMITTERS),
+        ("models:approve", registry_actions.APPROVERS),
+        ("models:deploy", registry_actions.DEPLOYERS),
+    ],
+)
+def test_the_table_and_the_registry_actions_agree_on_who_does_what(scope: str, action_roles: frozenset[str]) -> None:
+    # The actions enforce roles again (every entry point obeys them); a role the table grants but the action
+    # refuses would be a permission a compliance officer reads here and that does not exist.
+    assert {role for role in ROLES if scope in scopes_for(role)} == set(action_roles)
 
 
 def test_owners_who_write_models_cannot_approve_them() -> None:

@@ -194,7 +194,7 @@ def test_revoking_a_token_twice_is_refused(cast: Cast) -> None:
     client = cast.owner.client()
     assert client.delete(f"{TOKENS}{body['id']}/").status_code == 200
     seq = last_seq()
-    error = assert_error(client.delete(f"{TOKENS}{body['id']}/"), 422, "validation_failed")
+    error = assert_error(client.delete(f"{TOKENS}{body['id']}/"), 422, "refused")
     assert "already revoked" in error["message"]
     assert events_since(seq, "token.revoked") == []
 
