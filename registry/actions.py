@@ -65,7 +65,8 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     VersionState.RETIRED: {},
 }
 
-SUBMITTERS = frozenset({Role.OWNER, Role.CI, Role.ADMIN})
+# Administrators run the system; they neither register, submit nor approve models (separation of duties).
+SUBMITTERS = frozenset({Role.OWNER, Role.CI})
 APPROVERS = frozenset({Role.REVIEWER, Role.OFFICER})
 DEPLOYERS = frozenset({Role.OFFICER, Role.ADMIN})
 EDITABLE_CARD_STATES = frozenset({VersionState.DRAFT, VersionState.SUBMITTED})
@@ -124,7 +125,9 @@ def do_register_model(
     try:
         classification = risk.classify(risk_answers)
     except risk.QuestionnaireError as exc:
-        raise RegistryError(f"The risk questionnaire is incomplete: {exc}", code="invalid_risk_answers", status=422)
+        raise RegistryError(
+            f"The risk questionnaire is incomplete: {exc}", code="invalid_risk_answers", status=422
+        ) from None
     with transaction.atomic():
         if RegisteredModel.objects.filter(name=name).exists():
             raise RegistryError(f"A model named '{name}' already exists.", code="duplicate")
@@ -164,7 +167,9 @@ def do_update_model(*, model: RegisteredModel, user: User, actor: Actor, changes
             setattr(locked, key, changes[key])
         if changed:
             locked.save(update_fields=changed)
-            record_event(events.MODEL_UPDATED, actor=actor, obj=locked, payload={"name": locked.name, "changed": changed})
+            record_event(
+                events.MODEL_UPDATED, actor=actor, obj=locked, payload={"name": locked.name, "changed": changed}
+            )
     return locked
 
 
@@ -178,7 +183,9 @@ def do_change_risk(
     try:
         classification = risk.classify(risk_answers)
     except risk.QuestionnaireError as exc:
-        raise RegistryError(f"The risk questionnaire is incomplete: {exc}", code="invalid_risk_answers", status=422)
+        raise RegistryError(
+            f"The risk questionnaire is incomplete: {exc}", code="invalid_risk_answers", status=422
+        ) from None
     with transaction.atomic():
         locked = RegisteredModel.objects.select_for_update().get(pk=model.pk)
         old = locked.risk_tier
@@ -234,17 +241,21 @@ def do_register_version(
     input_schema: Sequence[Mapping[str, Any]] | None = None,
 ) -> ModelVersion:
     """Register the next version of ``model``: an inspected ONNX/skops artifact, or predictions only (no path)."""
-    from registry.artifacts import inspect_artifact
+    from registry.artifacts import ArtifactError, inspect_artifact
 
     _require_role(user, SUBMITTERS, "register versions")
     if not _in_team(user, model):
         raise RegistryError("You are not in this model's team.", code="not_in_team", status=403)
     card = _clean_card(model_card or {})
-    framework, stored, inspected = Framework.PREDICTIONS, "", None
+    framework: str = Framework.PREDICTIONS
+    stored, inspected = "", None
     if artifact_path is not None:
-        inspected = inspect_artifact(
-            artifact_path, filename=artifact_name or artifact_path.name, max_bytes=settings.ARTIFACT_MAX_BYTES
-        )
+        try:
+            inspected = inspect_artifact(
+                artifact_path, filename=artifact_name or artifact_path.name, max_bytes=settings.ARTIFACT_MAX_BYTES
+            )
+        except ArtifactError as exc:
+            raise RegistryError(str(exc), code=exc.code, status=413 if exc.code == "too_large" else 422) from None
         framework = inspected.framework
         stored = store_artifact(artifact_path, sha256=inspected.sha256, framework=framework)
     with transaction.atomic():
@@ -350,7 +361,11 @@ def do_submit(*, version: ModelVersion, user: User, actor: Actor, reason: str = 
             events.VERSION_SUBMITTED,
             actor=actor,
             obj=locked,
-            payload={**_ref(locked), "required_approvals": risk.required_approvals(locked.model.risk_tier), "reason": reason},
+            payload={
+                **_ref(locked),
+                "required_approvals": risk.required_approvals(locked.model.risk_tier),
+                "reason": reason,
+            },
         )
     return locked
 
@@ -366,8 +381,10 @@ def _check_reviewer(version: ModelVersion, user: User) -> None:
             status=403,
         )
     if Review.objects.filter(version=version, reviewer=user).exists():
-        raise RegistryError("You have already reviewed this version; a second approval must come from someone else.",
-                            code="duplicate_review")
+        raise RegistryError(
+            "You have already reviewed this version; a second approval must come from someone else.",
+            code="duplicate_review",
+        )
 
 
 def do_approve(*, version: ModelVersion, user: User, actor: Actor, reason: str = "") -> ModelVersion:
@@ -382,9 +399,9 @@ def do_approve(*, version: ModelVersion, user: User, actor: Actor, reason: str =
         except IntegrityError:
             raise RegistryError("You have already reviewed this version.", code="duplicate_review") from None
         approvers = list(
-            Review.objects.filter(version=locked, decision=Decision.APPROVE).order_by("decided_at").values_list(
-                "reviewer_id", flat=True
-            )
+            Review.objects.filter(version=locked, decision=Decision.APPROVE)
+            .order_by("decided_at")
+            .values_list("reviewer_id", flat=True)
         )
         required = risk.required_approvals(locked.model.risk_tier)
         record_event(
@@ -396,7 +413,9 @@ def do_approve(*, version: ModelVersion, user: User, actor: Actor, reason: str =
         if len(approvers) >= required:
             locked.state = target
             locked.save(update_fields=["state"])
-            record_event(events.VERSION_APPROVED, actor=actor, obj=locked, payload={**_ref(locked), "approvers": approvers})
+            record_event(
+                events.VERSION_APPROVED, actor=actor, obj=locked, payload={**_ref(locked), "approvers": approvers}
+            )
     return locked
 
 
@@ -415,7 +434,9 @@ def do_reject(*, version: ModelVersion, user: User, actor: Actor, reason: str) -
     return locked
 
 
-def _retire_deployment(deployment: Deployment, *, user: User, actor: Actor, reason: str, replaced_by: int | None) -> None:
+def _retire_deployment(
+    deployment: Deployment, *, user: User, actor: Actor, reason: str, replaced_by: int | None
+) -> None:
     deployment.retired_at = timezone.now()
     deployment.retired_by = user
     deployment.retire_reason = reason
@@ -454,7 +475,9 @@ def do_deploy(*, version: ModelVersion, user: User, actor: Actor, environment: s
         if live is not None and live.version_id == locked.pk:
             raise RegistryError(f"{locked} is already live in {environment}.", code="already_deployed")
         if live is not None:
-            _retire_deployment(live, user=user, actor=actor, reason=f"replaced by v{locked.number}", replaced_by=locked.number)
+            _retire_deployment(
+                live, user=user, actor=actor, reason=f"replaced by v{locked.number}", replaced_by=locked.number
+            )
         try:
             with transaction.atomic():
                 deployment = Deployment.objects.create(

@@ -44,13 +44,16 @@ def deployed_as_of(model: RegisteredModel, as_of: dt.datetime) -> dict[str, Any]
                 "deployed_by_user_id": row["actor_user_id"],
                 "deployed": evidence,
             }
-        elif row["action"] == events.VERSION_RETIRED.name:
+        elif row["action"] == events.VERSION_RETIRED.name and payload.get("replaced_by") is None:
+            # A replacement's retirement commits together with the deployment that follows it (same
+            # transaction): that deployed event replaces the entry, so there is no instant with nothing live.
             current = live.get(payload["environment"])
             if current and current["version"] == number:
                 del live[payload["environment"]]
-    names = _usernames({a["user_id"] for items in approvals.values() for a in items} | {
-        entry["deployed_by_user_id"] for entry in live.values()
-    })
+    names = _usernames(
+        {a["user_id"] for items in approvals.values() for a in items}
+        | {entry["deployed_by_user_id"] for entry in live.values()}
+    )
     environments = {}
     for environment, entry in sorted(live.items()):
         entry["deployed_by"] = names.get(entry["deployed_by_user_id"])

@@ -51,7 +51,7 @@ class Environment(models.TextChoices):
 
 
 class RegisteredModelQuerySet(models.QuerySet["RegisteredModel"]):
-    def visible_to(self, user: object) -> RegisteredModelQuerySet:
+    def visible_to(self, user: object) -> models.QuerySet[RegisteredModel]:
         """Models the user may see (team scope; see governance.access.scoping)."""
         from governance.access.scoping import filter_by_team
 

@@ -80,10 +80,14 @@ def _validate(answers: Mapping[str, Any]) -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
     for key, options in (("prohibited_practice", PROHIBITED_PRACTICES), ("annex_iii_area", ANNEX_III_AREAS)):
         value = answers.get(key)
-        if value not in options:
+        if not isinstance(value, str) or value not in options:
             problems[key] = f"choose one of {', '.join(options)}"
         cleaned[key] = value
-    for key in ("profiles_natural_persons", "human_reviews_each_decision", "interacts_with_people_or_generates_content"):
+    for key in (
+        "profiles_natural_persons",
+        "human_reviews_each_decision",
+        "interacts_with_people_or_generates_content",
+    ):
         value = answers.get(key)
         if not isinstance(value, bool):
             problems[key] = "answer true or false"
@@ -114,7 +118,9 @@ def classify(answers: Mapping[str, Any]) -> Classification:
             )
         return Classification("high", f"{area}: high-risk under Art. 6(2) and Annex III.", a)
     if a["interacts_with_people_or_generates_content"]:
-        return Classification("limited", "Interacts with people or generates content: transparency duties (Art. 50).", a)
+        return Classification(
+            "limited", "Interacts with people or generates content: transparency duties (Art. 50).", a
+        )
     return Classification("minimal", "No Article 5 practice, no Annex III area, no Article 50 duty: minimal risk.", a)
 
 

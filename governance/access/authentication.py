@@ -10,6 +10,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from governance.access.models import ApiToken, hash_token
+from governance.access.throttling import refuse_if_throttled
 
 # last_used_at is written at most this often per token, so reads do not turn into a write per request.
 _LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
@@ -27,17 +28,23 @@ class BearerTokenAuthentication(BaseAuthentication):
         try:
             raw = parts[1].decode("ascii")
         except UnicodeDecodeError:
+            refuse_if_throttled(request)
             raise exceptions.AuthenticationFailed("The token contains characters that no Assay token has.") from None
         token = ApiToken.objects.select_related("user").filter(digest=hash_token(raw)).first()
         now = timezone.now()
+        problem = None
         if token is None:
-            raise exceptions.AuthenticationFailed("The token is not valid.")
-        if token.revoked_at is not None:
-            raise exceptions.AuthenticationFailed("The token has been revoked.")
-        if token.expires_at is not None and token.expires_at <= now:
-            raise exceptions.AuthenticationFailed("The token has expired.")
-        if not token.user.is_active:
-            raise exceptions.AuthenticationFailed("The token's user is deactivated.")
+            problem = "The token is not valid."
+        elif token.revoked_at is not None:
+            problem = "The token has been revoked."
+        elif token.expires_at is not None and token.expires_at <= now:
+            problem = "The token has expired."
+        elif not token.user.is_active:
+            problem = "The token's user is deactivated."
+        if problem is not None or token is None:
+            # Failed attempts count against the address, so tokens cannot be guessed at full speed.
+            refuse_if_throttled(request)
+            raise exceptions.AuthenticationFailed(problem)
         if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return token.user, token

@@ -13,8 +13,9 @@ from typing import Any
 
 from rest_framework.permissions import BasePermission
 
-from governance.access.models import ApiToken
+from governance.access.models import ApiToken, User
 from governance.access.roles import scopes_for
+from governance.access.throttling import refuse_if_throttled
 
 _SAME_AS_GET = {"HEAD", "OPTIONS"}
 
@@ -41,6 +42,7 @@ class ScopedPermission(BasePermission):
 
     def has_permission(self, request: Any, view: Any) -> bool:
         if not (request.user and request.user.is_authenticated):
+            refuse_if_throttled(request, view)
             return False  # DRF answers 401, because an authenticator offers a WWW-Authenticate header
         method = request.method.upper()
         if method.lower() not in view.http_method_names or not hasattr(view, method.lower()):
@@ -73,3 +75,11 @@ def _record_denial(request: Any, *, reason: str, scope: str) -> None:
     from governance.access.actions import do_record_access_denied
 
     do_record_access_denied(request, reason=reason, scope=scope)
+
+
+def caller(request: Any) -> User:
+    """The authenticated user behind a request that passed ScopedPermission (typed for the actions)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise TypeError("caller() is for requests that passed authentication")
+    return user

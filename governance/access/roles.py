@@ -51,8 +51,9 @@ _ALL = frozenset(SCOPES)
 _EVERYONE = frozenset({"meta:read", "proofs:read"})
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
-    # Administrators run the system; approving models is left to reviewers and officers (separation of duties).
-    Role.ADMIN: _ALL - {"models:approve"},
+    # Administrators run the system; registering and approving models is left to the owning teams, reviewers and
+    # officers (separation of duties).
+    Role.ADMIN: _ALL - {"models:write", "models:approve"},
     Role.OFFICER: _EVERYONE
     | {
         "tokens:self",

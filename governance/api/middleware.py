@@ -38,7 +38,7 @@ class ApiBodyLimitMiddleware:
             return json_error(request, 400, "bad_request", f"Content-Length {raw_length!r} is not a number.")
         view_class = getattr(view_func, "cls", None) or getattr(view_func, "view_class", None)
         limit = settings.API_MAX_BODY_BYTES
-        if getattr(view_class, "max_body_setting", None):
+        if view_class is not None and getattr(view_class, "max_body_setting", None):
             # Upload views name the setting of their file limit; multipart framing adds a little on top.
             limit = getattr(settings, view_class.max_body_setting) + _MULTIPART_OVERHEAD
         if length > limit:

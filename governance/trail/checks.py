@@ -11,6 +11,23 @@ from governance.trail.db import installed_triggers, trigger_names
 
 
 @checks.register()
+def trail_signing_key_loads(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Error ``assay.E003`` when a configured checkpoint signing key cannot be loaded (found at start, not later)."""
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    if not settings.TRAIL_SIGNING_KEY:
+        return []  # development: a key is generated on first use
+    from governance.trail.keys import load_signing_key
+
+    try:
+        load_signing_key()
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), hint="Create one with 'python manage.py trail_keygen'.", id="assay.E003")]
+    return []
+
+
+@checks.register()
 def trail_triggers_present(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Error ``assay.E001`` when any protective trigger is missing from a migrated database."""
     if connection.vendor not in ("sqlite", "postgresql"):

@@ -88,8 +88,16 @@ class DeploymentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Deployment
-        fields = ["version", "environment", "deployed_by", "deployed_at", "reason", "retired_by", "retired_at",
-                  "retire_reason"]
+        fields = [
+            "version",
+            "environment",
+            "deployed_by",
+            "deployed_at",
+            "reason",
+            "retired_by",
+            "retired_at",
+            "retire_reason",
+        ]
 
 
 class VersionSerializer(serializers.ModelSerializer):
@@ -144,8 +152,12 @@ class VersionMetadataSerializer(StrictSerializer):
     code_commit = serializers.RegexField(r"^[0-9a-fA-F]{7,64}$", required=False, allow_blank=True, default="")
     training_datasets = serializers.ListField(required=False, default=list, max_length=100)
     model_card = ModelCardSerializer(required=False)
-    input_schema = serializers.ListField(child=serializers.DictField(), required=False, max_length=10000,
-                                         help_text="Predictions-only versions: the features, as [{name, type}].")
+    input_schema = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        max_length=10000,
+        help_text="Predictions-only versions: the features, as [{name, type}].",
+    )
 
 
 class ReasonSerializer(StrictSerializer):
@@ -160,6 +172,34 @@ class DeploySerializer(StrictSerializer):
 class RetireSerializer(StrictSerializer):
     environment = serializers.ChoiceField(choices=Environment.values, required=False, allow_null=True, default=None)
     reason = serializers.CharField(max_length=2000)
+
+
+class HistoryEvidenceSerializer(serializers.Serializer):
+    seq = serializers.IntegerField(help_text="Trail sequence number: ask /api/v1/trail/proofs/inclusion for it.")
+    at = serializers.DateTimeField()
+    leaf_hash = serializers.CharField()
+
+
+class HistoryApprovalSerializer(HistoryEvidenceSerializer):
+    user_id = serializers.IntegerField()
+    username = serializers.CharField(allow_null=True)
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    artifact_sha256 = serializers.CharField(allow_null=True)
+    deployed_by = serializers.CharField(allow_null=True)
+    deployed_by_user_id = serializers.IntegerField(allow_null=True)
+    deployed = HistoryEvidenceSerializer()
+    approvals = HistoryApprovalSerializer(many=True)
+
+
+class HistorySerializer(serializers.Serializer):
+    """What was live in each environment at ``as_of``, with the trail events that prove it."""
+
+    model = serializers.CharField()
+    as_of = serializers.DateTimeField()
+    environments = serializers.DictField(child=HistoryEntrySerializer())
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:

@@ -16,11 +16,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.access.models import Team
+from governance.access.permissions import caller
 from governance.trail.log import Actor
 from registry import actions
 from registry.access import access_model, access_version, models_visible_to
 from registry.api.serializers import (
     DeploySerializer,
+    HistorySerializer,
     ModelCardSerializer,
     ModelCreateSerializer,
     ModelSerializer,
@@ -57,7 +59,7 @@ class ModelList(generics.ListAPIView):
         team = Team.objects.filter(slug=data.pop("team")).first()
         if team is None:
             raise ValidationError({"team": ["There is no such team."]})
-        model = actions.do_register_model(user=request.user, actor=Actor.from_request(request), team=team, **data)
+        model = actions.do_register_model(user=caller(request), actor=Actor.from_request(request), team=team, **data)
         return Response(ModelSerializer(model).data, status=status.HTTP_201_CREATED)
 
 
@@ -72,7 +74,9 @@ class ModelDetail(APIView):
     def patch(self, request: Request, name: str) -> Response:
         model = access_model(request.user, name, request)
         changes = validated(ModelUpdateSerializer, request.data)
-        model = actions.do_update_model(model=model, user=request.user, actor=Actor.from_request(request), changes=changes)
+        model = actions.do_update_model(
+            model=model, user=caller(request), actor=Actor.from_request(request), changes=changes
+        )
         return Response(ModelSerializer(model).data)
 
 
@@ -85,7 +89,7 @@ class ModelRisk(APIView):
     def post(self, request: Request, name: str) -> Response:
         model = access_model(request.user, name, request)
         data = validated(RiskChangeSerializer, request.data)
-        model = actions.do_change_risk(model=model, user=request.user, actor=Actor.from_request(request), **data)
+        model = actions.do_change_risk(model=model, user=caller(request), actor=Actor.from_request(request), **data)
         return Response(ModelSerializer(model).data)
 
 
@@ -94,13 +98,19 @@ class ModelHistory(APIView):
 
     required_scopes = {"GET": "models:read"}
 
-    @extend_schema(parameters=[OpenApiParameter("as_of", str, description="ISO 8601 time with timezone")])
+    @extend_schema(
+        parameters=[OpenApiParameter("as_of", str, description="ISO 8601 time with timezone")],
+        responses=HistorySerializer,
+    )
     def get(self, request: Request, name: str) -> Response:
         from django.utils import timezone
 
         model = access_model(request.user, name, request)
         raw = request.query_params.get("as_of")
-        as_of = timezone.now() if not raw else parse_datetime(raw)
+        try:
+            as_of = timezone.now() if not raw else parse_datetime(raw)
+        except ValueError:  # well-formed but impossible, e.g. 30 February
+            as_of = None
         if as_of is None or as_of.tzinfo is None:
             raise ValidationError({"as_of": ["Use an ISO 8601 time with a timezone, e.g. 2026-01-31T12:00:00Z."]})
         return Response(deployed_as_of(model, as_of))
@@ -123,7 +133,10 @@ class VersionList(generics.ListAPIView):
     def post(self, request: Request, name: str) -> Response:
         model = access_model(request.user, name, request)
         upload = request.FILES.get("artifact")
-        raw_metadata: Any = request.data.get("metadata", "{}") if upload is not None or "metadata" in request.data else request.data
+        data: Any = request.data
+        # Multipart: the metadata is a JSON string in the "metadata" field; a JSON body is the metadata itself.
+        is_form = upload is not None or (hasattr(data, "getlist") and "metadata" in data)
+        raw_metadata: Any = data.get("metadata", "{}") if is_form else data
         if isinstance(raw_metadata, str):
             try:
                 raw_metadata = json.loads(raw_metadata or "{}")
@@ -136,7 +149,7 @@ class VersionList(generics.ListAPIView):
             artifact_path = Path(upload.temporary_file_path())
         version = actions.do_register_version(
             model=model,
-            user=request.user,
+            user=caller(request),
             actor=Actor.from_request(request),
             artifact_path=artifact_path,
             artifact_name=upload.name if upload is not None else "",
@@ -166,7 +179,9 @@ class ModelCard(APIView):
     def put(self, request: Request, name: str, number: int) -> Response:
         version = access_version(request.user, name, number, request)
         card = validated(ModelCardSerializer, request.data)
-        version = actions.do_edit_model_card(version=version, user=request.user, actor=Actor.from_request(request), card=card)
+        version = actions.do_edit_model_card(
+            version=version, user=caller(request), actor=Actor.from_request(request), card=card
+        )
         return Response(version.model_card)
 
 
@@ -180,7 +195,7 @@ class _Transition(APIView):
         version = access_version(request.user, name, number, request)
         data = validated(self.serializer_class, request.data or {})
         action = getattr(actions, f"do_{self.action_name}")
-        result = action(version=version, user=request.user, actor=Actor.from_request(request), **data)
+        result = action(version=version, user=caller(request), actor=Actor.from_request(request), **data)
         version = result.version if hasattr(result, "environment") else result
         version.refresh_from_db()
         return Response(VersionSerializer(version).data)
@@ -190,14 +205,23 @@ def _transition(action_name: str, scope: str, serializer: type, doc: str) -> typ
     view = type(
         f"{action_name.title()}Version",
         (_Transition,),
-        {"required_scopes": {"POST": scope}, "serializer_class": serializer, "action_name": action_name, "__doc__": doc},
+        {
+            "required_scopes": {"POST": scope},
+            "serializer_class": serializer,
+            "action_name": action_name,
+            "__doc__": doc,
+        },
     )
-    view.post = extend_schema(request=serializer, responses=VersionSerializer)(view.post)  # type: ignore[method-assign]
+    view.post = extend_schema(request=serializer, responses=VersionSerializer)(view.post)  # type: ignore[attr-defined]
     return view
 
 
 SubmitVersion = _transition("submit", "models:write", ReasonSerializer, "Submit a draft for review.")
 ApproveVersion = _transition("approve", "models:approve", ReasonSerializer, "Approve a submitted version.")
-RejectVersion = _transition("reject", "models:approve", ReasonSerializer, "Reject a submitted version (reason required).")
-DeployVersion = _transition("deploy", "models:deploy", DeploySerializer, "Deploy an approved version to an environment.")
+RejectVersion = _transition(
+    "reject", "models:approve", ReasonSerializer, "Reject a submitted version (reason required)."
+)
+DeployVersion = _transition(
+    "deploy", "models:deploy", DeploySerializer, "Deploy an approved version to an environment."
+)
 RetireVersion = _transition("retire", "models:deploy", RetireSerializer, "Retire a deployed version (reason required).")
