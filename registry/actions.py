@@ -32,6 +32,7 @@ from django.utils import timezone
 from governance.access.actions import ActionError
 from governance.access.models import Team, User
 from governance.access.roles import Role
+from governance.trail.events import EventType
 from governance.trail.log import Actor, record_event
 from registry import events, risk
 from registry.hooks import deployment_blockers
@@ -45,7 +46,9 @@ from registry.models import (
     RegisteredModel,
     Review,
     VersionState,
+    Webhook,
 )
+from registry.webhooks import WebhookURLError, check_url, queue_deliveries
 
 
 class RegistryError(ActionError):
@@ -97,6 +100,12 @@ def _require_role(user: User, roles: frozenset[str], what: str) -> None:
 def _locked(version: ModelVersion) -> ModelVersion:
     # Re-read under a row lock (PostgreSQL) / the write lock (SQLite): the state we check is the state we change.
     return ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
+
+
+def _transition_event(event_type: EventType, *, actor: Actor, obj: ModelVersion, payload: dict[str, Any]) -> None:
+    """Record a lifecycle event and queue its webhook notifications, in the caller's transaction."""
+    event = record_event(event_type, actor=actor, obj=obj, payload=payload)
+    queue_deliveries(event, model_id=obj.model_id)
 
 
 def _ref(version: ModelVersion) -> dict[str, Any]:
@@ -357,7 +366,7 @@ def do_submit(*, version: ModelVersion, user: User, actor: Actor, reason: str = 
         locked.submitted_by = user
         locked.submitted_at = timezone.now()
         locked.save(update_fields=["state", "submitted_by", "submitted_at"])
-        record_event(
+        _transition_event(
             events.VERSION_SUBMITTED,
             actor=actor,
             obj=locked,
@@ -404,7 +413,7 @@ def do_approve(*, version: ModelVersion, user: User, actor: Actor, reason: str =
             .values_list("reviewer_id", flat=True)
         )
         required = risk.required_approvals(locked.model.risk_tier)
-        record_event(
+        _transition_event(
             events.VERSION_APPROVAL_ADDED,
             actor=actor,
             obj=locked,
@@ -413,7 +422,7 @@ def do_approve(*, version: ModelVersion, user: User, actor: Actor, reason: str =
         if len(approvers) >= required:
             locked.state = target
             locked.save(update_fields=["state"])
-            record_event(
+            _transition_event(
                 events.VERSION_APPROVED, actor=actor, obj=locked, payload={**_ref(locked), "approvers": approvers}
             )
     return locked
@@ -430,7 +439,7 @@ def do_reject(*, version: ModelVersion, user: User, actor: Actor, reason: str) -
         Review.objects.create(version=locked, reviewer=user, decision=Decision.REJECT, reason=reason)
         locked.state = target
         locked.save(update_fields=["state"])
-        record_event(events.VERSION_REJECTED, actor=actor, obj=locked, payload={**_ref(locked), "reason": reason})
+        _transition_event(events.VERSION_REJECTED, actor=actor, obj=locked, payload={**_ref(locked), "reason": reason})
     return locked
 
 
@@ -445,7 +454,7 @@ def _retire_deployment(
     if not old.deployments.filter(retired_at__isnull=True).exists():
         old.state = VersionState.RETIRED
         old.save(update_fields=["state"])
-    record_event(
+    _transition_event(
         events.VERSION_RETIRED,
         actor=actor,
         obj=old,
@@ -489,7 +498,7 @@ def do_deploy(*, version: ModelVersion, user: User, actor: Actor, environment: s
             ) from None
         locked.state = VersionState.DEPLOYED
         locked.save(update_fields=["state"])
-        record_event(
+        _transition_event(
             events.VERSION_DEPLOYED,
             actor=actor,
             obj=locked,
@@ -524,3 +533,51 @@ def do_retire(
             _retire_deployment(deployment, user=user, actor=actor, reason=reason, replaced_by=None)
         locked.refresh_from_db(fields=["state"])
     return locked
+
+
+# --- webhooks ------------------------------------------------------------------------------------------------------
+
+
+def do_add_webhook(*, model: RegisteredModel, user: User, actor: Actor, url: str) -> tuple[Webhook, str]:
+    """Register a webhook for a model's transitions; returns it with its signing secret (shown once)."""
+    import secrets
+
+    _require_role(user, SUBMITTERS | {Role.OFFICER}, "add webhooks")
+    if not _in_team(user, model):
+        raise RegistryError("You are not in this model's team.", code="not_in_team", status=403)
+    try:
+        check_url(url)
+    except WebhookURLError as exc:
+        raise RegistryError(str(exc), code="invalid_webhook_url", status=422) from None
+    secret = secrets.token_hex(32)
+    with transaction.atomic():
+        webhook = Webhook.objects.create(model=model, url=url, secret=secret, created_by=user)
+        # The host only: a URL may carry credentials in its path or query.
+        record_event(events.WEBHOOK_ADDED, actor=actor, obj=webhook, payload={"model": model.name, "host": _host(url)})
+    return webhook, secret
+
+
+def do_remove_webhook(*, webhook: Webhook, user: User, actor: Actor) -> Webhook:
+    """Stop notifying a webhook (kept, with its deliveries, for the record)."""
+    _require_role(user, SUBMITTERS | {Role.OFFICER}, "remove webhooks")
+    with transaction.atomic():
+        locked = Webhook.objects.select_for_update().select_related("model").get(pk=webhook.pk)
+        if not _in_team(user, locked.model):
+            raise RegistryError("You are not in this model's team.", code="not_in_team", status=403)
+        if not locked.active:
+            raise RegistryError("This webhook is already removed.", code="already_removed")
+        locked.active = False
+        locked.save(update_fields=["active"])
+        record_event(
+            events.WEBHOOK_REMOVED,
+            actor=actor,
+            obj=locked,
+            payload={"model": locked.model.name, "host": _host(locked.url)},
+        )
+    return locked
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname or ""

@@ -45,3 +45,5 @@ MODEL_CARD_EDITED = register(
     "A version's model card was edited during review (section names and the card's hash).",
     fields=(*_REF, "sections", "card_sha256"),
 )
+WEBHOOK_ADDED = register("webhook.added", "A webhook was added to a model (its host only).", fields=("model", "host"))
+WEBHOOK_REMOVED = register("webhook.removed", "A webhook was removed from a model.", fields=("model", "host"))

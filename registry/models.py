@@ -167,3 +167,49 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} in {self.environment}"
+
+
+class Webhook(models.Model):
+    """An HTTPS endpoint told about a model's lifecycle transitions, signed with a shared secret."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    # The HMAC key: shown once when the webhook is created; needed in clear to sign, so not hashed (unlike tokens).
+    secret = models.CharField(max_length=64)
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"webhook {self.pk} of {self.model_id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed (gave up)"
+
+
+class WebhookDelivery(models.Model):
+    """One notification to one webhook, with every attempt's outcome."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.PROTECT, related_name="deliveries")
+    event_seq = models.BigIntegerField()
+    event_action = models.CharField(max_length=64)
+    body = models.TextField(help_text="The exact JSON bytes sent (and signed).")
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} ({self.status})"

@@ -8,7 +8,16 @@ from rest_framework import serializers
 
 from governance.api.serializers import StrictSerializer
 from registry import risk
-from registry.models import MODEL_CARD_SECTIONS, Deployment, Environment, ModelVersion, RegisteredModel, Review
+from registry.models import (
+    MODEL_CARD_SECTIONS,
+    Deployment,
+    Environment,
+    ModelVersion,
+    RegisteredModel,
+    Review,
+    Webhook,
+    WebhookDelivery,
+)
 
 
 class RiskAnswersSerializer(StrictSerializer):
@@ -200,6 +209,35 @@ class HistorySerializer(serializers.Serializer):
     model = serializers.CharField()
     as_of = serializers.DateTimeField()
     environments = serializers.DictField(child=HistoryEntrySerializer())
+
+
+class WebhookSerializer(serializers.ModelSerializer):
+    created_by: serializers.Field = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Webhook
+        fields = ["id", "url", "active", "created_by", "created_at"]
+
+
+class WebhookCreateSerializer(StrictSerializer):
+    url = serializers.URLField(max_length=500)
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "event_seq",
+            "event_action",
+            "status",
+            "attempts",
+            "last_status_code",
+            "last_error",
+            "next_attempt_at",
+            "delivered_at",
+            "created_at",
+        ]
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from governance.trail.log import Actor
 from registry import actions
 from registry.access import access_model, access_version, models_visible_to
 from registry.api.serializers import (
+    DeliverySerializer,
     DeploySerializer,
     HistorySerializer,
     ModelCardSerializer,
@@ -32,10 +33,12 @@ from registry.api.serializers import (
     RiskChangeSerializer,
     VersionMetadataSerializer,
     VersionSerializer,
+    WebhookCreateSerializer,
+    WebhookSerializer,
     validated,
 )
 from registry.history import deployed_as_of
-from registry.models import ModelVersion
+from registry.models import ModelVersion, Webhook, WebhookDelivery
 
 
 class ModelList(generics.ListAPIView):
@@ -225,3 +228,61 @@ DeployVersion = _transition(
     "deploy", "models:deploy", DeploySerializer, "Deploy an approved version to an environment."
 )
 RetireVersion = _transition("retire", "models:deploy", RetireSerializer, "Retire a deployed version (reason required).")
+
+
+def _webhooks_of(request: Request, name: str) -> Any:
+    return Webhook.objects.filter(model=access_model(request.user, name, request)).select_related("created_by")
+
+
+class WebhookList(generics.ListAPIView):
+    """A model's webhooks; POST adds one and answers its signing secret, once."""
+
+    required_scopes = {"GET": "models:read", "POST": "models:write"}
+    serializer_class = WebhookSerializer
+
+    def get_queryset(self) -> Any:
+        return _webhooks_of(self.request, self.kwargs["name"])
+
+    @extend_schema(request=WebhookCreateSerializer, responses={201: WebhookSerializer})
+    def post(self, request: Request, name: str) -> Response:
+        model = access_model(request.user, name, request)
+        data = validated(WebhookCreateSerializer, request.data)
+        webhook, secret = actions.do_add_webhook(
+            model=model, user=caller(request), actor=Actor.from_request(request), url=data["url"]
+        )
+        return Response({**WebhookSerializer(webhook).data, "secret": secret}, status=status.HTTP_201_CREATED)
+
+
+class WebhookDetail(APIView):
+    required_scopes = {"GET": "models:read", "DELETE": "models:write"}
+
+    def _get(self, request: Request, name: str, pk: int) -> Webhook:
+        from governance.access.scoping import get_visible_or_404
+
+        return get_visible_or_404(_webhooks_of(request, name), request.user, request, pk=pk)
+
+    @extend_schema(responses=WebhookSerializer)
+    def get(self, request: Request, name: str, pk: int) -> Response:
+        return Response(WebhookSerializer(self._get(request, name, pk)).data)
+
+    @extend_schema(request=None, responses=WebhookSerializer)
+    def delete(self, request: Request, name: str, pk: int) -> Response:
+        webhook = actions.do_remove_webhook(
+            webhook=self._get(request, name, pk), user=caller(request), actor=Actor.from_request(request)
+        )
+        return Response(WebhookSerializer(webhook).data)
+
+
+class DeliveryList(generics.ListAPIView):
+    """Every delivery to one webhook, newest first, with attempts and outcomes."""
+
+    required_scopes = {"GET": "models:read"}
+    serializer_class = DeliverySerializer
+
+    def get_queryset(self) -> Any:
+        from governance.access.scoping import get_visible_or_404
+
+        webhook = get_visible_or_404(
+            _webhooks_of(self.request, self.kwargs["name"]), self.request.user, self.request, pk=self.kwargs["pk"]
+        )
+        return WebhookDelivery.objects.filter(webhook=webhook).order_by("-id")

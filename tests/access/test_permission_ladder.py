@@ -122,6 +122,15 @@ def _version(*steps: str) -> Callable[[Cast], dict[str, Any]]:
     return make
 
 
+def _webhook(cast: Cast) -> dict[str, Any]:
+    """A webhook of a fresh model, added by the owner (a TEST-NET address: it resolves without DNS)."""
+    model = _new_model(cast)
+    webhook, _secret = registry.do_add_webhook(
+        model=model, user=cast.owner.user, actor=Actor.for_user(cast.owner.user), url="https://192.0.2.10/hook"
+    )
+    return {"name": model.name, "pk": webhook.pk}
+
+
 # One entry per endpoint with path parameters, keyed by URL name.
 OBJECTS: dict[str, Target] = {
     "api:team-detail": Target(lambda cast: {"slug": "credit-risk"}, visible_to=CREDIT_RISK),
@@ -140,6 +149,9 @@ OBJECTS: dict[str, Target] = {
     "registry-api:version-reject": Target(_version("submit"), visible_to=CREDIT_RISK),
     "registry-api:version-deploy": Target(_version("submit", "approve"), visible_to=CREDIT_RISK),
     "registry-api:version-retire": Target(_version("submit", "approve", "deploy"), visible_to=CREDIT_RISK),
+    "registry-api:webhook-list": Target(_model, visible_to=CREDIT_RISK),
+    "registry-api:webhook-detail": Target(_webhook, visible_to=CREDIT_RISK),
+    "registry-api:webhook-deliveries": Target(_webhook, visible_to=CREDIT_RISK),
 }
 
 # Members who hold the scope (and see the object) but whom the action itself refuses, per (URL name, method).
@@ -162,6 +174,7 @@ BODIES: dict[str, Callable[[], dict[str, Any]]] = {
     "registry-api:version-reject": lambda: {"reason": "Not ready."},
     "registry-api:version-deploy": lambda: {"environment": "staging"},
     "registry-api:version-retire": lambda: {"reason": "Replaced."},
+    "registry-api:webhook-list": lambda: {"url": "https://192.0.2.10/hook"},
 }
 
 # Query strings that make a served request a useful one (without them these answer 422, which is also fine).

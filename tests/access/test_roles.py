@@ -45,9 +45,10 @@ def test_an_unknown_role_has_no_scopes() -> None:
     assert scopes_for("") == frozenset()
 
 
-def test_the_admin_holds_every_scope_but_approval() -> None:
-    # Administrators run the system; approving models is left to reviewers and officers (separation of duties).
-    assert scopes_for(Role.ADMIN) == frozenset(SCOPES) - {"models:approve"}
+def test_the_admin_holds_every_scope_but_registering_and_approving_models() -> None:
+    # Administrators run the system; registering and approving models is left to the owning teams, reviewers and
+    # officers (separation of duties).
+    assert scopes_for(Role.ADMIN) == frozenset(SCOPES) - {"models:write", "models:approve"}
 
 
 def test_a_regulator_only_reads() -> None:

@@ -1,0 +1,198 @@
+"""Webhooks: signed, sent after commit to a real local HTTP server, retried with backoff, recorded."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from django.test import override_settings
+
+from governance.trail.models import Event
+from registry import actions
+from registry.models import DeliveryStatus, ModelVersion, Webhook, WebhookDelivery
+from registry.tasks import retry_due_webhooks
+from registry.webhooks import backoff, sign
+from tests.conftest import Cast
+from tests.registry.conftest import acting
+
+pytestmark = pytest.mark.django_db
+
+
+class Receiver:
+    """A real HTTP server on localhost that records what it receives and answers a scripted status."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.statuses: list[int] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append({"headers": dict(self.headers), "body": body})
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    with override_settings(WEBHOOK_ALLOW_LOCAL=True, WEBHOOK_ALLOW_HTTP=True):
+        yield server
+    server.close()
+
+
+def verify_signature(secret: str, request: dict[str, Any]) -> bool:
+    """What a receiver does (the README's recipe), written independently of registry.webhooks.sign."""
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    message = headers["x-assay-timestamp"].encode() + b"." + request["body"]
+    expected = "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, headers["x-assay-signature"])
+
+
+def test_transitions_are_delivered_signed_after_commit(
+    cast: Cast, minimal_draft: ModelVersion, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    webhook, secret = actions.do_add_webhook(
+        model=minimal_draft.model, user=cast.owner.user, actor=acting(cast.owner), url=receiver.url
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.do_submit(version=minimal_draft, user=cast.owner.user, actor=acting(cast.owner))
+    assert len(receiver.requests) == 1
+    request = receiver.requests[0]
+    assert verify_signature(secret, request)
+    assert not verify_signature("another secret", request)
+    body = json.loads(request["body"])
+    event = Event.objects.get(seq=body["seq"])
+    assert body["event"] == event.action == "model_version.submitted"
+    assert body["leaf_hash"] == bytes(event.leaf_hash).hex()
+    assert {k.lower(): v for k, v in request["headers"].items()}["x-assay-event"] == "model_version.submitted"
+    delivery = WebhookDelivery.objects.get(webhook=webhook)
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == (DeliveryStatus.DELIVERED, 1, 204)
+
+
+def test_a_failed_delivery_is_retried_with_backoff_until_it_succeeds(
+    cast: Cast, minimal_draft: ModelVersion, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    actions.do_add_webhook(model=minimal_draft.model, user=cast.owner.user, actor=acting(cast.owner), url=receiver.url)
+    receiver.statuses = [500, 503]
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.do_submit(version=minimal_draft, user=cast.owner.user, actor=acting(cast.owner))
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.last_error) == (DeliveryStatus.PENDING, 1, "HTTP 500")
+    assert retry_due_webhooks() == 0  # not due yet: the backoff holds it back
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=delivery.created_at)
+    assert retry_due_webhooks() == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == (DeliveryStatus.PENDING, 2, 503)
+    assert delivery.next_attempt_at - delivery.created_at >= backoff(2)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=delivery.created_at)
+    retry_due_webhooks()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 3)
+    assert len(receiver.requests) == 3
+    assert len({r["body"] for r in receiver.requests}) == 1  # the same notification each time
+
+
+@override_settings(WEBHOOK_MAX_ATTEMPTS=2)
+def test_a_delivery_gives_up_after_the_maximum_attempts(
+    cast: Cast, minimal_draft: ModelVersion, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    actions.do_add_webhook(model=minimal_draft.model, user=cast.owner.user, actor=acting(cast.owner), url=receiver.url)
+    receiver.statuses = [500, 500, 500]
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.do_submit(version=minimal_draft, user=cast.owner.user, actor=acting(cast.owner))
+    WebhookDelivery.objects.update(next_attempt_at=WebhookDelivery.objects.get().created_at)
+    retry_due_webhooks()
+    assert WebhookDelivery.objects.get().status == DeliveryStatus.FAILED
+    assert retry_due_webhooks() == 0
+
+
+def test_no_delivery_without_the_transition(cast: Cast, minimal_draft: ModelVersion, receiver: Receiver) -> None:
+    """A refused transition leaves no delivery behind (the delivery is written in the transition's transaction)."""
+    actions.do_add_webhook(model=minimal_draft.model, user=cast.owner.user, actor=acting(cast.owner), url=receiver.url)
+    with pytest.raises(actions.RegistryError):
+        actions.do_approve(version=minimal_draft, user=cast.reviewer.user, actor=acting(cast.reviewer))
+    assert WebhookDelivery.objects.count() == 0
+    assert receiver.requests == []
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    assert [backoff(n).total_seconds() for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
+    assert backoff(30).total_seconds() == 3600
+
+
+def test_sign_matches_an_independent_hmac() -> None:
+    expected = hmac.new(b"k", b"1700000000.{}", hashlib.sha256).hexdigest()
+    assert sign("k", 1700000000, b"{}") == f"sha256={expected}"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://example.org/hook", "must be http:// or https://"),
+        ("http://127.0.0.1:9/hook", "may not call"),
+        ("https://169.254.169.254/latest/meta-data", "may not call"),
+        ("https://localhost/hook", "may not call"),
+    ],
+)
+@override_settings(WEBHOOK_ALLOW_HTTP=True, WEBHOOK_ALLOW_LOCAL=False)
+def test_unsafe_webhook_urls_are_refused(cast: Cast, minimal_draft: ModelVersion, url: str, message: str) -> None:
+    client = cast.owner.client()
+    response = client.post(f"/api/v1/models/{minimal_draft.model.name}/webhooks/", {"url": url}, format="json")
+    assert response.status_code == 422
+    assert message in response.json()["error"]["message"]
+    assert Webhook.objects.count() == 0
+
+
+@override_settings(WEBHOOK_ALLOW_HTTP=False)
+def test_plain_http_is_refused_unless_allowed(cast: Cast, minimal_draft: ModelVersion) -> None:
+    response = cast.owner.client().post(
+        f"/api/v1/models/{minimal_draft.model.name}/webhooks/", {"url": "http://example.org/hook"}, format="json"
+    )
+    assert response.status_code == 422
+    assert "https://" in response.json()["error"]["message"]
+
+
+def test_webhook_api_shows_the_secret_once_and_records_only_the_host(
+    cast: Cast, minimal_draft: ModelVersion, receiver: Receiver
+) -> None:
+    name = minimal_draft.model.name
+    client = cast.owner.client()
+    created = client.post(f"/api/v1/models/{name}/webhooks/", {"url": receiver.url + "?token=abc"}, format="json")
+    assert created.status_code == 201
+    secret = created.json()["secret"]
+    assert len(secret) == 64
+    listed = client.get(f"/api/v1/models/{name}/webhooks/").json()["results"]
+    assert [w["id"] for w in listed] == [created.json()["id"]]
+    assert "secret" not in listed[0]
+    event = Event.objects.get(action="webhook.added")
+    assert event.payload == {"model": name, "host": "127.0.0.1"}
+    assert b"abc" not in bytes(event.leaf)
+    assert cast.outsider.client().get(f"/api/v1/models/{name}/webhooks/").status_code == 404
+    removed = client.delete(f"/api/v1/models/{name}/webhooks/{created.json()['id']}/")
+    assert removed.status_code == 200
+    assert removed.json()["active"] is False
+    again = client.delete(f"/api/v1/models/{name}/webhooks/{created.json()['id']}/")
+    assert again.status_code == 409
+    deliveries = client.get(f"/api/v1/models/{name}/webhooks/{created.json()['id']}/deliveries/")
+    assert deliveries.status_code == 200
+    assert deliveries.json()["count"] == 0
