@@ -99,11 +99,6 @@ def test_a_complete_production_environment_starts_and_meets_djangos_security_che
     assert not (tmp_path / "keys").exists()  # the configured key is used; none is generated
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: drf-spectacular's deploy check warns (W002) that registry.api.views.ModelHistory has no response "
-    "serializer, so check --deploy --fail-level WARNING fails",
-)
 def test_a_complete_production_environment_passes_the_deploy_check(manage: Manage) -> None:
     result = manage()  # check --deploy --fail-level WARNING: drf-spectacular's schema warnings count too
     assert check_ids(result) == [], result.stderr[-3000:]
@@ -152,11 +147,6 @@ def test_an_unreadable_trail_signing_key_file_refuses_to_start(manage: Manage, t
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the signing key is only parsed at the first checkpoint; no system check loads it, so a file that "
-    "holds no key passes the deploy check",
-)
 def test_a_trail_signing_key_file_that_holds_no_key_fails_the_deploy_check(manage: Manage, tmp_path: Path) -> None:
     not_a_key = tmp_path / "not-a-key.pem"
     not_a_key.write_text("this is not a PEM key\n")

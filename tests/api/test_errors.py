@@ -217,11 +217,6 @@ def test_one_callers_throttle_does_not_slow_another(cast: Cast) -> None:
     assert cast.reviewer.client().get("/api/v1/me").status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: DRF checks permissions (401) before throttles, so the anon rate never applies to any API endpoint "
-    "and token guessing is unthrottled",
-)
 @pytest.mark.usefixtures("two_requests_a_minute")
 @pytest.mark.parametrize("header", [None, "Bearer assay_guessed-token"], ids=["no-credentials", "bad-token"])
 def test_anonymous_callers_are_throttled_too(db: Any, header: str | None) -> None:
