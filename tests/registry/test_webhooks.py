@@ -196,3 +196,21 @@ def test_webhook_api_shows_the_secret_once_and_records_only_the_host(
     deliveries = client.get(f"/api/v1/models/{name}/webhooks/{created.json()['id']}/deliveries/")
     assert deliveries.status_code == 200
     assert deliveries.json()["count"] == 0
+
+
+def test_the_deliver_webhooks_command_retries_what_is_due(
+    cast: Cast, minimal_draft: ModelVersion, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    actions.do_add_webhook(model=minimal_draft.model, user=cast.owner.user, actor=acting(cast.owner), url=receiver.url)
+    receiver.statuses = [502]
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.do_submit(version=minimal_draft, user=cast.owner.user, actor=acting(cast.owner))
+    WebhookDelivery.objects.update(next_attempt_at=WebhookDelivery.objects.get().created_at)
+    out = StringIO()
+    call_command("deliver_webhooks", stdout=out)
+    assert out.getvalue().strip() == "1 deliveries attempted."
+    assert WebhookDelivery.objects.get().status == DeliveryStatus.DELIVERED
