@@ -331,6 +331,12 @@ def do_edit_model_card(*, version: ModelVersion, user: User, actor: Actor, card:
                 "submitted).",
                 code="illegal_transition",
             )
+        if locked.reviews.exists():
+            # An approval applies to the card as it was read; changing it afterwards would let two approvers
+            # approve two different cards.
+            raise RegistryError(
+                f"The model card of {locked} is frozen: a reviewer has already decided on it.", code="card_frozen"
+            )
         sections = sorted(k for k, v in cleaned.items() if locked.model_card.get(k) != v)
         if sections:
             locked.model_card = {**locked.model_card, **cleaned}
@@ -472,6 +478,15 @@ def do_deploy(*, version: ModelVersion, user: User, actor: Actor, environment: s
         _check_transition(locked, "deploy")
         if locked.model.risk_tier == "prohibited":
             raise RegistryError("A prohibited-practice model can never be deployed.", code="prohibited")
+        # The tier may have been raised since approval: the approvals must satisfy the tier as it is now.
+        required = risk.required_approvals(locked.model.risk_tier)
+        approvals = Review.objects.filter(version=locked, decision=Decision.APPROVE).count()
+        if approvals < required:
+            raise RegistryError(
+                f"{locked} has {approvals} approval(s) but a {locked.model.risk_tier}-risk model needs {required} "
+                "distinct approvers; resubmit it for review.",
+                code="approvals_missing",
+            )
         blockers = deployment_blockers(locked)
         if blockers:
             raise RegistryError("Deployment blocked: " + " ".join(blockers), code="deployment_blocked")

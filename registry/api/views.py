@@ -265,7 +265,7 @@ class WebhookDetail(APIView):
     def get(self, request: Request, name: str, pk: int) -> Response:
         return Response(WebhookSerializer(self._get(request, name, pk)).data)
 
-    @extend_schema(request=None, responses=WebhookSerializer)
+    @extend_schema(request=None, responses={200: WebhookSerializer})
     def delete(self, request: Request, name: str, pk: int) -> Response:
         webhook = actions.do_remove_webhook(
             webhook=self._get(request, name, pk), user=caller(request), actor=Actor.from_request(request)
