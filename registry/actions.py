@@ -33,6 +33,7 @@ from governance.access.actions import ActionError
 from governance.access.models import Team, User
 from governance.access.roles import Role
 from governance.trail.events import EventType
+from governance.trail.leaf import text_commitment
 from governance.trail.log import Actor, record_event
 from registry import events, risk
 from registry.hooks import deployment_blockers
@@ -201,7 +202,8 @@ def do_change_risk(
         locked.risk_tier = classification.tier
         locked.risk_answers = classification.answers
         locked.risk_rationale = classification.rationale
-        locked.save(update_fields=["risk_tier", "risk_answers", "risk_rationale"])
+        locked.risk_change_reason = reason
+        locked.save(update_fields=["risk_tier", "risk_answers", "risk_rationale", "risk_change_reason"])
         record_event(
             events.MODEL_RISK_CHANGED,
             actor=actor,
@@ -211,7 +213,7 @@ def do_change_risk(
                 "old_tier": old,
                 "new_tier": classification.tier,
                 "answers": classification.answers,
-                "reason": reason,
+                "reason_sha256": text_commitment(reason),
             },
         )
     return locked
@@ -371,7 +373,8 @@ def do_submit(*, version: ModelVersion, user: User, actor: Actor, reason: str = 
         locked.state = target
         locked.submitted_by = user
         locked.submitted_at = timezone.now()
-        locked.save(update_fields=["state", "submitted_by", "submitted_at"])
+        locked.submit_reason = reason
+        locked.save(update_fields=["state", "submitted_by", "submitted_at", "submit_reason"])
         _transition_event(
             events.VERSION_SUBMITTED,
             actor=actor,
@@ -379,7 +382,7 @@ def do_submit(*, version: ModelVersion, user: User, actor: Actor, reason: str = 
             payload={
                 **_ref(locked),
                 "required_approvals": risk.required_approvals(locked.model.risk_tier),
-                "reason": reason,
+                "reason_sha256": text_commitment(reason),
             },
         )
     return locked
@@ -423,7 +426,12 @@ def do_approve(*, version: ModelVersion, user: User, actor: Actor, reason: str =
             events.VERSION_APPROVAL_ADDED,
             actor=actor,
             obj=locked,
-            payload={**_ref(locked), "approvals": len(approvers), "required_approvals": required, "reason": reason},
+            payload={
+                **_ref(locked),
+                "approvals": len(approvers),
+                "required_approvals": required,
+                "reason_sha256": text_commitment(reason),
+            },
         )
         if len(approvers) >= required:
             locked.state = target
@@ -445,7 +453,12 @@ def do_reject(*, version: ModelVersion, user: User, actor: Actor, reason: str) -
         Review.objects.create(version=locked, reviewer=user, decision=Decision.REJECT, reason=reason)
         locked.state = target
         locked.save(update_fields=["state"])
-        _transition_event(events.VERSION_REJECTED, actor=actor, obj=locked, payload={**_ref(locked), "reason": reason})
+        _transition_event(
+            events.VERSION_REJECTED,
+            actor=actor,
+            obj=locked,
+            payload={**_ref(locked), "reason_sha256": text_commitment(reason)},
+        )
     return locked
 
 
@@ -464,7 +477,12 @@ def _retire_deployment(
         events.VERSION_RETIRED,
         actor=actor,
         obj=old,
-        payload={**_ref(old), "environment": deployment.environment, "replaced_by": replaced_by, "reason": reason},
+        payload={
+            **_ref(old),
+            "environment": deployment.environment,
+            "replaced_by": replaced_by,
+            "reason_sha256": text_commitment(reason),
+        },
     )
 
 
@@ -522,7 +540,7 @@ def do_deploy(*, version: ModelVersion, user: User, actor: Actor, environment: s
                 "environment": environment,
                 "artifact_sha256": locked.artifact_sha256 or None,
                 "replaced_version": live.version.number if live else None,
-                "reason": reason,
+                "reason_sha256": text_commitment(reason),
             },
         )
     return deployment

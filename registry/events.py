@@ -11,7 +11,7 @@ MODEL_UPDATED = register("model.updated", "A model's descriptive fields changed.
 MODEL_RISK_CHANGED = register(
     "model.risk_changed",
     "A model's risk classification changed, with the answers and the reason.",
-    fields=("name", "old_tier", "new_tier", "answers", "reason"),
+    fields=("name", "old_tier", "new_tier", "answers", "reason_sha256"),
 )
 VERSION_REGISTERED = register(
     "model_version.registered",
@@ -19,26 +19,28 @@ VERSION_REGISTERED = register(
     fields=(*_REF, "framework", "artifact_sha256", "artifact_size"),
 )
 VERSION_SUBMITTED = register(
-    "model_version.submitted", "A version was submitted for review.", fields=(*_REF, "required_approvals", "reason")
+    "model_version.submitted",
+    "A version was submitted for review.",
+    fields=(*_REF, "required_approvals", "reason_sha256"),
 )
 VERSION_APPROVAL_ADDED = register(
     "model_version.approval_added",
     "A reviewer approved a submitted version (it is approved once enough distinct reviewers have).",
-    fields=(*_REF, "approvals", "required_approvals", "reason"),
+    fields=(*_REF, "approvals", "required_approvals", "reason_sha256"),
 )
 VERSION_APPROVED = register(
     "model_version.approved", "A version reached its required approvals.", fields=(*_REF, "approvers")
 )
-VERSION_REJECTED = register("model_version.rejected", "A version was rejected.", fields=(*_REF, "reason"))
+VERSION_REJECTED = register("model_version.rejected", "A version was rejected.", fields=(*_REF, "reason_sha256"))
 VERSION_DEPLOYED = register(
     "model_version.deployed",
     "A version went live in an environment (replacing the one live there, if any).",
-    fields=(*_REF, "environment", "artifact_sha256", "replaced_version", "reason"),
+    fields=(*_REF, "environment", "artifact_sha256", "replaced_version", "reason_sha256"),
 )
 VERSION_RETIRED = register(
     "model_version.retired",
     "A version stopped being live in an environment (retired by hand, or replaced).",
-    fields=(*_REF, "environment", "replaced_by", "reason"),
+    fields=(*_REF, "environment", "replaced_by", "reason_sha256"),
 )
 MODEL_CARD_EDITED = register(
     "model_card.edited",

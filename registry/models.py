@@ -70,6 +70,8 @@ class RegisteredModel(models.Model):
     risk_tier = models.CharField(max_length=16, choices=RiskTier.choices)
     risk_answers = models.JSONField(default=dict)
     risk_rationale = models.TextField()
+    # Why the tier last changed (the trail holds only this text's hash, so it can be corrected or erased here).
+    risk_change_reason = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -109,6 +111,7 @@ class ModelVersion(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     submitted_at = models.DateTimeField(null=True, blank=True)
+    submit_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["model", "number"]

@@ -68,6 +68,13 @@ def cast(db: Any) -> Cast:
     )
 
 
+def sha256_text(text: str) -> str:
+    """What the trail holds for a free-text reason: its SHA-256, never the text (governance.trail.leaf)."""
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 @pytest.fixture
 def anonymous() -> APIClient:
     return APIClient()

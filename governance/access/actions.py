@@ -16,7 +16,7 @@ from django.utils import timezone
 from governance.access.models import ApiToken, Team, User, hash_token, new_raw_token
 from governance.access.roles import Role
 from governance.trail import events
-from governance.trail.leaf import format_time
+from governance.trail.leaf import format_time, text_commitment
 from governance.trail.log import Actor, record_event
 
 
@@ -157,8 +157,14 @@ def do_revoke_token(*, token: ApiToken, actor: Actor, reason: str = "") -> ApiTo
         if locked.revoked_at is not None:
             raise ActionError("This token is already revoked.")
         locked.revoked_at = timezone.now()
-        locked.save(update_fields=["revoked_at"])
-        record_event(events.TOKEN_REVOKED, actor=actor, obj=locked, payload={"user": locked.user_id, "reason": reason})
+        locked.revoke_reason = reason
+        locked.save(update_fields=["revoked_at", "revoke_reason"])
+        record_event(
+            events.TOKEN_REVOKED,
+            actor=actor,
+            obj=locked,
+            payload={"user": locked.user_id, "reason_sha256": text_commitment(reason)},
+        )
     return locked
 
 

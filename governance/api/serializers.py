@@ -57,7 +57,18 @@ class TokenSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ApiToken
-        fields = ["id", "user", "name", "hint", "read_only", "created_at", "expires_at", "revoked_at", "last_used_at"]
+        fields = [
+            "id",
+            "user",
+            "name",
+            "hint",
+            "read_only",
+            "created_at",
+            "expires_at",
+            "revoked_at",
+            "revoke_reason",
+            "last_used_at",
+        ]
 
 
 class TokenCreateSerializer(StrictSerializer):

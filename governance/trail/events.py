@@ -54,7 +54,11 @@ TEAM_CREATED = register("team.created", "A team was created.", fields=("slug",))
 TOKEN_ISSUED = register(
     "token.issued", "An API token was issued (its hash, never the token).", fields=("read_only", "expires_at", "user")
 )
-TOKEN_REVOKED = register("token.revoked", "An API token was revoked.", fields=("user", "reason"))
+TOKEN_REVOKED = register(
+    "token.revoked",
+    "An API token was revoked (the reason's hash; the text stays on the token).",
+    fields=("user", "reason_sha256"),
+)
 ACCESS_DENIED = register(
     "access.denied",
     "An authenticated caller was refused: missing scope, or an object outside their scope.",

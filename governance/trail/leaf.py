@@ -7,6 +7,7 @@ Django.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -15,6 +16,15 @@ from governance.trail.canonical import canonical_json
 from governance.trail.verifier import leaf_hash
 
 LEAF_VERSION = 1
+
+
+def text_commitment(text: str) -> str | None:
+    """SHA-256 (hex) of free text that the trail refers to but must not hold.
+
+    People type reasons, and a reason may name a person. The text stays in its business row, where it can be
+    corrected or erased; the leaf holds only this hash, which still proves what the text was to anyone who has it.
+    """
+    return hashlib.sha256(text.encode("utf-8")).hexdigest() if text else None
 
 
 def format_time(moment: dt.datetime) -> str:

@@ -45,6 +45,7 @@ class ModelSerializer(serializers.ModelSerializer):
             "risk_tier",
             "risk_answers",
             "risk_rationale",
+            "risk_change_reason",
             "created_by",
             "created_at",
             "live",
@@ -139,6 +140,7 @@ class VersionSerializer(serializers.ModelSerializer):
             "created_at",
             "submitted_by",
             "submitted_at",
+            "submit_reason",
             "reviews",
             "deployments",
         ]

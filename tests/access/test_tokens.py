@@ -16,10 +16,21 @@ from governance.access.models import ApiToken, User
 from governance.trail.log import Actor
 from governance.trail.models import Event
 from tests.api import assert_error, db_state, events_since, last_seq, token_row
-from tests.conftest import PASSWORD, Cast, Member
+from tests.conftest import PASSWORD, Cast, Member, sha256_text
 
 TOKENS = "/api/v1/tokens/"
-TOKEN_FIELDS = {"id", "user", "name", "hint", "read_only", "created_at", "expires_at", "revoked_at", "last_used_at"}
+TOKEN_FIELDS = {
+    "id",
+    "user",
+    "name",
+    "hint",
+    "read_only",
+    "created_at",
+    "expires_at",
+    "revoked_at",
+    "revoke_reason",
+    "last_used_at",
+}
 
 
 def bearer(raw: str) -> APIClient:
@@ -120,7 +131,8 @@ def test_token_events_name_ids_and_never_people(db: Any) -> None:
     assert issued.payload == {"user": user.pk, "read_only": True, "expires_at": issued.payload["expires_at"]}
     assert issued.payload["expires_at"].startswith(body["expires_at"][:16])
     assert (revoked.action, revoked.object_id) == ("token.revoked", str(body["id"]))
-    assert revoked.payload == {"user": user.pk, "reason": "lost laptop"}
+    assert revoked.payload == {"user": user.pk, "reason_sha256": sha256_text("lost laptop")}
+    assert b"lost laptop" not in bytes(revoked.leaf)  # free text stays on the token row, erasable
     for event in (issued, revoked):
         assert (event.actor_kind, event.actor_user_id, event.actor_token_id) == ("token", user.pk, first.token.pk)
         for secret in ("zelda", "example.org", body["token"], first.raw):

@@ -22,7 +22,7 @@ from governance.access.roles import Role
 from governance.trail.models import Event
 from registry.models import ModelVersion, RegisteredModel, Review
 from tests.api import assert_error, db_state, events_since, last_seq
-from tests.conftest import Cast, Member
+from tests.conftest import Cast, Member, sha256_text
 from tests.registry.conftest import MakeVersion, Walk, acting, new_member, register_model, risk_answers
 
 API = "/api/v1/models/"
@@ -338,7 +338,7 @@ def test_an_officer_changes_the_tier_with_a_reason_and_it_is_on_the_trail(
                 "old_tier": "high",
                 "new_tier": "limited",
                 "answers": answers,
-                "reason": "A credit officer now reviews every decision.",
+                "reason_sha256": sha256_text("A credit officer now reviews every decision."),
             },
         )
     ]
@@ -819,9 +819,10 @@ def test_a_rejection_with_a_reason_is_recorded(
 
     assert (response.status_code, response.json()["state"]) == (200, "rejected")
     assert response.json()["reviews"][0] == {**response.json()["reviews"][0], "decision": "reject"}
-    assert [(e.action, e.payload["reason"]) for e in events_since(seq)] == [
-        ("model_version.rejected", "No fairness audit.")
+    assert [(e.action, e.payload["reason_sha256"]) for e in events_since(seq)] == [
+        ("model_version.rejected", sha256_text("No fairness audit."))
     ]
+    assert response.json()["reviews"][0]["reason"] == "No fairness audit."  # the text stays in the review
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from registry import actions
 from registry.actions import RegistryError
 from registry.models import Deployment, ModelVersion, RegisteredModel, Review
 from tests.api import db_state, events_since, last_seq
-from tests.conftest import Cast, Member
+from tests.conftest import Cast, Member, sha256_text
 from tests.registry.conftest import MakeVersion, Walk, acting, new_member, register_model, risk_answers
 
 STATES = ("draft", "submitted", "approved", "rejected", "deployed", "retired")
@@ -271,7 +271,7 @@ def test_high_risk_needs_two_distinct_approvers_and_nobody_counts_twice(
                 "version": 1,
                 "approvals": 1,
                 "required_approvals": 2,
-                "reason": "fairness audit passed",
+                "reason_sha256": sha256_text("fairness audit passed"),
             },
         )
     ]
@@ -370,7 +370,7 @@ def test_deploying_a_new_version_retires_the_one_live_there(
                 "version": 1,
                 "environment": "production",
                 "replaced_by": 2,
-                "reason": "replaced by v2",
+                "reason_sha256": sha256_text("replaced by v2"),
             },
         ),
         (
@@ -382,7 +382,7 @@ def test_deploying_a_new_version_retires_the_one_live_there(
                 "environment": "production",
                 "artifact_sha256": None,
                 "replaced_version": 1,
-                "reason": "better AUC",
+                "reason_sha256": sha256_text("better AUC"),
             },
         ),
     ]
@@ -537,9 +537,11 @@ def test_retiring_from_one_environment_keeps_the_other_live(
     perform("retire", version, cast.officer, environment="production", reason="end of life")
     version.refresh_from_db()
     assert version.state == "retired"
-    assert [(e.payload["environment"], e.payload["replaced_by"], e.payload["reason"]) for e in events_since(seq)] == [
-        ("staging", None, "staging freed for v2"),
-        ("production", None, "end of life"),
+    assert [
+        (e.payload["environment"], e.payload["replaced_by"], e.payload["reason_sha256"]) for e in events_since(seq)
+    ] == [
+        ("staging", None, sha256_text("staging freed for v2")),
+        ("production", None, sha256_text("end of life")),
     ]
 
 
