@@ -24,49 +24,42 @@ class TeamAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name"]
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """View-only: records that change only through actions (and their trail events) are never edited here."""
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ReadOnlyAdmin):
     """Tokens are issued with ``manage.py issue_token`` or the API (the raw value is shown once there)."""
 
     list_display = ["hint", "user", "name", "read_only", "created_at", "expires_at", "revoked_at", "last_used_at"]
     list_filter = ["read_only"]
     readonly_fields = ["user", "digest", "hint", "read_only", "created_at", "expires_at", "revoked_at", "last_used_at"]
 
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(Event)
-class EventAdmin(_ReadOnly):
+class EventAdmin(ReadOnlyAdmin):
     list_display = ["seq", "recorded_at", "action", "actor_kind", "actor_user_id", "object_type", "object_id"]
     list_filter = ["action", "actor_kind"]
     exclude = ["leaf", "leaf_hash", "prev_hash"]
 
 
 @admin.register(Checkpoint)
-class CheckpointAdmin(_ReadOnly):
+class CheckpointAdmin(ReadOnlyAdmin):
     list_display = ["id", "tree_size", "issued_at", "reason"]
     exclude = ["root_hash"]
 
 
 @admin.register(SigningKey)
-class SigningKeyAdmin(_ReadOnly):
+class SigningKeyAdmin(ReadOnlyAdmin):
     list_display = ["name", "key_id", "added_at"]
     exclude = ["public_key"]

@@ -116,6 +116,15 @@ def _ref(version: ModelVersion) -> dict[str, Any]:
 # --- models ----------------------------------------------------------------------------------------------------
 
 
+def _classify(risk_answers: Mapping[str, Any]) -> risk.Classification:
+    try:
+        return risk.classify(risk_answers)
+    except risk.QuestionnaireError as exc:
+        raise RegistryError(
+            f"The risk questionnaire is incomplete: {exc}", code="invalid_risk_answers", status=422
+        ) from None
+
+
 def do_register_model(
     *,
     user: User,
@@ -132,12 +141,7 @@ def do_register_model(
     _require_role(user, SUBMITTERS, "register models")
     if not (user.is_organisation_wide or team.pk in user.team_ids()):
         raise RegistryError(f"You are not in team '{team.slug}'.", code="not_in_team", status=403)
-    try:
-        classification = risk.classify(risk_answers)
-    except risk.QuestionnaireError as exc:
-        raise RegistryError(
-            f"The risk questionnaire is incomplete: {exc}", code="invalid_risk_answers", status=422
-        ) from None
+    classification = _classify(risk_answers)
     with transaction.atomic():
         if RegisteredModel.objects.filter(name=name).exists():
             raise RegistryError(f"A model named '{name}' already exists.", code="duplicate")
@@ -190,12 +194,7 @@ def do_change_risk(
     _require_role(user, frozenset({Role.OFFICER, Role.ADMIN}), "change a risk classification")
     if not reason.strip():
         raise RegistryError("Changing a risk classification needs a reason.", code="reason_required", status=422)
-    try:
-        classification = risk.classify(risk_answers)
-    except risk.QuestionnaireError as exc:
-        raise RegistryError(
-            f"The risk questionnaire is incomplete: {exc}", code="invalid_risk_answers", status=422
-        ) from None
+    classification = _classify(risk_answers)
     with transaction.atomic():
         locked = RegisteredModel.objects.select_for_update().get(pk=model.pk)
         old = locked.risk_tier
