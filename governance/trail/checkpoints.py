@@ -60,24 +60,27 @@ def latest_checkpoint() -> Checkpoint | None:
     return Checkpoint.objects.order_by("-id").first()
 
 
-def checkpoint_is_due(now: dt.datetime | None = None) -> bool:
-    """True when enough events or enough time have accumulated since the last checkpoint."""
-    size = tree_size()
-    latest = latest_checkpoint()
+def checkpoint_is_due(now: dt.datetime | None = None, *, size: int | None = None) -> bool:
+    """True when enough events or enough time have accumulated since the last checkpoint.
+
+    ``size``: the trail's size if the caller knows it (an append just committed), saving a query.
+    """
+    size = tree_size() if size is None else size
+    latest = Checkpoint.objects.order_by("-id").values_list("tree_size", "issued_at").first()
     if latest is None:
         return size > 0
-    new_events = size - latest.tree_size
+    latest_size, issued_at = latest
+    new_events = size - latest_size
     if new_events <= 0:
         return False
     if new_events >= settings.TRAIL_CHECKPOINT_EVERY_EVENTS:
         return True
-    age = (now or timezone.now()) - latest.issued_at
-    return age.total_seconds() >= settings.TRAIL_CHECKPOINT_EVERY_SECONDS
+    return ((now or timezone.now()) - issued_at).total_seconds() >= settings.TRAIL_CHECKPOINT_EVERY_SECONDS
 
 
-def checkpoint_if_due() -> None:
+def checkpoint_if_due(size: int | None = None) -> None:
     """Queue a checkpoint when one is due (runs in process unless a Celery broker is configured)."""
-    if checkpoint_is_due():
+    if checkpoint_is_due(size=size):
         from governance.tasks import issue_checkpoint_task
 
         issue_checkpoint_task.delay(reason="scheduled")

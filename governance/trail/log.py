@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, models, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from governance.trail import events as event_types
@@ -105,10 +104,18 @@ def get_nodes(ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
     by_level: dict[int, list[int]] = {}
     for level, index in ids:
         by_level.setdefault(level, []).append(index)
-    condition = Q()
+    # Raw SQL on purpose: this runs on every append and every proof, and building the equivalent ORM query of
+    # OR-ed Q objects cost more than the query itself (benchmarks/bench_trail.py). Only integers are interpolated.
+    clauses, params = [], []
     for level, indexes in by_level.items():
-        condition |= Q(level=level, index__in=indexes)
-    rows = MerkleNode.objects.filter(condition).values_list("level", "index", "hash")
+        clauses.append(f'(level = %s AND "index" IN ({", ".join(["%s"] * len(indexes))}))')
+        params.extend([level, *indexes])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT level, "index", hash FROM governance_merklenode WHERE {" OR ".join(clauses)}',  # noqa: S608
+            params,
+        )
+        rows = cursor.fetchall()
     found = {NodeId(level, index): bytes(digest) for level, index, digest in rows}
     missing = [node for node in ids if node not in found]
     if missing:
@@ -195,15 +202,15 @@ def record_event(
     MerkleNode.objects.bulk_create(
         [MerkleNode(level=level, index=index, hash=node_hash) for (level, index), node_hash in completed]
     )
-    transaction.on_commit(_after_append)
+    transaction.on_commit(lambda: _after_append(size + 1))
     return event
 
 
-def _after_append() -> None:
+def _after_append(size: int) -> None:
     # Imported here: checkpoints import this module.
     from governance.trail.checkpoints import checkpoint_if_due
 
-    checkpoint_if_due()
+    checkpoint_if_due(size=size)
 
 
 def prove_inclusion(*, seq: int, size: int) -> list[bytes]:
