@@ -94,6 +94,24 @@ def rederive(row: Row) -> tuple[int, bytes, bool]:
     return seq, leaf_hash(leaf), derived == leaf
 
 
-def rederive_batch(rows: Sequence[Row]) -> list[tuple[int, bytes, bool]]:
-    """``rederive`` over a batch (the unit of work sent to a worker process)."""
-    return [rederive(row) for row in rows]
+# Per event: seq, recomputed leaf hash, columns re-derive the leaf, stored leaf hash matches, prev_hash matches the
+# previous event in the batch (None for the batch's first event: the caller knows the hash before the batch).
+Checked = tuple[int, bytes, bool, bool, bool | None]
+
+
+def rederive_batch(rows: Sequence[Row]) -> tuple[bytes, list[Checked]]:
+    """Check a batch of consecutive rows on their own; returns the first row's prev_hash and one result per row.
+
+    The unit of work sent to a worker process: everything that needs only the rows themselves is checked here,
+    so the caller keeps just the hashes.
+    """
+    results: list[Checked] = []
+    previous: bytes | None = None
+    for row in rows:
+        seq, computed, rederived = rederive(row)
+        prev_hash = bytes(row[11])
+        results.append(
+            (seq, computed, rederived, computed == bytes(row[10]), None if previous is None else prev_hash == previous)
+        )
+        previous = computed
+    return (bytes(rows[0][11]) if rows else b""), results

@@ -22,11 +22,12 @@ from django.conf import settings
 from django.db import connection
 
 from governance.trail import verifier
-from governance.trail.leaf import Row, rederive, rederive_batch
+from governance.trail.leaf import Checked, Row, rederive_batch
 from governance.trail.merkle import CompactRange
 from governance.trail.models import Checkpoint, MerkleNode, SigningKey
 
 _BATCH = 5000
+_NODE_BATCH = 20000
 
 
 @dataclass
@@ -74,30 +75,27 @@ def _event_batches() -> Iterator[list[Row]]:
         last = rows[-1][0]
 
 
-def _rederived_rows(workers: int) -> Iterator[tuple[Row, tuple[int, bytes, bool]]]:
-    """Every event row with its re-derivation, in sequence order.
+def _checked_batches(workers: int) -> Iterator[tuple[bytes, list[Checked]]]:
+    """Every batch of event rows, checked by ``rederive_batch``, in sequence order.
 
-    Re-encoding a leaf is the costly part of verification (about two thirds of the time per event), and each
-    leaf is independent of the others, so with ``workers`` > 1 batches are re-derived in worker processes while
-    this process reads the next batches. Rows are always read here, on the caller's database connection (and
-    transaction); workers receive plain tuples and never touch the database.
+    Re-encoding a leaf is the costly part of verification, and batches are independent, so with ``workers`` > 1
+    they are checked in worker processes while this process reads the next batches. Rows are always read here,
+    on the caller's database connection (and transaction); workers receive plain tuples and never touch the
+    database.
     """
     if workers <= 1:
-        for row in _event_rows():
-            yield row, rederive(row)
+        for batch in _event_batches():
+            yield rederive_batch(batch)
         return
     context = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited locks or connections
     with context.Pool(workers) as pool:
-        pending: deque[tuple[list[Row], Any]] = deque()
-        batches = _event_batches()
-        for batch in batches:
-            pending.append((batch, pool.apply_async(rederive_batch, (batch,))))
+        pending: deque[Any] = deque()
+        for batch in _event_batches():
+            pending.append(pool.apply_async(rederive_batch, (batch,)))
             if len(pending) >= 2 * workers:
-                done_rows, result = pending.popleft()
-                yield from zip(done_rows, result.get(), strict=True)
+                yield pending.popleft().get()
         while pending:
-            done_rows, result = pending.popleft()
-            yield from zip(done_rows, result.get(), strict=True)
+            yield pending.popleft().get()
 
 
 def default_workers(events: int) -> int:
@@ -136,29 +134,39 @@ def _check_events(report: Report, workers: int, wanted: set[int]) -> tuple[Compa
     prev = b""
     expected_seq = 0
     level0 = _nodes_at(0)
-    for row, (seq, computed, rederived) in _rederived_rows(workers):
-        if seq != expected_seq:
+    for first_prev, results in _checked_batches(workers):
+        if results and first_prev != prev and results[0][0] == expected_seq:
             report.fail(
-                f"event {expected_seq}: missing (the next stored event is {seq}); events were deleted or reordered",
+                f"event {expected_seq}: prev_hash does not match event {expected_seq - 1}'s leaf hash (chain broken)",
                 expected_seq,
             )
-            break
-        if not rederived:
-            report.fail(f"event {seq}: its columns no longer match its stored leaf bytes (the row was edited)", seq)
-        if computed != bytes(row[10]):
-            report.fail(f"event {seq}: stored leaf hash is not SHA-256(0x00 || leaf) (leaf or hash was edited)", seq)
-        if bytes(row[11]) != prev:
-            report.fail(f"event {seq}: prev_hash does not match event {seq - 1}'s leaf hash (chain broken)", seq)
-        edge.append(computed)
-        if next(level0, (None, None)) != (seq, computed):
-            report.fail(f"event {seq}: the stored Merkle leaf node differs from the recomputed leaf hash", seq)
-        prev = computed
-        expected_seq += 1
-        if expected_seq in wanted:
-            roots_at[expected_seq] = edge.root()
-        if len(report.problems) > 50:
+        for seq, computed, rederived, hash_ok, prev_ok in results:
+            if seq != expected_seq:
+                report.fail(
+                    f"event {expected_seq}: missing (the next stored event is {seq}); events were deleted or reordered",
+                    expected_seq,
+                )
+                break
+            if not rederived:
+                report.fail(f"event {seq}: its columns no longer match its stored leaf bytes (the row was edited)", seq)
+            if not hash_ok:
+                report.fail(
+                    f"event {seq}: stored leaf hash is not SHA-256(0x00 || leaf) (leaf or hash was edited)", seq
+                )
+            if prev_ok is False:
+                report.fail(f"event {seq}: prev_hash does not match event {seq - 1}'s leaf hash (chain broken)", seq)
+            edge.append(computed)
+            if next(level0, (None, None)) != (seq, computed):
+                report.fail(f"event {seq}: the stored Merkle leaf node differs from the recomputed leaf hash", seq)
+            prev = computed
+            expected_seq += 1
+            if expected_seq in wanted:
+                roots_at[expected_seq] = edge.root()
+        else:
+            if len(report.problems) <= 50:
+                continue
             report.problems.append("… stopping after 50 problems")
-            break
+        break
     report.events = expected_seq
     return edge, roots_at
 
@@ -194,13 +202,16 @@ def verify_trail(
 
 def _nodes_at(level: int) -> Iterator[tuple[int, bytes]]:
     """Stored nodes of one level in index order, read in batches (constant memory)."""
+    # Raw SQL: two million node rows at a million events; the ORM's per-row cost would dominate the check.
     last = -1
     while True:
-        rows = list(
-            MerkleNode.objects.filter(level=level, index__gt=last)
-            .order_by("index")
-            .values_list("index", "hash")[:_BATCH]
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                'SELECT "index", hash FROM governance_merklenode WHERE level = %s AND "index" > %s '
+                'ORDER BY "index" LIMIT %s',
+                [level, last, _NODE_BATCH],
+            )
+            rows = cursor.fetchall()
         if not rows:
             return
         for index, digest in rows:

@@ -295,3 +295,20 @@ def test_parallel_verification_finds_the_same_as_sequential(trail: Checkpoint, s
     parallel = run_verify_trail("--workers", "2")
     assert parallel == sequential
     assert (sequential[0] == 0) == (scenario == "clean")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("seq", [8, 9])  # with batches of four, 8 starts a batch and 9 is inside one
+def test_a_broken_chain_is_caught_inside_and_across_batches(
+    trail: Checkpoint, monkeypatch: pytest.MonkeyPatch, workers: str, seq: int
+) -> None:
+    from governance.trail import verify
+
+    monkeypatch.setattr(verify, "_BATCH", 4)
+    assert run_verify_trail("--workers", workers)[0] == 0
+    as_attacker(
+        lambda cursor: cursor.execute("UPDATE governance_event SET prev_hash = %s WHERE seq = %s", [b"\x07" * 32, seq])
+    )
+    code, output = run_verify_trail("--workers", workers)
+    assert code == 1
+    assert f"event {seq}: prev_hash does not match event {seq - 1}'s leaf hash (chain broken)" in output
