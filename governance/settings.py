@@ -251,6 +251,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]  # never pickle
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TIMEZONE = "UTC"
+# For `celery -A governance beat`: time-based checkpoints (appends only check on commit) and webhook retries.
+CELERY_BEAT_SCHEDULE = {
+    "trail-checkpoint-if-due": {"task": "governance.issue_checkpoint", "schedule": 60.0},
+    "webhook-retries": {"task": "registry.retry_due_webhooks", "schedule": 30.0},
+}
 
 # --- the trail -----------------------------------------------------------------------------------------------
 # Origin line of every checkpoint: names this log uniquely (C2SP tlog-checkpoint: a schema-less URL).

@@ -82,3 +82,11 @@ def test_a_real_worker_runs_jobs_through_redis(unprotected_trail: None, tmp_path
     assert Checkpoint.objects.filter(reason="worker").exists(), log
     assert Checkpoint.objects.get(reason="worker").tree_size == 4  # three events and the key's registration
     assert "governance.issue_checkpoint" in log
+
+
+def test_the_beat_schedule_names_tasks_that_exist() -> None:
+    from governance.celery import app
+
+    app.loader.import_default_modules()
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        assert entry["task"] in app.tasks, entry["task"]
