@@ -133,7 +133,6 @@ def _check_events(report: Report, workers: int, wanted: set[int]) -> tuple[Compa
     roots_at: dict[int, bytes] = {0: verifier.EMPTY_ROOT}
     prev = b""
     expected_seq = 0
-    level0 = _nodes_at(0)
     for first_prev, results in _checked_batches(workers):
         if results and first_prev != prev and results[0][0] == expected_seq:
             report.fail(
@@ -156,8 +155,6 @@ def _check_events(report: Report, workers: int, wanted: set[int]) -> tuple[Compa
             if prev_ok is False:
                 report.fail(f"event {seq}: prev_hash does not match event {seq - 1}'s leaf hash (chain broken)", seq)
             edge.append(computed)
-            if next(level0, (None, None)) != (seq, computed):
-                report.fail(f"event {seq}: the stored Merkle leaf node differs from the recomputed leaf hash", seq)
             prev = computed
             expected_seq += 1
             if expected_seq in wanted:
@@ -191,6 +188,7 @@ def verify_trail(
     if report.ok:
         if MerkleNode.objects.filter(level=0, index__gte=report.events).exists():
             report.fail("there are stored Merkle leaf nodes beyond the last event (events were deleted)")
+        _check_leaf_nodes(report)
         _check_inner_nodes(report)
     _check_checkpoints(report, checkpoints, roots_at, keys)
     for parsed in held_parsed:
@@ -217,6 +215,22 @@ def _nodes_at(level: int) -> Iterator[tuple[int, bytes]]:
         for index, digest in rows:
             yield index, bytes(digest)
         last = rows[-1][0]
+
+
+def _check_leaf_nodes(report: Report) -> None:
+    """Every level-0 node equals its event's stored leaf hash (already checked equal to the recomputed one).
+
+    One query in the database rather than a million rows through Python: the comparison is transitive.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT e.seq FROM governance_event e "
+            'LEFT JOIN governance_merklenode n ON n.level = 0 AND n."index" = e.seq '
+            "WHERE n.hash IS NULL OR n.hash <> e.leaf_hash ORDER BY e.seq LIMIT 1"
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        report.fail(f"event {row[0]}: the stored Merkle leaf node is missing or differs from the leaf hash", row[0])
 
 
 def _check_inner_nodes(report: Report) -> None:

@@ -312,3 +312,15 @@ def test_a_broken_chain_is_caught_inside_and_across_batches(
     code, output = run_verify_trail("--workers", workers)
     assert code == 1
     assert f"event {seq}: prev_hash does not match event {seq - 1}'s leaf hash (chain broken)" in output
+
+
+def test_stored_leaf_node_edited(trail: Checkpoint) -> None:
+    as_attacker(
+        lambda cursor: cursor.execute(
+            'UPDATE governance_merklenode SET hash = %s WHERE level = 0 AND "index" = 6', [b"\x01" * 32]
+        )
+    )
+    code, output = run_verify_trail()
+    assert code == 1
+    assert "first bad sequence number: 6" in output
+    assert "event 6: the stored Merkle leaf node is missing or differs from the leaf hash" in output
