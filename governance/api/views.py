@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from governance.access.actions import do_issue_token, do_revoke_token
 from governance.access.models import ApiToken, Team
-from governance.access.permissions import caller_scopes
+from governance.access.permissions import caller, caller_scopes
 from governance.access.scoping import filter_by_team, get_visible_or_404
 from governance.api.serializers import (
     MeSerializer,
@@ -109,9 +109,9 @@ class TokenList(generics.ListAPIView):
         serializer = TokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        # A read-only credential never mints a read-write one (it cannot reach here: tokens:self is a write).
+        # A read-only credential never mints a read-write one: it cannot reach here, tokens:self is a write scope.
         issued = do_issue_token(
-            user=request.user,  # type: ignore[arg-type]  # authenticated: ScopedPermission ran first
+            user=caller(request),
             actor=Actor.from_request(request),
             name=data["name"],
             read_only=data["read_only"],
