@@ -192,7 +192,7 @@ REST_FRAMEWORK = {
     ],
     # Deny by default: a view that forgets to declare its scopes is refused for everyone.
     "DEFAULT_PERMISSION_CLASSES": ["governance.access.permissions.ScopedPermission"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["governance.api.parsers.SafeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
@@ -230,8 +230,9 @@ FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
 # --- webhooks ------------------------------------------------------------------------------------------------
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+WEBHOOK_MAX_PER_MODEL = env_int("WEBHOOK_MAX_PER_MODEL", 5, minimum=1)
 WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", default=DEBUG)
-# Loopback and link-local targets (cloud metadata services) are refused unless explicitly allowed.
+# Only public addresses by default: loopback, private, link-local (cloud metadata) targets need this set.
 WEBHOOK_ALLOW_LOCAL = env_bool("WEBHOOK_ALLOW_LOCAL", default=False)
 
 # --- cache ---------------------------------------------------------------------------------------------------

@@ -583,6 +583,12 @@ def do_add_webhook(*, model: RegisteredModel, user: User, actor: Actor, url: str
         raise RegistryError(str(exc), code="invalid_webhook_url", status=422) from None
     secret = secrets.token_hex(32)
     with transaction.atomic():
+        RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        if Webhook.objects.filter(model=model, active=True).count() >= settings.WEBHOOK_MAX_PER_MODEL:
+            # Each webhook is called on every transition: a bounded number keeps transitions prompt.
+            raise RegistryError(
+                f"A model can have at most {settings.WEBHOOK_MAX_PER_MODEL} active webhooks.", code="too_many_webhooks"
+            )
         webhook = Webhook.objects.create(model=model, url=url, secret=secret, created_by=user)
         # The host only: a URL may carry credentials in its path or query.
         record_event(events.WEBHOOK_ADDED, actor=actor, obj=webhook, payload={"model": model.name, "host": _host(url)})

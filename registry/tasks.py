@@ -21,9 +21,14 @@ def deliver_webhook(delivery_id: int) -> str:
 @shared_task(name="registry.retry_due_webhooks")
 def retry_due_webhooks() -> int:
     """Attempt every pending delivery that is due (cron or beat; the in-process default relies on this)."""
+    import logging
+
     from registry.webhooks import attempt, due_deliveries
 
     due = due_deliveries()
     for delivery_id in due:
-        attempt(delivery_id)
+        try:
+            attempt(delivery_id)
+        except Exception:  # one broken delivery must not stop the others
+            logging.getLogger("assay.webhooks").exception("webhook delivery %s failed unexpectedly", delivery_id)
     return len(due)

@@ -18,11 +18,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
+import logging
 import socket
-import urllib.error
-import urllib.request
+import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,6 +46,9 @@ NOTIFIED_ACTIONS = frozenset(
 )
 
 
+logger = logging.getLogger("assay.webhooks")
+
+
 class WebhookURLError(ValueError):
     """A webhook address Assay refuses to call."""
 
@@ -55,24 +59,72 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"sha256={mac}"
 
 
-def check_url(url: str) -> None:
-    """Refuse schemes other than http(s) and, unless allowed, loopback and link-local targets (SSRF)."""
+def check_url(url: str) -> list[str]:
+    """The addresses ``url`` may be sent to; refuses other schemes and, unless allowed, non-public addresses.
+
+    Only globally routable addresses are allowed by default: loopback, private networks, carrier-grade NAT,
+    link-local (cloud metadata services at 169.254.169.254 and 100.100.100.200) and IPv4-mapped IPv6 forms of
+    them are refused (SSRF). ``WEBHOOK_ALLOW_LOCAL=1`` allows internal targets.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise WebhookURLError("A webhook URL must be http:// or https:// with a host name.")
     if parts.scheme == "http" and not settings.WEBHOOK_ALLOW_HTTP:
         raise WebhookURLError("Webhook URLs must use https:// (set WEBHOOK_ALLOW_HTTP=1 to allow http).")
-    if settings.WEBHOOK_ALLOW_LOCAL:
-        return
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-    except socket.gaierror:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, ValueError, UnicodeError):
         raise WebhookURLError(f"The host '{parts.hostname}' does not resolve.") from None
-    for address in addresses:
-        ip = ipaddress.ip_address(str(address).split("%")[0])
-        if ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_unspecified:
-            # Link-local covers cloud metadata services (169.254.169.254): never let a webhook reach them.
-            raise WebhookURLError(f"The host '{parts.hostname}' resolves to {ip}, which webhooks may not call.")
+    addresses = []
+    for info in infos:
+        ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        mapped = getattr(ip, "ipv4_mapped", None)
+        checked = mapped or ip
+        if not settings.WEBHOOK_ALLOW_LOCAL and not checked.is_global:
+            raise WebhookURLError(
+                f"The host '{parts.hostname}' resolves to {ip}, which is not a public address; webhooks may not "
+                "call it (set WEBHOOK_ALLOW_LOCAL=1 for internal receivers)."
+            )
+        addresses.append(str(ip))
+    return addresses
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to an address checked beforehand, with the certificate verified for the URL's host name.
+
+    Connecting to the checked address (not resolving the name again) closes the DNS-rebinding gap between the
+    check and the request.
+    """
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST once to a checked, pinned address; redirects are not followed (a 3xx counts as a failure)."""
+    parts = urlsplit(url)
+    address = check_url(url)[0]
+    timeout = settings.WEBHOOK_TIMEOUT_SECONDS
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    connection: http.client.HTTPConnection
+    if parts.scheme == "https":
+        connection = _PinnedHTTPSConnection(parts.hostname or "", port, address=address, timeout=timeout)
+    else:
+        connection = http.client.HTTPConnection(address, port, timeout=timeout)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request("POST", path, body=body, headers={**headers, "Host": parts.netloc})
+        response = connection.getresponse()
+        response.read(65536)  # drain a little; the answer's body is not used
+        return response.status
+    finally:
+        connection.close()
 
 
 def queue_deliveries(event: Event, *, model_id: int) -> list[WebhookDelivery]:
@@ -96,7 +148,8 @@ def queue_deliveries(event: Event, *, model_id: int) -> list[WebhookDelivery]:
     ]
     if deliveries:
         ids = [d.pk for d in deliveries]
-        transaction.on_commit(lambda: _send_later(ids))
+        # robust: a failing notification must never turn a committed transition into an error.
+        transaction.on_commit(lambda: _send_later(ids), robust=True)
     return deliveries
 
 
@@ -104,7 +157,10 @@ def _send_later(ids: list[int]) -> None:
     from registry.tasks import deliver_webhook
 
     for delivery_id in ids:
-        deliver_webhook.delay(delivery_id)
+        try:
+            deliver_webhook.delay(delivery_id)
+        except Exception:
+            logger.exception("webhook delivery %s could not be started; the retry sweep will pick it up", delivery_id)
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -113,36 +169,40 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 def attempt(delivery_id: int) -> WebhookDelivery:
-    """Send one delivery once and record the outcome (the HTTP call happens outside any transaction)."""
+    """Send one delivery once, if it is due and nobody else is sending it, and record the outcome.
+
+    The delivery is claimed first with a conditional UPDATE (a lease), so a worker's own retry and the beat sweep
+    can never send it twice at once. The HTTP call happens outside any transaction.
+    """
+    now = timezone.now()
+    lease = now + dt.timedelta(seconds=2 * settings.WEBHOOK_TIMEOUT_SECONDS + 30)
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+    ).update(next_attempt_at=lease)
     delivery = WebhookDelivery.objects.select_related("webhook").get(pk=delivery_id)
-    if delivery.status != DeliveryStatus.PENDING:
+    if not claimed:
         return delivery
     body = delivery.body.encode()
-    timestamp = int(timezone.now().timestamp())
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked to be http(s) by check_url
-        delivery.webhook.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "Assay-Webhooks/1",
-            "X-Assay-Event": delivery.event_action,
-            "X-Assay-Delivery": str(delivery.pk),
-            "X-Assay-Timestamp": str(timestamp),
-            "X-Assay-Signature": sign(delivery.webhook.secret, timestamp, body),
-        },
-    )
+    timestamp = int(now.timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Assay-Webhooks/1",
+        "X-Assay-Event": delivery.event_action,
+        "X-Assay-Delivery": str(delivery.pk),
+        "X-Assay-Timestamp": str(timestamp),
+        "X-Assay-Signature": sign(delivery.webhook.secret, timestamp, body),
+    }
     status_code: int | None = None
     error = ""
     try:
-        check_url(delivery.webhook.url)
-        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:  # noqa: S310
-            status_code = response.status
-    except urllib.error.HTTPError as exc:
-        status_code, error = exc.code, f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError, WebhookURLError) as exc:
-        error = str(getattr(exc, "reason", exc))[:500]
-    return _record(delivery, status_code=status_code, error=error)
+        status_code = _post(delivery.webhook.url, body, headers)
+        if not 200 <= status_code < 300:
+            error = f"HTTP {status_code}"
+    except WebhookURLError as exc:
+        error = str(exc)
+    except Exception as exc:  # a hostile or broken receiver: any failure is a failed attempt, never a crash
+        error = f"{type(exc).__name__}: {exc}"
+    return _record(delivery, status_code=status_code, error=error[:500])
 
 
 def _record(delivery: WebhookDelivery, *, status_code: int | None, error: str) -> WebhookDelivery:

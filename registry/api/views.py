@@ -10,13 +10,14 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.access.models import Team
 from governance.access.permissions import caller
+from governance.api.parsers import SafeJSONParser, check_json_value
 from governance.trail.log import Actor
 from registry import actions
 from registry.access import access_model, access_version, models_visible_to
@@ -125,7 +126,7 @@ class VersionList(generics.ListAPIView):
 
     required_scopes = {"GET": "models:read", "POST": "models:write"}
     serializer_class = VersionSerializer
-    parser_classes = [MultiPartParser, JSONParser]
+    parser_classes = [MultiPartParser, SafeJSONParser]
     max_body_setting = "ARTIFACT_MAX_BYTES"
 
     def get_queryset(self) -> Any:
@@ -145,6 +146,9 @@ class VersionList(generics.ListAPIView):
                 raw_metadata = json.loads(raw_metadata or "{}")
             except json.JSONDecodeError as exc:
                 raise ValidationError({"metadata": [f"Not valid JSON: {exc.msg} (line {exc.lineno})."]}) from None
+            except RecursionError:
+                raise ValidationError({"metadata": ["The JSON is nested too deeply."]}) from None
+            check_json_value(raw_metadata, where="metadata")
         metadata = validated(VersionMetadataSerializer, raw_metadata)
         artifact_path = None
         if upload is not None:

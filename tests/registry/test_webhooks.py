@@ -214,3 +214,124 @@ def test_the_deliver_webhooks_command_retries_what_is_due(
     call_command("deliver_webhooks", stdout=out)
     assert out.getvalue().strip() == "1 deliveries attempted."
     assert WebhookDelivery.objects.get().status == DeliveryStatus.DELIVERED
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::ffff:127.0.0.1]:6379/",
+        "http://[::ffff:169.254.169.254]/latest/meta-data",
+        "http://10.0.0.5/hook",
+        "http://192.168.1.1/hook",
+        "http://100.100.100.200/latest/meta-data",
+        "http://0.0.0.0/hook",
+    ],
+)
+@override_settings(WEBHOOK_ALLOW_HTTP=True, WEBHOOK_ALLOW_LOCAL=False)
+def test_non_public_addresses_are_refused_in_every_spelling(cast: Cast, minimal_draft: ModelVersion, url: str) -> None:
+    response = cast.owner.client().post(
+        f"/api/v1/models/{minimal_draft.model.name}/webhooks/", {"url": url}, format="json"
+    )
+    assert response.status_code == 422, response.json()
+    assert "not a public address" in response.json()["error"]["message"]
+    assert Webhook.objects.count() == 0
+
+
+class Redirector(Receiver):
+    """Answers every POST with a redirect to another local server (the target SSRF would reach)."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__()
+        self.location = location
+        handler = self.server.RequestHandlerClass
+        outer = self
+
+        def do_post(self: Any) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            outer.requests.append({"headers": dict(self.headers), "body": b""})
+            self.send_response(302)
+            self.send_header("Location", outer.location)
+            self.end_headers()
+
+        handler.do_POST = do_post  # type: ignore[attr-defined]
+
+
+def test_redirects_are_not_followed(
+    cast: Cast, minimal_draft: ModelVersion, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    redirector = Redirector(location=receiver.url)
+    try:
+        actions.do_add_webhook(
+            model=minimal_draft.model, user=cast.owner.user, actor=acting(cast.owner), url=redirector.url
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            actions.do_submit(version=minimal_draft, user=cast.owner.user, actor=acting(cast.owner))
+    finally:
+        redirector.close()
+    assert len(redirector.requests) == 1
+    assert receiver.requests == []  # the redirect target was never contacted
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.last_status_code, delivery.last_error) == (
+        DeliveryStatus.PENDING,
+        302,
+        "HTTP 302",
+    )
+
+
+def test_a_receiver_that_does_not_speak_http_is_a_failed_attempt_not_an_error(
+    cast: Cast, minimal_draft: ModelVersion, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def answer_garbage() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        conn.close()
+
+    thread = threading.Thread(target=answer_garbage, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    actions.do_add_webhook(model=minimal_draft.model, user=cast.owner.user, actor=acting(cast.owner), url=url)
+    client = cast.owner.client()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/api/v1/models/{minimal_draft.model.name}/versions/1/submit", {}, format="json")
+    thread.join(timeout=10)
+    listener.close()
+    assert response.status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == DeliveryStatus.PENDING
+    assert delivery.attempts == 1
+    assert "BadStatusLine" in delivery.last_error or "RemoteDisconnected" in delivery.last_error
+
+
+@override_settings(WEBHOOK_MAX_PER_MODEL=2)
+def test_a_model_has_a_bounded_number_of_webhooks(cast: Cast, minimal_draft: ModelVersion, receiver: Receiver) -> None:
+    for _ in range(2):
+        actions.do_add_webhook(
+            model=minimal_draft.model, user=cast.owner.user, actor=acting(cast.owner), url=receiver.url
+        )
+    with pytest.raises(actions.RegistryError, match="at most 2 active webhooks"):
+        actions.do_add_webhook(
+            model=minimal_draft.model, user=cast.owner.user, actor=acting(cast.owner), url=receiver.url
+        )
+    assert Webhook.objects.count() == 2
+
+
+def test_a_claimed_delivery_is_not_sent_twice(
+    cast: Cast, minimal_draft: ModelVersion, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    from registry.webhooks import attempt
+
+    actions.do_add_webhook(model=minimal_draft.model, user=cast.owner.user, actor=acting(cast.owner), url=receiver.url)
+    receiver.statuses = [500]
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.do_submit(version=minimal_draft, user=cast.owner.user, actor=acting(cast.owner))
+    delivery = WebhookDelivery.objects.get()
+    attempt(delivery.pk)  # not due (backing off): nothing is sent
+    assert len(receiver.requests) == 1
+    assert WebhookDelivery.objects.get().attempts == 1
