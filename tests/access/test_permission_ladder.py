@@ -123,10 +123,10 @@ def _version(*steps: str) -> Callable[[Cast], dict[str, Any]]:
 
 
 def _webhook(cast: Cast) -> dict[str, Any]:
-    """A webhook of a fresh model, added by the owner (a TEST-NET address: it resolves without DNS)."""
+    """A webhook of a fresh model, added by the owner (a public address literal: it resolves without DNS, and nothing is sent to it)."""
     model = _new_model(cast)
     webhook, _secret = registry.do_add_webhook(
-        model=model, user=cast.owner.user, actor=Actor.for_user(cast.owner.user), url="https://192.0.2.10/hook"
+        model=model, user=cast.owner.user, actor=Actor.for_user(cast.owner.user), url="https://93.184.215.14/hook"
     )
     return {"name": model.name, "pk": webhook.pk}
 
@@ -174,7 +174,7 @@ BODIES: dict[str, Callable[[], dict[str, Any]]] = {
     "registry-api:version-reject": lambda: {"reason": "Not ready."},
     "registry-api:version-deploy": lambda: {"environment": "staging"},
     "registry-api:version-retire": lambda: {"reason": "Replaced."},
-    "registry-api:webhook-list": lambda: {"url": "https://192.0.2.10/hook"},
+    "registry-api:webhook-list": lambda: {"url": "https://93.184.215.14/hook"},
 }
 
 # Query strings that make a served request a useful one (without them these answer 422, which is also fine).
