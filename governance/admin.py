@@ -13,9 +13,24 @@ from governance.trail.models import Checkpoint, Event, SigningKey
 
 @admin.register(User)
 class AssayUserAdmin(UserAdmin):
+    """Roles, teams and privileges change only through actions that record an event (``manage.py set_role``);
+    users are created with ``manage.py add_user``. Here an administrator can deactivate or reset a password."""
+
     list_display = ["username", "role", "is_active", "last_login"]
     list_filter = ["role", "is_active", "teams"]
-    fieldsets = [*UserAdmin.fieldsets, ("Assay", {"fields": ["role", "teams"]})]  # type: ignore[misc]
+    fieldsets = [  # type: ignore[assignment]
+        (None, {"fields": ["username", "password"]}),
+        ("Personal info", {"fields": ["first_name", "last_name", "email"]}),
+        ("Assay", {"fields": ["role", "teams", "is_active"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    readonly_fields = ["username", "role", "teams", "last_login", "date_joined"]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False  # the trail refers to user ids: deactivate instead
 
 
 @admin.register(Team)

@@ -191,7 +191,7 @@ def do_change_risk(
     *, model: RegisteredModel, user: User, actor: Actor, risk_answers: Mapping[str, Any], reason: str
 ) -> RegisteredModel:
     """Re-classify a model from new questionnaire answers; officers only, and always with a reason."""
-    _require_role(user, frozenset({Role.OFFICER, Role.ADMIN}), "change a risk classification")
+    _require_role(user, frozenset({Role.OFFICER}), "change a risk classification")
     if not reason.strip():
         raise RegistryError("Changing a risk classification needs a reason.", code="reason_required", status=422)
     classification = _classify(risk_answers)
@@ -560,7 +560,8 @@ def do_retire(
             live = live.filter(environment=environment)
         deployments = list(live.select_related("version", "version__model"))
         if not deployments:
-            raise RegistryError(f"{locked} is not live in {environment}.", code="not_deployed")
+            where = f"in {environment}" if environment else "anywhere"
+            raise RegistryError(f"{locked} is not live {where}.", code="not_deployed")
         for deployment in deployments:
             _retire_deployment(deployment, user=user, actor=actor, reason=reason, replaced_by=None)
         locked.refresh_from_db(fields=["state"])

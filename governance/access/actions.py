@@ -102,6 +102,29 @@ def _username_problem(username: str) -> str | None:
     return None
 
 
+def do_change_role(*, user: User, actor: Actor, role: str, teams: Sequence[str] | None = None) -> User:
+    """Change a user's role (and, if given, teams); nobody changes their own (no self-promotion)."""
+    if role not in Role.values:
+        raise ActionError(f"Unknown role '{role}'; choose one of {', '.join(Role.values)}.")
+    if actor.user_id is not None and actor.user_id == user.pk:
+        raise ActionError("Nobody may change their own role or teams.", code="self_change", status=403)
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        locked.role = role
+        locked.is_staff = locked.is_superuser = role == Role.ADMIN
+        locked.save(update_fields=["role", "is_staff", "is_superuser"])
+        if teams is not None:
+            rows = [Team.objects.filter(slug=slug).first() or do_create_team(slug=slug, actor=actor) for slug in teams]
+            locked.teams.set(rows)
+        record_event(
+            events.USER_ROLE_CHANGED,
+            actor=actor,
+            obj=locked,
+            payload={"role": role, "teams": sorted(locked.teams.values_list("slug", flat=True))},
+        )
+    return locked
+
+
 @dataclass(frozen=True)
 class IssuedToken:
     """A new token: ``raw`` is shown once and never stored."""
@@ -169,10 +192,16 @@ def do_revoke_token(*, token: ApiToken, actor: Actor, reason: str = "") -> ApiTo
 
 
 def do_record_access_denied(request: Any, *, reason: str, scope: str) -> None:
-    """Record that an authenticated caller was refused (path without its query string: it may hold data)."""
+    """Record that an authenticated caller was refused.
+
+    The route pattern is recorded (``api/v1/models/<slug:name>/risk``), never the path itself: a caller chooses
+    the path, and whatever they typed into it would otherwise stay in the append-only trail forever.
+    """
+    match = getattr(request, "resolver_match", None)
+    route = match.route if match is not None else ""
     with transaction.atomic():
         record_event(
             events.ACCESS_DENIED,
             actor=Actor.from_request(request),
-            payload={"method": request.method, "path": request.path[:300], "reason": reason, "scope": scope},
+            payload={"method": request.method, "path": route[:300], "reason": reason, "scope": scope},
         )

@@ -51,9 +51,9 @@ _ALL = frozenset(SCOPES)
 _EVERYONE = frozenset({"meta:read", "proofs:read"})
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
-    # Administrators run the system; registering and approving models is left to the owning teams, reviewers and
-    # officers (separation of duties).
-    Role.ADMIN: _ALL - {"models:write", "models:approve"},
+    # Administrators run the system; registering, classifying and approving models is left to the owning teams,
+    # reviewers and officers (separation of duties).
+    Role.ADMIN: _ALL - {"models:write", "models:approve", "models:classify"},
     Role.OFFICER: _EVERYONE
     | {
         "tokens:self",
@@ -85,7 +85,7 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
         "audits:run",
     },
     Role.REVIEWER: _EVERYONE
-    | {"tokens:self", "teams:read", "models:read", "models:approve", "datasets:read", "audits:read", "trail:read"},
+    | {"tokens:self", "teams:read", "models:read", "models:approve", "datasets:read", "audits:read"},
     # Read-only by construction: no scope here ends in anything but :read. What they see is what was shared.
     Role.REGULATOR: _EVERYONE | {"models:read", "audits:read", "exports:read"},
     # A pipeline registers candidates and asks the gate; it never approves or deploys by itself.

@@ -35,7 +35,9 @@ def _check_text(text: str, where: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise ParseError(f"The JSON in {where} contains a lone surrogate (an invalid \\ud800-\\udfff escape).") from None
+        raise ParseError(
+            f"The JSON in {where} contains a lone surrogate (an invalid \\ud800-\\udfff escape)."
+        ) from None
 
 
 class SafeJSONParser(JSONParser):

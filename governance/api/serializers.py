@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from governance.access.models import ApiToken, Team, User
+
+
+def parse_aware_datetime(raw: str, *, field: str) -> dt.datetime:
+    """An ISO 8601 time with a timezone from a query parameter, or a 422 naming ``field``."""
+    try:
+        moment = parse_datetime(raw)
+    except ValueError:  # well-formed but impossible, e.g. 30 February
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise serializers.ValidationError({field: ["Use an ISO 8601 time with a timezone, e.g. 2026-01-31T12:00:00Z."]})
+    return moment
 
 
 class StrictSerializer(serializers.Serializer):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -14,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from governance.api.serializers import parse_aware_datetime
 from governance.trail.checkpoints import CheckpointRefused, issue_checkpoint, latest_checkpoint
 from governance.trail.keys import published_verifier_keys
 from governance.trail.log import TrailError, prove_consistency, prove_inclusion, root_at
@@ -120,10 +120,7 @@ class EventList(generics.ListAPIView):
             queryset = queryset.filter(actor_user_id=actor)
         for name, lookup in (("since", "recorded_at__gte"), ("until", "recorded_at__lt")):
             if params.get(name):
-                moment = parse_datetime(params[name])
-                if moment is None or moment.tzinfo is None:
-                    raise ValidationError({name: ["Use an ISO 8601 time with a timezone, e.g. 2026-01-31T12:00:00Z."]})
-                queryset = queryset.filter(**{lookup: moment})
+                queryset = queryset.filter(**{lookup: parse_aware_datetime(params[name], field=name)})
         return queryset
 
 

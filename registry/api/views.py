@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
@@ -18,6 +17,7 @@ from rest_framework.views import APIView
 from governance.access.models import Team
 from governance.access.permissions import caller
 from governance.api.parsers import SafeJSONParser, check_json_value
+from governance.api.serializers import parse_aware_datetime
 from governance.trail.log import Actor
 from registry import actions
 from registry.access import access_model, access_version, models_visible_to
@@ -111,12 +111,7 @@ class ModelHistory(APIView):
 
         model = access_model(request.user, name, request)
         raw = request.query_params.get("as_of")
-        try:
-            as_of = timezone.now() if not raw else parse_datetime(raw)
-        except ValueError:  # well-formed but impossible, e.g. 30 February
-            as_of = None
-        if as_of is None or as_of.tzinfo is None:
-            raise ValidationError({"as_of": ["Use an ISO 8601 time with a timezone, e.g. 2026-01-31T12:00:00Z."]})
+        as_of = timezone.now() if not raw else parse_aware_datetime(raw, field="as_of")
         return Response(deployed_as_of(model, as_of))
 
 

@@ -204,3 +204,47 @@ def test_issue_token_never_writes_the_token_into_the_trail(cast: Cast) -> None:
     leaves = [bytes(leaf) for leaf in Event.objects.values_list("leaf", flat=True)]
     assert leaves
     assert not any(raw in leaf for leaf in leaves)
+
+
+def test_set_role_changes_the_role_and_records_it(db: None) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from governance.access.actions import do_create_user
+    from governance.access.models import User
+    from governance.trail.log import Actor
+    from governance.trail.models import Event
+
+    do_create_user(username="rita", role="owner", teams=["credit-risk"], actor=Actor.system())
+    out = StringIO()
+    call_command("set_role", "rita", "--role", "reviewer", "--team", "hiring", stdout=out)
+    user = User.objects.get(username="rita")
+    assert (user.role, sorted(user.teams.values_list("slug", flat=True))) == ("reviewer", ["hiring"])
+    event = Event.objects.filter(action="user.role_changed").get()
+    assert event.payload == {"role": "reviewer", "teams": ["hiring"]}
+    assert "rita is now reviewer." in out.getvalue()
+
+
+def test_nobody_changes_their_own_role(db: None) -> None:
+    from governance.access.actions import ActionError, do_change_role, do_create_user
+    from governance.trail.log import Actor
+
+    user = do_create_user(username="ann", role="owner", actor=Actor.system())
+    with pytest.raises(ActionError, match="their own role"):
+        do_change_role(user=user, actor=Actor.for_user(user), role="officer")
+    user.refresh_from_db()
+    assert user.role == "owner"
+
+
+def test_the_admin_cannot_edit_roles_or_add_users(admin_client) -> None:
+    from governance.access.actions import do_create_user
+    from governance.trail.log import Actor
+
+    user = do_create_user(username="bob", role="owner", actor=Actor.system())
+    assert admin_client.get("/admin/governance/user/add/").status_code == 403
+    page = admin_client.get(f"/admin/governance/user/{user.pk}/change/").content.decode()
+    assert 'name="role"' not in page
+    admin_client.post(f"/admin/governance/user/{user.pk}/change/", {"role": "officer", "is_active": "on"})
+    user.refresh_from_db()
+    assert user.role == "owner"
