@@ -304,7 +304,7 @@ def _assert_denial(event: Event, member: Member, *, method: str, path: str, reas
 
     token = token_row(member)
     # The route pattern, never the path: a caller chooses the path, and the trail keeps it forever.
-    route = resolve(path.split("?")[0]).route
+    route = resolve(path.split("?", maxsplit=1)[0]).route
     assert event.payload == {"method": method, "path": route, "reason": reason, "scope": scope}
     assert (event.actor_kind, event.actor_user_id, event.actor_token_id) == ("token", member.user.pk, token.pk)
 

@@ -177,7 +177,9 @@ def test_webhook_api_shows_the_secret_once_and_records_only_the_host(
 ) -> None:
     name = minimal_draft.model.name
     client = cast.owner.client()
-    created = client.post(f"/api/v1/models/{name}/webhooks/", {"url": receiver.url + "?token=sekrit-query-value"}, format="json")
+    created = client.post(
+        f"/api/v1/models/{name}/webhooks/", {"url": receiver.url + "?token=sekrit-query-value"}, format="json"
+    )
     assert created.status_code == 201
     secret = created.json()["secret"]
     assert len(secret) == 64
