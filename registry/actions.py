@@ -187,6 +187,25 @@ def do_update_model(*, model: RegisteredModel, user: User, actor: Actor, changes
     return locked
 
 
+def _return_to_review(model: RegisteredModel, *, actor: Actor) -> None:
+    """Approved (not yet deployed) versions whose approvals no longer meet the model's tier go back to review.
+
+    Their approvals are kept; the missing approvers complete them through the usual approve action.
+    """
+    required = risk.required_approvals(model.risk_tier)
+    for version in ModelVersion.objects.select_for_update().filter(model=model, state=VersionState.APPROVED):
+        approvals = version.reviews.filter(decision=Decision.APPROVE).count()
+        if approvals < required:
+            version.state = VersionState.SUBMITTED
+            version.save(update_fields=["state"])
+            _transition_event(
+                events.VERSION_RETURNED_TO_REVIEW,
+                actor=actor,
+                obj=version,
+                payload={**_ref(version), "approvals": approvals, "required_approvals": required},
+            )
+
+
 def do_change_risk(
     *, model: RegisteredModel, user: User, actor: Actor, risk_answers: Mapping[str, Any], reason: str
 ) -> RegisteredModel:
@@ -203,6 +222,7 @@ def do_change_risk(
         locked.risk_rationale = classification.rationale
         locked.risk_change_reason = reason
         locked.save(update_fields=["risk_tier", "risk_answers", "risk_rationale", "risk_change_reason"])
+        _return_to_review(locked, actor=actor)
         record_event(
             events.MODEL_RISK_CHANGED,
             actor=actor,

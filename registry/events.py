@@ -31,6 +31,11 @@ VERSION_APPROVAL_ADDED = register(
 VERSION_APPROVED = register(
     "model_version.approved", "A version reached its required approvals.", fields=(*_REF, "approvers")
 )
+VERSION_RETURNED_TO_REVIEW = register(
+    "model_version.returned_to_review",
+    "An approved version went back to review because its model's risk tier now needs more approvers.",
+    fields=(*_REF, "approvals", "required_approvals"),
+)
 VERSION_REJECTED = register("model_version.rejected", "A version was rejected.", fields=(*_REF, "reason_sha256"))
 VERSION_DEPLOYED = register(
     "model_version.deployed",

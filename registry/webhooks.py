@@ -39,6 +39,7 @@ NOTIFIED_ACTIONS = frozenset(
         "model_version.submitted",
         "model_version.approval_added",
         "model_version.approved",
+        "model_version.returned_to_review",
         "model_version.rejected",
         "model_version.deployed",
         "model_version.retired",

@@ -496,6 +496,7 @@ def test_a_model_reclassified_as_high_risk_needs_its_second_approver_before_depl
     cast: Cast, minimal_risk_model: RegisteredModel, minimal_draft: ModelVersion, walk: Walk
 ) -> None:
     version = walk(minimal_draft, "approved")  # one approver: all a minimal-risk model needs
+    seq = last_seq()
     actions.do_change_risk(
         model=minimal_risk_model,
         user=cast.officer.user,
@@ -503,13 +504,25 @@ def test_a_model_reclassified_as_high_risk_needs_its_second_approver_before_depl
         risk_answers=risk_answers("high"),
         reason="it profiles applicants after all",
     )
+    version.refresh_from_db()
+    assert version.state == "submitted"  # back to review, its first approval kept
+    assert [e.action for e in events_since(seq)] == ["model_version.returned_to_review", "model.risk_changed"]
     before, seq = db_state(), last_seq()
 
     with pytest.raises(RegistryError):
         perform("deploy", version, cast.officer)
-
     assert events_since(seq) == []
     assert db_state() == before
+
+    # The first approver cannot count twice; a second, distinct approver completes the approval.
+    with pytest.raises(RegistryError):
+        perform("approve", version, cast.reviewer)
+    perform("approve", version, cast.officer)
+    version.refresh_from_db()
+    assert version.state == "approved"
+    perform("deploy", version, cast.officer)
+    version.refresh_from_db()
+    assert version.state == "deployed"
 
 
 @pytest.mark.parametrize("reason", ["", "  \n"])
