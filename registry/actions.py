@@ -143,20 +143,26 @@ def do_register_model(
         raise RegistryError(f"You are not in team '{team.slug}'.", code="not_in_team", status=403)
     classification = _classify(risk_answers)
     with transaction.atomic():
+        # Model names are global (they are URLs); a name taken by another team is reported as taken, which is
+        # the one thing about that model a caller learns.
         if RegisteredModel.objects.filter(name=name).exists():
             raise RegistryError(f"A model named '{name}' already exists.", code="duplicate")
-        model = RegisteredModel.objects.create(
-            name=name,
-            team=team,
-            purpose=purpose,
-            intended_use=intended_use,
-            out_of_scope_uses=out_of_scope_uses,
-            business_kpis=list(business_kpis),
-            risk_tier=classification.tier,
-            risk_answers=classification.answers,
-            risk_rationale=classification.rationale,
-            created_by=user,
-        )
+        try:
+            with transaction.atomic():  # a concurrent registration of the same name loses cleanly
+                model = RegisteredModel.objects.create(
+                    name=name,
+                    team=team,
+                    purpose=purpose,
+                    intended_use=intended_use,
+                    out_of_scope_uses=out_of_scope_uses,
+                    business_kpis=list(business_kpis),
+                    risk_tier=classification.tier,
+                    risk_answers=classification.answers,
+                    risk_rationale=classification.rationale,
+                    created_by=user,
+                )
+        except IntegrityError:
+            raise RegistryError(f"A model named '{name}' already exists.", code="duplicate") from None
         record_event(
             events.MODEL_REGISTERED,
             actor=actor,
