@@ -27,5 +27,6 @@ def access_version(user: Any, name: str, number: int, request: Any = None) -> Mo
         ModelVersion.objects.filter(model=model).select_related("model", "model__team"),
         user,
         request,
+        within_visible_parent=True,
         number=number,
     )

@@ -29,14 +29,20 @@ def filter_by_team(queryset: QuerySet[M], user: Any, *, team_field: str = "team"
     return queryset.none()
 
 
-def get_visible_or_404(queryset: QuerySet[M], user: Any, request: Any = None, **lookup: Any) -> M:
+def get_visible_or_404(
+    queryset: QuerySet[M], user: Any, request: Any = None, *, within_visible_parent: bool = False, **lookup: Any
+) -> M:
     """One object, or 404 both when it does not exist and when it is outside ``user``'s scope.
 
-    When it exists but is out of scope, the refusal is recorded in the trail (with ``request``).
+    When it exists but is out of scope, the refusal is recorded in the trail (with ``request``). Objects looked
+    up inside a parent the caller can already see (a version of a visible model) pass ``within_visible_parent``:
+    a miss there means "does not exist", and recording it as a denial would put noise in the trail.
     """
     try:
         return queryset.get(**lookup)
     except ObjectDoesNotExist:
+        if within_visible_parent:
+            raise Http404 from None
         if request is not None and queryset.model._default_manager.filter(**lookup).exists():
             from governance.access.actions import do_record_access_denied
 

@@ -258,7 +258,7 @@ class WebhookDetail(APIView):
     def _get(self, request: Request, name: str, pk: int) -> Webhook:
         from governance.access.scoping import get_visible_or_404
 
-        return get_visible_or_404(_webhooks_of(request, name), request.user, request, pk=pk)
+        return get_visible_or_404(_webhooks_of(request, name), request.user, request, within_visible_parent=True, pk=pk)
 
     @extend_schema(responses=WebhookSerializer)
     def get(self, request: Request, name: str, pk: int) -> Response:
@@ -282,6 +282,10 @@ class DeliveryList(generics.ListAPIView):
         from governance.access.scoping import get_visible_or_404
 
         webhook = get_visible_or_404(
-            _webhooks_of(self.request, self.kwargs["name"]), self.request.user, self.request, pk=self.kwargs["pk"]
+            _webhooks_of(self.request, self.kwargs["name"]),
+            self.request.user,
+            self.request,
+            within_visible_parent=True,
+            pk=self.kwargs["pk"],
         )
         return WebhookDelivery.objects.filter(webhook=webhook).order_by("-id")

@@ -1039,3 +1039,18 @@ def test_a_name_taken_at_the_same_moment_is_a_conflict_not_a_crash(cast: Cast, m
     response = cast.owner.client().post("/api/v1/models/", body, format="json")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "duplicate"
+
+
+def test_a_missing_version_of_a_visible_model_is_404_without_a_denial(cast: Cast, make_version: MakeVersion) -> None:
+    """Version 2 exists on another model; asking for it on this one is "not there", not "not yours"."""
+    from governance.trail.models import Event
+
+    first = register_model(cast, "minimal", name="alpha")
+    second = register_model(cast, "minimal", name="beta")
+    make_version(first)
+    make_version(second)
+    make_version(second)
+    before = Event.objects.filter(action="access.denied").count()
+    response = cast.owner.client().get("/api/v1/models/alpha/versions/2/")
+    assert response.status_code == 404
+    assert Event.objects.filter(action="access.denied").count() == before
