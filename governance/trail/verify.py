@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from governance.trail import verifier
+from governance.trail import verifier, verify_worker
 from governance.trail.leaf import Checked, Row, rederive_batch
 from governance.trail.merkle import CompactRange
 from governance.trail.models import Checkpoint, MerkleNode, SigningKey
@@ -57,10 +57,7 @@ def _event_rows() -> Iterator[Row]:
 
 def _event_batches() -> Iterator[list[Row]]:
     # A raw cursor read in keyset-paginated batches: model instances would cost more than hashing at a million rows.
-    columns = (
-        "seq, recorded_at, action, actor_kind, actor_user_id, actor_token_id, object_type, object_id, "
-        "payload, leaf, leaf_hash, prev_hash"
-    )
+    columns = verify_worker.EVENT_COLUMNS
     last = -1
     while True:
         with connection.cursor() as cursor:
@@ -87,11 +84,40 @@ def _checked_batches(workers: int) -> Iterator[tuple[bytes, list[Checked]]]:
         for batch in _event_batches():
             yield rederive_batch(batch)
         return
+    if not connection.in_atomic_block:
+        # Committed data: workers can read their own ranges, so this process neither reads nor ships rows.
+        yield from _checked_ranges(workers)
+        return
     context = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited locks or connections
     with context.Pool(workers) as pool:
         pending: deque[Any] = deque()
         for batch in _event_batches():
             pending.append(pool.apply_async(rederive_batch, (batch,)))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+def _checked_ranges(workers: int) -> Iterator[tuple[bytes, list[Checked]]]:
+    """Batches read and checked entirely in worker processes, by ranges of sequence numbers, in order.
+
+    Only possible outside a transaction (a worker's own connection cannot see uncommitted rows). A range whose
+    rows were deleted comes back short, which the caller reports as missing events.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT MAX(seq) FROM governance_event")
+        (last,) = cursor.fetchone()
+    end = 0 if last is None else last + 1
+    context = multiprocessing.get_context("spawn")
+    database = {
+        key: value for key, value in connection.settings_dict.items() if key in ("NAME", "HOST", "PORT", "USER")
+    }
+    settings_module = os.environ.get("DJANGO_SETTINGS_MODULE", "governance.settings")
+    with context.Pool(workers, initializer=verify_worker.init, initargs=(settings_module, database)) as pool:
+        pending: deque[Any] = deque()
+        for start in range(0, end, _BATCH):
+            pending.append(pool.apply_async(verify_worker.check_range, (start, min(start + _BATCH, end))))
             if len(pending) >= 2 * workers:
                 yield pending.popleft().get()
         while pending:

@@ -324,3 +324,28 @@ def test_stored_leaf_node_edited(trail: Checkpoint) -> None:
     assert code == 1
     assert "first bad sequence number: 6" in output
     assert "event 6: the stored Merkle leaf node is missing or differs from the leaf hash" in output
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("scenario", ["clean", "edited", "deleted", "chain"])
+def test_workers_reading_their_own_ranges_find_the_same_as_one_process(
+    unprotected_trail: None, monkeypatch: pytest.MonkeyPatch, scenario: str
+) -> None:
+    """Outside a transaction the workers read committed rows themselves (the path used on large trails)."""
+    from governance.trail import verify
+
+    issue_checkpoint()
+    append(19)
+    monkeypatch.setattr(verify, "_BATCH", 4)  # several ranges, and tampering at a range boundary
+    if scenario == "edited":
+        as_attacker(_row_payload_edit)
+    elif scenario == "deleted":
+        as_attacker(lambda cursor: cursor.execute("DELETE FROM governance_event WHERE seq = 11"))
+    elif scenario == "chain":
+        as_attacker(
+            lambda cursor: cursor.execute("UPDATE governance_event SET prev_hash = %s WHERE seq = 8", [b"\x07" * 32])
+        )
+    sequential = run_verify_trail("--workers", "1")
+    parallel = run_verify_trail("--workers", "2")
+    assert parallel == sequential
+    assert (sequential[0] == 0) == (scenario == "clean")
