@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import secrets
 
@@ -63,15 +62,6 @@ def new_raw_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
-    def usable(self) -> ApiTokenQuerySet:
-        """Tokens that are neither revoked nor expired, belonging to active users."""
-        now = timezone.now()
-        return self.filter(revoked_at__isnull=True, user__is_active=True).filter(
-            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
-        )
-
-
 class ApiToken(models.Model):
     """A bearer credential for the API; only its hash is stored."""
 
@@ -87,8 +77,6 @@ class ApiToken(models.Model):
     revoke_reason = models.CharField(max_length=200, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
-    objects = ApiTokenQuerySet.as_manager()
-
     class Meta:
         ordering = ["-created_at"]
 
@@ -99,8 +87,3 @@ class ApiToken(models.Model):
     def scopes(self) -> frozenset[str]:
         """What this token may do: its user's role, narrowed to reads when read-only."""
         return scopes_for(self.user.role, read_only=self.read_only)
-
-    def is_usable(self, now: dt.datetime | None = None) -> bool:
-        """True unless revoked or expired."""
-        moment = now or timezone.now()
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > moment)

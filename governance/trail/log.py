@@ -73,20 +73,6 @@ def _is_token(request: Any) -> bool:
     return isinstance(getattr(request, "auth", None), ApiToken)
 
 
-def leaf_from_row(event: Event) -> bytes:
-    """Re-derive an event's leaf bytes from its columns (what ``verify_trail`` compares with the stored bytes)."""
-    return encode_leaf(
-        seq=event.seq,
-        prev_hash=bytes(event.prev_hash),
-        recorded_at=event.recorded_at,
-        action=event.action,
-        actor={"kind": event.actor_kind, "token": event.actor_token_id, "user": event.actor_user_id},
-        object_type=event.object_type,
-        object_id=event.object_id,
-        payload=event.payload,
-    )
-
-
 def lock_trail() -> None:
     """Serialise writers of the trail for the rest of the current transaction."""
     if not connection.in_atomic_block:

@@ -50,11 +50,6 @@ class Report:
         self.problems.append(message)
 
 
-def _event_rows() -> Iterator[Row]:
-    for batch in _event_batches():
-        yield from batch
-
-
 def _event_batches() -> Iterator[list[Row]]:
     # A raw cursor read in keyset-paginated batches: model instances would cost more than hashing at a million rows.
     columns = verify_worker.EVENT_COLUMNS
