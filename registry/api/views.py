@@ -197,9 +197,8 @@ class _Transition(APIView):
         version = access_version(request.user, name, number, request)
         data = validated(self.serializer_class, request.data or {})
         action = getattr(actions, f"do_{self.action_name}")
-        result = action(version=version, user=caller(request), actor=Actor.from_request(request), **data)
-        version = result.version if hasattr(result, "environment") else result
-        version.refresh_from_db()
+        action(version=version, user=caller(request), actor=Actor.from_request(request), **data)
+        version.refresh_from_db()  # actions return different things (deploy: a deployment); show the version
         return Response(VersionSerializer(version).data)
 
 

@@ -92,3 +92,13 @@ def test_trail_checkpoint_if_due_issues_nothing_when_nothing_is_new() -> None:
     call_command("trail_checkpoint", "--if-due", stdout=StringIO(), stderr=err)
     assert "No checkpoint due." in err.getvalue()
     assert Checkpoint.objects.count() == 1
+
+
+def test_export_refuses_a_file_or_an_uncreatable_directory(tmp_path: Path) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(CommandError, match="is a file"):
+        call_command("export_trail", "--out", str(a_file))
+    with pytest.raises(CommandError, match="Cannot create"):
+        call_command("export_trail", "--out", str(a_file / "below"))
+    assert a_file.read_text() == "x"

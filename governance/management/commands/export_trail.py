@@ -27,9 +27,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         out: Path = options["out"]
+        if out.exists() and not out.is_dir():
+            raise CommandError(f"{out} is a file; give a new or empty directory.")
         if out.exists() and any(out.iterdir()):
             raise CommandError(f"{out} exists and is not empty; choose a new directory.")
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(f"Cannot create {out}: {exc.strerror}") from None
         # Every export is covered by a checkpoint issued for it.
         checkpoint = issue_checkpoint(reason="export")
         assert checkpoint is not None
