@@ -36,8 +36,22 @@ elif not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecu
         "SECRET_KEY is too weak for production: use at least 50 random characters (not a 'django-insecure' key)."
     )
 
-# Key for pseudonyms (HMAC of data-subject ids); separate from SECRET_KEY so rotating one does not break the other.
-PSEUDONYM_KEY = env_secret("PSEUDONYM_KEY") or SECRET_KEY
+# Key for pseudonyms (HMAC-SHA256 of data-subject ids) and for wrapping per-subject data keys. It is never stored in
+# the database, and it is separate from SECRET_KEY: rotating SECRET_KEY must not change every subject's pseudonym.
+_DEV_PSEUDONYM_KEY = "assay-development-pseudonym-key-never-use-in-production-000"  # noqa: S105 - DEBUG only
+PSEUDONYM_KEY = env_secret("PSEUDONYM_KEY")
+if not PSEUDONYM_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "PSEUDONYM_KEY is not set. Production (DEBUG off) needs a random secret of at least 32 characters in "
+            "PSEUDONYM_KEY or a file named by PSEUDONYM_KEY_FILE; data subjects are known only by an HMAC under "
+            "it, so keep it safe and never change it. For development set DEBUG=1."
+        )
+    PSEUDONYM_KEY = _DEV_PSEUDONYM_KEY
+elif not DEBUG and (len(PSEUDONYM_KEY) < 32 or PSEUDONYM_KEY == SECRET_KEY or len(set(PSEUDONYM_KEY)) < 5):
+    raise ImproperlyConfigured(
+        "PSEUDONYM_KEY is too weak for production: use at least 32 random characters, different from SECRET_KEY."
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:

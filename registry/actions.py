@@ -32,6 +32,8 @@ from django.utils import timezone
 from governance.access.actions import ActionError
 from governance.access.models import Team, User
 from governance.access.roles import Role
+from governance.data import events as data_events
+from governance.data.actions import DataError, link_training_run, training_datasets_of
 from governance.trail.events import EventType
 from governance.trail.leaf import text_commitment
 from governance.trail.log import Actor, record_event
@@ -42,6 +44,9 @@ from registry.models import (
     Decision,
     Deployment,
     Environment,
+    Finding,
+    FindingResolution,
+    FindingStatus,
     Framework,
     ModelVersion,
     RegisteredModel,
@@ -283,6 +288,7 @@ def do_register_version(
     if not _in_team(user, model):
         raise RegistryError("You are not in this model's team.", code="not_in_team", status=403)
     card = _clean_card(model_card or {})
+    training = _training_datasets(user, training_datasets)
     framework: str = Framework.PREDICTIONS
     stored, inspected = "", None
     if artifact_path is not None:
@@ -312,7 +318,7 @@ def do_register_version(
             metrics=dict(metrics or {}),
             code_repository=code_repository,
             code_commit=code_commit,
-            training_datasets=list(training_datasets),
+            training_datasets=[{"dataset": v.dataset.name, "version": v.number} for v in training],
             model_card=card,
             created_by=user,
         )
@@ -327,7 +333,16 @@ def do_register_version(
                 "artifact_size": version.artifact_size,
             },
         )
+        link_training_run(model_version=version, user=user, actor=actor, datasets=training)
     return version
+
+
+def _training_datasets(user: User, references: Sequence[Any]) -> list[Any]:
+    """The dataset versions a new version was trained on, resolved (and access-checked) before anything is written."""
+    try:
+        return training_datasets_of(user, references)
+    except DataError as exc:
+        raise RegistryError(str(exc), code="invalid_training_datasets", status=422) from None
 
 
 def _clean_card(card: Mapping[str, Any]) -> dict[str, str]:
@@ -591,6 +606,62 @@ def do_retire(
         for deployment in deployments:
             _retire_deployment(deployment, user=user, actor=actor, reason=reason, replaced_by=None)
         locked.refresh_from_db(fields=["state"])
+    return locked
+
+
+# --- findings ------------------------------------------------------------------------------------------------------
+
+
+def do_resolve_finding(*, finding: Finding, user: User, actor: Actor, resolution: str, reason: str) -> Finding:
+    """Resolve an open finding on a version: retrain, accept (reason recorded) or retire the version (a deployed
+    version is retired everywhere, by an officer). Reviewers of the model's team and officers resolve findings;
+    never someone who registered or submitted the version (separation of duties)."""
+    _require_role(user, APPROVERS, "resolve findings")
+    if resolution not in FindingResolution.values:
+        raise RegistryError(
+            f"resolution must be one of {', '.join(FindingResolution.values)}.", code="invalid", status=422
+        )
+    if not reason.strip():
+        raise RegistryError("Resolving a finding needs a reason.", code="reason_required", status=422)
+    with transaction.atomic():
+        locked = Finding.objects.select_for_update().select_related("version__model").get(pk=finding.pk)
+        version = locked.version
+        if not _in_team(user, version.model):
+            raise RegistryError("You are not a reviewer of this model's team.", code="not_in_team", status=403)
+        if user.pk in (version.submitted_by_id, version.created_by_id):
+            raise RegistryError(
+                "You registered or submitted this version, so you cannot resolve its findings (separation of "
+                "duties).",
+                code="self_review",
+                status=403,
+            )
+        if locked.status != FindingStatus.OPEN:
+            raise RegistryError(f"Finding {locked.pk} is already resolved ({locked.resolution}).", code="resolved")
+        if resolution == FindingResolution.RETIRE:
+            if version.state != VersionState.DEPLOYED:
+                raise RegistryError(
+                    f"{version} is {version.state}, not deployed, so there is nothing to retire: accept or retrain "
+                    "(or reject it in review).",
+                    code="not_deployed",
+                )
+            do_retire(version=version, user=user, actor=actor, reason=reason)
+        locked.status = FindingStatus.RESOLVED
+        locked.resolution = resolution
+        locked.resolution_reason = reason
+        locked.resolved_by = user
+        locked.resolved_at = timezone.now()
+        locked.save()
+        record_event(
+            data_events.FINDING_RESOLVED,
+            actor=actor,
+            obj=locked,
+            payload={
+                **_ref(version),
+                "finding": locked.pk,
+                "resolution": resolution,
+                "reason_sha256": text_commitment(reason),
+            },
+        )
     return locked
 
 

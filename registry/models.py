@@ -216,3 +216,41 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"delivery {self.pk} ({self.status})"
+
+
+class FindingStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    RESOLVED = "resolved", "Resolved"
+
+
+class FindingResolution(models.TextChoices):
+    RETRAIN = "retrain", "Retrain (a new version replaces this one)"
+    ACCEPT = "accept", "Accept, with a recorded reason"
+    RETIRE = "retire", "Retire the version"
+
+
+class Finding(models.Model):
+    """Something about a model version that a person must decide on (a consent withdrawal in its training data,
+    an erasure, later drift or a failed audit): open until a reviewer or officer resolves it with a reason."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="findings")
+    kind = models.CharField(max_length=32)
+    title = models.CharField(max_length=300)
+    details = models.JSONField(default=dict, blank=True)
+    # One open finding per cause: the same withdrawal reported twice does not open a second finding.
+    cause = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=FindingStatus.choices, default=FindingStatus.OPEN)
+    opened_at = models.DateTimeField(default=timezone.now)
+    resolution = models.CharField(max_length=10, choices=FindingResolution.choices, blank=True)
+    resolution_reason = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["version", "cause"], name="one_finding_per_cause")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.version_id} ({self.status})"

@@ -24,6 +24,7 @@ from governance.env import env_bool, env_int, env_list, env_secret, env_str
 
 MANAGE_PY = Path(settings.BASE_DIR) / "manage.py"
 STRONG_KEY = secrets.token_urlsafe(50)  # 67 random characters
+STRONG_PSEUDONYM_KEY = secrets.token_urlsafe(32)
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +51,7 @@ def run_manage(workdir: Path, key_file: Path, *args: str, **changes: str | None)
         "SECRET_KEY": STRONG_KEY,
         "ALLOWED_HOSTS": "assay.example.org",
         "TRAIL_SIGNING_KEY_FILE": str(key_file),
+        "PSEUDONYM_KEY": STRONG_PSEUDONYM_KEY,
     }
     for name, value in changes.items():
         if value is None:
@@ -135,6 +137,15 @@ def test_production_with_a_weak_secret_key_refuses_to_start(manage: Manage, weak
 
 def test_production_without_allowed_hosts_refuses_to_start(manage: Manage) -> None:
     assert_refused(manage(ALLOWED_HOSTS=None), "ALLOWED_HOSTS is empty")
+
+
+def test_production_without_a_pseudonym_key_refuses_to_start(manage: Manage) -> None:
+    assert_refused(manage(PSEUDONYM_KEY=None), "PSEUDONYM_KEY is not set", "PSEUDONYM_KEY_FILE")
+
+
+@pytest.mark.parametrize("weak", ["short-key", "a" * 40, STRONG_KEY])
+def test_production_with_a_weak_or_reused_pseudonym_key_refuses_to_start(manage: Manage, weak: str) -> None:
+    assert_refused(manage(PSEUDONYM_KEY=weak), "PSEUDONYM_KEY is too weak")
 
 
 def test_production_without_a_trail_signing_key_refuses_to_start(manage: Manage) -> None:

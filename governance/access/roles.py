@@ -39,6 +39,7 @@ SCOPES: dict[str, str] = {
     "datasets:write": "Register datasets, versions and lineage runs.",
     "consent:read": "Look up consent records by pseudonym.",
     "consent:write": "Record consent, withdrawals, erasure and access requests.",
+    "findings:resolve": "Resolve a finding on a model version (retrain, accept with a reason, or retire).",
     "audits:read": "See policies, audit runs, checks and findings.",
     "audits:run": "Start audit runs.",
     "policies:write": "Create and change audit policies.",
@@ -53,7 +54,7 @@ _EVERYONE = frozenset({"meta:read", "proofs:read"})
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     # Administrators run the system; registering, classifying and approving models is left to the owning teams,
     # reviewers and officers (separation of duties).
-    Role.ADMIN: _ALL - {"models:write", "models:approve", "models:classify"},
+    Role.ADMIN: _ALL - {"models:write", "models:approve", "models:classify", "findings:resolve"},
     Role.OFFICER: _EVERYONE
     | {
         "tokens:self",
@@ -64,6 +65,7 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
         "models:approve",
         "models:classify",
         "models:deploy",
+        "findings:resolve",
         "datasets:read",
         "consent:read",
         "consent:write",
@@ -85,7 +87,15 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
         "audits:run",
     },
     Role.REVIEWER: _EVERYONE
-    | {"tokens:self", "teams:read", "models:read", "models:approve", "datasets:read", "audits:read"},
+    | {
+        "tokens:self",
+        "teams:read",
+        "models:read",
+        "models:approve",
+        "findings:resolve",
+        "datasets:read",
+        "audits:read",
+    },
     # Read-only by construction: no scope here ends in anything but :read. What they see is what was shared.
     Role.REGULATOR: _EVERYONE | {"models:read", "audits:read", "exports:read"},
     # A pipeline registers candidates and asks the gate; it never approves or deploys by itself.

@@ -1,0 +1,90 @@
+"""Reading consent: the state of (subject, purpose) at any instant, and a dataset version's coverage.
+
+The state is derived from the events, never stored: the latest event at or before the instant decides (events at
+the same instant are taken in the order they were recorded).
+
+- ``given`` -> ``consenting``, unless the consent had an ``expires_at`` at or before the instant -> ``expired``;
+- ``withdrawn`` -> ``withdrawn``; ``expired`` -> ``expired``;
+- no event yet -> ``never_asked``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from governance.data.models import ConsentEvent, ConsentKind, DatasetSubject, DatasetVersion, Purpose, Subject
+
+STATES = ("consenting", "withdrawn", "expired", "never_asked")
+
+
+def state_of(kind: str | None, expires_at: datetime | None, at: datetime) -> str:
+    """The state that the latest event (its ``kind`` and ``expires_at``) gives at instant ``at``."""
+    if kind is None:
+        return "never_asked"
+    if kind == ConsentKind.GIVEN:
+        return "expired" if expires_at is not None and expires_at <= at else "consenting"
+    return str(kind)
+
+
+def latest_event(subject: Subject, purpose: Purpose, at: datetime) -> ConsentEvent | None:
+    """The event that decides the state of (subject, purpose) at ``at``, or None."""
+    return (
+        ConsentEvent.objects.filter(subject=subject, purpose=purpose, occurred_at__lte=at)
+        .order_by("-occurred_at", "-id")
+        .first()
+    )
+
+
+def subject_states(subject: Subject, at: datetime) -> list[dict[str, Any]]:
+    """The state of every purpose for one subject at ``at`` (purposes never asked included)."""
+    rows = []
+    for purpose in Purpose.objects.all():
+        event = latest_event(subject, purpose, at)
+        rows.append(
+            {
+                "purpose": purpose.code,
+                "legal_basis": purpose.legal_basis,
+                "state": state_of(event.kind if event else None, event.expires_at if event else None, at),
+                "since": event.occurred_at.isoformat() if event else None,
+                "notice_version": event.notice_version if event else None,
+            }
+        )
+    return rows
+
+
+def coverage(version: DatasetVersion, purpose: Purpose, at: datetime) -> dict[str, Any]:
+    """How many of the subjects in ``version`` consent to ``purpose`` at ``at``: counts only, never who.
+
+    One pass over the purpose's events for the subjects in the version's index (ordered so the last row seen for
+    each subject is the deciding one); no file is read. Subjects with no event are "never asked".
+    """
+    in_version = DatasetSubject.objects.filter(version=version).values("pseudonym")
+    rows = (
+        ConsentEvent.objects.filter(purpose=purpose, occurred_at__lte=at, subject_id__in=in_version)
+        .order_by("subject_id", "occurred_at", "id")
+        .values_list("subject_id", "kind", "expires_at")
+    )
+    counts: Counter[str] = Counter()
+    current: str | None = None
+    state = "never_asked"
+    for pseudonym, kind, expires_at in rows.iterator(chunk_size=10_000):
+        if pseudonym != current:
+            if current is not None:
+                counts[state] += 1
+            current = pseudonym
+        state = state_of(kind, expires_at, at)
+    if current is not None:
+        counts[state] += 1
+    total = DatasetSubject.objects.filter(version=version).count()
+    counts["never_asked"] = total - sum(counts.values())
+    return {
+        "dataset": version.dataset.name,
+        "version": version.number,
+        "purpose": purpose.code,
+        "at": at.isoformat(),
+        "subjects": total,
+        **{name: counts.get(name, 0) for name in STATES},
+    }
+
