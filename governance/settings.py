@@ -238,6 +238,14 @@ SPECTACULAR_SETTINGS = {
 # --- uploads -------------------------------------------------------------------------------------------------
 # Largest model artifact accepted (413 above it). Uploads always stream to a temporary file, never to memory.
 ARTIFACT_MAX_BYTES = env_int("ARTIFACT_MAX_BYTES", 200 * 1024 * 1024, minimum=1024)
+# Largest dataset file (and consent CSV) accepted. Profiling holds the parsed columns in memory, so keep this well
+# under the worker's RAM; larger data stays where it is and is registered by external URI.
+DATASET_MAX_BYTES = env_int("DATASET_MAX_BYTES", 1024 * 1024 * 1024, minimum=1024)
+# Base URI of the ``assay:`` prefix in PROV-JSON lineage exports.
+PROV_NAMESPACE_URI = env_str("PROV_NAMESPACE_URI") or "https://assay.example/ns#"
+# Largest piece of personal data stored about one subject (sealed JSON).
+PERSONAL_RECORD_MAX_BYTES = env_int("PERSONAL_RECORD_MAX_BYTES", 16 * 1024, minimum=256)
+
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
 

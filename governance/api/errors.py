@@ -69,7 +69,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     from governance.access.actions import ActionError
 
     if isinstance(exc, ActionError):
-        return Response(error_body(exc.code, str(exc)), status=exc.status)
+        field = getattr(exc, "field", "")
+        details = {field: [str(exc)]} if field else None
+        return Response(error_body(exc.code, str(exc), details), status=exc.status)
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, Http404):

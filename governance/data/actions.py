@@ -45,6 +45,7 @@ from governance.data.models import (
     SubjectKey,
     SubjectRequest,
 )
+from governance.trail.leaf import format_time
 from governance.trail.log import Actor, record_event
 
 # Who writes datasets and lineage: the owning team's people and pipelines; administrators too (they run imports).
@@ -649,7 +650,7 @@ def do_record_consent(
                 "subject": pseudonym,
                 "purpose": purpose.code,
                 "kind": kind,
-                "occurred_at": occurred_at,
+                "occurred_at": format_time(occurred_at),
                 "notice_version": notice_version or None,
                 "source": source or None,
             },

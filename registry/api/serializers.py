@@ -12,6 +12,8 @@ from registry.models import (
     MODEL_CARD_SECTIONS,
     Deployment,
     Environment,
+    Finding,
+    FindingResolution,
     ModelVersion,
     RegisteredModel,
     Review,
@@ -240,6 +242,34 @@ class DeliverySerializer(serializers.ModelSerializer):
             "delivered_at",
             "created_at",
         ]
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="version.model.name", read_only=True)
+    version = serializers.IntegerField(source="version.number", read_only=True)
+    resolved_by: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="username")
+
+    class Meta:
+        model = Finding
+        fields = [
+            "id",
+            "model",
+            "version",
+            "kind",
+            "title",
+            "details",
+            "status",
+            "opened_at",
+            "resolution",
+            "resolution_reason",
+            "resolved_by",
+            "resolved_at",
+        ]
+
+
+class FindingResolveSerializer(StrictSerializer):
+    resolution = serializers.ChoiceField(choices=FindingResolution.choices)
+    reason = serializers.CharField(max_length=5000)
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:

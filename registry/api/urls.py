@@ -24,4 +24,8 @@ urlpatterns = [
     path(f"{_V}/reject", views.RejectVersion.as_view(), name="version-reject"),
     path(f"{_V}/deploy", views.DeployVersion.as_view(), name="version-deploy"),
     path(f"{_V}/retire", views.RetireVersion.as_view(), name="version-retire"),
+    path(f"{_V}/lineage", views.VersionLineage.as_view(), name="version-lineage"),
+    path(f"{_V}/lineage/prov", views.VersionProv.as_view(), name="version-prov"),
+    path(f"{_V}/findings/", views.FindingList.as_view(), name="version-findings"),
+    path(f"{_V}/findings/<int:pk>/resolve", views.ResolveFinding.as_view(), name="version-finding-resolve"),
 ]

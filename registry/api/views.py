@@ -24,6 +24,8 @@ from registry.access import access_model, access_version, models_visible_to
 from registry.api.serializers import (
     DeliverySerializer,
     DeploySerializer,
+    FindingResolveSerializer,
+    FindingSerializer,
     HistorySerializer,
     ModelCardSerializer,
     ModelCreateSerializer,
@@ -39,7 +41,7 @@ from registry.api.serializers import (
     validated,
 )
 from registry.history import deployed_as_of
-from registry.models import ModelVersion, Webhook, WebhookDelivery
+from registry.models import Finding, ModelVersion, Webhook, WebhookDelivery
 
 
 class ModelList(generics.ListAPIView):
@@ -288,3 +290,75 @@ class DeliveryList(generics.ListAPIView):
             pk=self.kwargs["pk"],
         )
         return WebhookDelivery.objects.filter(webhook=webhook).order_by("-id")
+
+
+class VersionLineage(APIView):
+    """What a model version was trained from, to any depth (upstream), or what was made from it (downstream)."""
+
+    required_scopes = {"GET": "models:read"}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("direction", str, enum=["upstream", "downstream"], description="Default: upstream."),
+            OpenApiParameter("depth", int, description="How many runs deep (default: all)."),
+        ],
+        responses=dict,
+    )
+    def get(self, request: Request, name: str, number: int) -> Response:
+        from governance.api.data import _lineage_params
+        from governance.data.lineage import graph_as_json, traverse
+
+        version = access_version(request.user, name, number, request)
+        direction, depth = _lineage_params(request)
+        return Response(graph_as_json(traverse(version, direction=direction, max_depth=depth), user=request.user))
+
+
+class VersionProv(APIView):
+    """A model version's full upstream lineage as a W3C PROV-JSON document."""
+
+    required_scopes = {"GET": "models:read"}
+
+    @extend_schema(responses=dict)
+    def get(self, request: Request, name: str, number: int) -> Response:
+        from django.conf import settings
+
+        from governance.data.lineage import prov_json
+
+        version = access_version(request.user, name, number, request)
+        response = Response(prov_json(version, namespace_uri=settings.PROV_NAMESPACE_URI))
+        response["Content-Disposition"] = f'inline; filename="{name}-v{number}.prov.json"'
+        return response
+
+
+class FindingList(generics.ListAPIView):
+    """Findings on a version (``status=open`` for the open ones), newest first."""
+
+    required_scopes = {"GET": "models:read"}
+    serializer_class = FindingSerializer
+
+    def get_queryset(self) -> Any:
+        version = access_version(self.request.user, self.kwargs["name"], self.kwargs["number"], self.request)
+        queryset = Finding.objects.filter(version=version).select_related("version__model", "resolved_by")
+        if self.request.query_params.get("status"):
+            queryset = queryset.filter(status=self.request.query_params["status"])
+        return queryset
+
+
+class ResolveFinding(APIView):
+    """Resolve an open finding: retrain, accept (with a reason) or retire the version."""
+
+    required_scopes = {"POST": "findings:resolve"}
+
+    @extend_schema(request=FindingResolveSerializer, responses=FindingSerializer)
+    def post(self, request: Request, name: str, number: int, pk: int) -> Response:
+        from governance.access.scoping import get_visible_or_404
+
+        version = access_version(request.user, name, number, request)
+        finding = get_visible_or_404(
+            Finding.objects.filter(version=version), request.user, request, within_visible_parent=True, pk=pk
+        )
+        data = validated(FindingResolveSerializer, request.data)
+        finding = actions.do_resolve_finding(
+            finding=finding, user=caller(request), actor=Actor.from_request(request), **data
+        )
+        return Response(FindingSerializer(finding).data)

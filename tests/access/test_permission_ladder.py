@@ -134,6 +134,84 @@ def _webhook(cast: Cast) -> dict[str, Any]:
     return {"name": model.name, "pk": webhook.pk}
 
 
+_dataset_numbers = itertools.count(1)
+
+
+def _new_dataset(cast: Cast) -> Any:
+    """A fresh dataset of the owner's team with one version (an external URI: nothing to parse)."""
+    from governance.data import actions as data
+
+    dataset = data.do_register_dataset(
+        user=cast.owner.user,
+        actor=Actor.for_user(cast.owner.user),
+        name=f"ladder-dataset-{next(_dataset_numbers)}",
+        team=Team.objects.get(slug="credit-risk"),
+    )
+    data.do_register_dataset_version(
+        dataset=dataset,
+        user=cast.owner.user,
+        actor=Actor.for_user(cast.owner.user),
+        external_uri="s3://ladder/data.parquet",
+    )
+    return dataset
+
+
+def _dataset(cast: Cast) -> dict[str, Any]:
+    return {"name": _new_dataset(cast).name}
+
+
+def _dataset_version(cast: Cast) -> dict[str, Any]:
+    return {"name": _new_dataset(cast).name, "number": 1}
+
+
+def _run(cast: Cast) -> dict[str, Any]:
+    from governance.data import actions as data
+
+    dataset = _new_dataset(cast)
+    run = data.do_record_run(
+        user=cast.owner.user,
+        actor=Actor.for_user(cast.owner.user),
+        job_name="ladder",
+        outputs=[dataset.versions.get()],
+    )
+    return {"run_id": run.run_id}
+
+
+def _subject(cast: Cast) -> dict[str, Any]:
+    """A subject who consented to a purpose (both created by the officer who keeps consent records)."""
+    from django.utils import timezone
+
+    from governance.data import actions as data
+    from governance.data.models import Purpose
+
+    purpose = Purpose.objects.filter(code="ladder-purpose").first() or data.do_create_purpose(
+        user=cast.officer.user,
+        actor=Actor.system(),
+        code="ladder-purpose",
+        description="For the ladder.",
+        legal_basis="consent",
+    )
+    event = data.do_record_consent(
+        user=cast.officer.user,
+        actor=Actor.system(),
+        purpose=purpose,
+        kind="given",
+        occurred_at=timezone.now(),
+        external_id=f"ladder-subject-{next(_dataset_numbers)}",
+    )
+    return {"pseudonym": event.subject_id}
+
+
+def _finding(cast: Cast) -> dict[str, Any]:
+    """An open finding on a fresh version (opened directly: how a finding arises is tested elsewhere)."""
+    from registry.models import Finding, ModelVersion
+
+    kwargs = _version()(cast)
+    version = ModelVersion.objects.get(model__name=kwargs["name"], number=kwargs["number"])
+    finding = Finding.objects.create(version=version, kind="test", title="Ladder finding", cause="ladder")
+    return {**kwargs, "pk": finding.pk}
+
+
 # One entry per endpoint with path parameters, keyed by URL name.
 OBJECTS: dict[str, Target] = {
     "api:team-detail": Target(lambda cast: {"slug": "credit-risk"}, visible_to=CREDIT_RISK),
@@ -155,12 +233,29 @@ OBJECTS: dict[str, Target] = {
     "registry-api:webhook-list": Target(_model, visible_to=CREDIT_RISK),
     "registry-api:webhook-detail": Target(_webhook, visible_to=CREDIT_RISK),
     "registry-api:webhook-deliveries": Target(_webhook, visible_to=CREDIT_RISK),
+    "registry-api:version-lineage": Target(_version(), visible_to=CREDIT_RISK),
+    "registry-api:version-prov": Target(_version(), visible_to=CREDIT_RISK),
+    "registry-api:version-findings": Target(_version(), visible_to=CREDIT_RISK),
+    "registry-api:version-finding-resolve": Target(_finding, visible_to=CREDIT_RISK),
+    # Datasets and lineage runs belong to the credit-risk team, like its models.
+    "api:dataset-detail": Target(_dataset, visible_to=CREDIT_RISK),
+    "api:dataset-version-list": Target(_dataset, visible_to=CREDIT_RISK),
+    "api:dataset-version-detail": Target(_dataset_version, visible_to=CREDIT_RISK),
+    "api:dataset-version-lineage": Target(_dataset_version, visible_to=CREDIT_RISK),
+    "api:dataset-version-coverage": Target(_dataset_version, visible_to=CREDIT_RISK),
+    "api:lineage-run-detail": Target(_run, visible_to=CREDIT_RISK),
+    # Subjects are organisation records; only the consent scopes (officers, administrators) reach them.
+    "api:subject-detail": Target(_subject, visible_to=EVERYONE),
+    "api:subject-access": Target(_subject, visible_to=EVERYONE),
+    "api:subject-erasure": Target(_subject, visible_to=EVERYONE),
+    "api:subject-personal-data": Target(_subject, visible_to=EVERYONE),
 }
 
 # Members who hold the scope (and see the object) but whom the action itself refuses, per (URL name, method).
 REFUSED_BY_ACTION: dict[tuple[str, str], frozenset[str]] = {
     # The body registers the model for credit-risk, and the outsider is not in that team.
     ("registry-api:model-list", "POST"): frozenset({"outsider"}),
+    ("api:dataset-list", "POST"): frozenset({"outsider"}),
 }
 
 # Bodies that make an allowed write succeed (without one, a write is sent an empty JSON object).
@@ -178,6 +273,15 @@ BODIES: dict[str, Callable[[], dict[str, Any]]] = {
     "registry-api:version-deploy": lambda: {"environment": "staging"},
     "registry-api:version-retire": lambda: {"reason": "Replaced."},
     "registry-api:webhook-list": lambda: {"url": "https://93.184.215.14/hook"},
+    "registry-api:version-finding-resolve": lambda: {"resolution": "accept", "reason": "Checked by the ladder."},
+    "api:dataset-list": lambda: {"name": f"ladder-dataset-{next(_dataset_numbers)}", "team": "credit-risk"},
+    "api:dataset-version-list": lambda: {"external_uri": "s3://ladder/next.parquet"},
+    "api:consent-purpose-list": lambda: {
+        "code": f"ladder-purpose-{next(_dataset_numbers)}",
+        "description": "Defined by the ladder.",
+        "legal_basis": "consent",
+    },
+    "api:subject-personal-data": lambda: {"category": "contact", "data": {"email": "ladder@example.org"}},
 }
 
 # Query strings that make a served request a useful one (without them these answer 422, which is also fine).

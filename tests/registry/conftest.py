@@ -121,6 +121,22 @@ def high_risk_model(cast: Cast) -> RegisteredModel:
 
 
 @pytest.fixture
+def applications_dataset(cast: Cast) -> Any:
+    """The credit-risk team's dataset ``applications-2025`` with three versions (external URIs)."""
+    from governance.data import actions as data
+
+    actor = Actor.for_user(cast.owner.user)
+    dataset = data.do_register_dataset(
+        user=cast.owner.user, actor=actor, name="applications-2025", team=Team.objects.get(slug="credit-risk")
+    )
+    for number in (1, 2, 3):
+        data.do_register_dataset_version(
+            dataset=dataset, user=cast.owner.user, actor=actor, external_uri=f"s3://credit/applications/{number}"
+        )
+    return dataset
+
+
+@pytest.fixture
 def limited_risk_model(cast: Cast) -> RegisteredModel:
     return register_model(cast, "limited")
 

@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 from governance.access.actions import do_issue_token
 from governance.access.models import User
 from governance.access.roles import Role
+from governance.data.models import LineageRun
 from governance.trail.models import Event
 from registry.models import ModelVersion, RegisteredModel, Review
 from tests.api import assert_error, db_state, events_since, last_seq
@@ -394,7 +395,9 @@ METADATA = {
 }
 
 
-def test_a_predictions_only_version_is_registered_from_json(cast: Cast, high_risk_model: RegisteredModel) -> None:
+def test_a_predictions_only_version_is_registered_from_json(
+    cast: Cast, high_risk_model: RegisteredModel, applications_dataset: Any
+) -> None:
     seq = last_seq()
 
     response = cast.owner.client().post(url("credit-scoring", "versions"), METADATA, format="json")
@@ -428,8 +431,42 @@ def test_a_predictions_only_version_is_registered_from_json(cast: Cast, high_ris
                 "artifact_sha256": None,
                 "artifact_size": None,
             },
-        )
+        ),
+        (
+            "lineage_run.recorded",
+            str(LineageRun.objects.get(links__model_version=version).pk),
+            {
+                "run_id": str(LineageRun.objects.get(links__model_version=version).run_id),
+                "job": "assay/train/credit-scoring/v1",
+                "state": "COMPLETE",
+                "source": "registry",
+                "inputs": ["dataset:applications-2025/v3"],
+                "outputs": ["model:credit-scoring/v1"],
+                "openlineage_sha256": None,
+            },
+        ),
     ]
+
+
+def test_training_datasets_must_name_dataset_versions_the_caller_can_see(
+    cast: Cast, high_risk_model: RegisteredModel, applications_dataset: Any
+) -> None:
+    for references, expected in (
+        ([{"dataset": "applications-2025", "version": 9}], "no dataset version applications-2025 v9"),
+        ([{"dataset": "ghost", "version": 1}], "no dataset version ghost v1"),
+        ([{"dataset": "applications-2025"}], "must be {"),
+        ([{"dataset": "applications-2025", "version": "3"}], "version a number"),
+    ):
+        before, seq = db_state(), last_seq()
+        error = refused(
+            lambda references=references: cast.owner.client().post(
+                url("credit-scoring", "versions"), {"training_datasets": references}, format="json"
+            ),
+            422,
+            "invalid_training_datasets",
+        )
+        assert expected in error["message"]
+        assert (db_state(), events_since(seq)) == (before, [])
 
 
 def test_version_numbers_count_up_per_model(
@@ -450,7 +487,7 @@ def test_version_numbers_count_up_per_model(
 
 
 def test_metadata_may_come_as_a_multipart_field_without_an_artifact(
-    cast: Cast, high_risk_model: RegisteredModel
+    cast: Cast, high_risk_model: RegisteredModel, applications_dataset: Any
 ) -> None:
     response = cast.owner.client().post(
         url("credit-scoring", "versions"), {"metadata": json.dumps(METADATA)}, format="multipart"

@@ -1,0 +1,715 @@
+"""Data governance over HTTP: datasets and versions, lineage (OpenLineage in, PROV-JSON out), consent, subjects.
+
+Consent and subject endpoints need the ``consent:*`` scopes (officers, administrators). Model owners see a
+dataset version's consent coverage as counts, never who.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from governance.access.models import Team
+from governance.access.permissions import caller
+from governance.api.parsers import SafeJSONParser, check_json_value
+from governance.api.serializers import StrictSerializer, parse_aware_datetime
+from governance.data import actions
+from governance.data.access import (
+    access_dataset,
+    access_dataset_version,
+    access_run,
+    access_subject,
+    datasets_visible_to,
+    runs_visible_to,
+)
+from governance.data.consent import coverage, subject_states
+from governance.data.lineage import describe_run, graph_as_json, node_id, traverse
+from governance.data.models import (
+    ConsentEvent,
+    ConsentKind,
+    Dataset,
+    DatasetVersion,
+    LegalBasis,
+    LineageRun,
+    Purpose,
+    QualityFinding,
+)
+from governance.trail.log import Actor
+
+
+def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    """Validate ``data`` (422 with per-field details on failure) and return the clean values."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _json_field(data: Any, name: str) -> Any:
+    """A multipart field that carries JSON text (``metadata``), parsed with the API's limits."""
+    raw = data.get(name, "{}")
+    if not isinstance(raw, str):
+        return raw
+    try:
+        value = json.loads(raw or "{}")
+    except json.JSONDecodeError as exc:
+        raise ValidationError({name: [f"Not valid JSON: {exc.msg} (line {exc.lineno})."]}) from None
+    except RecursionError:
+        raise ValidationError({name: ["The JSON is nested too deeply."]}) from None
+    check_json_value(value, where=name)
+    return value
+
+
+# --- datasets --------------------------------------------------------------------------------------------------
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    team: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="slug")
+    created_by: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    versions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Dataset
+        fields = [
+            "name",
+            "team",
+            "description",
+            "openlineage_namespace",
+            "openlineage_name",
+            "created_by",
+            "created_at",
+            "versions",
+        ]
+
+    def get_versions(self, dataset: Dataset) -> int:
+        return dataset.versions.count()
+
+
+class DatasetCreateSerializer(StrictSerializer):
+    name = serializers.SlugField(max_length=100)
+    team = serializers.SlugField(max_length=64)
+    description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    openlineage_namespace = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    openlineage_name = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class QualityFindingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = QualityFinding
+        fields = ["kind", "column", "severity", "measured", "message"]
+
+
+class DatasetVersionSerializer(serializers.ModelSerializer):
+    dataset = serializers.CharField(source="dataset.name", read_only=True)
+    created_by: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    location = serializers.SerializerMethodField()
+    quality_findings = QualityFindingSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = DatasetVersion
+        fields = [
+            "dataset",
+            "number",
+            "format",
+            "sha256",
+            "size_bytes",
+            "row_count",
+            "schema",
+            "location",
+            "original_name",
+            "source",
+            "licence",
+            "collected_from",
+            "collected_to",
+            "subject_id_column",
+            "label_column",
+            "subject_count",
+            "profile",
+            "quality_findings",
+            "created_by",
+            "created_at",
+        ]
+
+    def get_location(self, version: DatasetVersion) -> str:
+        return version.external_uri or (f"storage:{version.file.name}" if version.file else "")
+
+
+class SchemaColumnSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    dtype = serializers.CharField(max_length=100)
+    nullable = serializers.BooleanField(required=False, default=True)
+
+
+class DatasetVersionMetadataSerializer(StrictSerializer):
+    """What describes a version besides its file: provenance, and the columns with a role."""
+
+    external_uri = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", required=False, allow_blank=True, default="")
+    row_count = serializers.IntegerField(required=False, min_value=0, allow_null=True, default=None)
+    schema = serializers.ListField(child=SchemaColumnSerializer(), required=False, default=list, max_length=2000)
+    source = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    licence = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    collected_from = serializers.DateField(required=False, allow_null=True, default=None)
+    collected_to = serializers.DateField(required=False, allow_null=True, default=None)
+    subject_id_column = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    label_column = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    delimiter = serializers.CharField(max_length=4, required=False, default=",", trim_whitespace=False)
+    missing_markers = serializers.ListField(
+        child=serializers.CharField(max_length=20, allow_blank=True), required=False, default=list, max_length=20
+    )
+
+    def validate_external_uri(self, value: str) -> str:
+        if value and "://" not in value:
+            raise serializers.ValidationError("An external URI needs a scheme, e.g. s3://bucket/path.parquet.")
+        return value
+
+
+class DatasetList(generics.ListAPIView):
+    """Datasets you may see; POST registers one for your team."""
+
+    required_scopes = {"GET": "datasets:read", "POST": "datasets:write"}
+    serializer_class = DatasetSerializer
+
+    def get_queryset(self) -> Any:
+        queryset = datasets_visible_to(self.request.user)
+        if self.request.query_params.get("team"):
+            queryset = queryset.filter(team__slug=self.request.query_params["team"])
+        return queryset
+
+    @extend_schema(request=DatasetCreateSerializer, responses={201: DatasetSerializer})
+    def post(self, request: Request) -> Response:
+        data = validated(DatasetCreateSerializer, request.data)
+        team = Team.objects.filter(slug=data.pop("team")).first()
+        if team is None:
+            raise ValidationError({"team": ["There is no such team."]})
+        dataset = actions.do_register_dataset(user=caller(request), actor=Actor.from_request(request), team=team, **data)
+        return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetDetail(APIView):
+    required_scopes = {"GET": "datasets:read"}
+
+    @extend_schema(responses=DatasetSerializer)
+    def get(self, request: Request, name: str) -> Response:
+        return Response(DatasetSerializer(access_dataset(request.user, name, request)).data)
+
+
+class DatasetVersionList(generics.ListAPIView):
+    """A dataset's versions; POST registers the next one: multipart ``file`` (CSV or Parquet) and ``metadata``
+    (a JSON string), or a JSON body with ``external_uri`` for data Assay does not store."""
+
+    required_scopes = {"GET": "datasets:read", "POST": "datasets:write"}
+    serializer_class = DatasetVersionSerializer
+    parser_classes = [MultiPartParser, SafeJSONParser]
+    max_body_setting = "DATASET_MAX_BYTES"
+
+    def get_queryset(self) -> Any:
+        dataset = access_dataset(self.request.user, self.kwargs["name"], self.request)
+        return DatasetVersion.objects.filter(dataset=dataset).select_related("dataset", "created_by")
+
+    @extend_schema(request=DatasetVersionMetadataSerializer, responses={201: DatasetVersionSerializer})
+    def post(self, request: Request, name: str) -> Response:
+        dataset = access_dataset(request.user, name, request)
+        upload = request.FILES.get("file")
+        data: Any = request.data
+        is_form = upload is not None or (hasattr(data, "getlist") and "metadata" in data)
+        metadata = validated(DatasetVersionMetadataSerializer, _json_field(data, "metadata") if is_form else data)
+        if upload is not None and metadata["external_uri"]:
+            raise ValidationError({"external_uri": ["Give a file or an external_uri, not both."]})
+        version = actions.do_register_dataset_version(
+            dataset=dataset,
+            user=caller(request),
+            actor=Actor.from_request(request),
+            # TemporaryFileUploadHandler is the only handler: uploads are streamed to disk, never held in memory.
+            file_path=Path(upload.temporary_file_path()) if upload is not None else None,
+            file_name=upload.name if upload is not None else "",
+            **metadata,
+        )
+        return Response(DatasetVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetVersionDetail(APIView):
+    required_scopes = {"GET": "datasets:read"}
+
+    @extend_schema(responses=DatasetVersionSerializer)
+    def get(self, request: Request, name: str, number: int) -> Response:
+        return Response(DatasetVersionSerializer(access_dataset_version(request.user, name, number, request)).data)
+
+
+_LINEAGE_PARAMETERS = [
+    OpenApiParameter("direction", str, enum=["upstream", "downstream"], description="Default: upstream."),
+    OpenApiParameter("depth", int, description="How many runs deep (default: all)."),
+]
+
+
+def _lineage_params(request: Request) -> tuple[str, int | None]:
+    direction = request.query_params.get("direction", "upstream")
+    if direction not in ("upstream", "downstream"):
+        raise ValidationError({"direction": ["Use 'upstream' or 'downstream'."]})
+    raw = request.query_params.get("depth")
+    if raw is None or raw == "":
+        return direction, None
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise ValidationError({"depth": ["A whole number of runs from 1 to 1000."]})
+    return direction, int(raw)
+
+
+class DatasetVersionLineage(APIView):
+    """What a dataset version was made from (upstream) or what was made from it (downstream), to any depth."""
+
+    required_scopes = {"GET": "datasets:read"}
+
+    @extend_schema(parameters=_LINEAGE_PARAMETERS, responses=dict)
+    def get(self, request: Request, name: str, number: int) -> Response:
+        version = access_dataset_version(request.user, name, number, request)
+        direction, depth = _lineage_params(request)
+        return Response(graph_as_json(traverse(version, direction=direction, max_depth=depth), user=request.user))
+
+
+class CoverageSerializer(serializers.Serializer):
+    dataset = serializers.CharField()
+    version = serializers.IntegerField()
+    purpose = serializers.CharField()
+    at = serializers.DateTimeField()
+    subjects = serializers.IntegerField()
+    consenting = serializers.IntegerField()
+    withdrawn = serializers.IntegerField()
+    expired = serializers.IntegerField()
+    never_asked = serializers.IntegerField()
+
+
+class DatasetVersionCoverage(APIView):
+    """How many subjects in a dataset version consent to a purpose at an instant: counts, never who."""
+
+    required_scopes = {"GET": "datasets:read"}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("purpose", str, required=True, description="A purpose code, e.g. model_training"),
+            OpenApiParameter("at", str, description="ISO 8601 time with timezone (default: now)"),
+        ],
+        responses=CoverageSerializer,
+    )
+    def get(self, request: Request, name: str, number: int) -> Response:
+        version = access_dataset_version(request.user, name, number, request)
+        code = request.query_params.get("purpose", "")
+        purpose = Purpose.objects.filter(code=code).first()
+        if purpose is None:
+            known = ", ".join(Purpose.objects.values_list("code", flat=True)) or "none defined yet"
+            raise ValidationError({"purpose": [f"Unknown purpose {code!r}. Purposes: {known}."]})
+        if not version.subject_id_column:
+            raise ValidationError(
+                {"dataset": [f"{node_id(version)} has no subject-id column, so its subjects are not known."]}
+            )
+        raw = request.query_params.get("at")
+        at = timezone.now() if not raw else parse_aware_datetime(raw, field="at")
+        return Response(coverage(version, purpose, at))
+
+
+# --- lineage runs ----------------------------------------------------------------------------------------------
+
+
+class NodeRefSerializer(StrictSerializer):
+    """A dataset version (``dataset``) or, for outputs, a model version (``model``), by name and number."""
+
+    dataset = serializers.SlugField(max_length=100, required=False)
+    model = serializers.SlugField(max_length=100, required=False)
+    version = serializers.IntegerField(min_value=1)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("dataset" in attrs) == ("model" in attrs):
+            raise serializers.ValidationError("Name either a dataset or a model.")
+        return attrs
+
+
+class RunCreateSerializer(StrictSerializer):
+    run_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    job_namespace = serializers.CharField(max_length=500, required=False, default="assay")
+    job_name = serializers.CharField(max_length=500)
+    code_ref = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    parameters = serializers.DictField(required=False, default=dict)
+    started_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    ended_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    inputs = serializers.ListField(child=NodeRefSerializer(), required=False, default=list, max_length=500)
+    outputs = serializers.ListField(child=NodeRefSerializer(), min_length=1, max_length=500)
+
+    def validate_inputs(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if any("model" in ref for ref in value):
+            raise serializers.ValidationError("Inputs are dataset versions; a model version can only be an output.")
+        return value
+
+
+class RunSerializer(serializers.ModelSerializer):
+    team: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="slug")
+    inputs = serializers.SerializerMethodField()
+    outputs = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LineageRun
+        fields = [
+            "run_id",
+            "job_namespace",
+            "job_name",
+            "code_ref",
+            "parameters",
+            "state",
+            "started_at",
+            "ended_at",
+            "source",
+            "team",
+            "created_at",
+            "inputs",
+            "outputs",
+        ]
+
+    def _side(self, run: LineageRun, direction: str) -> list[str]:
+        return [
+            node_id(link.dataset_version or link.model_version)
+            for link in run.links.filter(direction=direction).select_related(
+                "dataset_version__dataset", "model_version__model"
+            )
+        ]
+
+    def get_inputs(self, run: LineageRun) -> list[str]:
+        return self._side(run, "input")
+
+    def get_outputs(self, run: LineageRun) -> list[str]:
+        return self._side(run, "output")
+
+
+def _resolve(request: Request, ref: dict[str, Any]) -> Any:
+    """A referenced dataset or model version, through the caller's access chokepoints (404 if not theirs)."""
+    if "dataset" in ref:
+        return access_dataset_version(request.user, ref["dataset"], ref["version"], request)
+    from registry.access import access_version
+
+    return access_version(request.user, ref["model"], ref["version"], request)
+
+
+class RunList(generics.ListAPIView):
+    """Lineage runs you may see; POST records one (inputs, outputs and model versions trained)."""
+
+    required_scopes = {"GET": "datasets:read", "POST": "datasets:write"}
+    serializer_class = RunSerializer
+
+    def get_queryset(self) -> Any:
+        queryset = runs_visible_to(self.request.user).order_by("-id")
+        if self.request.query_params.get("job"):
+            queryset = queryset.filter(job_name=self.request.query_params["job"])
+        return queryset
+
+    @extend_schema(request=RunCreateSerializer, responses={201: RunSerializer})
+    def post(self, request: Request) -> Response:
+        data = validated(RunCreateSerializer, request.data)
+        inputs = [_resolve(request, ref) for ref in data.pop("inputs")]
+        resolved = [_resolve(request, ref) for ref in data.pop("outputs")]
+        outputs = [o for o in resolved if isinstance(o, DatasetVersion)]
+        models = [o for o in resolved if not isinstance(o, DatasetVersion)]
+        run = actions.do_record_run(
+            user=caller(request),
+            actor=Actor.from_request(request),
+            inputs=inputs,
+            outputs=outputs,
+            model_outputs=models,
+            **data,
+        )
+        return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class RunDetail(APIView):
+    required_scopes = {"GET": "datasets:read"}
+
+    @extend_schema(responses=RunSerializer)
+    def get(self, request: Request, run_id: Any) -> Response:
+        return Response(RunSerializer(access_run(request.user, run_id, request)).data)
+
+
+class OpenLineageIntake(APIView):
+    """Accept an OpenLineage RunEvent unchanged (what the Airflow, Spark and dbt integrations send).
+
+    Datasets map to Assay dataset versions by their registered OpenLineage namespace and name, or by the
+    ``assay`` namespace (``datasets/<name>``, ``models/<name>/versions/<n>``). What does not map is answered
+    in ``unmapped`` and kept with the event; the pipeline is not refused for it.
+    """
+
+    required_scopes = {"POST": "datasets:write"}
+
+    @extend_schema(request=dict, responses={201: dict, 200: dict})
+    def post(self, request: Request) -> Response:
+        before = LineageRun.objects.count()
+        run, unmapped = actions.do_record_openlineage(
+            user=caller(request), actor=Actor.from_request(request), body=request.data
+        )
+        created = LineageRun.objects.count() > before
+        return Response(
+            {**describe_run(run), "unmapped": unmapped},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+# --- consent ---------------------------------------------------------------------------------------------------
+
+
+class PurposeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Purpose
+        fields = ["code", "description", "legal_basis", "created_at"]
+
+
+class PurposeCreateSerializer(StrictSerializer):
+    code = serializers.SlugField(max_length=64)
+    description = serializers.CharField(max_length=2000)
+    legal_basis = serializers.ChoiceField(choices=LegalBasis.choices)
+
+
+class PurposeList(generics.ListAPIView):
+    """Purposes of processing with their GDPR Art. 6 legal basis; POST defines one."""
+
+    required_scopes = {"GET": "consent:read", "POST": "consent:write"}
+    serializer_class = PurposeSerializer
+    queryset = Purpose.objects.all()
+
+    @extend_schema(request=PurposeCreateSerializer, responses={201: PurposeSerializer})
+    def post(self, request: Request) -> Response:
+        data = validated(PurposeCreateSerializer, request.data)
+        purpose = actions.do_create_purpose(user=caller(request), actor=Actor.from_request(request), **data)
+        return Response(PurposeSerializer(purpose).data, status=status.HTTP_201_CREATED)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """A time that must carry its timezone: a naive time is refused, never assumed to be UTC."""
+
+    def to_internal_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_aware_datetime(value, field=self.field_name or "time")
+        return super().to_internal_value(value)
+
+
+class ConsentEventCreateSerializer(StrictSerializer):
+    external_id = serializers.CharField(max_length=500, required=False, allow_blank=False, trim_whitespace=False)
+    pseudonym = serializers.RegexField(r"^[0-9a-f]{64}$", required=False)
+    purpose = serializers.SlugField(max_length=64)
+    kind = serializers.ChoiceField(choices=ConsentKind.choices)
+    occurred_at = AwareDateTimeField()
+    expires_at = AwareDateTimeField(required=False, allow_null=True, default=None)
+    source = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    notice_version = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    controller = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    pii_categories = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, default=list, max_length=50
+    )
+    collection_method = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    jurisdiction = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("external_id" in attrs) == ("pseudonym" in attrs):
+            raise serializers.ValidationError({"external_id": ["Give external_id or pseudonym (exactly one)."]})
+        return attrs
+
+
+class ConsentEventSerializer(serializers.ModelSerializer):
+    subject = serializers.CharField(source="subject_id")
+    purpose = serializers.CharField(source="purpose.code")
+
+    class Meta:
+        model = ConsentEvent
+        fields = [
+            "id",
+            "subject",
+            "purpose",
+            "kind",
+            "occurred_at",
+            "recorded_at",
+            "expires_at",
+            "source",
+            "notice_version",
+            "controller",
+            "pii_categories",
+            "collection_method",
+            "jurisdiction",
+            "batch",
+        ]
+
+
+def _purpose(code: str) -> Purpose:
+    purpose = Purpose.objects.filter(code=code).first()
+    if purpose is None:
+        known = ", ".join(Purpose.objects.values_list("code", flat=True)) or "none defined yet"
+        raise ValidationError({"purpose": [f"Unknown purpose {code!r}. Purposes: {known}."]})
+    return purpose
+
+
+class ConsentEventList(generics.ListAPIView):
+    """Consent events (filter by ``subject`` pseudonym or ``purpose``); POST records one."""
+
+    required_scopes = {"GET": "consent:read", "POST": "consent:write"}
+    serializer_class = ConsentEventSerializer
+
+    def get_queryset(self) -> Any:
+        queryset = ConsentEvent.objects.select_related("purpose").order_by("-id")
+        if self.request.query_params.get("subject"):
+            queryset = queryset.filter(subject_id=self.request.query_params["subject"])
+        if self.request.query_params.get("purpose"):
+            queryset = queryset.filter(purpose__code=self.request.query_params["purpose"])
+        return queryset
+
+    @extend_schema(request=ConsentEventCreateSerializer, responses={201: ConsentEventSerializer})
+    def post(self, request: Request) -> Response:
+        data = validated(ConsentEventCreateSerializer, request.data)
+        purpose = _purpose(data.pop("purpose"))
+        event = actions.do_record_consent(
+            user=caller(request),
+            actor=Actor.from_request(request),
+            purpose=purpose,
+            subject_pseudonym=data.pop("pseudonym", ""),
+            **data,
+        )
+        return Response(ConsentEventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+
+class ConsentBulkImport(APIView):
+    """Import many consent events from a CSV file (multipart ``file``); the whole file or nothing."""
+
+    required_scopes = {"POST": "consent:write"}
+    parser_classes = [MultiPartParser]
+    max_body_setting = "DATASET_MAX_BYTES"
+
+    @extend_schema(
+        request={"multipart/form-data": {"type": "object", "properties": {"file": {"type": "string"}}}},
+        responses={201: dict},
+    )
+    def post(self, request: Request) -> Response:
+        from governance.data.consent_import import do_import_consent_csv
+
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ValidationError({"file": ["Send the CSV as a multipart field named 'file'."]})
+        batch = do_import_consent_csv(
+            user=caller(request),
+            actor=Actor.from_request(request),
+            path=Path(upload.temporary_file_path()),
+            file_name=upload.name,
+        )
+        return Response(
+            {
+                "batch": batch.pk,
+                "sha256": batch.sha256,
+                "rows": batch.row_count,
+                "subjects": batch.subject_count,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+# --- subjects --------------------------------------------------------------------------------------------------
+
+
+class LookupSerializer(StrictSerializer):
+    external_id = serializers.CharField(max_length=500, trim_whitespace=False)
+
+
+class SubjectLookup(APIView):
+    """The pseudonym of an external id (computed with the server's key; the id itself is never stored)."""
+
+    required_scopes = {"POST": "consent:read"}
+
+    @extend_schema(request=LookupSerializer, responses=dict)
+    def post(self, request: Request) -> Response:
+        data = validated(LookupSerializer, request.data)
+        pseudonym = actions.pseudonym_of(data["external_id"])
+        from governance.data.models import Subject
+
+        return Response({"pseudonym": pseudonym, "known": Subject.objects.filter(pseudonym=pseudonym).exists()})
+
+
+class SubjectDetail(APIView):
+    """A subject's consent state for every purpose at ``at`` (default now), and what Assay holds about them."""
+
+    required_scopes = {"GET": "consent:read"}
+
+    @extend_schema(
+        parameters=[OpenApiParameter("at", str, description="ISO 8601 time with timezone")], responses=dict
+    )
+    def get(self, request: Request, pseudonym: str) -> Response:
+        subject = access_subject(request.user, pseudonym)
+        raw = request.query_params.get("at")
+        at = timezone.now() if not raw else parse_aware_datetime(raw, field="at")
+        impact = actions.impact_of(subject.pseudonym)
+        return Response(
+            {
+                "pseudonym": subject.pseudonym,
+                "first_seen_at": subject.first_seen_at,
+                "erased_at": subject.erased_at,
+                "at": at,
+                "consent": subject_states(subject, at),
+                "personal_records": subject.personal_records.count(),
+                "datasets": impact["datasets"],
+                "model_versions": impact["model_versions"],
+            }
+        )
+
+
+class SubjectAccess(APIView):
+    """Answer an access request (GDPR Art. 15): everything held about the subject, as JSON. Recorded."""
+
+    required_scopes = {"POST": "consent:write"}
+
+    @extend_schema(request=None, responses=dict)
+    def post(self, request: Request, pseudonym: str) -> Response:
+        subject = access_subject(request.user, pseudonym)
+        return Response(actions.do_export_subject(subject=subject, user=caller(request), actor=Actor.from_request(request)))
+
+
+class SubjectErasure(APIView):
+    """Erase a subject (GDPR Art. 17) by destroying their key. Idempotent: a second call changes nothing."""
+
+    required_scopes = {"POST": "consent:write"}
+
+    @extend_schema(request=None, responses=dict)
+    def post(self, request: Request, pseudonym: str) -> Response:
+        subject = access_subject(request.user, pseudonym)
+        subject, erased_now = actions.do_erase_subject(
+            subject=subject, user=caller(request), actor=Actor.from_request(request)
+        )
+        return Response(
+            {"pseudonym": subject.pseudonym, "erased_at": subject.erased_at, "erased_now": erased_now},
+            status=status.HTTP_200_OK,
+        )
+
+
+class PersonalDataSerializer(StrictSerializer):
+    category = serializers.SlugField(max_length=64)
+    data = serializers.DictField()
+
+    def validate_data(self, value: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(value)) > settings.PERSONAL_RECORD_MAX_BYTES:
+            raise serializers.ValidationError(f"At most {settings.PERSONAL_RECORD_MAX_BYTES} bytes of JSON.")
+        return value
+
+
+class SubjectPersonalData(APIView):
+    """Store personal data about a subject (contact details for a request, say), sealed under their key."""
+
+    required_scopes = {"POST": "consent:write"}
+
+    @extend_schema(request=PersonalDataSerializer, responses={201: dict})
+    def post(self, request: Request, pseudonym: str) -> Response:
+        subject = access_subject(request.user, pseudonym)
+        data = validated(PersonalDataSerializer, request.data)
+        record = actions.do_store_personal_data(
+            subject=subject, user=caller(request), actor=Actor.from_request(request), **data
+        )
+        return Response(
+            {"id": record.pk, "category": record.category, "created_at": record.created_at},
+            status=status.HTTP_201_CREATED,
+        )
