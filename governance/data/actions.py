@@ -450,8 +450,7 @@ def do_record_openlineage(*, user: User, actor: Actor, body: Mapping[str, Any]) 
     try:
         event = parse_run_event(body)
     except OpenLineageError as exc:
-        where = f" (at {exc.path})" if exc.path else ""
-        raise DataError(f"Not a valid OpenLineage RunEvent{where}: {exc}", code="invalid_openlineage") from None
+        raise DataError(f"Not a valid OpenLineage RunEvent: {exc}", code="invalid_openlineage") from None
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     unmapped: list[dict[str, Any]] = []

@@ -1,6 +1,6 @@
 """The data-governance issue's "done when", walked through the HTTP API as its users would.
 
-Upload a dataset (real UCI German Credit rows with an applicant id), record consents, link a training run to a
+Upload a dataset (real UCI German Credit rows with an invented applicant id), record consents, link a training run to a
 model version, withdraw one subject's consent: the affected model versions get findings, the subject's data is
 erasable, the trail still verifies after erasure, and the PROV-JSON export of the model's lineage names every input.
 """
@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from governance.data.demo import german_credit_csv
 from governance.data.models import PersonalRecord, SubjectKey
 from governance.trail.checkpoints import issue_checkpoint
 from governance.trail.models import Event
@@ -24,17 +25,7 @@ from tests.conftest import Cast
 from tests.registry.conftest import register_model
 from tests.trail.helpers import run_verify_trail
 
-GERMAN = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "german.data"
 API = "/api/v1"
-
-
-def german_csv(rows: int) -> bytes:
-    """The first ``rows`` applicants of UCI Statlog German Credit as CSV, each with an id ``DE-0001``..."""
-    columns = [f"a{i}" for i in range(1, 21)] + ["credit_risk"]
-    lines = ["applicant_id," + ",".join(columns)]
-    for number, line in enumerate(GERMAN.read_text().splitlines()[:rows], start=1):
-        lines.append(f"DE-{number:04d}," + ",".join(line.split()))
-    return ("\n".join(lines) + "\n").encode()
 
 
 def upload(client: Any, dataset: str, content: bytes, metadata: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +64,7 @@ def test_withdrawal_opens_findings_erasure_keeps_the_trail_verifiable_and_prov_n
     cast: Cast, tmp_path: Path
 ) -> None:
     owner, officer, reviewer = cast.owner.client(), cast.officer.client(), cast.reviewer.client()
-    content = german_csv(200)
+    content = german_credit_csv(200)
 
     # 1. The owner registers a dataset and uploads a version with a subject-id column.
     assert owner.post(f"{API}/datasets/", {"name": "german-credit", "team": "credit-risk"}, format="json").status_code == 201
@@ -101,7 +92,7 @@ def test_withdrawal_opens_findings_erasure_keeps_the_trail_verifiable_and_prov_n
 
     # A second, unrelated dataset and model: they must not be touched by the withdrawal.
     assert owner.post(f"{API}/datasets/", {"name": "other-data", "team": "credit-risk"}, format="json").status_code == 201
-    upload(owner, "other-data", german_csv(200).replace(b"DE-", b"XX-"), {"subject_id_column": "applicant_id"})
+    upload(owner, "other-data", german_credit_csv(200, id_prefix="XX-"), {"subject_id_column": "applicant_id"})
 
     # 2. The officer defines the purpose and records consents for three applicants.
     purpose = {"code": "model_training", "description": "Training credit models.", "legal_basis": "consent"}
