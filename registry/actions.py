@@ -630,8 +630,7 @@ def do_resolve_finding(*, finding: Finding, user: User, actor: Actor, resolution
             raise RegistryError("You are not a reviewer of this model's team.", code="not_in_team", status=403)
         if user.pk in (version.submitted_by_id, version.created_by_id):
             raise RegistryError(
-                "You registered or submitted this version, so you cannot resolve its findings (separation of "
-                "duties).",
+                "You registered or submitted this version, so you cannot resolve its findings (separation of duties).",
                 code="self_review",
                 status=403,
             )

@@ -157,7 +157,8 @@ class DatasetVersionMetadataSerializer(StrictSerializer):
     sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", required=False, allow_blank=True, default="")
     row_count = serializers.IntegerField(required=False, min_value=0, allow_null=True, default=None)
     schema = serializers.ListField(child=SchemaColumnSerializer(), required=False, default=list, max_length=2000)
-    source = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    # Named like DRF's Field.source; the serializer metaclass removes declared fields, so the attribute is intact.
+    source = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")  # type: ignore[assignment]
     licence = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     collected_from = serializers.DateField(required=False, allow_null=True, default=None)
     collected_to = serializers.DateField(required=False, allow_null=True, default=None)
@@ -192,7 +193,9 @@ class DatasetList(generics.ListAPIView):
         team = Team.objects.filter(slug=data.pop("team")).first()
         if team is None:
             raise ValidationError({"team": ["There is no such team."]})
-        dataset = actions.do_register_dataset(user=caller(request), actor=Actor.from_request(request), team=team, **data)
+        dataset = actions.do_register_dataset(
+            user=caller(request), actor=Actor.from_request(request), team=team, **data
+        )
         return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
 
 
@@ -502,7 +505,7 @@ class ConsentEventCreateSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=ConsentKind.choices)
     occurred_at = AwareDateTimeField()
     expires_at = AwareDateTimeField(required=False, allow_null=True, default=None)
-    source = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    source = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")  # type: ignore[assignment]
     notice_version = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     controller = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     pii_categories = serializers.ListField(
@@ -637,9 +640,7 @@ class SubjectDetail(APIView):
 
     required_scopes = {"GET": "consent:read"}
 
-    @extend_schema(
-        parameters=[OpenApiParameter("at", str, description="ISO 8601 time with timezone")], responses=dict
-    )
+    @extend_schema(parameters=[OpenApiParameter("at", str, description="ISO 8601 time with timezone")], responses=dict)
     def get(self, request: Request, pseudonym: str) -> Response:
         subject = access_subject(request.user, pseudonym)
         raw = request.query_params.get("at")
@@ -667,7 +668,9 @@ class SubjectAccess(APIView):
     @extend_schema(request=None, responses=dict)
     def post(self, request: Request, pseudonym: str) -> Response:
         subject = access_subject(request.user, pseudonym)
-        return Response(actions.do_export_subject(subject=subject, user=caller(request), actor=Actor.from_request(request)))
+        return Response(
+            actions.do_export_subject(subject=subject, user=caller(request), actor=Actor.from_request(request))
+        )
 
 
 class SubjectErasure(APIView):
@@ -689,7 +692,7 @@ class SubjectErasure(APIView):
 
 class PersonalDataSerializer(StrictSerializer):
     category = serializers.SlugField(max_length=64)
-    data = serializers.DictField()
+    data = serializers.DictField()  # type: ignore[assignment]  # a declared field; Serializer.data is intact
 
     def validate_data(self, value: dict[str, Any]) -> dict[str, Any]:
         if len(json.dumps(value)) > settings.PERSONAL_RECORD_MAX_BYTES:

@@ -108,9 +108,12 @@ def do_register_dataset(
     with transaction.atomic():
         if Dataset.objects.filter(name=name).exists():
             raise DataError(f"A dataset named '{name}' already exists.", code="duplicate", status=409)
-        if openlineage_namespace and Dataset.objects.filter(
-            openlineage_namespace=openlineage_namespace, openlineage_name=openlineage_name
-        ).exists():
+        if (
+            openlineage_namespace
+            and Dataset.objects.filter(
+                openlineage_namespace=openlineage_namespace, openlineage_name=openlineage_name
+            ).exists()
+        ):
             raise DataError(
                 f"Another dataset is already mapped to OpenLineage {openlineage_namespace}/{openlineage_name}.",
                 code="duplicate",
@@ -212,8 +215,7 @@ def do_register_dataset_version(
     else:
         if subject_id_column:
             raise DataError(
-                "A subject-id column needs the file: Assay indexes subjects on upload and cannot read an external "
-                "URI.",
+                "A subject-id column needs the file: Assay indexes subjects on upload and cannot read an external URI.",
                 field="subject_id_column",
             )
         fields = {
@@ -299,7 +301,9 @@ def _run_team(inputs: Sequence[DatasetVersion], outputs: Sequence[DatasetVersion
     return None
 
 
-def _link(run: LineageRun, *, inputs: Sequence[Any], outputs: Sequence[Any], models: Sequence[Any]) -> tuple[list, list]:
+def _link(
+    run: LineageRun, *, inputs: Sequence[Any], outputs: Sequence[Any], models: Sequence[Any]
+) -> tuple[list, list]:
     """Add the links a run does not have yet; the node ids of those added (inputs, outputs)."""
     existing = {
         (link.direction, link.dataset_version_id, link.model_version_id) for link in LineageLink.objects.filter(run=run)
@@ -398,7 +402,7 @@ def training_datasets_of(user: User, references: Sequence[Mapping[str, Any]]) ->
     for index, reference in enumerate(references):
         if not isinstance(reference, Mapping) or set(reference) != {"dataset", "version"}:
             raise DataError(
-                f"training_datasets[{index}] must be {{\"dataset\": name, \"version\": number}}.",
+                f'training_datasets[{index}] must be {{"dataset": name, "version": number}}.',
                 field="training_datasets",
             )
         name, number = reference["dataset"], reference["version"]
@@ -439,7 +443,7 @@ def link_training_run(*, model_version: Any, user: User, actor: Actor, datasets:
     _record_run_event(run, actor=actor, inputs=added_in, outputs=added_out)
 
 
-def do_record_openlineage(*, user: User, actor: Actor, body: Mapping[str, Any]) -> tuple[LineageRun, list[dict]]:
+def do_record_openlineage(*, user: User, actor: Actor, body: Any) -> tuple[LineageRun, list[dict]]:
     """Record an OpenLineage RunEvent as received: the run is created on its first event and extended by later
     ones (START, then COMPLETE...). Datasets map to Assay dataset versions by their OpenLineage name (or the
     ``assay`` namespace); what does not map is kept with the event and answered, not refused, so a pipeline
@@ -674,9 +678,7 @@ def datasets_holding(pseudonyms: Iterable[str]) -> dict[str, list[DatasetVersion
     return holding
 
 
-def open_impact_findings(
-    pseudonyms: Iterable[str], *, kind: str, detail: Mapping[str, Any], actor: Actor
-) -> list[Any]:
+def open_impact_findings(pseudonyms: Iterable[str], *, kind: str, detail: Mapping[str, Any], actor: Actor) -> list[Any]:
     """Inside the caller's transaction: a finding on every model version downstream (through lineage) of a
     dataset version holding any of ``pseudonyms``; one finding per model version and cause, never two."""
     from registry.models import Finding, FindingStatus
@@ -881,4 +883,3 @@ def impact_of(pseudonym: str) -> dict[str, Any]:
         "datasets": [node_id(v) for v in holding],
         "model_versions": sorted(node_id(m) for m in models.values()),
     }
-

@@ -87,4 +87,3 @@ def coverage(version: DatasetVersion, purpose: Purpose, at: datetime) -> dict[st
         "subjects": total,
         **{name: counts.get(name, 0) for name in STATES},
     }
-

@@ -117,6 +117,9 @@ class DatasetSubject(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["version", "pseudonym"], name="dataset_subject_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.pseudonym[:12]} in {self.version_id}"
+
 
 # --- lineage ---------------------------------------------------------------------------------------------------
 
@@ -192,6 +195,9 @@ class LineageLink(models.Model):
             models.UniqueConstraint(fields=["run", "direction", "model_version"], name="link_model_once"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.direction} of run {self.run_id}"
+
 
 class OpenLineageEvent(models.Model):
     """An OpenLineage RunEvent exactly as received, with what could not be mapped to Assay datasets."""
@@ -206,6 +212,9 @@ class OpenLineageEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"OpenLineage {self.event_type} for run {self.run_id}"
 
 
 # --- consent and subjects --------------------------------------------------------------------------------------
@@ -255,6 +264,9 @@ class SubjectKey(models.Model):
     wrapped_key = models.BinaryField()
     created_at = models.DateTimeField(default=timezone.now)
 
+    def __str__(self) -> str:
+        return f"key of {self.subject_id[:12]}"
+
 
 class PersonalRecord(models.Model):
     """Personal data about a subject (contact details for a request, say), sealed with AES-GCM."""
@@ -267,6 +279,9 @@ class PersonalRecord(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.category} of {self.subject_id[:12]}"
 
 
 class ConsentKind(models.TextChoices):
@@ -287,6 +302,9 @@ class ConsentImport(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"consent import {self.pk} ({self.row_count} rows)"
 
 
 class ConsentEvent(models.Model):
@@ -311,6 +329,9 @@ class ConsentEvent(models.Model):
         ordering = ["occurred_at", "id"]
         indexes = [models.Index(fields=["purpose", "subject", "occurred_at"], name="consent_state_lookup")]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.purpose_id} by {self.subject_id[:12]}"
+
 
 class RequestKind(models.TextChoices):
     ACCESS = "access", "Access (Art. 15)"
@@ -327,3 +348,6 @@ class SubjectRequest(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} request of {self.subject_id[:12]}"

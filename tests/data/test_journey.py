@@ -67,7 +67,10 @@ def test_withdrawal_opens_findings_erasure_keeps_the_trail_verifiable_and_prov_n
     content = german_credit_csv(200)
 
     # 1. The owner registers a dataset and uploads a version with a subject-id column.
-    assert owner.post(f"{API}/datasets/", {"name": "german-credit", "team": "credit-risk"}, format="json").status_code == 201
+    assert (
+        owner.post(f"{API}/datasets/", {"name": "german-credit", "team": "credit-risk"}, format="json").status_code
+        == 201
+    )
     version = upload(
         owner,
         "german-credit",
@@ -91,7 +94,9 @@ def test_withdrawal_opens_findings_erasure_keeps_the_trail_verifiable_and_prov_n
     assert sum(version["profile"]["label"]["counts"].values()) == 200
 
     # A second, unrelated dataset and model: they must not be touched by the withdrawal.
-    assert owner.post(f"{API}/datasets/", {"name": "other-data", "team": "credit-risk"}, format="json").status_code == 201
+    assert (
+        owner.post(f"{API}/datasets/", {"name": "other-data", "team": "credit-risk"}, format="json").status_code == 201
+    )
     upload(owner, "other-data", german_credit_csv(200, id_prefix="XX-"), {"subject_id_column": "applicant_id"})
 
     # 2. The officer defines the purpose and records consents for three applicants.
@@ -104,7 +109,10 @@ def test_withdrawal_opens_findings_erasure_keeps_the_trail_verifiable_and_prov_n
     model = register_model(cast, "minimal")
     trained = owner.post(
         f"{API}/models/{model.name}/versions/",
-        {"training_datasets": [{"dataset": "german-credit", "version": 1}], "code_commit": "9fceb02d0ae598e95dc970b74767f19372d61af8"},
+        {
+            "training_datasets": [{"dataset": "german-credit", "version": 1}],
+            "code_commit": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+        },
         format="json",
     )
     assert trained.status_code == 201, trained.content
@@ -174,7 +182,8 @@ def test_withdrawal_opens_findings_erasure_keeps_the_trail_verifiable_and_prov_n
     again = officer.post(f"{API}/subjects/{pseudonym}/erasure")
     assert (again.status_code, again.json()["erased_now"]) == (200, False)
     leaves = b"".join(bytes(leaf) for leaf in Event.objects.values_list("leaf", flat=True))
-    assert b"DE-0002" not in leaves and b"applicant2@example.org" not in leaves
+    assert b"DE-0002" not in leaves
+    assert b"applicant2@example.org" not in leaves
     assert pseudonym.encode() in leaves
 
     note = tmp_path / "held.note"
@@ -188,5 +197,6 @@ def test_withdrawal_opens_findings_erasure_keeps_the_trail_verifiable_and_prov_n
     inputs = [e for e in entities.values() if "german-credit" in json.dumps(e)]
     assert inputs, entities
     assert hashlib.sha256(content).hexdigest() in json.dumps(inputs)
-    assert len(prov["used"]) == 1 and len(prov["wasGeneratedBy"]) == 1
+    assert len(prov["used"]) == 1
+    assert len(prov["wasGeneratedBy"]) == 1
     assert Finding.objects.filter(version__number=2, version__model=model).count() == 0
