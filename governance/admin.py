@@ -8,6 +8,15 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
 from governance.access.models import ApiToken, Team, User
+from governance.data.models import (
+    ConsentEvent,
+    ConsentImport,
+    Dataset,
+    DatasetVersion,
+    LineageRun,
+    Purpose,
+    QualityFinding,
+)
 from governance.trail.models import Checkpoint, Event, SigningKey
 
 
@@ -78,3 +87,49 @@ class CheckpointAdmin(ReadOnlyAdmin):
 class SigningKeyAdmin(ReadOnlyAdmin):
     list_display = ["name", "key_id", "added_at"]
     exclude = ["public_key"]
+
+
+# --- data governance: view-only; datasets, lineage and consent change through the actions -----------------------
+# Subject keys and sealed personal records are deliberately not registered: nobody browses them, and erasure is
+# the subject endpoint's job (it records the event and opens the findings).
+
+
+@admin.register(Dataset)
+class DatasetAdmin(ReadOnlyAdmin):
+    list_display = ["name", "team", "openlineage_namespace", "openlineage_name", "created_at"]
+    list_filter = ["team"]
+    search_fields = ["name", "description"]
+
+
+@admin.register(DatasetVersion)
+class DatasetVersionAdmin(ReadOnlyAdmin):
+    list_display = ["dataset", "number", "format", "row_count", "subject_count", "sha256", "created_at"]
+    list_filter = ["format"]
+
+
+@admin.register(QualityFinding)
+class QualityFindingAdmin(ReadOnlyAdmin):
+    list_display = ["version", "kind", "column", "severity", "message"]
+    list_filter = ["kind", "severity"]
+
+
+@admin.register(LineageRun)
+class LineageRunAdmin(ReadOnlyAdmin):
+    list_display = ["job_namespace", "job_name", "run_id", "state", "source", "team", "created_at"]
+    list_filter = ["source", "state"]
+
+
+@admin.register(Purpose)
+class PurposeAdmin(ReadOnlyAdmin):
+    list_display = ["code", "legal_basis", "created_at"]
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(ReadOnlyAdmin):
+    list_display = ["subject", "purpose", "kind", "occurred_at", "batch"]
+    list_filter = ["kind", "purpose"]
+
+
+@admin.register(ConsentImport)
+class ConsentImportAdmin(ReadOnlyAdmin):
+    list_display = ["id", "file_name", "row_count", "subject_count", "sha256", "created_at"]

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from governance.admin import ReadOnlyAdmin
-from registry.models import Deployment, ModelVersion, RegisteredModel, Review
+from registry.models import Deployment, Finding, ModelVersion, RegisteredModel, Review
 
 
 @admin.register(RegisteredModel)
@@ -38,3 +38,11 @@ class ReviewAdmin(ReadOnlyAdmin):
 @admin.register(Deployment)
 class DeploymentAdmin(ReadOnlyAdmin):
     list_display = ["model", "version", "environment", "deployed_at", "retired_at"]
+
+
+@admin.register(Finding)
+class FindingAdmin(ReadOnlyAdmin):
+    """Findings are resolved through the API or portal (a reviewer or officer, with a reason)."""
+
+    list_display = ["version", "kind", "status", "opened_at", "resolution", "resolved_at"]
+    list_filter = ["kind", "status", "resolution"]
