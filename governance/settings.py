@@ -38,7 +38,7 @@ elif not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecu
 
 # Key for pseudonyms (HMAC-SHA256 of data-subject ids) and for wrapping per-subject data keys. It is never stored in
 # the database, and it is separate from SECRET_KEY: rotating SECRET_KEY must not change every subject's pseudonym.
-_DEV_PSEUDONYM_KEY = "assay-development-pseudonym-key-never-use-in-production-000"  # noqa: S105 - DEBUG only
+_DEV_PSEUDONYM_KEY = "assay-development-pseudonym-key-never-use-in-production-000"
 PSEUDONYM_KEY = env_secret("PSEUDONYM_KEY")
 if not PSEUDONYM_KEY:
     if not DEBUG:
