@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -52,7 +52,7 @@ from governance.trail.log import Actor, record_event
 DATA_WRITERS = frozenset({Role.OWNER, Role.CI, Role.ADMIN})
 # Consent and subject records are kept by compliance officers (and administrators).
 CONSENT_KEEPERS = frozenset({Role.OFFICER, Role.ADMIN})
-_INSERT_CHUNK = 5_000
+_INSERT_CHUNK = 50_000
 
 
 class DataError(ActionError):
@@ -242,11 +242,7 @@ def do_register_dataset_version(
             **fields,
         )
         QualityFinding.objects.bulk_create(QualityFinding(version=version, **finding) for finding in findings)
-        ordered = sorted(pseudonyms)
-        for start in range(0, len(ordered), _INSERT_CHUNK):
-            DatasetSubject.objects.bulk_create(
-                DatasetSubject(version=version, pseudonym=p) for p in ordered[start : start + _INSERT_CHUNK]
-            )
+        _index_subjects(version, pseudonyms)
         record_event(
             events.DATASET_VERSION_REGISTERED,
             actor=actor,
@@ -264,6 +260,22 @@ def do_register_dataset_version(
             },
         )
     return version
+
+
+def _index_subjects(version: DatasetVersion, pseudonyms: Iterable[str]) -> None:
+    """Write a version's subject index in bulk (COPY on PostgreSQL, executemany elsewhere): a million-subject
+    upload must not spend minutes in per-row ORM inserts. The rows are exactly what ``bulk_create`` would write."""
+    table = connection.ops.quote_name(DatasetSubject._meta.db_table)
+    rows = [(version.pk, pseudonym) for pseudonym in sorted(pseudonyms)]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} (version_id, pseudonym) FROM STDIN") as copy:  # type: ignore[union-attr]
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            sql = f"INSERT INTO {table} (version_id, pseudonym) VALUES (%s, %s)"  # noqa: S608 - our table name
+            for start in range(0, len(rows), _INSERT_CHUNK):
+                cursor.executemany(sql, rows[start : start + _INSERT_CHUNK])
 
 
 # --- lineage ---------------------------------------------------------------------------------------------------
