@@ -684,8 +684,17 @@ class SubjectErasure(APIView):
         subject, erased_now = actions.do_erase_subject(
             subject=subject, user=caller(request), actor=Actor.from_request(request)
         )
+        impact = actions.impact_of(subject.pseudonym)
         return Response(
-            {"pseudonym": subject.pseudonym, "erased_at": subject.erased_at, "erased_now": erased_now},
+            {
+                "pseudonym": subject.pseudonym,
+                "erased_at": subject.erased_at,
+                "erased_now": erased_now,
+                # Uploaded dataset files are not sealed per subject: these versions still hold the subject's rows
+                # and need a new version without them; the model versions downstream have findings.
+                "datasets_holding_rows": impact["datasets"],
+                "model_versions_with_findings": impact["model_versions"],
+            },
             status=status.HTTP_200_OK,
         )
 
