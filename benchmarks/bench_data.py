@@ -87,7 +87,7 @@ def main() -> None:
         lambda: inspect_file(big, fmt="csv", subject_id_column="subject_id", label_column="label"),
     )
     datasets = {}
-    for name, path in (("big", big), ("small", small)):
+    for name in ("big", "small"):
         datasets[name] = actions.do_register_dataset(user=owner, actor=actor, name=f"bench-{name}", team=team)
     version, t_register = timed(
         "whole registration (hash, profile, store, subject index, event)",

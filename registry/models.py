@@ -237,7 +237,8 @@ class Finding(models.Model):
     kind = models.CharField(max_length=32)
     title = models.CharField(max_length=300)
     details = models.JSONField(default=dict, blank=True)
-    # One open finding per cause: the same withdrawal reported twice does not open a second finding.
+    # One open finding per cause: the same withdrawal reported twice does not open a second finding (once resolved,
+    # the same cause arising again, say after a new consent and a new withdrawal, opens a new one).
     cause = models.CharField(max_length=200)
     status = models.CharField(max_length=10, choices=FindingStatus.choices, default=FindingStatus.OPEN)
     opened_at = models.DateTimeField(default=timezone.now)
@@ -250,7 +251,11 @@ class Finding(models.Model):
 
     class Meta:
         ordering = ["-opened_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["version", "cause"], name="one_finding_per_cause")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "cause"], condition=Q(status="open"), name="one_open_finding_per_cause"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.version_id} ({self.status})"

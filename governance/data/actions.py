@@ -45,7 +45,7 @@ from governance.data.models import (
     SubjectKey,
     SubjectRequest,
 )
-from governance.trail.leaf import format_time
+from governance.trail.leaf import format_time, text_commitment
 from governance.trail.log import Actor, record_event
 
 # Who writes datasets and lineage: the owning team's people and pipelines; administrators too (they run imports).
@@ -188,6 +188,14 @@ def do_register_dataset_version(
         try:
             fmt = detect_format(file_path, name=file_name)
             digest, size = hash_file(file_path)
+            if size > settings.DATASET_MAX_BYTES:
+                raise DataError(
+                    f"The file is {size:,} bytes; the limit is {settings.DATASET_MAX_BYTES:,} (DATASET_MAX_BYTES). "
+                    "Register larger data by external_uri.",
+                    code="too_large",
+                    status=413,
+                    field="file",
+                )
             inspected = inspect_file(
                 file_path,
                 fmt=fmt,
@@ -480,9 +488,6 @@ def do_record_openlineage(*, user: User, actor: Actor, body: Any) -> tuple[Linea
                 resolved["models"].append(target)
             else:
                 resolved[side].append(target)
-    if set(resolved["inputs"]) & set(resolved["outputs"]):
-        raise DataError("A dataset version cannot be both an input and an output of one run.", field="outputs")
-    _check_acyclic(resolved["inputs"], resolved["outputs"])
     from governance.data.models import OpenLineageEvent
 
     with transaction.atomic():
@@ -490,6 +495,7 @@ def do_record_openlineage(*, user: User, actor: Actor, body: Any) -> tuple[Linea
         if previous is not None:  # the same event sent twice (a retrying client) changes nothing
             return previous.run, previous.unmapped
         run = LineageRun.objects.select_for_update().filter(run_id=event.run_id).first()
+        owner_team = _run_team(resolved["inputs"], resolved["outputs"], resolved["models"]) or _only_team(user)
         if run is None:
             run = LineageRun.objects.create(
                 run_id=event.run_id,
@@ -499,7 +505,7 @@ def do_record_openlineage(*, user: User, actor: Actor, body: Any) -> tuple[Linea
                 parameters=event.parameters,
                 state=event.event_type,
                 source="openlineage",
-                team=_run_team(resolved["inputs"], resolved["outputs"], resolved["models"]),
+                team=owner_team,
                 created_by=user,
             )
         elif (run.job_namespace, run.job_name) != (event.job_namespace, event.job_name):
@@ -509,8 +515,20 @@ def do_record_openlineage(*, user: User, actor: Actor, body: Any) -> tuple[Linea
                 code="conflict",
                 status=409,
             )
-        elif not (user.is_organisation_wide or run.team_id in user.team_ids()):
+        elif run.team_id is not None and not (user.is_organisation_wide or run.team_id in user.team_ids()):
             raise DataError(f"Run {event.run_id} belongs to another team.", code="not_in_team", status=403)
+        elif run.team_id is None and owner_team is not None:
+            run.team = owner_team  # a run that started with nothing recognisable is owned once something is
+        # Producers often name inputs on START and outputs on COMPLETE: check the run as a whole, not one event.
+        links = list(LineageLink.objects.filter(run=run).select_related("dataset_version"))
+        inputs = {*resolved["inputs"], *(link.dataset_version for link in links if link.direction == "input")}
+        outputs = {
+            *resolved["outputs"],
+            *(link.dataset_version for link in links if link.direction == "output" and link.dataset_version),
+        }
+        if inputs & outputs:
+            raise DataError("A dataset version cannot be both an input and an output of one run.", field="outputs")
+        _check_acyclic(list(inputs), list(outputs))
         _apply_openlineage_times(run, event)
         added_in, added_out = _link(
             run, inputs=resolved["inputs"], outputs=resolved["outputs"], models=resolved["models"]
@@ -525,6 +543,14 @@ def do_record_openlineage(*, user: User, actor: Actor, body: Any) -> tuple[Linea
         )
         _record_run_event(run, actor=actor, inputs=added_in, outputs=added_out, openlineage_sha256=digest)
     return run, unmapped
+
+
+def _only_team(user: User) -> Any:
+    """The user's team when they have exactly one (an owner's pipeline run that names nothing Assay knows yet)."""
+    if user.is_organisation_wide:
+        return None
+    teams = list(user.teams.all()[:2])
+    return teams[0] if len(teams) == 1 else None
 
 
 def _apply_openlineage_times(run: LineageRun, event: Any) -> None:
@@ -542,7 +568,7 @@ def _apply_openlineage_times(run: LineageRun, event: Any) -> None:
     run.save()
 
 
-def _map_openlineage_dataset(user: User, ref: Any, *, at: datetime, side: str) -> tuple[Any, str]:
+def _map_openlineage_dataset(user: User, ref: Any, *, at: datetime, side: str) -> tuple[Any, str]:  # noqa: PLR0911
     """The Assay dataset version (or, for outputs, model version) an OpenLineage dataset names, or a reason why not.
 
     - Namespace ``assay``: ``datasets/<name>`` (version from the version facet, else the latest) or, as an
@@ -580,8 +606,10 @@ def _map_openlineage_dataset(user: User, ref: Any, *, at: datetime, side: str) -
         by = {"number": int(ref.version)} if ref.version.isdigit() else {"sha256": ref.version.lower()}
         found_version = versions.filter(**by).first()
         return (found_version, "") if found_version else (None, f"dataset {dataset.name} has no version {ref.version}")
-    latest = versions.filter(created_at__lte=at).order_by("-number").first() or versions.order_by("-number").first()
-    return (latest, "") if latest else (None, f"dataset {dataset.name} has no versions yet")
+    latest = versions.filter(created_at__lte=at).order_by("-number").first()
+    if latest is None:
+        return None, f"dataset {dataset.name} had no version registered at the event's time (give the version facet)"
+    return latest, ""
 
 
 # --- consent ---------------------------------------------------------------------------------------------------
@@ -667,7 +695,7 @@ def do_record_consent(
                 "kind": kind,
                 "occurred_at": format_time(occurred_at),
                 "notice_version": notice_version or None,
-                "source": source or None,
+                "source_sha256": text_commitment(source),
             },
         )
         if kind != ConsentKind.GIVEN:
@@ -704,7 +732,7 @@ def open_impact_findings(pseudonyms: Iterable[str], *, kind: str, detail: Mappin
                 downstream_cache[dataset_version.pk] = downstream_model_versions([dataset_version])
             for model_version in downstream_cache[dataset_version.pk].values():
                 cause = f"{kind}:{detail.get('purpose', '')}:{pseudonym}"
-                if Finding.objects.filter(version=model_version, cause=cause).exists():
+                if Finding.objects.filter(version=model_version, cause=cause, status=FindingStatus.OPEN).exists():
                     continue
                 finding = Finding.objects.create(
                     version=model_version,
@@ -764,7 +792,15 @@ def do_store_personal_data(
         subject = Subject.objects.select_for_update().get(pk=subject.pk)
         if subject.erased_at is not None:
             raise DataError("This subject was erased; nothing more is stored about them.", code="erased", status=409)
-        key = _data_key(subject, create=True)
+        try:
+            key = _data_key(subject, create=True)
+        except crypto.SealError:
+            raise DataError(
+                "This subject's stored key does not open (it was changed or moved from another subject); nothing "
+                "was stored. Investigate before storing more data about them.",
+                code="key_unreadable",
+                status=409,
+            ) from None
         assert key is not None
         record = PersonalRecord.objects.create(
             subject=subject,
@@ -783,7 +819,12 @@ def do_store_personal_data(
 
 def read_personal_records(subject: Subject) -> list[dict[str, Any]]:
     """Every personal record of a subject, opened; after erasure each says it can no longer be read."""
-    key = None if subject.erased_at else _data_key(subject, create=False)
+    key, why = None, "erased: the key is destroyed and this record cannot be read"
+    if not subject.erased_at:
+        try:
+            key = _data_key(subject, create=False)
+        except crypto.SealError:
+            why = "unreadable: the subject's key does not open (it was changed or moved from another subject)"
     records = []
     for record in PersonalRecord.objects.filter(subject=subject):
         entry: dict[str, Any] = {
@@ -793,7 +834,7 @@ def read_personal_records(subject: Subject) -> list[dict[str, Any]]:
         }
         if key is None:
             entry["data"] = None
-            entry["status"] = "erased: the key is destroyed and this record cannot be read"
+            entry["status"] = why
         else:
             try:
                 entry["data"] = json.loads(

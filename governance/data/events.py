@@ -21,7 +21,7 @@ PURPOSE_CREATED = register(
 CONSENT_RECORDED = register(
     "consent.recorded",
     "Consent was given, withdrawn or expired for a subject (pseudonym) and purpose.",
-    fields=("subject", "purpose", "kind", "occurred_at", "notice_version", "source"),
+    fields=("subject", "purpose", "kind", "occurred_at", "notice_version", "source_sha256"),
 )
 CONSENT_IMPORTED = register(
     "consent.imported",

@@ -198,31 +198,41 @@ def graph_as_json(graph: LineageGraph, *, user: Any) -> dict[str, Any]:
     }
 
 
-def prov_json(model_version: Any, *, namespace_uri: str) -> dict[str, Any]:
-    """The full upstream lineage of a model version as a W3C PROV-JSON document."""
+def prov_json(model_version: Any, *, user: Any, namespace_uri: str) -> dict[str, Any]:
+    """The full upstream lineage of a model version as a W3C PROV-JSON document, as ``user`` may see it: nodes and
+    runs of teams the user cannot see are present (the shape stays honest) but anonymous, as in the JSON graph."""
     from governance.data.prov import prov_document
 
     graph = traverse(model_version, direction="upstream")
-    ids = {key: f"assay:{node_id(obj).replace(':', '/', 1)}" for key, obj in graph.nodes.items()}
+    ids: dict[NodeKey, str] = {}
     entities = []
+    hidden = 0
     for key, obj in sorted(graph.nodes.items()):
-        described = describe_node(obj)
-        attributes = {k: v for k, v in described.items() if k not in ("id", "kind") and v is not None}
-        entities.append(
-            {"id": ids[key], "type": key[0], "label": described["id"].split(":", 1)[1], "attributes": attributes}
-        )
+        if _visible(user, obj):
+            ids[key] = f"assay:{node_id(obj).replace(':', '/', 1)}"
+            described = describe_node(obj)
+            attributes = {k: v for k, v in described.items() if k not in ("id", "kind") and v is not None}
+            label = described["id"].split(":", 1)[1]
+        else:
+            hidden += 1
+            ids[key] = f"assay:hidden/{hidden}"
+            attributes, label = {}, "not visible to you"
+        entities.append({"id": ids[key], "type": key[0], "label": label, "attributes": attributes})
     activities, used, generated = [], [], []
     for run_id, run in sorted(graph.runs.items()):
         activity_id = f"assay:run/{run.run_id}"
-        activities.append(
-            {
+        if run.team_id is None or user.is_organisation_wide or run.team_id in user.team_ids():
+            activity: dict[str, Any] = {
                 "id": activity_id,
                 "label": f"{run.job_namespace}/{run.job_name}",
                 "startTime": run.started_at,
                 "endTime": run.ended_at,
                 "attributes": {k: v for k, v in {"code_ref": run.code_ref, "state": run.state}.items() if v},
             }
-        )
+        else:
+            activity = {"id": f"assay:hidden-run/{run_id}", "label": "not visible to you", "attributes": {}}
+            activity_id = activity["id"]
+        activities.append(activity)
         used += [(activity_id, ids[k]) for k in sorted(graph.inputs.get(run_id, ()))]
         generated += [(ids[k], activity_id) for k in sorted(graph.outputs.get(run_id, ()))]
     return prov_document(

@@ -325,7 +325,7 @@ class VersionProv(APIView):
         from governance.data.lineage import prov_json
 
         version = access_version(request.user, name, number, request)
-        response = Response(prov_json(version, namespace_uri=settings.PROV_NAMESPACE_URI))
+        response = Response(prov_json(version, user=request.user, namespace_uri=settings.PROV_NAMESPACE_URI))
         response["Content-Disposition"] = f'inline; filename="{name}-v{number}.prov.json"'
         return response
 

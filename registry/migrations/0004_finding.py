@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['-opened_at', '-id'],
-                'constraints': [models.UniqueConstraint(fields=('version', 'cause'), name='one_finding_per_cause')],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'open')), fields=('version', 'cause'), name='one_open_finding_per_cause')],
             },
         ),
     ]
