@@ -45,10 +45,15 @@ def test_an_unknown_role_has_no_scopes() -> None:
     assert scopes_for("") == frozenset()
 
 
-def test_the_admin_holds_every_scope_but_registering_classifying_and_approving_models() -> None:
-    # Administrators run the system; registering, classifying and approving models is left to the owning teams,
-    # reviewers and officers (separation of duties).
-    assert scopes_for(Role.ADMIN) == frozenset(SCOPES) - {"models:write", "models:approve", "models:classify"}
+def test_the_admin_holds_every_scope_but_registering_classifying_approving_and_resolving() -> None:
+    # Administrators run the system; registering, classifying and approving models, and deciding on findings about
+    # them, is left to the owning teams, reviewers and officers (separation of duties).
+    assert scopes_for(Role.ADMIN) == frozenset(SCOPES) - {
+        "models:write",
+        "models:approve",
+        "models:classify",
+        "findings:resolve",
+    }
 
 
 def test_a_regulator_only_reads() -> None:
