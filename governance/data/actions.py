@@ -660,11 +660,15 @@ def do_record_consent(
     with transaction.atomic():
         subject = Subject.objects.filter(pseudonym=pseudonym).first()
         if kind != ConsentKind.GIVEN and (
-            subject is None or not ConsentEvent.objects.filter(subject=subject, purpose=purpose).exists()
+            subject is None
+            or not ConsentEvent.objects.filter(
+                subject=subject, purpose=purpose, kind=ConsentKind.GIVEN, occurred_at__lte=occurred_at
+            ).exists()
         ):
+            # The same rule as the bulk import: a withdrawal or expiry needs a consent given at or before it.
             raise DataError(
-                f"No consent for '{purpose.code}' was ever recorded for this subject, so there is nothing to {kind}"
-                " (record the consent first, or check the id).",
+                f"No consent for '{purpose.code}' was given by this subject at or before {occurred_at.isoformat()}, "
+                f"so there is nothing to {kind} (record the consent first, or check the id and time).",
                 code="unknown_subject",
                 field="external_id" if external_id else "pseudonym",
             )

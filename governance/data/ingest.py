@@ -239,6 +239,15 @@ def inspect_file(
 # --- reading --------------------------------------------------------------------------------------------------------
 
 
+def read_table(path: Path, *, fmt: str, delimiter: str = ",", text_columns: Sequence[str] = ()) -> pa.Table:
+    """A stored CSV or Parquet file as an Arrow table, parsed as on upload (``text_columns`` kept as text)."""
+    if fmt == "csv":
+        return _read_csv(path, delimiter=_check_delimiter(delimiter), markers=[], text_columns=list(text_columns))
+    if fmt == "parquet":
+        return _read_parquet(path)
+    raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
+
+
 def _check_delimiter(delimiter: str) -> str:
     if delimiter == "\\t":  # what a person types into a form field for a tab
         return "\t"
