@@ -70,8 +70,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
     if isinstance(exc, ActionError):
         field = getattr(exc, "field", "")
-        details = {field: [str(exc)]} if field else None
-        return Response(error_body(exc.code, str(exc), details), status=exc.status)
+        return Response(error_body(exc.code, str(exc), {field: [str(exc)]} if field else None), status=exc.status)
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, Http404):
