@@ -6,3 +6,7 @@ class AuditsConfig(AppConfig):
 
     name = "audits"
     verbose_name = "Audits"
+
+    def ready(self) -> None:
+        # Trail event types register themselves on import; the deployment gate plugs into the registry.
+        from audits import events, hooks  # noqa: F401

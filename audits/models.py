@@ -1,1 +1,131 @@
-"""Models of the audits app (built by its own issue; the skeleton is here so every app looks the same)."""
+"""Audit policies (versioned YAML) and audit runs with their check results."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Policy(models.Model):
+    """A named audit policy; its content lives in numbered, immutable versions."""
+
+    name = models.SlugField(unique=True, max_length=64)
+    title = models.CharField(max_length=200)
+    builtin = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "policies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def latest_version(self) -> PolicyVersion | None:
+        """The newest version (what an audit uses unless told otherwise)."""
+        return self.versions.order_by("-number").first()
+
+
+class PolicyVersion(models.Model):
+    """One version of a policy: the YAML exactly as written, its parsed document and hashes."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    text = models.TextField()
+    document = models.JSONField()
+    sha256 = models.CharField(max_length=64)  # of the text as written
+    canonical_sha256 = models.CharField(max_length=64)  # of the parsed document (key order, comments do not count)
+    change_reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["policy", "number"]
+        constraints = [models.UniqueConstraint(fields=["policy", "number"], name="policy_version_number_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.policy.name} v{self.number}"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    ERROR = "error", "Error (could not run)"
+
+
+class Verdict(models.TextChoices):
+    PASS = "pass", "Pass"
+    FAIL = "fail", "Fail"
+    INSUFFICIENT = "insufficient_evidence", "Insufficient evidence"
+
+
+class AuditRun(models.Model):
+    """One audit: a model version against an evaluation dataset version under a policy version, with the column
+    roles; its checks' full results, verdict, and what reproduces it (library versions, seeds, input hashes)."""
+
+    model_version = models.ForeignKey("registry.ModelVersion", on_delete=models.PROTECT, related_name="audit_runs")
+    dataset_version = models.ForeignKey(
+        "governance.DatasetVersion", on_delete=models.PROTECT, related_name="audit_runs"
+    )
+    policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="audit_runs")
+    column_roles = models.JSONField()
+    # sha256 over the artifact, dataset and policy hashes and the column roles: the same inputs, the same run.
+    inputs_sha256 = models.CharField(max_length=64, db_index=True)
+    input_hashes = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)  # percent
+    progress_note = models.CharField(max_length=200, blank=True)
+    verdict = models.CharField(max_length=24, choices=Verdict.choices, blank=True)
+    verdict_reasons = models.JSONField(default=list, blank=True)
+    results = models.JSONField(default=dict, blank=True)
+    results_sha256 = models.CharField(max_length=64, blank=True)
+    library_versions = models.JSONField(default=dict, blank=True)
+    seeds = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    forced = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["model_version", "status"], name="audit_run_by_version")]
+        constraints = [
+            # One live (queued or running) run per inputs: two identical submissions cannot both start one.
+            models.UniqueConstraint(
+                fields=["inputs_sha256"],
+                condition=Q(status__in=["queued", "running"]),
+                name="one_live_audit_per_inputs",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"audit {self.pk} of {self.model_version_id} ({self.status})"
+
+
+class CheckResult(models.Model):
+    """One check's outcome in a run: pass, fail or insufficient evidence, the reason in words, every number."""
+
+    run = models.ForeignKey(AuditRun, on_delete=models.CASCADE, related_name="checks")
+    check_name = models.CharField(max_length=40)
+    outcome = models.CharField(max_length=24, choices=Verdict.choices)
+    required = models.BooleanField(default=True)
+    reason = models.TextField()
+    details = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["run", "check_name"], name="one_result_per_check")]
+
+    def __str__(self) -> str:
+        return f"{self.check_name}: {self.outcome}"

@@ -241,6 +241,16 @@ ARTIFACT_MAX_BYTES = env_int("ARTIFACT_MAX_BYTES", 200 * 1024 * 1024, minimum=10
 # Largest dataset file (and consent CSV) accepted. Profiling holds the parsed columns in memory, so keep this well
 # under the worker's RAM; larger data stays where it is and is registered by external URI.
 DATASET_MAX_BYTES = env_int("DATASET_MAX_BYTES", 1024 * 1024 * 1024, minimum=1024)
+# The audit policy each EU AI Act risk tier needs a passing audit under before a version deploys ("tier=policy,...";
+# a tier left out deploys without an audit). Prohibited models never deploy at all.
+AUDIT_REQUIRED_POLICIES: dict[str, str] = {}
+for _item in env_list("AUDIT_REQUIRED_POLICIES", ["high=eu-ai-act-high-risk", "limited=baseline"]):
+    _tier, _, _policy = _item.partition("=")
+    if _tier not in ("high", "limited", "minimal") or not _policy:
+        raise ImproperlyConfigured(
+            f"AUDIT_REQUIRED_POLICIES: {_item!r} is not tier=policy with tier one of high, limited, minimal."
+        )
+    AUDIT_REQUIRED_POLICIES[_tier] = _policy
 # Base URI of the ``assay:`` prefix in PROV-JSON lineage exports.
 PROV_NAMESPACE_URI = env_str("PROV_NAMESPACE_URI") or "https://assay.example/ns#"
 # Largest piece of personal data stored about one subject (sealed JSON).

@@ -18,3 +18,6 @@ AXES_ENABLED = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file of this test process's own, so concurrent test runs (and xdist workers) never share a database.
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.mkdtemp(prefix="assay-test-db-"), "test.sqlite3")}  # noqa: F405
+# The registry's lifecycle tests deploy without audits; tests of the audit engine's deployment gate turn it on
+# with override_settings (production's default requires them: see governance/settings.py).
+AUDIT_REQUIRED_POLICIES = {}

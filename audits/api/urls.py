@@ -1,6 +1,14 @@
 """API routes of the audits app, under /api/v1/ (kebab-case plurals)."""
 
-from django.urls import URLPattern
+from django.urls import path
+
+from audits.api import views
 
 app_name = "audits-api"
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("policies/", views.PolicyList.as_view(), name="policy-list"),
+    path("policies/<slug:name>/", views.PolicyDetail.as_view(), name="policy-detail"),
+    path("policies/<slug:name>/versions/<int:number>/", views.PolicyVersionDetail.as_view(), name="policy-version"),
+    path("audits/", views.AuditList.as_view(), name="audit-list"),
+    path("audits/<int:pk>/", views.AuditDetail.as_view(), name="audit-detail"),
+]

@@ -212,6 +212,52 @@ def _finding(cast: Cast) -> dict[str, Any]:
     return {**kwargs, "pk": finding.pk}
 
 
+def _policy(cast: Cast) -> dict[str, Any]:
+    from audits.actions import ensure_builtin_policies
+
+    ensure_builtin_policies()
+    return {"name": "baseline"}
+
+
+def _policy_version(cast: Cast) -> dict[str, Any]:
+    return {**_policy(cast), "number": 1}
+
+
+_AUDIT_CSV = "sex,label,prediction\n" + "".join(
+    f"{'f' if i % 2 else 'm'},{i % 3 % 2},{i % 5 % 2}\n" for i in range(80)
+)
+
+
+def _audit(cast: Cast) -> dict[str, Any]:
+    """A finished audit of a fresh predictions-only version of the owner's team, under the baseline policy."""
+    import tempfile
+    from pathlib import Path
+
+    from audits import actions as audits
+    from audits.models import Policy
+    from governance.data import actions as data
+    from registry.models import ModelVersion
+
+    kwargs = _version()(cast)
+    version = ModelVersion.objects.get(model__name=kwargs["name"], number=kwargs["number"])
+    dataset = _new_dataset(cast)
+    path = Path(tempfile.mkdtemp()) / "audit.csv"
+    path.write_text(_AUDIT_CSV)
+    dataset_version = data.do_register_dataset_version(
+        dataset=dataset, user=cast.owner.user, actor=Actor.system(), file_path=path, file_name="audit.csv"
+    )
+    audits.ensure_builtin_policies()
+    run, _ = audits.do_start_audit(
+        user=cast.owner.user,
+        actor=Actor.system(),
+        model_version=version,
+        dataset_version=dataset_version,
+        policy_version=Policy.objects.get(name="baseline").latest_version(),
+        column_roles={"label": "label", "prediction": "prediction", "protected": ["sex"]},
+    )
+    return {"pk": run.pk}
+
+
 # One entry per endpoint with path parameters, keyed by URL name.
 OBJECTS: dict[str, Target] = {
     "api:team-detail": Target(lambda cast: {"slug": "credit-risk"}, visible_to=CREDIT_RISK),
@@ -244,6 +290,10 @@ OBJECTS: dict[str, Target] = {
     "api:dataset-version-lineage": Target(_dataset_version, visible_to=CREDIT_RISK),
     "api:dataset-version-coverage": Target(_dataset_version, visible_to=CREDIT_RISK),
     "api:lineage-run-detail": Target(_run, visible_to=CREDIT_RISK),
+    # Policies are organisation-wide rules; an audit run is visible with its model.
+    "audits-api:policy-detail": Target(_policy, visible_to=EVERYONE),
+    "audits-api:policy-version": Target(_policy_version, visible_to=EVERYONE),
+    "audits-api:audit-detail": Target(_audit, visible_to=CREDIT_RISK),
     # Subjects are organisation records; only the consent scopes (officers, administrators) reach them.
     "api:subject-detail": Target(_subject, visible_to=EVERYONE),
     "api:subject-access": Target(_subject, visible_to=EVERYONE),

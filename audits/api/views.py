@@ -1,0 +1,131 @@
+"""Audit API: policies (versioned YAML) and audit runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audits import actions
+from audits.access import access_policy, access_run, runs_visible_to
+from audits.api.serializers import (
+    AuditCreateSerializer,
+    AuditRunListSerializer,
+    AuditRunSerializer,
+    PolicyCreateSerializer,
+    PolicySerializer,
+    PolicyVersionSerializer,
+)
+from audits.models import Policy, PolicyVersion
+from governance.access.permissions import caller
+from governance.api.data import validated
+from governance.data.access import access_dataset_version
+from governance.trail.log import Actor
+from registry.access import access_version
+
+
+class PolicyList(generics.ListAPIView):
+    """Audit policies with their latest version; POST stores a policy's YAML as its next version."""
+
+    required_scopes = {"GET": "audits:read", "POST": "policies:write"}
+    serializer_class = PolicySerializer
+
+    def get_queryset(self) -> Any:
+        actions.ensure_builtin_policies()
+        return Policy.objects.all()
+
+    @extend_schema(request=PolicyCreateSerializer, responses={201: PolicyVersionSerializer})
+    def post(self, request: Request) -> Response:
+        data = validated(PolicyCreateSerializer, request.data)
+        version = actions.do_save_policy(user=caller(request), actor=Actor.from_request(request), **data)
+        return Response(PolicyVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class PolicyDetail(APIView):
+    required_scopes = {"GET": "audits:read"}
+
+    @extend_schema(responses=PolicySerializer)
+    def get(self, request: Request, name: str) -> Response:
+        actions.ensure_builtin_policies()
+        return Response(PolicySerializer(access_policy(name)).data)
+
+
+class PolicyVersionDetail(APIView):
+    required_scopes = {"GET": "audits:read"}
+
+    @extend_schema(responses=PolicyVersionSerializer)
+    def get(self, request: Request, name: str, number: int) -> Response:
+        from django.http import Http404
+
+        version = PolicyVersion.objects.filter(policy=access_policy(name), number=number).first()
+        if version is None:
+            raise Http404
+        return Response(PolicyVersionSerializer(version).data)
+
+
+class AuditList(generics.ListAPIView):
+    """Audit runs of the models you may see (filter by ``model``, ``version``, ``status``, ``verdict``); POST
+    starts one (the same inputs return the existing run unless ``force``)."""
+
+    required_scopes = {"GET": "audits:read", "POST": "audits:run"}
+    serializer_class = AuditRunListSerializer
+
+    def get_queryset(self) -> Any:
+        queryset = runs_visible_to(self.request.user)
+        params = self.request.query_params
+        if params.get("model"):
+            queryset = queryset.filter(model_version__model__name=params["model"])
+        if params.get("version", "").isdigit():
+            queryset = queryset.filter(model_version__number=int(params["version"]))
+        for name in ("status", "verdict"):
+            if params.get(name):
+                queryset = queryset.filter(**{name: params[name]})
+        return queryset
+
+    @extend_schema(
+        parameters=[OpenApiParameter("model", str), OpenApiParameter("status", str)],
+        request=AuditCreateSerializer,
+        responses={201: AuditRunSerializer, 200: AuditRunSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(AuditCreateSerializer, request.data)
+        version = access_version(request.user, data["model"], data["version"], request)
+        dataset_version = access_dataset_version(request.user, data["dataset"], data["dataset_version"], request)
+        actions.ensure_builtin_policies()
+        policy = Policy.objects.filter(name=data["policy"]).first()
+        if policy is None:
+            known = ", ".join(Policy.objects.values_list("name", flat=True)) or "none"
+            raise ValidationError({"policy": [f"Unknown policy {data['policy']!r}. Policies: {known}."]})
+        if data["policy_version"] is None:
+            policy_version = policy.latest_version()
+        else:
+            policy_version = policy.versions.filter(number=data["policy_version"]).first()
+        if policy_version is None:
+            raise ValidationError({"policy_version": [f"{policy.name} has no such version."]})
+        run, created = actions.do_start_audit(
+            user=caller(request),
+            actor=Actor.from_request(request),
+            model_version=version,
+            dataset_version=dataset_version,
+            policy_version=policy_version,
+            column_roles=data["column_roles"],
+            force=data["force"],
+        )
+        run.refresh_from_db()  # the in-process job may already have finished it
+        return Response(AuditRunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class AuditDetail(APIView):
+    """One audit run: status and progress, verdict and reasons, every check's full results, and what reproduces
+    it (input hashes, library versions, seeds)."""
+
+    required_scopes = {"GET": "audits:read"}
+
+    @extend_schema(responses=AuditRunSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(AuditRunSerializer(access_run(request.user, pk, request)).data)

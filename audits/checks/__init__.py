@@ -1,0 +1,1 @@
+"""One module per check; each check is a small class with one job (see base.py)."""

@@ -1,0 +1,191 @@
+"""Running a policy's checks on one audit run's inputs, and deciding the verdict.
+
+The verdict is honest by construction:
+
+- ``fail`` when any check the policy names fails;
+- else ``insufficient_evidence`` when a required check could not judge (a group below the minimum size, an interval
+  wider than the policy allows, a check that cannot run for this model);
+- else ``pass``. There is no silent pass: a policy that names no check cannot pass.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audits.checks.base import FAIL, INSUFFICIENT, PASS, CheckContext, CheckOutcome
+
+Progress = Callable[[int, str], None]
+
+# The libraries whose versions are stamped into every result (those a check may use).
+LIBRARIES = ("numpy", "scipy", "scikit-learn", "pandas", "pyarrow", "fairlearn", "onnxruntime", "skops")
+
+
+class AuditInputsError(Exception):
+    """The run's inputs cannot be audited (the message says why); the run ends in ``error``, never in a pass."""
+
+
+@dataclass
+class RunOutcome:
+    verdict: str
+    reasons: list[str]
+    checks: list[CheckOutcome]
+    results: dict[str, Any]
+    library_versions: dict[str, str] = field(default_factory=dict)
+    seeds: dict[str, int] = field(default_factory=dict)
+
+
+def check_classes() -> dict[str, Any]:
+    """Every check by its policy name (imported here, so heavy libraries load only when an audit runs)."""
+    from audits.checks.performance import PerformanceCheck
+
+    classes: dict[str, Any] = {PerformanceCheck.name: PerformanceCheck}
+    for module, name in (
+        ("audits.checks.fairness", "GroupFairnessCheck"),
+        ("audits.checks.disparate_impact", "DisparateImpactCheck"),
+        ("audits.checks.data_quality", "DataQualityCheck"),
+        ("audits.checks.explainability", "ExplainabilityCheck"),
+        ("audits.checks.adversarial", "AdversarialCheck"),
+    ):
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except ModuleNotFoundError:
+            continue
+        classes[cls.name] = cls
+    return classes
+
+
+def library_versions() -> dict[str, str]:
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def decide(checks: list[CheckOutcome]) -> tuple[str, list[str]]:
+    """The verdict and its reasons, from the checks' outcomes (see the module docstring)."""
+    if not checks:
+        return INSUFFICIENT, ["The policy names no check, so nothing was shown."]
+    failed = [f"{c.name}: {c.reason}" for c in checks if c.outcome == FAIL]
+    if failed:
+        return FAIL, failed
+    unsure = [f"{c.name}: {c.reason}" for c in checks if c.outcome == INSUFFICIENT and c.required]
+    if unsure:
+        return INSUFFICIENT, unsure
+    return PASS, [f"{c.name}: {c.reason}" for c in checks]
+
+
+def evaluate(
+    evaluation: Any, document: dict[str, Any], *, progress: Progress | None = None, profile: dict | None = None
+) -> RunOutcome:
+    """Run every check ``document`` (a parsed policy) names on ``evaluation``. Pure: no database."""
+    classes = check_classes()
+    context = CheckContext(
+        confidence_level=float(document.get("confidence_level", 0.95)),
+        min_group_size=int(document.get("min_group_size", 30)),
+        intersections=bool(document.get("intersections", True)),
+    )
+    evaluation.profile = profile or {}
+    named = dict(document.get("checks") or {})
+    outcomes: list[CheckOutcome] = []
+    for index, (name, raw_settings) in enumerate(sorted(named.items())):
+        settings = dict(raw_settings or {})
+        required = bool(settings.get("required", True))
+        if progress:
+            progress(10 + int(80 * index / max(len(named), 1)), f"running {name}")
+        cls = classes.get(name)
+        if cls is None:
+            outcome = CheckOutcome(
+                name=name, outcome=INSUFFICIENT, reason=f"The check '{name}' is not available in this version of Assay."
+            )
+        else:
+            try:
+                outcome = cls().run(evaluation, settings, context)
+            except Exception as exc:  # one check that cannot run must not hide the others' results
+                import logging
+
+                logging.getLogger("assay.audits").exception("check %s could not run", name)
+                outcome = CheckOutcome(name=name, outcome=INSUFFICIENT, reason=f"The check could not run: {exc}")
+        outcome.required = required
+        outcomes.append(outcome)
+    verdict, reasons = decide(outcomes)
+    results = {
+        "verdict": verdict,
+        "reasons": reasons,
+        "rows": evaluation.rows,
+        "checks": {
+            o.name: {"outcome": o.outcome, "required": o.required, "reason": o.reason, **o.details} for o in outcomes
+        },
+    }
+    return RunOutcome(
+        verdict=verdict,
+        reasons=reasons,
+        checks=outcomes,
+        results=_json_safe(results),
+        library_versions=library_versions(),
+        seeds={"checks": context.seed},
+    )
+
+
+def _json_safe(value: Any) -> Any:
+    """Results as plain JSON: numpy numbers to Python, NaN and infinities to None (undefined, never 0)."""
+    import math
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def run_policy(run: Any, *, progress: Progress | None = None) -> RunOutcome:
+    """Load a run's dataset (and model, when decisions come from it) and evaluate its policy."""
+    from django.core.files.storage import default_storage
+
+    from audits.evaluation import ColumnRoles, EvaluationError, build_evaluation
+    from governance.data.ingest import IngestError, read_table
+    from registry.artifacts import ArtifactError, load_predictor
+
+    roles = ColumnRoles.from_json(run.column_roles)
+    dataset_version = run.dataset_version
+    if progress:
+        progress(2, "reading the evaluation data")
+    text = [c for c in (roles.label, *roles.protected, roles.prediction) if c]
+    try:
+        table = read_table(
+            Path(default_storage.path(dataset_version.file.name)), fmt=dataset_version.format, text_columns=text
+        )
+    except (IngestError, FileNotFoundError) as exc:
+        raise AuditInputsError(f"The evaluation dataset cannot be read: {exc}") from None
+    predictor = None
+    version = run.model_version
+    if not (roles.prediction or roles.score):
+        if not version.artifact:
+            raise AuditInputsError(
+                f"{version} has no model artifact (predictions only): name a prediction or score column."
+            )
+        if progress:
+            progress(5, "loading the model")
+        try:
+            predictor = load_predictor(default_storage.path(version.artifact.name), framework=version.framework)
+        except ArtifactError as exc:
+            raise AuditInputsError(f"The model cannot be loaded: {exc}") from None
+    try:
+        evaluation = build_evaluation(table, roles, predictor=predictor)
+    except EvaluationError as exc:
+        raise AuditInputsError(str(exc)) from None
+    except Exception as exc:  # an ONNX model that fails at inference, say
+        raise AuditInputsError(f"The model could not score the evaluation data: {exc}") from None
+    return evaluate(evaluation, run.policy_version.document, progress=progress, profile=dataset_version.profile)

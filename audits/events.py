@@ -1,0 +1,30 @@
+"""Trail event types of the audit engine."""
+
+from governance.trail.events import register
+
+POLICY_SAVED = register(
+    "policy.saved",
+    "A version of an audit policy was stored (its text's hash and its canonical document's hash).",
+    fields=("policy", "version", "sha256", "canonical_sha256", "reason_sha256"),
+)
+AUDIT_STARTED = register(
+    "audit.started",
+    "An audit run was queued, with the hashes of every input (artifact, dataset, policy, column roles).",
+    fields=(
+        "run",
+        "artifact_sha256",
+        "model_version",
+        "dataset_sha256",
+        "dataset_version",
+        "policy_sha256",
+        "policy_version",
+        "column_roles_sha256",
+        "inputs_sha256",
+        "forced",
+    ),
+)
+AUDIT_COMPLETED = register(
+    "audit.completed",
+    "An audit run finished: its status, verdict and the hash of its full results.",
+    fields=("run", "status", "verdict", "results_sha256", "duration_ms"),
+)

@@ -1,0 +1,37 @@
+"""The audit engine's deployment check: a version deploys only when its latest audit under the policy its risk
+tier requires (``AUDIT_REQUIRED_POLICIES``) passed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from registry.hooks import DEPLOYMENT_CHECKS
+
+
+def required_audit_blocker(version: Any) -> str | None:
+    """Why ``version`` may not deploy yet (no passing audit under its tier's policy), or None."""
+    from audits.models import AuditRun, RunStatus, Verdict
+
+    tier = version.model.risk_tier
+    policy = settings.AUDIT_REQUIRED_POLICIES.get(tier)
+    if not policy:
+        return None
+    latest = (
+        AuditRun.objects.filter(model_version=version, policy_version__policy__name=policy, status=RunStatus.DONE)
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+    if latest is None:
+        return f"{tier}-risk models need a passing audit under the '{policy}' policy, and {version} has none yet."
+    if latest.verdict != Verdict.PASS:
+        reasons = "; ".join(latest.verdict_reasons[:3]) if latest.verdict_reasons else ""
+        return f"The latest audit of {version} under '{policy}' (run {latest.pk}) is {latest.verdict}" + (
+            f": {reasons}" if reasons else "."
+        )
+    return None
+
+
+if required_audit_blocker not in DEPLOYMENT_CHECKS:
+    DEPLOYMENT_CHECKS.append(required_audit_blocker)

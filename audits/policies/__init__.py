@@ -1,0 +1,39 @@
+"""Audit policies: versioned YAML documents naming the checks to run and, for every threshold, its basis.
+
+Pure: text in, plain values out. No Django, no database; the policy store (models and actions) keeps the texts,
+numbers the versions and records every change as a trail event.
+
+A policy looks like this (the built-ins in ``builtin/`` are complete examples)::
+
+    name: four-fifths
+    title: Four-fifths rule
+    description: ...
+    confidence_level: 0.95
+    min_group_size: 30
+    checks:
+      disparate_impact:
+        required: true            # cannot run -> the audit is insufficient_evidence, not skipped
+        impact_ratio_min:
+          value: 0.8
+          comparison: min         # the measured ratio must be at least 0.8
+          basis:
+            text: A selection rate ... less than four-fifths ... evidence of adverse impact ...
+            citation: 29 CFR 1607.4(D)
+
+``load_policy`` refuses anything that does not validate, naming the line and field at fault.
+"""
+
+from audits.policies.errors import PolicyError
+from audits.policies.loader import Policy, builtin_policies, canonical_lines, diff_policies, load_policy
+from audits.policies.schema import CHECK_NAMES, POLICY_SCHEMA
+
+__all__ = [
+    "CHECK_NAMES",
+    "POLICY_SCHEMA",
+    "Policy",
+    "PolicyError",
+    "builtin_policies",
+    "canonical_lines",
+    "diff_policies",
+    "load_policy",
+]
