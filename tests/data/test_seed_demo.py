@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
+from audits.models import AuditRun
 from governance.data.consent import coverage
 from governance.data.models import DatasetVersion, Purpose
 from registry.models import Finding
@@ -17,9 +18,10 @@ from registry.models import Finding
 
 @pytest.mark.django_db
 @override_settings(DEBUG=True)
-def test_seed_demo_builds_the_german_credit_story_once(tmp_path: Any) -> None:
+def test_seed_demo_builds_the_german_credit_story_once(tmp_path: Any, django_capture_on_commit_callbacks: Any) -> None:
     out = StringIO()
-    call_command("seed_demo", stdout=out)
+    with django_capture_on_commit_callbacks(execute=True):  # the audit job is queued on commit
+        call_command("seed_demo", stdout=out)
 
     version = DatasetVersion.objects.get(dataset__name="german-credit", number=1)
     # UCI German Credit: 1000 applicants, 700 good (1) and 300 bad (2) credit risks (german.doc).
@@ -39,6 +41,18 @@ def test_seed_demo_builds_the_german_credit_story_once(tmp_path: Any) -> None:
         "consent_withdrawn",
     )
     assert "german-credit" in out.getvalue()
+
+    # The demo model (ONNX) was audited under the four-fifths rule: applicants aged 25 or under are approved at
+    # well under four fifths of the older applicants' rate, a real finding at first start.
+    [run] = AuditRun.objects.all()
+    assert (run.status, run.verdict, run.policy_version.policy.name) == ("done", "fail", "four-fifths")
+    assert run.model_version.framework == "onnx"
+    impact = run.checks.get(check_name="disparate_impact")
+    by_age = next(g for g in impact.details["groupings"] if g["grouping"] == "age_group")
+    young = next(row for row in by_age["groups"] if row["group"] == "age_group=<=25")
+    assert young["impact_ratio"] < 0.8
+    assert young["significant"] is True
+    assert "age_group=<=25" in impact.reason
 
     call_command("seed_demo", stdout=StringIO())  # idempotent: nothing is added twice
     assert DatasetVersion.objects.count() == 1

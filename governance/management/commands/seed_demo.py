@@ -14,10 +14,12 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from audits.actions import do_start_audit, ensure_builtin_policies
+from audits.models import Policy
 from governance.access.actions import do_create_user, do_issue_token
 from governance.access.models import Team, User
 from governance.data import actions as data
-from governance.data.demo import german_credit_csv
+from governance.data.demo import DEMO_FEATURES, german_credit_csv, train_demo_model
 from governance.data.models import Dataset
 from governance.trail.checkpoints import issue_checkpoint
 from governance.trail.log import Actor
@@ -80,9 +82,10 @@ class Command(BaseCommand):
             team=team,
             description="Consumer credit applications (UCI Statlog German Credit) with an applicant id per row.",
         )
+        content = german_credit_csv(with_groups=True)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "german-credit.csv"
-            path.write_bytes(german_credit_csv())
+            path.write_bytes(content)
             version = data.do_register_dataset_version(
                 dataset=dataset,
                 user=owner,
@@ -94,23 +97,43 @@ class Command(BaseCommand):
                 subject_id_column="applicant_id",
                 label_column="credit_risk",
             )
-        model = registry.do_register_model(
+            model = registry.do_register_model(
+                user=owner,
+                actor=as_owner,
+                name="credit-scoring",
+                team=team,
+                purpose="Scores consumer credit applications for the risk of default.",
+                intended_use="Pre-screening of consumer loan applications, with a human decision on each.",
+                out_of_scope_uses="Employment, insurance or tenancy decisions.",
+                risk_answers=HIGH_RISK_CREDIT,
+            )
+            artifact = Path(folder) / "credit-scoring.onnx"
+            artifact.write_bytes(train_demo_model(content))
+            model_version = registry.do_register_version(
+                model=model,
+                user=owner,
+                actor=as_owner,
+                artifact_path=artifact,
+                artifact_name="credit-scoring.onnx",
+                hyperparameters={"estimator": "LogisticRegression", "class_weight": "balanced", "max_iter": 2000},
+                training_datasets=[{"dataset": dataset.name, "version": version.number}],
+                code_repository="https://git.example.org/credit/scoring",
+                code_commit="9fceb02d0ae598e95dc970b74767f19372d61af8",
+            )
+        # The demo's audit: the four-fifths rule by age group (the in-process job runs it right away).
+        ensure_builtin_policies()
+        do_start_audit(
             user=owner,
             actor=as_owner,
-            name="credit-scoring",
-            team=team,
-            purpose="Scores consumer credit applications for the risk of default.",
-            intended_use="Pre-screening of consumer loan applications, with a human decision on each.",
-            out_of_scope_uses="Employment, insurance or tenancy decisions.",
-            risk_answers=HIGH_RISK_CREDIT,
-        )
-        registry.do_register_version(
-            model=model,
-            user=owner,
-            actor=as_owner,
-            training_datasets=[{"dataset": dataset.name, "version": version.number}],
-            code_repository="https://git.example.org/credit/scoring",
-            code_commit="9fceb02d0ae598e95dc970b74767f19372d61af8",
+            model_version=model_version,
+            dataset_version=version,
+            policy_version=Policy.objects.get(name="four-fifths").latest_version(),
+            column_roles={
+                "label": "credit_risk",
+                "favourable": "1",
+                "protected": ["age_group", "sex"],
+                "features": list(DEMO_FEATURES),
+            },
         )
         purpose = data.do_create_purpose(
             user=officer,
