@@ -231,6 +231,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["governance.access.permissions.AnyAuthenticated"],
     # Swagger UI assets are vendored by drf-spectacular-sidecar and served by the app itself: never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
+    # Several models have a "status" or an outcome; name each choice set once so the schema reads well.
+    "ENUM_NAME_OVERRIDES": {
+        "AuditRunStatusEnum": "audits.models.RunStatus",
+        "AuditVerdictEnum": "audits.models.Verdict",
+        "FindingStatusEnum": "registry.models.FindingStatus",
+        "DeliveryStatusEnum": "registry.models.DeliveryStatus",
+    },
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
