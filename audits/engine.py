@@ -119,6 +119,7 @@ def evaluate(
         "verdict": verdict,
         "reasons": reasons,
         "rows": evaluation.rows,
+        "group_metrics": group_metrics(evaluation, context),
         "checks": {
             o.name: {"outcome": o.outcome, "required": o.required, "reason": o.reason, **o.details} for o in outcomes
         },
@@ -131,6 +132,20 @@ def evaluate(
         library_versions=library_versions(),
         seeds={"checks": context.seed},
     )
+
+
+def group_metrics(evaluation: Any, context: CheckContext) -> dict[str, Any]:
+    """Every group's count and rates under fairlearn's names (``selection_rate``, ``true_positive_rate``,
+    ``false_positive_rate``, ``false_negative_rate``, ``true_negative_rate``, ``precision``) with Wilson intervals,
+    by grouping and group: recorded (and hashed) with every run, whichever checks its policy names."""
+    from audits.checks.fairness import describe_groups
+    from audits.checks.groups import groupings
+
+    tables = {}
+    for grouping in groupings(evaluation, intersections=context.intersections):
+        rows = describe_groups(grouping, context.confidence_level, context.min_group_size)
+        tables[grouping.name] = {row["group"]: {k: v for k, v in row.items() if k != "group"} for row in rows}
+    return {"groupings": tables}
 
 
 def _json_safe(value: Any) -> Any:
@@ -165,7 +180,10 @@ def run_policy(run: Any, *, progress: Progress | None = None) -> RunOutcome:
     text = [c for c in (roles.label, *roles.protected, roles.prediction) if c]
     try:
         table = read_table(
-            Path(default_storage.path(dataset_version.file.name)), fmt=dataset_version.format, text_columns=text
+            Path(default_storage.path(dataset_version.file.name)),
+            fmt=dataset_version.format,
+            delimiter=dataset_version.delimiter or ",",
+            text_columns=text,
         )
     except (IngestError, FileNotFoundError) as exc:
         raise AuditInputsError(f"The evaluation dataset cannot be read: {exc}") from None

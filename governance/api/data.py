@@ -127,6 +127,7 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
             "schema",
             "location",
             "original_name",
+            "delimiter",
             "source",
             "licence",
             "collected_from",

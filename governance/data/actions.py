@@ -217,6 +217,7 @@ def do_register_dataset_version(
             "schema": inspected.schema,
             "profile": inspected.profile,
             "original_name": file_name[:255],
+            "delimiter": delimiter if inspected.format == DataFormat.CSV else "",
             "subject_count": len(pseudonyms) if subject_id_column else None,
         }
         stored = _store(file_path, sha256=digest, fmt=inspected.format)

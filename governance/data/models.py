@@ -66,6 +66,8 @@ class DatasetVersion(models.Model):
     format = models.CharField(max_length=10, choices=DataFormat.choices)
     file = models.FileField(upload_to="datasets/%Y/%m/", blank=True)
     original_name = models.CharField(max_length=255, blank=True)
+    # The CSV field separator the file was read with on upload (audits read it the same way).
+    delimiter = models.CharField(max_length=4, blank=True, default="")
     external_uri = models.CharField(max_length=2000, blank=True)
     sha256 = models.CharField(max_length=64, blank=True, db_index=True)
     size_bytes = models.BigIntegerField(null=True, blank=True)

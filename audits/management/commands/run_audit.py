@@ -1,0 +1,524 @@
+"""python manage.py run_audit --as USER (registered inputs | --data FILE) --label COL --protected COL[,COL] [...]
+
+Runs an audit in this process, as a named user, through the same actions as ``POST /api/v1/audits/`` (so the same
+roles, team rules and duplicate-run rule apply), and exits with the verdict:
+
+    0 pass, 1 fail, 2 insufficient evidence, 3 error
+
+An error is anything that stops an audit from giving a verdict: bad arguments (argparse's usage errors included), an
+unknown or inactive user, a refused role, an unknown model, dataset or policy, a missing column, an unreadable file,
+or an audit that ended in status ``error``. Its message goes to stderr, without a traceback.
+
+Registered inputs: ``--model NAME --version N --dataset NAME --dataset-version N``.
+
+Ad hoc (for scripts): ``--data FILE`` and ``--prediction COL`` or ``--score COL --threshold T``. The file is
+registered when it is not there yet, under rules kept deliberately simple:
+
+- the dataset is ``--dataset NAME``, else a slug of the file name; a version of it whose sha256 is the file's is
+  reused, else the file is registered as its next version;
+- the model is ``--model NAME``, else the dataset's name; it is registered when missing, with minimal-risk
+  questionnaire answers unless ``--risk-answers FILE.json`` is given (an officer can re-classify it later);
+- new datasets and models belong to ``--team SLUG``, else to the existing model's (or dataset's) team, else to the
+  user's only team;
+- the model's latest version is reused when it is predictions-only and its model card's ``evaluation_data`` is the
+  note this command writes for a file with the same sha256 (``predictions_note``); otherwise a new predictions-only
+  version is registered.
+
+Roles, teams, the file (readable, within the size limit, parsed once more to find its columns) and the risk answers
+are checked before anything is registered, so a call refused for those reasons leaves nothing behind. (A file that
+the upload's own inspection refuses for another reason, e.g. a blank column name, can leave a dataset without a
+version.) Each registration is its own action and transaction: one outer transaction would hold the trail's lock
+while the file is profiled.
+
+The run: in eager mode (no broker) ``do_start_audit`` runs the audit as its transaction commits. A run still queued
+afterwards (a broker is configured, or the caller's transaction has not committed) is executed here with
+``execute_audit``, which claims the run under a row lock, so a worker that receives it too finds it taken; a run
+already running elsewhere is polled until it ends (at most ``WAIT_SECONDS``).
+
+Output: a readable summary, or with ``--json`` the run's JSON exactly as ``GET /api/v1/audits/{id}/`` returns it,
+plus ``group_metrics``, each group's rates under fairlearn's names::
+
+    group_metrics.groupings.<grouping>.<group>.{count, selection_rate, true_positive_rate, false_positive_rate,
+        false_negative_rate, true_negative_rate, precision, <rate>_interval, below_min_group_size}
+
+e.g. ``group_metrics.groupings.sex["sex=female"].selection_rate``. They are the run's recorded results (every audit
+records them, whichever checks its policy names, and they are covered by the results' hash). A run that ended in
+error has ``group_metrics: null``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, NoReturn
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.http import Http404
+from django.utils.text import slugify
+from rest_framework.renderers import JSONRenderer
+
+from audits.actions import AUDIT_RUNNERS, do_start_audit, ensure_builtin_policies, execute_audit
+from audits.api.serializers import AuditRunSerializer, ColumnRolesSerializer
+from audits.models import AuditRun, Policy, PolicyVersion, RunStatus, Verdict
+from governance.access.actions import ActionError
+from governance.access.models import Team, User
+from governance.data.access import access_dataset_version, datasets_visible_to
+from governance.data.actions import DATA_WRITERS, do_register_dataset, do_register_dataset_version
+from governance.data.models import Dataset, DatasetVersion
+from governance.trail.log import Actor
+from registry import risk
+from registry.access import access_version, models_visible_to
+from registry.actions import SUBMITTERS, do_register_model, do_register_version
+from registry.models import Framework, ModelVersion, RegisteredModel
+
+EXIT_CODES = {Verdict.PASS: 0, Verdict.FAIL: 1, Verdict.INSUFFICIENT: 2}
+EXIT_ERROR = 3
+WAIT_SECONDS = 3600  # how long to wait for a run that another process (a worker) is running
+POLL_SECONDS = 1.0
+
+# Ad hoc models are registered as minimal risk unless the caller says otherwise: the command audits predictions,
+# it does not know what the model is used for.
+MINIMAL_RISK_ANSWERS = {
+    "prohibited_practice": "none",
+    "annex_iii_area": "none",
+    "profiles_natural_persons": False,
+    "human_reviews_each_decision": False,
+    "interacts_with_people_or_generates_content": False,
+}
+
+# ColumnRolesSerializer's fields as this command's options, for its error messages.
+OPTION_OF_FIELD = {
+    "label": "--label",
+    "protected": "--protected",
+    "favourable": "--favourable",
+    "prediction": "--prediction",
+    "score": "--score",
+    "threshold": "--threshold",
+    "reference_groups": "--reference",
+    "features": "--features",
+}
+
+
+def refuse(message: str) -> NoReturn:
+    raise CommandError(message, returncode=EXIT_ERROR)
+
+
+class _Parser(CommandParser):
+    """Django's parser, except that a usage error exits 3 (error), never argparse's 2 (insufficient evidence)."""
+
+    def error(self, message: str) -> NoReturn:
+        if self.called_from_command_line:
+            self.print_usage(sys.stderr)
+            self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+        refuse(f"Error: {message}")
+
+
+def predictions_note(sha256: str) -> str:
+    """The model card's evaluation_data of a predictions-only version this command registers for a file."""
+    return (
+        "Predictions only, registered by manage.py run_audit: the decisions are columns of the evaluation data "
+        f"with sha256 {sha256}."
+    )
+
+
+class Command(BaseCommand):
+    help = (
+        "Run an audit as a named user and exit with its verdict: 0 pass, 1 fail, 2 insufficient evidence, 3 error. "
+        "Name registered inputs (--model, --version, --dataset, --dataset-version), or give --data FILE to register "
+        "a file of predictions (and a predictions-only model version) when it is not there yet. The same rules as "
+        "the API apply."
+    )
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        # "resolve": this command's --version (of the model) replaces Django's --version (of Django).
+        kwargs.setdefault("conflict_handler", "resolve")
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.__class__ = _Parser  # Django builds a CommandParser; ours differs only in how usage errors exit
+        return parser
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--as", dest="username", required=True, help="the user who runs the audit")
+        inputs = parser.add_argument_group("registered inputs")
+        inputs.add_argument("--model", metavar="NAME", help="the model's name (ad hoc: default, the dataset's name)")
+        inputs.add_argument("--version", type=int, metavar="N", help="the model version's number")
+        inputs.add_argument(
+            "--dataset", metavar="NAME", help="the dataset's name (ad hoc: default, a slug of the file name)"
+        )
+        inputs.add_argument("--dataset-version", type=int, metavar="N", help="the dataset version's number")
+        ad_hoc = parser.add_argument_group("ad hoc inputs")
+        ad_hoc.add_argument("--data", metavar="FILE", help="a CSV or Parquet file of labels, decisions and groups")
+        ad_hoc.add_argument("--team", metavar="SLUG", help="the team a new dataset or model is registered for")
+        ad_hoc.add_argument(
+            "--risk-answers", metavar="FILE.json", help="risk questionnaire answers for a new model (default minimal)"
+        )
+        roles = parser.add_argument_group("column roles")
+        roles.add_argument("--label", required=True, metavar="COL", help="the true outcome")
+        roles.add_argument("--prediction", metavar="COL", help="the decision (same values as the label)")
+        roles.add_argument("--score", metavar="COL", help="a score, made a decision by --threshold")
+        roles.add_argument("--threshold", type=float, metavar="T", help="favourable when score >= T")
+        roles.add_argument(
+            "--protected", required=True, action="append", metavar="COL[,COL...]", help="protected attribute columns"
+        )
+        roles.add_argument("--favourable", metavar="VALUE", help="the favourable label value (default 1)")
+        roles.add_argument(
+            "--reference", action="append", default=[], metavar="ATTR=VALUE", help="a reference group (repeatable)"
+        )
+        roles.add_argument("--features", metavar="COL[,COL...]", help="the model's input columns (with an artifact)")
+        policy = parser.add_argument_group("policy and output")
+        policy.add_argument("--policy", default="baseline", metavar="NAME", help="the policy's name (default baseline)")
+        policy.add_argument("--policy-version", type=int, metavar="N", help="default: its latest version")
+        policy.add_argument("--force", action="store_true", help="run again even if these inputs were audited")
+        policy.add_argument("--json", action="store_true", help="print the full result as JSON")
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        try:
+            super().run_from_argv(argv)
+        except Exception as exc:  # a bug must exit 3 (error), not Python's 1, which here means "fail"
+            if "--traceback" in argv:
+                traceback.print_exc()
+            self.stderr.write(f"run_audit: unexpected error: {exc.__class__.__name__}: {exc}")
+            sys.exit(EXIT_ERROR)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        roles = column_roles(options)
+        user = User.objects.filter(username=options["username"], is_active=True).first()
+        if user is None:
+            refuse(f"There is no active user named '{options['username']}'.")
+        require_role(user, AUDIT_RUNNERS, "run audits")
+        ensure_builtin_policies()
+        policy_version = find_policy_version(options["policy"], options["policy_version"])
+        if options["data"]:
+            model_version, dataset_version = AdHoc(user, options, roles).inputs()
+        else:
+            model_version, dataset_version = registered_inputs(user, options)
+        try:
+            run, created = do_start_audit(
+                user=user,
+                actor=Actor.for_user(user),
+                model_version=model_version,
+                dataset_version=dataset_version,
+                policy_version=policy_version,
+                column_roles=roles,
+                force=options["force"],
+            )
+        except ActionError as exc:
+            refuse(str(exc))
+        run = finished(run)
+        if options["json"]:
+            payload = {**AuditRunSerializer(run).data, "group_metrics": group_metrics(run)}
+            self.stdout.write(JSONRenderer().render(payload, renderer_context={"indent": 2}).decode("utf-8"))
+        else:
+            self.stdout.write(summary(run, created=created))
+        if run.status == RunStatus.ERROR:
+            refuse(f"Audit {run.pk} ended in error: {run.error}")
+        code = EXIT_CODES[Verdict(run.verdict)]
+        if code:
+            self.stdout.flush()
+            sys.exit(code)  # as Django's own makemigrations --check does: the verdict is the exit status
+
+
+# --- arguments -------------------------------------------------------------------------------------------------
+
+
+def _names(values: list[str] | str | None) -> list[str]:
+    """Column names from repeated and/or comma-separated options."""
+    if values is None:
+        return []
+    items = [values] if isinstance(values, str) else values
+    return [name.strip() for item in items for name in item.split(",") if name.strip()]
+
+
+def column_roles(options: dict[str, Any]) -> dict[str, Any]:
+    """The column roles from the options, validated by the API's own serializer."""
+    references: dict[str, str] = {}
+    for entry in options["reference"]:
+        attribute, sep, value = entry.partition("=")
+        if not sep or not attribute.strip():
+            refuse(f"--reference {entry!r}: write it as ATTRIBUTE=VALUE, e.g. --reference sex=male.")
+        references[attribute.strip()] = value
+    data: dict[str, Any] = {
+        "label": options["label"],
+        "protected": _names(options["protected"]),
+        "prediction": options["prediction"] or "",
+        "score": options["score"] or "",
+        "threshold": options["threshold"],
+        "reference_groups": references,
+        "features": _names(options["features"]),
+    }
+    if options["favourable"] is not None:
+        data["favourable"] = options["favourable"]
+    serializer = ColumnRolesSerializer(data=data)
+    if not serializer.is_valid():
+        problems = [
+            f"{OPTION_OF_FIELD.get(field, field)}: {' '.join(str(m) for m in _messages(errors))}"
+            for field, errors in serializer.errors.items()
+        ]
+        refuse("; ".join(problems))
+    if options["data"] and not (data["prediction"] or data["score"]):
+        refuse(
+            "With --data, give --prediction COL, or --score COL and --threshold T: the model version the file "
+            "stands for has predictions only."
+        )
+    return dict(serializer.validated_data)
+
+
+def _messages(errors: Any) -> list[Any]:
+    if isinstance(errors, dict):
+        return [m for value in errors.values() for m in _messages(value)]
+    if isinstance(errors, list):
+        return [m for value in errors for m in _messages(value)]
+    return [errors]
+
+
+def require_role(user: User, roles: frozenset[str], what: str) -> None:
+    """The actions' role rule, checked before anything is written (the actions check it again)."""
+    if user.role not in roles:
+        refuse(f"Only {', '.join(sorted(roles))} may {what}; you are {user.role}.")
+
+
+def require_team(user: User, team: Team, what: str) -> None:
+    if not (user.is_organisation_wide or team.pk in user.team_ids()):
+        refuse(f"You are not in team '{team.slug}', so you cannot {what}.")
+
+
+def find_policy_version(name: str, number: int | None) -> PolicyVersion:
+    policy = Policy.objects.filter(name=name).first()
+    if policy is None:
+        known = ", ".join(Policy.objects.values_list("name", flat=True)) or "none"
+        refuse(f"Unknown policy {name!r}. Policies: {known}.")
+    version = policy.latest_version() if number is None else policy.versions.filter(number=number).first()
+    if version is None:
+        refuse(f"{policy.name} has no version {number}.")
+    return version
+
+
+def registered_inputs(user: User, options: dict[str, Any]) -> tuple[ModelVersion, DatasetVersion]:
+    """The model and dataset versions named by the options, through the API's access functions."""
+    for option in ("team", "risk_answers"):
+        if options[option]:
+            refuse(f"--{option.replace('_', '-')} applies only with --data (an ad hoc audit registers what is new).")
+    names = ("model", "version", "dataset", "dataset_version")
+    missing = [f"--{name.replace('_', '-')}" for name in names if options[name] is None]
+    if missing:
+        refuse(f"Name the inputs: --data FILE, or registered ones ({', '.join(missing)} missing).")
+    try:
+        model_version = access_version(user, options["model"], options["version"])
+    except Http404:
+        refuse(f"There is no version {options['version']} of model '{options['model']}'.")
+    try:
+        dataset_version = access_dataset_version(user, options["dataset"], options["dataset_version"])
+    except Http404:
+        refuse(f"There is no version {options['dataset_version']} of dataset '{options['dataset']}'.")
+    return model_version, dataset_version
+
+
+# --- ad hoc inputs ---------------------------------------------------------------------------------------------
+
+
+class AdHoc:
+    """Finds, or registers, the dataset version and predictions-only model version a file stands for."""
+
+    def __init__(self, user: User, options: dict[str, Any], roles: dict[str, Any]) -> None:
+        for option in ("version", "dataset_version"):
+            if options[option] is not None:
+                refuse(
+                    f"--{option.replace('_', '-')} names a registered version; with --data the versions are found "
+                    "or registered from the file."
+                )
+        self.user = user
+        self.actor = Actor.for_user(user)
+        self.roles = roles
+        self.path = Path(options["data"])
+        self.team_slug = options["team"]
+        self.risk_answers = self._risk_answers(options["risk_answers"])
+        self.dataset_name = options["dataset"] or slugify(self.path.stem.replace("_", "-"))[:100]
+        if not self.dataset_name:
+            refuse(f"Cannot make a dataset name from {self.path.name!r}: name it with --dataset.")
+        self.model_name = options["model"] or self.dataset_name
+
+    def inputs(self) -> tuple[ModelVersion, DatasetVersion]:
+        try:
+            if not self.path.is_file():
+                refuse(f"Cannot read {self.path}: no such file.")
+            from governance.data.ingest import hash_file
+
+            sha256, size = hash_file(self.path)
+        except OSError as exc:
+            refuse(f"Cannot read {self.path}: {exc.strerror or exc}.")
+        if size > settings.DATASET_MAX_BYTES:
+            refuse(
+                f"{self.path.name} is {size:,} bytes; the limit is {settings.DATASET_MAX_BYTES:,} (DATASET_MAX_BYTES)."
+            )
+        dataset = self._visible(datasets_visible_to(self.user), Dataset, self.dataset_name, "dataset", "--dataset")
+        model = self._visible(models_visible_to(self.user), RegisteredModel, self.model_name, "model", "--model")
+        dataset_version = None
+        if dataset is not None:
+            dataset_version = dataset.versions.filter(sha256=sha256).exclude(file="").order_by("-number").first()
+        reused_model_version = self._reusable_version(model, sha256)
+        # Everything that can be refused, before anything is written.
+        team = self._team(model or dataset)
+        if dataset_version is None:
+            self._check_columns()
+            require_role(self.user, DATA_WRITERS, "register datasets")
+            require_team(self.user, dataset.team if dataset else team, "register datasets for it")
+        if reused_model_version is None:
+            require_role(self.user, SUBMITTERS, "register models and versions")
+            require_team(self.user, model.team if model else team, "register models for it")
+        try:
+            if dataset is None:
+                dataset = do_register_dataset(user=self.user, actor=self.actor, name=self.dataset_name, team=team)
+            if dataset_version is None:
+                dataset_version = do_register_dataset_version(
+                    dataset=dataset,
+                    user=self.user,
+                    actor=self.actor,
+                    file_path=self.path,
+                    file_name=self.path.name,
+                    label_column=self.roles["label"],
+                )
+            if model is None:
+                model = do_register_model(
+                    user=self.user,
+                    actor=self.actor,
+                    name=self.model_name,
+                    team=team,
+                    purpose=f"Predictions audited with manage.py run_audit (first from {self.path.name}).",
+                    risk_answers=self.risk_answers,
+                )
+            model_version = self._reusable_version(model, dataset_version.sha256) or do_register_version(
+                model=model,
+                user=self.user,
+                actor=self.actor,
+                model_card={"evaluation_data": predictions_note(dataset_version.sha256)},
+            )
+        except ActionError as exc:
+            refuse(str(exc))
+        return model_version, dataset_version
+
+    @staticmethod
+    def _risk_answers(path: str | None) -> dict[str, Any]:
+        if not path:
+            return dict(MINIMAL_RISK_ANSWERS)
+        try:
+            answers = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            refuse(f"Cannot read --risk-answers {path}: {exc.strerror or exc}.")
+        except (ValueError, UnicodeDecodeError) as exc:
+            refuse(f"--risk-answers {path} is not JSON: {exc}.")
+        if not isinstance(answers, dict):
+            refuse(f"--risk-answers {path} must hold a JSON object of questionnaire answers.")
+        try:
+            risk.classify(answers)  # refused here, before the dataset is registered, rather than by the action
+        except risk.QuestionnaireError as exc:
+            refuse(f"--risk-answers {path}: the risk questionnaire is incomplete: {exc}")
+        return answers
+
+    def _visible(self, visible: Any, model: Any, name: str, what: str, option: str) -> Any:
+        found = visible.filter(name=name).first()
+        if found is None and model.objects.filter(name=name).exists():
+            refuse(f"A {what} named '{name}' already exists and is not one you may use: name another with {option}.")
+        return found
+
+    @staticmethod
+    def _reusable_version(model: RegisteredModel | None, sha256: str) -> ModelVersion | None:
+        """The model's latest version, when this command registered it, predictions only, for these same bytes."""
+        if model is None:
+            return None
+        latest = model.versions.order_by("-number").first()
+        if (
+            latest is not None
+            and latest.framework == Framework.PREDICTIONS
+            and not latest.artifact
+            and latest.model_card.get("evaluation_data") == predictions_note(sha256)
+        ):
+            return latest
+        return None
+
+    def _team(self, existing: Dataset | RegisteredModel | None) -> Team:
+        if self.team_slug:
+            team = Team.objects.filter(slug=self.team_slug).first()
+            if team is None:
+                refuse(f"There is no team '{self.team_slug}'.")
+            return team
+        if existing is not None:
+            return existing.team
+        teams = list(self.user.teams.order_by("slug"))
+        if len(teams) == 1:
+            return teams[0]
+        where = "no team" if not teams else f"teams {', '.join(t.slug for t in teams)}"
+        refuse(
+            f"Name the team that owns the new dataset and model with --team SLUG, or name an existing model with "
+            f"--model: {self.user.username} is in {where}."
+        )
+
+    def _check_columns(self) -> None:
+        """The file parses and has the named columns (as do_start_audit checks a registered version's schema)."""
+        from governance.data.ingest import IngestError, detect_format, read_table
+
+        try:
+            columns = read_table(self.path, fmt=detect_format(self.path)).column_names
+        except IngestError as exc:
+            refuse(f"{self.path}: {exc}")
+        roles = self.roles
+        named = [roles["label"], *roles["protected"], roles["prediction"], roles["score"]]
+        missing = [name for name in named if name and name not in columns]
+        if missing:
+            refuse(
+                f"column_roles: no column named {', '.join(map(repr, missing))} in {self.path.name}. "
+                f"Columns: {', '.join(columns)}."
+            )
+
+
+# --- the run and its output ------------------------------------------------------------------------------------
+
+
+def finished(run: AuditRun) -> AuditRun:
+    """The run once it has ended: executed here if still queued, waited for if another process runs it."""
+    run.refresh_from_db()
+    if run.status == RunStatus.QUEUED:
+        execute_audit(run.pk)
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        run = (
+            AuditRun.objects.select_related(
+                "model_version__model", "dataset_version__dataset", "policy_version__policy", "created_by"
+            )
+            .prefetch_related("checks")
+            .get(pk=run.pk)
+        )
+        if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+            return run
+        if time.monotonic() > deadline:
+            refuse(f"Audit {run.pk} is still {run.status} after {WAIT_SECONDS} s; see GET /api/v1/audits/{run.pk}/.")
+        time.sleep(POLL_SECONDS)
+
+
+def summary(run: AuditRun, *, created: bool) -> str:
+    """The run in words: verdict, reasons, each check's outcome and reason, and the run's id."""
+    inputs = (
+        f"{run.model_version} on {run.dataset_version.dataset.name} v{run.dataset_version.number}, "
+        f"policy {run.policy_version}"
+    )
+    lines = [f"Audit {run.pk}: {run.verdict or run.status}", f"  {inputs}"]
+    if not created:
+        lines.append("  (an earlier run of the same inputs; --force runs them again)")
+    if run.status == RunStatus.ERROR:
+        return "\n".join(lines)
+    lines.append("Reasons:")
+    lines += [f"  - {reason}" for reason in run.verdict_reasons]
+    lines.append("Checks:")
+    for check in run.checks.all():
+        required = "required" if check.required else "not required"
+        lines.append(f"  {check.check_name}: {check.outcome} ({required}): {check.reason}")
+    return "\n".join(lines)
+
+
+def group_metrics(run: AuditRun) -> dict[str, Any] | None:
+    """Each group's rates under fairlearn's names, by grouping and group, as the run recorded them."""
+    if run.status != RunStatus.DONE:
+        return None
+    return {"source": "recorded", **(run.results.get("group_metrics") or {"groupings": {}})}
