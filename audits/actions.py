@@ -34,7 +34,7 @@ AUDIT_RUNNERS = frozenset({Role.OWNER, Role.OFFICER, Role.ADMIN, Role.CI})
 class AuditError(ActionError):
     """A refused audit action (422 by default)."""
 
-    def __init__(self, message: str, *, code: str = "invalid", status: int = 422, field: str = "") -> None:
+    def __init__(self, message: str, *, code: str = "validation_failed", status: int = 422, field: str = "") -> None:
         super().__init__(message, code=code, status=status)
         self.field = field
 
@@ -67,7 +67,7 @@ def do_save_policy(
     *, user: User | None, actor: Actor, text: str, reason: str = "", builtin: bool = False
 ) -> PolicyVersion:
     """Store a policy's YAML as its next version (the first version creates the policy). The same text as the
-    latest version is not a new version."""
+    latest version is not a new version (``version.saved_now`` says which happened)."""
     if user is not None:
         _require_role(user, POLICY_WRITERS, "change audit policies")
     parsed = _parse_policy(text)
@@ -87,6 +87,7 @@ def do_save_policy(
             )
         latest = policy.latest_version()
         if latest is not None and latest.sha256 == parsed.text_sha256:
+            latest.saved_now = False  # type: ignore[attr-defined]
             return latest
         number = (PolicyVersion.objects.filter(policy=policy).aggregate(n=Max("number"))["n"] or 0) + 1
         version = PolicyVersion.objects.create(
@@ -101,6 +102,7 @@ def do_save_policy(
         )
         policy.title = parsed.title
         policy.save(update_fields=["title"])
+        version.saved_now = True  # type: ignore[attr-defined]
         record_event(
             events.POLICY_SAVED,
             actor=actor,
@@ -116,11 +118,14 @@ def do_save_policy(
     return version
 
 
-def ensure_builtin_policies() -> None:
-    """Store the shipped policies (and a new version when the shipped text changed). Idempotent."""
+def ensure_builtin_policies(only: str | None = None) -> None:
+    """Store the shipped policies (or only the one named ``only``; a new version when the shipped text changed).
+    Idempotent, and cheap when nothing changed."""
     from audits.policies import builtin_policies
 
     for name, text in sorted(builtin_policies().items()):
+        if only is not None and name != only:
+            continue
         latest = PolicyVersion.objects.filter(policy__name=name).order_by("-number").first()
         if latest is not None and latest.sha256 == hashlib.sha256(text.encode("utf-8")).hexdigest():
             continue  # already stored: a cheap check, so views can call this on every request

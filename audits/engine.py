@@ -58,6 +58,12 @@ def check_classes() -> dict[str, Any]:
     return classes
 
 
+def _intersections(value: Any) -> bool | list[list[str]]:
+    if isinstance(value, list):
+        return [list(chosen) for chosen in value]
+    return bool(value)
+
+
 def library_versions() -> dict[str, str]:
     versions = {}
     for name in LIBRARIES:
@@ -89,7 +95,7 @@ def evaluate(
     context = CheckContext(
         confidence_level=float(document.get("confidence_level", 0.95)),
         min_group_size=int(document.get("min_group_size", 30)),
-        intersections=bool(document.get("intersections", True)),
+        intersections=_intersections(document.get("intersections", True)),
     )
     evaluation.profile = profile or {}
     named = dict(document.get("checks") or {})

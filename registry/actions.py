@@ -619,7 +619,7 @@ def do_resolve_finding(*, finding: Finding, user: User, actor: Actor, resolution
     _require_role(user, APPROVERS, "resolve findings")
     if resolution not in FindingResolution.values:
         raise RegistryError(
-            f"resolution must be one of {', '.join(FindingResolution.values)}.", code="invalid", status=422
+            f"resolution must be one of {', '.join(FindingResolution.values)}.", code="validation_failed", status=422
         )
     if not reason.strip():
         raise RegistryError("Resolving a finding needs a reason.", code="reason_required", status=422)

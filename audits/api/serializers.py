@@ -118,6 +118,7 @@ class AuditRunSerializer(serializers.ModelSerializer):
             "verdict",
             "verdict_reasons",
             "checks",
+            "results",
             "results_sha256",
             "input_hashes",
             "inputs_sha256",
@@ -135,4 +136,4 @@ class AuditRunSerializer(serializers.ModelSerializer):
 
 class AuditRunListSerializer(AuditRunSerializer):
     class Meta(AuditRunSerializer.Meta):
-        fields = [f for f in AuditRunSerializer.Meta.fields if f != "checks"]
+        fields = [f for f in AuditRunSerializer.Meta.fields if f not in ("checks", "results")]

@@ -43,7 +43,10 @@ class PolicyList(generics.ListAPIView):
     def post(self, request: Request) -> Response:
         data = validated(PolicyCreateSerializer, request.data)
         version = actions.do_save_policy(user=caller(request), actor=Actor.from_request(request), **data)
-        return Response(PolicyVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+        created = getattr(version, "saved_now", True)
+        return Response(
+            PolicyVersionSerializer(version).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 class PolicyDetail(APIView):
@@ -51,7 +54,7 @@ class PolicyDetail(APIView):
 
     @extend_schema(responses=PolicySerializer)
     def get(self, request: Request, name: str) -> Response:
-        actions.ensure_builtin_policies()
+        actions.ensure_builtin_policies(only=name)
         return Response(PolicySerializer(access_policy(name)).data)
 
 
@@ -96,7 +99,7 @@ class AuditList(generics.ListAPIView):
         data = validated(AuditCreateSerializer, request.data)
         version = access_version(request.user, data["model"], data["version"], request)
         dataset_version = access_dataset_version(request.user, data["dataset"], data["dataset_version"], request)
-        actions.ensure_builtin_policies()
+        actions.ensure_builtin_policies(only=data["policy"])  # a refused request stores nothing else
         policy = Policy.objects.filter(name=data["policy"]).first()
         if policy is None:
             known = ", ".join(Policy.objects.values_list("name", flat=True)) or "none"

@@ -19,7 +19,7 @@ class CheckContext:
     confidence_level: float = 0.95
     min_group_size: int = 30
     seed: int = 20261127
-    intersections: bool = True
+    intersections: bool | list[list[str]] = True  # all protected columns together, or the listed sets
 
 
 @dataclass

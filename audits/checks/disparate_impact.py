@@ -36,7 +36,7 @@ class DisparateImpactCheck(Check):
             minimum = 0.8
         alpha = threshold(settings, "significance_alpha")
         if alpha is None:
-            alpha = 1 - context.confidence_level
+            alpha = round(1 - context.confidence_level, 10)
         exclude_share = threshold(settings, "exclude_groups_below_share") or 0.0
         policy_reference = settings.get("reference_group")
         rate_kind = _rate_kind(settings.get("rate", "selection_rate"), evaluation)
@@ -141,19 +141,26 @@ def _judge(
             below = row["impact_ratio"] is not None and ratio < minimum
             if below and not excluded[i]:
                 words = "significant" if row["significant"] else "not statistically significant"
-                if large[i]:
+                if large[i] and large[ref]:
                     failures.append(
                         f"{name}: impact ratio {ratio:.3f} against {grouping.names[ref]} is below {minimum:g} "
                         f"({words}, {test.test.replace('_', ' ')} p={test.p_value:.3g})"
                     )
                 else:
                     unsure.append(
-                        f"{name}: impact ratio {ratio:.3f} is below {minimum:g}, but the group has only "
-                        f"{int(sizes[i])} rows (minimum {context.min_group_size})"
+                        f"{name}: impact ratio {ratio:.3f} is below {minimum:g}, but "
+                        + (
+                            f"the group has only {int(sizes[i])} rows (minimum {context.min_group_size})"
+                            if not large[i]
+                            else f"the reference group {grouping.names[ref]} has only {int(sizes[ref])} rows "
+                            f"(minimum {context.min_group_size})"
+                        )
                     )
             elif not below and row["significant"]:
                 row["note"] = "at or above the ratio threshold, but the difference is statistically significant"
         rows.append(row)
-    if large.sum() + (0 if large[ref] else 1) < 2:
-        unsure.append(f"{grouping.name}: fewer than two groups are large enough to compare")
+    if not large[ref] or large.sum() < 2:
+        unsure.append(f"{grouping.name}: fewer than two groups (the reference among them) are large enough to compare")
+    if not np.isfinite(rates[ref]) or rates[ref] <= 0:
+        unsure.append(f"{grouping.name}: no group received the favourable outcome, so impact ratios are undefined")
     return {"grouping": grouping.name, "reference_group": grouping.names[ref], "groups": rows}

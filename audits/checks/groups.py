@@ -28,11 +28,15 @@ class Grouping:
         return np.asarray(self.counts.n, dtype=float)
 
 
-def groupings(evaluation: Any, *, intersections: bool) -> list[Grouping]:
-    """Every grouping the checks judge: one per protected attribute, plus their intersection."""
+def groupings(evaluation: Any, *, intersections: bool | list[list[str]]) -> list[Grouping]:
+    """Every grouping the checks judge: one per protected attribute, plus intersections: all protected columns
+    together when ``intersections`` is true, or exactly the listed sets (those whose columns are all protected
+    columns of this audit) when the policy lists them."""
     columns = list(evaluation.protected)
     sets: list[tuple[str, ...]] = [(c,) for c in columns]
-    if intersections and len(columns) > 1:
+    if isinstance(intersections, list):
+        sets += [tuple(chosen) for chosen in intersections if len(chosen) > 1 and set(chosen) <= set(columns)]
+    elif intersections and len(columns) > 1:
         sets.append(tuple(columns))
     found = []
     for chosen in sets:
@@ -50,13 +54,15 @@ def interval(successes: Any, n: Any, confidence: float) -> tuple[list[float | No
 
 
 def reference_group(grouping: Grouping, *, explicit: str | None, rates: np.ndarray, eligible: np.ndarray) -> int:
-    """The position of the reference group: the one named (``column=value`` or the bare value of a single
-    attribute), else the eligible group with the highest selection rate (as NYC LL144 does)."""
+    """The position of the reference group: the one named (a value of a single attribute, such as ``<=25``, or a
+    full name such as ``age_group=<=25``), else the eligible group with the highest selection rate (as NYC LL144
+    does). A named group that does not exist is an error, never silently replaced."""
     names = grouping.names
     if explicit:
-        wanted = explicit if "=" in explicit else f"{grouping.columns[0]}={explicit}"
-        if wanted in names:
-            return names.index(wanted)
+        for wanted in (f"{grouping.columns[0]}={explicit}", explicit):
+            if wanted in names:
+                return names.index(wanted)
+        raise ValueError(f"reference group {explicit!r} is not a group of {grouping.name}; groups: {', '.join(names)}")
     candidates = np.where(eligible & np.isfinite(rates), rates, -np.inf)
     if not np.isfinite(candidates).any():
         candidates = np.where(np.isfinite(rates), rates, -np.inf)

@@ -100,7 +100,7 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.REGULATOR: _EVERYONE | {"models:read", "audits:read", "exports:read"},
     # A pipeline registers candidates and asks the gate; it never approves or deploys by itself.
     Role.CI: _EVERYONE
-    | {"models:read", "models:write", "datasets:read", "datasets:write", "audits:read", "gates:check"},
+    | {"models:read", "models:write", "datasets:read", "datasets:write", "audits:read", "audits:run", "gates:check"},
 }
 
 # Roles whose object visibility spans the whole organisation rather than their teams.

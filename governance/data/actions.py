@@ -58,7 +58,7 @@ _INSERT_CHUNK = 50_000
 class DataError(ActionError):
     """A refused data-governance action (422 by default: the request names something that cannot be done)."""
 
-    def __init__(self, message: str, *, code: str = "invalid", status: int = 422, field: str = "") -> None:
+    def __init__(self, message: str, *, code: str = "validation_failed", status: int = 422, field: str = "") -> None:
         super().__init__(message, code=code, status=status)
         self.field = field
 

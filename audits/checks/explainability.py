@@ -1,0 +1,362 @@
+"""Explainability: SHAP attributions of the model's decisions, the weight they put on protected attributes, and the
+features that stand in for a protected attribute (proxies).
+
+- The model is a black box here: Assay reaches it only through ``evaluation.predict`` (feature matrix to favourable
+  decisions), so the tree and linear explainers, which need the fitted model object, cannot be chosen. Every model
+  goes through shap's model-agnostic ``KernelExplainer`` on the favourable decision (0 or 1): the SHAP values are in
+  units of "probability of a favourable decision" over a seeded background sample, and for each row they add up to
+  the row's decision minus the background's favourable share (local accuracy). With 11 features or fewer every
+  coalition is enumerated, so the values are exact Shapley values of that game; with more, shap samples
+  ``2 * features + 2048`` coalitions per row. (The PermutationExplainer was measured to spend 7-17 s compiling numba
+  code on its first call in a process, which would eat most of a default time budget.)
+- Global importance is the mean absolute SHAP value of each feature over the explained rows; a feature's share is
+  that over the sum for all features, and its rank is 1 for the most important.
+- A protected attribute is a model input when a feature has its column name. The protected attributes' combined
+  share is judged against ``protected_attribute_max_share``.
+- Proxies: each other feature's association with each protected attribute over all rows (bias-corrected Cramér's V
+  and mutual information, from ``audits.metrics``; numeric features with more than ten values are cut into quintiles
+  first). A feature is reported as a proxy when its Cramér's V is at least 0.3 and it ranks in the top five by
+  importance: the model leans on it, and it carries the protected attribute.
+- Cost: ``sample_rows`` rows (seeded) are explained one at a time until ``time_budget_seconds`` runs out; the model
+  call that crosses the deadline is stopped. The result says how many rows were explained. A run the budget cut short
+  is insufficient evidence, never a pass.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from audits.checks.base import FAIL, INSUFFICIENT, PASS, Check, CheckContext, CheckOutcome, basis, finite, threshold
+
+DEFAULT_SAMPLE_ROWS = 200
+DEFAULT_TIME_BUDGET_SECONDS = 30.0
+BACKGROUND_ROWS = 100  # shap's advice: a background of about 100 rows; cost grows linearly with it
+LOCAL_ROWS_REPORTED = 10  # local explanations kept in the result (all explained rows feed the global importance)
+PROXY_MIN_CRAMERS_V = 0.3  # a "moderate" association or stronger (Cohen's convention for one degree of freedom)
+PROXY_MAX_RANK = 5
+QUANTILE_BINS = 5
+CATEGORICAL_MAX_VALUES = 10
+
+NO_MODEL = (
+    "needs the model artifact: this audit has predictions only (no model to query), so its decisions cannot be "
+    "explained."
+)
+
+
+class OutOfTime(Exception):
+    """The check's time budget ran out; raised by a guarded model call so that a long library call stops."""
+
+
+@dataclass
+class TimeBudget:
+    """Wall-clock seconds a check may use, counted from its creation."""
+
+    seconds: float
+    started: float = field(default_factory=time.monotonic)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def expired(self) -> bool:
+        return self.elapsed() >= self.seconds
+
+    def guard(self, function: Callable[[np.ndarray], Any]) -> Callable[[np.ndarray], Any]:
+        """``function``, refusing to start (raising OutOfTime) once the budget has run out."""
+
+        def guarded(matrix: np.ndarray) -> Any:
+            if self.expired():
+                raise OutOfTime
+            return function(matrix)
+
+        return guarded
+
+
+def seeded_rows(total: int, wanted: int, rng: np.random.Generator) -> np.ndarray:
+    """``wanted`` distinct row indices out of ``total`` (all of them when there are fewer), in ascending order."""
+    if wanted >= total:
+        return np.arange(total)
+    return np.sort(rng.choice(total, size=wanted, replace=False))
+
+
+def budget_settings(settings: Mapping[str, Any], *, default_rows: int) -> tuple[int, float]:
+    """The policy's ``sample_rows`` and ``time_budget_seconds``, or the defaults."""
+    rows = int(settings.get("sample_rows") or default_rows)
+    seconds = float(settings.get("time_budget_seconds") or DEFAULT_TIME_BUDGET_SECONDS)
+    return rows, seconds
+
+
+@dataclass
+class Attributions:
+    """SHAP values of the explained rows (those the time budget allowed, in sample order)."""
+
+    rows: np.ndarray  # indices into the evaluation's rows
+    values: np.ndarray  # (len(rows), features)
+    decisions: np.ndarray  # the model's favourable decision (0/1) for each explained row
+    base_value: float  # the background's favourable share, E f
+    rows_sampled: int
+    background_rows: int
+    stopped_by_time_budget: bool
+
+
+def kernel_shap(
+    *,
+    decide: Callable[[np.ndarray], np.ndarray],
+    features: np.ndarray,
+    rows: np.ndarray,
+    background: np.ndarray,
+    budget: TimeBudget,
+    seed: int,
+) -> Attributions:
+    """Kernel SHAP values of ``decide`` (matrix to 0/1) for ``features[rows]``, one row at a time until ``budget``
+    runs out.
+
+    Parameters
+    ----------
+    decide
+        The model's favourable decision for each row of a matrix, as 0.0 or 1.0.
+    features
+        The evaluation's feature matrix.
+    rows
+        The rows to explain, in order.
+    background
+        The rows standing in for "feature unknown" (shap's background data).
+    budget
+        The time budget; a model call past it raises OutOfTime and the row in progress is dropped.
+    seed
+        Seeds numpy's global generator (restored afterwards), which shap uses to sample coalitions.
+    """
+    import warnings
+
+    with warnings.catch_warnings():  # shap's plotting module warns at import about matplotlib deprecations
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        import shap
+
+    guarded = budget.guard(lambda matrix: np.asarray(decide(matrix), dtype=np.float64))
+    explained: list[int] = []
+    values: list[np.ndarray] = []
+    stopped = False
+    base_value = math.nan
+    state = np.random.get_state()
+    np.random.seed(seed % 2**32)
+    try:
+        # The explainer evaluates the model on the background once (the base value), then each row on its own.
+        explainer = shap.KernelExplainer(guarded, background)
+        base_value = float(np.ravel(explainer.expected_value)[0])
+        for row in rows:
+            row_values = explainer.shap_values(features[row : row + 1], silent=True, l1_reg=False)
+            explained.append(int(row))
+            values.append(np.asarray(row_values, dtype=np.float64).reshape(-1))
+    except OutOfTime:
+        stopped = True
+    finally:
+        np.random.set_state(state)
+    index = np.asarray(explained, dtype=np.intp)
+    decisions = np.asarray(decide(features[index]), dtype=np.float64) if len(index) else np.zeros(0)
+    return Attributions(
+        rows=index,
+        values=np.vstack(values) if values else np.zeros((0, features.shape[1])),
+        decisions=decisions,
+        base_value=base_value,
+        rows_sampled=len(rows),
+        background_rows=len(background),
+        stopped_by_time_budget=stopped,
+    )
+
+
+def importance_table(values: np.ndarray, names: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Each feature's mean absolute SHAP value, share of the total and rank (1 = most important), by rank."""
+    mean_abs = np.abs(values).mean(axis=0) if len(values) else np.zeros(len(names))
+    total = float(mean_abs.sum())
+    order = np.argsort(-mean_abs, kind="stable")
+    return [
+        {
+            "feature": names[j],
+            "mean_abs_shap": float(mean_abs[j]),
+            "share": finite(mean_abs[j] / total) if total > 0 else None,
+            "rank": rank,
+        }
+        for rank, j in enumerate(order, start=1)
+    ]
+
+
+def categories(column: np.ndarray) -> np.ndarray:
+    """A numeric column as category codes: its values when there are at most ten, else its quintile (missing = -1)."""
+    values = np.asarray(column, dtype=np.float64)
+    missing = np.isnan(values)
+    present = values[~missing]
+    codes = np.full(len(values), -1, dtype=np.int64)
+    if len(present) == 0:
+        return codes
+    distinct = np.unique(present)
+    if len(distinct) <= CATEGORICAL_MAX_VALUES:
+        codes[~missing] = np.searchsorted(distinct, present)
+        return codes
+    edges = np.unique(np.quantile(present, np.linspace(0, 1, QUANTILE_BINS + 1)[1:-1]))
+    codes[~missing] = np.searchsorted(edges, present, side="right")
+    return codes
+
+
+def associations(
+    *, features: np.ndarray, names: tuple[str, ...], protected: Mapping[str, np.ndarray]
+) -> list[dict[str, Any]]:
+    """Every (feature, protected attribute) pair's Cramér's V (bias-corrected) and mutual information (nats), over
+    all rows, for the features that are not themselves protected attributes."""
+    from audits.metrics import cramers_v, mutual_information
+
+    found = []
+    for j, name in enumerate(names):
+        if name in protected:
+            continue
+        codes = categories(features[:, j])
+        for attribute, column in protected.items():
+            found.append(
+                {
+                    "feature": name,
+                    "attribute": attribute,
+                    "cramers_v": finite(cramers_v(column, codes, bias_correction=True)),
+                    "mutual_information": finite(mutual_information(column, codes)),
+                    "categories": len(np.unique(codes)),
+                }
+            )
+    return found
+
+
+class ExplainabilityCheck(Check):
+    name = "explainability"
+
+    def run(self, evaluation: Any, settings: Mapping[str, Any], context: CheckContext) -> CheckOutcome:
+        sample_rows, seconds = budget_settings(settings, default_rows=DEFAULT_SAMPLE_ROWS)
+        budget = TimeBudget(seconds)
+        limit = threshold(settings, "protected_attribute_max_share")
+        if evaluation.predict is None or evaluation.features is None:
+            return self.outcome(INSUFFICIENT, f"The check {NO_MODEL}", rows=evaluation.rows)
+        features = np.asarray(evaluation.features, dtype=np.float64)
+        names = tuple(evaluation.feature_names)
+        rng = np.random.default_rng(context.seed)
+        rows = seeded_rows(len(features), sample_rows, rng)
+        background = features[seeded_rows(len(features), BACKGROUND_ROWS, rng)]
+
+        def decide(matrix: np.ndarray) -> np.ndarray:
+            return np.asarray(evaluation.predict(matrix), dtype=np.float64)
+
+        shap_values = kernel_shap(
+            decide=decide, features=features, rows=rows, background=background, budget=budget, seed=context.seed
+        )
+        importance = importance_table(shap_values.values, names)
+        by_feature = {entry["feature"]: entry for entry in importance}
+        attributes = []
+        for attribute in evaluation.protected:
+            entry = by_feature.get(attribute)
+            if entry is None:
+                attributes.append({"attribute": attribute, "model_input": False})
+            else:
+                attributes.append({"attribute": attribute, "model_input": True, **entry})
+        inputs = [a for a in attributes if a["model_input"]]
+        explained = len(shap_values.rows)
+        total = sum(e["mean_abs_shap"] for e in importance)
+        protected_share = sum(a["mean_abs_shap"] for a in inputs) / total if total > 0 else None
+        pairs = associations(features=features, names=names, protected=evaluation.protected)
+        proxies = [
+            {**pair, "rank": by_feature[pair["feature"]]["rank"], "share": by_feature[pair["feature"]]["share"]}
+            for pair in pairs
+            if (pair["cramers_v"] or 0.0) >= PROXY_MIN_CRAMERS_V
+            and by_feature[pair["feature"]]["rank"] <= PROXY_MAX_RANK
+            and by_feature[pair["feature"]]["mean_abs_shap"] > 0
+        ]
+        details: dict[str, Any] = {
+            "explainer": "kernel",
+            "explainer_note": (
+                "The model is reachable only as a black box (its decisions), so shap's model-agnostic KernelExplainer "
+                "explains every model; tree and linear explainers need the fitted model object."
+            ),
+            "explained_output": "favourable decision (1) or not (0)",
+            "rows": evaluation.rows,
+            "coverage": {
+                "rows_sampled": shap_values.rows_sampled,
+                "rows_explained": explained,
+                "background_rows": shap_values.background_rows,
+                "time_budget_seconds": budget.seconds,
+                "seconds": round(budget.elapsed(), 3),
+                "stopped_by_time_budget": shap_values.stopped_by_time_budget,
+                "seed": context.seed,
+            },
+            "base_value": finite(shap_values.base_value),
+            "global_importance": importance,
+            "protected_attributes": attributes,
+            "protected_share": None if protected_share is None else finite(protected_share),
+            "protected_attribute_max_share": limit,
+            "basis": basis(settings, "protected_attribute_max_share"),
+            "proxies": proxies,
+            "proxy_rule": {
+                "min_cramers_v": PROXY_MIN_CRAMERS_V,
+                "max_rank": PROXY_MAX_RANK,
+                "quantile_bins": QUANTILE_BINS,
+                "categorical_max_values": CATEGORICAL_MAX_VALUES,
+            },
+            "associations": pairs,
+            "local_explanations": [
+                {
+                    "row": int(row),
+                    "decision": float(decision),
+                    "values": {name: float(v) for name, v in zip(names, row_values, strict=True)},
+                }
+                for row, decision, row_values in list(
+                    zip(shap_values.rows, shap_values.decisions, shap_values.values, strict=True)
+                )[:LOCAL_ROWS_REPORTED]
+            ],
+        }
+        return self._judge(details, limit=limit, inputs=inputs, proxies=proxies)
+
+    def _judge(
+        self, details: dict[str, Any], *, limit: float | None, inputs: list[dict[str, Any]], proxies: list[dict]
+    ) -> CheckOutcome:
+        coverage = details["coverage"]
+        explained, sampled = coverage["rows_explained"], coverage["rows_sampled"]
+        covered = f"Explained {explained} of {sampled} sampled rows in {coverage['seconds']:.1f} s"
+        if explained == 0:
+            return self.outcome(
+                INSUFFICIENT,
+                f"The time budget of {coverage['time_budget_seconds']:g} s ran out before any row was explained.",
+                **details,
+            )
+        share = details["protected_share"]
+        if not inputs:
+            measured = "no protected attribute is a model input, so any influence comes through other features"
+        elif share is None:
+            measured = "no feature changed a decision in the sample (every attribution is 0)"
+        else:
+            names = ", ".join(a["attribute"] for a in inputs)
+            measured = f"the protected attributes ({names}) carry {share:.1%} of the total attribution"
+        notes = ""
+        if proxies:
+            shown = "; ".join(
+                f"{p['feature']} (rank {p['rank']}, Cramér's V {p['cramers_v']:.2f} with {p['attribute']})"
+                for p in proxies
+            )
+            notes = f" Possible proxies for a protected attribute: {shown}."
+        if explained < sampled:
+            return self.outcome(
+                INSUFFICIENT,
+                f"{covered}: the time budget of {coverage['time_budget_seconds']:g} s ran out before the sample was "
+                f"covered. In the rows explained, {measured}.{notes}",
+                **details,
+            )
+        if limit is None:
+            return self.outcome(
+                PASS, f"Reported only (the policy sets no limit): {measured}. {covered}.{notes}", **details
+            )
+        if share is not None and share > limit:
+            return self.outcome(
+                FAIL, f"{_sentence(measured)}, above the limit of {limit * 100:g}%. {covered}.{notes}", **details
+            )
+        return self.outcome(PASS, f"{_sentence(measured)} (limit {limit * 100:g}%). {covered}.{notes}", **details)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
