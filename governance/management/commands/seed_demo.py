@@ -122,12 +122,14 @@ class Command(BaseCommand):
             )
         # The demo's audit: the four-fifths rule by age group (the in-process job runs it right away).
         ensure_builtin_policies()
+        four_fifths = Policy.objects.get(name="four-fifths").latest_version()
+        assert four_fifths is not None
         do_start_audit(
             user=owner,
             actor=as_owner,
             model_version=model_version,
             dataset_version=version,
-            policy_version=Policy.objects.get(name="four-fifths").latest_version(),
+            policy_version=four_fifths,
             column_roles={
                 "label": "credit_risk",
                 "favourable": "1",
