@@ -9,6 +9,7 @@ urlpatterns = [
     path("policies/", views.PolicyList.as_view(), name="policy-list"),
     path("policies/<slug:name>/", views.PolicyDetail.as_view(), name="policy-detail"),
     path("policies/<slug:name>/versions/<int:number>/", views.PolicyVersionDetail.as_view(), name="policy-version"),
+    path("policies/<slug:name>/diff", views.PolicyDiff.as_view(), name="policy-diff"),
     path("audits/", views.AuditList.as_view(), name="audit-list"),
     path("audits/<int:pk>/", views.AuditDetail.as_view(), name="audit-detail"),
 ]

@@ -132,3 +132,32 @@ class AuditDetail(APIView):
     @extend_schema(responses=AuditRunSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response(AuditRunSerializer(access_run(request.user, pk, request)).data)
+
+
+class PolicyDiff(APIView):
+    """What changed between two versions of a policy: a unified diff of their canonical forms, one line per value
+    (``checks.disparate_impact.impact_ratio_min.value: 0.8``), so a reviewer sees which threshold moved."""
+
+    required_scopes = {"GET": "audits:read"}
+
+    @extend_schema(
+        parameters=[OpenApiParameter("from", int, required=True), OpenApiParameter("to", int, required=True)],
+        responses=dict,
+    )
+    def get(self, request: Request, name: str) -> Response:
+        from audits.policies import diff_policies
+
+        policy = access_policy(name)
+        numbers = {}
+        for side in ("from", "to"):
+            raw = request.query_params.get(side, "")
+            if not raw.isdigit():
+                raise ValidationError({side: ["A version number."]})
+            numbers[side] = int(raw)
+        versions = {v.number: v for v in policy.versions.filter(number__in=numbers.values())}
+        missing = [str(n) for n in numbers.values() if n not in versions]
+        if missing:
+            raise ValidationError({"version": [f"{policy.name} has no version {', '.join(missing)}."]})
+        old, new = versions[numbers["from"]], versions[numbers["to"]]
+        diff = diff_policies(old.text, new.text, old_label=f"{name} v{old.number}", new_label=f"{name} v{new.number}")
+        return Response({"policy": name, "from": old.number, "to": new.number, "diff": diff})

@@ -293,6 +293,7 @@ OBJECTS: dict[str, Target] = {
     # Policies are organisation-wide rules; an audit run is visible with its model.
     "audits-api:policy-detail": Target(_policy, visible_to=EVERYONE),
     "audits-api:policy-version": Target(_policy_version, visible_to=EVERYONE),
+    "audits-api:policy-diff": Target(_policy, visible_to=EVERYONE),
     "audits-api:audit-detail": Target(_audit, visible_to=CREDIT_RISK),
     # Subjects are organisation records; only the consent scopes (officers, administrators) reach them.
     "api:subject-detail": Target(_subject, visible_to=EVERYONE),
@@ -338,6 +339,7 @@ BODIES: dict[str, Callable[[], dict[str, Any]]] = {
 QUERIES: dict[str, dict[str, str]] = {
     "api:trail-proof-inclusion": {"seq": "0"},
     "api:trail-proof-consistency": {"from": "1"},
+    "audits-api:policy-diff": {"from": "1", "to": "1"},
 }
 
 

@@ -602,3 +602,22 @@ def test_inputs_that_cannot_be_audited_end_in_error_never_a_pass(
         {"verdict": "", "results": {}, "error": run["error"]}
     )
     assert not CheckResult.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_diff_of_two_policy_versions_names_the_changed_threshold(cast: Cast) -> None:
+    from audits.policies import builtin_policies
+
+    text = builtin_policies()["four-fifths"].replace("name: four-fifths", "name: stricter-fifths")
+    officer = cast.officer.client()
+    assert officer.post("/api/v1/policies/", {"text": text}, format="json").status_code == 201
+    changed = text.replace("value: 0.8", "value: 0.85", 1)
+    assert officer.post("/api/v1/policies/", {"text": changed, "reason": "Stricter."}, format="json").status_code == 201
+
+    body = cast.owner.client().get("/api/v1/policies/stricter-fifths/diff", {"from": 1, "to": 2}).json()
+
+    assert "-checks.disparate_impact.impact_ratio_min.value: 0.8" in body["diff"]
+    assert "+checks.disparate_impact.impact_ratio_min.value: 0.85" in body["diff"]
+    missing = cast.owner.client().get("/api/v1/policies/stricter-fifths/diff", {"from": 1, "to": 9})
+    assert missing.status_code == 422
+    assert "no version 9" in missing.json()["error"]["message"]
