@@ -21,7 +21,18 @@ from audits.checks.base import FAIL, INSUFFICIENT, PASS, CheckContext, CheckOutc
 Progress = Callable[[int, str], None]
 
 # The libraries whose versions are stamped into every result (those a check may use).
-LIBRARIES = ("numpy", "scipy", "scikit-learn", "pandas", "pyarrow", "fairlearn", "onnxruntime", "skops")
+LIBRARIES = (
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "pandas",
+    "pyarrow",
+    "fairlearn",
+    "onnxruntime",
+    "skops",
+    "shap",
+    "adversarial-robustness-toolbox",
+)
 
 
 class AuditInputsError(Exception):

@@ -3,7 +3,8 @@ on the protected attributes.
 
 - Perturbations are measured in each feature's standard deviation over the evaluation rows, with the L-infinity norm:
   epsilon 0.1 allows every feature to move by at most a tenth of its standard deviation. Features that are constant in
-  the data are left alone, and every perturbed value stays within the range the data shows (the attack's clip values).
+  the data (or have missing values) are left alone, and every perturbed value stays within the range the data shows
+  (the attack's clip values).
 - Evasion attack (adversarial-robustness-toolbox): ``hop_skip_jump`` (HopSkipJump, L-infinity) or ``boundary``
   (BoundaryAttack) against a ``BlackBoxClassifier`` that returns the model's decision one-hot, on ``sample_rows``
   seeded rows, one row at a time until ``time_budget_seconds`` runs out. Each attack starts from the nearest row of
@@ -24,10 +25,13 @@ on the protected attributes.
   already exceed it for the whole sample), or a protected attribute's overall counterfactual flip rate exceeds
   ``counterfactual_flip_rate_max``. Insufficient evidence: no model to query, or the budget ran out before the sample
   was attacked (and no failure is already certain).
+- Cost: the counterfactual and noise tests are a few model calls over the rows and always run in full; the attack
+  gets what remains of ``time_budget_seconds``, and the model query that crosses the deadline is stopped.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -424,8 +428,6 @@ class AdversarialCheck(Check):
         budget: TimeBudget,
         seed: int,
     ) -> dict[str, Any]:
-        import importlib.metadata
-
         library = f"adversarial-robustness-toolbox {importlib.metadata.version('adversarial-robustness-toolbox')}"
         if attack == "zoo":
             return {

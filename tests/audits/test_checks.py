@@ -130,8 +130,6 @@ def aif360_disparate_impact(frame: pd.DataFrame, attribute: str, *, unprivileged
     return float(by_classification)
 
 
-
-
 @pytest.mark.parametrize(
     ("attribute", "reference"),
     [
