@@ -28,3 +28,9 @@ AUDIT_COMPLETED = register(
     "An audit run finished: its status, verdict and the hash of its full results.",
     fields=("run", "status", "verdict", "results_sha256", "duration_ms"),
 )
+GATE_DECIDED = register(
+    "gate.decided",
+    "The approval gate answered a pipeline: the decision for one version, environment and policy (a pass token's "
+    "hash when one was issued).",
+    fields=("model", "version", "artifact_sha256", "environment", "decision", "policy", "run", "token_sha256"),
+)

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 
-from registry.hooks import DEPLOYMENT_CHECKS
+from registry.hooks import DEPLOY_TOKEN_CHECKS, DEPLOYMENT_CHECKS
 
 
 def required_audit_blocker(version: Any) -> str | None:
@@ -35,3 +35,29 @@ def required_audit_blocker(version: Any) -> str | None:
 
 if required_audit_blocker not in DEPLOYMENT_CHECKS:
     DEPLOYMENT_CHECKS.append(required_audit_blocker)
+
+
+def gate_token_blocker(version: Any, environment: str, token: str) -> str | None:
+    """Why ``token`` does not allow deploying ``version`` to ``environment`` (invalid, expired, or bound to other
+    bytes or another environment), or None."""
+    from audits.gate.token import GateTokenError, verify_gate_token
+
+    try:
+        claims = verify_gate_token(token)
+    except GateTokenError as exc:
+        return str(exc)
+    expected = {
+        "decision": "pass",
+        "model": version.model.name,
+        "version": version.number,
+        "artifact_sha256": version.artifact_sha256 or "-",
+        "environment": environment,
+    }
+    for name, value in expected.items():
+        if getattr(claims, name) != value:
+            return f"the token's {name} is {getattr(claims, name)!r}, not {value!r}."
+    return None
+
+
+if gate_token_blocker not in DEPLOY_TOKEN_CHECKS:
+    DEPLOY_TOKEN_CHECKS.append(gate_token_blocker)

@@ -215,6 +215,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("API_ANON_RATE") or "60/minute",
         "user": env_str("API_USER_RATE") or "1200/minute",
+        "gate": env_str("GATE_RATE") or "120/minute",
     },
     "DEFAULT_PAGINATION_CLASS": "governance.api.pagination.Pagination",
     "PAGE_SIZE": 50,
@@ -258,6 +259,11 @@ for _item in env_list("AUDIT_REQUIRED_POLICIES", ["high=eu-ai-act-high-risk", "l
             f"AUDIT_REQUIRED_POLICIES: {_item!r} is not tier=policy with tier one of high, limited, minimal."
         )
     AUDIT_REQUIRED_POLICIES[_tier] = _policy
+# The approval gate: how long it may wait for an audit it started before answering "pending", how long a pass token
+# stays valid, and whether deploying through the API needs a valid pass token for that version and environment.
+GATE_MAX_WAIT_SECONDS = env_int("GATE_MAX_WAIT_SECONDS", 30, minimum=0)
+GATE_TOKEN_TTL_SECONDS = env_int("GATE_TOKEN_TTL_SECONDS", 3600, minimum=60)
+GATE_REQUIRE_TOKEN_FOR_DEPLOY = env_bool("GATE_REQUIRE_TOKEN_FOR_DEPLOY", default=False)
 # Base URI of the ``assay:`` prefix in PROV-JSON lineage exports.
 PROV_NAMESPACE_URI = env_str("PROV_NAMESPACE_URI") or "https://assay.example/ns#"
 # Largest piece of personal data stored about one subject (sealed JSON).

@@ -526,11 +526,32 @@ def _retire_deployment(
     )
 
 
-def do_deploy(*, version: ModelVersion, user: User, actor: Actor, environment: str, reason: str = "") -> Deployment:
-    """Put an approved version live in ``environment``, retiring the version live there, in one transaction."""
+def do_deploy(
+    *, version: ModelVersion, user: User, actor: Actor, environment: str, reason: str = "", gate_token: str = ""
+) -> Deployment:
+    """Put an approved version live in ``environment``, retiring the version live there, in one transaction.
+
+    With ``GATE_REQUIRE_TOKEN_FOR_DEPLOY`` on, ``gate_token`` must be a valid pass token of the approval gate for
+    this version's artifact and this environment."""
     _require_role(user, DEPLOYERS, "deploy versions")
     if environment not in Environment.values:
         raise RegistryError(f"Unknown environment '{environment}'; use {', '.join(Environment.values)}.", status=422)
+    if settings.GATE_REQUIRE_TOKEN_FOR_DEPLOY:
+        from registry.hooks import DEPLOY_TOKEN_CHECKS
+
+        if not gate_token:
+            raise RegistryError(
+                "Deployments need the approval gate's pass token (gate_token): ask POST /api/v1/gates/check first.",
+                code="gate_token_required",
+                status=422,
+            )
+        refusals = [why for check in DEPLOY_TOKEN_CHECKS if (why := check(version, environment, gate_token))]
+        if refusals or not DEPLOY_TOKEN_CHECKS:
+            raise RegistryError(
+                "The gate token does not allow this deployment: " + (" ".join(refusals) or "no verifier is installed."),
+                code="gate_token_invalid",
+                status=422,
+            )
     with transaction.atomic():
         locked = _locked(version)
         _check_transition(locked, "deploy")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from audits.api import views
+from audits.api import gate, views
 
 app_name = "audits-api"
 urlpatterns = [
@@ -12,4 +12,6 @@ urlpatterns = [
     path("policies/<slug:name>/diff", views.PolicyDiff.as_view(), name="policy-diff"),
     path("audits/", views.AuditList.as_view(), name="audit-list"),
     path("audits/<int:pk>/", views.AuditDetail.as_view(), name="audit-detail"),
+    path("gates/check", gate.GateCheck.as_view(), name="gate-check"),
+    path("gates/client.py", gate.GateClient.as_view(), name="gate-client"),
 ]

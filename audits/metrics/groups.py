@@ -170,12 +170,7 @@ def encode_groups(columns: Mapping[str, npt.ArrayLike], *, missing: Literal["rai
             n_rows = len(values)
         elif len(values) != n_rows:
             raise ValueError(f"column {name!r} has {len(values)} rows, the first column has {n_rows}")
-        try:
-            codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
-        except TypeError as error:
-            raise ValueError(f"column {name!r} mixes values that cannot be ordered ({error})") from error
-        labels: list[Any] = list(uniques.tolist())
-        codes = codes.astype(np.intp, copy=False)
+        codes, labels = _factorize(name, values)
         absent = codes < 0
         n_missing = int(np.count_nonzero(absent))
         if n_missing:
@@ -196,6 +191,25 @@ def encode_groups(columns: Mapping[str, npt.ArrayLike], *, missing: Literal["rai
         present, group_codes = _compress(combined, space=len(group_labels) * width)
         group_labels = [group_labels[p // width] + (labels[p % width],) for p in present.tolist()]
     return GroupIndex(columns=names, codes=np.ascontiguousarray(group_codes, dtype=np.intp), labels=tuple(group_labels))
+
+
+def _factorize(name: str, values: Any) -> tuple[IntArray, list[Any]]:
+    """Codes (``-1`` for missing) and sorted distinct values of one column."""
+    import pandas as pd
+
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biu" and values.size:
+        # Integers and booleans in a compact range: a counting table sorts them in one pass, without hashing.
+        low, high = int(values.min()), int(values.max())
+        if low > -(2**62) and high < 2**62 and high - low < _TABLE_COMPRESSION_LIMIT * values.shape[0] + 1024:
+            shifted = values.astype(np.intp)
+            shifted -= low
+            present, codes = _compress(shifted, space=high - low + 1)
+            return codes, (present + low).astype(values.dtype).tolist()
+    try:
+        codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
+    except TypeError as error:
+        raise ValueError(f"column {name!r} mixes values that cannot be ordered ({error})") from error
+    return codes.astype(np.intp, copy=False), list(uniques.tolist())
 
 
 def _compress(combined: IntArray, *, space: int) -> tuple[IntArray, IntArray]:

@@ -27,3 +27,23 @@ def refuse_if_throttled(request: Any, view: Any = None) -> None:
     throttle = UnauthenticatedThrottle()
     if not throttle.allow_request(request, view):
         raise exceptions.Throttled(wait=throttle.wait())
+
+
+class PerTokenThrottle(SimpleRateThrottle):
+    """A view's own rate per API token (per user for a portal session); the view names its ``throttle_scope``."""
+
+    def __init__(self, scope: str = "gate") -> None:
+        self.scope = scope
+        super().__init__()
+
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        token_id = getattr(getattr(request, "auth", None), "pk", None)
+        ident = f"token-{token_id}" if token_id else f"user-{getattr(request.user, 'pk', None)}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class GateThrottle(PerTokenThrottle):
+    """The approval gate's rate per token (``GATE_RATE``)."""
+
+    def __init__(self) -> None:
+        super().__init__(scope="gate")

@@ -70,6 +70,9 @@ Command line
     python verifier.py inclusion PROOF.json [--checkpoint NOTEFILE --trusted-keys FILE]
     python verifier.py consistency PROOF.json [--first-checkpoint NOTEFILE]
                                   [--second-checkpoint NOTEFILE] [--trusted-keys FILE]
+    python verifier.py gate-token TOKEN|- --trusted-keys FILE [--origin ORIGIN] [--json]
+                                  [--expect-model NAME] [--expect-version N]
+                                  [--expect-environment ENV] [--expect-artifact SHA256]
 
 Exit status: 0 when everything verifies; 1 when anything does not (every problem is printed
 to stderr, most precise first); 2 for usage errors or input that cannot be read.
@@ -81,6 +84,32 @@ requires)::
                   "root": hex}
     consistency: {"first_size": int, "second_size": int, "first_root": hex,
                   "second_root": hex, "proof": [hex, ...]}
+
+Gate tokens
+===========
+When Assay's approval gate passes a model version for an environment it issues a *gate token*,
+which a deploy step checks offline with ``gate-token``. It is a signed note, signed by the same
+key as the checkpoints, whose text is exactly these lines in this order (``-`` where there is
+no value; times are RFC 3339 UTC in whole seconds; approvers are user ids, never names)::
+
+    <trail origin>/gate
+    decision pass
+    model <name>
+    version <n>
+    artifact-sha256 <sha256 or ->
+    dataset <name>/v<n> <sha256>      (or -)
+    policy <name>/v<n> <canonical sha256>      (or -)
+    audit <run id> <results sha256>      (or -)
+    environment <environment>
+    approvers <id>,<id>,...      (or -)
+    issued <YYYY-MM-DDTHH:MM:SSZ>
+    expires <YYYY-MM-DDTHH:MM:SSZ>
+    nonce <random lowercase hex>
+
+Its compact form (for HTTP headers and command lines) is ``assay-gate.v1.`` followed by the
+base64url encoding, without padding, of the whole signed note. ``gate-token`` exits 0 when the
+token is signed by a trusted key, well formed, for the origin (when ``--origin`` is given) and
+not expired, and every ``--expect-...`` matches; otherwise it exits 1 and says why.
 """
 
 from __future__ import annotations
@@ -94,7 +123,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -105,10 +134,17 @@ __all__ = [
     "ED25519_ALGORITHM",
     "EMPTY_ROOT",
     "EXPORT_FORMAT",
+    "GATE_FIELDS",
+    "GATE_NONE",
+    "GATE_ORIGIN_SUFFIX",
+    "GATE_TOKEN_PREFIX",
     "HASH_SIZE",
     "Checkpoint",
     "CompactRange",
     "ExportReport",
+    "GateClaims",
+    "GateToken",
+    "GateTokenError",
     "GetNodes",
     "InputError",
     "NodeId",
@@ -118,7 +154,13 @@ __all__ = [
     "VerifierKey",
     "consistency_proof",
     "consistency_proof_ranges",
+    "decode_gate_token",
     "ed25519_key_id",
+    "encode_gate_token",
+    "format_gate_time",
+    "gate_claims_json",
+    "gate_claims_lines",
+    "gate_claims_mismatches",
     "inclusion_path_ranges",
     "inclusion_proof",
     "key_name_problem",
@@ -128,6 +170,7 @@ __all__ = [
     "note_text_problem",
     "parse_checkpoint",
     "parse_checkpoint_body",
+    "parse_gate_body",
     "parse_key_file",
     "parse_note",
     "parse_verifier_key",
@@ -137,6 +180,7 @@ __all__ = [
     "verify_checkpoint",
     "verify_consistency",
     "verify_export",
+    "verify_gate_token",
     "verify_inclusion",
     "verify_note",
 ]
@@ -1051,6 +1095,326 @@ def verify_checkpoint(note_text: str | bytes, *, keys: Sequence[VerifierKey], or
 
 
 # ---------------------------------------------------------------------------------------------
+# Gate tokens: the approval gate's signed "pass" decisions
+# ---------------------------------------------------------------------------------------------
+
+GATE_TOKEN_PREFIX = "assay-gate.v1."  # noqa: S105 - a format marker, not a secret
+"""Prefix of a gate token's compact form, followed by base64url (no padding) of the signed note."""
+
+GATE_ORIGIN_SUFFIX = "/gate"
+"""A gate token's origin is the trail's origin plus this suffix: its signed text is never a checkpoint's."""
+
+GATE_FIELDS = (
+    "decision",
+    "model",
+    "version",
+    "artifact-sha256",
+    "dataset",
+    "policy",
+    "audit",
+    "environment",
+    "approvers",
+    "issued",
+    "expires",
+    "nonce",
+)
+"""The keys of a gate token's lines 2..13, in their one allowed order."""
+
+GATE_NONE = "-"
+"""The value of ``artifact-sha256``, ``dataset``, ``policy``, ``audit`` or ``approvers`` when there is none."""
+
+MAX_GATE_TOKEN_CHARS = 16384
+"""Upper bound on a compact token's length (tokens travel in HTTP headers and on command lines)."""
+
+GATE_CLOCK_SKEW_SECONDS = 300
+"""How far in the future a token's issue time may lie before the clocks are suspected."""
+
+_NAME = r"[!-~]+"  # printable ASCII, no space: slugs, environments, ids
+_HASH_OR_NONE = r"(?:[0-9a-f]{64}|-)"
+_GATE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_GATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+_APPROVER = re.compile(r"[\x21-\x2b\x2d-\x7e]+")  # printable ASCII except space and the separating comma
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+_GATE_VALUES: dict[str, tuple[re.Pattern[str], str]] = {
+    "decision": (re.compile(r"pass"), "'pass' (tokens are only issued for a pass)"),
+    "model": (re.compile(_NAME), "a name in printable ASCII without spaces"),
+    "version": (re.compile(r"[1-9][0-9]{0,17}"), "a positive decimal number without leading zeros"),
+    "artifact-sha256": (re.compile(_HASH_OR_NONE), "64 lowercase hex digits or '-'"),
+    "dataset": (re.compile(rf"-|{_NAME}/v[1-9][0-9]{{0,17}} {_HASH_OR_NONE}"), "'<name>/v<n> <sha256>' or '-'"),
+    "policy": (re.compile(rf"-|{_NAME}/v[1-9][0-9]{{0,17}} {_HASH_OR_NONE}"), "'<name>/v<n> <sha256>' or '-'"),
+    "audit": (re.compile(rf"-|{_NAME} {_HASH_OR_NONE}"), "'<run id> <results sha256>' or '-'"),
+    "environment": (re.compile(_NAME), "a name in printable ASCII without spaces"),
+    "approvers": (
+        re.compile(rf"-|{_APPROVER.pattern}(?:,{_APPROVER.pattern})*"),
+        "comma-separated user ids (printable ASCII, no spaces) or '-'",
+    ),
+    "issued": (_GATE_TIME, "an RFC 3339 UTC time in whole seconds, e.g. 2025-01-31T12:00:00Z"),
+    "expires": (_GATE_TIME, "an RFC 3339 UTC time in whole seconds, e.g. 2025-01-31T12:00:00Z"),
+    "nonce": (re.compile(r"[0-9a-f]{32,128}"), "32 to 128 lowercase hex digits"),
+}
+
+
+class GateTokenError(VerificationError, ValueError):
+    """A gate token is refused; the message starts with the reason (``not a gate token``, ``bad base64``,
+    ``malformed note``, ``unknown key``, ``bad signature``, ``malformed line N``, ``wrong origin``, ``expired``,
+    ``not yet valid``)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class GateClaims:
+    """What a gate token says: a ``pass`` for one model version, in one environment, until ``expires_at``.
+
+    ``artifact_sha256``, ``dataset``, ``policy`` and ``audit`` hold their line's value as written (``-`` when
+    there is none); ``approvers`` are user ids (never names: a token carries no personal data); the times are
+    timezone-aware, in whole seconds.
+    """
+
+    decision: str
+    model: str
+    version: int
+    artifact_sha256: str
+    dataset: str
+    policy: str
+    audit: str
+    environment: str
+    approvers: tuple[str, ...]
+    issued_at: datetime
+    expires_at: datetime
+    nonce: str
+
+
+@dataclasses.dataclass(frozen=True)
+class GateToken:
+    """A verified gate token: its origin, its claims, the signed note and the trusted keys that signed it."""
+
+    origin: str
+    claims: GateClaims
+    note: str
+    verified_by: tuple[VerifierKey, ...]
+
+
+def format_gate_time(moment: datetime) -> str:
+    """The one spelling of a time in a gate token: RFC 3339, UTC, whole seconds, ``Z``."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"gate token times must be timezone-aware, got {moment!r}")
+    return moment.astimezone(UTC).strftime(_GATE_TIME_FORMAT)
+
+
+def gate_claims_lines(claims: GateClaims) -> list[str]:
+    """The ``key value`` lines 2..13 of a gate token's text, in order (no validation: see ``parse_gate_body``)."""
+    values = {
+        "decision": claims.decision,
+        "model": claims.model,
+        "version": str(claims.version),
+        "artifact-sha256": claims.artifact_sha256,
+        "dataset": claims.dataset,
+        "policy": claims.policy,
+        "audit": claims.audit,
+        "environment": claims.environment,
+        "approvers": ",".join(claims.approvers) if claims.approvers else GATE_NONE,
+        "issued": format_gate_time(claims.issued_at),
+        "expires": format_gate_time(claims.expires_at),
+        "nonce": claims.nonce,
+    }
+    return [f"{key} {values[key]}" for key in GATE_FIELDS]
+
+
+def gate_claims_json(claims: GateClaims) -> dict[str, object]:
+    """The claims as a JSON object (times in the token's spelling, approvers as a list)."""
+    return {
+        "decision": claims.decision,
+        "model": claims.model,
+        "version": claims.version,
+        "artifact_sha256": claims.artifact_sha256,
+        "dataset": claims.dataset,
+        "policy": claims.policy,
+        "audit": claims.audit,
+        "environment": claims.environment,
+        "approvers": list(claims.approvers),
+        "issued_at": format_gate_time(claims.issued_at),
+        "expires_at": format_gate_time(claims.expires_at),
+        "nonce": claims.nonce,
+    }
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
+
+
+def parse_gate_body(body: str) -> tuple[str, GateClaims]:
+    """Parse a gate token's signed text into ``(origin, claims)``; raises :class:`GateTokenError`.
+
+    The text is the origin line, then exactly the lines of ``GATE_FIELDS`` in that order, each ``key value``.
+    """
+    problem = note_text_problem(body)
+    if problem:
+        raise GateTokenError(f"malformed note: {problem}")
+    if not body.endswith("\n"):
+        raise GateTokenError("malformed note: the text does not end with a newline")
+    origin, *lines = body[:-1].split("\n")
+    if not origin:
+        raise GateTokenError("malformed line 1: the origin is empty")
+    values: dict[str, str] = {}
+    for number, key in enumerate(GATE_FIELDS, start=2):
+        if number - 2 >= len(lines):
+            raise GateTokenError(f"malformed line {number}: the text ends where the {key!r} line belongs")
+        line = lines[number - 2]
+        found, _, value = line.partition(" ")
+        if found != key:
+            raise GateTokenError(f"malformed line {number}: expected the {key!r} line, found {_shown(line)}")
+        pattern, rule = _GATE_VALUES[key]
+        if not pattern.fullmatch(value):
+            raise GateTokenError(f"malformed line {number}: {key} {_shown(value)} is not {rule}")
+        values[key] = value
+    if len(lines) > len(GATE_FIELDS):
+        number = len(GATE_FIELDS) + 2
+        raise GateTokenError(
+            f"malformed line {number}: unexpected line after 'nonce': {_shown(lines[len(GATE_FIELDS)])}"
+        )
+    times: dict[str, datetime] = {}
+    for key in ("issued", "expires"):
+        try:
+            times[key] = datetime.strptime(values[key], _GATE_TIME_FORMAT).replace(tzinfo=UTC)
+        except ValueError:
+            number = GATE_FIELDS.index(key) + 2
+            raise GateTokenError(f"malformed line {number}: {key} {values[key]!r} is not a valid time") from None
+    if times["expires"] <= times["issued"]:
+        number = GATE_FIELDS.index("expires") + 2
+        raise GateTokenError(
+            f"malformed line {number}: expires {values['expires']} is not after issued {values['issued']}"
+        )
+    approvers = () if values["approvers"] == GATE_NONE else tuple(values["approvers"].split(","))
+    if len(set(approvers)) != len(approvers):
+        number = GATE_FIELDS.index("approvers") + 2
+        raise GateTokenError(f"malformed line {number}: an approver is listed twice")
+    claims = GateClaims(
+        decision=values["decision"],
+        model=values["model"],
+        version=int(values["version"]),
+        artifact_sha256=values["artifact-sha256"],
+        dataset=values["dataset"],
+        policy=values["policy"],
+        audit=values["audit"],
+        environment=values["environment"],
+        approvers=approvers,
+        issued_at=times["issued"],
+        expires_at=times["expires"],
+        nonce=values["nonce"],
+    )
+    return origin, claims
+
+
+def decode_gate_token(token: str) -> str:
+    """The signed note inside a compact gate token; raises :class:`GateTokenError`.
+
+    The base64url must be canonical (no padding, unused bits zero), so that every token has one spelling and
+    changing any character of it changes the note.
+    """
+    if not isinstance(token, str):
+        raise GateTokenError(f"not a gate token: expected text, got {type(token).__name__}")
+    if len(token) > MAX_GATE_TOKEN_CHARS:
+        raise GateTokenError(f"not a gate token: {len(token)} characters, more than {MAX_GATE_TOKEN_CHARS}")
+    if not token.startswith(GATE_TOKEN_PREFIX):
+        raise GateTokenError(f"not a gate token: it does not start with {GATE_TOKEN_PREFIX!r}")
+    encoded = token[len(GATE_TOKEN_PREFIX) :]
+    if not encoded:
+        raise GateTokenError("bad base64: nothing follows the prefix")
+    match = _BASE64URL.match(encoded)
+    end = match.end() if match else 0
+    if end < len(encoded):
+        position = len(GATE_TOKEN_PREFIX) + end
+        raise GateTokenError(
+            f"bad base64: character {encoded[end]!r} at position {position} is not base64url (A-Z a-z 0-9 - _)"
+        )
+    if len(encoded) % 4 == 1:
+        raise GateTokenError(f"bad base64: {len(encoded)} characters cannot be base64url (truncated?)")
+    raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    if base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=") != encoded:
+        raise GateTokenError("bad base64: not canonical (the last character has unused bits set)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise GateTokenError(f"malformed note: not valid UTF-8 (byte {error.start})") from None
+
+
+def encode_gate_token(note: str) -> str:
+    """The compact form of a signed gate note: the prefix and base64url of its UTF-8, without padding."""
+    return GATE_TOKEN_PREFIX + base64.urlsafe_b64encode(note.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def verify_gate_token(
+    token: str, *, keys: Sequence[VerifierKey], origin: str | None = None, now: datetime | None = None
+) -> GateToken:
+    """Verify a compact gate token against trusted ``keys`` and return it; raises :class:`GateTokenError`.
+
+    Checked in this order: the prefix and base64url, the signed note's shape, a signature by a trusted key (every
+    trusted key's signature must verify, as for checkpoints), the text's lines, the origin (``origin`` exactly
+    when given, else any origin ending in ``/gate``), and that ``now`` (default: the current time) is before the
+    expiry and no more than ``GATE_CLOCK_SKEW_SECONDS`` before the issue time.
+    """
+    note_text = decode_gate_token(token)
+    try:
+        note = parse_note(note_text)
+    except VerificationError as error:
+        raise GateTokenError(f"malformed note: {error}") from None
+    try:
+        known = _index_keys(keys)
+    except VerificationError as error:
+        raise GateTokenError(f"trusted keys: {error}") from None
+    if not any((signature.name, signature.key_id) in known for signature in note.signatures):
+        signers = "; ".join(signature.describe() for signature in note.signatures)
+        trusted = ", ".join(key.describe() for key in known.values()) or "none"
+        raise GateTokenError(f"unknown key: the token is signed only by {signers}; trusted keys are {trusted}")
+    try:
+        verified_by = _verified_keys(note, keys)
+    except VerificationError as error:
+        raise GateTokenError(f"bad signature (tampered): {error}") from None
+    found_origin, claims = parse_gate_body(note.body)
+    if origin is not None and found_origin != origin:
+        raise GateTokenError(f"wrong origin: the token is for {found_origin!r}, expected {origin!r}")
+    if not found_origin.endswith(GATE_ORIGIN_SUFFIX):
+        raise GateTokenError(
+            f"wrong origin: {found_origin!r} does not end in {GATE_ORIGIN_SUFFIX!r}, so this is not a gate token"
+        )
+    moment = datetime.now(UTC) if now is None else now
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    if moment >= claims.expires_at:
+        raise GateTokenError(
+            f"expired: the token expired at {format_gate_time(claims.expires_at)} "
+            f"(it is now {format_gate_time(moment)})"
+        )
+    if (claims.issued_at - moment).total_seconds() > GATE_CLOCK_SKEW_SECONDS:
+        raise GateTokenError(
+            f"not yet valid: issued at {format_gate_time(claims.issued_at)}, but it is only "
+            f"{format_gate_time(moment)}: the signer's clock or this one is wrong"
+        )
+    return GateToken(origin=found_origin, claims=claims, note=note_text, verified_by=verified_by)
+
+
+def gate_claims_mismatches(
+    claims: GateClaims,
+    *,
+    model: str | None = None,
+    version: int | None = None,
+    environment: str | None = None,
+    artifact_sha256: str | None = None,
+) -> list[str]:
+    """How ``claims`` differ from what the deploy step expects (each given expectation), one line per field."""
+    expected: list[tuple[str, object, object]] = [
+        ("model", model, claims.model),
+        ("version", version, claims.version),
+        ("environment", environment, claims.environment),
+        ("artifact-sha256", artifact_sha256, claims.artifact_sha256),
+    ]
+    return [
+        f"{field} is {actual!r}, expected {wanted!r}"
+        for field, wanted, actual in expected
+        if wanted is not None and wanted != actual
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
 # Export directory verification
 # ---------------------------------------------------------------------------------------------
 
@@ -1621,10 +1985,61 @@ def _command_consistency(args: argparse.Namespace) -> int:
     )
 
 
+def _read_token_argument(token: str) -> str:
+    if token != "-":  # noqa: S105 - "-" means stdin
+        return token.strip()
+    try:
+        return sys.stdin.read().strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read the token from stdin: {error}") from None
+
+
+def _gate_origin_argument(origin: str | None) -> str | None:
+    # The trail's origin is accepted too (as ``verify --origin`` takes it): the gate's is that plus "/gate".
+    if origin is None or origin.endswith(GATE_ORIGIN_SUFFIX):
+        return origin
+    return origin + GATE_ORIGIN_SUFFIX
+
+
+def _command_gate_token(args: argparse.Namespace) -> int:
+    keys = _load_keys_argument(args.trusted_keys)
+    token = _read_token_argument(args.token)
+    try:
+        verified = verify_gate_token(token, keys=keys, origin=_gate_origin_argument(args.origin))
+    except GateTokenError as error:
+        return _report([f"gate token refused: {error}"], "")
+    problems = [
+        f"gate token does not match: {mismatch}"
+        for mismatch in gate_claims_mismatches(
+            verified.claims,
+            model=args.expect_model,
+            version=args.expect_version,
+            environment=args.expect_environment,
+            artifact_sha256=args.expect_artifact,
+        )
+    ]
+    if args.json:
+        success = json.dumps(
+            {
+                "origin": verified.origin,
+                "signed_by": [key.text() for key in verified.verified_by],
+                **gate_claims_json(verified.claims),
+            },
+            indent=2,
+        )
+    else:
+        signers = ", ".join(key.describe() for key in verified.verified_by)
+        success = "\n".join(
+            [f"OK: gate token for {verified.origin}, signed by {signers}"]
+            + [f"  {line}" for line in gate_claims_lines(verified.claims)]
+        )
+    return _report(problems, success)
+
+
 def _argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="verifier.py",
-        description="Verify Assay audit-trail exports, inclusion proofs and consistency proofs.",
+        description="Verify Assay audit-trail exports, inclusion proofs, consistency proofs and gate tokens.",
         epilog="Exit status: 0 all verified, 1 something did not verify, 2 usage error or unreadable input.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -1654,6 +2069,19 @@ def _argument_parser() -> argparse.ArgumentParser:
     consistency.add_argument("--second-checkpoint", metavar="NOTEFILE", help="checkpoint for the second tree")
     consistency.add_argument("--trusted-keys", metavar="FILE", help="verifier keys for the checkpoints")
     consistency.set_defaults(handler=_command_consistency)
+
+    gate = commands.add_parser("gate-token", help="verify a signed approval-gate decision token")
+    gate.add_argument("token", metavar="TOKEN", help="the token (assay-gate.v1.…), or - to read it from stdin")
+    gate.add_argument("--trusted-keys", metavar="FILE", required=True, help="verifier keys, one per line")
+    gate.add_argument(
+        "--origin", help="the expected origin: the gate's (<trail origin>/gate) or the trail's (default: any)"
+    )
+    gate.add_argument("--expect-model", metavar="NAME", help="fail unless the token is for this model")
+    gate.add_argument("--expect-version", metavar="N", type=int, help="fail unless it is for this version")
+    gate.add_argument("--expect-environment", metavar="ENV", help="fail unless it is for this environment")
+    gate.add_argument("--expect-artifact", metavar="SHA256", help="fail unless it binds this artifact sha256")
+    gate.add_argument("--json", action="store_true", help="print the claims as JSON")
+    gate.set_defaults(handler=_command_gate_token)
     return parser
 
 

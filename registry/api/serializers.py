@@ -180,6 +180,7 @@ class ReasonSerializer(StrictSerializer):
 class DeploySerializer(StrictSerializer):
     environment = serializers.ChoiceField(choices=Environment.values, default=Environment.PRODUCTION)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    gate_token = serializers.CharField(max_length=8000, required=False, allow_blank=True, default="")
 
 
 class RetireSerializer(StrictSerializer):

@@ -182,7 +182,7 @@ def test_groups_below_the_minimum_size_are_insufficient_evidence_with_exit_2(
 
     assert result.code == 2, result.err
     assert AuditRun.objects.get().verdict == "insufficient_evidence"
-    assert "fewer than two groups are large enough to compare" in result.out
+    assert "large enough to compare" in result.out
 
 
 def test_a_missing_label_column_is_an_error_with_exit_3_naming_the_columns(

@@ -1,0 +1,153 @@
+"""The approval gate over HTTP: one POST from any pipeline; 200 only for a pass, 412 for every other decision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.http import FileResponse, Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audits.api.serializers import ColumnRolesSerializer
+from audits.gate.decisions import PASS, GateDecision, decide
+from governance.access.permissions import caller
+from governance.access.throttling import GateThrottle
+from governance.api.data import validated
+from governance.api.serializers import StrictSerializer
+from governance.trail.log import Actor
+from registry.models import Environment, ModelVersion
+
+CLIENT = Path(__file__).resolve().parents[1] / "gate" / "client.py"
+
+
+class GateCheckSerializer(StrictSerializer):
+    model = serializers.SlugField(max_length=100)
+    version = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    artifact_sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", required=False, allow_blank=True, default="")
+    environment = serializers.CharField(max_length=32)
+    dataset = serializers.SlugField(max_length=100, required=False, allow_blank=True, default="")
+    dataset_version = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    policy = serializers.SlugField(max_length=64, required=False, allow_blank=True, default="")
+    column_roles = ColumnRolesSerializer(required=False, allow_null=True, default=None)
+    wait_seconds = serializers.FloatField(min_value=0, max_value=3600, required=False, allow_null=True, default=None)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["version"] is None and not attrs["artifact_sha256"]:
+            raise serializers.ValidationError({"version": ["Give the version number or the artifact_sha256."]})
+        if bool(attrs["dataset"]) != (attrs["dataset_version"] is not None):
+            raise serializers.ValidationError({"dataset": ["Give both dataset and dataset_version, or neither."]})
+        if attrs["environment"] not in Environment.values:
+            raise serializers.ValidationError(
+                {"environment": [f"Unknown environment {attrs['environment']!r}; use {', '.join(Environment.values)}."]}
+            )
+        return attrs
+
+
+def _not_found(message: str, names: list[str]) -> Response:
+    from governance.api.errors import error_body
+
+    return Response(error_body("not_found", message, {"known": names}), status=status.HTTP_404_NOT_FOUND)
+
+
+def _version(request: Request, data: dict[str, Any]) -> ModelVersion | Response:
+    """The version asked about, through the caller's scope; a miss names what exists for this caller."""
+    from registry.access import models_visible_to
+
+    model = models_visible_to(request.user).filter(name=data["model"]).first()
+    if model is None:
+        names = sorted(models_visible_to(request.user).values_list("name", flat=True))[:100]
+        return _not_found(f"No model named {data['model']!r} that this token can see.", names)
+    versions = ModelVersion.objects.filter(model=model).select_related("model", "model__team")
+    if data["version"] is not None:
+        versions = versions.filter(number=data["version"])
+    if data["artifact_sha256"]:
+        versions = versions.filter(artifact_sha256=data["artifact_sha256"])
+    found = versions.order_by("-number").first()
+    if found is None:
+        numbers = [str(n) for n in ModelVersion.objects.filter(model=model).values_list("number", flat=True)]
+        what = f"version {data['version']}" if data["version"] is not None else "no version"
+        if data["artifact_sha256"]:
+            what += f" with artifact sha256 {data['artifact_sha256']}"
+        return _not_found(f"{model.name} has {what}.", numbers)
+    return found
+
+
+def _body(result: GateDecision) -> dict[str, Any]:
+    version, run = result.version, result.run
+    return {
+        "decision": result.decision,
+        "reasons": result.reasons,
+        "model": version.model.name,
+        "version": version.number,
+        "artifact_sha256": version.artifact_sha256 or None,
+        "environment": result.environment,
+        "policy": (
+            {"name": result.policy_version.policy.name, "version": result.policy_version.number}
+            if result.policy_version
+            else None
+        ),
+        "audit": (
+            {
+                "id": run.pk,
+                "status": run.status,
+                "verdict": run.verdict or None,
+                "url": f"/api/v1/audits/{run.pk}/",
+                "results_sha256": run.results_sha256 or None,
+            }
+            if run
+            else None
+        ),
+        "approvers": result.approvers,
+        "open_findings": result.open_findings,
+        "token": result.token or None,
+    }
+
+
+class GateCheck(APIView):
+    """Ask the gate for a decision on one version (by number or artifact sha256) and environment. Runs the audit
+    the risk tier requires when an evaluation dataset is given and no audit of these inputs exists. 200 only for
+    ``pass`` (with a signed decision token); 412 with the same body for every other decision."""
+
+    required_scopes = {"POST": "gates:check"}
+    throttle_classes = [GateThrottle]
+
+    @extend_schema(request=GateCheckSerializer, responses={200: dict, 412: dict})
+    def post(self, request: Request) -> Response:
+        from governance.data.access import access_dataset_version
+
+        data = validated(GateCheckSerializer, request.data)
+        found = _version(request, data)
+        if isinstance(found, Response):
+            return found
+        dataset_version = None
+        if data["dataset"]:
+            dataset_version = access_dataset_version(request.user, data["dataset"], data["dataset_version"], request)
+        result = decide(
+            user=caller(request),
+            actor=Actor.from_request(request),
+            version=found,
+            environment=data["environment"],
+            dataset_version=dataset_version,
+            policy=data["policy"],
+            column_roles=data["column_roles"],
+            wait_seconds=data["wait_seconds"],
+        )
+        code = status.HTTP_200_OK if result.decision == PASS else status.HTTP_412_PRECONDITION_FAILED
+        return Response(_body(result), status=code)
+
+
+class GateClient(APIView):
+    """A small stdlib-only Python client for pipelines (exit code 0 pass, 1 fail, 2 insufficient evidence, 3
+    pending or error)."""
+
+    required_scopes = {"GET": "meta:read"}
+
+    @extend_schema(responses={200: str})
+    def get(self, request: Request) -> Any:
+        if not CLIENT.exists():
+            raise Http404
+        return FileResponse(CLIENT.open("rb"), content_type="text/x-python; charset=utf-8", filename="client.py")

@@ -1,0 +1,1 @@
+"""The approval gate: decisions for pipelines, the signed tokens that carry a pass, and the gate's client."""

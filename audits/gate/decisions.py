@@ -1,0 +1,266 @@
+"""The approval gate: one decision for a pipeline, from the stored state, bound to the exact artifact.
+
+Decisions, in the order they are reached:
+
+- ``fail``: the model is prohibited, or the required audit failed;
+- ``insufficient_evidence``: no audit of these inputs exists and none can be run (no evaluation dataset given, no
+  column roles known), or the audit could not judge (or could not run);
+- ``pending``: the audit is still running (poll the run, or ask again);
+- ``pending_approval``: the audit passed, but the version lacks its approvals or has open findings;
+- ``pass``: the audit under the policy the risk tier requires passed (or none is required), the version is approved,
+  nothing is open: the answer carries a signed decision token.
+
+Asking again with the same inputs gives the same decision and never starts a second audit (audit runs are keyed by
+the hashes of their inputs).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from audits import events
+from audits.models import AuditRun, Policy, RunStatus, Verdict
+from governance.access.models import User
+from governance.trail.log import Actor, record_event
+
+PASS = "pass"  # noqa: S105 - a decision, not a password
+FAIL = "fail"
+INSUFFICIENT = "insufficient_evidence"
+PENDING = "pending"
+PENDING_APPROVAL = "pending_approval"
+
+
+@dataclass
+class GateDecision:
+    """What the gate answers: the decision, its reasons in words, and what it rests on."""
+
+    decision: str
+    reasons: list[str]
+    version: Any
+    environment: str
+    policy_version: Any = None
+    run: AuditRun | None = None
+    approvers: list[int] = field(default_factory=list)
+    open_findings: list[dict[str, Any]] = field(default_factory=list)
+    token: str = ""
+
+
+def _latest_run(version: Any, policy_version: Any, dataset_version: Any) -> AuditRun | None:
+    runs = AuditRun.objects.filter(model_version=version, policy_version__policy=policy_version.policy)
+    if dataset_version is not None:
+        runs = runs.filter(dataset_version=dataset_version)
+    return runs.exclude(status=RunStatus.ERROR).order_by("-created_at", "-id").first() or runs.order_by("-id").first()
+
+
+def _known_roles(version: Any, policy_version: Any) -> dict[str, Any] | None:
+    """The column roles of the latest audit of this model under this policy (any version): how it is audited."""
+    previous = (
+        AuditRun.objects.filter(model_version__model=version.model, policy_version__policy=policy_version.policy)
+        .order_by("-id")
+        .first()
+    )
+    return dict(previous.column_roles) if previous else None
+
+
+def _wait(run: AuditRun, seconds: float) -> AuditRun:
+    deadline = time.monotonic() + seconds
+    run.refresh_from_db()
+    while run.status in (RunStatus.QUEUED, RunStatus.RUNNING) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        run.refresh_from_db()
+    return run
+
+
+def required_policy(version: Any, requested: str = "") -> Any:
+    """The policy version the gate judges by: the one asked for, else the one the risk tier requires (None when
+    the tier requires none)."""
+    from audits.actions import AuditError, ensure_builtin_policies
+
+    name = requested or settings.AUDIT_REQUIRED_POLICIES.get(version.model.risk_tier, "")
+    if not name:
+        return None
+    ensure_builtin_policies(only=name)
+    policy = Policy.objects.filter(name=name).first()
+    if policy is None:
+        known = ", ".join(Policy.objects.values_list("name", flat=True)) or "none"
+        raise AuditError(f"Unknown policy {name!r}. Policies: {known}.", field="policy")
+    return policy.latest_version()
+
+
+def decide(
+    *,
+    user: User,
+    actor: Actor,
+    version: Any,
+    environment: str,
+    dataset_version: Any = None,
+    policy: str = "",
+    column_roles: dict[str, Any] | None = None,
+    wait_seconds: float | None = None,
+) -> GateDecision:
+    """The gate's decision for ``version`` in ``environment`` (see the module docstring); recorded in the trail."""
+    wait = settings.GATE_MAX_WAIT_SECONDS if wait_seconds is None else min(wait_seconds, settings.GATE_MAX_WAIT_SECONDS)
+    result = GateDecision(decision=PASS, reasons=[], version=version, environment=environment)
+    model = version.model
+    if model.risk_tier == "prohibited":
+        result.decision = FAIL
+        result.reasons = [f"{model.name} is classified as a prohibited practice (EU AI Act Art. 5)."]
+        return _record(result, actor=actor)
+    result.policy_version = required_policy(version, policy)
+    if result.policy_version is not None:
+        _judge_audit(result, user=user, actor=actor, dataset_version=dataset_version, roles=column_roles, wait=wait)
+    if result.decision == PASS:
+        _judge_approvals(result)
+    if result.decision == PASS:
+        result.token = _token(result)
+    return _record(result, actor=actor)
+
+
+def _judge_audit(
+    result: GateDecision, *, user: User, actor: Actor, dataset_version: Any, roles: dict | None, wait: float
+) -> None:
+    """The required audit's part of the decision: find (or run) it, wait for it, read its verdict."""
+    from audits.actions import do_start_audit
+
+    version, policy_version = result.version, result.policy_version
+    name = policy_version.policy.name
+    run = _latest_run(version, policy_version, dataset_version)
+    if dataset_version is not None and (run is None or run.policy_version_id != policy_version.pk):
+        roles = roles or _known_roles(version, policy_version)
+        if roles is None:
+            result.decision = INSUFFICIENT
+            result.reasons = [
+                f"No audit of {version} under '{name}' exists, and no column roles were given to run one "
+                "(send column_roles)."
+            ]
+            return
+        run, _ = do_start_audit(
+            user=user,
+            actor=actor,
+            model_version=version,
+            dataset_version=dataset_version,
+            policy_version=policy_version,
+            column_roles=roles,
+        )
+    if run is None:
+        result.decision = INSUFFICIENT
+        result.reasons = [
+            f"{version} has no audit under '{name}', which {version.model.risk_tier}-risk models need: send an "
+            "evaluation dataset (dataset, dataset_version) to run one."
+        ]
+        return
+    run.refresh_from_db()
+    if run.status == RunStatus.QUEUED and settings.CELERY_TASK_ALWAYS_EAGER:
+        # In process, inside a caller's transaction the commit hook has not run yet: run the job here (it claims
+        # the run under a lock, so the hook finds it taken).
+        from audits.actions import execute_audit
+
+        run = execute_audit(run.pk)
+    run = _wait(run, wait)
+    result.run = run
+    if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+        result.decision = PENDING
+        result.reasons = [f"Audit run {run.pk} is {run.status} ({run.progress}%): ask again, or poll the run."]
+    elif run.status == RunStatus.ERROR:
+        result.decision = INSUFFICIENT
+        result.reasons = [f"Audit run {run.pk} could not run: {run.error}"]
+    elif run.verdict == Verdict.FAIL:
+        result.decision = FAIL
+        result.reasons = [f"Audit run {run.pk} failed: {reason}" for reason in run.verdict_reasons]
+    elif run.verdict != Verdict.PASS:
+        result.decision = INSUFFICIENT
+        result.reasons = [f"Audit run {run.pk} lacks evidence: {reason}" for reason in run.verdict_reasons]
+
+
+def _judge_approvals(result: GateDecision) -> None:
+    """The people's part: the version approved by enough distinct approvers, and no open finding."""
+    from registry import risk
+    from registry.models import Decision, Finding, FindingStatus, Review, VersionState
+
+    version = result.version
+    version.refresh_from_db()
+    tier = version.model.risk_tier
+    required = risk.required_approvals(tier)
+    approvals = list(
+        Review.objects.filter(version=version, decision=Decision.APPROVE)
+        .order_by("reviewer_id")
+        .values_list("reviewer_id", flat=True)
+    )
+    result.approvers = approvals
+    findings = Finding.objects.filter(version=version, status=FindingStatus.OPEN)
+    result.open_findings = [{"id": f.pk, "kind": f.kind, "title": f.title} for f in findings]
+    if version.state not in (VersionState.APPROVED, VersionState.DEPLOYED) or len(approvals) < required:
+        result.decision = PENDING_APPROVAL
+        result.reasons.append(
+            f"{version} is {version.state} with {len(approvals)} of the {required} approval(s) a {tier}-risk model "
+            "needs."
+        )
+    if result.open_findings:
+        result.decision = PENDING_APPROVAL
+        result.reasons.append(f"{len(result.open_findings)} open finding(s) on {version} need a decision first.")
+    if result.decision == PASS:
+        audit = (
+            f"Audit run {result.run.pk} under '{result.policy_version.policy.name}' passed"
+            if result.run
+            else f"No audit is required for {tier}-risk models"
+        )
+        result.reasons = [audit, f"{version} is {version.state} with {len(approvals)} approval(s)"]
+
+
+def _token(result: GateDecision) -> str:
+    from audits.gate.token import issue_gate_token
+
+    version, run = result.version, result.run
+    dataset = "-"
+    if run is not None:
+        dataset_version = run.dataset_version
+        dataset = f"{dataset_version.dataset.name}/v{dataset_version.number} {dataset_version.sha256 or '-'}"
+    policy = "-"
+    if result.policy_version is not None:
+        pv = result.policy_version
+        policy = f"{pv.policy.name}/v{pv.number} {pv.canonical_sha256}"
+    return issue_gate_token(
+        model=version.model.name,
+        version=version.number,
+        artifact_sha256=version.artifact_sha256 or "-",
+        dataset=dataset,
+        policy=policy,
+        audit=f"{run.pk} {run.results_sha256 or '-'}" if run is not None else "-",
+        environment=result.environment,
+        approvers=tuple(str(a) for a in result.approvers),
+    )
+
+
+def _record(result: GateDecision, *, actor: Actor) -> GateDecision:
+    with transaction.atomic():
+        record_event(
+            events.GATE_DECIDED,
+            actor=actor,
+            obj=result.version,
+            payload={
+                "model": result.version.model.name,
+                "version": result.version.number,
+                "artifact_sha256": result.version.artifact_sha256 or None,
+                "environment": result.environment,
+                "decision": result.decision,
+                "policy": (
+                    f"{result.policy_version.policy.name}/v{result.policy_version.number}"
+                    if result.policy_version
+                    else None
+                ),
+                "run": result.run.pk if result.run else None,
+                "token_sha256": _sha256(result.token) if result.token else None,
+            },
+        )
+    return result
+
+
+def _sha256(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
