@@ -12,7 +12,7 @@ from governance.settings import *  # noqa: F403
 # Hashing passwords slowly is the point in production and pure cost in tests.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests make hundreds of requests a minute from one address; throttling has its own tests.
-REST_FRAMEWORK = {  # noqa: F405
+REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
     "DEFAULT_THROTTLE_RATES": {"anon": "100000/minute", "user": "100000/minute", "gate": "100000/minute"},
 }

@@ -223,9 +223,7 @@ def _policy_version(cast: Cast) -> dict[str, Any]:
     return {**_policy(cast), "number": 1}
 
 
-_AUDIT_CSV = "sex,label,prediction\n" + "".join(
-    f"{'f' if i % 2 else 'm'},{i % 3 % 2},{i % 5 % 2}\n" for i in range(80)
-)
+_AUDIT_CSV = "sex,label,prediction\n" + "".join(f"{'f' if i % 2 else 'm'},{i % 3 % 2},{i % 5 % 2}\n" for i in range(80))
 
 
 def _audit(cast: Cast) -> dict[str, Any]:
