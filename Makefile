@@ -23,6 +23,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 ## make run: set up, migrate, create the demo users and data, serve on http://127.0.0.1:8000
 run: $(VENV)/.runtime
 	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py install_policies
 	DEBUG=1 $(PY) manage.py seed_demo
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
 

@@ -13,6 +13,7 @@ import logging
 import time
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -203,8 +204,12 @@ def do_start_audit(
                     forced=force,
                     created_by=user,
                 )
-        except IntegrityError:  # an identical submission won the race: answer with its run
-            return AuditRun.objects.get(inputs_sha256=inputs, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]), False
+        except IntegrityError:  # an identical submission won the race: answer with its run (live or just finished)
+            winner = AuditRun.objects.filter(inputs_sha256=inputs).exclude(status=RunStatus.ERROR).order_by("-id")
+            found = winner.first()
+            if found is None:
+                raise AuditError("An identical audit is starting; ask again.", code="running", status=409) from None
+            return found, False
         record_event(
             events.AUDIT_STARTED,
             actor=actor,
@@ -236,8 +241,14 @@ def execute_audit(run_id: int) -> AuditRun:
             .select_related("model_version__model", "dataset_version__dataset", "policy_version__policy")
             .get(pk=run_id)
         )
-        if run.status != RunStatus.QUEUED:
+        stale = run.status == RunStatus.RUNNING and (
+            run.started_at is None
+            or (timezone.now() - run.started_at).total_seconds() > settings.AUDIT_STALE_RUN_SECONDS
+        )
+        if run.status != RunStatus.QUEUED and not stale:
             return run  # a redelivered job (acks late) finds the run already taken
+        # A run left "running" far longer than any audit takes lost its worker: it is taken over, not left blocking
+        # its inputs for ever.
         run.status = RunStatus.RUNNING
         run.started_at = timezone.now()
         run.save(update_fields=["status", "started_at"])
@@ -249,7 +260,13 @@ def execute_audit(run_id: int) -> AuditRun:
     except Exception:  # a bug must end the run visibly, not leave it running forever
         logger.exception("audit %s failed", run_id)
         return _finish(run, began=began, error="The audit failed unexpectedly; the error is in the server log.")
-    return _finish(run, began=began, outcome=outcome)
+    try:
+        return _finish(run, began=began, outcome=outcome)
+    except Exception:  # results that cannot be stored must still end the run, as an error
+        logger.exception("audit %s results could not be stored", run_id)
+        return _finish(
+            run, began=began, error="The audit's results could not be stored; the error is in the server log."
+        )
 
 
 def _finish(run: AuditRun, *, began: float, outcome: Any = None, error: str = "") -> AuditRun:

@@ -4,8 +4,9 @@ The verdict is honest by construction:
 
 - ``fail`` when any check the policy names fails;
 - else ``insufficient_evidence`` when a required check could not judge (a group below the minimum size, an interval
-  wider than the policy allows, a check that cannot run for this model);
-- else ``pass``. There is no silent pass: a policy that names no check cannot pass.
+  wider than the policy allows, a check that cannot run for this model), or when no check passed at all;
+- else ``pass``. There is no silent pass: a policy that names no check, or whose checks all could not judge, cannot
+  pass.
 """
 
 from __future__ import annotations
@@ -95,6 +96,9 @@ def decide(checks: list[CheckOutcome]) -> tuple[str, list[str]]:
     unsure = [f"{c.name}: {c.reason}" for c in checks if c.outcome == INSUFFICIENT and c.required]
     if unsure:
         return INSUFFICIENT, unsure
+    if not any(c.outcome == PASS for c in checks):
+        # Optional checks that could not judge are not evidence: a pass needs at least one check that passed.
+        return INSUFFICIENT, ["No check could judge these inputs."] + [f"{c.name}: {c.reason}" for c in checks]
     return PASS, [f"{c.name}: {c.reason}" for c in checks]
 
 
@@ -131,6 +135,9 @@ def evaluate(
                 outcome = CheckOutcome(name=name, outcome=INSUFFICIENT, reason=f"The check could not run: {exc}")
         outcome.required = required
         outcomes.append(outcome)
+    for outcome in outcomes:
+        outcome.details = _json_safe(outcome.details)
+        outcome.reason = _json_safe(outcome.reason)
     verdict, reasons = decide(outcomes)
     results = {
         "verdict": verdict,
@@ -179,6 +186,8 @@ def _json_safe(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\ufffd")  # PostgreSQL's jsonb cannot hold NUL
     return value
 
 

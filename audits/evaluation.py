@@ -127,7 +127,7 @@ def build_evaluation(table: Any, roles: ColumnRoles, *, predictor: Any = None) -
     elif scores is not None:
         y_pred = _thresholded(scores, roles)
     elif predictor is not None:
-        features, feature_names, predict = _model_scorer(table, roles, predictor)
+        features, feature_names, predict = _model_scorer(table, roles, predictor, labels=values)
         y_pred = predict(features).astype(np.int8)
     else:
         raise EvaluationError(
@@ -155,7 +155,7 @@ def _labels(table: Any, roles: ColumnRoles) -> tuple[np.ndarray, list[str]]:
     if len(values) > 2:
         shown = ", ".join(repr(v) for v in values[:6])
         raise EvaluationError(f"label: binary checks need two values; {roles.label!r} has {len(values)}: {shown}.")
-    if roles.favourable not in values and len(values) == 2:
+    if roles.favourable not in values:
         raise EvaluationError(
             f"favourable: {roles.favourable!r} is not a value of {roles.label!r} (values: {', '.join(values)})."
         )
@@ -201,7 +201,9 @@ def _thresholded(scores: np.ndarray, roles: ColumnRoles) -> np.ndarray:
     return (scores >= roles.threshold).astype(np.int8)
 
 
-def _model_scorer(table: Any, roles: ColumnRoles, predictor: Any) -> tuple[np.ndarray, tuple[str, ...], Any]:
+def _model_scorer(
+    table: Any, roles: ColumnRoles, predictor: Any, *, labels: list[str]
+) -> tuple[np.ndarray, tuple[str, ...], Any]:
     """The feature matrix and a function giving the model's favourable decisions for any such matrix."""
     import pyarrow.compute as pc
 
@@ -217,13 +219,24 @@ def _model_scorer(table: Any, roles: ColumnRoles, predictor: Any) -> tuple[np.nd
         raise EvaluationError("features: the model's input columns must be numeric.") from None
     favourable = roles.favourable
 
-    def predict(matrix: np.ndarray) -> np.ndarray:
+    def outputs(matrix: np.ndarray) -> np.ndarray:
         predicted = np.asarray(predictor.predict(np.asarray(matrix, dtype=np.float32)))
         as_text = [
             str(int(v)) if isinstance(v, float | np.floating) and float(v).is_integer() else str(v) for v in predicted
         ]
-        return np.array(as_text) == favourable
+        return np.array(as_text)
 
+    def predict(matrix: np.ndarray) -> np.ndarray:
+        return outputs(matrix) == favourable
+
+    # The model must speak the label's language: a model answering "yes"/"no" against labels "1"/"2" would make
+    # every decision unfavourable, and equal rates would look fair.
+    produced = set(outputs(features[: min(len(features), 5000)]).tolist())
+    if not produced <= set(labels):
+        raise EvaluationError(
+            f"The model's outputs {sorted(produced)[:6]} are not values of the label ({', '.join(labels)}): check "
+            "favourable and the label column."
+        )
     return features, feature_names, predict
 
 

@@ -18,10 +18,16 @@ def required_audit_blocker(version: Any) -> str | None:
     policy = settings.AUDIT_REQUIRED_POLICIES.get(tier)
     if not policy:
         return None
+    from audits.models import PolicyVersion
+
+    current = PolicyVersion.objects.filter(policy__name=policy).order_by("-number").first()
+    # Only an audit under the policy's latest version counts: a looser, older version is not evidence now.
     latest = (
-        AuditRun.objects.filter(model_version=version, policy_version__policy__name=policy, status=RunStatus.DONE)
+        AuditRun.objects.filter(model_version=version, policy_version=current, status=RunStatus.DONE)
         .order_by("-finished_at", "-id")
         .first()
+        if current is not None
+        else None
     )
     if latest is None:
         return f"{tier}-risk models need a passing audit under the '{policy}' policy, and {version} has none yet."

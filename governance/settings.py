@@ -259,11 +259,15 @@ for _item in env_list("AUDIT_REQUIRED_POLICIES", ["high=eu-ai-act-high-risk", "l
             f"AUDIT_REQUIRED_POLICIES: {_item!r} is not tier=policy with tier one of high, limited, minimal."
         )
     AUDIT_REQUIRED_POLICIES[_tier] = _policy
+# An audit run still "running" after this long lost its worker (killed, out of memory): the next job takes it over.
+AUDIT_STALE_RUN_SECONDS = env_int("AUDIT_STALE_RUN_SECONDS", 6 * 3600, minimum=60)
 # The approval gate: how long it may wait for an audit it started before answering "pending", how long a pass token
 # stays valid, and whether deploying through the API needs a valid pass token for that version and environment.
 GATE_MAX_WAIT_SECONDS = env_int("GATE_MAX_WAIT_SECONDS", 30, minimum=0)
 GATE_TOKEN_TTL_SECONDS = env_int("GATE_TOKEN_TTL_SECONDS", 3600, minimum=60)
 GATE_REQUIRE_TOKEN_FOR_DEPLOY = env_bool("GATE_REQUIRE_TOKEN_FOR_DEPLOY", default=False)
+# Consent coverage over fewer subjects than this is shown only to consent keepers (officers, administrators).
+COVERAGE_MIN_SUBJECTS = env_int("COVERAGE_MIN_SUBJECTS", 10, minimum=1)
 # Base URI of the ``assay:`` prefix in PROV-JSON lineage exports.
 PROV_NAMESPACE_URI = env_str("PROV_NAMESPACE_URI") or "https://assay.example/ns#"
 # Largest piece of personal data stored about one subject (sealed JSON).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.http import FileResponse, Http404
+from django.http import Http404, HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -150,4 +150,6 @@ class GateClient(APIView):
     def get(self, request: Request) -> Any:
         if not CLIENT.exists():
             raise Http404
-        return FileResponse(CLIENT.open("rb"), content_type="text/x-python; charset=utf-8", filename="client.py")
+        response = HttpResponse(CLIENT.read_bytes(), content_type="text/x-python; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="client.py"'
+        return response

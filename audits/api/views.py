@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -36,7 +37,7 @@ class PolicyList(generics.ListAPIView):
     serializer_class = PolicySerializer
 
     def get_queryset(self) -> Any:
-        actions.ensure_builtin_policies()
+        # Reading never writes: the built-ins are stored by `manage.py install_policies` (and on first use).
         return Policy.objects.all()
 
     @extend_schema(request=PolicyCreateSerializer, responses={201: PolicyVersionSerializer})
@@ -54,7 +55,6 @@ class PolicyDetail(APIView):
 
     @extend_schema(responses=PolicySerializer)
     def get(self, request: Request, name: str) -> Response:
-        actions.ensure_builtin_policies(only=name)
         return Response(PolicySerializer(access_policy(name)).data)
 
 
@@ -83,7 +83,7 @@ class AuditList(generics.ListAPIView):
         params = self.request.query_params
         if params.get("model"):
             queryset = queryset.filter(model_version__model__name=params["model"])
-        if params.get("version", "").isdigit():
+        if re.fullmatch(r"[0-9]{1,9}", params.get("version", "")):
             queryset = queryset.filter(model_version__number=int(params["version"]))
         for name in ("status", "verdict"):
             if params.get(name):
@@ -151,7 +151,7 @@ class PolicyDiff(APIView):
         numbers = {}
         for side in ("from", "to"):
             raw = request.query_params.get(side, "")
-            if not raw.isdigit():
+            if not re.fullmatch(r"[0-9]{1,9}", raw):
                 raise ValidationError({side: ["A version number."]})
             numbers[side] = int(raw)
         versions = {v.number: v for v in policy.versions.filter(number__in=numbers.values())}

@@ -51,7 +51,8 @@ class GateDecision:
 
 
 def _latest_run(version: Any, policy_version: Any, dataset_version: Any) -> AuditRun | None:
-    runs = AuditRun.objects.filter(model_version=version, policy_version__policy=policy_version.policy)
+    # Only the policy's latest version counts: an audit under an older, looser version is not evidence now.
+    runs = AuditRun.objects.filter(model_version=version, policy_version=policy_version)
     if dataset_version is not None:
         runs = runs.filter(dataset_version=dataset_version)
     return runs.exclude(status=RunStatus.ERROR).order_by("-created_at", "-id").first() or runs.order_by("-id").first()
@@ -77,11 +78,12 @@ def _wait(run: AuditRun, seconds: float) -> AuditRun:
 
 
 def required_policy(version: Any, requested: str = "") -> Any:
-    """The policy version the gate judges by: the one asked for, else the one the risk tier requires (None when
-    the tier requires none)."""
+    """The latest version of the policy the gate judges by: the one the risk tier requires, else the one asked for
+    (None when neither names one)."""
     from audits.actions import AuditError, ensure_builtin_policies
 
-    name = requested or settings.AUDIT_REQUIRED_POLICIES.get(version.model.risk_tier, "")
+    # The tier's policy always decides when the tier has one: a caller cannot pick a weaker one instead.
+    name = settings.AUDIT_REQUIRED_POLICIES.get(version.model.risk_tier, "") or requested
     if not name:
         return None
     ensure_builtin_policies(only=name)
@@ -130,7 +132,7 @@ def _judge_audit(
     version, policy_version = result.version, result.policy_version
     name = policy_version.policy.name
     run = _latest_run(version, policy_version, dataset_version)
-    if dataset_version is not None and (run is None or run.policy_version_id != policy_version.pk):
+    if dataset_version is not None and run is None:
         roles = roles or _known_roles(version, policy_version)
         if roles is None:
             result.decision = INSUFFICIENT

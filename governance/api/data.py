@@ -7,6 +7,7 @@ dataset version's consent coverage as counts, never who.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.access.models import Team
-from governance.access.permissions import caller
+from governance.access.permissions import caller, caller_scopes
 from governance.api.parsers import SafeJSONParser, check_json_value
 from governance.api.serializers import StrictSerializer, parse_aware_datetime
 from governance.data import actions
@@ -156,7 +157,9 @@ class DatasetVersionMetadataSerializer(StrictSerializer):
 
     external_uri = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", required=False, allow_blank=True, default="")
-    row_count = serializers.IntegerField(required=False, min_value=0, allow_null=True, default=None)
+    row_count = serializers.IntegerField(
+        required=False, min_value=0, max_value=2**53 - 1, allow_null=True, default=None
+    )
     schema = serializers.ListField(child=SchemaColumnSerializer(), required=False, default=list, max_length=2000)
     # Named like DRF's Field.source; the serializer metaclass removes declared fields, so the attribute is intact.
     source = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")  # type: ignore[assignment]
@@ -171,8 +174,14 @@ class DatasetVersionMetadataSerializer(StrictSerializer):
     )
 
     def validate_external_uri(self, value: str) -> str:
+        from urllib.parse import urlsplit
+
         if value and "://" not in value:
             raise serializers.ValidationError("An external URI needs a scheme, e.g. s3://bucket/path.parquet.")
+        if value and ("@" in urlsplit(value).netloc or any(c in value for c in "\r\n\x00")):
+            raise serializers.ValidationError(
+                "An external URI must not carry credentials (user:password@); the trail keeps it for ever."
+            )
         return value
 
 
@@ -191,9 +200,11 @@ class DatasetList(generics.ListAPIView):
     @extend_schema(request=DatasetCreateSerializer, responses={201: DatasetSerializer})
     def post(self, request: Request) -> Response:
         data = validated(DatasetCreateSerializer, request.data)
-        team = Team.objects.filter(slug=data.pop("team")).first()
-        if team is None:
-            raise ValidationError({"team": ["There is no such team."]})
+        user = caller(request)
+        teams = Team.objects.all() if user.is_organisation_wide else Team.objects.filter(pk__in=user.team_ids())
+        team = teams.filter(slug=data.pop("team")).first()
+        if team is None:  # another team's slug answers like a missing one: team names are not revealed
+            raise ValidationError({"team": ["There is no such team among yours."]})
         dataset = actions.do_register_dataset(
             user=caller(request), actor=Actor.from_request(request), team=team, **data
         )
@@ -263,7 +274,7 @@ def _lineage_params(request: Request) -> tuple[str, int | None]:
     raw = request.query_params.get("depth")
     if raw is None or raw == "":
         return direction, None
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+    if not re.fullmatch(r"[0-9]{1,4}", raw) or not 1 <= int(raw) <= 1000:
         raise ValidationError({"depth": ["A whole number of runs from 1 to 1000."]})
     return direction, int(raw)
 
@@ -317,7 +328,19 @@ class DatasetVersionCoverage(APIView):
             )
         raw = request.query_params.get("at")
         at = timezone.now() if not raw else parse_aware_datetime(raw, field="at")
-        return Response(coverage(version, purpose, at))
+        counts = coverage(version, purpose, at)
+        minimum = settings.COVERAGE_MIN_SUBJECTS
+        if counts["subjects"] < minimum and "consent:read" not in caller_scopes(request):
+            # Counts over a handful of subjects would tell an owner one person's consent: only consent keepers see them.
+            raise ValidationError(
+                {
+                    "dataset": [
+                        f"{node_id(version)} holds fewer than {minimum} subjects; coverage this small would "
+                        "identify people (a compliance officer can see it)."
+                    ]
+                }
+            )
+        return Response(counts)
 
 
 # --- lineage runs ----------------------------------------------------------------------------------------------
@@ -450,11 +473,10 @@ class OpenLineageIntake(APIView):
 
     @extend_schema(request=dict, responses={201: dict, 200: dict})
     def post(self, request: Request) -> Response:
-        before = LineageRun.objects.count()
         run, unmapped = actions.do_record_openlineage(
             user=caller(request), actor=Actor.from_request(request), body=request.data
         )
-        created = LineageRun.objects.count() > before
+        created = getattr(run, "created_now", False)
         return Response(
             {**describe_run(run), "unmapped": unmapped},
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,

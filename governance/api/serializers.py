@@ -19,6 +19,12 @@ def parse_aware_datetime(raw: str, *, field: str) -> dt.datetime:
         moment = None
     if moment is None or moment.tzinfo is None:
         raise serializers.ValidationError({field: ["Use an ISO 8601 time with a timezone, e.g. 2026-01-31T12:00:00Z."]})
+    try:
+        in_utc = moment.astimezone(dt.UTC)
+    except OverflowError:
+        in_utc = None
+    if in_utc is None or not 1900 <= in_utc.year <= 9998:
+        raise serializers.ValidationError({field: ["The time is out of range (years 1900 to 9998)."]})
     return moment
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -144,6 +145,16 @@ def do_register_dataset(
     return dataset
 
 
+def _uri_for_trail(uri: str) -> str | None:
+    """Scheme, host and path of an external URI: query strings (signed URLs, tokens) never enter the trail."""
+    if not uri:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
+
+
 def _store(path: Path, *, sha256: str, fmt: str) -> str:
     """Content-addressed storage: the same bytes are stored once, under their hash."""
     name = f"datasets/{sha256[:2]}/{sha256}.{fmt}"
@@ -263,7 +274,7 @@ def do_register_dataset_version(
                 "size": version.size_bytes,
                 "rows": version.row_count,
                 "format": version.format,
-                "external_uri": external_uri or None,
+                "external_uri": _uri_for_trail(external_uri),
                 "subjects": version.subject_count,
                 "findings": len(findings),
             },
@@ -468,7 +479,8 @@ def do_record_openlineage(*, user: User, actor: Actor, body: Any) -> tuple[Linea
     """Record an OpenLineage RunEvent as received: the run is created on its first event and extended by later
     ones (START, then COMPLETE...). Datasets map to Assay dataset versions by their OpenLineage name (or the
     ``assay`` namespace); what does not map is kept with the event and answered, not refused, so a pipeline
-    never breaks on lineage it sends."""
+    never breaks on lineage it sends. ``run.created_now`` says whether this event created the run."""
+    from governance.data.models import OpenLineageEvent
     from governance.data.openlineage import OpenLineageError, parse_run_event
 
     _require_role(user, DATA_WRITERS, "record lineage")
@@ -478,48 +490,15 @@ def do_record_openlineage(*, user: User, actor: Actor, body: Any) -> tuple[Linea
         raise DataError(f"Not a valid OpenLineage RunEvent: {exc}", code="invalid_openlineage") from None
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    unmapped: list[dict[str, Any]] = []
-    resolved: dict[str, list[Any]] = {"inputs": [], "outputs": [], "models": []}
-    for side, refs in (("inputs", event.inputs), ("outputs", event.outputs)):
-        for ref in refs:
-            target, why = _map_openlineage_dataset(user, ref, at=event.event_time, side=side)
-            if target is None:
-                unmapped.append({"side": side, "namespace": ref.namespace, "name": ref.name, "reason": why})
-            elif side == "outputs" and not isinstance(target, DatasetVersion):
-                resolved["models"].append(target)
-            else:
-                resolved[side].append(target)
-    from governance.data.models import OpenLineageEvent
-
+    resolved, unmapped = _resolve_openlineage(user, event)
     with transaction.atomic():
         previous = OpenLineageEvent.objects.filter(sha256=digest).select_related("run").first()
         if previous is not None:  # the same event sent twice (a retrying client) changes nothing
+            _check_run_team(user, previous.run, event)
+            previous.run.created_now = False  # type: ignore[attr-defined]
             return previous.run, previous.unmapped
-        run = LineageRun.objects.select_for_update().filter(run_id=event.run_id).first()
         owner_team = _run_team(resolved["inputs"], resolved["outputs"], resolved["models"]) or _only_team(user)
-        if run is None:
-            run = LineageRun.objects.create(
-                run_id=event.run_id,
-                job_namespace=event.job_namespace,
-                job_name=event.job_name,
-                code_ref=event.code_ref,
-                parameters=event.parameters,
-                state=event.event_type,
-                source="openlineage",
-                team=owner_team,
-                created_by=user,
-            )
-        elif (run.job_namespace, run.job_name) != (event.job_namespace, event.job_name):
-            raise DataError(
-                f"Run {event.run_id} belongs to job {run.job_namespace}/{run.job_name}, not "
-                f"{event.job_namespace}/{event.job_name}.",
-                code="conflict",
-                status=409,
-            )
-        elif run.team_id is not None and not (user.is_organisation_wide or run.team_id in user.team_ids()):
-            raise DataError(f"Run {event.run_id} belongs to another team.", code="not_in_team", status=403)
-        elif run.team_id is None and owner_team is not None:
-            run.team = owner_team  # a run that started with nothing recognisable is owned once something is
+        run, created = _openlineage_run(user, event, owner_team)
         # Producers often name inputs on START and outputs on COMPLETE: check the run as a whole, not one event.
         links = list(LineageLink.objects.filter(run=run).select_related("dataset_version"))
         inputs = {*resolved["inputs"], *(link.dataset_version for link in links if link.direction == "input")}
@@ -534,16 +513,87 @@ def do_record_openlineage(*, user: User, actor: Actor, body: Any) -> tuple[Linea
         added_in, added_out = _link(
             run, inputs=resolved["inputs"], outputs=resolved["outputs"], models=resolved["models"]
         )
-        OpenLineageEvent.objects.create(
-            run=run,
-            event_type=event.event_type,
-            event_time=event.event_time,
-            sha256=digest,
-            body=dict(body),
-            unmapped=unmapped,
-        )
+        try:
+            with transaction.atomic():
+                OpenLineageEvent.objects.create(
+                    run=run,
+                    event_type=event.event_type,
+                    event_time=event.event_time,
+                    sha256=digest,
+                    body=_storable_openlineage(body),
+                    unmapped=unmapped,
+                )
+        except IntegrityError:  # the same event, sent twice at once: the other request recorded it
+            raise DataError(
+                "This OpenLineage event is being recorded by another request.", code="conflict", status=409
+            ) from None
+        run.created_now = created  # type: ignore[attr-defined]
         _record_run_event(run, actor=actor, inputs=added_in, outputs=added_out, openlineage_sha256=digest)
     return run, unmapped
+
+
+def _resolve_openlineage(user: User, event: Any) -> tuple[dict[str, list[Any]], list[dict[str, Any]]]:
+    """The event's datasets as Assay dataset and model versions the user can see, and those that do not map."""
+    unmapped: list[dict[str, Any]] = []
+    resolved: dict[str, list[Any]] = {"inputs": [], "outputs": [], "models": []}
+    for side, refs in (("inputs", event.inputs), ("outputs", event.outputs)):
+        for ref in refs:
+            target, why = _map_openlineage_dataset(user, ref, at=event.event_time, side=side)
+            if target is None:
+                unmapped.append({"side": side, "namespace": ref.namespace, "name": ref.name, "reason": why})
+            elif side == "outputs" and not isinstance(target, DatasetVersion):
+                resolved["models"].append(target)
+            else:
+                resolved[side].append(target)
+    return resolved, unmapped
+
+
+def _check_run_team(user: User, run: LineageRun, event: Any) -> None:
+    """Another team's run answers like a run id in use, naming nothing of it (checked before anything else)."""
+    if run.team_id is not None and not (user.is_organisation_wide or run.team_id in user.team_ids()):
+        raise DataError(f"Run id {event.run_id} is in use by another run.", code="conflict", status=409)
+
+
+def _openlineage_run(user: User, event: Any, owner_team: Any) -> tuple[LineageRun, bool]:
+    """The run the event belongs to (created on its first event), locked; whether it was created now."""
+    run = LineageRun.objects.select_for_update().filter(run_id=event.run_id).first()
+    if run is None:
+        try:
+            with transaction.atomic():
+                run = LineageRun.objects.create(
+                    run_id=event.run_id,
+                    job_namespace=event.job_namespace,
+                    job_name=event.job_name,
+                    code_ref=event.code_ref,
+                    parameters=event.parameters,
+                    state=event.event_type,
+                    source="openlineage",
+                    team=owner_team,
+                    created_by=user,
+                )
+            return run, True
+        except IntegrityError:  # START and COMPLETE raced: the other request created the run
+            run = LineageRun.objects.select_for_update().get(run_id=event.run_id)
+    _check_run_team(user, run, event)
+    if (run.job_namespace, run.job_name) != (event.job_namespace, event.job_name):
+        raise DataError(
+            f"Run {event.run_id} belongs to job {run.job_namespace}/{run.job_name}, not "
+            f"{event.job_namespace}/{event.job_name}.",
+            code="conflict",
+            status=409,
+        )
+    if run.team_id is None and owner_team is not None:
+        run.team = owner_team  # a run that started with nothing recognisable is owned once something is
+    return run, False
+
+
+def _storable_openlineage(body: Any) -> dict[str, Any]:
+    """The event as received, less the run facet that carries environment variables (secrets, often)."""
+    stored = json.loads(json.dumps(body))
+    facets = (stored.get("run") or {}).get("facets")
+    if isinstance(facets, dict):
+        facets.pop("environmentVariables", None)
+    return stored
 
 
 def _only_team(user: User) -> Any:
@@ -585,7 +635,12 @@ def _map_openlineage_dataset(user: User, ref: Any, *, at: datetime, side: str) -
     datasets = datasets_visible_to(user)
     if ref.namespace == "assay":
         parts = ref.name.strip("/").split("/")
-        if len(parts) == 4 and parts[0] == "models" and parts[2] == "versions" and parts[3].isdigit():
+        if (
+            len(parts) == 4
+            and parts[0] == "models"
+            and parts[2] == "versions"
+            and re.fullmatch(r"[0-9]{1,9}", parts[3])
+        ):
             if side != "outputs":
                 return None, "a model version can only be an output (a training run)"
             found = (
@@ -604,7 +659,11 @@ def _map_openlineage_dataset(user: User, ref: Any, *, at: datetime, side: str) -
         return None, "no dataset that you can see is registered under this name"
     versions = DatasetVersion.objects.filter(dataset=dataset).select_related("dataset__team")
     if ref.version:
-        by = {"number": int(ref.version)} if ref.version.isdigit() else {"sha256": ref.version.lower()}
+        by = (
+            {"number": int(ref.version)}
+            if re.fullmatch(r"[0-9]{1,9}", ref.version)
+            else {"sha256": ref.version.lower()[:64]}
+        )
         found_version = versions.filter(**by).first()
         return (found_version, "") if found_version else (None, f"dataset {dataset.name} has no version {ref.version}")
     latest = versions.filter(created_at__lte=at).order_by("-number").first()
@@ -622,7 +681,13 @@ def do_create_purpose(*, user: User, actor: Actor, code: str, description: str, 
     with transaction.atomic():
         if Purpose.objects.filter(code=code).exists():
             raise DataError(f"A purpose with code '{code}' already exists.", code="duplicate", status=409)
-        purpose = Purpose.objects.create(code=code, description=description, legal_basis=legal_basis, created_by=user)
+        try:
+            with transaction.atomic():
+                purpose = Purpose.objects.create(
+                    code=code, description=description, legal_basis=legal_basis, created_by=user
+                )
+        except IntegrityError:
+            raise DataError(f"A purpose with code '{code}' already exists.", code="duplicate", status=409) from None
         record_event(
             events.PURPOSE_CREATED, actor=actor, obj=purpose, payload={"code": code, "legal_basis": legal_basis}
         )
@@ -674,7 +739,7 @@ def do_record_consent(
                 field="external_id" if external_id else "pseudonym",
             )
         if subject is None:
-            subject = Subject.objects.create(pseudonym=pseudonym)
+            subject, _ = Subject.objects.get_or_create(pseudonym=pseudonym)  # a concurrent first consent is no error
         if subject.erased_at is not None and kind == ConsentKind.GIVEN:
             raise DataError("This subject was erased; new consent needs a new identity.", code="erased", status=409)
         consent = ConsentEvent.objects.create(
@@ -739,14 +804,18 @@ def open_impact_findings(pseudonyms: Iterable[str], *, kind: str, detail: Mappin
                 cause = f"{kind}:{detail.get('purpose', '')}:{pseudonym}"
                 if Finding.objects.filter(version=model_version, cause=cause, status=FindingStatus.OPEN).exists():
                     continue
-                finding = Finding.objects.create(
-                    version=model_version,
-                    kind=kind,
-                    cause=cause,
-                    title=_finding_title(kind, detail, dataset_version),
-                    details={**detail, "subject": pseudonym, "dataset": node_id(dataset_version)},
-                    status=FindingStatus.OPEN,
-                )
+                try:
+                    with transaction.atomic():  # a concurrent request may open the same finding first
+                        finding = Finding.objects.create(
+                            version=model_version,
+                            kind=kind,
+                            cause=cause,
+                            title=_finding_title(kind, detail, dataset_version),
+                            details={**detail, "subject": pseudonym, "dataset": node_id(dataset_version)},
+                            status=FindingStatus.OPEN,
+                        )
+                except IntegrityError:
+                    continue
                 record_event(
                     events.FINDING_OPENED,
                     actor=actor,
@@ -766,7 +835,9 @@ def open_impact_findings(pseudonyms: Iterable[str], *, kind: str, detail: Mappin
 def _finding_title(kind: str, detail: Mapping[str, Any], dataset_version: DatasetVersion) -> str:
     where = node_id(dataset_version)
     if kind == "consent_withdrawn":
-        return f"A subject in {where} {detail.get('change', 'withdrew')} consent for '{detail.get('purpose')}'"
+        how = "consent expired" if detail.get("change") == "expired" else "withdrew consent"
+        subject = "A subject's" if how == "consent expired" else "A subject"
+        return f"{subject} in {where} {how} for '{detail.get('purpose')}'"
     return f"A subject in {where} was erased (GDPR Art. 17)"
 
 

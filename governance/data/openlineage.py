@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +189,12 @@ def _event_time(value: str) -> datetime:
         raise OpenLineageError(
             f"eventTime has no timezone offset ({_short(value)}); send e.g. 2025-01-31T12:00:00Z", path="eventTime"
         )
+    try:
+        year = parsed.astimezone(UTC).year
+    except OverflowError:
+        year = 0
+    if not 1900 <= year <= 9998:
+        raise OpenLineageError(f"eventTime is out of range ({_short(value)})", path="eventTime")
     return parsed
 
 
@@ -240,7 +246,10 @@ def _code_ref(job_facets: Mapping[str, Mapping[str, Any]]) -> str:
     - otherwise "".
     """
     location = job_facets.get("sourceCodeLocation", {})
-    repo_url, url = _text(location.get("repoUrl")), _text(location.get("url"))
+    repo_url, url = (
+        _without_credentials(_text(location.get("repoUrl"))),
+        _without_credentials(_text(location.get("url"))),
+    )
     if repo_url or url:
         ref = repo_url or url
         version, path = _text(location.get("version")), _text(location.get("path"))
@@ -327,3 +336,15 @@ def _clip(text: str, limit: int) -> str:
 def _short(value: object) -> str:
     """A value quoted for a message, clipped so a hostile body cannot make the message long."""
     return _clip(repr(value), 60)
+
+
+def _without_credentials(url: str) -> str:
+    """A URL without any ``user:password@`` part (CI systems put access tokens there)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if not url or "@" not in url:
+        return url
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))

@@ -304,7 +304,6 @@ OBJECTS: dict[str, Target] = {
 REFUSED_BY_ACTION: dict[tuple[str, str], frozenset[str]] = {
     # The body registers the model for credit-risk, and the outsider is not in that team.
     ("registry-api:model-list", "POST"): frozenset({"outsider"}),
-    ("api:dataset-list", "POST"): frozenset({"outsider"}),
 }
 
 # Bodies that make an allowed write succeed (without one, a write is sent an empty JSON object).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import io
 import statistics
 from collections.abc import Callable
 from typing import Any
@@ -88,9 +89,14 @@ def audit_events(seq: int) -> list[Any]:
 # --- policies --------------------------------------------------------------------------------------------------
 
 
-def test_the_builtin_policies_are_stored_on_first_access_and_listed(cast: Cast) -> None:
-    seq = last_seq()
+def test_reading_policies_writes_nothing_and_install_policies_stores_the_builtins(cast: Cast) -> None:
+    from django.core.management import call_command
 
+    before, seq = db_state(), last_seq()
+    assert cast.read_only.client().get(f"{API}/policies/").json()["results"] == []  # a read never writes
+    assert (db_state(), events_since(seq)) == (before, [])
+
+    call_command("install_policies", stdout=io.StringIO())
     response = cast.reviewer.client().get(f"{API}/policies/")
 
     assert response.status_code == 200, response.content

@@ -204,7 +204,7 @@ def test_a_token_of_another_team_does_not_see_the_model(cast: Cast, world: dict[
 def test_the_client_script_is_served_and_is_stdlib_only(cast: Cast) -> None:
     response = cast.ci.client().get("/api/v1/gates/client.py")
     assert response.status_code == 200
-    source = b"".join(response.streaming_content).decode()
+    source = response.content.decode()
     compile(source, "client.py", "exec")
     imports = {line.split()[1].split(".")[0] for line in source.splitlines() if line.startswith(("import ", "from "))}
     assert imports <= set(sys.stdlib_module_names) | {"__future__"}

@@ -160,12 +160,17 @@ def test_an_openlineage_name_maps_to_one_dataset_only(cast: Cast) -> None:
 
 
 def test_an_owner_cannot_register_a_dataset_for_a_team_they_are_not_in(cast: Cast) -> None:
-    refused(
+    # Another team answers exactly like a team that does not exist: team names are not revealed to outsiders.
+    other = refused(
         lambda: cast.outsider.client().post(DATASETS, {"name": "applicants", "team": "credit-risk"}, format="json"),
-        403,
-        "not_in_team",
+        422,
+    )
+    missing = refused(
+        lambda: cast.outsider.client().post(DATASETS, {"name": "applicants", "team": "no-such-team"}, format="json"),
+        422,
     )
 
+    assert other == missing
     assert not Dataset.objects.exists()
 
 
@@ -649,7 +654,7 @@ def at(day: str) -> datetime:
 
 
 @pytest.fixture
-def covered(cast: Cast, applicants: Dataset, media_root: Path) -> DatasetVersion:
+def covered(cast: Cast, applicants: Dataset, media_root: Path, settings: Any) -> DatasetVersion:
     """Version 1 of ``applicants``: six applicants, whose consent to model_training changes over 2026.
 
     1: given 01-01, withdrawn 03-01.
@@ -659,7 +664,10 @@ def covered(cast: Cast, applicants: Dataset, media_root: Path) -> DatasetVersion
     5: only ever asked about marketing (given 01-01).
     6: never asked.
     An applicant who is not in the version (99) consents from 01-01 and must not be counted.
+    Six subjects are below the privacy floor for owners (COVERAGE_MIN_SUBJECTS); these tests lower it to see the
+    arithmetic, and a test of its own keeps it.
     """
+    settings.COVERAGE_MIN_SUBJECTS = 1
     version = make_file_version(cast, applicants, german_csv(6), subject_id_column="applicant_id")
     training, marketing = make_purpose(cast, "model_training"), make_purpose(cast, "marketing")
     for number, kind, day, extra in (
@@ -779,3 +787,14 @@ def test_coverage_of_another_teams_version_is_not_found(cast: Cast, covered: Dat
         404,
         "not_found",
     )
+
+
+def test_coverage_of_a_handful_of_subjects_is_shown_to_consent_keepers_only(
+    cast: Cast, covered: DatasetVersion, settings: Any
+) -> None:
+    # Counts over six applicants at two instants would tell an owner one person's consent history.
+    settings.COVERAGE_MIN_SUBJECTS = 10
+    url = f"{DATASETS}applicants/versions/1/coverage?purpose=model_training&at=2026-02-01T12:00:00Z"
+    error = refused(lambda: cast.owner.client().get(url), 422)
+    assert "fewer than 10 subjects" in error["message"]
+    assert cast.officer.client().get(url).json()["subjects"] == 6
