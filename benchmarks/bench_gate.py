@@ -1,0 +1,212 @@
+"""Approval-gate decision latency for an already-audited, approved version: 1, 10 and 50 concurrent clients on
+loopback, against gunicorn and PostgreSQL (target: p99 under 100 ms at 50 clients, no errors).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python benchmarks/bench_gate.py
+    python benchmarks/bench_gate.py --requests 200          # SQLite, for a quick look
+
+A scratch database (assay_bench_gate on PostgreSQL) is created and dropped here. Every decision is a real one:
+it reads the audit and the approvals, signs a pass token and appends a trail event. Prints p50/p99 per
+concurrency; asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def configure(database_url: str | None) -> tuple[dict[str, str], str | None]:
+    """Environment for both this process and gunicorn, pointing at a scratch database."""
+    scratch = tempfile.mkdtemp(prefix="assay-bench-gate-")
+    env = {
+        "DEBUG": "1",
+        "TRAIL_KEY_DIR": scratch,
+        "ASSAY_VAR_DIR": scratch,
+        "AUDIT_REQUIRED_POLICIES": "high=four-fifths",
+        "GATE_RATE": "1000000/minute",
+        "API_USER_RATE": "1000000/minute",
+        "LOG_LEVEL": "WARNING",
+    }
+    admin_url = None
+    if database_url and database_url.startswith("postgres"):
+        import psycopg
+
+        admin_url = database_url
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS assay_bench_gate")
+            conn.execute("CREATE DATABASE assay_bench_gate")
+        env["DATABASE_URL"] = database_url.rsplit("/", 1)[0] + "/assay_bench_gate"
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{scratch}/bench.sqlite3"
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return env, admin_url
+
+
+def arrange() -> str:
+    """A high-risk model whose version passed four-fifths and has two approvals; returns a CI token."""
+    from audits import actions as audits
+    from audits.models import Policy
+    from governance.access.actions import do_create_user, do_issue_token
+    from governance.data import actions as data
+    from governance.trail.log import Actor
+    from registry import actions as registry
+
+    actor = Actor.system()
+    owner = do_create_user(username="owner", role="owner", teams=["risk"], actor=actor)
+    reviewer = do_create_user(username="reviewer", role="reviewer", teams=["risk"], actor=actor)
+    officer = do_create_user(username="officer", role="officer", teams=[], actor=actor)
+    ci = do_create_user(username="ci", role="ci", teams=[], actor=actor)
+    team = owner.teams.get()
+    path = Path(tempfile.mkdtemp()) / "decisions.csv"
+    rows = ["sex,label,prediction"] + [f"{'fm'[i % 2]},{i % 3 % 2},{1 if i % 5 < 3 else 0}" for i in range(2000)]
+    path.write_text("\n".join(rows) + "\n")
+    dataset = data.do_register_dataset(user=owner, actor=actor, name="decisions", team=team)
+    dataset_version = data.do_register_dataset_version(
+        dataset=dataset, user=owner, actor=actor, file_path=path, file_name="decisions.csv"
+    )
+    answers = {
+        "prohibited_practice": "none",
+        "annex_iii_area": "essential_services",
+        "profiles_natural_persons": True,
+        "human_reviews_each_decision": False,
+        "interacts_with_people_or_generates_content": False,
+    }
+    model = registry.do_register_model(
+        user=owner, actor=actor, name="credit-scoring", team=team, purpose="bench", risk_answers=answers
+    )
+    version = registry.do_register_version(model=model, user=owner, actor=actor)
+    audits.ensure_builtin_policies()
+    run, _ = audits.do_start_audit(
+        user=owner,
+        actor=actor,
+        model_version=version,
+        dataset_version=dataset_version,
+        policy_version=Policy.objects.get(name="four-fifths").latest_version(),
+        column_roles={"label": "label", "prediction": "prediction", "protected": ["sex"]},
+    )
+    run = audits.execute_audit(run.pk) if run.status == "queued" else run
+    run.refresh_from_db()
+    assert run.verdict == "pass", (run.status, run.verdict, run.verdict_reasons, run.error)
+    registry.do_submit(version=version, user=owner, actor=actor)
+    registry.do_approve(version=version, user=reviewer, actor=actor)
+    registry.do_approve(version=version, user=officer, actor=actor)
+    return do_issue_token(user=ci, actor=actor, days=1).raw
+
+
+def client_loop(port: int, token: str, count: int, latencies: list[float], errors: list[str]) -> None:
+    body = json.dumps({"model": "credit-scoring", "version": 1, "environment": "production"})
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for _ in range(count):
+        began = time.perf_counter()
+        try:
+            connection.request("POST", "/api/v1/gates/check", body=body, headers=headers)
+            response = connection.getresponse()
+            answer = response.read()
+            if response.status != 200 or b'"decision":"pass"' not in answer:
+                errors.append(f"{response.status} {answer[:120]!r}")
+        except (OSError, http.client.HTTPException) as exc:
+            errors.append(repr(exc))
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        latencies.append(time.perf_counter() - began)
+    connection.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=1000, help="decisions per concurrency level")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    env, admin_url = configure(os.environ.get("DATABASE_URL"))
+    token = arrange()
+    from django.db import connection, connections
+
+    vendor = connection.vendor
+    connections.close_all()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "governance.wsgi",
+            "--bind",
+            f"127.0.0.1:{args.port}",
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env, "OMP_NUM_THREADS": "1"},
+    )
+    try:
+        for _ in range(100):  # wait for gunicorn to listen
+            try:
+                http.client.HTTPConnection("127.0.0.1", args.port, timeout=1).request("GET", "/healthz")
+                break
+            except OSError:
+                time.sleep(0.1)
+        warm: list[float] = []
+        client_loop(args.port, token, 20, warm, [])
+        print(
+            f"database: {vendor}; gunicorn {args.workers} workers x {args.threads} threads; "
+            f"{args.requests} decisions per level"
+        )
+        print(f"{'clients':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'per s':>8} {'errors':>7}")
+        for clients in (1, 10, 50):
+            latencies: list[float] = []
+            errors: list[str] = []
+            each = max(1, args.requests // clients)
+            threads = [
+                threading.Thread(target=client_loop, args=(args.port, token, each, latencies, errors))
+                for _ in range(clients)
+            ]
+            began = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            elapsed = time.perf_counter() - began
+            ordered = sorted(latencies)
+            p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+            print(
+                f"{clients:>8} {statistics.median(ordered) * 1000:>8.1f} {p99 * 1000:>8.1f} {ordered[-1] * 1000:>8.1f} "
+                f"{len(ordered) / elapsed:>8.0f} {len(errors):>7}"
+            )
+            if errors:
+                print(f"   first error: {errors[0]}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        if admin_url:
+            import psycopg
+
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute("DROP DATABASE IF EXISTS assay_bench_gate WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
