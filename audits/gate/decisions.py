@@ -86,8 +86,10 @@ def required_policy(version: Any, requested: str = "") -> Any:
     name = settings.AUDIT_REQUIRED_POLICIES.get(version.model.risk_tier, "") or requested
     if not name:
         return None
-    ensure_builtin_policies(only=name)
     policy = Policy.objects.filter(name=name).first()
+    if policy is None:  # a built-in not stored yet (install_policies not run): store it now
+        ensure_builtin_policies(only=name)
+        policy = Policy.objects.filter(name=name).first()
     if policy is None:
         known = ", ".join(Policy.objects.values_list("name", flat=True)) or "none"
         raise AuditError(f"Unknown policy {name!r}. Policies: {known}.", field="policy")
