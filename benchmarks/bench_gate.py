@@ -29,9 +29,26 @@ sys.path.insert(0, str(ROOT))
 
 def configure(database_url: str | None) -> tuple[dict[str, str], str | None]:
     """Environment for both this process and gunicorn, pointing at a scratch database."""
+    import secrets
+
     scratch = tempfile.mkdtemp(prefix="assay-bench-gate-")
+    key_file = Path(scratch) / "trail.pem"
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key_file.write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    # Production settings (DEBUG off: no query logging), served over plain HTTP on loopback.
     env = {
-        "DEBUG": "1",
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "PSEUDONYM_KEY": secrets.token_urlsafe(32),
+        "TRAIL_SIGNING_KEY_FILE": str(key_file),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        "SECURE_SSL_REDIRECT": "0",
         "TRAIL_KEY_DIR": scratch,
         "ASSAY_VAR_DIR": scratch,
         "AUDIT_REQUIRED_POLICIES": "high=four-fifths",
