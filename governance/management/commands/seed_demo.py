@@ -56,7 +56,8 @@ class Command(BaseCommand):
         if not Dataset.objects.filter(name="german-credit").exists():
             self._seed_data()
             self.stdout.write(
-                "Demo data: dataset german-credit (UCI German Credit), model credit-scoring v1, consents."
+                "Demo data: dataset german-credit (UCI German Credit), model credit-scoring v1 (ONNX) audited under "
+                "four-fifths (it fails: applicants aged 25 or under), consents and one withdrawal with its finding."
             )
         issue_checkpoint(reason="seed")
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
