@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from audits import events
 from audits.models import AuditRun, CheckResult, Policy, PolicyVersion, RunStatus
-from governance.access.actions import ActionError
+from governance.access.actions import ActionError, require_role
 from governance.access.models import User
 from governance.access.roles import Role
 from governance.trail.leaf import text_commitment
@@ -41,9 +41,7 @@ class AuditError(ActionError):
 
 
 def _require_role(user: User, roles: frozenset[str], what: str) -> None:
-    if user.role not in roles:
-        names = ", ".join(sorted(roles))
-        raise AuditError(f"Only {names} may {what}; you are {user.role}.", code="role_refused", status=403)
+    require_role(user, roles, what, error=AuditError)
 
 
 def canonical_sha256(value: Any) -> str:

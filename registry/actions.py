@@ -29,7 +29,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from governance.access.actions import ActionError
+from governance.access.actions import ActionError, require_role
 from governance.access.models import Team, User
 from governance.access.roles import Role
 from governance.data import events as data_events
@@ -98,9 +98,7 @@ def _in_team(user: User, model: RegisteredModel) -> bool:
 
 
 def _require_role(user: User, roles: frozenset[str], what: str) -> None:
-    if user.role not in roles:
-        names = ", ".join(sorted(roles))
-        raise RegistryError(f"Only {names} may {what}; you are {user.role}.", code="role_refused", status=403)
+    require_role(user, roles, what, error=RegistryError)
 
 
 def _locked(version: ModelVersion) -> ModelVersion:

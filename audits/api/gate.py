@@ -16,8 +16,7 @@ from audits.api.serializers import ColumnRolesSerializer
 from audits.gate.decisions import PASS, GateDecision, decide
 from governance.access.permissions import caller
 from governance.access.throttling import GateThrottle
-from governance.api.data import validated
-from governance.api.serializers import StrictSerializer
+from governance.api.serializers import StrictSerializer, validated
 from governance.trail.log import Actor
 from registry.models import Environment, ModelVersion
 

@@ -24,7 +24,7 @@ from audits.api.serializers import (
 )
 from audits.models import Policy, PolicyVersion
 from governance.access.permissions import caller
-from governance.api.data import validated
+from governance.api.serializers import validated
 from governance.data.access import access_dataset_version
 from governance.trail.log import Actor
 from registry.access import access_version

@@ -33,6 +33,13 @@ class ActionError(Exception):
         self.status = status
 
 
+def require_role(user: User, roles: frozenset[str], what: str, *, error: type[ActionError] = ActionError) -> None:
+    """The first rule of every action: the user's role is one of ``roles`` (else 403, naming who may)."""
+    if user.role not in roles:
+        names = ", ".join(sorted(roles))
+        raise error(f"Only {names} may {what}; you are {user.role}.", code="role_refused", status=403)
+
+
 _TEAM_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 

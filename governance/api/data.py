@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 from governance.access.models import Team
 from governance.access.permissions import caller, caller_scopes
 from governance.api.parsers import SafeJSONParser, check_json_value
-from governance.api.serializers import StrictSerializer, parse_aware_datetime
+from governance.api.serializers import StrictSerializer, parse_aware_datetime, validated
 from governance.data import actions
 from governance.data.access import (
     access_dataset,
@@ -47,13 +47,6 @@ from governance.data.models import (
     QualityFinding,
 )
 from governance.trail.log import Actor
-
-
-def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    """Validate ``data`` (422 with per-field details on failure) and return the clean values."""
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _json_field(data: Any, name: str) -> Any:

@@ -28,6 +28,13 @@ def parse_aware_datetime(raw: str, *, field: str) -> dt.datetime:
     return moment
 
 
+def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    """Validate ``data`` (422 with per-field details on failure) and return the clean values."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
 class StrictSerializer(serializers.Serializer):
     """Refuses fields it does not know, so a typo in a request is an error rather than silently ignored."""
 

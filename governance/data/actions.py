@@ -22,7 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from governance.access.actions import ActionError
+from governance.access.actions import ActionError, require_role
 from governance.access.models import Team, User
 from governance.access.roles import Role
 from governance.data import crypto, events
@@ -65,9 +65,7 @@ class DataError(ActionError):
 
 
 def _require_role(user: User, roles: frozenset[str], what: str) -> None:
-    if user.role not in roles:
-        names = ", ".join(sorted(roles))
-        raise DataError(f"Only {names} may {what}; you are {user.role}.", code="role_refused", status=403)
+    require_role(user, roles, what, error=DataError)
 
 
 def _require_team(user: User, team_id: int | None) -> None:

@@ -33,6 +33,7 @@ from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
+from governance.access.actions import require_role
 from governance.access.models import User
 from governance.data import crypto, events
 from governance.data.actions import CONSENT_KEEPERS, DataError, open_impact_findings, pseudonym_key
@@ -76,9 +77,7 @@ def do_import_consent_csv(*, user: User, actor: Actor, path: Path, file_name: st
 
 def import_consent_file(*, user: User, actor: Actor, path: Path, file_name: str = "") -> ImportOutcome:
     """``do_import_consent_csv``, answering also the withdrawals counted and the findings opened."""
-    if user.role not in CONSENT_KEEPERS:
-        names = ", ".join(sorted(CONSENT_KEEPERS))
-        raise DataError(f"Only {names} may import consent; you are {user.role}.", code="role_refused", status=403)
+    require_role(user, CONSENT_KEEPERS, "import consent", error=DataError)
     with path.open("rb") as handle:
         sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
     purposes = dict(Purpose.objects.values_list("code", "pk"))

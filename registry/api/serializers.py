@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework import serializers
 
 from governance.api.serializers import StrictSerializer
@@ -271,10 +269,3 @@ class FindingSerializer(serializers.ModelSerializer):
 class FindingResolveSerializer(StrictSerializer):
     resolution = serializers.ChoiceField(choices=FindingResolution.choices)
     reason = serializers.CharField(max_length=5000)
-
-
-def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    """Validate ``data`` (422 with per-field details on failure) and return the clean values."""
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)

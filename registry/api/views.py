@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from governance.access.models import Team
 from governance.access.permissions import caller
 from governance.api.parsers import SafeJSONParser, check_json_value
-from governance.api.serializers import parse_aware_datetime
+from governance.api.serializers import parse_aware_datetime, validated
 from governance.trail.log import Actor
 from registry import actions
 from registry.access import access_model, access_version, models_visible_to
@@ -38,7 +38,6 @@ from registry.api.serializers import (
     VersionSerializer,
     WebhookCreateSerializer,
     WebhookSerializer,
-    validated,
 )
 from registry.history import deployed_as_of
 from registry.models import Finding, ModelVersion, Webhook, WebhookDelivery

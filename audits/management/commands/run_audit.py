@@ -276,8 +276,13 @@ def _messages(errors: Any) -> list[Any]:
 
 def require_role(user: User, roles: frozenset[str], what: str) -> None:
     """The actions' role rule, checked before anything is written (the actions check it again)."""
-    if user.role not in roles:
-        refuse(f"Only {', '.join(sorted(roles))} may {what}; you are {user.role}.")
+    from governance.access.actions import ActionError
+    from governance.access.actions import require_role as rule
+
+    try:
+        rule(user, roles, what)
+    except ActionError as exc:
+        refuse(str(exc))
 
 
 def require_team(user: User, team: Team, what: str) -> None:
