@@ -52,7 +52,9 @@ class GateDecision:
 
 def _latest_run(version: Any, policy_version: Any, dataset_version: Any) -> AuditRun | None:
     # Only the policy's latest version counts: an audit under an older, looser version is not evidence now.
-    runs = AuditRun.objects.filter(model_version=version, policy_version=policy_version)
+    runs = AuditRun.objects.filter(model_version=version, policy_version=policy_version).select_related(
+        "dataset_version__dataset", "policy_version__policy"
+    )
     if dataset_version is not None:
         runs = runs.filter(dataset_version=dataset_version)
     return runs.exclude(status=RunStatus.ERROR).order_by("-created_at", "-id").first() or runs.order_by("-id").first()
@@ -70,7 +72,6 @@ def _known_roles(version: Any, policy_version: Any) -> dict[str, Any] | None:
 
 def _wait(run: AuditRun, seconds: float) -> AuditRun:
     deadline = time.monotonic() + seconds
-    run.refresh_from_db()
     while run.status in (RunStatus.QUEUED, RunStatus.RUNNING) and time.monotonic() < deadline:
         time.sleep(0.2)
         run.refresh_from_db()
@@ -134,6 +135,7 @@ def _judge_audit(
     version, policy_version = result.version, result.policy_version
     name = policy_version.policy.name
     run = _latest_run(version, policy_version, dataset_version)
+    started = False
     if dataset_version is not None and run is None:
         roles = roles or _known_roles(version, policy_version)
         if roles is None:
@@ -151,6 +153,7 @@ def _judge_audit(
             policy_version=policy_version,
             column_roles=roles,
         )
+        started = True
     if run is None:
         result.decision = INSUFFICIENT
         result.reasons = [
@@ -158,7 +161,8 @@ def _judge_audit(
             "evaluation dataset (dataset, dataset_version) to run one."
         ]
         return
-    run.refresh_from_db()
+    if started:
+        run.refresh_from_db()  # the in-process job may have run it as its transaction committed
     if run.status == RunStatus.QUEUED and settings.CELERY_TASK_ALWAYS_EAGER:
         # In process, inside a caller's transaction the commit hook has not run yet: run the job here (it claims
         # the run under a lock, so the hook finds it taken).
@@ -186,8 +190,7 @@ def _judge_approvals(result: GateDecision) -> None:
     from registry import risk
     from registry.models import Decision, Finding, FindingStatus, Review, VersionState
 
-    version = result.version
-    version.refresh_from_db()
+    version = result.version  # read in this request: its state is current
     tier = version.model.risk_tier
     required = risk.required_approvals(tier)
     approvals = list(
