@@ -70,6 +70,13 @@ def check_classes() -> dict[str, Any]:
     return classes
 
 
+def _inline_budget_cap() -> float | None:
+    """The per-check time budget allowed when audits run in process (no Celery worker), else None."""
+    from django.conf import settings
+
+    return float(settings.AUDIT_INLINE_MAX_BUDGET_SECONDS) if settings.CELERY_TASK_ALWAYS_EAGER else None
+
+
 def _intersections(value: Any) -> bool | list[list[str]]:
     if isinstance(value, list):
         return [list(chosen) for chosen in value]
@@ -103,9 +110,15 @@ def decide(checks: list[CheckOutcome]) -> tuple[str, list[str]]:
 
 
 def evaluate(
-    evaluation: Any, document: dict[str, Any], *, progress: Progress | None = None, profile: dict | None = None
+    evaluation: Any,
+    document: dict[str, Any],
+    *,
+    progress: Progress | None = None,
+    profile: dict | None = None,
+    budget_cap: float | None = None,
 ) -> RunOutcome:
-    """Run every check ``document`` (a parsed policy) names on ``evaluation``. Pure: no database."""
+    """Run every check ``document`` (a parsed policy) names on ``evaluation``; ``budget_cap`` bounds each check's
+    ``time_budget_seconds`` (audits run inside a web request when there is no worker). Pure: no database."""
     classes = check_classes()
     context = CheckContext(
         confidence_level=float(document.get("confidence_level", 0.95)),
@@ -117,6 +130,8 @@ def evaluate(
     outcomes: list[CheckOutcome] = []
     for index, (name, raw_settings) in enumerate(sorted(named.items())):
         settings = dict(raw_settings or {})
+        if budget_cap is not None and "time_budget_seconds" in settings:
+            settings["time_budget_seconds"] = min(float(settings["time_budget_seconds"]), budget_cap)
         required = bool(settings.get("required", True))
         if progress:
             progress(10 + int(80 * index / max(len(named), 1)), f"running {name}")
@@ -232,4 +247,10 @@ def run_policy(run: Any, *, progress: Progress | None = None) -> RunOutcome:
         raise AuditInputsError(str(exc)) from None
     except Exception as exc:  # an ONNX model that fails at inference, say
         raise AuditInputsError(f"The model could not score the evaluation data: {exc}") from None
-    return evaluate(evaluation, run.policy_version.document, progress=progress, profile=dataset_version.profile)
+    return evaluate(
+        evaluation,
+        run.policy_version.document,
+        progress=progress,
+        profile=dataset_version.profile,
+        budget_cap=_inline_budget_cap(),
+    )

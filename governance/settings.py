@@ -259,6 +259,9 @@ for _item in env_list("AUDIT_REQUIRED_POLICIES", ["high=eu-ai-act-high-risk", "l
             f"AUDIT_REQUIRED_POLICIES: {_item!r} is not tier=policy with tier one of high, limited, minimal."
         )
     AUDIT_REQUIRED_POLICIES[_tier] = _policy
+# Without a Celery worker, audits run in process inside the request that starts them: each check's time budget
+# (SHAP, attacks) is capped at this many seconds there. With a worker, the policy's budgets apply.
+AUDIT_INLINE_MAX_BUDGET_SECONDS = env_int("AUDIT_INLINE_MAX_BUDGET_SECONDS", 60, minimum=1)
 # An audit run still "running" after this long lost its worker (killed, out of memory): the next job takes it over.
 AUDIT_STALE_RUN_SECONDS = env_int("AUDIT_STALE_RUN_SECONDS", 6 * 3600, minimum=60)
 # The approval gate: how long it may wait for an audit it started before answering "pending", how long a pass token

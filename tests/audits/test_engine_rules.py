@@ -98,3 +98,40 @@ def test_a_run_that_lost_its_worker_is_taken_over(
     )
     AuditRun.objects.filter(pk=again.pk).update(status=RunStatus.RUNNING, started_at=timezone.now())
     assert actions.execute_audit(again.pk).status == RunStatus.RUNNING
+
+
+def test_a_budget_cap_bounds_every_checks_time_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    from audits import engine
+    from audits.checks.base import Check
+
+    seen: dict[str, Any] = {}
+
+    class Recording(Check):
+        name = "explainability"
+
+        def run(self, evaluation: Any, settings: Any, context: Any) -> CheckOutcome:
+            seen.update(settings)
+            return self.outcome(PASS, "recorded")
+
+    monkeypatch.setattr(engine, "check_classes", lambda: {"explainability": Recording})
+    table = pa.table({"label": ["1", "2"] * 20, "prediction": ["1", "2"] * 20, "sex": ["f", "m", "m", "f"] * 10})
+    evaluation = build_evaluation(
+        table, ColumnRoles(label="label", protected=("sex",), favourable="1", prediction="prediction")
+    )
+    document = {"checks": {"explainability": {"required": True, "time_budget_seconds": 600}}}
+
+    engine.evaluate(evaluation, document, budget_cap=45)
+    assert seen["time_budget_seconds"] == 45
+    engine.evaluate(evaluation, document)
+    assert seen["time_budget_seconds"] == 600
+
+
+@pytest.mark.django_db
+def test_audits_in_process_cap_check_budgets(settings: Any) -> None:
+    from audits.engine import _inline_budget_cap
+
+    settings.AUDIT_INLINE_MAX_BUDGET_SECONDS = 30
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    assert _inline_budget_cap() == 30
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # a worker runs it: the policy's budgets apply
+    assert _inline_budget_cap() is None
