@@ -46,22 +46,19 @@ if required_audit_blocker not in DEPLOYMENT_CHECKS:
 def gate_token_blocker(version: Any, environment: str, token: str) -> str | None:
     """Why ``token`` does not allow deploying ``version`` to ``environment`` (invalid, expired, or bound to other
     bytes or another environment), or None."""
-    from audits.gate.token import GateTokenError, verify_gate_token
+    from audits.gate.token import GateTokenError, check_claims, verify_gate_token
 
     try:
         claims = verify_gate_token(token)
+        check_claims(
+            claims,
+            model=version.model.name,
+            version=version.number,
+            environment=environment,
+            artifact_sha256=version.artifact_sha256 or "-",
+        )
     except GateTokenError as exc:
         return str(exc)
-    expected = {
-        "decision": "pass",
-        "model": version.model.name,
-        "version": version.number,
-        "artifact_sha256": version.artifact_sha256 or "-",
-        "environment": environment,
-    }
-    for name, value in expected.items():
-        if getattr(claims, name) != value:
-            return f"the token's {name} is {getattr(claims, name)!r}, not {value!r}."
     return None
 
 

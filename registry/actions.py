@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files import File
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -34,6 +32,7 @@ from governance.access.models import Team, User
 from governance.access.roles import Role
 from governance.data import events as data_events
 from governance.data.actions import DataError, link_training_run, training_datasets_of
+from governance.storage import store_by_hash
 from governance.trail.events import EventType
 from governance.trail.leaf import text_commitment
 from governance.trail.log import Actor, record_event
@@ -257,11 +256,7 @@ def store_artifact(path: Path, *, sha256: str, framework: str) -> str:
     never a version whose file is missing. Identical bytes share one stored file.
     """
     suffix = ".onnx" if framework == Framework.ONNX else ".skops"
-    name = f"artifacts/{sha256[:2]}/{sha256}{suffix}"
-    if not default_storage.exists(name):
-        with path.open("rb") as handle:
-            name = default_storage.save(name, File(handle))
-    return name
+    return store_by_hash(path, folder="artifacts", sha256=sha256, suffix=suffix)
 
 
 def do_register_version(

@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files import File
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -46,6 +44,7 @@ from governance.data.models import (
     SubjectKey,
     SubjectRequest,
 )
+from governance.storage import store_by_hash
 from governance.trail.leaf import format_time, text_commitment
 from governance.trail.log import Actor, record_event
 
@@ -153,15 +152,6 @@ def _uri_for_trail(uri: str) -> str | None:
     return f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
 
 
-def _store(path: Path, *, sha256: str, fmt: str) -> str:
-    """Content-addressed storage: the same bytes are stored once, under their hash."""
-    name = f"datasets/{sha256[:2]}/{sha256}.{fmt}"
-    if not default_storage.exists(name):
-        with path.open("rb") as handle:
-            name = default_storage.save(name, File(handle))
-    return name
-
-
 def do_register_dataset_version(
     *,
     dataset: Dataset,
@@ -229,7 +219,7 @@ def do_register_dataset_version(
             "delimiter": delimiter if inspected.format == DataFormat.CSV else "",
             "subject_count": len(pseudonyms) if subject_id_column else None,
         }
-        stored = _store(file_path, sha256=digest, fmt=inspected.format)
+        stored = store_by_hash(file_path, folder="datasets", sha256=digest, suffix=f".{inspected.format}")
     else:
         if subject_id_column:
             raise DataError(
