@@ -126,3 +126,11 @@ def builtin_policies_stored(db: Any) -> None:
     """The shipped policies stored (as the first request to the policy or audit API would), so that a test's
     own request is not the one that stores them."""
     ensure_builtin_policies()
+
+
+@pytest.fixture(scope="module")
+def german() -> Any:
+    """UCI German credit as the black-box checks' tests use it (see tests/audits/german.py)."""
+    from tests.audits.german import load_german
+
+    return load_german()
