@@ -627,3 +627,18 @@ def test_the_diff_of_two_policy_versions_names_the_changed_threshold(cast: Cast)
     missing = cast.owner.client().get("/api/v1/policies/stricter-fifths/diff", {"from": 1, "to": 9})
     assert missing.status_code == 422
     assert "no version 9" in missing.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("query", ["version=\u00b2", "version=\u0663", "version=99999999999"])
+def test_a_version_filter_that_is_not_ascii_digits_is_ignored_not_a_500(cast: Cast, query: str) -> None:
+    response = cast.owner.client().get(f"{API}/audits/?{query}")
+    assert response.status_code == 200
+    assert response.json()["count"] == 0
+
+
+@pytest.mark.parametrize("numbers", [{"from": "\u00b2", "to": "1"}, {"from": "1", "to": "-1"}])
+def test_a_policy_diff_with_a_bad_version_number_is_422(
+    cast: Cast, builtin_policies_stored: None, numbers: dict[str, str]
+) -> None:
+    error = assert_error(cast.owner.client().get(f"{API}/policies/baseline/diff", numbers), 422)
+    assert set(error["details"]) & {"from", "to"}
