@@ -27,8 +27,20 @@ run: $(VENV)/.runtime
 	DEBUG=1 $(PY) manage.py seed_demo
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
 
+# The portal's browser tests drive Debian's Chromium. Installed here when missing and apt is usable (root);
+# elsewhere the browser tests skip and say why.
+CHROMIUM := /usr/bin/chromium
+.PHONY: browser
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium and chromium-driver for the portal's browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium chromium-driver fonts-dejavu-core >/dev/null; \
+	else echo "note: $(CHROMIUM) is missing and apt-get is not usable here: the browser tests will skip"; fi
+
 ## make test: set up and run the whole suite (SQLite; set DATABASE_URL for PostgreSQL)
-test: $(VENV)/.dev
+test: $(VENV)/.dev browser
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 lint: $(VENV)/.dev

@@ -325,6 +325,18 @@ if not DEBUG and not TRAIL_SIGNING_KEY and not env_bool("TRAIL_ALLOW_GENERATED_K
         "key you keep: create one with 'python manage.py trail_keygen' and set TRAIL_SIGNING_KEY_FILE to it."
     )
 
+# --- reports (issue 8): PDF reports and their PAdES signing certificate ------------------------------------
+# (reports-settings-end)
+
+# --- exports (issue 8): regulator evidence bundles and regulator access ---------------------------------------
+# (exports-settings-end)
+
+# --- monitoring (issue 10): drift, live fairness, alerts ------------------------------------------------------
+# (monitoring-settings-end)
+
+# --- portal (issue 9) ----------------------------------------------------------------------------------------
+# (portal-settings-end)
+
 # --- logging -------------------------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

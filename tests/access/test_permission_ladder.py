@@ -298,12 +298,18 @@ OBJECTS: dict[str, Target] = {
     "api:subject-access": Target(_subject, visible_to=EVERYONE),
     "api:subject-erasure": Target(_subject, visible_to=EVERYONE),
     "api:subject-personal-data": Target(_subject, visible_to=EVERYONE),
+    # (ladder objects: reports, issue 8)
+    # (ladder objects: exports, issue 8)
+    # (ladder objects: monitoring, issue 10)
 }
 
 # Members who hold the scope (and see the object) but whom the action itself refuses, per (URL name, method).
 REFUSED_BY_ACTION: dict[tuple[str, str], frozenset[str]] = {
     # The body registers the model for credit-risk, and the outsider is not in that team.
     ("registry-api:model-list", "POST"): frozenset({"outsider"}),
+    # (ladder refused: reports, issue 8)
+    # (ladder refused: exports, issue 8)
+    # (ladder refused: monitoring, issue 10)
 }
 
 # Bodies that make an allowed write succeed (without one, a write is sent an empty JSON object).
@@ -330,6 +336,9 @@ BODIES: dict[str, Callable[[], dict[str, Any]]] = {
         "legal_basis": "consent",
     },
     "api:subject-personal-data": lambda: {"category": "contact", "data": {"email": "ladder@example.org"}},
+    # (ladder bodies: reports, issue 8)
+    # (ladder bodies: exports, issue 8)
+    # (ladder bodies: monitoring, issue 10)
 }
 
 # Query strings that make a served request a useful one (without them these answer 422, which is also fine).
@@ -337,6 +346,9 @@ QUERIES: dict[str, dict[str, str]] = {
     "api:trail-proof-inclusion": {"seq": "0"},
     "api:trail-proof-consistency": {"from": "1"},
     "audits-api:policy-diff": {"from": "1", "to": "1"},
+    # (ladder queries: reports, issue 8)
+    # (ladder queries: exports, issue 8)
+    # (ladder queries: monitoring, issue 10)
 }
 
 
