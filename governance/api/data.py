@@ -34,7 +34,7 @@ from governance.data.access import (
     datasets_visible_to,
     runs_visible_to,
 )
-from governance.data.consent import coverage, subject_states
+from governance.data.consent import CoverageTooSmall, coverage_for, subject_states
 from governance.data.lineage import describe_run, graph_as_json, node_id, traverse
 from governance.data.models import (
     ConsentEvent,
@@ -321,18 +321,11 @@ class DatasetVersionCoverage(APIView):
             )
         raw = request.query_params.get("at")
         at = timezone.now() if not raw else parse_aware_datetime(raw, field="at")
-        counts = coverage(version, purpose, at)
-        minimum = settings.COVERAGE_MIN_SUBJECTS
-        if counts["subjects"] < minimum and "consent:read" not in caller_scopes(request):
-            # Counts over a handful of subjects would tell an owner one person's consent: only consent keepers see them.
-            raise ValidationError(
-                {
-                    "dataset": [
-                        f"{node_id(version)} holds fewer than {minimum} subjects; coverage this small would "
-                        "identify people (a compliance officer can see it)."
-                    ]
-                }
-            )
+        try:
+            # The privacy floor lives with coverage itself, so the portal obeys the same rule.
+            counts = coverage_for(version, purpose, at, consent_keeper="consent:read" in caller_scopes(request))
+        except CoverageTooSmall as exc:
+            raise ValidationError({"dataset": [str(exc)]}) from None
         return Response(counts)
 
 

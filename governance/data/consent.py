@@ -14,9 +14,24 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
+
 from governance.data.models import ConsentEvent, ConsentKind, DatasetSubject, DatasetVersion, Purpose, Subject
 
 STATES = ("consenting", "withdrawn", "expired", "never_asked")
+
+
+class CoverageTooSmall(Exception):
+    """Coverage over fewer than ``COVERAGE_MIN_SUBJECTS`` subjects, asked by someone who does not keep consent."""
+
+    def __init__(self, version: DatasetVersion, minimum: int) -> None:
+        from governance.data.lineage import node_id
+
+        super().__init__(
+            f"{node_id(version)} holds fewer than {minimum} subjects; coverage this small would identify people "
+            "(a compliance officer can see it)."
+        )
+        self.minimum = minimum
 
 
 def state_of(kind: str | None, expires_at: datetime | None, at: datetime) -> str:
@@ -87,3 +102,16 @@ def coverage(version: DatasetVersion, purpose: Purpose, at: datetime) -> dict[st
         "subjects": total,
         **{name: counts.get(name, 0) for name in STATES},
     }
+
+
+def coverage_for(version: DatasetVersion, purpose: Purpose, at: datetime, *, consent_keeper: bool) -> dict[str, Any]:
+    """``coverage`` as a caller may see it: the privacy floor every entry point (API, portal) obeys.
+
+    Counts over fewer than ``COVERAGE_MIN_SUBJECTS`` subjects would tell someone one person's consent, so only
+    consent keepers (holders of ``consent:read``) see them; anyone else gets ``CoverageTooSmall``.
+    """
+    counts = coverage(version, purpose, at)
+    minimum = settings.COVERAGE_MIN_SUBJECTS
+    if counts["subjects"] < minimum and not consent_keeper:
+        raise CoverageTooSmall(version, minimum)
+    return counts
