@@ -17,6 +17,7 @@ from governance.data.models import (
     SubjectKey,
     SubjectRequest,
 )
+from governance.exports.models import Export, Share
 from governance.trail.models import Checkpoint, Event, MerkleNode, SigningKey
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "DatasetSubject",
     "DatasetVersion",
     "Event",
+    "Export",
     "LineageLink",
     "LineageRun",
     "MerkleNode",
@@ -35,6 +37,7 @@ __all__ = [
     "PersonalRecord",
     "Purpose",
     "QualityFinding",
+    "Share",
     "SigningKey",
     "Subject",
     "SubjectKey",

@@ -1,0 +1,35 @@
+"""Trail event types of exports and regulator access. People appear by user id only; free text by its hash."""
+
+from governance.trail.events import register
+
+EXPORT_CREATED = register(
+    "export.created",
+    "An evidence bundle was exported: its sha256, its manifest's sha256, its scope and the checkpoint it is proved "
+    "against.",
+    fields=(
+        "model",
+        "version",
+        "from",
+        "to",
+        "recipient",
+        "sha256",
+        "size",
+        "manifest_sha256",
+        "checkpoint_size",
+        "events",
+        "previous_export",
+    ),
+)
+SHARE_CREATED = register(
+    "share.created",
+    "A model or an export was shared with a regulator account until an expiry (the reason's hash).",
+    fields=("model", "export", "regulator", "expires_at", "reason_sha256"),
+)
+SHARE_REVOKED = register(
+    "share.revoked", "A share was revoked before its expiry (the reason's hash).", fields=("reason_sha256",)
+)
+SHARE_ACCESSED = register(
+    "share.accessed",
+    "A regulator viewed or downloaded something a share gives them (the object and how).",
+    fields=("object_type", "object_id", "kind"),
+)
