@@ -111,9 +111,13 @@ TEMPLATES = [
 ]
 
 # --- database ------------------------------------------------------------------------------------------------
+# Connections are kept for DB_CONN_MAX_AGE seconds (checked before reuse): PostgreSQL starts a server process per
+# connection, and opening one per request was measured as the largest single cost of a gate decision.
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'assay.sqlite3'}", conn_max_age=env_int("DB_CONN_MAX_AGE", 0)
+        env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'assay.sqlite3'}",
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -326,6 +330,16 @@ if not DEBUG and not TRAIL_SIGNING_KEY and not env_bool("TRAIL_ALLOW_GENERATED_K
     )
 
 # --- reports (issue 8): PDF reports and their PAdES signing certificate ------------------------------------
+# The PAdES signing certificate and its private key (PEM files; an encrypted key needs the password). Unset: a
+# self-signed certificate is created on first use under REPORT_KEY_DIR (default: TRAIL_KEY_DIR) and kept.
+REPORT_SIGNING_KEY_FILE = env_str("REPORT_SIGNING_KEY_FILE")
+REPORT_SIGNING_CERT_FILE = env_str("REPORT_SIGNING_CERT_FILE")
+REPORT_SIGNING_KEY_PASSWORD = env_secret("REPORT_SIGNING_KEY_PASSWORD")
+if bool(REPORT_SIGNING_KEY_FILE) != bool(REPORT_SIGNING_CERT_FILE):
+    raise ImproperlyConfigured("Set both REPORT_SIGNING_KEY_FILE and REPORT_SIGNING_CERT_FILE, or neither.")
+REPORT_KEY_DIR = env_str("REPORT_KEY_DIR")  # empty: TRAIL_KEY_DIR, read when the certificate is first needed
+# The signer's name in a generated certificate (CN) and the signature's location field.
+REPORT_SIGNER_NAME = env_str("REPORT_SIGNER_NAME") or "Assay report signing"
 # (reports-settings-end)
 
 # --- exports (issue 8): regulator evidence bundles and regulator access ---------------------------------------
@@ -335,6 +349,11 @@ if not DEBUG and not TRAIL_SIGNING_KEY and not env_bool("TRAIL_ALLOW_GENERATED_K
 # (monitoring-settings-end)
 
 # --- portal (issue 9) ----------------------------------------------------------------------------------------
+# Template filters of the portal (numbers, intervals, outcomes) are available in every template without {% load %}.
+TEMPLATES[0]["OPTIONS"]["builtins"] = ["governance.portal.templatetags.portal"]
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("governance.portal.context.portal")
+# Rows per page of every portal list.
+PORTAL_PAGE_SIZE = env_int("PORTAL_PAGE_SIZE", 25, minimum=5)
 # (portal-settings-end)
 
 # --- logging -------------------------------------------------------------------------------------------------

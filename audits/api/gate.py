@@ -56,23 +56,27 @@ def _version(request: Request, data: dict[str, Any]) -> ModelVersion | Response:
     """The version asked about, through the caller's scope; a miss names what exists for this caller."""
     from registry.access import models_visible_to
 
-    model = models_visible_to(request.user).filter(name=data["model"]).first()
-    if model is None:
-        names = sorted(models_visible_to(request.user).values_list("name", flat=True))[:100]
-        return _not_found(f"No model named {data['model']!r} that this token can see.", names)
-    versions = ModelVersion.objects.filter(model=model).select_related("model", "model__team")
+    # The usual question (a model the token sees, a version that exists) costs one query; a miss costs more, to
+    # name what exists.
+    versions = ModelVersion.objects.filter(
+        model__in=models_visible_to(request.user).filter(name=data["model"])
+    ).select_related("model", "model__team")
     if data["version"] is not None:
         versions = versions.filter(number=data["version"])
     if data["artifact_sha256"]:
         versions = versions.filter(artifact_sha256=data["artifact_sha256"])
     found = versions.order_by("-number").first()
-    if found is None:
-        numbers = [str(n) for n in ModelVersion.objects.filter(model=model).values_list("number", flat=True)]
-        what = f"version {data['version']}" if data["version"] is not None else "no version"
-        if data["artifact_sha256"]:
-            what += f" with artifact sha256 {data['artifact_sha256']}"
-        return _not_found(f"{model.name} has {what}.", numbers)
-    return found
+    if found is not None:
+        return found
+    model = models_visible_to(request.user).filter(name=data["model"]).first()
+    if model is None:
+        names = sorted(models_visible_to(request.user).values_list("name", flat=True))[:100]
+        return _not_found(f"No model named {data['model']!r} that this token can see.", names)
+    numbers = [str(n) for n in ModelVersion.objects.filter(model=model).values_list("number", flat=True)]
+    what = f"version {data['version']}" if data["version"] is not None else "no version"
+    if data["artifact_sha256"]:
+        what += f" with artifact sha256 {data['artifact_sha256']}"
+    return _not_found(f"{model.name} has {what}.", numbers)
 
 
 def _body(result: GateDecision) -> dict[str, Any]:

@@ -50,10 +50,38 @@ class GateDecision:
     token: str = ""
 
 
+# What a decision reads of a run, its dataset version and its policy version: never the full results, profiles or
+# policy text (an audit's results can run to megabytes, and the gate answers from the verdict and hashes alone).
+_RUN_FIELDS = (
+    "id",
+    "model_version_id",
+    "status",
+    "progress",
+    "verdict",
+    "verdict_reasons",
+    "results_sha256",
+    "error",
+    "created_at",
+    "dataset_version__id",
+    "dataset_version__number",
+    "dataset_version__sha256",
+    "dataset_version__dataset__id",
+    "dataset_version__dataset__name",
+    "policy_version__id",
+    "policy_version__number",
+    "policy_version__canonical_sha256",
+    "policy_version__policy__id",
+    "policy_version__policy__name",
+)
+_POLICY_VERSION_FIELDS = ("id", "number", "sha256", "canonical_sha256", "policy__id", "policy__name")
+
+
 def _latest_run(version: Any, policy_version: Any, dataset_version: Any) -> AuditRun | None:
     # Only the policy's latest version counts: an audit under an older, looser version is not evidence now.
-    runs = AuditRun.objects.filter(model_version=version, policy_version=policy_version).select_related(
-        "dataset_version__dataset", "policy_version__policy"
+    runs = (
+        AuditRun.objects.filter(model_version=version, policy_version=policy_version)
+        .select_related("dataset_version__dataset", "policy_version__policy")
+        .only(*_RUN_FIELDS)
     )
     if dataset_version is not None:
         runs = runs.filter(dataset_version=dataset_version)
@@ -87,14 +115,27 @@ def required_policy(version: Any, requested: str = "") -> Any:
     name = settings.AUDIT_REQUIRED_POLICIES.get(version.model.risk_tier, "") or requested
     if not name:
         return None
-    policy = Policy.objects.filter(name=name).first()
-    if policy is None:  # a built-in not stored yet (install_policies not run): store it now
-        ensure_builtin_policies(only=name)
-        policy = Policy.objects.filter(name=name).first()
-    if policy is None:
+    latest = _latest_policy_version(name)
+    if latest is None and not Policy.objects.filter(name=name).exists():
+        ensure_builtin_policies(only=name)  # a built-in not stored yet (install_policies not run): store it now
+        latest = _latest_policy_version(name)
+    if latest is None:
         known = ", ".join(Policy.objects.values_list("name", flat=True)) or "none"
         raise AuditError(f"Unknown policy {name!r}. Policies: {known}.", field="policy")
-    return policy.latest_version()
+    return latest
+
+
+def _latest_policy_version(name: str) -> Any:
+    """The newest version of the policy named ``name`` (one query; its text and document are not read)."""
+    from audits.models import PolicyVersion
+
+    return (
+        PolicyVersion.objects.filter(policy__name=name)
+        .select_related("policy")
+        .only(*_POLICY_VERSION_FIELDS)
+        .order_by("-number")
+        .first()
+    )
 
 
 def decide(
