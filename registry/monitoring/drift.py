@@ -1,0 +1,333 @@
+"""Drift statistics from a stored reference profile, computed in one pass over a batch (pure: numpy and scipy only).
+
+A reference is profiled once (``numeric_reference``, ``categorical_reference``) into plain JSON:
+
+- numeric: interior quantile bin edges (deciles by default) with the reference's exact count per bin, and its
+  empirical CDF as ``(values, cumulative counts)``. When the reference has at most ``exact_max_distinct``
+  distinct values the ECDF holds every distinct value (``ecdf.exact = true``); otherwise it holds
+  ``sketch_points`` quantiles of the reference with the exact cumulative count at each, and the KS statistic is
+  approximate: it differs from the exact one by at most ``1 / (sketch_points - 1)`` (stated as ``ks_error_bound``).
+- categorical: the ``max_categories`` most frequent categories with their counts; the rest of the reference is
+  counted as ``(other)``; missing values as ``(missing)``.
+
+A batch is fed in chunks to an accumulator (``NumericAccumulator``, ``CategoricalAccumulator``); every count it
+keeps is additive, so a million rows never need to be in memory at once and the reference file is never re-read.
+
+Statistics (``numeric_statistics``, ``categorical_statistics``):
+
+- **PSI** on the reference bins: ``sum((q_i - p_i) * ln(q_i / p_i))`` with p the reference and q the batch
+  proportions. Small-count correction: every bin count gets ``PSI_PSEUDO_COUNT`` (0.5) added before proportions
+  are taken, ``p_i = (c_i + 0.5) / (n + 0.5 k)`` for k bins, so an empty bin gives a finite PSI. Missing values
+  are a bin of their own when either side has any.
+- **Kolmogorov-Smirnov** (numeric, missing values left out on both sides, as ``scipy.stats.ks_2samp`` would be
+  called): the statistic D is the supremum of |F_ref - F_batch|, evaluated exactly from the stored ECDF (see
+  ``ks_from_counts``); equal to ``ks_2samp``'s statistic when the ECDF is exact. The p-value is Smirnov's
+  asymptotic distribution, ``scipy.stats.kstwo.sf(D, round(n m / (n + m)))``: what ``ks_2samp(method="asymp")``
+  returns (``ks_2samp``'s default switches to an exact p-value for samples of at most 10,000 rows).
+- **chi-square** (categorical): ``scipy.stats.chi2_contingency`` on the 2 x k table of reference and batch counts
+  per category (columns empty on both sides dropped; Yates' correction when k = 2, as scipy does by default).
+- **Jensen-Shannon distance**: ``scipy.spatial.distance.jensenshannon`` of the two bin (or category) proportion
+  vectors, base 2, so it lies in [0, 1]; no correction (it is finite with empty bins).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+PSI_PSEUDO_COUNT = 0.5
+MISSING = "(missing)"
+OTHER = "(other)"
+MAX_LABEL_CHARS = 200  # category labels are cut to this many characters (a huge field stays a bounded label)
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+# --- reference profiles -----------------------------------------------------------------------------------------
+
+
+def numeric_reference(
+    values: np.ndarray, *, bins: int = 10, exact_max_distinct: int = 20_000, sketch_points: int = 10_001
+) -> dict[str, Any]:
+    """The profile of one numeric reference column.
+
+    :param values: the reference values as floats; NaN means missing.
+    :param bins: number of quantile bins for PSI (fewer when quantiles coincide).
+    :param exact_max_distinct: keep the exact ECDF (every distinct value) up to this many distinct values.
+    :param sketch_points: number of quantiles kept otherwise.
+    :returns: JSON-ready ``{"kind", "n", "missing", "mean", "std", "min", "max", "edges", "bin_counts", "ecdf"}``.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    missing = np.isnan(values)
+    present = values[~missing]
+    if present.size == 0:
+        raise ValueError("the reference column has no values")
+    edges = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1]))
+    bin_counts = np.bincount(np.searchsorted(edges, present, side="left"), minlength=len(edges) + 1)
+    distinct, counts = np.unique(present, return_counts=True)
+    if len(distinct) <= exact_max_distinct:
+        ecdf = {"exact": True, "values": distinct.tolist(), "cumulative": np.cumsum(counts).tolist()}
+    else:
+        ordered = np.sort(present)
+        points = np.unique(np.quantile(ordered, np.linspace(0, 1, sketch_points), method="inverted_cdf"))
+        cumulative = np.searchsorted(ordered, points, side="right")
+        ecdf = {
+            "exact": False,
+            "values": points.tolist(),
+            "cumulative": cumulative.tolist(),
+            "ks_error_bound": 1 / (sketch_points - 1),
+        }
+    return {
+        "kind": "numeric",
+        "n": int(present.size),
+        "missing": int(missing.sum()),
+        "mean": float(present.mean()),
+        "std": float(present.std(ddof=1)) if present.size > 1 else 0.0,
+        "min": float(present.min()),
+        "max": float(present.max()),
+        "edges": edges.tolist(),
+        "bin_counts": bin_counts.tolist(),
+        "ecdf": ecdf,
+    }
+
+
+def category_label(value: Any) -> str:
+    """A category's label: its text, cut to ``MAX_LABEL_CHARS``."""
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= MAX_LABEL_CHARS else text[: MAX_LABEL_CHARS - 1] + "…"
+
+
+def categorical_reference(values: Sequence[Any], *, max_categories: int = 1000) -> dict[str, Any]:
+    """The profile of one categorical reference column: the most frequent categories and their counts.
+
+    :param values: one value per row (``None`` is missing); non-strings are compared as their text.
+    :param max_categories: categories kept by name; the rest of the reference counts as ``(other)``.
+    """
+    import pandas as pd
+
+    series = pd.Series(values, dtype="object")
+    missing = int(series.isna().sum())
+    counts = series.dropna().map(category_label).value_counts(sort=True)
+    kept = counts.iloc[:max_categories]
+    ordered = sorted(zip(kept.index.tolist(), kept.tolist(), strict=True))
+    return {
+        "kind": "categorical",
+        "n": int(len(series)),
+        "missing": missing,
+        "categories": [name for name, _ in ordered],
+        "counts": [int(count) for _, count in ordered],
+        "other": int(counts.iloc[max_categories:].sum()),
+    }
+
+
+# --- accumulators ------------------------------------------------------------------------------------------------
+
+
+class NumericAccumulator:
+    """Counts of a numeric batch column against a reference profile, fed chunk by chunk."""
+
+    def __init__(self, reference: Mapping[str, Any]) -> None:
+        self.reference = reference
+        self.edges = np.asarray(reference["edges"], dtype=np.float64)
+        self.points = np.asarray(reference["ecdf"]["values"], dtype=np.float64)
+        self.bin_counts = np.zeros(len(self.edges) + 1, dtype=np.int64)
+        # below[k]: batch values with exactly k reference points <= them; equal[j]: batch values equal to point j.
+        self.below = np.zeros(len(self.points) + 1, dtype=np.int64)
+        self.equal = np.zeros(len(self.points), dtype=np.int64)
+        self.n = 0
+        self.missing = 0
+        self.total = 0.0
+        self.total_squares = 0.0
+
+    def add(self, values: np.ndarray) -> None:
+        """Count one chunk (floats; NaN is missing)."""
+        values = np.asarray(values, dtype=np.float64)
+        nan = np.isnan(values)
+        missing = int(nan.sum())
+        if missing:
+            values = values[~nan]
+        self.missing += missing
+        self.n += int(values.size)
+        if not values.size:
+            return
+        self.total += float(values.sum())
+        self.total_squares += float(np.dot(values, values))
+        self.bin_counts += np.bincount(np.searchsorted(self.edges, values, side="left"), minlength=len(self.edges) + 1)
+        right = np.searchsorted(self.points, values, side="right")
+        left = np.searchsorted(self.points, values, side="left")
+        self.below += np.bincount(right, minlength=len(self.points) + 1)
+        hits = left[right != left]
+        if hits.size:
+            self.equal += np.bincount(hits, minlength=len(self.points))
+
+
+class CategoricalAccumulator:
+    """Counts of a categorical batch column per reference category, fed chunk by chunk."""
+
+    MAX_UNSEEN_NAMES = 20
+
+    def __init__(self, reference: Mapping[str, Any]) -> None:
+        self.reference = reference
+        self.index = {name: i for i, name in enumerate(reference["categories"])}
+        self.counts = np.zeros(len(self.index), dtype=np.int64)
+        self.other = 0
+        self.missing = 0
+        self.n = 0
+        self.unseen: dict[str, int] = {}  # a few categories the reference never had, for the report
+
+    def add_counts(self, values: Sequence[Any], counts: Sequence[int], *, missing: int = 0) -> None:
+        """Count one chunk given as its distinct values and their counts (``pyarrow.compute.value_counts``)."""
+        self.missing += missing
+        self.n += missing
+        for value, count in zip(values, counts, strict=True):
+            if value is None:
+                self.missing += int(count)
+                self.n += int(count)
+                continue
+            label = category_label(value)
+            self.n += int(count)
+            position = self.index.get(label)
+            if position is None:
+                self.other += int(count)
+                if label in self.unseen or len(self.unseen) < self.MAX_UNSEEN_NAMES:
+                    self.unseen[label] = self.unseen.get(label, 0) + int(count)
+            else:
+                self.counts[position] += int(count)
+
+    def add(self, values: Sequence[Any]) -> None:
+        """Count one chunk of values (``None`` is missing)."""
+        from collections import Counter
+
+        tally = Counter(values)
+        self.add_counts(list(tally), list(tally.values()))
+
+
+# --- statistics --------------------------------------------------------------------------------------------------
+
+
+def psi(reference_counts: Sequence[float], batch_counts: Sequence[float]) -> float:
+    """Population stability index of two count vectors over the same bins, with the 0.5 pseudo-count per bin."""
+    p = np.asarray(reference_counts, dtype=np.float64) + PSI_PSEUDO_COUNT
+    q = np.asarray(batch_counts, dtype=np.float64) + PSI_PSEUDO_COUNT
+    p /= p.sum()
+    q /= q.sum()
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def js_distance(reference_counts: Sequence[float], batch_counts: Sequence[float]) -> float | None:
+    """Jensen-Shannon distance (base 2) of the two proportion vectors (``scipy.spatial.distance.jensenshannon``)."""
+    from scipy.spatial.distance import jensenshannon
+
+    p = np.asarray(reference_counts, dtype=np.float64)
+    q = np.asarray(batch_counts, dtype=np.float64)
+    if p.sum() <= 0 or q.sum() <= 0:
+        return None
+    return _finite(float(jensenshannon(p, q, base=2)))
+
+
+def ks_from_counts(
+    *, points: np.ndarray, cumulative: np.ndarray, n_reference: int, below: np.ndarray, equal: np.ndarray, n: int
+) -> float:
+    """The two-sample KS statistic sup |F_ref(x) - F_batch(x)| from the reference ECDF and the batch's counts.
+
+    Between two consecutive reference points r_(j-1) <= x < r_j the reference ECDF is constant, and the batch's
+    ECDF climbs from its value at r_(j-1) to the share of batch values below r_j; both ends are attained, so the
+    supremum is the largest of |F_ref(r_j) - F_batch(r_j)| and |F_ref(r_(j-1)) - #(batch < r_j) / n| over j (with
+    F_ref = 0 before the first point). Exact when ``points`` are every distinct reference value.
+    """
+    cumulative = np.asarray(cumulative, dtype=np.int64)
+    count_below = np.cumsum(below)[: len(points)]  # batch values < r_j
+    count_at_or_below = count_below + equal  # batch values <= r_j
+    ref_at = cumulative / n_reference
+    ref_before = np.concatenate(([0.0], ref_at[:-1]))
+    at_points = np.abs(ref_at - count_at_or_below / n)
+    before_points = np.abs(ref_before - count_below / n)
+    return float(max(at_points.max(initial=0.0), before_points.max(initial=0.0)))
+
+
+def ks_p_value(statistic: float, n_reference: int, n: int) -> float:
+    """Smirnov's asymptotic two-sided p-value, as ``scipy.stats.ks_2samp(method="asymp")`` computes it."""
+    from scipy.stats import kstwo
+
+    m, k = sorted([float(n_reference), float(n)], reverse=True)
+    effective = m * k / (m + k)
+    return float(np.clip(kstwo.sf(statistic, np.round(effective)), 0, 1))
+
+
+def numeric_statistics(accumulator: NumericAccumulator) -> dict[str, Any]:
+    """PSI, KS, Jensen-Shannon distance and the shift of the mean for one numeric column."""
+    ref = accumulator.reference
+    ref_bins = list(ref["bin_counts"])
+    batch_bins = accumulator.bin_counts.tolist()
+    if ref["missing"] or accumulator.missing:
+        ref_bins.append(ref["missing"])
+        batch_bins.append(accumulator.missing)
+    result: dict[str, Any] = {
+        "kind": "numeric",
+        "rows": accumulator.n + accumulator.missing,
+        "missing": accumulator.missing,
+        "psi": psi(ref_bins, batch_bins) if accumulator.n + accumulator.missing else None,
+        "js_distance": js_distance(ref_bins, batch_bins),
+        "bins": {"edges": ref["edges"], "reference": ref_bins, "batch": batch_bins},
+        "ks": None,
+        "ks_p_value": None,
+        "ks_exact": bool(ref["ecdf"]["exact"]),
+        "mean": None,
+        "reference_mean": ref["mean"],
+        "mean_shift_in_reference_sd": None,
+    }
+    if not ref["ecdf"]["exact"]:
+        result["ks_error_bound"] = ref["ecdf"]["ks_error_bound"]
+    if accumulator.n:
+        statistic = ks_from_counts(
+            points=accumulator.points,
+            cumulative=np.asarray(ref["ecdf"]["cumulative"]),
+            n_reference=ref["n"],
+            below=accumulator.below,
+            equal=accumulator.equal,
+            n=accumulator.n,
+        )
+        mean = accumulator.total / accumulator.n
+        result.update(
+            ks=statistic,
+            ks_p_value=ks_p_value(statistic, ref["n"], accumulator.n),
+            mean=_finite(mean),
+            mean_shift_in_reference_sd=_finite((mean - ref["mean"]) / ref["std"]) if ref["std"] > 0 else None,
+        )
+    return result
+
+
+def categorical_statistics(accumulator: CategoricalAccumulator) -> dict[str, Any]:
+    """PSI, chi-square, Jensen-Shannon distance and the categories the reference never had, for one column."""
+    from scipy.stats import chi2_contingency
+
+    ref = accumulator.reference
+    names = [*ref["categories"], OTHER, MISSING]
+    ref_counts = np.asarray([*ref["counts"], ref["other"], ref["missing"]], dtype=np.int64)
+    batch_counts = np.asarray([*accumulator.counts.tolist(), accumulator.other, accumulator.missing], dtype=np.int64)
+    used = (ref_counts + batch_counts) > 0
+    names = [name for name, keep in zip(names, used, strict=True) if keep]
+    ref_counts, batch_counts = ref_counts[used], batch_counts[used]
+    result: dict[str, Any] = {
+        "kind": "categorical",
+        "rows": accumulator.n,
+        "missing": accumulator.missing,
+        "psi": psi(ref_counts, batch_counts) if accumulator.n else None,
+        "js_distance": js_distance(ref_counts, batch_counts),
+        "chi2": None,
+        "chi2_p_value": None,
+        "chi2_dof": None,
+        "categories": {"names": names, "reference": ref_counts.tolist(), "batch": batch_counts.tolist()},
+        "unseen_categories": dict(sorted(accumulator.unseen.items())),
+    }
+    if accumulator.n and len(names) >= 2:
+        test = chi2_contingency(np.vstack([ref_counts, batch_counts]))
+        result.update(
+            chi2=_finite(float(test.statistic)), chi2_p_value=_finite(float(test.pvalue)), chi2_dof=int(test.dof)
+        )
+    return result
