@@ -343,6 +343,8 @@ REPORT_SIGNER_NAME = env_str("REPORT_SIGNER_NAME") or "Assay report signing"
 # (reports-settings-end)
 
 # --- exports (issue 8): regulator evidence bundles and regulator access ---------------------------------------
+# The longest a share with a regulator may last (days from its creation); it can always be revoked sooner.
+EXPORT_SHARE_MAX_DAYS = env_int("EXPORT_SHARE_MAX_DAYS", 365, minimum=1)
 # (exports-settings-end)
 
 # --- monitoring (issue 10): drift, live fairness, alerts ------------------------------------------------------

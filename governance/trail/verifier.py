@@ -65,6 +65,8 @@ Command line
 ============
 ::
 
+    python verifier.py BUNDLE.zip [--trusted-keys FILE] [--previous-checkpoint NOTEFILE]...
+                                  [--origin ORIGIN]          (same as: verifier.py bundle BUNDLE.zip ...)
     python verifier.py verify DIR [--trusted-keys FILE] [--previous-checkpoint NOTEFILE]...
                                   [--origin ORIGIN]
     python verifier.py inclusion PROOF.json [--checkpoint NOTEFILE --trusted-keys FILE]
@@ -84,6 +86,28 @@ requires)::
                   "root": hex}
     consistency: {"first_size": int, "second_size": int, "first_root": hex,
                   "second_root": hex, "proof": [hex, ...]}
+
+Evidence bundles (``assay-bundle/1``, written by Assay's ``export_bundle``)
+========================================================================
+A ZIP whose last two members are ``manifest.json`` and ``manifest.sig``. The manifest is a JSON
+object (no final newline) with ``"format": "assay-bundle/1"``, ``"files"`` (every other member:
+``{"path", "sha256", "size"}``), ``"trail"`` (``origin``, ``checkpoint`` ``{tree_size, root,
+file}``, ``events``, ``events_file``, ``proofs_file``, ``previous_checkpoint`` ``{tree_size,
+file}`` or null), the export's time, scope and exporter. ``manifest.sig`` is a detached Ed25519
+signature over the manifest's exact bytes, written as one signed-note signature line
+(``— <key name> base64(4-byte key id || 64-byte signature)``) by the trail's key. ``events_file``
+holds one leaf per line (exact bytes, as ``leaves.jsonl`` above); line *i* of ``proofs_file`` is
+``{"seq", "leaf_hash", "proof": [hex, ...]}`` for the leaf on line *i*. With a previous
+checkpoint comes ``trail/consistency.json`` (the consistency-proof format below).
+
+``python verify.py BUNDLE.zip`` checks, reporting every problem: the manifest's signature by a
+trusted key ("re-signed with another key" otherwise); every listed file present ("file removed"),
+with its size ("file truncated") and hash ("file changed"), and no unlisted member ("extra file");
+the checkpoint's signature; each event's inclusion proof against the checkpoint's root ("a proof
+from another tree"); the event count against the manifest ("truncated trail"); the consistency
+proof from the previous export's checkpoint ("not consistent"); and each checkpoint you kept
+(``--previous-checkpoint``) against the bundle ("truncated" when it is larger, "not consistent"
+when the roots differ at its size).
 
 Gate tokens
 ===========
@@ -119,9 +143,11 @@ import base64
 import binascii
 import dataclasses
 import hashlib
+import itertools
 import json
 import re
 import sys
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -131,6 +157,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 __all__ = [
+    "BUNDLE_FORMAT",
     "ED25519_ALGORITHM",
     "EMPTY_ROOT",
     "EXPORT_FORMAT",
@@ -139,6 +166,7 @@ __all__ = [
     "GATE_ORIGIN_SUFFIX",
     "GATE_TOKEN_PREFIX",
     "HASH_SIZE",
+    "BundleReport",
     "Checkpoint",
     "CompactRange",
     "ExportReport",
@@ -173,12 +201,15 @@ __all__ = [
     "parse_gate_body",
     "parse_key_file",
     "parse_note",
+    "parse_signature_line",
     "parse_verifier_key",
     "range_node_ids",
     "root_at",
     "root_from_leaf_hashes",
+    "verify_bundle",
     "verify_checkpoint",
     "verify_consistency",
+    "verify_detached_signature",
     "verify_export",
     "verify_gate_token",
     "verify_inclusion",
@@ -1826,6 +1857,505 @@ def _check_previous_checkpoint(
 
 
 # ---------------------------------------------------------------------------------------------
+# Evidence bundles (``assay-bundle/1``): a ZIP with a signed manifest, written by export_bundle
+# ---------------------------------------------------------------------------------------------
+
+BUNDLE_FORMAT = "assay-bundle/1"
+"""Value of ``format`` in a bundle's ``manifest.json`` that this verifier understands."""
+
+BUNDLE_MANIFEST = "manifest.json"
+BUNDLE_SIGNATURE = "manifest.sig"
+_MAX_MANIFEST_BYTES = 64 << 20  # a manifest lists files; 64 MiB is far beyond any real one
+_MAX_SMALL_MEMBER = 16 << 20  # checkpoints, keys, consistency proofs: a few hundred bytes each
+_CHUNK = 1 << 20
+
+
+@dataclasses.dataclass
+class BundleReport:
+    """Outcome of :func:`verify_bundle`: what was checked, problems and warnings."""
+
+    files: int = 0
+    events: int = 0
+    signed_by: VerifierKey | None = None
+    checkpoint: Checkpoint | None = None
+    previous_size: int | None = None
+    problems: list[str] = dataclasses.field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    _suppressed: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed to verify."""
+        return not self.problems
+
+    def problem(self, message: str, *, limit: int | None = None) -> None:
+        """Record a problem; with ``limit``, only the first ones of a repetitive kind are kept, then counted."""
+        if limit is not None and len(self.problems) >= limit:
+            self._suppressed += 1
+            return
+        self.problems.append(message)
+
+    def summary(self) -> str:
+        """One line describing what was verified."""
+        parts = [f"OK: manifest signed by {self.signed_by.describe() if self.signed_by else '?'}"]
+        parts.append(f"{self.files} files match it")
+        if self.checkpoint is not None:
+            parts.append(
+                f"{self.events} trail events are included in the signed checkpoint of size "
+                f"{self.checkpoint.tree_size} (root {self.checkpoint.root.hex()})"
+            )
+        if self.previous_size is not None:
+            parts.append(f"the trail only grew since the previous export's checkpoint (size {self.previous_size})")
+        return "; ".join(parts)
+
+
+def parse_signature_line(text: bytes) -> NoteSignature:
+    """Parse a detached signature written as one signed-note signature line (``— name base64(id || sig)``)."""
+    try:
+        line = text.decode("utf-8")
+    except UnicodeDecodeError:
+        raise VerificationError("manifest.sig is not UTF-8 text") from None
+    if line.endswith("\n"):
+        line = line[:-1]
+    if "\n" in line or not line.startswith(_SIGNATURE_PREFIX):
+        raise VerificationError("manifest.sig is not one signature line ('\u2014 <key name> <base64 signature>')")
+    name, separator, encoded = line[len(_SIGNATURE_PREFIX) :].partition(" ")
+    problem = key_name_problem(name)
+    if problem or not separator:
+        raise VerificationError(f"manifest.sig: {problem or 'no signature after the key name'}")
+    raw = _decode_base64(encoded, "manifest.sig signature")
+    if len(raw) != 4 + 64:
+        raise VerificationError(f"manifest.sig holds {len(raw)} bytes; a key id and an Ed25519 signature are 68")
+    return NoteSignature(name=name, key_id=raw[:4], signature=raw[4:])
+
+
+def verify_detached_signature(
+    message: bytes, signature_text: bytes, *, keys: Sequence[VerifierKey], what: str = "manifest.json"
+) -> VerifierKey:
+    """Check a detached signature line over ``message`` against trusted ``keys``; return the key that signed."""
+    signature = parse_signature_line(signature_text)
+    key = _index_keys(keys).get((signature.name, signature.key_id))
+    if key is None:
+        trusted = ", ".join(k.describe() for k in keys) or "none"
+        raise VerificationError(
+            f"manifest re-signed with another key: manifest.sig is signed by {signature.describe()}, which is not "
+            f"a trusted key (trusted: {trusted})"
+        )
+    if not key.verify(message, signature.signature):
+        raise VerificationError(
+            f"manifest.sig does not verify with {key.describe()}: {what} was changed after it was signed, "
+            "or the signature is corrupt"
+        )
+    return key
+
+
+def _read_member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
+    info = archive.getinfo(name)
+    if info.file_size > limit:
+        raise VerificationError(f"{name} is {info.file_size} bytes, more than the {limit} this file can be")
+    with archive.open(info) as member:
+        data = member.read(limit + 1)
+    if len(data) > limit:
+        raise VerificationError(f"{name} is larger than {limit} bytes")
+    return data
+
+
+def _member_digest(archive: zipfile.ZipFile, name: str, limit: int) -> tuple[str, int]:
+    # Streams the member and stops just past the size the manifest gives, so a hostile ZIP (a
+    # "zip bomb") cannot make the verifier inflate more than the signed size allows.
+    digest, size = hashlib.sha256(), 0
+    with archive.open(name) as member:
+        while size <= limit:
+            chunk = member.read(min(_CHUNK, limit + 1 - size))
+            if not chunk:
+                break
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _manifest_entries(manifest: dict[str, object], report: BundleReport) -> dict[str, tuple[str, int]]:
+    files = manifest.get("files")
+    if not isinstance(files, list):
+        report.problem('manifest.json has no "files" list')
+        return {}
+    entries: dict[str, tuple[str, int]] = {}
+    for position, entry in enumerate(files):
+        if not isinstance(entry, dict):
+            report.problem(f"manifest.json files[{position}] is not an object")
+            continue
+        path, sha256, size = entry.get("path"), entry.get("sha256"), entry.get("size")
+        if (
+            not isinstance(path, str)
+            or not isinstance(sha256, str)
+            or not _LOWER_HEX_HASH.fullmatch(sha256)
+            or type(size) is not int
+            or size < 0
+        ):
+            report.problem(f"manifest.json files[{position}] needs a path, a lowercase hex sha256 and a size")
+            continue
+        if path in entries or path in (BUNDLE_MANIFEST, BUNDLE_SIGNATURE):
+            report.problem(f"manifest.json lists {path!r} twice (or lists the manifest itself)")
+            continue
+        entries[path] = (sha256, size)
+    return entries
+
+
+def _check_files(archive: zipfile.ZipFile, entries: dict[str, tuple[str, int]], report: BundleReport) -> set[str]:
+    """Every listed file present with its size and hash, nothing unlisted; returns the names that match."""
+    names = [info.filename for info in archive.infolist()]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            report.problem(f"the ZIP holds two members named {name!r}: which one is meant is ambiguous")
+        seen.add(name)
+        if name not in entries and name not in (BUNDLE_MANIFEST, BUNDLE_SIGNATURE):
+            report.problem(f"extra file: {name} is in the bundle but not in the signed manifest")
+    good: set[str] = set()
+    for path, (sha256, size) in sorted(entries.items()):
+        if path not in seen:
+            report.problem(f"file removed: {path} is listed in the signed manifest but missing from the bundle")
+            continue
+        try:
+            actual, actual_size = _member_digest(archive, path, size)
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as error:
+            report.problem(f"file changed: {path} cannot be read from the ZIP ({error})")
+            continue
+        if actual_size < size:
+            report.problem(f"file truncated: {path} has {actual_size} bytes, the signed manifest says {size}")
+        elif actual_size > size:
+            report.problem(f"file changed: {path} is longer than the {size} bytes the signed manifest says")
+        elif actual != sha256:
+            report.problem(f"file changed: the SHA-256 of {path} is {actual}, the signed manifest says {sha256}")
+        else:
+            good.add(path)
+    report.files = len(good)
+    return good
+
+
+def _manifest_trail(manifest: dict[str, object], report: BundleReport) -> dict[str, object]:
+    trail = manifest.get("trail")
+    if not isinstance(trail, dict) or not isinstance(trail.get("checkpoint"), dict):
+        report.problem('manifest.json has no "trail" object with a "checkpoint"')
+        return {}
+    return trail
+
+
+def _check_bundle_checkpoint(
+    archive: zipfile.ZipFile,
+    trail: dict[str, object],
+    keys: Sequence[VerifierKey],
+    origin: str | None,
+    report: BundleReport,
+) -> Checkpoint | None:
+    declared = trail["checkpoint"]
+    assert isinstance(declared, dict)
+    name = declared.get("file")
+    if not isinstance(name, str) or name not in archive.namelist():
+        report.problem("the trail checkpoint named in the manifest is missing from the bundle")
+        return None
+    try:
+        checkpoint = verify_checkpoint(_read_member(archive, name, _MAX_SMALL_MEMBER), keys=keys, origin=origin)
+    except VerificationError as error:
+        report.problem(f"{name}: {error}")
+        return None
+    if declared.get("tree_size") != checkpoint.tree_size or declared.get("root") != checkpoint.root.hex():
+        report.problem(
+            f"{name} is for tree size {checkpoint.tree_size} and root {checkpoint.root.hex()}, but the manifest "
+            f"names size {declared.get('tree_size')!r} and root {declared.get('root')!r}"
+        )
+    return checkpoint
+
+
+_MAX_EVENT_PROBLEMS = 20
+
+
+def _check_events(
+    archive: zipfile.ZipFile, trail: dict[str, object], checkpoint: Checkpoint, report: BundleReport
+) -> None:
+    """Every event's inclusion proof leads to the checkpoint's root; counts and order match the manifest."""
+    events_name, proofs_name = trail.get("events_file"), trail.get("proofs_file")
+    declared = trail.get("events")
+    names = set(archive.namelist())
+    if not isinstance(events_name, str) or not isinstance(proofs_name, str) or type(declared) is not int:
+        report.problem('manifest.json "trail" needs "events_file", "proofs_file" and an integer "events"')
+        return
+    if events_name not in names or proofs_name not in names:
+        report.problem(f"truncated trail: {events_name} or {proofs_name} is missing from the bundle")
+        return
+    limit = len(report.problems) + _MAX_EVENT_PROBLEMS
+    count = 0
+    previous_seq = -1
+    with archive.open(events_name) as events, archive.open(proofs_name) as proofs:
+        for line_number, (event_line, proof_line) in enumerate(itertools.zip_longest(events, proofs), start=1):
+            if event_line is None or proof_line is None:
+                missing = events_name if event_line is None else proofs_name
+                report.problem(
+                    f"truncated trail: {missing} ends at line {line_number - 1}, but "
+                    f"{proofs_name if event_line is None else events_name} goes on",
+                )
+                break
+            count += 1
+            seq = _check_one_event(event_line, proof_line, line_number, checkpoint, report, limit=limit)
+            if seq is not None:
+                if seq <= previous_seq:
+                    report.problem(
+                        f"{events_name} line {line_number}: event {seq} comes after event {previous_seq}: the events "
+                        "are not in trail order",
+                        limit=limit,
+                    )
+                previous_seq = seq
+    report.events = count
+    if count < declared:
+        report.problem(f"truncated trail: {events_name} holds {count} events, the signed manifest says {declared}")
+    elif count > declared:
+        report.problem(f"{events_name} holds {count} events, more than the {declared} the signed manifest says")
+    if report._suppressed:
+        report.problems.append(f"... and {report._suppressed} more event problems not shown")
+
+
+def _check_one_event(
+    event_line: bytes, proof_line: bytes, line_number: int, checkpoint: Checkpoint, report: BundleReport, *, limit: int
+) -> int | None:
+    where = f"trail event on line {line_number}"
+    if not event_line.endswith(b"\n"):
+        report.problem(f"truncated trail: {where} does not end with a newline", limit=limit)
+    data = event_line[:-1] if event_line.endswith(b"\n") else event_line
+    digest = leaf_hash(data)
+    try:
+        leaf = _strict_json(data)
+        proof_record = _strict_json(proof_line)
+    except (ValueError, UnicodeDecodeError) as error:
+        report.problem(f"{where}: not valid JSON ({error})", limit=limit)
+        return None
+    seq = leaf.get("seq") if isinstance(leaf, dict) else None
+    if type(seq) is not int:
+        report.problem(f"{where} has no integer seq", limit=limit)
+        return None
+    where = f"trail event {seq} (line {line_number})"
+    if not isinstance(proof_record, dict) or proof_record.get("seq") != seq:
+        report.problem(f"{where}: its proof (same line of the proofs file) is for another event", limit=limit)
+        return seq
+    if proof_record.get("leaf_hash") != digest.hex():
+        report.problem(
+            f"{where}: the proof is for leaf hash {proof_record.get('leaf_hash')!r}, but the event's bytes hash to "
+            f"{digest.hex()}: the event was changed",
+            limit=limit,
+        )
+        return seq
+    path = proof_record.get("proof")
+    if not isinstance(path, list) or not all(isinstance(h, str) and _LOWER_HEX_HASH.fullmatch(h) for h in path):
+        report.problem(f"{where}: the proof is not a list of lowercase hex hashes", limit=limit)
+        return seq
+    try:
+        verify_inclusion(
+            leaf_hash=digest,
+            index=seq,
+            tree_size=checkpoint.tree_size,
+            proof=[bytes.fromhex(h) for h in path],
+            root=checkpoint.root,
+        )
+    except VerificationError as error:
+        report.problem(
+            f"{where}: its inclusion proof does not lead to the signed checkpoint's root (a proof from another tree, "
+            f"or an event that is not in the trail): {error}",
+            limit=limit,
+        )
+    return seq
+
+
+def _check_bundle_consistency(
+    archive: zipfile.ZipFile,
+    trail: dict[str, object],
+    *,
+    keys: Sequence[VerifierKey],
+    origin: str | None,
+    checkpoint: Checkpoint,
+    report: BundleReport,
+) -> Checkpoint | None:
+    """The previous export's checkpoint (if the bundle has one) is signed and consistent with this one."""
+    declared = trail.get("previous_checkpoint")
+    if declared is None:
+        return None
+    name = declared.get("file") if isinstance(declared, dict) else None
+    proof_name = "trail/consistency.json"
+    names = set(archive.namelist())
+    if not isinstance(name, str) or name not in names or proof_name not in names:
+        report.problem("the previous export's checkpoint or its consistency proof is missing from the bundle")
+        return None
+    try:
+        previous = verify_checkpoint(_read_member(archive, name, _MAX_SMALL_MEMBER), keys=keys, origin=origin)
+        document = _strict_json(_read_member(archive, proof_name, _MAX_SMALL_MEMBER))
+    except (VerificationError, ValueError, UnicodeDecodeError) as error:
+        report.problem(f"{name} or {proof_name}: {error}")
+        return None
+    try:
+        if not isinstance(document, dict):
+            raise VerificationError(f"{proof_name} is not a JSON object")
+        path = document.get("proof")
+        if not isinstance(path, list) or not all(isinstance(h, str) and _LOWER_HEX_HASH.fullmatch(h) for h in path):
+            raise VerificationError("the proof is not a list of lowercase hex hashes")
+        verify_consistency(
+            first_size=previous.tree_size,
+            second_size=checkpoint.tree_size,
+            first_root=previous.root,
+            second_root=checkpoint.root,
+            proof=[bytes.fromhex(h) for h in path],
+        )
+    except VerificationError as error:
+        report.problem(
+            f"not consistent: the previous export's checkpoint (size {previous.tree_size}) and this bundle's "
+            f"(size {checkpoint.tree_size}) are not one growing trail: {error}"
+        )
+        return None
+    report.previous_size = previous.tree_size
+    return previous
+
+
+def _check_held_checkpoint(
+    label: str, held: Checkpoint, checkpoint: Checkpoint, previous: Checkpoint | None, report: BundleReport
+) -> None:
+    """A checkpoint the regulator kept must be matched by this bundle's trail."""
+    where = f"the checkpoint you hold ({label}, size {held.tree_size})"
+    if held.tree_size > checkpoint.tree_size:
+        report.problem(
+            f"truncated: this bundle's trail ends at size {checkpoint.tree_size}, but {where} covers more: events "
+            "were removed or the trail was rolled back"
+        )
+        return
+    for known in (checkpoint, previous):
+        if known is not None and known.tree_size == held.tree_size:
+            if known.root != held.root:
+                report.problem(
+                    f"not consistent: {where} has root {held.root.hex()}, but the trail this bundle proves has root "
+                    f"{known.root.hex()} at that size: the trail was rewritten (it has forked)"
+                )
+            return
+    if held.tree_size == 0:
+        return
+    sizes = ", ".join(str(k.tree_size) for k in (previous, checkpoint) if k is not None)
+    report.problem(
+        f"{where} cannot be checked with this bundle, which proves the trail only from size(s) {sizes}: "
+        f"ask the server for GET /api/v1/trail/proofs/consistency?from={held.tree_size}&to={checkpoint.tree_size} "
+        "and check it with 'verify.py consistency PROOF.json --first-checkpoint ... --second-checkpoint ...'"
+    )
+
+
+def _bundle_keys(
+    archive: zipfile.ZipFile, trusted_keys: Sequence[VerifierKey] | None, report: BundleReport
+) -> list[VerifierKey]:
+    if trusted_keys is not None:
+        return list(trusted_keys)
+    report.warnings.append(
+        "no --trusted-keys given: signatures were checked against keys/trail-keys.txt, which came inside the "
+        "bundle. Whoever could alter the bundle could also replace those keys; verify again with keys you "
+        "obtained independently (--trusted-keys)."
+    )
+    try:
+        text = _read_member(archive, "keys/trail-keys.txt", _MAX_SMALL_MEMBER).decode("utf-8", "replace")
+    except (KeyError, VerificationError) as error:
+        report.problem(f"keys/trail-keys.txt cannot be read: {error}")
+        return []
+    keys, problems = parse_key_file(text)
+    report.problems.extend(f"keys/trail-keys.txt {problem}" for problem in problems)
+    return keys
+
+
+def _signed_manifest(
+    archive: zipfile.ZipFile, keys: Sequence[VerifierKey], report: BundleReport
+) -> dict[str, object] | None:
+    """The manifest, after checking its signature (a bad signature is a problem, but the rest is still checked)."""
+    manifest_bytes = _read_member(archive, BUNDLE_MANIFEST, _MAX_MANIFEST_BYTES)
+    try:
+        report.signed_by = verify_detached_signature(
+            manifest_bytes, _read_member(archive, BUNDLE_SIGNATURE, _MAX_SMALL_MEMBER), keys=keys
+        )
+    except VerificationError as error:
+        report.problem(str(error))
+    try:
+        manifest = _strict_json(manifest_bytes)
+    except (ValueError, UnicodeDecodeError) as error:
+        report.problem(f"manifest.json is not valid JSON: {error}")
+        return None
+    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+        shown = manifest.get("format") if isinstance(manifest, dict) else None
+        report.problem(f"manifest.json format is {shown!r}, expected {BUNDLE_FORMAT!r}")
+        return None
+    return manifest
+
+
+def _check_bundle_trail(
+    archive: zipfile.ZipFile,
+    manifest: dict[str, object],
+    *,
+    keys: Sequence[VerifierKey],
+    origin: str | None,
+    previous_checkpoints: Sequence[tuple[str, str | bytes]],
+    report: BundleReport,
+) -> None:
+    trail = _manifest_trail(manifest, report)
+    if not trail:
+        return
+    manifest_origin = trail.get("origin")
+    if origin is not None and manifest_origin != origin:
+        report.problem(f"the manifest names trail origin {manifest_origin!r}, expected {origin!r}")
+    if origin is None and isinstance(manifest_origin, str):
+        origin = manifest_origin
+    checkpoint = _check_bundle_checkpoint(archive, trail, keys, origin, report)
+    if checkpoint is None:
+        return
+    report.checkpoint = checkpoint
+    _check_events(archive, trail, checkpoint, report)
+    previous = _check_bundle_consistency(archive, trail, keys=keys, origin=origin, checkpoint=checkpoint, report=report)
+    for label, note in previous_checkpoints:
+        try:
+            held = verify_checkpoint(note, keys=keys, origin=origin)
+        except VerificationError as error:
+            report.problem(f"previous checkpoint {label}: {error}")
+            continue
+        _check_held_checkpoint(label, held, checkpoint, previous, report)
+
+
+def verify_bundle(
+    path: str | Path,
+    *,
+    trusted_keys: Sequence[VerifierKey] | None = None,
+    previous_checkpoints: Sequence[tuple[str, str | bytes]] = (),
+    origin: str | None = None,
+) -> BundleReport:
+    """Verify an evidence bundle (a ZIP written by Assay's ``export_bundle``).
+
+    ``trusted_keys``: verifier keys obtained independently (else the bundle's own ``keys/trail-keys.txt`` is used,
+    with a warning). ``previous_checkpoints``: ``(label, note text)`` pairs you kept. Raises :class:`InputError`
+    when the file cannot be read as a ZIP at all.
+    """
+    path = Path(path)
+    report = BundleReport()
+    try:
+        archive = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise InputError(f"{path} does not exist") from None
+    except (zipfile.BadZipFile, OSError) as error:
+        raise InputError(f"{path} is not a readable ZIP file: {error}") from None
+    with archive:
+        names = set(archive.namelist())
+        for required in (BUNDLE_MANIFEST, BUNDLE_SIGNATURE):
+            if required not in names:
+                report.problem(f"file removed: {required} is missing from the bundle")
+        keys = _bundle_keys(archive, trusted_keys, report) if report.ok else []
+        if report.ok and not keys:
+            report.problem("no verifier keys: no signature can be checked")
+        manifest = _signed_manifest(archive, keys, report) if keys else None
+        if manifest is None:
+            return report
+        _check_files(archive, _manifest_entries(manifest, report), report)
+        _check_bundle_trail(
+            archive, manifest, keys=keys, origin=origin, previous_checkpoints=previous_checkpoints, report=report
+        )
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------------
 
@@ -1904,6 +2434,15 @@ def _command_verify(args: argparse.Namespace) -> int:
     trusted = _load_keys_argument(args.trusted_keys) if args.trusted_keys else None
     previous = [(path, _read_bytes(Path(path))) for path in args.previous_checkpoint]
     report = verify_export(args.directory, trusted_keys=trusted, previous_checkpoints=previous, origin=args.origin)
+    for warning in report.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    return _report(report.problems, report.summary())
+
+
+def _command_bundle(args: argparse.Namespace) -> int:
+    trusted = _load_keys_argument(args.trusted_keys) if args.trusted_keys else None
+    previous = [(path, _read_bytes(Path(path))) for path in args.previous_checkpoint]
+    report = verify_bundle(args.bundle, trusted_keys=trusted, previous_checkpoints=previous, origin=args.origin)
     for warning in report.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
     return _report(report.problems, report.summary())
@@ -2057,6 +2596,21 @@ def _argument_parser() -> argparse.ArgumentParser:
     verify.add_argument("--origin", help="the log's expected origin (default: the one in trail.json)")
     verify.set_defaults(handler=_command_verify)
 
+    bundle = commands.add_parser(
+        "bundle", help="verify an evidence bundle (also: verify.py BUNDLE.zip, without the word 'bundle')"
+    )
+    bundle.add_argument("bundle", metavar="BUNDLE.zip", help="evidence bundle written by export_bundle")
+    bundle.add_argument("--trusted-keys", metavar="FILE", help="independently obtained verifier keys, one per line")
+    bundle.add_argument(
+        "--previous-checkpoint",
+        metavar="NOTEFILE",
+        action="append",
+        default=[],
+        help="a checkpoint you kept (e.g. trail/checkpoint.note of an earlier bundle); repeat for several",
+    )
+    bundle.add_argument("--origin", help="the trail's expected origin (default: the one in the manifest)")
+    bundle.set_defaults(handler=_command_bundle)
+
     inclusion = commands.add_parser("inclusion", help="verify an inclusion proof")
     inclusion.add_argument("proof", metavar="PROOF.json")
     inclusion.add_argument("--checkpoint", metavar="NOTEFILE", help="checkpoint the proof's size and root must match")
@@ -2085,11 +2639,17 @@ def _argument_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_COMMANDS = ("verify", "bundle", "inclusion", "consistency", "gate-token")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 verified, 1 not verified, 2 usage/input)."""
     parser = _argument_parser()
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and not arguments[0].startswith("-") and arguments[0] not in _COMMANDS:
+        arguments.insert(0, "bundle")  # python verify.py BUNDLE.zip [...]
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
     except SystemExit as exit_request:  # argparse exits on --help (0) and on usage errors (2)
         return exit_request.code if isinstance(exit_request.code, int) else 2
     handler: Callable[[argparse.Namespace], int] = args.handler
