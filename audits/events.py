@@ -34,3 +34,14 @@ GATE_DECIDED = register(
     "hash when one was issued).",
     fields=("model", "version", "artifact_sha256", "environment", "decision", "policy", "run", "token_sha256"),
 )
+REPORT_GENERATED = register(
+    "report.generated",
+    "A PDF compliance report was generated for an audit run or a model version (the unsigned document's hash).",
+    fields=("report", "kind", "run", "model_version", "sha256", "size"),
+)
+REPORT_SIGNED = register(
+    "report.signed",
+    "A generated report was PAdES-signed: the hash of the signed PDF (the bytes stored and served), the signing "
+    "certificate's hash and the signing time.",
+    fields=("report", "sha256", "size", "signer_certificate_sha256", "signing_time"),
+)

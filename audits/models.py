@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -129,3 +131,54 @@ class CheckResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.check_name}: {self.outcome}"
+
+
+class ReportKind(models.TextChoices):
+    RUN = "run", "One audit run"
+    VERSION = "version", "A model version (all its completed runs)"
+
+
+class Report(models.Model):
+    """A signed PDF compliance report of an audit run or a model version, stored once under its sha256."""
+
+    # A random id: it is printed on the report's cover before the row exists, and it is not guessable.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=8, choices=ReportKind.choices)
+    run = models.ForeignKey(AuditRun, on_delete=models.PROTECT, null=True, blank=True, related_name="reports")
+    # Set for both kinds (a run's report names its run's version), so visibility follows the model.
+    model_version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="reports"
+    )
+    sha256 = models.CharField(max_length=64, db_index=True)  # of the signed PDF, the bytes stored
+    size = models.BigIntegerField()
+    path = models.CharField(max_length=500)  # storage name (governance.storage.store_by_hash)
+    unsigned_sha256 = models.CharField(max_length=64)  # of the document before it was signed
+    signer_certificate_sha256 = models.CharField(max_length=64)  # of the signing certificate's DER bytes
+    signed_at = models.DateTimeField()
+    pages = models.PositiveIntegerField(default=0)
+    verdict = models.CharField(max_length=24, blank=True)
+    # sha256 over what the report states (results, approvals, deployments...): equal means it is still current.
+    inputs_sha256 = models.CharField(max_length=64, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind="run") & Q(run__isnull=False)) | (Q(kind="version") & Q(run__isnull=True)),
+                name="report_run_matches_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"report {self.pk} ({self.kind})"
+
+    def read_bytes(self) -> bytes:
+        """The signed PDF exactly as stored."""
+        from django.core.files.storage import default_storage
+
+        with default_storage.open(self.path, "rb") as handle:
+            return bytes(handle.read())

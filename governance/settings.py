@@ -312,6 +312,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "trail-checkpoint-if-due": {"task": "governance.issue_checkpoint", "schedule": 60.0},
     "webhook-retries": {"task": "registry.retry_due_webhooks", "schedule": 30.0},
+    # Monitoring: every batch check still due (queued ones a worker lost, late labels); see `manage.py monitor`.
+    "monitoring-due-checks": {"task": "registry.monitoring.run_due_checks", "schedule": 300.0},
 }
 
 # --- the trail -----------------------------------------------------------------------------------------------
@@ -348,6 +350,18 @@ EXPORT_SHARE_MAX_DAYS = env_int("EXPORT_SHARE_MAX_DAYS", 365, minimum=1)
 # (exports-settings-end)
 
 # --- monitoring (issue 10): drift, live fairness, alerts ------------------------------------------------------
+# Largest production batch (or labels) upload, in bytes (413 above it).
+MONITORING_BATCH_MAX_BYTES = env_int("MONITORING_BATCH_MAX_BYTES", 512 * 1024 * 1024, minimum=1024)
+# A check still running after this long lost its worker; the next sweep takes it over.
+MONITORING_CHECK_LEASE_SECONDS = env_int("MONITORING_CHECK_LEASE_SECONDS", 900, minimum=10)
+# E-mail the model's team when monitoring opens a finding (Django's e-mail backend; the console unless configured).
+MONITORING_EMAIL_ALERTS = env_bool("MONITORING_EMAIL_ALERTS", default=True)
+EMAIL_BACKEND = env_str("EMAIL_BACKEND") or "django.core.mail.backends.console.EmailBackend"
+EMAIL_HOST = env_str("EMAIL_HOST") or "localhost"
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "assay@localhost"
+# The monitoring tasks live outside the apps' tasks modules; workers import them here.
+CELERY_IMPORTS = ("registry.monitoring.tasks",)
 # (monitoring-settings-end)
 
 # --- portal (issue 9) ----------------------------------------------------------------------------------------

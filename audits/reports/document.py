@@ -1,0 +1,1134 @@
+"""The PDF layout of a compliance report (reportlab platypus). Pure: a plain dict in, PDF bytes out; no Django.
+
+``render_report(context, charts)`` lays out what :mod:`audits.reports.service` gathered: a cover page, a table of
+contents, the executive summary in plain words, the model card, data and lineage, one section per check with its
+tables and charts, the NYC Local Law 144 bias-audit table when that policy applies, approvals and sign-offs, the
+regulation map, and the trail events with the checkpoint that includes them.
+
+Everything is real text in an embedded Unicode font (DejaVu, shipped with matplotlib), so it can be searched, copied
+and read aloud; every page says "Page N of M"; headings are PDF bookmarks (the outline) and entries of the table of
+contents; the document carries its title, subject, author and language. Text that people typed (purposes, reasons,
+model card fields) is escaped, never interpreted as markup.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+from xml.sax.saxutils import escape
+
+from audits.reports.charts import Chart
+
+OUTCOME_WORDS = {"pass": "PASS", "fail": "FAIL", "insufficient_evidence": "INSUFFICIENT EVIDENCE"}
+OUTCOME_COLOURS = {"pass": "#00704A", "fail": "#B23A00", "insufficient_evidence": "#8A6100"}
+
+CHECK_TITLES = {
+    "performance": "Performance",
+    "group_fairness": "Group fairness",
+    "disparate_impact": "Disparate impact",
+    "data_quality": "Data quality",
+    "explainability": "Explainability (SHAP)",
+    "adversarial": "Adversarial robustness",
+}
+
+# Why each check matters, in plain words, for the executive summary.
+WHY_IT_MATTERS = {
+    "performance": "A model less accurate than its declared level does not do what its instructions for use claim "
+    "(EU AI Act Art. 15(1) and (3)); every decision it makes is less reliable.",
+    "group_fairness": "Gaps between groups in selection or error rates are possible discrimination, which data "
+    "governance must examine, prevent and mitigate (EU AI Act Art. 10(2)(f)-(g)).",
+    "disparate_impact": "A group selected at less than four fifths of the most selected group's rate is generally "
+    "regarded as evidence of adverse impact (29 CFR 1607.4(D)); NYC Local Law 144 requires impact ratios to be "
+    "published.",
+    "data_quality": "Missing values and under-represented groups make every other figure less reliable "
+    "(EU AI Act Art. 10(2)-(4)).",
+    "explainability": "Deployers must be able to interpret the system's outputs (EU AI Act Art. 13); weight on a "
+    "protected attribute, or on a proxy for one, is a bias to examine.",
+    "adversarial": "Decisions that change under small, deliberate or random changes of the input are a robustness "
+    "and security weakness (EU AI Act Art. 15(4)-(5)).",
+}
+
+# Which evidence answers which requirement: (framework, item, what it asks, checks, sections of this report).
+REGULATION_MAP: tuple[tuple[str, str, str, tuple[str, ...], tuple[str, ...]], ...] = (
+    (
+        "EU AI Act",
+        "Art. 9",
+        "Risk management system",
+        (),
+        ("Cover (risk tier)", "Model card (risk rationale)", "Findings", "Executive summary"),
+    ),
+    (
+        "EU AI Act",
+        "Art. 10",
+        "Data and data governance, bias examination",
+        ("data_quality", "group_fairness", "disparate_impact"),
+        ("Data and lineage", "Consent coverage"),
+    ),
+    (
+        "EU AI Act",
+        "Art. 11, Annex IV",
+        "Technical documentation",
+        (),
+        ("This report", "Model card", "Audit inputs and reproduction"),
+    ),
+    ("EU AI Act", "Art. 12", "Record-keeping (automatic logs)", (), ("Audit trail events", "Checkpoint")),
+    (
+        "EU AI Act",
+        "Art. 13",
+        "Transparency and information to deployers",
+        ("explainability",),
+        ("Model card (intended use, out-of-scope uses)",),
+    ),
+    ("EU AI Act", "Art. 14", "Human oversight", (), ("Approvals and sign-offs", "Risk answers")),
+    ("EU AI Act", "Art. 15", "Accuracy, robustness and cybersecurity", ("performance", "adversarial"), ()),
+    (
+        "NIST AI RMF",
+        "Govern",
+        "Policies, accountability, roles",
+        (),
+        ("Policy and its version", "Approvals and sign-offs", "Audit trail events"),
+    ),
+    (
+        "NIST AI RMF",
+        "Map",
+        "Context, intended use, risk identification",
+        (),
+        ("Model card", "Risk tier", "Data and lineage"),
+    ),
+    (
+        "NIST AI RMF",
+        "Measure",
+        "Quantitative assessment of risks and trustworthiness",
+        ("performance", "group_fairness", "disparate_impact", "data_quality", "explainability", "adversarial"),
+        (),
+    ),
+    ("NIST AI RMF", "Manage", "Prioritise, respond, monitor", (), ("Findings", "Deployments", "Verdict")),
+)
+
+
+def esc(value: Any) -> str:
+    """Any value as text safe inside a reportlab paragraph (people's text is never markup)."""
+    return escape("" if value is None else str(value))
+
+
+def fmt_number(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value != 0 and abs(value) < 10 ** (-digits):
+            return f"{value:.2e}"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def fmt_interval(interval: Any) -> str:
+    if not interval or interval[0] is None or interval[1] is None:
+        return ""
+    return f"[{interval[0]:.3f}, {interval[1]:.3f}]"
+
+
+# --- fonts and styles -----------------------------------------------------------------------------------------
+
+_FONTS: dict[str, str] = {}
+
+
+def _fonts() -> dict[str, str]:
+    """Register DejaVu (matplotlib ships it) once; fall back to the PDF base fonts when it is missing."""
+    if _FONTS:
+        return _FONTS
+    from pathlib import Path
+
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    try:
+        import matplotlib
+
+        folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+        for name, file in (
+            ("DejaVu", "DejaVuSans.ttf"),
+            ("DejaVu-Bold", "DejaVuSans-Bold.ttf"),
+            ("DejaVu-Oblique", "DejaVuSans-Oblique.ttf"),
+            ("DejaVuMono", "DejaVuSansMono.ttf"),
+        ):
+            pdfmetrics.registerFont(TTFont(name, str(folder / file)))
+        pdfmetrics.registerFontFamily(
+            "DejaVu", normal="DejaVu", bold="DejaVu-Bold", italic="DejaVu-Oblique", boldItalic="DejaVu-Bold"
+        )
+        _FONTS.update(normal="DejaVu", bold="DejaVu-Bold", italic="DejaVu-Oblique", mono="DejaVuMono")
+    except Exception:  # no TrueType font: the base fonts still give real text (Latin-1 only)
+        _FONTS.update(normal="Helvetica", bold="Helvetica-Bold", italic="Helvetica-Oblique", mono="Courier")
+    return _FONTS
+
+
+def _styles() -> dict[str, Any]:
+    from reportlab.lib import colors
+    from reportlab.lib.styles import ParagraphStyle
+
+    fonts = _fonts()
+    base = ParagraphStyle("body", fontName=fonts["normal"], fontSize=9, leading=12, spaceAfter=4)
+    return {
+        "body": base,
+        "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5),
+        "cell": ParagraphStyle("cell", parent=base, fontSize=7.5, leading=9, spaceAfter=0),
+        "cellbold": ParagraphStyle(
+            "cellbold", parent=base, fontName=fonts["bold"], fontSize=7.5, leading=9, spaceAfter=0
+        ),
+        "mono": ParagraphStyle("mono", parent=base, fontName=fonts["mono"], fontSize=6.5, leading=8, spaceAfter=0),
+        "H1": ParagraphStyle(
+            "H1",
+            parent=base,
+            fontName=fonts["bold"],
+            fontSize=15,
+            leading=19,
+            spaceBefore=4,
+            spaceAfter=8,
+            textColor=colors.HexColor("#1F3A5F"),
+        ),
+        "H2": ParagraphStyle(
+            "H2",
+            parent=base,
+            fontName=fonts["bold"],
+            fontSize=11.5,
+            leading=15,
+            spaceBefore=8,
+            spaceAfter=5,
+            textColor=colors.HexColor("#1F3A5F"),
+        ),
+        "H3": ParagraphStyle(
+            "H3", parent=base, fontName=fonts["bold"], fontSize=9.5, leading=12, spaceBefore=6, spaceAfter=3
+        ),
+        "title": ParagraphStyle("title", parent=base, fontName=fonts["bold"], fontSize=24, leading=30, spaceAfter=14),
+        "verdict": ParagraphStyle(
+            "verdict", parent=base, fontName=fonts["bold"], fontSize=20, leading=26, spaceBefore=10, spaceAfter=10
+        ),
+        "caption": ParagraphStyle(
+            "caption",
+            parent=base,
+            fontName=fonts["italic"],
+            fontSize=7.5,
+            leading=9.5,
+            textColor=colors.HexColor("#444444"),
+        ),
+        "toc1": ParagraphStyle("toc1", parent=base, fontSize=9.5, leading=13, leftIndent=10, firstLineIndent=-10),
+        "toc2": ParagraphStyle("toc2", parent=base, fontSize=8.5, leading=11, leftIndent=28, firstLineIndent=-10),
+    }
+
+
+# --- the document template: page numbers, outline, table of contents ------------------------------------------
+
+
+def _make_classes() -> tuple[Any, Any]:
+    from reportlab.lib.units import mm
+    from reportlab.pdfgen.canvas import Canvas
+    from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate
+
+    class NumberedCanvas(Canvas):
+        """Holds every page until the end, so each can say "Page N of M"."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._saved: list[dict[str, Any]] = []
+            self.footer_left = ""
+
+        def showPage(self) -> None:
+            self._saved.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._saved)
+            for state in self._saved:
+                self.__dict__.update(state)
+                self._footer(total)
+                super().showPage()
+            super().save()
+
+        def _footer(self, total: int) -> None:
+            fonts = _fonts()
+            width, _ = self._pagesize
+            self.saveState()
+            self.setFont(fonts["normal"], 7.5)
+            self.setFillGray(0.35)
+            self.drawRightString(width - 18 * mm, 10 * mm, f"Page {self._pageNumber} of {total}")
+            self.drawString(18 * mm, 10 * mm, self.footer_left)
+            self.restoreState()
+
+    class ReportTemplate(BaseDocTemplate):
+        """A4 portrait, one frame; headings become bookmarks, outline entries and table-of-contents entries."""
+
+        def __init__(self, buffer: Any, *, footer: str, **kwargs: Any) -> None:
+            super().__init__(buffer, **kwargs)
+            self.footer = footer
+            frame = Frame(self.leftMargin, self.bottomMargin, self.width, self.height, id="body")
+            self.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=self._on_page)])
+            self._headings = 0
+
+        def _on_page(self, canvas: Any, doc: Any) -> None:
+            canvas.footer_left = self.footer
+
+        def afterFlowable(self, flowable: Any) -> None:
+            style = getattr(getattr(flowable, "style", None), "name", "")
+            if style not in ("H1", "H2"):
+                return
+            level = 0 if style == "H1" else 1
+            text = flowable.getPlainText()
+            self._headings += 1
+            key = f"h{self._headings}"
+            self.canv.bookmarkPage(key)
+            self.canv.addOutlineEntry(text, key, level=level, closed=level > 0)
+            self.notify("TOCEntry", (level, text, self.page, key))
+
+        def handle_documentBegin(self) -> None:
+            self._headings = 0
+            super().handle_documentBegin()
+
+    return NumberedCanvas, ReportTemplate
+
+
+# --- building blocks ------------------------------------------------------------------------------------------
+
+
+class _Builder:
+    def __init__(self) -> None:
+        from reportlab.lib import colors
+        from reportlab.lib.units import mm
+
+        self.styles = _styles()
+        self.colors = colors
+        self.mm = mm
+        self.story: list[Any] = []
+        self.width = 210 * mm - 36 * mm
+
+    def h1(self, text: str) -> None:
+        from reportlab.platypus import CondPageBreak, Paragraph
+
+        self.story.append(CondPageBreak(60 * self.mm))
+        self.story.append(Paragraph(esc(text), self.styles["H1"]))
+
+    def h2(self, text: str) -> None:
+        from reportlab.platypus import CondPageBreak, Paragraph
+
+        self.story.append(CondPageBreak(35 * self.mm))
+        self.story.append(Paragraph(esc(text), self.styles["H2"]))
+
+    def h3(self, text: str) -> None:
+        from reportlab.platypus import CondPageBreak, Paragraph
+
+        self.story.append(CondPageBreak(25 * self.mm))
+        self.story.append(Paragraph(esc(text), self.styles["H3"]))
+
+    def para(self, markup: str, style: str = "body") -> None:
+        """A paragraph of markup the caller built (escape people's text with ``esc``)."""
+        from reportlab.platypus import Paragraph
+
+        self.story.append(Paragraph(markup, self.styles[style]))
+
+    def text(self, value: Any, style: str = "body") -> None:
+        self.para(esc(value), style)
+
+    def outcome(self, outcome: str | None) -> str:
+        word = OUTCOME_WORDS.get(outcome or "", esc(outcome or "none"))
+        colour = OUTCOME_COLOURS.get(outcome or "", "#333333")
+        return f'<font color="{colour}"><b>{word}</b></font>'
+
+    def table(
+        self,
+        header: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        widths: Sequence[float] | None = None,
+        mono_columns: Sequence[int] = (),
+    ) -> None:
+        """A table with a repeated header row; cells are text (escaped) or prepared markup (``_Markup``)."""
+        from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
+
+        if not rows:
+            self.text("(none)", "small")
+            return
+        styles = self.styles
+
+        def cell(value: Any, column: int, bold: bool = False) -> Any:
+            if isinstance(value, _Markup):
+                return Paragraph(value.text, styles["cell"])
+            style = styles["mono"] if column in mono_columns and not bold else styles["cellbold" if bold else "cell"]
+            return Paragraph(esc(value), style)
+
+        data = [[cell(h, i, bold=True) for i, h in enumerate(header)]]
+        data += [[cell(v, i) for i, v in enumerate(row)] for row in rows]
+        total = self.width
+        col_widths = [total * w for w in widths] if widths else None
+        table = Table(data, colWidths=col_widths, repeatRows=1, hAlign="LEFT")
+        table.setStyle(
+            TableStyle(
+                [
+                    ("BACKGROUND", (0, 0), (-1, 0), self.colors.HexColor("#E8EEF5")),
+                    ("LINEBELOW", (0, 0), (-1, 0), 0.6, self.colors.HexColor("#1F3A5F")),
+                    ("ROWBACKGROUNDS", (0, 1), (-1, -1), [self.colors.white, self.colors.HexColor("#F7F7F7")]),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 3),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+                    ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+                ]
+            )
+        )
+        self.story.append(table)
+        self.story.append(Spacer(1, 5))
+
+    def pairs(self, rows: Sequence[tuple[str, Any]], *, mono_values: bool = False) -> None:
+        self.table(["", ""], [(k, v) for k, v in rows], widths=(0.3, 0.7), mono_columns=(1,) if mono_values else ())
+
+    def chart(self, chart: Chart) -> None:
+        from reportlab.lib.utils import ImageReader
+        from reportlab.platypus import Image, KeepTogether, Paragraph, Spacer
+
+        image = chart.image if isinstance(chart.image, bytes) else chart.image.encode()
+        reader = ImageReader(io.BytesIO(image))
+        width, height = reader.getSize()
+        scale = min(self.width / width, 150 * self.mm / height)
+        flowable = Image(io.BytesIO(image), width=width * scale, height=height * scale)
+        self.story.append(
+            KeepTogether(
+                [
+                    Paragraph(f"<b>Figure: {esc(chart.title)}.</b> {esc(chart.caption)}", self.styles["caption"]),
+                    flowable,
+                    Spacer(1, 6),
+                ]
+            )
+        )
+
+
+class _Markup:
+    """Table cell text that is already markup (built with ``esc`` by this module)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+# --- sections -------------------------------------------------------------------------------------------------
+
+
+def _cover(b: _Builder, ctx: Mapping[str, Any]) -> None:
+    from reportlab.platypus import PageBreak, Spacer
+
+    model, version = ctx["model"], ctx["version"]
+    b.story.append(Spacer(1, 30 * b.mm))
+    b.para("Assay compliance report", "small")
+    b.para(esc(ctx["title"]), "title")
+    b.para(f"Verdict: {b.outcome(ctx['verdict'])}", "verdict")
+    rows: list[tuple[str, Any]] = [
+        ("Model", model["name"]),
+        ("Version", f"v{version['number']} ({version['state']})"),
+        ("Risk tier (EU AI Act)", model["risk_tier_label"]),
+        ("Team", model["team"]),
+    ]
+    for run in ctx["runs"]:
+        rows.append(("Audit run", f"#{run['id']}: {OUTCOME_WORDS.get(run['verdict'], run['verdict'])}"))
+        rows.append(
+            ("Policy and version", f"{run['policy']['name']} v{run['policy']['version']}: {run['policy']['title']}")
+        )
+    if not ctx["runs"]:
+        rows.append(("Audit runs", "none completed"))
+    rows += [
+        ("Date", ctx["generated_at"]),
+        ("Report id", ctx["report_id"]),
+        ("Requested by", ctx["generated_by"]),
+        ("Signed by", f"{ctx['signer']['name']} (PAdES; certificate SHA-256 below)"),
+    ]
+    b.pairs(rows)
+    b.para("Signing certificate SHA-256:", "small")
+    b.para(esc(ctx["signer"]["certificate_sha256"]), "mono")
+    b.story.append(Spacer(1, 8))
+    b.para(
+        "This document is signed. Validate it offline with the signing certificate, e.g. "
+        "<i>pyhanko sign validate --trust cert.pem --no-revocation-check report.pdf</i>. Any change to the signed "
+        "bytes makes the validation fail.",
+        "small",
+    )
+    b.story.append(PageBreak())
+
+
+def _contents(b: _Builder) -> None:
+    from reportlab.platypus import PageBreak, Paragraph
+    from reportlab.platypus.tableofcontents import TableOfContents
+
+    b.story.append(Paragraph("Contents", b.styles["title"]))
+    toc = TableOfContents(dotsMinLevel=0)
+    toc.levelStyles = [b.styles["toc1"], b.styles["toc2"]]
+    b.story.append(toc)
+    b.story.append(PageBreak())
+
+
+def _checks_by_outcome(ctx: Mapping[str, Any]) -> dict[str, list[tuple[dict[str, Any], dict[str, Any]]]]:
+    found: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {
+        "pass": [],
+        "fail": [],
+        "insufficient_evidence": [],
+    }
+    for run in ctx["runs"]:
+        for check in run["checks"]:
+            found.setdefault(check["outcome"], []).append((run, check))
+    return found
+
+
+def _summary(b: _Builder, ctx: Mapping[str, Any]) -> None:
+    b.h1("Executive summary")
+    model, version = ctx["model"], ctx["version"]
+    runs = ctx["runs"]
+    if not runs:
+        b.para(
+            f"{esc(model['name'])} v{version['number']} has no completed audit run, so there is no evidence for or "
+            "against it yet. The verdict is <b>insufficient evidence</b>."
+        )
+    for run in runs:
+        b.para(
+            f"Audit run #{run['id']} applied the policy <b>{esc(run['policy']['name'])} "
+            f"v{run['policy']['version']}</b> to <b>{esc(model['name'])} v{version['number']}</b> on the dataset "
+            f"{esc(run['dataset'])} ({fmt_number(run['rows'])} rows), finished {esc(run['finished_at'])}. "
+            f"Verdict: {b.outcome(run['verdict'])}."
+        )
+    grouped = _checks_by_outcome(ctx)
+    many = len(runs) > 1
+    labels = {
+        "pass": "What passed",
+        "fail": "What failed, and why it matters",
+        "insufficient_evidence": "What lacked evidence, and why it matters",
+    }
+    for outcome in ("fail", "insufficient_evidence", "pass"):
+        b.h2(labels[outcome])
+        entries = grouped.get(outcome) or []
+        if not entries:
+            b.text("Nothing.")
+            continue
+        for run, check in entries:
+            title = CHECK_TITLES.get(check["name"], check["name"])
+            where = f" (run #{run['id']}, {esc(run['policy']['name'])})" if many else ""
+            required = "" if check["required"] else " (optional check)"
+            b.para(f"<b>{esc(title)}</b>{where}{required}: {esc(check['reason'])}")
+            if outcome != "pass" and check["name"] in WHY_IT_MATTERS:
+                b.para(f"<i>Why it matters:</i> {esc(WHY_IT_MATTERS[check['name']])}", "small")
+        if outcome == "insufficient_evidence":
+            b.para(
+                "Insufficient evidence is never a pass: the audit could not judge these (a group too small, an "
+                "interval too wide, a check that cannot run for this model). More data, or a model artifact the "
+                "check can score, gives an answer.",
+                "small",
+            )
+    open_findings = [f for f in ctx.get("findings", []) if f["status"] == "open"]
+    if open_findings:
+        b.h2("Open findings")
+        b.table(
+            ["Opened", "Kind", "Finding"],
+            [(f["opened_at"], f["kind"], f["title"]) for f in open_findings],
+            widths=(0.22, 0.18, 0.6),
+        )
+
+
+def _model_card(b: _Builder, ctx: Mapping[str, Any]) -> None:
+    model, version = ctx["model"], ctx["version"]
+    b.h1("Model card")
+    b.h2("Purpose and use")
+    b.pairs(
+        [
+            ("Model", model["name"]),
+            ("Team", model["team"]),
+            ("Purpose", model["purpose"]),
+            ("Intended use", model["intended_use"] or "(not stated)"),
+            ("Out-of-scope uses", model["out_of_scope_uses"] or "(not stated)"),
+            ("Business KPIs", ", ".join(map(str, model["business_kpis"])) or "(none)"),
+        ]
+    )
+    b.h2("Risk classification")
+    b.pairs([("Risk tier", model["risk_tier_label"]), ("Rationale", model["risk_rationale"])])
+    if model.get("risk_answers"):
+        b.table(
+            ["Question", "Answer"],
+            [
+                (k.replace("_", " "), json.dumps(v) if not isinstance(v, str) else v)
+                for k, v in model["risk_answers"].items()
+            ],
+            widths=(0.5, 0.5),
+        )
+    b.h2(f"Version {version['number']}")
+    b.pairs(
+        [
+            ("State", version["state"]),
+            ("Framework", version["framework"]),
+            ("Artifact", version["artifact_name"] or "(none: predictions only)"),
+            ("Artifact SHA-256", version["artifact_sha256"] or "n/a"),
+            ("Artifact size", fmt_number(version["artifact_size"]) + " bytes" if version["artifact_size"] else "n/a"),
+            ("Code", f"{version['code_repository']} {version['code_commit']}".strip() or "(not recorded)"),
+            ("Registered", f"{version['created_at']} by {version['created_by']}"),
+            (
+                "Hyperparameters",
+                json.dumps(version["hyperparameters"], sort_keys=True) if version["hyperparameters"] else "(none)",
+            ),
+            ("Declared metrics", json.dumps(version["metrics"], sort_keys=True) if version["metrics"] else "(none)"),
+        ]
+    )
+    card = version.get("model_card") or {}
+    b.h3("Model card sections (Mitchell et al., 2019)")
+    rows = []
+    for section in version.get("model_card_sections") or card.keys():
+        value = card.get(section)
+        if isinstance(value, dict | list):
+            value = json.dumps(value, sort_keys=True, ensure_ascii=False)
+        rows.append((section.replace("_", " "), value or "(empty)"))
+    b.table(["Section", "Content"], rows, widths=(0.28, 0.72))
+
+
+def _data(b: _Builder, ctx: Mapping[str, Any]) -> None:
+    data = ctx["data"]
+    b.h1("Data and lineage")
+    b.h2("Datasets")
+    b.table(
+        ["Role", "Dataset version", "Rows", "SHA-256", "Source, licence"],
+        [
+            (
+                d["role"],
+                d["id"],
+                fmt_number(d["rows"]),
+                d["sha256"] or d.get("location") or "n/a",
+                ", ".join(x for x in (d.get("source"), d.get("licence")) if x) or "(not recorded)",
+            )
+            for d in data["datasets"]
+        ],
+        widths=(0.11, 0.22, 0.08, 0.37, 0.22),
+        mono_columns=(3,),
+    )
+    b.h2("Lineage runs")
+    b.table(
+        ["Job", "Source", "Ended", "Inputs", "Outputs"],
+        [
+            (r["job"], r["source"], r["ended_at"] or "", ", ".join(r["inputs"]) or "-", ", ".join(r["outputs"]) or "-")
+            for r in data["lineage_runs"]
+        ],
+        widths=(0.22, 0.1, 0.2, 0.24, 0.24),
+    )
+    b.h2("Consent coverage")
+    b.para(
+        "Counts of data subjects only, never who. Coverage over fewer than "
+        f"{data['coverage_floor']} subjects is withheld here, because counts that small could identify a person "
+        "(COVERAGE_MIN_SUBJECTS).",
+        "small",
+    )
+    rows = []
+    for d in data["datasets"]:
+        for c in d.get("coverage") or []:
+            if c.get("withheld"):
+                rows.append((d["id"], c["purpose"], f"fewer than {data['coverage_floor']}", "withheld", "", "", ""))
+            else:
+                rows.append(
+                    (
+                        d["id"],
+                        c["purpose"],
+                        fmt_number(c["subjects"]),
+                        fmt_number(c["consenting"]),
+                        fmt_number(c["withdrawn"]),
+                        fmt_number(c["expired"]),
+                        fmt_number(c["never_asked"]),
+                    )
+                )
+        if not d.get("coverage"):
+            rows.append(
+                (d["id"], "-", d.get("coverage_note") or "no subject-id column: subjects not known", "", "", "", "")
+            )
+    b.table(
+        ["Dataset version", "Purpose", "Subjects", "Consenting", "Withdrawn", "Expired", "Never asked"],
+        rows,
+        widths=(0.22, 0.16, 0.16, 0.12, 0.11, 0.1, 0.13),
+    )
+
+
+def _rates_table(b: _Builder, groups: Sequence[Mapping[str, Any]]) -> None:
+    rows = []
+    for g in groups:
+        rows.append(
+            (
+                g["group"] + (" (small)" if g.get("below_min_group_size") else ""),
+                fmt_number(g.get("count")),
+                _Markup(f"{fmt_number(g.get('selection_rate'))}<br/>{fmt_interval(g.get('selection_rate_interval'))}"),
+                _Markup(
+                    f"{fmt_number(g.get('true_positive_rate'))}<br/>{fmt_interval(g.get('true_positive_rate_interval'))}"
+                ),
+                _Markup(
+                    f"{fmt_number(g.get('false_positive_rate'))}<br/>{fmt_interval(g.get('false_positive_rate_interval'))}"
+                ),
+                _Markup(f"{fmt_number(g.get('precision'))}<br/>{fmt_interval(g.get('precision_interval'))}"),
+            )
+        )
+    b.table(
+        ["Group", "Count", "Selection rate [95% CI]", "True-positive rate", "False-positive rate", "Precision"],
+        rows,
+        widths=(0.26, 0.08, 0.17, 0.17, 0.16, 0.16),
+    )
+
+
+def _thresholds(b: _Builder, details: Mapping[str, Any]) -> None:
+    """The thresholds a check applied and their basis, from whichever shape the check stored them in."""
+    rows: list[tuple[Any, ...]] = []
+    thresholds = details.get("thresholds")
+    if isinstance(thresholds, dict):
+        for name, spec in thresholds.items():
+            basis = spec.get("basis") or {}
+            rows.append((name.replace("_", " "), fmt_number(spec.get("value")), basis.get("citation", "")))
+    elif isinstance(thresholds, list):
+        for spec in thresholds:
+            basis = spec.get("basis") or {}
+            rows.append(
+                (
+                    f"{spec.get('metric')} (measured {fmt_number(spec.get('value'))})",
+                    fmt_number(spec.get("limit")),
+                    basis.get("citation", ""),
+                )
+            )
+    for key, value in details.items():
+        if key.endswith("_basis") and isinstance(value, dict):
+            name = key[: -len("_basis")]
+            rows.append((name.replace("_", " "), fmt_number(details.get(name)), value.get("citation", "")))
+    basis = details.get("basis")
+    if isinstance(basis, dict):
+        limit_key = next(
+            (k for k in details if k.endswith(("_min", "_max")) and not isinstance(details[k], dict)), None
+        )
+        rows.append(
+            (
+                (limit_key or "threshold").replace("_", " "),
+                fmt_number(details.get(limit_key)) if limit_key else "",
+                basis.get("citation", ""),
+            )
+        )
+    if rows:
+        b.h3("Thresholds and their basis")
+        b.table(["Threshold", "Value", "Basis (citation)"], rows, widths=(0.3, 0.1, 0.6))
+
+
+def _check_performance(b: _Builder, d: Mapping[str, Any]) -> None:
+    overall = d.get("overall") or {}
+    b.h3("Overall")
+    b.table(["Metric", "Value"], [(k.replace("_", " "), fmt_number(v)) for k, v in overall.items()], widths=(0.4, 0.6))
+    per_group = d.get("per_group") or {}
+    if per_group:
+        metrics = [k for k in next(iter(per_group.values())) if k not in ("count", "below_min_group_size")]
+        b.h3("By group")
+        b.table(
+            ["Group", "Count", *[m.replace("_", " ") for m in metrics]],
+            [(g, fmt_number(v.get("count")), *[fmt_number(v.get(m)) for m in metrics]) for g, v in per_group.items()],
+        )
+
+
+def _check_group_fairness(b: _Builder, d: Mapping[str, Any]) -> None:
+    for grouping in d.get("groupings") or []:
+        b.h3(f"Grouping: {grouping['grouping']}")
+        summary = grouping.get("summary") or {}
+        rows = [(k.replace("_", " "), fmt_number(v)) for k, v in summary.items() if not isinstance(v, dict)]
+        for k, v in summary.items():
+            if isinstance(v, dict):
+                rows += [(f"{k.replace('_', ' ')}: {g}", fmt_number(x)) for g, x in v.items()]
+        b.table(["Measure", "Value"], rows, widths=(0.6, 0.4))
+        _rates_table(b, grouping.get("groups") or [])
+
+
+def _check_disparate_impact(b: _Builder, d: Mapping[str, Any]) -> None:
+    b.para(
+        f"Rate compared: {esc(d.get('rate'))}; minimum impact ratio {fmt_number(d.get('impact_ratio_min'))}.", "small"
+    )
+    for grouping in d.get("groupings") or []:
+        b.h3(f"Grouping: {grouping['grouping']} (reference {grouping.get('reference_group')})")
+        b.table(
+            ["Group", "Count", "Selected", "Rate [95% CI]", "Impact ratio", "Test, p", "Significant", "Four-fifths"],
+            [
+                (
+                    g["group"]
+                    + (" (reference)" if g.get("reference") else "")
+                    + (" (left out: small share)" if g.get("excluded_below_share") else ""),
+                    fmt_number(g.get("count")),
+                    fmt_number(g.get("selected")),
+                    _Markup(
+                        f"{fmt_number(g.get('selection_rate'))}<br/>{fmt_interval(g.get('selection_rate_interval'))}"
+                    ),
+                    fmt_number(g.get("impact_ratio")),
+                    f"{(g.get('test') or '').replace('_', ' ')} {fmt_number(g.get('p_value'))}"
+                    if g.get("test")
+                    else "",
+                    fmt_number(g.get("significant")) if "significant" in g else "",
+                    ("passes" if g["passes_four_fifths"] else "fails") if "passes_four_fifths" in g else "",
+                )
+                for g in grouping.get("groups") or []
+            ],
+            widths=(0.24, 0.07, 0.08, 0.15, 0.1, 0.16, 0.1, 0.1),
+        )
+
+
+def _check_data_quality(b: _Builder, d: Mapping[str, Any]) -> None:
+    missing = d.get("missing_fraction") or {}
+    with_missing = [(c, fmt_number(v)) for c, v in missing.items() if v]
+    b.h3("Missing values")
+    if with_missing:
+        b.table(["Column", "Missing fraction"], with_missing, widths=(0.5, 0.5))
+    else:
+        b.text(f"No missing values in any of the {len(missing)} columns.")
+    balance = d.get("label_balance") or {}
+    rows = [("Duplicate rows", fmt_number(d.get("duplicate_rows")))]
+    if balance:
+        rows.append((f"Label balance ({balance.get('column')})", json.dumps(balance.get("counts"), sort_keys=True)))
+        rows.append(("Minority class fraction", fmt_number(balance.get("minority_fraction"))))
+    b.table(["Measure", "Value"], rows, widths=(0.5, 0.5))
+    shares = d.get("group_shares") or {}
+    if shares:
+        b.h3("Group shares")
+        b.table(
+            ["Attribute", "Group", "Share"],
+            [(a, g, fmt_number(s)) for a, groups in shares.items() for g, s in groups.items()],
+            widths=(0.35, 0.35, 0.3),
+        )
+    comparison = d.get("population_comparison") or []
+    if comparison:
+        b.h3("Against the declared population")
+        keys = list(comparison[0])
+        b.table(keys, [[fmt_number(row.get(k)) for k in keys] for row in comparison])
+
+
+def _check_explainability(b: _Builder, d: Mapping[str, Any]) -> None:
+    coverage = d.get("coverage") or {}
+    b.pairs(
+        [
+            ("Explainer", f"{d.get('explainer')} ({d.get('library')})"),
+            ("Explained output", d.get("explained_output")),
+            (
+                "Rows explained",
+                f"{fmt_number(coverage.get('rows_explained'))} of {fmt_number(coverage.get('rows_sampled'))} "
+                f"sampled; background {fmt_number(coverage.get('background_rows'))} rows",
+            ),
+            ("Share of attribution on protected attributes", fmt_number(d.get("protected_share"))),
+            ("Note", d.get("explainer_note")),
+        ]
+    )
+    importance = d.get("global_importance") or []
+    if importance:
+        b.h3("Global importance")
+        b.table(
+            ["Rank", "Feature", "Mean |SHAP|", "Share"],
+            [
+                (e.get("rank"), e["feature"], fmt_number(e.get("mean_abs_shap"), 4), fmt_number(e.get("share")))
+                for e in importance
+            ],
+            widths=(0.1, 0.4, 0.25, 0.25),
+        )
+    proxies = d.get("proxies") or []
+    b.h3("Possible proxies for protected attributes")
+    b.table(
+        ["Feature", "Attribute", "Cramér's V", "Rank", "Share"],
+        [
+            (p["feature"], p["attribute"], fmt_number(p.get("cramers_v")), p.get("rank"), fmt_number(p.get("share")))
+            for p in proxies
+        ],
+        widths=(0.3, 0.25, 0.15, 0.1, 0.2),
+    )
+
+
+def _check_adversarial(b: _Builder, d: Mapping[str, Any]) -> None:
+    attack = d.get("attack") or {}
+    b.h3("Evasion attack")
+    b.pairs(
+        [
+            ("Attack", f"{attack.get('name')} ({attack.get('library', '')})"),
+            ("Ran", fmt_number(attack.get("ran"))),
+            (
+                "Rows attacked",
+                f"{fmt_number(attack.get('rows_attacked'))} of {fmt_number(attack.get('rows_sampled'))} sampled",
+            ),
+            ("Epsilon", f"{fmt_number(d.get('epsilon'))} ({d.get('perturbation_unit', '')})"),
+            (
+                "Succeeded within epsilon",
+                f"{fmt_number(attack.get('succeeded_within_epsilon'))} "
+                f"({fmt_number(attack.get('success_rate_within_epsilon'))}; "
+                f"maximum {fmt_number(d.get('max_success_rate'))})",
+            ),
+            ("Flipped at any distance", fmt_number(attack.get("flipped_at_any_distance"))),
+            ("Median perturbation when flipped", fmt_number(attack.get("median_perturbation"))),
+            ("Stopped by the time budget", fmt_number(attack.get("stopped_by_time_budget"))),
+        ]
+    )
+    noise = d.get("noise") or {}
+    if noise:
+        b.h3("Random noise")
+        b.pairs([(k.replace("_", " "), fmt_number(v)) for k, v in noise.items()])
+    attributes = (d.get("counterfactual") or {}).get("attributes") or []
+    if attributes:
+        b.h3("Counterfactual: only a protected attribute changes")
+        b.table(
+            ["Attribute", "Model input", "Flipped", "Flip rate", "Note"],
+            [
+                (
+                    a["attribute"],
+                    fmt_number(a.get("model_input")),
+                    fmt_number(a.get("flipped")),
+                    fmt_number(a.get("flip_rate")),
+                    a.get("note", ""),
+                )
+                for a in attributes
+            ],
+            widths=(0.18, 0.12, 0.1, 0.1, 0.5),
+        )
+
+
+def _check_generic(b: _Builder, d: Mapping[str, Any]) -> None:
+    rows = [
+        (k, fmt_number(v)) for k, v in d.items() if not isinstance(v, dict | list) and k not in ("outcome", "reason")
+    ]
+    b.table(["Field", "Value"], rows, widths=(0.4, 0.6))
+
+
+CHECK_SECTIONS = {
+    "performance": _check_performance,
+    "group_fairness": _check_group_fairness,
+    "disparate_impact": _check_disparate_impact,
+    "data_quality": _check_data_quality,
+    "explainability": _check_explainability,
+    "adversarial": _check_adversarial,
+}
+
+
+def _run_sections(b: _Builder, ctx: Mapping[str, Any], charts: Mapping[int, Sequence[Chart]]) -> None:
+    for run in ctx["runs"]:
+        policy = run["policy"]
+        b.h1(f"Audit run #{run['id']}: {policy['name']} v{policy['version']}")
+        b.para(f"Verdict: {b.outcome(run['verdict'])}")
+        for reason in run["verdict_reasons"]:
+            b.para(f"• {esc(reason)}", "small")
+        b.h2(f"Audit inputs and reproduction (run #{run['id']})")
+        b.pairs(
+            [
+                ("Policy", f"{policy['name']} v{policy['version']}: {policy['title']}"),
+                ("Policy SHA-256", policy["sha256"]),
+                ("Evaluation dataset", run["dataset"]),
+                ("Column roles", json.dumps(run["column_roles"], sort_keys=True)),
+                ("Started by", f"{run['created_by']} at {run['created_at']}"),
+                ("Finished", f"{run['finished_at']} ({fmt_number(run['duration_seconds'], 1)} s)"),
+                ("Results SHA-256", run["results_sha256"]),
+                ("Seeds", json.dumps(run["seeds"], sort_keys=True)),
+            ]
+        )
+        b.table(
+            ["Input", "SHA-256 or reference"],
+            [(k.replace("_", " "), v if v is not None else "n/a") for k, v in sorted(run["input_hashes"].items())],
+            widths=(0.3, 0.7),
+            mono_columns=(1,),
+        )
+        b.table(
+            ["Library", "Version"],
+            sorted(run["library_versions"].items()),
+            widths=(0.5, 0.5),
+        )
+        run_charts = list(charts.get(run["id"], ()))
+        check_names = {c["name"] for c in run["checks"]}
+        for check in run["checks"]:
+            name = check["name"]
+            b.h2(
+                f"{CHECK_TITLES.get(name, name)}: {OUTCOME_WORDS.get(check['outcome'], check['outcome'])} "
+                f"(run #{run['id']})"
+            )
+            b.para(f"{b.outcome(check['outcome'])}{'' if check['required'] else ' (optional)'}: {esc(check['reason'])}")
+            _thresholds(b, check["details"])
+            CHECK_SECTIONS.get(name, _check_generic)(b, check["details"])
+            for chart in run_charts:
+                if chart.check == name:
+                    b.chart(chart)
+        leftover = [c for c in run_charts if c.check not in check_names]
+        if leftover or run.get("group_metrics"):
+            b.h2(f"Group metrics (recorded with every run; run #{run['id']})")
+            for grouping, groups in (run.get("group_metrics") or {}).items():
+                b.h3(f"Grouping: {grouping}")
+                _rates_table(b, [{"group": g, **v} for g, v in groups.items()])
+            for chart in leftover:
+                b.chart(chart)
+        if run.get("ll144"):
+            _ll144(b, run)
+
+
+def _ll144(b: _Builder, run: Mapping[str, Any]) -> None:
+    """The summary of results a NYC Local Law 144 bias audit publishes (6 RCNY § 5-301, § 5-303)."""
+    details = run["ll144"]
+    b.h2(f"Bias audit summary (NYC Local Law 144; run #{run['id']})")
+    rate = details.get("rate") or "selection_rate"
+    rate_name = "Scoring rate" if "scor" in rate else "Selection rate"
+    b.pairs(
+        [
+            ("Audit date", run["finished_at"]),
+            ("Data", run["dataset"]),
+            ("Rate", f"{rate_name} (6 RCNY § 5-300)"),
+            ("Impact ratio", "the category's rate divided by the rate of the most selected category"),
+            ("Individuals with an unknown category", "not recorded by this audit (rows need a value in each column)"),
+        ]
+    )
+    rows = []
+    for grouping in details.get("groupings") or []:
+        for g in grouping.get("groups") or []:
+            note = ""
+            if g.get("excluded_below_share"):
+                note = "excluded from impact ratios: under 2% of the data (§ 5-301(d))"
+            elif g.get("reference"):
+                note = "most selected category"
+            rows.append(
+                (
+                    grouping["grouping"],
+                    g["group"],
+                    fmt_number(g.get("count")),
+                    fmt_number(g.get("selection_rate")),
+                    fmt_number(g.get("impact_ratio")),
+                    note,
+                )
+            )
+    b.table(
+        ["Category type", "Category", "Number of applicants", rate_name, "Impact ratio", "Note"],
+        rows,
+        widths=(0.14, 0.24, 0.12, 0.12, 0.1, 0.28),
+    )
+
+
+def _approvals(b: _Builder, ctx: Mapping[str, Any]) -> None:
+    approvals = ctx["approvals"]
+    b.h1("Approvals and sign-offs")
+    b.table(
+        ["What", "Who", "Role", "When", "Detail"],
+        [(a["what"], a["name"], a["role"], a["at"], a.get("detail", "")) for a in approvals["events"]],
+        widths=(0.18, 0.16, 0.12, 0.24, 0.3),
+    )
+    b.para(
+        f"Approvals required for this risk tier: {approvals['required']}. Separation of duties: the submitter "
+        "never approves their own version.",
+        "small",
+    )
+    b.h2("Deployments")
+    b.table(
+        ["Environment", "Deployed", "By", "Retired"],
+        [(d["environment"], d["deployed_at"], d["by"], d["retired_at"] or "live") for d in approvals["deployments"]],
+        widths=(0.2, 0.3, 0.2, 0.3),
+    )
+    b.h2("Findings")
+    b.table(
+        ["Opened", "Kind", "Finding", "Status"],
+        [
+            (
+                f["opened_at"],
+                f["kind"],
+                f["title"],
+                f["status"] + (f" ({f['resolution']})" if f.get("resolution") else ""),
+            )
+            for f in ctx.get("findings", [])
+        ],
+        widths=(0.22, 0.16, 0.44, 0.18),
+    )
+
+
+def _regulation_map(b: _Builder, ctx: Mapping[str, Any]) -> None:
+    b.h1("Regulation map")
+    b.para(
+        "Which evidence in this report answers which requirement. This is a map of evidence, not a conformity "
+        "assessment: the provider decides whether the evidence is enough.",
+        "small",
+    )
+    outcomes: dict[str, list[str]] = {}
+    for run in ctx["runs"]:
+        for check in run["checks"]:
+            outcomes.setdefault(check["name"], []).append(check["outcome"])
+    rows = []
+    for framework, item, asks, checks, sections in REGULATION_MAP:
+        evidence = []
+        for name in checks:
+            if name in outcomes:
+                words = ", ".join(sorted({OUTCOME_WORDS.get(o, o).lower() for o in outcomes[name]}))
+                evidence.append(f"{CHECK_TITLES.get(name, name)} ({words})")
+            else:
+                evidence.append(f"{CHECK_TITLES.get(name, name)} (not run)")
+        rows.append((f"{framework} {item}", asks, "; ".join([*evidence, *sections])))
+    b.table(["Requirement", "What it asks", "Evidence in this report"], rows, widths=(0.2, 0.3, 0.5))
+
+
+def _trail(b: _Builder, ctx: Mapping[str, Any]) -> None:
+    trail = ctx["trail"]
+    b.h1("Audit trail events")
+    b.para(
+        "Each event is a leaf of Assay's append-only Merkle log (RFC 9162 hashing). The leaf hash is "
+        "SHA-256(0x00 || leaf bytes); the checkpoint below is signed and covers every event listed, so an inclusion "
+        "proof (GET /api/v1/trail/proofs/inclusion?seq=N&amp;tree_size=SIZE) proves each one against its root.",
+        "small",
+    )
+    b.table(
+        ["Seq", "Time (UTC)", "Action", "Object", "Leaf hash (SHA-256)"],
+        [(e["seq"], e["time"], e["action"], e["object"], e["leaf_hash"]) for e in trail["events"]],
+        widths=(0.06, 0.17, 0.15, 0.14, 0.48),
+        mono_columns=(4,),
+    )
+    checkpoint = trail.get("checkpoint")
+    b.h2("Checkpoint")
+    if checkpoint is None:
+        b.text("No checkpoint covers these events yet.")
+        return
+    b.pairs(
+        [
+            ("Tree size", fmt_number(checkpoint["tree_size"])),
+            ("Root hash (hex)", checkpoint["root_hash"]),
+            ("Issued", checkpoint["issued_at"]),
+        ],
+        mono_values=True,
+    )
+    from reportlab.platypus import Preformatted
+
+    b.para("The signed checkpoint (C2SP signed note), verbatim:", "small")
+    b.story.append(Preformatted(checkpoint["note"], b.styles["mono"]))
+
+
+def render_report(context: Mapping[str, Any], charts: Mapping[int, Sequence[Chart]]) -> tuple[bytes, int]:
+    """The report as PDF bytes and its page count.
+
+    :param context: what ``audits.reports.service`` gathered (plain JSON-like values).
+    :param charts: PNG charts per audit run id (``charts.charts_for_results``).
+    """
+    NumberedCanvas, ReportTemplate = _make_classes()
+    b = _Builder()
+    _cover(b, context)
+    _contents(b)
+    _summary(b, context)
+    _model_card(b, context)
+    _data(b, context)
+    _run_sections(b, context, charts)
+    _approvals(b, context)
+    _regulation_map(b, context)
+    _trail(b, context)
+
+    buffer = io.BytesIO()
+    model, version = context["model"], context["version"]
+    doc = ReportTemplate(
+        buffer,
+        footer=f"Assay compliance report {context['report_id']} · {model['name']} v{version['number']}",
+        pagesize=(210 * b.mm, 297 * b.mm),
+        leftMargin=18 * b.mm,
+        rightMargin=18 * b.mm,
+        topMargin=16 * b.mm,
+        bottomMargin=18 * b.mm,
+        title=context["title"],
+        author="Assay",
+        subject=f"Compliance report {context['report_id']}: {model['name']} v{version['number']}, verdict "
+        f"{context['verdict']}",
+        keywords=["compliance", "audit", "EU AI Act", "NIST AI RMF", model["name"]],
+        creator="Assay",
+        lang="en",
+        displayDocTitle=True,
+    )
+    pages = {"count": 0}
+
+    class Counting(NumberedCanvas):  # type: ignore[misc, valid-type]
+        def save(self) -> None:
+            pages["count"] = len(self._saved)
+            super().save()
+
+    doc.multiBuild(b.story, canvasmaker=Counting)
+    return buffer.getvalue(), pages["count"]
