@@ -1,13 +1,14 @@
-"""Portal routes of the governance app: sign-in, sign-out, the home page."""
+"""Portal routes: sign-in, the dashboard, data governance and the trail; the registry's and the audit engine's pages
+are included from their apps."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
-from governance.portal import views
+from governance.portal import data, trail, views
 
-app_name = "portal"
-
-urlpatterns = [
+# No app_name here: governance/urls.py includes this module at "", and each app below brings its own namespace
+# (portal, registry-portal, audits-portal), rather than all of them nesting under one.
+portal_patterns = [
     path("", views.home, name="home"),
     path(
         "login/",
@@ -15,4 +16,21 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("data/datasets/", data.dataset_list, name="dataset-list"),
+    path("data/datasets/<slug:name>/", data.dataset_detail, name="dataset-detail"),
+    path("data/datasets/<slug:name>/versions/<int:number>/", data.dataset_version, name="dataset-version"),
+    path("data/subjects/", data.subject_lookup, name="subject-lookup"),
+    path("data/subjects/<str:pseudonym>/", data.subject_detail, name="subject-detail"),
+    path("data/subjects/<str:pseudonym>/access", data.subject_access, name="subject-access"),
+    path("data/subjects/<str:pseudonym>/erase", data.subject_erase, name="subject-erase"),
+    path("trail/", trail.events, name="trail-events"),
+    path("trail/events/<int:seq>/", trail.event_detail, name="trail-event"),
+    path("trail/checkpoints/", trail.checkpoints, name="checkpoints"),
+    path("trail/verify", trail.verify, name="trail-verify"),
+]
+
+urlpatterns = [
+    path("", include((portal_patterns, "portal"))),
+    path("", include("registry.portal.urls")),
+    path("", include("audits.portal.urls")),
 ]

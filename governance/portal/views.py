@@ -1,27 +1,78 @@
-"""Portal pages of the governance app."""
+"""Portal pages of the governance app: the dashboard (sign-in and sign-out are Django's own views)."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
+from typing import Any
+
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from governance.access.roles import SCOPES, scopes_for
+from audits.access import runs_visible_to
+from audits.models import RunStatus, Verdict
+from governance.access.roles import SCOPES
+from governance.portal.access import may, portal_user, portal_view
+from governance.portal.trail import last_verification
 from governance.trail.checkpoints import latest_checkpoint
 from governance.trail.log import tree_size
+from registry.access import models_visible_to
+from registry.models import Finding, FindingStatus, ModelVersion, RiskTier, VersionState
+from registry.portal.rules import review_refusal
 
 
-@login_required
+@portal_view(GET="meta:read")
 def home(request: HttpRequest) -> HttpResponse:
-    """The signed-in user's role, what it allows, and the state of the trail."""
-    user = request.user
-    scopes = sorted(scopes_for(user.role))  # type: ignore[union-attr]
-    return render(
-        request,
-        "portal/home.html",
-        {
-            "scopes": [(scope, SCOPES[scope]) for scope in scopes],
-            "trail_size": tree_size(),
-            "checkpoint": latest_checkpoint(),
-        },
-    )
+    """The dashboard: models by risk tier and stage, audits that did not pass, approvals waiting for me, open
+    findings, and the trail's integrity (latest checkpoint, last verification)."""
+    user = portal_user(request)
+    context: dict[str, Any] = {
+        "scope_table": [(scope, SCOPES[scope]) for scope in sorted(SCOPES) if may(request, scope)],
+        "trail_size": tree_size(),
+        "checkpoint": latest_checkpoint(),
+        "verification": last_verification(),
+    }
+    if may(request, "models:read"):
+        models = models_visible_to(user)
+        context["tier_stage"] = _tier_stage(models)
+        context["findings"] = (
+            Finding.objects.filter(version__model__in=models, status=FindingStatus.OPEN)
+            .select_related("version__model")
+            .order_by("-opened_at", "-id")[:10]
+        )
+        context["finding_count"] = Finding.objects.filter(version__model__in=models, status=FindingStatus.OPEN).count()
+    if may(request, "audits:read"):
+        context["not_passing"] = (
+            runs_visible_to(user)
+            .filter(status=RunStatus.DONE, verdict__in=[Verdict.FAIL, Verdict.INSUFFICIENT])
+            .order_by("-created_at", "-id")[:10]
+        )
+        context["running"] = runs_visible_to(user).filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).count()
+    if may(request, "models:approve"):
+        submitted = (
+            ModelVersion.objects.filter(model__in=models_visible_to(user), state=VersionState.SUBMITTED)
+            .select_related("model")
+            .order_by("submitted_at", "pk")
+        )
+        context["waiting"] = [v for v in submitted[:200] if review_refusal(user, v) is None][:10]
+    return render(request, "portal/home.html", context)
+
+
+def _tier_stage(models: Any) -> dict[str, Any]:
+    """Counts of models by risk tier and by the state of their newest version."""
+    stages = [*VersionState.values, "none"]
+    counts = {tier: dict.fromkeys(stages, 0) for tier in RiskTier.values}
+    latest_state: dict[int, str] = {}
+    rows = ModelVersion.objects.filter(model__in=models).order_by("model_id", "number").values_list("model_id", "state")
+    for model_id, state in rows:
+        latest_state[model_id] = state
+    total = 0
+    for model_id, tier in models.values_list("pk", "risk_tier"):
+        counts[tier][latest_state.get(model_id, "none")] += 1
+        total += 1
+    labels = dict(VersionState.choices) | {"none": "No version"}
+    return {
+        "stages": [(stage, labels[stage]) for stage in stages],
+        "rows": [(tier, label, [counts[tier][s] for s in stages]) for tier, label in RiskTier.choices],
+        "total": total,
+        "by_tier": dict(models.values_list("risk_tier").annotate(n=Count("pk")).order_by()),
+    }

@@ -1,6 +1,23 @@
 """Portal routes of the registry app."""
 
-from django.urls import URLPattern
+from django.urls import path
+
+from registry.portal import views
 
 app_name = "registry-portal"
-urlpatterns: list[URLPattern] = []
+
+_V = "models/<slug:name>/versions/<int:number>"
+
+urlpatterns = [
+    path("models/", views.model_list, name="model-list"),
+    path("models/<slug:name>/", views.model_detail, name="model-detail"),
+    path(f"{_V}/", views.version_detail, name="version-detail"),
+    path(f"{_V}/card", views.version_card, name="version-card"),
+    path(f"{_V}/submit", views.version_submit, name="version-submit"),
+    path(f"{_V}/approve", views.version_approve, name="version-approve"),
+    path(f"{_V}/reject", views.version_reject, name="version-reject"),
+    path(f"{_V}/deploy", views.version_deploy, name="version-deploy"),
+    path(f"{_V}/retire", views.version_retire, name="version-retire"),
+    path(f"{_V}/findings/<int:pk>/resolve", views.finding_resolve, name="finding-resolve"),
+    path("approvals/", views.approvals, name="approvals"),
+]

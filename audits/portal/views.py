@@ -1,0 +1,197 @@
+"""Portal pages of the audit engine: audit runs (list, results, live progress) and starting a run.
+
+Runs are found through ``audits.access`` and started through ``audits.actions.do_start_audit``, as in the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
+from rest_framework.exceptions import ValidationError as ApiValidationError
+
+from audits import actions
+from audits.access import access_run, runs_visible_to
+from audits.api.serializers import ColumnRolesSerializer
+from audits.models import AuditRun, Policy, RunStatus, Verdict
+from audits.portal import charts
+from audits.portal.forms import AuditTargetForm, ColumnRolesForm
+from governance.access.actions import ActionError
+from governance.api.serializers import validated
+from governance.data.access import access_dataset_version, datasets_visible_to
+from governance.data.models import DatasetVersion
+from governance.portal.access import may, portal_user, portal_view, refusal
+from governance.portal.pagination import paginate
+from governance.trail.log import Actor
+from registry.access import access_version, models_visible_to
+from registry.models import ModelVersion
+
+CHECK_TEMPLATES = {
+    "disparate_impact": "audits/checks/disparate_impact.html",
+    "group_fairness": "audits/checks/group_fairness.html",
+    "performance": "audits/checks/performance.html",
+    "data_quality": "audits/checks/data_quality.html",
+    "explainability": "audits/checks/explainability.html",
+    "adversarial": "audits/checks/adversarial.html",
+}
+
+
+@portal_view(GET="audits:read")
+def run_list(request: HttpRequest) -> HttpResponse:
+    """Audit runs of the models the user may see, filtered by model, policy, status and verdict."""
+    runs = runs_visible_to(request.user)
+    params = request.GET
+    if params.get("model"):
+        runs = runs.filter(model_version__model__name=params["model"])
+    if params.get("policy"):
+        runs = runs.filter(policy_version__policy__name=params["policy"])
+    if params.get("status") in RunStatus.values:
+        runs = runs.filter(status=params["status"])
+    if params.get("verdict") in Verdict.values:
+        runs = runs.filter(verdict=params["verdict"])
+    page = paginate(request, runs.order_by("-created_at", "-id"))
+    return render(
+        request,
+        "audits/run_list.html",
+        {
+            "page": page,
+            "statuses": RunStatus.choices,
+            "verdicts": Verdict.choices,
+            "policies": Policy.objects.order_by("name").values_list("name", flat=True),
+            "filters": {k: params.get(k, "") for k in ("model", "policy", "status", "verdict")},
+            "can_run": may(request, "audits:run"),
+        },
+    )
+
+
+def _run_context(request: HttpRequest, run: AuditRun) -> dict[str, Any]:
+    checks = []
+    for check in run.checks.all():
+        checks.append(
+            {
+                "check": check,
+                "template": CHECK_TEMPLATES.get(check.check_name, "audits/checks/generic.html"),
+                "charts": [mark_safe(svg) for svg in charts.for_check(check.check_name, check.details)],  # noqa: S308 - escaped SVG
+            }
+        )
+    return {"run": run, "checks": checks, "live": run.status in (RunStatus.QUEUED, RunStatus.RUNNING)}
+
+
+@portal_view(GET="audits:read")
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One run: verdict and reasons, every check's tables and charts, what reproduces it; live while it runs."""
+    run = access_run(request.user, pk, request)
+    context = _run_context(request, run)
+    context["report"] = _report_links(request, run)
+    return render(request, "audits/run_detail.html", context)
+
+
+@portal_view(GET="audits:read")
+def run_body(request: HttpRequest, pk: int) -> HttpResponse:
+    """The run's status and results as a fragment: polled (htmx) every second while the run is queued or running."""
+    run = access_run(request.user, pk, request)
+    return render(request, "audits/_run_body.html", _run_context(request, run))
+
+
+def _report_links(request: HttpRequest, run: AuditRun) -> dict[str, Any] | None:
+    """The signed PDF report of a finished run, when the reports module is installed (issue 8)."""
+    return None
+
+
+# --- starting a run ----------------------------------------------------------------------------------------------
+
+
+def _choices(request: HttpRequest) -> dict[str, list[str]]:
+    versions = ModelVersion.objects.filter(model__in=models_visible_to(request.user)).select_related("model")
+    datasets = (
+        DatasetVersion.objects.filter(dataset__in=datasets_visible_to(request.user))
+        .exclude(file="")
+        .select_related("dataset")
+    )
+    from audits.policies import builtin_policies
+
+    # Reading never writes: the built-in policies are offered by name and stored when a run is started.
+    policies = set(Policy.objects.values_list("name", flat=True)) | set(builtin_policies())
+    return {
+        "versions": [f"{v.model.name}/v{v.number}" for v in versions.order_by("model__name", "-number")],
+        "datasets": [f"{d.dataset.name}/v{d.number}" for d in datasets.order_by("dataset__name", "-number")],
+        "policies": sorted(policies),
+    }
+
+
+@portal_view(GET="audits:run", POST="audits:run")
+def run_new(request: HttpRequest) -> HttpResponse:
+    """Start an audit: step one picks what and under which policy; step two the dataset's column roles."""
+    choices = _choices(request)
+    data = request.POST if request.method == "POST" else request.GET
+    initial = {}
+    if request.GET.get("model") and request.GET.get("version"):
+        initial["model_version"] = f"{request.GET['model']}/v{request.GET['version']}"
+    picked = "dataset_version" in data
+    target = AuditTargetForm(data if picked else None, initial=initial, **choices)
+    context: dict[str, Any] = {"target": target, "roles": None, "columns": []}
+    if not picked or not target.is_valid():
+        return render(request, "audits/run_new.html", context, status=400 if picked else 200)
+    (model, number), (dataset, dataset_number) = target.refs()
+    version = access_version(request.user, model, number, request)
+    dataset_version = access_dataset_version(request.user, dataset, dataset_number, request)
+    columns = [column["name"] for column in dataset_version.schema]
+    context["columns"] = columns
+    if request.method != "POST":
+        context["roles"] = ColumnRolesForm(columns=columns, initial=_suggested_roles(dataset_version, columns))
+        return render(request, "audits/run_new.html", context)
+    roles = ColumnRolesForm(request.POST, columns=columns)
+    context["roles"] = roles
+    if not roles.is_valid():
+        return render(request, "audits/run_new.html", context, status=400)
+    try:
+        column_roles = validated(ColumnRolesSerializer, roles.column_roles())
+    except ApiValidationError as exc:
+        for field, problems in _problems(exc.detail).items():
+            roles.add_error(field if field in roles.fields else None, problems)
+        return render(request, "audits/run_new.html", context, status=400)
+    actions.ensure_builtin_policies(only=target.cleaned_data["policy"])
+    policy_version = Policy.objects.get(name=target.cleaned_data["policy"]).latest_version()
+    assert policy_version is not None
+    try:
+        run, created = actions.do_start_audit(
+            user=portal_user(request),
+            actor=Actor.from_request(request),
+            model_version=version,
+            dataset_version=dataset_version,
+            policy_version=policy_version,
+            column_roles=column_roles,
+            force=roles.cleaned_data["force"],
+        )
+    except ActionError as exc:
+        context["error"], status = refusal(exc)
+        return render(request, "audits/run_new.html", context, status=status)
+    if created:
+        messages.success(request, f"Audit #{run.pk} started.")
+    else:
+        messages.success(request, f"This exact audit already exists: #{run.pk} (tick 'run again' to repeat it).")
+    return redirect("audits-portal:run-detail", pk=run.pk)
+
+
+def _suggested_roles(dataset_version: DatasetVersion, columns: list[str]) -> dict[str, Any]:
+    label = dataset_version.label_column if dataset_version.label_column in columns else ""
+    return {"label": label, "favourable": "1"}
+
+
+def _problems(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail flattened to {field: [messages]}."""
+    found: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            for field, items in _problems(value, key if key != "non_field_errors" else prefix).items():
+                found.setdefault(field, []).extend(items)
+    elif isinstance(detail, list):
+        for item in detail:
+            for field, items in _problems(item, prefix).items():
+                found.setdefault(field, []).extend(items)
+    else:
+        found.setdefault(prefix, []).append(str(detail))
+    return found
