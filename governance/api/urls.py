@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from governance.api import data, trail, views
+from governance.api import data, exports, trail, views
 
 app_name = "api"
 
@@ -38,4 +38,10 @@ urlpatterns = [
     path("subjects/<str:pseudonym>/access", data.SubjectAccess.as_view(), name="subject-access"),
     path("subjects/<str:pseudonym>/erasure", data.SubjectErasure.as_view(), name="subject-erasure"),
     path("subjects/<str:pseudonym>/personal-data", data.SubjectPersonalData.as_view(), name="subject-personal-data"),
+    path("exports/", exports.ExportList.as_view(), name="export-list"),
+    path("exports/<int:pk>/", exports.ExportDetail.as_view(), name="export-detail"),
+    path("exports/<int:pk>/download", exports.ExportDownload.as_view(), name="export-download"),
+    path("shares/", exports.ShareList.as_view(), name="share-list"),
+    path("shares/<int:pk>/revoke", exports.ShareRevoke.as_view(), name="share-revoke"),
+    path("shares/<int:pk>/accesses", exports.ShareAccesses.as_view(), name="share-accesses"),
 ]

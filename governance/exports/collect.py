@@ -21,6 +21,7 @@ Layout of the ZIP (fixed order; see ``bundle.py``)::
     trail/checkpoint.note            the signed checkpoint issued for this export
     trail/events.jsonl               the trail events in scope: line i is exactly the bytes of one leaf
     trail/proofs.jsonl               line i: the inclusion proof of that leaf in the checkpoint's tree
+    trail/withheld.jsonl             events in scope that name a data subject: hash and inclusion proof only
     trail/previous-checkpoint.note   the checkpoint of the previous export to the same recipient (if any)
     trail/consistency.json           the consistency proof from that checkpoint to this one (if any)
     manifest.json, manifest.sig      every file above with sha256 and size; Ed25519 signature over the manifest
@@ -31,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -342,17 +344,46 @@ def _scoped_events(query: Q, scope: Scope, size: int) -> list[tuple[int, bytes, 
     return [(seq, bytes(leaf), bytes(digest)) for seq, leaf, digest in rows]
 
 
+_HEX64 = re.compile(rb"[0-9a-f]{64}")
+
+
+def split_subject_events(
+    rows: Sequence[tuple[int, bytes, bytes]],
+) -> tuple[list[tuple[int, bytes, bytes]], list[tuple[int, bytes, bytes]]]:
+    """(events shown, events withheld): a leaf that names a data subject (a finding opened by a consent withdrawal
+    names the subject's pseudonym) is withheld; the bundle proves it is in the trail by its hash alone."""
+    from governance.data.models import Subject
+
+    tokens = {token.decode() for _, leaf, _ in rows for token in _HEX64.findall(leaf)}
+    candidates = sorted(tokens)
+    subjects: set[str] = set()
+    for start in range(0, len(candidates), 900):  # below SQLite's parameter limit
+        batch = candidates[start : start + 900]
+        subjects.update(Subject.objects.filter(pseudonym__in=batch).values_list("pseudonym", flat=True))
+    if not subjects:
+        return list(rows), []
+    shown, withheld = [], []
+    for row in rows:
+        names_subject = any(token.decode() in subjects for token in _HEX64.findall(row[1]))
+        (withheld if names_subject else shown).append(row)
+    return shown, withheld
+
+
 def _event_lines(rows: Sequence[tuple[int, bytes, bytes]]) -> Iterator[bytes]:
     for start in range(0, len(rows), _EVENT_BATCH):
         yield b"".join(leaf + b"\n" for _, leaf, _ in rows[start : start + _EVENT_BATCH])
 
 
-def _proof_lines(rows: Sequence[tuple[int, bytes, bytes]], size: int, nodes: _PrefetchedNodes) -> Iterator[bytes]:
+def _proof_lines(
+    rows: Sequence[tuple[int, bytes, bytes]], size: int, nodes: _PrefetchedNodes, *, why: str = ""
+) -> Iterator[bytes]:
     for start in range(0, len(rows), _EVENT_BATCH):
         lines = []
         for seq, _, digest in rows[start : start + _EVENT_BATCH]:
             proof = inclusion_proof(index=seq, tree_size=size, get_nodes=nodes)
             record = {"seq": seq, "leaf_hash": digest.hex(), "proof": [h.hex() for h in proof]}
+            if why:
+                record["withheld"] = why
             lines.append(json.dumps(record, separators=(",", ":")).encode() + b"\n")
         yield b"".join(lines)
 
@@ -410,6 +441,7 @@ def _write_trail(
     *,
     checkpoint: Checkpoint,
     rows: Sequence[tuple[int, bytes, bytes]],
+    withheld: Sequence[tuple[int, bytes, bytes]],
     nodes: _PrefetchedNodes,
     previous_checkpoint: Checkpoint | None,
 ) -> dict[str, Any]:
@@ -418,6 +450,9 @@ def _write_trail(
     writer.add("trail/checkpoint.note", checkpoint.note.encode())
     writer.add_stream("trail/events.jsonl", _event_lines(rows))
     writer.add_stream("trail/proofs.jsonl", _proof_lines(rows, size, nodes))
+    if withheld:
+        why = "names a data subject (pseudonym)"
+        writer.add_stream("trail/withheld.jsonl", _proof_lines(withheld, size, nodes, why=why))
     previous = None
     if previous_checkpoint is not None:
         writer.add("trail/previous-checkpoint.note", previous_checkpoint.note.encode())
@@ -439,6 +474,8 @@ def _write_trail(
         "events": len(rows),
         "events_file": "trail/events.jsonl",
         "proofs_file": "trail/proofs.jsonl",
+        "withheld": len(withheld),
+        "withheld_file": "trail/withheld.jsonl" if withheld else None,
         "previous_checkpoint": previous,
     }
 
@@ -483,8 +520,8 @@ def build_bundle(
     checkpoint = issue_checkpoint(reason="export")
     assert checkpoint is not None
     query = _event_objects(scope, versions, runs, [r for _, r in [*run_reports, *version_reports]])
-    rows = _scoped_events(query, scope, checkpoint.tree_size)
-    nodes = _PrefetchedNodes([seq for seq, _, _ in rows], checkpoint.tree_size)
+    rows, withheld = split_subject_events(_scoped_events(query, scope, checkpoint.tree_size))
+    nodes = _PrefetchedNodes([seq for seq, _, _ in [*rows, *withheld]], checkpoint.tree_size)
     lap("events and proof nodes")
     at = now or timezone.now()
     writer = BundleWriter(target)
@@ -499,7 +536,14 @@ def build_bundle(
         at=at,
     )
     lap("documents")
-    trail = _write_trail(writer, checkpoint=checkpoint, rows=rows, nodes=nodes, previous_checkpoint=previous_checkpoint)
+    trail = _write_trail(
+        writer,
+        checkpoint=checkpoint,
+        rows=rows,
+        withheld=withheld,
+        nodes=nodes,
+        previous_checkpoint=previous_checkpoint,
+    )
     lap("trail and proofs")
     key = load_signing_key()
     header = {

@@ -2164,6 +2164,45 @@ def _check_one_event(
     return seq
 
 
+def _check_withheld(
+    archive: zipfile.ZipFile, trail: dict[str, object], checkpoint: Checkpoint, report: BundleReport
+) -> None:
+    """Events withheld (they name a data subject) are proved by leaf hash: each proof leads to the signed root."""
+    declared, name = trail.get("withheld", 0), trail.get("withheld_file")
+    if not declared:
+        return
+    if type(declared) is not int or not isinstance(name, str) or name not in archive.namelist():
+        report.problem("truncated trail: the withheld events named in the manifest are missing from the bundle")
+        return
+    limit = len(report.problems) + _MAX_EVENT_PROBLEMS
+    count = 0
+    with archive.open(name) as lines:
+        for line_number, line in enumerate(lines, start=1):
+            count += 1
+            try:
+                record = _strict_json(line)
+                if not isinstance(record, dict):
+                    raise ValueError("not a JSON object")
+                seq, digest, path = record.get("seq"), record.get("leaf_hash"), record.get("proof")
+                if type(seq) is not int or not isinstance(digest, str) or not isinstance(path, list):
+                    raise ValueError("needs seq, leaf_hash and proof")
+                verify_inclusion(
+                    leaf_hash=bytes.fromhex(digest),
+                    index=seq,
+                    tree_size=checkpoint.tree_size,
+                    proof=[bytes.fromhex(h) for h in path],
+                    root=checkpoint.root,
+                )
+            except (ValueError, TypeError, UnicodeDecodeError, VerificationError) as error:
+                report.problem(
+                    f"{name} line {line_number}: the withheld event's inclusion proof does not lead to the signed "
+                    f"checkpoint's root (a proof from another tree?): {error}",
+                    limit=limit,
+                )
+    if count != declared:
+        report.problem(f"truncated trail: {name} holds {count} withheld events, the signed manifest says {declared}")
+
+
 def _check_bundle_consistency(
     archive: zipfile.ZipFile,
     trail: dict[str, object],
@@ -2306,6 +2345,7 @@ def _check_bundle_trail(
         return
     report.checkpoint = checkpoint
     _check_events(archive, trail, checkpoint, report)
+    _check_withheld(archive, trail, checkpoint, report)
     previous = _check_bundle_consistency(archive, trail, keys=keys, origin=origin, checkpoint=checkpoint, report=report)
     for label, note in previous_checkpoints:
         try:
