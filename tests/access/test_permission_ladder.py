@@ -298,6 +298,20 @@ OBJECTS: dict[str, Target] = {
     "api:subject-access": Target(_subject, visible_to=EVERYONE),
     "api:subject-erasure": Target(_subject, visible_to=EVERYONE),
     "api:subject-personal-data": Target(_subject, visible_to=EVERYONE),
+    # Reports are visible with their model (issue 8); how each object is made: tests/reports/ladder.py.
+    "audits-api:audit-reports": Target(
+        lambda cast: __import__("tests.reports.ladder", fromlist=["*"]).completed_run(cast, _audit),
+        visible_to=CREDIT_RISK,
+    ),
+    "audits-api:version-reports": Target(_version(), visible_to=CREDIT_RISK),
+    "audits-api:report-detail": Target(
+        lambda cast: __import__("tests.reports.ladder", fromlist=["*"]).run_report(cast, _audit),
+        visible_to=CREDIT_RISK,
+    ),
+    "audits-api:report-pdf": Target(
+        lambda cast: __import__("tests.reports.ladder", fromlist=["*"]).run_report(cast, _audit),
+        visible_to=CREDIT_RISK,
+    ),
     # (ladder objects: reports, issue 8)
     # (ladder objects: exports, issue 8)
     # (ladder objects: monitoring, issue 10)
