@@ -327,6 +327,10 @@ def do_register_version(
             },
         )
         link_training_run(model_version=version, user=user, actor=actor, datasets=training)
+        # Findings resolved by "retrain" are linked to the version that replaces theirs (monitoring decisions).
+        from registry.monitoring.actions import link_retrained
+
+        link_retrained(version, actor=actor)
     return version
 
 

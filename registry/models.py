@@ -259,3 +259,97 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.version_id} ({self.status})"
+
+
+# --- monitoring after deployment (registry/monitoring) ----------------------------------------------------------
+
+
+class ReferenceKind(models.TextChoices):
+    TRAINING = "training", "The version's training dataset version"
+    EVALUATION = "evaluation", "An evaluation dataset version"
+
+
+class MonitorConfig(models.Model):
+    """How a version is monitored: its reference dataset version (profiled once), its batches' column roles, the
+    policy whose monitoring thresholds apply, and the performance baseline that decay is measured from."""
+
+    version = models.OneToOneField(ModelVersion, on_delete=models.PROTECT, related_name="monitor")
+    reference = models.ForeignKey("governance.DatasetVersion", on_delete=models.PROTECT, related_name="+")
+    reference_kind = models.CharField(max_length=16, choices=ReferenceKind.choices)
+    # The batches' column roles: {"features": [{"name", "kind"}], "prediction", "score", "threshold", "favourable",
+    # "label", "protected", "reference_groups"} (registry.monitoring.batch.BatchSpec).
+    spec = models.JSONField()
+    policy = models.CharField(max_length=64, blank=True)  # blank: the one the risk tier requires, else baseline
+    profile = models.JSONField()
+    profile_sha256 = models.CharField(max_length=64)
+    baseline = models.JSONField(default=dict, blank=True)  # {"accuracy", "recall", "roc_auc", "source"}
+    # The dataset that holds this model's production batches (one per model, owned by the model's team).
+    batches_dataset = models.ForeignKey("governance.Dataset", on_delete=models.PROTECT, related_name="+")
+    configured_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    configured_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"monitoring of {self.version_id}"
+
+
+class BatchStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for its check"
+    RUNNING = "running", "Being checked"
+    CHECKED = "checked", "Checked"
+    ERROR = "error", "The check failed (an error finding is open)"
+
+
+class MonitoringBatch(models.Model):
+    """One production batch of a version: its data (a dataset version), late labels, and its check's results."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="batches")
+    number = models.PositiveIntegerField()
+    data = models.ForeignKey("governance.DatasetVersion", on_delete=models.PROTECT, related_name="+")
+    labels = models.ForeignKey(
+        "governance.DatasetVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    rows = models.BigIntegerField()
+    # Whether the version was live when the batch arrived (a batch for a version not deployed is kept, and flagged).
+    deployed = models.BooleanField()
+    environments = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=10, choices=BatchStatus.choices, default=BatchStatus.PENDING)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    results = models.JSONField(default=dict, blank=True)
+    results_sha256 = models.CharField(max_length=64, blank=True)
+    profile_sha256 = models.CharField(max_length=64, blank=True)
+    policy_version = models.CharField(max_length=80, blank=True)
+    alerts = models.PositiveIntegerField(default=0)
+    warnings = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    received_at = models.DateTimeField(default=timezone.now)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["version", "number"]
+        constraints = [models.UniqueConstraint(fields=["version", "number"], name="batch_number_unique_per_version")]
+        indexes = [models.Index(fields=["status"], name="batch_by_status")]
+
+    def __str__(self) -> str:
+        return f"batch {self.number} of {self.version_id}"
+
+
+class DriftStatistic(models.Model):
+    """One statistic of one batch (a feature's PSI, a group's impact ratio...): the rows of the time series."""
+
+    batch = models.ForeignKey(MonitoringBatch, on_delete=models.CASCADE, related_name="statistics")
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    subject = models.CharField(max_length=300)  # feature name, "(prediction)", "(score)", "(label)", a group
+    kind = models.CharField(max_length=16)  # feature, prediction, score, label, group, performance
+    statistic = models.CharField(max_length=32)
+    value = models.FloatField(null=True)
+    p_value = models.FloatField(null=True)
+    level = models.CharField(max_length=24)  # ok, warning, alert, insufficient_evidence, info
+
+    class Meta:
+        ordering = ["batch", "id"]
+        indexes = [models.Index(fields=["version", "subject", "statistic"], name="drift_series")]
+
+    def __str__(self) -> str:
+        return f"{self.statistic} of {self.subject} in {self.batch_id}"

@@ -43,6 +43,9 @@ NOTIFIED_ACTIONS = frozenset(
         "model_version.rejected",
         "model_version.deployed",
         "model_version.retired",
+        # Monitoring: a threshold crossed (a finding opened or added to), or a batch that could not be checked.
+        "monitoring.alert_raised",
+        "monitoring.check_failed",
     }
 )
 

@@ -247,6 +247,10 @@ _MONITORING = {
         "accuracy_drop_alert": _fraction(
             "max", "A fall in accuracy from the audited value larger than this (0.05 = 5 points) raises an alert."
         ),
+        "recall_drop_alert": _fraction(
+            "max", "A fall in recall (of the favourable outcome) from the baseline larger than this raises an alert."
+        ),
+        "roc_auc_drop_alert": _fraction("max", "A fall in ROC AUC from the baseline larger than this raises an alert."),
     },
 }
 

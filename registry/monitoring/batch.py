@@ -135,7 +135,7 @@ def _arrow_message(exc: Exception, *, names: Sequence[str]) -> str:
     text = str(exc)
     found = re.search(r"column #(\d+)", text)
     value = re.search(r"invalid value '(.{0,60})", text)
-    if "straddling" in text or "block" in text.lower() and "larger" in text.lower():
+    if "straddling" in text or ("block" in text.lower() and "larger" in text.lower()):
         return f"A CSV field is larger than {CSV_BLOCK_BYTES // (1 << 20)} MiB; fields that large are refused."
     if found and int(found.group(1)) < len(names):
         column = names[int(found.group(1))]
@@ -146,7 +146,9 @@ def _arrow_message(exc: Exception, *, names: Sequence[str]) -> str:
     return f"The file cannot be parsed: {text[:200]}"
 
 
-def iter_chunks(path: Path, *, fmt: str, spec: BatchSpec, delimiter: str = ",", columns: Sequence[str]) -> Iterator[Any]:
+def iter_chunks(
+    path: Path, *, fmt: str, spec: BatchSpec, delimiter: str = ",", columns: Sequence[str]
+) -> Iterator[Any]:
     """Record batches of ``columns`` with numeric columns as float64 and the others as text; wrong types raise
     ``BatchError`` naming the column."""
     import pyarrow as pa
@@ -198,14 +200,18 @@ def iter_chunks(path: Path, *, fmt: str, spec: BatchSpec, delimiter: str = ",", 
 # --- reference profile ---------------------------------------------------------------------------------------------
 
 
-def decisions(spec: BatchSpec, *, prediction: Any = None, score: np.ndarray | None = None, where: str = "batch") -> np.ndarray:
+def decisions(
+    spec: BatchSpec, *, prediction: Any = None, score: np.ndarray | None = None, where: str = "batch"
+) -> np.ndarray:
     """1 where the decision is favourable: the prediction (an Arrow text array) equals ``favourable``, or the score
     reaches the threshold."""
     import pyarrow.compute as pc
 
     if spec.prediction and prediction is not None:
         if prediction.null_count:
-            raise BatchError(f"Column {spec.prediction!r}: {prediction.null_count} rows of the {where} have no prediction.")
+            raise BatchError(
+                f"Column {spec.prediction!r}: {prediction.null_count} rows of the {where} have no prediction."
+            )
         return np.asarray(pc.equal(prediction, spec.favourable).to_numpy(zero_copy_only=False), dtype=np.int8)
     if score is None or spec.threshold is None:
         raise BatchError("The configuration needs a prediction column, or a score column and a threshold.")
@@ -416,9 +422,7 @@ def compute(
             results["label"] = drift.categorical_statistics(label_acc)
         if known.any():
             truth_known = np.asarray(truth[known], dtype=bool).astype(np.int8)
-            results["performance"] = performance(
-                truth_known, y_pred[known], None if scores is None else scores[known]
-            )
+            results["performance"] = performance(truth_known, y_pred[known], None if scores is None else scores[known])
             results["performance"]["rows_without_label"] = int((~known).sum())
     if protected_chunks:
         protected = {

@@ -117,7 +117,7 @@ def categorical_reference(values: Sequence[Any], *, max_categories: int = 1000) 
     ordered = sorted(zip(kept.index.tolist(), kept.tolist(), strict=True))
     return {
         "kind": "categorical",
-        "n": int(len(series)),
+        "n": len(series),
         "missing": missing,
         "categories": [name for name, _ in ordered],
         "counts": [int(count) for _, count in ordered],

@@ -1,0 +1,207 @@
+"""A batch's statistics judged by a policy's ``monitoring`` thresholds (pure: plain values in, plain values out).
+
+- PSI of a feature, the decisions (``(prediction)``), the score (``(score)``) or the label (``(label)``): above
+  ``psi_alert`` an alert, above ``psi_warning`` a warning.
+- Live fairness: a group whose impact ratio is below ``impact_ratio_alert`` is an alert only when the group and its
+  reference group both have at least the policy's ``min_group_size`` rows (the audits' rule); below the threshold
+  with too few rows is ``insufficient_evidence``, reported, never an alert and never a pass.
+- Performance decay (labels known): the baseline's figure minus the batch's; above ``accuracy_drop_alert`` (and
+  ``recall_drop_alert``, ``roc_auc_drop_alert`` when the policy sets them) an alert.
+
+Only alerts open findings; warnings are kept in the results, the time series and the ``monitoring.batch_checked``
+event. Each alert names a ``cause`` that does not mention the batch, so a shift that persists keeps one open
+finding (later batches add to it) until a person resolves it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ALERT, WARNING, OK, INSUFFICIENT, INFO = "alert", "warning", "ok", "insufficient_evidence", "info"
+PREDICTION, SCORE, LABEL = "(prediction)", "(score)", "(label)"
+DROPS = (("accuracy", "accuracy_drop_alert"), ("recall", "recall_drop_alert"), ("roc_auc", "roc_auc_drop_alert"))
+
+
+@dataclass
+class Alert:
+    """One crossed threshold."""
+
+    level: str  # alert or warning
+    kind: str  # the finding kind: drift_alert, fairness_alert, performance_alert
+    subject: str
+    statistic: str
+    value: float
+    threshold: float
+    basis: Mapping[str, Any] | None
+    title: str
+    cause: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Judgement:
+    alerts: list[Alert]
+    warnings: list[Alert]
+    statistics: list[dict[str, Any]]  # {subject, kind, statistic, value, p_value, level}
+
+
+def cause_for(*parts: str) -> str:
+    """``monitoring:<parts>``, at most 200 characters (long names are shortened with a hash, still unique)."""
+    cause = "monitoring:" + ":".join(parts)
+    if len(cause) <= 200:
+        return cause
+    return cause[:130] + "#" + hashlib.sha256(cause.encode()).hexdigest()
+
+
+def _value(thresholds: Mapping[str, Any], key: str) -> float | None:
+    entry = thresholds.get(key)
+    return None if entry is None else float(entry["value"])
+
+
+def _basis(thresholds: Mapping[str, Any], key: str) -> dict[str, Any] | None:
+    entry = thresholds.get(key)
+    return None if entry is None else dict(entry.get("basis") or {})
+
+
+def judge(results: Mapping[str, Any], *, thresholds: Mapping[str, Any], baseline: Mapping[str, Any]) -> Judgement:
+    """Levels for every statistic of a batch, and the alerts and warnings among them."""
+    alerts: list[Alert] = []
+    warnings: list[Alert] = []
+    rows: list[dict[str, Any]] = []
+    psi_alert, psi_warning = _value(thresholds, "psi_alert"), _value(thresholds, "psi_warning")
+
+    def drift(subject: str, kind: str, stats: Mapping[str, Any] | None) -> None:
+        if not stats:
+            return
+        psi = stats.get("psi")
+        level = OK
+        if psi is not None and psi_alert is not None and psi > psi_alert:
+            level = ALERT
+        elif psi is not None and psi_warning is not None and psi > psi_warning:
+            level = WARNING
+        rows.append(
+            {"subject": subject, "kind": kind, "statistic": "psi", "value": psi, "p_value": None, "level": level}
+        )
+        if stats.get("kind") == "numeric":
+            rows.append(_info(subject, kind, "ks", stats.get("ks"), stats.get("ks_p_value")))
+            rows.append(_info(subject, kind, "mean_shift_sd", stats.get("mean_shift_in_reference_sd")))
+        else:
+            rows.append(_info(subject, kind, "chi2", stats.get("chi2"), stats.get("chi2_p_value")))
+        rows.append(_info(subject, kind, "js_distance", stats.get("js_distance")))
+        if level in (ALERT, WARNING):
+            key = "psi_alert" if level == ALERT else "psi_warning"
+            limit = psi_alert if level == ALERT else psi_warning
+            what = {"feature": f"feature {subject!r}", "prediction": "the decisions", "score": "the score"}.get(
+                kind, "the labels"
+            )
+            found = Alert(
+                level=level,
+                kind="drift_alert",
+                subject=subject,
+                statistic="psi",
+                value=float(psi),
+                threshold=float(limit or 0),
+                basis=_basis(thresholds, key),
+                title=f"Drift in {what}: PSI {psi:.3f} above {limit:g}",
+                cause=cause_for("psi", kind, subject),
+                details={"ks": stats.get("ks"), "ks_p_value": stats.get("ks_p_value"), "chi2": stats.get("chi2")},
+            )
+            (alerts if level == ALERT else warnings).append(found)
+
+    for name, stats in (results.get("features") or {}).items():
+        drift(name, "feature", stats)
+    drift(PREDICTION, "prediction", results.get("prediction"))
+    drift(SCORE, "score", results.get("score"))
+    drift(LABEL, "label", results.get("label"))
+    _fairness(results.get("fairness"), thresholds, alerts, rows)
+    _performance(results.get("performance"), thresholds, baseline, alerts, rows)
+    return Judgement(alerts=alerts, warnings=warnings, statistics=rows)
+
+
+def _info(subject: str, kind: str, statistic: str, value: Any, p_value: Any = None) -> dict[str, Any]:
+    return {"subject": subject, "kind": kind, "statistic": statistic, "value": value, "p_value": p_value, "level": INFO}
+
+
+def _fairness(
+    fairness: Mapping[str, Any] | None, thresholds: Mapping[str, Any], alerts: list[Alert], rows: list[dict[str, Any]]
+) -> None:
+    if not fairness:
+        return
+    minimum = fairness.get("impact_ratio_min")
+    for grouping in fairness.get("groupings", []):
+        groups = grouping["groups"]
+        reference = next((g for g in groups if g["reference"]), None)
+        for group in groups:
+            subject = f"group:{group['group']}"
+            rows.append(_info(subject, "group", "selection_rate", group["selection_rate"]))
+            rows.append(_info(subject, "group", "count", group["count"]))
+            ratio = group.get("impact_ratio")
+            level = OK
+            below = ratio is not None and minimum is not None and ratio < minimum and not group["reference"]
+            if below and not group["excluded_below_share"]:
+                large = not group["below_min_group_size"] and reference and not reference["below_min_group_size"]
+                level = ALERT if large else INSUFFICIENT
+            rows.append({**_info(subject, "group", "impact_ratio", ratio, group.get("p_value")), "level": level})
+            if level == ALERT:
+                alerts.append(
+                    Alert(
+                        level=ALERT,
+                        kind="fairness_alert",
+                        subject=subject,
+                        statistic="impact_ratio",
+                        value=float(ratio),
+                        threshold=float(minimum),
+                        basis=_basis(thresholds, "impact_ratio_alert"),
+                        title=(
+                            f"Live fairness: {group['group']} impact ratio {ratio:.3f} against "
+                            f"{grouping['reference_group']} is below {minimum:g}"
+                        ),
+                        cause=cause_for("impact_ratio", group["group"]),
+                        details={
+                            "selection_rate": group["selection_rate"],
+                            "count": group["count"],
+                            "reference_group": grouping["reference_group"],
+                            "reference_selection_rate": reference["selection_rate"] if reference else None,
+                            "p_value": group.get("p_value"),
+                            "test": group.get("test"),
+                        },
+                    )
+                )
+
+
+def _performance(
+    performance: Mapping[str, Any] | None,
+    thresholds: Mapping[str, Any],
+    baseline: Mapping[str, Any],
+    alerts: list[Alert],
+    rows: list[dict[str, Any]],
+) -> None:
+    if not performance:
+        return
+    for metric, key in DROPS:
+        value = performance.get(metric)
+        rows.append(_info("performance", "performance", metric, value))
+        reference, limit = baseline.get(metric), _value(thresholds, key)
+        if value is None or reference is None:
+            continue
+        drop = float(reference) - float(value)
+        level = ALERT if limit is not None and drop > limit else OK
+        rows.append({**_info("performance", "performance", f"{metric}_drop", drop), "level": level})
+        if level == ALERT:
+            alerts.append(
+                Alert(
+                    level=ALERT,
+                    kind="performance_alert",
+                    subject="performance",
+                    statistic=f"{metric}_drop",
+                    value=drop,
+                    threshold=float(limit or 0),
+                    basis=_basis(thresholds, key),
+                    title=f"Performance decay: {metric} {value:.3f}, {drop:.3f} below the baseline {reference:.3f}",
+                    cause=cause_for("performance", metric),
+                    details={"baseline": reference, "value": value, "baseline_source": baseline.get("source")},
+                )
+            )
