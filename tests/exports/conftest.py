@@ -213,5 +213,5 @@ def jsonl(data: bytes) -> list[bytes]:
 
 
 @pytest.fixture
-def evidence(cast: Cast, media_root: Any) -> Evidence:
+def evidence(cast: Cast, media_root: Any) -> Evidence:  # noqa: F811 - the imported fixture, requested
     return arrange_evidence(cast)

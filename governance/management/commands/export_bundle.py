@@ -31,6 +31,11 @@ def _date(text: str) -> dt.date:
 class Command(BaseCommand):
     help = "Export a model's evidence bundle (signed manifest, reports, trail proofs, offline verify.py) to a ZIP."
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        # --version here is the model version (the interface), not Django's own version flag.
+        kwargs.setdefault("conflict_handler", "resolve")
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--model", required=True, help="the registered model's name")
         parser.add_argument("--version", type=int, help="only this version (default: all)")
