@@ -23,7 +23,8 @@ from registry.monitoring import drift
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 FAVOURABLE, UNFAVOURABLE = "favourable", "unfavourable"
 CHUNK_ROWS = 131_072
-CSV_BLOCK_BYTES = 8 << 20  # a single CSV field larger than this is refused (pyarrow cannot parse across blocks)
+CSV_BLOCK_BYTES = 8 << 20
+MAX_FIELD_CHARS = 100_000  # a text value longer than this is refused (a hostile huge field, not a category)
 
 
 class BatchError(ValueError):
@@ -173,20 +174,28 @@ def iter_chunks(
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                     raise BatchError(f"Column {name!r} has values of type {values.type} that cannot be read.") from None
                 arrays.append(values)
-            yield pa.RecordBatch.from_arrays(arrays, names=list(columns))
+            checked = pa.RecordBatch.from_arrays(arrays, names=list(columns))
+            _check_lengths(checked, text)
+            yield checked
         return
     import pyarrow.csv as pv
 
     names = _csv_names(path, delimiter)
     types = {name: pa.float64() if name in numeric else pa.string() for name in names if name in numeric | text}
-    reader = pv.open_csv(
-        path,
-        read_options=pv.ReadOptions(block_size=CSV_BLOCK_BYTES),
-        parse_options=pv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
-        convert_options=pv.ConvertOptions(
-            column_types=types, include_columns=list(columns), strings_can_be_null=True, quoted_strings_can_be_null=True
-        ),
-    )
+    try:
+        reader = pv.open_csv(
+            path,
+            read_options=pv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+            parse_options=pv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
+            convert_options=pv.ConvertOptions(
+                column_types=types,
+                include_columns=list(columns),
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise BatchError(_arrow_message(exc, names=names)) from None
     while True:
         try:
             record = reader.read_next_batch()
@@ -194,7 +203,18 @@ def iter_chunks(
             return
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             raise BatchError(_arrow_message(exc, names=names)) from None
+        _check_lengths(record, text)
         yield record
+
+
+def _check_lengths(record: Any, text: set[str]) -> None:
+    import pyarrow.compute as pc
+
+    for name in record.schema.names:
+        if name in text and len(record.column(name)):
+            longest = pc.max(pc.utf8_length(record.column(name))).as_py()
+            if longest is not None and longest > MAX_FIELD_CHARS:
+                raise BatchError(f"A value in column {name!r} is longer than {MAX_FIELD_CHARS:,} characters.")
 
 
 # --- reference profile ---------------------------------------------------------------------------------------------

@@ -104,7 +104,11 @@ def deployed_demo_version(cast: Any, *, deploy: bool = True) -> ModelVersion:
     with tempfile.TemporaryDirectory() as tmp:
         path = write(Path(tmp), "german.csv", german_csv())
         training = data.do_register_dataset_version(
-            dataset=dataset, user=owner, actor=Actor.for_user(owner), file_path=path, file_name="german.csv",
+            dataset=dataset,
+            user=owner,
+            actor=Actor.for_user(owner),
+            file_path=path,
+            file_name="german.csv",
             label_column="credit_risk",
         )
         model = registry.do_register_model(

@@ -60,7 +60,9 @@ def test_a_shifted_batch_opens_the_right_alerts_and_a_reviewers_decision_is_in_t
     for member, address in ((cast.owner, "omar@example.org"), (cast.reviewer, "rhea@example.org")):
         member.user.email = address
         member.user.save(update_fields=["email"])
-    webhook = Webhook.objects.create(model=version.model, url="https://93.184.215.14/hook", secret="s", created_by=cast.owner.user)
+    webhook = Webhook.objects.create(
+        model=version.model, url="https://93.184.215.14/hook", secret="s", created_by=cast.owner.user
+    )
     configured = owner.put(f"{base}/monitoring", arrange.CONFIG, format="json")
     assert configured.status_code == 200, configured.content
     assert configured.json()["profile"]["decision_source"] == "the model, scoring the reference"

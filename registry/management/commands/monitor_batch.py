@@ -22,6 +22,10 @@ class Command(BaseCommand):
         "prediction drift, live fairness and, with labels, performance decay. Same rules as the API."
     )
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        # --version is the model version here (the interface), not Django's version flag.
+        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--model", required=True)
         parser.add_argument("--version", type=int, required=True)
