@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from django.http import FileResponse, HttpResponse
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
@@ -113,13 +114,17 @@ class ShareCreateSerializer(StrictSerializer):
     model = serializers.SlugField(max_length=100, required=False)
     export = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
     regulator = serializers.CharField(max_length=150)
-    expires_at = serializers.DateTimeField()
+    expires_at = serializers.CharField(max_length=64)
     reason = serializers.CharField(max_length=2000)
 
-    def validate_expires_at(self, value: dt.datetime) -> dt.datetime:
-        if value.tzinfo is None:
-            raise serializers.ValidationError("Give a time zone, e.g. 2027-01-31T12:00:00Z.")
-        return value
+    def validate_expires_at(self, value: str) -> dt.datetime:
+        try:
+            moment = parse_datetime(value)
+        except ValueError:  # well-formed but impossible, e.g. 30 February
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            raise serializers.ValidationError("Use an ISO 8601 time; give a time zone, e.g. 2027-01-31T12:00:00Z.")
+        return moment
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("model" in attrs) == ("export" in attrs):
