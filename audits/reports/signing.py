@@ -265,8 +265,8 @@ def validate_pdf(pdf: bytes, *, trusted_cert_pem: bytes | None = None) -> Valida
     even be parsed is simply not valid, and the message says why."""
     from asn1crypto import pem, x509
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.general import SignatureValidationError
     from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.status import SignatureCoverageLevel
     from pyhanko_certvalidator import ValidationContext
 

@@ -133,3 +133,15 @@ def german_full(cast: Cast, media_root: Path) -> Arranged:  # noqa: F811 - media
     run = audit(cast, version, dataset_version, FULL_POLICY, ROLES)
     assert run.status == "done", run.error
     return Arranged(version=version, dataset_version=dataset_version, run=run)
+
+
+@pytest.fixture
+def small_run(cast: Cast, media_root: Path) -> Arranged:  # noqa: F811 - media_root is the fixture
+    """A completed four-fifths audit of a predictions-only version (decisions in the data): quick to build on."""
+    from tests.audits.conftest import FAILING_RATES, PREDICTION_ROLES, decision_rows, predictions_only_version, upload
+
+    version = predictions_only_version(cast)
+    dataset_version = upload(cast, decision_rows(FAILING_RATES))
+    run = audit(cast, version, dataset_version, "four-fifths", dict(PREDICTION_ROLES))
+    assert run.status == "done", run.error
+    return Arranged(version=version, dataset_version=dataset_version, run=run)
