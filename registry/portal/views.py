@@ -171,10 +171,11 @@ def _version_context(request: HttpRequest, version: ModelVersion, **extra: Any) 
         "deploy_refusal": rules.deploy_refusal(user, version),
         "can_retire": may(request, "models:deploy") and version.state == VersionState.DEPLOYED,
         "can_resolve": may(request, "findings:resolve"),
-        "approve_form": extra.pop("approve_form", None) or forms.ReasonForm(),
-        "reject_form": extra.pop("reject_form", None) or forms.RejectForm(),
-        "deploy_form": extra.pop("deploy_form", None) or forms.DeployForm(),
-        "retire_form": extra.pop("retire_form", None) or forms.RetireForm(),
+        # Several forms share field names on one page: each gets its own element ids (approve_reason, ...).
+        "approve_form": extra.pop("approve_form", None) or forms.ReasonForm(auto_id="approve_%s"),
+        "reject_form": extra.pop("reject_form", None) or forms.RejectForm(auto_id="reject_%s"),
+        "deploy_form": extra.pop("deploy_form", None) or forms.DeployForm(auto_id="deploy_%s"),
+        "retire_form": extra.pop("retire_form", None) or forms.RetireForm(auto_id="retire_%s"),
         "resolve_form": forms.ResolveFindingForm(),
         "findings": findings,
         "runs": runs_visible_to(request.user).filter(model_version=version)[:20],
@@ -237,7 +238,7 @@ def _transition_view(transition: str) -> Any:
     @portal_view(POST=scope)
     def view(request: HttpRequest, name: str, number: int) -> HttpResponse:
         version = access_version(request.user, name, number, request)
-        form = form_class(request.POST)
+        form = form_class(request.POST, auto_id=f"{transition}_%s")
         form_key = f"{transition}_form"
         if not form.is_valid():
             return _invalid(request, version, **{form_key: form})

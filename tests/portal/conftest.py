@@ -92,7 +92,7 @@ def build_world(cast: Cast) -> World:
 
 
 @pytest.fixture
-def world(cast: Cast, media_root: Any, django_capture_on_commit_callbacks: Any) -> World:
+def world(cast: Cast, media_root: Any, django_capture_on_commit_callbacks: Any) -> World:  # noqa: F811 - the fixture
     with django_capture_on_commit_callbacks(execute=True):  # the audit job is queued on commit
         built = build_world(cast)
     built.run.refresh_from_db()
