@@ -313,7 +313,22 @@ OBJECTS: dict[str, Target] = {
         visible_to=CREDIT_RISK,
     ),
     # (ladder objects: reports, issue 8)
+    **__import__("tests.exports.ladder", fromlist=["OBJECTS"]).OBJECTS,
     # (ladder objects: exports, issue 8)
+    # Monitoring: a deployed demo version with monitoring configured, and a batch of it (tests/monitoring/arrange.py).
+    "registry-api:version-monitoring": Target(
+        __import__("tests.monitoring.arrange", fromlist=["_"]).ladder_monitored_version, visible_to=CREDIT_RISK
+    ),
+    "registry-api:version-batches": Target(
+        __import__("tests.monitoring.arrange", fromlist=["_"]).ladder_monitored_version, visible_to=CREDIT_RISK
+    ),
+    "registry-api:version-batch-detail": Target(
+        __import__("tests.monitoring.arrange", fromlist=["_"]).ladder_batch, visible_to=CREDIT_RISK
+    ),
+    "registry-api:version-batch-labels": Target(
+        __import__("tests.monitoring.arrange", fromlist=["_"]).ladder_batch, visible_to=CREDIT_RISK
+    ),
+    "registry-api:version-drift": Target(_version(), visible_to=CREDIT_RISK),
     # (ladder objects: monitoring, issue 10)
 }
 
@@ -351,7 +366,9 @@ BODIES: dict[str, Callable[[], dict[str, Any]]] = {
     },
     "api:subject-personal-data": lambda: {"category": "contact", "data": {"email": "ladder@example.org"}},
     # (ladder bodies: reports, issue 8)
+    **__import__("tests.exports.ladder", fromlist=["BODIES"]).BODIES,
     # (ladder bodies: exports, issue 8)
+    "registry-api:version-monitoring": lambda: dict(__import__("tests.monitoring.arrange", fromlist=["_"]).CONFIG),
     # (ladder bodies: monitoring, issue 10)
 }
 
@@ -362,6 +379,7 @@ QUERIES: dict[str, dict[str, str]] = {
     "audits-api:policy-diff": {"from": "1", "to": "1"},
     # (ladder queries: reports, issue 8)
     # (ladder queries: exports, issue 8)
+    "registry-api:version-drift": {"feature": "credit_amount"},
     # (ladder queries: monitoring, issue 10)
 }
 

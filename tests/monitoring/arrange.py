@@ -164,3 +164,19 @@ def upload(cast: Any, version: ModelVersion, data: bytes, *, name: str = "batch.
         return monitoring.do_upload_batch(
             version=version, user=owner, actor=Actor.for_user(owner), file_path=path, file_name=name
         )
+
+
+# --- for the permission ladder (tests/access/test_permission_ladder.py) -------------------------------------------
+
+
+def ladder_monitored_version(cast: Any) -> dict[str, Any]:
+    """URL kwargs of a fresh deployed, monitored demo version of the owner's team."""
+    version = monitored_demo_version(cast)
+    return {"name": version.model.name, "number": version.number}
+
+
+def ladder_batch(cast: Any) -> dict[str, Any]:
+    """URL kwargs of a fresh batch (unlabelled, so labels can be sent) of a monitored demo version."""
+    version = monitored_demo_version(cast)
+    batch = upload(cast, version, batch_csv(with_label=False, rows=slice(0, 200)))
+    return {"name": version.model.name, "number": version.number, "batch": batch.number}

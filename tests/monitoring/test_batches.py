@@ -125,7 +125,8 @@ def test_a_batch_for_a_version_not_deployed_is_kept_and_flagged(cast: Cast, medi
     assert response.status_code == 201, response.content
     assert response.json()["deployed"] is False
     flagged = Finding.objects.get(version=version, kind="monitoring_undeployed")
-    assert flagged.status == "open" and flagged.details["batches"] == [1]
+    assert flagged.status == "open"
+    assert flagged.details["batches"] == [1]
     # A second batch adds to the same open finding.
     _post(cast.owner, f"{_base(version)}/batches/", arrange.batch_csv())
     flagged.refresh_from_db()
@@ -137,13 +138,15 @@ def test_batches_are_stored_as_dataset_versions_linked_by_lineage(cast: Cast, ve
     response = _post(cast.owner, f"{_base(version)}/batches/", arrange.batch_csv())
     data = response.json()["data"]
     stored = DatasetVersion.objects.get(dataset__name=data["dataset"], number=data["version"])
-    assert stored.row_count == 1000 and stored.profile["rows"] == 1000
+    assert stored.row_count == 1000
+    assert stored.profile["rows"] == 1000
     link = stored.lineage_links.get()
     assert link.direction == "output"
     assert link.run.job_name == f"monitor/{version.model.name}/v{version.number}"
     assert link.run.code_ref == version.artifact_sha256
     event = Event.objects.filter(action="monitoring.batch_received").latest("seq")
-    assert event.payload["sha256"] == stored.sha256 and event.payload["deployed"] is True
+    assert event.payload["sha256"] == stored.sha256
+    assert event.payload["deployed"] is True
 
 
 def test_late_labels_measure_performance_decay_equal_to_scikit_learn(
@@ -178,7 +181,8 @@ def test_late_labels_measure_performance_decay_equal_to_scikit_learn(
         rel=1e-12,
     )
     alert = next(a for a in batch.results["alerts"] if a["kind"] == "performance_alert")
-    assert alert["statistic"] == "accuracy_drop" and alert["value"] == pytest.approx(baseline["accuracy"] - expected)
+    assert alert["statistic"] == "accuracy_drop"
+    assert alert["value"] == pytest.approx(baseline["accuracy"] - expected)
     assert batch.results["label"]["psi"] > 0  # label drift measured too
     assert Event.objects.filter(action="monitoring.labels_received").count() == 1
     # Labels twice, labels of the wrong length, labels for an unknown batch.
@@ -203,9 +207,11 @@ def test_monitor_runs_due_checks_once_and_a_failing_check_opens_an_error_finding
     call_command("monitor", "--json", stdout=out)
     assert json.loads(out.getvalue()) == {"checked": 1, "error": 1, "skipped": 0}
     broken.refresh_from_db()
-    assert broken.status == BatchStatus.ERROR and "No such file" in broken.error
+    assert broken.status == BatchStatus.ERROR
+    assert "No such file" in broken.error
     error = Finding.objects.get(version=version, kind="monitoring_error")
-    assert error.status == "open" and error.details["batches"] == [2]
+    assert error.status == "open"
+    assert error.details["batches"] == [2]
     assert Event.objects.filter(action="monitoring.check_failed").count() == 1
     out = io.StringIO()
     call_command("monitor", "--json", stdout=out)  # idempotent: nothing is due any more

@@ -4,6 +4,7 @@ to scipy's and to a PSI computed here by hand, and a reviewer's decision on them
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -25,8 +26,8 @@ def _hand_psi(reference: np.ndarray, batch: np.ndarray) -> float:
     """PSI on the reference's deciles (numpy's default quantiles), right-closed bins, 0.5 added to every count."""
     edges = np.unique(np.quantile(reference, np.linspace(0, 1, 11)[1:-1]))
     bounds = [-math.inf, *edges, math.inf]
-    ref_counts = [((reference > lo) & (reference <= hi)).sum() for lo, hi in zip(bounds, bounds[1:], strict=False)]
-    new_counts = [((batch > lo) & (batch <= hi)).sum() for lo, hi in zip(bounds, bounds[1:], strict=False)]
+    ref_counts = [((reference > lo) & (reference <= hi)).sum() for lo, hi in itertools.pairwise(bounds)]
+    new_counts = [((batch > lo) & (batch <= hi)).sum() for lo, hi in itertools.pairwise(bounds)]
     k = len(ref_counts)
     total = 0.0
     for r, b in zip(ref_counts, new_counts, strict=True):
@@ -117,7 +118,8 @@ def test_a_shifted_batch_opens_the_right_alerts_and_a_reviewers_decision_is_in_t
     findings = Finding.objects.filter(version=version, status="open").order_by("kind")
     assert [f.kind for f in findings] == ["drift_alert", "fairness_alert"]
     assert WebhookDelivery.objects.filter(webhook=webhook, event_action="monitoring.alert_raised").count() == 2
-    assert len(mail.outbox) == 1 and "2 monitoring finding(s)" in mail.outbox[0].subject
+    assert len(mail.outbox) == 1
+    assert "2 monitoring finding(s)" in mail.outbox[0].subject
     assert sorted(mail.outbox[0].to) == ["omar@example.org", "rhea@example.org"]  # the team, nobody else
     raised = Event.objects.filter(action="monitoring.alert_raised").order_by("seq")
     assert {e.payload["subject"] for e in raised} == {"credit_amount", "group:sex=female"}
