@@ -46,7 +46,7 @@ def download(cast: Cast, export_id: int) -> Any:
 
 
 def body_of(response: Any) -> bytes:
-    return b"".join(response.streaming_content)
+    return b"".join(response.streaming_content) if response.streaming else response.content
 
 
 def keys_file() -> dict[str, bytes]:
