@@ -1,7 +1,9 @@
-"""Charts of a check's results for the run page, as SVG text.
+"""Charts of a check's results for the run page: the signed PDF report's own charts (``audits.reports.charts``), so
+the page and the PDF show the same pictures, with the portal's light SVG charts (``governance.portal.svg``) as the
+fallback when a report chart cannot be drawn.
 
-The portal draws them with ``governance.portal.svg`` (pure, escaped). The signed PDF report (issue 8) has its own
-chart functions; when they exist, this is the one place that would switch to them so the page and the PDF agree.
+The report charts are matplotlib SVG; each is embedded as an ``<img>`` (its ids cannot clash with the page's) with
+its caption as alternative text, and cached by the run's results hash (the same results, the same picture).
 """
 
 from __future__ import annotations
@@ -9,7 +11,48 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.cache import cache
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
 from governance.portal.svg import importance_chart, rate_chart
+
+_FIGURE = (
+    '<figure><img src="data:image/svg+xml;base64,{}" alt="{}" class="chart">'
+    '<figcaption class="small muted">{}</figcaption></figure>'
+)
+
+
+def for_run(run: Any, name: str, details: Mapping[str, Any]) -> list[SafeString]:
+    """The charts of check ``name`` of ``run``: the report's when it draws any, else the portal's own."""
+    report = [chart for chart in _report_charts(run) if chart["check"] == name]
+    if report:
+        return [format_html(_FIGURE, c["image"], c["caption"], c["caption"]) for c in report]
+    return [mark_safe(svg) for svg in for_check(name, details)]  # noqa: S308 - svg.py escapes every text
+
+
+def _report_charts(run: Any) -> list[dict[str, str]]:
+    if not run.results_sha256 or not run.results:
+        return []
+    key = f"portal:run-charts:{run.results_sha256}"
+    found = cache.get(key)
+    if found is None:
+        import base64
+
+        try:
+            from audits.reports.charts import charts_for_results
+        except ImportError:  # the reports module is not installed
+            return []
+        found = [
+            {
+                "check": chart.check,
+                "caption": f"{chart.title}. {chart.caption}",
+                "image": base64.b64encode(str(chart.image).encode("utf-8")).decode("ascii"),
+            }
+            for chart in charts_for_results(run.results, fmt="svg")
+        ]
+        cache.set(key, found, timeout=24 * 3600)
+    return list(found)
 
 
 def for_check(name: str, details: Mapping[str, Any]) -> list[str]:

@@ -10,4 +10,5 @@ urlpatterns = [
     path("audits/new", views.run_new, name="run-new"),
     path("audits/<int:pk>/", views.run_detail, name="run-detail"),
     path("audits/<int:pk>/body", views.run_body, name="run-body"),
+    path("audits/<int:pk>/report", views.run_report, name="run-report"),
 ]

@@ -10,7 +10,6 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.safestring import mark_safe
 from rest_framework.exceptions import ValidationError as ApiValidationError
 
 from audits import actions
@@ -74,7 +73,7 @@ def _run_context(request: HttpRequest, run: AuditRun) -> dict[str, Any]:
             {
                 "check": check,
                 "template": CHECK_TEMPLATES.get(check.check_name, "audits/checks/generic.html"),
-                "charts": [mark_safe(svg) for svg in charts.for_check(check.check_name, check.details)],  # noqa: S308 - escaped SVG
+                "charts": charts.for_run(run, check.check_name, check.details),
             }
         )
     return {"run": run, "checks": checks, "live": run.status in (RunStatus.QUEUED, RunStatus.RUNNING)}
@@ -96,9 +95,29 @@ def run_body(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "audits/_run_body.html", _run_context(request, run))
 
 
-def _report_links(request: HttpRequest, run: AuditRun) -> dict[str, Any] | None:
-    """The signed PDF report of a finished run, when the reports module is installed (issue 8)."""
-    return None
+def _report_links(request: HttpRequest, run: AuditRun) -> dict[str, Any]:
+    """The signed PDF reports of a run (newest first) and whether this user may have one made."""
+    from audits.reports.access import reports_visible_to
+
+    return {
+        "reports": list(reports_visible_to(request.user).filter(run=run).order_by("-created_at")[:5]),
+        "can_build": may(request, "audits:run") and run.status == RunStatus.DONE,
+    }
+
+
+@portal_view(POST="audits:run")
+def run_report(request: HttpRequest, pk: int) -> HttpResponse:
+    """Make (or reuse, while still current) the run's signed PDF report, through ``report_for_run``."""
+    from audits.reports.service import report_for_run
+
+    run = access_run(request.user, pk, request)
+    try:
+        report = report_for_run(run, actor=Actor.from_request(request))
+    except ActionError as exc:
+        messages.error(request, refusal(exc)[0])
+    else:
+        messages.success(request, f"Signed report ready: {report.pages} pages, sha256 {report.sha256[:16]}….")
+    return redirect("audits-portal:run-detail", pk=run.pk)
 
 
 # --- starting a run ----------------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ NAVIGATION = (
     ("Subjects", "portal:subject-lookup", "consent:read"),
     ("Trail", "portal:trail-events", "trail:read"),
     ("Checkpoints", "portal:checkpoints", "proofs:read"),
+    ("Exports", "portal:exports", "exports:create"),
+    ("Shares", "portal:shares", "exports:read"),
 )
 
 

@@ -4,7 +4,7 @@ are included from their apps."""
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from governance.portal import data, trail, views
+from governance.portal import data, exports, trail, views
 
 # No app_name here: governance/urls.py includes this module at "", and each app below brings its own namespace
 # (portal, registry-portal, audits-portal), rather than all of them nesting under one.
@@ -27,6 +27,10 @@ portal_patterns = [
     path("trail/events/<int:seq>/", trail.event_detail, name="trail-event"),
     path("trail/checkpoints/", trail.checkpoints, name="checkpoints"),
     path("trail/verify", trail.verify, name="trail-verify"),
+    path("exports/", exports.exports, name="exports"),
+    path("exports/<int:pk>/", exports.export_detail, name="export-detail"),
+    path("shares/", exports.shares, name="shares"),
+    path("shares/<int:pk>/", exports.share_detail, name="share-detail"),
 ]
 
 urlpatterns = [

@@ -54,6 +54,11 @@ def home(request: HttpRequest) -> HttpResponse:
             .order_by("submitted_at", "pk")
         )
         context["waiting"] = [v for v in submitted[:200] if review_refusal(user, v) is None][:10]
+    if may(request, "exports:read") and not may(request, "exports:create"):
+        from governance.exports.access import shares_visible_to
+
+        # A regulator's dashboard: what is shared with them, read-only, and until when.
+        context["shared"] = shares_visible_to(user).filter(revoked_at__isnull=True).order_by("expires_at")[:20]
     return render(request, "portal/home.html", context)
 
 

@@ -67,6 +67,8 @@ PAGES: dict[str, tuple[Callable[[World], str], set[str], set[str]]] = {
     "trail": (lambda w: "/trail/", {"admin", "officer"}, set()),
     "trail event": (lambda w: "/trail/events/0/", {"admin", "officer"}, set()),
     "checkpoints": (lambda w: "/trail/checkpoints/", set(ALL), set()),
+    "exports": (lambda w: "/exports/", {"admin", "officer", "regulator"}, set()),
+    "shares": (lambda w: "/shares/", {"admin", "officer", "regulator"}, set()),
 }
 
 
@@ -125,6 +127,8 @@ def test_the_ladder_covers_every_page(cast: Cast, world: World) -> None:
     from django.urls import resolve
 
     visited = {resolve(url_of(world).split("?")[0]).func for url_of, _, _ in PAGES.values()}
+    # Pages of objects made in test_sharing.py (a bundle, a share) are laddered there.
+    visited |= {resolve("/exports/1/").func, resolve("/shares/1/").func}
     unvisited = [
         route for route, callback in _portal_patterns() if "GET" in callback.required_scopes and callback not in visited
     ]
