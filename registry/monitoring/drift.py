@@ -129,16 +129,20 @@ def categorical_reference(values: Sequence[Any], *, max_categories: int = 1000) 
 
 
 class NumericAccumulator:
-    """Counts of a numeric batch column against a reference profile, fed chunk by chunk."""
+    """Counts of a numeric batch column against a reference profile, fed chunk by chunk.
+
+    Each chunk is sorted once; the reference's bin edges and ECDF points are then searched in it (a few hundred or
+    thousand binary searches), which is far cheaper than searching every batch value among the points. Only
+    additive counts are kept: per point, the batch values at or below it and strictly below it.
+    """
 
     def __init__(self, reference: Mapping[str, Any]) -> None:
         self.reference = reference
         self.edges = np.asarray(reference["edges"], dtype=np.float64)
         self.points = np.asarray(reference["ecdf"]["values"], dtype=np.float64)
-        self.bin_counts = np.zeros(len(self.edges) + 1, dtype=np.int64)
-        # below[k]: batch values with exactly k reference points <= them; equal[j]: batch values equal to point j.
-        self.below = np.zeros(len(self.points) + 1, dtype=np.int64)
-        self.equal = np.zeros(len(self.points), dtype=np.int64)
+        self.at_or_below_edges = np.zeros(len(self.edges), dtype=np.int64)
+        self.at_or_below = np.zeros(len(self.points), dtype=np.int64)  # batch values <= point j
+        self.below = np.zeros(len(self.points), dtype=np.int64)  # batch values < point j
         self.n = 0
         self.missing = 0
         self.total = 0.0
@@ -157,13 +161,16 @@ class NumericAccumulator:
             return
         self.total += float(values.sum())
         self.total_squares += float(np.dot(values, values))
-        self.bin_counts += np.bincount(np.searchsorted(self.edges, values, side="left"), minlength=len(self.edges) + 1)
-        right = np.searchsorted(self.points, values, side="right")
-        left = np.searchsorted(self.points, values, side="left")
-        self.below += np.bincount(right, minlength=len(self.points) + 1)
-        hits = left[right != left]
-        if hits.size:
-            self.equal += np.bincount(hits, minlength=len(self.points))
+        ordered = np.sort(values)
+        self.at_or_below_edges += np.searchsorted(ordered, self.edges, side="right")
+        self.at_or_below += np.searchsorted(ordered, self.points, side="right")
+        self.below += np.searchsorted(ordered, self.points, side="left")
+
+    @property
+    def bin_counts(self) -> np.ndarray:
+        """Batch counts per reference bin: (-inf, e1], (e1, e2], ..., (ek, inf)."""
+        cumulative = np.concatenate(([0], self.at_or_below_edges, [self.n]))
+        return np.diff(cumulative)
 
 
 class CategoricalAccumulator:
@@ -231,22 +238,26 @@ def js_distance(reference_counts: Sequence[float], batch_counts: Sequence[float]
 
 
 def ks_from_counts(
-    *, points: np.ndarray, cumulative: np.ndarray, n_reference: int, below: np.ndarray, equal: np.ndarray, n: int
+    *,
+    points: np.ndarray,
+    cumulative: np.ndarray,
+    n_reference: int,
+    at_or_below: np.ndarray,
+    below: np.ndarray,
+    n: int,
 ) -> float:
     """The two-sample KS statistic sup |F_ref(x) - F_batch(x)| from the reference ECDF and the batch's counts.
 
     Between two consecutive reference points r_(j-1) <= x < r_j the reference ECDF is constant, and the batch's
     ECDF climbs from its value at r_(j-1) to the share of batch values below r_j; both ends are attained, so the
-    supremum is the largest of |F_ref(r_j) - F_batch(r_j)| and |F_ref(r_(j-1)) - #(batch < r_j) / n| over j (with
-    F_ref = 0 before the first point). Exact when ``points`` are every distinct reference value.
+    supremum is the largest of |F_ref(r_j) - #(batch <= r_j) / n| and |F_ref(r_(j-1)) - #(batch < r_j) / n| over j
+    (with F_ref = 0 before the first point). Exact when ``points`` are every distinct reference value.
     """
     cumulative = np.asarray(cumulative, dtype=np.int64)
-    count_below = np.cumsum(below)[: len(points)]  # batch values < r_j
-    count_at_or_below = count_below + equal  # batch values <= r_j
     ref_at = cumulative / n_reference
     ref_before = np.concatenate(([0.0], ref_at[:-1]))
-    at_points = np.abs(ref_at - count_at_or_below / n)
-    before_points = np.abs(ref_before - count_below / n)
+    at_points = np.abs(ref_at - at_or_below / n)
+    before_points = np.abs(ref_before - below / n)
     return float(max(at_points.max(initial=0.0), before_points.max(initial=0.0)))
 
 
@@ -288,8 +299,8 @@ def numeric_statistics(accumulator: NumericAccumulator) -> dict[str, Any]:
             points=accumulator.points,
             cumulative=np.asarray(ref["ecdf"]["cumulative"]),
             n_reference=ref["n"],
+            at_or_below=accumulator.at_or_below,
             below=accumulator.below,
-            equal=accumulator.equal,
             n=accumulator.n,
         )
         mean = accumulator.total / accumulator.n
