@@ -90,7 +90,7 @@ def _render(figure: Any, fmt: Format) -> bytes | str:
 def _draw(fmt: Format, rows: int, paint: Any) -> bytes | str:
     import matplotlib
 
-    with matplotlib.rc_context(_style()):
+    with matplotlib.rc_context(_style()):  # type: ignore[arg-type]  # rc keys are checked at run time
         figure = _figure(rows)
         paint(figure.add_subplot())
         return _render(figure, fmt)

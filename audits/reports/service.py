@@ -454,6 +454,7 @@ def _approvals_context(version: Any, runs: list[AuditRun]) -> dict[str, Any]:
     rows.sort(key=lambda r: r["_sort"])
     for r in rows:
         del r["_sort"]
+    required: int | str
     try:
         required = required_approvals(version.model.risk_tier)
     except Exception:  # a tier with no approval rule (prohibited) says so in words

@@ -56,8 +56,8 @@ class Command(BaseCommand):
                 run = AuditRun.objects.select_related("model_version__model").filter(pk=options["run"]).first()
                 if run is None:
                     raise CommandError(f"No audit run {options['run']}.")
-                build = service.build_run_report if options["new"] else service.report_for_run
-                report = build(run, actor=actor)
+                build_run = service.build_run_report if options["new"] else service.report_for_run
+                report = build_run(run, actor=actor)
             else:
                 version = (
                     ModelVersion.objects.select_related("model")
@@ -66,8 +66,8 @@ class Command(BaseCommand):
                 )
                 if version is None:
                     raise CommandError(f"No version {options['version']} of a model named {options['model']!r}.")
-                build = service.build_version_report if options["new"] else service.report_for_version
-                report = build(version, actor=actor)
+                build_version = service.build_version_report if options["new"] else service.report_for_version
+                report = build_version(version, actor=actor)
         except service.ReportRefused as exc:
             raise CommandError(str(exc)) from None
         Path(options["out"]).write_bytes(report.read_bytes())
