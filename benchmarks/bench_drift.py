@@ -106,14 +106,13 @@ def profile_once(folder: Path) -> float:
 
 
 def run_assay(folder: Path) -> dict:
-    from registry.monitoring.batch import BatchSpec, FairnessRules, compute
-
     # What a worker has imported already (the straightforward side imports before its timer too).
     import scipy.spatial.distance
-    import scipy.stats
+    import scipy.stats  # noqa: F401
     import sklearn.metrics  # noqa: F401
 
     import audits.checks.disparate_impact  # noqa: F401
+    from registry.monitoring.batch import BatchSpec, FairnessRules, compute
 
     spec = BatchSpec.from_json(_spec())
     base = _baseline_mb()

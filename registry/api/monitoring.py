@@ -39,7 +39,7 @@ class _DatasetRef(StrictSerializer):
 
 
 class _Feature(StrictSerializer):
-    name = serializers.CharField(max_length=200)
+    name = serializers.CharField(max_length=200)  # type: ignore[assignment]  # a column name, not Field.name
     kind = serializers.ChoiceField(choices=["numeric", "categorical"], required=False)
 
 
@@ -53,7 +53,9 @@ class MonitorConfigSerializer(StrictSerializer):
     score = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     threshold = serializers.FloatField(required=False, allow_null=True, default=None)
     favourable = serializers.CharField(max_length=200, required=False, default="1")
-    label = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    label = serializers.CharField(  # type: ignore[assignment]  # the label column, not Field.label
+        max_length=200, required=False, allow_blank=True, default=""
+    )
     protected = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False, default=list, max_length=10
     )
@@ -124,7 +126,7 @@ class MonitoringConfigView(APIView):
 
 class BatchSerializer(serializers.ModelSerializer):
     batch = serializers.IntegerField(source="number")
-    data = serializers.SerializerMethodField()
+    data = serializers.SerializerMethodField()  # type: ignore[assignment]  # the batch's dataset version
     labels = serializers.SerializerMethodField()
     received_by: serializers.Field = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
@@ -173,7 +175,8 @@ def _upload(request: Request) -> tuple[Path, str, str]:
     upload = request.FILES.get("file")
     if upload is None:
         raise ValidationError({"file": ["Send the batch as a multipart file field named 'file'."]})
-    fields = {k: v for k, v in request.data.items() if k != "file"}
+    raw: Any = request.data
+    fields = {k: v for k, v in raw.items() if k != "file"}
     options = validated(_Upload, fields)
     delimiter = "\t" if options["delimiter"] == "\\t" else options["delimiter"]
     # TemporaryFileUploadHandler is the only handler: every upload is on disk, streamed, never in memory.

@@ -73,7 +73,7 @@ def _stored_path(dataset_version: DatasetVersion) -> Path:
 
     if not dataset_version.file:
         raise MonitoringError(f"{dataset_version} is registered by external URI; Assay cannot read it.")
-    return Path(default_storage.path(dataset_version.file.name))
+    return Path(default_storage.path(str(dataset_version.file.name)))
 
 
 # --- configuration ---------------------------------------------------------------------------------------------
@@ -139,7 +139,7 @@ def _model_decisions(version: ModelVersion, table: Any, spec: BatchSpec) -> Any:
         # One tensor input (skl2onnx's "X"): the model reads the numeric features, in the configured order.
         names = [name for name, kind in spec.features if kind == NUMERIC]
     try:
-        predictor = load_predictor(default_storage.path(version.artifact.name), framework=version.framework)
+        predictor = load_predictor(default_storage.path(str(version.artifact.name)), framework=version.framework)
         matrix = np.column_stack(
             [pc.cast(table.column(n), "float32").to_numpy(zero_copy_only=False) for n in names]
         ).astype(np.float32)

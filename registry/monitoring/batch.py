@@ -244,7 +244,9 @@ def _decision_labels(y_pred: np.ndarray) -> np.ndarray:
     return np.where(y_pred == 1, FAVOURABLE, UNFAVOURABLE).astype(object)
 
 
-def profile_reference(table: Any, spec: BatchSpec, *, model_decisions: np.ndarray | None = None) -> dict[str, Any]:
+def profile_reference(  # noqa: PLR0912 - one branch per optional part of the profile reads clearest
+    table: Any, spec: BatchSpec, *, model_decisions: np.ndarray | None = None
+) -> dict[str, Any]:
     """The reference profile: every feature's, and (when the reference has them, or the model scored it) the
     decisions', the score's and the label's. ``model_decisions`` are the model's favourable decisions on the
     reference rows, for references without a prediction column."""
@@ -355,7 +357,7 @@ def live_fairness(
     return {"outcome": outcome.outcome, "reason": outcome.reason, **outcome.details}
 
 
-def compute(
+def compute(  # noqa: PLR0912, PLR0915 - the one pass over a batch, read top to bottom
     path: Path,
     *,
     fmt: str,
@@ -406,8 +408,8 @@ def compute(
         if spec.prediction:
             prediction = record.column(spec.prediction)
         pred_chunks.append(decisions(spec, prediction=prediction, score=score))
-        for name in protected_chunks:
-            protected_chunks[name].append(record.column(name))
+        for name, chunks in protected_chunks.items():
+            chunks.append(record.column(name))
         if spec.label and spec.label in present:
             label_chunks.append(record.column(spec.label))
     if rows == 0:

@@ -102,7 +102,7 @@ def category_label(value: Any) -> str:
     return text if len(text) <= MAX_LABEL_CHARS else text[: MAX_LABEL_CHARS - 1] + "…"
 
 
-def categorical_reference(values: Sequence[Any], *, max_categories: int = 1000) -> dict[str, Any]:
+def categorical_reference(values: Any, *, max_categories: int = 1000) -> dict[str, Any]:
     """The profile of one categorical reference column: the most frequent categories and their counts.
 
     :param values: one value per row (``None`` is missing); non-strings are compared as their text.
@@ -217,7 +217,7 @@ class CategoricalAccumulator:
 # --- statistics --------------------------------------------------------------------------------------------------
 
 
-def psi(reference_counts: Sequence[float], batch_counts: Sequence[float]) -> float:
+def psi(reference_counts: Any, batch_counts: Any) -> float:
     """Population stability index of two count vectors over the same bins, with the 0.5 pseudo-count per bin."""
     p = np.asarray(reference_counts, dtype=np.float64) + PSI_PSEUDO_COUNT
     q = np.asarray(batch_counts, dtype=np.float64) + PSI_PSEUDO_COUNT
@@ -226,7 +226,7 @@ def psi(reference_counts: Sequence[float], batch_counts: Sequence[float]) -> flo
     return float(np.sum((q - p) * np.log(q / p)))
 
 
-def js_distance(reference_counts: Sequence[float], batch_counts: Sequence[float]) -> float | None:
+def js_distance(reference_counts: Any, batch_counts: Any) -> float | None:
     """Jensen-Shannon distance (base 2) of the two proportion vectors (``scipy.spatial.distance.jensenshannon``)."""
     from scipy.spatial.distance import jensenshannon
 

@@ -102,7 +102,7 @@ def judge(results: Mapping[str, Any], *, thresholds: Mapping[str, Any], baseline
                 kind="drift_alert",
                 subject=subject,
                 statistic="psi",
-                value=float(psi),
+                value=float(psi or 0.0),
                 threshold=float(limit or 0),
                 basis=_basis(thresholds, key),
                 title=f"Drift in {what}: PSI {psi:.3f} above {limit:g}",
@@ -152,8 +152,8 @@ def _fairness(
                         kind="fairness_alert",
                         subject=subject,
                         statistic="impact_ratio",
-                        value=float(ratio),
-                        threshold=float(minimum),
+                        value=float(ratio or 0.0),
+                        threshold=float(minimum or 0.0),
                         basis=_basis(thresholds, "impact_ratio_alert"),
                         title=(
                             f"Live fairness: {group['group']} impact ratio {ratio:.3f} against "
