@@ -1,0 +1,210 @@
+"""Evidence bundle performance: a model with 10 audit runs and 100,000 trail events of its own, on SQLite.
+
+    python benchmarks/bench_bundle.py                 # 10 audit runs, 100,000 events about the model
+    python benchmarks/bench_bundle.py --events 20000  # smaller
+
+The trail is grown with the rows ``record_event`` would write (bench_trail.bulk_load's path, here with events about
+the model, so every one of them is in the bundle's scope and gets an inclusion proof). Times: the export with its
+reports built first (cold: 10 run reports and 1 version report rendered and signed), the export again with the
+reports reused (warm), and the offline ``verify.py`` on the bundle in a separate Python. Prints a table; asserts
+nothing about time (the machine is shared: compare within one run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_trail import configure  # benchmarks/ is on sys.path when this script runs
+
+
+def grow_trail_about(model: object, count: int) -> float:
+    """Append ``count`` ``model.updated`` events about ``model`` in bulk (the rows record_event writes)."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from governance.trail.leaf import encode_leaf
+    from governance.trail.log import compact_range, tree_size
+    from governance.trail.merkle import leaf_hash
+    from governance.trail.models import Event, MerkleNode
+
+    began = time.perf_counter()
+    size = tree_size()
+    edge = compact_range(size)
+    prev = bytes(Event.objects.get(seq=size - 1).leaf_hash) if size else b""
+    moment = timezone.now()
+    target, batch = size + count, 20000
+    while size < target:
+        events, nodes = [], []
+        for seq in range(size, min(target, size + batch)):
+            recorded_at = moment + dt.timedelta(microseconds=seq)
+            payload = {"name": model.name, "changed": ["purpose"]}  # type: ignore[attr-defined]
+            leaf = encode_leaf(
+                seq=seq,
+                prev_hash=prev,
+                recorded_at=recorded_at,
+                action="model.updated",
+                actor={"kind": "system", "token": None, "user": None},
+                object_type="registry.registeredmodel",
+                object_id=str(model.pk),  # type: ignore[attr-defined]
+                payload=payload,
+            )
+            digest = leaf_hash(leaf)
+            events.append(
+                Event(
+                    seq=seq,
+                    recorded_at=recorded_at,
+                    action="model.updated",
+                    actor_kind="system",
+                    object_type="registry.registeredmodel",
+                    object_id=str(model.pk),  # type: ignore[attr-defined]
+                    payload=payload,
+                    leaf=leaf,
+                    leaf_hash=digest,
+                    prev_hash=prev,
+                )
+            )
+            nodes.extend(MerkleNode(level=lv, index=i, hash=h) for (lv, i), h in edge.append(digest))
+            prev = digest
+        with transaction.atomic():
+            Event.objects.bulk_create(events, batch_size=2000)
+            MerkleNode.objects.bulk_create(nodes, batch_size=5000)
+        size += len(events)
+    return time.perf_counter() - began
+
+
+def arrange(runs: int) -> tuple[object, object, object]:
+    """An officer, a regulator and a model version of team credit-risk with ``runs`` completed audits."""
+    from audits import actions as audits
+    from audits.models import Policy, RunStatus
+    from governance.access.actions import do_create_user
+    from governance.access.models import Team
+    from governance.data import actions as data
+    from governance.trail.log import Actor
+    from registry import actions as registry
+
+    system = Actor.system()
+    officer = do_create_user(username="olivia", role="officer", teams=[], password=None, actor=system)
+    owner = do_create_user(username="omar", role="owner", teams=["credit-risk"], password=None, actor=system)
+    regulator = do_create_user(username="regina", role="regulator", teams=[], password=None, actor=system)
+    model = registry.do_register_model(
+        user=owner,
+        actor=system,
+        name="credit-scoring",
+        team=Team.objects.get(slug="credit-risk"),
+        purpose="Score consumer loan applications.",
+        risk_answers={
+            "prohibited_practice": "none",
+            "annex_iii_area": "none",
+            "profiles_natural_persons": False,
+            "human_reviews_each_decision": False,
+            "interacts_with_people_or_generates_content": False,
+        },
+    )
+    version = registry.do_register_version(model=model, user=owner, actor=system, metrics={"auc": 0.8})
+    folder = Path(tempfile.mkdtemp())
+    rows = ["sex,age_band,label,prediction"]
+    for i in range(2000):
+        group = "F" if i % 2 else "M"
+        decision = 1 if (i % 10) < (4 if group == "F" else 5) else 0
+        rows.append(f"{group},{'<40' if i % 3 else '>=40'},{decision if i % 7 else 1 - decision},{decision}")
+    path = folder / "evaluation.csv"
+    path.write_text("\n".join(rows) + "\n")
+    dataset = data.do_register_dataset(
+        user=owner, actor=system, name="loan-evaluation", team=Team.objects.get(slug="credit-risk")
+    )
+    dataset_version = data.do_register_dataset_version(
+        dataset=dataset, user=owner, actor=system, file_path=path, file_name="evaluation.csv"
+    )
+    audits.ensure_builtin_policies()
+    policy = Policy.objects.get(name="four-fifths").latest_version()
+    for _ in range(runs):
+        run, _ = audits.do_start_audit(
+            user=owner,
+            actor=system,
+            model_version=version,
+            dataset_version=dataset_version,
+            policy_version=policy,
+            column_roles={"label": "label", "prediction": "prediction", "protected": ["sex", "age_band"]},
+            force=True,
+        )
+        run.refresh_from_db()
+        assert run.status == RunStatus.DONE, run.error
+    return officer, regulator, model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+    configure(None)
+    from governance.exports.actions import do_create_export, open_bundle
+    from governance.trail.log import Actor, tree_size
+
+    officer, regulator, model = arrange(args.runs)
+    print(f"arranged: {args.runs} audit runs; growing the trail by {args.events:,} events about the model ...")
+    grow_seconds = grow_trail_about(model, args.events)
+    print(f"trail: {tree_size():,} events ({grow_seconds:.0f} s to load)")
+
+    from governance.exports import collect
+
+    phases: list[dict[str, float]] = []
+    build = collect.build_bundle
+
+    def timed_build(*a: object, **k: object) -> collect.Built:
+        built = build(*a, **k)  # type: ignore[arg-type]
+        phases.append(built.timings)
+        return built
+
+    collect.build_bundle = timed_build  # type: ignore[assignment]
+    import governance.exports.actions as export_actions
+
+    export_actions.build_bundle = timed_build  # type: ignore[assignment]
+    rows = []
+    exports = []
+    for label in ("cold (reports built and signed)", "warm (reports reused)"):
+        began = time.perf_counter()
+        export = do_create_export(user=officer, actor=Actor.for_user(officer), model=model, recipient=regulator)
+        rows.append((f"export, {label}", time.perf_counter() - began))
+        rows.extend((f"    {phase}", seconds) for phase, seconds in phases[-1].items())
+        exports.append(export)
+    bundle = Path(tempfile.mkdtemp()) / "bundle.zip"
+    with open_bundle(exports[-1]) as source:
+        bundle.write_bytes(source.read())
+    verifier = bundle.parent / "verify.py"
+    import zipfile
+
+    with zipfile.ZipFile(bundle) as archive:
+        verifier.write_bytes(archive.read("verify.py"))
+    held = bundle.parent / "held.note"
+    held.write_text(exports[0].checkpoint.note)
+    began = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, str(verifier), str(bundle), "--previous-checkpoint", str(held)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    rows.append(("verify.py on the bundle (separate process)", time.perf_counter() - began))
+    print()
+    print(f"{'what':58} {'seconds':>8}")
+    for what, seconds in rows:
+        print(f"{what:58} {seconds:8.2f}")
+    print()
+    print(
+        f"bundle: {exports[-1].events:,} trail events with inclusion proofs, {exports[-1].size / 1e6:.1f} MB, "
+        f"checkpoint size {exports[-1].checkpoint.tree_size:,}; verify.py exit {result.returncode}"
+    )
+    print(result.stdout.strip()[:300] or result.stderr.strip()[:600])
+
+
+if __name__ == "__main__":
+    main()
