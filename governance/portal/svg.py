@@ -158,15 +158,18 @@ def lineage_svg(graph: dict[str, Any]) -> str:
     for index, column in sorted(run_layer.items()):
         columns.setdefault(column, []).append(("run", index))
     deepest = max(columns) if columns else 0
-    col_w = _NODE_W + _COL_GAP
+    pair = _NODE_W + _RUN_W + 2 * _COL_GAP  # a node column and the run column beside it
+
+    def column_x(position: int) -> float:
+        return 20 + (position // 2) * pair + (_NODE_W + _COL_GAP if position % 2 else 0)
+
     places: dict[tuple[str, Any], tuple[float, float, float]] = {}
     for column, items in columns.items():
-        position = deepest - column if upstream else column
-        x = 20 + position * col_w / 2 + (0 if column % 2 == 0 else (_NODE_W - _RUN_W) / 2)
+        x = column_x(deepest - column if upstream else column)
         for row, item in enumerate(items):
             places[item] = (x, 20 + row * (_NODE_H + _ROW_GAP), _NODE_W if item[0] == "node" else _RUN_W)
     tallest = max((len(items) for items in columns.values()), default=1)
-    width = int(40 + (deepest / 2) * col_w + _NODE_W)
+    width = int(column_x(deepest) + _NODE_W + 20)
     height = int(40 + tallest * (_NODE_H + _ROW_GAP))
     body = [
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
