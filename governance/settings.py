@@ -366,8 +366,9 @@ CELERY_IMPORTS = ("registry.monitoring.tasks",)
 
 # --- portal (issue 9) ----------------------------------------------------------------------------------------
 # Template filters of the portal (numbers, intervals, outcomes) are available in every template without {% load %}.
-TEMPLATES[0]["OPTIONS"]["builtins"] = ["governance.portal.templatetags.portal"]
-TEMPLATES[0]["OPTIONS"]["context_processors"].append("governance.portal.context.portal")
+_PORTAL_TEMPLATE_OPTIONS: dict = TEMPLATES[0]["OPTIONS"]  # type: ignore[assignment]  # the dict defined above
+_PORTAL_TEMPLATE_OPTIONS["builtins"] = ["governance.portal.templatetags.portal"]
+_PORTAL_TEMPLATE_OPTIONS["context_processors"].append("governance.portal.context.portal")
 # Rows per page of every portal list.
 PORTAL_PAGE_SIZE = env_int("PORTAL_PAGE_SIZE", 25, minimum=5)
 # (portal-settings-end)

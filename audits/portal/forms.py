@@ -11,6 +11,8 @@ from typing import Any
 
 from django import forms
 
+from governance.portal.access import set_choices
+
 
 def _ref(value: str) -> tuple[str, int] | None:
     """``name/v3`` -> ("name", 3), or None when malformed."""
@@ -29,9 +31,9 @@ class AuditTargetForm(forms.Form):
 
     def __init__(self, *args: Any, versions: list[str], datasets: list[str], policies: list[str], **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["model_version"].choices = [(v, v) for v in versions]
-        self.fields["dataset_version"].choices = [(d, d) for d in datasets]
-        self.fields["policy"].choices = [(p, p) for p in policies]
+        set_choices(self, "model_version", [(v, v) for v in versions])
+        set_choices(self, "dataset_version", [(d, d) for d in datasets])
+        set_choices(self, "policy", [(p, p) for p in policies])
 
     def refs(self) -> tuple[tuple[str, int], tuple[str, int]]:
         model, dataset = _ref(self.cleaned_data["model_version"]), _ref(self.cleaned_data["dataset_version"])
@@ -62,11 +64,11 @@ class ColumnRolesForm(forms.Form):
     def __init__(self, *args: Any, columns: list[str], **kwargs: Any):
         super().__init__(*args, **kwargs)
         named = [(c, c) for c in columns]
-        self.fields["label"].choices = named
-        self.fields["protected"].choices = named
-        self.fields["features"].choices = named
-        self.fields["prediction"].choices = [("", "none"), *named]
-        self.fields["score"].choices = [("", "none"), *named]
+        set_choices(self, "label", named)
+        set_choices(self, "protected", named)
+        set_choices(self, "features", named)
+        set_choices(self, "prediction", [("", "none"), *named])
+        set_choices(self, "score", [("", "none"), *named])
 
     def column_roles(self) -> dict[str, Any]:
         """The roles in the API's shape (``column_roles`` of POST /api/v1/audits/)."""

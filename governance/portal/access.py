@@ -63,6 +63,13 @@ def portal_user(request: HttpRequest) -> User:
     return user
 
 
+def set_choices(form: Any, name: str, choices: list[tuple[str, str]]) -> None:
+    """Give a form's choice field its choices at request time (what this user may pick)."""
+    field = form.fields[name]
+    assert hasattr(field, "choices"), f"{name} is not a choice field"
+    field.choices = choices
+
+
 def refusal(exc: ActionError) -> tuple[str, int]:
     """An action's refusal as (message for the person, HTTP status for the re-rendered page)."""
     status = exc.status if 400 <= exc.status < 500 else 422

@@ -25,7 +25,7 @@ from governance.data.access import access_dataset, access_dataset_version, acces
 from governance.data.consent import CoverageTooSmall, coverage_for, subject_states
 from governance.data.lineage import graph_as_json, traverse
 from governance.data.models import ConsentEvent, ConsentKind, Purpose, Subject, SubjectRequest
-from governance.portal.access import may, portal_user, portal_view, refusal
+from governance.portal.access import may, portal_user, portal_view, refusal, set_choices
 from governance.portal.pagination import paginate
 from governance.portal.svg import lineage_svg
 from governance.trail.log import Actor
@@ -59,7 +59,7 @@ class CoverageForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["purpose"].choices = list(Purpose.objects.order_by("code").values_list("code", "code"))
+        set_choices(self, "purpose", list(Purpose.objects.order_by("code").values_list("code", "code")))
 
     def clean_at(self) -> Any:
         value = self.cleaned_data.get("at")
@@ -151,7 +151,7 @@ class ConsentEventForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["purpose"].choices = list(Purpose.objects.order_by("code").values_list("code", "code"))
+        set_choices(self, "purpose", list(Purpose.objects.order_by("code").values_list("code", "code")))
 
     def clean_occurred_at(self) -> dt.datetime:
         value: dt.datetime = self.cleaned_data["occurred_at"]

@@ -23,7 +23,7 @@ from governance.access.roles import Role
 from governance.exports import actions
 from governance.exports.access import access_export, access_share, exports_visible_to, shares_visible_to
 from governance.exports.events import SHARE_ACCESSED
-from governance.portal.access import may, portal_user, portal_view, refusal
+from governance.portal.access import may, portal_user, portal_view, refusal, set_choices
 from governance.portal.pagination import paginate
 from governance.trail.log import Actor
 from governance.trail.models import Event
@@ -57,8 +57,8 @@ class ExportForm(forms.Form):
 
     def __init__(self, *args: Any, models: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["model"].choices = [(m, m) for m in models]
-        self.fields["recipient"].choices = [("", "nobody in particular"), *_regulators()]
+        set_choices(self, "model", [(m, m) for m in models])
+        set_choices(self, "recipient", [("", "nobody in particular"), *_regulators()])
 
     def clean_date_from(self) -> Any:
         return _date(self.cleaned_data.get("date_from"))
@@ -74,7 +74,7 @@ class ShareForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["regulator"].choices = _regulators()
+        set_choices(self, "regulator", _regulators())
 
     def clean_expires_on(self) -> Any:
         return _date(self.cleaned_data.get("expires_on"))
@@ -88,7 +88,7 @@ class ModelShareForm(ShareForm):
 
     def __init__(self, *args: Any, models: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["model"].choices = [(m, m) for m in models]
+        set_choices(self, "model", [(m, m) for m in models])
 
 
 class RevokeForm(forms.Form):

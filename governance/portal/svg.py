@@ -40,17 +40,17 @@ def rate_chart(
     """
     label_w, plot_w, row_h, top = 170, 360, 26, 22
     width, height = label_w + plot_w + 60, top + row_h * len(rows) + 24
-    maximum = max(maximum, *(v for _, v, _ in rows if v is not None), 1e-9) if rows else maximum
+    values = [v for _, v, _ in rows if v is not None]
+    maximum = max([maximum, *values])
 
     def x(value: float) -> float:
         return label_w + plot_w * min(max(value, 0.0), maximum) / maximum
 
     body = [f'<line x1="{label_w}" y1="{top - 6}" x2="{label_w}" y2="{height - 18}" stroke="{LINE}"/>']
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
-        value = tick * maximum
+        at = tick * maximum
         body.append(
-            f'<text x="{x(value):.1f}" y="{height - 4}" font-size="11" fill="{MUTED}" text-anchor="middle">'
-            f"{value:.2g}</text>"
+            f'<text x="{x(at):.1f}" y="{height - 4}" font-size="11" fill="{MUTED}" text-anchor="middle">{at:.2g}</text>'
         )
     for i, (label, value, interval) in enumerate(rows):
         y = top + i * row_h
