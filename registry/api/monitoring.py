@@ -40,7 +40,8 @@ class _DatasetRef(StrictSerializer):
 
 class _Feature(StrictSerializer):
     name = serializers.CharField(max_length=200)  # type: ignore[assignment]  # a column name, not Field.name
-    kind = serializers.ChoiceField(choices=["numeric", "categorical"], required=False)
+    # A pattern, not a choice field: the OpenAPI schema has other enums named "kind".
+    kind = serializers.RegexField(r"^(numeric|categorical)$", required=False, help_text="numeric or categorical")
 
 
 class MonitorConfigSerializer(StrictSerializer):
@@ -126,6 +127,7 @@ class MonitoringConfigView(APIView):
 
 class BatchSerializer(serializers.ModelSerializer):
     batch = serializers.IntegerField(source="number")
+    status = serializers.CharField(read_only=True, help_text="pending, running, checked or error")
     data = serializers.SerializerMethodField()  # type: ignore[assignment]  # the batch's dataset version
     labels = serializers.SerializerMethodField()
     received_by: serializers.Field = serializers.SlugRelatedField(slug_field="username", read_only=True)
