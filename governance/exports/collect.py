@@ -48,8 +48,9 @@ from governance.trail.checkpoints import issue_checkpoint
 from governance.trail.keys import load_signing_key, published_verifier_keys
 from governance.trail.leaf import format_time
 from governance.trail.log import Actor, get_nodes, prove_consistency
-from governance.trail.merkle import inclusion_path_ranges, inclusion_proof, range_node_ids
+from governance.trail.merkle import inclusion_path_ranges, range_node_ids
 from governance.trail.models import Checkpoint, Event
+from governance.trail.verifier import inclusion_proofs
 
 VERIFIER = Path(__file__).resolve().parents[1] / "trail" / "verifier.py"
 README = Path(__file__).resolve().parent / "bundle_readme.txt"
@@ -320,11 +321,14 @@ class _PrefetchedNodes:
     """Every node the inclusion proofs of ``seqs`` need, fetched in a few batched queries, then served from memory."""
 
     def __init__(self, seqs: Sequence[int], size: int) -> None:
-        wanted: dict[Any, None] = {}
+        # Dense scopes share most of their proofs' ranges: split each distinct range into nodes once.
+        ranges: set[tuple[int, int]] = set()
         for seq in seqs:
-            for begin, end in inclusion_path_ranges(seq, size):
-                wanted.update(dict.fromkeys(range_node_ids(begin, end)))
-        ids = list(wanted)
+            ranges.update(inclusion_path_ranges(seq, size))
+        wanted: set[Any] = set()
+        for begin, end in ranges:
+            wanted.update(range_node_ids(begin, end))
+        ids = sorted(wanted)
         self.nodes: dict[Any, bytes] = {}
         for start in range(0, len(ids), _NODE_BATCH):
             self.nodes.update(get_nodes(ids[start : start + _NODE_BATCH]))
@@ -354,8 +358,10 @@ def split_subject_events(
     names the subject's pseudonym) is withheld; the bundle proves it is in the trail by its hash alone."""
     from governance.data.models import Subject
 
-    tokens = {token.decode() for _, leaf, _ in rows for token in _HEX64.findall(leaf)}
-    candidates = sorted(tokens)
+    tokens = {token for _, leaf, _ in rows for token in _HEX64.findall(leaf)}
+    # Most 64-hex values in leaves are hashes, the "prev" leaf hash above all: those are not pseudonyms.
+    tokens -= {digest.hex().encode() for _, _, digest in rows}
+    candidates = sorted(token.decode() for token in tokens)
     subjects: set[str] = set()
     for start in range(0, len(candidates), 900):  # below SQLite's parameter limit
         batch = candidates[start : start + 900]
@@ -377,10 +383,11 @@ def _event_lines(rows: Sequence[tuple[int, bytes, bytes]]) -> Iterator[bytes]:
 def _proof_lines(
     rows: Sequence[tuple[int, bytes, bytes]], size: int, nodes: _PrefetchedNodes, *, why: str = ""
 ) -> Iterator[bytes]:
+    proofs = inclusion_proofs(indices=[seq for seq, _, _ in rows], tree_size=size, get_nodes=nodes)
     for start in range(0, len(rows), _EVENT_BATCH):
         lines = []
         for seq, _, digest in rows[start : start + _EVENT_BATCH]:
-            proof = inclusion_proof(index=seq, tree_size=size, get_nodes=nodes)
+            proof = next(proofs)
             record = {"seq": seq, "leaf_hash": digest.hex(), "proof": [h.hex() for h in proof]}
             if why:
                 record["withheld"] = why

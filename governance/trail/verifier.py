@@ -148,7 +148,7 @@ import json
 import re
 import sys
 import zipfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -191,6 +191,7 @@ __all__ = [
     "gate_claims_mismatches",
     "inclusion_path_ranges",
     "inclusion_proof",
+    "inclusion_proofs",
     "key_name_problem",
     "leaf_hash",
     "main",
@@ -531,6 +532,12 @@ def range_node_ids(begin: int, end: int) -> list[NodeId]:
     end = _require_size("range end", end, ValueError)
     if begin > end:
         raise ValueError(f"reversed leaf range [{begin}, {end}): begin is after end")
+    size = end - begin
+    if size and not size & (size - 1) and not begin & (size - 1):
+        # A perfect, aligned subtree (most ranges of a proof): itself, one node. A fast path only; the loop
+        # below gives the same answer. Building proofs for 100,000 events calls this millions of times.
+        level = size.bit_length() - 1
+        return [NodeId(level, begin >> level)]
     ids = []
     while begin < end:
         level = (end - begin).bit_length() - 1  # largest subtree that fits...
@@ -644,6 +651,22 @@ def inclusion_proof(*, index: int, tree_size: int, get_nodes: GetNodes) -> list[
     ``get_nodes`` is called at most once, with O(log n) node addresses.
     """
     return _hashes_for_ranges(inclusion_path_ranges(index, tree_size), get_nodes)
+
+
+def inclusion_proofs(*, indices: Iterable[int], tree_size: int, get_nodes: GetNodes) -> Iterator[list[bytes]]:
+    """Inclusion proofs of many leaves of one tree, in order: each equal to :func:`inclusion_proof`'s.
+
+    Every range's hash is computed once and reused: the proofs of a dense set of leaves share most of their
+    ranges (an evidence bundle proves 100,000 events at a time). ``get_nodes`` is called once per proof at most,
+    and only for ranges not seen before.
+    """
+    hashes: dict[tuple[int, int], bytes] = {}
+    for index in indices:
+        ranges = inclusion_path_ranges(index, tree_size)
+        missing = [r for r in ranges if r not in hashes]
+        if missing:
+            hashes.update(zip(missing, _hashes_for_ranges(missing, get_nodes), strict=True))
+        yield [hashes[r] for r in ranges]
 
 
 def consistency_proof(*, first_size: int, second_size: int, get_nodes: GetNodes) -> list[bytes]:
