@@ -220,12 +220,12 @@ class ExportDownload(APIView):
     required_scopes = {"GET": "exports:read"}
 
     @extend_schema(responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY)})
-    def get(self, request: Request, pk: int) -> HttpResponse:
+    def get(self, request: Request, pk: int) -> HttpResponse | FileResponse:
         export = access_export(request.user, pk, request, kind="download")
         etag = f'"{export.sha256}"'
         filename = f"assay-evidence-{export.model.name}-{export.pk}.zip"
         if request.headers.get("If-None-Match") == etag:
-            response: HttpResponse = HttpResponse(status=304)
+            response: HttpResponse | FileResponse = HttpResponse(status=304)
         elif export.size <= _IN_MEMORY_BYTES:
             # Small bundles are answered whole (every client, test client and middleware can read the body);
             # large ones stream from storage.

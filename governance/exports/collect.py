@@ -368,7 +368,8 @@ def split_subject_events(
         subjects.update(Subject.objects.filter(pseudonym__in=batch).values_list("pseudonym", flat=True))
     if not subjects:
         return list(rows), []
-    shown, withheld = [], []
+    shown: list[tuple[int, bytes, bytes]] = []
+    withheld: list[tuple[int, bytes, bytes]] = []
     for row in rows:
         names_subject = any(token.decode() in subjects for token in _HEX64.findall(row[1]))
         (withheld if names_subject else shown).append(row)

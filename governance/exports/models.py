@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -41,7 +43,7 @@ class Export(models.Model):
 
 
 class ShareQuerySet(models.QuerySet["Share"]):
-    def active(self, now: object = None) -> models.QuerySet[Share]:
+    def active(self, now: dt.datetime | None = None) -> models.QuerySet[Share]:
         """Shares neither revoked nor expired at ``now`` (default: this instant; never cached)."""
         return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
 
@@ -80,6 +82,6 @@ class Share(models.Model):
         what = f"model {self.model_id}" if self.model_id else f"export {self.export_id}"
         return f"share {self.pk} of {what} with {self.regulator_id}"
 
-    def is_active(self, now: object = None) -> bool:
+    def is_active(self, now: dt.datetime | None = None) -> bool:
         """Neither revoked nor expired at ``now``."""
         return self.revoked_at is None and self.expires_at > (now or timezone.now())
