@@ -27,6 +27,8 @@ class ReportSerializer(serializers.ModelSerializer):
     run = serializers.IntegerField(source="run_id", read_only=True, allow_null=True)
     created_by: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="username")
     pdf = serializers.SerializerMethodField()
+    # Text, not a choice field: the OpenAPI schema has other choice sets named "kind" (consent events).
+    kind = serializers.CharField(read_only=True, help_text="run or version")
 
     class Meta:
         model = Report
