@@ -762,7 +762,7 @@ def _check_disparate_impact(b: _Builder, d: Mapping[str, Any]) -> None:
                 )
                 for g in grouping.get("groups") or []
             ],
-            widths=(0.24, 0.07, 0.08, 0.15, 0.1, 0.16, 0.1, 0.1),
+            widths=(0.2, 0.08, 0.1, 0.15, 0.1, 0.15, 0.12, 0.1),
         )
 
 
