@@ -230,7 +230,13 @@ RetireVersion = _transition("retire", "models:deploy", RetireSerializer, "Retire
 
 
 def _webhooks_of(request: Request, name: str) -> Any:
-    return Webhook.objects.filter(model=access_model(request.user, name, request)).select_related("created_by")
+    from governance.access.roles import Role
+
+    model = access_model(request.user, name, request)
+    if request.user.role == Role.REGULATOR:  # type: ignore[union-attr]
+        # A share gives a regulator the model's evidence, not its operational configuration (hook URLs).
+        return Webhook.objects.none()
+    return Webhook.objects.filter(model=model).select_related("created_by")
 
 
 class WebhookList(generics.ListAPIView):

@@ -14,6 +14,7 @@ from django.utils import timezone
 from governance.access.actions import ActionError
 from governance.exports.actions import do_create_export
 from governance.exports.models import Export, Share
+from governance.trail.log import Actor
 from registry.models import RegisteredModel
 from tests.api import assert_error, db_state, events_since, last_seq
 from tests.conftest import Cast
@@ -287,3 +288,24 @@ def test_concurrent_exports_to_one_recipient_keep_one_chain(
 def _forget_exports() -> None:
     for export in Export.objects.order_by("-id"):
         export.delete()
+
+
+def test_a_share_shows_a_regulator_the_evidence_not_the_models_webhooks(cast: Cast, evidence: Evidence) -> None:
+    from registry.actions import do_add_webhook
+    from registry.models import RegisteredModel as Model
+
+    model = Model.objects.get(name=evidence.model_name)
+    webhook, _ = do_add_webhook(
+        model=model, user=cast.owner.user, actor=Actor.system(), url="https://93.184.215.14/hook"
+    )
+    share_model(cast, evidence.model_name)
+    regulator = cast.regulator.client()
+    assert regulator.get(f"{API}/models/{evidence.model_name}/").status_code == 200
+    assert regulator.get(f"{API}/models/{evidence.model_name}/webhooks/").json()["results"] == []
+    assert_error(regulator.get(f"{API}/models/{evidence.model_name}/webhooks/{webhook.pk}/"), 404, "not_found")
+    assert_error(
+        regulator.get(f"{API}/models/{evidence.model_name}/webhooks/{webhook.pk}/deliveries/"), 404, "not_found"
+    )
+    # The owning team still sees it.
+    owned = cast.owner.client().get(f"{API}/models/{evidence.model_name}/webhooks/").json()["results"]
+    assert [w["id"] for w in owned] == [webhook.pk]
