@@ -362,20 +362,7 @@ def do_edit_model_card(*, version: ModelVersion, user: User, actor: Actor, card:
     cleaned = _clean_card(card)
     with transaction.atomic():
         locked = _locked(version)
-        if not _in_team(user, locked.model):
-            raise RegistryError("You are not in this model's team.", code="not_in_team", status=403)
-        if locked.state not in EDITABLE_CARD_STATES:
-            raise RegistryError(
-                f"The model card of {locked} can no longer change: it is {locked.state} (editable while draft or "
-                "submitted).",
-                code="illegal_transition",
-            )
-        if locked.reviews.exists():
-            # An approval applies to the card as it was read; changing it afterwards would let two approvers
-            # approve two different cards.
-            raise RegistryError(
-                f"The model card of {locked} is frozen: a reviewer has already decided on it.", code="card_frozen"
-            )
+        _refuse(card_refusal(user, locked))
         sections = sorted(k for k, v in cleaned.items() if locked.model_card.get(k) != v)
         if sections:
             locked.model_card = {**locked.model_card, **cleaned}
@@ -390,6 +377,140 @@ def do_edit_model_card(*, version: ModelVersion, user: User, actor: Actor, card:
     return locked
 
 
+# --- why a step is refused -------------------------------------------------------------------------------------
+# Each returns the refusal its action raises (message, code and status), or None when the action would go ahead.
+# The actions raise exactly these, so what the portal says beside a missing button is the action's own rule in the
+# action's own words. Read-only: call them on a locked row inside the action, or on a fresh one to explain a page.
+
+
+def _team_refusal(user: User, model: RegisteredModel, message: str = "You are not in this model's team.") -> None:
+    if not _in_team(user, model):
+        raise RegistryError(message, code="not_in_team", status=403)
+
+
+def submit_refusal(user: User, version: ModelVersion) -> RegistryError | None:
+    """Why ``user`` may not submit ``version`` for review now (role, team, state, a prohibited tier), or None."""
+    try:
+        _require_role(user, SUBMITTERS, "submit versions")
+        _team_refusal(user, version.model)
+        _check_transition(version, "submit")
+    except RegistryError as exc:
+        return exc
+    if version.model.risk_tier == "prohibited":
+        return RegistryError(
+            f"{version.model.name} is classified as a prohibited practice (EU AI Act Art. 5): it cannot be "
+            "submitted for deployment.",
+            code="prohibited",
+        )
+    return None
+
+
+def approval_refusal(user: User, version: ModelVersion, *, transition: str = "approve") -> RegistryError | None:
+    """Why ``user`` may not approve (or, with ``transition="reject"``, reject) ``version`` now: its state, the
+    reviewer's role and team, separation of duties, a second review by the same person. None when they may."""
+    try:
+        _check_transition(version, transition)
+        _check_reviewer(version, user)
+    except RegistryError as exc:
+        return exc
+    return None
+
+
+def deploy_refusal(user: User, version: ModelVersion) -> RegistryError | None:
+    """Why ``user`` may not deploy ``version`` now (role, state, tier, approvals, the deployment checks), or None.
+
+    What depends on the request (the environment, the gate token, what is live there) the action checks itself."""
+    try:
+        _require_role(user, DEPLOYERS, "deploy versions")
+        _check_transition(version, "deploy")
+    except RegistryError as exc:
+        return exc
+    if version.model.risk_tier == "prohibited":
+        return RegistryError("A prohibited-practice model can never be deployed.", code="prohibited")
+    # The tier may have been raised since approval: the approvals must satisfy the tier as it is now.
+    required = risk.required_approvals(version.model.risk_tier)
+    approvals = Review.objects.filter(version=version, decision=Decision.APPROVE).count()
+    if approvals < required:
+        return RegistryError(
+            f"{version} has {approvals} approval(s) but a {version.model.risk_tier}-risk model needs {required} "
+            "distinct approvers; resubmit it for review.",
+            code="approvals_missing",
+        )
+    blockers = deployment_blockers(version)
+    if blockers:
+        return RegistryError("Deployment blocked: " + " ".join(blockers), code="deployment_blocked")
+    return None
+
+
+def retire_refusal(user: User, version: ModelVersion) -> RegistryError | None:
+    """Why ``user`` may not retire ``version`` now (role, state), or None."""
+    try:
+        _require_role(user, DEPLOYERS, "retire versions")
+        _check_transition(version, "retire")
+    except RegistryError as exc:
+        return exc
+    return None
+
+
+def transition_refusal(user: User, version: ModelVersion, action: str) -> RegistryError | None:
+    """Why ``user`` may not take lifecycle step ``action`` (submit, approve, reject, deploy, retire) now, or None."""
+    if action == "submit":
+        return submit_refusal(user, version)
+    if action in ("approve", "reject"):
+        return approval_refusal(user, version, transition=action)
+    if action == "deploy":
+        return deploy_refusal(user, version)
+    if action == "retire":
+        return retire_refusal(user, version)
+    raise ValueError(f"unknown lifecycle step {action!r}")
+
+
+def card_refusal(user: User, version: ModelVersion) -> RegistryError | None:
+    """Why ``user`` may not edit ``version``'s model card now (role, team, state, a review already made), or None."""
+    try:
+        _require_role(user, SUBMITTERS, "edit model cards")
+        _team_refusal(user, version.model)
+    except RegistryError as exc:
+        return exc
+    if version.state not in EDITABLE_CARD_STATES:
+        return RegistryError(
+            f"The model card of {version} can no longer change: it is {version.state} (editable while draft or "
+            "submitted).",
+            code="illegal_transition",
+        )
+    if version.reviews.exists():
+        # An approval applies to the card as it was read; changing it afterwards would let two approvers
+        # approve two different cards.
+        return RegistryError(
+            f"The model card of {version} is frozen: a reviewer has already decided on it.", code="card_frozen"
+        )
+    return None
+
+
+def resolve_refusal(user: User, finding: Finding) -> RegistryError | None:
+    """Why ``user`` may not resolve ``finding`` now (role, team, separation of duties, already resolved), or None."""
+    version = finding.version
+    try:
+        _require_role(user, APPROVERS, "resolve findings")
+        _team_refusal(user, version.model, "You are not a reviewer of this model's team.")
+    except RegistryError as exc:
+        return exc
+    if user.pk in (version.submitted_by_id, version.created_by_id):
+        return RegistryError(
+            "You registered or submitted this version, so you cannot resolve its findings (separation of duties).",
+            code="self_review",
+            status=403,
+        )
+    if finding.status != FindingStatus.OPEN:
+        return RegistryError(f"Finding {finding.pk} is already resolved ({finding.resolution}).", code="resolved")
+    return None
+
+
+def _refuse(refusal: RegistryError | None) -> None:
+    if refusal is not None:
+        raise refusal
+
+
 # --- the lifecycle -------------------------------------------------------------------------------------------------
 
 
@@ -398,15 +519,8 @@ def do_submit(*, version: ModelVersion, user: User, actor: Actor, reason: str = 
     _require_role(user, SUBMITTERS, "submit versions")
     with transaction.atomic():
         locked = _locked(version)
-        if not _in_team(user, locked.model):
-            raise RegistryError("You are not in this model's team.", code="not_in_team", status=403)
-        target = _check_transition(locked, "submit")
-        if locked.model.risk_tier == "prohibited":
-            raise RegistryError(
-                f"{locked.model.name} is classified as a prohibited practice (EU AI Act Art. 5): it cannot be "
-                "submitted for deployment.",
-                code="prohibited",
-            )
+        _refuse(submit_refusal(user, locked))
+        target = TRANSITIONS[locked.state]["submit"]
         locked.state = target
         locked.submitted_by = user
         locked.submitted_at = timezone.now()
@@ -446,8 +560,8 @@ def do_approve(*, version: ModelVersion, user: User, actor: Actor, reason: str =
     """Record an approval; the version is approved once enough distinct reviewers have approved it."""
     with transaction.atomic():
         locked = _locked(version)
-        target = _check_transition(locked, "approve")
-        _check_reviewer(locked, user)
+        _refuse(approval_refusal(user, locked))
+        target = TRANSITIONS[locked.state]["approve"]
         try:
             with transaction.atomic():
                 Review.objects.create(version=locked, reviewer=user, decision=Decision.APPROVE, reason=reason)
@@ -485,8 +599,8 @@ def do_reject(*, version: ModelVersion, user: User, actor: Actor, reason: str) -
         raise RegistryError("A rejection needs a reason.", code="reason_required", status=422)
     with transaction.atomic():
         locked = _locked(version)
-        target = _check_transition(locked, "reject")
-        _check_reviewer(locked, user)
+        _refuse(approval_refusal(user, locked, transition="reject"))
+        target = TRANSITIONS[locked.state]["reject"]
         Review.objects.create(version=locked, reviewer=user, decision=Decision.REJECT, reason=reason)
         locked.state = target
         locked.save(update_fields=["state"])
@@ -551,21 +665,7 @@ def do_deploy(
             )
     with transaction.atomic():
         locked = _locked(version)
-        _check_transition(locked, "deploy")
-        if locked.model.risk_tier == "prohibited":
-            raise RegistryError("A prohibited-practice model can never be deployed.", code="prohibited")
-        # The tier may have been raised since approval: the approvals must satisfy the tier as it is now.
-        required = risk.required_approvals(locked.model.risk_tier)
-        approvals = Review.objects.filter(version=locked, decision=Decision.APPROVE).count()
-        if approvals < required:
-            raise RegistryError(
-                f"{locked} has {approvals} approval(s) but a {locked.model.risk_tier}-risk model needs {required} "
-                "distinct approvers; resubmit it for review.",
-                code="approvals_missing",
-            )
-        blockers = deployment_blockers(locked)
-        if blockers:
-            raise RegistryError("Deployment blocked: " + " ".join(blockers), code="deployment_blocked")
+        _refuse(deploy_refusal(user, locked))
         live = (
             Deployment.objects.select_for_update()
             .select_related("version", "version__model")
@@ -613,7 +713,7 @@ def do_retire(
         raise RegistryError("Retiring a version needs a reason.", code="reason_required", status=422)
     with transaction.atomic():
         locked = _locked(version)
-        _check_transition(locked, "retire")
+        _refuse(retire_refusal(user, locked))
         live = Deployment.objects.select_for_update().filter(version=locked, retired_at__isnull=True)
         if environment is not None:
             live = live.filter(environment=environment)
@@ -644,16 +744,7 @@ def do_resolve_finding(*, finding: Finding, user: User, actor: Actor, resolution
     with transaction.atomic():
         locked = Finding.objects.select_for_update().select_related("version__model").get(pk=finding.pk)
         version = locked.version
-        if not _in_team(user, version.model):
-            raise RegistryError("You are not a reviewer of this model's team.", code="not_in_team", status=403)
-        if user.pk in (version.submitted_by_id, version.created_by_id):
-            raise RegistryError(
-                "You registered or submitted this version, so you cannot resolve its findings (separation of duties).",
-                code="self_review",
-                status=403,
-            )
-        if locked.status != FindingStatus.OPEN:
-            raise RegistryError(f"Finding {locked.pk} is already resolved ({locked.resolution}).", code="resolved")
+        _refuse(resolve_refusal(user, locked))
         if resolution == FindingResolution.RETIRE:
             if version.state != VersionState.DEPLOYED:
                 raise RegistryError(
