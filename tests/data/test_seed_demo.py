@@ -1,8 +1,11 @@
-"""`make run` seeds real demo data: the numbers a newcomer sees must be the ones the data gives."""
+"""`make run` seeds real demo data: the numbers a newcomer sees must be the ones the data gives, and every feature
+has something to show (a version under review, a signed report, a deployed and monitored model with open drift and
+live-fairness findings, a share with the regulator, an evidence bundle)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from io import StringIO
 from typing import Any
 
@@ -10,18 +13,31 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from audits.models import AuditRun
+from audits.models import AuditRun, Report
 from governance.data.consent import coverage
 from governance.data.models import DatasetVersion, Purpose
-from registry.models import Finding
+from governance.exports.models import Export, Share
+from registry.models import DriftStatistic, Finding, ModelVersion, MonitoringBatch
+from tests.data.conftest import media_root  # noqa: F401 - the fixture
 
 
-@pytest.mark.django_db
+@pytest.fixture
+def trail_emptied_after(unprotected_trail: None) -> Iterator[None]:
+    """``unprotected_trail``, with the demo's share and bundle removed first (a bundle refers to its checkpoint)."""
+    yield
+    Share.objects.all().delete()
+    Export.objects.all().delete()
+
+
+# Transactional, as `make run` is: the audit, the batch checks and the bundle run as their transactions commit.
+@pytest.mark.django_db(transaction=True)
 @override_settings(DEBUG=True)
-def test_seed_demo_builds_the_german_credit_story_once(tmp_path: Any, django_capture_on_commit_callbacks: Any) -> None:
+def test_seed_demo_builds_the_german_credit_story_once(
+    trail_emptied_after: None,
+    media_root: Any,  # noqa: F811 - the fixture
+) -> None:
     out = StringIO()
-    with django_capture_on_commit_callbacks(execute=True):  # the audit job is queued on commit
-        call_command("seed_demo", stdout=out)
+    call_command("seed_demo", stdout=out)
 
     version = DatasetVersion.objects.get(dataset__name="german-credit", number=1)
     # UCI German Credit: 1000 applicants, 700 good (1) and 300 bad (2) credit risks (german.doc).
@@ -34,12 +50,8 @@ def test_seed_demo_builds_the_german_credit_story_once(tmp_path: Any, django_cap
         "expired": 0,
         "never_asked": 100,
     }
-    [finding] = Finding.objects.all()
-    assert (finding.version.model.name, finding.version.number, finding.kind) == (
-        "credit-scoring",
-        1,
-        "consent_withdrawn",
-    )
+    [finding] = Finding.objects.filter(version__model__name="credit-scoring")
+    assert (finding.version.number, finding.kind) == (1, "consent_withdrawn")
     assert "german-credit" in out.getvalue()
 
     # The demo model (ONNX) was audited under the four-fifths rule: applicants aged 25 or under are approved at
@@ -54,6 +66,45 @@ def test_seed_demo_builds_the_german_credit_story_once(tmp_path: Any, django_cap
     assert young["significant"] is True
     assert "age_group=<=25" in impact.reason
 
-    call_command("seed_demo", stdout=StringIO())  # idempotent: nothing is added twice
-    assert DatasetVersion.objects.count() == 1
-    assert Finding.objects.count() == 1
+    # Under review, so the approvals inbox is not empty; its failing audit has a signed report.
+    credit = ModelVersion.objects.get(model__name="credit-scoring", number=1)
+    assert credit.state == "submitted"
+    [report] = Report.objects.filter(run=run)
+    assert report.sha256
+
+    # A second model, approved and deployed, monitored: batch 1 is ordinary; batch 2 (credit_amount up one standard
+    # deviation, female approvals halved) opens drift and live-fairness findings with the monitoring's own numbers.
+    monitored = ModelVersion.objects.get(model__name="loan-provisioning", number=1)
+    assert (monitored.state, monitored.model.risk_tier) == ("deployed", "minimal")
+    first, second = MonitoringBatch.objects.filter(version=monitored).order_by("number")
+    assert (first.status, first.alerts, second.status) == ("checked", 0, "checked")
+    assert second.alerts >= 2
+    open_findings = Finding.objects.filter(version=monitored, status="open")
+    assert {f.kind for f in open_findings} == {"drift_alert", "fairness_alert"}
+    assert any("credit_amount" in f.title for f in open_findings)
+    fairness = open_findings.get(kind="fairness_alert")
+    ratio = DriftStatistic.objects.get(batch=second, subject="group:sex=female", statistic="impact_ratio")
+    assert (ratio.level, ratio.value is not None and ratio.value < 0.8) == ("alert", True)
+    assert "sex=female" in fairness.title
+
+    # credit-scoring is shared with the demo regulator, and one evidence bundle was made for her.
+    [share] = Share.objects.all()
+    assert (share.model, share.regulator.username, share.is_active()) == (credit.model, "regina", True)
+    [export] = Export.objects.all()
+    assert (export.model, export.recipient) == (credit.model, share.regulator)
+    assert export.status == "ready"
+
+    # Idempotent: a second run adds nothing, to the data or to the trail.
+    counts = _counts()
+    call_command("seed_demo", stdout=StringIO())
+    assert _counts() == counts
+
+
+def _counts() -> dict[str, int]:
+    from django.apps import apps
+
+    return {
+        model._meta.label: model.objects.count()
+        for model in apps.get_models()
+        if model._meta.app_label in ("governance", "registry", "audits")
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 GERMAN_DATA = Path(__file__).with_name("german.data")
 
@@ -85,3 +86,42 @@ def train_demo_model(csv_bytes: bytes) -> bytes:
     labels = table.column("credit_risk").to_numpy()
     model = LogisticRegression(max_iter=2000, class_weight="balanced").fit(features, labels)
     return to_onnx(model, features[:1], options={id(model): {"zipmap": False}}).SerializeToString()
+
+
+# The second demo model watches these columns of its production batches (the model reads the numeric ones, in this
+# order; ``purpose`` is watched for drift only).
+MONITORED_FEATURES = (*DEMO_FEATURES, "purpose")
+
+
+def demo_batches(csv_bytes: bytes, model_bytes: bytes) -> tuple[bytes, bytes]:
+    """Two production batches for the demo's monitoring, as CSV: applicants 1-500 as they are, and applicants
+    501-1000 deliberately shifted.
+
+    Each has the monitored features, the model's decision (``1`` = grant) and ``sex``. The second batch moves
+    ``credit_amount`` up by one standard deviation of the whole data and then, after the model decided, turns every
+    second grant to a female applicant into a refusal (the female selection rate halved): the drift and the live
+    fairness alerts that monitoring must raise (issue 10's done-when).
+    """
+    import io
+
+    import numpy as np
+    import onnxruntime
+    import pyarrow.csv as pv
+
+    table: Any = pv.read_csv(io.BytesIO(csv_bytes)).to_pandas()
+    session = onnxruntime.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+    columns = [*MONITORED_FEATURES, "decision", "sex"]
+
+    def decided(frame: Any) -> Any:
+        features = frame[list(DEMO_FEATURES)].to_numpy().astype(np.float32)
+        frame["decision"] = np.asarray(session.run(None, {input_name: features})[0]).astype(int)
+        return frame
+
+    first = decided(table.iloc[:500].copy())
+    shifted = table.iloc[500:].copy()
+    shifted["credit_amount"] = (shifted["credit_amount"] + table["credit_amount"].std()).round().astype(int)
+    second = decided(shifted)
+    granted_women = second.index[(second["sex"] == "female") & (second["decision"] == 1)]
+    second.loc[granted_women[::2], "decision"] = 2
+    return first[columns].to_csv(index=False).encode("ascii"), second[columns].to_csv(index=False).encode("ascii")

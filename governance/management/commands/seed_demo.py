@@ -1,7 +1,12 @@
 """python manage.py seed_demo: demo teams, users and data for `make run` (development only, idempotent).
 
 The data is real: UCI Statlog German Credit (CC BY 4.0, in governance/data/demo/) with an invented applicant id
-per row, a credit-scoring model trained on it, a purpose with consents, and one withdrawal with its finding.
+per row, a credit-scoring model trained on it, a purpose with consents, and one withdrawal with its finding. After
+it a newcomer sees every feature: credit-scoring v1 under review (its failing audit with a signed report), a second
+model approved, deployed and monitored (one ordinary production batch, one deliberately shifted, whose drift and
+live-fairness alerts are open findings), credit-scoring shared with the demo regulator, and one evidence bundle.
+
+Each step is done once: it checks whether its result exists, so running the command again changes nothing.
 """
 
 from __future__ import annotations
@@ -12,18 +17,32 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
 
 from audits.actions import do_start_audit, ensure_builtin_policies
-from audits.models import Policy
+from audits.models import AuditRun, Policy, Report, RunStatus
+from audits.reports.service import report_for_run
 from governance.access.actions import do_create_user, do_issue_token
 from governance.access.models import Team, User
 from governance.data import actions as data
-from governance.data.demo import DEMO_FEATURES, german_credit_csv, train_demo_model
-from governance.data.models import Dataset
-from governance.trail.checkpoints import issue_checkpoint
-from governance.trail.log import Actor
+from governance.data.demo import (
+    DEMO_FEATURES,
+    MONITORED_FEATURES,
+    demo_batches,
+    german_credit_csv,
+    train_demo_model,
+)
+from governance.data.models import Dataset, DatasetVersion
+from governance.exports.actions import do_create_export, do_create_share
+from governance.exports.models import Export, Share
+from governance.trail.checkpoints import issue_checkpoint, latest_checkpoint
+from governance.trail.log import Actor, tree_size
 from registry import actions as registry
+from registry.models import ModelVersion, RegisteredModel, VersionState
+from registry.monitoring import actions as monitoring
 
 DEMO_PASSWORD = "assay-demo-2026"  # noqa: S105 - development only: the command refuses to run with DEBUG off
 
@@ -59,7 +78,10 @@ class Command(BaseCommand):
                 "Demo data: dataset german-credit (UCI German Credit), model credit-scoring v1 (ONNX) audited under "
                 "four-fifths (it fails: applicants aged 25 or under), consents and one withdrawal with its finding."
             )
-        issue_checkpoint(reason="seed")
+        self._seed_story()
+        latest = latest_checkpoint()
+        if latest is None or latest.tree_size < tree_size():  # a run that added nothing signs nothing new
+            issue_checkpoint(reason="seed")
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, role, teams in DEMO_USERS:
             team_text = f" in {', '.join(teams)}" if teams else ""
@@ -146,21 +168,11 @@ class Command(BaseCommand):
             legal_basis="consent",
         )
         given = dt.datetime(2026, 1, 15, 9, 0, tzinfo=dt.UTC)
-        for number in range(1, 901):  # 900 of the 1000 applicants were asked and agreed
-            data.do_record_consent(
-                user=officer,
-                actor=as_officer,
-                purpose=purpose,
-                kind="given",
-                occurred_at=given,
-                external_id=f"DE-{number:04d}",
-                source="application form",
-                notice_version="2026-01",
-                controller="Example Bank AG",
-                pii_categories=["financial", "demographic"],
-                collection_method="online form",
-                jurisdiction="DE",
-            )
+        # One outer transaction for the 900 consents (each action's own becomes a savepoint): one commit to disk
+        # instead of 900, and nothing of them is kept if one fails.
+        with transaction.atomic():
+            for number in range(1, 901):  # 900 of the 1000 applicants were asked and agreed
+                self._consent(officer, purpose, given, number)
         data.do_record_consent(
             user=officer,
             actor=as_officer,
@@ -172,6 +184,133 @@ class Command(BaseCommand):
             notice_version="2026-01",
         )
 
+    @staticmethod
+    def _consent(officer: User, purpose: Any, given: dt.datetime, number: int) -> None:
+        data.do_record_consent(
+            user=officer,
+            actor=Actor.for_user(officer),
+            purpose=purpose,
+            kind="given",
+            occurred_at=given,
+            external_id=f"DE-{number:04d}",
+            source="application form",
+            notice_version="2026-01",
+            controller="Example Bank AG",
+            pii_categories=["financial", "demographic"],
+            collection_method="online form",
+            jurisdiction="DE",
+        )
+
+    def _seed_story(self) -> None:
+        """The rest of the lifecycle, each step once: review, a signed report, a deployed and monitored model, a
+        share with the regulator and an evidence bundle."""
+        owner, officer, reviewer = (User.objects.get(username=n) for n in ("omar", "olivia", "rhea"))
+        as_owner, as_officer = Actor.for_user(owner), Actor.for_user(officer)
+        credit = ModelVersion.objects.select_related("model").get(model__name="credit-scoring", number=1)
+        if credit.state == VersionState.DRAFT:
+            registry.do_submit(
+                version=credit, user=owner, actor=as_owner, reason="Ready for review: the audit's findings attached."
+            )
+            self.stdout.write("credit-scoring v1 is submitted for review (the approvals inbox of rhea and olivia).")
+        run = AuditRun.objects.filter(model_version=credit, status=RunStatus.DONE).order_by("id").first()
+        if run is not None and not Report.objects.filter(run=run).exists():
+            report_for_run(run, actor=as_officer)
+            self.stdout.write(f"A signed PDF report of audit run {run.pk}.")
+        if not RegisteredModel.objects.filter(name=MONITORED_MODEL).exists():
+            self._seed_monitored(owner=owner, officer=officer, reviewer=reviewer)
+            self.stdout.write(
+                f"{MONITORED_MODEL} v1 approved, deployed and monitored: batch 1 is ordinary, batch 2 is shifted "
+                "(credit_amount up one standard deviation, female approvals halved): drift and fairness alerts."
+            )
+        regulator = User.objects.get(username="regina")
+        shares = Share.objects.filter(model=credit.model, regulator=regulator, revoked_at__isnull=True)
+        if not any(share.is_active() for share in shares):
+            do_create_share(
+                user=officer,
+                actor=as_officer,
+                regulator=regulator,
+                model=credit.model,
+                expires_at=timezone.now() + dt.timedelta(days=90),
+                reason="Demo: market surveillance request about credit scoring (EU AI Act Art. 74).",
+            )
+            self.stdout.write("credit-scoring is shared with regina (regulator) for 90 days.")
+        if not Export.objects.exists():
+            export = do_create_export(user=officer, actor=as_officer, model=credit.model, recipient=regulator)
+            self.stdout.write(f"Evidence bundle {export.pk} for regina: {export.status}.")
+
+    def _seed_monitored(self, *, owner: User, officer: User, reviewer: User) -> None:
+        """A minimal-risk model on the same data, approved and deployed, with two monitored production batches."""
+        as_owner, as_officer = Actor.for_user(owner), Actor.for_user(officer)
+        dataset_version = DatasetVersion.objects.get(dataset__name="german-credit", number=1)
+        model = registry.do_register_model(
+            user=owner,
+            actor=as_owner,
+            name=MONITORED_MODEL,
+            team=Team.objects.get(slug="credit-risk"),
+            purpose="Estimates the default risk of the loan book for IFRS 9 expected-credit-loss provisions.",
+            intended_use="Portfolio provisioning totals, reviewed by finance; no decision about any applicant.",
+            out_of_scope_uses="Decisions about individual applicants or customers.",
+            risk_answers=MINIMAL_RISK_PROVISIONING,
+        )
+        content = german_credit_csv(with_groups=True)
+        # The same estimator as credit-scoring v1 (trained on the same data): its stored bytes, not a second fit.
+        credit = ModelVersion.objects.get(model__name="credit-scoring", number=1)
+        with default_storage.open(credit.artifact.name) as stored:
+            model_bytes = stored.read()
+        with tempfile.TemporaryDirectory() as folder:
+            artifact = Path(folder) / "loan-provisioning.onnx"
+            artifact.write_bytes(model_bytes)
+            version = registry.do_register_version(
+                model=model,
+                user=owner,
+                actor=as_owner,
+                artifact_path=artifact,
+                artifact_name="loan-provisioning.onnx",
+                hyperparameters={"estimator": "LogisticRegression", "class_weight": "balanced", "max_iter": 2000},
+                training_datasets=[{"dataset": "german-credit", "version": dataset_version.number}],
+                code_repository="https://git.example.org/credit/provisioning",
+                code_commit="4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+                model_card={"intended_use": "Portfolio-level default estimates for loss provisions."},
+            )
+            registry.do_submit(version=version, user=owner, actor=as_owner, reason="Minimal risk: one approver.")
+            registry.do_approve(
+                version=version, user=reviewer, actor=Actor.for_user(reviewer), reason="Portfolio use only."
+            )
+            registry.do_deploy(
+                version=version, user=officer, actor=as_officer, environment="production", reason="Quarter-end run."
+            )
+            monitoring.do_configure_monitoring(
+                version=version,
+                user=owner,
+                actor=as_owner,
+                features=[
+                    {"name": name, "kind": "categorical" if name == "purpose" else "numeric"}
+                    for name in MONITORED_FEATURES
+                ],
+                prediction="decision",
+                favourable="1",
+                protected=["sex"],
+            )
+            ci = User.objects.get(username="ci-bot")
+            for number, batch in enumerate(demo_batches(content, model_bytes), start=1):
+                path = Path(folder) / f"batch-{number}.csv"
+                path.write_bytes(batch)
+                # Checked when the upload commits (in process without a broker).
+                monitoring.do_upload_batch(
+                    version=version, user=ci, actor=Actor.for_user(ci), file_path=path, file_name=path.name
+                )
+
+
+MONITORED_MODEL = "loan-provisioning"
+
+# Provisioning estimates for the whole loan book: no Annex III use, no decision about a person: minimal risk.
+MINIMAL_RISK_PROVISIONING = {
+    "prohibited_practice": "none",
+    "annex_iii_area": "none",
+    "profiles_natural_persons": False,
+    "human_reviews_each_decision": True,
+    "interacts_with_people_or_generates_content": False,
+}
 
 # Credit scoring profiles applicants in an Annex III area (5(b), creditworthiness): high risk.
 HIGH_RISK_CREDIT = {
