@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from governance.api.serializers import StrictSerializer
@@ -264,6 +266,19 @@ class FindingSerializer(serializers.ModelSerializer):
             "resolved_by",
             "resolved_at",
         ]
+
+    def to_representation(self, instance: Finding) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        details = data.get("details")
+        if isinstance(details, dict) and "subject" in details:
+            from governance.access.permissions import caller_scopes
+
+            # A consent finding names the data subject's pseudonym. Only those who handle consent (officers,
+            # administrators) see it; the model's team and a regulator see that a subject withdrew, not who.
+            if request is None or "consent:read" not in caller_scopes(request):
+                data["details"] = {key: value for key, value in details.items() if key != "subject"}
+        return data
 
 
 class FindingResolveSerializer(StrictSerializer):
