@@ -1,12 +1,15 @@
-"""What every portal page knows: the signed-in user's scopes, to show only the sections their role opens."""
+"""What every portal page knows: the signed-in user's scopes, to show only the sections their role opens, and for a
+regulator what is shared with them and until when (shown on every page they can open)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils import timezone
 
 from governance.access.permissions import caller_scopes
+from governance.access.roles import Role
 
 # Navigation: (label, URL name, the scope the page needs). The pages check the scope themselves; this only hides
 # links that would answer 403.
@@ -32,4 +35,17 @@ def portal(request: HttpRequest) -> dict[str, Any]:
     return {
         "scopes": scopes,
         "navigation": [(label, name) for label, name, scope in NAVIGATION if scope in scopes],
+        "regulator_shares": _regulator_shares(request),
     }
+
+
+def _regulator_shares(request: HttpRequest) -> list[Any] | None:
+    """A regulator's active shares (what they may see and until when), for the notice on every page they open."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or user.role != Role.REGULATOR:
+        return None
+    from governance.exports.access import shares_visible_to
+    from governance.exports.models import Share
+
+    active = Share.objects.active(timezone.now()).filter(pk__in=shares_visible_to(user).values("pk"))
+    return list(active.select_related("model", "export").order_by("expires_at")[:10])

@@ -91,6 +91,110 @@ def importance_chart(rows: Sequence[tuple[str, float]], *, title: str) -> str:
     return rate_chart([(name, share, None) for name, share in rows], title=title)
 
 
+def series_chart(
+    series: Sequence[tuple[str, Sequence[tuple[int, float | None]]]],
+    *,
+    title: str,
+    lines: Sequence[tuple[float, str, bool]] = (),
+    above_is_bad: bool = True,
+) -> str:
+    """One statistic over batches, a line per subject (a feature, a group), with the policy's threshold lines.
+
+    ``series``: (subject, [(batch number, value or None)]); ``lines``: (value, label, True when crossing it is an
+    alert, False for a warning). Subjects beyond an alert line are drawn in red and named at their last point; the
+    others are thin and grey (the table beside the chart names every one), so nothing depends on telling colours
+    apart. Undefined values leave a gap. The axis stops at five times the highest threshold; a value beyond it is
+    drawn on the top edge with its number.
+    """
+    batches = sorted({number for _, points in series for number, _ in points})
+    values = [v for _, points in series for _, v in points if v is not None]
+    left, right, top, bottom, plot_h = 52, 160, 22, 34, 200
+    plot_w = max(420, min(640, 90 * max(len(batches) - 1, 1)))
+    width, height = left + plot_w + right, top + plot_h + bottom
+    maximum = max([*values, *(value for value, _, _ in lines), 0.0]) * 1.1 or 1.0
+    # A huge value (a PSI of 3.5) would crush the thresholds into one line: the axis stops at five times the highest
+    # threshold and a value beyond it sits on the top edge with its number (the table has every number anyway).
+    cap = 5 * max((value for value, _, _ in lines), default=0.0)
+    capped = cap > 0 and maximum > cap
+    if capped:
+        maximum = cap
+
+    def x(number: int) -> float:
+        if len(batches) < 2:
+            return left + plot_w / 2
+        return left + plot_w * batches.index(number) / (len(batches) - 1)
+
+    def y(value: float) -> float:
+        return top + plot_h * (1 - max(value, 0.0) / maximum)
+
+    body = [
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="{LINE}"/>',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="{LINE}"/>',
+    ]
+    for i in range(5):
+        at = maximum * i / 4
+        tick = f"{at:.2g}" + ("+" if capped and i == 4 else "")
+        body.append(
+            f'<text x="{left - 6}" y="{y(at) + 4:.1f}" font-size="11" fill="{MUTED}" text-anchor="end">{tick}</text>'
+        )
+    for number in batches:
+        body.append(
+            f'<text x="{x(number):.1f}" y="{top + plot_h + 16}" font-size="11" fill="{MUTED}" '
+            f'text-anchor="middle">batch {number}</text>'
+        )
+    for value, label, alert in lines:
+        colour = BAD if alert else "#8a5a00"
+        body.append(
+            f'<line x1="{left}" y1="{y(value):.1f}" x2="{left + plot_w}" y2="{y(value):.1f}" stroke="{colour}" '
+            f'stroke-dasharray="{"5 3" if alert else "2 3"}"/><text x="{left + plot_w + 6}" y="{y(value) + 4:.1f}" '
+            f'font-size="11" fill="{colour}">{escape(_short(label, 22))}</text>'
+        )
+    alert_lines = [value for value, _, alert in lines if alert]
+    named_at: list[float] = [y(value) for value, _, _ in lines]
+    ordered = sorted(series, key=lambda item: _crosses(item[1], alert_lines, above_is_bad))
+    for subject, points in ordered:
+        bad = _crosses(points, alert_lines, above_is_bad)
+        colour, stroke = (BAD, 2.5) if bad else (MUTED, 1.2)
+        segment: list[str] = []
+        for number, point in [*points, (0, None)]:
+            if point is None:
+                if len(segment) > 1:
+                    body.append(
+                        f'<polyline points="{" ".join(segment)}" fill="none" stroke="{colour}" '
+                        f'stroke-width="{stroke}"/>'
+                    )
+                segment = []
+                continue
+            segment.append(f"{x(number):.1f},{y(min(point, maximum)):.1f}")
+            body.append(
+                f'<circle cx="{x(number):.1f}" cy="{y(min(point, maximum)):.1f}" r="{3 if bad else 2}" '
+                f'fill="{colour}"/>'
+            )
+            if point > maximum:  # off the axis: said with its number, above the point
+                body.append(
+                    f'<text x="{x(number):.1f}" y="{top - 8}" font-size="11" fill="{colour}" text-anchor="middle">'
+                    f"▲ {point:.3g}</text>"
+                )
+        last = next(((n, v) for n, v in reversed(points) if v is not None), None)
+        if bad and last is not None:
+            at = y(min(last[1], maximum))
+            while any(abs(at - other) < 12 for other in named_at):  # labels never overlap
+                at += 12
+            named_at.append(at)
+            body.append(
+                f'<text x="{x(last[0]) + 8:.1f}" y="{at + 4:.1f}" font-size="11" fill="{BAD}" font-weight="bold">'
+                f"{escape(_short(subject, 20))}</text>"
+            )
+    return _svg(width, height, title, body)
+
+
+def _crosses(points: Sequence[tuple[int, float | None]], alerts: Sequence[float], above_is_bad: bool) -> bool:
+    values = [v for _, v in points if v is not None]
+    if above_is_bad:
+        return any(v > line for v in values for line in alerts)
+    return any(v < line for v in values for line in alerts)
+
+
 # --- lineage ---------------------------------------------------------------------------------------------------
 
 _NODE_W, _NODE_H, _RUN_W, _COL_GAP, _ROW_GAP = 210, 40, 150, 46, 18

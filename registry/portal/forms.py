@@ -57,3 +57,19 @@ class AsOfForm(forms.Form):
         if not 1900 <= value.year <= 9998:
             raise forms.ValidationError("Choose a date between the years 1900 and 9998.")
         return value
+
+
+class BatchUploadForm(forms.Form):
+    """A production batch: a CSV or Parquet file with the configured columns (the action validates it)."""
+
+    file = forms.FileField(
+        label="Batch file (CSV or Parquet)",
+        help_text="The monitored features, the decision or score column, the protected attributes (and labels, if "
+        "configured), one row per decision.",
+    )
+    delimiter = forms.ChoiceField(
+        label="CSV delimiter",
+        choices=[(",", "comma"), (";", "semicolon"), ("\t", "tab")],
+        initial=",",
+        required=False,
+    )

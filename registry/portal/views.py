@@ -7,6 +7,7 @@ and responds, as the API does. A refused action re-renders the page with the act
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from django.contrib import messages
@@ -29,7 +30,18 @@ from governance.trail.models import Event
 from registry import actions
 from registry.access import access_model, access_version, models_visible_to
 from registry.history import deployed_as_of
-from registry.models import Finding, FindingStatus, ModelVersion, RegisteredModel, RiskTier, VersionState
+from registry.models import (
+    DriftStatistic,
+    Finding,
+    FindingStatus,
+    ModelVersion,
+    MonitorConfig,
+    MonitoringBatch,
+    RegisteredModel,
+    RiskTier,
+    VersionState,
+)
+from registry.monitoring import actions as monitoring
 from registry.portal import forms, rules
 
 
@@ -169,8 +181,12 @@ def _version_context(request: HttpRequest, version: ModelVersion, **extra: Any) 
         "review_refusal": rules.review_refusal(user, version),
         "submit_refusal": rules.submit_refusal(user, version),
         "deploy_refusal": rules.deploy_refusal(user, version),
+        "retire_refusal": rules.retire_refusal(user, version) if version.state == VersionState.DEPLOYED else None,
         "can_retire": may(request, "models:deploy") and version.state == VersionState.DEPLOYED,
         "can_resolve": may(request, "findings:resolve"),
+        "resolve_refusals": {f.pk: rules.resolve_refusal(user, f) for f in findings if f.status == FindingStatus.OPEN},
+        "monitoring": _monitoring(request, version, list(findings)),
+        "batch_form": extra.pop("batch_form", None) or forms.BatchUploadForm(auto_id="batch_%s"),
         # Several forms share field names on one page: each gets its own element ids (approve_reason, ...).
         "approve_form": extra.pop("approve_form", None) or forms.ReasonForm(auto_id="approve_%s"),
         "reject_form": extra.pop("reject_form", None) or forms.RejectForm(auto_id="reject_%s"),
@@ -183,6 +199,126 @@ def _version_context(request: HttpRequest, version: ModelVersion, **extra: Any) 
         "can_audit": may(request, "audits:run"),
         **extra,
     }
+
+
+# --- monitoring ----------------------------------------------------------------------------------------------
+
+CHARTED_BATCHES = 30  # the chart and its table show the latest batches; the API serves the whole series
+DRIFT_KINDS = ("feature", "prediction", "score", "label")
+MONITORING_FINDINGS = (
+    "drift_alert",
+    "fairness_alert",
+    "performance_alert",
+    monitoring.ERROR_KIND,
+    monitoring.UNDEPLOYED_KIND,
+)
+
+
+def _monitoring(request: HttpRequest, version: ModelVersion, findings: list[Finding]) -> dict[str, Any]:
+    """The version's monitoring: configuration, batches (with the findings each one opened or extended), and PSI per
+    feature and impact ratio per group over the latest batches, as charts with their tables."""
+    from governance.portal.svg import series_chart
+
+    config = MonitorConfig.objects.filter(version=version).select_related("reference__dataset", "configured_by").first()
+    batches = list(
+        MonitoringBatch.objects.filter(version=version).select_related("received_by").order_by("-number")[:50]
+    )
+    by_batch: dict[int, list[Finding]] = {}
+    for finding in findings:
+        if finding.kind in MONITORING_FINDINGS:  # their details name the batches that raised them
+            for number in (finding.details or {}).get("batches", []):
+                by_batch.setdefault(number, []).append(finding)
+    result: dict[str, Any] = {
+        "config": config,
+        "batches": [{"batch": b, "findings": by_batch.get(b.number, [])} for b in batches],
+        "can_upload": config is not None and may(request, "models:write"),
+    }
+    if config is None:
+        return result
+    thresholds: dict[str, Any] = {}
+    try:
+        thresholds, _rules, result["policy"] = monitoring.monitoring_rules(version, config)
+    except monitoring.MonitoringError as exc:
+        result["policy_error"] = str(exc)
+    numbers = sorted(b.number for b in batches if b.status == "checked")[-CHARTED_BATCHES:]
+    rows = (
+        DriftStatistic.objects.filter(
+            version=version, batch__status="checked", batch__number__in=numbers, statistic__in=("psi", "impact_ratio")
+        )
+        .order_by("batch__number", "id")
+        .values_list("subject", "kind", "statistic", "batch__number", "value", "level")
+    )
+    psi: dict[str, dict[int, tuple[float | None, str]]] = {}
+    ratios: dict[str, dict[int, tuple[float | None, str]]] = {}
+    for subject, kind, statistic, number, value, level in rows:
+        if statistic == "psi" and kind in DRIFT_KINDS:
+            psi.setdefault(subject, {})[number] = (value, level)
+        elif statistic == "impact_ratio" and kind == "group":
+            ratios.setdefault(subject.removeprefix("group:"), {})[number] = (value, level)
+
+    def value_of(key: str) -> float | None:
+        found = thresholds.get(key, {}).get("value")
+        return float(found) if isinstance(found, int | float) else None
+
+    def chart(table: dict[str, dict[int, tuple[float | None, str]]], **kwargs: Any) -> Any:
+        if not table:
+            return None
+        series = [(subject, [(n, cells.get(n, (None, ""))[0]) for n in numbers]) for subject, cells in table.items()]
+        return mark_safe(series_chart(series, **kwargs))  # noqa: S308 - svg.py escapes every text
+
+    psi_lines = [
+        (v, f"{label} {v:g}", alert)
+        for key, label, alert in (("psi_warning", "warning", False), ("psi_alert", "alert", True))
+        if (v := value_of(key)) is not None
+    ]
+    ratio_min = value_of("impact_ratio_alert")
+    result |= {
+        "numbers": numbers,
+        "thresholds": [
+            (key, spec.get("value"), (spec.get("basis") or {}).get("citation", ""))
+            for key, spec in thresholds.items()
+            if isinstance(spec, dict)
+        ],
+        "psi_chart": chart(psi, title=f"PSI per feature over batches, {version}", lines=psi_lines),
+        "psi_rows": [(subject, [cells.get(n, (None, "")) for n in numbers]) for subject, cells in psi.items()],
+        "ratio_chart": chart(
+            ratios,
+            title=f"Impact ratio per group over batches, {version}",
+            lines=[(ratio_min, f"alert below {ratio_min:g}", True)] if ratio_min is not None else [],
+            above_is_bad=False,
+        ),
+        "ratio_rows": [(subject, [cells.get(n, (None, "")) for n in numbers]) for subject, cells in ratios.items()],
+    }
+    return result
+
+
+@portal_view(POST="models:write")
+def version_batch_upload(request: HttpRequest, name: str, number: int) -> HttpResponse:
+    """Send a production batch, through the API's own action (``do_upload_batch``): owners of the team and CI."""
+    version = access_version(request.user, name, number, request)
+    form = forms.BatchUploadForm(request.POST, request.FILES, auto_id="batch_%s")
+    if not form.is_valid():
+        return _invalid(request, version, batch_form=form)
+    upload = form.cleaned_data["file"]
+    try:
+        batch = monitoring.do_upload_batch(
+            version=version,
+            user=portal_user(request),
+            actor=Actor.from_request(request),
+            # TemporaryFileUploadHandler is the only upload handler: the file is on disk, never in memory.
+            file_path=Path(upload.temporary_file_path()),
+            file_name=upload.name,
+            delimiter=form.cleaned_data.get("delimiter") or ",",
+        )
+    except ActionError as exc:
+        return _refused(request, version, exc, batch_form=form)
+    batch.refresh_from_db()
+    outcome = {
+        "checked": f"checked: {batch.alerts} alert(s), {batch.warnings} warning(s)",
+        "error": "its check failed (an error finding is open)",
+    }.get(batch.status, "waiting for its check")
+    messages.success(request, f"Batch {batch.number} received ({batch.rows:,} rows), {outcome}.")
+    return redirect(_version_url(version) + "#monitoring")
 
 
 @portal_view(GET="models:read")

@@ -141,10 +141,13 @@ def test_regulator_sees_only_the_shared_model_read_only(new_page: Any, live: tup
     assert page.get_by_test_id("expiry").first.inner_text().startswith(share.expires_at.strftime("%Y-%m-%d"))
     shot(page, "regulator-dashboard")
     page.get_by_role("link", name="Models").click()
-    assert page.get_by_role("link", name="credit-scoring").is_visible()
+    assert page.get_by_role("table").get_by_role("link", name="credit-scoring").is_visible()
     assert page.get_by_role("link", name="document-router").count() == 0
+    expiry = share.expires_at.strftime("%Y-%m-%d")
+    assert expiry in page.get_by_test_id("share-notice").inner_text()  # the list page says until when, too
     page.goto(f"{base}/models/credit-scoring/versions/1/")
     assert page.locator("main form").count() == 0  # read-only
+    assert expiry in page.get_by_test_id("share-notice").inner_text()
     assert page.goto(f"{base}/models/document-router/").status == 404
 
 

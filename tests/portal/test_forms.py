@@ -395,3 +395,25 @@ def test_history_as_of_bad_dates(cast: Cast, world: World) -> None:
         response = signed_in(cast.officer).get("/models/credit-scoring/", {"as_of": bad})
         assert response.status_code == 400
         assert "<script>" not in text(response)
+
+
+# --- monitoring on the version page ----------------------------------------------------------------------------
+
+
+def test_a_batch_for_an_unmonitored_version_is_refused_with_the_actions_reason(world: World, cast: Cast) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    url = f"/models/{world.model.name}/versions/{world.version.number}/"
+    page = text(signed_in(cast.owner).get(url))
+    assert "is not monitored yet" in page
+    before, seq = db_state(), last_seq()
+    upload = SimpleUploadedFile("batch.csv", b"income,decision\n1,1\n", content_type="text/csv")
+    response = signed_in(cast.owner).post(url + "batches", {"file": upload, "delimiter": ","})
+    assert response.status_code == 409
+    assert "has no monitoring configuration" in text(response)
+    assert (db_state(), events_since(seq)) == (before, [])
+
+
+def test_only_writers_may_send_batches(world: World, cast: Cast) -> None:
+    url = f"/models/{world.model.name}/versions/{world.version.number}/batches"
+    assert signed_in(cast.reviewer).post(url, {}).status_code == 403

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from governance.portal.svg import lineage_svg, rate_chart
+from governance.portal.svg import lineage_svg, rate_chart, series_chart
 
 
 def test_rate_chart_escapes_labels_and_says_undefined() -> None:
@@ -43,3 +43,16 @@ def test_lineage_nodes_do_not_overlap_and_hidden_nodes_stay_anonymous() -> None:
         for x2, y2, w2 in boxes[i + 1 :]:
             same_row = abs(y1 - y2) < 30
             assert not (same_row and x1 < x2 + w2 and x2 < x1 + w1), (x1, y1, x2, y2)
+
+
+def test_series_chart_escapes_subjects_caps_huge_values_and_leaves_gaps() -> None:
+    svg = series_chart(
+        [("<b>credit</b>", [(1, 0.01), (2, 3.5)]), ("age", [(1, 0.02), (2, None)])],
+        title="PSI & more",
+        lines=[(0.1, "warning 0.1", False), (0.2, "alert 0.2", True)],
+    )
+    ET.fromstring(svg)  # noqa: S314 - our own output, checked to be well-formed XML
+    assert "<b>" not in svg
+    assert "&lt;b&gt;credit&lt;/b&gt;" in svg  # beyond the alert line: named at its last point
+    assert "▲ 3.5" in svg  # above the capped axis (five times the highest threshold), with its number
+    assert svg.count("<polyline") == 1  # age has one defined point: no line drawn through the gap
