@@ -3,7 +3,7 @@ the page and the PDF show the same pictures, with the portal's light SVG charts 
 fallback when a report chart cannot be drawn.
 
 The report charts are matplotlib SVG; each is embedded as an ``<img>`` (its ids cannot clash with the page's) with
-its caption as alternative text, and cached by the run's results hash (the same results, the same picture).
+its caption as alternative text; each chart is drawn once per results and cached (the same results, the same picture).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.core.cache import cache
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
@@ -34,25 +33,21 @@ def for_run(run: Any, name: str, details: Mapping[str, Any]) -> list[SafeString]
 def _report_charts(run: Any) -> list[dict[str, str]]:
     if not run.results_sha256 or not run.results:
         return []
-    key = f"portal:run-charts:{run.results_sha256}"
-    found = cache.get(key)
-    if found is None:
-        import base64
+    import base64
 
-        try:
-            from audits.reports.charts import charts_for_results
-        except ImportError:  # the reports module is not installed
-            return []
-        found = [
-            {
-                "check": chart.check,
-                "caption": f"{chart.title}. {chart.caption}",
-                "image": base64.b64encode(str(chart.image).encode("utf-8")).decode("ascii"),
-            }
-            for chart in charts_for_results(run.results, fmt="svg")
-        ]
-        cache.set(key, found, timeout=24 * 3600)
-    return list(found)
+    try:
+        from audits.reports.chart_cache import cached_charts
+    except ImportError:  # the reports module is not installed
+        return []
+    # Each chart is drawn once per results and kept (audits.reports.chart_cache), shared with the reports.
+    return [
+        {
+            "check": chart.check,
+            "caption": f"{chart.title}. {chart.caption}",
+            "image": base64.b64encode(str(chart.image).encode("utf-8")).decode("ascii"),
+        }
+        for chart in cached_charts(run.results, fmt="svg")
+    ]
 
 
 def for_check(name: str, details: Mapping[str, Any]) -> list[str]:

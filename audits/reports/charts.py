@@ -13,17 +13,27 @@ so importing this module costs nothing.
 - :func:`robustness_chart`: evasion-attack success within epsilon, random-noise and counterfactual flip rates.
 - :func:`performance_chart`: accuracy, balanced accuracy and F1 overall and per group.
 - :func:`group_shares_chart`: each group's share of the evaluation data.
-- :func:`charts_for_results`: every chart a run's results support, titled and captioned, in report order.
+- :func:`charts_for_results`: every chart a run's results support, titled and captioned, in report order; with a
+  ``cache`` (anything with ``get_many``/``set_many``, e.g. Django's cache), a chart is drawn once per
+  (results digest, chart, format) and its bytes are reused by every report and page that shows it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from functools import cache as _memoize
+from functools import partial
+from typing import Any, Literal, Protocol
 
 Format = Literal["png", "svg"]
+
+# Part of every cache key: bump it whenever a change here changes what a chart looks like, so stale bytes are never
+# served (the matplotlib version is in the key too: the same results, another matplotlib, other pixels).
+CHARTS_REVISION = 2
 
 # Colours that stay distinguishable in grey-scale print and for the common colour-vision deficiencies.
 BLUE, ORANGE, RED, GREY, GREEN = "#0072B2", "#E69F00", "#D55E00", "#7F7F7F", "#009E73"
@@ -75,11 +85,20 @@ def _figure(rows: int) -> Any:
 def _render(figure: Any, fmt: Format) -> bytes | str:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    FigureCanvasAgg(figure)
+    canvas = FigureCanvasAgg(figure)
     out = io.BytesIO()
     if fmt == "png":
-        # No "Software" text chunk: the bytes depend on the data only.
-        figure.savefig(out, format="png", dpi=PNG_DPI, metadata={"Software": None})
+        from PIL import Image
+
+        # One draw, which runs the constrained layout itself: savefig draws twice (a layout pass, then the pixels)
+        # for the same picture. Saved as RGB, not RGBA: the background is opaque white anyway, and without an alpha
+        # channel the PDF needs no soft mask (half the image work in reportlab). No text chunks: the bytes depend
+        # on the data only.
+        figure.set_dpi(PNG_DPI)
+        canvas.draw()
+        width, height = canvas.get_width_height()
+        pixels = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        pixels.convert("RGB").save(out, format="png")
         return out.getvalue()
     if fmt == "svg":
         figure.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
@@ -384,32 +403,91 @@ def group_shares_chart(data_quality: Mapping[str, Any], *, fmt: Format = "png") 
     return _draw(fmt, len(rows), paint)
 
 
-def charts_for_results(results: Mapping[str, Any], *, fmt: Format = "png") -> list[Chart]:
+class ChartCache(Protocol):
+    """What :func:`charts_for_results` needs of a cache (Django's cache has both methods)."""
+
+    def get_many(self, keys: list[str]) -> dict[str, Any]: ...
+
+    def set_many(self, data: dict[str, Any]) -> Any: ...
+
+
+@dataclass(frozen=True)
+class _Planned:
+    key: str
+    check: str
+    title: str
+    caption: str
+    draw: Callable[..., bytes | str]  # draw(fmt=...)
+
+
+@_memoize
+def _matplotlib_version() -> str:
+    from importlib.metadata import version
+
+    return version("matplotlib")
+
+
+def results_digest(results: Mapping[str, Any]) -> str:
+    """SHA-256 of ``results`` in the audits' canonical JSON spelling (``audits.actions.canonical_sha256``; the run's
+    ``results_sha256`` also covers its verdict, which no chart shows)."""
+    text = json.dumps(results, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def chart_cache_key(digest: str, key: str, fmt: Format) -> str:
+    """The cache key of one chart of the results with ``digest`` in ``fmt``."""
+    return f"assay:chart:{CHARTS_REVISION}:{_matplotlib_version()}:{digest}:{fmt}:{key}"
+
+
+def charts_for_results(
+    results: Mapping[str, Any], *, fmt: Format = "png", cache: ChartCache | None = None
+) -> list[Chart]:
     """Every chart a run's stored ``results`` support, in the order a report shows them.
 
     Group rates (selection, true-positive, false-positive rates and precision) come from the run's recorded group
     metrics, so they exist for every completed run; the others exist when the policy ran their check.
+
+    :param results: ``AuditRun.results``.
+    :param fmt: ``"png"`` (bytes) or ``"svg"`` (text).
+    :param cache: where drawn charts are kept, keyed by :func:`chart_cache_key` (the results' digest, the chart,
+        the format): charts found there are not drawn again, charts drawn are stored there. Rendering is
+        deterministic, so a cached chart is byte for byte the one a fresh render gives.
     """
-    charts: list[Chart] = []
+    planned = _plan(results)
+    if cache is None:
+        return [Chart(p.key, p.check, p.title, p.caption, p.draw(fmt=fmt)) for p in planned]
+    digest = results_digest(results)
+    keys = {p.key: chart_cache_key(digest, p.key, fmt) for p in planned}
+    found = cache.get_many(list(keys.values())) if keys else {}
+    drawn = {keys[p.key]: p.draw(fmt=fmt) for p in planned if keys[p.key] not in found}
+    if drawn:
+        cache.set_many(drawn)
+    images = {**found, **drawn}
+    return [Chart(p.key, p.check, p.title, p.caption, images[keys[p.key]]) for p in planned]
+
+
+def _plan(results: Mapping[str, Any]) -> list[_Planned]:
+    """Every chart ``results`` support, not drawn yet: each one's ``draw(fmt)`` renders it."""
+    charts: list[_Planned] = []
     groupings = (results.get("group_metrics") or {}).get("groupings") or {}
     checks = results.get("checks") or {}
     if groupings:
         for metric in ("selection_rate", "true_positive_rate", "false_positive_rate", "precision"):
             label = RATE_LABELS[metric]
             charts.append(
-                Chart(
+                _Planned(
                     key=f"group_rates:{metric}",
                     check="group_fairness",
                     title=f"{label} by group",
                     caption=f"{label} of each group (dot) with its 95% Wilson confidence interval (bar); groups "
                     "below the policy's minimum size in grey.",
-                    image=group_rates_chart(groupings, metric=metric, fmt=fmt),
+                    draw=partial(group_rates_chart, groupings, metric=metric),
                 )
             )
     if "disparate_impact" in checks and checks["disparate_impact"].get("groupings"):
         limit = checks["disparate_impact"].get("impact_ratio_min")
         charts.append(
-            Chart(
+            _Planned(
                 key="impact_ratio",
                 check="disparate_impact",
                 title="Impact ratios",
@@ -417,61 +495,61 @@ def charts_for_results(results: Mapping[str, Any], *, fmt: Format = "png") -> li
                 f"{limit:g} (dashed line)."
                 if limit is not None
                 else "Each group's rate divided by the reference's.",
-                image=impact_ratio_chart(checks["disparate_impact"], fmt=fmt),
+                draw=partial(impact_ratio_chart, checks["disparate_impact"]),
             )
         )
     if checks.get("performance", {}).get("overall"):
         charts.append(
-            Chart(
+            _Planned(
                 key="performance",
                 check="performance",
                 title="Performance overall and by group",
                 caption="Accuracy, balanced accuracy and F1 overall and for each group.",
-                image=performance_chart(checks["performance"], fmt=fmt),
+                draw=partial(performance_chart, checks["performance"]),
             )
         )
     if checks.get("data_quality", {}).get("group_shares"):
         charts.append(
-            Chart(
+            _Planned(
                 key="group_shares",
                 check="data_quality",
                 title="Group shares of the evaluation data",
                 caption="Each group's share of the evaluation rows; red below the policy's minimum share.",
-                image=group_shares_chart(checks["data_quality"], fmt=fmt),
+                draw=partial(group_shares_chart, checks["data_quality"]),
             )
         )
     if checks.get("explainability", {}).get("global_importance"):
         charts.append(
-            Chart(
+            _Planned(
                 key="shap_importance",
                 check="explainability",
                 title="Feature importance (mean |SHAP|)",
                 caption="Mean absolute SHAP value of each feature; protected attributes in red, their proxies "
                 "in orange.",
-                image=shap_importance_chart(checks["explainability"], fmt=fmt),
+                draw=partial(shap_importance_chart, checks["explainability"]),
             )
         )
     if checks.get("explainability", {}).get("associations"):
         charts.append(
-            Chart(
+            _Planned(
                 key="proxy_associations",
                 check="explainability",
                 title="Association of features with protected attributes",
                 caption="Cramér's V between each feature and each protected attribute; orange at or above the proxy "
                 "rule's minimum (dashed line).",
-                image=proxy_association_chart(checks["explainability"], fmt=fmt),
+                draw=partial(proxy_association_chart, checks["explainability"]),
             )
         )
     adversarial = checks.get("adversarial") or {}
     if (adversarial.get("attack") or {}).get("ran") or (adversarial.get("noise") or {}).get("flip_rate") is not None:
         charts.append(
-            Chart(
+            _Planned(
                 key="robustness",
                 check="adversarial",
                 title="Robustness: decisions changed",
                 caption="Share of decisions changed by the evasion attack within epsilon, by random noise of the same "
                 "size, and by changing only a protected attribute; dashed lines are the policy's maxima.",
-                image=robustness_chart(adversarial, fmt=fmt),
+                draw=partial(robustness_chart, adversarial),
             )
         )
     return charts

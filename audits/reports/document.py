@@ -21,6 +21,11 @@ from xml.sax.saxutils import escape
 
 from audits.reports.charts import Chart
 
+# Binary Flate streams, not ASCII85 text over them: ASCII85 only matters for 7-bit channels (PDFs are binary anyway),
+# makes every image and page stream 25% larger, and without reportlab's optional C accelerator it is pure Python, the
+# costliest step of the layout. (reportlab's setting is process-wide; only this module uses reportlab.)
+ASCII85_STREAMS = False
+
 OUTCOME_WORDS = {"pass": "PASS", "fail": "FAIL", "insufficient_evidence": "INSUFFICIENT EVIDENCE"}
 OUTCOME_COLOURS = {"pass": "#00704A", "fail": "#B23A00", "insufficient_evidence": "#8A6100"}
 
@@ -1092,6 +1097,9 @@ def render_report(context: Mapping[str, Any], charts: Mapping[int, Sequence[Char
     :param context: what ``audits.reports.service`` gathered (plain JSON-like values).
     :param charts: PNG charts per audit run id (``charts.charts_for_results``).
     """
+    from reportlab import rl_config
+
+    rl_config.useA85 = int(ASCII85_STREAMS)
     NumberedCanvas, ReportTemplate = _make_classes()
     b = _Builder()
     _cover(b, context)

@@ -102,7 +102,7 @@ def _completed_runs(version: Any) -> Iterable[AuditRun]:
 
 
 def _build(*, kind: str, version: Any, runs: list[AuditRun], run: AuditRun | None, actor: Actor) -> Report:
-    from audits.reports.charts import charts_for_results
+    from audits.reports.chart_cache import cached_charts
     from audits.reports.document import render_report
     from audits.reports.signing import load_identity, sign_pdf
 
@@ -118,7 +118,7 @@ def _build(*, kind: str, version: Any, runs: list[AuditRun], run: AuditRun | Non
         requested_by=user,
         signer_sha256=identity.cert_sha256,
     )
-    charts = {r.pk: charts_for_results(r.results, fmt="png") for r in runs}
+    charts = {r.pk: cached_charts(r.results, fmt="png") for r in runs}
     unsigned, pages = render_report(context, charts)
     signed = sign_pdf(
         unsigned,

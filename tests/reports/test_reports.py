@@ -12,6 +12,7 @@ import pytest
 from django.core.management import call_command
 from pypdf import PdfReader
 
+from audits.actions import canonical_sha256
 from audits.models import Report
 from audits.reports import signing
 from audits.reports.charts import charts_for_results
@@ -425,3 +426,58 @@ def test_the_report_command_writes_a_signed_pdf_and_the_certificate(
 
     with pytest.raises(CommandError, match="Give --run"):
         call_command("report", "--model", model, "--out", str(version_out))
+
+
+def _text_and_images(pdf: bytes, report_id: str) -> tuple[list[str], list[bytes]]:
+    """Each page's text with the report id and the times of day left out (they differ between two builds), and
+    every embedded image's bytes."""
+    reader, pages = pages_text(pdf)
+    times = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
+    texts = [times.sub("<time>", flat(page).replace(report_id, "<report>")) for page in pages]
+    return texts, [image.data for page in reader.pages for image in page.images]
+
+
+@pytest.mark.django_db
+def test_charts_are_drawn_once_per_results_and_a_warm_cache_changes_nothing_in_the_report(
+    cast: Cast, german_full: Arranged, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.core.cache import cache
+
+    from audits.reports import charts as chart_module
+    from audits.reports.chart_cache import cached_charts
+
+    cache.clear()
+    run = german_full.run
+    # A cached chart is byte for byte the freshly rendered one, in both formats, under the results' hash.
+    digest = chart_module.results_digest(run.results)
+    assert digest == canonical_sha256(run.results)
+    for fmt in ("png", "svg"):
+        fresh = charts_for_results(run.results, fmt=fmt)
+        stored = cached_charts(run.results, fmt=fmt)  # drawn now, and kept
+        again = cached_charts(run.results, fmt=fmt)  # from the cache
+        assert [(c.key, c.title, c.caption, c.image) for c in stored] == [
+            (c.key, c.title, c.caption, c.image) for c in fresh
+        ]
+        assert [c.image for c in again] == [c.image for c in fresh]
+        for chart in fresh:
+            assert cache.get(chart_module.chart_cache_key(digest, chart.key, fmt)) == chart.image
+
+    # A report built with every chart drawn, and one built from the cache, say and show the same.
+    cache.clear()
+    actor = Actor.for_user(cast.owner.user)
+    cold = build_run_report(run, actor=actor)
+
+    def no_drawing(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a cached chart was drawn again")
+
+    monkeypatch.setattr(chart_module, "_draw", no_drawing)
+    warm = build_run_report(run, actor=actor)
+    cold_text, cold_images = _text_and_images(cold.read_bytes(), str(cold.pk))
+    warm_text, warm_images = _text_and_images(warm.read_bytes(), str(warm.pk))
+    assert cold.pages == warm.pages
+    assert warm_text == cold_text
+    assert "Figure: Selection rate by group." in " ".join(warm_text)
+    assert len(warm_images) == 10
+    assert warm_images == cold_images
+    # The version report shows the same run: its charts come from the cache too (drawing would fail here).
+    assert build_version_report(german_full.version, actor=actor).verdict == cold.verdict
