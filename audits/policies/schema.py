@@ -251,6 +251,18 @@ _MONITORING = {
             "max", "A fall in recall (of the favourable outcome) from the baseline larger than this raises an alert."
         ),
         "roc_auc_drop_alert": _fraction("max", "A fall in ROC AUC from the baseline larger than this raises an alert."),
+        "min_batch_rows": {
+            **_threshold(
+                "min",
+                "A batch with fewer rows than this (for performance decay: fewer labelled rows) has its drift and "
+                "decay statistics reported as insufficient_evidence: never an alert, a warning or a pass.",
+            ),
+            "properties": {
+                "value": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+                "comparison": {"const": "min"},
+                "basis": {"$ref": "#/$defs/basis"},
+            },
+        },
     },
 }
 

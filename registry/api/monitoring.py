@@ -31,6 +31,7 @@ from governance.trail.log import Actor
 from registry.access import access_version
 from registry.models import DriftStatistic, MonitorConfig, MonitoringBatch, ReferenceKind
 from registry.monitoring import actions
+from registry.monitoring.batch import BatchError, check_delimiter
 
 
 class _DatasetRef(StrictSerializer):
@@ -70,6 +71,7 @@ def _config_json(config: MonitorConfig) -> dict[str, Any]:
         summary = {"kind": profile["kind"], "rows": profile["n"], "missing": profile["missing"]}
         if profile["kind"] == "numeric":
             summary |= {"mean": profile["mean"], "std": profile["std"], "bin_edges": profile["edges"]}
+            summary["non_finite"] = profile.get("non_finite", 0)  # inf and -inf, counted among the missing
             summary["ks_exact"] = profile["ecdf"]["exact"]
         else:
             summary["categories"] = len(profile["categories"])
@@ -170,7 +172,11 @@ class BatchDetailSerializer(BatchSerializer):
 
 
 class _Upload(StrictSerializer):
-    delimiter = serializers.CharField(max_length=2, required=False, default=",")
+    # Not trimmed: a tab (or a space) is a delimiter. The length bound only keeps the error message short; the
+    # delimiter itself must be one character (check_delimiter), or pyarrow would be handed something it refuses.
+    delimiter = serializers.CharField(
+        max_length=10, required=False, default=",", trim_whitespace=False, allow_blank=True
+    )
 
 
 def _upload(request: Request) -> tuple[Path, str, str]:
@@ -180,7 +186,10 @@ def _upload(request: Request) -> tuple[Path, str, str]:
     raw: Any = request.data
     fields = {k: v for k, v in raw.items() if k != "file"}
     options = validated(_Upload, fields)
-    delimiter = "\t" if options["delimiter"] == "\\t" else options["delimiter"]
+    try:
+        delimiter = check_delimiter(options["delimiter"])
+    except BatchError as exc:
+        raise ValidationError({"delimiter": [str(exc)]}) from None
     # TemporaryFileUploadHandler is the only handler: every upload is on disk, streamed, never in memory.
     return Path(upload.temporary_file_path()), upload.name, delimiter
 

@@ -40,7 +40,7 @@ from registry.models import (
     ReferenceKind,
 )
 from registry.monitoring import events
-from registry.monitoring.batch import NUMERIC, BatchError, BatchSpec, FairnessRules
+from registry.monitoring.batch import NUMERIC, BatchError, BatchSpec, FairnessRules, check_delimiter
 from registry.monitoring.judge import Alert, cause_for, judge
 from registry.webhooks import queue_deliveries
 
@@ -309,6 +309,13 @@ def _config(version: ModelVersion) -> MonitorConfig:
     return config
 
 
+def _delimiter(delimiter: str) -> str:
+    try:
+        return check_delimiter(delimiter)
+    except BatchError as exc:
+        raise MonitoringError(str(exc), field="delimiter") from None
+
+
 def _inspect_upload(path: Path, name: str, *, max_bytes: int) -> str:
     from governance.data.ingest import IngestError, detect_format
 
@@ -363,6 +370,7 @@ def do_upload_batch(
     lineage, numbered, recorded, and queued for its check. A version that is not deployed is allowed, and flagged."""
     _require_writer(user, version, "send production batches")
     config = _config(version)
+    delimiter = _delimiter(delimiter)
     fmt = _inspect_upload(file_path, file_name, max_bytes=settings.MONITORING_BATCH_MAX_BYTES)
     from registry.monitoring.batch import validate
 
@@ -429,6 +437,7 @@ def do_add_labels(
     spec = BatchSpec.from_json(config.spec)
     if not spec.label:
         raise MonitoringError("The monitoring configuration names no label column.", field="label")
+    delimiter = _delimiter(delimiter)
     fmt = _inspect_upload(file_path, file_name, max_bytes=settings.MONITORING_BATCH_MAX_BYTES)
     from registry.monitoring.batch import count_label_rows
 
@@ -490,6 +499,12 @@ def _policy_document(name: str) -> Any:
     return latest
 
 
+def _shipped_baseline_monitoring() -> dict[str, Any]:
+    from audits.policies import builtin_policies, load_policy
+
+    return dict(load_policy(builtin_policies()["baseline"]).document["monitoring"])
+
+
 def monitoring_rules(version: ModelVersion, config: MonitorConfig) -> tuple[dict[str, Any], FairnessRules, str]:
     """The thresholds (the policy's ``monitoring`` section, completed from the baseline policy's), the live
     fairness rules (the policy's group size, confidence and intersections) and the policy's name and version."""
@@ -501,6 +516,8 @@ def monitoring_rules(version: ModelVersion, config: MonitorConfig) -> tuple[dict
     if impact and "impact_ratio_alert" not in (document.get("monitoring") or {}):
         thresholds["impact_ratio_alert"] = impact  # the policy's own audit threshold, with its basis
     thresholds.update(document.get("monitoring") or {})
+    if "min_batch_rows" not in thresholds:  # a baseline stored before the key existed: the shipped one's, with basis
+        thresholds["min_batch_rows"] = _shipped_baseline_monitoring()["min_batch_rows"]
     reference = (document.get("checks", {}).get("disparate_impact") or {}).get("reference_group")
     rules = FairnessRules(
         impact_ratio_min=float(thresholds.get("impact_ratio_alert", {}).get("value", 0.8)),
@@ -562,6 +579,7 @@ def _store(batch: MonitoringBatch, config: MonitorConfig, results: dict, judgeme
         "baseline": config.baseline,
         "alerts": [_alert_json(a) for a in judgement.alerts],
         "warnings": [_alert_json(a) for a in judgement.warnings],
+        "evidence": judgement.evidence,
     }
     opened: list[Finding] = []
     with transaction.atomic():
@@ -608,11 +626,14 @@ def _store(batch: MonitoringBatch, config: MonitorConfig, results: dict, judgeme
 def _statistic_row(row: Mapping[str, Any]) -> dict[str, Any]:
     import math
 
+    from registry.monitoring.drift import cut_label
+
     def number(value: Any) -> float | None:
         return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
     return {
-        "subject": str(row["subject"])[:300],
+        # Cut with a hash of the whole name: two long group names that share 300 characters stay two series.
+        "subject": cut_label(str(row["subject"]), 300),
         "kind": row["kind"],
         "statistic": row["statistic"],
         "value": number(row["value"]),

@@ -75,6 +75,27 @@ class BatchSpec:
         return [c for c in (self.label, *self.protected) if c]
 
 
+def check_delimiter(delimiter: str) -> str:
+    """The CSV delimiter to read with: one ASCII character that is not a line break, a quote or NUL (``\\t``, the
+    two characters a person types for a tab, is a tab); anything else is refused with a ``BatchError``."""
+    if delimiter == "\\t":
+        delimiter = "\t"
+    if len(delimiter) != 1:
+        raise BatchError(
+            f"The delimiter must be one character, such as ',' ';' or '\\t' for a tab; got {delimiter[:10]!r} "
+            f"({len(delimiter)} characters).",
+            field="delimiter",
+        )
+    if delimiter in '\r\n"\x00' or not delimiter.isascii():
+        # pyarrow reads a single byte: a line break or the quote character would split rows or fields wrongly.
+        raise BatchError(
+            f"The delimiter cannot be {delimiter!r}: use one ASCII character other than a line break, a double "
+            "quote or NUL.",
+            field="delimiter",
+        )
+    return delimiter
+
+
 def check_columns(names: Sequence[str], spec: BatchSpec, *, labels_only: bool = False) -> None:
     """Refuse columns that do not match the spec, naming every missing and every unexpected column."""
     required = [spec.label] if labels_only else spec.required()
@@ -266,14 +287,20 @@ def profile_reference(  # noqa: PLR0912 - one branch per optional part of the pr
             try:
                 features[name] = drift.numeric_reference(values)
             except ValueError:
-                raise BatchError(f"Reference column {name!r} has no values.", field="reference") from None
+                raise BatchError(f"Reference column {name!r} has no finite values.", field="reference") from None
         else:
             features[name] = drift.categorical_reference(pc.cast(column, "string").to_pylist())
     profile: dict[str, Any] = {"rows": table.num_rows, "features": features, "decision": None, "score": None}
     score = None
     if spec.score and spec.score in names:
-        score = pc.cast(table.column(spec.score), "float64").to_numpy(zero_copy_only=False)
-        profile["score"] = drift.numeric_reference(score)
+        try:
+            score = pc.cast(table.column(spec.score), "float64").to_numpy(zero_copy_only=False)
+            profile["score"] = drift.numeric_reference(score)
+        except ValueError:  # pyarrow's ArrowInvalid is a ValueError too
+            raise BatchError(
+                f"Reference column {spec.score!r} (the score) must hold numbers, at least one of them finite.",
+                field="reference",
+            ) from None
     prediction = None
     if spec.prediction and spec.prediction in names:
         prediction = pc.cast(table.column(spec.prediction), "string").combine_chunks()

@@ -8,7 +8,12 @@ A reference is profiled once (``numeric_reference``, ``categorical_reference``) 
   ``sketch_points`` quantiles of the reference with the exact cumulative count at each, and the KS statistic is
   approximate: it differs from the exact one by at most ``1 / (sketch_points - 1)`` (stated as ``ks_error_bound``).
 - categorical: the ``max_categories`` most frequent categories with their counts; the rest of the reference is
-  counted as ``(other)``; missing values as ``(missing)``.
+  counted as ``(other)``; missing values as ``(missing)``. A label longer than ``MAX_LABEL_CHARS`` is cut and
+  ends in a short hash of its full text, so distinct long values stay distinct (``category_label``).
+
+Non-finite numbers (``inf``, ``-inf``) are treated as missing on both sides, and counted apart as ``non_finite``:
+they have no place on a quantile scale, and a profile or a result holding them could not be stored as JSON
+(PostgreSQL's ``jsonb`` and strict JSON refuse ``NaN`` and ``Infinity``).
 
 A batch is fed in chunks to an accumulator (``NumericAccumulator``, ``CategoricalAccumulator``); every count it
 keeps is additive, so a million rows never need to be in memory at once and the reference file is never re-read.
@@ -42,6 +47,7 @@ PSI_PSEUDO_COUNT = 0.5
 MISSING = "(missing)"
 OTHER = "(other)"
 MAX_LABEL_CHARS = 200  # category labels are cut to this many characters (a huge field stays a bounded label)
+LABEL_HASH_CHARS = 12  # hex digits of SHA-256 that end a cut label: 48 bits, distinct values never merge in practice
 
 
 def _finite(value: float | None) -> float | None:
@@ -56,18 +62,27 @@ def numeric_reference(
 ) -> dict[str, Any]:
     """The profile of one numeric reference column.
 
-    :param values: the reference values as floats; NaN means missing.
+    :param values: the reference values as floats; NaN means missing, and so do ``inf`` and ``-inf`` (counted as
+        ``non_finite`` too).
     :param bins: number of quantile bins for PSI (fewer when quantiles coincide).
     :param exact_max_distinct: keep the exact ECDF (every distinct value) up to this many distinct values.
     :param sketch_points: number of quantiles kept otherwise.
-    :returns: JSON-ready ``{"kind", "n", "missing", "mean", "std", "min", "max", "edges", "bin_counts", "ecdf"}``.
+    :returns: JSON-ready ``{"kind", "n", "missing", "non_finite", "mean", "std", "min", "max", "edges",
+        "bin_counts", "ecdf"}``, every number finite (``mean`` and ``std`` are None if they overflow a float).
     """
     values = np.asarray(values, dtype=np.float64)
-    missing = np.isnan(values)
-    present = values[~missing]
+    finite = np.isfinite(values)
+    non_finite = int(np.isinf(values).sum())
+    present = values[finite]
     if present.size == 0:
-        raise ValueError("the reference column has no values")
-    edges = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1]))
+        raise ValueError("the reference column has no finite values")
+    cuts = np.linspace(0, 1, bins + 1)[1:-1]
+    with np.errstate(over="ignore", invalid="ignore"):
+        edges = np.quantile(present, cuts)
+        if not np.isfinite(edges).all():  # interpolating between values near +-1.8e308 overflows: take data values
+            edges = np.quantile(present, cuts, method="inverted_cdf")
+        mean, std = float(present.mean()), float(present.std(ddof=1)) if present.size > 1 else 0.0
+    edges = np.unique(edges)
     bin_counts = np.bincount(np.searchsorted(edges, present, side="left"), minlength=len(edges) + 1)
     distinct, counts = np.unique(present, return_counts=True)
     if len(distinct) <= exact_max_distinct:
@@ -85,9 +100,10 @@ def numeric_reference(
     return {
         "kind": "numeric",
         "n": int(present.size),
-        "missing": int(missing.sum()),
-        "mean": float(present.mean()),
-        "std": float(present.std(ddof=1)) if present.size > 1 else 0.0,
+        "missing": int((~finite).sum()),
+        "non_finite": non_finite,
+        "mean": _finite(mean),
+        "std": _finite(std),
         "min": float(present.min()),
         "max": float(present.max()),
         "edges": edges.tolist(),
@@ -96,10 +112,21 @@ def numeric_reference(
     }
 
 
+def cut_label(text: str, limit: int) -> str:
+    """``text`` if it has at most ``limit`` characters; else its start, an ellipsis and a short SHA-256 of the whole
+    text (``…#1a2b3c4d5e6f``), ``limit`` characters in all: two long texts that share their start stay distinct,
+    and the same text always gives the same label."""
+    if len(text) <= limit:
+        return text
+    import hashlib
+
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:LABEL_HASH_CHARS]
+    return text[: limit - LABEL_HASH_CHARS - 2] + "…#" + digest
+
+
 def category_label(value: Any) -> str:
-    """A category's label: its text, cut to ``MAX_LABEL_CHARS``."""
-    text = value if isinstance(value, str) else str(value)
-    return text if len(text) <= MAX_LABEL_CHARS else text[: MAX_LABEL_CHARS - 1] + "…"
+    """A category's label: its text, cut to ``MAX_LABEL_CHARS`` with a hash of the full text (``cut_label``)."""
+    return cut_label(value if isinstance(value, str) else str(value), MAX_LABEL_CHARS)
 
 
 def categorical_reference(values: Any, *, max_categories: int = 1000) -> dict[str, Any]:
@@ -145,22 +172,25 @@ class NumericAccumulator:
         self.below = np.zeros(len(self.points), dtype=np.int64)  # batch values < point j
         self.n = 0
         self.missing = 0
+        self.non_finite = 0
         self.total = 0.0
         self.total_squares = 0.0
 
     def add(self, values: np.ndarray) -> None:
-        """Count one chunk (floats; NaN is missing)."""
+        """Count one chunk (floats; NaN is missing, and so are ``inf`` and ``-inf``, as in the reference)."""
         values = np.asarray(values, dtype=np.float64)
-        nan = np.isnan(values)
-        missing = int(nan.sum())
+        absent = ~np.isfinite(values)
+        missing = int(absent.sum())
         if missing:
-            values = values[~nan]
+            self.non_finite += int(np.isinf(values).sum())
+            values = values[~absent]
         self.missing += missing
         self.n += int(values.size)
         if not values.size:
             return
-        self.total += float(values.sum())
-        self.total_squares += float(np.dot(values, values))
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing sum gives mean None, said so below
+            self.total += float(values.sum())
+            self.total_squares += float(np.dot(values, values))
         ordered = np.sort(values)
         self.at_or_below_edges += np.searchsorted(ordered, self.edges, side="right")
         self.at_or_below += np.searchsorted(ordered, self.points, side="right")
@@ -282,6 +312,7 @@ def numeric_statistics(accumulator: NumericAccumulator) -> dict[str, Any]:
         "kind": "numeric",
         "rows": accumulator.n + accumulator.missing,
         "missing": accumulator.missing,
+        "non_finite": accumulator.non_finite,
         "psi": psi(ref_bins, batch_bins) if accumulator.n + accumulator.missing else None,
         "js_distance": js_distance(ref_bins, batch_bins),
         "bins": {"edges": ref["edges"], "reference": ref_bins, "batch": batch_bins},
@@ -303,12 +334,17 @@ def numeric_statistics(accumulator: NumericAccumulator) -> dict[str, Any]:
             below=accumulator.below,
             n=accumulator.n,
         )
-        mean = accumulator.total / accumulator.n
+        mean = _finite(accumulator.total / accumulator.n)
+        ref_mean, ref_std = ref.get("mean"), ref.get("std")
+        shift = None
+        if mean is not None and ref_mean is not None and ref_std:
+            with np.errstate(over="ignore", invalid="ignore"):
+                shift = _finite((mean - ref_mean) / ref_std)
         result.update(
             ks=statistic,
             ks_p_value=ks_p_value(statistic, ref["n"], accumulator.n),
-            mean=_finite(mean),
-            mean_shift_in_reference_sd=_finite((mean - ref["mean"]) / ref["std"]) if ref["std"] > 0 else None,
+            mean=mean,
+            mean_shift_in_reference_sd=shift,
         )
     return result
 

@@ -1,12 +1,15 @@
 """A batch's statistics judged by a policy's ``monitoring`` thresholds (pure: plain values in, plain values out).
 
 - PSI of a feature, the decisions (``(prediction)``), the score (``(score)``) or the label (``(label)``): above
-  ``psi_alert`` an alert, above ``psi_warning`` a warning.
+  ``psi_alert`` an alert, above ``psi_warning`` a warning; but on fewer rows than the policy's ``min_batch_rows``
+  the level is ``insufficient_evidence`` whatever the value (PSI's sampling noise grows as the batch shrinks: by
+  chance alone a one-row batch is "drift"), reported, never an alert, a warning or a pass.
 - Live fairness: a group whose impact ratio is below ``impact_ratio_alert`` is an alert only when the group and its
   reference group both have at least the policy's ``min_group_size`` rows (the audits' rule); below the threshold
   with too few rows is ``insufficient_evidence``, reported, never an alert and never a pass.
 - Performance decay (labels known): the baseline's figure minus the batch's; above ``accuracy_drop_alert`` (and
-  ``recall_drop_alert``, ``roc_auc_drop_alert`` when the policy sets them) an alert.
+  ``recall_drop_alert``, ``roc_auc_drop_alert`` when the policy sets them) an alert; on fewer labelled rows than
+  ``min_batch_rows``, ``insufficient_evidence`` (one wrong decision is not a 100-point fall in accuracy).
 
 Only alerts open findings; warnings are kept in the results, the time series and the ``monitoring.batch_checked``
 event. Each alert names a ``cause`` that does not mention the batch, so a shift that persists keeps one open
@@ -46,6 +49,8 @@ class Judgement:
     alerts: list[Alert]
     warnings: list[Alert]
     statistics: list[dict[str, Any]]  # {subject, kind, statistic, value, p_value, level}
+    # {min_batch_rows, rows, drift: "sufficient" | "insufficient_evidence", reason, basis}: kept in the results
+    evidence: dict[str, Any] = field(default_factory=dict)
 
 
 def cause_for(*parts: str) -> str:
@@ -66,19 +71,55 @@ def _basis(thresholds: Mapping[str, Any], key: str) -> dict[str, Any] | None:
     return None if entry is None else dict(entry.get("basis") or {})
 
 
+def _evidence(results: Mapping[str, Any], thresholds: Mapping[str, Any]) -> dict[str, Any]:
+    minimum = _value(thresholds, "min_batch_rows")
+    rows = int(results.get("rows") or 0)
+    enough = minimum is None or rows >= minimum
+    evidence: dict[str, Any] = {
+        "min_batch_rows": None if minimum is None else int(minimum),
+        "rows": rows,
+        "drift": "sufficient" if enough else INSUFFICIENT,
+        "basis": _basis(thresholds, "min_batch_rows"),
+    }
+    reasons = []
+    if not enough:
+        reasons.append(
+            f"The batch has {rows} rows, fewer than the policy's min_batch_rows ({minimum:g}): drift statistics are "
+            "reported but not judged (insufficient_evidence: no alert, no warning, no pass)."
+        )
+    performance = results.get("performance")
+    if performance:
+        labelled = int(performance.get("rows") or 0)
+        evidence["labelled_rows"] = labelled
+        evidence["performance"] = "sufficient" if minimum is None or labelled >= minimum else INSUFFICIENT
+        if evidence["performance"] == INSUFFICIENT:
+            reasons.append(
+                f"{labelled} rows have labels, fewer than min_batch_rows ({minimum:g}): performance decay is "
+                "reported but not judged."
+            )
+    evidence["reason"] = " ".join(reasons)
+    return evidence
+
+
 def judge(results: Mapping[str, Any], *, thresholds: Mapping[str, Any], baseline: Mapping[str, Any]) -> Judgement:
     """Levels for every statistic of a batch, and the alerts and warnings among them."""
     alerts: list[Alert] = []
     warnings: list[Alert] = []
     rows: list[dict[str, Any]] = []
     psi_alert, psi_warning = _value(thresholds, "psi_alert"), _value(thresholds, "psi_warning")
+    minimum = _value(thresholds, "min_batch_rows")
+    evidence = _evidence(results, thresholds)
 
     def drift(subject: str, kind: str, stats: Mapping[str, Any] | None) -> None:
         if not stats:
             return
         psi = stats.get("psi")
+        counted = stats.get("rows")
+        counted = evidence["rows"] if counted is None else int(counted)
         level = OK
-        if psi is not None and psi_alert is not None and psi > psi_alert:
+        if psi is not None and minimum is not None and counted < minimum:
+            level = INSUFFICIENT
+        elif psi is not None and psi_alert is not None and psi > psi_alert:
             level = ALERT
         elif psi is not None and psi_warning is not None and psi > psi_warning:
             level = WARNING
@@ -118,7 +159,7 @@ def judge(results: Mapping[str, Any], *, thresholds: Mapping[str, Any], baseline
     drift(LABEL, "label", results.get("label"))
     _fairness(results.get("fairness"), thresholds, alerts, rows)
     _performance(results.get("performance"), thresholds, baseline, alerts, rows)
-    return Judgement(alerts=alerts, warnings=warnings, statistics=rows)
+    return Judgement(alerts=alerts, warnings=warnings, statistics=rows, evidence=evidence)
 
 
 def _info(subject: str, kind: str, statistic: str, value: Any, p_value: Any = None) -> dict[str, Any]:
@@ -181,6 +222,8 @@ def _performance(
 ) -> None:
     if not performance:
         return
+    minimum = _value(thresholds, "min_batch_rows")
+    labelled = int(performance.get("rows") or 0)
     for metric, key in DROPS:
         value = performance.get(metric)
         rows.append(_info("performance", "performance", metric, value))
@@ -188,7 +231,10 @@ def _performance(
         if value is None or reference is None:
             continue
         drop = float(reference) - float(value)
-        level = ALERT if limit is not None and drop > limit else OK
+        if minimum is not None and labelled < minimum:
+            level = INSUFFICIENT
+        else:
+            level = ALERT if limit is not None and drop > limit else OK
         rows.append({**_info("performance", "performance", f"{metric}_drop", drop), "level": level})
         if level == ALERT:
             alerts.append(
