@@ -255,7 +255,7 @@ class Command(BaseCommand):
         content = german_credit_csv(with_groups=True)
         # The same estimator as credit-scoring v1 (trained on the same data): its stored bytes, not a second fit.
         credit = ModelVersion.objects.get(model__name="credit-scoring", number=1)
-        with default_storage.open(credit.artifact.name) as stored:
+        with default_storage.open(str(credit.artifact.name)) as stored:
             model_bytes = stored.read()
         with tempfile.TemporaryDirectory() as folder:
             artifact = Path(folder) / "loan-provisioning.onnx"
