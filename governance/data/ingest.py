@@ -257,8 +257,13 @@ def _check_delimiter(delimiter: str) -> str:
             f" ({len(delimiter)} characters).",
             field="delimiter",
         )
-    if delimiter in '"\r\n':
-        raise IngestError(f"The delimiter cannot be {delimiter!r}.", field="delimiter")
+    if delimiter in '"\r\n\x00' or not delimiter.isascii():
+        # Arrow reads the delimiter as one byte: a line break or the quote would split rows or fields wrongly.
+        raise IngestError(
+            f"The delimiter cannot be {delimiter!r}: use one ASCII character other than a line break, a double "
+            "quote or NUL.",
+            field="delimiter",
+        )
     return delimiter
 
 

@@ -537,6 +537,13 @@ BAD_UPLOADS = {
     # name: (content, filename, metadata, field, words the message must hold)
     "semicolons-with-the-default-comma": (german_csv(40, delimiter=";"), "a.csv", METADATA, "delimiter", "';'"),
     "latin-1-not-utf-8": (latin1_csv(), "a.csv", METADATA, "file", "UTF-8"),
+    "non-ascii-delimiter": (
+        german_csv(40, delimiter="é"),
+        "a.csv",
+        {**METADATA, "delimiter": "é"},
+        "delimiter",
+        "one ASCII character",
+    ),
     "ragged-row": (ragged_csv(), "a.csv", METADATA, "file", "Row 13 has 23 fields, the header has 22"),
     "missing-subject-id-column": (
         german_csv(40),
