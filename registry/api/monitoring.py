@@ -29,7 +29,7 @@ from governance.api.parsers import SafeJSONParser
 from governance.api.serializers import StrictSerializer, validated
 from governance.trail.log import Actor
 from registry.access import access_version
-from registry.models import DriftStatistic, MonitorConfig, MonitoringBatch, ReferenceKind
+from registry.models import MonitorConfig, MonitoringBatch, ReferenceKind
 from registry.monitoring import actions
 from registry.monitoring.batch import BatchError, check_delimiter
 
@@ -285,21 +285,25 @@ class DriftSeries(APIView):
         responses=dict,
     )
     def get(self, request: Request, name: str, number: int) -> Response:
+        from registry.monitoring.series import checked_statistics
+
         version = access_version(request.user, name, number, request)
-        rows = DriftStatistic.objects.filter(version=version, batch__status="checked")
         subject = request.query_params.get("feature", "")
         if not subject:
-            pairs = rows.values_list("subject", "kind", "statistic").distinct().order_by("subject", "statistic")
+            pairs = (
+                checked_statistics(version)
+                .values_list("subject", "kind", "statistic")
+                .distinct()
+                .order_by("subject", "statistic")
+            )
             subjects: dict[str, dict[str, Any]] = {}
             for name_, kind, statistic in pairs:
                 subjects.setdefault(name_, {"kind": kind, "statistics": []})["statistics"].append(statistic)
             return Response({"model": name, "version": number, "subjects": subjects})
-        rows = rows.filter(subject=subject)
-        if request.query_params.get("statistic"):
-            rows = rows.filter(statistic=request.query_params["statistic"])
+        statistic = request.query_params.get("statistic")
+        rows = checked_statistics(version, subject=subject, statistics=[statistic] if statistic else None)
         series: dict[str, list[dict[str, Any]]] = {}
-        ordered = rows.select_related("batch").order_by("batch__number", "id")
-        for row in ordered:
+        for row in rows.select_related("batch"):
             series.setdefault(row.statistic, []).append(
                 {
                     "batch": row.batch.number,

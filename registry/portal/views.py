@@ -31,7 +31,6 @@ from registry import actions
 from registry.access import access_model, access_version, models_visible_to
 from registry.history import deployed_as_of
 from registry.models import (
-    DriftStatistic,
     Finding,
     FindingStatus,
     ModelVersion,
@@ -42,6 +41,7 @@ from registry.models import (
     VersionState,
 )
 from registry.monitoring import actions as monitoring
+from registry.monitoring.series import checked_statistics
 from registry.portal import forms, rules
 
 
@@ -241,12 +241,8 @@ def _monitoring(request: HttpRequest, version: ModelVersion, findings: list[Find
     except monitoring.MonitoringError as exc:
         result["policy_error"] = str(exc)
     numbers = sorted(b.number for b in batches if b.status == "checked")[-CHARTED_BATCHES:]
-    rows = (
-        DriftStatistic.objects.filter(
-            version=version, batch__status="checked", batch__number__in=numbers, statistic__in=("psi", "impact_ratio")
-        )
-        .order_by("batch__number", "id")
-        .values_list("subject", "kind", "statistic", "batch__number", "value", "level")
+    rows = checked_statistics(version, statistics=("psi", "impact_ratio"), batch_numbers=numbers).values_list(
+        "subject", "kind", "statistic", "batch__number", "value", "level"
     )
     psi: dict[str, dict[int, tuple[float | None, str]]] = {}
     ratios: dict[str, dict[int, tuple[float | None, str]]] = {}
