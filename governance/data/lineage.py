@@ -166,14 +166,50 @@ def _visible(user: Any, obj: Any) -> bool:
     return bool(user.is_organisation_wide or _team_id(obj) in user.team_ids())
 
 
+class _Sight:
+    """What ``user`` may see of ``graph``: their teams' nodes and runs (all of them for organisation-wide roles).
+
+    A regulator has no team: they see the versions of the models shared with them (an active share), the runs
+    that produced those versions and the dataset versions those runs read (the training data a bundle documents
+    too), and nothing further.
+    """
+
+    def __init__(self, user: Any, graph: LineageGraph) -> None:
+        from governance.access.roles import Role
+
+        self.user = user
+        self.regulator = getattr(user, "role", None) == Role.REGULATOR
+        self.nodes: set[NodeKey] = set()
+        self.runs: set[int] = set()
+        if self.regulator:
+            from governance.access.scoping import shared_model_ids
+
+            shared = set(shared_model_ids(user).values_list("model_id", flat=True))
+            self.nodes = {key for key, obj in graph.nodes.items() if key[0] == MODEL and obj.model_id in shared}
+            for run_id, outputs in graph.outputs.items():
+                if outputs & self.nodes:
+                    self.runs.add(run_id)
+            for run_id in self.runs:
+                self.nodes |= {key for key in graph.inputs.get(run_id, ()) if key[0] == DATASET}
+
+    def node(self, key: NodeKey, obj: Any) -> bool:
+        return key in self.nodes if self.regulator else _visible(self.user, obj)
+
+    def run(self, run_id: int, run: LineageRun) -> bool:
+        if self.regulator:
+            return run_id in self.runs
+        return bool(run.team_id is None or self.user.is_organisation_wide or run.team_id in self.user.team_ids())
+
+
 def graph_as_json(graph: LineageGraph, *, user: Any) -> dict[str, Any]:
     """The graph for the API. Nodes of teams the caller cannot see are shown as hidden placeholders, so the shape
     of the lineage is honest without naming another team's datasets or models."""
+    sight = _Sight(user, graph)
     names: dict[NodeKey, str] = {}
     nodes = []
     hidden = 0
     for key, obj in sorted(graph.nodes.items()):
-        if _visible(user, obj):
+        if sight.node(key, obj):
             names[key] = node_id(obj)
             nodes.append(describe_node(obj))
         else:
@@ -182,10 +218,10 @@ def graph_as_json(graph: LineageGraph, *, user: Any) -> dict[str, Any]:
             nodes.append({"id": names[key], "kind": key[0], "hidden": True})
     runs = []
     for run_id, run in sorted(graph.runs.items()):
-        if run.team_id is not None and not user.is_organisation_wide and run.team_id not in user.team_ids():
-            shown: dict[str, Any] = {"run_id": None, "hidden": True}
+        if sight.run(run_id, run):
+            shown: dict[str, Any] = describe_run(run)
         else:
-            shown = describe_run(run)
+            shown = {"run_id": None, "hidden": True}
         shown["inputs"] = sorted(names[k] for k in graph.inputs.get(run_id, ()))
         shown["outputs"] = sorted(names[k] for k in graph.outputs.get(run_id, ()))
         runs.append(shown)
@@ -204,11 +240,12 @@ def prov_json(model_version: Any, *, user: Any, namespace_uri: str) -> dict[str,
     from governance.data.prov import prov_document
 
     graph = traverse(model_version, direction="upstream")
+    sight = _Sight(user, graph)
     ids: dict[NodeKey, str] = {}
     entities = []
     hidden = 0
     for key, obj in sorted(graph.nodes.items()):
-        if _visible(user, obj):
+        if sight.node(key, obj):
             ids[key] = f"assay:{node_id(obj).replace(':', '/', 1)}"
             described = describe_node(obj)
             attributes = {k: v for k, v in described.items() if k not in ("id", "kind") and v is not None}
@@ -221,7 +258,7 @@ def prov_json(model_version: Any, *, user: Any, namespace_uri: str) -> dict[str,
     activities, used, generated = [], [], []
     for run_id, run in sorted(graph.runs.items()):
         activity_id = f"assay:run/{run.run_id}"
-        if run.team_id is None or user.is_organisation_wide or run.team_id in user.team_ids():
+        if sight.run(run_id, run):
             activity: dict[str, Any] = {
                 "id": activity_id,
                 "label": f"{run.job_namespace}/{run.job_name}",
