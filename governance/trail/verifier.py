@@ -109,6 +109,15 @@ proof from the previous export's checkpoint ("not consistent"); and each checkpo
 (``--previous-checkpoint``) against the bundle ("truncated" when it is larger, "not consistent"
 when the roots differ at its size).
 
+Exit status: 0 when all of that holds against keys you supplied (``--trusted-keys``) or keys you
+accepted explicitly (``--trust-bundle-keys``, which prints the bundle's key ids and fingerprints to
+compare out of band); 1 when a check failed; 2 when every check holds but only against the
+bundle's own keys (which prove nothing: a forger replaces them too), or on a usage error. The
+folder command ``verify`` follows the same rule with ``--trust-export-keys``. A damaged or
+hostile ZIP is a ``FAIL`` line, never a traceback: every read is bounded (by the size the signed
+manifest gives, and per line), and the trail is checked only in members whose size and hash
+match the manifest.
+
 Gate tokens
 ===========
 When Assay's approval gate passes a model version for an environment it issues a *gate token*,
@@ -148,13 +157,19 @@ import json
 import re
 import sys
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+try:
+    import lzma
+except ImportError:  # a Python built without liblzma: zipfile then refuses lzma members itself
+    lzma = None  # type: ignore[assignment]
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -1478,9 +1493,26 @@ EXPORT_FORMAT = "assay-trail/1"
 _MAX_LEAF_PROBLEMS = 20  # beyond this only a count is printed; the first ones locate the damage
 _LOWER_HEX_HASH = re.compile(r"[0-9a-f]{64}")
 
+# Every read is bounded, so a hostile input (a file without newlines, a sparse file of zeros, a
+# "zip bomb") ends in a FAIL line instead of exhausting memory. The limits are far beyond what
+# Assay writes: a trail event is a few hundred bytes, a proof line a few kilobytes.
+MAX_LEAF_BYTES = 16 << 20
+"""Longest trail event (leaf) accepted, in bytes, without its newline."""
+_MAX_PROOF_LINE = 64 << 10  # {"seq", "leaf_hash", "proof": at most 64 hashes}: under 5 KB
+_MAX_SMALL_FILE = 1 << 20  # trail.json, key files, proof files
+_MAX_CHECKPOINTS_FILE = 256 << 20  # every checkpoint ever signed, about 400 bytes each
+
 
 class InputError(Exception):
     """An input cannot be read at all (missing file, unreadable, bad command-line file)."""
+
+
+class _TooLarge(InputError):
+    """A file is larger than anything this verifier reads; in an export that is a problem, not an input error."""
+
+
+class _LineTooLong(Exception):
+    """A line is longer than the longest one accepted (no newline where one was due)."""
 
 
 @dataclasses.dataclass
@@ -1490,6 +1522,7 @@ class ExportReport:
     leaves: int = 0
     checkpoints: int = 0
     latest: Checkpoint | None = None
+    export_keys: list[VerifierKey] | None = None  # set when the export's own keys.txt was used (no trusted keys)
     problems: list[str] = dataclasses.field(default_factory=list)
     warnings: list[str] = dataclasses.field(default_factory=list)
 
@@ -1507,11 +1540,15 @@ class ExportReport:
         return f"OK: {self.leaves} leaves, {self.checkpoints} checkpoints verified; {latest}"
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path, limit: int = _MAX_SMALL_FILE) -> bytes:
     try:
-        return path.read_bytes()
+        with path.open("rb") as file:
+            data = file.read(limit + 1)
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror or error}") from None
+    if len(data) > limit:
+        raise _TooLarge(f"{path} is larger than {limit} bytes, far larger than any file of this kind")
+    return data
 
 
 def _strict_json(data: bytes | str) -> object:
@@ -1529,40 +1566,27 @@ def _strict_json(data: bytes | str) -> object:
         raise ValueError(f"{name} is not valid JSON")
 
     text = data.decode("utf-8") if isinstance(data, bytes) else data
-    return json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)
-
-
-class _LeafHashNodes:
-    """A ``get_nodes`` that computes perfect nodes from all leaf hashes held in memory.
-
-    The proof nodes of one proof cover disjoint leaf ranges, so building a proof this way
-    costs at most one hash per leaf.
-    """
-
-    def __init__(self, packed_hashes: bytearray) -> None:
-        self._packed = packed_hashes
-
-    def __call__(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
-        packed = self._packed
-        result = {}
-        for node in ids:
-            if node.end * HASH_SIZE > len(packed):
-                raise LookupError(f"node {node} lies beyond the leaves held")
-            hashes = [bytes(packed[i * HASH_SIZE : (i + 1) * HASH_SIZE]) for i in range(node.begin, node.end)]
-            result[node] = root_from_leaf_hashes(hashes)
-        return result
+    try:
+        return json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 class _LeafScanner:
-    """Checks leaves one by one (JSON object, seq, prev chain), and tracks prefix roots."""
+    """Checks leaves one by one (JSON object, seq, prev chain), and tracks prefix roots.
 
-    def __init__(self, wanted_sizes: Iterable[int], keep_hashes: bool) -> None:
+    It also keeps the perfect nodes named in ``wanted_nodes`` as the leaves complete them: the
+    nodes of the consistency proofs it will build. Memory stays O(log n) however long the file.
+    """
+
+    def __init__(self, wanted_sizes: Iterable[int], wanted_nodes: Iterable[NodeId] = ()) -> None:
         self.count = 0
         self.problems: list[str] = []
         self.suppressed = 0
         self.frontier = CompactRange()
         self.prefix_roots: dict[int, bytes] = {}
-        self.packed_hashes = bytearray() if keep_hashes else None
+        self.nodes: dict[NodeId, bytes] = {}
+        self._wanted_nodes = set(wanted_nodes)
         self._wanted = set(wanted_sizes)
         self._previous_hash = ""
         self._seq_offset = 0
@@ -1587,9 +1611,9 @@ class _LeafScanner:
         digest = leaf_hash(data)
         self._check_content(index, where, data)
         self._previous_hash = digest.hex()
-        self.frontier.append(digest)
-        if self.packed_hashes is not None:
-            self.packed_hashes += digest
+        for node, value in self.frontier.append(digest):
+            if node in self._wanted_nodes:
+                self.nodes[node] = value
         self.count += 1
         if self.count in self._wanted:
             self.prefix_roots[self.count] = self.frontier.root()
@@ -1646,9 +1670,11 @@ class _LeafScanner:
 
 
 def _check_trail_json(directory: Path, report: ExportReport) -> dict[str, object]:
-    raw = _read_bytes(directory / "trail.json")
     try:
-        trail = _strict_json(raw)
+        trail = _strict_json(_read_bytes(directory / "trail.json"))
+    except _TooLarge as error:
+        report.problems.append(f"trail.json: {error}")
+        return {}
     except ValueError as error:
         report.problems.append(f"trail.json is not valid JSON: {error}")
         return {}
@@ -1674,9 +1700,11 @@ def _check_trail_json(directory: Path, report: ExportReport) -> dict[str, object
 def _load_checkpoints(
     directory: Path, keys: Sequence[VerifierKey], origin: str | None, report: ExportReport
 ) -> list[tuple[int, Checkpoint]]:
-    raw = _read_bytes(directory / "checkpoints.json")
     try:
-        document = _strict_json(raw)
+        document = _strict_json(_read_bytes(directory / "checkpoints.json", _MAX_CHECKPOINTS_FILE))
+    except _TooLarge as error:
+        report.problems.append(f"checkpoints.json: {error}")
+        return []
     except ValueError as error:
         report.problems.append(f"checkpoints.json is not valid JSON: {error}")
         return []
@@ -1709,14 +1737,14 @@ def _export_keys(
     if trusted_keys is not None:
         keys = list(trusted_keys)
     else:
-        report.warnings.append(
-            f"no --trusted-keys given: signatures were checked against {directory / 'keys.txt'}, which "
-            "came with the export itself. Whoever could alter the export could also replace those keys; "
-            "verify again with an independently obtained copy of the log's keys (--trusted-keys)."
-        )
-        key_text = _read_bytes(directory / "keys.txt").decode("utf-8", errors="replace")
+        try:
+            key_text = _read_bytes(directory / "keys.txt").decode("utf-8", errors="replace")
+        except _TooLarge as error:
+            report.problems.append(f"keys.txt: {error}")
+            key_text = ""
         keys, key_problems = parse_key_file(key_text)
         report.problems.extend(f"keys.txt {problem}" for problem in key_problems)
+        report.export_keys = list(keys)
     if not keys:
         report.problems.append("no verifier keys: no signature can be checked")
     return keys
@@ -1733,12 +1761,22 @@ def _expected_origin(trail: dict[str, object], origin: str | None, report: Expor
     return origin if origin is not None else trail_origin
 
 
-def _scan_leaves(path: Path, wanted: Iterable[int], *, keep_hashes: bool, report: ExportReport) -> _LeafScanner:
-    # One streaming pass: the file may be far larger than memory, the leaf hashes are not.
-    scanner = _LeafScanner(wanted, keep_hashes=keep_hashes)
+def _scan_leaves(
+    path: Path, wanted: Iterable[int], *, wanted_nodes: Iterable[NodeId], report: ExportReport
+) -> _LeafScanner:
+    # One streaming pass: the file may be far larger than memory, and so may one "line" of it
+    # (a file without newlines), so each line is read with a bound.
+    scanner = _LeafScanner(wanted, wanted_nodes)
     try:
         with path.open("rb") as leaves:
-            for line in leaves:
+            while line := leaves.readline(MAX_LEAF_BYTES + 2):
+                if len(line) > MAX_LEAF_BYTES + 1 or (len(line) == MAX_LEAF_BYTES + 1 and not line.endswith(b"\n")):
+                    report.problems.append(
+                        f"leaf {scanner.count} (leaves.jsonl line {scanner.count + 1}) is longer than "
+                        f"{MAX_LEAF_BYTES} bytes, far longer than any trail event: leaves.jsonl is not a trail "
+                        "export (or lost its newlines); the leaves after it were not checked"
+                    )
+                    break
                 scanner.add(line)
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror or error}") from None
@@ -1759,7 +1797,8 @@ def verify_export(
     """Verify an export directory (format described in the module docstring).
 
     ``trusted_keys``: verifier keys obtained independently; when ``None`` the export's own
-    ``keys.txt`` is used and a warning says so. ``previous_checkpoints``: ``(label, note
+    ``keys.txt`` is used and recorded in ``report.export_keys`` (which then proves nothing about
+    who signed). ``previous_checkpoints``: ``(label, note
     text)`` pairs kept from earlier exports; each must still be matched by the leaves.
     ``origin``: the log's expected origin (defaults to the one in ``trail.json``).
 
@@ -1786,7 +1825,15 @@ def verify_export(
             report.problems.append(f"previous checkpoint {label}: {error}")
 
     wanted = {checkpoint.tree_size for _, checkpoint in checkpoints} | {cp.tree_size for _, cp in held}
-    scanner = _scan_leaves(directory / "leaves.jsonl", wanted, keep_hashes=bool(held), report=report)
+    latest_size = checkpoints[-1][1].tree_size if checkpoints else 0
+    wanted_nodes = [
+        node
+        for _, checkpoint in held
+        if checkpoint.tree_size <= latest_size
+        for begin, end in consistency_proof_ranges(checkpoint.tree_size, latest_size)
+        for node in range_node_ids(begin, end)
+    ]
+    scanner = _scan_leaves(directory / "leaves.jsonl", wanted, wanted_nodes=wanted_nodes, report=report)
 
     if type(trail.get("tree_size")) is int and trail["tree_size"] != scanner.count:
         report.problems.append(
@@ -1858,12 +1905,16 @@ def _check_previous_checkpoint(
             f"checkpoints were removed from the export or the log was rolled back"
         )
         return
-    if latest.tree_size > scanner.count or scanner.packed_hashes is None:
+    if latest.tree_size > scanner.count:
         return  # already reported: the latest checkpoint covers leaves the export lacks
-    # The verifier holds every leaf, so it can build the consistency proof the live server
-    # would serve and check it, as the regulator would against the server.
-    nodes = _LeafHashNodes(scanner.packed_hashes)
-    proof = consistency_proof(first_size=held.tree_size, second_size=latest.tree_size, get_nodes=nodes)
+    # The verifier has seen every leaf (and kept the nodes this proof needs), so it can build the
+    # consistency proof the live server would serve and check it, as the regulator would against the server.
+    nodes = scanner.nodes
+    proof = consistency_proof(
+        first_size=held.tree_size,
+        second_size=latest.tree_size,
+        get_nodes=lambda ids: {node: nodes[node] for node in ids if node in nodes},
+    )
     try:
         verify_consistency(
             first_size=held.tree_size,
@@ -1888,6 +1939,7 @@ BUNDLE_FORMAT = "assay-bundle/1"
 
 BUNDLE_MANIFEST = "manifest.json"
 BUNDLE_SIGNATURE = "manifest.sig"
+BUNDLE_KEYS = "keys/trail-keys.txt"
 _MAX_MANIFEST_BYTES = 64 << 20  # a manifest lists files; 64 MiB is far beyond any real one
 _MAX_SMALL_MEMBER = 16 << 20  # checkpoints, keys, consistency proofs: a few hundred bytes each
 _CHUNK = 1 << 20
@@ -1900,6 +1952,7 @@ class BundleReport:
     files: int = 0
     events: int = 0
     signed_by: VerifierKey | None = None
+    bundle_keys: list[VerifierKey] | None = None  # set when the bundle's own keys were used (no trusted keys)
     checkpoint: Checkpoint | None = None
     previous_size: int | None = None
     problems: list[str] = dataclasses.field(default_factory=list)
@@ -1972,15 +2025,71 @@ def verify_detached_signature(
     return key
 
 
+# What reading a member of a hostile ZIP can raise: a corrupt deflate stream (zlib.error), a bad
+# CRC or header (BadZipFile), an encrypted member (RuntimeError), an unknown compression method
+# (NotImplementedError), bzip2/lzma errors (OSError, ValueError, EOFError, lzma.LZMAError).
+_ZIP_READ_ERRORS: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile,
+    zlib.error,
+    OSError,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    ValueError,
+    *((lzma.LZMAError,) if lzma is not None else ()),
+)
+
+
+def _zip_error(error: BaseException) -> str:
+    """Why a member cannot be read, in words (never a traceback)."""
+    if isinstance(error, RuntimeError) and "encrypted" in str(error):
+        return "it is encrypted (an evidence bundle never is)"
+    if isinstance(error, NotImplementedError):
+        return f"it uses a compression method this verifier cannot read ({error})"
+    if isinstance(error, zlib.error):
+        return f"its compressed data is corrupt ({error})"
+    if isinstance(error, VerificationError):
+        return str(error)
+    return f"the ZIP is damaged there ({type(error).__name__}: {error})"
+
+
 def _read_member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
-    info = archive.getinfo(name)
-    if info.file_size > limit:
-        raise VerificationError(f"{name} is {info.file_size} bytes, more than the {limit} this file can be")
-    with archive.open(info) as member:
-        data = member.read(limit + 1)
-    if len(data) > limit:
-        raise VerificationError(f"{name} is larger than {limit} bytes")
+    """A member's bytes, never more than ``limit``; raises :class:`VerificationError` saying why it cannot be read."""
+    try:
+        info = archive.getinfo(name)
+        if info.file_size > limit:
+            raise VerificationError(f"it is {info.file_size} bytes, more than the {limit} this file can be")
+        with archive.open(info) as member:
+            data = member.read(limit + 1)
+        if len(data) > limit:
+            raise VerificationError(f"it is larger than {limit} bytes")
+    except KeyError:
+        raise VerificationError(f"{name} cannot be read from the ZIP: it is not in the ZIP") from None
+    except VerificationError as error:
+        raise VerificationError(f"{name} cannot be read from the ZIP: {error}") from None
+    except _ZIP_READ_ERRORS as error:
+        raise VerificationError(f"{name} cannot be read from the ZIP: {_zip_error(error)}") from None
     return data
+
+
+def _member_lines(archive: zipfile.ZipFile, name: str, *, size: int, line_limit: int) -> Generator[bytes, None, None]:
+    """The lines of a member already matched against the manifest, each of at most ``line_limit`` bytes (newline
+    included), never reading past the ``size`` the signed manifest gives. Raises :class:`_LineTooLong`."""
+    remaining = size
+    with archive.open(name) as member:
+        for line_number in itertools.count(1):
+            if remaining <= 0:
+                return
+            line = member.readline(min(line_limit, remaining) + 1)
+            if not line:
+                return
+            if len(line) > line_limit:
+                raise _LineTooLong(
+                    f"{name} line {line_number} is longer than {line_limit} bytes, far longer than any line Assay "
+                    "writes there: the file is not what it claims to be (or lost its newlines)"
+                )
+            remaining -= len(line)
+            yield line
 
 
 def _member_digest(archive: zipfile.ZipFile, name: str, limit: int) -> tuple[str, int]:
@@ -2024,25 +2133,30 @@ def _manifest_entries(manifest: dict[str, object], report: BundleReport) -> dict
     return entries
 
 
-def _check_files(archive: zipfile.ZipFile, entries: dict[str, tuple[str, int]], report: BundleReport) -> set[str]:
-    """Every listed file present with its size and hash, nothing unlisted; returns the names that match."""
+def _check_files(archive: zipfile.ZipFile, entries: dict[str, tuple[str, int]], report: BundleReport) -> dict[str, int]:
+    """Every listed file present with its size and hash, nothing unlisted; returns the names that match, with their
+    sizes (the only members the trail checks then read, and never past that size)."""
     names = [info.filename for info in archive.infolist()]
     seen: set[str] = set()
+    odd: list[str] = []  # a ZIP of a million tiny members gets a count, not a million lines
     for name in names:
         if name in seen:
-            report.problem(f"the ZIP holds two members named {name!r}: which one is meant is ambiguous")
+            odd.append(f"the ZIP holds two members named {name!r}: which one is meant is ambiguous")
         seen.add(name)
         if name not in entries and name not in (BUNDLE_MANIFEST, BUNDLE_SIGNATURE):
-            report.problem(f"extra file: {name} is in the bundle but not in the signed manifest")
-    good: set[str] = set()
+            odd.append(f"extra file: {name} is in the bundle but not in the signed manifest")
+    report.problems.extend(odd[:_MAX_EVENT_PROBLEMS])
+    if len(odd) > _MAX_EVENT_PROBLEMS:
+        report.problem(f"extra file: ... and {len(odd) - _MAX_EVENT_PROBLEMS} more duplicate or unlisted members")
+    good: dict[str, int] = {}
     for path, (sha256, size) in sorted(entries.items()):
         if path not in seen:
             report.problem(f"file removed: {path} is listed in the signed manifest but missing from the bundle")
             continue
         try:
             actual, actual_size = _member_digest(archive, path, size)
-        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as error:
-            report.problem(f"file changed: {path} cannot be read from the ZIP ({error})")
+        except _ZIP_READ_ERRORS as error:
+            report.problem(f"file changed: {path} cannot be read from the ZIP: {_zip_error(error)}")
             continue
         if actual_size < size:
             report.problem(f"file truncated: {path} has {actual_size} bytes, the signed manifest says {size}")
@@ -2051,9 +2165,21 @@ def _check_files(archive: zipfile.ZipFile, entries: dict[str, tuple[str, int]], 
         elif actual != sha256:
             report.problem(f"file changed: the SHA-256 of {path} is {actual}, the signed manifest says {sha256}")
         else:
-            good.add(path)
+            good[path] = size
     report.files = len(good)
     return good
+
+
+def _unchecked(name: object, what: str, good: Mapping[str, int], report: BundleReport) -> bool:
+    """Whether the member ``name`` cannot be used for a trail check (then a problem says so): only members whose
+    size and hash equal the signed manifest's are read again, so nothing unbounded or unsigned is parsed."""
+    if isinstance(name, str) and name in good:
+        return False
+    shown = name if isinstance(name, str) else repr(name)
+    report.problem(
+        f"{what} not checked: {shown} is not a file that matches the signed manifest (see the problems above)"
+    )
+    return True
 
 
 def _manifest_trail(manifest: dict[str, object], report: BundleReport) -> dict[str, object]:
@@ -2067,8 +2193,10 @@ def _manifest_trail(manifest: dict[str, object], report: BundleReport) -> dict[s
 def _check_bundle_checkpoint(
     archive: zipfile.ZipFile,
     trail: dict[str, object],
+    *,
     keys: Sequence[VerifierKey],
     origin: str | None,
+    good: Mapping[str, int],
     report: BundleReport,
 ) -> Checkpoint | None:
     declared = trail["checkpoint"]
@@ -2077,8 +2205,12 @@ def _check_bundle_checkpoint(
     if not isinstance(name, str) or name not in archive.namelist():
         report.problem("the trail checkpoint named in the manifest is missing from the bundle")
         return None
+    if _unchecked(name, "the trail (checkpoint, events, proofs)", good, report):
+        return None
     try:
-        checkpoint = verify_checkpoint(_read_member(archive, name, _MAX_SMALL_MEMBER), keys=keys, origin=origin)
+        checkpoint = verify_checkpoint(
+            _read_member(archive, name, min(good[name], _MAX_SMALL_MEMBER)), keys=keys, origin=origin
+        )
     except VerificationError as error:
         report.problem(f"{name}: {error}")
         return None
@@ -2094,7 +2226,11 @@ _MAX_EVENT_PROBLEMS = 20
 
 
 def _check_events(
-    archive: zipfile.ZipFile, trail: dict[str, object], checkpoint: Checkpoint, report: BundleReport
+    archive: zipfile.ZipFile,
+    trail: dict[str, object],
+    checkpoint: Checkpoint,
+    good: Mapping[str, int],
+    report: BundleReport,
 ) -> None:
     """Every event's inclusion proof leads to the checkpoint's root; counts and order match the manifest."""
     events_name, proofs_name = trail.get("events_file"), trail.get("proofs_file")
@@ -2106,28 +2242,20 @@ def _check_events(
     if events_name not in names or proofs_name not in names:
         report.problem(f"truncated trail: {events_name} or {proofs_name} is missing from the bundle")
         return
-    limit = len(report.problems) + _MAX_EVENT_PROBLEMS
+    if _unchecked(events_name, "trail events", good, report) or _unchecked(proofs_name, "trail events", good, report):
+        return
+    events = _member_lines(archive, events_name, size=good[events_name], line_limit=MAX_LEAF_BYTES + 1)
+    proofs = _member_lines(archive, proofs_name, size=good[proofs_name], line_limit=_MAX_PROOF_LINE)
     count = 0
-    previous_seq = -1
-    with archive.open(events_name) as events, archive.open(proofs_name) as proofs:
-        for line_number, (event_line, proof_line) in enumerate(itertools.zip_longest(events, proofs), start=1):
-            if event_line is None or proof_line is None:
-                missing = events_name if event_line is None else proofs_name
-                report.problem(
-                    f"truncated trail: {missing} ends at line {line_number - 1}, but "
-                    f"{proofs_name if event_line is None else events_name} goes on",
-                )
-                break
-            count += 1
-            seq = _check_one_event(event_line, proof_line, line_number, checkpoint, report, limit=limit)
-            if seq is not None:
-                if seq <= previous_seq:
-                    report.problem(
-                        f"{events_name} line {line_number}: event {seq} comes after event {previous_seq}: the events "
-                        "are not in trail order",
-                        limit=limit,
-                    )
-                previous_seq = seq
+    try:
+        count = _check_event_lines(events, proofs, events_name, proofs_name, checkpoint=checkpoint, report=report)
+    except _LineTooLong as error:
+        report.problem(f"{error}: the lines after it were not checked")
+    except _ZIP_READ_ERRORS as error:
+        report.problem(f"{events_name} or {proofs_name} cannot be read from the ZIP: {_zip_error(error)}")
+    finally:
+        events.close()
+        proofs.close()
     report.events = count
     if count < declared:
         report.problem(f"truncated trail: {events_name} holds {count} events, the signed manifest says {declared}")
@@ -2135,6 +2263,40 @@ def _check_events(
         report.problem(f"{events_name} holds {count} events, more than the {declared} the signed manifest says")
     if report._suppressed:
         report.problems.append(f"... and {report._suppressed} more event problems not shown")
+
+
+def _check_event_lines(
+    events: Iterator[bytes],
+    proofs: Iterator[bytes],
+    events_name: str,
+    proofs_name: str,
+    *,
+    checkpoint: Checkpoint,
+    report: BundleReport,
+) -> int:
+    """Check each event with the proof on the same line; return how many events there are."""
+    limit = len(report.problems) + _MAX_EVENT_PROBLEMS
+    count = 0
+    previous_seq = -1
+    for line_number, (event_line, proof_line) in enumerate(itertools.zip_longest(events, proofs), start=1):
+        if event_line is None or proof_line is None:
+            missing = events_name if event_line is None else proofs_name
+            report.problem(
+                f"truncated trail: {missing} ends at line {line_number - 1}, but "
+                f"{proofs_name if event_line is None else events_name} goes on",
+            )
+            break
+        count += 1
+        seq = _check_one_event(event_line, proof_line, line_number, checkpoint, report, limit=limit)
+        if seq is not None:
+            if seq <= previous_seq:
+                report.problem(
+                    f"{events_name} line {line_number}: event {seq} comes after event {previous_seq}: the events "
+                    "are not in trail order",
+                    limit=limit,
+                )
+            previous_seq = seq
+    return count
 
 
 def _check_one_event(
@@ -2188,7 +2350,11 @@ def _check_one_event(
 
 
 def _check_withheld(
-    archive: zipfile.ZipFile, trail: dict[str, object], checkpoint: Checkpoint, report: BundleReport
+    archive: zipfile.ZipFile,
+    trail: dict[str, object],
+    checkpoint: Checkpoint,
+    good: Mapping[str, int],
+    report: BundleReport,
 ) -> None:
     """Events withheld (they name a data subject) are proved by leaf hash: each proof leads to the signed root."""
     declared, name = trail.get("withheld", 0), trail.get("withheld_file")
@@ -2197,9 +2363,12 @@ def _check_withheld(
     if type(declared) is not int or not isinstance(name, str) or name not in archive.namelist():
         report.problem("truncated trail: the withheld events named in the manifest are missing from the bundle")
         return
+    if _unchecked(name, "withheld events", good, report):
+        return
     limit = len(report.problems) + _MAX_EVENT_PROBLEMS
     count = 0
-    with archive.open(name) as lines:
+    lines = _member_lines(archive, name, size=good[name], line_limit=_MAX_PROOF_LINE)
+    try:
         for line_number, line in enumerate(lines, start=1):
             count += 1
             try:
@@ -2222,6 +2391,12 @@ def _check_withheld(
                     f"checkpoint's root (a proof from another tree?): {error}",
                     limit=limit,
                 )
+    except _LineTooLong as error:
+        report.problem(f"{error}: the lines after it were not checked")
+    except _ZIP_READ_ERRORS as error:
+        report.problem(f"{name} cannot be read from the ZIP: {_zip_error(error)}")
+    finally:
+        lines.close()
     if count != declared:
         report.problem(f"truncated trail: {name} holds {count} withheld events, the signed manifest says {declared}")
 
@@ -2233,6 +2408,7 @@ def _check_bundle_consistency(
     keys: Sequence[VerifierKey],
     origin: str | None,
     checkpoint: Checkpoint,
+    good: Mapping[str, int],
     report: BundleReport,
 ) -> Checkpoint | None:
     """The previous export's checkpoint (if the bundle has one) is signed and consistent with this one."""
@@ -2245,10 +2421,16 @@ def _check_bundle_consistency(
     if not isinstance(name, str) or name not in names or proof_name not in names:
         report.problem("the previous export's checkpoint or its consistency proof is missing from the bundle")
         return None
+    if _unchecked(name, "consistency with the previous export", good, report) or _unchecked(
+        proof_name, "consistency with the previous export", good, report
+    ):
+        return None
     try:
-        previous = verify_checkpoint(_read_member(archive, name, _MAX_SMALL_MEMBER), keys=keys, origin=origin)
-        document = _strict_json(_read_member(archive, proof_name, _MAX_SMALL_MEMBER))
-    except (VerificationError, ValueError, UnicodeDecodeError) as error:
+        previous = verify_checkpoint(
+            _read_member(archive, name, min(good[name], _MAX_SMALL_MEMBER)), keys=keys, origin=origin
+        )
+        document = _strict_json(_read_member(archive, proof_name, min(good[proof_name], _MAX_SMALL_MEMBER)))
+    except (VerificationError, ValueError) as error:
         report.problem(f"{name} or {proof_name}: {error}")
         return None
     try:
@@ -2308,18 +2490,14 @@ def _bundle_keys(
 ) -> list[VerifierKey]:
     if trusted_keys is not None:
         return list(trusted_keys)
-    report.warnings.append(
-        "no --trusted-keys given: signatures were checked against keys/trail-keys.txt, which came inside the "
-        "bundle. Whoever could alter the bundle could also replace those keys; verify again with keys you "
-        "obtained independently (--trusted-keys)."
-    )
     try:
-        text = _read_member(archive, "keys/trail-keys.txt", _MAX_SMALL_MEMBER).decode("utf-8", "replace")
-    except (KeyError, VerificationError) as error:
-        report.problem(f"keys/trail-keys.txt cannot be read: {error}")
+        text = _read_member(archive, BUNDLE_KEYS, _MAX_SMALL_MEMBER).decode("utf-8", "replace")
+    except VerificationError as error:
+        report.problem(str(error))
         return []
     keys, problems = parse_key_file(text)
-    report.problems.extend(f"keys/trail-keys.txt {problem}" for problem in problems)
+    report.problems.extend(f"{BUNDLE_KEYS} {problem}" for problem in problems)
+    report.bundle_keys = list(keys)
     return keys
 
 
@@ -2327,7 +2505,11 @@ def _signed_manifest(
     archive: zipfile.ZipFile, keys: Sequence[VerifierKey], report: BundleReport
 ) -> dict[str, object] | None:
     """The manifest, after checking its signature (a bad signature is a problem, but the rest is still checked)."""
-    manifest_bytes = _read_member(archive, BUNDLE_MANIFEST, _MAX_MANIFEST_BYTES)
+    try:
+        manifest_bytes = _read_member(archive, BUNDLE_MANIFEST, _MAX_MANIFEST_BYTES)
+    except VerificationError as error:
+        report.problem(str(error))
+        return None
     try:
         report.signed_by = verify_detached_signature(
             manifest_bytes, _read_member(archive, BUNDLE_SIGNATURE, _MAX_SMALL_MEMBER), keys=keys
@@ -2336,7 +2518,7 @@ def _signed_manifest(
         report.problem(str(error))
     try:
         manifest = _strict_json(manifest_bytes)
-    except (ValueError, UnicodeDecodeError) as error:
+    except ValueError as error:
         report.problem(f"manifest.json is not valid JSON: {error}")
         return None
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
@@ -2353,6 +2535,7 @@ def _check_bundle_trail(
     keys: Sequence[VerifierKey],
     origin: str | None,
     previous_checkpoints: Sequence[tuple[str, str | bytes]],
+    good: Mapping[str, int],
     report: BundleReport,
 ) -> None:
     trail = _manifest_trail(manifest, report)
@@ -2363,13 +2546,15 @@ def _check_bundle_trail(
         report.problem(f"the manifest names trail origin {manifest_origin!r}, expected {origin!r}")
     if origin is None and isinstance(manifest_origin, str):
         origin = manifest_origin
-    checkpoint = _check_bundle_checkpoint(archive, trail, keys, origin, report)
+    checkpoint = _check_bundle_checkpoint(archive, trail, keys=keys, origin=origin, good=good, report=report)
     if checkpoint is None:
         return
     report.checkpoint = checkpoint
-    _check_events(archive, trail, checkpoint, report)
-    _check_withheld(archive, trail, checkpoint, report)
-    previous = _check_bundle_consistency(archive, trail, keys=keys, origin=origin, checkpoint=checkpoint, report=report)
+    _check_events(archive, trail, checkpoint, good, report)
+    _check_withheld(archive, trail, checkpoint, good, report)
+    previous = _check_bundle_consistency(
+        archive, trail, keys=keys, origin=origin, checkpoint=checkpoint, good=good, report=report
+    )
     for label, note in previous_checkpoints:
         try:
             held = verify_checkpoint(note, keys=keys, origin=origin)
@@ -2388,9 +2573,11 @@ def verify_bundle(
 ) -> BundleReport:
     """Verify an evidence bundle (a ZIP written by Assay's ``export_bundle``).
 
-    ``trusted_keys``: verifier keys obtained independently (else the bundle's own ``keys/trail-keys.txt`` is used,
-    with a warning). ``previous_checkpoints``: ``(label, note text)`` pairs you kept. Raises :class:`InputError`
-    when the file cannot be read as a ZIP at all.
+    ``trusted_keys``: verifier keys obtained independently; when ``None`` the bundle's own ``keys/trail-keys.txt``
+    is used and recorded in ``report.bundle_keys``, and then the report proves nothing about who signed (whoever
+    altered the bundle could have replaced those keys). ``previous_checkpoints``: ``(label, note text)`` pairs you
+    kept. A damaged ZIP is a problem in the report; raises :class:`InputError` only when ``path`` does not exist or
+    is a directory.
     """
     path = Path(path)
     report = BundleReport()
@@ -2398,8 +2585,11 @@ def verify_bundle(
         archive = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise InputError(f"{path} does not exist") from None
-    except (zipfile.BadZipFile, OSError) as error:
-        raise InputError(f"{path} is not a readable ZIP file: {error}") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a directory (for an exported trail folder use 'verify.py verify DIR')") from None
+    except _ZIP_READ_ERRORS as error:
+        report.problem(f"{path} is not a readable ZIP file: {_zip_error(error)}")
+        return report
     with archive:
         names = set(archive.namelist())
         for required in (BUNDLE_MANIFEST, BUNDLE_SIGNATURE):
@@ -2411,9 +2601,15 @@ def verify_bundle(
         manifest = _signed_manifest(archive, keys, report) if keys else None
         if manifest is None:
             return report
-        _check_files(archive, _manifest_entries(manifest, report), report)
+        good = _check_files(archive, _manifest_entries(manifest, report), report)
         _check_bundle_trail(
-            archive, manifest, keys=keys, origin=origin, previous_checkpoints=previous_checkpoints, report=report
+            archive,
+            manifest,
+            keys=keys,
+            origin=origin,
+            previous_checkpoints=previous_checkpoints,
+            good=good,
+            report=report,
         )
     return report
 
@@ -2483,32 +2679,111 @@ def _check_against_checkpoint(
         problems.append(f"{label} {note_path} has root {checkpoint.root.hex()}, the proof claims {root.hex()}")
 
 
+EXIT_VERIFIED = 0
+"""Exit status: everything verified, against keys you trust (or explicitly accepted)."""
+EXIT_FAILED = 1
+"""Exit status: a check failed (each problem is printed on a ``FAIL:`` line)."""
+EXIT_NOT_TRUSTED = 2
+"""Exit status: not verified against keys you trust (no ``--trusted-keys``), a usage error, or unreadable input."""
+
+
 def _report(problems: Sequence[str], success: str) -> int:
     if problems:
         for problem in problems:
             print(f"FAIL: {problem}", file=sys.stderr)
         print(f"verification FAILED: {len(problems)} problem(s); first: {problems[0]}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     print(success)
-    return 0
+    return EXIT_VERIFIED
+
+
+def key_fingerprint(key: VerifierKey) -> str:
+    """SHA-256 of the raw Ed25519 public key, in hex: what to compare over the phone or on paper."""
+    return hashlib.sha256(key.public_key).hexdigest()
+
+
+def _report_with_own_keys(
+    problems: Sequence[str],
+    success: str,
+    *,
+    keys: Sequence[VerifierKey],
+    source: str,
+    what: str,
+    flag: str,
+    accepted: bool,
+) -> int:
+    """Report a verification whose signatures were checked against keys that came with the input itself.
+
+    Exits 0 only when the user accepted those keys explicitly (``flag``) after comparing them out of band: whoever
+    could alter the input could also have replaced its keys and signed everything again.
+    """
+    print(
+        f"WARNING: no --trusted-keys given: the signatures were checked against {source}, which came with the "
+        f"{what} itself. Whoever could alter the {what} could also replace those keys and sign everything again. "
+        "Compare these with the keys the organisation publishes (its /.well-known/assay-keys, obtained separately, "
+        "or read to you over the phone):",
+        file=sys.stderr,
+    )
+    for key in keys:
+        print(f"  {key.describe()}: {key.text()}", file=sys.stderr)
+        print(f"      SHA-256 fingerprint {key_fingerprint(key)}", file=sys.stderr)
+    if problems:
+        return _report(problems, success)
+    if accepted:
+        return _report(problems, f"{success} (against the {what}'s own keys, which you accepted with {flag})")
+    print(
+        f"NOT VERIFIED against keys you trust: every check holds, but only against the {what}'s own keys. Run again "
+        f"with --trusted-keys FILE (keys obtained independently), or with {flag} once you have compared the keys "
+        f"above with the published ones. Exit status {EXIT_NOT_TRUSTED}.",
+        file=sys.stderr,
+    )
+    return EXIT_NOT_TRUSTED
+
+
+def _read_previous_checkpoints(paths: Sequence[str]) -> list[tuple[str, bytes]]:
+    return [(path, _read_bytes(Path(path), MAX_NOTE_BYTES)) for path in paths]
 
 
 def _command_verify(args: argparse.Namespace) -> int:
+    if args.trusted_keys and args.trust_export_keys:
+        raise InputError("--trusted-keys and --trust-export-keys exclude each other")
     trusted = _load_keys_argument(args.trusted_keys) if args.trusted_keys else None
-    previous = [(path, _read_bytes(Path(path))) for path in args.previous_checkpoint]
+    previous = _read_previous_checkpoints(args.previous_checkpoint)
     report = verify_export(args.directory, trusted_keys=trusted, previous_checkpoints=previous, origin=args.origin)
     for warning in report.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
-    return _report(report.problems, report.summary())
+    if report.export_keys is None:
+        return _report(report.problems, report.summary())
+    return _report_with_own_keys(
+        report.problems,
+        report.summary(),
+        keys=report.export_keys,
+        source=str(Path(args.directory) / "keys.txt"),
+        what="export",
+        flag="--trust-export-keys",
+        accepted=args.trust_export_keys,
+    )
 
 
 def _command_bundle(args: argparse.Namespace) -> int:
+    if args.trusted_keys and args.trust_bundle_keys:
+        raise InputError("--trusted-keys and --trust-bundle-keys exclude each other")
     trusted = _load_keys_argument(args.trusted_keys) if args.trusted_keys else None
-    previous = [(path, _read_bytes(Path(path))) for path in args.previous_checkpoint]
+    previous = _read_previous_checkpoints(args.previous_checkpoint)
     report = verify_bundle(args.bundle, trusted_keys=trusted, previous_checkpoints=previous, origin=args.origin)
     for warning in report.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
-    return _report(report.problems, report.summary())
+    if report.bundle_keys is None:
+        return _report(report.problems, report.summary())
+    return _report_with_own_keys(
+        report.problems,
+        report.summary(),
+        keys=report.bundle_keys,
+        source=BUNDLE_KEYS,
+        what="bundle",
+        flag="--trust-bundle-keys",
+        accepted=args.trust_bundle_keys,
+    )
 
 
 def _command_inclusion(args: argparse.Namespace) -> int:
@@ -2591,7 +2866,8 @@ def _read_token_argument(token: str) -> str:
     if token != "-":  # noqa: S105 - "-" means stdin
         return token.strip()
     try:
-        return sys.stdin.read().strip()
+        # Bounded: a token is at most MAX_GATE_TOKEN_CHARS; anything longer is refused by its length anyway.
+        return sys.stdin.read(4 * MAX_GATE_TOKEN_CHARS).strip()
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"cannot read the token from stdin: {error}") from None
 
@@ -2642,13 +2918,23 @@ def _argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="verifier.py",
         description="Verify Assay audit-trail exports, inclusion proofs, consistency proofs and gate tokens.",
-        epilog="Exit status: 0 all verified, 1 something did not verify, 2 usage error or unreadable input.",
+        epilog=(
+            "Exit status: 0 everything verified against keys you trust (--trusted-keys, or the input's own keys "
+            "accepted with --trust-bundle-keys / --trust-export-keys); 1 a check failed; 2 not verified against "
+            "keys you trust, a usage error, or unreadable input."
+        ),
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
     verify = commands.add_parser("verify", help="verify an export directory")
     verify.add_argument("directory", metavar="DIR", help="export directory written by export_trail")
     verify.add_argument("--trusted-keys", metavar="FILE", help="independently obtained verifier keys, one per line")
+    verify.add_argument(
+        "--trust-export-keys",
+        action="store_true",
+        help="accept the export's own keys.txt (printed, to compare out of band); without this or --trusted-keys "
+        "the exit status is 2 even when every check holds",
+    )
     verify.add_argument(
         "--previous-checkpoint",
         metavar="NOTEFILE",
@@ -2664,6 +2950,12 @@ def _argument_parser() -> argparse.ArgumentParser:
     )
     bundle.add_argument("bundle", metavar="BUNDLE.zip", help="evidence bundle written by export_bundle")
     bundle.add_argument("--trusted-keys", metavar="FILE", help="independently obtained verifier keys, one per line")
+    bundle.add_argument(
+        "--trust-bundle-keys",
+        action="store_true",
+        help="accept the bundle's own keys/trail-keys.txt (printed with fingerprints, to compare out of band); "
+        "without this or --trusted-keys the exit status is 2 even when every check holds",
+    )
     bundle.add_argument(
         "--previous-checkpoint",
         metavar="NOTEFILE",
@@ -2706,7 +2998,8 @@ _COMMANDS = ("verify", "bundle", "inclusion", "consistency", "gate-token")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (0 verified, 1 not verified, 2 usage/input)."""
+    """Run the command line; return the exit status (0 verified against trusted keys, 1 a check failed, 2 not
+    verified against trusted keys, usage or unreadable input)."""
     parser = _argument_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments and not arguments[0].startswith("-") and arguments[0] not in _COMMANDS:

@@ -127,10 +127,13 @@ def test_an_officer_exports_and_a_regulator_verifies_offline(cast: Cast, evidenc
     verdict = verify(bundle)
     assert verdict.code == 0, verdict.text
     assert verdict.out.startswith("OK: manifest signed by assay-trail"), verdict.text
-    # Without keys of their own the regulator is warned that the bundle's keys prove nothing on their own.
+    # Without keys of their own the bundle's keys prove nothing: not verified (exit 2), unless explicitly accepted.
     verdict = run_verify(bundle)
-    assert verdict.code == 0, verdict.text
+    assert verdict.code == 2, verdict.text
     assert "WARNING: no --trusted-keys given" in verdict.err
+    assert "NOT VERIFIED against keys you trust" in verdict.err
+    verdict = run_verify(bundle, "--trust-bundle-keys")
+    assert verdict.code == 0, verdict.text
 
 
 def test_the_verifier_runs_without_assay_or_django(exported: tuple[dict[str, Any], bytes]) -> None:

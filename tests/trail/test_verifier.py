@@ -421,11 +421,27 @@ def test_cli_untampered_export_verifies(tmp_path: Path, run_cli, trusted_keys: P
     assert result.err == ""
 
 
-def test_cli_warns_when_keys_come_from_the_export(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
-    result = run_cli("verify", honest_export(tmp_path / "export"))
-    assert result.code == 0, result
+def test_cli_without_trusted_keys_is_not_verified(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    # Every check holds, but only against the export's own keys: exit 2, never 0, unless the user accepts them.
+    export = honest_export(tmp_path / "export")
+    key = verifier.parse_verifier_key(verifier_key_text(KEY_NAME, LOG_KEY.public_key()))
+    result = run_cli("verify", export)
+    assert result.code == 2, result
+    assert result.out == ""
     assert "WARNING: no --trusted-keys given" in result.err
     assert "came with the export itself" in result.err
+    assert f"{key.describe()}: {key.text()}" in result.err
+    assert f"SHA-256 fingerprint {hashlib.sha256(key.public_key).hexdigest()}" in result.err
+    assert "NOT VERIFIED against keys you trust" in result.err
+
+    accepted = run_cli("verify", export, "--trust-export-keys")
+    assert accepted.code == 0, accepted
+    assert "which you accepted with --trust-export-keys" in accepted.out
+    assert f"SHA-256 fingerprint {hashlib.sha256(key.public_key).hexdigest()}" in accepted.err
+
+    both = run_cli("verify", export, "--trust-export-keys", "--trusted-keys", export / "keys.txt")
+    assert both.code == 2, both
+    assert "exclude each other" in both.err
 
 
 def test_cli_edited_leaf_byte(tmp_path: Path, run_cli, trusted_keys: Path) -> None:  # type: ignore[no-untyped-def]
@@ -573,8 +589,10 @@ def test_cli_export_keys_prove_nothing_on_their_own(tmp_path: Path, run_cli, tru
     export = write_export(tmp_path / "export", leaves, notes, keys=keys)
 
     unsafe = run_cli("verify", export)
-    assert unsafe.code == 0, unsafe
+    assert unsafe.code == 2, unsafe  # never 0 on the export's own word
     assert "WARNING: no --trusted-keys given" in unsafe.err
+    attacker = verifier.parse_verifier_key(keys[0])
+    assert f"SHA-256 fingerprint {hashlib.sha256(attacker.public_key).hexdigest()}" in unsafe.err
 
     result = run_cli("verify", export, "--trusted-keys", trusted_keys)
     assert result.code == 1, result
@@ -611,7 +629,7 @@ def test_cli_key_rotation(tmp_path: Path, run_cli) -> None:  # type: ignore[no-u
     only_new = tmp_path / "new.txt"
     only_new.write_text(key_lines[1] + "\n", encoding="utf-8")
 
-    assert run_cli("verify", export).code == 0
+    assert run_cli("verify", export, "--trust-export-keys").code == 0
     assert run_cli("verify", export, "--trusted-keys", both).code == 0
     result = run_cli("verify", export, "--trusted-keys", only_new)
     assert result.code == 1, result
@@ -841,7 +859,8 @@ def test_export_checks_trail_json(tmp_path: Path) -> None:
 
 def test_main_in_process_returns_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     export = honest_export(tmp_path / "export", count=3, sizes=(3,))
-    assert verifier.main(["verify", str(export)]) == 0
+    assert verifier.main(["verify", str(export)]) == 2
+    assert verifier.main(["verify", str(export), "--trust-export-keys"]) == 0
     assert "OK: 3 leaves, 1 checkpoints verified" in capsys.readouterr().out
     assert verifier.main(["--help"]) == 0
     assert verifier.main(["frobnicate"]) == 2
