@@ -25,6 +25,8 @@ from audits.reports.charts import Chart
 # makes every image and page stream 25% larger, and without reportlab's optional C accelerator it is pure Python, the
 # costliest step of the layout. (reportlab's setting is process-wide; only this module uses reportlab.)
 ASCII85_STREAMS = False
+# One-line text cells of tables as plain strings (see ``_Builder.table``); the benchmark turns it off to compare.
+PLAIN_TEXT_CELLS = True
 
 OUTCOME_WORDS = {"pass": "PASS", "fail": "FAIL", "insufficient_evidence": "INSUFFICIENT EVIDENCE"}
 OUTCOME_COLOURS = {"pass": "#00704A", "fail": "#B23A00", "insufficient_evidence": "#8A6100"}
@@ -374,7 +376,8 @@ class _Builder:
             style = styles["mono"] if column in mono_columns and not bold else styles["cellbold" if bold else "cell"]
             text = "" if value is None else str(value)
             if (
-                col_widths is not None
+                PLAIN_TEXT_CELLS
+                and col_widths is not None
                 and text
                 and text == " ".join(text.split())
                 and stringWidth(text, style.fontName, style.fontSize) < col_widths[column] - padding
