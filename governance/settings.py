@@ -347,6 +347,8 @@ REPORT_SIGNER_NAME = env_str("REPORT_SIGNER_NAME") or "Assay report signing"
 # --- exports (issue 8): regulator evidence bundles and regulator access ---------------------------------------
 # The longest a share with a regulator may last (days from its creation); it can always be revoked sooner.
 EXPORT_SHARE_MAX_DAYS = env_int("EXPORT_SHARE_MAX_DAYS", 365, minimum=1)
+# A bundle still queued or building after this long lost its worker: the next job (or export) takes it over.
+EXPORT_STALE_BUILD_SECONDS = env_int("EXPORT_STALE_BUILD_SECONDS", 3600, minimum=60)
 # (exports-settings-end)
 
 # --- monitoring (issue 10): drift, live fairness, alerts ------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from governance.exports.tasks import build_export  # noqa: F401  (workers discover the export job here)
+
 
 @shared_task(name="governance.issue_checkpoint")
 def issue_checkpoint_task(reason: str = "scheduled", only_if_due: bool = True) -> int | None:

@@ -31,6 +31,8 @@ _IN_MEMORY_BYTES = 32 << 20
 
 
 class ExportSerializer(serializers.ModelSerializer):
+    """An export: its scope and its build's progress; the bundle's facts (sha256, checkpoint, download) once ready."""
+
     model = serializers.CharField(source="model.name", read_only=True)
     version = serializers.SerializerMethodField()
     recipient: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="username")
@@ -49,6 +51,12 @@ class ExportSerializer(serializers.ModelSerializer):
             "recipient",
             "exporter",
             "created_at",
+            "status",
+            "progress",
+            "progress_note",
+            "error",
+            "started_at",
+            "finished_at",
             "sha256",
             "size",
             "manifest_sha256",
@@ -61,11 +69,19 @@ class ExportSerializer(serializers.ModelSerializer):
     def get_version(self, export: Export) -> int | None:
         return export.version.number if export.version else None
 
-    def get_checkpoint(self, export: Export) -> dict[str, Any]:
+    def get_checkpoint(self, export: Export) -> dict[str, Any] | None:
+        if export.checkpoint is None:
+            return None
         return {"tree_size": export.checkpoint.tree_size, "root": bytes(export.checkpoint.root_hash).hex()}
 
-    def get_download(self, export: Export) -> str:
-        return f"/api/v1/exports/{export.pk}/download"
+    def get_download(self, export: Export) -> str | None:
+        return f"/api/v1/exports/{export.pk}/download" if export.is_ready else None
+
+    def to_representation(self, instance: Export) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        for name in ("sha256", "manifest_sha256"):
+            data[name] = data[name] or None  # not built yet: null rather than an empty string
+        return data
 
 
 class ExportCreateSerializer(StrictSerializer):
@@ -181,7 +197,15 @@ class ExportList(generics.ListAPIView):
             queryset = queryset.filter(model__name=self.request.query_params["model"])
         return queryset
 
-    @extend_schema(request=ExportCreateSerializer, responses={201: ExportSerializer})
+    @extend_schema(
+        request=ExportCreateSerializer,
+        responses={
+            201: OpenApiResponse(ExportSerializer, description="Built in process (no broker): ready, or error."),
+            202: OpenApiResponse(
+                ExportSerializer, description="Queued for a worker: poll the Location until status is ready or error."
+            ),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = validated(ExportCreateSerializer, request.data)
         user = caller(request)
@@ -203,10 +227,16 @@ class ExportList(generics.ListAPIView):
             date_to=data.get("to"),
             recipient=recipient,
         )
-        return Response(ExportSerializer(export).data, status=status.HTTP_201_CREATED)
+        body = ExportSerializer(export).data
+        if export.is_live:
+            location = f"/api/v1/exports/{export.pk}/"
+            return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location, "Retry-After": "2"})
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class ExportDetail(APIView):
+    """One export, with its build's status and progress (poll it after a 202)."""
+
     required_scopes = {"GET": "exports:read"}
 
     @extend_schema(responses=ExportSerializer)
@@ -222,6 +252,9 @@ class ExportDownload(APIView):
     @extend_schema(responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY)})
     def get(self, request: Request, pk: int) -> HttpResponse | FileResponse:
         export = access_export(request.user, pk, request, kind="download")
+        if not export.is_ready:
+            raise actions.ExportError(_not_ready(export), code="export_not_ready", status=409)
+        assert export.size is not None
         etag = f'"{export.sha256}"'
         filename = f"assay-evidence-{export.model.name}-{export.pk}.zip"
         if request.headers.get("If-None-Match") == etag:
@@ -240,6 +273,15 @@ class ExportDownload(APIView):
         response["ETag"] = etag
         response["Cache-Control"] = "private, no-store"
         return response
+
+
+def _not_ready(export: Export) -> str:
+    if export.is_live:
+        return (
+            f"Export {export.pk} is not ready to download: it is {export.status} ({export.progress}%). "
+            f"Poll /api/v1/exports/{export.pk}/ until its status is ready."
+        )
+    return f"Export {export.pk} has no bundle to download: its build failed ({export.error})."
 
 
 # --- shares ------------------------------------------------------------------------------------------------------

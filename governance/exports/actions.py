@@ -1,17 +1,29 @@
-"""Actions of exports and regulator access: export a bundle, share, revoke, record a regulator's access.
+"""Actions of exports and regulator access: ask for a bundle, the job that builds it, share, revoke, record a
+regulator's access.
 
-Each action owns its transaction and appends its trail event inside it (STYLE.md). Building a bundle is slow, so
-``do_create_export`` builds and stores the ZIP first, then commits the Export row and its event in one short
-transaction, which also checks that no other export to the same recipient committed in between (its consistency
-proof would then start from the wrong checkpoint): the loser is refused with 409 and changes nothing.
+Each action owns its transaction and appends its trail event inside it (STYLE.md). Building a bundle is slow (seconds
+to a minute), so ``do_create_export`` only checks the request and records it (an Export row, ``queued``, and its
+``export.requested`` event), then queues ``execute_export`` once that commits: in process without a broker (the
+request waits for it), on a worker with one. The job builds and stores the ZIP outside any transaction, updating the
+row's progress, then records the bundle and its ``export.created`` event (sha256, checkpoint) in one short
+transaction. A build that fails ends in ``error`` with the reason (and an ``export.failed`` event), never stuck.
+
+Chaining: each bundle's consistency proof starts from the checkpoint of the previous ready export to the same
+recipient (``previous``, fixed when it is asked for). So exports to one recipient are built one at a time: a request
+while another to the same recipient is queued or building is refused (409 ``concurrent_export``), and the job checks
+again, as it records its bundle, that no other export to that recipient became ready in between.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -23,12 +35,15 @@ from governance.access.models import User
 from governance.access.roles import Role
 from governance.exports import events
 from governance.exports.collect import Built, Scope, build_bundle
-from governance.exports.models import Export, Share
+from governance.exports.models import Export, ExportStatus, Share
 from governance.storage import store_by_hash
 from governance.trail.leaf import format_time, text_commitment
 from governance.trail.log import Actor, lock_trail, record_event
 
+logger = logging.getLogger("assay.exports")
+
 EXPORTERS = frozenset({Role.OFFICER, Role.ADMIN})
+IN_FLIGHT = (ExportStatus.QUEUED, ExportStatus.BUILDING)
 
 
 class ExportError(ActionError):
@@ -50,9 +65,21 @@ def _regulator(user: User | None, *, field: str) -> User | None:
     return user
 
 
-def previous_export(recipient: User | None) -> Export | None:
-    """The latest export to ``recipient`` (None: exports made for nobody in particular)."""
-    return Export.objects.filter(recipient=recipient).select_related("checkpoint").order_by("-id").first()
+def previous_export(recipient: User | None, *, exclude: int | None = None) -> Export | None:
+    """The latest ready export to ``recipient`` (None: exports made for nobody in particular)."""
+    exports = Export.objects.filter(recipient=recipient, status=ExportStatus.READY)
+    if exclude is not None:
+        exports = exports.exclude(pk=exclude)
+    return exports.select_related("checkpoint").order_by("-id").first()
+
+
+def is_stale(export: Export, now: dt.datetime | None = None) -> bool:
+    """Queued or building far longer than any build takes (``EXPORT_STALE_BUILD_SECONDS``): its worker was lost."""
+    if export.status not in IN_FLIGHT:
+        return False
+    since = export.started_at if export.status == ExportStatus.BUILDING else export.created_at
+    limit = dt.timedelta(seconds=settings.EXPORT_STALE_BUILD_SECONDS)
+    return since is None or (now or timezone.now()) - since > limit
 
 
 def do_create_export(
@@ -65,80 +92,271 @@ def do_create_export(
     date_to: dt.date | None = None,
     recipient: User | None = None,
 ) -> Export:
-    """Build, store and record an evidence bundle for ``model`` (optionally one version and a date range)."""
+    """Ask for an evidence bundle of ``model`` (optionally one version and a date range): check and record the
+    request, and queue its build. Without a broker the build runs before this returns (see ``Export.status``)."""
     require_role(user, EXPORTERS, "export evidence bundles", error=ExportError)
     _regulator(recipient, field="recipient")
     if version is not None and version.model_id != model.pk:
         raise ExportError(f"Version {version.number} is not a version of {model.name}.", field="version")
     if date_from and date_to and date_from > date_to:
         raise ExportError("'from' is after 'to'.", field="from")
-    previous = previous_export(recipient)
-    scope = Scope(model=model, version=version, date_from=date_from, date_to=date_to)
+    with transaction.atomic():
+        lock_trail()  # serialises with every other export's request and commit (each records an event)
+        _refuse_while_in_flight(recipient)
+        previous = previous_export(recipient)
+        export = Export.objects.create(
+            model=model,
+            version=version,
+            date_from=date_from,
+            date_to=date_to,
+            recipient=recipient,
+            exporter=user,
+            previous=previous,
+            progress_note="Waiting for a worker.",
+        )
+        record_event(
+            events.EXPORT_REQUESTED,
+            actor=actor,
+            obj=export,
+            payload={
+                "model": model.name,
+                "version": version.number if version is not None else None,
+                "from": date_from.isoformat() if date_from else None,
+                "to": date_to.isoformat() if date_to else None,
+                "recipient": recipient.pk if recipient else None,
+                "previous_export": previous.pk if previous else None,
+            },
+        )
+        transaction.on_commit(lambda: _queue(export.pk))
+    export.refresh_from_db()  # in process, the build has run by now
+    return export
+
+
+def _refuse_while_in_flight(recipient: User | None) -> None:
+    """409 while another export to ``recipient`` is queued or building; a stale one is abandoned instead."""
+    now = timezone.now()
+    for other in Export.objects.select_for_update().filter(recipient=recipient, status__in=IN_FLIGHT).order_by("id"):
+        if is_stale(other, now):
+            _abandon(
+                other, "Its build stopped (the worker was lost) and a new export to the same recipient replaced it."
+            )
+            continue
+        raise ExportError(
+            f"Export {other.pk} to the same recipient is still being built ({other.progress}%). Each bundle's "
+            "consistency proof starts from the previous one, so they are built one at a time: wait until it is "
+            "ready (or has failed), then export again.",
+            code="concurrent_export",
+            status=409,
+        )
+
+
+def _abandon(export: Export, error: str) -> None:
+    """End an in-flight export in error (inside the caller's transaction)."""
+    export.status = ExportStatus.ERROR
+    export.error = error
+    export.progress_note = ""
+    export.finished_at = timezone.now()
+    export.save(update_fields=["status", "error", "progress_note", "finished_at"])
+    record_event(
+        events.EXPORT_FAILED, actor=Actor.system(), obj=export, payload={"error_sha256": text_commitment(error)}
+    )
+
+
+def _queue(export_id: int) -> None:
+    from governance.exports.tasks import build_export
+
+    build_export.delay(export_id)
+
+
+# --- the job ----------------------------------------------------------------------------------------------------
+
+
+class _Progress:
+    """Writes a build's progress to its row, only while the row is still this job's (same ``started_at``)."""
+
+    def __init__(self, export: Export, claim: dt.datetime) -> None:
+        self.export_id, self.claim = export.pk, claim
+
+    def __call__(self, percent: int, note: str) -> None:
+        Export.objects.filter(pk=self.export_id, status=ExportStatus.BUILDING, started_at=self.claim).update(
+            progress=max(0, min(99, percent)), progress_note=note[:200]
+        )
+
+
+class _WatchedFile:
+    """The bundle's file, reporting the phases ``build_bundle`` goes through by how it is used: the first write
+    (the documents and the trail are being written), growth (throttled), and the first read (the manifest is signed
+    and the ZIP closed; its hash is being taken)."""
+
+    def __init__(self, target: IO[bytes], progress: Callable[[int, str], None]) -> None:
+        self._target, self._progress = target, progress
+        self._written, self._last, self._reading = 0, 0.0, False
+
+    def write(self, data: Any) -> int:
+        first = self._written == 0
+        self._written += len(data)
+        now = time.monotonic()
+        if first or now - self._last >= 1.0:
+            self._last = now
+            megabytes = self._written / (1 << 20)
+            # 70% once writing starts, creeping up with the size written (a bundle's size is not known ahead).
+            self._progress(
+                70 + min(19, int(megabytes)),
+                f"Writing the documents, reports, trail events and inclusion proofs ({megabytes:.1f} MB so far).",
+            )
+        return int(self._target.write(data))
+
+    def read(self, *args: Any) -> bytes:
+        if not self._reading:
+            self._reading = True
+            self._progress(92, "Manifest signed; taking the bundle's sha256.")
+        return self._target.read(*args)
+
+    def __getattr__(self, name: str) -> Any:  # seek, tell, flush, seekable: the file's own
+        return getattr(self._target, name)
+
+
+def execute_export(export_id: int) -> Export:
+    """The job: build the bundle of a queued export, store it and record it (``export.created``). An export left
+    ``building`` longer than ``EXPORT_STALE_BUILD_SECONDS`` lost its worker and is taken over. A build that fails ends
+    in ``error`` with the reason."""
+    with transaction.atomic():
+        export = Export.objects.select_for_update().get(pk=export_id)
+        stale = export.status == ExportStatus.BUILDING and is_stale(export)
+        if export.status != ExportStatus.QUEUED and not stale:
+            return export  # a redelivered job (acks late) finds the export already taken, built or failed
+        export.status = ExportStatus.BUILDING
+        export.started_at = timezone.now()
+        export.progress = 1
+        export.progress_note = "Taken over: building again from the start." if stale else "Starting."
+        export.save(update_fields=["status", "started_at", "progress", "progress_note"])
+    progress = _Progress(export, export.started_at)
+    try:
+        built, name = _build(export, progress)
+    except ActionError as exc:
+        return _fail(export, progress, str(exc))
+    except Exception:  # a bug must end the build visibly, not leave it building for ever
+        logger.exception("export %s failed", export_id)
+        return _fail(export, progress, "The bundle could not be built; the error is in the server log.")
+    try:
+        return _record_built(export, progress, built=built, name=name)
+    except ActionError as exc:
+        return _fail(export, progress, str(exc))
+    except Exception:
+        logger.exception("export %s could not be recorded", export_id)
+        return _fail(
+            export, progress, "The bundle was built but could not be recorded; the error is in the server log."
+        )
+
+
+def _build(export: Export, progress: _Progress) -> tuple[Built, str]:
+    export = Export.objects.select_related("model", "version", "recipient", "exporter", "previous__checkpoint").get(
+        pk=export.pk
+    )
+    # The job acts for the person who asked (reports it builds are theirs); ``export.requested`` holds who and how.
+    actor = Actor.for_user(export.exporter)
+    scope = Scope(model=export.model, version=export.version, date_from=export.date_from, date_to=export.date_to)
+    progress(3, "Collecting the model's versions and audit runs.")
+    _build_reports(scope, actor=actor, progress=progress)
+    progress(60, "Issuing a checkpoint; selecting the trail events in scope and their inclusion proofs.")
+    previous = export.previous
     with tempfile.TemporaryDirectory(prefix="assay-export-") as folder:
         path = Path(folder) / "bundle.zip"
         with path.open("w+b") as target:
             built = build_bundle(
-                target,
+                _WatchedFile(target, progress),  # type: ignore[arg-type]  # a file in all but name
                 scope=scope,
-                exporter=user,
-                recipient=recipient,
+                exporter=export.exporter,
+                recipient=export.recipient,
                 previous_checkpoint=previous.checkpoint if previous else None,
                 actor=actor,
             )
+        progress(96, "Storing the bundle.")
         # Stored before the transaction (see governance.storage): a failure below leaves an unreferenced file only.
         name = store_by_hash(path, folder="exports", sha256=built.sha256, suffix=".zip")
-    return _record_export(
-        user=user, actor=actor, scope=scope, recipient=recipient, previous=previous, built=built, name=name
+    return built, name
+
+
+def _build_reports(scope: Scope, *, actor: Actor, progress: _Progress) -> None:
+    """Build (or find, when still current) the signed report of every completed run and every version in scope, one
+    at a time so the progress can say which. ``build_bundle`` then finds them stored; any this missed it builds."""
+    from audits.models import AuditRun, RunStatus
+    from audits.reports.service import report_for_run, report_for_version
+
+    versions = [scope.version] if scope.version is not None else list(scope.model.versions.order_by("number"))
+    runs = AuditRun.objects.filter(model_version__in=versions, status=RunStatus.DONE).select_related(
+        "model_version__model"
     )
+    start, end = scope.window()
+    if start:
+        runs = runs.filter(created_at__gte=start)
+    if end:
+        runs = runs.filter(created_at__lt=end)
+    work: list[tuple[str, Callable[[], Any]]] = [
+        (f"audit run {run.pk}", partial(report_for_run, run, actor=actor)) for run in runs.order_by("id")
+    ]
+    work += [
+        (f"{scope.model.name} v{version.number}", partial(report_for_version, version, actor=actor))
+        for version in versions
+    ]
+    for done, (what, make) in enumerate(work):
+        progress(5 + 50 * done // len(work), f"Signed report {done + 1} of {len(work)}: {what}.")
+        make()
+    progress(55, f"{len(work)} signed report{'s' if len(work) != 1 else ''} ready.")
 
 
-def _record_export(
-    *, user: User, actor: Actor, scope: Scope, recipient: User | None, previous: Export | None, built: Built, name: str
-) -> Export:
+def _record_built(export: Export, progress: _Progress, *, built: Built, name: str) -> Export:
     with transaction.atomic():
-        lock_trail()  # serialises with every other export's commit, as every export records an event
-        latest = previous_export(recipient)
-        if (latest.pk if latest else None) != (previous.pk if previous else None):
+        lock_trail()  # serialises with every other export's request and commit
+        row = Export.objects.select_for_update().select_related("model", "version").get(pk=export.pk)
+        if row.status != ExportStatus.BUILDING or row.started_at != progress.claim:
+            return row  # taken over or abandoned while this job built: the other outcome stands
+        latest = previous_export(row.recipient, exclude=row.pk)
+        if (latest.pk if latest else None) != row.previous_id:
             raise ExportError(
-                "Another export to the same recipient was completed while this one was being built, so this "
-                "bundle's consistency proof starts from the wrong checkpoint. Nothing was recorded: export again.",
+                "Another export to the same recipient became ready while this one was being built, so this "
+                "bundle's consistency proof starts from the wrong checkpoint. It was not recorded: export again.",
                 code="concurrent_export",
                 status=409,
             )
-        export = Export.objects.create(
-            model=scope.model,
-            version=scope.version,
-            date_from=scope.date_from,
-            date_to=scope.date_to,
-            recipient=recipient,
-            exporter=user,
-            sha256=built.sha256,
-            size=built.size,
-            file=name,
-            manifest_sha256=built.manifest_sha256,
-            checkpoint=built.checkpoint,
-            previous=previous,
-            events=built.events,
-        )
+        row.status = ExportStatus.READY
+        row.progress = 100
+        row.progress_note = "Ready."
+        row.finished_at = timezone.now()
+        row.sha256 = built.sha256
+        row.size = built.size
+        row.file = name
+        row.manifest_sha256 = built.manifest_sha256
+        row.checkpoint = built.checkpoint
+        row.events = built.events
+        row.save()
         record_event(
             events.EXPORT_CREATED,
-            actor=actor,
-            obj=export,
+            actor=Actor.for_user(row.exporter),
+            obj=row,
             payload={
-                "model": scope.model.name,
-                "version": scope.version.number if scope.version else None,
-                "from": scope.date_from.isoformat() if scope.date_from else None,
-                "to": scope.date_to.isoformat() if scope.date_to else None,
-                "recipient": recipient.pk if recipient else None,
+                "model": row.model.name,
+                "version": row.version.number if row.version else None,
+                "from": row.date_from.isoformat() if row.date_from else None,
+                "to": row.date_to.isoformat() if row.date_to else None,
+                "recipient": row.recipient_id,
                 "sha256": built.sha256,
                 "size": built.size,
                 "manifest_sha256": built.manifest_sha256,
                 "checkpoint_size": built.checkpoint.tree_size,
                 "events": built.events,
-                "previous_export": previous.pk if previous else None,
+                "previous_export": row.previous_id,
             },
         )
-    return export
+    return row
+
+
+def _fail(export: Export, progress: _Progress, error: str) -> Export:
+    with transaction.atomic():
+        row = Export.objects.select_for_update().get(pk=export.pk)
+        if row.status == ExportStatus.BUILDING and row.started_at == progress.claim:
+            _abandon(row, error)
+    return row
 
 
 def open_bundle(export: Export) -> Any:
@@ -161,6 +379,8 @@ def do_create_share(
     _regulator(regulator, field="regulator")
     if (model is None) == (export is None):
         raise ExportError("Share either a model or an export, not both and not neither.", field="model")
+    if export is not None and export.status == ExportStatus.ERROR:
+        raise ExportError(f"Export {export.pk} failed: it has no bundle to share.", field="export")
     now = timezone.now()
     if expires_at <= now:
         raise ExportError("expires_at must be in the future.", field="expires_at")

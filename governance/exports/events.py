@@ -20,6 +20,18 @@ EXPORT_CREATED = register(
         "previous_export",
     ),
 )
+EXPORT_REQUESTED = register(
+    "export.requested",
+    "An evidence bundle was asked for (its scope, for whom, and the previous export to the same recipient its "
+    "consistency proof will start from); ``export.created`` or ``export.failed`` on the same export follows.",
+    fields=("model", "version", "from", "to", "recipient", "previous_export"),
+)
+EXPORT_FAILED = register(
+    "export.failed",
+    "An evidence bundle could not be built, or its build was abandoned (the message's hash; the text is on the "
+    "export).",
+    fields=("error_sha256",),
+)
 SHARE_CREATED = register(
     "share.created",
     "A model or an export was shared with a regulator account until an expiry (the reason's hash).",

@@ -12,8 +12,16 @@ from django.utils import timezone
 from governance.exports import events as _events  # noqa: F401  (registers the trail event types)
 
 
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    BUILDING = "building", "Building"
+    READY = "ready", "Ready"
+    ERROR = "error", "Error (not built)"
+
+
 class Export(models.Model):
-    """One evidence bundle: its scope, who made it for whom, the stored ZIP and the checkpoint it is proved against."""
+    """One evidence bundle: its scope, who asked for it for whom, its build's progress, and once built the stored ZIP
+    and the checkpoint it is proved against (empty until ``status`` is ``ready``)."""
 
     model = models.ForeignKey("registry.RegisteredModel", on_delete=models.PROTECT, related_name="exports")
     version = models.ForeignKey(
@@ -26,20 +34,45 @@ class Export(models.Model):
     )
     exporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
-    sha256 = models.CharField(max_length=64, db_index=True)
-    size = models.BigIntegerField()
-    file = models.CharField(max_length=255, help_text="Storage name of the ZIP (content-addressed).")
-    manifest_sha256 = models.CharField(max_length=64)
-    checkpoint = models.ForeignKey("governance.Checkpoint", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED, db_index=True)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent of the build done.")
+    progress_note = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    # Set when a job takes the build; also the job's claim: a job finds out it was taken over when this changed.
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    file = models.CharField(max_length=255, blank=True, help_text="Storage name of the ZIP (content-addressed).")
+    manifest_sha256 = models.CharField(max_length=64, blank=True)
+    checkpoint = models.ForeignKey(
+        "governance.Checkpoint", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     # The export to the same recipient whose checkpoint this bundle's consistency proof starts from.
     previous = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    events = models.PositiveIntegerField(help_text="Trail events in the bundle.")
+    events = models.PositiveIntegerField(null=True, blank=True, help_text="Trail events in the bundle.")
 
     class Meta:
         ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status=ExportStatus.READY)
+                | (Q(checkpoint__isnull=False, size__isnull=False, events__isnull=False) & ~Q(sha256="") & ~Q(file="")),
+                name="export_ready_has_its_bundle",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"export {self.pk} of {self.model_id}"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == ExportStatus.READY
+
+    @property
+    def is_live(self) -> bool:
+        """Still being built (queued or building): the portal keeps polling it."""
+        return self.status in (ExportStatus.QUEUED, ExportStatus.BUILDING)
 
 
 class ShareQuerySet(models.QuerySet["Share"]):

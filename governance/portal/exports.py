@@ -14,7 +14,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from governance.access.actions import ActionError
@@ -23,6 +23,7 @@ from governance.access.roles import Role
 from governance.exports import actions
 from governance.exports.access import access_export, access_share, exports_visible_to, shares_visible_to
 from governance.exports.events import SHARE_ACCESSED
+from governance.exports.models import Export, ExportStatus, Share
 from governance.portal.access import may, portal_user, portal_view, refusal, set_choices
 from governance.portal.pagination import paginate
 from governance.trail.log import Actor
@@ -128,13 +129,22 @@ def exports(request: HttpRequest) -> HttpResponse:
                 except ActionError as exc:
                     error, status = refusal(exc)
                 else:
-                    messages.success(request, f"Evidence bundle #{export.pk} built and signed.")
+                    _say_how_it_went(request, export)
                     return redirect("portal:export-detail", pk=export.pk)
         if not error:
             status = 400
     page = paginate(request, exports_visible_to(request.user).order_by("-id"))
     context = {"page": page, "form": form, "error": error, "can_create": may(request, "exports:create")}
     return render(request, "exports/exports.html", context, status=status)
+
+
+def _say_how_it_went(request: HttpRequest, export: Export) -> None:
+    if export.status == ExportStatus.READY:
+        messages.success(request, f"Evidence bundle #{export.pk} built and signed.")
+    elif export.status == ExportStatus.ERROR:
+        messages.error(request, f"Evidence bundle #{export.pk} could not be built: {export.error}")
+    else:
+        messages.info(request, f"Evidence bundle #{export.pk} is being built; this page shows its progress.")
 
 
 def _accesses(shares: Any) -> Any:
@@ -146,7 +156,12 @@ def _accesses(shares: Any) -> Any:
 
 @portal_view(GET="exports:read", POST="exports:create")
 def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """One bundle: what it holds, its download, its shares and every access they gave; POST shares it."""
+    """One bundle: its build's progress (live), what it holds, its download, its shares and every access they gave;
+    POST shares it. ``?part=build`` answers only the build's fragment, which the page polls (htmx) while it builds."""
+    if request.method == "GET" and request.GET.get("part") == "build":
+        # The page recorded a regulator's access once; its polls (one a second) are not recorded again.
+        export = get_object_or_404(exports_visible_to(request.user), pk=pk)
+        return render(request, "exports/_build.html", {"export": export})
     export = access_export(request.user, pk, request)
     form = ShareForm(request.POST or None, auto_id="share_%s")
     status, error = 200, ""
@@ -240,8 +255,6 @@ def share_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect("portal:share-detail", pk=share.pk)
         else:
             status = 400
-    from governance.exports.models import Share
-
     accesses = paginate(request, _accesses(Share.objects.filter(pk=share.pk)), per_page=20)
     context = {
         "share": share,

@@ -94,6 +94,32 @@ def arrange_evidence(cast: Cast, *, name: str = MODEL) -> Evidence:
     )
 
 
+def post_export(client: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """POST an export through the API and let its build run, as it does once the request's transaction commits (the
+    test's transaction never commits): 202 and queued first, then its own page shows it ready."""
+    from django.test import TestCase
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = client.post(f"{API}/exports/", body, format="json")
+        assert response.status_code == 202, response.content
+        assert response.json()["status"] == "queued"
+        assert response["Location"] == f"{API}/exports/{response.json()['id']}/"
+    made = client.get(response["Location"])
+    assert made.status_code == 200, made.content
+    assert made.json()["status"] == "ready", made.json()
+    return dict(made.json())
+
+
+def build_now(make: Callable[[], Any]) -> Any:
+    """Call ``make`` (an action that queues an export's build on commit) and run the build when it returns."""
+    from django.test import TestCase
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        made = make()
+    made.refresh_from_db()
+    return made
+
+
 def audits_actor(cast: Cast) -> Any:
     from governance.trail.log import Actor
 

@@ -71,9 +71,12 @@ def _share(cast: Any, *, model: RegisteredModel) -> Any:
 def _export(cast: Any) -> dict[str, Any]:
     """A fresh export made for the regulator, whose model is shared with them."""
     model = _model(cast, f"ladder-export-{next(_numbers)}")
-    export = do_create_export(
-        user=cast.officer.user, actor=Actor.for_user(cast.officer.user), model=model, recipient=cast.regulator.user
-    )
+    from django.test import TestCase
+
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the bundle is built once the request commits
+        export = do_create_export(
+            user=cast.officer.user, actor=Actor.for_user(cast.officer.user), model=model, recipient=cast.regulator.user
+        )
     _share(cast, model=model)
     return {"pk": export.pk}
 

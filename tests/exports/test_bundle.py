@@ -27,6 +27,7 @@ from tests.exports.conftest import (
     API,
     Evidence,
     members,
+    post_export,
     rewrite,
     run_verify,
     trusted_keys_text,
@@ -34,9 +35,7 @@ from tests.exports.conftest import (
 
 
 def export(cast: Cast, body: dict[str, Any]) -> dict[str, Any]:
-    response = cast.officer.client().post(f"{API}/exports/", body, format="json")
-    assert response.status_code == 201, response.content
-    return response.json()
+    return post_export(cast.officer.client(), body)
 
 
 def download(cast: Cast, export_id: int) -> Any:

@@ -18,7 +18,7 @@ from governance.trail.log import Actor
 from registry.models import RegisteredModel
 from tests.api import assert_error, db_state, events_since, last_seq
 from tests.conftest import Cast
-from tests.exports.conftest import API, Evidence
+from tests.exports.conftest import API, Evidence, post_export
 from tests.registry.conftest import register_model
 
 
@@ -37,9 +37,7 @@ def share_model(cast: Cast, name: str, *, days: float = 30, regulator: str = "re
 
 
 def export(cast: Cast, body: dict[str, Any]) -> dict[str, Any]:
-    response = cast.officer.client().post(f"{API}/exports/", body, format="json")
-    assert response.status_code == 201, response.content
-    return response.json()
+    return post_export(cast.officer.client(), body)
 
 
 @pytest.fixture

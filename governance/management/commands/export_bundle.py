@@ -1,14 +1,16 @@
 """python manage.py export_bundle --model NAME [--version N] [--from DATE --to DATE] [--recipient USER] --out FILE.zip
 
 The same action as ``POST /api/v1/exports/``: the bundle is recorded, retained and downloadable again; this command
-also writes a copy to ``--out``. It acts as ``--as`` (an officer or administrator), by default the only active
-officer when there is exactly one.
+also writes a copy to ``--out``. It waits for the build (in this process without a broker; with one, it polls the
+export while a worker builds it, printing the progress). It acts as ``--as`` (an officer or administrator), by
+default the only active officer when there is exactly one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from governance.access.actions import ActionError
 from governance.access.models import User
 from governance.access.roles import Role
-from governance.exports.actions import do_create_export, open_bundle
+from governance.exports.actions import do_create_export, execute_export, open_bundle
+from governance.exports.models import Export, ExportStatus
 from governance.trail.log import Actor
 
 
@@ -44,6 +47,9 @@ class Command(BaseCommand):
         parser.add_argument("--recipient", help="the regulator account it is for (its previous bundle is linked)")
         parser.add_argument("--as", dest="as_user", help="the officer or administrator exporting")
         parser.add_argument("--out", type=Path, required=True, help="where to write the ZIP (a new file)")
+        parser.add_argument(
+            "--wait", type=int, default=3600, help="seconds to wait for a worker to build it (default 3600)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from registry.models import RegisteredModel
@@ -79,6 +85,10 @@ class Command(BaseCommand):
             )
         except ActionError as error:
             raise CommandError(str(error)) from None
+        export = self._wait(export, seconds=options["wait"])
+        if export.status != ExportStatus.READY:
+            raise CommandError(f"Export {export.pk} failed: {export.error}")
+        assert export.checkpoint is not None
         with open_bundle(export) as source, out.open("xb") as target:
             shutil.copyfileobj(source, target)
         self.stdout.write(
@@ -86,6 +96,28 @@ class Command(BaseCommand):
             f"{export.events} trail events proved against checkpoint size {export.checkpoint.tree_size}."
         )
         self.stdout.write(f"Wrote {out}. Verify offline: python verify.py {out} --trusted-keys KEYS_YOU_TRUST")
+
+    def _wait(self, export: Export, *, seconds: int) -> Export:
+        """The export once its build ended, polling while a worker builds it."""
+        from governance.celery import app
+
+        if export.is_live and app.conf.task_always_eager:
+            # No broker, so no worker: the build runs here (already done, unless an outer transaction holds it back).
+            export = execute_export(export.pk)
+        deadline, said = time.monotonic() + seconds, ""
+        while export.is_live:
+            if time.monotonic() > deadline:
+                raise CommandError(
+                    f"Export {export.pk} is still {export.status} after {seconds} s; it carries on: "
+                    f"GET /api/v1/exports/{export.pk}/ shows its progress."
+                )
+            line = f"{export.status} {export.progress}%: {export.progress_note}"
+            if line != said:
+                self.stderr.write(line)
+                said = line
+            time.sleep(1)
+            export.refresh_from_db()
+        return export
 
     def _exporter(self, username: str | None) -> User:
         exporters = User.objects.filter(is_active=True, role__in=[Role.OFFICER, Role.ADMIN])
