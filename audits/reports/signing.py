@@ -19,10 +19,13 @@ import hashlib
 import io
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 GENERATED_FILE = "report-signing.pem"  # private key (PKCS#8) then certificate, PEM
 SIGNATURE_FIELD = "AssayReportSignature"
@@ -230,6 +233,24 @@ def _signer(identity: SigningIdentity) -> Any:
     )
 
 
+def _without_running_loop(call: Callable[[], T]) -> T:
+    """``call()`` here, or in a short-lived thread when this thread already runs an asyncio event loop.
+
+    pyHanko's synchronous signing and validation call ``asyncio.run``, which refuses to start inside a running loop
+    (an async view, or a test process where Playwright's sync API is alive): the work is the same either way.
+    """
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return call()
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()
+
+
 def sign_pdf(pdf: bytes, *, reason: str, location: str = "", identity: SigningIdentity | None = None) -> SignedPdf:
     """``pdf`` with a PAdES baseline (B-B) signature over the whole document, SHA-256."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -247,7 +268,7 @@ def sign_pdf(pdf: bytes, *, reason: str, location: str = "", identity: SigningId
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
         pdf_signer = signers.PdfSigner(metadata, signer=_signer(identity))
-        output = pdf_signer.sign_pdf(writer, in_place=False, output=io.BytesIO())
+        output = _without_running_loop(lambda: pdf_signer.sign_pdf(writer, in_place=False, output=io.BytesIO()))
     except Exception as exc:  # pyHanko raises many types; the caller needs one
         raise SigningError(f"the report could not be signed: {exc}") from exc
     signed = output.getvalue()
@@ -283,7 +304,7 @@ def validate_pdf(pdf: bytes, *, trusted_cert_pem: bytes | None = None) -> Valida
         signatures = reader.embedded_signatures
         if len(signatures) != 1:
             return refused(f"expected one signature, found {len(signatures)}")
-        status = validate_pdf_signature(signatures[0], context)
+        status = _without_running_loop(lambda: validate_pdf_signature(signatures[0], context))
     except SignatureValidationError as exc:
         return refused(f"the signature does not validate: {exc}")
     except Exception as exc:  # a damaged file fails to parse in many ways
