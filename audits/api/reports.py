@@ -131,7 +131,7 @@ class ReportPdf(APIView):
         responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The signed PDF.")}
     )
     def get(self, request: Request, pk: str) -> Any:
-        report = access_report(request.user, pk, request)
+        report = access_report(request.user, pk, request, access_kind="download")
         etag = f'"{report.sha256}"'
         if request.headers.get("If-None-Match") == etag:
             response = HttpResponse(status=304)

@@ -18,6 +18,7 @@ def reports_visible_to(user: Any) -> QuerySet[Report]:
     )
 
 
-def access_report(user: Any, pk: Any, request: Any = None) -> Report:
-    """The report ``pk`` if ``user`` may see its model, else 404."""
-    return get_visible_or_404(reports_visible_to(user), user, request, pk=pk)
+def access_report(user: Any, pk: Any, request: Any = None, *, access_kind: str = "view") -> Report:
+    """The report ``pk`` if ``user`` may see its model, else 404. ``access_kind`` ("view" or "download") is what
+    a regulator's access is recorded as."""
+    return get_visible_or_404(reports_visible_to(user), user, request, access_kind=access_kind, pk=pk)
