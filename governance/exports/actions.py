@@ -98,6 +98,10 @@ def do_create_export(
     _regulator(recipient, field="recipient")
     if version is not None and version.model_id != model.pk:
         raise ExportError(f"Version {version.number} is not a version of {model.name}.", field="version")
+    for name, day in (("from", date_from), ("to", date_to)):
+        # The window's end is the day after 'to': a date at the calendar's edge cannot be a window's bound.
+        if day is not None and not 1900 <= day.year <= 9998:
+            raise ExportError(f"'{name}' must be a date between the years 1900 and 9998, not {day}.", field=name)
     if date_from and date_to and date_from > date_to:
         raise ExportError("'from' is after 'to'.", field="from")
     with transaction.atomic():

@@ -179,6 +179,8 @@ BAD_EXPORTS = [
     ({"model": "credit-scoring", "recipient": "nobody"}, 422, "There is no user named 'nobody'."),
     ({"model": "credit-scoring", "from": "2026-02-01", "to": "2026-01-01"}, 422, "'from' is after 'to'."),
     ({"model": "credit-scoring", "from": "2026-02-30"}, 422, "from:"),
+    ({"model": "credit-scoring", "to": "9999-12-31"}, 422, "'to' must be a date between the years 1900 and 9998"),
+    ({"model": "credit-scoring", "from": "0001-01-01"}, 422, "'from' must be a date between the years 1900 and 9998"),
     ({"model": "../../etc/passwd"}, 422, "model:"),
     ({"model": "x" * 5000}, 422, "model:"),
     ({"model": "credit-scoring", "version": 10**30}, 422, "version:"),
