@@ -151,8 +151,8 @@ def evaluate(
         outcome.required = required
         outcomes.append(outcome)
     for outcome in outcomes:
-        outcome.details = _json_safe(outcome.details)
-        outcome.reason = _json_safe(outcome.reason)
+        outcome.details = json_safe(outcome.details)
+        outcome.reason = json_safe(outcome.reason)
     verdict, reasons = decide(outcomes)
     results = {
         "verdict": verdict,
@@ -167,7 +167,7 @@ def evaluate(
         verdict=verdict,
         reasons=reasons,
         checks=outcomes,
-        results=_json_safe(results),
+        results=json_safe(results),
         library_versions=library_versions(),
         seeds={"checks": context.seed},
     )
@@ -187,16 +187,16 @@ def group_metrics(evaluation: Any, context: CheckContext) -> dict[str, Any]:
     return {"groupings": tables}
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """Results as plain JSON: numpy numbers to Python, NaN and infinities to None (undefined, never 0)."""
     import math
 
     import numpy as np
 
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):

@@ -248,23 +248,30 @@ def read_table(path: Path, *, fmt: str, delimiter: str = ",", text_columns: Sequ
     raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
 
 
-def _check_delimiter(delimiter: str) -> str:
-    if delimiter == "\\t":  # what a person types into a form field for a tab
-        return "\t"
+def delimiter_problem(delimiter: str) -> str | None:
+    """Why ``delimiter`` cannot split a CSV file, or None when it can. ``\t`` (the two characters a person types
+    into a form field for a tab) stands for a tab. Arrow reads the delimiter as one ASCII byte, and a line break, the
+    quote or NUL would split rows or fields wrongly."""
+    if delimiter == "\\t":
+        return None
     if len(delimiter) != 1:
-        raise IngestError(
-            f"The delimiter must be a single character, such as ',' or ';'; got {delimiter!r}"
-            f" ({len(delimiter)} characters).",
-            field="delimiter",
+        return (
+            f"The delimiter must be one character, such as ',' ';' or '\\t' for a tab; got {delimiter[:10]!r}"
+            f" ({len(delimiter)} characters)."
         )
     if delimiter in '"\r\n\x00' or not delimiter.isascii():
-        # Arrow reads the delimiter as one byte: a line break or the quote would split rows or fields wrongly.
-        raise IngestError(
-            f"The delimiter cannot be {delimiter!r}: use one ASCII character other than a line break, a double "
-            "quote or NUL.",
-            field="delimiter",
+        return (
+            f"The delimiter cannot be {delimiter!r}: use one ASCII character other than a line break, a double quote "
+            "or NUL."
         )
-    return delimiter
+    return None
+
+
+def _check_delimiter(delimiter: str) -> str:
+    problem = delimiter_problem(delimiter)
+    if problem:
+        raise IngestError(problem, field="delimiter")
+    return "\t" if delimiter == "\\t" else delimiter
 
 
 def _read_csv(path: Path, *, delimiter: str, markers: Sequence[str], text_columns: Sequence[str]) -> pa.Table:

@@ -10,7 +10,6 @@ performance when labels exist, live fairness per group under the audits' rules).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from audits.engine import json_safe
 from registry.monitoring import drift
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
@@ -76,24 +76,14 @@ class BatchSpec:
 
 
 def check_delimiter(delimiter: str) -> str:
-    """The CSV delimiter to read with: one ASCII character that is not a line break, a quote or NUL (``\\t``, the
-    two characters a person types for a tab, is a tab); anything else is refused with a ``BatchError``."""
-    if delimiter == "\\t":
-        delimiter = "\t"
-    if len(delimiter) != 1:
-        raise BatchError(
-            f"The delimiter must be one character, such as ',' ';' or '\\t' for a tab; got {delimiter[:10]!r} "
-            f"({len(delimiter)} characters).",
-            field="delimiter",
-        )
-    if delimiter in '\r\n"\x00' or not delimiter.isascii():
-        # pyarrow reads a single byte: a line break or the quote character would split rows or fields wrongly.
-        raise BatchError(
-            f"The delimiter cannot be {delimiter!r}: use one ASCII character other than a line break, a double "
-            "quote or NUL.",
-            field="delimiter",
-        )
-    return delimiter
+    """The CSV delimiter to read with (``\t``, the two characters a person types for a tab, is a tab), by the same
+    rule as dataset uploads (``governance.data.ingest.delimiter_problem``); refused with a ``BatchError``."""
+    from governance.data.ingest import delimiter_problem
+
+    problem = delimiter_problem(delimiter)
+    if problem:
+        raise BatchError(problem, field="delimiter")
+    return "\t" if delimiter == "\\t" else delimiter
 
 
 def check_columns(names: Sequence[str], spec: BatchSpec, *, labels_only: bool = False) -> None:
@@ -478,8 +468,8 @@ def compute(  # noqa: PLR0912, PLR0915 - the one pass over a batch, read top to 
             name: pa.chunked_array(chunks, type=pa.string()).combine_chunks().dictionary_encode().to_pandas()
             for name, chunks in protected_chunks.items()
         }
-        results["fairness"] = _json_safe(live_fairness(y_pred=y_pred, protected=protected, spec=spec, rules=rules))
-    return _json_safe(results)
+        results["fairness"] = json_safe(live_fairness(y_pred=y_pred, protected=protected, spec=spec, rules=rules))
+    return json_safe(results)
 
 
 def _label_chunks(path: Path, *, fmt: str, delimiter: str, spec: BatchSpec) -> Iterator[Any]:
@@ -508,15 +498,3 @@ def validate(path: Path, *, fmt: str, spec: BatchSpec, delimiter: str = ",") -> 
     if rows == 0:
         raise BatchError("The batch has no rows.")
     return rows
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -581,7 +581,7 @@ def test_a_delimiter_must_be_one_character(tmp_path: Path, delimiter: str) -> No
     assert error.field == "delimiter"
     assert "delimiter" in str(error)
     if len(delimiter) != 1:
-        assert "single character" in str(error)
+        assert "one character" in str(error)
 
 
 @pytest.mark.parametrize(
