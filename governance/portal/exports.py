@@ -167,19 +167,8 @@ def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
     status, error = 200, ""
     if request.method == "POST":
         if form.is_valid():
-            regulator = User.objects.get(username=form.cleaned_data["regulator"])
-            try:
-                actions.do_create_share(
-                    user=portal_user(request),
-                    actor=Actor.from_request(request),
-                    regulator=regulator,
-                    expires_at=form.expires_at(),
-                    reason=form.cleaned_data["reason"],
-                    export=export,
-                )
-            except ActionError as exc:
-                error, status = refusal(exc)
-            else:
+            regulator, error, status = _create_share(request, form, export=export)
+            if regulator is not None:
                 messages.success(request, f"Shared with {regulator.username} until {form.cleaned_data['expires_on']}.")
                 return redirect("portal:export-detail", pk=export.pk)
         else:
@@ -196,6 +185,25 @@ def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "exports/export_detail.html", context, status=status)
 
 
+def _create_share(request: HttpRequest, form: Any, **target: Any) -> tuple[User | None, str, int]:
+    """Share ``target`` (``model=`` or ``export=``) as the valid ``form`` says, through the API's own action: the
+    regulator, or (None, the refusal in words, its status)."""
+    regulator = User.objects.get(username=form.cleaned_data["regulator"])
+    try:
+        actions.do_create_share(
+            user=portal_user(request),
+            actor=Actor.from_request(request),
+            regulator=regulator,
+            expires_at=form.expires_at(),
+            reason=form.cleaned_data["reason"],
+            **target,
+        )
+    except ActionError as exc:
+        error, status = refusal(exc)
+        return None, error, status
+    return regulator, "", 200
+
+
 @portal_view(GET="exports:read", POST="exports:create")
 def shares(request: HttpRequest) -> HttpResponse:
     """Shares: all of them (officers) or the ones made to you (regulators), with their expiry; POST shares a model."""
@@ -204,19 +212,8 @@ def shares(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             model = access_model(request.user, form.cleaned_data["model"], request)
-            regulator = User.objects.get(username=form.cleaned_data["regulator"])
-            try:
-                actions.do_create_share(
-                    user=portal_user(request),
-                    actor=Actor.from_request(request),
-                    regulator=regulator,
-                    expires_at=form.expires_at(),
-                    reason=form.cleaned_data["reason"],
-                    model=model,
-                )
-            except ActionError as exc:
-                error, status = refusal(exc)
-            else:
+            regulator, error, status = _create_share(request, form, model=model)
+            if regulator is not None:
                 messages.success(request, f"{model.name} shared with {regulator.username}.")
                 return redirect("portal:shares")
         else:
