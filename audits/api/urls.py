@@ -13,9 +13,7 @@ urlpatterns = [
     path("audits/", views.AuditList.as_view(), name="audit-list"),
     path("audits/<int:pk>/", views.AuditDetail.as_view(), name="audit-detail"),
     path("audits/<int:pk>/reports/", reports.RunReports.as_view(), name="audit-reports"),
-    path(
-        "models/<slug:name>/versions/<int:number>/reports/", reports.VersionReports.as_view(), name="version-reports"
-    ),
+    path("models/<slug:name>/versions/<int:number>/reports/", reports.VersionReports.as_view(), name="version-reports"),
     path("reports/<uuid:pk>/", reports.ReportDetail.as_view(), name="report-detail"),
     path("reports/<uuid:pk>/pdf", reports.ReportPdf.as_view(), name="report-pdf"),
     path("gates/check", gate.GateCheck.as_view(), name="gate-check"),
