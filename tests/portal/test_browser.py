@@ -84,7 +84,12 @@ def new_page(browser: Any) -> Iterator[Any]:
 
 def sign_in(page: Any, base: str, member: Member) -> None:
     """Sign in through the real form, by keyboard only (the user name field has focus on arrival)."""
+    from playwright.sync_api import expect
+
     page.goto(f"{base}/login/")
+    # Chromium applies autofocus after the load event, in a later frame: wait for it (this also asserts it), or the
+    # first keys could land nowhere.
+    expect(page.locator("input[name=username]")).to_be_focused()
     page.keyboard.type(member.user.username)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
