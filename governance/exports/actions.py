@@ -312,7 +312,7 @@ def _build_reports(scope: Scope, *, actor: Actor, progress: _Progress) -> None:
 def _record_built(export: Export, progress: _Progress, *, built: Built, name: str) -> Export:
     with transaction.atomic():
         lock_trail()  # serialises with every other export's request and commit
-        row = Export.objects.select_for_update().select_related("model", "version").get(pk=export.pk)
+        row = Export.objects.select_for_update(of=("self",)).select_related("model", "version").get(pk=export.pk)
         if row.status != ExportStatus.BUILDING or row.started_at != progress.claim:
             return row  # taken over or abandoned while this job built: the other outcome stands
         latest = previous_export(row.recipient, exclude=row.pk)
