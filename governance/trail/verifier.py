@@ -113,7 +113,8 @@ Exit status: 0 when all of that holds against keys you supplied (``--trusted-key
 accepted explicitly (``--trust-bundle-keys``, which prints the bundle's key ids and fingerprints to
 compare out of band); 1 when a check failed; 2 when every check holds but only against the
 bundle's own keys (which prove nothing: a forger replaces them too), or on a usage error. The
-folder command ``verify`` follows the same rule with ``--trust-export-keys``. A damaged or
+folder command ``verify`` follows the same rule with ``--trust-export-keys``, and ``inclusion``
+without ``--checkpoint`` exits 2 (its root is not authenticated by anything). A damaged or
 hostile ZIP is a ``FAIL`` line, never a traceback: every read is bounded (by the size the signed
 manifest gives, and per line), and the trail is checked only in members whose size and hash
 match the manifest.
@@ -2805,13 +2806,21 @@ def _command_inclusion(args: argparse.Namespace) -> int:
         _check_against_checkpoint(
             "checkpoint", args.checkpoint, keys=keys, size=tree_size, root=root, problems=problems
         )
-    anchored = (
-        " (checkpoint signature verified)" if args.checkpoint else " (no checkpoint given: root not authenticated)"
+    if args.checkpoint or problems:
+        return _report(
+            problems,
+            f"OK: leaf {index} is included in the tree of size {tree_size} with root {root.hex()} (checkpoint "
+            "signature verified)",
+        )
+    # Without a signed checkpoint the proof only agrees with a root the proof file itself names: anyone can make
+    # such a file. Say what holds, and exit 2, so that `verify.py inclusion x && accept` is never fooled.
+    print(f"the proof is consistent: leaf {index} is in a tree of size {tree_size} with root {root.hex()}")
+    print(
+        "NOT VERIFIED: no checkpoint given, so that root is not authenticated; pass --checkpoint HELD.note "
+        "--trusted-keys KEYS",
+        file=sys.stderr,
     )
-    return _report(
-        problems,
-        f"OK: leaf {index} is included in the tree of size {tree_size} with root {root.hex()}{anchored}",
-    )
+    return EXIT_NOT_TRUSTED
 
 
 def _command_consistency(args: argparse.Namespace) -> int:
