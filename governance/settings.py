@@ -314,6 +314,8 @@ CELERY_BEAT_SCHEDULE = {
     "webhook-retries": {"task": "registry.retry_due_webhooks", "schedule": 30.0},
     # Monitoring: every batch check still due (queued ones a worker lost, late labels); see `manage.py monitor`.
     "monitoring-due-checks": {"task": "registry.monitoring.run_due_checks", "schedule": 300.0},
+    # Evidence bundles whose build job was lost (a worker died, a message vanished) are queued again.
+    "exports-resume-lost-builds": {"task": "exports.resume_lost_builds", "schedule": 600.0},
 }
 
 # --- the trail -----------------------------------------------------------------------------------------------

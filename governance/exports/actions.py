@@ -82,6 +82,12 @@ def is_stale(export: Export, now: dt.datetime | None = None) -> bool:
     return since is None or (now or timezone.now()) - since > limit
 
 
+def lost_builds(now: dt.datetime | None = None) -> list[int]:
+    """Ids of the exports whose build was lost (``is_stale``), oldest first: what the periodic sweep queues again."""
+    in_flight = Export.objects.filter(status__in=IN_FLIGHT).order_by("id")
+    return [export.pk for export in in_flight if is_stale(export, now)]
+
+
 def do_create_export(
     *,
     user: User,

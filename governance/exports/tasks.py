@@ -11,3 +11,15 @@ def build_export(export_id: int) -> str:
     from governance.exports.actions import execute_export
 
     return execute_export(export_id).status
+
+
+@shared_task(name="exports.resume_lost_builds")
+def resume_lost_builds() -> list[int]:
+    """Queue again every export whose job was lost (queued or building past ``EXPORT_STALE_BUILD_SECONDS``); the
+    build claims it under a lock, so a job that is merely slow is never run twice. Returns the export ids."""
+    from governance.exports.actions import lost_builds
+
+    lost = lost_builds()
+    for export_id in lost:
+        build_export.delay(export_id)
+    return lost

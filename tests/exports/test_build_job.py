@@ -330,3 +330,20 @@ def test_a_refused_request_stores_nothing(cast: Cast, evidence: Evidence) -> Non
         ask(cast, evidence.model_name, date_from=dt.date(2026, 2, 1), date_to=dt.date(2026, 1, 1))
     assert db_state() == before
     assert events_since(seq) == []
+
+
+def test_the_periodic_sweep_finishes_an_export_whose_job_was_lost(
+    cast: Cast, evidence: Evidence, settings: Any
+) -> None:
+    from governance.exports.tasks import resume_lost_builds
+
+    lost = ask(cast, evidence.model_name)  # queued; its job never ran (the test's transaction never commits)
+    assert resume_lost_builds() == []  # queued a moment ago: its job may still come
+    assert Export.objects.get(pk=lost.pk).status == "queued"
+
+    long_ago = timezone.now() - dt.timedelta(seconds=settings.EXPORT_STALE_BUILD_SECONDS + 60)
+    Export.objects.filter(pk=lost.pk).update(created_at=long_ago)
+    assert resume_lost_builds() == [lost.pk]
+    done = Export.objects.get(pk=lost.pk)
+    assert (done.status, done.progress) == ("ready", 100)
+    assert resume_lost_builds() == []  # nothing left to resume
