@@ -61,7 +61,8 @@ def get_visible_or_404(
     When it exists but is out of scope, the refusal is recorded in the trail (with ``request``). Objects looked
     up inside a parent the caller can already see (a version of a visible model) pass ``within_visible_parent``:
     a miss there means "does not exist", and recording it as a denial would put noise in the trail. A regulator's
-    access to what was found is recorded (``access_kind``: "view" or "download").
+    access to what was found is recorded (``access_kind``: "view" or "download"; empty when the caller records it
+    itself, once it knows what the access was).
     """
     try:
         found = queryset.get(**lookup)
@@ -73,7 +74,7 @@ def get_visible_or_404(
 
             do_record_access_denied(request, reason="out_of_scope", scope="")
         raise Http404 from None
-    if getattr(user, "role", None) == Role.REGULATOR:
+    if getattr(user, "role", None) == Role.REGULATOR and access_kind:
         record_regulator_access(user, found, request, kind=access_kind)
     return found
 
@@ -85,6 +86,8 @@ def record_regulator_access(user: Any, obj: Any, request: Any = None, *, kind: s
     """
     from governance.exports.actions import do_record_share_access
 
+    if getattr(user, "role", None) != Role.REGULATOR:
+        return  # only a regulator's accesses are recorded against the share that grants them
     seen: set[tuple[str, Any, str]] = getattr(request, "_assay_share_accesses", set()) if request else set()
     key = (obj._meta.label_lower, obj.pk, kind)
     if key in seen:

@@ -251,13 +251,19 @@ class ExportDownload(APIView):
 
     @extend_schema(responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY)})
     def get(self, request: Request, pk: int) -> HttpResponse | FileResponse:
-        export = access_export(request.user, pk, request, kind="download")
+        from governance.access.scoping import record_regulator_access
+
+        # Recorded below, once it is known whether bytes were sent (a download) or not (a refusal, a 304: a view).
+        export = access_export(request.user, pk, request, kind="")
         if not export.is_ready:
+            record_regulator_access(request.user, export, request, kind="view")
             raise actions.ExportError(_not_ready(export), code="export_not_ready", status=409)
         assert export.size is not None
         etag = f'"{export.sha256}"'
         filename = f"assay-evidence-{export.model.name}-{export.pk}.zip"
-        if request.headers.get("If-None-Match") == etag:
+        not_modified = request.headers.get("If-None-Match") == etag
+        record_regulator_access(request.user, export, request, kind="view" if not_modified else "download")
+        if not_modified:
             response: HttpResponse | FileResponse = HttpResponse(status=304)
         elif export.size <= _IN_MEMORY_BYTES:
             # Small bundles are answered whole (every client, test client and middleware can read the body);

@@ -389,8 +389,9 @@ def do_create_share(
     _regulator(regulator, field="regulator")
     if (model is None) == (export is None):
         raise ExportError("Share either a model or an export, not both and not neither.", field="model")
-    if export is not None and export.status == ExportStatus.ERROR:
-        raise ExportError(f"Export {export.pk} failed: it has no bundle to share.", field="export")
+    if export is not None and export.status != ExportStatus.READY:
+        what = "failed: it has no bundle" if export.status == ExportStatus.ERROR else f"is still {export.status}"
+        raise ExportError(f"Export {export.pk} {what} to share; share it once it is ready.", field="export")
     now = timezone.now()
     if expires_at <= now:
         raise ExportError("expires_at must be in the future.", field="expires_at")

@@ -100,13 +100,13 @@ def test_the_fragment_has_the_page_s_permissions_and_polls_are_not_each_recorded
 
     from django.utils import timezone
 
-    do_create_share(
+    do_create_share(  # the model (a bundle still building cannot be shared itself): its bundles for regina too
         user=cast.officer.user,
         actor=Actor.for_user(cast.officer.user),
         regulator=cast.regulator.user,
         expires_at=timezone.now() + dt.timedelta(days=3),
         reason="Inquiry",
-        export=export,
+        model=export.model,
     )
     seq = last_seq()
     assert regulator.get(f"/exports/{export.pk}/").status_code == 200
