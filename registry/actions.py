@@ -506,6 +506,18 @@ def resolve_refusal(user: User, finding: Finding) -> RegistryError | None:
     return None
 
 
+def retire_resolution_refusal(user: User, version: ModelVersion) -> RegistryError | None:
+    """Why ``user`` may not resolve a finding on ``version`` by retiring it (the version is not deployed, or
+    retiring is not theirs to do), or None. The other resolutions need only ``resolve_refusal``."""
+    if version.state != VersionState.DEPLOYED:
+        return RegistryError(
+            f"{version} is {version.state}, not deployed, so there is nothing to retire: accept or retrain "
+            "(or reject it in review).",
+            code="not_deployed",
+        )
+    return retire_refusal(user, version)
+
+
 def _refuse(refusal: RegistryError | None) -> None:
     if refusal is not None:
         raise refusal
@@ -746,12 +758,7 @@ def do_resolve_finding(*, finding: Finding, user: User, actor: Actor, resolution
         version = locked.version
         _refuse(resolve_refusal(user, locked))
         if resolution == FindingResolution.RETIRE:
-            if version.state != VersionState.DEPLOYED:
-                raise RegistryError(
-                    f"{version} is {version.state}, not deployed, so there is nothing to retire: accept or retrain "
-                    "(or reject it in review).",
-                    code="not_deployed",
-                )
+            _refuse(retire_resolution_refusal(user, version))
             do_retire(version=version, user=user, actor=actor, reason=reason)
         locked.status = FindingStatus.RESOLVED
         locked.resolution = resolution

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from registry.models import MODEL_CARD_SECTIONS, Environment, FindingResolution
@@ -45,6 +47,12 @@ class RetireForm(forms.Form):
 class ResolveFindingForm(forms.Form):
     resolution = forms.ChoiceField(label="Resolution", choices=FindingResolution.choices)
     reason = forms.CharField(label="Reason", max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, allow_retire: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not allow_retire:  # offered only to whom the action would let retire the version (see the page's note)
+            field = self.fields["resolution"]
+            field.choices = [c for c in FindingResolution.choices if c[0] != FindingResolution.RETIRE]  # type: ignore[attr-defined]
 
 
 class AsOfForm(forms.Form):

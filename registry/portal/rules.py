@@ -50,3 +50,8 @@ def card_refusal(user: User, version: ModelVersion) -> str | None:
 def resolve_refusal(user: User, finding: Finding) -> str | None:
     """Why ``user`` cannot resolve ``finding`` now, or None."""
     return _text(actions.resolve_refusal(user, finding))
+
+
+def retire_resolution_refusal(user: User, version: ModelVersion) -> str | None:
+    """Why "retire" is not among the resolutions offered to ``user`` on ``version``, in the action's words."""
+    return _text(actions.retire_resolution_refusal(user, version))

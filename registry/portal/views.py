@@ -169,6 +169,7 @@ def _version_context(request: HttpRequest, version: ModelVersion, **extra: Any) 
     graph = graph_as_json(traverse(version, direction="upstream"), user=request.user)
     lineage = mark_safe(lineage_svg(graph)) if graph["runs"] else None  # noqa: S308 - svg.py escapes every text
     findings = Finding.objects.filter(version=version).select_related("resolved_by").order_by("status", "-opened_at")
+    retire_resolution = rules.retire_resolution_refusal(user, version)
     return {
         "version": version,
         "model": version.model,
@@ -192,7 +193,8 @@ def _version_context(request: HttpRequest, version: ModelVersion, **extra: Any) 
         "reject_form": extra.pop("reject_form", None) or forms.RejectForm(auto_id="reject_%s"),
         "deploy_form": extra.pop("deploy_form", None) or forms.DeployForm(auto_id="deploy_%s"),
         "retire_form": extra.pop("retire_form", None) or forms.RetireForm(auto_id="retire_%s"),
-        "resolve_form": forms.ResolveFindingForm(),
+        "resolve_form": forms.ResolveFindingForm(allow_retire=retire_resolution is None),
+        "retire_resolution_refusal": retire_resolution,
         "findings": findings,
         "runs": runs_visible_to(request.user).filter(model_version=version)[:20],
         "lineage": lineage,
