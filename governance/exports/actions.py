@@ -74,10 +74,14 @@ def previous_export(recipient: User | None, *, exclude: int | None = None) -> Ex
 
 
 def is_stale(export: Export, now: dt.datetime | None = None) -> bool:
-    """Queued or building far longer than any build takes (``EXPORT_STALE_BUILD_SECONDS``): its worker was lost."""
+    """Queued, or building without a progress report, for longer than any build step takes
+    (``EXPORT_STALE_BUILD_SECONDS``): its worker was lost."""
     if export.status not in IN_FLIGHT:
         return False
-    since = export.started_at if export.status == ExportStatus.BUILDING else export.created_at
+    if export.status == ExportStatus.BUILDING:
+        since = max(filter(None, (export.started_at, export.progress_at)), default=None)
+    else:
+        since = export.created_at
     limit = dt.timedelta(seconds=settings.EXPORT_STALE_BUILD_SECONDS)
     return since is None or (now or timezone.now()) - since > limit
 
@@ -189,7 +193,7 @@ class _Progress:
 
     def __call__(self, percent: int, note: str) -> None:
         Export.objects.filter(pk=self.export_id, status=ExportStatus.BUILDING, started_at=self.claim).update(
-            progress=max(0, min(99, percent)), progress_note=note[:200]
+            progress=max(0, min(99, percent)), progress_note=note[:200], progress_at=timezone.now()
         )
 
 

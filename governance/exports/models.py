@@ -40,6 +40,9 @@ class Export(models.Model):
     error = models.TextField(blank=True)
     # Set when a job takes the build; also the job's claim: a job finds out it was taken over when this changed.
     started_at = models.DateTimeField(null=True, blank=True)
+    # The build's heartbeat: every progress report moves it. A build is judged lost by it, not by when it started,
+    # so a long build that keeps reporting is never taken over.
+    progress_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True, db_index=True)
     size = models.BigIntegerField(null=True, blank=True)

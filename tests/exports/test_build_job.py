@@ -254,7 +254,8 @@ def test_an_abandoned_build_that_finishes_late_records_nothing(
     def meanwhile(*args: Any, **kwargs: Any) -> Any:
         built = build(*args, **kwargs)
         if not second_id:
-            Export.objects.filter(pk=first.pk).update(started_at=timezone.now() - dt.timedelta(days=1))
+            silent_for_a_day = timezone.now() - dt.timedelta(days=1)  # no progress report since: judged lost
+            Export.objects.filter(pk=first.pk).update(started_at=silent_for_a_day, progress_at=silent_for_a_day)
             second = ask(cast, evidence.model_name)
             second_id.append(second.pk)
             assert execute_export(second.pk).status == "ready"
@@ -347,3 +348,24 @@ def test_the_periodic_sweep_finishes_an_export_whose_job_was_lost(
     done = Export.objects.get(pk=lost.pk)
     assert (done.status, done.progress) == ("ready", 100)
     assert resume_lost_builds() == []  # nothing left to resume
+
+
+def test_a_long_build_that_keeps_reporting_progress_is_not_taken_over(
+    cast: Cast, evidence: Evidence, settings: Any
+) -> None:
+    from governance.exports.actions import lost_builds
+
+    export = ask(cast, evidence.model_name)
+    long_ago = timezone.now() - dt.timedelta(seconds=settings.EXPORT_STALE_BUILD_SECONDS + 600)
+    just_now = timezone.now() - dt.timedelta(seconds=5)
+    Export.objects.filter(pk=export.pk).update(
+        status="building", started_at=long_ago, progress=70, progress_at=just_now
+    )
+    assert lost_builds() == []
+    assert execute_export(export.pk).status == "building"  # still reporting: left to its job
+    assert Export.objects.get(pk=export.pk).progress == 70
+
+    silent = timezone.now() - dt.timedelta(seconds=settings.EXPORT_STALE_BUILD_SECONDS + 60)
+    Export.objects.filter(pk=export.pk).update(progress_at=silent)
+    assert lost_builds() == [export.pk]  # no report for longer than the limit: lost
+    assert execute_export(export.pk).status == "ready"
