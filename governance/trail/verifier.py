@@ -162,7 +162,7 @@ import zlib
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -2746,19 +2746,12 @@ def _read_previous_checkpoints(paths: Sequence[str]) -> list[tuple[str, bytes]]:
 
 
 def _command_verify(args: argparse.Namespace) -> int:
-    if args.trusted_keys and args.trust_export_keys:
-        raise InputError("--trusted-keys and --trust-export-keys exclude each other")
-    trusted = _load_keys_argument(args.trusted_keys) if args.trusted_keys else None
-    previous = _read_previous_checkpoints(args.previous_checkpoint)
-    report = verify_export(args.directory, trusted_keys=trusted, previous_checkpoints=previous, origin=args.origin)
-    for warning in report.warnings:
-        print(f"WARNING: {warning}", file=sys.stderr)
-    if report.export_keys is None:
-        return _report(report.problems, report.summary())
-    return _report_with_own_keys(
-        report.problems,
-        report.summary(),
-        keys=report.export_keys,
+    return _verify_and_report(
+        args,
+        lambda trusted, previous: verify_export(
+            args.directory, trusted_keys=trusted, previous_checkpoints=previous, origin=args.origin
+        ),
+        own_keys="export_keys",
         source=str(Path(args.directory) / "keys.txt"),
         what="export",
         flag="--trust-export-keys",
@@ -2767,23 +2760,42 @@ def _command_verify(args: argparse.Namespace) -> int:
 
 
 def _command_bundle(args: argparse.Namespace) -> int:
-    if args.trusted_keys and args.trust_bundle_keys:
-        raise InputError("--trusted-keys and --trust-bundle-keys exclude each other")
-    trusted = _load_keys_argument(args.trusted_keys) if args.trusted_keys else None
-    previous = _read_previous_checkpoints(args.previous_checkpoint)
-    report = verify_bundle(args.bundle, trusted_keys=trusted, previous_checkpoints=previous, origin=args.origin)
-    for warning in report.warnings:
-        print(f"WARNING: {warning}", file=sys.stderr)
-    if report.bundle_keys is None:
-        return _report(report.problems, report.summary())
-    return _report_with_own_keys(
-        report.problems,
-        report.summary(),
-        keys=report.bundle_keys,
+    return _verify_and_report(
+        args,
+        lambda trusted, previous: verify_bundle(
+            args.bundle, trusted_keys=trusted, previous_checkpoints=previous, origin=args.origin
+        ),
+        own_keys="bundle_keys",
         source=BUNDLE_KEYS,
         what="bundle",
         flag="--trust-bundle-keys",
         accepted=args.trust_bundle_keys,
+    )
+
+
+def _verify_and_report(
+    args: argparse.Namespace,
+    verify: Callable[[Any, list[tuple[str, bytes]]], Any],
+    *,
+    own_keys: str,
+    source: str,
+    what: str,
+    flag: str,
+    accepted: bool,
+) -> int:
+    """The folder and bundle commands: verify with the keys the user trusts (or, without them, the keys the
+    ``what`` carries, reported as not trusted unless ``flag`` accepted them), then print the verdict."""
+    if args.trusted_keys and accepted:
+        raise InputError(f"--trusted-keys and {flag} exclude each other")
+    trusted = _load_keys_argument(args.trusted_keys) if args.trusted_keys else None
+    report = verify(trusted, _read_previous_checkpoints(args.previous_checkpoint))
+    for warning in report.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    keys = getattr(report, own_keys)
+    if keys is None:
+        return _report(report.problems, report.summary())
+    return _report_with_own_keys(
+        report.problems, report.summary(), keys=keys, source=source, what=what, flag=flag, accepted=accepted
     )
 
 
