@@ -1,0 +1,8 @@
+"""Assay's test suite."""
+
+import os
+from pathlib import Path
+
+# Known-answer data from outside the project: the workplace's public data sets (see SOURCES.md there), found by
+# absolute path so a clone anywhere (CI's) reads the same files.
+KNOWN_ANSWER_DATA = Path(os.environ.get("ASSAY_KNOWN_ANSWER_DATA", "/work/shared/data"))

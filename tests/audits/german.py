@@ -14,18 +14,9 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from audits.evaluation import ColumnRoles, Evaluation
-from governance.data.demo import german_credit_csv
+from governance.data.demo import DEMO_FEATURES, german_credit_csv
 
-FEATURES = (
-    "duration_months",
-    "credit_amount",
-    "installment_rate",
-    "residence_since",
-    "age",
-    "existing_credits",
-    "people_liable",
-    "sex",
-)
+FEATURES = (*DEMO_FEATURES, "sex")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -32,9 +31,10 @@ from sklearn.preprocessing import StandardScaler
 
 from audits import metrics as km
 from governance.data.demo import german_credit_csv
+from tests import KNOWN_ANSWER_DATA
 
 # Byte-for-byte public copies of the benchmark files, described (source, licence, checksums) in SOURCES.md there.
-DATA = Path(os.environ.get("ASSAY_KNOWN_ANSWER_DATA", "/work/shared/data"))
+DATA = KNOWN_ANSWER_DATA
 REPO = Path(__file__).resolve().parents[2]
 TOLERANCE = 1e-9
 

@@ -9,7 +9,6 @@ would hold in production and a test can count the events its own request added. 
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 from collections.abc import Sequence
 from datetime import datetime
@@ -27,6 +26,7 @@ from governance.data.models import Dataset, DatasetVersion, Purpose
 from governance.trail.log import Actor
 from registry import actions as registry
 from registry.models import ModelVersion, RegisteredModel
+from tests import KNOWN_ANSWER_DATA
 from tests.api import assert_error, db_state, events_since, last_seq
 from tests.conftest import Cast, Member
 from tests.registry.conftest import register_model
@@ -34,8 +34,6 @@ from tests.registry.conftest import register_model
 API = "/api/v1"
 TEAM = "credit-risk"
 OTHER_TEAM = "hiring"
-# Known-answer data from outside the project (see /work/shared/data/SOURCES.md).
-KNOWN_ANSWER_DATA = Path(os.environ.get("ASSAY_KNOWN_ANSWER_DATA", "/work/shared/data"))
 # UCI Statlog German Credit: 20 attributes (german.doc) and the label (1 good, 2 bad).
 GERMAN_COLUMNS = [
     "checking_status",

@@ -31,13 +31,14 @@ from governance.data.ingest import (
     hash_file,
     inspect_file,
 )
+from tests import KNOWN_ANSWER_DATA
 
 # ---------------------------------------------------------------------------------------------------------------
 # Shared helpers
 # ---------------------------------------------------------------------------------------------------------------
 
 # Byte-for-byte public copies of the benchmark files, described (source, licence, checksums) in SOURCES.md there.
-DATA = Path(os.environ.get("ASSAY_KNOWN_ANSWER_DATA", "/work/shared/data"))
+DATA = KNOWN_ANSWER_DATA
 
 # From adult.names, in file order.
 ADULT_COLUMNS = [

@@ -18,21 +18,14 @@ from typing import Any
 import numpy as np
 
 from governance.access.models import Team
+from governance.data.demo import DEMO_FEATURES
 from governance.trail.log import Actor
 from registry import actions as registry
 from registry.models import ModelVersion
 from registry.monitoring import actions as monitoring
 from tests.monitoring.data import german_csv, german_table
 
-FEATURES = (
-    "duration_months",
-    "credit_amount",
-    "installment_rate",
-    "residence_since",
-    "age",
-    "existing_credits",
-    "people_liable",
-)
+FEATURES = DEMO_FEATURES  # the demo model's inputs
 MINIMAL_RISK = {
     "prohibited_practice": "none",
     "annex_iii_area": "none",
