@@ -29,7 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_report import clear_chart_cache, previous_code_paths  # benchmarks/ is on sys.path when this runs
-from bench_trail import configure
+from bench_trail import bulk_load, configure
 
 
 @contextlib.contextmanager
@@ -47,57 +47,22 @@ def reports_built_anew() -> Iterator[None]:
 
 def grow_trail_about(model: object, count: int) -> float:
     """Append ``count`` ``model.updated`` events about ``model`` in bulk (the rows record_event writes)."""
-    from django.db import transaction
     from django.utils import timezone
 
-    from governance.trail.leaf import encode_leaf
-    from governance.trail.log import compact_range, tree_size
-    from governance.trail.merkle import leaf_hash
-    from governance.trail.models import Event, MerkleNode
+    from governance.trail.log import tree_size
 
-    began = time.perf_counter()
-    size = tree_size()
-    edge = compact_range(size)
-    prev = bytes(Event.objects.get(seq=size - 1).leaf_hash) if size else b""
-    moment = timezone.now()
-    target, batch = size + count, 20000
-    while size < target:
-        events, nodes = [], []
-        for seq in range(size, min(target, size + batch)):
-            recorded_at = moment + dt.timedelta(microseconds=seq)
-            payload = {"name": model.name, "changed": ["purpose"]}  # type: ignore[attr-defined]
-            leaf = encode_leaf(
-                seq=seq,
-                prev_hash=prev,
-                recorded_at=recorded_at,
-                action="model.updated",
-                actor={"kind": "system", "token": None, "user": None},
-                object_type="registry.registeredmodel",
-                object_id=str(model.pk),  # type: ignore[attr-defined]
-                payload=payload,
-            )
-            digest = leaf_hash(leaf)
-            events.append(
-                Event(
-                    seq=seq,
-                    recorded_at=recorded_at,
-                    action="model.updated",
-                    actor_kind="system",
-                    object_type="registry.registeredmodel",
-                    object_id=str(model.pk),  # type: ignore[attr-defined]
-                    payload=payload,
-                    leaf=leaf,
-                    leaf_hash=digest,
-                    prev_hash=prev,
-                )
-            )
-            nodes.extend(MerkleNode(level=lv, index=i, hash=h) for (lv, i), h in edge.append(digest))
-            prev = digest
-        with transaction.atomic():
-            Event.objects.bulk_create(events, batch_size=2000)
-            MerkleNode.objects.bulk_create(nodes, batch_size=5000)
-        size += len(events)
-    return time.perf_counter() - began
+    name, pk = model.name, str(model.pk)  # type: ignore[attr-defined]
+
+    def model_updated(seq: int) -> tuple[str, str, str, dict[str, object]]:
+        return "model.updated", "registry.registeredmodel", pk, {"name": name, "changed": ["purpose"]}
+
+    return bulk_load(
+        tree_size() + count,
+        describe=model_updated,
+        start=timezone.now(),
+        step=dt.timedelta(microseconds=1),
+        show_progress=False,
+    )
 
 
 def arrange(runs: int) -> tuple[object, object, object]:

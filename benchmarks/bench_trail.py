@@ -10,6 +10,7 @@ it asserts nothing about time (this machine is shared and noisy: compare ratios 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import random
 import statistics
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -80,10 +82,19 @@ def bench_appends(total: int, writers: int) -> float:
     return per_writer * writers / (time.perf_counter() - began)
 
 
-def bulk_load(target: int) -> float:
-    """Grow the trail to ``target`` events quickly (same rows record_event would write); returns seconds."""
-    import datetime as dt
+def bulk_load(
+    target: int,
+    *,
+    describe: Callable[[int], tuple[str, str, str, dict[str, object]]] | None = None,
+    start: dt.datetime | None = None,
+    step: dt.timedelta = dt.timedelta(milliseconds=1),
+    show_progress: bool = True,
+) -> float:
+    """Grow the trail to ``target`` events quickly (the same rows ``record_event`` would write); returns seconds.
 
+    ``describe(seq)`` gives each event's (action, object type, object id, payload); by default a bulk of
+    ``team.created`` events. Times start at ``start`` (default 2026-01-01), ``step`` apart.
+    """
     from django.db import connection, transaction
 
     from governance.trail.leaf import encode_leaf
@@ -91,25 +102,29 @@ def bulk_load(target: int) -> float:
     from governance.trail.merkle import leaf_hash
     from governance.trail.models import Event, MerkleNode
 
+    def team_created(seq: int) -> tuple[str, str, str, dict[str, object]]:
+        return "team.created", "bench", str(seq), {"slug": f"bulk-{seq}"}
+
+    describe = describe or team_created
     began = time.perf_counter()
     size = tree_size()
     edge = compact_range(size)
     prev = bytes(Event.objects.get(seq=size - 1).leaf_hash) if size else b""
-    moment = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    moment = start or dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     batch = 20000
     while size < target:
         events, nodes = [], []
         for seq in range(size, min(target, size + batch)):
-            recorded_at = moment + dt.timedelta(milliseconds=seq)
-            payload = {"slug": f"bulk-{seq}"}
+            recorded_at = moment + step * seq
+            action, object_type, object_id, payload = describe(seq)
             leaf = encode_leaf(
                 seq=seq,
                 prev_hash=prev,
                 recorded_at=recorded_at,
-                action="team.created",
+                action=action,
                 actor={"kind": "system", "token": None, "user": None},
-                object_type="bench",
-                object_id=str(seq),
+                object_type=object_type,
+                object_id=object_id,
                 payload=payload,
             )
             digest = leaf_hash(leaf)
@@ -117,10 +132,10 @@ def bulk_load(target: int) -> float:
                 Event(
                     seq=seq,
                     recorded_at=recorded_at,
-                    action="team.created",
+                    action=action,
                     actor_kind="system",
-                    object_type="bench",
-                    object_id=str(seq),
+                    object_type=object_type,
+                    object_id=object_id,
                     payload=payload,
                     leaf=leaf,
                     leaf_hash=digest,
@@ -133,8 +148,10 @@ def bulk_load(target: int) -> float:
             Event.objects.bulk_create(events, batch_size=2000)
             MerkleNode.objects.bulk_create(nodes, batch_size=5000)
         size += len(events)
-        print(f"  loaded {size:,} events ({time.perf_counter() - began:.0f} s)", end="\r", flush=True)
-    print()
+        if show_progress:
+            print(f"  loaded {size:,} events ({time.perf_counter() - began:.0f} s)", end="\r", flush=True)
+    if show_progress:
+        print()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
