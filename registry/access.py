@@ -6,8 +6,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from governance.access.roles import Role
 from governance.access.scoping import get_visible_or_404
-from registry.models import ModelVersion, RegisteredModel
+from registry.models import ModelVersion, RegisteredModel, Webhook
 
 
 def models_visible_to(user: Any) -> QuerySet[RegisteredModel]:
@@ -30,3 +31,12 @@ def access_version(user: Any, name: str, number: int, request: Any = None) -> Mo
         within_visible_parent=True,
         number=number,
     )
+
+
+def webhooks_of(user: Any, model: RegisteredModel) -> QuerySet[Webhook]:
+    """The webhooks of ``model`` (which ``user`` can see) as ``user`` may see them: all of them for the model's team
+    and the organisation-wide roles, none for a regulator (a share gives the model's evidence, not its operational
+    configuration such as hook URLs)."""
+    if getattr(user, "role", None) == Role.REGULATOR:
+        return Webhook.objects.none()
+    return Webhook.objects.filter(model=model).select_related("created_by")

@@ -230,13 +230,9 @@ RetireVersion = _transition("retire", "models:deploy", RetireSerializer, "Retire
 
 
 def _webhooks_of(request: Request, name: str) -> Any:
-    from governance.access.roles import Role
+    from registry.access import webhooks_of
 
-    model = access_model(request.user, name, request)
-    if request.user.role == Role.REGULATOR:  # type: ignore[union-attr]
-        # A share gives a regulator the model's evidence, not its operational configuration (hook URLs).
-        return Webhook.objects.none()
-    return Webhook.objects.filter(model=model).select_related("created_by")
+    return webhooks_of(request.user, access_model(request.user, name, request))
 
 
 class WebhookList(generics.ListAPIView):
