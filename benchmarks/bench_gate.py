@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+GATE = "/api/v1/gates/check"
 sys.path.insert(0, str(ROOT))
 
 
@@ -129,23 +130,56 @@ def arrange() -> str:
     return do_issue_token(user=ci, actor=actor, days=1).raw
 
 
-def client_loop(port: int, token: str, count: int, latencies: list[float], errors: list[str]) -> None:
+def client_loop(
+    port: int, token: str, count: int, latencies: list[float], errors: list[str], *, floor: bool = False
+) -> None:
+    """``count`` requests back to back on one keep-alive connection (reopened when the server closes it).
+
+    ``floor`` asks ``GET /api/v1/me`` instead: the cheapest authenticated API request, measured in the same run as
+    the gate so that the ratio between the two says what the gate itself costs on this machine.
+    """
     body = json.dumps({"model": "credit-scoring", "version": 1, "environment": "production"})
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    method, path, expected = ("GET", "/api/v1/me", b'"username"') if floor else ("POST", GATE, b'"decision":"pass"')
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     for _ in range(count):
         began = time.perf_counter()
         try:
-            connection.request("POST", "/api/v1/gates/check", body=body, headers=headers)
+            connection.request(method, path, body=None if floor else body, headers=headers)
             response = connection.getresponse()
             answer = response.read()
-            if response.status != 200 or b'"decision":"pass"' not in answer:
+            if response.status != 200 or expected not in answer:
                 errors.append(f"{response.status} {answer[:120]!r}")
         except (OSError, http.client.HTTPException) as exc:
             errors.append(repr(exc))
+            connection.close()
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         latencies.append(time.perf_counter() - began)
     connection.close()
+
+
+def measure(port: int, token: str, clients: int, total: int, floor: bool) -> str:
+    """One row of the table: ``total`` requests spread over ``clients`` concurrent clients."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    each = max(1, total // clients)
+    threads = [
+        threading.Thread(target=client_loop, args=(port, token, each, latencies, errors), kwargs={"floor": floor})
+        for _ in range(clients)
+    ]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    row = (
+        f"{'GET /me' if floor else 'gate':>8} {clients:>8} {statistics.median(ordered) * 1000:>8.1f} "
+        f"{p99 * 1000:>8.1f} {ordered[-1] * 1000:>8.1f} {len(ordered) / elapsed:>8.0f} {len(errors):>7}"
+    )
+    return row + (f"\n   first error: {errors[0]}" if errors else "")
 
 
 def main() -> None:
@@ -155,6 +189,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--no-floor", action="store_true", help="skip the GET /api/v1/me rows")
     args = parser.parse_args()
     env, admin_url = configure(os.environ.get("DATABASE_URL"))
     token = arrange()
@@ -187,35 +222,17 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        warm: list[float] = []
-        client_loop(args.port, token, 20, warm, [])
+        client_loop(args.port, token, 20, [], [])
+        client_loop(args.port, token, 20, [], [], floor=True)
         print(
             f"database: {vendor}; gunicorn {args.workers} workers x {args.threads} threads; "
-            f"{args.requests} decisions per level"
+            f"{args.requests} requests per row"
         )
-        print(f"{'clients':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'per s':>8} {'errors':>7}")
+        print(f"{'request':>8} {'clients':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'per s':>8} {'errors':>7}")
         for clients in (1, 10, 50):
-            latencies: list[float] = []
-            errors: list[str] = []
-            each = max(1, args.requests // clients)
-            threads = [
-                threading.Thread(target=client_loop, args=(args.port, token, each, latencies, errors))
-                for _ in range(clients)
-            ]
-            began = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.perf_counter() - began
-            ordered = sorted(latencies)
-            p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-            print(
-                f"{clients:>8} {statistics.median(ordered) * 1000:>8.1f} {p99 * 1000:>8.1f} {ordered[-1] * 1000:>8.1f} "
-                f"{len(ordered) / elapsed:>8.0f} {len(errors):>7}"
-            )
-            if errors:
-                print(f"   first error: {errors[0]}")
+            print(measure(args.port, token, clients, args.requests, floor=False))
+            if not args.no_floor:
+                print(measure(args.port, token, clients, args.requests, floor=True))
     finally:
         server.terminate()
         server.wait(timeout=30)

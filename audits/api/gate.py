@@ -52,15 +52,33 @@ def _not_found(message: str, names: list[str]) -> Response:
     return Response(error_body("not_found", message, {"known": names}), status=status.HTTP_404_NOT_FOUND)
 
 
+# What a decision reads of the version and its model; the rest (model card, schemas, metrics: JSON that can be
+# large) is loaded only if a slow path (starting an audit) touches it.
+_DECISION_FIELDS = (
+    "id",
+    "model_id",
+    "number",
+    "state",
+    "framework",
+    "artifact_sha256",
+    "model__id",
+    "model__name",
+    "model__team_id",
+    "model__risk_tier",
+)
+
+
 def _version(request: Request, data: dict[str, Any]) -> ModelVersion | Response:
     """The version asked about, through the caller's scope; a miss names what exists for this caller."""
     from registry.access import models_visible_to
 
     # The usual question (a model the token sees, a version that exists) costs one query; a miss costs more, to
     # name what exists.
-    versions = ModelVersion.objects.filter(
-        model__in=models_visible_to(request.user).filter(name=data["model"])
-    ).select_related("model", "model__team")
+    versions = (
+        ModelVersion.objects.filter(model__in=models_visible_to(request.user).filter(name=data["model"]))
+        .select_related("model")
+        .only(*_DECISION_FIELDS)
+    )
     if data["version"] is not None:
         versions = versions.filter(number=data["version"])
     if data["artifact_sha256"]:

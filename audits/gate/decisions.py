@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import transaction
 
 from audits import events
+from audits.gate import reads
 from audits.models import AuditRun, Policy, RunStatus, Verdict
 from governance.access.models import User
 from governance.trail.log import Actor, record_event
@@ -48,44 +49,6 @@ class GateDecision:
     approvers: list[int] = field(default_factory=list)
     open_findings: list[dict[str, Any]] = field(default_factory=list)
     token: str = ""
-
-
-# What a decision reads of a run, its dataset version and its policy version: never the full results, profiles or
-# policy text (an audit's results can run to megabytes, and the gate answers from the verdict and hashes alone).
-_RUN_FIELDS = (
-    "id",
-    "model_version_id",
-    "status",
-    "progress",
-    "verdict",
-    "verdict_reasons",
-    "results_sha256",
-    "error",
-    "created_at",
-    "dataset_version__id",
-    "dataset_version__number",
-    "dataset_version__sha256",
-    "dataset_version__dataset__id",
-    "dataset_version__dataset__name",
-    "policy_version__id",
-    "policy_version__number",
-    "policy_version__canonical_sha256",
-    "policy_version__policy__id",
-    "policy_version__policy__name",
-)
-_POLICY_VERSION_FIELDS = ("id", "number", "sha256", "canonical_sha256", "policy__id", "policy__name")
-
-
-def _latest_run(version: Any, policy_version: Any, dataset_version: Any) -> AuditRun | None:
-    # Only the policy's latest version counts: an audit under an older, looser version is not evidence now.
-    runs = (
-        AuditRun.objects.filter(model_version=version, policy_version=policy_version)
-        .select_related("dataset_version__dataset", "policy_version__policy")
-        .only(*_RUN_FIELDS)
-    )
-    if dataset_version is not None:
-        runs = runs.filter(dataset_version=dataset_version)
-    return runs.exclude(status=RunStatus.ERROR).order_by("-created_at", "-id").first() or runs.order_by("-id").first()
 
 
 def _known_roles(version: Any, policy_version: Any) -> dict[str, Any] | None:
@@ -115,27 +78,14 @@ def required_policy(version: Any, requested: str = "") -> Any:
     name = settings.AUDIT_REQUIRED_POLICIES.get(version.model.risk_tier, "") or requested
     if not name:
         return None
-    latest = _latest_policy_version(name)
+    latest = reads.latest_policy_version(name)
     if latest is None and not Policy.objects.filter(name=name).exists():
         ensure_builtin_policies(only=name)  # a built-in not stored yet (install_policies not run): store it now
-        latest = _latest_policy_version(name)
+        latest = reads.latest_policy_version(name)
     if latest is None:
         known = ", ".join(Policy.objects.values_list("name", flat=True)) or "none"
         raise AuditError(f"Unknown policy {name!r}. Policies: {known}.", field="policy")
     return latest
-
-
-def _latest_policy_version(name: str) -> Any:
-    """The newest version of the policy named ``name`` (one query; its text and document are not read)."""
-    from audits.models import PolicyVersion
-
-    return (
-        PolicyVersion.objects.filter(policy__name=name)
-        .select_related("policy")
-        .only(*_POLICY_VERSION_FIELDS)
-        .order_by("-number")
-        .first()
-    )
 
 
 def decide(
@@ -175,7 +125,7 @@ def _judge_audit(
 
     version, policy_version = result.version, result.policy_version
     name = policy_version.policy.name
-    run = _latest_run(version, policy_version, dataset_version)
+    run = reads.latest_run(version, policy_version, dataset_version)
     started = False
     if dataset_version is not None and run is None:
         roles = roles or _known_roles(version, policy_version)
@@ -229,19 +179,14 @@ def _judge_audit(
 def _judge_approvals(result: GateDecision) -> None:
     """The people's part: the version approved by enough distinct approvers, and no open finding."""
     from registry import risk
-    from registry.models import Decision, Finding, FindingStatus, Review, VersionState
+    from registry.models import Decision, FindingStatus, VersionState
 
     version = result.version  # read in this request: its state is current
     tier = version.model.risk_tier
     required = risk.required_approvals(tier)
-    approvals = list(
-        Review.objects.filter(version=version, decision=Decision.APPROVE)
-        .order_by("reviewer_id")
-        .values_list("reviewer_id", flat=True)
-    )
+    approvals = reads.approvers(version, decision=Decision.APPROVE)
     result.approvers = approvals
-    findings = Finding.objects.filter(version=version, status=FindingStatus.OPEN)
-    result.open_findings = [{"id": f.pk, "kind": f.kind, "title": f.title} for f in findings]
+    result.open_findings = reads.findings(version, status=FindingStatus.OPEN)
     if version.state not in (VersionState.APPROVED, VersionState.DEPLOYED) or len(approvals) < required:
         result.decision = PENDING_APPROVAL
         result.reasons.append(

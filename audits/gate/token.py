@@ -207,14 +207,16 @@ def issue_gate_token(
 
 def _publish(key: LoadedKey) -> None:
     """Register ``key`` among the published verifier keys unless it is there already."""
-    from django.db import transaction
+    from django.db import connection, transaction
 
     from governance.trail.keys import ensure_key_registered
     from governance.trail.log import lock_trail
-    from governance.trail.models import SigningKey
 
-    if SigningKey.objects.filter(key_id=key.key_id.hex()).exists():
-        return
+    # Raw SQL: every pass runs this, and the ORM's query compilation cost more than the lookup itself.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM governance_signingkey WHERE key_id = %s", [key.key_id.hex()])
+        if cursor.fetchone() is not None:
+            return
     with transaction.atomic():
         lock_trail()  # ensure_key_registered appends a trail event: take the trail's lock first, as checkpoints do
         ensure_key_registered(key)

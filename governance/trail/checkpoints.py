@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from governance.trail.keys import ensure_key_registered, load_signing_key
@@ -66,7 +66,7 @@ def checkpoint_is_due(now: dt.datetime | None = None, *, size: int | None = None
     ``size``: the trail's size if the caller knows it (an append just committed), saving a query.
     """
     size = tree_size() if size is None else size
-    latest = Checkpoint.objects.order_by("-id").values_list("tree_size", "issued_at").first()
+    latest = _latest_size_and_time()
     if latest is None:
         return size > 0
     latest_size, issued_at = latest
@@ -76,6 +76,27 @@ def checkpoint_is_due(now: dt.datetime | None = None, *, size: int | None = None
     if new_events >= settings.TRAIL_CHECKPOINT_EVERY_EVENTS:
         return True
     return ((now or timezone.now()) - issued_at).total_seconds() >= settings.TRAIL_CHECKPOINT_EVERY_SECONDS
+
+
+_ISSUED_AT = Checkpoint._meta.get_field("issued_at")
+
+
+def _latest_size_and_time() -> tuple[int, dt.datetime] | None:
+    """The last checkpoint's size and issue time.
+
+    Raw SQL: this runs after every append, where compiling the ORM query cost more than running it. The time goes
+    through the field's converters (SQLite returns text), as the ORM would do.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tree_size, issued_at FROM governance_checkpoint ORDER BY id DESC LIMIT 1")
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    issued_at = row[1]
+    column = _ISSUED_AT.get_col(Checkpoint._meta.db_table)
+    for converter in connection.ops.get_db_converters(column) + _ISSUED_AT.get_db_converters(connection):
+        issued_at = converter(issued_at, column, connection)
+    return int(row[0]), issued_at
 
 
 def checkpoint_if_due(size: int | None = None) -> None:

@@ -27,7 +27,7 @@ from governance.trail.merkle import (
     leaf_hash,
 )
 from governance.trail.merkle import root_at as _root_at
-from governance.trail.models import Event, MerkleNode
+from governance.trail.models import Event
 
 # Any fixed 64-bit number; it names "the trail's append lock" among PostgreSQL advisory locks.
 _ADVISORY_LOCK_KEY = 0x617373_6179_7472  # "assaytr"
@@ -154,7 +154,9 @@ def record_event(
         raise TrailError("record_event must be called inside the action's transaction.atomic() block")
 
     lock_trail()
-    head = Event.objects.order_by("-seq").values_list("seq", "leaf_hash").first()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT seq, leaf_hash FROM governance_event ORDER BY seq DESC LIMIT 1")
+        head = cursor.fetchone()
     size, prev_hash = (0, b"") if head is None else (head[0] + 1, bytes(head[1]))
     edge = compact_range(size)
     recorded_at = timezone.now()
@@ -170,7 +172,7 @@ def record_event(
         payload=body,
     )
     digest = leaf_hash(leaf)
-    event = Event.objects.create(
+    event = Event(
         seq=size,
         recorded_at=recorded_at,
         action=declared.name,
@@ -184,12 +186,36 @@ def record_event(
         leaf_hash=digest,
         prev_hash=prev_hash,
     )
-    completed = edge.append(digest)
-    MerkleNode.objects.bulk_create(
-        [MerkleNode(level=level, index=index, hash=node_hash) for (level, index), node_hash in completed]
-    )
+    _insert_appended(event, edge.append(digest))
     transaction.on_commit(lambda: _after_append(size + 1))
     return event
+
+
+_EVENT_FIELDS = list(Event._meta.concrete_fields)
+# Only column names from the model and placeholders are interpolated; every value is a parameter.
+_EVENT_INSERT = "INSERT INTO governance_event ({}) VALUES ({})".format(  # noqa: S608
+    ", ".join(f'"{field.column}"' for field in _EVENT_FIELDS), ", ".join(["%s"] * len(_EVENT_FIELDS))
+)
+
+
+def _insert_appended(event: Event, completed: Sequence[tuple[NodeId, bytes]]) -> None:
+    """Insert the event row and the Merkle nodes its leaf completes.
+
+    Raw SQL on purpose, like ``get_nodes``: every change in Assay appends here, and the ORM's query compilation
+    (for ``create`` and ``bulk_create``) cost more than the inserts (benchmarks/bench_trail.py). Values still go
+    through each field's own conversion, so the row is what ``Event.objects.create`` would have written; the
+    database's chain trigger checks it either way.
+    """
+    values = [field.get_db_prep_save(getattr(event, field.attname), connection) for field in _EVENT_FIELDS]
+    node_sql = 'INSERT INTO governance_merklenode (level, "index", hash) VALUES ' + ", ".join(  # noqa: S608
+        ["(%s, %s, %s)"] * len(completed)
+    )
+    node_params = [value for (level, index), node_hash in completed for value in (level, index, node_hash)]
+    with connection.cursor() as cursor:
+        cursor.execute(_EVENT_INSERT, values)
+        cursor.execute(node_sql, node_params)  # never empty: the new leaf itself is a completed node
+    event._state.adding = False
+    event._state.db = connection.alias
 
 
 def _after_append(size: int) -> None:
