@@ -28,7 +28,7 @@ GATE = "/api/v1/gates/check"
 sys.path.insert(0, str(ROOT))
 
 
-def configure(database_url: str | None) -> tuple[dict[str, str], str | None]:
+def configure(database_url: str | None, cache_url: str = "") -> tuple[dict[str, str], str | None]:
     """Environment for both this process and gunicorn, pointing at a scratch database."""
     import secrets
 
@@ -56,6 +56,8 @@ def configure(database_url: str | None) -> tuple[dict[str, str], str | None]:
         "GATE_RATE": "1000000/minute",
         "API_USER_RATE": "1000000/minute",
         "LOG_LEVEL": "WARNING",
+        # As in production (check --deploy asks for it): rate-limit counts in a cache all workers share.
+        "CACHE_URL": cache_url,
     }
     admin_url = None
     if database_url and database_url.startswith("postgres"):
@@ -189,9 +191,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--cache-url", default="redis://127.0.0.1:6379/14", help="shared cache for rate limits ('' for local memory)"
+    )
     parser.add_argument("--no-floor", action="store_true", help="skip the GET /api/v1/me rows")
     args = parser.parse_args()
-    env, admin_url = configure(os.environ.get("DATABASE_URL"))
+    env, admin_url = configure(os.environ.get("DATABASE_URL"), args.cache_url)
     token = arrange()
     from django.db import connection, connections
 
@@ -225,7 +230,8 @@ def main() -> None:
         client_loop(args.port, token, 20, [], [])
         client_loop(args.port, token, 20, [], [], floor=True)
         print(
-            f"database: {vendor}; gunicorn {args.workers} workers x {args.threads} threads; "
+            f"database: {vendor}; cache: {args.cache_url or 'local memory'}; "
+            f"gunicorn {args.workers} workers x {args.threads} threads; "
             f"{args.requests} requests per row"
         )
         print(f"{'request':>8} {'clients':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'per s':>8} {'errors':>7}")

@@ -52,6 +52,8 @@ def run_manage(workdir: Path, key_file: Path, *args: str, **changes: str | None)
         "ALLOWED_HOSTS": "assay.example.org",
         "TRAIL_SIGNING_KEY_FILE": str(key_file),
         "PSEUDONYM_KEY": STRONG_PSEUDONYM_KEY,
+        # Named only: a system check never connects to the cache.
+        "CACHE_URL": "redis://127.0.0.1:6379/1",
     }
     for name, value in changes.items():
         if value is None:
@@ -182,6 +184,13 @@ def test_the_deploy_check_catches_an_insecure_production_setting(manage: Manage)
     result = manage(SECURE_SSL_REDIRECT="0")
     assert result.returncode != 0
     assert "security.W008" in check_ids(result)
+
+
+def test_the_deploy_check_warns_when_rate_limits_are_counted_per_process(manage: Manage) -> None:
+    result = manage(CACHE_URL=None)
+    assert result.returncode != 0
+    assert check_ids(result) == ["assay.W010"], result.stderr[-3000:]
+    assert "each gunicorn worker allows the full GATE_RATE" in result.stderr + result.stdout
 
 
 def test_development_needs_no_configuration(manage: Manage) -> None:
