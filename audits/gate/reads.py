@@ -78,8 +78,10 @@ _RUN_SQL = (
     "JOIN governance_datasetversion dv ON dv.id = r.dataset_version_id "
     "JOIN governance_dataset d ON d.id = dv.dataset_id "
     "WHERE r.model_version_id = %s AND r.policy_version_id = %s {dataset} "
-    # A run that could not run counts only when no other run exists; otherwise the newest.
-    "ORDER BY CASE WHEN r.status = %s THEN 1 ELSE 0 END, r.created_at DESC, r.id DESC LIMIT 1"
+    # A run that could not run counts only when no other run exists: then the last created (highest id); otherwise
+    # the newest by time. (Within the error group the time key is NULL for all, so the id decides.)
+    "ORDER BY CASE WHEN r.status = %s THEN 1 ELSE 0 END, "
+    "CASE WHEN r.status = %s THEN NULL ELSE r.created_at END DESC, r.id DESC LIMIT 1"
 )
 
 
@@ -89,7 +91,7 @@ def latest_run(version: Any, policy_version: PolicyVersion, dataset_version: Any
     params: list[Any] = [version.pk, policy_version.pk]
     if dataset_version is not None:
         params.append(dataset_version.pk)
-    params.append(RunStatus.ERROR)
+    params += [RunStatus.ERROR, RunStatus.ERROR]
     sql = _RUN_SQL.format(
         columns=", ".join(f"r.{column}" for column in _RUN_COLUMNS),
         dataset="AND r.dataset_version_id = %s" if dataset_version is not None else "",
