@@ -114,7 +114,7 @@ def run_report(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         report = report_for_run(run, actor=Actor.from_request(request))
     except ActionError as exc:
-        messages.error(request, refusal(exc)[0])
+        messages.error(request, refusal(request, exc)[0])
     else:
         messages.success(request, f"Signed report ready: {report.pages} pages, sha256 {report.sha256[:16]}….")
     return redirect("audits-portal:run-detail", pk=run.pk)
@@ -186,7 +186,7 @@ def run_new(request: HttpRequest) -> HttpResponse:
             force=roles.cleaned_data["force"],
         )
     except ActionError as exc:
-        context["error"], status = refusal(exc)
+        context["error"], status = refusal(request, exc)
         return render(request, "audits/run_new.html", context, status=status)
     if created:
         messages.success(request, f"Audit #{run.pk} started.")

@@ -64,11 +64,23 @@ def _first_message(detail: Any) -> str:
     return str(detail)
 
 
+def _record_refusal(context: dict[str, Any], reason: str) -> None:
+    """Record an action's authorization refusal (role, team, separation of duties) as the permission classes record
+    a missing scope: an ``access.denied`` event, in its own transaction (the action's has been rolled back)."""
+    from governance.access.actions import do_record_access_denied
+
+    request = context.get("request")
+    if request is not None and getattr(request.user, "is_authenticated", False):
+        do_record_access_denied(request, reason=reason, scope="")
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, re-shaped; validation errors become 422, malformed JSON stays 400."""
     from governance.access.actions import ActionError
 
     if isinstance(exc, ActionError):
+        if exc.status == 403:
+            _record_refusal(context, exc.code)
         field = getattr(exc, "field", "")
         return Response(error_body(exc.code, str(exc), {field: [str(exc)]} if field else None), status=exc.status)
     if isinstance(exc, RequestDataTooBig):

@@ -70,7 +70,13 @@ def set_choices(form: Any, name: str, choices: list[tuple[str, str]]) -> None:
     field.choices = choices
 
 
-def refusal(exc: ActionError) -> tuple[str, int]:
-    """An action's refusal as (message for the person, HTTP status for the re-rendered page)."""
+def refusal(request: HttpRequest, exc: ActionError) -> tuple[str, int]:
+    """An action's refusal as (message for the person, HTTP status for the re-rendered page).
+
+    A 403 is an authorization failure decided by the action's own rules (a role, a team, separation of duties): it
+    is recorded in the trail as the API records it (``access.denied`` with the refusal's code as the reason).
+    """
     status = exc.status if 400 <= exc.status < 500 else 422
+    if status == 403:
+        do_record_access_denied(request, reason=exc.code, scope="")
     return str(exc), status

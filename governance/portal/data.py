@@ -130,7 +130,7 @@ def subject_lookup(request: HttpRequest) -> HttpResponse:
         try:
             pseudonym = actions.pseudonym_of(form.cleaned_data["external_id"])
         except ActionError as exc:
-            context["error"], status = refusal(exc)
+            context["error"], status = refusal(request, exc)
             return render(request, "data/subject_lookup.html", context, status=status)
         if Subject.objects.filter(pseudonym=pseudonym).exists():
             return redirect("portal:subject-detail", pseudonym=pseudonym)
@@ -200,7 +200,7 @@ def subject_detail(request: HttpRequest, pseudonym: str) -> HttpResponse:
                 **data,
             )
         except ActionError as exc:
-            message, status = refusal(exc)
+            message, status = refusal(request, exc)
             context = _subject_context(request, subject, consent_form=form, error=message)
             return render(request, "data/subject_detail.html", context, status=status)
         messages.success(request, f"Recorded: {data['kind']} for '{purpose.code}'.")

@@ -127,7 +127,7 @@ def exports(request: HttpRequest) -> HttpResponse:
                         recipient=recipient,
                     )
                 except ActionError as exc:
-                    error, status = refusal(exc)
+                    error, status = refusal(request, exc)
                 else:
                     _say_how_it_went(request, export)
                     return redirect("portal:export-detail", pk=export.pk)
@@ -199,7 +199,7 @@ def _create_share(request: HttpRequest, form: Any, **target: Any) -> tuple[User 
             **target,
         )
     except ActionError as exc:
-        error, status = refusal(exc)
+        error, status = refusal(request, exc)
         return None, error, status
     return regulator, "", 200
 
@@ -246,7 +246,7 @@ def share_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     reason=form.cleaned_data["reason"],
                 )
             except ActionError as exc:
-                error, status = refusal(exc)
+                error, status = refusal(request, exc)
             else:
                 messages.success(request, "Revoked: the regulator's next request is refused.")
                 return redirect("portal:share-detail", pk=share.pk)

@@ -61,7 +61,8 @@ TOKEN_REVOKED = register(
 )
 ACCESS_DENIED = register(
     "access.denied",
-    "An authenticated caller was refused: missing scope, or an object outside their scope.",
+    "An authenticated caller was refused: missing scope, an object outside their scope, or an action's own rule (role, "
+    "team, separation of duties; the refusal's code is the reason).",
     fields=("method", "path", "reason", "scope"),
 )
 

@@ -327,7 +327,7 @@ def version_detail(request: HttpRequest, name: str, number: int) -> HttpResponse
 
 
 def _refused(request: HttpRequest, version: ModelVersion, exc: ActionError, **forms_: Any) -> HttpResponse:
-    message, status = refusal(exc)
+    message, status = refusal(request, exc)
     version.refresh_from_db()
     context = _version_context(request, version, error=message, **forms_)
     return render(request, "registry/version_detail.html", context, status=status)

@@ -112,6 +112,24 @@ def test_forms_need_the_csrf_token(cast: Cast, world: World) -> None:
     assert db_state() == state
 
 
+def test_an_action_refusing_on_separation_of_duties_is_a_403_recorded_as_access_denied(
+    cast: Cast, world: World
+) -> None:
+    from governance.access.models import User
+    from governance.access.roles import Role
+
+    # The owner registered and submitted v1; moved to reviewing, they hold models:approve but the action refuses.
+    User.objects.filter(pk=cast.owner.user.pk).update(role=Role.REVIEWER)
+    before, seq = db_state(), last_seq()
+    response = signed_in(cast.owner).post(f"{V1}/approve", {"reason": "mine"})
+    assert response.status_code == 403
+    assert "separation of duties" in text(response)
+    assert db_state() == before
+    [denied] = events_since(seq)
+    assert (denied.action, denied.actor_user_id) == ("access.denied", cast.owner.user.pk)
+    assert (denied.payload["reason"], denied.payload["scope"], denied.payload["method"]) == ("self_review", "", "POST")
+
+
 def test_four_eyes_then_deploy_is_refused_without_the_required_audit_but_says_why(
     cast: Cast, world: World, settings: Any
 ) -> None:

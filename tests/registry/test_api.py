@@ -784,10 +784,20 @@ def test_self_approval_is_403_self_review(
     # Pat moves to reviewing in the same team; their token now carries models:approve.
     User.objects.filter(pk=pat.user.pk).update(role=Role.REVIEWER)
 
+    seq = last_seq()
     error = refused(lambda: post(pat, url("document-router", 1, "approve")), 403, "self_review")
 
     assert "separation of duties" in error["message"]
     assert not Review.objects.exists()
+    # An authorization failure decided by the action is recorded like a missing scope, with the refusal's code.
+    [denied] = events_since(seq)
+    assert (denied.action, denied.actor_user_id) == ("access.denied", pat.user.pk)
+    assert denied.payload == {
+        "method": "POST",
+        "path": "api/v1/models/<slug:name>/versions/<int:number>/approve",
+        "reason": "self_review",
+        "scope": "",
+    }
 
 
 @pytest.mark.parametrize(
