@@ -146,6 +146,17 @@ def _input_hashes(model_version: Any, dataset_version: Any, policy_version: Poli
     }
 
 
+def audit_inputs_sha256(
+    model_version: Any, dataset_version: Any, policy_version: PolicyVersion, column_roles: Any
+) -> str:
+    """The key of an audit run: the canonical hash of its inputs' hashes (artifact, dataset, policy, column roles).
+    Runs with the same key audit the same thing; :func:`do_start_audit` returns the existing run for a key."""
+    from audits.evaluation import ColumnRoles
+
+    roles = ColumnRoles.from_json(column_roles).as_json()
+    return canonical_sha256(_input_hashes(model_version, dataset_version, policy_version, roles))
+
+
 def do_start_audit(
     *,
     user: User,

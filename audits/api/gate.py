@@ -18,7 +18,7 @@ from governance.access.permissions import caller
 from governance.access.throttling import GateThrottle
 from governance.api.serializers import StrictSerializer, validated
 from governance.trail.log import Actor
-from registry.models import Environment, ModelVersion
+from registry.models import Environment, ModelVersion, RegisteredModel
 
 CLIENT = Path(__file__).resolve().parents[1] / "gate" / "client.py"
 
@@ -68,6 +68,15 @@ _DECISION_FIELDS = (
 )
 
 
+def _record_if_out_of_scope(request: Request, model: Any, name: str) -> None:
+    """A name that exists outside the caller's scope is an authorization failure: recorded (the answer is the same
+    404 as for a name that does not exist)."""
+    if model._default_manager.filter(name=name).exists():
+        from governance.access.actions import do_record_access_denied
+
+        do_record_access_denied(request, reason="out_of_scope", scope="")
+
+
 def _version(request: Request, data: dict[str, Any]) -> ModelVersion | Response:
     """The version asked about, through the caller's scope; a miss names what exists for this caller."""
     from registry.access import models_visible_to
@@ -88,17 +97,38 @@ def _version(request: Request, data: dict[str, Any]) -> ModelVersion | Response:
         return found
     model = models_visible_to(request.user).filter(name=data["model"]).first()
     if model is None:
+        _record_if_out_of_scope(request, RegisteredModel, data["model"])
         names = sorted(models_visible_to(request.user).values_list("name", flat=True))[:100]
         return _not_found(f"No model named {data['model']!r} that this token can see.", names)
     numbers = [str(n) for n in ModelVersion.objects.filter(model=model).values_list("number", flat=True)]
-    what = f"version {data['version']}" if data["version"] is not None else "no version"
+    what = f"no version {data['version']}" if data["version"] is not None else "no version"
     if data["artifact_sha256"]:
         what += f" with artifact sha256 {data['artifact_sha256']}"
     return _not_found(f"{model.name} has {what}.", numbers)
 
 
+def _dataset_version(request: Request, data: dict[str, Any]) -> Any:
+    """The evaluation dataset version asked for, through the caller's scope; a miss names what exists for this
+    caller (the datasets it can see, or the dataset's version numbers)."""
+    from governance.data.access import datasets_visible_to
+    from governance.data.models import Dataset, DatasetVersion
+
+    dataset = datasets_visible_to(request.user).filter(name=data["dataset"]).first()
+    if dataset is None:
+        _record_if_out_of_scope(request, Dataset, data["dataset"])
+        names = sorted(datasets_visible_to(request.user).values_list("name", flat=True))[:100]
+        return _not_found(f"No dataset named {data['dataset']!r} that this token can see.", names)
+    found = DatasetVersion.objects.filter(dataset=dataset, number=data["dataset_version"]).select_related("dataset")
+    version = found.first()
+    if version is None:
+        numbers = [str(n) for n in DatasetVersion.objects.filter(dataset=dataset).values_list("number", flat=True)]
+        return _not_found(f"{dataset.name} has no version {data['dataset_version']}.", numbers)
+    return version
+
+
 def _body(result: GateDecision) -> dict[str, Any]:
     version, run = result.version, result.run
+    findings_url = f"/api/v1/models/{version.model.name}/versions/{version.number}/findings/"
     return {
         "decision": result.decision,
         "reasons": result.reasons,
@@ -123,7 +153,10 @@ def _body(result: GateDecision) -> dict[str, Any]:
             else None
         ),
         "approvers": result.approvers,
-        "open_findings": result.open_findings,
+        "open_findings": [
+            {**finding, "resolve_url": f"{findings_url}{finding['id']}/resolve"} for finding in result.open_findings
+        ],
+        "findings_url": findings_url,
         "token": result.token or None,
     }
 
@@ -138,15 +171,15 @@ class GateCheck(APIView):
 
     @extend_schema(request=GateCheckSerializer, responses={200: dict, 412: dict})
     def post(self, request: Request) -> Response:
-        from governance.data.access import access_dataset_version
-
         data = validated(GateCheckSerializer, request.data)
         found = _version(request, data)
         if isinstance(found, Response):
             return found
         dataset_version = None
         if data["dataset"]:
-            dataset_version = access_dataset_version(request.user, data["dataset"], data["dataset_version"], request)
+            dataset_version = _dataset_version(request, data)
+            if isinstance(dataset_version, Response):
+                return dataset_version
         result = decide(
             user=caller(request),
             actor=Actor.from_request(request),

@@ -28,6 +28,7 @@ from audits.gate import reads
 from audits.models import AuditRun, Policy, RunStatus, Verdict
 from governance.access.models import User
 from governance.trail.log import Actor, record_event
+from registry.models import FindingStatus
 
 PASS = "pass"  # noqa: S105 - a decision, not a password
 FAIL = "fail"
@@ -61,6 +62,15 @@ def _known_roles(version: Any, policy_version: Any) -> dict[str, Any] | None:
     return dict(previous.column_roles) if previous else None
 
 
+def _run_of_inputs(version: Any, dataset_version: Any, policy_version: Any, roles: dict[str, Any]) -> AuditRun | None:
+    """The run of exactly these inputs: the newest that did not end in error, else the newest (an error is an
+    answer too: asking again must not start a second audit)."""
+    from audits.actions import audit_inputs_sha256
+
+    runs = AuditRun.objects.filter(inputs_sha256=audit_inputs_sha256(version, dataset_version, policy_version, roles))
+    return runs.exclude(status=RunStatus.ERROR).order_by("-id").first() or runs.order_by("-id").first()
+
+
 def _wait(run: AuditRun, seconds: float) -> AuditRun:
     deadline = time.monotonic() + seconds
     while run.status in (RunStatus.QUEUED, RunStatus.RUNNING) and time.monotonic() < deadline:
@@ -71,13 +81,28 @@ def _wait(run: AuditRun, seconds: float) -> AuditRun:
 
 def required_policy(version: Any, requested: str = "") -> Any:
     """The latest version of the policy the gate judges by: the one the risk tier requires, else the one asked for
-    (None when neither names one)."""
+    (None when neither names one). Asking for a different policy than the tier's is refused (422)."""
+    from audits.actions import AuditError
+
+    tier = version.model.risk_tier
+    required = settings.AUDIT_REQUIRED_POLICIES.get(tier, "")
+    if requested and required and requested != required:
+        _policy_version(requested)  # an unknown name is refused as such first
+        # The tier's policy always decides when the tier has one: a caller cannot swap in another (weaker) one, and
+        # is told so rather than judged silently by a policy they did not name.
+        raise AuditError(
+            f"{version.model.name} is {tier}-risk, so the gate judges it by '{required}' "
+            f"(AUDIT_REQUIRED_POLICIES), not '{requested}': leave policy out, or ask for '{required}'.",
+            field="policy",
+        )
+    name = required or requested
+    return _policy_version(name) if name else None
+
+
+def _policy_version(name: str) -> Any:
+    """The latest version of the policy named ``name``; refuses (422) a name no policy has."""
     from audits.actions import AuditError, ensure_builtin_policies
 
-    # The tier's policy always decides when the tier has one: a caller cannot pick a weaker one instead.
-    name = settings.AUDIT_REQUIRED_POLICIES.get(version.model.risk_tier, "") or requested
-    if not name:
-        return None
     latest = reads.latest_policy_version(name)
     if latest is None and not Policy.objects.filter(name=name).exists():
         ensure_builtin_policies(only=name)  # a built-in not stored yet (install_policies not run): store it now
@@ -108,10 +133,14 @@ def decide(
         result.reasons = [f"{model.name} is classified as a prohibited practice (EU AI Act Art. 5)."]
         return _record(result, actor=actor)
     result.policy_version = required_policy(version, policy)
+    # Open findings are shown with every decision: a person must decide on them whatever the audit says.
+    result.open_findings = reads.findings(version, status=FindingStatus.OPEN)
     if result.policy_version is not None:
         _judge_audit(result, user=user, actor=actor, dataset_version=dataset_version, roles=column_roles, wait=wait)
     if result.decision == PASS:
         _judge_approvals(result)
+    elif result.open_findings:
+        result.reasons.append(_open_findings_reason(result))
     if result.decision == PASS:
         result.token = _token(result)
     return _record(result, actor=actor)
@@ -125,7 +154,11 @@ def _judge_audit(
 
     version, policy_version = result.version, result.policy_version
     name = policy_version.policy.name
-    run = reads.latest_run(version, policy_version, dataset_version)
+    if dataset_version is not None and roles:
+        # Column roles are inputs: the run of exactly these (a new one if none), never one audited otherwise.
+        run = _run_of_inputs(version, dataset_version, policy_version, roles)
+    else:
+        run = reads.latest_run(version, policy_version, dataset_version)
     started = False
     if dataset_version is not None and run is None:
         roles = roles or _known_roles(version, policy_version)
@@ -167,7 +200,11 @@ def _judge_audit(
         result.reasons = [f"Audit run {run.pk} is {run.status} ({run.progress}%): ask again, or poll the run."]
     elif run.status == RunStatus.ERROR:
         result.decision = INSUFFICIENT
-        result.reasons = [f"Audit run {run.pk} could not run: {run.error}"]
+        result.reasons = [
+            f"Audit run {run.pk} could not run: {run.error}",
+            "Asking again with the same inputs gives the same answer: send corrected column_roles, or start the "
+            'audit again with POST /api/v1/audits/ and "force": true.',
+        ]
     elif run.verdict == Verdict.FAIL:
         result.decision = FAIL
         result.reasons = [f"Audit run {run.pk} failed: {reason}" for reason in run.verdict_reasons]
@@ -179,14 +216,13 @@ def _judge_audit(
 def _judge_approvals(result: GateDecision) -> None:
     """The people's part: the version approved by enough distinct approvers, and no open finding."""
     from registry import risk
-    from registry.models import Decision, FindingStatus, VersionState
+    from registry.models import Decision, VersionState
 
     version = result.version  # read in this request: its state is current
     tier = version.model.risk_tier
     required = risk.required_approvals(tier)
     approvals = reads.approvers(version, decision=Decision.APPROVE)
     result.approvers = approvals
-    result.open_findings = reads.findings(version, status=FindingStatus.OPEN)
     if version.state not in (VersionState.APPROVED, VersionState.DEPLOYED) or len(approvals) < required:
         result.decision = PENDING_APPROVAL
         result.reasons.append(
@@ -195,7 +231,7 @@ def _judge_approvals(result: GateDecision) -> None:
         )
     if result.open_findings:
         result.decision = PENDING_APPROVAL
-        result.reasons.append(f"{len(result.open_findings)} open finding(s) on {version} need a decision first.")
+        result.reasons.append(_open_findings_reason(result))
     if result.decision == PASS:
         audit = (
             f"Audit run {result.run.pk} under '{result.policy_version.policy.name}' passed"
@@ -203,6 +239,10 @@ def _judge_approvals(result: GateDecision) -> None:
             else f"No audit is required for {tier}-risk models"
         )
         result.reasons = [audit, f"{version} is {version.state} with {len(approvals)} approval(s)"]
+
+
+def _open_findings_reason(result: GateDecision) -> str:
+    return f"{len(result.open_findings)} open finding(s) on {result.version} need a decision first."
 
 
 def _token(result: GateDecision) -> str:

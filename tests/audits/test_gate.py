@@ -21,6 +21,7 @@ from tests.data.conftest import make_dataset, make_file_version
 from tests.registry.conftest import register_model
 
 GATE = "/api/v1/gates/check"
+ASK_V1 = {"model": "credit-scoring", "version": 1, "environment": "production"}
 VERIFIER = Path(__file__).resolve().parents[2] / "governance" / "trail" / "verifier.py"
 ROLES = {"label": "label", "favourable": "1", "prediction": "prediction", "protected": ["sex"]}
 
@@ -51,9 +52,10 @@ def world(cast: Cast, media_root: Path) -> dict[str, Any]:
 
 
 def ask(cast: Cast, version: int, dataset_version: int | None, **extra: Any) -> Any:
-    body = {"model": "credit-scoring", "version": version, "environment": "production", **extra}
+    body: dict[str, Any] = {"model": "credit-scoring", "version": version, "environment": "production"}
     if dataset_version is not None:
         body.update(dataset="decisions", dataset_version=dataset_version, column_roles=ROLES)
+    body.update(extra)
     return cast.ci.client().post(GATE, body, format="json")
 
 
@@ -166,13 +168,45 @@ def test_deploying_through_the_api_can_require_the_gates_token(cast: Cast, world
     ("body", "status", "expected"),
     [
         ({"model": "ghost", "version": 1, "environment": "production"}, 404, "credit-scoring"),
-        ({"model": "credit-scoring", "version": 9, "environment": "production"}, 404, "has version 9"),
+        (
+            {"model": "credit-scoring", "version": 9, "environment": "production"},
+            404,
+            "credit-scoring has no version 9.",
+        ),
         ({"model": "credit-scoring", "artifact_sha256": "0" * 64, "environment": "production"}, 404, "artifact"),
         ({"model": "credit-scoring", "version": 1, "environment": "moon"}, 422, "Unknown environment"),
         ({"model": "credit-scoring", "environment": "production"}, 422, "version"),
+        (
+            {**ASK_V1, "dataset": "ghost", "dataset_version": 1},
+            404,
+            'No dataset named \'ghost\' that this token can see.", "details": {"known": ["decisions"]}',
+        ),
+        (
+            {**ASK_V1, "dataset": "decisions", "dataset_version": 7},
+            404,
+            '"decisions has no version 7.", "details": {"known": ["1", "2"]}',
+        ),
+        ({**ASK_V1, "policy": "no-such-policy"}, 422, "Unknown policy 'no-such-policy'"),
+        (
+            {**ASK_V1, "policy": "nyc-ll144"},
+            422,
+            "credit-scoring is high-risk, so the gate judges it by 'four-fifths' (AUDIT_REQUIRED_POLICIES), not "
+            "'nyc-ll144'",
+        ),
     ],
-    ids=["unknown-model", "unknown-version", "unknown-artifact", "unknown-environment", "no-version"],
+    ids=[
+        "unknown-model",
+        "unknown-version",
+        "unknown-artifact",
+        "unknown-environment",
+        "no-version",
+        "unknown-dataset",
+        "unknown-dataset-version",
+        "unknown-policy",
+        "another-policy-than-the-tiers",
+    ],
 )
+@override_settings(AUDIT_REQUIRED_POLICIES={"high": "four-fifths"})
 def test_bad_questions_get_clear_answers_and_nothing_is_recorded_as_a_pass(
     cast: Cast, world: dict[str, Any], body: dict[str, Any], status: int, expected: str
 ) -> None:
@@ -181,6 +215,29 @@ def test_bad_questions_get_clear_answers_and_nothing_is_recorded_as_a_pass(
     assert response.status_code == status
     assert expected in json.dumps(response.json())
     assert events_since(seq, "gate.decided") == []
+    assert not AuditRun.objects.exists()
+
+
+@pytest.mark.django_db
+@override_settings(AUDIT_REQUIRED_POLICIES={"minimal": ""})
+def test_a_tier_without_a_required_policy_is_judged_by_the_policy_asked_for(cast: Cast, media_root: Path) -> None:
+    from governance.trail.log import Actor
+    from registry import actions as registry
+
+    model = register_model(cast, "minimal")
+    registry.do_register_version(model=model, user=cast.owner.user, actor=Actor.for_user(cast.owner.user))
+    make_file_version(cast, make_dataset(cast, "decisions"), predictions(0.3, 0.6), name="v1.csv")
+    body = {"model": model.name, "version": 1, "environment": "production"}
+    response = cast.ci.client().post(
+        GATE,
+        {**body, "policy": "four-fifths", "dataset": "decisions", "dataset_version": 1, "column_roles": ROLES},
+        format="json",
+    )
+    assert (response.status_code, response.json()["decision"]) == (412, "fail")
+    assert response.json()["policy"]["name"] == "four-fifths"
+    unknown = cast.ci.client().post(GATE, {**body, "policy": "no-such-policy"}, format="json")
+    assert_error(unknown, 422)
+    assert "Unknown policy 'no-such-policy'" in unknown.json()["error"]["message"]
 
 
 @pytest.mark.django_db
@@ -208,3 +265,66 @@ def test_the_client_script_is_served_and_is_stdlib_only(cast: Cast) -> None:
     compile(source, "client.py", "exec")
     imports = {line.split()[1].split(".")[0] for line in source.splitlines() if line.startswith(("import ", "from "))}
     assert imports <= set(sys.stdlib_module_names) | {"__future__"}
+
+
+@pytest.mark.django_db
+@override_settings(AUDIT_REQUIRED_POLICIES={"high": "four-fifths"})
+def test_column_roles_are_inputs_other_roles_audit_again_the_same_roles_never_do(
+    cast: Cast, world: dict[str, Any]
+) -> None:
+    first = ask(cast, 1, 1).json()
+    assert first["decision"] == "fail"
+    # Other roles are other inputs: a new run, judged on them (favourable "0" reads the same data the other way).
+    other_roles = {**ROLES, "favourable": "0"}
+    second = ask(cast, 1, 1, column_roles=other_roles).json()
+    assert second["audit"]["id"] != first["audit"]["id"]
+    assert AuditRun.objects.get(pk=second["audit"]["id"]).column_roles["favourable"] == "0"
+    # The same roles again: the same run, whichever was audited last.
+    assert ask(cast, 1, 1).json()["audit"]["id"] == first["audit"]["id"]
+    assert ask(cast, 1, 1, column_roles=other_roles).json()["audit"]["id"] == second["audit"]["id"]
+    # No roles: the latest audit of the version on this dataset, whatever its roles.
+    assert ask(cast, 1, 1, column_roles=None).json()["audit"]["id"] == second["audit"]["id"]
+    assert AuditRun.objects.count() == 2
+
+
+@pytest.mark.django_db
+@override_settings(AUDIT_REQUIRED_POLICIES={"high": "four-fifths"})
+def test_an_audit_that_could_not_run_is_the_answer_until_the_inputs_change(cast: Cast, world: dict[str, Any]) -> None:
+    broken = {**ROLES, "reference_groups": {"sex": "x"}}  # valid JSON, but no such group: the run ends in error
+    response = ask(cast, 2, 2, column_roles=broken)
+    body = response.json()
+    assert (response.status_code, body["decision"]) == (412, "insufficient_evidence")
+    assert "has no group 'x'" in body["reasons"][0]
+    assert '"force": true' in body["reasons"][1]
+    seq = last_seq()
+    assert ask(cast, 2, 2, column_roles=broken).json()["audit"]["id"] == body["audit"]["id"]
+    assert [e.action for e in events_since(seq)] == ["gate.decided"]  # no second audit
+    fixed = ask(cast, 2, 2).json()  # the fixture's roles: other inputs, a run that works
+    assert fixed["audit"]["id"] != body["audit"]["id"]
+    assert fixed["decision"] == "pending_approval"
+
+
+@pytest.mark.django_db
+@override_settings(AUDIT_REQUIRED_POLICIES={"high": "four-fifths"})
+def test_open_findings_are_shown_with_every_decision_and_link_to_where_they_are_resolved(
+    cast: Cast, world: dict[str, Any]
+) -> None:
+    from registry.models import Finding, FindingStatus
+
+    finding = Finding.objects.create(
+        version=world["v1"], kind="consent_withdrawn", title="A subject withdrew consent", status=FindingStatus.OPEN
+    )
+    body = ask(cast, 1, 1).json()
+    assert body["decision"] == "fail"  # the audit decides; the finding is shown beside it
+    assert body["open_findings"] == [
+        {
+            "id": finding.pk,
+            "kind": "consent_withdrawn",
+            "title": "A subject withdrew consent",
+            "resolve_url": f"/api/v1/models/credit-scoring/versions/1/findings/{finding.pk}/resolve",
+        }
+    ]
+    assert body["findings_url"] == "/api/v1/models/credit-scoring/versions/1/findings/"
+    assert body["reasons"][-1] == "1 open finding(s) on credit-scoring v1 need a decision first."
+    listed = cast.ci.client().get(body["findings_url"])
+    assert finding.pk in [f["id"] for f in listed.json()["results"]]
