@@ -213,6 +213,16 @@ def measure_ab(port: int, token: str, clients: int, total: int, *, floor: bool) 
     return f"{label:>8} {clients:>8} {p50:>8.0f} {p99:>8.0f} {slowest:>8.0f} {rate:>8.0f} {errors:>7}"
 
 
+def _answers(url: str) -> bool:
+    """Whether a Redis server answers PING at ``url``."""
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=1000, help="decisions per concurrency level")
@@ -231,6 +241,9 @@ def main() -> None:
     )
     parser.add_argument("--no-floor", action="store_true", help="skip the GET /api/v1/me rows")
     args = parser.parse_args()
+    if args.cache_url and not _answers(args.cache_url):
+        print(f"note: no cache server answers at {args.cache_url}; rate limits counted in local memory instead")
+        args.cache_url = ""
     env, admin_url = configure(os.environ.get("DATABASE_URL"), args.cache_url)
     token = arrange()
     from django.db import connection, connections

@@ -211,7 +211,9 @@ def _insert_appended(event: Event, completed: Sequence[tuple[NodeId, bytes]]) ->
         ["(%s, %s, %s)"] * len(completed)
     )
     node_params = [value for (level, index), node_hash in completed for value in (level, index, node_hash)]
-    with connection.cursor() as cursor:
+    # As the ORM's writes do: a failed insert marks the caller's transaction for rollback, so that an error caught
+    # inside the action's atomic block can never commit an event without its nodes (SQLite would let it).
+    with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
         cursor.execute(_EVENT_INSERT, values)
         cursor.execute(node_sql, node_params)  # never empty: the new leaf itself is a completed node
     event._state.adding = False

@@ -192,3 +192,19 @@ def test_system_check_fails_when_a_trigger_is_missing() -> None:
     assert [e.id for e in errors] == ["assay.E001"]
     assert "governance_event_no_update" in errors[0].msg
     assert errors[0].level == checks.ERROR
+
+
+def test_a_failed_append_caught_inside_the_action_still_rolls_the_whole_action_back() -> None:
+    from governance.trail.models import MerkleNode
+
+    append(2)
+    MerkleNode.objects.create(level=0, index=2, hash=b"\0" * 32)  # the next leaf's place, taken: its insert fails
+    with transaction.atomic():
+        Team.objects.create(slug="half-done", name="half-done")
+        with pytest.raises(DatabaseError):
+            record_event(events.TEAM_CREATED, actor=Actor.system(), payload={"slug": "half-done"})
+        # Caught inside the action's block (a careless caller): the block must still roll back, as after an ORM
+        # write's failure, never commit the team and an event without its Merkle nodes.
+        assert connection.needs_rollback
+    assert Event.objects.count() == 2
+    assert not Team.objects.filter(slug="half-done").exists()
