@@ -4,10 +4,13 @@
     curl -fsS -H "Authorization: Bearer $ASSAY_TOKEN" https://assay.example.org/api/v1/gates/client.py -o gate.py
     python gate.py --url https://assay.example.org --model credit-scoring --version 7 --environment production \\
         [--artifact model.onnx | --artifact-sha256 HEX] [--dataset german-credit --dataset-version 3] \\
+        [--column-roles @roles.json | --column-roles '{"label": "credit_risk", "protected": ["age_group"]}'] \\
         [--policy eu-ai-act-high-risk] [--wait 60] [--token-out gate-token.txt]
 
 The API token comes from ASSAY_TOKEN (never from the command line, where other users could read it).
-Exit codes: 0 pass, 1 fail, 2 insufficient evidence, 3 pending (approval or audit) or any error.
+Exit codes: 0 pass, 1 fail, 2 insufficient evidence, 3 pending (approval or audit) or any error. An error prints
+the server's message; a miss (404: no such model, version or dataset for this token) also prints what the server
+says does exist ("known: ...").
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--environment", required=True)
     parser.add_argument("--dataset", default="")
     parser.add_argument("--dataset-version", type=int)
+    parser.add_argument(
+        "--column-roles", help="the audit's column roles as JSON, or @FILE holding it (used with --dataset)"
+    )
     parser.add_argument("--policy", default="")
     parser.add_argument("--wait", type=float, help="seconds the gate may wait for an audit it starts")
     parser.add_argument("--token-out", help="write the signed decision token here on a pass")
@@ -57,6 +63,15 @@ def _body(args: argparse.Namespace) -> dict:
         body["artifact_sha256"] = sha
     if args.dataset:
         body.update(dataset=args.dataset, dataset_version=args.dataset_version)
+    if args.column_roles:
+        text = args.column_roles
+        if text.startswith("@"):
+            with open(text[1:], encoding="utf-8") as handle:
+                text = handle.read()
+        try:
+            body["column_roles"] = json.loads(text)
+        except ValueError as error:
+            raise ValueError(f"--column-roles is not valid JSON: {error}") from None
     if args.policy:
         body["policy"] = args.policy
     if args.wait is not None:
@@ -81,6 +96,18 @@ def _ask(url: str, token: str, body: dict, timeout: float) -> dict:
         return json.load(error)
 
 
+def _print_error(answer: dict) -> None:
+    """The error's message, and on a miss (404) the names the server says exist for this token."""
+    error = answer.get("error") if isinstance(answer.get("error"), dict) else None
+    if error is None:
+        print(f"error: {answer}", file=sys.stderr)
+        return
+    print(f"error: {error.get('message', error)}", file=sys.stderr)
+    details = error.get("details")
+    if isinstance(details, dict) and isinstance(details.get("known"), list):
+        print(f"known: {', '.join(map(str, details['known'])) or 'none'}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     token = os.environ.get("ASSAY_TOKEN", "")
@@ -88,12 +115,17 @@ def main(argv: list[str] | None = None) -> int:
         print("error: set ASSAY_TOKEN and --url (or ASSAY_URL)", file=sys.stderr)
         return 3
     try:
-        answer = _ask(args.url, token, _body(args), args.timeout)
+        body = _body(args)
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    try:
+        answer = _ask(args.url, token, body, args.timeout)
     except (OSError, ValueError) as error:
         print(f"error: no answer from the gate: {error}", file=sys.stderr)
         return 3
     if "decision" not in answer:
-        print(f"error: {answer.get('error', {}).get('message', answer)}", file=sys.stderr)
+        _print_error(answer)
         return 3
     print(f"{answer['decision'].upper()}: {answer['model']} v{answer['version']} for {answer['environment']}")
     for reason in answer.get("reasons", []):
