@@ -9,7 +9,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
 
-from governance.access.roles import ORGANISATION_WIDE_ROLES, Role, scopes_for
+from governance.access.roles import ORGANISATION_WIDE_ROLES, ORGANISATION_WIDE_WITHOUT_TEAMS, Role, scopes_for
 
 
 class Team(models.Model):
@@ -37,8 +37,12 @@ class User(AbstractUser):
 
     @property
     def is_organisation_wide(self) -> bool:
-        """True when the role sees every team's objects."""
-        return self.role in ORGANISATION_WIDE_ROLES
+        """True when the user sees every team's objects: officers and admins always, a CI user only in no team."""
+        if self.role in ORGANISATION_WIDE_ROLES:
+            return True
+        # Asked only of roles that may fall back to the organisation, so an owner's check costs no query; a CI
+        # user's costs the one team_ids() query its scope needs anyway (cached on the instance).
+        return self.role in ORGANISATION_WIDE_WITHOUT_TEAMS and not self.team_ids()
 
     def team_ids(self) -> set[int]:
         """Ids of the teams this user belongs to (cached per instance: asked on every access check)."""

@@ -4,7 +4,9 @@ This module is meant to be read by a compliance officer. Each role holds a set o
 declares, per HTTP method, the one scope it needs (see ``governance.access.permissions``). A scope is
 ``<resource>:<verb>``. Verbs other than ``read`` change state, so a read-only token keeps only the ``:read`` scopes
 of its role. Team boundaries are a second, separate rule applied to objects: owners and reviewers see only their
-teams' objects; officers, admins and CI see the whole organisation; regulators see only what was shared with them.
+teams' objects; officers and admins see the whole organisation; a CI pipeline in one or more teams sees only its
+teams' objects (a team's own pipeline), and one in no team sees the whole organisation (the organisation's central
+pipeline); regulators see only what was shared with them.
 """
 
 from __future__ import annotations
@@ -103,8 +105,15 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     | {"models:read", "models:write", "datasets:read", "datasets:write", "audits:read", "audits:run", "gates:check"},
 }
 
-# Roles whose object visibility spans the whole organisation rather than their teams.
-ORGANISATION_WIDE_ROLES = frozenset({Role.ADMIN, Role.OFFICER, Role.CI})
+# Object scope, the second rule (applied in ``governance.access.scoping`` and ``User.is_organisation_wide``).
+# Roles whose object visibility always spans the whole organisation.
+ORGANISATION_WIDE_ROLES = frozenset({Role.ADMIN, Role.OFFICER})
+# Roles that see their teams' objects only.
+TEAM_ROLES = frozenset({Role.OWNER, Role.REVIEWER, Role.CI})
+# Team roles that see the whole organisation when the user is in no team: a pipeline of no team is the
+# organisation's central pipeline; a pipeline in a team is that team's, and another team's objects do not exist for
+# it, as for the team's people.
+ORGANISATION_WIDE_WITHOUT_TEAMS = frozenset({Role.CI})
 
 
 def is_read_scope(scope: str) -> bool:
@@ -128,6 +137,8 @@ def _check_table() -> None:
             raise ValueError(f"role {role} names unknown scopes {sorted(unknown)}")
     assert set(ROLE_SCOPES) == set(Role.values), "every role needs a row in ROLE_SCOPES"
     assert all(is_read_scope(s) for s in ROLE_SCOPES[Role.REGULATOR]), "regulators are read-only"
+    assert not ORGANISATION_WIDE_ROLES & TEAM_ROLES, "a role is organisation-wide or team-scoped, not both"
+    assert ORGANISATION_WIDE_WITHOUT_TEAMS <= TEAM_ROLES, "only a team role can fall back to the organisation"
 
 
 _check_table()

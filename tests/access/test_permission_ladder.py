@@ -8,6 +8,11 @@ The endpoints come from the URLconf itself, so a new endpoint is on the ladder t
 - a member with the scope who cannot see it  -> 404, nothing changed, and an ``access.denied`` event
 - a member with the scope who can see it     -> served (not 401/403/404/405, not a server error)
 
+Beside the cast, two pipelines of one team climb every rung: a CI user in credit-risk and one in hiring. A CI user in
+a team is scoped to it as the team's people are (the cast's ``ci``, in no team, is the organisation's central
+pipeline and sees everything). Each climbs with the CI role's scopes and sees what a cast member of its team who owns
+nothing of their own sees (the reviewer for credit-risk, the outsider for hiring).
+
 An endpoint with path parameters needs an entry in ``OBJECTS`` below: how to make an object for the URL and
 which cast members can see it. A write that needs a body to succeed gets one in ``BODIES``. When an action
 refuses a member who holds the scope and sees the object (a rule of the action, such as team membership),
@@ -50,11 +55,12 @@ from tests.api import (
     token_row,
 )
 from tests.conftest import Cast, Member
+from tests.registry.conftest import new_member
 
 ENDPOINTS = drf_endpoints()
 REFUSED = {401, 403, 404, 405}
 
-ORGANISATION_WIDE = frozenset({"admin", "officer", "ci"})
+ORGANISATION_WIDE = frozenset({"admin", "officer", "ci"})  # the cast's ci is in no team: the central pipeline
 CREDIT_RISK = ORGANISATION_WIDE | {"owner", "reviewer", "read_only"}  # the owner's team (outsider is in hiring)
 EVERYONE = frozenset(Cast.__dataclass_fields__)
 
@@ -404,11 +410,28 @@ def _send(client: APIClient, method: str, path: str, query: dict[str, str], body
     return client.generic(method, path, QUERY_STRING="&".join(f"{k}={v}" for k, v in query.items()))
 
 
+# Team pipelines: name -> (its team, the cast member whose visibility and action refusals it shares).
+TEAM_PIPELINES: dict[str, tuple[str, str]] = {
+    "credit_risk_ci": ("credit-risk", "reviewer"),
+    "hiring_ci": ("hiring", "outsider"),
+}
+
+
 @pytest.fixture
 def world(cast: Cast) -> Cast:
     """The cast, plus a signed checkpoint so the proof endpoints have something to prove against."""
     issue_checkpoint(reason="test")
     return cast
+
+
+@pytest.fixture
+def climbers(world: Cast) -> dict[str, tuple[Member, str]]:
+    """Everyone who climbs a rung: name -> (member, the cast name whose visibility they have)."""
+    pipelines = {
+        name: (new_member(name.replace("_", "-"), "ci", [team]), sees_as)
+        for name, (team, sees_as) in TEAM_PIPELINES.items()
+    }
+    return {**{name: (member, name) for name, member in world.members().items()}, **pipelines}
 
 
 def test_every_api_route_is_a_drf_view_declaring_its_scopes() -> None:
@@ -438,7 +461,9 @@ LADDER = [(e, method) for e in ENDPOINTS for method in sorted(e.required_scopes)
 
 
 @pytest.mark.parametrize(("endpoint", "method"), LADDER, ids=[f"{e.name} {m}" for e, m in LADDER])
-def test_permission_ladder(world: Cast, anonymous: APIClient, endpoint: Endpoint, method: str) -> None:
+def test_permission_ladder(
+    world: Cast, climbers: dict[str, tuple[Member, str]], anonymous: APIClient, endpoint: Endpoint, method: str
+) -> None:
     if endpoint.kwargs and endpoint.name not in OBJECTS:
         pytest.fail(_missing_object_message(endpoint))
     target = OBJECTS.get(endpoint.name)
@@ -447,12 +472,12 @@ def test_permission_ladder(world: Cast, anonymous: APIClient, endpoint: Endpoint
     body = BODIES.get(endpoint.name, dict)
     shared = reverse(endpoint.name, kwargs=target.make(world) if target else None)
 
-    def rung(name: str, member: Member) -> str:
+    def rung(member: Member, sees_as: str) -> str:
         if scope not in _member_scopes(member):
             return "forbidden"
-        if target is not None and name not in target.visible_to:
+        if target is not None and sees_as not in target.visible_to:
             return "hidden"
-        if name in REFUSED_BY_ACTION.get((endpoint.name, method), ()):
+        if sees_as in REFUSED_BY_ACTION.get((endpoint.name, method), ()):
             return "refused by the action"
         return "served"
 
@@ -465,8 +490,8 @@ def test_permission_ladder(world: Cast, anonymous: APIClient, endpoint: Endpoint
     assert db_state() == before, f"anonymous {method} {url} changed the database"
     assert events_since(seq) == []
 
-    for name, member in world.members().items():
-        expected = rung(name, member)
+    for name, (member, sees_as) in climbers.items():
+        expected = rung(member, sees_as)
         fresh = expected == "served" and method != "GET" and target is not None
         url = reverse(endpoint.name, kwargs=target.make(world)) if fresh else shared
         where = f"{name} ({member.user.role}) {method} {url}, expected {expected}"

@@ -8,8 +8,10 @@ import pytest
 
 from governance.access.roles import (
     ORGANISATION_WIDE_ROLES,
+    ORGANISATION_WIDE_WITHOUT_TEAMS,
     ROLE_SCOPES,
     SCOPES,
+    TEAM_ROLES,
     Role,
     is_read_scope,
     scopes_for,
@@ -115,8 +117,14 @@ def test_only_admins_manage_other_peoples_tokens() -> None:
     assert {role for role in ROLES if "tokens:manage" in scopes_for(role)} == {Role.ADMIN}
 
 
-def test_organisation_wide_visibility_is_for_admins_officers_and_ci_only() -> None:
-    assert frozenset(ORGANISATION_WIDE_ROLES) == {Role.ADMIN, Role.OFFICER, Role.CI}
+def test_organisation_wide_visibility_is_for_admins_officers_and_ci_in_no_team_only() -> None:
+    assert frozenset(ORGANISATION_WIDE_ROLES) == {Role.ADMIN, Role.OFFICER}
+    assert frozenset(TEAM_ROLES) == {Role.OWNER, Role.REVIEWER, Role.CI}
+    # A pipeline in no team is the organisation's central pipeline; in a team, it is that team's (see
+    # tests/access/test_team_scoped_ci.py for what each sees).
+    assert frozenset(ORGANISATION_WIDE_WITHOUT_TEAMS) == {Role.CI}
+    # Regulators are neither: they see what was shared with them.
+    assert Role.REGULATOR not in ORGANISATION_WIDE_ROLES | TEAM_ROLES
 
 
 def test_the_trail_is_readable_by_the_roles_that_oversee_it() -> None:

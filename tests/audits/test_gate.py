@@ -247,7 +247,8 @@ def test_a_token_of_another_team_does_not_see_the_model(cast: Cast, world: dict[
     from governance.access.actions import do_issue_token
     from governance.trail.log import Actor
 
-    # An owner of another team holds no gates:check (only CI does); a CI token sees the organisation. The
+    # An owner of another team holds no gates:check (only CI does). A CI token of no team sees the organisation; a
+    # team's CI token is scoped to its teams (tests/audits/test_gate_team_scope.py). The
     # outsider's refusal is the scope's 403, and the model's name is not confirmed to them.
     token = do_issue_token(user=cast.outsider.user, actor=Actor.system(), days=1).raw
     client = APIClient()

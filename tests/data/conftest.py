@@ -147,7 +147,8 @@ def make_run(
     models: Sequence[ModelVersion] = (),
     by: Member | None = None,
 ) -> Any:
-    """A lineage run recorded through the action (default: by the CI pipeline, which sees every team)."""
+    """A lineage run recorded through the action (default: by the cast's CI pipeline, in no team, which sees every
+    team)."""
     member = by or cast.ci
     return data.do_record_run(
         user=member.user,
