@@ -242,7 +242,7 @@ def run_policy(run: Any, *, progress: Progress | None = None) -> RunOutcome:
         except ArtifactError as exc:
             raise AuditInputsError(f"The model cannot be loaded: {exc}") from None
     try:
-        evaluation = build_evaluation(table, roles, predictor=predictor)
+        evaluation = build_evaluation(table, roles, predictor=predictor, model_artifact=bool(version.artifact))
     except EvaluationError as exc:
         raise AuditInputsError(str(exc)) from None
     except Exception as exc:  # an ONNX model that fails at inference, say

@@ -4,6 +4,11 @@ Outcomes are binary and favourable-first: ``y_true`` is 1 where the label is the
 where the decision is favourable (the prediction column equals the favourable value, or the score is at least the
 threshold, or the model predicts the favourable class). Selection rate is therefore the rate of favourable
 decisions, as in the EEOC guidelines and NYC LL144.
+
+Scores come from the score column, or, when the model decides, from the model: its probability of the favourable
+class, with the class found by the model's own metadata (a skops estimator's ``classes_``, an ONNX graph's class
+labels). A model that gives no probabilities, or does not say which column is which class, leaves the scores out,
+and ``no_scores_reason`` says why, so that a check needing scores (ROC-AUC) can say so instead of guessing.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from registry.artifacts import ProbabilitiesUnavailable, label_text
 
 
 class EvaluationError(ValueError):
@@ -80,6 +87,10 @@ class Evaluation:
     predict: Any = None  # callable: feature matrix -> binary favourable decisions, when a model artifact exists
     profile: Mapping[str, Any] = field(default_factory=dict)
     rows: int = 0
+    no_scores_reason: str = ""  # why ``scores`` is None, as a clause ("the model gives no class probabilities")
+    # Whether the model version has an artifact, when the caller says; checks that need the model use it to say
+    # what to change when the decisions came from the dataset's columns instead.
+    model_artifact: bool | None = None
 
 
 def _text(column: Any) -> np.ndarray:
@@ -103,10 +114,14 @@ def _missing(table: Any, names: Sequence[str], role: str) -> None:
         )
 
 
-def build_evaluation(table: Any, roles: ColumnRoles, *, predictor: Any = None) -> Evaluation:
+def build_evaluation(
+    table: Any, roles: ColumnRoles, *, predictor: Any = None, model_artifact: bool | None = None
+) -> Evaluation:
     """The evaluation arrays from a pyarrow ``table`` and the column ``roles`` (and a model, for predictions).
 
-    Decisions come from the prediction column, else the score column and threshold, else the ``predictor``.
+    Decisions come from the prediction column, else the score column and threshold, else the ``predictor``, which
+    then gives the scores too (its probability of the favourable class) when it can. ``model_artifact`` says
+    whether the model version has an artifact (None: not said), for the reasons of checks that need the model.
     Raises EvaluationError naming the problem: a missing column, a label or prediction that is not binary, a
     threshold outside the scores' range, NaN scores, no way to get decisions, a protected column with one group.
     """
@@ -122,13 +137,20 @@ def build_evaluation(table: Any, roles: ColumnRoles, *, predictor: Any = None) -
     features: np.ndarray | None = None
     feature_names: tuple[str, ...] = ()
     predict: Any = None
+    no_scores_reason = ""
     if roles.prediction:
         y_pred = _predicted(table, roles, values)
+        if scores is None:
+            no_scores_reason = (
+                f"the audit has no scores: its decisions come from the prediction column {roles.prediction!r} "
+                "(name a score column as well)"
+            )
     elif scores is not None:
         y_pred = _thresholded(scores, roles)
     elif predictor is not None:
         features, feature_names, predict = _model_scorer(table, roles, predictor, labels=values)
         y_pred = predict(features).astype(np.int8)
+        scores, no_scores_reason = _model_scores(predictor, features, favourable=roles.favourable)
     else:
         raise EvaluationError(
             "prediction: give a prediction column, or a score column and threshold, or audit a version with a model "
@@ -144,6 +166,8 @@ def build_evaluation(table: Any, roles: ColumnRoles, *, predictor: Any = None) -
         feature_names=feature_names,
         predict=predict,
         rows=table.num_rows,
+        no_scores_reason=no_scores_reason,
+        model_artifact=True if predictor is not None else model_artifact,
     )
 
 
@@ -221,10 +245,7 @@ def _model_scorer(
 
     def outputs(matrix: np.ndarray) -> np.ndarray:
         predicted = np.asarray(predictor.predict(np.asarray(matrix, dtype=np.float32)))
-        as_text = [
-            str(int(v)) if isinstance(v, float | np.floating) and float(v).is_integer() else str(v) for v in predicted
-        ]
-        return np.array(as_text)
+        return np.array([label_text(v) for v in predicted])
 
     def predict(matrix: np.ndarray) -> np.ndarray:
         return outputs(matrix) == favourable
@@ -238,6 +259,20 @@ def _model_scorer(
             "favourable and the label column."
         )
     return features, feature_names, predict
+
+
+def _model_scores(predictor: Any, features: np.ndarray, *, favourable: str) -> tuple[np.ndarray | None, str]:
+    """The model's probability of the ``favourable`` class for each row, or None and the reason it has none."""
+    probability_of = getattr(predictor, "probability_of", None)
+    if probability_of is None:
+        return None, "the model gives no class probabilities"
+    try:
+        scores = np.asarray(probability_of(np.asarray(features, dtype=np.float32), favourable), dtype=np.float64)
+    except ProbabilitiesUnavailable as exc:
+        return None, str(exc)
+    if scores.shape != (len(features),):
+        return None, f"the model gave {scores.shape} probabilities for {len(features)} rows"
+    return scores, ""
 
 
 def _protected(table: Any, roles: ColumnRoles) -> dict[str, np.ndarray]:

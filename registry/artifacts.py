@@ -50,7 +50,9 @@ __all__ = [
     "ArtifactError",
     "InspectedArtifact",
     "Predictor",
+    "ProbabilitiesUnavailable",
     "inspect_artifact",
+    "label_text",
     "load_predictor",
 ]
 
@@ -329,6 +331,20 @@ def inspect_artifact(path: str | os.PathLike[str], *, filename: str, max_bytes: 
     )
 
 
+class ProbabilitiesUnavailable(Exception):
+    """A model cannot give the probability of a class; the message says why, as a clause ("the model gives no
+    class probabilities ...") that an audit quotes where it reports what it could not compute."""
+
+
+def label_text(value: Any) -> str:
+    """A model's output or class label as the text audits compare with a label's values: a whole float is written
+    as an integer (1.0 is "1", as in a CSV column of floats), anything else as ``str`` gives it."""
+    kind = getattr(getattr(value, "dtype", None), "kind", "")  # numpy scalars
+    if (isinstance(value, float) or kind == "f") and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
 class Predictor:
     """A loaded model, ready to score; created by :func:`load_predictor`."""
 
@@ -341,6 +357,20 @@ class Predictor:
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray | None:
         """Class probabilities of shape ``(n_rows, n_classes)``, or None when the model has none."""
+        raise NotImplementedError
+
+    def class_labels(self) -> list[str] | None:
+        """The model's classes as :func:`label_text`, in the column order of :meth:`predict_proba`; None when the
+        model gives no probabilities or does not say which class each column is."""
+        raise NotImplementedError
+
+    def probability_of(self, X: np.ndarray, label: str) -> np.ndarray:
+        """Each row's probability of the class whose :func:`label_text` is ``label``, as float64.
+
+        Raises :class:`ProbabilitiesUnavailable` when the model has no class probabilities, when the order of its
+        probability columns is not known from the model itself, when no class (or more than one) reads as
+        ``label``, or when the output it calls probabilities is not (rows outside [0, 1] or not summing to 1).
+        """
         raise NotImplementedError
 
 
@@ -357,6 +387,49 @@ def load_predictor(path: str | os.PathLike[str], *, framework: str) -> Predictor
     if framework == "skops":
         return _SkopsPredictor(_load_skops(path, name).estimator)
     raise ArtifactError("unknown_format", f"Unknown model framework {framework!r}: expected 'onnx' or 'skops'.")
+
+
+# Probabilities as float32 sum to 1 within about 1e-6; a decision score misses by far more.
+_PROBABILITY_TOLERANCE = 1e-3
+
+
+def _class_column(classes: list[str], label: str) -> int:
+    """The column of the class that reads as ``label`` among ``classes`` (texts, in probability column order)."""
+    found = [index for index, text in enumerate(classes) if text == label]
+    shown = ", ".join(repr(text) for text in classes[:10]) + (", ..." if len(classes) > 10 else "")
+    if not found:
+        raise ProbabilitiesUnavailable(f"the model's classes ({shown}) do not include {label!r}")
+    if len(found) > 1:
+        raise ProbabilitiesUnavailable(f"more than one of the model's classes ({shown}) reads as {label!r}")
+    return found[0]
+
+
+def _checked_probabilities(values: Any, *, classes: list[str] | None, output: str) -> np.ndarray:
+    """``values`` as a float64 matrix, once it is seen to hold one probability per class (of ``classes``, when
+    known) in every row."""
+    import numpy as np
+
+    try:
+        matrix = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ProbabilitiesUnavailable(f"the model's {output} is not numeric") from None
+    if matrix.ndim != 2 or (classes is not None and matrix.shape[1] != len(classes)):
+        count = f"its {len(classes)}" if classes is not None else "its"
+        raise ProbabilitiesUnavailable(
+            f"the model's {output} has shape {matrix.shape}, not one column for each of {count} classes"
+        )
+    tolerance = _PROBABILITY_TOLERANCE
+    if len(matrix) and (
+        not np.isfinite(matrix).all()
+        or matrix.min() < -tolerance
+        or matrix.max() > 1 + tolerance
+        or np.abs(matrix.sum(axis=1) - 1).max() > tolerance
+    ):
+        raise ProbabilitiesUnavailable(
+            f"the model's {output} is not class probabilities (values outside [0, 1], or rows that do not add up to "
+            "1): it may be a decision score"
+        )
+    return matrix
 
 
 # ---------------------------------------------------------------------------------------------
@@ -785,7 +858,7 @@ class _OnnxPredictor(Predictor):
     def __init__(self, path: str, name: str) -> None:
         import numpy as np
 
-        _load_onnx_proto(path, name, looks_like_onnx=True)  # refuses external data again
+        model = _load_onnx_proto(path, name, looks_like_onnx=True)  # refuses external data again
         self.framework = "onnx"
         self._session = _onnx_session(path, name)
         self._inputs = [
@@ -801,6 +874,7 @@ class _OnnxPredictor(Predictor):
             if other.type.startswith("seq(map(") or (other.type == "tensor(float)" and len(other.shape or []) == 2):
                 probability = other.name
         self._probability = probability
+        self._classes = _onnx_probability_classes(model.graph, probability) if probability else None
         self.feature_names = [n for n, _ in self._inputs] if len(self._inputs) > 1 else None
 
     def _feeds(self, X: np.ndarray) -> dict[str, np.ndarray]:
@@ -839,6 +913,77 @@ class _OnnxPredictor(Predictor):
             classes = list(probabilities[0])
             return np.array([[row[c] for c in classes] for row in probabilities], dtype=np.float32)
         return np.asarray(probabilities)
+
+    def class_labels(self) -> list[str] | None:
+        return None if self._classes is None else list(self._classes)
+
+    def probability_of(self, X: np.ndarray, label: str) -> np.ndarray:
+        import numpy as np
+
+        if self._probability is None:
+            raise ProbabilitiesUnavailable("the model gives no class probabilities (its ONNX graph has no such output)")
+        output = f"output {self._probability!r}"
+        if self._classes is not None:
+            _class_column(self._classes, label)  # refused before the model runs
+        (probabilities,) = self._session.run([self._probability], self._feeds(X))
+        if isinstance(probabilities, list):
+            # ZipMap: every row is {class: probability}, so the keys say which class each value is.
+            keys = list(probabilities[0]) if probabilities else []
+            if not keys:
+                return np.empty(0, dtype=np.float64)
+            classes = [label_text(key) for key in keys]
+            matrix = [[row[key] for key in keys] for row in probabilities]
+        elif self._classes is None:
+            _checked_probabilities(probabilities, classes=None, output=output)  # a decision score says so first
+            raise ProbabilitiesUnavailable(
+                f"the model's {output} does not say which class each of its columns is (no ZipMap, and no class "
+                "labels on a classifier node producing it); export the model with skl2onnx's ZipMap (its default) "
+                "so that the classes are named"
+            )
+        else:
+            classes, matrix = self._classes, probabilities
+        return _checked_probabilities(matrix, classes=classes, output=output)[:, _class_column(classes, label)]
+
+
+# ai.onnx.ml classifier operators, whose outputs are (label, one score per class in classlabels order), and the
+# operators that pass a tensor on with its columns unchanged.
+_ONNX_CLASSIFIERS = frozenset({"LinearClassifier", "SVMClassifier", "TreeEnsembleClassifier"})
+_ONNX_PASS_THROUGH = frozenset({"Identity", "Cast"})
+
+
+def _onnx_probability_classes(graph: Any, output: str) -> list[str] | None:
+    """The classes of probability output ``output``, in column order, as the graph itself declares them.
+
+    That is the class labels of the ZipMap producing it, or of the classifier node whose scores reach it unchanged
+    (through Identity or Cast only), as skl2onnx writes classifiers. None when the graph does not say: the output
+    is computed some other way (a neural network's softmax, say), and guessing the order could swap the classes.
+    """
+    producers = {name: node for node in graph.node for name in node.output}
+    name = output
+    for _ in range(len(graph.node)):  # bounded: a malformed graph could loop
+        node = producers.get(name)
+        if node is None:
+            return None
+        if node.domain in ("", "ai.onnx") and node.op_type in _ONNX_PASS_THROUGH and node.input:
+            name = node.input[0]
+            continue
+        if node.domain != "ai.onnx.ml":
+            return None
+        if node.op_type == "ZipMap" or (node.op_type in _ONNX_CLASSIFIERS and list(node.output).index(name) == 1):
+            return _onnx_class_labels(node)
+        return None
+    return None
+
+
+def _onnx_class_labels(node: Any) -> list[str] | None:
+    from onnx import helper
+
+    for attribute in node.attribute:
+        if attribute.name.startswith("classlabels_"):
+            values = helper.get_attribute_value(attribute)
+            if values:
+                return [label_text(v.decode("utf-8") if isinstance(v, bytes) else v) for v in values]
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -993,6 +1138,28 @@ class _SkopsPredictor(Predictor):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="X does not have valid feature names")
             return np.asarray(self._estimator.predict_proba(X))
+
+    def class_labels(self) -> list[str] | None:
+        import numpy as np
+
+        classes = getattr(self._estimator, "classes_", None)
+        if classes is None or not hasattr(self._estimator, "predict_proba"):
+            return None
+        classes = np.asarray(classes)
+        # scikit-learn orders predict_proba's columns as classes_; a multi-output model has one array per output.
+        return [label_text(c) for c in classes] if classes.ndim == 1 else None
+
+    def probability_of(self, X: np.ndarray, label: str) -> np.ndarray:
+        kind = type(self._estimator).__name__
+        if not hasattr(self._estimator, "predict_proba"):
+            raise ProbabilitiesUnavailable(f"the model gives no class probabilities ({kind} has no predict_proba)")
+        classes = self.class_labels()
+        if classes is None:
+            raise ProbabilitiesUnavailable(
+                f"the model does not name its classes ({kind} has no one-dimensional classes_)"
+            )
+        column = _class_column(classes, label)
+        return _checked_probabilities(self.predict_proba(X), classes=classes, output="predict_proba")[:, column]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from audits.checks.base import FAIL, INSUFFICIENT, PASS, Check, CheckContext, CheckOutcome, basis, finite, threshold
-from audits.checks.explainability import OutOfTime, TimeBudget, budget_settings, seeded_rows
+from audits.checks.explainability import OutOfTime, TimeBudget, budget_settings, model_needed, seeded_rows
 
 DEFAULT_SAMPLE_ROWS = 100
 DEFAULT_EPSILON = 0.1
@@ -52,11 +52,6 @@ HOP_SKIP_JUMP = {"max_iter": 10, "max_eval": 1000, "init_eval": 100}
 BOUNDARY = {"max_iter": 200, "num_trial": 25, "sample_size": 20}
 QUERY_BATCH = 4096
 ATTACK_NAMES = {"hop_skip_jump": "HopSkipJump", "boundary": "BoundaryAttack", "zoo": "ZOO"}
-
-NO_MODEL = (
-    "needs the model artifact: this audit has predictions only (no model to query), so neither an attack nor a "
-    "counterfactual can be run."
-)
 
 
 @dataclass
@@ -345,7 +340,8 @@ class AdversarialCheck(Check):
         max_flips = threshold(settings, "counterfactual_flip_rate_max")
         attack = str(settings.get("attack") or DEFAULT_ATTACK)
         if evaluation.predict is None or evaluation.features is None:
-            return self.outcome(INSUFFICIENT, f"The check {NO_MODEL}", rows=evaluation.rows)
+            reason = model_needed(evaluation, consequence="neither an attack nor a counterfactual can be run")
+            return self.outcome(INSUFFICIENT, reason, rows=evaluation.rows)
         features = np.asarray(evaluation.features, dtype=np.float64)
         names = tuple(evaluation.feature_names)
         predict = evaluation.predict

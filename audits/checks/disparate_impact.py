@@ -76,10 +76,12 @@ class DisparateImpactCheck(Check):
 
 
 def _rate_kind(setting: str, evaluation: Any) -> str:
-    """selection_rate, or scoring_rate; ``by_output`` means scoring rate when the audit has scores and no
-    decision column, as LL144 distinguishes selection from scoring tools."""
+    """selection_rate, or scoring_rate; ``by_output`` means scoring rate when the decisions come from a score
+    column (no decision column), as LL144 distinguishes selection from scoring tools. A model that decides is a
+    selection tool even when it also gives probabilities."""
     if setting == "by_output":
-        return "scoring_rate" if evaluation.scores is not None and not evaluation.roles.prediction else "selection_rate"
+        scored = evaluation.scores is not None and evaluation.roles.score and not evaluation.roles.prediction
+        return "scoring_rate" if scored else "selection_rate"
     return setting
 
 

@@ -47,10 +47,25 @@ PROXY_MAX_RANK = 5
 QUANTILE_BINS = 5
 CATEGORICAL_MAX_VALUES = 10
 
-NO_MODEL = (
-    "needs the model artifact: this audit has predictions only (no model to query), so its decisions cannot be "
-    "explained."
-)
+
+def model_needed(evaluation: Any, *, consequence: str) -> str:
+    """The reason a check that queries the model cannot run on ``evaluation``: where the audit's decisions came from
+    instead, ``consequence`` (what cannot be done), and what would let the check run."""
+    roles = evaluation.roles
+    columns = [f"prediction column {roles.prediction!r}" if roles.prediction else ""]
+    columns.append(f"score column {roles.score!r}" if roles.score else "")
+    used = " and ".join(c for c in columns if c)
+    if not used:
+        no_model = "The check needs the model artifact: this audit has predictions only (no model to query)"
+        return f"{no_model}, so {consequence}."
+    reason = f"The check needs the model, and this audit used the dataset's {used} instead of it, so {consequence}."
+    if evaluation.model_artifact is False:
+        advice = "The version has no model artifact (predictions only): register one with its ONNX or skops artifact."
+    elif evaluation.model_artifact:
+        advice = "The version has a model artifact: leave prediction and score out of column_roles to audit the model."
+    else:
+        advice = "Leaving prediction and score out of column_roles audits the model itself (the version's artifact)."
+    return f"{reason} {advice}"
 
 
 class OutOfTime(Exception):
@@ -247,7 +262,8 @@ class ExplainabilityCheck(Check):
         budget = TimeBudget(seconds)
         limit = threshold(settings, "protected_attribute_max_share")
         if evaluation.predict is None or evaluation.features is None:
-            return self.outcome(INSUFFICIENT, f"The check {NO_MODEL}", rows=evaluation.rows)
+            reason = model_needed(evaluation, consequence="its decisions cannot be explained")
+            return self.outcome(INSUFFICIENT, reason, rows=evaluation.rows)
         features = np.asarray(evaluation.features, dtype=np.float64)
         names = tuple(evaluation.feature_names)
         rng = np.random.default_rng(context.seed)

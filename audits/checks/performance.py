@@ -1,5 +1,8 @@
 """Performance: accuracy, precision, recall, F1, and with scores ROC-AUC and Brier score, overall and per group.
 
+Scores are the score column's, or the model's probability of the favourable class when the model decides; without
+them ROC-AUC is not computed, and a policy's ``roc_auc_min`` is then insufficient evidence saying why.
+
 Numbers come from scikit-learn's metric functions. A policy threshold (``accuracy_min``, ``balanced_accuracy_min``,
 ``precision_min``, ``recall_min``, ``f1_min``, ``roc_auc_min``) is judged on the overall figure; per-group figures are
 reported for every group, and a group below the minimum size is marked as such rather than judged.
@@ -38,6 +41,15 @@ def _metrics(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray | None) 
     return figures
 
 
+def _why_undefined(metric: str, evaluation: Any) -> str:
+    """Why the overall ``metric`` has no value, in words."""
+    if metric == "roc_auc" and evaluation.scores is None:
+        return evaluation.no_scores_reason or "the audit has no scores"
+    if len(np.unique(evaluation.y_true)) < 2:
+        return "the labels have one class only"
+    return "it is undefined for these decisions (no favourable decision, for example)"
+
+
 class PerformanceCheck(Check):
     name = "performance"
 
@@ -67,7 +79,7 @@ class PerformanceCheck(Check):
             entry = {"metric": metric, "limit": limit, "value": value, "basis": basis(settings, key)}
             judged.append(entry)
             if value is None:
-                unknown.append(f"{metric} could not be computed (no scores, or one class only)")
+                unknown.append(f"{metric} could not be computed: {_why_undefined(metric, evaluation)}")
             elif value < limit:
                 failures.append(f"{metric} {value:.3f} is below {limit:g}")
         details = {"overall": overall, "per_group": per_group, "thresholds": judged, "rows": evaluation.rows}
