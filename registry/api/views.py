@@ -61,9 +61,11 @@ class ModelList(generics.ListAPIView):
     @extend_schema(request=ModelCreateSerializer, responses={201: ModelSerializer})
     def post(self, request: Request) -> Response:
         data = validated(ModelCreateSerializer, request.data)
-        team = Team.objects.filter(slug=data.pop("team")).first()
-        if team is None:
-            raise ValidationError({"team": ["There is no such team."]})
+        user = caller(request)
+        teams = Team.objects.all() if user.is_organisation_wide else Team.objects.filter(pk__in=user.team_ids())
+        team = teams.filter(slug=data.pop("team")).first()
+        if team is None:  # another team's slug answers like a missing one: team names are not revealed
+            raise ValidationError({"team": ["There is no such team among yours."]})
         model = actions.do_register_model(user=caller(request), actor=Actor.from_request(request), team=team, **data)
         return Response(ModelSerializer(model).data, status=status.HTTP_201_CREATED)
 

@@ -167,15 +167,16 @@ def test_a_pipeline_cannot_register_a_model_or_dataset_for_another_team_as_an_ow
     model = {"name": "poached", "team": "credit-risk", "purpose": "Not ours.", "risk_answers": risk_answers("minimal")}
     dataset = {"name": "poached-data", "team": "credit-risk"}
 
-    # A model's team is checked by the action (403); a dataset's team is looked up among the caller's teams, so
-    # another team's slug reads like a missing one (422).
-    for path, body, refusal in (("/models/", model, (403, "not_in_team")), ("/datasets/", dataset, (422, None))):
+    # A model's or dataset's team is looked up among the caller's teams, so another team's slug reads like a
+    # missing one (422): team names are not revealed.
+    for path, body in (("/models/", model), ("/datasets/", dataset)):
         for member in (cast.outsider, teams.hiring_ci):  # an owner of hiring, and hiring's pipeline
             before = db_state()
-            error = assert_error(member.client().post(f"{API}{path}", body, format="json"), *refusal)
+            error = assert_error(member.client().post(f"{API}{path}", body, format="json"), 422)
             assert db_state() == before, (path, member.user.username)
-            if path == "/datasets/":
-                assert "team" in error["details"], error
+            assert error["details"]["team"] == ["There is no such team among yours."], error
+            missing = {**body, "team": "no-such-team"}
+            assert assert_error(member.client().post(f"{API}{path}", missing, format="json"), 422) == error
 
     # Its own team's pipeline registers both.
     for path, body in (("/models/", model), ("/datasets/", dataset)):
