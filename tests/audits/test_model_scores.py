@@ -45,7 +45,7 @@ from governance.trail.log import Actor
 from registry import actions as registry
 from registry.artifacts import ProbabilitiesUnavailable, label_text, load_predictor
 from registry.models import ModelVersion
-from tests import KNOWN_ANSWER_DATA
+from tests import ADULT_COLUMNS, KNOWN_ANSWER_DATA
 from tests.conftest import Cast
 from tests.data.conftest import make_dataset, make_file_version
 from tests.registry.conftest import register_model
@@ -64,23 +64,6 @@ GERMAN_FEATURES = (
     "savings_below_100_dm",  # attribute 6, A61
 )
 GERMAN_ROLES = {"label": "credit_risk", "favourable": "1", "protected": ["sex"], "features": list(GERMAN_FEATURES)}
-ADULT_COLUMNS = (
-    "age",
-    "workclass",
-    "fnlwgt",
-    "education",
-    "education_num",
-    "marital_status",
-    "occupation",
-    "relationship",
-    "race",
-    "sex",
-    "capital_gain",
-    "capital_loss",
-    "hours_per_week",
-    "native_country",
-    "income",
-)
 ADULT_FEATURES = ("age", "education_num", "capital_gain", "capital_loss", "hours_per_week")
 ADULT_ROLES = {"label": "income", "favourable": ">50K", "protected": ["sex"], "features": list(ADULT_FEATURES)}
 

@@ -6,26 +6,9 @@ import functools
 import io
 from typing import Any
 
-from tests import KNOWN_ANSWER_DATA
+from tests import ADULT_COLUMNS, KNOWN_ANSWER_DATA
 
 SHARED = KNOWN_ANSWER_DATA
-ADULT_COLUMNS = [
-    "age",
-    "workclass",
-    "fnlwgt",
-    "education",
-    "education_num",
-    "marital_status",
-    "occupation",
-    "relationship",
-    "race",
-    "sex",
-    "capital_gain",
-    "capital_loss",
-    "hours_per_week",
-    "native_country",
-    "income",
-]
 
 
 @functools.cache
