@@ -384,5 +384,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL") or "INFO"},
-    "loggers": {"axes": {"level": "WARNING"}},
+    # shap and adversarial-robustness-toolbox log one INFO line per explained or attacked row: hundreds per audit.
+    "loggers": {name: {"level": "WARNING"} for name in ("axes", "shap", "art")},
 }

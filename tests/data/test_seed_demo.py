@@ -1,10 +1,12 @@
 """`make run` seeds real demo data: the numbers a newcomer sees must be the ones the data gives, and every feature
-has something to show (a version under review, a signed report, a deployed and monitored model with open drift and
-live-fairness findings, a share with the regulator, an evidence bundle)."""
+has something to show (a version under review, a signed report, a second version that passes the audit its high
+risk tier requires and is approved, so the approval gate answers pass for it with the demo CI token, a deployed and
+monitored model with open drift and live-fairness findings, a share with the regulator, an evidence bundle)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from io import StringIO
 from typing import Any
@@ -15,7 +17,8 @@ from django.test import override_settings
 
 from audits.models import AuditRun, Report
 from governance.data.consent import coverage
-from governance.data.models import DatasetVersion, Purpose
+from governance.data.demo import DEMO_FEATURES
+from governance.data.models import DatasetVersion, LineageRun, Purpose
 from governance.exports.models import Export, Share
 from registry.models import DriftStatistic, Finding, ModelVersion, MonitoringBatch
 from tests.data.conftest import media_root  # noqa: F401 - the fixture
@@ -56,7 +59,7 @@ def test_seed_demo_builds_the_german_credit_story_once(
 
     # The demo model (ONNX) was audited under the four-fifths rule: applicants aged 25 or under are approved at
     # well under four fifths of the older applicants' rate, a real finding at first start.
-    [run] = AuditRun.objects.all()
+    [run] = AuditRun.objects.filter(model_version__number=1, model_version__model__name="credit-scoring")
     assert (run.status, run.verdict, run.policy_version.policy.name) == ("done", "fail", "four-fifths")
     assert run.model_version.framework == "onnx"
     impact = run.checks.get(check_name="disparate_impact")
@@ -71,6 +74,37 @@ def test_seed_demo_builds_the_german_credit_story_once(
     assert credit.state == "submitted"
     [report] = Report.objects.filter(run=run)
     assert report.sha256
+
+    # credit-scoring v2: trained without age on german-credit v2 (v1 with indicator columns, without the applicant who
+    # withdrew consent; a lineage run from v1 to v2), it passes every check of eu-ai-act-high-risk, age group and sex
+    # both audited, and is approved by two reviewers (a high-risk version needs four eyes).
+    v2_data = DatasetVersion.objects.get(dataset__name="german-credit", number=2)
+    assert (v2_data.row_count, v2_data.subject_count) == (999, 999)
+    [derived] = LineageRun.objects.filter(links__dataset_version=v2_data, links__direction="output")
+    assert [(link.direction, link.dataset_version) for link in derived.links.all()] == [
+        ("input", version),
+        ("output", v2_data),
+    ]
+    v2 = ModelVersion.objects.get(model__name="credit-scoring", number=2)
+    assert (v2.state, v2.framework) == ("approved", "onnx")
+    assert sorted(v2.reviews.values_list("reviewer__username", flat=True)) == ["olivia", "rhea"]
+    [passed] = AuditRun.objects.filter(model_version=v2)
+    assert (passed.status, passed.verdict, passed.policy_version.policy.name) == ("done", "pass", "eu-ai-act-high-risk")
+    assert passed.dataset_version == v2_data
+    assert passed.column_roles["protected"] == ["age_group", "sex"]
+    assert "age" not in passed.column_roles["features"]
+    checks = passed.results["checks"]
+    assert {name: check["outcome"] for name, check in checks.items()} == {
+        "data_quality": "pass",
+        "performance": "pass",
+        "group_fairness": "pass",
+        "explainability": "pass",
+        "adversarial": "pass",
+    }
+    assert checks["performance"]["overall"]["roc_auc"] >= 0.7
+    summaries = {g["grouping"]: g["summary"] for g in checks["group_fairness"]["groupings"]}
+    assert set(summaries) == {"age_group", "sex"}
+    assert all(s["demographic_parity_difference"] <= 0.1 for s in summaries.values())
 
     # A second model, approved and deployed, monitored: batch 1 is ordinary; batch 2 (credit_amount up one standard
     # deviation, female approvals halved) opens drift and live-fairness findings with the monitoring's own numbers.
@@ -98,6 +132,68 @@ def test_seed_demo_builds_the_german_credit_story_once(
     counts = _counts()
     _seed(StringIO())
     assert _counts() == counts
+
+
+GATE = "/api/v1/gates/check"
+# The README's bodies: v1 with the column roles that start an audit under the policy its tier requires, v2 judged on
+# its latest audit (the one seed_demo ran).
+V1_BODY = {
+    "model": "credit-scoring",
+    "version": 1,
+    "environment": "production",
+    "dataset": "german-credit",
+    "dataset_version": 1,
+    "wait_seconds": 30,
+    "column_roles": {
+        "label": "credit_risk",
+        "favourable": "1",
+        "protected": ["age_group", "sex"],
+        "features": list(DEMO_FEATURES),
+    },
+}
+V2_BODY = {"model": "credit-scoring", "version": 2, "environment": "production"}
+
+
+@pytest.mark.django_db(transaction=True)
+# The service's default (governance/settings.py), which the test settings turn off: the gate judges the audit the tier
+# requires.
+@override_settings(DEBUG=True, AUDIT_REQUIRED_POLICIES={"high": "eu-ai-act-high-risk", "limited": "baseline"})
+def test_the_demo_ci_token_gets_fail_for_credit_scoring_v1_and_a_signed_pass_for_v2(
+    trail_emptied_after: None,
+    media_root: Any,  # noqa: F811 - the fixture
+) -> None:
+    from rest_framework.test import APIClient
+
+    from audits.gate.token import verify_gate_token
+
+    out = StringIO()
+    _seed(out)
+    [token] = re.findall(r"CI token for ci-bot \(shown once\): (\S+)", out.getvalue())
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    v1 = client.post(GATE, V1_BODY, format="json")
+
+    assert v1.status_code == 412, v1.json()
+    assert v1.json()["decision"] == "fail", v1.json()
+    assert any("group_fairness: age_group" in reason for reason in v1.json()["reasons"]), v1.json()["reasons"]
+
+    v2 = client.post(GATE, V2_BODY, format="json")
+
+    assert v2.status_code == 200, v2.json()
+    body = v2.json()
+    assert body["decision"] == "pass"
+    claims = verify_gate_token(body["token"])
+    version = ModelVersion.objects.get(model__name="credit-scoring", number=2)
+    assert (claims.decision, claims.model, claims.version, claims.environment) == (
+        "pass",
+        "credit-scoring",
+        2,
+        "production",
+    )
+    assert claims.artifact_sha256 == version.artifact_sha256
+    assert claims.policy.startswith("eu-ai-act-high-risk/")
+    assert sorted(claims.approvers) == sorted(str(pk) for pk in version.reviews.values_list("reviewer_id", flat=True))
 
 
 def _seed(out: StringIO) -> None:

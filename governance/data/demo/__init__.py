@@ -88,6 +88,59 @@ def train_demo_model(csv_bytes: bytes) -> bytes:
     return to_onnx(model, features[:1], options={id(model): {"zipmap": False}}).SerializeToString()
 
 
+# German credit version 2 adds indicator columns of german.doc's category codes, so a linear model can use the
+# attributes that rank applicants well (checking account, credit history, savings) as numbers.
+INDICATOR_COLUMNS = {
+    "checking_below_0_dm": ("checking_status", "A11"),
+    "checking_0_to_200_dm": ("checking_status", "A12"),
+    "no_checking_account": ("checking_status", "A14"),
+    "critical_account": ("credit_history", "A34"),
+    "savings_below_100_dm": ("savings", "A61"),
+}
+
+# The inputs of credit-scoring v2: no protected attribute and no age. Chosen so that the selection rates and the true
+# and false positive rates of applicants aged 25 or under and of the older ones stay within 0.1 of each other (v1's
+# inputs, age among them, approve the younger applicants at about 0.6 of the older ones' rate).
+SCORING_FEATURES = ("duration_months", "credit_amount", *INDICATOR_COLUMNS)
+
+
+def german_credit_v2_csv(v1_csv: bytes, *, without: tuple[str, ...] = ()) -> bytes:
+    """Version 1 of the demo data (``german_credit_csv``) with the ``INDICATOR_COLUMNS`` (0 or 1) added after its
+    columns, and without the applicants whose ids are in ``without``."""
+    import io
+
+    import pyarrow.csv as pv
+
+    table: Any = pv.read_csv(io.BytesIO(v1_csv)).to_pandas()
+    table = table[~table["applicant_id"].isin(without)].copy()
+    for column, (attribute, code) in INDICATOR_COLUMNS.items():
+        table[column] = (table[attribute] == code).astype(int)
+    return table.to_csv(index=False, lineterminator="\n").encode("ascii")
+
+
+def train_scoring_model(csv_bytes: bytes) -> bytes:
+    """Standardised inputs and a logistic regression on the ``SCORING_FEATURES`` of version 2, as ONNX bytes.
+
+    Unweighted (v1's weights are balanced), so at its 0.5 threshold it approves about 81% of the applicants, more than
+    the data's 70% good risks. skl2onnx writes a LinearClassifier node that names its classes, which is how an audit
+    knows which probability is "good risk".
+    """
+    import io
+
+    import numpy as np
+    import pyarrow.csv as pv
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    table = pv.read_csv(io.BytesIO(csv_bytes))
+    features = np.column_stack([table.column(name).to_numpy().astype(np.float32) for name in SCORING_FEATURES])
+    labels = table.column("credit_risk").to_numpy()
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(features, labels)
+    return to_onnx(model, features[:1], options={id(model): {"zipmap": False}}).SerializeToString()
+
+
 # The second demo model watches these columns of its production batches (the model reads the numeric ones, in this
 # order; ``purpose`` is watched for drift only).
 MONITORED_FEATURES = (*DEMO_FEATURES, "purpose")

@@ -2,8 +2,10 @@
 
 The data is real: UCI Statlog German Credit (CC BY 4.0, in governance/data/demo/) with an invented applicant id
 per row, a credit-scoring model trained on it, a purpose with consents, and one withdrawal with its finding. After
-it a newcomer sees every feature: credit-scoring v1 under review (its failing audit with a signed report), a second
-model approved, deployed and monitored (one ordinary production batch, one deliberately shifted, whose drift and
+it a newcomer sees every feature: credit-scoring v1 under review (its failing audit with a signed report);
+credit-scoring v2, trained without age on a derived german-credit v2, passing the audit its high risk tier requires
+and approved by two reviewers, so the approval gate answers pass for it with the demo CI token; a second model
+approved, deployed and monitored (one ordinary production batch, one deliberately shifted, whose drift and
 live-fairness alerts are open findings), credit-scoring shared with the demo regulator, and one evidence bundle.
 
 Each step is done once: it checks whether its result exists, so running the command again changes nothing.
@@ -23,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audits.actions import do_start_audit, ensure_builtin_policies
+from audits.checks.base import PASS
 from audits.models import AuditRun, Policy, Report, RunStatus
 from audits.reports.service import report_for_run
 from governance.access.actions import do_create_user, do_issue_token
@@ -30,10 +33,14 @@ from governance.access.models import Team, User
 from governance.data import actions as data
 from governance.data.demo import (
     DEMO_FEATURES,
+    INDICATOR_COLUMNS,
     MONITORED_FEATURES,
+    SCORING_FEATURES,
     demo_batches,
     german_credit_csv,
+    german_credit_v2_csv,
     train_demo_model,
+    train_scoring_model,
 )
 from governance.data.models import Dataset, DatasetVersion
 from governance.exports.actions import do_create_export, do_create_share
@@ -41,7 +48,7 @@ from governance.exports.models import Export, Share
 from governance.trail.checkpoints import issue_checkpoint, latest_checkpoint
 from governance.trail.log import Actor, tree_size
 from registry import actions as registry
-from registry.models import ModelVersion, RegisteredModel, VersionState
+from registry.models import ModelVersion, RegisteredModel, Review, VersionState
 from registry.monitoring import actions as monitoring
 
 DEMO_PASSWORD = "assay-demo-2026"  # noqa: S105 - development only: the command refuses to run with DEBUG off
@@ -179,7 +186,7 @@ class Command(BaseCommand):
             purpose=purpose,
             kind="withdrawn",
             occurred_at=given + dt.timedelta(days=40),
-            external_id="DE-0042",
+            external_id=WITHDRAWN_APPLICANT,
             source="customer portal",
             notice_version="2026-01",
         )
@@ -216,6 +223,7 @@ class Command(BaseCommand):
         if run is not None and not Report.objects.filter(run=run).exists():
             report_for_run(run, actor=as_officer)
             self.stdout.write(f"A signed PDF report of audit run {run.pk}.")
+        self._seed_second_version(owner=owner, officer=officer, reviewer=reviewer)
         if not RegisteredModel.objects.filter(name=MONITORED_MODEL).exists():
             self._seed_monitored(owner=owner, officer=officer, reviewer=reviewer)
             self.stdout.write(
@@ -237,6 +245,106 @@ class Command(BaseCommand):
         if not Export.objects.exists():
             export = do_create_export(user=officer, actor=as_officer, model=credit.model, recipient=regulator)
             self.stdout.write(f"Evidence bundle {export.pk} for regina: {export.status}.")
+
+    def _seed_second_version(self, *, owner: User, officer: User, reviewer: User) -> None:
+        """credit-scoring v2, each step once: german-credit v2 derived from v1 (with its lineage run), the model
+        trained on it, its audit under the policy the high risk tier requires, and, once that passed, its review."""
+        as_owner = Actor.for_user(owner)
+        model = RegisteredModel.objects.get(name="credit-scoring")
+        v1_data = DatasetVersion.objects.get(dataset__name="german-credit", number=1)
+        v2_data = DatasetVersion.objects.filter(dataset=v1_data.dataset, number=2).first()
+        with tempfile.TemporaryDirectory() as folder:
+            if v2_data is None:
+                with default_storage.open(str(v1_data.file.name)) as stored:
+                    content = german_credit_v2_csv(stored.read(), without=(WITHDRAWN_APPLICANT,))
+                path = Path(folder) / "german-credit-v2.csv"
+                path.write_bytes(content)
+                v2_data = data.do_register_dataset_version(
+                    dataset=v1_data.dataset,
+                    user=owner,
+                    actor=as_owner,
+                    file_path=path,
+                    file_name=path.name,
+                    source=f"Derived from german-credit v1: indicator columns added, {WITHDRAWN_APPLICANT} removed",
+                    licence="CC BY 4.0",
+                    subject_id_column="applicant_id",
+                    label_column="credit_risk",
+                )
+                data.do_record_run(
+                    user=owner,
+                    actor=as_owner,
+                    job_name="german-credit-indicators",
+                    inputs=[v1_data],
+                    outputs=[v2_data],
+                    code_ref="https://git.example.org/credit/scoring@9b3e1c4",
+                    parameters={
+                        "indicators": {name: f"{a} == {code}" for name, (a, code) in INDICATOR_COLUMNS.items()},
+                        "removed_applicants": [WITHDRAWN_APPLICANT],  # withdrew consent to model training
+                    },
+                )
+            version = ModelVersion.objects.filter(model=model, number=2).first()
+            if version is None:
+                with default_storage.open(str(v2_data.file.name)) as stored:
+                    artifact = Path(folder) / "credit-scoring.onnx"
+                    artifact.write_bytes(train_scoring_model(stored.read()))
+                version = registry.do_register_version(
+                    model=model,
+                    user=owner,
+                    actor=as_owner,
+                    artifact_path=artifact,
+                    artifact_name="credit-scoring.onnx",
+                    hyperparameters={"estimator": "StandardScaler + LogisticRegression", "max_iter": 2000},
+                    training_datasets=[{"dataset": v2_data.dataset.name, "version": v2_data.number}],
+                    code_repository="https://git.example.org/credit/scoring",
+                    code_commit="9b3e1c4f5a0d27e86c1b9f3a4d5e6f708192a3b4",
+                )
+        policy_name = settings.AUDIT_REQUIRED_POLICIES.get(model.risk_tier, "eu-ai-act-high-risk")
+        policy = Policy.objects.get(name=policy_name).latest_version()
+        assert policy is not None
+        # Audited on all the rows it was trained on, so its numbers are in-sample: the policy's selection-rate
+        # intervals (at most 0.2 wide) need the 190 applicants aged 25 or under of the whole data; a held-out third
+        # would leave about 60 of them, too few to judge.
+        run, started = do_start_audit(
+            user=owner,
+            actor=as_owner,
+            model_version=version,
+            dataset_version=v2_data,
+            policy_version=policy,
+            column_roles={
+                "label": "credit_risk",
+                "favourable": "1",
+                "protected": ["age_group", "sex"],
+                "features": list(SCORING_FEATURES),
+            },
+        )
+        run.refresh_from_db()
+        if started:
+            self.stdout.write(
+                f"credit-scoring v2 (trained without age on german-credit v2) audited under {policy_name}: "
+                f"audit run {run.pk} is {run.status}, verdict {run.verdict or 'none yet'}."
+            )
+        if run.status != RunStatus.DONE:  # a worker runs it: submitted and approved by the next seed_demo
+            self.stdout.write(f"credit-scoring v2 waits for audit run {run.pk}; run seed_demo again once it is done.")
+            return
+        if run.verdict != PASS:  # reviewers do not approve what its required audit did not pass
+            return
+        if version.state == VersionState.DRAFT:
+            version = registry.do_submit(
+                version=version, user=owner, actor=as_owner, reason=f"Audit run {run.pk} passed {policy_name}."
+            )
+        if version.state == VersionState.SUBMITTED:
+            for approver in (reviewer, officer):  # four eyes: a high-risk version needs two distinct approvers
+                if Review.objects.filter(version=version, reviewer=approver).exists():
+                    continue
+                version = registry.do_approve(
+                    version=version,
+                    user=approver,
+                    actor=Actor.for_user(approver),
+                    reason=f"Audit run {run.pk} passed; age is no longer an input.",
+                )
+            self.stdout.write(
+                "credit-scoring v2 is approved by rhea and olivia: the gate answers pass for it with the CI token."
+            )
 
     def _seed_monitored(self, *, owner: User, officer: User, reviewer: User) -> None:
         """A minimal-risk model on the same data, approved and deployed, with two monitored production batches."""
@@ -302,6 +410,10 @@ class Command(BaseCommand):
 
 
 MONITORED_MODEL = "loan-provisioning"
+
+# The demo applicant who withdraws consent to model training (a finding on credit-scoring v1; v2's data leaves them
+# out).
+WITHDRAWN_APPLICANT = "DE-0042"
 
 # Provisioning estimates for the whole loan book: no Annex III use, no decision about a person: minimal risk.
 MINIMAL_RISK_PROVISIONING = {
