@@ -34,8 +34,10 @@ def trail_emptied_after(unprotected_trail: None) -> Iterator[None]:
 
 # Transactional, as `make run` is: the audit, the batch checks and the bundle run as their transactions commit.
 @pytest.mark.django_db(transaction=True)
-@override_settings(DEBUG=True)
-def test_seed_demo_builds_the_german_credit_story_once(
+# The service's default (governance/settings.py), which the test settings turn off: as under `make run`, the gate
+# and deployments judge the audit each tier requires.
+@override_settings(DEBUG=True, AUDIT_REQUIRED_POLICIES={"high": "eu-ai-act-high-risk", "limited": "baseline"})
+def test_seed_demo_builds_the_german_credit_story_once_and_the_demo_ci_token_gets_its_gate_answers(
     trail_emptied_after: None,
     media_root: Any,  # noqa: F811 - the fixture
 ) -> None:
@@ -133,6 +135,9 @@ def test_seed_demo_builds_the_german_credit_story_once(
     _seed(StringIO())
     assert _counts() == counts
 
+    # The gate, asked with the printed CI token: v1 fails, v2 passes with a signed token.
+    _assert_gate_answers(out)
+
 
 GATE = "/api/v1/gates/check"
 # The README's bodies: v1 with the column roles that start an audit under the policy its tier requires, v2 judged on
@@ -154,20 +159,11 @@ V1_BODY = {
 V2_BODY = {"model": "credit-scoring", "version": 2, "environment": "production"}
 
 
-@pytest.mark.django_db(transaction=True)
-# The service's default (governance/settings.py), which the test settings turn off: the gate judges the audit the tier
-# requires.
-@override_settings(DEBUG=True, AUDIT_REQUIRED_POLICIES={"high": "eu-ai-act-high-risk", "limited": "baseline"})
-def test_the_demo_ci_token_gets_fail_for_credit_scoring_v1_and_a_signed_pass_for_v2(
-    trail_emptied_after: None,
-    media_root: Any,  # noqa: F811 - the fixture
-) -> None:
+def _assert_gate_answers(out: StringIO) -> None:
     from rest_framework.test import APIClient
 
     from audits.gate.token import verify_gate_token
 
-    out = StringIO()
-    _seed(out)
     [token] = re.findall(r"CI token for ci-bot \(shown once\): (\S+)", out.getvalue())
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
