@@ -77,8 +77,17 @@ def test_another_teams_model_answers_404_naming_only_the_tokens_models_and_nothi
     assert not AuditRun.objects.exists()
     assert db_state() == before  # refusals recorded in the trail aside, nothing changed
     # The answer is the one a model that does not exist gets: the token learns nothing of the other team's model.
+    # The trail, not the caller, learns the difference: reaching outside one's scope is an authorization failure.
+    [denied] = events_since(seq)
+    assert (denied.action, denied.actor_user_id, denied.payload["reason"]) == (
+        "access.denied",
+        credit_ci.user.pk,
+        "out_of_scope",
+    )
+    seq = last_seq()
     ghost = assert_error(_ask(credit_ci, "no-such-model"), 404, "not_found")
     assert json.dumps(error).replace(HIRING_MODEL, "no-such-model") == json.dumps(ghost)
+    assert events_since(seq) == []  # a name that exists nowhere is no one's: nothing to record
 
 
 def test_the_same_token_gets_a_decision_on_its_own_teams_model(cast: Cast, credit_ci: Member) -> None:
@@ -114,7 +123,7 @@ def test_another_teams_evaluation_data_answers_404_and_starts_no_audit(cast: Cas
 
     assert_error(response, 404, "not_found")
     assert "cv-decisions" not in response.content.decode().replace("No dataset named 'cv-decisions'", "")
-    assert events_since(seq, "gate.decided") == []
+    assert [(e.action, e.payload["reason"]) for e in events_since(seq)] == [("access.denied", "out_of_scope")]
     assert not AuditRun.objects.exists()
     assert db_state() == before
 
