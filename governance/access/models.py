@@ -48,9 +48,24 @@ class User(AbstractUser):
         """Ids of the teams this user belongs to (cached per instance: asked on every access check)."""
         cached = getattr(self, "_team_ids", None)
         if cached is None:
-            cached = set(self.teams.values_list("id", flat=True))
+            cached = _team_ids_of(self.pk)
             self._team_ids = cached
         return cached
+
+
+def _team_ids_of(user_id: int) -> set[int]:
+    # Raw SQL on the membership table alone: asked on most API requests (every team-scoped caller and CI token), and
+    # the ORM's related-manager query compiled slower than it ran (benchmarks/bench_gate.py's profile). Only names
+    # from the model's metadata are interpolated.
+    from django.db import connection
+
+    through = User.teams.through._meta
+    sql = 'SELECT "{}" FROM "{}" WHERE "{}" = %s'.format(  # noqa: S608
+        through.get_field("team").column, through.db_table, through.get_field("user").column
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id])
+        return {team_id for (team_id,) in cursor.fetchall()}
 
 
 TOKEN_PREFIX = "assay_"  # noqa: S105 - a public prefix for secret scanners, not a secret
