@@ -18,7 +18,7 @@ from governance.access.permissions import caller
 from governance.access.throttling import GateThrottle
 from governance.api.serializers import StrictSerializer, validated
 from governance.trail.log import Actor
-from registry.models import Environment, ModelVersion, RegisteredModel
+from registry.models import Environment, ModelVersion
 
 CLIENT = Path(__file__).resolve().parents[1] / "gate" / "client.py"
 
@@ -68,18 +68,9 @@ _DECISION_FIELDS = (
 )
 
 
-def _record_if_out_of_scope(request: Request, model: Any, name: str) -> None:
-    """A name that exists outside the caller's scope is an authorization failure: recorded (the answer is the same
-    404 as for a name that does not exist)."""
-    if model._default_manager.filter(name=name).exists():
-        from governance.access.actions import do_record_access_denied
-
-        do_record_access_denied(request, reason="out_of_scope", scope="")
-
-
 def _version(request: Request, data: dict[str, Any]) -> ModelVersion | Response:
     """The version asked about, through the caller's scope; a miss names what exists for this caller."""
-    from registry.access import models_visible_to
+    from registry.access import access_model, models_visible_to
 
     # The usual question (a model the token sees, a version that exists) costs one query; a miss costs more, to
     # name what exists.
@@ -95,9 +86,9 @@ def _version(request: Request, data: dict[str, Any]) -> ModelVersion | Response:
     found = versions.order_by("-number").first()
     if found is not None:
         return found
-    model = models_visible_to(request.user).filter(name=data["model"]).first()
-    if model is None:
-        _record_if_out_of_scope(request, RegisteredModel, data["model"])
+    try:
+        model = access_model(request.user, data["model"], request)  # records a reach outside the caller's scope
+    except Http404:
         names = sorted(models_visible_to(request.user).values_list("name", flat=True))[:100]
         return _not_found(f"No model named {data['model']!r} that this token can see.", names)
     numbers = [str(n) for n in ModelVersion.objects.filter(model=model).values_list("number", flat=True)]
@@ -110,12 +101,12 @@ def _version(request: Request, data: dict[str, Any]) -> ModelVersion | Response:
 def _dataset_version(request: Request, data: dict[str, Any]) -> Any:
     """The evaluation dataset version asked for, through the caller's scope; a miss names what exists for this
     caller (the datasets it can see, or the dataset's version numbers)."""
-    from governance.data.access import datasets_visible_to
-    from governance.data.models import Dataset, DatasetVersion
+    from governance.data.access import access_dataset, datasets_visible_to
+    from governance.data.models import DatasetVersion
 
-    dataset = datasets_visible_to(request.user).filter(name=data["dataset"]).first()
-    if dataset is None:
-        _record_if_out_of_scope(request, Dataset, data["dataset"])
+    try:
+        dataset = access_dataset(request.user, data["dataset"], request)  # records a reach outside the scope
+    except Http404:
         names = sorted(datasets_visible_to(request.user).values_list("name", flat=True))[:100]
         return _not_found(f"No dataset named {data['dataset']!r} that this token can see.", names)
     found = DatasetVersion.objects.filter(dataset=dataset, number=data["dataset_version"]).select_related("dataset")
