@@ -21,10 +21,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.access.models import Team
 from governance.access.permissions import caller, caller_scopes
 from governance.api.parsers import SafeJSONParser, check_json_value
-from governance.api.serializers import StrictSerializer, parse_aware_datetime, validated
+from governance.api.serializers import StrictSerializer, callers_team, parse_aware_datetime, validated
 from governance.data import actions
 from governance.data.access import (
     access_dataset,
@@ -193,11 +192,7 @@ class DatasetList(generics.ListAPIView):
     @extend_schema(request=DatasetCreateSerializer, responses={201: DatasetSerializer})
     def post(self, request: Request) -> Response:
         data = validated(DatasetCreateSerializer, request.data)
-        user = caller(request)
-        teams = Team.objects.all() if user.is_organisation_wide else Team.objects.filter(pk__in=user.team_ids())
-        team = teams.filter(slug=data.pop("team")).first()
-        if team is None:  # another team's slug answers like a missing one: team names are not revealed
-            raise ValidationError({"team": ["There is no such team among yours."]})
+        team = callers_team(caller(request), data.pop("team"))
         dataset = actions.do_register_dataset(
             user=caller(request), actor=Actor.from_request(request), team=team, **data
         )

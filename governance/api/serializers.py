@@ -35,6 +35,16 @@ def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict
     return dict(serializer.validated_data)
 
 
+def callers_team(user: User, slug: str) -> Team:
+    """The team named ``slug`` among those ``user`` registers things in (any, for organisation-wide roles). Another
+    team's name answers like a missing one (422), so a caller never learns which teams exist."""
+    teams = Team.objects.all() if user.is_organisation_wide else Team.objects.filter(pk__in=user.team_ids())
+    team = teams.filter(slug=slug).first()
+    if team is None:
+        raise serializers.ValidationError({"team": ["There is no such team among yours."]})
+    return team
+
+
 class StrictSerializer(serializers.Serializer):
     """Refuses fields it does not know, so a typo in a request is an error rather than silently ignored."""
 

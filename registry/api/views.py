@@ -14,10 +14,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.access.models import Team
 from governance.access.permissions import caller
 from governance.api.parsers import SafeJSONParser, check_json_value
-from governance.api.serializers import parse_aware_datetime, validated
+from governance.api.serializers import callers_team, parse_aware_datetime, validated
 from governance.trail.log import Actor
 from registry import actions
 from registry.access import access_model, access_version, models_visible_to
@@ -61,11 +60,7 @@ class ModelList(generics.ListAPIView):
     @extend_schema(request=ModelCreateSerializer, responses={201: ModelSerializer})
     def post(self, request: Request) -> Response:
         data = validated(ModelCreateSerializer, request.data)
-        user = caller(request)
-        teams = Team.objects.all() if user.is_organisation_wide else Team.objects.filter(pk__in=user.team_ids())
-        team = teams.filter(slug=data.pop("team")).first()
-        if team is None:  # another team's slug answers like a missing one: team names are not revealed
-            raise ValidationError({"team": ["There is no such team among yours."]})
+        team = callers_team(caller(request), data.pop("team"))
         model = actions.do_register_model(user=caller(request), actor=Actor.from_request(request), team=team, **data)
         return Response(ModelSerializer(model).data, status=status.HTTP_201_CREATED)
 
