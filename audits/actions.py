@@ -157,6 +157,14 @@ def audit_inputs_sha256(
     return canonical_sha256(_input_hashes(model_version, dataset_version, policy_version, roles))
 
 
+def run_of_inputs(inputs_sha256: str, *, or_error: bool = False) -> AuditRun | None:
+    """The newest run of these inputs (see :func:`audit_inputs_sha256`) that did not end in error; with
+    ``or_error``, else the newest that did (an error is an answer too, for a caller that must not start another)."""
+    runs = AuditRun.objects.filter(inputs_sha256=inputs_sha256).order_by("-id")
+    found = runs.exclude(status=RunStatus.ERROR).first()
+    return runs.first() if found is None and or_error else found
+
+
 def do_start_audit(
     *,
     user: User,
@@ -194,9 +202,7 @@ def do_start_audit(
     inputs = canonical_sha256(hashes)
     with transaction.atomic():
         if not force:
-            existing = (
-                AuditRun.objects.filter(inputs_sha256=inputs).exclude(status=RunStatus.ERROR).order_by("-id").first()
-            )
+            existing = run_of_inputs(inputs)
             if existing is not None:
                 return existing, False
         elif AuditRun.objects.filter(inputs_sha256=inputs, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).exists():
@@ -214,8 +220,7 @@ def do_start_audit(
                     created_by=user,
                 )
         except IntegrityError:  # an identical submission won the race: answer with its run (live or just finished)
-            winner = AuditRun.objects.filter(inputs_sha256=inputs).exclude(status=RunStatus.ERROR).order_by("-id")
-            found = winner.first()
+            found = run_of_inputs(inputs)
             if found is None:
                 raise AuditError("An identical audit is starting; ask again.", code="running", status=409) from None
             return found, False

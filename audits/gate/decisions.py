@@ -62,15 +62,6 @@ def _known_roles(version: Any, policy_version: Any) -> dict[str, Any] | None:
     return dict(previous.column_roles) if previous else None
 
 
-def _run_of_inputs(version: Any, dataset_version: Any, policy_version: Any, roles: dict[str, Any]) -> AuditRun | None:
-    """The run of exactly these inputs: the newest that did not end in error, else the newest (an error is an
-    answer too: asking again must not start a second audit)."""
-    from audits.actions import audit_inputs_sha256
-
-    runs = AuditRun.objects.filter(inputs_sha256=audit_inputs_sha256(version, dataset_version, policy_version, roles))
-    return runs.exclude(status=RunStatus.ERROR).order_by("-id").first() or runs.order_by("-id").first()
-
-
 def _wait(run: AuditRun, seconds: float) -> AuditRun:
     deadline = time.monotonic() + seconds
     while run.status in (RunStatus.QUEUED, RunStatus.RUNNING) and time.monotonic() < deadline:
@@ -150,13 +141,13 @@ def _judge_audit(
     result: GateDecision, *, user: User, actor: Actor, dataset_version: Any, roles: dict | None, wait: float
 ) -> None:
     """The required audit's part of the decision: find (or run) it, wait for it, read its verdict."""
-    from audits.actions import do_start_audit
+    from audits.actions import audit_inputs_sha256, do_start_audit, run_of_inputs
 
     version, policy_version = result.version, result.policy_version
     name = policy_version.policy.name
     if dataset_version is not None and roles:
         # Column roles are inputs: the run of exactly these (a new one if none), never one audited otherwise.
-        run = _run_of_inputs(version, dataset_version, policy_version, roles)
+        run = run_of_inputs(audit_inputs_sha256(version, dataset_version, policy_version, roles), or_error=True)
     else:
         run = reads.latest_run(version, policy_version, dataset_version)
     started = False
