@@ -39,6 +39,11 @@ class GateCheckSerializer(StrictSerializer):
             raise serializers.ValidationError({"version": ["Give the version number or the artifact_sha256."]})
         if bool(attrs["dataset"]) != (attrs["dataset_version"] is not None):
             raise serializers.ValidationError({"dataset": ["Give both dataset and dataset_version, or neither."]})
+        if attrs["column_roles"] and not attrs["dataset"]:
+            # Roles say how to read an evaluation dataset: without one they would be silently ignored.
+            raise serializers.ValidationError(
+                {"column_roles": ["column_roles describe an evaluation dataset: give dataset and dataset_version too."]}
+            )
         if attrs["environment"] not in Environment.values:
             raise serializers.ValidationError(
                 {"environment": [f"Unknown environment {attrs['environment']!r}; use {', '.join(Environment.values)}."]}

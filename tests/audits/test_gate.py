@@ -187,6 +187,7 @@ def test_deploying_through_the_api_can_require_the_gates_token(cast: Cast, world
             '"decisions has no version 7.", "details": {"known": ["1", "2"]}',
         ),
         ({**ASK_V1, "policy": "no-such-policy"}, 422, "Unknown policy 'no-such-policy'"),
+        ({**ASK_V1, "column_roles": ROLES}, 422, "column_roles describe an evaluation dataset"),
         (
             {**ASK_V1, "policy": "nyc-ll144"},
             422,
@@ -203,6 +204,7 @@ def test_deploying_through_the_api_can_require_the_gates_token(cast: Cast, world
         "unknown-dataset",
         "unknown-dataset-version",
         "unknown-policy",
+        "roles-without-a-dataset",
         "another-policy-than-the-tiers",
     ],
 )
