@@ -17,7 +17,7 @@ from django.test import override_settings
 
 from audits.models import AuditRun, Report
 from governance.data.consent import coverage
-from governance.data.demo import DEMO_FEATURES
+from governance.data.demo import DEMO_FEATURES, audit_roles
 from governance.data.models import DatasetVersion, LineageRun, Purpose
 from governance.exports.models import Export, Share
 from registry.models import DriftStatistic, Finding, ModelVersion, MonitoringBatch
@@ -149,12 +149,7 @@ V1_BODY = {
     "dataset": "german-credit",
     "dataset_version": 1,
     "wait_seconds": 30,
-    "column_roles": {
-        "label": "credit_risk",
-        "favourable": "1",
-        "protected": ["age_group", "sex"],
-        "features": list(DEMO_FEATURES),
-    },
+    "column_roles": audit_roles(DEMO_FEATURES),  # the README's roles
 }
 V2_BODY = {"model": "credit-scoring", "version": 2, "environment": "production"}
 

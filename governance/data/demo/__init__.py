@@ -104,6 +104,12 @@ INDICATOR_COLUMNS = {
 SCORING_FEATURES = ("duration_months", "credit_amount", *INDICATOR_COLUMNS)
 
 
+def audit_roles(features: tuple[str, ...]) -> dict[str, object]:
+    """The demo's column roles for an audit of a model reading ``features``: the credit risk label (1, good, is
+    favourable), judged for age group and sex."""
+    return {"label": "credit_risk", "favourable": "1", "protected": ["age_group", "sex"], "features": list(features)}
+
+
 def german_credit_v2_csv(v1_csv: bytes, *, without: tuple[str, ...] = ()) -> bytes:
     """Version 1 of the demo data (``german_credit_csv``) with the ``INDICATOR_COLUMNS`` (0 or 1) added after its
     columns, and without the applicants whose ids are in ``without``."""

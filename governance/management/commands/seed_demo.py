@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from audits.actions import do_start_audit, ensure_builtin_policies
 from audits.checks.base import PASS
+from audits.gate.decisions import required_policy
 from audits.models import AuditRun, Policy, Report, RunStatus
 from audits.reports.service import report_for_run
 from governance.access.actions import do_create_user, do_issue_token
@@ -36,6 +37,7 @@ from governance.data.demo import (
     INDICATOR_COLUMNS,
     MONITORED_FEATURES,
     SCORING_FEATURES,
+    audit_roles,
     demo_batches,
     german_credit_csv,
     german_credit_v2_csv,
@@ -160,12 +162,7 @@ class Command(BaseCommand):
             model_version=model_version,
             dataset_version=version,
             policy_version=four_fifths,
-            column_roles={
-                "label": "credit_risk",
-                "favourable": "1",
-                "protected": ["age_group", "sex"],
-                "features": list(DEMO_FEATURES),
-            },
+            column_roles=audit_roles(DEMO_FEATURES),
         )
         purpose = data.do_create_purpose(
             user=officer,
@@ -298,9 +295,9 @@ class Command(BaseCommand):
                     code_repository="https://git.example.org/credit/scoring",
                     code_commit="9b3e1c4f5a0d27e86c1b9f3a4d5e6f708192a3b4",
                 )
-        policy_name = settings.AUDIT_REQUIRED_POLICIES.get(model.risk_tier, "eu-ai-act-high-risk")
-        policy = Policy.objects.get(name=policy_name).latest_version()
-        assert policy is not None
+        # The policy its tier requires (eu-ai-act-high-risk by default), or that one where the settings require none.
+        policy = required_policy(version) or required_policy(version, "eu-ai-act-high-risk")
+        policy_name = policy.policy.name
         # Audited on all the rows it was trained on, so its numbers are in-sample: the policy's selection-rate
         # intervals (at most 0.2 wide) need the 190 applicants aged 25 or under of the whole data; a held-out third
         # would leave about 60 of them, too few to judge.
@@ -310,12 +307,7 @@ class Command(BaseCommand):
             model_version=version,
             dataset_version=v2_data,
             policy_version=policy,
-            column_roles={
-                "label": "credit_risk",
-                "favourable": "1",
-                "protected": ["age_group", "sex"],
-                "features": list(SCORING_FEATURES),
-            },
+            column_roles=audit_roles(SCORING_FEATURES),
         )
         run.refresh_from_db()
         if started:
