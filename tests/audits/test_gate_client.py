@@ -226,3 +226,7 @@ def test_the_served_client_prints_the_decision_the_known_names_and_exits_with_it
     result = client("--model credit-scoring --version 2 --environment production", "--column-roles '{label'")
     assert result.returncode == 3
     assert "--column-roles is not valid JSON" in result.stderr, result.stderr
+    # Roles in a file that is not there: the file is named, nothing is sent.
+    result = client("--model credit-scoring --version 2 --environment production", "--column-roles @no-such-roles.json")
+    assert result.returncode == 3
+    assert "No such file or directory: 'no-such-roles.json'" in result.stderr, result.stderr
