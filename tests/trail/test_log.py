@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 import rfc8785
@@ -208,3 +210,46 @@ def test_a_failed_append_caught_inside_the_action_still_rolls_the_whole_action_b
         assert connection.needs_rollback
     assert Event.objects.count() == 2
     assert not Team.objects.filter(slug="half-done").exists()
+
+
+def _manage(*argv: str) -> None:
+    """Run a command as ``manage.py`` does (its parser's defaults, so system checks run unless the command is
+    exempt), in this process and test database (``run_from_argv`` would also close the connection)."""
+    from django.core.management import get_commands, load_command_class
+
+    name, *rest = argv
+    command = load_command_class(get_commands()[name], name)
+    options = vars(command.create_parser("manage.py", name).parse_args(rest))
+    command.execute(*options.pop("args", ()), **options)
+
+
+@pytest.mark.parametrize("command", ["install_trail_triggers", "verify_trail"])
+def test_the_commands_the_missing_trigger_hint_names_run_while_that_check_fails(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from django.core.management.base import SystemCheckError
+
+    from governance.trail.db import installed_triggers, trigger_names
+
+    append(2)
+    drop_triggers(connection)
+    try:
+        # The check blocks an ordinary command, as manage.py runs it...
+        with pytest.raises(SystemCheckError, match=r"assay\.E001"):
+            _manage("trail_checkpoint")
+        # ...but not the repair and the verification its hint names.
+        _manage(command)
+    finally:
+        install_triggers(connection)
+    assert trigger_names(connection.vendor) <= installed_triggers(connection)
+    assert "verify_trail" in capsys.readouterr().out or command == "verify_trail"
+
+
+def test_trail_keygen_runs_while_the_configured_key_cannot_load(tmp_path: Path, settings: Any) -> None:
+    from django.core.management.base import SystemCheckError
+
+    settings.TRAIL_SIGNING_KEY = "not a PEM key"
+    with pytest.raises(SystemCheckError, match=r"assay\.E003"):
+        _manage("trail_checkpoint")
+    _manage("trail_keygen", "--out", str(tmp_path / "new.pem"))
+    assert (tmp_path / "new.pem").read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")

@@ -12,6 +12,8 @@ from governance.trail.db import install_triggers
 
 class Command(BaseCommand):
     help = "Re-create the append-only triggers (after restoring a backup that lacks them). Then run verify_trail."
+    # The repair for system check assay.E001 (missing triggers) must not be blocked by that check.
+    requires_system_checks: list[str] = []
 
     def handle(self, *args: Any, **options: Any) -> None:
         install_triggers(connection)
