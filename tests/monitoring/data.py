@@ -1,4 +1,4 @@
-"""Real data for the monitoring tests: UCI German credit (governance/data/demo) and UCI Adult (../shared/data)."""
+"""Real data for the monitoring tests: UCI German credit (governance/data/demo) and UCI Adult (known-answer data)."""
 
 from __future__ import annotations
 
