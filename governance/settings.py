@@ -161,6 +161,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env_int("SESSION_HOURS", 12, minimum=1) * 3600
 CSRF_COOKIE_HTTPONLY = True
+# Under /api/ a refused CSRF token answers JSON like every other API error (Django's page elsewhere).
+CSRF_FAILURE_VIEW = "governance.api.errors.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

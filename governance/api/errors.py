@@ -128,6 +128,15 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Any:
     return page_not_found(request, exception)
 
 
+def csrf_failure(request: HttpRequest, reason: str = "") -> Any:
+    """``CSRF_FAILURE_VIEW``: a JSON 403 under /api/ (clients there read JSON), Django's page elsewhere."""
+    if _is_api(request):
+        return json_error(request, 403, "csrf_failed", f"CSRF verification failed: {reason or 'no reason given'}.")
+    from django.views.csrf import csrf_failure as django_csrf_failure
+
+    return django_csrf_failure(request, reason=reason)
+
+
 def handler403(request: HttpRequest, exception: Exception | None = None) -> Any:
     if _is_api(request):
         return json_error(request, 403, "permission_denied", "You do not have permission to do this.")

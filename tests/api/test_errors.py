@@ -262,3 +262,25 @@ def test_too_many_failures_lock_the_account_out_even_with_the_right_password(cas
     assert _signed_in_as(client) is None
     # The lock is on this user from this address, not on everyone at the address.
     assert _sign_in(Client(), "rhea", PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "options", "head"])
+def test_an_unknown_api_path_answers_a_json_404_on_every_method_with_csrf_enforced(db: Any, method: str) -> None:
+    # A browser-like client (CSRF enforced): a POST here used to get Django's HTML CSRF page (403).
+    response = getattr(Client(enforce_csrf_checks=True), method)("/api/v1/nope")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    if method != "head":
+        assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_refused_csrf_token_under_the_api_answers_json(cast: Cast) -> None:
+    # A signed-in portal session without the CSRF token, writing through the API.
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(cast.owner.user)
+    before = db_state()
+    response = client.post("/api/v1/teams/", {"slug": "x", "name": "x"}, content_type="application/json")
+    assert response.status_code == 403
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] in {"csrf_failed", "permission_denied"}
+    assert db_state() == before
