@@ -67,8 +67,8 @@ def check_url(url: str) -> list[str]:
     """The addresses ``url`` may be sent to; refuses other schemes and, unless allowed, non-public addresses.
 
     Only globally routable addresses are allowed by default: loopback, private networks, carrier-grade NAT,
-    link-local (cloud metadata services at 169.254.169.254 and 100.100.100.200) and IPv4-mapped IPv6 forms of
-    them are refused (SSRF). ``WEBHOOK_ALLOW_LOCAL=1`` allows internal targets.
+    link-local (cloud metadata services at 169.254.169.254 and 100.100.100.200) and multicast addresses are refused
+    (SSRF), and so is an IPv6 address embedding one of them (IPv4-mapped or -compatible, NAT64, 6to4, Teredo). ``WEBHOOK_ALLOW_LOCAL=1`` allows internal targets.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
@@ -83,15 +83,48 @@ def check_url(url: str) -> list[str]:
     addresses = []
     for info in infos:
         ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        mapped = getattr(ip, "ipv4_mapped", None)
-        checked = mapped or ip
-        if not settings.WEBHOOK_ALLOW_LOCAL and not checked.is_global:
+        refused = None if settings.WEBHOOK_ALLOW_LOCAL else _not_public(ip)
+        if refused:
             raise WebhookURLError(
-                f"The host '{parts.hostname}' resolves to {ip}, which is not a public address; webhooks may not "
-                "call it (set WEBHOOK_ALLOW_LOCAL=1 for internal receivers)."
+                f"The host '{parts.hostname}' resolves to {ip}, which is not a public address ({refused}); "
+                "webhooks may not call it (set WEBHOOK_ALLOW_LOCAL=1 for internal receivers)."
             )
         addresses.append(str(ip))
     return addresses
+
+
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits (RFC 4291 IPv4-compatible, RFC 6052 NAT64
+# well-known prefix): a gateway on the path may deliver them to that IPv4 address.
+_V4_IN_LAST_32_BITS = (ipaddress.ip_network("::/96"), ipaddress.ip_network("64:ff9b::/96"))
+# Local-use NAT64 (RFC 8215): the operator's own translator, whose IPv4 layout depends on its prefix length.
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address an IPv6 address can reach through a standard embedding (mapped, compatible, NAT64,
+    6to4, Teredo server and client)."""
+    if ip.version == 4:
+        return []
+    assert isinstance(ip, ipaddress.IPv6Address)
+    found = [a for a in (ip.ipv4_mapped, ip.sixtofour) if a is not None]
+    if ip.teredo:
+        found += list(ip.teredo)
+    if any(ip in network for network in _V4_IN_LAST_32_BITS) and int(ip) > 1:
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return found
+
+
+def _not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """Why ``ip`` may not be a webhook target ("" when it may): the address, and every IPv4 address embedded in
+    it, must be globally routable and not multicast."""
+    if ip.version == 6 and ip in _LOCAL_NAT64:
+        return "local-use NAT64 prefix 64:ff9b:1::/48"
+    for candidate in (ip, *_embedded_ipv4(ip)):
+        if candidate.is_multicast:
+            return f"{candidate} is multicast"
+        if not candidate.is_global:
+            return f"{candidate} is not globally routable" if candidate != ip else "not globally routable"
+    return ""
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import hmac
 import json
 import threading
@@ -227,6 +228,19 @@ def test_the_deliver_webhooks_command_retries_what_is_due(
         "http://192.168.1.1/hook",
         "http://100.100.100.200/latest/meta-data",
         "http://0.0.0.0/hook",
+        # IPv6 embeddings of local addresses: IPv4-compatible, NAT64 (well-known and local-use), 6to4, Teredo.
+        "http://[::127.0.0.1]/",
+        "http://[64:ff9b::7f00:1]/",
+        "http://[64:ff9b::a9fe:a9fe]/",
+        "http://[64:ff9b:1::5db8:d822]/",
+        "http://[2002:7f00:1::]/",
+        "http://[2002:a9fe:a9fe::1]/",
+        "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
+        # Multicast, IPv4 and IPv6.
+        "http://224.0.0.1/",
+        "http://239.255.255.250/",
+        "http://[ff02::1]/",
+        "http://[ff0e::1]/",
     ],
 )
 @override_settings(WEBHOOK_ALLOW_HTTP=True, WEBHOOK_ALLOW_LOCAL=False)
@@ -237,6 +251,21 @@ def test_non_public_addresses_are_refused_in_every_spelling(cast: Cast, minimal_
     assert response.status_code == 422, response.json()
     assert "not a public address" in response.json()["error"]["message"]
     assert Webhook.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "93.184.215.14",  # a public IPv4 address
+        "2606:2800:21f:cb07:6820:80da:af6b:8b2c",  # a public IPv6 address
+        "64:ff9b::5db8:d70e",  # NAT64 of a public IPv4 address
+        "2002:5db8:d70e::1",  # 6to4 of a public IPv4 address
+    ],
+)
+def test_public_addresses_and_their_embeddings_are_allowed(address: str) -> None:
+    from registry.webhooks import _not_public
+
+    assert _not_public(ipaddress.ip_address(address)) == ""
 
 
 class Redirector(Receiver):
