@@ -68,7 +68,8 @@ def check_url(url: str) -> list[str]:
 
     Only globally routable addresses are allowed by default: loopback, private networks, carrier-grade NAT,
     link-local (cloud metadata services at 169.254.169.254 and 100.100.100.200) and multicast addresses are refused
-    (SSRF), and so is an IPv6 address embedding one of them (IPv4-mapped or -compatible, NAT64, 6to4, Teredo). ``WEBHOOK_ALLOW_LOCAL=1`` allows internal targets.
+    (SSRF), and so is an IPv6 address embedding one of them (IPv4-mapped or -compatible, NAT64, 6to4, Teredo).
+    ``WEBHOOK_ALLOW_LOCAL=1`` allows internal targets.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import hmac
+import ipaddress
 import json
 import threading
 from collections.abc import Iterator

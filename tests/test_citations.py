@@ -1,0 +1,152 @@
+"""The citations catalogue (governance.citations): ids resolve, labels read as the Act is cited, ids in code exist.
+
+Known answers come from the Act itself: Art. 6(3) has points (a) to (d) and three subparagraphs, Annex III has
+eight points with the letters printed below, Art. 5(1) has points (a) to (h) and, since Regulation (EU) 2026/1744,
+(ba) and (bb).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from governance.citations import CITE_CALL, Citation, UnknownCitation, all_citations, cite, cite_all
+from governance.citations.model import ID_PATTERN
+
+ROOT = Path(__file__).resolve().parent.parent
+SCANNED = ("governance", "registry", "audits", "templates", "docs")
+ACT_PREFIXES = sorted({c.id.split("/", 1)[0] for c in all_citations()})
+# A quoted string that looks like a citation id of an act the catalogue knows: "eu-ai-act/art-6/3/a".
+_PREFIXES = "|".join(re.escape(p) for p in ACT_PREFIXES)
+QUOTED_ID = re.compile(r"""["']((?:""" + _PREFIXES + r""")/[a-z0-9/-]+)["']""")
+CATALOGUE_DIR = ROOT / "governance" / "citations"  # where ids are defined, not referenced
+
+
+def _code_files() -> list[Path]:
+    files: list[Path] = []
+    for top in SCANNED:
+        for suffix in ("*.py", "*.html", "*.yaml", "*.yml", "*.md", "*.txt"):
+            files += [
+                p for p in (ROOT / top).rglob(suffix) if "__pycache__" not in p.parts and CATALOGUE_DIR not in p.parents
+            ]
+    return files
+
+
+def _referenced_ids() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for path in _code_files():
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for pattern in (CITE_CALL, QUOTED_ID):
+            for match in pattern.finditer(text):
+                found.setdefault(match.group(1), []).append(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_citation_id_written_in_the_code_resolves_in_the_catalogue() -> None:
+    referenced = _referenced_ids()
+    missing = {
+        cid: sorted(set(paths)) for cid, paths in referenced.items() if cid not in {c.id for c in all_citations()}
+    }
+    assert missing == {}
+
+
+def test_the_scan_would_catch_a_misspelt_id(tmp_path: Path) -> None:
+    sample = 'x = cite("eu-ai-act/art-6/3/e")\ny = "eu-ai-act/annex-iii/9"\n'
+    ids = [m.group(1) for pat in (CITE_CALL, QUOTED_ID) for m in pat.finditer(sample)]
+    assert ids == ["eu-ai-act/art-6/3/e", "eu-ai-act/art-6/3/e", "eu-ai-act/annex-iii/9"]
+    for cid in set(ids):
+        with pytest.raises(UnknownCitation):
+            cite(cid)
+
+
+@pytest.mark.parametrize(
+    ("cid", "label"),
+    [
+        ("eu-ai-act/art-6/3/a", "Art. 6(3)(a) of Regulation (EU) 2024/1689"),
+        ("eu-ai-act/art-6/4", "Art. 6(4) of Regulation (EU) 2024/1689"),
+        ("eu-ai-act/art-49/2", "Art. 49(2) of Regulation (EU) 2024/1689"),
+        ("eu-ai-act/art-5/1/h/iii", "Art. 5(1)(h)(iii) of Regulation (EU) 2024/1689"),
+        ("eu-ai-act/art-5/1/ba", "Art. 5(1)(ba) of Regulation (EU) 2024/1689"),
+        ("eu-ai-act/art-6/3/sub-3", "Art. 6(3), third subparagraph, of Regulation (EU) 2024/1689"),
+        ("eu-ai-act/art-50/4/sub-2", "Art. 50(4), second subparagraph, of Regulation (EU) 2024/1689"),
+        ("eu-ai-act/annex-iii/5/c", "Annex III, point 5(c), to Regulation (EU) 2024/1689"),
+        ("eu-ai-act/annex-iii/2", "Annex III, point 2, to Regulation (EU) 2024/1689"),
+        ("eu-ai-act/annex-i", "Annex I, to Regulation (EU) 2024/1689"),
+    ],
+)
+def test_labels_read_as_the_act_is_cited(cid: str, label: str) -> None:
+    assert cite(cid).label == label
+
+
+def test_the_catalogue_holds_the_acts_structure() -> None:
+    ids = {c.id for c in all_citations()}
+    art5 = {f"eu-ai-act/art-5/1/{p}" for p in ("a", "b", "ba", "bb", "c", "d", "e", "f", "g", "h")}
+    art63 = {f"eu-ai-act/art-6/3/{p}" for p in "abcd"}
+    annex_iii = {
+        f"eu-ai-act/annex-iii/{point}/{letter}"
+        for point, letters in {
+            "1": "abc",
+            "3": "abcd",
+            "4": "ab",
+            "5": "abcd",
+            "6": "abcde",
+            "7": "abcd",
+            "8": "ab",
+        }.items()
+        for letter in letters
+    } | {"eu-ai-act/annex-iii/2"}
+    art50 = {
+        "eu-ai-act/art-50/1",
+        "eu-ai-act/art-50/2",
+        "eu-ai-act/art-50/3",
+        "eu-ai-act/art-50/4",
+        "eu-ai-act/art-50/4/sub-2",
+    }
+    assert art5 | art63 | annex_iii | art50 | {"eu-ai-act/art-6/1", "eu-ai-act/art-6/4", "eu-ai-act/art-49/2"} <= ids
+
+
+def test_wording_that_issue_27_found_missing_is_in_the_catalogue() -> None:
+    assert "economic situation" in cite("eu-ai-act/art-5/1/b").text
+    assert "unrelated to the contexts" in cite("eu-ai-act/art-5/1/c").text
+    assert "personality traits" in cite("eu-ai-act/art-5/1/d").text
+    assert "life and health insurance" in cite("eu-ai-act/annex-iii/5/c").text
+    assert cite("eu-ai-act/annex-iii/1/c").text == "AI systems intended to be used for emotion recognition"
+    for point in "abcdefg":
+        assert cite(f"eu-ai-act/art-5/1/{point}").text.startswith("the placing on the market, the putting into service")
+    assert "Article 49(2)" in cite("eu-ai-act/art-6/4").text
+
+
+def test_every_record_names_its_text_version_and_a_url() -> None:
+    for c in all_citations():
+        assert re.match(r"^OJ L, 20\d\d/\d+, \d{1,2}\.\d{1,2}\.20\d\d", c.version), c.id
+        assert c.url.startswith("https://eur-lex.europa.eu/"), c.id
+        assert c.title, c.id
+        assert c.text, c.id
+        assert c.as_dict()["label"] == c.label
+
+
+def test_an_unknown_id_is_refused_by_name() -> None:
+    with pytest.raises(UnknownCitation) as caught:
+        cite("eu-ai-act/art-6/3/e")
+    assert "eu-ai-act/art-6/3/e" in str(caught.value)
+    assert isinstance(caught.value, KeyError)
+    with pytest.raises(UnknownCitation):
+        cite_all(["eu-ai-act/art-6/4", "eu-ai-act/art-99"])
+
+
+def test_records_refuse_malformed_ids_and_locations() -> None:
+    common = {
+        "act": "Regulation (EU) 2024/1689",
+        "title": "t",
+        "text": "x",
+        "text_is_quotation": True,
+        "version": "OJ L, 2024/1689, 12.7.2024",
+        "url": "https://eur-lex.europa.eu/",
+    }
+    with pytest.raises(ValueError, match="lower-case"):
+        Citation(id="EU/Art 6", article="6", **common)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="either an article or an annex"):
+        Citation(id="x/y", **common)  # type: ignore[arg-type]
+    assert ID_PATTERN.match("eu-ai-act/annex-iii/5/c")
