@@ -119,6 +119,48 @@ hostile ZIP is a ``FAIL`` line, never a traceback: every read is bounded (by the
 manifest gives, and per line), and the trail is checked only in members whose size and hash
 match the manifest.
 
+Audit verdicts recomputed from their counts
+===========================================
+A signature proves that a verdict was recorded, not that it follows from the evidence. So for
+every ``audits/run-<id>/results.json`` that matches the signed manifest, the verifier recomputes
+the group checks' rates, ratios and threshold verdicts from the counts in them, in exact
+rational arithmetic (``fractions.Fraction``, never a rounded float), and reports every
+disagreement with the signed results as a ``FAIL`` naming the run, check, grouping, group and
+both values. Thresholds are read from ``thresholds.<name>`` of each check: ``exact`` (``"4/5"``)
+or else ``value`` read as the decimal it was written as (``0.8`` is exactly 4/5), and
+``operator``, the condition a value must meet to pass (``>=`` for the four-fifths rule, which
+calls adverse only a ratio "less than four-fifths", so exactly 4/5 passes; ``<=`` for a maximum
+difference).
+
+``disparate_impact``, for each grouping's rows (``count``, ``selected``, ``status``):
+selection rate = selected/count; impact ratio = rate / the reference row's rate; each row's
+decimal and ``*_exact`` text must equal these (floats within one part in 10^9). Only rows with
+status ``judged`` are judged: ``passes`` must be ``ratio <operator> threshold``. Rows with status
+``reference``, ``insufficient_small_group``, ``excluded_small_group``, ``excluded_below_share``
+(which needs the auditor's ``exclusion_justification``) or ``undefined`` (which must really be
+undefined: 0/0, or a reference rate of 0) are not judged. The check's outcome must be ``fail``
+exactly when a judged row fails, and may be ``pass`` only when no row is insufficient or
+undefined and each grouping compares at least two groups. When the check gives
+``min_group_size``, a judged row below it (or an insufficient one at or above it) disagrees too.
+A reference group that is not the most selected judged group is a warning (right only when the
+column roles or the policy named it). The unknown category's ``share`` must be its count over
+all rows of the grouping.
+
+``group_fairness``, for each grouping's rows (``tp``, ``fp``, ``tn``, ``fn``; ``count`` must be
+their sum): selection rate (tp+fp)/n, true positive rate tp/(tp+fn) and false positive rate
+fp/(fp+tn) against the row's decimals; among the judged rows (status ``judged`` or ``reference``)
+the demographic parity difference (largest minus smallest selection rate) and the equalized
+odds difference (the larger of the TPR and FPR spreads; undefined when a judged group's rate
+is, and then its threshold cannot pass) against the grouping's ``summary``; each against
+``demographic_parity_difference_max`` / ``equalized_odds_difference_max`` with their operators;
+and the outcome as for disparate impact.
+
+Finally the run's ``verdict`` must follow from its checks' outcomes by Assay's rule: ``fail``
+when any check fails; else ``insufficient_evidence`` when a required check is (or none
+passed); else ``pass``. Results that lack the counts, statuses or operators (written before
+Assay recorded them) are listed as ``WARNING: ... not recomputable: <why>``, and the ``OK``
+line counts them apart: they are never reported as recomputed.
+
 Gate tokens
 ===========
 When Assay's approval gate passes a model version for an environment it issues a *gate token*,
@@ -155,12 +197,14 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import operator
 import re
 import sys
 import zipfile
 import zlib
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -192,7 +236,9 @@ __all__ = [
     "GetNodes",
     "InputError",
     "NodeId",
+    "NotRecomputable",
     "NoteSignature",
+    "Recomputation",
     "SignedNote",
     "VerificationError",
     "VerifierKey",
@@ -221,6 +267,7 @@ __all__ = [
     "parse_signature_line",
     "parse_verifier_key",
     "range_node_ids",
+    "recompute_audit",
     "root_at",
     "root_from_leaf_hashes",
     "verify_bundle",
@@ -1956,6 +2003,9 @@ class BundleReport:
     bundle_keys: list[VerifierKey] | None = None  # set when the bundle's own keys were used (no trusted keys)
     checkpoint: Checkpoint | None = None
     previous_size: int | None = None
+    audits: int = 0  # audit results read
+    recomputed: int = 0  # group checks whose verdicts were recomputed from their counts
+    not_recomputable: int = 0
     problems: list[str] = dataclasses.field(default_factory=list)
     warnings: list[str] = dataclasses.field(default_factory=list)
     _suppressed: int = 0
@@ -1983,6 +2033,13 @@ class BundleReport:
             )
         if self.previous_size is not None:
             parts.append(f"the trail only grew since the previous export's checkpoint (size {self.previous_size})")
+        if self.audits:
+            recomputed = (
+                f"the verdicts of {self.recomputed} group checks of {self.audits} audits follow from their counts"
+            )
+            if self.not_recomputable:
+                recomputed += f" ({self.not_recomputable} checks not recomputable: see the warnings)"
+            parts.append(recomputed)
         return "; ".join(parts)
 
 
@@ -2612,7 +2669,430 @@ def verify_bundle(
             good=good,
             report=report,
         )
+        _check_audit_results(archive, good, report)
     return report
+
+
+# ---------------------------------------------------------------------------------------------
+# Audit verdicts recomputed from their counts
+# ---------------------------------------------------------------------------------------------
+
+_RESULTS_MEMBER = re.compile(r"audits/run-([0-9]+)/results\.json")
+_MAX_RESULTS_BYTES = 256 << 20  # a run's results: tables of groups, far below this
+# Exact numbers as Assay writes them ("20/30", "0.8"): bounded, so "1e999999999" cannot make a giant integer.
+_EXACT_TEXT = re.compile(r"-?[0-9]{1,60}(?:/[0-9]{1,60}|\.[0-9]{1,60})?")
+_OPERATORS: dict[str, Callable[[Fraction, Fraction], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+}
+_ROW_STATUSES = frozenset(
+    {"reference", "judged", "insufficient_small_group", "excluded_small_group", "excluded_below_share", "undefined"}
+)
+_UNSURE_STATUSES = frozenset({"insufficient_small_group", "undefined"})  # a check with one of these cannot pass
+_RELATIVE_TOLERANCE = 1e-9  # decimals beside exact fractions are floats: one rounding, never a different value
+GROUP_CHECKS = ("disparate_impact", "group_fairness")
+"""The checks whose verdicts :func:`recompute_audit` recomputes from the counts in their results."""
+
+
+class NotRecomputable(Exception):
+    """The results lack what recomputing needs (counts, statuses, thresholds with their operators)."""
+
+
+@dataclasses.dataclass
+class Recomputation:
+    """What recomputing one audit's group checks from their counts found."""
+
+    recomputed: list[str] = dataclasses.field(default_factory=list)  # checks whose every verdict was recomputed
+    disagreements: list[str] = dataclasses.field(default_factory=list)
+    not_recomputable: list[str] = dataclasses.field(default_factory=list)  # warnings: never a pass claim
+    notes: list[str] = dataclasses.field(default_factory=list)  # warnings: what the bundle cannot settle
+
+
+def _exact(value: object, what: str) -> Fraction:
+    """An exact number written as text ("4/5", "0.8") or a JSON number (a float means its shortest decimal)."""
+    if type(value) is int:
+        return Fraction(value)
+    if type(value) is float:
+        return Fraction(repr(value))  # the decimal a policy wrote (0.8), not the binary float's exact value
+    if isinstance(value, str) and _EXACT_TEXT.fullmatch(value):
+        try:
+            return Fraction(value)
+        except ZeroDivisionError:
+            pass
+    raise NotRecomputable(f"{what} is {_shown(repr(value))}, not an exact number")
+
+
+def _count(row: Mapping[str, object], key: str, where: str) -> int:
+    value = row.get(key)
+    if type(value) is not int or value < 0:
+        raise NotRecomputable(f"{where} has no count {key!r} (a whole number)")
+    return value
+
+
+def _threshold(check: Mapping[str, object], name: str) -> tuple[Fraction, str] | None:
+    """A threshold as judged: its exact value and the operator a value must meet to pass (None when not set)."""
+    thresholds = check.get("thresholds")
+    if not isinstance(thresholds, Mapping):
+        raise NotRecomputable("its results name no thresholds")
+    entry = thresholds.get(name)
+    if entry is None:
+        return None
+    if not isinstance(entry, Mapping) or entry.get("operator") not in _OPERATORS:
+        raise NotRecomputable(f"threshold {name} has no operator (one of {', '.join(_OPERATORS)})")
+    limit = _exact(entry["exact"] if entry.get("exact") is not None else entry.get("value"), f"threshold {name}")
+    value = entry.get("value")
+    if entry.get("exact") is not None and type(value) in (int, float) and not _close(value, limit):  # type: ignore[arg-type]
+        raise NotRecomputable(f"threshold {name} says {entry['value']} and exactly {entry['exact']}")
+    return limit, str(entry["operator"])
+
+
+def _float(value: Fraction) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # counts of thousands of digits: no float is that large
+        return float("inf") if value > 0 else float("-inf")
+
+
+def _close(value: float, exact: Fraction) -> bool:
+    return abs(value - _float(exact)) <= _RELATIVE_TOLERANCE * max(1.0, abs(_float(exact)))
+
+
+def _text(value: Fraction | None) -> str:
+    if value is None:
+        return "undefined"
+    text = f"{value.numerator}/{value.denominator}"
+    return f"{text if len(text) <= 60 else text[:60] + '...'} ({_float(value):.6g})"
+
+
+def _compare(row: Mapping[str, object], key: str, value: Fraction | None, where: str, problems: list[str]) -> None:
+    """The signed decimal ``key`` and its exact text ``key_exact`` (when given) against the recomputed value."""
+    signed, exact = row.get(key), row.get(f"{key}_exact")
+    if value is None:
+        if signed is not None or exact is not None:
+            problems.append(f"{where}: {key} from the counts is undefined, the signed results say {signed}")
+        return
+    if key in row and not (type(signed) in (int, float) and _close(signed, value)):  # type: ignore[arg-type]
+        problems.append(f"{where}: {key} from the counts is {_text(value)}, the signed results say {signed}")
+    elif f"{key}_exact" in row:
+        try:
+            agrees = _exact(exact, key) == value
+        except NotRecomputable:
+            agrees = False
+        if not agrees:
+            problems.append(f"{where}: {key} from the counts is {_text(value)}, the signed results say {exact}")
+
+
+def _groupings(check: Mapping[str, object]) -> list[tuple[str, list[Mapping[str, object]], Mapping[str, object]]]:
+    groupings = check.get("groupings")
+    if not isinstance(groupings, list):
+        raise NotRecomputable("its results have no groupings")
+    found = []
+    for grouping in groupings:
+        rows = grouping.get("groups") if isinstance(grouping, Mapping) else None
+        if not isinstance(rows, list) or not all(isinstance(row, Mapping) for row in rows):
+            raise NotRecomputable("a grouping has no list of groups")
+        found.append((_shown(str(grouping.get("grouping"))), rows, grouping))
+    return found
+
+
+def _status(row: Mapping[str, object], where: str) -> str:
+    status = row.get("status")
+    if status not in _ROW_STATUSES:
+        raise NotRecomputable(f"{where} has no status saying whether it was judged (results of an older format?)")
+    return str(status)
+
+
+@dataclasses.dataclass
+class _Judgement:
+    """What recomputing one check collects: disagreements, notes, and the comparisons that fail or cannot be judged."""
+
+    where: str
+    problems: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    fails: list[str] = dataclasses.field(default_factory=list)
+    unsure: list[str] = dataclasses.field(default_factory=list)
+
+    def outcome(self, signed: object) -> str:
+        """The check's signed outcome against the recomputed one (returned): fail exactly when a judged comparison
+        fails; never pass while one could not be judged (other reasons may make it insufficient evidence)."""
+        if self.fails and signed != "fail":
+            self.problems.append(
+                f"{self.where}: outcome from the counts is 'fail' ({self.fails[0]}), the signed outcome is {signed!r}"
+            )
+        elif not self.fails and signed == "fail":
+            self.problems.append(
+                f"{self.where}: every judged comparison meets its threshold, yet the signed outcome is 'fail'"
+            )
+        elif not self.fails and signed == "pass" and self.unsure:
+            self.problems.append(
+                f"{self.where}: signed 'pass', but {self.unsure[0]}: that is insufficient evidence, not a pass"
+            )
+        return "fail" if self.fails else ("insufficient_evidence" if self.unsure else "pass")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Row:
+    at: str  # where the row is, for messages
+    name: str  # "grouping <g>, group <name>"
+    row: Mapping[str, object]
+    status: str
+    count: int
+    rate: Fraction | None
+
+
+def _selection_rows(rows: Sequence[Mapping[str, object]], at: str, judgement: _Judgement) -> list[_Row]:
+    parsed = []
+    for row in rows:
+        where = f"{at}, group {_shown(str(row.get('group')))}"
+        count, selected, status = _count(row, "count", where), _count(row, "selected", where), _status(row, where)
+        if selected > count:
+            judgement.problems.append(f"{where}: {selected} selected of {count} rows is impossible")
+            continue
+        rate = Fraction(selected, count) if count else None
+        parsed.append(_Row(where, where[len(judgement.where) + 2 :], row, status, count, rate))
+    return parsed
+
+
+def _recompute_disparate_impact(check: Mapping[str, object], judgement: _Judgement) -> None:
+    threshold = _threshold(check, "impact_ratio_min")
+    if threshold is None:
+        raise NotRecomputable("threshold impact_ratio_min is not given")
+    for grouping, rows, table in _groupings(check):
+        at = f"{judgement.where}, grouping {grouping}"
+        parsed = _selection_rows(rows, at, judgement)
+        references = [p for p in parsed if p.status == "reference"]
+        if len(references) > 1 or (references and references[0].row.get("group") != table.get("reference_group")):
+            judgement.problems.append(f"{at}: the reference rows do not match reference_group")
+        base = references[0].rate if len(references) == 1 else None
+        known = sum(p.count for p in parsed)
+        for p in parsed:
+            _impact_row(p, base=base, known=known, threshold=threshold, check=check, judgement=judgement)
+        judged = [p for p in parsed if p.status in ("reference", "judged") and p.rate is not None]
+        top = max(judged, key=lambda p: p.rate or 0, default=None)
+        if base is not None and top is not None and top.rate is not None and top.rate > base:
+            judgement.notes.append(
+                f"{at}: the reference group {table.get('reference_group')} (rate {_text(base)}) is not the most "
+                f"selected judged group: {top.row.get('group')} has {_text(top.rate)}"
+            )
+        if len(judged) < 2:
+            judgement.unsure.append(f"grouping {grouping} has fewer than two groups to compare")
+        _check_unknown(table, known, at, judgement.problems)
+
+
+def _impact_row(
+    p: _Row,
+    *,
+    base: Fraction | None,
+    known: int,
+    threshold: tuple[Fraction, str],
+    check: Mapping[str, object],
+    judgement: _Judgement,
+) -> None:
+    """One group's rate, ratio and verdict from its counts against what its row says."""
+    problems, status = judgement.problems, p.status
+    ratio = p.rate / base if p.rate is not None and base else None
+    _compare(p.row, "selection_rate", p.rate, p.at, problems)
+    if status in ("reference", "judged", "undefined") or p.row.get("impact_ratio") is not None:
+        _compare(p.row, "impact_ratio", ratio, p.at, problems)
+    if "share" in p.row and known:
+        _compare(p.row, "share", Fraction(p.count, known), p.at, problems)
+    min_size = check.get("min_group_size")
+    if type(min_size) is int and (
+        (p.count < min_size and status in ("reference", "judged"))
+        or (p.count >= min_size and status == "insufficient_small_group")
+    ):
+        problems.append(f"{p.at}: {p.count} rows against a minimum group size of {min_size}, status {status}")
+    if status == "excluded_below_share" and not str(p.row.get("exclusion_justification") or "").strip():
+        problems.append(f"{p.at}: excluded below the share threshold without the auditor's justification")
+    if status == "undefined" and ratio is not None:
+        problems.append(f"{p.at}: status undefined, but the counts give impact ratio {_text(ratio)}")
+    if status in _UNSURE_STATUSES:
+        judgement.unsure.append(f"{p.name} is {status}")
+    if status != "judged":
+        return
+    if ratio is None:
+        problems.append(f"{p.at}: judged, but its impact ratio is undefined from the counts")
+        return
+    minimum, op = threshold
+    passes = _OPERATORS[op](ratio, minimum)
+    if not passes:
+        judgement.fails.append(f"{p.name}: impact ratio {_text(ratio)}")
+    if p.row.get("passes") is not passes:
+        problems.append(
+            f"{p.at}: from the counts ({p.row.get('selected')} selected of {p.count}) the impact ratio is "
+            f"{_text(ratio)}, which {'passes' if passes else 'fails'} ({op} {_text(minimum)}); the signed results "
+            f"say passes {json.dumps(p.row.get('passes'))}"
+        )
+
+
+def _check_unknown(table: Mapping[str, object], known: int, where: str, problems: list[str]) -> None:
+    unknown = table.get("unknown")
+    if isinstance(unknown, Mapping) and type(unknown.get("count")) is int and unknown["count"] >= 0:
+        total = known + unknown["count"]
+        _compare(unknown, "share", Fraction(unknown["count"], total) if total else None, f"{where}, unknown", problems)
+
+
+_FAIRNESS_SUMMARIES = ("demographic_parity_difference", "equalized_odds_difference")
+_FAIRNESS_RATES = ("selection_rate", "true_positive_rate", "false_positive_rate")
+
+
+def _spread(values: Sequence[Fraction | None]) -> Fraction | None:
+    """max - min, or None when a value is undefined (a summary is never computed on the other groups alone)."""
+    known = [value for value in values if value is not None]
+    if not values or len(known) < len(values):
+        return None
+    return max(known) - min(known)
+
+
+def _fairness_rates(row: Mapping[str, object], where: str, problems: list[str]) -> tuple[str, list[Fraction | None]]:
+    """A group's status and its selection rate, TPR and FPR from tp, fp, tn, fn (checked against its row)."""
+    tp, fp, tn, fn = (_count(row, key, where) for key in ("tp", "fp", "tn", "fn"))
+    n = tp + fp + tn + fn
+    if row.get("count", n) != n:
+        problems.append(f"{where}: count {row.get('count')} is not tp + fp + tn + fn = {n}")
+    if "status" not in row and type(row.get("below_min_group_size")) is bool:
+        status = "insufficient_small_group" if row["below_min_group_size"] else "judged"
+    else:
+        status = _status(row, where)
+    rates = [
+        Fraction(tp + fp, n) if n else None,
+        Fraction(tp, tp + fn) if tp + fn else None,
+        Fraction(fp, fp + tn) if fp + tn else None,
+    ]
+    for key, rate in zip(_FAIRNESS_RATES, rates, strict=True):
+        _compare(row, key, rate, where, problems)
+    return status, rates
+
+
+def _recompute_group_fairness(check: Mapping[str, object], judgement: _Judgement) -> None:
+    limits = {metric: _threshold(check, f"{metric}_max") for metric in _FAIRNESS_SUMMARIES}
+    for grouping, rows, table in _groupings(check):
+        at = f"{judgement.where}, grouping {grouping}"
+        judged = []
+        for row in rows:
+            status, rates = _fairness_rates(row, f"{at}, group {_shown(str(row.get('group')))}", judgement.problems)
+            if status in _UNSURE_STATUSES:
+                judgement.unsure.append(f"grouping {grouping}, group {row.get('group')} is {status}")
+            if status in ("reference", "judged") and rates[0] is not None:
+                judged.append(rates)
+        if len(judged) < 2:
+            judgement.unsure.append(f"grouping {grouping} has fewer than two groups to compare")
+            continue
+        tpr, fpr = _spread([r[1] for r in judged]), _spread([r[2] for r in judged])
+        values = {
+            "demographic_parity_difference": _spread([r[0] for r in judged]),
+            "equalized_odds_difference": None if tpr is None or fpr is None else max(tpr, fpr),
+        }
+        summary = table.get("summary")
+        for metric, value in values.items():
+            if isinstance(summary, Mapping) and metric in summary:
+                _compare(summary, metric, value, at, judgement.problems)
+            limit = limits[metric]
+            if limit is None:
+                continue
+            if value is None:
+                judgement.unsure.append(f"grouping {grouping}: {metric} is undefined for a judged group")
+            elif not _OPERATORS[limit[1]](value, limit[0]):
+                judgement.fails.append(
+                    f"grouping {grouping}: {metric} {_text(value)} is not {limit[1]} {_text(limit[0])}"
+                )
+
+
+_RECOMPUTERS: dict[str, Callable[[Mapping[str, object], _Judgement], None]] = {
+    "disparate_impact": _recompute_disparate_impact,
+    "group_fairness": _recompute_group_fairness,
+}
+
+
+def recompute_audit(document: Mapping[str, object], *, label: str = "audit") -> Recomputation:
+    """Recompute, from the counts in an audit's results (a bundle's ``audits/run-<id>/results.json``), every rate,
+    ratio and threshold verdict of its group checks, and compare them with the signed results (see the module
+    docstring). ``label`` names the audit in messages. Pure: reads nothing else."""
+    found = Recomputation()
+    results = document.get("results")
+    checks = results.get("checks") if isinstance(results, Mapping) else None
+    if not isinstance(checks, Mapping):
+        found.not_recomputable.append(f"{label}: not recomputable: it has no results by check")
+        return found
+    rows = document.get("checks")
+    listed = {c.get("check"): c for c in rows if isinstance(c, Mapping)} if isinstance(rows, list) else {}
+    for name in GROUP_CHECKS:
+        check = checks.get(name)
+        if not isinstance(check, Mapping):
+            continue
+        where = f"{label}, {name}"
+        entry = listed.get(name)
+        if entry is not None and (
+            entry.get("outcome") != check.get("outcome")
+            or entry.get("details") != {k: v for k, v in check.items() if k not in ("outcome", "required", "reason")}
+        ):
+            found.disagreements.append(f"{where}: the check's row and the run's results say different things")
+        if "groupings" not in check and check.get("outcome") not in ("pass", "fail"):
+            continue  # it judged nothing (could not run, or a role is missing): no claim to recompute
+        judgement = _Judgement(where)
+        try:
+            _RECOMPUTERS[name](check, judgement)
+        except NotRecomputable as why:
+            found.not_recomputable.append(f"{where}: not recomputable: {why}")
+            continue
+        judgement.outcome(check.get("outcome"))
+        found.disagreements.extend(f"recomputation disagrees: {problem}" for problem in judgement.problems)
+        roles = document.get("column_roles")
+        if not (isinstance(roles, Mapping) and roles.get("reference_groups")):
+            found.notes.extend(f"{note} (right only if the policy named that reference)" for note in judgement.notes)
+        found.recomputed.append(name)
+    _check_verdict(document, checks, label, found.disagreements)
+    return found
+
+
+def _check_verdict(
+    document: Mapping[str, object], checks: Mapping[str, object], label: str, problems: list[str]
+) -> None:
+    """The run's verdict from its checks' signed outcomes, by Assay's rule: fail when any check fails; else
+    insufficient evidence when a required check is; else pass when at least one check passed."""
+    outcomes = [(c.get("outcome"), c.get("required", True)) for c in checks.values() if isinstance(c, Mapping)]
+    if any(outcome == "fail" for outcome, _ in outcomes):
+        expected = "fail"
+    elif any(outcome != "pass" and required for outcome, required in outcomes) or not outcomes:
+        expected = "insufficient_evidence"
+    else:
+        expected = "pass" if any(outcome == "pass" for outcome, _ in outcomes) else "insufficient_evidence"
+    results = document.get("results")
+    recorded = results.get("verdict") if isinstance(results, Mapping) else None
+    for where, signed in (("verdict", document.get("verdict")), ("results' verdict", recorded)):
+        if signed != expected:
+            problems.append(
+                f"recomputation disagrees: {label}: its checks' outcomes give the verdict {expected!r}, the signed "
+                f"{where} is {signed!r}"
+            )
+
+
+def _check_audit_results(archive: zipfile.ZipFile, good: Mapping[str, int], report: BundleReport) -> None:
+    """Recompute the verdicts of every audit in the bundle (only members that match the signed manifest)."""
+    for name in sorted(good, key=lambda n: (len(n), n)):
+        if not _RESULTS_MEMBER.fullmatch(name):
+            continue
+        label = f"audit run {_RESULTS_MEMBER.fullmatch(name).group(1)}"  # type: ignore[union-attr]
+        if good[name] > _MAX_RESULTS_BYTES:
+            report.warnings.append(f"{label}: not recomputable: {name} is larger than {_MAX_RESULTS_BYTES} bytes")
+            continue
+        try:
+            document = _strict_json(_read_member(archive, name, good[name]))
+        except (VerificationError, ValueError) as error:
+            report.problem(f"{name} is not a readable JSON document: {error}")
+            continue
+        if not isinstance(document, Mapping):
+            report.problem(f"{name} is not a JSON object")
+            continue
+        found = recompute_audit(document, label=label)
+        report.audits += 1
+        report.recomputed += len(found.recomputed)
+        report.not_recomputable += len(found.not_recomputable)
+        report.warnings.extend([*found.not_recomputable, *found.notes])
+        for problem in found.disagreements:
+            report.problem(problem, limit=_MAX_EVENT_PROBLEMS * 5)
 
 
 # ---------------------------------------------------------------------------------------------
