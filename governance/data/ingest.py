@@ -240,12 +240,41 @@ def inspect_file(
 
 
 def read_table(path: Path, *, fmt: str, delimiter: str = ",", text_columns: Sequence[str] = ()) -> pa.Table:
-    """A stored CSV or Parquet file as an Arrow table, parsed as on upload (``text_columns`` kept as text)."""
+    """A stored CSV or Parquet file as an Arrow table, parsed as on upload (``text_columns`` kept as text, as
+    written: only an empty cell is missing there)."""
     if fmt == "csv":
-        return _read_csv(path, delimiter=_check_delimiter(delimiter), markers=[], text_columns=list(text_columns))
+        sep = _check_delimiter(delimiter)
+        table = _read_csv(path, delimiter=sep, markers=[], text_columns=list(text_columns))
+        return _text_as_written(path, table, delimiter=sep, names=text_columns)
     if fmt == "parquet":
         return _read_parquet(path)
     raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
+
+
+def _text_as_written(path: Path, table: pa.Table, *, delimiter: str, names: Sequence[str]) -> pa.Table:
+    """``table`` with its ``names`` columns read again as written: Arrow's null tokens ("NA", "NULL", "n/a"...) stay
+    text and an empty cell is "", so what counts as unknown in an audit's protected column is what its column roles
+    declare (issue 16), not the parser's guess."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    present = [name for name in dict.fromkeys(names) if name in table.column_names]
+    if not present or table.num_rows == 0:
+        return table
+    with pa.input_stream(str(path), compression=None) as stream:
+        verbatim = pacsv.read_csv(
+            stream,
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=_CSV_BLOCK_SIZE),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in present},
+                strings_can_be_null=False,
+                include_columns=present,
+            ),
+        )
+    for name in present:
+        table = table.set_column(table.column_names.index(name), name, verbatim.column(name))
+    return table
 
 
 def delimiter_problem(delimiter: str) -> str | None:
@@ -322,7 +351,49 @@ def _read_csv(path: Path, *, delimiter: str, markers: Sequence[str], text_column
     undecodable = [f.name for f in table.schema if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
     if undecodable:  # Arrow reads a text column that is not valid UTF-8 as binary
         raise _utf8_error(path, columns=undecodable)
+    _check_quotes_closed(path, table, delimiter=delimiter)
     return table
+
+
+def _check_quotes_closed(path: Path, table: pa.Table, *, delimiter: str) -> None:
+    """Refuse a file whose last quoted value is never closed, naming the line where that row begins.
+
+    Arrow (with ``newlines_in_values``) reads an unclosed quote as one value running to the end of the file, so
+    ``1,"abc`` followed by ``2,def`` would be stored as one row. That value then holds a line break, in the last
+    row: only then is the file scanned again (by Python's C csv reader, which reports the end of data inside
+    quotes), so well-formed files cost nothing more.
+    """
+    import csv
+
+    import pyarrow as pa
+
+    if table.num_rows == 0:
+        return
+    last = table.slice(table.num_rows - 1)
+    merged = any(
+        isinstance(value, str) and ("\n" in value or "\r" in value)
+        for column in last.columns
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+        for value in column.to_pylist()
+    )
+    if not merged:
+        return
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter, strict=True)
+        began = 1
+        while True:
+            try:
+                next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                if "unexpected end of data" in str(exc):
+                    raise IngestError(
+                        f'A quote (") opened in the row that begins on line {began} is never closed, so every line '
+                        "after it would be read as part of one value. Close the quote or remove it."
+                    ) from None
+                # Other quirks (a character after a closing quote) Arrow reads as text: not refused here.
+            began = reader.line_num + 1
 
 
 def _sniff_header(path: Path) -> str:

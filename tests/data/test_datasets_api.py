@@ -22,7 +22,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
 from governance.data.models import Dataset, DatasetSubject, DatasetVersion, QualityFinding
-from tests.api import events_since, last_seq
+from tests.api import db_state, events_since, last_seq
 from tests.conftest import Cast, Member
 from tests.data.conftest import (
     API,
@@ -805,3 +805,19 @@ def test_coverage_of_a_handful_of_subjects_is_shown_to_consent_keepers_only(
     error = refused(lambda: cast.owner.client().get(url), 422)
     assert "fewer than 10 subjects" in error["message"]
     assert cast.officer.client().get(url).json()["subjects"] == 6
+
+
+def test_an_unclosed_quote_is_refused_naming_its_line_and_nothing_is_stored(
+    cast: Cast, applicants: Dataset, media_root: Path
+) -> None:
+    # Arrow would read everything after the opening quote as one value: rows 2 to 40 merged into row 1.
+    lines = german_csv(40).split(b"\n")
+    head, _, last = lines[2].rpartition(b",")
+    lines[2] = head + b',"' + last  # the quote opens the row's last value
+    before = db_state()
+    response = upload(cast.owner, "applicants", b"\n".join(lines), METADATA)
+    assert response.status_code == 422, response.content
+    message = response.json()["error"]["message"]
+    assert "never closed" in message
+    assert "line 3" in message
+    assert db_state() == before

@@ -681,3 +681,19 @@ def test_profile_numbers_are_plain_and_finite_with_infinities(tmp_path: Path) ->
     assert stats["count"] == 2
     assert all(math.isfinite(stats[k]) for k in ("q1", "q3", "low", "high"))
     assert_plain_json(ingested.profile)
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [(b'a,b\n1,"abc\n2,def\n3,ghi\n', 2), (b'a,b\n1,x\n2,"y"\n3,"un\nclosed\n', 4), (b'a,b\r\n1,"abc\r\n2,d', 2)],
+    ids=["second-line", "after-closed-quotes", "crlf-no-final-newline"],
+)
+def test_an_unclosed_quote_is_refused_naming_the_line_it_opens(tmp_path: Path, data: bytes, line: int) -> None:
+    with pytest.raises(IngestError, match=rf"begins on line {line} is never closed"):
+        inspect_file(write(tmp_path, data), fmt="csv")
+
+
+def test_a_quote_inside_an_unquoted_value_is_text(tmp_path: Path) -> None:
+    # 5'11" : Arrow (and RFC 4180 readers) take a quote that does not open a field as a character.
+    ingested = inspect_file(write(tmp_path, b'a,height\n1,5\'11"\n2,"6\'0""\nand more"\n'), fmt="csv")
+    assert ingested.row_count == 2
