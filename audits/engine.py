@@ -83,6 +83,40 @@ def _intersections(value: Any) -> bool | list[list[str]]:
     return bool(value)
 
 
+def check_context(document: dict[str, Any]) -> CheckContext:
+    """The policy-wide settings every check obeys, from a parsed policy."""
+    small = document.get("small_groups") or {}
+    return CheckContext(
+        confidence_level=float(document.get("confidence_level", 0.95)),
+        min_group_size=int(document.get("min_group_size", 30)),
+        intersections=_intersections(document.get("intersections", True)),
+        small_groups=str(small.get("handling", "insufficient")),
+        small_groups_basis=dict(small["basis"]) if small.get("basis") else None,
+        max_unknown_share=document.get("max_unknown_share"),
+    )
+
+
+def missing_protected_roles(evaluation: Any, document: dict[str, Any]) -> CheckOutcome | None:
+    """Insufficient evidence naming each protected role the policy requires (``protected_roles``) that the audit's
+    column roles do not map to a column; None when every required role is there. A law that asks for sex and
+    race/ethnicity tables (and their intersection) is never passed on the tables that happen to exist."""
+    required = [str(role) for role in document.get("protected_roles") or []]
+    missing = [role for role in required if role not in evaluation.protected]
+    if not missing:
+        return None
+    present = ", ".join(evaluation.protected) or "none"
+    return CheckOutcome(
+        name="protected_roles",
+        outcome=INSUFFICIENT,
+        reason=(
+            f"The policy requires the protected roles {', '.join(required)}; not mapped to a column: "
+            f"{', '.join(missing)} (roles given: {present}). Map each role to its column in the column roles, "
+            'e.g. "protected": {"sex": "gender", "race_ethnicity": "race"}.'
+        ),
+        details={"required": required, "missing": missing, "present": list(evaluation.protected)},
+    )
+
+
 def library_versions() -> dict[str, str]:
     versions = {}
     for name in LIBRARIES:
@@ -120,11 +154,7 @@ def evaluate(
     """Run every check ``document`` (a parsed policy) names on ``evaluation``; ``budget_cap`` bounds each check's
     ``time_budget_seconds`` (audits run inside a web request when there is no worker). Pure: no database."""
     classes = check_classes()
-    context = CheckContext(
-        confidence_level=float(document.get("confidence_level", 0.95)),
-        min_group_size=int(document.get("min_group_size", 30)),
-        intersections=_intersections(document.get("intersections", True)),
-    )
+    context = check_context(document)
     evaluation.profile = profile or {}
     named = dict(document.get("checks") or {})
     outcomes: list[CheckOutcome] = []
@@ -150,6 +180,9 @@ def evaluate(
                 outcome = CheckOutcome(name=name, outcome=INSUFFICIENT, reason=f"The check could not run: {exc}")
         outcome.required = required
         outcomes.append(outcome)
+    missing_roles = missing_protected_roles(evaluation, document)
+    if missing_roles:
+        outcomes.append(missing_roles)
     for outcome in outcomes:
         outcome.details = json_safe(outcome.details)
         outcome.reason = json_safe(outcome.reason)
@@ -176,15 +209,18 @@ def evaluate(
 def group_metrics(evaluation: Any, context: CheckContext) -> dict[str, Any]:
     """Every group's count and rates under fairlearn's names (``selection_rate``, ``true_positive_rate``,
     ``false_positive_rate``, ``false_negative_rate``, ``true_negative_rate``, ``precision``) with Wilson intervals,
-    by grouping and group: recorded (and hashed) with every run, whichever checks its policy names."""
+    by grouping and group: recorded (and hashed) with every run, whichever checks its policy names. ``unknown``
+    gives, per grouping, the rows in no group because a value is unknown (``{count, share, share_exact}``)."""
     from audits.checks.fairness import describe_groups
     from audits.checks.groups import groupings
 
     tables = {}
+    unknown = {}
     for grouping in groupings(evaluation, intersections=context.intersections):
-        rows = describe_groups(grouping, context.confidence_level, context.min_group_size)
+        rows = describe_groups(grouping, context)
         tables[grouping.name] = {row["group"]: {k: v for k, v in row.items() if k != "group"} for row in rows}
-    return {"groupings": tables}
+        unknown[grouping.name] = grouping.unknown_summary()
+    return {"groupings": tables, "unknown": unknown}
 
 
 def json_safe(value: Any) -> Any:

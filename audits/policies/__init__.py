@@ -15,7 +15,7 @@ A policy looks like this (the built-ins in ``builtin/`` are complete examples)::
         required: true            # cannot run -> the audit is insufficient_evidence, not skipped
         impact_ratio_min:
           value: 0.8
-          comparison: min         # the measured ratio must be at least 0.8
+          operator: ">="          # the pass condition: the measured ratio is at least 0.8 (exactly 4/5 passes)
           basis:
             text: A selection rate ... less than four-fifths ... evidence of adverse impact ...
             citation: 29 CFR 1607.4(D)

@@ -49,7 +49,8 @@ class Policy:
 
     @property
     def thresholds(self) -> dict[str, dict[str, Any]]:
-        """Every threshold (``{value, comparison, basis}``) by its field, e.g. ``checks.performance.accuracy_min``."""
+        """Every threshold (``{value, operator, basis}``, or the legacy ``comparison``) by its field, e.g.
+        ``checks.performance.accuracy_min``."""
         return {format_field(path): item for path, item in _thresholds(self.document, ())}
 
 
@@ -277,7 +278,7 @@ def _check_consistency(document: dict[str, Any], lines: dict[Path, int], *, sour
 
 def _thresholds(value: Any, path: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
     if isinstance(value, dict):
-        if {"value", "comparison", "basis"} <= value.keys():
+        if {"value", "basis"} <= value.keys() and ({"operator", "comparison"} & value.keys()):
             yield path, value
             return
         for key, item in value.items():

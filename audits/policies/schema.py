@@ -1,9 +1,14 @@
 """The JSON Schema (draft 2020-12) every policy document validates against.
 
-A threshold is never a bare number: it is ``{value, comparison, basis}``, where ``comparison`` says which side
-passes (``min``: the measured value must be at least ``value``; ``max``: at most) and ``basis`` says where the
-number comes from, in words and a citation. Each threshold's ``comparison`` is fixed by the schema (an
-``impact_ratio_min`` is always a ``min``), so a flipped direction is refused rather than silently inverted.
+A threshold is never a bare number: it is ``{value, operator, basis}``, where ``operator`` is the condition a
+measured value must meet to PASS (``>=``, ``>``, ``<=``, ``<``: ``measured <operator> value``) and ``basis`` says
+where the number comes from, in words and a citation, and which operator the rule uses (29 CFR 1607.4(D) calls
+adverse only a rate "less than four-fifths", so the four-fifths threshold passes with ``>=``). Each threshold's
+direction is fixed by the schema (an ``impact_ratio_min`` takes ``>=`` or ``>``, never ``<=``), so a flipped
+direction is refused rather than silently inverted.
+
+Policies written before operators existed say ``comparison: min`` (read as ``>=``) or ``max`` (read as ``<=``);
+they still load. A threshold states ``operator``, ``comparison`` or both (then they must agree in direction).
 
 Plain settings that only bound the work a check does (``sample_rows``, ``time_budget_seconds``) carry no basis.
 Every mapping refuses unknown keys, so a misspelt threshold is an error, not a threshold that never applies.
@@ -21,6 +26,10 @@ ADVERSARIAL_ATTACKS = ("hop_skip_jump", "boundary", "zoo")
 REFERENCE_HIGHEST = "highest_selection_rate"
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+
+
+#: The operators a threshold of each direction may state (the pass condition), and the legacy comparison word.
+DIRECTIONS = {"min": (">=", ">"), "max": ("<=", "<")}
 
 
 def _threshold(
@@ -42,10 +51,15 @@ def _threshold(
         "type": "object",
         "description": description,
         "additionalProperties": False,
-        "required": ["value", "comparison", "basis"],
+        "required": ["value", "basis"],
+        "anyOf": [{"required": ["operator"]}, {"required": ["comparison"]}],
         "properties": {
             "value": value,
-            "comparison": {"const": comparison},
+            "operator": {
+                "enum": list(DIRECTIONS[comparison]),
+                "description": "The pass condition: the measured value <operator> value.",
+            },
+            "comparison": {"const": comparison, "description": "Legacy form of operator (min: >=, max: <=)."},
             "basis": {"$ref": "#/$defs/basis"},
         },
     }
@@ -134,7 +148,8 @@ _CHECKS: dict[str, Any] = {
             "impact_ratio_min": _fraction("min", "Lowest impact ratio that passes."),
             "significance_alpha": _threshold(
                 "max",
-                "A difference in rates counts as statistically significant when its p-value is at most this.",
+                "A difference in rates counts as statistically significant when its p-value meets this by the "
+                "operator (< : below alpha).",
                 exclusive_minimum=0,
                 maximum=0.5,
             ),
@@ -162,8 +177,9 @@ _CHECKS: dict[str, Any] = {
             },
             "exclude_groups_below_share": _fraction(
                 "min",
-                "Groups whose share of the data is below this are left out of impact ratios (but still reported "
-                "with their counts and rates).",
+                "A group whose share of the known rows does not meet this (operator >=: a share below it) may be "
+                "left out of impact ratios, only when the column roles' exclusions give the auditor's "
+                "justification for it; it is still reported with its count and rate.",
             ),
         },
         required=("impact_ratio_min",),
@@ -259,6 +275,7 @@ _MONITORING = {
             ),
             "properties": {
                 "value": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+                "operator": {"enum": list(DIRECTIONS["min"])},
                 "comparison": {"const": "min"},
                 "basis": {"$ref": "#/$defs/basis"},
             },
@@ -306,6 +323,36 @@ POLICY_SCHEMA: dict[str, Any] = {
                 "items": {"type": "string", "minLength": 1},
             },
         },
+        "protected_roles": {
+            "type": "array",
+            "description": (
+                "Protected roles the audit must map to columns (e.g. sex, race_ethnicity); a role not mapped is "
+                "insufficient evidence naming it, never a pass on the other tables."
+            ),
+            "minItems": 1,
+            "uniqueItems": True,
+            "items": {"type": "string", "minLength": 1, "pattern": r"\S"},
+        },
+        "small_groups": {
+            "type": "object",
+            "description": (
+                "How a group below min_group_size is treated: insufficient (the default: its comparisons are "
+                "insufficient evidence) or exclude (listed as excluded with its count and rate; needs a basis)."
+            ),
+            "additionalProperties": False,
+            "required": ["handling"],
+            "properties": {
+                "handling": {"enum": ["insufficient", "exclude"]},
+                "basis": {"$ref": "#/$defs/basis"},
+            },
+            "if": {"properties": {"handling": {"const": "exclude"}}},
+            "then": {"required": ["handling", "basis"]},
+        },
+        "max_unknown_share": _fraction(
+            "max",
+            "Largest share of rows whose protected value is unknown (in no group) that still counts as evidence; "
+            "above it the group checks are insufficient_evidence.",
+        ),
         "checks": {
             "type": "object",
             "description": "The checks to run, by name, each with its settings.",

@@ -333,22 +333,31 @@ def test_a_small_group_below_0_8_is_insufficient_evidence_not_a_pass() -> None:
     assert rows["sex=M"]["test"] == "fisher_exact"  # expected counts below 5: the exact test
 
 
-def test_a_group_under_the_ll144_share_is_reported_but_left_out_of_the_judged_ratios() -> None:
-    evaluation = synthetic({"A": (500, 250), "B": (490, 240), "C": (10, 0)}, column="race")
+def test_a_group_under_the_ll144_share_is_left_out_only_with_the_auditors_justification() -> None:
+    """6 RCNY 5-301(d): a category under 2% *may* be excluded, with the auditor's justification in the summary and
+    its count and rate still reported. Without a justification it is judged like any other category."""
+    rates = {"A": (500, 250), "B": (490, 240), "C": (10, 0)}
+    justification = "C is 1% of applicants; its rate rests on 10 people."
 
-    outcome, rows = impact(evaluation, NYC_LL144, min_group_size=5)
-
-    assert outcome.outcome == PASS
-    assert rows["race=C"]["excluded_below_share"] is True
-    assert (rows["race=C"]["count"], rows["race=C"]["share"], rows["race=C"]["selection_rate"]) == (10, 0.01, 0.0)
-    assert rows["race=C"]["impact_ratio"] == 0.0  # reported, not judged
-    assert outcome.details["exclude_groups_below_share"] == 0.02
-    # Without the exclusion the same group fails.
-    without = {key: value for key, value in NYC_LL144.items() if key != "exclude_groups_below_share"}
-    outcome, rows = impact(evaluation, without, min_group_size=5)
+    outcome, rows = impact(synthetic(rates, column="race"), NYC_LL144, min_group_size=5)
     assert outcome.outcome == FAIL
     assert outcome.reason.startswith("race=C: impact ratio 0.000")
+    assert rows["race=C"]["status"] == "judged"
     assert rows["race=C"]["excluded_below_share"] is False
+
+    justified = synthetic(rates, column="race", exclusions={"race=C": justification})
+    outcome, rows = impact(justified, NYC_LL144, min_group_size=5)
+    assert outcome.outcome == PASS
+    assert rows["race=C"]["status"] == "excluded_below_share"
+    assert rows["race=C"]["excluded_below_share"] is True
+    assert rows["race=C"]["exclusion_justification"] == justification
+    assert (rows["race=C"]["count"], rows["race=C"]["share"], rows["race=C"]["selection_rate"]) == (10, 0.01, 0.0)
+    assert rows["race=C"]["impact_ratio"] == 0.0  # reported, not judged
+    assert rows["race=C"]["passes"] is None
+    assert outcome.details["thresholds"]["exclude_groups_below_share"]["exact"] == "1/50"
+    # A justification for a group at or above 2% excludes nothing.
+    over = synthetic(rates, column="race", exclusions={"race=B": justification})
+    assert impact(over, NYC_LL144, min_group_size=5)[1]["race=B"]["status"] in ("judged", "reference")
 
 
 def test_a_ratio_above_0_8_with_a_significant_difference_is_noted_in_its_row() -> None:

@@ -103,7 +103,7 @@ def _numbers(value: Any, path: tuple[str | int, ...] = ()) -> list[tuple[tuple[s
 
 def _thresholds(value: Any) -> list[dict[str, Any]]:
     if isinstance(value, dict):
-        own = [value] if "value" in value or "comparison" in value else []
+        own = [value] if "value" in value or "comparison" in value or "operator" in value else []
         return own + [found for item in value.values() for found in _thresholds(item)]
     if isinstance(value, list):
         return [found for item in value for found in _thresholds(item)]
@@ -116,13 +116,15 @@ def test_every_threshold_of_a_builtin_has_a_basis_with_a_citation(name: str) -> 
     thresholds = _thresholds(document)
     assert thresholds
     for threshold in thresholds:
-        assert threshold["comparison"] in ("min", "max")
+        # Built-ins state the pass condition as an operator (the legacy ``comparison`` is for stored policies).
+        assert threshold["operator"] in (">=", ">", "<=", "<")
+        assert "comparison" not in threshold
         assert threshold["basis"]["text"].strip()
         assert threshold["basis"]["citation"].strip()
     # No number escapes: each one is a threshold's value or a plain setting that needs no basis.
     for path, _number in _numbers(document):
         if path[-1] == "value":
-            assert set(document_at(document, path[:-1])) >= {"value", "comparison", "basis"}, path
+            assert set(document_at(document, path[:-1])) >= {"value", "operator", "basis"}, path
         else:
             assert path[-1] in PLAIN_NUMBERS, path
 
@@ -138,11 +140,13 @@ def test_four_fifths_flags_impact_ratios_below_0_8_citing_the_uniform_guidelines
     check = policy.checks["disparate_impact"]
     assert check["required"] is True
     assert check["impact_ratio_min"]["value"] == 0.8
-    assert check["impact_ratio_min"]["comparison"] == "min"
+    # 29 CFR 1607.4(D): adverse only when "less than four-fifths", so a ratio of exactly 4/5 passes (>=).
+    assert check["impact_ratio_min"]["operator"] == ">="
     assert check["reference_group"] == "highest_selection_rate"
     basis = check["impact_ratio_min"]["basis"]
     assert "1607.4(D)" in basis["citation"]
     assert "less than four-fifths (4/5) (or eighty percent)" in basis["text"]
+    assert "exactly 4/5 passes" in basis["text"]
     assert "significant in both statistical and practical terms" in check["significance_alpha"]["basis"]["text"]
     assert set(policy.thresholds) == {
         "checks.disparate_impact.impact_ratio_min",
@@ -155,10 +159,12 @@ def test_ll144_excludes_categories_under_2_percent_from_impact_ratios_but_report
     check = policy.checks["disparate_impact"]
     exclusion = check["exclude_groups_below_share"]
     assert exclusion["value"] == 0.02
-    assert exclusion["comparison"] == "min"
+    assert exclusion["operator"] == ">="  # "less than 2%" may be excluded: a share of 2% or more is included
     assert "5-301" in exclusion["basis"]["citation"]
     assert "excluded from impact ratios but reported" in exclusion["basis"]["text"]
     assert policy.document["intersections"] == [["sex", "race_ethnicity"]]
+    assert policy.document["protected_roles"] == ["sex", "race_ethnicity"]
+    assert "auditor's justification" in exclusion["basis"]["text"]
     assert check["rate"] == "by_output"  # selection rate or scoring rate, by the tool's output
     assert check["required"] is True
     # The law sets no pass mark: the basis of the 0.8 flag must say so.
@@ -315,6 +321,27 @@ REFUSALS = [
         f"{FIELD}.comparison",
         f"line 11, {FIELD}.comparison: must be 'min', got 'max'",
         id="flipped-comparison",
+    ),
+    pytest.param(
+        replaced("      comparison: min", '      operator: "<="'),
+        11,
+        f"{FIELD}.operator",
+        f"line 11, {FIELD}.operator: must be one of '>=', '>', got '<='",
+        id="flipped-operator",
+    ),
+    pytest.param(
+        replaced("      comparison: min", '      operator: "=>"'),
+        11,
+        f"{FIELD}.operator",
+        f"line 11, {FIELD}.operator: must be one of '>=', '>', got '=>'",
+        id="misspelt-operator",
+    ),
+    pytest.param(
+        replaced("      comparison: min\n", ""),
+        9,
+        FIELD,
+        f"line 9, {FIELD}: needs at least one of operator, comparison",
+        id="no-operator",
     ),
     pytest.param(
         replaced("      value: 0.8", "      value: .nan"),
