@@ -215,8 +215,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["governance.api.parsers.SafeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "governance.access.throttling.AnonThrottle",
+        "governance.access.throttling.UserThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("API_ANON_RATE") or "60/minute",
@@ -281,6 +281,19 @@ COVERAGE_MIN_SUBJECTS = env_int("COVERAGE_MIN_SUBJECTS", 10, minimum=1)
 PROV_NAMESPACE_URI = env_str("PROV_NAMESPACE_URI") or "https://assay.example/ns#"
 # Largest piece of personal data stored about one subject (sealed JSON).
 PERSONAL_RECORD_MAX_BYTES = env_int("PERSONAL_RECORD_MAX_BYTES", 16 * 1024, minimum=256)
+# What the controller tells a data subject with every access answer (GDPR Art. 15(1)(a)-(h) and 15(2)). Assay cannot
+# know these facts, so it never writes them itself: each one left empty is named in the export as a gap the
+# controller must fill (see governance.data.subject_access).
+GDPR_CONTROLLER = env_str("GDPR_CONTROLLER")  # identity and contact details of the controller
+GDPR_PURPOSES = env_str("GDPR_PURPOSES")  # (a) purposes beyond those recorded with consent
+GDPR_DATA_CATEGORIES = env_str("GDPR_DATA_CATEGORIES")  # (b) categories of personal data
+GDPR_RECIPIENTS = env_str("GDPR_RECIPIENTS")  # (c) recipients or categories of recipient
+GDPR_RETENTION = env_str("GDPR_RETENTION")  # (d) storage period, or the criteria that set it
+GDPR_RIGHTS_CONTACT = env_str("GDPR_RIGHTS_CONTACT")  # (e) where and how to ask for rectification, erasure, ...
+GDPR_SUPERVISORY_AUTHORITY = env_str("GDPR_SUPERVISORY_AUTHORITY")  # (f) the authority and its contact details
+GDPR_DATA_SOURCE = env_str("GDPR_DATA_SOURCE")  # (g) source of data not collected from the subject
+GDPR_AUTOMATED_DECISIONS = env_str("GDPR_AUTOMATED_DECISIONS")  # (h) automated decisions: logic, significance
+GDPR_TRANSFER_SAFEGUARDS = env_str("GDPR_TRANSFER_SAFEGUARDS")  # Art. 15(2): safeguards for third-country transfers
 
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
