@@ -177,7 +177,7 @@ def do_start_audit(
 ) -> tuple[AuditRun, bool]:
     """Queue an audit of ``model_version`` on ``dataset_version`` under ``policy_version``. The same inputs
     return the existing run (unless ``force``). Returns (run, whether it was created now)."""
-    from audits.evaluation import ColumnRoles
+    from audits.evaluation import ColumnRoles, EvaluationError
 
     _require_role(user, AUDIT_RUNNERS, "run audits")
     if not (user.is_organisation_wide or model_version.model.team_id in user.team_ids()):
@@ -187,10 +187,14 @@ def do_start_audit(
             "The evaluation dataset must be a file Assay stores (CSV or Parquet); an external URI cannot be read.",
             field="dataset",
         )
-    roles = ColumnRoles.from_json(column_roles).as_json()
+    try:
+        parsed = ColumnRoles.from_json(column_roles)
+    except EvaluationError as exc:  # callers that did not go through ColumnRolesSerializer (seeding, scripts)
+        raise AuditError(f"column_roles: {exc}", field="column_roles") from None
+    roles = parsed.as_json()
     missing = [
         c
-        for c in [roles["label"], *roles["protected"], roles["prediction"], roles["score"]]
+        for c in [parsed.label, *parsed.protected, parsed.prediction, parsed.score]
         if c and c not in {column["name"] for column in dataset_version.schema}
     ]
     if missing:

@@ -51,8 +51,12 @@ class PolicyCreateSerializer(StrictSerializer):
 
 
 class ColumnRolesSerializer(StrictSerializer):
+    """Column roles as ``ColumnRoles.from_json`` reads them; the validated value is their canonical JSON (the form
+    stored with a run and hashed into its inputs)."""
+
     label = serializers.CharField(max_length=200)  # type: ignore[assignment]  # a declared field, not Field.label
-    protected = serializers.ListField(child=serializers.CharField(max_length=200), min_length=1, max_length=10)
+    # A list of columns (each its own role), or a mapping role -> column: checked by ColumnRoles.from_json.
+    protected = serializers.JSONField()
     favourable = serializers.CharField(max_length=200, required=False, default="1")
     prediction = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     score = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
@@ -61,15 +65,21 @@ class ColumnRolesSerializer(StrictSerializer):
     features = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False, default=list, max_length=2000
     )
+    # Role (or column) -> extra tokens that mean "unknown"; group name -> the auditor's justification.
+    unknown_values = serializers.JSONField(required=False, allow_null=True, default=None)
+    exclusions = serializers.JSONField(required=False, allow_null=True, default=None)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        from audits.evaluation import ColumnRoles, EvaluationError  # numpy: loaded only when roles are sent
+
         if attrs["prediction"] and attrs["score"]:
             raise serializers.ValidationError({"prediction": ["Give a prediction column or a score column, not both."]})
         if attrs["score"] and attrs["threshold"] is None:
             raise serializers.ValidationError({"threshold": ["A score column needs a decision threshold."]})
-        if len(set(attrs["protected"])) != len(attrs["protected"]):
-            raise serializers.ValidationError({"protected": ["A protected column is named twice."]})
-        return attrs
+        try:
+            return ColumnRoles.from_json(attrs).as_json()
+        except EvaluationError as exc:
+            raise serializers.ValidationError({exc.field: [str(exc)]}) from None
 
 
 class AuditCreateSerializer(StrictSerializer):

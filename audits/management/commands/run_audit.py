@@ -1,5 +1,10 @@
 """python manage.py run_audit --as USER (registered inputs | --data FILE) --label COL --protected COL[,COL] [...]
 
+``--protected`` names columns (each its own role), or maps a policy's roles to the data's columns:
+``--protected sex=gender,race_ethnicity=race``. ``--unknown ROLE=TOKEN`` (repeatable) declares a value meaning
+"unknown" besides an empty cell, and ``--exclusions FILE.json`` the groups left out of impact ratios with the
+auditor's justification, as the API's ``column_roles`` takes them.
+
 Runs an audit in this process, as a named user, through the same actions as ``POST /api/v1/audits/`` (so the same
 roles, team rules and duplicate-run rule apply), and exits with the verdict:
 
@@ -63,6 +68,7 @@ from rest_framework.renderers import JSONRenderer
 
 from audits.actions import AUDIT_RUNNERS, do_start_audit, ensure_builtin_policies, execute_audit
 from audits.api.serializers import AuditRunSerializer, ColumnRolesSerializer
+from audits.evaluation import ColumnRoles
 from audits.models import AuditRun, Policy, PolicyVersion, RunStatus, Verdict
 from governance.access.actions import ActionError
 from governance.access.models import Team, User
@@ -100,6 +106,8 @@ OPTION_OF_FIELD = {
     "threshold": "--threshold",
     "reference_groups": "--reference",
     "features": "--features",
+    "unknown_values": "--unknown",
+    "exclusions": "--exclusions",
 }
 
 
@@ -161,7 +169,23 @@ class Command(BaseCommand):
         roles.add_argument("--score", metavar="COL", help="a score, made a decision by --threshold")
         roles.add_argument("--threshold", type=float, metavar="T", help="favourable when score >= T")
         roles.add_argument(
-            "--protected", required=True, action="append", metavar="COL[,COL...]", help="protected attribute columns"
+            "--protected",
+            required=True,
+            action="append",
+            metavar="COL[,COL...]|ROLE=COL[,ROLE=COL...]",
+            help="protected attribute columns, or a policy's roles mapped to columns (--protected sex=gender)",
+        )
+        roles.add_argument(
+            "--unknown",
+            action="append",
+            default=[],
+            metavar="ROLE=TOKEN",
+            help="a value that means unknown in a protected column, besides an empty cell (repeatable)",
+        )
+        roles.add_argument(
+            "--exclusions",
+            metavar="FILE.json",
+            help='groups left out of impact ratios, with the justification: {"race_ethnicity=Other": "why..."}',
         )
         roles.add_argument("--favourable", metavar="VALUE", help="the favourable label value (default 1)")
         roles.add_argument(
@@ -232,6 +256,32 @@ def _names(values: list[str] | str | None) -> list[str]:
     return [name.strip() for item in items for name in item.split(",") if name.strip()]
 
 
+def _protected(values: list[str]) -> list[str] | dict[str, str]:
+    """--protected: a list of columns (each its own role), or ROLE=COL pairs mapping a policy's roles to columns."""
+    items = _names(values)
+    pairs = [item.partition("=") for item in items]
+    if not any(sep for _, sep, _ in pairs):
+        return items
+    mapping: dict[str, str] = {}
+    for item, (left, sep, right) in zip(items, pairs, strict=True):
+        if not sep:
+            refuse(f"--protected {item!r}: map every role to its column (ROLE=COL), or give columns only.")
+        role, column = left.strip(), right.strip()
+        if role in mapping:
+            refuse(f"--protected: role {role!r} is mapped twice ({mapping[role]!r} and {column!r}).")
+        mapping[role] = column
+    return mapping
+
+
+def _json_file(path: str, option: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        refuse(f"Cannot read {option} {path}: {exc.strerror or exc}.")
+    except (ValueError, UnicodeDecodeError) as exc:
+        refuse(f"{option} {path} is not JSON: {exc}.")
+
+
 def column_roles(options: dict[str, Any]) -> dict[str, Any]:
     """The column roles from the options, validated by the API's own serializer."""
     references: dict[str, str] = {}
@@ -240,21 +290,32 @@ def column_roles(options: dict[str, Any]) -> dict[str, Any]:
         if not sep or not attribute.strip():
             refuse(f"--reference {entry!r}: write it as ATTRIBUTE=VALUE, e.g. --reference sex=male.")
         references[attribute.strip()] = value
+    unknown: dict[str, list[str]] = {}
+    for entry in options["unknown"]:
+        role, sep, token = entry.partition("=")
+        if not sep or not role.strip() or not token:
+            refuse(f"--unknown {entry!r}: write it as ROLE=TOKEN, e.g. --unknown race=NA.")
+        unknown.setdefault(role.strip(), []).append(token)
     data: dict[str, Any] = {
         "label": options["label"],
-        "protected": _names(options["protected"]),
+        "protected": _protected(options["protected"]),
         "prediction": options["prediction"] or "",
         "score": options["score"] or "",
         "threshold": options["threshold"],
         "reference_groups": references,
         "features": _names(options["features"]),
     }
+    if unknown:
+        data["unknown_values"] = unknown
+    if options["exclusions"]:
+        data["exclusions"] = _json_file(options["exclusions"], "--exclusions")
     if options["favourable"] is not None:
         data["favourable"] = options["favourable"]
     serializer = ColumnRolesSerializer(data=data)
     if not serializer.is_valid():
         problems = [
-            f"{OPTION_OF_FIELD.get(field, field)}: {' '.join(str(m) for m in _messages(errors))}"
+            f"{OPTION_OF_FIELD.get(field, field)}: "
+            + " ".join(str(m).removeprefix(f"{field}: ") for m in _messages(errors))
             for field, errors in serializer.errors.items()
         ]
         refuse("; ".join(problems))
@@ -468,8 +529,8 @@ class AdHoc:
             columns = read_table(self.path, fmt=detect_format(self.path)).column_names
         except IngestError as exc:
             refuse(f"{self.path}: {exc}")
-        roles = self.roles
-        named = [roles["label"], *roles["protected"], roles["prediction"], roles["score"]]
+        roles = ColumnRoles.from_json(self.roles)
+        named = [roles.label, *roles.protected, roles.prediction, roles.score]
         missing = [name for name in named if name and name not in columns]
         if missing:
             refuse(
