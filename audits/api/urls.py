@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from audits.api import gate, reports, views
+from audits.api import gate, ll144, reports, views
 
 app_name = "audits-api"
 urlpatterns = [
@@ -12,6 +12,7 @@ urlpatterns = [
     path("policies/<slug:name>/diff", views.PolicyDiff.as_view(), name="policy-diff"),
     path("audits/", views.AuditList.as_view(), name="audit-list"),
     path("audits/<int:pk>/", views.AuditDetail.as_view(), name="audit-detail"),
+    path("audits/<int:pk>/ll144-summary/", ll144.AuditLL144Summary.as_view(), name="audit-ll144-summary"),
     path("audits/<int:pk>/reports/", reports.RunReports.as_view(), name="audit-reports"),
     path("models/<slug:name>/versions/<int:number>/reports/", reports.VersionReports.as_view(), name="version-reports"),
     path("reports/<uuid:pk>/", reports.ReportDetail.as_view(), name="report-detail"),

@@ -27,6 +27,7 @@ import csv
 import io
 from fractions import Fraction
 from typing import Any
+from urllib.parse import urlencode
 
 import pyarrow as pa
 import pytest
@@ -34,7 +35,11 @@ import pytest
 from audits.engine import evaluate
 from audits.evaluation import ColumnRoles, build_evaluation
 from audits.ll144 import LL144Error, build_summary, cut, parse_meta, percent_half_up, summary_csv
+from audits.models import AuditRun
 from audits.policies import builtin_policies, load_policy
+from tests.api import assert_error, db_state, events_since, last_seq
+from tests.audits.conftest import audit_body, post_audit, predictions_only_version, upload
+from tests.conftest import Cast
 
 # 6 RCNY § 5-301(d), Example (scoring rate, "culture fit"), as published by DCWP in its Notice of Adoption of Final
 # Rule (2023); read at https://hf.qhduan.com/datasets/rk68/LL144-giskard-239/viewer/default/test?p=2 (a copy of the
@@ -421,3 +426,134 @@ def test_rates_round_half_up_and_ratios_are_cut_so_a_shown_ratio_never_overstate
     assert cut(Fraction(7999, 10000)) == "0.799"  # below four-fifths is never shown as 0.800
     assert cut(Fraction(4, 5)) == "0.800"
     assert cut(Fraction(9, 7)) == "1.285"
+
+
+# --- the API: GET /api/v1/audits/{id}/ll144-summary/ -------------------------------------------------------------
+
+
+def hiring_rows() -> list[dict[str, str]]:
+    """Applicants with sex in ``gender`` (10 left empty: unknown), race in ``race`` (category C: 5 of 605, under
+    2%), and the tool's decision; the label agrees with the decision."""
+    rows = []
+    plan = [("F", "A", 150, 75), ("M", "A", 150, 70), ("F", "B", 150, 66), ("M", "B", 140, 60), ("F", "C", 5, 1)]
+    plan.append(("", "A", 10, 5))
+    for gender, race, count, selected in plan:
+        for i in range(count):
+            decision = "1" if i < selected else "0"
+            rows.append(
+                {"id": f"{gender}{race}{i}", "gender": gender, "race": race, "label": decision, "decision": decision}
+            )
+    return rows
+
+
+LL144_ROLES = {
+    "label": "label",
+    "protected": {"sex": "gender", "race_ethnicity": "race"},
+    "prediction": "decision",
+    "exclusions": {"race_ethnicity=C": "C is 5 of 605 applicants (0.8%): too few for a ratio to mean anything."},
+}
+
+
+@pytest.fixture
+def ll144_run(
+    cast: Cast, media_root: Any, builtin_policies_stored: None, django_capture_on_commit_callbacks: Any
+) -> Any:
+    """A completed nyc-ll144 audit of the credit-risk team's model on ``hiring_rows``."""
+    version, dataset = predictions_only_version(cast), upload(cast, hiring_rows())
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_audit(cast.owner, audit_body(version, dataset, policy="nyc-ll144", roles=LL144_ROLES))
+    assert response.status_code == 201, response.content
+    run = AuditRun.objects.get(pk=response.json()["id"])
+    assert run.status == "done", run.error
+    return run
+
+
+def summary_url(run: AuditRun, query: str = "") -> str:
+    return f"/api/v1/audits/{run.pk}/ll144-summary/{query}"
+
+
+def test_the_api_gives_the_summary_of_a_run_as_json_and_csv(cast: Cast, ll144_run: AuditRun) -> None:
+    before, seq = db_state(), last_seq()
+    response = cast.owner.client().get(summary_url(ll144_run, "?" + urlencode(META)))
+
+    assert response.status_code == 200, response.content
+    summary = response.json()
+    assert (db_state(), [e.action for e in events_since(seq)]) == (before, [])  # a read writes nothing
+    assert [t["kind"] for t in summary["tables"]] == ["sex", "race_ethnicity", "intersectional"]
+    assert summary["audit"]["id"] == ll144_run.pk
+    assert summary["audit"]["date_of_audit"] == ll144_run.finished_at.date().isoformat()
+    assert summary["unknown_category"]["by_table"]["sex"] == 10
+    assert summary["unknown_category"]["individuals"] == 10
+    assert summary["excluded_categories"] == [
+        {
+            "table": "race_ethnicity",
+            "category": "C",
+            "applicants": 5,
+            "rate_exact": "1/5",
+            "rate_percent": "20.0%",
+            "justification": LL144_ROLES["exclusions"]["race_ethnicity=C"],
+        }
+    ]
+    sex = table_of(summary, "sex")
+    assert (sex["F"]["applicants"], sex["F"]["selected"], sex["M"]["applicants"], sex["M"]["selected"]) == (
+        305,
+        142,
+        290,
+        130,
+    )
+    assert sex["M"]["impact_ratio_exact"] == fraction_of(Fraction(130, 290) / Fraction(142, 305))
+    assert summary["missing"] == []
+    assert summary["independent_auditor"]["statement"] == META["auditor_statement"]
+
+    as_csv = cast.owner.client().get(summary_url(ll144_run, "?format=csv"))
+    assert as_csv.status_code == 200
+    assert as_csv["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(as_csv.content.decode("utf-8"))))
+    assert ("sex", "(unknown category)", "10") in [(r["table"], r["category"], r["applicants"]) for r in rows]
+
+
+def fraction_of(value: Fraction) -> str:
+    return f"{value.numerator}/{value.denominator}"
+
+
+def test_the_summary_follows_the_audits_own_access_rules(cast: Cast, ll144_run: AuditRun, anonymous: Any) -> None:
+    for member in (cast.owner, cast.reviewer, cast.officer, cast.regulator, cast.read_only):
+        detail = member.client().get(f"/api/v1/audits/{ll144_run.pk}/").status_code
+        assert member.client().get(summary_url(ll144_run)).status_code == detail
+    assert cast.officer.client().get(summary_url(ll144_run)).status_code == 200
+    assert_error(cast.outsider.client().get(summary_url(ll144_run)), 404, "not_found")
+    assert_error(anonymous.get(summary_url(ll144_run)), 401, "not_authenticated")
+    assert_error(cast.owner.client().get("/api/v1/audits/999999/ll144-summary/"), 404, "not_found")
+
+
+def test_without_the_auditors_fields_the_summary_lists_them_as_missing(cast: Cast, ll144_run: AuditRun) -> None:
+    summary = cast.owner.client().get(summary_url(ll144_run, "?data_type=test")).json()
+
+    assert [m["field"] for m in summary["missing"]] == [
+        "distribution_date",
+        "data_source",
+        "data_explanation",
+        "test_data_explanation",
+        "auditor_name",
+        "auditor_statement",
+    ]
+
+
+def test_bad_fields_and_unknown_parameters_are_refused_naming_them(cast: Cast, ll144_run: AuditRun) -> None:
+    error = assert_error(cast.owner.client().get(summary_url(ll144_run, "?distribution_date=March")), 422)
+    assert "not a date written YYYY-MM-DD" in error["message"]
+    error = assert_error(cast.owner.client().get(summary_url(ll144_run, "?auditor=Someone")), 422)
+    assert "Unknown parameter 'auditor'" in error["message"]
+    as_csv = cast.owner.client().get(summary_url(ll144_run, "?format=csv&data_type=synthetic"))
+    assert as_csv.status_code == 422
+    assert as_csv.content.decode().startswith("error: ll144.data_type: 'synthetic' is neither")
+
+
+def test_a_run_that_is_not_done_has_no_summary_yet(cast: Cast, media_root: Any, builtin_policies_stored: None) -> None:
+    version, dataset = predictions_only_version(cast), upload(cast, hiring_rows())
+    response = post_audit(cast.owner, audit_body(version, dataset, policy="nyc-ll144", roles=LL144_ROLES))
+    assert response.json()["status"] == "queued"  # no commit in this test, so the job has not run
+
+    error = assert_error(cast.owner.client().get(f"/api/v1/audits/{response.json()['id']}/ll144-summary/"), 409)
+    assert error["code"] == "ll144_summary_unavailable"
+    assert "needs a completed audit" in error["message"]
