@@ -17,6 +17,7 @@ from audits.models import Report
 from audits.reports import signing
 from audits.reports.charts import charts_for_results
 from audits.reports.service import build_run_report, build_version_report, report_for_run, report_for_version
+from governance.data.demo import DEMO_FEATURES
 from governance.trail.log import Actor
 from governance.trail.models import Checkpoint, Event
 from tests.conftest import Cast
@@ -60,6 +61,38 @@ def signed_range(pdf: bytes) -> list[int]:
     match = re.search(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", pdf)
     assert match, "no /ByteRange: the PDF is not signed"
     return [int(x) for x in match.groups()]
+
+
+def demo_model_numbers(arranged: Arranged) -> dict[str, Any]:
+    """The audited model's accuracy and its age groups' counts and selection rates, computed here from the stored
+    model's own decisions on the stored data (onnxruntime, fairlearn, scikit-learn), not read from the audit: the report
+    must state what the model does on this machine, whatever the CPU."""
+    import numpy as np
+    import onnxruntime
+    import pandas as pd
+    from django.core.files.storage import default_storage
+    from fairlearn.metrics import MetricFrame, count, selection_rate
+    from sklearn.metrics import accuracy_score
+
+    with default_storage.open(arranged.dataset_version.file.name) as stored:
+        table = pd.read_csv(stored)
+    with default_storage.open(arranged.version.artifact.name) as stored:
+        session = onnxruntime.InferenceSession(stored.read(), providers=["CPUExecutionProvider"])
+    inputs = table[list(DEMO_FEATURES)].to_numpy(dtype=np.float32)
+    decisions = np.asarray(session.run(None, {session.get_inputs()[0].name: inputs})[0])
+    labels = table["credit_risk"].to_numpy()
+    by_age = MetricFrame(  # selection_rate counts pos_label=1 (good risk, the favourable outcome) by default
+        metrics={"count": count, "rate": selection_rate},
+        y_true=labels,
+        y_pred=decisions,
+        sensitive_features=table["age_group"].to_numpy(),
+    ).by_group
+    return {
+        "accuracy": accuracy_score(labels, decisions),
+        "young_count": int(by_age.loc["<=25", "count"]),
+        "young_rate": by_age.loc["<=25", "rate"],
+        "young_ratio": by_age.loc["<=25", "rate"] / by_age.loc[">25", "rate"],
+    }
 
 
 @pytest.fixture
@@ -127,14 +160,19 @@ def test_the_run_report_states_every_section_and_the_verdict(
     assert "Executive summary" in contents
     assert "Regulation map" in contents
     assert "Audit trail events" in contents
-    # The regulation map names every article and NIST function.
+    # The regulation map names every article and NIST function (its rows: tests/reports/test_regulation_map.py).
+    assert "EU AI Act, Regulation (EU) 2024/1689" in text
     for item in ("Art. 9", "Art. 10", "Art. 11, Annex IV", "Art. 12", "Art. 13", "Art. 14", "Art. 15"):
-        assert f"EU AI Act {item}" in text, item
-    for function in ("Govern", "Map", "Measure", "Manage"):
-        assert f"NIST AI RMF {function}" in text, function
+        assert f"{item}:" in text, item
+    assert "NIST AI RMF 1.0" in text
+    for function in ("GOVERN", "MAP", "MEASURE", "MANAGE"):
+        assert f"{function}:" in text, function
     # Real text, not images of text: the numbers of the failing checks, in words and figures.
-    assert "impact ratio 0.611 against age_group=>25 is below 0.8" in text
-    assert "accuracy 0.600 is below 0.7" in text
+    expected = demo_model_numbers(german_full)
+    assert expected["young_ratio"] < 0.8  # the demo model's findings
+    assert expected["accuracy"] < 0.7
+    assert f"impact ratio {expected['young_ratio']:.3f} against age_group=>25 is below 0.8" in text
+    assert f"accuracy {expected['accuracy']:.3f} is below 0.7" in text
     assert "Why it matters" in text
     # Data: the datasets' hashes and the consent counts (1,000 subjects, 39 consenting, 1 withdrawn).
     assert german_full.dataset_version.sha256 in text.replace(" ", "")
@@ -240,7 +278,11 @@ def test_a_version_report_covers_every_run_and_the_ll144_table_and_charts_render
     assert f"Bias audit summary (NYC Local Law 144; run #{ll144.pk})" in text
     assert "Number of applicants" in text
     assert "Impact ratio" in text
-    assert "age_group=<=25 190 0.389 0.611" in text  # category, applicants, selection rate, impact ratio
+    # Category, applicants, selection rate, impact ratio (against the most selected age group, the older applicants).
+    expected = demo_model_numbers(german_full)
+    row = f"age_group=<=25 {expected['young_count']} {expected['young_rate']:.3f} {expected['young_ratio']:.3f}"
+    assert expected["young_count"] == 190  # applicants aged 25 or under in german.data
+    assert row in text
     assert "Verdict: FAIL" in flat(pages[0])
     assert signing.validate_pdf(report.read_bytes()).valid
     # Still current: the same report; a new approval-relevant fact (a submission) makes a new one.
