@@ -282,7 +282,7 @@ def _parse_exclusions(value: Any, by_role: Mapping[str, str]) -> dict[str, str]:
 
 
 def _group_name(group: Any, by_role: Mapping[str, str]) -> str:
-    """A group's canonical name: its ``role=value`` parts with roles (not columns), in the roles' order."""
+    """A group's canonical name: its ``role=value`` parts, each role named as the role (not its column)."""
     _name(group, "exclusions: a group name", field="exclusions")
     parts: list[list[str]] = []
     for segment in group.split(", "):
@@ -313,8 +313,9 @@ def _group_name(group: Any, by_role: Mapping[str, str]) -> str:
                 "group.",
                 field="exclusions",
             )
-    order = list(by_role)
-    return ", ".join(f"{role}={group_value}" for role, group_value in sorted(parts, key=lambda p: order.index(p[0])))
+    # The parts keep the order given: an intersection's group is named in the order of the grouping that holds it
+    # (a policy's listed intersection, e.g. "sex=female, race_ethnicity=Asian"), which the roles alone do not know.
+    return ", ".join(f"{role}={group_value}" for role, group_value in parts)
 
 
 @dataclass

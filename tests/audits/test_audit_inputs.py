@@ -206,7 +206,8 @@ def test_the_unknown_category_is_never_a_reference_and_an_exclusion_names_a_real
     with pytest.raises(EvaluationError, match="'race_ethnicity' has no value 'C'"):
         build_evaluation(people(), ColumnRoles.from_json({**base, "exclusions": {"race=C": "Fewer than 2%."}}))
     roles = ColumnRoles.from_json({**base, "exclusions": {"gender=f, race=NA": "Fewer than 2% of applicants."}})
-    assert roles.exclusions == {"race_ethnicity=NA, sex=f": "Fewer than 2% of applicants."}
+    # Named as the results name the group: roles, not columns, in the order given (the grouping's order).
+    assert roles.exclusions == {"sex=f, race_ethnicity=NA": "Fewer than 2% of applicants."}
     build_evaluation(people(), roles)
 
 
@@ -512,3 +513,66 @@ def test_run_audit_refuses_malformed_mappings_and_changes_nothing(
     assert refused_with.value.returncode == 3
     assert db_state() == before
     assert events_since(seq) == []
+
+
+def ll144_rows() -> list[dict[str, str]]:
+    """500 applicants: 250 per gender; race A or B, and 4 of race Other (0.8%, under LL144's 2%)."""
+    rows = []
+    for i in range(500):
+        gender = "FM"[i % 2]
+        race = "Other" if i < 4 else "AB"[i // 2 % 2]
+        decision = 1 if i % 5 < 3 else 0
+        label = prediction = str(decision)
+        rows.append({"applicant_id": str(i), "gender": gender, "race": race, "label": label, "prediction": prediction})
+    return rows
+
+
+def test_ll144_reads_the_mapped_roles_and_the_auditors_exclusion(cast: Cast, tmp_path: Path, media_root: Path) -> None:
+    from audits.actions import ensure_builtin_policies
+
+    ensure_builtin_policies()
+    data = tmp_path / "hiring.csv"
+    data.write_bytes(rows_csv(ll144_rows()))
+    justification = "Fewer than 2% of applicants; see the audit memo of 2026-11-30."
+    exclusions = tmp_path / "exclusions.json"
+    exclusions.write_text(json.dumps({"race=Other": justification}), encoding="utf-8")
+
+    _, run = run_audit(
+        *("--as", "omar", "--data", str(data), "--label", "label", "--prediction", "prediction"),
+        *("--protected", "sex=gender,race_ethnicity=race", "--policy", "nyc-ll144", "--exclusions", str(exclusions)),
+    )
+
+    assert run["status"] == "done", run
+    assert run["column_roles"]["exclusions"] == {"race_ethnicity=Other": justification}
+    impact = next(check for check in run["checks"] if check["check"] == "disparate_impact")
+    groupings = {grouping["grouping"]: grouping for grouping in impact["details"]["groupings"]}
+    assert set(groupings) >= {"sex", "race_ethnicity", "sex x race_ethnicity"}  # the intersection is not skipped
+    other = next(row for row in groupings["race_ethnicity"]["groups"] if row["group"] == "race_ethnicity=Other")
+    assert (other["count"], other["status"]) == (4, "excluded_below_share")
+    assert other["exclusion_justification"] == justification
+
+
+def test_run_audit_refuses_a_third_spelling_of_the_decision(cast: Cast, tmp_path: Path, media_root: Path) -> None:
+    from audits.actions import ensure_builtin_policies
+
+    ensure_builtin_policies()
+    rows = [
+        {"applicant_id": str(i), "sex": "FM"[i % 2], "label": "yes", "prediction": ("yes", "Yes")[i // 2 % 2]}
+        for i in range(200)
+    ]
+    data = tmp_path / "spellings.csv"
+    data.write_bytes(rows_csv(rows))
+    out = io.StringIO()
+
+    with pytest.raises(CommandError) as refused_with:
+        call_command(
+            "run_audit",
+            *("--as", "omar", "--data", str(data), "--label", "label", "--prediction", "prediction"),
+            *("--protected", "sex", "--favourable", "yes", "--json"),
+            stdout=out,
+        )
+
+    assert refused_with.value.returncode == 3  # an error, never a verdict
+    assert "'Yes' (a spelling of 'yes'?)" in str(refused_with.value)
+    run = json.loads(out.getvalue())
+    assert (run["status"], run["verdict"], run["group_metrics"]) == ("error", "", None)
