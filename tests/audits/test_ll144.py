@@ -25,20 +25,24 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import json
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pyarrow as pa
 import pytest
 
+from audits.actions import ensure_builtin_policies
 from audits.engine import evaluate
 from audits.evaluation import ColumnRoles, build_evaluation
 from audits.ll144 import LL144Error, build_summary, cut, parse_meta, percent_half_up, summary_csv
+from audits.management.commands.run_audit import Command
 from audits.models import AuditRun
 from audits.policies import builtin_policies, load_policy
 from tests.api import assert_error, db_state, events_since, last_seq
-from tests.audits.conftest import audit_body, post_audit, predictions_only_version, upload
+from tests.audits.conftest import audit_body, post_audit, predictions_only_version, rows_csv, upload
 from tests.conftest import Cast
 
 # 6 RCNY § 5-301(d), Example (scoring rate, "culture fit"), as published by DCWP in its Notice of Adoption of Final
@@ -557,3 +561,96 @@ def test_a_run_that_is_not_done_has_no_summary_yet(cast: Cast, media_root: Any, 
     error = assert_error(cast.owner.client().get(f"/api/v1/audits/{response.json()['id']}/ll144-summary/"), 409)
     assert error["code"] == "ll144_summary_unavailable"
     assert "needs a completed audit" in error["message"]
+
+
+# --- run_audit --ll144-summary DIR ------------------------------------------------------------------------------
+
+
+def run_command(*args: str) -> tuple[int, str, str]:
+    """``manage.py run_audit`` as the command line runs it: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    command = Command(stdout=out, stderr=err)
+    try:
+        command.run_from_argv(["manage.py", "run_audit", "--skip-checks", *args])
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def command_ready(cast: Cast, settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Stored files in this test's directory, the built-in policies stored, the test's connection kept open, and the
+    hiring data, its exclusions and the auditor's fields as files; returns the directory."""
+    monkeypatch.setattr("django.core.management.base.connections.close_all", lambda: None)
+    settings.MEDIA_ROOT = tmp_path / "media"
+    ensure_builtin_policies()
+    (tmp_path / "hiring.csv").write_bytes(rows_csv(hiring_rows()))
+    (tmp_path / "exclusions.json").write_text(json.dumps(LL144_ROLES["exclusions"]), encoding="utf-8")
+    (tmp_path / "meta.json").write_text(json.dumps(META), encoding="utf-8")
+    return tmp_path
+
+
+def hiring_args(folder: Path, *more: str) -> tuple[str, ...]:
+    return (
+        "--as",
+        "omar",
+        "--data",
+        str(folder / "hiring.csv"),
+        "--label",
+        "label",
+        "--prediction",
+        "decision",
+        "--protected",
+        "sex=gender,race_ethnicity=race",
+        "--exclusions",
+        str(folder / "exclusions.json"),
+        "--policy",
+        "nyc-ll144",
+        *more,
+    )
+
+
+def test_run_audit_writes_the_summary_as_json_and_csv(command_ready: Path) -> None:
+    target = command_ready / "out" / "ll144"
+
+    code, out, err = run_command(
+        *hiring_args(
+            command_ready, "--json", "--ll144-summary", str(target), "--ll144-meta", str(command_ready / "meta.json")
+        )
+    )
+
+    assert code in (0, 1, 2), err
+    run = json.loads(out)
+    assert f"LL144 summary of audit {run['id']}:" in err
+    summary = json.loads((target / "summary.json").read_text(encoding="utf-8"))
+    assert summary["audit"]["id"] == run["id"]
+    assert summary["missing"] == []
+    assert summary["aedt"]["distribution_date"] == META["distribution_date"]
+    assert summary["excluded_categories"][0]["category"] == "C"
+    assert summary["unknown_category"]["individuals"] == 10
+    table = list(csv.DictReader(io.StringIO((target / "summary.csv").read_text(encoding="utf-8"))))
+    assert [r["category"] for r in table if r["table"] == "sex"] == ["F", "M", "(unknown category)"]
+
+
+def test_run_audit_refuses_ll144_options_it_cannot_honour_before_writing_anything(command_ready: Path) -> None:
+    bad_meta = command_ready / "bad.json"
+    bad_meta.write_text(json.dumps({"data_type": "synthetic"}), encoding="utf-8")
+    cases = (
+        (("--ll144-meta", str(command_ready / "meta.json")), "add --ll144-summary DIR"),
+        (
+            ("--ll144-summary", str(command_ready / "s"), "--ll144-meta", str(bad_meta)),
+            "neither 'historical' nor 'test'",
+        ),
+        (("--ll144-summary", str(command_ready / "hiring.csv")), "not a directory"),
+        (
+            ("--ll144-summary", str(command_ready / "s"), "--ll144-meta", str(command_ready / "none.json")),
+            "Cannot read",
+        ),
+    )
+    for more, words in cases:
+        before = db_state()
+        code, _, err = run_command(*hiring_args(command_ready, *more))
+        assert (code, db_state()) == (3, before), err
+        assert words in err
+    assert not (command_ready / "s").exists()

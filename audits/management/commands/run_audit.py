@@ -5,6 +5,11 @@
 "unknown" besides an empty cell, and ``--exclusions FILE.json`` the groups left out of impact ratios with the
 auditor's justification, as the API's ``column_roles`` takes them.
 
+``--ll144-summary DIR`` writes the run's NYC Local Law 144 summary of results (``audits.ll144``) to DIR/summary.json
+and DIR/summary.csv, as ``GET /api/v1/audits/{id}/ll144-summary/`` gives it; ``--ll144-meta FILE.json`` holds the
+auditor's fields (distribution date, data source and explanation, historical or test data, the auditor's statement).
+Fields not given are listed as missing in the summary. The fields are not stored with the run.
+
 Runs an audit in this process, as a named user, through the same actions as ``POST /api/v1/audits/`` (so the same
 roles, team rules and duplicate-run rule apply), and exits with the verdict:
 
@@ -69,6 +74,9 @@ from rest_framework.renderers import JSONRenderer
 from audits.actions import AUDIT_RUNNERS, do_start_audit, ensure_builtin_policies, execute_audit
 from audits.api.serializers import AuditRunSerializer, ColumnRolesSerializer
 from audits.evaluation import ColumnRoles
+from audits.ll144 import META_FIELDS as LL144_FIELDS
+from audits.ll144 import LL144Error, parse_meta, summary_csv
+from audits.ll144_runs import summary_for_run
 from audits.models import AuditRun, Policy, PolicyVersion, RunStatus, Verdict
 from governance.access.actions import ActionError
 from governance.access.models import Team, User
@@ -197,6 +205,15 @@ class Command(BaseCommand):
         policy.add_argument("--policy-version", type=int, metavar="N", help="default: its latest version")
         policy.add_argument("--force", action="store_true", help="run again even if these inputs were audited")
         policy.add_argument("--json", action="store_true", help="print the full result as JSON")
+        ll144 = parser.add_argument_group("NYC Local Law 144 summary of results")
+        ll144.add_argument(
+            "--ll144-summary", metavar="DIR", help="write the run's LL144 summary to DIR/summary.json and summary.csv"
+        )
+        ll144.add_argument(
+            "--ll144-meta",
+            metavar="FILE.json",
+            help="the auditor's fields for the summary: " + ", ".join(LL144_FIELDS) + " (a JSON object)",
+        )
 
     def run_from_argv(self, argv: list[str]) -> None:
         try:
@@ -215,6 +232,7 @@ class Command(BaseCommand):
         require_role(user, AUDIT_RUNNERS, "run audits")
         ensure_builtin_policies()
         policy_version = find_policy_version(options["policy"], options["policy_version"])
+        ll144_meta = ll144_options(options, policy_version)
         if options["data"]:
             model_version, dataset_version = AdHoc(user, options, roles).inputs()
         else:
@@ -239,6 +257,9 @@ class Command(BaseCommand):
             self.stdout.write(summary(run, created=created))
         if run.status == RunStatus.ERROR:
             refuse(f"Audit {run.pk} ended in error: {run.error}")
+        if options["ll144_summary"]:
+            written = write_ll144_summary(run, Path(options["ll144_summary"]), ll144_meta)
+            self.stderr.write(f"LL144 summary of audit {run.pk}: {', '.join(map(str, written))}")
         code = EXIT_CODES[Verdict(run.verdict)]
         if code:
             self.stdout.flush()
@@ -280,6 +301,45 @@ def _json_file(path: str, option: str) -> Any:
         refuse(f"Cannot read {option} {path}: {exc.strerror or exc}.")
     except (ValueError, UnicodeDecodeError) as exc:
         refuse(f"{option} {path} is not JSON: {exc}.")
+
+
+def ll144_options(options: dict[str, Any], policy_version: PolicyVersion) -> dict[str, str]:
+    """--ll144-summary and --ll144-meta, checked before anything is written: the auditor's fields, a policy that
+    computes the disparate-impact tables, and a directory that is one (or can be made)."""
+    if options["ll144_meta"] and not options["ll144_summary"]:
+        refuse("--ll144-meta gives the fields of an LL144 summary: add --ll144-summary DIR.")
+    if not options["ll144_summary"]:
+        return {}
+    if "disparate_impact" not in (policy_version.document.get("checks") or {}):
+        refuse(
+            f"--ll144-summary: the policy {policy_version} names no disparate_impact check, so its results have no "
+            "LL144 tables (audit under nyc-ll144)."
+        )
+    target = Path(options["ll144_summary"])
+    if target.exists() and not target.is_dir():
+        refuse(f"--ll144-summary {target}: not a directory.")
+    meta = _json_file(options["ll144_meta"], "--ll144-meta") if options["ll144_meta"] else None
+    try:
+        return parse_meta(meta)
+    except LL144Error as exc:
+        refuse(f"--ll144-meta {options['ll144_meta']}: {exc}")
+
+
+def write_ll144_summary(run: AuditRun, target: Path, meta: dict[str, str]) -> list[Path]:
+    """The run's LL144 summary as ``target``/summary.json and ``target``/summary.csv (the directory made if need
+    be); the paths written."""
+    try:
+        built = summary_for_run(run, meta)
+    except ActionError as exc:
+        refuse(f"--ll144-summary: {exc}")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        paths = [target / "summary.json", target / "summary.csv"]
+        paths[0].write_text(json.dumps(built, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        paths[1].write_text(summary_csv(built), encoding="utf-8")
+    except OSError as exc:
+        refuse(f"--ll144-summary {target}: {exc.strerror or exc}.")
+    return paths
 
 
 def column_roles(options: dict[str, Any]) -> dict[str, Any]:
