@@ -161,6 +161,7 @@ def do_register_model(
                     risk_tier=classification.tier,
                     risk_answers=classification.answers,
                     risk_rationale=classification.rationale,
+                    risk_basis=classification.basis(),
                     created_by=user,
                 )
         except IntegrityError:
@@ -225,25 +226,82 @@ def do_change_risk(
     with transaction.atomic():
         locked = RegisteredModel.objects.select_for_update().get(pk=model.pk)
         old = locked.risk_tier
-        locked.risk_tier = classification.tier
-        locked.risk_answers = classification.answers
-        locked.risk_rationale = classification.rationale
-        locked.risk_change_reason = reason
-        locked.save(update_fields=["risk_tier", "risk_answers", "risk_rationale", "risk_change_reason"])
-        _return_to_review(locked, actor=actor)
-        record_event(
-            events.MODEL_RISK_CHANGED,
-            actor=actor,
-            obj=locked,
-            payload={
-                "name": locked.name,
-                "old_tier": old,
-                "new_tier": classification.tier,
-                "answers": classification.answers,
-                "reason_sha256": text_commitment(reason),
-            },
-        )
+        _store_classification(locked, classification, reason=reason, actor=actor, old_tier=old)
     return locked
+
+
+def _store_classification(
+    locked: RegisteredModel, classification: risk.Classification, *, reason: str, actor: Actor, old_tier: str
+) -> None:
+    """Inside the caller's transaction: the new tier, answers, rationale and basis, with the trail event."""
+    locked.risk_tier = classification.tier
+    locked.risk_answers = classification.answers
+    locked.risk_rationale = classification.rationale
+    locked.risk_basis = classification.basis()
+    locked.risk_change_reason = reason
+    locked.save(update_fields=["risk_tier", "risk_answers", "risk_rationale", "risk_basis", "risk_change_reason"])
+    _return_to_review(locked, actor=actor)
+    record_event(
+        events.MODEL_RISK_CHANGED,
+        actor=actor,
+        obj=locked,
+        payload={
+            "name": locked.name,
+            "old_tier": old_tier,
+            "new_tier": classification.tier,
+            "answers": classification.answers,
+            "reason_sha256": text_commitment(reason),
+            "text_version": classification.text_version,
+        },
+    )
+
+
+RISK_RECLASSIFIED = "risk_reclassified"  # the kind of finding a re-classification by the rules opens
+
+
+def do_reclassify_stored_risk(*, model: RegisteredModel, actor: Actor, reason: str) -> RegisteredModel:
+    """Re-classify a model from its stored answers under the current rules and text of the Act (run by a
+    migration or a command, not by a person). Where the tier changes, a finding opens on each version that is not
+    retired or rejected, for an officer to confirm or correct the answers (do_change_risk)."""
+    classification = _classify(model.risk_answers)
+    with transaction.atomic():
+        locked = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        old = locked.risk_tier
+        _store_classification(locked, classification, reason=reason, actor=actor, old_tier=old)
+        if classification.tier != old:
+            versions = ModelVersion.objects.filter(model=locked).exclude(
+                state__in=[VersionState.RETIRED, VersionState.REJECTED]
+            )
+            for version in versions:
+                _open_reclassification_finding(version, old_tier=old, classification=classification, actor=actor)
+    return locked
+
+
+def _open_reclassification_finding(
+    version: ModelVersion, *, old_tier: str, classification: risk.Classification, actor: Actor
+) -> None:
+    cause = f"{RISK_RECLASSIFIED}:{old_tier}->{classification.tier}"
+    if Finding.objects.filter(version=version, cause=cause, status=FindingStatus.OPEN).exists():
+        return
+    finding = Finding.objects.create(
+        version=version,
+        kind=RISK_RECLASSIFIED,
+        cause=cause,
+        title=f"Risk tier changed from {old_tier} to {classification.tier} when re-classified under the EU AI Act "
+        "as written: an officer confirms the answers or corrects them",
+        details={
+            "old_tier": old_tier,
+            "new_tier": classification.tier,
+            "rationale": classification.rationale,
+            "text_version": classification.text_version,
+        },
+    )
+    record_event(
+        data_events.FINDING_OPENED,
+        actor=actor,
+        obj=finding,
+        payload={**_ref(version), "finding": finding.pk, "kind": RISK_RECLASSIFIED, "cause": cause},
+    )
 
 
 # --- versions ----------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ MODEL_UPDATED = register("model.updated", "A model's descriptive fields changed.
 MODEL_RISK_CHANGED = register(
     "model.risk_changed",
     "A model's risk classification changed, with the answers and the reason.",
-    fields=("name", "old_tier", "new_tier", "answers", "reason_sha256"),
+    fields=("name", "old_tier", "new_tier", "answers", "reason_sha256", "text_version"),
 )
 VERSION_REGISTERED = register(
     "model_version.registered",

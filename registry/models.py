@@ -70,6 +70,9 @@ class RegisteredModel(models.Model):
     risk_tier = models.CharField(max_length=16, choices=RiskTier.choices)
     risk_answers = models.JSONField(default=dict)
     risk_rationale = models.TextField()
+    # What the tier rests on (registry.risk.Classification.basis): provisions cited by catalogue id, the Art. 50
+    # duties (a separate fact from the tier), the duties named, and the text version of the Act classified under.
+    risk_basis = models.JSONField(default=dict, blank=True)
     # Why the tier last changed (the trail holds only this text's hash, so it can be corrected or erased here).
     risk_change_reason = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -46,10 +46,17 @@ def _referenced_ids() -> dict[str, list[str]]:
 
 def test_every_citation_id_written_in_the_code_resolves_in_the_catalogue() -> None:
     referenced = _referenced_ids()
+    assert referenced, "the scan found no citation at all: the pattern or the scanned folders are wrong"
     missing = {
         cid: sorted(set(paths)) for cid, paths in referenced.items() if cid not in {c.id for c in all_citations()}
     }
     assert missing == {}
+
+
+def test_the_scan_sees_the_risk_questionnaire_citations() -> None:
+    # The scan must reach registry/risk.py, or the test above proves nothing about the classifier.
+    paths = {p for ps in _referenced_ids().values() for p in ps}
+    assert "registry/risk.py" in paths
 
 
 def test_the_scan_would_catch_a_misspelt_id(tmp_path: Path) -> None:

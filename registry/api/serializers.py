@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from governance.api.serializers import StrictSerializer
@@ -22,12 +23,25 @@ from registry.models import (
 )
 
 
-class RiskAnswersSerializer(StrictSerializer):
-    prohibited_practice = serializers.ChoiceField(choices=list(risk.PROHIBITED_PRACTICES))
-    annex_iii_area = serializers.ChoiceField(choices=list(risk.ANNEX_III_AREAS))
-    profiles_natural_persons = serializers.BooleanField()
-    human_reviews_each_decision = serializers.BooleanField()
-    interacts_with_people_or_generates_content = serializers.BooleanField()
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "The risk questionnaire's answers, one per question of registry.risk.QUESTIONS (the Act's "
+        "structure: Art. 5, Art. 6(1), Annex III, Art. 6(3), Art. 50). Answers of the first questionnaire "
+        "(prohibited_practice, annex_iii_area, ...) are still accepted.",
+    }
+)
+class RiskAnswersField(serializers.Field):
+    """The questionnaire's answers, checked question by question (every problem named at once)."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        try:
+            return risk.clean_answers(data)
+        except risk.QuestionnaireError as exc:
+            raise serializers.ValidationError(exc.problems) from None
+
+    def to_representation(self, value: Any) -> Any:
+        return value
 
 
 class ModelSerializer(serializers.ModelSerializer):
@@ -47,6 +61,7 @@ class ModelSerializer(serializers.ModelSerializer):
             "risk_tier",
             "risk_answers",
             "risk_rationale",
+            "risk_basis",
             "risk_change_reason",
             "created_by",
             "created_at",
@@ -70,7 +85,7 @@ class ModelCreateSerializer(StrictSerializer):
     business_kpis = serializers.ListField(
         child=serializers.CharField(max_length=500), required=False, default=list, max_length=50
     )
-    risk_answers = RiskAnswersSerializer()
+    risk_answers = RiskAnswersField()
 
 
 class ModelUpdateSerializer(StrictSerializer):
@@ -81,7 +96,7 @@ class ModelUpdateSerializer(StrictSerializer):
 
 
 class RiskChangeSerializer(StrictSerializer):
-    risk_answers = RiskAnswersSerializer()
+    risk_answers = RiskAnswersField()
     reason = serializers.CharField(max_length=2000)
 
 

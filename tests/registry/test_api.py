@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 from governance.access.actions import do_issue_token
 from governance.access.models import User
 from governance.access.roles import Role
+from governance.citations import EU_AI_ACT_TEXT_VERSION
 from governance.data.models import LineageRun
 from governance.trail.models import Event
 from registry.models import ModelVersion, RegisteredModel, Review
@@ -88,7 +89,7 @@ def test_an_owner_registers_a_model_classified_by_the_questionnaire(cast: Cast) 
         "live": {},
         "business_kpis": ["approval rate", "default rate at 12 months"],
     }
-    assert "profiles natural persons" in body["risk_rationale"]
+    assert "performs profiling of natural persons" in body["risk_rationale"]
     model = RegisteredModel.objects.get(name="credit-scoring")
     assert (model.team.slug, model.risk_tier, model.risk_answers) == ("credit-risk", "high", risk_answers("high"))
     recorded = events_since(seq)
@@ -318,7 +319,19 @@ def test_an_officer_changes_the_tier_with_a_reason_and_it_is_on_the_trail(
     cast: Cast, high_risk_model: RegisteredModel
 ) -> None:
     seq = last_seq()
-    answers = {**risk_answers("high"), "profiles_natural_persons": False, "human_reviews_each_decision": True}
+    # The current questionnaire: an Annex III use with the Art. 6(3) derogation documented (issue 27).
+    answers = {
+        "art_5_practices": [],
+        "art_5_1_h_objective": "none",
+        "annex_i": "none",
+        "annex_i_third_party_assessment": False,
+        "annex_iii_uses": ["5(b)"],
+        "profiles_natural_persons": False,
+        "art_6_3_conditions": ["d"],
+        "art_6_3_no_significant_risk": True,
+        "art_6_3_assessment": "Only gathers the documents a credit officer assesses; assessment CR-4.",
+        "transparency": ["50(1)"],
+    }
 
     response = cast.officer.client().post(
         url("credit-scoring", "risk"),
@@ -330,7 +343,7 @@ def test_an_officer_changes_the_tier_with_a_reason_and_it_is_on_the_trail(
     assert response.json()["risk_tier"] == "limited"
     high_risk_model.refresh_from_db()
     assert (high_risk_model.risk_tier, high_risk_model.risk_answers) == ("limited", answers)
-    assert "6(3)" in high_risk_model.risk_rationale
+    assert "Art. 6(3)(d)" in high_risk_model.risk_rationale
     assert [(e.action, e.actor_user_id, e.payload) for e in events_since(seq)] == [
         (
             "model.risk_changed",
@@ -341,6 +354,7 @@ def test_an_officer_changes_the_tier_with_a_reason_and_it_is_on_the_trail(
                 "new_tier": "limited",
                 "answers": answers,
                 "reason_sha256": sha256_text("A credit officer now reviews every decision."),
+                "text_version": EU_AI_ACT_TEXT_VERSION,
             },
         )
     ]

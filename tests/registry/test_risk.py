@@ -1,9 +1,10 @@
-"""The EU AI Act risk questionnaire (registry.risk): pure rules, no database.
+"""The first EU AI Act risk questionnaire's answers (registry.risk), still accepted: pure rules, no database.
 
-Expected tiers are written out from the Act's articles as the module docstring states them, not read back from
-the code: Article 5 practices are prohibited; an Annex III area is high-risk unless the Article 6(3) derogation
-applies (no profiling and a human reviews each decision), and profiling in an Annex III area is always high;
-Article 50 systems (interacting with people, generating content) are limited; everything else is minimal.
+Expected tiers are written out from the Act's articles, not read back from the code: Article 5 practices are
+prohibited; an Annex III area is high-risk, and the first questionnaire never asked the Article 6(3) conditions, so
+no derogation can follow from its answers ("a human reviews each decision" is not one); Article 50 systems
+(interacting with people, generating content) are limited; everything else is minimal. The current questionnaire
+is tested in test_risk_act.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 
 from registry.risk import (
     ANNEX_III_AREAS,
+    DEFAULTS,
     PROHIBITED_PRACTICES,
     QUESTIONS,
     TIERS,
@@ -56,8 +58,8 @@ def answers(**changes: Any) -> dict[str, Any]:
         ),
         pytest.param(
             {"annex_iii_area": "education", "human_reviews_each_decision": True},
-            "limited",
-            id="annex-iii-derogation-limited",
+            "high",
+            id="annex-iii-human-review-is-no-derogation-high",
         ),
         pytest.param({"interacts_with_people_or_generates_content": True}, "limited", id="article-50-limited"),
         # Profiling and human review outside Annex III change nothing: the derogation is about Annex III.
@@ -97,7 +99,7 @@ def test_any_article_5_practice_is_prohibited_whatever_else_is_answered(practice
     )
 
     assert result.tier == "prohibited"
-    assert PROHIBITED_PRACTICES[practice] in result.rationale
+    assert f"Art. 5(1)({PROHIBITED_PRACTICES[practice]})" in result.rationale
 
 
 @pytest.mark.parametrize("area", AREAS)
@@ -105,16 +107,18 @@ def test_profiling_in_an_annex_iii_area_is_high_even_with_a_human_reviewing(area
     result = classify(answers(annex_iii_area=area, profiles_natural_persons=True, human_reviews_each_decision=True))
 
     assert result.tier == "high"
-    assert ANNEX_III_AREAS[area] in result.rationale
+    assert f"Annex III, point {ANNEX_III_AREAS[area]}" in result.rationale
     assert "profil" in result.rationale
 
 
 @pytest.mark.parametrize("area", AREAS)
-def test_the_human_review_derogation_lowers_an_annex_iii_area_to_limited(area: str) -> None:
+def test_a_human_reviewing_each_decision_is_no_derogation(area: str) -> None:
+    # Art. 6(3) needs one of its conditions (a)-(d), no significant risk and a documented assessment (Art. 6(4)).
     result = classify(answers(annex_iii_area=area, human_reviews_each_decision=True))
 
-    assert result.tier == "limited"
-    assert "6(3)" in result.rationale  # the derogation claimed is named, so a reviewer can challenge it
+    assert result.tier == "high"
+    assert "is not an Art. 6(3) condition" in result.rationale
+    assert not result.derogation
 
 
 @pytest.mark.parametrize("area", AREAS)
@@ -158,13 +162,13 @@ def test_a_boolean_question_accepts_only_true_or_false(value: Any) -> None:
     assert all(message == "answer true or false" for message in caught.value.problems.values())
 
 
-def test_an_empty_questionnaire_names_every_question() -> None:
+def test_an_empty_questionnaire_names_every_question_without_a_default() -> None:
     with pytest.raises(QuestionnaireError) as caught:
         classify({})
 
-    assert set(caught.value.problems) == set(QUESTIONS)
+    assert set(caught.value.problems) == set(QUESTIONS) - set(DEFAULTS)
     # The message names each field too, for callers that only show str(exc).
-    assert all(question in str(caught.value) for question in QUESTIONS)
+    assert all(question in str(caught.value) for question in set(QUESTIONS) - set(DEFAULTS))
 
 
 def test_every_problem_is_reported_at_once() -> None:
