@@ -665,7 +665,8 @@ class SubjectDetail(APIView):
 
 
 class SubjectAccess(APIView):
-    """Answer an access request (GDPR Art. 15): everything held about the subject, as JSON. Recorded."""
+    """Answer an access request (GDPR Art. 15): what Assay records about the subject and the Art. 15 information
+    (or the gaps the controller must fill), as JSON; its ``scope`` says what it does not include. Recorded."""
 
     required_scopes = {"POST": "consent:write"}
 
@@ -678,29 +679,21 @@ class SubjectAccess(APIView):
 
 
 class SubjectErasure(APIView):
-    """Erase a subject (GDPR Art. 17) by destroying their key. Idempotent: a second call changes nothing."""
+    """An erasure request (GDPR Art. 17): the subject's key is destroyed, so their sealed data can no longer be read.
+    The answer says what remains (rows in dataset files, the pseudonym). Idempotent: a second call changes nothing."""
 
     required_scopes = {"POST": "consent:write"}
 
     @extend_schema(request=None, responses=dict)
     def post(self, request: Request, pseudonym: str) -> Response:
         subject = access_subject(request.user, pseudonym)
-        subject, erased_now = actions.do_erase_subject(
+        subject, destroyed_now = actions.do_erase_subject(
             subject=subject, user=caller(request), actor=Actor.from_request(request)
         )
-        impact = actions.impact_of(subject.pseudonym)
-        return Response(
-            {
-                "pseudonym": subject.pseudonym,
-                "erased_at": subject.erased_at,
-                "erased_now": erased_now,
-                # Uploaded dataset files are not sealed per subject: these versions still hold the subject's rows
-                # and need a new version without them; the model versions downstream have findings.
-                "datasets_holding_rows": impact["datasets"],
-                "model_versions_with_findings": impact["model_versions"],
-            },
-            status=status.HTTP_200_OK,
-        )
+        # Uploaded dataset files are not sealed per subject: the versions listed still hold the subject's rows and
+        # need a new version without them; the model versions downstream have findings.
+        report = actions.erasure_report(subject)
+        return Response({**report, "erased_now": destroyed_now}, status=status.HTTP_200_OK)
 
 
 class PersonalDataSerializer(StrictSerializer):

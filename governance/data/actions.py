@@ -23,7 +23,7 @@ from django.utils import timezone
 from governance.access.actions import ActionError, require_role
 from governance.access.models import Team, User
 from governance.access.roles import Role
-from governance.data import crypto, events
+from governance.data import crypto, events, subject_access
 from governance.data.lineage import downstream_model_versions, node_id
 from governance.data.models import (
     ConsentEvent,
@@ -729,7 +729,11 @@ def do_record_consent(
         if subject is None:
             subject, _ = Subject.objects.get_or_create(pseudonym=pseudonym)  # a concurrent first consent is no error
         if subject.erased_at is not None and kind == ConsentKind.GIVEN:
-            raise DataError("This subject was erased; new consent needs a new identity.", code="erased", status=409)
+            raise DataError(
+                "This subject's key was destroyed on an erasure request; new consent needs a new identity.",
+                code="erased",
+                status=409,
+            )
         consent = ConsentEvent.objects.create(
             subject=subject,
             purpose=purpose,
@@ -826,7 +830,7 @@ def _finding_title(kind: str, detail: Mapping[str, Any], dataset_version: Datase
         how = "consent expired" if detail.get("change") == "expired" else "withdrew consent"
         subject = "A subject's" if how == "consent expired" else "A subject"
         return f"{subject} in {where} {how} for '{detail.get('purpose')}'"
-    return f"A subject in {where} was erased (GDPR Art. 17)"
+    return f"A subject in {where} asked for erasure (GDPR Art. 17): their key is destroyed, their rows remain here"
 
 
 # --- subjects: personal data, access and erasure ---------------------------------------------------------------
@@ -855,7 +859,11 @@ def do_store_personal_data(
     with transaction.atomic():
         subject = Subject.objects.select_for_update().get(pk=subject.pk)
         if subject.erased_at is not None:
-            raise DataError("This subject was erased; nothing more is stored about them.", code="erased", status=409)
+            raise DataError(
+                "This subject's key was destroyed on an erasure request; nothing more is stored about them.",
+                code="erased",
+                status=409,
+            )
         try:
             key = _data_key(subject, create=True)
         except crypto.SealError:
@@ -913,16 +921,30 @@ def read_personal_records(subject: Subject) -> list[dict[str, Any]]:
 
 
 def subject_report(subject: Subject) -> dict[str, Any]:
-    """Everything Assay holds about a subject (GDPR Art. 15): consent history and states, personal data,
-    the dataset versions that hold them, the requests handled."""
+    """What Assay records about a subject, for an access request (GDPR Art. 15): consent history and states, personal
+    data, the dataset versions and the file rows that hold the subject, the requests handled, and the information of
+    Art. 15(1)-(2) from records and the controller's settings. ``scope`` says what the export does not include."""
     from governance.data.consent import subject_states
 
     now = timezone.now()
     holding = datasets_holding([subject.pseudonym]).get(subject.pseudonym, [])
+    consent_events = list(ConsentEvent.objects.filter(subject=subject).select_related("purpose"))
+    rows = subject_access.dataset_rows(subject.pseudonym, holding, key=pseudonym_key())
+    models = sorted(node_id(m) for m in downstream_model_versions(holding).values())
+    personal_data = read_personal_records(subject)
     return {
         "pseudonym": subject.pseudonym,
+        "scope": subject_access.EXPORT_SCOPE,
         "first_seen_at": subject.first_seen_at.isoformat(),
         "erased_at": subject.erased_at.isoformat() if subject.erased_at else None,
+        "erasure": (
+            subject_access.erasure_statement(key_destroyed=True, rows=rows, records=len(personal_data))
+            if subject.erased_at
+            else None
+        ),
+        "article_15": subject_access.article_15_information(
+            subject, consent_events=consent_events, holding=holding, models=models
+        ),
         "consent": subject_states(subject, now),
         "consent_events": [
             {
@@ -938,10 +960,11 @@ def subject_report(subject: Subject) -> dict[str, Any]:
                 "collection_method": event.collection_method,
                 "jurisdiction": event.jurisdiction,
             }
-            for event in ConsentEvent.objects.filter(subject=subject).select_related("purpose")
+            for event in consent_events
         ],
-        "personal_data": read_personal_records(subject),
+        "personal_data": personal_data,
         "datasets": [node_id(version) for version in holding],
+        "dataset_rows": rows,
         "requests": [
             {"kind": r.kind, "handled_at": r.handled_at.isoformat()}
             for r in SubjectRequest.objects.filter(subject=subject)
@@ -950,7 +973,8 @@ def subject_report(subject: Subject) -> dict[str, Any]:
 
 
 def do_export_subject(*, subject: Subject, user: User, actor: Actor) -> dict[str, Any]:
-    """Answer an access request: the subject's full record as JSON, with the export's hash in the trail."""
+    """Answer an access request with ``subject_report`` (what Assay records, and the Art. 15 information or the
+    gaps the controller must fill), with the export's hash in the trail."""
     _require_role(user, CONSENT_KEEPERS, "answer access requests")
     with transaction.atomic():
         report = subject_report(subject)
@@ -966,9 +990,10 @@ def do_export_subject(*, subject: Subject, user: User, actor: Actor) -> dict[str
 
 
 def do_erase_subject(*, subject: Subject, user: User, actor: Actor) -> tuple[Subject, bool]:
-    """Erase a subject (GDPR Art. 17) by destroying their key: their sealed data becomes unreadable, while the
-    trail (pseudonyms only) still verifies. Idempotent: a second erasure changes nothing. Returns (subject,
-    whether this call erased it)."""
+    """Answer an erasure request (GDPR Art. 17) by destroying the subject's key: their sealed data becomes
+    unreadable and nothing more is stored about them, while the trail (pseudonyms only) still verifies. Rows in
+    uploaded dataset files are not touched (``erasure_report`` lists them). Idempotent: a second request changes
+    nothing. Returns (subject, whether this call destroyed the key)."""
     _require_role(user, CONSENT_KEEPERS, "erase subjects")
     with transaction.atomic():
         subject = Subject.objects.select_for_update().get(pk=subject.pk)
@@ -989,6 +1014,25 @@ def do_erase_subject(*, subject: Subject, user: User, actor: Actor) -> tuple[Sub
         )
         open_impact_findings({subject.pseudonym}, kind="subject_erased", detail={}, actor=actor)
     return subject, True
+
+
+def erasure_report(subject: Subject) -> dict[str, Any]:
+    """What an erasure request did for ``subject`` and what remains (rows in dataset files, the pseudonym), in the
+    words of ``subject_access.erasure_statement``; never "erased" while anything remains."""
+    holding = datasets_holding([subject.pseudonym]).get(subject.pseudonym, [])
+    rows = subject_access.dataset_rows(subject.pseudonym, holding, key=pseudonym_key())
+    records = PersonalRecord.objects.filter(subject=subject).count()
+    return {
+        "pseudonym": subject.pseudonym,
+        "erased_at": subject.erased_at,  # when the key was destroyed (the field keeps its name for API clients)
+        "key_destroyed_at": subject.erased_at,
+        "erasure": subject_access.erasure_statement(
+            key_destroyed=subject.erased_at is not None, rows=rows, records=records
+        ),
+        "datasets_holding_rows": [r["node"] for r in rows],
+        "dataset_rows": rows,
+        "model_versions_with_findings": sorted(node_id(m) for m in downstream_model_versions(holding).values()),
+    }
 
 
 def impact_of(pseudonym: str) -> dict[str, Any]:

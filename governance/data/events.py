@@ -35,7 +35,7 @@ SUBJECT_DATA_STORED = register(
 )
 SUBJECT_ACCESS_EXPORTED = register(
     "subject.access_exported",
-    "Everything held about a subject was exported for an access request (GDPR Art. 15).",
+    "An access request (GDPR Art. 15) was answered; the export's hash stands for what was handed over.",
     fields=("subject", "sha256"),
 )
 SUBJECT_ERASED = register(

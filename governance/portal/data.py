@@ -214,7 +214,8 @@ class ConfirmForm(forms.Form):
 
 @portal_view(GET="consent:write", POST="consent:write")
 def subject_access(request: HttpRequest, pseudonym: str) -> HttpResponse:
-    """An access request (GDPR Art. 15): confirm, then everything held about the subject, as a JSON download."""
+    """An access request (GDPR Art. 15): confirm, then what Assay records about the subject and the Art. 15
+    information (or the gaps the controller must fill), as a JSON download."""
     subject = access_subject(request.user, pseudonym)
     if request.method == "POST":
         form = ConfirmForm(request.POST)
@@ -236,7 +237,8 @@ def subject_access(request: HttpRequest, pseudonym: str) -> HttpResponse:
 
 @portal_view(GET="consent:write", POST="consent:write")
 def subject_erase(request: HttpRequest, pseudonym: str) -> HttpResponse:
-    """An erasure request (GDPR Art. 17): see what it does, confirm, then the subject's key is destroyed."""
+    """An erasure request (GDPR Art. 17): see what it does and what remains, confirm, then the subject's key is
+    destroyed."""
     subject = access_subject(request.user, pseudonym)
     context: dict[str, Any] = {
         "subject": subject,
@@ -246,13 +248,17 @@ def subject_erase(request: HttpRequest, pseudonym: str) -> HttpResponse:
     if request.method == "POST":
         form = ConfirmForm(request.POST)
         if not form.is_valid() or form.cleaned_data["confirm"].strip().lower() != subject.pseudonym[:8]:
-            context.update(form=form, error="The confirmation does not match; nothing was erased.")
+            error = "The confirmation does not match; nothing was erased."
+            context.update(form=form, error=error, erasure=actions.erasure_report(subject))
             return render(request, "data/subject_erase.html", context, status=400)
         subject, erased_now = actions.do_erase_subject(
             subject=subject, user=portal_user(request), actor=Actor.from_request(request)
         )
+        statement = actions.erasure_report(subject)["erasure"]["summary"]
         messages.success(
-            request, "Erased: the subject's key is destroyed." if erased_now else "This subject was already erased."
+            request,
+            statement if erased_now else "This subject's key was already destroyed; nothing changed. " + statement,
         )
         return redirect("portal:subject-detail", pseudonym=subject.pseudonym)
+    context["erasure"] = actions.erasure_report(subject)  # reads the files holding the subject: only when shown
     return render(request, "data/subject_erase.html", context)

@@ -338,7 +338,7 @@ def test_nothing_more_is_stored_about_an_erased_subject(cast: Cast, story: dict[
     error = refused(lambda: store(cast.officer, ANNA, CONTACT), 409, "erased")
 
     assert not SubjectKey.objects.filter(subject_id=pseudonym(ANNA)).exists()
-    assert "erased" in error["message"]
+    assert "erasure request" in error["message"]
 
 
 def test_an_erased_subject_cannot_consent_again_under_the_same_identity(cast: Cast, story: dict[str, Any]) -> None:

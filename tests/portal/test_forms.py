@@ -347,7 +347,7 @@ def test_erasure_needs_its_confirmation(cast: Cast, world: World) -> None:
     assert Subject.objects.get(pseudonym=subject).erased_at is not None
     twice = officer.post(f"/data/subjects/{subject}/erase", {"confirm": subject[:8]})
     assert twice.status_code == 302
-    assert "already erased" in text(officer.get(twice["Location"]))
+    assert "already destroyed" in text(officer.get(twice["Location"]))
 
 
 def test_access_request_downloads_the_subjects_record(cast: Cast, world: World) -> None:
