@@ -56,7 +56,10 @@ class ColumnRolesSerializer(StrictSerializer):
 
     label = serializers.CharField(max_length=200)  # type: ignore[assignment]  # a declared field, not Field.label
     # A list of columns (each its own role), or a mapping role -> column: checked by ColumnRoles.from_json.
-    protected = serializers.JSONField()
+    protected = serializers.JSONField(
+        help_text='1 to 10 protected columns ["sex", "age_group"], or a policy\'s roles mapped to columns '
+        '{"sex": "gender", "race_ethnicity": "race"}.'
+    )
     favourable = serializers.CharField(max_length=200, required=False, default="1")
     prediction = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     score = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
@@ -66,8 +69,21 @@ class ColumnRolesSerializer(StrictSerializer):
         child=serializers.CharField(max_length=200), required=False, default=list, max_length=2000
     )
     # Role (or column) -> extra tokens that mean "unknown"; group name -> the auditor's justification.
-    unknown_values = serializers.JSONField(required=False, allow_null=True, default=None)
-    exclusions = serializers.JSONField(required=False, allow_null=True, default=None)
+    unknown_values = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text='Role (or column) -> values meaning unknown besides an empty cell: {"race_ethnicity": ["NA"]}.',
+    )
+    exclusions = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Group -> the auditor's justification for leaving it out of impact ratios (LL144's 2% rule): "
+        '{"race_ethnicity=Other": "..."}.',
+    )
+    # Role (or column) -> the feature columns it is derived from (their attribution counts as the role's).
+    derived_from = serializers.JSONField(required=False, allow_null=True, default=None)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         from audits.evaluation import ColumnRoles, EvaluationError  # numpy: loaded only when roles are sent

@@ -576,3 +576,16 @@ def test_run_audit_refuses_a_third_spelling_of_the_decision(cast: Cast, tmp_path
     assert "'Yes' (a spelling of 'yes'?)" in str(refused_with.value)
     run = json.loads(out.getvalue())
     assert (run["status"], run["verdict"], run["group_metrics"]) == ("error", "", None)
+
+
+def test_text_columns_are_read_as_written_so_na_is_not_missing(tmp_path: Path) -> None:
+    from governance.data.ingest import read_table
+
+    path = tmp_path / "people.csv"
+    path.write_text("race,label,income\nNA,1,NA\nNULL,0,5\n,1,7\nA,0,\n", encoding="utf-8")
+
+    data = read_table(path, fmt="csv", text_columns=["race", "label"])
+
+    assert data.column("race").to_pylist() == ["NA", "NULL", "", "A"]  # Arrow's null tokens stay text
+    assert data.column("label").to_pylist() == ["1", "0", "1", "0"]
+    assert data.column("income").to_pylist() == [None, 5, 7, None]  # other columns parse as on upload
