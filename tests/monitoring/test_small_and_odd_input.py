@@ -52,7 +52,7 @@ def version(cast: Cast, media_root: Any) -> Any:
 def test_the_baseline_policy_sets_a_minimum_batch_size_with_its_basis() -> None:
     minimum = _baseline_thresholds()["min_batch_rows"]
     assert minimum["value"] == 300
-    assert minimum["comparison"] == "min"
+    assert minimum["operator"] == ">="
     assert "chi-square" in minimum["basis"]["text"]
     assert "organisational default" in minimum["basis"]["citation"]
 
