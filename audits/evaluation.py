@@ -64,6 +64,8 @@ class ColumnRoles:
     protected_roles: tuple[str, ...] = ()
     unknown_values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     exclusions: Mapping[str, str] = field(default_factory=dict)
+    # Role -> the features its column is derived from (age_group from age): their attribution counts as the role's.
+    derived_from: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.protected, Mapping):
@@ -98,6 +100,7 @@ class ColumnRoles:
             protected_roles=roles,
             unknown_values=_parse_unknown_values(value.get("unknown_values"), by_role),
             exclusions=_parse_exclusions(value.get("exclusions"), by_role),
+            derived_from=_parse_derived_from(value.get("derived_from"), by_role),
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -122,6 +125,8 @@ class ColumnRoles:
             }
         if self.exclusions:
             canonical["exclusions"] = dict(sorted(self.exclusions.items()))
+        if self.derived_from:
+            canonical["derived_from"] = {role: list(sources) for role, sources in sorted(self.derived_from.items())}
         return canonical
 
 
@@ -247,6 +252,26 @@ def _parse_unknown_values(value: Any, by_role: Mapping[str, str]) -> dict[str, t
             _name(token, f"unknown_values: a token of {role!r}", field="unknown_values")
         if tokens:
             parsed[role] = tuple(sorted(set(tokens)))
+    return dict(sorted(parsed.items()))
+
+
+def _parse_derived_from(value: Any, by_role: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """Role (or its column) -> the feature columns it is derived from, keyed by role, each list sorted."""
+    parsed: dict[str, tuple[str, ...]] = {}
+    for role, sources in _by_role(value, by_role, field="derived_from").items():
+        if not isinstance(sources, list | tuple):
+            raise EvaluationError(
+                f'derived_from: give {role!r} a list of the columns it is derived from, such as ["age"].',
+                field="derived_from",
+            )
+        if len(sources) > MAX_UNKNOWN_TOKENS:
+            raise EvaluationError(
+                f"derived_from: at most {MAX_UNKNOWN_TOKENS} columns for {role!r}.", field="derived_from"
+            )
+        for source in sources:
+            _name(source, f"derived_from: a column of {role!r}", field="derived_from")
+        if sources:
+            parsed[role] = tuple(sorted(set(sources)))
     return dict(sorted(parsed.items()))
 
 

@@ -192,7 +192,21 @@ _CHECKS: dict[str, Any] = {
             "protected_attribute_max_share": _fraction(
                 "max", "Largest share of total attribution the protected attributes may carry."
             ),
+            "proxy_association_min": _fraction(
+                "min",
+                "A feature whose association with a protected attribute (by proxy_measure) meets this determines or "
+                "nearly determines it: its attribution counts in the protected attributes' share.",
+            ),
+            "proxy_measure": {
+                "enum": ["cramers_v"],
+                "description": (
+                    "The association proxy_association_min is judged on: cramers_v, bias-corrected Cramér's V "
+                    "between the attribute and the feature's values (or the intervals that best separate the "
+                    "attribute's categories, for a numeric feature with more than ten values)."
+                ),
+            },
         },
+        extra={"dependentRequired": {"proxy_association_min": ["proxy_measure"]}},
     ),
     "adversarial": _check(
         "Black-box evasion attacks (adversarial-robustness-toolbox) and protected-attribute counterfactuals.",

@@ -71,6 +71,29 @@ def test_without_a_cut_off_only_inputs_and_declared_features_count(german: Germa
     assert outcome.details["thresholds"]["proxy_association_min"] is None
 
 
+def test_a_declared_source_of_a_protected_column_always_counts(german: German) -> None:
+    checked = evaluation(german, decisions(fitted(german, age=1.5, sex=0.0)), protected=("age_group",))
+    declared = Evaluation(
+        **{
+            **checked.__dict__,
+            "roles": ColumnRoles(
+                label="credit_risk",
+                protected=("age_group",),
+                features=FEATURES,
+                derived_from={"age_group": ("age", "not_a_feature")},
+            ),
+        }
+    )
+    outcome = run(declared, SMALL | LIMIT)  # no association cut-off: the declaration alone counts
+
+    assert counted(outcome) == {"age": [{"attribute": "age_group", "why": "declared"}]}
+    assert outcome.details["derived_from"] == {"age_group": ["age", "not_a_feature"]}
+    assert outcome.details["declared_not_inputs"] == ["not_a_feature"]
+    assert outcome.details["protected_share"] == pytest.approx(share_of(outcome, "age"))
+    assert outcome.outcome == FAIL
+    assert "age: age_group is derived from it (declared)" in outcome.reason
+
+
 def synthetic(rows: int = 1000, *, unknown_share: float = 0.0) -> Evaluation:
     """A numeric feature ``income`` binned into the protected ``band`` (under 49: the median, in the middle of a
     quintile), an independent feature ``noise``, and a model that leans on both."""
@@ -149,3 +172,108 @@ def test_separating_intervals_recover_any_binning_and_features_with_few_values_k
 def test_a_cut_off_without_a_measure_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="proxy_association_min needs proxy_measure"):
         run(synthetic(200), SMALL | {"proxy_association_min": RULE["proxy_association_min"]})
+
+
+def test_the_policy_schema_needs_a_measure_with_a_cut_off_and_the_built_in_sets_both() -> None:
+    from audits.checks.explainability import PROXY_MEASURES
+    from audits.policies import POLICY_SCHEMA, PolicyError, builtin_policies, load_policy
+
+    explainability = POLICY_SCHEMA["properties"]["checks"]["properties"]["explainability"]
+    assert tuple(explainability["properties"]["proxy_measure"]["enum"]) == PROXY_MEASURES
+    settings = load_policy(builtin_policies()["eu-ai-act-high-risk"]).document["checks"]["explainability"]
+    assert settings["proxy_measure"] == "cramers_v"
+    assert (settings["proxy_association_min"]["value"], settings["proxy_association_min"]["operator"]) == (0.9, ">=")
+    assert "Assay's default" in settings["proxy_association_min"]["basis"]["citation"]
+    with pytest.raises(PolicyError, match="proxy_measure"):
+        load_policy(policy_text(measure=False), source="test.yaml")
+
+
+def policy_text(*, measure: bool = True, rule: bool = True) -> str:
+    """A policy of the explainability check alone, on 40 rows, with the proxy rule (and its measure) or not."""
+    lines = [
+        "name: proxy-test",
+        "title: Proxies count",
+        "description: Explainability with the proxy rule.",
+        "confidence_level: 0.95",
+        "min_group_size: 30",
+        "checks:",
+        "  explainability:",
+        "    required: true",
+        "    sample_rows: 40",
+        "    time_budget_seconds: 300",
+        "    protected_attribute_max_share:",
+        "      value: 0.1",
+        '      operator: "<="',
+        "      basis: {text: At most a tenth of the attribution., citation: Test suite}",
+    ]
+    if measure:
+        lines.append("    proxy_measure: cramers_v")
+    if rule:
+        lines += [
+            "    proxy_association_min:",
+            "      value: 0.9",
+            '      operator: ">="',
+            "      basis: {text: Nearly determines the attribute., citation: Test suite}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_through_the_api_the_demo_models_age_counts_for_age_group(
+    unprotected_trail: None, cast: Any, media_root: Any
+) -> None:
+    """The demo's case end to end: credit-scoring v1's model (ONNX, age among its inputs) on German credit with
+    age groups, POST /api/v1/audits/."""
+    import tempfile
+    from pathlib import Path
+
+    from audits import actions as audits
+    from governance.data.demo import DEMO_FEATURES, german_credit_csv, train_demo_model
+    from governance.trail.log import Actor
+    from registry import actions as registry
+    from tests.data.conftest import make_dataset, make_file_version
+    from tests.registry.conftest import register_model
+
+    content = german_credit_csv(with_groups=True)
+    dataset_version = make_file_version(cast, make_dataset(cast, "german"), content, name="german.csv")
+    artifact = Path(tempfile.mkdtemp()) / "model.onnx"
+    artifact.write_bytes(train_demo_model(content))
+    version = registry.do_register_version(
+        model=register_model(cast, "minimal"),
+        user=cast.owner.user,
+        actor=Actor.for_user(cast.owner.user),
+        artifact_path=artifact,
+        artifact_name="model.onnx",
+    )
+    officer = Actor.for_user(cast.officer.user)
+    audits.do_save_policy(user=cast.officer.user, actor=officer, text=policy_text())
+    roles = {"label": "credit_risk", "favourable": "1", "protected": ["age_group", "sex"], "features": DEMO_FEATURES}
+    body = {
+        "model": version.model.name,
+        "version": version.number,
+        "dataset": dataset_version.dataset.name,
+        "dataset_version": dataset_version.number,
+        "policy": "proxy-test",
+    }
+
+    measured = cast.owner.client().post("/api/v1/audits/", {**body, "column_roles": roles}, format="json")
+    declared = cast.owner.client().post(
+        "/api/v1/audits/", {**body, "column_roles": {**roles, "derived_from": {"age_group": ["age"]}}}, format="json"
+    )
+
+    assert measured.status_code == declared.status_code == 201, (measured.content, declared.content)
+    for response, reasons in ((measured, ["association"]), (declared, ["declared", "association"])):
+        run = response.json()
+        assert (run["status"], run["verdict"]) == ("done", "fail"), run
+        [check] = run["checks"]
+        details = check["details"]
+        [age] = details["counted_features"]
+        assert age["feature"] == "age"
+        assert [reason["why"] for reason in age["because"]] == reasons
+        assert all(reason["attribute"] == "age_group" for reason in age["because"])
+        assert age["because"][-1]["value"] >= 0.99
+        assert details["protected_share"] == pytest.approx(age["share"])
+        assert details["protected_share"] > 0.1
+        assert "age: " in check["reason"]
+        assert "above the limit of 10%" in check["reason"]
+    assert declared.json()["checks"][0]["details"]["derived_from"] == {"age_group": ["age"]}
