@@ -388,6 +388,16 @@ def _from_first(first: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return answers, notes
 
 
+def current_answers(answers: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored answers in the current questionnaire's terms, to start a new answer from (a form's initial values).
+    A first-questionnaire area is dropped: it names a point, and the current questionnaire asks for the use."""
+    cleaned = clean_answers(answers)
+    if not is_first_questionnaire(cleaned):
+        return cleaned
+    reading, _notes = _from_first(cleaned)
+    return {**reading, "annex_iii_uses": [u for u in reading["annex_iii_uses"] if u in ANNEX_III_USES]}
+
+
 # --- the rules -----------------------------------------------------------------------------------------------
 
 

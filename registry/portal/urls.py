@@ -11,6 +11,7 @@ _V = "models/<slug:name>/versions/<int:number>"
 urlpatterns = [
     path("models/", views.model_list, name="model-list"),
     path("models/<slug:name>/", views.model_detail, name="model-detail"),
+    path("models/<slug:name>/risk", views.model_risk, name="model-risk"),
     path(f"{_V}/", views.version_detail, name="version-detail"),
     path(f"{_V}/card", views.version_card, name="version-card"),
     path(f"{_V}/submit", views.version_submit, name="version-submit"),

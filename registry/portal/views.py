@@ -150,6 +150,56 @@ def model_detail(request: HttpRequest, name: str) -> HttpResponse:
     )
 
 
+@portal_view(GET="models:read", POST="models:classify")
+def model_risk(request: HttpRequest, name: str) -> HttpResponse:
+    """A model's risk classification under the EU AI Act, and (officers) the questionnaire to change it with a
+    reason, through registry.actions.do_change_risk."""
+    model = access_model(request.user, name, request)
+    status, error = 200, ""
+    if request.method == "POST":
+        form = forms.RiskQuestionnaireForm(request.POST)
+        if form.is_valid():
+            try:
+                actions.do_change_risk(
+                    model=model,
+                    user=portal_user(request),
+                    actor=Actor.from_request(request),
+                    risk_answers=form.answers(),
+                    reason=form.cleaned_data["reason"],
+                )
+            except ActionError as exc:
+                error, status = refusal(request, exc)
+            else:
+                model.refresh_from_db()
+                messages.success(request, f"{model.name} is now classified {model.get_risk_tier_display().lower()}.")
+                return redirect("registry-portal:model-risk", name=model.name)
+        else:
+            error, status = "Please correct the problems marked below.", 400
+    else:
+        form = forms.RiskQuestionnaireForm(initial=_current_answers(model))
+    return render(
+        request,
+        "registry/model_risk.html",
+        {
+            "model": model,
+            "basis": model.risk_basis or {},
+            "form": form,
+            "can_classify": may(request, "models:classify"),
+            "error": error,
+        },
+        status=status,
+    )
+
+
+def _current_answers(model: RegisteredModel) -> dict[str, Any]:
+    from registry import risk
+
+    try:
+        return risk.current_answers(model.risk_answers or {})
+    except risk.QuestionnaireError:
+        return {}  # stored answers that no questionnaire reads: start from a blank form
+
+
 def _usernames(ids: Any) -> dict[int, str]:
     from governance.access.models import User
 

@@ -31,6 +31,11 @@ PAGES: dict[str, tuple[Callable[[World], str], set[str], set[str]]] = {
         {"admin", "officer", "owner", "reviewer", "ci"},
         {"outsider", "regulator"},
     ),
+    "model risk": (
+        lambda w: f"/models/{w.model.name}/risk",
+        {"admin", "officer", "owner", "reviewer", "ci"},
+        {"outsider", "regulator"},
+    ),
     "version": (
         lambda w: f"/models/{w.model.name}/versions/1/",
         {"admin", "officer", "owner", "reviewer", "ci"},

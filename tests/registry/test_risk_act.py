@@ -21,6 +21,7 @@ from registry.models import Finding, RegisteredModel, VersionState
 from registry.risk import QuestionnaireError, classify
 from tests.api import assert_error, events_since, last_seq
 from tests.conftest import Cast
+from tests.portal.conftest import signed_in
 from tests.registry.conftest import TEAM, MakeVersion, Walk, acting, register_model
 
 NONE: dict[str, Any] = {
@@ -500,3 +501,85 @@ def test_bad_answers_to_the_current_questionnaire_are_named_and_change_nothing(c
     assert set(error["details"]["risk_answers"]) == {"annex_iii_uses", "art_6_3_conditions", "transparency"}
     assert not RegisteredModel.objects.filter(name="claims-router").exists()
     assert events_since(seq) == []
+
+
+# --- the portal's questionnaire ----------------------------------------------------------------------------
+
+
+def _portal_answers(**changes: Any) -> dict[str, Any]:
+    form = {
+        "art_5_1_h_objective": "none",
+        "annex_i": "none",
+        "annex_iii_uses": ["5(b)"],
+        "art_6_3_conditions": ["a"],
+        "art_6_3_no_significant_risk": "on",
+        "art_6_3_assessment": DEROGATION["art_6_3_assessment"],
+        "transparency": ["50(1)"],
+        "reason": "The scoring moved to another system; this one only routes files.",
+    }
+    return {**form, **changes}
+
+
+@pytest.mark.django_db
+def test_the_portal_questionnaire_quotes_the_act_and_an_officer_re_classifies_with_it(cast: Cast) -> None:
+    model = register_model(cast, "high")
+    url = f"/models/{model.name}/risk"
+    client = signed_in(cast.officer)
+
+    page = client.get(url).content.decode()
+    assert "in the case of life and health insurance" in page  # Annex III 5(c) as worded
+    assert "AI systems intended to be used for emotion recognition" in page  # 1(c)
+    assert "the placing on the market, the putting into service or the use of" in page  # Art. 5(1)
+    assert "Art. 6(3)(a): the AI system is intended to perform a narrow procedural task" in page
+
+    response = client.post(url, _portal_answers())
+
+    assert response.status_code == 302
+    model.refresh_from_db()
+    assert (model.risk_tier, model.risk_basis["art_6_3_derogation"]) == ("limited", True)
+    shown = client.get(url).content.decode()
+    assert "Art. 49(2) of Regulation (EU) 2024/1689" in shown
+    assert "Art. 6(4) of Regulation (EU) 2024/1689" in shown
+    assert "Art. 50(1) of Regulation (EU) 2024/1689" in shown
+    assert EU_AI_ACT_TEXT_VERSION in shown
+
+
+@pytest.mark.django_db
+def test_the_portal_refuses_the_derogation_without_its_documentation_and_says_why(cast: Cast) -> None:
+    model = register_model(cast, "minimal")
+
+    response = signed_in(cast.officer).post(f"/models/{model.name}/risk", _portal_answers(art_6_3_assessment=""))
+
+    assert response.status_code == 302
+    model.refresh_from_db()
+    assert model.risk_tier == "high"
+    assert "no documented assessment" in model.risk_rationale
+
+
+@pytest.mark.django_db
+def test_bad_portal_answers_are_marked_and_change_nothing(cast: Cast) -> None:
+    model = register_model(cast, "minimal")
+    seq = last_seq()
+
+    response = signed_in(cast.officer).post(
+        f"/models/{model.name}/risk", _portal_answers(annex_iii_uses=["5"], reason="")
+    )
+
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Please correct the problems marked below." in body
+    assert "Select a valid choice. 5 is not one of the available choices." in body
+    model.refresh_from_db()
+    assert model.risk_tier == "minimal"
+    assert events_since(seq) == []
+
+
+@pytest.mark.django_db
+def test_only_officers_are_offered_and_may_use_the_questionnaire(cast: Cast) -> None:
+    model = register_model(cast, "minimal")
+    url = f"/models/{model.name}/risk"
+
+    assert "Change the classification" not in signed_in(cast.owner).get(url).content.decode()
+    assert signed_in(cast.reviewer).post(url, _portal_answers()).status_code == 403
+    model.refresh_from_db()
+    assert model.risk_tier == "minimal"
