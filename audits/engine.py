@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from audits.checks.base import FAIL, INSUFFICIENT, PASS, CheckContext, CheckOutcome
+from audits.reproducibility import numerics_record
 
 Progress = Callable[[int, str], None]
 
@@ -201,7 +202,7 @@ def evaluate(
         reasons=reasons,
         checks=outcomes,
         results=json_safe(results),
-        library_versions=library_versions(),
+        library_versions=library_versions() | numerics_record(),  # what changes numerics here
         seeds={"checks": context.seed},
     )
 
