@@ -18,6 +18,7 @@ from scipy.stats.contingency import association, crosstab
 from audits.checks.base import FAIL, PASS, CheckContext
 from audits.checks.explainability import ExplainabilityCheck, categories, determination, separating_intervals
 from audits.evaluation import ColumnRoles, Evaluation
+from governance.data.demo import DEMO_FEATURES
 from tests.audits.german import FEATURES, German, decisions, evaluation, fitted
 
 BASIS = {"text": "A feature that nearly determines a protected attribute carries it.", "citation": "Test suite"}
@@ -218,17 +219,18 @@ def policy_text(*, measure: bool = True, rule: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.django_db(transaction=True)
-def test_through_the_api_the_demo_models_age_counts_for_age_group(
-    unprotected_trail: None, cast: Any, media_root: Any
-) -> None:
-    """The demo's case end to end: credit-scoring v1's model (ONNX, age among its inputs) on German credit with
-    age groups, POST /api/v1/audits/."""
+DEMO_ROLES = {"label": "credit_risk", "favourable": "1", "protected": ["age_group", "sex"], "features": DEMO_FEATURES}
+
+
+@pytest.fixture
+def demo_v1(cast: Any, media_root: Any) -> dict[str, Any]:
+    """The demo's case: credit-scoring v1's model (ONNX, age among its inputs) registered, German credit with age
+    groups uploaded, and the proxy-test policy saved."""
     import tempfile
     from pathlib import Path
 
     from audits import actions as audits
-    from governance.data.demo import DEMO_FEATURES, german_credit_csv, train_demo_model
+    from governance.data.demo import german_credit_csv, train_demo_model
     from governance.trail.log import Actor
     from registry import actions as registry
     from tests.data.conftest import make_dataset, make_file_version
@@ -245,10 +247,8 @@ def test_through_the_api_the_demo_models_age_counts_for_age_group(
         artifact_path=artifact,
         artifact_name="model.onnx",
     )
-    officer = Actor.for_user(cast.officer.user)
-    audits.do_save_policy(user=cast.officer.user, actor=officer, text=policy_text())
-    roles = {"label": "credit_risk", "favourable": "1", "protected": ["age_group", "sex"], "features": DEMO_FEATURES}
-    body = {
+    audits.do_save_policy(user=cast.officer.user, actor=Actor.for_user(cast.officer.user), text=policy_text())
+    return {
         "model": version.model.name,
         "version": version.number,
         "dataset": dataset_version.dataset.name,
@@ -256,24 +256,57 @@ def test_through_the_api_the_demo_models_age_counts_for_age_group(
         "policy": "proxy-test",
     }
 
-    measured = cast.owner.client().post("/api/v1/audits/", {**body, "column_roles": roles}, format="json")
-    declared = cast.owner.client().post(
-        "/api/v1/audits/", {**body, "column_roles": {**roles, "derived_from": {"age_group": ["age"]}}}, format="json"
-    )
+
+def assert_age_counted(check: dict[str, Any], reasons: list[str]) -> None:
+    assert check["outcome"] == "fail"
+    details = check["details"]
+    [age] = details["counted_features"]
+    assert age["feature"] == "age"
+    assert [reason["why"] for reason in age["because"]] == reasons
+    assert all(reason["attribute"] == "age_group" for reason in age["because"])
+    assert age["because"][-1]["value"] >= 0.99
+    assert details["protected_share"] == pytest.approx(age["share"])
+    assert details["protected_share"] > 0.1
+    assert "age: " in check["reason"]
+    assert "above the limit of 10%" in check["reason"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_through_the_api_the_demo_models_age_counts_for_age_group(
+    unprotected_trail: None, cast: Any, demo_v1: dict[str, Any]
+) -> None:
+    client = cast.owner.client()
+    measured = client.post("/api/v1/audits/", {**demo_v1, "column_roles": DEMO_ROLES}, format="json")
+    roles = {**DEMO_ROLES, "derived_from": {"age_group": ["age"]}}
+    declared = client.post("/api/v1/audits/", {**demo_v1, "column_roles": roles}, format="json")
 
     assert measured.status_code == declared.status_code == 201, (measured.content, declared.content)
     for response, reasons in ((measured, ["association"]), (declared, ["declared", "association"])):
         run = response.json()
         assert (run["status"], run["verdict"]) == ("done", "fail"), run
         [check] = run["checks"]
-        details = check["details"]
-        [age] = details["counted_features"]
-        assert age["feature"] == "age"
-        assert [reason["why"] for reason in age["because"]] == reasons
-        assert all(reason["attribute"] == "age_group" for reason in age["because"])
-        assert age["because"][-1]["value"] >= 0.99
-        assert details["protected_share"] == pytest.approx(age["share"])
-        assert details["protected_share"] > 0.1
-        assert "age: " in check["reason"]
-        assert "above the limit of 10%" in check["reason"]
+        assert_age_counted(check, reasons)
     assert declared.json()["checks"][0]["details"]["derived_from"] == {"age_group": ["age"]}
+
+
+@pytest.mark.django_db
+def test_through_run_audit_json_the_demo_models_age_counts_for_age_group(
+    cast: Any, demo_v1: dict[str, Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from audits.management.commands.run_audit import Command
+
+    # Django closes the connections when a command-line command ends, which would end the test's transaction.
+    monkeypatch.setattr("django.core.management.base.connections.close_all", lambda: None)
+    arguments = ["--as", "omar", "--model", demo_v1["model"], "--version", "1", "--dataset", demo_v1["dataset"]]
+    arguments += ["--dataset-version", "1", "--policy", "proxy-test", "--label", "credit_risk", "--json"]
+    arguments += ["--protected", "age_group,sex", "--features", ",".join(DEMO_FEATURES)]
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        Command().run_from_argv(["manage.py", "run_audit", "--skip-checks", *arguments])
+
+    assert exited.value.code == 1  # fail
+    result = json.loads(capsys.readouterr().out)
+    [check] = [c for c in result["checks"] if c["check"] == "explainability"]
+    assert_age_counted(check, ["association"])
