@@ -21,6 +21,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from audits.reports.charts import Chart
+from governance.citations import Citation, cite
 
 # Binary Flate streams, not ASCII85 text over them: ASCII85 only matters for 7-bit channels (PDFs are binary anyway),
 # makes every image and page stream 25% larger, and without reportlab's optional C accelerator it is pure Python, the
@@ -62,9 +63,10 @@ WHY_IT_MATTERS = {
 # Which obligation each piece of evidence in this report SUPPORTS, and what it does NOT cover. Assay's evidence is
 # documentation about a model version (measurements, governance decisions, its own trail); it is never the AI
 # system's own features (its logs, its oversight tools) nor the provider's management systems. Each row says so.
-# Citations are to Regulation (EU) 2024/1689 as published (OJ L, 12.7.2024) and to NIST AI 100-1 (AI RMF 1.0,
-# January 2023). ``checks`` names check results; "adversarial:counterfactual" is the adversarial check's
-# counterfactual flip test alone (a bias examination, not a robustness test).
+# EU AI Act items are the citations catalogue's records (governance/citations, which names the text version); NIST
+# items are functions and categories of NIST AI 100-1 (AI RMF 1.0, January 2023), a voluntary framework.
+# ``checks`` names check results; "adversarial:counterfactual" is the adversarial check's counterfactual flip test
+# alone (a bias examination, not a robustness test).
 @dataclass(frozen=True)
 class MapRow:
     """One row of the regulation map: what the text asks, what this report's evidence supports, what it does not."""
@@ -77,16 +79,29 @@ class MapRow:
     not_covered: str
     checks: tuple[str, ...] = ()
     sections: tuple[str, ...] = ()
+    citations: tuple[Citation, ...] = ()  # the catalogue's records behind ``item`` (governance/citations)
 
 
 EU_AI_ACT = "EU AI Act"
 NIST_AI_RMF = "NIST AI RMF 1.0"
 
+
+def _eu_row(  # noqa: PLR0917 (a table of rows reads best positionally)
+    citations: tuple[Citation, ...],
+    asks: str,
+    supports: str,
+    not_covered: str,
+    checks: tuple[str, ...],
+    sections: tuple[str, ...],
+) -> MapRow:
+    """A row of the EU AI Act (binding): its item is the pin cites of the catalogue's ``citations``."""
+    item = ", ".join(c.pin for c in citations)
+    return MapRow(EU_AI_ACT, item, True, asks, supports, not_covered, checks, sections, citations)
+
+
 REGULATION_MAP: tuple[MapRow, ...] = (
-    MapRow(
-        EU_AI_ACT,
-        "Art. 9",
-        True,
+    _eu_row(
+        (cite("eu-ai-act/art-9"),),
         "A risk management system established, implemented, documented and maintained over the system's lifecycle, "
         "including testing against prior defined metrics and probabilistic thresholds (Art. 9(1)-(2), 9(6), 9(8)).",
         "Documentation of testing: the checks run against the policy's declared thresholds, the risk tier with its "
@@ -96,10 +111,8 @@ REGULATION_MAP: tuple[MapRow, ...] = (
         (),
         ("Cover (risk tier)", "Model card (risk rationale)", "Findings", "Executive summary"),
     ),
-    MapRow(
-        EU_AI_ACT,
-        "Art. 10",
-        True,
+    _eu_row(
+        (cite("eu-ai-act/art-10"),),
         "Training, validation and testing data sets subject to data governance and management practices, including "
         "examination of possible biases and measures to detect, prevent and mitigate them (Art. 10(2)-(4)).",
         "Examination of the evaluation data set named in this report: its quality and group representation, and "
@@ -111,10 +124,8 @@ REGULATION_MAP: tuple[MapRow, ...] = (
         ("data_quality", "group_fairness", "disparate_impact", "adversarial:counterfactual"),
         ("Data and lineage", "Consent coverage"),
     ),
-    MapRow(
-        EU_AI_ACT,
-        "Art. 11, Annex IV",
-        True,
+    _eu_row(
+        (cite("eu-ai-act/art-11"), cite("eu-ai-act/annex-iv")),
         "Technical documentation drawn up before the system is placed on the market or put into service and kept up "
         "to date, with at least the content of Annex IV (Art. 11(1)).",
         "Part of that documentation: validation and testing procedures, data, metrics and dated, signed test reports "
@@ -125,10 +136,8 @@ REGULATION_MAP: tuple[MapRow, ...] = (
         (),
         ("This report", "Model card", "Audit inputs and reproduction"),
     ),
-    MapRow(
-        EU_AI_ACT,
-        "Art. 12",
-        True,
+    _eu_row(
+        (cite("eu-ai-act/art-12/1"),),
         "Record-keeping: the high-risk AI system itself technically allows the automatic recording of events (logs) "
         "over its lifetime, for traceability of its functioning (Art. 12(1)-(2)).",
         "The provider's documentation of how this model version was registered, audited, approved and deployed: "
@@ -139,10 +148,8 @@ REGULATION_MAP: tuple[MapRow, ...] = (
         (),
         ("Audit trail events", "Checkpoint"),
     ),
-    MapRow(
-        EU_AI_ACT,
-        "Art. 13",
-        True,
+    _eu_row(
+        (cite("eu-ai-act/art-13"),),
         "Transparency: the system designed so that deployers can interpret its output and use it appropriately, with "
         "instructions for use (Art. 13(1)-(3)).",
         "Content for the instructions for use: measured accuracy and its metrics (Art. 13(3)(b)(ii)), performance on "
@@ -153,10 +160,8 @@ REGULATION_MAP: tuple[MapRow, ...] = (
         ("performance", "group_fairness", "explainability"),
         ("Model card (intended use, out-of-scope uses)",),
     ),
-    MapRow(
-        EU_AI_ACT,
-        "Art. 14",
-        True,
+    _eu_row(
+        (cite("eu-ai-act/art-14"),),
         "Human oversight: the system designed and developed, with appropriate human-machine interface tools, so that "
         "natural persons can oversee it while it is in use: understand its capacities and limitations, interpret its "
         "output, decide not to use it or disregard, override or reverse its output, and interrupt it through a "
@@ -170,10 +175,8 @@ REGULATION_MAP: tuple[MapRow, ...] = (
         (),
         ("Approvals and sign-offs", "Risk answers"),
     ),
-    MapRow(
-        EU_AI_ACT,
-        "Art. 15",
-        True,
+    _eu_row(
+        (cite("eu-ai-act/art-15"),),
         "An appropriate level of accuracy, robustness and cybersecurity, consistent throughout the lifecycle, with "
         "accuracy levels declared in the instructions for use (Art. 15(1), 15(3)); resilience to errors, faults and "
         "inconsistencies (15(4)) and to attempts to exploit vulnerabilities, including adversarial examples or model "
@@ -187,13 +190,11 @@ REGULATION_MAP: tuple[MapRow, ...] = (
         ("performance", "adversarial"),
         (),
     ),
-    MapRow(
-        EU_AI_ACT,
-        "Art. 72 (Chapter IX)",
-        True,
-        "Post-market monitoring: providers establish and document a system that actively and systematically "
-        "collects, documents and analyses data on the system's performance throughout its lifetime, based on a plan "
-        "that is part of the Annex IV documentation (Art. 72(1)-(3)).",
+    _eu_row(
+        (cite("eu-ai-act/art-72"),),
+        "Post-market monitoring (Chapter IX, Section 1): providers establish and document a system that actively "
+        "and systematically collects, documents and analyses data on the system's performance throughout its "
+        "lifetime, based on a plan that is part of the Annex IV documentation (Art. 72(1)-(3)).",
         "Inputs to such a system: the policy's monitoring thresholds, the deployments on record and the findings "
         "opened after deployment.",
         "The post-market monitoring system and plan themselves (Art. 72(1), 72(3)) and the reporting of serious "
@@ -1234,6 +1235,8 @@ def regulation_map_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
             "supports": row.supports,
             "not_covered": row.not_covered,
             "evidence": [*_evidence_words(row.checks, outcomes), *row.sections],
+            "citations": [c.label for c in row.citations],
+            "text_versions": sorted({c.version for c in row.citations}),
         }
         for row in REGULATION_MAP
     ]
@@ -1249,6 +1252,8 @@ def _regulation_map(b: _Builder, ctx: Mapping[str, Any]) -> None:
     )
     rows = regulation_map_rows(ctx["runs"])
     b.h2("EU AI Act, Regulation (EU) 2024/1689 (binding requirements)")
+    versions = sorted({v for r in rows for v in r["text_versions"]})
+    b.para(esc(f"Cited from Assay's citations catalogue; text: {'; '.join(versions)}."), "small")
     b.table(
         ["Requirement", *MAP_COLUMNS],
         [

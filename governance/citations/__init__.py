@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from governance.citations.catalogue import CATALOGUE, EU_AI_ACT_TEXT_VERSION
 from governance.citations.model import Citation
+from governance.citations.requirements import REQUIREMENTS
 
 __all__ = [
     "CITE_CALL",
@@ -50,7 +51,7 @@ def _index(citations: Iterable[Citation]) -> dict[str, Citation]:
     return index
 
 
-_BY_ID = _index(CATALOGUE)
+_BY_ID = _index((*CATALOGUE, *REQUIREMENTS))
 
 
 def cite(citation_id: str) -> Citation:
