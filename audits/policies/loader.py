@@ -228,7 +228,7 @@ def _describe(error: Any, lines: dict[Path, int]) -> tuple[int, Path, str]:  # n
         return line, path, "must not be empty"
     if keyword == "pattern" and error.validator_value == POLICY_SCHEMA["properties"]["name"]["pattern"]:
         return line, path, f"must be a slug (lowercase letters and digits, joined by single hyphens), got {instance!r}"
-    if keyword == "minProperties" and not instance:
+    if keyword in ("minProperties", "minItems") and not instance:
         return line, path, "must not be empty"
     return line, path, error.message
 

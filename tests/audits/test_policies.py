@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -556,6 +557,49 @@ def test_attack_success_rate_needs_its_epsilon() -> None:
     assert error.message == (
         "line 17, checks.adversarial.attack: must be one of 'hop_skip_jump', 'boundary', 'zoo', got 'carlini'"
     )
+
+
+def test_a_policy_written_with_comparison_still_loads_and_is_judged_with_its_operator() -> None:
+    """Stored policies from before operators said ``comparison: min``; they load, and min reads as ``>=``."""
+    from audits.checks.base import exact_threshold
+
+    legacy = load_policy(MINIMAL)
+    stated = load_policy(replaced("      comparison: min", '      operator: ">"'))
+    both = load_policy(replaced("      comparison: min", '      comparison: min\n      operator: ">="'))
+
+    assert set(legacy.thresholds) == set(stated.thresholds) == {FIELD}
+    limit = exact_threshold(legacy.checks["disparate_impact"], "impact_ratio_min", default_operator=">")
+    assert (limit.operator, str(limit.exact)) == (">=", "4/5")
+    strict = exact_threshold(stated.checks["disparate_impact"], "impact_ratio_min", default_operator=">=")
+    assert strict.operator == ">"
+    assert not strict.passes(Fraction(4, 5))
+    assert limit.passes(Fraction(4, 5))
+    assert both.checks["disparate_impact"]["impact_ratio_min"]["operator"] == ">="
+
+
+def test_protected_roles_small_groups_and_max_unknown_share_are_validated() -> None:
+    good = MINIMAL.replace(
+        "checks:\n",
+        "protected_roles: [sex, race_ethnicity]\n"
+        f"small_groups: {{handling: exclude, {BASIS}}}\n"
+        f'max_unknown_share: {{value: 0.05, operator: "<=", {BASIS}}}\n'
+        "checks:\n",
+        1,
+    )
+    document = load_policy(good).document
+    assert document["protected_roles"] == ["sex", "race_ethnicity"]
+    assert document["small_groups"]["handling"] == "exclude"
+    no_basis = MINIMAL.replace("checks:\n", "small_groups: {handling: exclude}\nchecks:\n", 1)
+    assert "'basis' is a required property" in str(refused(no_basis))
+    assert "must be one of 'insufficient', 'exclude'" in str(
+        refused(MINIMAL.replace("checks:\n", "small_groups: {handling: drop}\nchecks:\n", 1))
+    )
+    assert "must be one of '<=', '<'" in str(
+        refused(
+            MINIMAL.replace("checks:\n", f'max_unknown_share: {{value: 0.05, operator: ">=", {BASIS}}}\nchecks:\n', 1)
+        )
+    )
+    assert "must not be empty" in str(refused(MINIMAL.replace("checks:\n", "protected_roles: []\nchecks:\n", 1)))
 
 
 def test_reference_group_is_the_known_word_or_a_mapping() -> None:
