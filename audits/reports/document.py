@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
+from audits.ll144 import LL144Error
+from audits.ll144 import build_summary as ll144_summary
 from audits.reports.charts import Chart
 from governance.citations import Citation, cite
 
@@ -1116,6 +1118,7 @@ def _run_sections(b: _Builder, ctx: Mapping[str, Any], charts: Mapping[int, Sequ
             for chart in run_charts:
                 if chart.check == name:
                     b.chart(chart)
+        _groups_not_judged(b, run)
         leftover = [c for c in run_charts if c.check not in check_names]
         if leftover or run.get("group_metrics"):
             b.h2(f"Group metrics (recorded with every run; run #{run['id']})")
@@ -1128,44 +1131,121 @@ def _run_sections(b: _Builder, ctx: Mapping[str, Any], charts: Mapping[int, Sequ
             _ll144(b, run)
 
 
+def _groups_not_judged(b: _Builder, run: Mapping[str, Any]) -> None:
+    """The groups the run's checks did not judge as such (unknown category, excluded, too small, undefined rate),
+    from :func:`audits.checks.facts.group_facts`, the function the gate's reasons and monitoring read too."""
+    from audits.checks.facts import group_facts  # a pure module; imported here, beside its one use in this file
+
+    facts = group_facts({"checks": {check["name"]: check["details"] for check in run["checks"]}})
+    if not facts:
+        return
+    b.h2(f"Groups not judged (run #{run['id']})")
+    b.table(
+        ["Check", "Grouping", "Group", "Fact", "Rows", "Share", "Rate"],
+        [
+            (
+                f["check"],
+                f["grouping"],
+                f["group"] or "(unknown category)",
+                f["kind"],
+                fmt_number(f["count"]),
+                fmt_number(f["share"]),
+                fmt_number(f["rate"]),
+            )
+            for f in facts
+        ],
+        widths=(0.17, 0.16, 0.25, 0.12, 0.08, 0.1, 0.12),
+    )
+    for fact in facts:
+        b.para(f"• {esc(fact['reason'])}.", "small")
+
+
 def _ll144(b: _Builder, run: Mapping[str, Any]) -> None:
-    """The summary of results a NYC Local Law 144 bias audit publishes (6 RCNY § 5-301, § 5-303)."""
-    details = run["ll144"]
+    """The summary of results a NYC Local Law 144 bias audit publishes, laid out as the rule's own example tables
+    (6 RCNY § 5-301): built by :func:`audits.ll144.build_summary` from the run's disparate-impact results, so the
+    report, the API's ``ll144-summary`` and ``run_audit --ll144-summary`` say the same. The auditor's fields (dates,
+    data, independence) are not stored with a run: the report names them as not given here."""
     b.h2(f"Bias audit summary (NYC Local Law 144; run #{run['id']})")
-    rate = details.get("rate") or "selection_rate"
-    rate_name = "Scoring rate" if "scor" in rate else "Selection rate"
+    roles = run.get("column_roles") or {}
+    facts = {
+        "id": run["id"],
+        "date": str(run.get("finished_at") or "")[:10] or None,
+        "dataset": run.get("dataset"),
+        "policy": f"{run['policy']['name']} v{run['policy']['version']}" if run.get("policy") else None,
+        "reference_groups": dict.fromkeys(roles.get("reference_groups") or {}, True),
+    }
+    try:
+        summary = ll144_summary({"checks": {"disparate_impact": run["ll144"]}}, audit=facts)
+    except LL144Error as exc:
+        b.text(str(exc))
+        return
+    unknown = summary["unknown_category"]
+    unknown_text = (
+        f"{unknown['individuals']:,} (unknown sex or race/ethnicity; in no calculation)"
+        if unknown["individuals"] is not None
+        else "; ".join(f"{k}: {fmt_number(v)}" for k, v in unknown["by_table"].items())
+    )
     b.pairs(
         [
-            ("Audit date", run["finished_at"]),
-            ("Data", run["dataset"]),
-            ("Rate", f"{rate_name} (6 RCNY § 5-300)"),
-            ("Impact ratio", "the category's rate divided by the rate of the most selected category"),
-            ("Individuals with an unknown category", "not recorded by this audit (rows need a value in each column)"),
+            ("Date of the audit", f"{summary['audit']['date_of_audit']} ({summary['audit']['date_of_audit_basis']})"),
+            ("Data audited", run["dataset"]),
+            (summary["rate_label"], summary["rate_definition"]),
+            ("Individuals in an unknown category", unknown_text),
+            ("Figures", summary["rounding"]),
         ]
     )
-    rows = []
-    for grouping in details.get("groupings") or []:
-        for g in grouping.get("groups") or []:
-            note = ""
-            if g.get("excluded_below_share"):
-                note = "excluded from impact ratios: under 2% of the data (§ 5-301(d))"
-            elif g.get("reference"):
-                note = "most selected category"
-            rows.append(
+    for table in summary["tables"]:
+        b.h3(f"{table['title']} (run #{run['id']})")
+        b.para(esc(table["impact_ratio_basis"]), "small")
+        b.table(
+            [
+                "Category",
+                "Number of applicants",
+                summary["selected_label"],
+                summary["rate_label"],
+                "Impact ratio",
+                "Note",
+            ],
+            [
                 (
-                    grouping["grouping"],
-                    g["group"],
-                    fmt_number(g.get("count")),
-                    fmt_number(g.get("selection_rate")),
-                    fmt_number(g.get("impact_ratio")),
-                    note,
+                    row["category"],
+                    fmt_number(row["applicants"]),
+                    fmt_number(row["selected"]),
+                    _Markup(f"{esc(row['rate_percent'] or 'n/a')}<br/>({esc(row['rate_exact'] or 'n/a')})"),
+                    _Markup(
+                        f"{esc(row['impact_ratio_shown'])}<br/>({esc(row['impact_ratio_exact'])})"
+                        if row["impact_ratio_exact"]
+                        else "n/a"
+                    ),
+                    row["note"]
+                    + (
+                        f" Justification: {row['exclusion_justification']}"
+                        if row.get("exclusion_justification")
+                        else ""
+                    ),
                 )
+                for row in table["categories"]
+            ],
+            widths=(0.24, 0.11, 0.12, 0.13, 0.12, 0.28),
+        )
+        if table["unknown"] is not None:
+            b.para(
+                f"Unknown category: {fmt_number(table['unknown'].get('count'))} individuals; not included in the "
+                "calculations above.",
+                "small",
             )
-    b.table(
-        ["Category type", "Category", "Number of applicants", rate_name, "Impact ratio", "Note"],
-        rows,
-        widths=(0.14, 0.24, 0.12, 0.12, 0.1, 0.28),
-    )
+        if table.get("higher_rate_not_reference"):
+            b.para(esc(table["higher_rate_not_reference"]["note"]), "small")
+    missing = summary["missing"]
+    if missing:
+        b.para(
+            "Not given in this report (6 RCNY §§ 5-302, 5-303; the auditor gives them with the summary: "
+            f"GET /api/v1/audits/{run['id']}/ll144-summary/ or run_audit --ll144-summary): "
+            + esc("; ".join(f"{m['what']} ({m['required_by']})" if m["required_by"] else m["what"] for m in missing))
+            + ".",
+            "small",
+        )
+    b.para(esc(summary["independent_auditor"]["note"]), "small")
 
 
 def _approvals(b: _Builder, ctx: Mapping[str, Any]) -> None:

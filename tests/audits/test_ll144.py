@@ -26,6 +26,7 @@ import copy
 import csv
 import io
 import json
+import re
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from urllib.parse import urlencode
 
 import pyarrow as pa
 import pytest
+from pypdf import PdfReader
 
 from audits.actions import ensure_builtin_policies
 from audits.engine import evaluate
@@ -41,6 +43,8 @@ from audits.ll144 import LL144Error, build_summary, cut, parse_meta, percent_hal
 from audits.management.commands.run_audit import Command
 from audits.models import AuditRun
 from audits.policies import builtin_policies, load_policy
+from audits.reports.service import build_run_report
+from governance.trail.log import Actor
 from tests.api import assert_error, db_state, events_since, last_seq
 from tests.audits.conftest import audit_body, post_audit, predictions_only_version, rows_csv, upload
 from tests.conftest import Cast
@@ -654,3 +658,30 @@ def test_run_audit_refuses_ll144_options_it_cannot_honour_before_writing_anythin
         assert (code, db_state()) == (3, before), err
         assert words in err
     assert not (command_ready / "s").exists()
+
+
+# --- the PDF report ------------------------------------------------------------------------------------------
+
+
+def test_the_pdf_report_lays_out_the_same_summary(cast: Cast, ll144_run: AuditRun) -> None:
+    reader = PdfReader(io.BytesIO(build_run_report(ll144_run, actor=Actor.for_user(cast.owner.user)).read_bytes()))
+    text = re.sub(r"\s+", " ", " ".join(page.extract_text() or "" for page in reader.pages))
+    section = text[text.index(f"Bias audit summary (NYC Local Law 144; run #{ll144_run.pk})") :]
+
+    for title in ("Sex categories", "Race/Ethnicity categories", "Intersectional categories"):
+        assert f"{title} (run #{ll144_run.pk})" in section
+    assert "Category Number of applicants Number selected Selection rate Impact ratio Note" in section
+    # Female applicants are the most selected sex (142 of 305); male: 130 of 290.
+    assert "F 305 142 46.6% (142/305) 1.000 (1) reference category" in section
+    ratio = Fraction(130, 290) / Fraction(142, 305)
+    assert f"M 290 130 44.8% (13/29) {cut(ratio)} ({fraction_of(ratio)})" in section
+    # The excluded category: its count and rate, no ratio, and the auditor's justification.
+    assert "C 5 1 20.0% (1/5) n/a excluded from the impact ratio calculations" in section
+    assert "Justification: C is 5 of 605 applicants (0.8%)" in section
+    assert "Individuals in an unknown category 10 (unknown sex or race/ethnicity; in no calculation)" in section
+    assert "Unknown category: 10 individuals; not included in the calculations above." in section
+    assert "most selected category among the categories judged (at least 30 applicants and not excluded): F." in section
+    # The auditor's fields are not stored with a run: named as not given, never made up.
+    assert "Not given in this report" in section
+    assert "the AEDT's distribution date (YYYY-MM-DD) (6 RCNY § 5-303(a))" in section
+    assert "does not assess or assert independence" in section

@@ -278,11 +278,14 @@ def test_a_version_report_covers_every_run_and_the_ll144_table_and_charts_render
     assert f"Bias audit summary (NYC Local Law 144; run #{ll144.pk})" in text
     assert "Number of applicants" in text
     assert "Impact ratio" in text
-    # Category, applicants, selection rate, impact ratio (against the most selected age group, the older applicants).
+    # Category, applicants, number selected, selection rate, impact ratio (cut to 3 decimals, against the most
+    # selected age group, the older applicants), as the LL144 summary lays them out.
     expected = demo_model_numbers(german_full)
-    row = f"age_group=<=25 {expected['young_count']} {expected['young_rate']:.3f} {expected['young_ratio']:.3f}"
+    selected = round(expected["young_rate"] * expected["young_count"])
+    row = f"<=25 {expected['young_count']} {selected} {100 * expected['young_rate']:.1f}%"
     assert expected["young_count"] == 190  # applicants aged 25 or under in german.data
     assert row in text
+    assert f"{int(expected['young_ratio'] * 1000) / 1000:.3f} (" in text
     assert "Verdict: FAIL" in flat(pages[0])
     assert signing.validate_pdf(report.read_bytes()).valid
     # Still current: the same report; a new approval-relevant fact (a submission) makes a new one.
