@@ -2862,13 +2862,21 @@ def _recompute_disparate_impact(check: Mapping[str, object], judgement: _Judgeme
     for grouping, rows, table in _groupings(check):
         at = f"{judgement.where}, grouping {grouping}"
         parsed = _selection_rows(rows, at, judgement)
-        references = [p for p in parsed if p.status == "reference"]
-        if len(references) > 1 or (references and references[0].row.get("group") != table.get("reference_group")):
-            judgement.problems.append(f"{at}: the reference rows do not match reference_group")
-        base = references[0].rate if len(references) == 1 else None
+        # The reference is the row reference_group names; it has status "reference" only when it can be judged
+        # (a small or excluded reference keeps that status, and then no comparison with it is judged).
+        references = [p for p in parsed if p.row.get("reference") is True]
+        if [p.row.get("group") for p in references] != (
+            [table["reference_group"]] if table.get("reference_group") else []
+        ):
+            judgement.problems.append(f"{at}: the rows marked reference do not match reference_group")
+        reference = references[0] if len(references) == 1 else None
+        base = reference.rate if reference is not None else None
+        comparable = reference is not None and reference.status == "reference"
         known = sum(p.count for p in parsed)
         for p in parsed:
-            _impact_row(p, base=base, known=known, threshold=threshold, check=check, judgement=judgement)
+            _impact_row(
+                p, base=base, comparable=comparable, known=known, threshold=threshold, check=check, judgement=judgement
+            )
         judged = [p for p in parsed if p.status in ("reference", "judged") and p.rate is not None]
         top = max(judged, key=lambda p: p.rate or 0, default=None)
         if base is not None and top is not None and top.rate is not None and top.rate > base:
@@ -2878,42 +2886,52 @@ def _recompute_disparate_impact(check: Mapping[str, object], judgement: _Judgeme
             )
         if len(judged) < 2:
             judgement.unsure.append(f"grouping {grouping} has fewer than two groups to compare")
-        _check_unknown(table, known, at, judgement.problems)
+        _check_unknown(check, table, known, grouping, judgement)
 
 
 def _impact_row(
     p: _Row,
     *,
     base: Fraction | None,
+    comparable: bool,
     known: int,
     threshold: tuple[Fraction, str],
     check: Mapping[str, object],
     judgement: _Judgement,
 ) -> None:
-    """One group's rate, ratio and verdict from its counts against what its row says."""
+    """One group's rate, ratio and verdict from its counts against what its row says. ``comparable``: the
+    reference can be judged, so every other group's status is its own."""
     problems, status = judgement.problems, p.status
     ratio = p.rate / base if p.rate is not None and base else None
     _compare(p.row, "selection_rate", p.rate, p.at, problems)
-    if status in ("reference", "judged", "undefined") or p.row.get("impact_ratio") is not None:
-        _compare(p.row, "impact_ratio", ratio, p.at, problems)
-    if "share" in p.row and known:
+    _compare(p.row, "impact_ratio", ratio, p.at, problems)
+    if known:
         _compare(p.row, "share", Fraction(p.count, known), p.at, problems)
+    own = comparable or p.row.get("reference") is True  # else it carries the reference's status
     min_size = check.get("min_group_size")
-    if type(min_size) is int and (
-        (p.count < min_size and status in ("reference", "judged"))
-        or (p.count >= min_size and status == "insufficient_small_group")
+    if (
+        type(min_size) is int
+        and own
+        and (
+            (p.count < min_size and status in ("reference", "judged"))
+            or (p.count >= min_size and status in ("insufficient_small_group", "excluded_small_group"))
+        )
     ):
         problems.append(f"{p.at}: {p.count} rows against a minimum group size of {min_size}, status {status}")
-    if status == "excluded_below_share" and not str(p.row.get("exclusion_justification") or "").strip():
-        problems.append(f"{p.at}: excluded below the share threshold without the auditor's justification")
+    if own and status == "excluded_below_share":
+        _check_exclusion(p, known, check, problems)
     if status == "undefined" and ratio is not None:
         problems.append(f"{p.at}: status undefined, but the counts give impact ratio {_text(ratio)}")
     if status in _UNSURE_STATUSES:
         judgement.unsure.append(f"{p.name} is {status}")
     if status != "judged":
+        if p.row.get("passes") is not None:
+            problems.append(
+                f"{p.at}: status {status} is not judged, yet the signed results say passes {p.row['passes']}"
+            )
         return
-    if ratio is None:
-        problems.append(f"{p.at}: judged, but its impact ratio is undefined from the counts")
+    if ratio is None or not comparable:
+        problems.append(f"{p.at}: judged, but it has no ratio to a reference that can be judged")
         return
     minimum, op = threshold
     passes = _OPERATORS[op](ratio, minimum)
@@ -2927,23 +2945,54 @@ def _impact_row(
         )
 
 
-def _check_unknown(table: Mapping[str, object], known: int, where: str, problems: list[str]) -> None:
+def _check_exclusion(p: _Row, known: int, check: Mapping[str, object], problems: list[str]) -> None:
+    """A category left out below the share threshold: only with the auditor's justification, and only when its
+    share of the known rows really does not meet the threshold."""
+    if not str(p.row.get("exclusion_justification") or "").strip():
+        problems.append(f"{p.at}: excluded below the share threshold without the auditor's justification")
+    limit = _threshold(check, "exclude_groups_below_share")
+    if limit is not None and known and _OPERATORS[limit[1]](Fraction(p.count, known), limit[0]):
+        problems.append(
+            f"{p.at}: excluded below the share threshold, but its share {_text(Fraction(p.count, known))} meets "
+            f"{limit[1]} {_text(limit[0])}"
+        )
+
+
+def _check_unknown(
+    check: Mapping[str, object], table: Mapping[str, object], known: int, grouping: str, judgement: _Judgement
+) -> None:
+    """The unknown category's share of all the grouping's rows, and the policy's maximum of it (if any)."""
     unknown = table.get("unknown")
-    if isinstance(unknown, Mapping) and type(unknown.get("count")) is int and unknown["count"] >= 0:
-        total = known + unknown["count"]
-        _compare(unknown, "share", Fraction(unknown["count"], total) if total else None, f"{where}, unknown", problems)
+    if not (isinstance(unknown, Mapping) and type(unknown.get("count")) is int and unknown["count"] >= 0):
+        return
+    total = known + unknown["count"]
+    share = Fraction(unknown["count"], total) if total else None
+    _compare(unknown, "share", share, f"{judgement.where}, grouping {grouping}, unknown", judgement.problems)
+    limit = _threshold(check, "max_unknown_share")
+    if limit is not None and share is not None and not _OPERATORS[limit[1]](share, limit[0]):
+        judgement.unsure.append(
+            f"grouping {grouping}: an unknown share of {_text(share)} is not {limit[1]} {_text(limit[0])}"
+        )
 
 
 _FAIRNESS_SUMMARIES = ("demographic_parity_difference", "equalized_odds_difference")
 _FAIRNESS_RATES = ("selection_rate", "true_positive_rate", "false_positive_rate")
+_SPREAD_OF = {"demographic_parity_difference": (0,), "equalized_odds_difference": (1, 2)}  # positions in rates
 
 
-def _spread(values: Sequence[Fraction | None]) -> Fraction | None:
-    """max - min, or None when a value is undefined (a summary is never computed on the other groups alone)."""
-    known = [value for value in values if value is not None]
-    if not values or len(known) < len(values):
-        return None
-    return max(known) - min(known)
+def _spread(judged: Sequence[tuple[str, list[Fraction | None]]], metric: str) -> tuple[Fraction | None, list[str]]:
+    """A summary over the judged groups: the largest minus the smallest rate (equalized odds: the larger of the
+    TPR and FPR spreads), over the groups whose rate is defined, and the groups whose rate is not (0/0). None when
+    a rate is defined for no group. A spread that fails on the defined rates fails: more rates only widen it."""
+    spreads: list[Fraction] = []
+    undefined: set[str] = set()
+    for position in _SPREAD_OF[metric]:
+        values = [rates[position] for _, rates in judged if rates[position] is not None]
+        undefined.update(name for name, rates in judged if rates[position] is None)
+        if not values:
+            return None, sorted(undefined)
+        spreads.append(max(values) - min(values))  # type: ignore[type-var,operator]
+    return max(spreads), sorted(undefined)
 
 
 def _fairness_rates(row: Mapping[str, object], where: str, problems: list[str]) -> tuple[str, list[Fraction | None]]:
@@ -2952,10 +3001,7 @@ def _fairness_rates(row: Mapping[str, object], where: str, problems: list[str]) 
     n = tp + fp + tn + fn
     if row.get("count", n) != n:
         problems.append(f"{where}: count {row.get('count')} is not tp + fp + tn + fn = {n}")
-    if "status" not in row and type(row.get("below_min_group_size")) is bool:
-        status = "insufficient_small_group" if row["below_min_group_size"] else "judged"
-    else:
-        status = _status(row, where)
+    status = _status(row, where)
     rates = [
         Fraction(tp + fp, n) if n else None,
         Fraction(tp, tp + fn) if tp + fn else None,
@@ -2971,33 +3017,59 @@ def _recompute_group_fairness(check: Mapping[str, object], judgement: _Judgement
     for grouping, rows, table in _groupings(check):
         at = f"{judgement.where}, grouping {grouping}"
         judged = []
+        known = 0
         for row in rows:
-            status, rates = _fairness_rates(row, f"{at}, group {_shown(str(row.get('group')))}", judgement.problems)
+            name = _shown(str(row.get("group")))
+            status, rates = _fairness_rates(row, f"{at}, group {name}", judgement.problems)
+            known += row["count"] if type(row.get("count")) is int else 0  # type: ignore[operator]
             if status in _UNSURE_STATUSES:
-                judgement.unsure.append(f"grouping {grouping}, group {row.get('group')} is {status}")
-            if status in ("reference", "judged") and rates[0] is not None:
-                judged.append(rates)
+                judgement.unsure.append(f"grouping {grouping}, group {name} is {status}")
+            if status in ("reference", "judged"):
+                judged.append((name, rates))
+        _check_unknown(check, table, known, grouping, judgement)
+        summary = table.get("summary")
         if len(judged) < 2:
             judgement.unsure.append(f"grouping {grouping} has fewer than two groups to compare")
             continue
-        tpr, fpr = _spread([r[1] for r in judged]), _spread([r[2] for r in judged])
-        values = {
-            "demographic_parity_difference": _spread([r[0] for r in judged]),
-            "equalized_odds_difference": None if tpr is None or fpr is None else max(tpr, fpr),
-        }
-        summary = table.get("summary")
-        for metric, value in values.items():
-            if isinstance(summary, Mapping) and metric in summary:
-                _compare(summary, metric, value, at, judgement.problems)
-            limit = limits[metric]
-            if limit is None:
-                continue
-            if value is None:
-                judgement.unsure.append(f"grouping {grouping}: {metric} is undefined for a judged group")
-            elif not _OPERATORS[limit[1]](value, limit[0]):
-                judgement.fails.append(
-                    f"grouping {grouping}: {metric} {_text(value)} is not {limit[1]} {_text(limit[0])}"
-                )
+        summary = summary if isinstance(summary, Mapping) else {}
+        for metric in _FAIRNESS_SUMMARIES:
+            _judge_summary(
+                metric, judged=judged, limit=limits[metric], summary=summary, grouping=grouping, judgement=judgement
+            )
+
+
+def _judge_summary(
+    metric: str,
+    *,
+    judged: Sequence[tuple[str, list[Fraction | None]]],
+    limit: tuple[Fraction, str] | None,
+    summary: Mapping[str, object],
+    grouping: str,
+    judgement: _Judgement,
+) -> None:
+    """One summary of one grouping from the counts, against its signed value and verdict."""
+    at = f"{judgement.where}, grouping {grouping}"
+    value, undefined = _spread(judged, metric)
+    # The exact text is the spread over the groups whose rate is defined; the decimal (fairlearn's) is over every
+    # judged group, so it is compared only when every rate is defined.
+    signed = {key: summary[key] for key in (f"{metric}_exact",) + (() if undefined else (metric,)) if key in summary}
+    _compare(signed, metric, value, at, judgement.problems)
+    if limit is None:
+        return
+    passes: bool | None = None
+    if value is not None and not _OPERATORS[limit[1]](value, limit[0]):
+        passes = False
+        judgement.fails.append(f"grouping {grouping}: {metric} {_text(value)} is not {limit[1]} {_text(limit[0])}")
+    elif value is None or undefined:
+        judgement.unsure.append(f"grouping {grouping}: {metric} is undefined for {', '.join(undefined) or 'all'}")
+    else:
+        passes = True
+    recorded = summary.get("passes")
+    if isinstance(recorded, Mapping) and metric in recorded and recorded[metric] is not passes:
+        judgement.problems.append(
+            f"{at}: {metric} {_text(value)} {limit[1]} {_text(limit[0])} gives passes {json.dumps(passes)} from the "
+            f"counts, the signed results say passes {json.dumps(recorded[metric])}"
+        )
 
 
 _RECOMPUTERS: dict[str, Callable[[Mapping[str, object], _Judgement], None]] = {
