@@ -248,7 +248,10 @@ class Classification:
 
 def _cited(citation_id: str) -> dict[str, str]:
     c = cite(citation_id)
-    return {"id": c.id, "label": c.label, "title": c.title, "version": c.version}
+    cited = {"id": c.id, "label": c.label, "title": c.title, "version": c.version}
+    if c.note:
+        cited["note"] = c.note
+    return cited
 
 
 def _ref(citation_id: str) -> str:

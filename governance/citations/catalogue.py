@@ -40,6 +40,7 @@ def _art(  # noqa: PLR0917 (a table of records reads best positionally: where, t
     quotation: bool = True,
     subparagraph: int | None = None,
     amended: bool = False,
+    note: str = "",
 ) -> Citation:
     return Citation(
         id=id,
@@ -54,10 +55,19 @@ def _art(  # noqa: PLR0917 (a table of records reads best positionally: where, t
         text_is_quotation=quotation,
         version=OJ_2026 if amended else OJ_2024,
         url=URL_2026 if amended else URL_2024,
+        note=note,
     )
 
 
-def _annex(id: str, annex: str, point: tuple[str, ...], title: str, text: str, *, quotation: bool = True) -> Citation:
+ART_50_NOTE = (
+    "Quoted from the 2024 text; the consolidated text marks Article 50 as amended by Regulation (EU) 2026/1744, and "
+    "whether these words changed was not checked against it."
+)
+
+
+def _annex(
+    id: str, annex: str, point: tuple[str, ...], title: str, text: str, *, quotation: bool = True, note: str = ""
+) -> Citation:
     return Citation(
         id=id,
         act=AI_ACT,
@@ -69,6 +79,7 @@ def _annex(id: str, annex: str, point: tuple[str, ...], title: str, text: str, *
         text_is_quotation=quotation,
         version=OJ_2024,
         url=URL_2024,
+        note=note,
     )
 
 
@@ -421,6 +432,7 @@ EU_AI_ACT: tuple[Citation, ...] = (
         "developed in such a way that the natural persons concerned are informed that they are interacting with an "
         "AI system, unless this is obvious from the point of view of a natural person who is reasonably "
         "well-informed, observant and circumspect, taking into account the circumstances and the context of use.",
+        note=ART_50_NOTE,
     ),
     _art(
         "eu-ai-act/art-50/2",
@@ -431,6 +443,7 @@ EU_AI_ACT: tuple[Citation, ...] = (
         "Providers of AI systems, including general-purpose AI systems, generating synthetic audio, image, video or "
         "text content, shall ensure that the outputs of the AI system are marked in a machine-readable format and "
         "detectable as artificially generated or manipulated.",
+        note=ART_50_NOTE,
     ),
     _art(
         "eu-ai-act/art-50/3",
@@ -441,6 +454,7 @@ EU_AI_ACT: tuple[Citation, ...] = (
         "Deployers of an emotion recognition system or a biometric categorisation system shall inform the natural "
         "persons exposed thereto of the operation of the system, and shall process the personal data in accordance "
         "with Regulations (EU) 2016/679 and (EU) 2018/1725 and Directive (EU) 2016/680, as applicable.",
+        note=ART_50_NOTE,
     ),
     _art(
         "eu-ai-act/art-50/4",
@@ -451,6 +465,7 @@ EU_AI_ACT: tuple[Citation, ...] = (
         "Deployers of an AI system that generates or manipulates image, audio or video content constituting a deep "
         "fake, shall disclose that the content has been artificially generated or manipulated.",
         subparagraph=1,
+        note=ART_50_NOTE,
     ),
     _art(
         "eu-ai-act/art-50/4/sub-2",
@@ -462,6 +477,7 @@ EU_AI_ACT: tuple[Citation, ...] = (
         "informing the public on matters of public interest shall disclose that the text has been artificially "
         "generated or manipulated.",
         subparagraph=2,
+        note=ART_50_NOTE,
     ),
     # --- Annex I and Annex III ---------------------------------------------------------------------------------
     _annex(
@@ -471,9 +487,11 @@ EU_AI_ACT: tuple[Citation, ...] = (
         "Union harmonisation legislation (Art. 6(1))",
         "The list of Union harmonisation legislation whose products, or their safety components, are high-risk under "
         "Art. 6(1) when a third-party conformity assessment is required: Section A (legislation based on the New "
-        "Legislative Framework, e.g. machinery, toys, lifts, radio equipment, medical devices) and Section B (other "
-        "legislation, e.g. civil aviation, motor vehicles, marine equipment, rail).",
+        "Legislative Framework, e.g. toys, lifts, radio equipment, medical devices) and Section B (other legislation, "
+        "e.g. civil aviation, motor vehicles, marine equipment).",
         quotation=False,
+        note="A summary, not the list: Annex I was amended by Regulation (EU) 2026/1744 and the amended list was not "
+        "read; check the product's legislation against the consolidated text.",
     ),
     _annex(
         "eu-ai-act/annex-iii",

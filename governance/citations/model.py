@@ -33,6 +33,7 @@ class Citation:
     subparagraph: int | None = None
     annex: str = ""
     act_short: str = ""  # "EU AI Act"
+    note: str = ""  # what was not verified about this record, said plainly (empty when nothing is open)
 
     def __post_init__(self) -> None:
         if not ID_PATTERN.match(self.id):
@@ -81,4 +82,5 @@ class Citation:
             "text_is_quotation": self.text_is_quotation,
             "version": self.version,
             "url": self.url,
+            "note": self.note,
         }
