@@ -37,6 +37,7 @@ from governance.exports import events
 from governance.exports.collect import Built, Scope, build_bundle
 from governance.exports.models import Export, ExportStatus, Share
 from governance.storage import store_by_hash
+from governance.trail.checkpoints import CheckpointRefused
 from governance.trail.leaf import format_time, text_commitment
 from governance.trail.log import Actor, lock_trail, record_event
 
@@ -247,7 +248,7 @@ def execute_export(export_id: int) -> Export:
     progress = _Progress(export, export.started_at)
     try:
         built, name = _build(export, progress)
-    except ActionError as exc:
+    except (ActionError, CheckpointRefused) as exc:  # refused: the trail does not verify since its last checkpoint
         return _fail(export, progress, str(exc))
     except Exception:  # a bug must end the build visibly, not leave it building for ever
         logger.exception("export %s failed", export_id)

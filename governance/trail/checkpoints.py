@@ -18,10 +18,12 @@ from governance.trail.leaf import format_time
 from governance.trail.log import TrailError, current_root, lock_trail, tree_size
 from governance.trail.models import Checkpoint
 from governance.trail.note import checkpoint_body, sign_note
+from governance.trail.verify import problem_since_last_checkpoint
 
 
 class CheckpointRefused(TrailError):
-    """A checkpoint that would make the log look smaller or older than one already issued."""
+    """A checkpoint that would make the log look smaller or older than one already issued, or vouch for a trail
+    that does not verify since the last one."""
 
 
 def issue_checkpoint(*, reason: str = "on-demand", only_if_due: bool = False) -> Checkpoint | None:
@@ -36,6 +38,14 @@ def issue_checkpoint(*, reason: str = "on-demand", only_if_due: bool = False) ->
         if only_if_due and not checkpoint_is_due():
             return None
         key_row = ensure_key_registered(key)  # may append a key event, so read the head afterwards
+        problem = problem_since_last_checkpoint()
+        if problem is not None:
+            message, seq = problem
+            where = f" (first bad event: {seq})" if seq is not None else ""
+            raise CheckpointRefused(
+                f"the trail does not verify since its last checkpoint{where}: {message}. Nothing was signed; run "
+                "'python manage.py verify_trail' for the whole report."
+            )
         size, root = current_root()
         now = timezone.now()
         latest = Checkpoint.objects.order_by("-id").first()

@@ -24,7 +24,7 @@ from django.db import connection
 from governance.trail import verifier, verify_worker
 from governance.trail.leaf import Checked, Row, rederive_batch
 from governance.trail.merkle import CompactRange
-from governance.trail.models import Checkpoint, MerkleNode, SigningKey
+from governance.trail.models import Checkpoint, Event, MerkleNode, SigningKey
 
 _BATCH = 5000
 _NODE_BATCH = 20000
@@ -310,3 +310,102 @@ def _check_checkpoints(
         _check_against(report, parsed.tree_size, parsed.root, roots_at, label=label)
         previous = checkpoint
         report.checkpoints += 1
+
+
+Problem = tuple[str, int | None]  # what is wrong, and the first bad sequence number when one is known
+
+
+def problem_since_last_checkpoint() -> Problem | None:
+    """What is wrong with the trail since its last checkpoint (message, first bad seq), or None when it holds.
+
+    Run before signing a new checkpoint, inside the trail's lock, so a checkpoint never vouches for a trail that
+    ``verify_trail`` would report broken (say, with its newest events and checkpoints deleted behind the triggers'
+    back). Incremental: the last checkpoint's signature, its root against the stored tree and its count of events,
+    then only the events after it (re-derived, hashed, chained), stored leaves beyond the last event, and the root
+    a new checkpoint would sign recomputed from the leaves. Checkpoints come every
+    ``TRAIL_CHECKPOINT_EVERY_EVENTS`` events, so the cost per event stays constant.
+    """
+    from governance.trail.log import TrailError, current_root
+
+    latest = Checkpoint.objects.select_related("key").order_by("-id").first()
+    start = _checkpoint_problem(latest) if latest is not None else (CompactRange(0, []), b"")
+    if not isinstance(start[0], CompactRange):
+        return start  # type: ignore[return-value]
+    edge, prev = start
+    problem = _events_problem(edge, prev)
+    if problem is not None:
+        return problem
+    if MerkleNode.objects.filter(level=0, index__gte=edge.size).exists():
+        return f"stored Merkle leaf nodes beyond the last event ({edge.size - 1}): events were deleted", edge.size
+    try:
+        size, root = current_root()
+    except TrailError as exc:
+        return str(exc), None
+    if size != edge.size or (size and root != edge.root()):
+        return "the stored Merkle tree's root differs from the one recomputed from the events", None
+    return None
+
+
+def _checkpoint_problem(latest: Checkpoint) -> Problem | tuple[CompactRange, bytes]:
+    """The last checkpoint checked (signature, root against the stored tree, events stored under it): a problem,
+    or the tree's edge at its size and the leaf hash of its last event, to continue from."""
+    from governance.trail.log import TrailError, compact_range
+
+    label = f"checkpoint {latest.id} (size {latest.tree_size})"
+    try:
+        keys = [verifier.parse_verifier_key(latest.key.verifier_key)]
+        parsed = verifier.verify_checkpoint(latest.note, keys=keys, origin=settings.TRAIL_ORIGIN)
+        if parsed.tree_size != latest.tree_size or parsed.root != bytes(latest.root_hash):
+            raise verifier.VerificationError("the signed note and the stored size/root disagree")
+    except (verifier.VerificationError, ValueError) as exc:
+        return f"{label}: its signature does not verify: {exc}", None
+    try:
+        edge = compact_range(latest.tree_size) if latest.tree_size else CompactRange(0, [])
+    except TrailError as exc:
+        return f"{label}: {exc}", None
+    if not latest.tree_size:
+        return edge, b""
+    if edge.root() != parsed.root:
+        return f"{label}: the stored tree no longer has its root (the first events were rewritten)", None
+    # One count in the database: a row deleted under the checkpoint leaves its nodes and root intact.
+    stored = Event.objects.filter(seq__lt=latest.tree_size).count()
+    if stored != latest.tree_size:
+        return f"{label}: only {stored} of its {latest.tree_size} events are stored (events were deleted)", None
+    prev = Event.objects.filter(seq=latest.tree_size - 1).values_list("leaf_hash", flat=True).first()
+    return edge, bytes(prev or b"")
+
+
+def _events_problem(edge: CompactRange, prev: bytes) -> Problem | None:
+    """Re-derive the events after ``edge.size`` in order, appending their leaf hashes to ``edge``."""
+    for first_prev, results in _rederived_from(edge.size):
+        if results and results[0][0] == edge.size and first_prev != prev:
+            return f"event {edge.size}: prev_hash does not match event {edge.size - 1}'s leaf hash", edge.size
+        for seq, computed, rederived, hash_ok, prev_ok in results:
+            if seq != edge.size:
+                return f"event {edge.size}: missing (the next stored event is {seq}); events were deleted", edge.size
+            if not rederived:
+                return f"event {seq}: its columns no longer match its stored leaf bytes (the row was edited)", seq
+            if not hash_ok:
+                return f"event {seq}: stored leaf hash is not SHA-256(0x00 || leaf)", seq
+            if prev_ok is False:
+                return f"event {seq}: prev_hash does not match event {seq - 1}'s leaf hash", seq
+            edge.append(computed)
+            prev = computed
+    return None
+
+
+def _rederived_from(start: int) -> Iterator[tuple[bytes, list[Checked]]]:
+    """The events from ``start`` on, in batches, each checked by ``rederive_batch``."""
+    last = start - 1
+    columns = verify_worker.EVENT_COLUMNS
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {columns} FROM governance_event WHERE seq > %s ORDER BY seq LIMIT %s",  # noqa: S608
+                [last, _BATCH],
+            )
+            rows = cursor.fetchall()
+        if not rows:
+            return
+        yield rederive_batch(rows)
+        last = rows[-1][0]

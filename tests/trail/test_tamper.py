@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 
-from governance.trail.checkpoints import issue_checkpoint
+from governance.trail.checkpoints import CheckpointRefused, issue_checkpoint
 from governance.trail.leaf import encode_leaf
 from governance.trail.merkle import leaf_hash
 from governance.trail.models import Checkpoint, Event
@@ -39,6 +40,16 @@ def export(tmp_path: Path, name: str = "export") -> Path:
     out = tmp_path / name
     call_command("export_trail", "--out", str(out), stdout=open("/dev/null", "w"))  # noqa: SIM115
     return out
+
+
+def refuse_export(tmp_path: Path, problem: str) -> None:
+    """export_trail refuses to sign over a trail that does not verify since its last checkpoint, and says why."""
+    size = Checkpoint.objects.count()
+    with pytest.raises(CommandError, match="Nothing exported: the trail does not verify") as refused:
+        export(tmp_path, "refused")
+    assert problem in str(refused.value)
+    assert "verify_trail" in str(refused.value)
+    assert Checkpoint.objects.count() == size  # nothing was signed
 
 
 def keys_file(tmp_path: Path) -> Path:
@@ -82,7 +93,6 @@ def test_payload_edited_in_the_row(trail: Checkpoint, tmp_path: Path) -> None:
 
 def test_payload_edited_with_leaf_and_hashes_recomputed(trail: Checkpoint, tmp_path: Path) -> None:
     """A careful attacker re-encodes the leaf, its hash, the next prev link and every node: checkpoints catch it."""
-    keys = keys_file(tmp_path)
 
     def rewrite(cursor) -> None:
         event = Event.objects.get(seq=7)
@@ -108,12 +118,8 @@ def test_payload_edited_with_leaf_and_hashes_recomputed(trail: Checkpoint, tmp_p
     assert code == 1
     assert "event 8:" in output  # the next leaf's bytes still name the old prev hash
     assert "root differs from the recomputed root at size 20" in output
-    out = export(tmp_path)  # the server signs a new checkpoint over the forged log; old ones still disagree
-    result = run_offline_verifier(
-        "verify", out, "--trusted-keys", keys, "--previous-checkpoint", held_note(tmp_path, trail)
-    )
-    assert result.returncode == 1
-    assert "leaf 8" in result.stderr or "line 8" in result.stderr or "seq 8" in result.stderr, result.stderr
+    # The server will not sign a new checkpoint over the forged log (its last checkpoint's root no longer holds).
+    refuse_export(tmp_path, "the stored tree no longer has its root")
 
 
 def test_middle_row_deleted(trail: Checkpoint, tmp_path: Path) -> None:
@@ -122,10 +128,7 @@ def test_middle_row_deleted(trail: Checkpoint, tmp_path: Path) -> None:
     assert code == 1
     assert "first bad sequence number: 11" in output
     assert "event 11: missing" in output
-    out = export(tmp_path)
-    result = run_offline_verifier("verify", out, "--trusted-keys", keys_file(tmp_path))
-    assert result.returncode == 1
-    assert "11" in result.stderr
+    refuse_export(tmp_path, "only 24 of its 25 events are stored")
 
 
 def test_last_rows_deleted_caught_against_an_earlier_checkpoint(trail: Checkpoint, tmp_path: Path) -> None:
@@ -235,10 +238,7 @@ def test_checkpoint_signed_with_an_unknown_key(trail: Checkpoint, tmp_path: Path
     code, output = run_verify_trail()
     assert code == 1
     assert "signature or format does not verify" in output
-    out = export(tmp_path)
-    result = run_offline_verifier("verify", out, "--trusted-keys", keys_file(tmp_path))
-    assert result.returncode == 1
-    assert "sign" in result.stderr.lower()
+    refuse_export(tmp_path, "its signature does not verify")
 
 
 def test_stale_checkpoint_reinserted_after_newer_ones(trail: Checkpoint, tmp_path: Path) -> None:
@@ -349,3 +349,27 @@ def test_workers_reading_their_own_ranges_find_the_same_as_one_process(
     parallel = run_verify_trail("--workers", "2")
     assert parallel == sequential
     assert (sequential[0] == 0) == (scenario == "clean")
+
+
+def test_newest_events_and_checkpoints_deleted_are_never_signed_over(trail: Checkpoint, tmp_path: Path) -> None:
+    """The red team's case: the newest events and the checkpoints covering them deleted, the Merkle nodes left."""
+
+    def truncate(cursor) -> None:
+        cursor.execute("DELETE FROM governance_event WHERE seq >= 22")
+        cursor.execute("DELETE FROM governance_checkpoint WHERE tree_size > 20")
+
+    as_attacker(truncate)
+    code, output = run_verify_trail()
+    assert code == 1, output
+    refuse_export(tmp_path, "stored Merkle leaf nodes beyond the last event (21)")
+    with pytest.raises(CheckpointRefused, match=r"first bad event: 22"):
+        issue_checkpoint(reason="on-demand")
+
+
+def test_an_edited_row_since_the_last_checkpoint_stops_the_next_checkpoint(trail: Checkpoint) -> None:
+    append(3, start=40)
+    as_attacker(lambda cursor: cursor.execute("UPDATE governance_event SET object_id = 'x' WHERE seq = 26"))
+    with pytest.raises(CheckpointRefused, match=r"event 26: its columns no longer match"):
+        issue_checkpoint()
+    as_attacker(lambda cursor: cursor.execute("UPDATE governance_event SET object_id = '41' WHERE seq = 26"))
+    assert issue_checkpoint().tree_size == 28  # once repaired, checkpoints resume

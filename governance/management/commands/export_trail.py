@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from governance.trail.checkpoints import issue_checkpoint
+from governance.trail.checkpoints import CheckpointRefused, issue_checkpoint
 from governance.trail.keys import published_verifier_keys
 from governance.trail.leaf import format_time
 from governance.trail.models import Checkpoint, Event
@@ -36,7 +36,10 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Cannot create {out}: {exc.strerror}") from None
         # Every export is covered by a checkpoint issued for it.
-        checkpoint = issue_checkpoint(reason="export")
+        try:
+            checkpoint = issue_checkpoint(reason="export")
+        except CheckpointRefused as exc:
+            raise CommandError(f"Nothing exported: {exc}") from None
         assert checkpoint is not None
         size = checkpoint.tree_size
         with (out / "leaves.jsonl").open("wb") as handle:
