@@ -10,6 +10,8 @@ data (``read_table`` -> ``build_evaluation`` -> ``evaluate``) and, for the first
 - Undefined rates (0/0) stay null, and a summary over them cannot pass on the other groups alone.
 - A policy's required protected roles that the audit does not map are insufficient evidence naming each one.
 - ``group_facts`` gives the same unknown/excluded/insufficient/undefined facts as the results.
+
+Every audit here is also recomputed from its counts by the regulator bundle's verifier, which must agree.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from audits.engine import evaluate
 from audits.evaluation import ColumnRoles, build_evaluation
 from audits.policies import builtin_policies, load_policy
 from governance.data.ingest import read_table
+from governance.trail.verifier import recompute_audit
 from tests.audits.test_run_audit_command import (  # noqa: F401 - fixtures used by name
     _keep_the_test_connection,
     ready,
@@ -67,7 +70,12 @@ def audit(path: Path, policy: dict[str, Any], *, protected: Any = ("sex",), **ro
     )
     text = [column_roles.label, *column_roles.protected, column_roles.prediction]
     table = read_table(path, fmt="csv", text_columns=text)
-    return evaluate(build_evaluation(table, column_roles), policy).results
+    results = evaluate(build_evaluation(table, column_roles), policy).results
+    # Every judged number carries its counts: the regulator's verifier recomputes each verdict from them alone.
+    found = recompute_audit({"results": results, "verdict": results["verdict"]}, label=path.name)
+    assert found.disagreements == []
+    assert found.not_recomputable == []
+    return results
 
 
 def rows_of(results: Mapping[str, Any], check: str, grouping: str) -> tuple[dict[str, Any], dict[str, dict]]:

@@ -11,6 +11,8 @@
    old reference becomes the reference and can pull other groups under four-fifths (shown by the last test).
 3. Adding rows whose protected value is unknown never changes a known group's count, rate, ratio or status, nor
    the check's outcome (without ``max_unknown_share``): unknown rows are in no group (6 RCNY 5-301).
+
+Every outcome here is also recomputed from its counts by the regulator bundle's verifier, which must agree.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from audits.checks.disparate_impact import DisparateImpactCheck
 from audits.checks.fairness import GroupFairnessCheck
 from audits.evaluation import ColumnRoles, Evaluation
 from audits.policies import builtin_policies, load_policy
+from governance.trail.verifier import recompute_audit
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MIN_SIZE = 30
@@ -78,11 +81,20 @@ DIFFERENCES = [
 ]
 
 
+def verified(outcome: Any) -> Any:
+    """``outcome``, once the regulator bundle's verifier, recomputing from the counts alone, agrees with it."""
+    results = {"verdict": outcome.outcome, "checks": {outcome.name: {"outcome": outcome.outcome, **outcome.details}}}
+    found = recompute_audit({"results": results, "verdict": outcome.outcome})
+    assert found.disagreements == []
+    assert found.not_recomputable == []
+    return outcome
+
+
 def impact(evaluation: Any, settings_: Mapping[str, Any], **context: Any) -> tuple[Any, dict[str, dict]]:
     outcome = DisparateImpactCheck().run(
         evaluation, settings_, CheckContext(min_group_size=MIN_SIZE, intersections=False, **context)
     )
-    return outcome, {row["group"]: row for row in outcome.details["groupings"][0]["groups"]}
+    return verified(outcome), {row["group"]: row for row in outcome.details["groupings"][0]["groups"]}
 
 
 def test_every_builtin_ratio_and_difference_threshold_is_swept() -> None:
@@ -147,10 +159,10 @@ def test_a_difference_exactly_at_the_threshold_is_judged_by_its_operator(
         groups = [("F", total + MIN_SIZE, low), ("M", total + MIN_SIZE, high)]
         if metric == "demographic_parity_difference_max":
             groups = [("F", total, low), ("M", total, high)]
-            return GroupFairnessCheck().run(evaluation_of(groups), only, context)
+            return verified(GroupFairnessCheck().run(evaluation_of(groups), only, context))
         # Equal false positive rates (none), true positive rates low/total and high/total.
         positives = {"F": (total, low), "M": (total, high)}
-        return GroupFairnessCheck().run(evaluation_of(groups, positives=positives), only, context)
+        return verified(GroupFairnessCheck().run(evaluation_of(groups, positives=positives), only, context))
 
     outcome = run(low + gap)
     summary = outcome.details["groupings"][0]["summary"]
