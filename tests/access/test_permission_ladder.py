@@ -299,6 +299,7 @@ OBJECTS: dict[str, Target] = {
     "audits-api:policy-version": Target(_policy_version, visible_to=EVERYONE),
     "audits-api:policy-diff": Target(_policy, visible_to=EVERYONE),
     "audits-api:audit-detail": Target(_audit, visible_to=CREDIT_RISK),
+    "audits-api:audit-ll144-summary": Target(_audit, visible_to=CREDIT_RISK),  # the audit's own access rules
     # Subjects are organisation records; only the consent scopes (officers, administrators) reach them.
     "api:subject-detail": Target(_subject, visible_to=EVERYONE),
     "api:subject-access": Target(_subject, visible_to=EVERYONE),
