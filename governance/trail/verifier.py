@@ -133,31 +133,39 @@ calls adverse only a ratio "less than four-fifths", so exactly 4/5 passes; ``<=`
 difference).
 
 ``disparate_impact``, for each grouping's rows (``count``, ``selected``, ``status``):
-selection rate = selected/count; impact ratio = rate / the reference row's rate; each row's
-decimal and ``*_exact`` text must equal these (floats within one part in 10^9). Only rows with
-status ``judged`` are judged: ``passes`` must be ``ratio <operator> threshold``. Rows with status
-``reference``, ``insufficient_small_group``, ``excluded_small_group``, ``excluded_below_share``
-(which needs the auditor's ``exclusion_justification``) or ``undefined`` (which must really be
-undefined: 0/0, or a reference rate of 0) are not judged. The check's outcome must be ``fail``
-exactly when a judged row fails, and may be ``pass`` only when no row is insufficient or
-undefined and each grouping compares at least two groups. When the check gives
-``min_group_size``, a judged row below it (or an insufficient one at or above it) disagrees too.
-A reference group that is not the most selected judged group is a warning (right only when the
-column roles or the policy named it). The unknown category's ``share`` must be its count over
-all rows of the grouping.
+selection rate = selected/count; impact ratio = rate / the rate of the row marked ``reference``
+(the one ``reference_group`` names); each row's decimal, and its ``*_exact`` text, must equal
+these (decimals within one part in 10^9), and ``share`` must be count / the grouping's known
+rows. Only rows with status ``judged`` are judged: ``passes`` must be ``ratio <operator>
+threshold``, and every other row's ``passes`` null. The reference's own status is
+``reference`` when it can be judged; a small or excluded reference keeps that status, and then
+the other rows carry it too and nothing is judged against it. ``insufficient_small_group`` and
+``excluded_small_group`` rows must be below the check's ``min_group_size`` (and judged rows at
+or above it); an ``excluded_below_share`` row needs the auditor's ``exclusion_justification``
+and a share that does not meet ``exclude_groups_below_share``; an ``undefined`` row must really
+be undefined (a reference rate of 0). The check's outcome must be ``fail`` exactly when a
+judged row fails, and may be ``pass`` only when no row is ``insufficient_small_group`` or
+``undefined``, each grouping compares at least two groups and the unknown category's share
+(its count over all the grouping's rows, checked against ``unknown.share``) meets
+``max_unknown_share`` when the policy sets one. A reference group that is not the most
+selected judged group is a warning (right only when the column roles or the policy named it).
 
 ``group_fairness``, for each grouping's rows (``tp``, ``fp``, ``tn``, ``fn``; ``count`` must be
 their sum): selection rate (tp+fp)/n, true positive rate tp/(tp+fn) and false positive rate
-fp/(fp+tn) against the row's decimals; among the judged rows (status ``judged`` or ``reference``)
-the demographic parity difference (largest minus smallest selection rate) and the equalized
-odds difference (the larger of the TPR and FPR spreads; undefined when a judged group's rate
-is, and then its threshold cannot pass) against the grouping's ``summary``; each against
-``demographic_parity_difference_max`` / ``equalized_odds_difference_max`` with their operators;
-and the outcome as for disparate impact.
+fp/(fp+tn) against the row's decimals and ``*_exact`` texts. Among the ``judged`` rows, the
+demographic parity difference (largest minus smallest selection rate) and the equalized odds
+difference (the larger of the TPR and FPR spreads), each over the groups whose rate is defined,
+against the grouping's ``summary`` (``<name>_exact``; the decimal too when no rate is
+undefined), then against ``demographic_parity_difference_max`` and
+``equalized_odds_difference_max`` by their operators, against ``summary.passes``: a spread that
+fails on the defined rates fails (more groups can only widen it); one that would pass while a
+judged group's rate is undefined (0/0) cannot pass, it is insufficient evidence. The outcome
+follows as for disparate impact.
 
-Finally the run's ``verdict`` must follow from its checks' outcomes by Assay's rule: ``fail``
-when any check fails; else ``insufficient_evidence`` when a required check is (or none
-passed); else ``pass``. Results that lack the counts, statuses or operators (written before
+Finally the two copies of each check in ``results.json`` (the run's ``results.checks`` and the
+``checks`` rows) must agree, and the run's ``verdict`` must follow from its checks' outcomes by
+Assay's rule: ``fail`` when any check fails; else ``insufficient_evidence`` when a required
+check is (or none passed); else ``pass``. Results that lack the counts, statuses or operators (written before
 Assay recorded them) are listed as ``WARNING: ... not recomputable: <why>``, and the ``OK``
 line counts them apart: they are never reported as recomputed.
 
