@@ -583,3 +583,38 @@ def test_only_officers_are_offered_and_may_use_the_questionnaire(cast: Cast) -> 
     assert signed_in(cast.reviewer).post(url, _portal_answers()).status_code == 403
     model.refresh_from_db()
     assert model.risk_tier == "minimal"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0006_re_classifies_a_model_stored_by_the_first_rules(unprotected_trail: None) -> None:
+    # Migrate back to before issue 27, store what the first rules stored, and migrate forward for real.
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("registry", "0005_monitoring")])
+    old = executor.loader.project_state([("registry", "0005_monitoring")]).apps
+    owner = old.get_model("governance", "User").objects.create(username="legacy-owner", role="owner")
+    team = old.get_model("governance", "Team").objects.create(slug="exams", name="Exams")
+    model = old.get_model("registry", "RegisteredModel").objects.create(
+        name="exam-proctor",
+        team=team,
+        purpose="Flags irregularities in online exams.",
+        risk_tier="limited",
+        risk_answers={**FIRST_QUESTIONNAIRE, "annex_iii_area": "education", "human_reviews_each_decision": True},
+        risk_rationale="Education, but no profiling and a human reviews each decision: Art. 6(3) claimed.",
+        created_by=owner,
+    )
+    old.get_model("registry", "ModelVersion").objects.create(
+        model=model, number=1, state="approved", framework="predictions-only", created_by=owner
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    stored = RegisteredModel.objects.get(name="exam-proctor")
+    assert stored.risk_tier == "high"
+    assert stored.risk_basis["text_version"] == EU_AI_ACT_TEXT_VERSION
+    finding = Finding.objects.get(version__model=stored)
+    assert (finding.kind, finding.status) == ("risk_reclassified", "open")
+    assert stored.versions.get().state == VersionState.SUBMITTED
