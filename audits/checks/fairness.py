@@ -36,7 +36,6 @@ from audits.checks.base import (
     exact_threshold,
     finite,
     rate,
-    threshold,
 )
 from audits.checks.groups import (
     Grouping,
@@ -162,7 +161,7 @@ class GroupFairnessCheck(Check):
         failures: list[str] = []
         unsure: list[str] = []
         reports = []
-        max_width = threshold(settings, "max_interval_width")
+        max_width = exact_threshold(settings, "max_interval_width", default_operator="<=")
         limits = {
             metric: exact_threshold(settings, f"{metric}_max", default_operator="<=")
             for metric in SUMMARIES
@@ -207,13 +206,19 @@ class GroupFairnessCheck(Check):
                     for g in groups
                     if g["status"] == "judged"
                     and None not in g["selection_rate_interval"]
-                    and g["selection_rate_interval"][1] - g["selection_rate_interval"][0] > max_width
+                    # A width is a float (Wilson bounds); compared exactly as the float it is.
+                    and not max_width.passes(
+                        Fraction(g["selection_rate_interval"][1]) - Fraction(g["selection_rate_interval"][0])
+                    )
                 ]
                 if wide:
                     unsure.append(
-                        f"{grouping.name}: the selection-rate interval of {', '.join(wide)} is wider than {max_width:g}"
+                        f"{grouping.name}: the selection-rate interval of {', '.join(wide)} is wider than "
+                        f"{max_width.value:g}"
                     )
         thresholds = {f"{m}_max": limit.as_json() for m, limit in limits.items() if limit is not None}
+        if max_width is not None:
+            thresholds["max_interval_width"] = max_width.as_json()
         unknown_limit = max_unknown_json(context)
         if unknown_limit is not None:
             thresholds["max_unknown_share"] = unknown_limit
