@@ -9,7 +9,12 @@ class GovernanceConfig(AppConfig):
 
     def ready(self) -> None:
         # Event types and system checks register themselves on import.
+        from django.db.models.signals import post_migrate
+
         from governance.access import checks as access_checks  # noqa: F401
         from governance.api import schema  # noqa: F401
         from governance.data import events as data_events  # noqa: F401
+        from governance.data import keycheck
         from governance.trail import checks, events  # noqa: F401
+
+        post_migrate.connect(keycheck.record_after_migrate, sender=self, dispatch_uid="assay-key-fingerprint")

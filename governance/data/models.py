@@ -353,3 +353,15 @@ class SubjectRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} request of {self.subject_id[:12]}"
+
+
+class KeyFingerprint(models.Model):
+    """A one-way fingerprint of a configured secret (HMAC of a fixed label under it), recorded at first start so a
+    different key is caught at every start instead of silently changing every pseudonym."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    fingerprint = models.CharField(max_length=64)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
