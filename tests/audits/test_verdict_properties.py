@@ -92,7 +92,7 @@ def verified(outcome: Any) -> Any:
 
 def impact(evaluation: Any, settings_: Mapping[str, Any], **context: Any) -> tuple[Any, dict[str, dict]]:
     outcome = DisparateImpactCheck().run(
-        evaluation, settings_, CheckContext(min_group_size=MIN_SIZE, intersections=False, **context)
+        evaluation, settings_, CheckContext(**{"min_group_size": MIN_SIZE, "intersections": False, **context})
     )
     return verified(outcome), {row["group"]: row for row in outcome.details["groupings"][0]["groups"]}
 
@@ -170,6 +170,27 @@ def test_a_difference_exactly_at_the_threshold_is_judged_by_its_operator(
     assert outcome.outcome == PASS, outcome.reason
     if low + gap < total:  # one more selected person (a true positive) in the higher group: above the maximum
         assert run(low + gap + 1).outcome == FAIL
+
+
+@SETTINGS
+@given(k=st.integers(1, 40), extra=st.integers(0, 3))
+def test_a_share_of_exactly_the_ll144_threshold_is_never_excluded(k: int, extra: int) -> None:
+    """6 RCNY 5-301(d) lets an auditor exclude a category of "less than 2%": exactly 2% is not less."""
+    entry = POLICY["nyc-ll144"]["exclude_groups_below_share"]
+    limit = Fraction(str(entry["value"]))
+    assert entry["operator"] == ">="
+    rest = k * limit.denominator // limit.numerator - k  # the other rows, so that C is exactly the limit's share
+    justified = {"sex=C": "A justification."}
+
+    def status(others: int) -> str:
+        evaluation = evaluation_of(
+            [("A", others // 2, others // 4), ("B", others - others // 2, others // 4), ("C", k, 0)]
+        )
+        evaluation.roles = ColumnRoles(label="label", protected=("sex",), prediction="prediction", exclusions=justified)
+        return impact(evaluation, POLICY["nyc-ll144"], min_group_size=1)[1]["sex=C"]["status"]
+
+    assert status(rest) == "judged"  # exactly 2%: judged (and here it fails), whatever the justification
+    assert status(rest + 1 + extra) == "excluded_below_share"  # under 2%, with a justification
 
 
 # --- 2. raising a non-reference group's selections --------------------------------------------------------------
