@@ -391,6 +391,48 @@ def _from_first(first: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return answers, notes
 
 
+def questionnaire() -> dict[str, Any]:
+    """The questionnaire as data (for the API and any other form): each question, how it is answered, its default,
+    and each option with the provision it stands for, quoted from the catalogue."""
+
+    def option(value: str, citation_id: str, words: str = "") -> dict[str, Any]:
+        entry: dict[str, Any] = {"value": value, "citation": cite(citation_id).as_dict() if citation_id else None}
+        if words:
+            entry["words"] = words
+        return entry
+
+    kinds: dict[str, tuple[str, list[dict[str, Any]]]] = {
+        "art_5_practices": ("choices", [option(k, c) for k, c in PRACTICES.items()]),
+        "art_5_1_h_objective": ("choice", [option(k, c) for k, c in RBI_OBJECTIVES.items()]),
+        "annex_i": (
+            "choice",
+            [option(k, "eu-ai-act/annex-i" if k != "none" else "", w) for k, w in ANNEX_I_ROLES.items()],
+        ),
+        "annex_i_third_party_assessment": ("boolean", [option("true", "eu-ai-act/art-6/1")]),
+        "annex_iii_uses": ("choices", [option(k, c) for k, c in ANNEX_III_USES.items()]),
+        "profiles_natural_persons": ("boolean", [option("true", "eu-ai-act/art-6/3/sub-3")]),
+        "art_6_3_conditions": ("choices", [option(k, c) for k, c in DEROGATION_CONDITIONS.items()]),
+        "art_6_3_no_significant_risk": ("boolean", [option("true", "eu-ai-act/art-6/3")]),
+        "art_6_3_assessment": ("text", [option("", "eu-ai-act/art-6/4")]),
+        "transparency": ("choices", [option(k, c, w) for k, (c, w) in TRANSPARENCY.items()]),
+    }
+    return {
+        "questionnaire_version": QUESTIONNAIRE_VERSION,
+        "text_version": TEXT_VERSION,
+        "questions": [
+            {
+                "key": key,
+                "question": QUESTIONS[key],
+                "kind": kinds[key][0],
+                "required": key not in DEFAULTS,
+                "default": DEFAULTS.get(key),
+                "options": kinds[key][1],
+            }
+            for key in QUESTIONS
+        ],
+    }
+
+
 def current_answers(answers: Mapping[str, Any]) -> dict[str, Any]:
     """Stored answers in the current questionnaire's terms, to start a new answer from (a form's initial values).
     A first-questionnaire area is dropped: it names a point, and the current questionnaire asks for the use."""

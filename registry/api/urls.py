@@ -12,6 +12,7 @@ urlpatterns = [
     path("models/", views.ModelList.as_view(), name="model-list"),
     path("models/<slug:name>/", views.ModelDetail.as_view(), name="model-detail"),
     path("models/<slug:name>/risk", views.ModelRisk.as_view(), name="model-risk"),
+    path("risk-questionnaire", views.RiskQuestionnaire.as_view(), name="risk-questionnaire"),
     path("models/<slug:name>/history", views.ModelHistory.as_view(), name="model-history"),
     path("models/<slug:name>/versions/", views.VersionList.as_view(), name="version-list"),
     path("models/<slug:name>/webhooks/", views.WebhookList.as_view(), name="webhook-list"),

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
@@ -18,7 +19,7 @@ from governance.access.permissions import caller
 from governance.api.parsers import SafeJSONParser, check_json_value
 from governance.api.serializers import callers_team, parse_aware_datetime, validated
 from governance.trail.log import Actor
-from registry import actions
+from registry import actions, risk
 from registry.access import access_model, access_version, models_visible_to
 from registry.api.serializers import (
     DeliverySerializer,
@@ -93,6 +94,16 @@ class ModelRisk(APIView):
         data = validated(RiskChangeSerializer, request.data)
         model = actions.do_change_risk(model=model, user=caller(request), actor=Actor.from_request(request), **data)
         return Response(ModelSerializer(model).data)
+
+
+class RiskQuestionnaire(APIView):
+    """The risk questionnaire: its questions in the Act's order, each option with the provision it quotes."""
+
+    required_scopes = {"GET": "models:read"}
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        return Response(risk.questionnaire())
 
 
 class ModelHistory(APIView):

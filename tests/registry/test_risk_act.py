@@ -618,3 +618,32 @@ def test_migration_0006_re_classifies_a_model_stored_by_the_first_rules(unprotec
     finding = Finding.objects.get(version__model=stored)
     assert (finding.kind, finding.status) == ("risk_reclassified", "open")
     assert stored.versions.get().state == VersionState.SUBMITTED
+
+
+@pytest.mark.django_db
+def test_the_api_serves_the_questionnaire_with_each_option_quoting_its_provision(cast: Cast) -> None:
+    response = cast.ci.client().get("/api/v1/risk-questionnaire")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["text_version"] == EU_AI_ACT_TEXT_VERSION
+    questions = {q["key"]: q for q in body["questions"]}
+    assert list(questions) == [
+        "art_5_practices",
+        "art_5_1_h_objective",
+        "annex_i",
+        "annex_i_third_party_assessment",
+        "annex_iii_uses",
+        "profiles_natural_persons",
+        "art_6_3_conditions",
+        "art_6_3_no_significant_risk",
+        "art_6_3_assessment",
+        "transparency",
+    ]  # the Act's order: Art. 5, Art. 6(1), Art. 6(2), Art. 6(3)-(4), Art. 50
+    uses = {o["value"]: o["citation"] for o in questions["annex_iii_uses"]["options"]}
+    assert sorted(uses) == sorted(ANNEX_III_USES)
+    assert uses["5(c)"]["label"] == "Annex III, point 5(c), to Regulation (EU) 2024/1689"
+    assert uses["5(c)"]["text"].endswith("in the case of life and health insurance")
+    assert [o["value"] for o in questions["art_5_practices"]["options"]] == ART_5_POINTS
+    assert questions["art_6_3_assessment"]["required"] is False
+    assert questions["annex_iii_uses"]["required"] is True
