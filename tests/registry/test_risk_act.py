@@ -647,3 +647,29 @@ def test_the_api_serves_the_questionnaire_with_each_option_quoting_its_provision
     assert [o["value"] for o in questions["art_5_practices"]["options"]] == ART_5_POINTS
     assert questions["art_6_3_assessment"]["required"] is False
     assert questions["annex_iii_uses"]["required"] is True
+
+
+@pytest.mark.django_db
+def test_the_reclassify_command_runs_the_same_action_and_names_what_changed(
+    cast: Cast, make_version: MakeVersion
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    changed = _as_before_issue_27(register_model(cast, "high"), "limited")
+    make_version(changed)
+    _as_before_issue_27(register_model(cast, "minimal"), "minimal")
+    out = StringIO()
+
+    call_command("reclassify_risk", "--reason", "Catalogue wording corrected.", stdout=out)
+
+    assert out.getvalue().splitlines() == ["credit-scoring: limited -> high", "document-router: minimal (unchanged)"]
+    changed.refresh_from_db()
+    assert changed.risk_change_reason == "Catalogue wording corrected."
+    assert Finding.objects.filter(kind="risk_reclassified", version__model=changed).count() == 1
+    with pytest.raises(CommandError, match="No model named nowhere"):
+        call_command("reclassify_risk", "nowhere", "--reason", "x")
+    with pytest.raises(CommandError, match="--reason"):
+        call_command("reclassify_risk", "--reason", "  ")
