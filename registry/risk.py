@@ -558,18 +558,35 @@ def _annex_iii(a: Mapping[str, Any], found: _Findings) -> None:
     found.citations += ["eu-ai-act/art-6/2", *annex_iii]
 
 
+# Art. 5(1) points whose prohibition covers putting into service only "for this specific purpose", and (h), which
+# prohibits the use alone; the others cover placing on the market, putting into service and use.
+_SPECIFIC_PURPOSE = frozenset({"d", "e", "f", "g"})
+
+
 def _prohibited(a: Mapping[str, Any]) -> tuple[list[str], list[str]]:
-    cited = [PRACTICES[p] for p in a["art_5_practices"]]
-    sentences = [
-        "Prohibited: " + "; ".join(_short(c) for c in cited) + ". The Act prohibits placing such a system on the "
-        f"market, putting it into service and using it ({_ref('eu-ai-act/art-5/1')})."
-    ]
-    if "h" in a["art_5_practices"]:
-        sentences.append(
-            "Real-time remote biometric identification is outside Art. 5(1)(h) only where strictly necessary for one "
-            "of its objectives (i)-(iii), under the conditions of Art. 5(2) and the prior authorisation of Art. 5(3); "
-            "if that is the case, answer the objective instead."
+    practices = a["art_5_practices"]
+    cited = [PRACTICES[p] for p in practices]
+    sentences = ["Prohibited: " + "; ".join(_short(c) for c in cited) + "."]
+    if set(practices) - {"h"}:
+        scope = (
+            "placing such a system on the market, putting it into service (for points (d)-(g): for that specific "
+            "purpose) and using it"
+            if set(practices) & _SPECIFIC_PURPOSE
+            else "placing such a system on the market, putting it into service and using it"
         )
+        sentences.append(f"The Act prohibits {scope} ({_ref('eu-ai-act/art-5/1')}).")
+    if "h" in practices:
+        sentences.append(
+            f"Point (h) prohibits the use ({_ref('eu-ai-act/art-5/1')}). Real-time remote biometric identification is "
+            "outside it only where strictly necessary for one of its objectives (i)-(iii), under the conditions of "
+            "Art. 5(2) and the prior authorisation of Art. 5(3); if that is the case, answer the objective instead."
+        )
+    if set(practices) & {"ba", "bb"}:
+        sentences.append(
+            f"For points (ba) and (bb), {_ref('eu-ai-act/art-5/1a')} says when placing on the market, putting into "
+            "service and use are prohibited: check the answer against it."
+        )
+        cited.append("eu-ai-act/art-5/1a")
     return sentences, ["eu-ai-act/art-5/1", *cited]
 
 

@@ -105,7 +105,7 @@ class RiskQuestionnaireForm(forms.Form):
 
     art_5_practices = forms.MultipleChoiceField(
         label="Art. 5(1): prohibited practices",
-        help_text=risk.QUESTIONS["art_5_practices"],
+        help_text=risk.QUESTIONS["art_5_practices"] + " Points (ba) and (bb): " + cite("eu-ai-act/art-5/1a").text,
         choices=[_worded(k, c) for k, c in risk.PRACTICES.items()],
         widget=forms.CheckboxSelectMultiple,
         required=False,

@@ -81,7 +81,17 @@ def test_each_article_5_practice_is_prohibited(point: str) -> None:
     assert result.tier == "prohibited"
     assert f"eu-ai-act/art-5/1/{point}" in result.citations
     assert f"Art. 5(1)({point})" in result.rationale
-    assert "placing such a system on the market, putting it into service and using it" in result.rationale
+    if point == "h":  # Art. 5(1)(h) prohibits "the use"
+        assert "Point (h) prohibits the use" in result.rationale
+        assert "placing such a system on the market" not in result.rationale
+    elif point in "defg":  # "the putting into service for this specific purpose"
+        assert (
+            "putting it into service (for points (d)-(g): for that specific purpose) and using it" in result.rationale
+        )
+    else:
+        assert "placing such a system on the market, putting it into service and using it" in result.rationale
+    if point in ("ba", "bb"):
+        assert "eu-ai-act/art-5/1a" in result.citations
 
 
 @pytest.mark.parametrize("point", ART_5_POINTS)
