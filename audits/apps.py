@@ -1,3 +1,5 @@
+from collections.abc import Iterator
+
 from django.apps import AppConfig
 
 
@@ -10,3 +12,14 @@ class AuditsConfig(AppConfig):
     def ready(self) -> None:
         # Trail event types register themselves on import; the deployment gate plugs into the registry.
         from audits import events, hooks  # noqa: F401
+        from governance.storage import register_stored_files
+
+        register_stored_files("reports", _report_files)
+
+
+def _report_files() -> Iterator[tuple[str, str, str]]:
+    """The signed PDF reports (for verify_media)."""
+    from audits.models import Report
+
+    for report in Report.objects.order_by("created_at").iterator():
+        yield f"report {report.pk}", report.path, report.sha256

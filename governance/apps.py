@@ -18,3 +18,8 @@ class GovernanceConfig(AppConfig):
         from governance.trail import checks, events  # noqa: F401
 
         post_migrate.connect(keycheck.record_after_migrate, sender=self, dispatch_uid="assay-key-fingerprint")
+
+        from governance import storage
+
+        storage.register_stored_files("datasets", storage.dataset_files)
+        storage.register_stored_files("exports", storage.export_files)

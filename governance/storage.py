@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from django.core.files import File
@@ -17,3 +19,51 @@ def store_by_hash(path: Path, *, folder: str, sha256: str, suffix: str) -> str:
         with path.open("rb") as handle:
             name = default_storage.save(name, File(handle))
     return name
+
+
+# --- what is stored, for verify_media ----------------------------------------------------------------------------
+
+# Each app that keeps files registers a function yielding (what, storage name, sha256) for every file its rows
+# reference; the ground floor never imports the apps above it (see registry/hooks.py for the pattern).
+StoredFiles = Callable[[], Iterable[tuple[str, str, str]]]
+_SOURCES: dict[str, StoredFiles] = {}
+
+
+def register_stored_files(name: str, source: StoredFiles) -> None:
+    """Declare the files an app's rows reference (called from the app's ``ready``)."""
+    _SOURCES[name] = source
+
+
+def stored_files() -> Iterator[tuple[str, str, str]]:
+    """Every (what, storage name, expected sha256) the database references, app by app."""
+    for name in sorted(_SOURCES):
+        yield from _SOURCES[name]()
+
+
+def file_problem(name: str, sha256: str) -> str | None:
+    """Why the stored file ``name`` does not hold the bytes hashing to ``sha256`` (missing, or other bytes)."""
+    if not default_storage.exists(name):
+        return "missing"
+    digest = hashlib.sha256()
+    with default_storage.open(name, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != sha256:
+        return f"holds other bytes (sha256 {digest.hexdigest()}, expected {sha256})"
+    return None
+
+
+def dataset_files() -> Iterator[tuple[str, str, str]]:
+    """The uploaded files of dataset versions."""
+    from governance.data.models import DatasetVersion
+
+    for version in DatasetVersion.objects.exclude(file="").select_related("dataset").order_by("pk").iterator():
+        yield f"dataset {version.dataset.name} v{version.number}", str(version.file.name), version.sha256
+
+
+def export_files() -> Iterator[tuple[str, str, str]]:
+    """The evidence bundles built for exports."""
+    from governance.exports.models import Export
+
+    for export in Export.objects.exclude(file="").order_by("pk").iterator():
+        yield f"export {export.pk}", export.file, export.sha256

@@ -1,3 +1,5 @@
+from collections.abc import Iterator
+
 from django.apps import AppConfig
 
 
@@ -8,4 +10,15 @@ class RegistryConfig(AppConfig):
     verbose_name = "Model registry"
 
     def ready(self) -> None:
+        from governance.storage import register_stored_files
         from registry import events  # noqa: F401  (registers the registry's trail event types)
+
+        register_stored_files("artifacts", _artifact_files)
+
+
+def _artifact_files() -> Iterator[tuple[str, str, str]]:
+    """The model artifacts the registry's versions reference (for verify_media)."""
+    from registry.models import ModelVersion
+
+    for version in ModelVersion.objects.exclude(artifact="").select_related("model").order_by("pk").iterator():
+        yield f"model {version.model.name} v{version.number}", str(version.artifact.name), version.artifact_sha256
