@@ -165,7 +165,16 @@ follows as for disparate impact.
 Finally the two copies of each check in ``results.json`` (the run's ``results.checks`` and the
 ``checks`` rows) must agree, and the run's ``verdict`` must follow from its checks' outcomes by
 Assay's rule: ``fail`` when any check fails; else ``insufficient_evidence`` when a required
-check is (or none passed); else ``pass``. Results that lack the counts, statuses or operators (written before
+check is (or none passed); else ``pass``.
+
+Recomputing shows that a verdict follows from the counts, but an insider holding the signing
+key could edit counts and verdicts together and sign the manifest again. So the results are
+also tied to the trail: when an audit completes, Assay records in its ``audit.completed`` event
+the SHA-256 of ``{"verdict", "results", "error"}`` in canonical JSON (sorted keys, no spaces,
+UTF-8). The verifier hashes the same from ``results.json`` and compares it with that event in
+``trail/events.jsonl`` (proved in the signed checkpoint like every event there): a difference
+is a ``FAIL: results not as recorded``; an audit whose event is not in the bundle (a date range
+can leave it out) is a warning. Results that lack the counts, statuses or operators (written before
 Assay recorded them) are listed as ``WARNING: ... not recomputable: <why>``, and the ``OK``
 line counts them apart: they are never reported as recomputed.
 
@@ -276,6 +285,7 @@ __all__ = [
     "parse_verifier_key",
     "range_node_ids",
     "recompute_audit",
+    "results_sha256",
     "root_at",
     "root_from_leaf_hashes",
     "verify_bundle",
@@ -2013,6 +2023,7 @@ class BundleReport:
     previous_size: int | None = None
     audits: int = 0  # audit results read
     recomputed: int = 0  # group checks whose verdicts were recomputed from their counts
+    bound: int = 0  # audits whose results hash to what their audit.completed trail event recorded
     not_recomputable: int = 0
     problems: list[str] = dataclasses.field(default_factory=list)
     warnings: list[str] = dataclasses.field(default_factory=list)
@@ -2048,6 +2059,7 @@ class BundleReport:
             if self.not_recomputable:
                 recomputed += f" ({self.not_recomputable} checks not recomputable: see the warnings)"
             parts.append(recomputed)
+            parts.append(f"the results of {self.bound} of them are those the trail recorded")
         return "; ".join(parts)
 
 
@@ -2677,7 +2689,7 @@ def verify_bundle(
             good=good,
             report=report,
         )
-        _check_audit_results(archive, good, report)
+        _check_audit_results(archive, manifest, good, report)
     return report
 
 
@@ -3091,6 +3103,10 @@ def recompute_audit(document: Mapping[str, object], *, label: str = "audit") -> 
     ratio and threshold verdict of its group checks, and compare them with the signed results (see the module
     docstring). ``label`` names the audit in messages. Pure: reads nothing else."""
     found = Recomputation()
+    if document.get("status", "done") != "done":  # it did not complete: no verdict, nothing judged
+        if document.get("verdict") is not None:
+            found.disagreements.append(f"{label}: it did not complete, yet it has a verdict")
+        return found
     results = document.get("results")
     checks = results.get("checks") if isinstance(results, Mapping) else None
     if not isinstance(checks, Mapping):
@@ -3149,8 +3165,81 @@ def _check_verdict(
             )
 
 
-def _check_audit_results(archive: zipfile.ZipFile, good: Mapping[str, int], report: BundleReport) -> None:
-    """Recompute the verdicts of every audit in the bundle (only members that match the signed manifest)."""
+def results_sha256(document: Mapping[str, object]) -> set[str]:
+    """The SHA-256 Assay records in an audit's ``audit.completed`` trail event, of the run's verdict, results and
+    error in canonical JSON (sorted keys, no spaces, UTF-8), from a bundle's results.json. A set: results.json
+    writes an empty verdict or error as null, and the hash was of the stored value, which may be ""."""
+    found = set()
+    for verdict in {document.get("verdict"), "" if document.get("verdict") is None else document.get("verdict")}:
+        for error in {document.get("error"), "" if document.get("error") is None else document.get("error")}:
+            value = {"verdict": verdict, "results": document.get("results"), "error": error}
+            text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            found.add(hashlib.sha256(text.encode("utf-8")).hexdigest())
+    return found
+
+
+_EVENT_READ_ERRORS: tuple[type[Exception], ...] = (_LineTooLong, *_ZIP_READ_ERRORS)
+
+
+def _recorded_results(
+    archive: zipfile.ZipFile, manifest: Mapping[str, object], good: Mapping[str, int]
+) -> dict[int, tuple[int, str]]:
+    """The results hash each audit run's last ``audit.completed`` event in the bundle's trail records, by run id:
+    ``(seq, sha256)``. The events' inclusion in the signed checkpoint is checked with the rest of the trail."""
+    trail = manifest.get("trail")
+    name = trail.get("events_file") if isinstance(trail, Mapping) else None
+    if not isinstance(name, str) or name not in good:
+        return {}
+    recorded: dict[int, tuple[int, str]] = {}
+    try:
+        for line in _member_lines(archive, name, size=good[name], line_limit=MAX_LEAF_BYTES + 1):
+            if b'"audit.completed"' not in line:
+                continue  # most events are something else: not parsed twice
+            try:
+                leaf = _strict_json(line)
+            except (ValueError, UnicodeDecodeError):
+                continue  # reported by the trail's checks
+            if not isinstance(leaf, dict) or leaf.get("action") != "audit.completed":
+                continue
+            payload = leaf.get("payload")
+            if not isinstance(payload, dict):
+                continue
+            run, digest, seq = payload.get("run"), payload.get("results_sha256"), leaf.get("seq")
+            if type(run) is int and isinstance(digest, str) and type(seq) is int:
+                recorded[run] = (seq, digest)
+    except _EVENT_READ_ERRORS:
+        pass  # reported by the trail's checks
+    return recorded
+
+
+def _check_recorded(
+    document: Mapping[str, object], recorded: Mapping[int, tuple[int, str]], label: str, report: BundleReport
+) -> None:
+    """The results are those the trail recorded when the audit completed (an edit consistent with itself, re-signed
+    with the real key, is still caught here)."""
+    run = document.get("run")
+    if type(run) is not int or run not in recorded:
+        report.warnings.append(
+            f"{label}: its audit.completed event is not in this bundle's trail (the export's date range may leave it "
+            "out), so its results are not tied to the trail"
+        )
+        return
+    seq, digest = recorded[run]
+    if digest not in results_sha256(document):
+        report.problem(
+            f"results not as recorded: {label}: the SHA-256 of its verdict, results and error is "
+            f"{sorted(results_sha256(document))[0]}, the trail's audit.completed event {seq} recorded {_shown(digest)}"
+        )
+    else:
+        report.bound += 1
+
+
+def _check_audit_results(
+    archive: zipfile.ZipFile, manifest: Mapping[str, object], good: Mapping[str, int], report: BundleReport
+) -> None:
+    """Recompute the verdicts of every audit in the bundle (only members that match the signed manifest), and tie
+    its results to the trail."""
+    recorded = _recorded_results(archive, manifest, good)
     for name in sorted(good, key=lambda n: (len(n), n)):
         if not _RESULTS_MEMBER.fullmatch(name):
             continue
@@ -3166,6 +3255,7 @@ def _check_audit_results(archive: zipfile.ZipFile, good: Mapping[str, int], repo
         if not isinstance(document, Mapping):
             report.problem(f"{name} is not a JSON object")
             continue
+        _check_recorded(document, recorded, label, report)
         found = recompute_audit(document, label=label)
         report.audits += 1
         report.recomputed += len(found.recomputed)

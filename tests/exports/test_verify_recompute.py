@@ -28,7 +28,16 @@ from audits.policies import builtin_policies, load_policy
 from governance.exports.bundle import json_bytes
 from governance.trail.verifier import recompute_audit
 from tests.conftest import Cast
-from tests.exports.conftest import API, Evidence, members, post_export, rewrite, run_verify, trusted_keys_text
+from tests.exports.conftest import (
+    API,
+    Evidence,
+    jsonl,
+    members,
+    post_export,
+    rewrite,
+    run_verify,
+    trusted_keys_text,
+)
 
 FOUR_FIFTHS = {"value": 0.8, "exact": "4/5", "operator": ">=", "basis": {"citation": "29 CFR 1607.4(D)"}}
 
@@ -50,16 +59,33 @@ def exported(cast: Cast, evidence: Evidence) -> tuple[bytes, str]:
     return bundle, f"audits/run-{evidence.run_id}/results.json"
 
 
-def edit_results(bundle: bytes, name: str, edit: Callable[[dict[str, Any]], None]) -> bytes:
+def edit_results(
+    bundle: bytes, name: str, edit: Callable[[dict[str, Any]], None], *, keep_completed_event: bool = True
+) -> bytes:
     """``bundle`` with its audit's results edited in both places they are written (the run's results and the checks'
-    rows) and the manifest signed again with the server's real key, as an insider could."""
-    document = json.loads(members(bundle)[name])
+    rows) and the manifest signed again with the server's real key, as an insider could. Without
+    ``keep_completed_event`` the trail in the bundle lacks the run's audit.completed event (with its proof), as a
+    bundle whose date range ends before the run completed does: its results are then tied to no trail event."""
+    files = members(bundle)
+    document = json.loads(files[name])
     edit(document)
     for row in document["checks"]:
         check = document["results"]["checks"][row["check"]]
         row["outcome"] = check["outcome"]
         row["details"] = {k: v for k, v in check.items() if k not in ("outcome", "required", "reason")}
-    return rewrite(bundle, change={name: json_bytes(document)}, resign=True)
+    change = {name: json_bytes(document)}
+    dropped = 0
+    if not keep_completed_event:
+        events, proofs = jsonl(files["trail/events.jsonl"]), jsonl(files["trail/proofs.jsonl"])
+        kept = [i for i, event in enumerate(events) if json.loads(event)["action"] != "audit.completed"]
+        dropped = len(events) - len(kept)
+        change["trail/events.jsonl"] = b"".join(events[i] for i in kept)
+        change["trail/proofs.jsonl"] = b"".join(proofs[i] for i in kept)
+
+    def fewer_events(header: dict[str, Any]) -> None:
+        header["trail"]["events"] -= dropped
+
+    return rewrite(bundle, change=change, resign=True, edit_header=fewer_events)
 
 
 def group_row(document: dict[str, Any], group: str) -> dict[str, Any]:
@@ -80,7 +106,9 @@ def test_a_real_audits_verdicts_are_recomputed_from_its_counts(exported: tuple[b
 
     assert verdict.code == 0, verdict.text
     assert "the verdicts of 1 group checks of 1 audits follow from their counts" in verdict.out, verdict.text
+    assert "the results of 1 of them are those the trail recorded" in verdict.out, verdict.text
     assert "not recomputable" not in verdict.text
+    assert "WARNING" not in verdict.err
 
 
 def test_a_flipped_verdict_is_caught_even_when_the_manifest_is_re_signed(exported: tuple[bytes, str]) -> None:
@@ -98,8 +126,11 @@ def test_a_flipped_verdict_is_caught_even_when_the_manifest_is_re_signed(exporte
 
     assert verdict.code == 1, verdict.text
     lines = fails(verdict)
-    assert lines, verdict.text
-    assert all(line.startswith("FAIL: recomputation disagrees: ") for line in lines), verdict.text
+    recomputation = [line for line in lines if line.startswith("FAIL: recomputation disagrees: ")]
+    assert len(recomputation) == 2, verdict.text
+    # The one other failure: the results are not those the trail recorded when the audit completed.
+    [recorded] = [line for line in lines if line not in recomputation]
+    assert recorded.startswith(f"FAIL: results not as recorded: audit run {run}: the SHA-256 of its verdict"), recorded
     where = f"audit run {run}, disparate_impact, grouping 'sex', group 'sex=F'"
     assert any(
         line.startswith(f"FAIL: recomputation disagrees: {where}: ")
@@ -137,6 +168,29 @@ def test_an_edited_count_that_takes_a_ratio_below_the_threshold_is_caught(export
     assert "its checks' outcomes give the verdict" not in text  # the outcomes were not edited: the verdict follows
 
 
+def test_an_edit_consistent_with_itself_is_caught_by_the_trail(exported: tuple[bytes, str]) -> None:
+    """Counts, rates, ratio, verdicts all edited together (39 of 100 selected, failing four-fifths): every verdict
+    follows from the edited counts, but the results are no longer those the trail recorded when the audit ran."""
+    bundle, name = exported
+    run = name.split("/")[1].removeprefix("run-")
+
+    def rewrite_history(document: dict[str, Any]) -> None:
+        check = document["results"]["checks"]["disparate_impact"]
+        [row] = [row for row in check["groupings"][0]["groups"] if row["group"] == "sex=F"]
+        row.update(selected=39, selection_rate=0.39, selection_rate_exact="39/100", passes=False)
+        row.update(impact_ratio=0.78, impact_ratio_exact="39/50")
+        check["outcome"] = "fail"
+        document["verdict"] = document["results"]["verdict"] = "fail"
+
+    verdict = verify(edit_results(bundle, name, rewrite_history))
+
+    assert verdict.code == 1, verdict.text
+    [line] = fails(verdict)
+    assert line.startswith(f"FAIL: results not as recorded: audit run {run}: the SHA-256 of its verdict, results and ")
+    assert "the trail's audit.completed event" in line
+    assert "recomputation disagrees" not in verdict.err
+
+
 def test_results_without_counts_or_operators_are_not_recomputable_never_silently_ok(
     exported: tuple[bytes, str],
 ) -> None:
@@ -148,10 +202,11 @@ def test_results_without_counts_or_operators_are_not_recomputable_never_silently
         check = document["results"]["checks"]["disparate_impact"]
         del check["thresholds"]["impact_ratio_min"]["operator"]
 
-    verdict = verify(edit_results(bundle, name, older))
+    verdict = verify(edit_results(bundle, name, older, keep_completed_event=False))
 
     assert verdict.code == 0, verdict.text
     assert "WARNING: audit run " in verdict.err
+    assert "its audit.completed event is not in this bundle's trail" in verdict.err
     assert "disparate_impact: not recomputable: threshold impact_ratio_min has no operator" in verdict.err
     assert "the verdicts of 0 group checks of 1 audits follow from their counts (1 checks not recomputable" in (
         verdict.out
@@ -167,15 +222,16 @@ def test_results_written_by_the_contract_are_recomputed_in_the_bundle(exported: 
         document["results"]["checks"]["disparate_impact"] = disparate_impact(EXAMPLES, outcome="fail")
         document["verdict"] = document["results"]["verdict"] = "fail"
 
-    verdict = verify(edit_results(bundle, name, by_contract))
+    verdict = verify(edit_results(bundle, name, by_contract, keep_completed_event=False))
     assert verdict.code == 0, verdict.text
     assert "the verdicts of 1 group checks of 1 audits follow from their counts" in verdict.out
+    assert "the results of 0 of them are those the trail recorded" in verdict.out
 
     def strict(document: dict[str, Any]) -> None:
         by_contract(document)
         document["results"]["checks"]["disparate_impact"]["thresholds"]["impact_ratio_min"]["operator"] = ">"
 
-    verdict = verify(edit_results(bundle, name, strict))
+    verdict = verify(edit_results(bundle, name, strict, keep_completed_event=False))
     assert verdict.code == 1, verdict.text
     assert "grouping 'sex', group 'sex=female': from the counts (20 selected of 30) the impact ratio is 4/5 (0.8)" in (
         verdict.err
