@@ -153,6 +153,7 @@ def _body(result: GateDecision) -> dict[str, Any]:
             {**finding, "resolve_url": f"{findings_url}{finding['id']}/resolve"} for finding in result.open_findings
         ],
         "findings_url": findings_url,
+        "group_facts": result.group_facts,
         "token": result.token or None,
     }
 

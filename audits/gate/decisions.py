@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import transaction
 
 from audits import events
+from audits.checks.facts import group_facts
 from audits.gate import reads
 from audits.models import AuditRun, Policy, RunStatus, Verdict
 from governance.access.models import User
@@ -50,6 +51,9 @@ class GateDecision:
     approvers: list[int] = field(default_factory=list)
     open_findings: list[dict[str, Any]] = field(default_factory=list)
     token: str = ""
+    # The groups the audit did not judge as such (unknown category, excluded, too small, undefined rate), as
+    # audits.checks.facts.group_facts gives them: the report and monitoring show the same facts.
+    group_facts: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _known_roles(version: Any, policy_version: Any) -> dict[str, Any] | None:
@@ -132,6 +136,7 @@ def decide(
         _judge_approvals(result)
     elif result.open_findings:
         result.reasons.append(_open_findings_reason(result))
+    result.reasons.extend(_group_fact_reason(result.run, fact) for fact in result.group_facts)
     if result.decision == PASS:
         result.token = _token(result)
     return _record(result, actor=actor)
@@ -186,6 +191,8 @@ def _judge_audit(
         run = execute_audit(run.pk)
     run = _wait(run, wait)
     result.run = run
+    if run.status == RunStatus.DONE:
+        result.group_facts = group_facts(run.results or {})
     if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
         result.decision = PENDING
         result.reasons = [f"Audit run {run.pk} is {run.status} ({run.progress}%): ask again, or poll the run."]
@@ -230,6 +237,11 @@ def _judge_approvals(result: GateDecision) -> None:
             else f"No audit is required for {tier}-risk models"
         )
         result.reasons = [audit, f"{version} is {version.state} with {len(approvals)} approval(s)"]
+
+
+def _group_fact_reason(run: AuditRun | None, fact: dict[str, Any]) -> str:
+    where = f"Audit run {run.pk}" if run is not None else "The audit"
+    return f"{where}, {fact['check']}, group not judged ({fact['kind']}): {fact['reason'].rstrip('.')}."
 
 
 def _open_findings_reason(result: GateDecision) -> str:

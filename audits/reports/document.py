@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
+from audits.checks.facts import group_facts
 from audits.ll144 import LL144Error
 from audits.ll144 import build_summary as ll144_summary
 from audits.reports.charts import Chart
@@ -1134,8 +1135,6 @@ def _run_sections(b: _Builder, ctx: Mapping[str, Any], charts: Mapping[int, Sequ
 def _groups_not_judged(b: _Builder, run: Mapping[str, Any]) -> None:
     """The groups the run's checks did not judge as such (unknown category, excluded, too small, undefined rate),
     from :func:`audits.checks.facts.group_facts`, the function the gate's reasons and monitoring read too."""
-    from audits.checks.facts import group_facts  # a pure module; imported here, beside its one use in this file
-
     facts = group_facts({"checks": {check["name"]: check["details"] for check in run["checks"]}})
     if not facts:
         return
@@ -1156,8 +1155,9 @@ def _groups_not_judged(b: _Builder, run: Mapping[str, Any]) -> None:
         ],
         widths=(0.17, 0.16, 0.25, 0.12, 0.08, 0.1, 0.12),
     )
+    b.text("Share: of all rows for the unknown category, of the known rows for a group.", "small")
     for fact in facts:
-        b.para(f"• {esc(fact['reason'])}.", "small")
+        b.para(f"• {esc(fact['reason'].rstrip('.'))}.", "small")
 
 
 def _ll144(b: _Builder, run: Mapping[str, Any]) -> None:

@@ -519,6 +519,7 @@ def monitoring_rules(version: ModelVersion, config: MonitorConfig) -> tuple[dict
     if "min_batch_rows" not in thresholds:  # a baseline stored before the key existed: the shipped one's, with basis
         thresholds["min_batch_rows"] = _shipped_baseline_monitoring()["min_batch_rows"]
     reference = (document.get("checks", {}).get("disparate_impact") or {}).get("reference_group")
+    small_groups = document.get("small_groups") or {}
     rules = FairnessRules(
         impact_ratio_min=float(thresholds.get("impact_ratio_alert", {}).get("value", 0.8)),
         min_group_size=int(document["min_group_size"]),
@@ -526,6 +527,11 @@ def monitoring_rules(version: ModelVersion, config: MonitorConfig) -> tuple[dict
         intersections=document.get("intersections", False),
         reference_group=reference if isinstance(reference, Mapping) else None,
         basis=thresholds.get("impact_ratio_alert", {}).get("basis"),
+        small_groups=small_groups.get("handling", "insufficient"),
+        small_groups_basis=small_groups.get("basis"),
+        exclude_groups_below_share=(document.get("checks", {}).get("disparate_impact") or {}).get(
+            "exclude_groups_below_share"
+        ),
     )
     return thresholds, rules, f"{policy.policy.name} v{policy.number}"
 

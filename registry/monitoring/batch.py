@@ -338,6 +338,12 @@ class FairnessRules:
     intersections: bool | list[list[str]] = False
     reference_group: Any = None
     basis: Mapping[str, Any] | None = None
+    # The policy's small-group handling ("insufficient" or "exclude", with its basis) and LL144-style exclusions
+    # (the policy's exclude_groups_below_share entry; group name -> the auditor's justification), as audits apply them.
+    small_groups: str = "insufficient"
+    small_groups_basis: Mapping[str, Any] | None = None
+    exclude_groups_below_share: Mapping[str, Any] | None = None
+    exclusions: Mapping[str, str] = field(default_factory=dict)
 
 
 def live_fairness(
@@ -355,6 +361,7 @@ def live_fairness(
         favourable=spec.favourable,
         prediction=spec.prediction or "decision",
         reference_groups=dict(spec.reference_groups),
+        exclusions=dict(rules.exclusions),
     )
     evaluation = Evaluation(
         y_true=y_pred, y_pred=y_pred, scores=None, protected=dict(protected), roles=roles, rows=len(y_pred)
@@ -365,10 +372,14 @@ def live_fairness(
     }
     if rules.reference_group is not None:
         settings["reference_group"] = rules.reference_group
+    if rules.exclude_groups_below_share is not None:
+        settings["exclude_groups_below_share"] = dict(rules.exclude_groups_below_share)
     context = CheckContext(
         confidence_level=rules.confidence_level,
         min_group_size=rules.min_group_size,
         intersections=rules.intersections,
+        small_groups=rules.small_groups,
+        small_groups_basis=rules.small_groups_basis,
     )
     outcome = DisparateImpactCheck().run(evaluation, settings, context)
     return {"outcome": outcome.outcome, "reason": outcome.reason, **outcome.details}

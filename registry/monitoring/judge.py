@@ -4,9 +4,12 @@
   ``psi_alert`` an alert, above ``psi_warning`` a warning; but on fewer rows than the policy's ``min_batch_rows``
   the level is ``insufficient_evidence`` whatever the value (PSI's sampling noise grows as the batch shrinks: by
   chance alone a one-row batch is "drift"), reported, never an alert, a warning or a pass.
-- Live fairness: a group whose impact ratio is below ``impact_ratio_alert`` is an alert only when the group and its
-  reference group both have at least the policy's ``min_group_size`` rows (the audits' rule); below the threshold
-  with too few rows is ``insufficient_evidence``, reported, never an alert and never a pass.
+- Live fairness: judged by the audits' disparate-impact check, with ``impact_ratio_alert`` as its threshold. A judged
+  group whose impact ratio does not meet it is an alert; a group the check does not judge (too small, or compared
+  with a reference that is, or with an undefined rate) is ``insufficient_evidence``, reported, never an alert and
+  never a pass; an excluded group is reported (``info``). The unknown, excluded, insufficient and undefined facts
+  are kept in ``evidence["group_facts"]`` and said in ``evidence["reason"]``, from
+  ``audits.checks.facts.group_facts``: the same facts, in the same words, as the audits' gate and reports.
 - Performance decay (labels known): the baseline's figure minus the batch's; above ``accuracy_drop_alert`` (and
   ``recall_drop_alert``, ``roc_auc_drop_alert`` when the policy sets them) an alert; on fewer labelled rows than
   ``min_batch_rows``, ``insufficient_evidence`` (one wrong decision is not a 100-point fall in accuracy).
@@ -22,6 +25,8 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from audits.checks.facts import group_facts
 
 ALERT, WARNING, OK, INSUFFICIENT, INFO = "alert", "warning", "ok", "insufficient_evidence", "info"
 PREDICTION, SCORE, LABEL = "(prediction)", "(score)", "(label)"
@@ -157,7 +162,7 @@ def judge(results: Mapping[str, Any], *, thresholds: Mapping[str, Any], baseline
     drift(PREDICTION, "prediction", results.get("prediction"))
     drift(SCORE, "score", results.get("score"))
     drift(LABEL, "label", results.get("label"))
-    _fairness(results.get("fairness"), thresholds, alerts, rows)
+    _fairness(results.get("fairness"), thresholds, alerts, rows, evidence)
     _performance(results.get("performance"), thresholds, baseline, alerts, rows)
     return Judgement(alerts=alerts, warnings=warnings, statistics=rows, evidence=evidence)
 
@@ -166,11 +171,29 @@ def _info(subject: str, kind: str, statistic: str, value: Any, p_value: Any = No
     return {"subject": subject, "kind": kind, "statistic": statistic, "value": value, "p_value": p_value, "level": INFO}
 
 
+# The level of a live-fairness group the check did not judge, by its status (audits.checks.disparate_impact).
+_NOT_JUDGED_LEVELS = {
+    "insufficient_small_group": INSUFFICIENT,
+    "undefined": INSUFFICIENT,
+    "excluded_small_group": INFO,
+    "excluded_below_share": INFO,
+}
+
+
 def _fairness(
-    fairness: Mapping[str, Any] | None, thresholds: Mapping[str, Any], alerts: list[Alert], rows: list[dict[str, Any]]
+    fairness: Mapping[str, Any] | None,
+    thresholds: Mapping[str, Any],
+    alerts: list[Alert],
+    rows: list[dict[str, Any]],
+    evidence: dict[str, Any],
 ) -> None:
     if not fairness:
         return
+    facts = group_facts(fairness)
+    evidence["group_facts"] = facts
+    if facts:
+        said = "Live fairness, groups not judged: " + "; ".join(fact["reason"].rstrip(".") for fact in facts) + "."
+        evidence["reason"] = f"{evidence['reason']} {said}".strip()
     minimum = fairness.get("impact_ratio_min")
     for grouping in fairness.get("groupings", []):
         groups = grouping["groups"]
@@ -180,11 +203,8 @@ def _fairness(
             rows.append(_info(subject, "group", "selection_rate", group["selection_rate"]))
             rows.append(_info(subject, "group", "count", group["count"]))
             ratio = group.get("impact_ratio")
-            level = OK
-            below = ratio is not None and minimum is not None and ratio < minimum and not group["reference"]
-            if below and not group["excluded_below_share"]:
-                large = not group["below_min_group_size"] and reference and not reference["below_min_group_size"]
-                level = ALERT if large else INSUFFICIENT
+            status = group.get("status")
+            level = _NOT_JUDGED_LEVELS.get(status, ALERT if status == "judged" and group.get("passes") is False else OK)
             rows.append({**_info(subject, "group", "impact_ratio", ratio, group.get("p_value")), "level": level})
             if level == ALERT:
                 alerts.append(
