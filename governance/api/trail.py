@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -16,27 +17,70 @@ from rest_framework.views import APIView
 from governance.api.serializers import parse_aware_datetime
 from governance.trail.checkpoints import CheckpointRefused, issue_checkpoint, latest_checkpoint
 from governance.trail.keys import published_verifier_keys
+from governance.trail.leaf import SignedEvent, format_time
 from governance.trail.log import TrailError, prove_consistency, prove_inclusion, root_at
 from governance.trail.models import Checkpoint, Event
 
 
 class EventSerializer(serializers.ModelSerializer):
+    """An event as its leaf bytes state it (``SignedEvent``): the columns serve filtering only, so an edited column
+    is never shown as evidence. ``leaf_verified`` is False when the stored hash is not the leaf's, or the bytes are
+    not this event's leaf (``verify_trail`` names what happened)."""
+
+    recorded_at = serializers.SerializerMethodField()
+    action = serializers.SerializerMethodField()
+    object_type = serializers.SerializerMethodField()
+    object_id = serializers.SerializerMethodField()
+    payload = serializers.SerializerMethodField()
     leaf = serializers.SerializerMethodField()
     leaf_hash = serializers.SerializerMethodField()
+    leaf_verified = serializers.SerializerMethodField()
     actor = serializers.SerializerMethodField()
 
     class Meta:
         model = Event
-        fields = ["seq", "recorded_at", "action", "actor", "object_type", "object_id", "payload", "leaf", "leaf_hash"]
+        fields = [
+            "seq", "recorded_at", "action", "actor", "object_type", "object_id", "payload", "leaf", "leaf_hash",
+            "leaf_verified",
+        ]  # fmt: skip
+
+    def _signed(self, event: Event) -> SignedEvent:
+        cached = getattr(event, "_signed_event", None)
+        if cached is None:
+            cached = SignedEvent(bytes(event.leaf), bytes(event.leaf_hash), seq=event.seq)
+            event._signed_event = cached  # type: ignore[attr-defined]
+        return cached
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_recorded_at(self, event: Event) -> str | None:
+        moment = self._signed(event).recorded_at
+        return format_time(moment) if moment is not None else None
+
+    def get_action(self, event: Event) -> str:
+        return self._signed(event).action
+
+    def get_object_type(self, event: Event) -> str:
+        return self._signed(event).object_type
+
+    def get_object_id(self, event: Event) -> str:
+        return str(self._signed(event).object_id)
+
+    def get_payload(self, event: Event) -> dict[str, Any]:
+        return self._signed(event).payload
 
     def get_leaf(self, event: Event) -> str:
-        return bytes(event.leaf).decode("utf-8")
+        return bytes(event.leaf).decode("utf-8", errors="replace")
 
     def get_leaf_hash(self, event: Event) -> str:
         return bytes(event.leaf_hash).hex()
 
+    def get_leaf_verified(self, event: Event) -> bool:
+        signed = self._signed(event)
+        return signed.hash_ok and signed.readable
+
     def get_actor(self, event: Event) -> dict[str, Any]:
-        return {"kind": event.actor_kind, "user": event.actor_user_id, "token": event.actor_token_id}
+        signed = self._signed(event)
+        return {"kind": signed.actor_kind, "user": signed.actor_user_id, "token": signed.actor_token_id}
 
 
 class CheckpointSerializer(serializers.ModelSerializer):

@@ -21,6 +21,7 @@ from governance.portal.access import may, portal_view
 from governance.portal.pagination import paginate
 from governance.trail import verifier
 from governance.trail.checkpoints import CheckpointRefused, issue_checkpoint, latest_checkpoint
+from governance.trail.leaf import SignedEvent
 from governance.trail.log import TrailError, prove_inclusion, root_at
 from governance.trail.models import Checkpoint, Event
 
@@ -64,10 +65,10 @@ def events(request: HttpRequest) -> HttpResponse:
             found = found.filter(recorded_at__gte=_day(data["since"]))
         if data["until"]:
             found = found.filter(recorded_at__lt=_day(data["until"]) + dt.timedelta(days=1))
-    page = paginate(
-        request, found.only("seq", "recorded_at", "action", "actor_kind", "actor_user_id", "object_type", "object_id")
-    )
-    return render(request, "trail/events.html", {"form": form, "page": page}, status=status)
+    page = paginate(request, found.only("seq", "leaf", "leaf_hash"))
+    # What each row shows is read from its leaf bytes (what the log commits to), never from editable columns.
+    signed = [SignedEvent(bytes(e.leaf), bytes(e.leaf_hash), seq=e.seq) for e in page]
+    return render(request, "trail/events.html", {"form": form, "page": page, "signed": signed}, status=status)
 
 
 @portal_view(GET="trail:read")
@@ -93,8 +94,8 @@ def event_detail(request: HttpRequest, seq: int) -> HttpResponse:
         request,
         "trail/event_detail.html",
         {
-            "event": event,
-            "leaf": bytes(event.leaf).decode("utf-8"),
+            "event": SignedEvent(bytes(event.leaf), bytes(event.leaf_hash), seq=event.seq),
+            "leaf": bytes(event.leaf).decode("utf-8", errors="replace"),
             "leaf_hash": bytes(event.leaf_hash).hex(),
             "proof": proof,
         },

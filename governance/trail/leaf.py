@@ -115,3 +115,47 @@ def rederive_batch(rows: Sequence[Row]) -> tuple[bytes, list[Checked]]:
         )
         previous = computed
     return (bytes(rows[0][11]) if rows else b""), results
+
+
+class SignedEvent:
+    """What an event says, read from its leaf bytes (what is hashed into the log), never from the row's columns.
+
+    The API and the portal show these: a column edited behind the triggers' back cannot be displayed as evidence,
+    because what is displayed is what the Merkle tree commits to. ``hash_ok`` says whether the stored leaf hash is
+    SHA-256(0x00 || leaf); ``readable`` is False when the bytes are not a leaf at all (then the fields are empty).
+    """
+
+    __slots__ = (
+        "action",
+        "actor_kind",
+        "actor_token_id",
+        "actor_user_id",
+        "hash_ok",
+        "object_id",
+        "object_type",
+        "payload",
+        "readable",
+        "recorded_at",
+        "seq",
+    )  # fmt: skip
+
+    def __init__(self, leaf: bytes, stored_hash: bytes, *, seq: int) -> None:
+        self.seq = seq
+        self.hash_ok = leaf_hash(leaf) == stored_hash
+        try:
+            decoded = json.loads(leaf)
+            actor, target = decoded["actor"], decoded["object"]
+            self.recorded_at: dt.datetime | None = dt.datetime.fromisoformat(decoded["time"])
+            self.action: str = decoded["action"]
+            self.actor_kind: str = actor["kind"]
+            self.actor_user_id: int | None = actor.get("user")
+            self.actor_token_id: int | None = actor.get("token")
+            self.object_type: str = target["type"]
+            self.object_id: str = target["id"]
+            self.payload: dict[str, Any] = decoded["payload"]
+            self.readable = decoded.get("seq") == seq
+        except (ValueError, KeyError, TypeError, AttributeError):
+            self.recorded_at, self.action, self.actor_kind = None, "", ""
+            self.actor_user_id = self.actor_token_id = None
+            self.object_type, self.object_id, self.payload = "", "", {}
+            self.readable = False

@@ -204,3 +204,40 @@ def test_a_checkpoint_whose_clock_goes_backwards_is_refused(settings, monkeypatc
     with pytest.raises(checkpoints.CheckpointRefused, match="before the last checkpoint's time"):
         issue_checkpoint()
     assert Checkpoint.objects.count() == 1
+
+
+def test_an_edited_column_is_never_shown_as_evidence(cast: Cast) -> None:
+    """The red team edited an event's payload and action columns: verify_trail caught it, but the API and the
+    portal showed the edited values. Both now show what the leaf bytes (what the log commits to) say."""
+    from django.test import Client
+
+    from tests.trail.helpers import as_attacker
+
+    append(3)
+    seq = Event.objects.get(object_type="test", object_id="1").seq
+    as_attacker(
+        lambda cursor: cursor.execute(
+            "UPDATE governance_event SET payload = %s, action = 'forged.action', object_id = '999' WHERE seq = %s",
+            ['{"slug": "forged"}', seq],
+        )
+    )
+    body = cast.officer.client().get(f"/api/v1/trail/events/{seq}/").json()
+    assert (body["action"], body["object_id"], body["payload"]) == ("team.created", "1", {"slug": "t1"})
+    assert body["leaf_verified"] is True  # the leaf itself is intact; the columns are what changed
+    listed = cast.officer.client().get("/api/v1/trail/events/?object_type=test").json()["results"]
+    assert {e["payload"]["slug"] for e in listed} == {"t0", "t1", "t2"}
+    portal = Client()
+    portal.force_login(cast.officer.user)
+    assert "forged" not in portal.get(f"/trail/events/{seq}/").content.decode()
+    assert "forged" not in portal.get("/trail/events/").content.decode()
+    assert run_verify_trail()[0] == 1  # and the edit is still reported
+
+
+def test_an_altered_leaf_is_flagged_where_it_is_shown(cast: Cast) -> None:
+    from tests.trail.helpers import as_attacker
+
+    append(2)
+    as_attacker(lambda cursor: cursor.execute("UPDATE governance_event SET leaf = %s WHERE seq = 1", [b"not a leaf"]))
+    body = cast.officer.client().get("/api/v1/trail/events/1/").json()
+    assert body["leaf_verified"] is False
+    assert body["action"] == ""
