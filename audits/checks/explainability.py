@@ -455,6 +455,21 @@ def _declared_sources(evaluation: Any, columns: Mapping[str, str]) -> dict[str, 
     return by_role
 
 
+def _thresholds_judged(settings: Mapping[str, Any], *, limit: float | None, rule: ProxyRule | None) -> dict[str, Any]:
+    """The thresholds the policy sets for this check (only those it sets), with their operators and bases."""
+    judged: dict[str, Any] = {}
+    if limit is not None:
+        operator = operator_of(settings, "protected_attribute_max_share", "<=")
+        judged["protected_attribute_max_share"] = {
+            "value": limit,
+            "operator": operator,
+            "basis": basis(settings, "protected_attribute_max_share"),
+        }
+    if rule is not None:
+        judged["proxy_association_min"] = {"value": rule.value, "operator": rule.operator, "basis": rule.basis}
+    return judged
+
+
 def _describe_reason(reason: Mapping[str, Any]) -> str:
     if reason["why"] == "model_input":
         return f"is {reason['attribute']}"
@@ -552,18 +567,7 @@ class ExplainabilityCheck(Check):
             "declared_not_inputs": sorted(
                 {source for sources in derived_from.values() for source in sources} - set(by_feature)
             ),
-            "thresholds": {
-                "protected_attribute_max_share": None
-                if limit is None
-                else {
-                    "value": limit,
-                    "operator": operator_of(settings, "protected_attribute_max_share", "<="),
-                    "basis": basis(settings, "protected_attribute_max_share"),
-                },
-                "proxy_association_min": None
-                if rule is None
-                else {"value": rule.value, "operator": rule.operator, "basis": rule.basis},
-            },
+            "thresholds": _thresholds_judged(settings, limit=limit, rule=rule),
             "proxy_measure": None if rule is None else rule.measure,
             "proxies": proxies,
             "proxy_rule": {
@@ -599,7 +603,7 @@ class ExplainabilityCheck(Check):
                 **details,
             )
         share = details["protected_share"]
-        rule = details["thresholds"]["proxy_association_min"]
+        rule = details["thresholds"].get("proxy_association_min")
         if not counted:
             unmeasured = (
                 ""
