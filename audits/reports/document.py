@@ -984,7 +984,10 @@ def _check_explainability(b: _Builder, d: Mapping[str, Any]) -> None:
                 f"{fmt_number(coverage.get('rows_explained'))} of {fmt_number(coverage.get('rows_sampled'))} "
                 f"sampled; background {fmt_number(coverage.get('background_rows'))} rows",
             ),
-            ("Share of attribution on protected attributes", fmt_number(d.get("protected_share"))),
+            (
+                "Share of attribution on protected attributes (and the features counted for them)",
+                fmt_number(d.get("protected_share")),
+            ),
             ("Note", d.get("explainer_note")),
         ]
     )
@@ -1009,6 +1012,27 @@ def _check_explainability(b: _Builder, d: Mapping[str, Any]) -> None:
         ],
         widths=(0.3, 0.25, 0.15, 0.1, 0.2),
     )
+    counted = d.get("counted_features")
+    if counted is not None:
+        b.h3("Features counted in the protected share")
+        b.table(
+            ["Feature", "Counted because", "Rank", "Share"],
+            [
+                (e["feature"], "; ".join(map(_counted_because, e["because"])), e["rank"], fmt_number(e["share"]))
+                for e in counted
+            ],
+            widths=(0.25, 0.5, 0.1, 0.15),
+        )
+
+
+def _counted_because(reason: Mapping[str, Any]) -> str:
+    """Why explainability counted a feature as a protected attribute's (its ``counted_features`` entries)."""
+    if reason.get("why") == "model_input":
+        return f"is the protected attribute {reason.get('attribute')}"
+    if reason.get("why") == "declared":
+        return f"{reason.get('attribute')} is derived from it (declared in the column roles)"
+    measure = {"cramers_v": "Cramér's V"}.get(str(reason.get("measure")), str(reason.get("measure")))
+    return f"{measure} {fmt_number(reason.get('value'), 2)} with {reason.get('attribute')}"
 
 
 def _check_adversarial(b: _Builder, d: Mapping[str, Any]) -> None:

@@ -147,7 +147,7 @@ def test_the_run_report_states_every_section_and_the_verdict(
         "Group fairness: FAIL",
         "Disparate impact: FAIL",
         "Data quality: PASS",
-        "Explainability (SHAP): PASS",
+        "Explainability (SHAP): FAIL",  # age, an input, determines age_group: its attribution counts (issue 16)
         "Adversarial robustness: PASS",
         "Approvals and sign-offs",
         "Regulation map",
@@ -156,6 +156,8 @@ def test_the_run_report_states_every_section_and_the_verdict(
     ]
     for section in sections:
         assert section in text, section
+    assert "Features counted in the protected share" in text
+    assert "age Cramér's V 1.00 with age_group" in text
     contents = flat(pages[1])
     assert "Executive summary" in contents
     assert "Regulation map" in contents
