@@ -9,6 +9,7 @@ independently of the attribute has a V near 0."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -310,3 +311,22 @@ def test_through_run_audit_json_the_demo_models_age_counts_for_age_group(
     result = json.loads(capsys.readouterr().out)
     [check] = [c for c in result["checks"] if c["check"] == "explainability"]
     assert_age_counted(check, ["association"])
+
+
+def test_derived_from_is_keyed_by_role_and_bad_values_are_refused_by_name() -> None:
+    from audits.evaluation import EvaluationError
+
+    roles = ColumnRoles.from_json(
+        {"label": "y", "protected": {"age_band": "age_group"}, "derived_from": {"age_group": ["age", "age"]}}
+    )
+    assert roles.derived_from == {"age_band": ("age",)}  # named by its column, kept by its role
+    assert roles.as_json()["derived_from"] == {"age_band": ["age"]}
+    assert "derived_from" not in ColumnRoles.from_json({"label": "y", "protected": ["sex"]}).as_json()
+    for bad, words in (
+        ({"income": ["salary"]}, "'income' is not a protected role or column"),
+        ({"age_group": "age"}, "give 'age_band' a list of the columns it is derived from"),
+        ({"age_group": [""]}, "derived_from: a column of 'age_band' is empty"),
+    ):
+        with pytest.raises(EvaluationError, match=re.escape(words)) as refused:
+            ColumnRoles.from_json({"label": "y", "protected": {"age_band": "age_group"}, "derived_from": bad})
+        assert refused.value.field == "derived_from"
