@@ -2698,7 +2698,7 @@ def verify_bundle(
 # ---------------------------------------------------------------------------------------------
 
 _RESULTS_MEMBER = re.compile(r"audits/run-([0-9]+)/results\.json")
-_MAX_RESULTS_BYTES = 256 << 20  # a run's results: tables of groups, far below this
+_MAX_RESULTS_BYTES = 64 << 20  # a run's results: tables of groups, a few MB for thousands of intersections
 # Exact numbers as Assay writes them ("20/30", "0.8"): bounded, so "1e999999999" cannot make a giant integer.
 _EXACT_TEXT = re.compile(r"-?[0-9]{1,60}(?:/[0-9]{1,60}|\.[0-9]{1,60})?")
 _OPERATORS: dict[str, Callable[[Fraction, Fraction], bool]] = {
@@ -2759,7 +2759,11 @@ def _threshold(check: Mapping[str, object], name: str) -> tuple[Fraction, str] |
     entry = thresholds.get(name)
     if entry is None:
         return None
-    if not isinstance(entry, Mapping) or entry.get("operator") not in _OPERATORS:
+    if (
+        not isinstance(entry, Mapping)
+        or not isinstance(entry.get("operator"), str)
+        or entry["operator"] not in _OPERATORS
+    ):
         raise NotRecomputable(f"threshold {name} has no operator (one of {', '.join(_OPERATORS)})")
     limit = _exact(entry["exact"] if entry.get("exact") is not None else entry.get("value"), f"threshold {name}")
     value = entry.get("value")
@@ -2776,13 +2780,19 @@ def _float(value: Fraction) -> float:
 
 
 def _close(value: float, exact: Fraction) -> bool:
-    return abs(value - _float(exact)) <= _RELATIVE_TOLERANCE * max(1.0, abs(_float(exact)))
+    try:
+        return abs(value - _float(exact)) <= _RELATIVE_TOLERANCE * max(1.0, abs(_float(exact)))
+    except OverflowError:  # an integer of thousands of digits where a rate belongs
+        return False
 
 
 def _text(value: Fraction | None) -> str:
     if value is None:
         return "undefined"
-    text = f"{value.numerator}/{value.denominator}"
+    try:
+        text = f"{value.numerator}/{value.denominator}"
+    except ValueError:  # more digits than Python converts to text
+        text = "a fraction of thousands of digits"
     return f"{text if len(text) <= 60 else text[:60] + '...'} ({_float(value):.6g})"
 
 
@@ -2819,7 +2829,7 @@ def _groupings(check: Mapping[str, object]) -> list[tuple[str, list[Mapping[str,
 
 def _status(row: Mapping[str, object], where: str) -> str:
     status = row.get("status")
-    if status not in _ROW_STATUSES:
+    if not isinstance(status, str) or status not in _ROW_STATUSES:
         raise NotRecomputable(f"{where} has no status saying whether it was judged (results of an older format?)")
     return str(status)
 
@@ -3113,7 +3123,11 @@ def recompute_audit(document: Mapping[str, object], *, label: str = "audit") -> 
         found.not_recomputable.append(f"{label}: not recomputable: it has no results by check")
         return found
     rows = document.get("checks")
-    listed = {c.get("check"): c for c in rows if isinstance(c, Mapping)} if isinstance(rows, list) else {}
+    listed = (
+        {c["check"]: c for c in rows if isinstance(c, Mapping) and isinstance(c.get("check"), str)}
+        if isinstance(rows, list)
+        else {}
+    )
     for name in GROUP_CHECKS:
         check = checks.get(name)
         if not isinstance(check, Mapping):
@@ -3252,11 +3266,18 @@ def _check_audit_results(
         except (VerificationError, ValueError) as error:
             report.problem(f"{name} is not a readable JSON document: {error}")
             continue
+        except MemoryError:
+            report.warnings.append(f"{label}: not recomputable: {name} does not fit in this computer's memory")
+            continue
         if not isinstance(document, Mapping):
             report.problem(f"{name} is not a JSON object")
             continue
-        _check_recorded(document, recorded, label, report)
-        found = recompute_audit(document, label=label)
+        try:
+            _check_recorded(document, recorded, label, report)
+            found = recompute_audit(document, label=label)
+        except RecursionError:  # nesting the parser allowed, but comparing it does not: Assay writes nothing so deep
+            report.problem(f"{name} is nested too deeply to be an audit's results")
+            continue
         report.audits += 1
         report.recomputed += len(found.recomputed)
         report.not_recomputable += len(found.not_recomputable)

@@ -10,6 +10,7 @@ ratio 0.5, fails) and fairlearn's demographic parity and equalized odds differen
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from collections.abc import Callable, Mapping
 from fractions import Fraction
@@ -26,7 +27,7 @@ from audits.engine import evaluate
 from audits.evaluation import ColumnRoles, EvaluationError, build_evaluation
 from audits.policies import builtin_policies, load_policy
 from governance.exports.bundle import json_bytes
-from governance.trail.verifier import recompute_audit
+from governance.trail.verifier import recompute_audit, results_sha256
 from tests.conftest import Cast
 from tests.exports.conftest import (
     API,
@@ -37,6 +38,13 @@ from tests.exports.conftest import (
     rewrite,
     run_verify,
     trusted_keys_text,
+)
+from tests.exports.test_verifier_hostile import bundle as signed_bundle
+from tests.exports.test_verifier_hostile import (
+    folder,  # noqa: F401 - a fixture
+    trail_files,
+    trusted,
+    zip_of,
 )
 
 FOUR_FIFTHS = {"value": 0.8, "exact": "4/5", "operator": ">=", "basis": {"citation": "29 CFR 1607.4(D)"}}
@@ -547,3 +555,71 @@ def test_the_engines_results_are_recomputed_without_a_disagreement(
     if judged:
         judged[0]["passes"] = not judged[0]["passes"]
         assert recompute_audit(signed, label="run").disagreements
+
+
+# --- hostile results ------------------------------------------------------------------------------------------------
+
+HOSTILE = [None, True, -1, 10**4000, 1e308, "1e999999999", "1/0", "0/0", "x", [], {}, [[[]]], "9" * 70 + "/1", 0]
+
+
+def leaves(value: Any) -> list[tuple[Any, Any]]:
+    """Every (container, key) in a JSON document, depth first."""
+    found = []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+    for key, child in items:
+        found.append((value, key))
+        found += leaves(child)
+    return found
+
+
+@functools.cache
+def engine_document() -> dict[str, Any]:
+    """An audit's results as the engine writes them (both group checks, intersections, an unknown cell)."""
+    evaluation = build_evaluation(
+        engine_table([(5, 2, 5, 1), (4, 3, 6, 2)], 1),
+        ColumnRoles(label="label", protected=("sex", "band"), prediction="prediction"),
+    )
+    outcome = evaluate(evaluation, engine_policy({**PLAIN, "min_size": 1}))
+    return {"run": 1, "status": "done", "verdict": outcome.verdict, "results": outcome.results, "error": None}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_hostile_values_anywhere_in_the_results_are_reported_never_raised(data: st.DataObject) -> None:
+    """Any value of the results replaced by something Assay never writes (a huge or negative count, text where a
+    number belongs, a zero denominator, "1e999999999"): the recomputation reports it or cannot recompute, and never
+    raises (verify.py prints FAIL and WARNING lines, never a traceback)."""
+    document = copy.deepcopy(engine_document())
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        places = leaves(document["results"]["checks"])
+        container, key = places[data.draw(st.integers(min_value=0, max_value=len(places) - 1))]
+        container[key] = data.draw(st.sampled_from(HOSTILE))
+
+    found = recompute_audit(document, label="run")
+
+    assert found.disagreements or found.not_recomputable or found.recomputed
+    assert len(results_sha256(document)) >= 1
+
+
+def test_hostile_results_in_a_signed_bundle_fail_without_a_traceback(folder: Any) -> None:  # noqa: F811
+    """A bundle signed by the real key whose results are nested too deeply to compare, or hold counts of thousands
+    of digits: verify.py, under the hostile-bundle memory limit, prints FAIL lines and exits 1."""
+    deep = b'{"run": 2, "results": {"checks": ' + b"[" * 5000 + b"]" * 5000 + b"}}"
+    huge = copy.deepcopy(engine_document())
+    [grouping, *_] = huge["results"]["checks"]["disparate_impact"]["groupings"]
+    for row in grouping["groups"]:
+        row["count"], row["selected"] = 10**4000, 10**3999 + 1
+    files = {
+        **trail_files(),
+        "audits/run-1/results.json": json_bytes(huge),
+        "audits/run-2/results.json": deep,
+    }
+
+    verdict = trusted(folder, zip_of(signed_bundle(files)))
+
+    assert verdict.code == 1, verdict
+    assert "Traceback" not in verdict.err
+    assert "FAIL: audits/run-2/results.json is not a readable JSON document: nested too deeply" in verdict.err
+    assert "FAIL: recomputation disagrees: audit run 1, disparate_impact, grouping 'sex', group 'sex=g0': " in (
+        verdict.err
+    )
