@@ -11,6 +11,11 @@ decision can change with the solver, the CPU or float32 scoring, and the demo's 
 from __future__ import annotations
 
 import io
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -82,3 +87,53 @@ def test_credit_scoring_v1_approves_the_young_below_four_fifths_and_v2_does_not(
         )  # selection_rate counts pos_label=1 (good risk) by default
         ratios[name] = frame.by_group["<=25"] / frame.by_group[">25"]
     assert ratios["v1"] < 0.8 <= ratios["v2"]
+
+
+# Trains both demo models; report() gives the BLAS kernel it ran on and a digest of each model's decisions. Run here
+# (the kernel OpenBLAS chose for this CPU) and as a script in a subprocess (a kernel forced by OPENBLAS_CORETYPE).
+DECISIONS_SCRIPT = """
+import hashlib, io, numpy as np, onnxruntime, pyarrow.csv as pv
+from threadpoolctl import threadpool_info
+from governance.data import demo
+
+def report():
+    v1 = demo.german_credit_csv(with_groups=True)
+    digests = []
+    for csv, features, train in ((v1, demo.DEMO_FEATURES, demo.train_demo_model),
+                                 (demo.german_credit_v2_csv(v1), demo.SCORING_FEATURES, demo.train_scoring_model)):
+        table = pv.read_csv(io.BytesIO(csv))
+        inputs = np.column_stack([table.column(n).to_numpy().astype(np.float32) for n in features])
+        session = onnxruntime.InferenceSession(train(csv), providers=["CPUExecutionProvider"])
+        decisions = np.asarray(session.run(None, {session.get_inputs()[0].name: inputs})[0], dtype=np.int64)
+        digests.append(hashlib.sha256(decisions.tobytes()).hexdigest())
+    kernels = sorted({str(p.get("architecture")) for p in threadpool_info() if p["user_api"] == "blas"})
+    return " ".join([",".join(kernels), *digests])
+
+if __name__ == "__main__":
+    print(report())
+"""
+
+
+def test_the_demo_models_decide_the_same_under_every_blas_kernel() -> None:
+    """OpenBLAS picks its kernel for the CPU at run time; OPENBLAS_CORETYPE forces one, so this machine can play the
+    machines the red team saw (the unscaled model's age-group ratio was 0.538 with the Prescott kernel, 0.373 with
+    Haswell's and 0.611 with SkylakeX's, on this very data)."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("the kernels named here are x86-64 OpenBLAS kernels")
+    from numpy._core._multiarray_umath import __cpu_features__ as cpu
+
+    namespace: dict[str, Any] = {"__name__": "demo_decisions"}
+    exec(DECISIONS_SCRIPT, namespace)  # noqa: S102 - the script above, run in this process too
+    kernels, *digests = namespace["report"]().split()
+    seen = {kernels: tuple(digests)}
+    repository = Path(__file__).resolve().parents[2]
+    for core in ["Prescott"] + ["Haswell"] * bool(cpu["AVX2"] and cpu["FMA3"]):
+        environment = {**os.environ, "OPENBLAS_CORETYPE": core, "PYTHONPATH": str(repository)}
+        command = [sys.executable, "-c", DECISIONS_SCRIPT]
+        done = subprocess.run(command, check=False, cwd=repository, env=environment, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        kernels, *digests = done.stdout.split()
+        seen[kernels] = tuple(digests)
+    if len(seen) < 2:
+        pytest.skip(f"this BLAS does not let its kernel be chosen (ran {sorted(seen)})")
+    assert len(set(seen.values())) == 1, seen
