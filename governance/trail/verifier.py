@@ -2054,13 +2054,18 @@ class BundleReport:
             parts.append(f"the trail only grew since the previous export's checkpoint (size {self.previous_size})")
         if self.audits:
             recomputed = (
-                f"the verdicts of {self.recomputed} group checks of {self.audits} audits follow from their counts"
+                f"the verdicts of {_counted(self.recomputed, 'group check')} of {_counted(self.audits, 'audit')} "
+                "follow from their counts"
             )
             if self.not_recomputable:
-                recomputed += f" ({self.not_recomputable} checks not recomputable: see the warnings)"
+                recomputed += f" ({_counted(self.not_recomputable, 'check')} not recomputable: see the warnings)"
             parts.append(recomputed)
-            parts.append(f"the results of {self.bound} of them are those the trail recorded")
+            parts.append(f"the results of {self.bound} of those audits are those the trail recorded")
         return "; ".join(parts)
+
+
+def _counted(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def parse_signature_line(text: bytes) -> NoteSignature:

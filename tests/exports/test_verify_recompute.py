@@ -113,8 +113,8 @@ def test_a_real_audits_verdicts_are_recomputed_from_its_counts(exported: tuple[b
     verdict = verify(bundle)
 
     assert verdict.code == 0, verdict.text
-    assert "the verdicts of 1 group checks of 1 audits follow from their counts" in verdict.out, verdict.text
-    assert "the results of 1 of them are those the trail recorded" in verdict.out, verdict.text
+    assert "the verdicts of 1 group check of 1 audit follow from their counts" in verdict.out, verdict.text
+    assert "the results of 1 of those audits are those the trail recorded" in verdict.out, verdict.text
     assert "not recomputable" not in verdict.text
     assert "WARNING" not in verdict.err
 
@@ -216,7 +216,7 @@ def test_results_without_counts_or_operators_are_not_recomputable_never_silently
     assert "WARNING: audit run " in verdict.err
     assert "its audit.completed event is not in this bundle's trail" in verdict.err
     assert "disparate_impact: not recomputable: threshold impact_ratio_min has no operator" in verdict.err
-    assert "the verdicts of 0 group checks of 1 audits follow from their counts (1 checks not recomputable" in (
+    assert "the verdicts of 0 group checks of 1 audit follow from their counts (1 check not recomputable" in (
         verdict.out
     )
 
@@ -232,8 +232,8 @@ def test_results_written_by_the_contract_are_recomputed_in_the_bundle(exported: 
 
     verdict = verify(edit_results(bundle, name, by_contract, keep_completed_event=False))
     assert verdict.code == 0, verdict.text
-    assert "the verdicts of 1 group checks of 1 audits follow from their counts" in verdict.out
-    assert "the results of 0 of them are those the trail recorded" in verdict.out
+    assert "the verdicts of 1 group check of 1 audit follow from their counts" in verdict.out
+    assert "the results of 0 of those audits are those the trail recorded" in verdict.out
 
     def strict(document: dict[str, Any]) -> None:
         by_contract(document)
