@@ -16,9 +16,12 @@ on the protected attributes.
   insufficient evidence.
 - Random noise: each sampled row is perturbed ten times uniformly inside the same epsilon ball; the share of those
   draws whose decision differs is reported (not judged), the random counterpart of the attack.
-- Counterfactual flip test, on all rows: for each protected attribute that is a model input (a feature with its column
-  name), set that feature to each other value it takes in the data (at most ten: deciles when it takes more), leave
-  every other feature as it is, and count the rows whose decision changes under any of them, overall and per group.
+- Counterfactual flip test, on all rows: for each protected attribute that is a model input (a feature named as the
+  data's column the column roles map the role to, e.g. ``gender`` for the role ``sex``), set that feature to each
+  other value it takes in the data (at most ten: deciles when it takes more), leave every other feature as it is,
+  and count the rows whose decision changes under any of them, overall and per group.
+  Rows whose category is unknown (``audits.checks.groups.unknown_mask``) are in no group: they count in the overall
+  figure (their decision can change all the same) and are reported apart, never as a group of their own.
   A protected attribute that is not a model input cannot change a decision on its own: the test does not apply to it,
   and the result says so (its influence can only come through proxies; the explainability check reports those).
 - Fail: the success rate within epsilon exceeds ``max_success_rate`` (on a partial sample: when the flips found
@@ -41,6 +44,7 @@ import numpy as np
 
 from audits.checks.base import FAIL, INSUFFICIENT, PASS, Check, CheckContext, CheckOutcome, basis, finite, threshold
 from audits.checks.explainability import OutOfTime, TimeBudget, budget_settings, model_needed, seeded_rows
+from audits.checks.groups import unknown_mask
 
 DEFAULT_SAMPLE_ROWS = 100
 DEFAULT_EPSILON = 0.1
@@ -125,6 +129,7 @@ def counterfactual_flips(
     groups: np.ndarray,
     decisions: np.ndarray,
     min_group_size: int,
+    unknown: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Rows whose decision changes when only feature ``column`` is set to another value it takes in the data.
 
@@ -142,6 +147,8 @@ def counterfactual_flips(
         Each row's own decision (``predict(features)``).
     min_group_size
         Groups smaller than this are marked (reported, not judged separately).
+    unknown
+        True where the row's group is unknown: such rows are in no group, and are counted apart (``unknown``).
     """
     values = features[:, column]
     distinct = np.unique(values[~np.isnan(values)])
@@ -155,9 +162,10 @@ def counterfactual_flips(
         altered = features[changed_rows].copy()
         altered[:, column] = value
         flipped[changed_rows] |= np.asarray(predict(altered), dtype=bool) != decisions[changed_rows]
+    unknown = np.zeros(len(features), dtype=bool) if unknown is None else np.asarray(unknown, dtype=bool)
     by_group = []
-    for group in sorted(set(groups.tolist())):
-        mask = groups == group
+    for group in sorted(set(groups[~unknown].tolist())):
+        mask = (groups == group) & ~unknown
         count = int(mask.sum())
         by_group.append(
             {
@@ -175,6 +183,7 @@ def counterfactual_flips(
         "became_favourable": int((flipped & ~decisions).sum()),
         "became_unfavourable": int((flipped & decisions).sum()),
         "groups": by_group,
+        "unknown": {"count": int(unknown.sum()), "flipped": int(flipped[unknown].sum())},
     }
 
 
@@ -350,26 +359,36 @@ class AdversarialCheck(Check):
         rows = seeded_rows(len(features), sample_rows, rng)
 
         counterfactual = []
+        columns = dict(getattr(evaluation, "protected_columns", None) or {})
         for attribute, groups in evaluation.protected.items():
-            if attribute not in names:
+            # The model's features are the data's columns: a role (sex) is a model input under its column (gender).
+            column = columns.get(attribute, attribute)
+            if column not in names:
                 counterfactual.append(
                     {
                         "attribute": attribute,
+                        "column": column,
                         "model_input": False,
                         "applies": False,
-                        "note": f"{attribute} is not a model input, so changing it alone cannot change a decision.",
+                        "note": (
+                            f"{_named(attribute, column)} is not a model input, so changing it alone cannot "
+                            "change a decision."
+                        ),
                     }
                 )
                 continue
             flips = counterfactual_flips(
                 predict=predict,
                 features=features,
-                column=names.index(attribute),
+                column=names.index(column),
                 groups=np.asarray(groups),
                 decisions=decisions,
                 min_group_size=context.min_group_size,
+                unknown=unknown_mask(evaluation, attribute),
             )
-            counterfactual.append({"attribute": attribute, "model_input": True, "applies": True, **flips})
+            counterfactual.append(
+                {"attribute": attribute, "column": column, "model_input": True, "applies": True, **flips}
+            )
 
         space = Standardized.of(features)
         noise = noise_flip_rate(
@@ -516,21 +535,24 @@ def _judge_counterfactual(
 ) -> None:
     """Each protected attribute's counterfactual flip rate against the limit, in words."""
     for entry in details["counterfactual"]["attributes"]:
+        named = _named(entry["attribute"], entry.get("column", entry["attribute"]))
         if not entry["applies"]:
             said.append(
-                f"the counterfactual test does not apply to {entry['attribute']}: it is not a model input, so "
+                f"the counterfactual test does not apply to {named}: it is not a model input, so "
                 "changing it alone cannot change a decision (its influence can only come through proxies)"
             )
             continue
         rows = details["counterfactual"]["rows"]
-        words = (
-            f"{entry['flipped']} of {rows} decisions ({entry['flip_rate']:.1%}) change when only "
-            f"{entry['attribute']} changes"
-        )
+        words = f"{entry['flipped']} of {rows} decisions ({entry['flip_rate']:.1%}) change when only {named} changes"
         if max_flips is not None and entry["flip_rate"] > max_flips:
             failures.append(f"{words}, above the limit of {max_flips * 100:g}%")
         else:
             said.append(words + ("" if max_flips is None else f" (limit {max_flips * 100:g}%)"))
+
+
+def _named(attribute: str, column: str) -> str:
+    """A protected role in words, with its column when the column roles map it to another name."""
+    return attribute if column == attribute else f"{attribute} (column {column!r})"
 
 
 def _sentences(parts: list[str]) -> str:

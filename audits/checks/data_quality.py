@@ -1,9 +1,15 @@
 """Data quality (EU AI Act Art. 10): the evaluation dataset's profile and its groups' representation.
 
 - ``max_missing_fraction``: every column's missing fraction (from the upload profile) at most this;
-- ``min_group_share``: every protected group at least this share of the rows;
+- ``min_group_share``: every protected group at least this share of the rows (all rows of the data), judged exactly
+  (the group's count over the rows, as a fraction, against the policy's decimal with its operator);
 - ``declared_population_shares`` (``{source, shares: {attribute: {group: share}}, max_abs_difference}``): each
-  group's share in the data within ``max_abs_difference`` of the share declared for the population served.
+  group's share of the rows whose category is known within ``max_abs_difference`` of the share declared for the
+  population served (a population's declared categories have no "unknown" among them).
+
+Groups are the group checks' (``audits.checks.groups``): rows whose value is unknown (an empty cell, or a token the
+column roles declare) are in no group, never held to ``min_group_share``; their number and share are reported per
+attribute under ``unknown`` (6 RCNY 5-301 states the unknown category's number separately).
 
 No profile (an external dataset) or no threshold at all is insufficient evidence for a required check.
 """
@@ -11,9 +17,23 @@ No profile (an external dataset) or no threshold at all is insufficient evidence
 from __future__ import annotations
 
 from collections.abc import Mapping
+from fractions import Fraction
 from typing import Any
 
-from audits.checks.base import FAIL, INSUFFICIENT, PASS, Check, CheckContext, CheckOutcome, basis, finite, threshold
+from audits.checks.base import (
+    FAIL,
+    INSUFFICIENT,
+    PASS,
+    Check,
+    CheckContext,
+    CheckOutcome,
+    basis,
+    exact,
+    exact_threshold,
+    finite,
+    threshold,
+)
+from audits.checks.groups import groupings
 
 
 class DataQualityCheck(Check):
@@ -29,20 +49,32 @@ class DataQualityCheck(Check):
         if missing_limit is not None:
             judged += 1
             _judge_missing(profile, missing, missing_limit, failures, unsure)
-        shares: dict[str, dict[str, float]] = {}
-        for attribute, column in evaluation.protected.items():
-            values, counts = _counts(column)
-            shares[attribute] = {value: count / evaluation.rows for value, count in zip(values, counts, strict=True)}
-        share_min = threshold(settings, "min_group_share")
+        counts, unknown = _group_counts(evaluation)
+        rows = int(evaluation.rows or len(evaluation.y_pred))
+        shares = {
+            attribute: {value: finite(count / rows) for value, count in found.items()}
+            for attribute, found in counts.items()
+        }
+        share_min = exact_threshold(settings, "min_group_share", default_operator=">=")
         if share_min is not None:
             judged += 1
-            for attribute, groups in shares.items():
-                for group, share in sorted(groups.items()):
-                    if share < share_min:
-                        failures.append(f"{attribute}={group} is {share:.1%} of the rows (at least {share_min:.1%})")
+            for attribute, found in counts.items():
+                for group, count in sorted(found.items()):
+                    share = Fraction(count, rows)
+                    if not share_min.passes(share):
+                        # "at least 15.0%": the pass condition's words (passes_as) with the value as a percentage.
+                        condition = share_min.passes_as.rsplit(" ", 1)[0]
+                        failures.append(
+                            f"{attribute}={group} is {float(share):.1%} of the rows ({condition} {share_min.value:.1%})"
+                        )
         population = settings.get("declared_population_shares") or {}
         gap_limit = threshold(population, "max_abs_difference")
-        comparison = _compare_population(population, shares, failures, unsure)
+        known_shares = {
+            attribute: {value: count / sum(found.values()) for value, count in found.items()}
+            for attribute, found in counts.items()
+            if found
+        }
+        comparison = _compare_population(population, known_shares, failures, unsure)
         if population and gap_limit is not None:
             judged += 1
         details = {
@@ -50,12 +82,19 @@ class DataQualityCheck(Check):
             "duplicate_rows": profile.get("duplicate_rows"),
             "label_balance": profile.get("label"),
             "group_shares": shares,
+            "group_counts": counts,
+            "group_shares_exact": {
+                attribute: {value: exact(Fraction(count, rows)) for value, count in found.items()}
+                for attribute, found in counts.items()
+            },
+            "unknown": unknown,
             "population_comparison": comparison,
             "thresholds": {
                 key: {"value": threshold(settings, key), "basis": basis(settings, key)}
-                for key in ("max_missing_fraction", "min_group_share")
+                for key in ("max_missing_fraction",)
                 if threshold(settings, key) is not None
-            },
+            }
+            | ({"min_group_share": share_min.as_json()} if share_min is not None else {}),
             "population_source": population.get("source"),
             "max_abs_difference": gap_limit,
         }
@@ -68,11 +107,18 @@ class DataQualityCheck(Check):
         return self.outcome(PASS, "The data meets every data-quality threshold.", **details)
 
 
-def _counts(column: Any) -> tuple[list[str], list[int]]:
-    import numpy as np
-
-    values, counts = np.unique(column, return_counts=True)
-    return [str(v) for v in values], [int(c) for c in counts]
+def _group_counts(evaluation: Any) -> tuple[dict[str, dict[str, int]], dict[str, Any]]:
+    """Per protected attribute, each known category's count (by its value), and the attribute's unknown rows
+    (``{count, share, share_exact}``), grouped as the group checks group them."""
+    counts: dict[str, dict[str, int]] = {}
+    unknown: dict[str, Any] = {}
+    for grouping in groupings(evaluation, intersections=False):
+        (attribute,) = grouping.columns
+        counts[attribute] = {
+            str(label[0]): int(n) for label, n in zip(grouping.counts.groups.labels, grouping.counts.n, strict=True)
+        }
+        unknown[attribute] = grouping.unknown_summary()
+    return counts, unknown
 
 
 def _compare_population(
