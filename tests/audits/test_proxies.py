@@ -303,14 +303,20 @@ def test_through_run_audit_json_the_demo_models_age_counts_for_age_group(
     arguments = ["--as", "omar", "--model", demo_v1["model"], "--version", "1", "--dataset", demo_v1["dataset"]]
     arguments += ["--dataset-version", "1", "--policy", "proxy-test", "--label", "credit_risk", "--json"]
     arguments += ["--protected", "age_group,sex", "--features", ",".join(DEMO_FEATURES)]
+    for more, reasons in (([], ["association"]), (["--derived-from", "age_group=age"], ["declared", "association"])):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exited:
+            Command().run_from_argv(["manage.py", "run_audit", "--skip-checks", *arguments, *more])
+
+        assert exited.value.code == 1  # fail
+        result = json.loads(capsys.readouterr().out)
+        [check] = [c for c in result["checks"] if c["check"] == "explainability"]
+        assert_age_counted(check, reasons)
     capsys.readouterr()
     with pytest.raises(SystemExit) as exited:
-        Command().run_from_argv(["manage.py", "run_audit", "--skip-checks", *arguments])
-
-    assert exited.value.code == 1  # fail
-    result = json.loads(capsys.readouterr().out)
-    [check] = [c for c in result["checks"] if c["check"] == "explainability"]
-    assert_age_counted(check, ["association"])
+        Command().run_from_argv(["manage.py", "run_audit", "--skip-checks", *arguments, "--derived-from", "age"])
+    assert exited.value.code == 3
+    assert "--derived-from 'age': write it as ROLE=COLUMN" in capsys.readouterr().err
 
 
 def test_derived_from_is_keyed_by_role_and_bad_values_are_refused_by_name() -> None:

@@ -3,7 +3,9 @@
 ``--protected`` names columns (each its own role), or maps a policy's roles to the data's columns:
 ``--protected sex=gender,race_ethnicity=race``. ``--unknown ROLE=TOKEN`` (repeatable) declares a value meaning
 "unknown" besides an empty cell, and ``--exclusions FILE.json`` the groups left out of impact ratios with the
-auditor's justification, as the API's ``column_roles`` takes them.
+auditor's justification, as the API's ``column_roles`` takes them. ``--derived-from ROLE=COL`` (repeatable) declares
+a feature the protected column is derived from (``age_group=age``): explainability counts its attribution as the
+role's.
 
 ``--ll144-summary DIR`` writes the run's NYC Local Law 144 summary of results (``audits.ll144``) to DIR/summary.json
 and DIR/summary.csv, as ``GET /api/v1/audits/{id}/ll144-summary/`` gives it; ``--ll144-meta FILE.json`` holds the
@@ -116,6 +118,7 @@ OPTION_OF_FIELD = {
     "features": "--features",
     "unknown_values": "--unknown",
     "exclusions": "--exclusions",
+    "derived_from": "--derived-from",
 }
 
 
@@ -194,6 +197,13 @@ class Command(BaseCommand):
             "--exclusions",
             metavar="FILE.json",
             help='groups left out of impact ratios, with the justification: {"race_ethnicity=Other": "why..."}',
+        )
+        roles.add_argument(
+            "--derived-from",
+            action="append",
+            default=[],
+            metavar="ROLE=COL",
+            help="a feature a protected column is derived from, e.g. age_group=age (repeatable)",
         )
         roles.add_argument("--favourable", metavar="VALUE", help="the favourable label value (default 1)")
         roles.add_argument(
@@ -356,6 +366,12 @@ def column_roles(options: dict[str, Any]) -> dict[str, Any]:
         if not sep or not role.strip() or not token:
             refuse(f"--unknown {entry!r}: write it as ROLE=TOKEN, e.g. --unknown race=NA.")
         unknown.setdefault(role.strip(), []).append(token)
+    derived: dict[str, list[str]] = {}
+    for entry in options["derived_from"]:
+        role, sep, source = entry.partition("=")
+        if not sep or not role.strip() or not source.strip():
+            refuse(f"--derived-from {entry!r}: write it as ROLE=COLUMN, e.g. --derived-from age_group=age.")
+        derived.setdefault(role.strip(), []).append(source.strip())
     data: dict[str, Any] = {
         "label": options["label"],
         "protected": _protected(options["protected"]),
@@ -369,6 +385,8 @@ def column_roles(options: dict[str, Any]) -> dict[str, Any]:
         data["unknown_values"] = unknown
     if options["exclusions"]:
         data["exclusions"] = _json_file(options["exclusions"], "--exclusions")
+    if derived:
+        data["derived_from"] = derived
     if options["favourable"] is not None:
         data["favourable"] = options["favourable"]
     serializer = ColumnRolesSerializer(data=data)
