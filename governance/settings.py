@@ -255,6 +255,19 @@ ARTIFACT_MAX_BYTES = env_int("ARTIFACT_MAX_BYTES", 200 * 1024 * 1024, minimum=10
 # Largest dataset file (and consent CSV) accepted. Profiling holds the parsed columns in memory, so keep this well
 # under the worker's RAM; larger data stays where it is and is registered by external URI.
 DATASET_MAX_BYTES = env_int("DATASET_MAX_BYTES", 1024 * 1024 * 1024, minimum=1024)
+# Bounded inputs: what one upload may make Assay unpack, parse or build, checked before memory grows (413/422 above).
+# A skops file is a ZIP: its members unpacked in total and each, and how many; schema.json is parsed whole.
+ARTIFACT_MAX_UNPACKED_BYTES = env_int("ARTIFACT_MAX_UNPACKED_BYTES", 1024 * 1024 * 1024, minimum=1024)
+ARTIFACT_MAX_MEMBER_BYTES = env_int("ARTIFACT_MAX_MEMBER_BYTES", 512 * 1024 * 1024, minimum=1024)
+ARTIFACT_MAX_MEMBERS = env_int("ARTIFACT_MAX_MEMBERS", 100_000, minimum=1)
+SKOPS_MAX_SCHEMA_BYTES = env_int("SKOPS_MAX_SCHEMA_BYTES", 64 * 1024 * 1024, minimum=1024)
+# ONNX: nodes in all graphs, and the largest tensor a graph may hold or compute from constants alone.
+ONNX_MAX_NODES = env_int("ONNX_MAX_NODES", 100_000, minimum=1)
+ONNX_MAX_TENSOR_BYTES = env_int("ONNX_MAX_TENSOR_BYTES", 256 * 1024 * 1024, minimum=1024)
+# Datasets (CSV, Parquet): columns (counted in the header line, or the Parquet schema, before parsing) and the
+# longest text value, in bytes.
+DATASET_MAX_COLUMNS = env_int("DATASET_MAX_COLUMNS", 10_000, minimum=1)
+DATASET_MAX_CELL_BYTES = env_int("DATASET_MAX_CELL_BYTES", 1024 * 1024, minimum=16)
 # The audit policy each EU AI Act risk tier needs a passing audit under before a version deploys ("tier=policy,...";
 # a tier left out deploys without an audit). Prohibited models never deploy at all.
 AUDIT_REQUIRED_POLICIES: dict[str, str] = {}

@@ -25,17 +25,20 @@ from __future__ import annotations
 
 import bz2
 import copy
+import functools
 import hashlib
 import io
 import json
 import lzma
+import math
 import os
 import pickletools
 import stat
+import struct
 import warnings
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -48,6 +51,7 @@ __all__ = [
     "ERROR_CODES",
     "SKOPS_ALLOWED_TYPES",
     "ArtifactError",
+    "ArtifactLimits",
     "InspectedArtifact",
     "Predictor",
     "ProbabilitiesUnavailable",
@@ -73,8 +77,6 @@ ERROR_CODES = frozenset(
 
 _CHUNK = 1 << 20  # hashing and decompression read this much at a time
 _HEAD = 64 * 1024  # enough of the start of a file to recognise every format we look for
-_ZIP_EXPANSION_LIMIT = 20  # a ZIP may declare at most this many times max_bytes once unpacked
-_ZIP_MAX_MEMBERS = 100_000  # a big forest saved with skops has a few thousand members
 _PEEK_COMPRESSED_LIMIT = 8 * _CHUNK  # compressed input fed to a decompressor to see what is inside
 _REASON_LIMIT = 300  # characters of a library's error message quoted back to the uploader
 
@@ -112,6 +114,63 @@ class ArtifactError(ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.code, self.message), {"details": self.details})
+
+
+@dataclass(frozen=True)
+class ArtifactLimits:
+    """How much an artifact may make Assay unpack, parse or build before it is refused ("too_large", 413).
+
+    Each bound is a setting (README, "Settings"); the defaults leave room for the largest models seen in practice
+    (a 300-tree random forest saved with skops is 100 MB in 1,500 members with a 4.6 MB schema.json) while keeping
+    one upload far below a worker's memory. Every bound is checked from the file's own directory or graph before
+    anything is unpacked or built, and the archive bounds are enforced again while reading.
+    """
+
+    max_unpacked_bytes: int = 1 << 30  # ARTIFACT_MAX_UNPACKED_BYTES: all members of an archive, unpacked
+    max_member_bytes: int = 512 << 20  # ARTIFACT_MAX_MEMBER_BYTES: one member, unpacked
+    max_members: int = 100_000  # ARTIFACT_MAX_MEMBERS
+    max_schema_bytes: int = 64 << 20  # SKOPS_MAX_SCHEMA_BYTES: schema.json is parsed whole, at ~10x its size
+    onnx_max_nodes: int = 100_000  # ONNX_MAX_NODES: nodes of every graph, subgraph and function
+    onnx_max_tensor_bytes: int = 256 << 20  # ONNX_MAX_TENSOR_BYTES: one initializer, constant or folded tensor
+
+    SETTINGS = {
+        "max_unpacked_bytes": "ARTIFACT_MAX_UNPACKED_BYTES",
+        "max_member_bytes": "ARTIFACT_MAX_MEMBER_BYTES",
+        "max_members": "ARTIFACT_MAX_MEMBERS",
+        "max_schema_bytes": "SKOPS_MAX_SCHEMA_BYTES",
+        "onnx_max_nodes": "ONNX_MAX_NODES",
+        "onnx_max_tensor_bytes": "ONNX_MAX_TENSOR_BYTES",
+    }
+
+    @classmethod
+    def configured(cls) -> ArtifactLimits:
+        """The limits in Django's settings when Django is configured, else the defaults.
+
+        Artifacts are inspected by the web process and loaded again by workers and commands: each gets the
+        operator's limits without every caller passing them along.
+        """
+        # Imported here: this module stays usable without Django (scripts, benchmarks, the tests' child processes).
+        from django.conf import settings
+
+        if not settings.configured:
+            return cls()
+        defaults = cls()
+        return cls(**{field: getattr(settings, name, getattr(defaults, field)) for field, name in cls.SETTINGS.items()})
+
+
+def _limit_refusal(
+    name: str, *, what: str, measured: int, field: str, limits: ArtifactLimits, unit: str = "bytes"
+) -> ArtifactError:
+    """A too_large refusal naming the measure, the limit and the setting that holds it."""
+    limit = getattr(limits, field)
+    setting = ArtifactLimits.SETTINGS[field]
+    return ArtifactError(
+        "too_large",
+        f"{name} {what} {measured:,} {unit}, above Assay's limit of {limit:,} ({setting}). Assay refuses it before "
+        f"unpacking or building anything, so that one upload cannot exhaust the server's memory. Upload a smaller "
+        f"model, or ask an administrator whether {setting} can be raised.",
+        details={"limit": setting, "max": limit, "measured": measured},
+    )
 
 
 @dataclass(frozen=True)
@@ -268,13 +327,17 @@ SKOPS_ALLOWED_TYPES: frozenset[str] = frozenset(
 # ---------------------------------------------------------------------------------------------
 
 
-def inspect_artifact(path: str | os.PathLike[str], *, filename: str, max_bytes: int) -> InspectedArtifact:
+def inspect_artifact(
+    path: str | os.PathLike[str], *, filename: str, max_bytes: int, limits: ArtifactLimits | None = None
+) -> InspectedArtifact:
     """Identify, validate and describe an uploaded artifact stored at ``path`` (original name ``filename``).
 
     Raises :class:`ArtifactError` for anything that is not a loadable ONNX model or an allow-listed
-    skops file; the error's message tells the uploader what is wrong and what to do about it.
+    skops file, or that would unpack or build more than ``limits`` allow (default: the configured ones);
+    the error's message tells the uploader what is wrong and what to do about it.
     """
     path = os.fspath(path)
+    limits = limits or ArtifactLimits.configured()
     name = _display_name(filename)
     size = _regular_file_size(path, name)
     if size == 0:
@@ -299,7 +362,7 @@ def inspect_artifact(path: str | os.PathLike[str], *, filename: str, max_bytes: 
     if kind == "pickle":
         raise _pickle_refusal(name, detected=detected, claimed=claimed)
     if kind == "zip":
-        framework = _classify_zip(path, name, claimed=claimed, max_bytes=max_bytes)
+        framework = _classify_zip(path, name, claimed=claimed, limits=limits)
     elif kind == "onnx" or (kind == "unknown" and claimed == "onnx"):
         framework = "onnx"
     else:
@@ -314,9 +377,9 @@ def inspect_artifact(path: str | os.PathLike[str], *, filename: str, max_bytes: 
         )
 
     if framework == "onnx":
-        input_schema, output_schema, details = _inspect_onnx(path, name, looks_like_onnx=kind == "onnx")
+        input_schema, output_schema, details = _inspect_onnx(path, name, looks_like_onnx=kind == "onnx", limits=limits)
     else:
-        input_schema, output_schema, details = _inspect_skops(path, name)
+        input_schema, output_schema, details = _inspect_skops(path, name, limits=limits)
 
     sha256, hashed = _sha256_file(path)
     if hashed != size:
@@ -374,18 +437,19 @@ class Predictor:
         raise NotImplementedError
 
 
-def load_predictor(path: str | os.PathLike[str], *, framework: str) -> Predictor:
+def load_predictor(path: str | os.PathLike[str], *, framework: str, limits: ArtifactLimits | None = None) -> Predictor:
     """Load an artifact that :func:`inspect_artifact` accepted, ready to score.
 
-    The checks that guard loading (no external data for ONNX; the allow-list and the fitted-state
-    checks for skops) run again here, so a file altered in storage after its upload is still refused.
+    The checks that guard loading (no external data for ONNX; the size limits; the allow-list and the
+    fitted-state checks for skops) run again here, so a file altered in storage after its upload is still refused.
     """
     path = os.fspath(path)
     name = PurePath(path).name
+    limits = limits or ArtifactLimits.configured()
     if framework == "onnx":
-        return _OnnxPredictor(path, name)
+        return _OnnxPredictor(path, name, limits=limits)
     if framework == "skops":
-        return _SkopsPredictor(_load_skops(path, name).estimator)
+        return _SkopsPredictor(_load_skops(path, name, limits=limits).estimator)
     raise ArtifactError("unknown_format", f"Unknown model framework {framework!r}: expected 'onnx' or 'skops'.")
 
 
@@ -640,20 +704,11 @@ def _unrecognised(name: str, *, kind: str, detected: str, claimed: str | None) -
     )
 
 
-def _classify_zip(path: str, name: str, *, claimed: str | None, max_bytes: int) -> str:
-    """Return "skops" for a ZIP that is a skops file; refuse pickles inside and other archives."""
+def _classify_zip(path: str, name: str, *, claimed: str | None, limits: ArtifactLimits) -> str:
+    """Return "skops" for a ZIP that is a skops file; refuse pickles inside, other archives, and bombs."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with _bounded_zip(path, name, limits) as archive:
             members = archive.infolist()
-            if len(members) > _ZIP_MAX_MEMBERS:
-                raise ArtifactError("too_large", f"{name} is an archive of {len(members):,} files, too many to check.")
-            expanded = sum(m.file_size for m in members)
-            if expanded > _ZIP_EXPANSION_LIMIT * max_bytes:
-                raise ArtifactError(
-                    "too_large",
-                    f"{name} would expand to {expanded:,} bytes when unpacked, far above Assay's limit.",
-                    details={"expanded_size": expanded, "max_bytes": max_bytes},
-                )
             for member in members:
                 # A ZIP can smuggle a pickle (PyTorch's .pt files are a pickle plus tensors in a ZIP).
                 lowered = member.filename.lower()
@@ -681,6 +736,94 @@ def _classify_zip(path: str, name: str, *, claimed: str | None, max_bytes: int) 
         detected = "a ZIP archive that is not a skops file (it has no schema.json)"
         raise _unrecognised(name, kind="zip", detected=detected, claimed=claimed)
     return "skops"
+
+
+# ---------------------------------------------------------------------------------------------
+# Archives: bounded before they are opened, and while they are read
+# ---------------------------------------------------------------------------------------------
+
+_EOCD = struct.Struct("<4sHHHHIIH")  # end of central directory record
+_ZIP64_LOCATOR = struct.Struct("<4sIQI")
+_ZIP64_EOCD = struct.Struct("<4sQHHIIQQQQ")
+
+
+def _zip_member_count(path: str) -> int | None:
+    """The number of members a ZIP's end record declares, read from the file's last 64 KiB without parsing the
+    central directory (which zipfile turns into one object per member); None when no end record is found."""
+    with open(path, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        tail_start = max(0, size - (_EOCD.size + 0xFFFF))
+        f.seek(tail_start)
+        tail = f.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or at + _EOCD.size > len(tail):
+            return None
+        count = _EOCD.unpack_from(tail, at)[4]
+        locator_at = at - _ZIP64_LOCATOR.size
+        if locator_at >= 0 and tail[locator_at : locator_at + 4] == b"PK\x06\x07":
+            record_offset = _ZIP64_LOCATOR.unpack_from(tail, locator_at)[2]
+            f.seek(record_offset)
+            record = f.read(_ZIP64_EOCD.size)
+            if len(record) == _ZIP64_EOCD.size and record[:4] == b"PK\x06\x06":
+                count = max(count, _ZIP64_EOCD.unpack(record)[6])
+        return count
+
+
+@contextmanager
+def _bounded_zip(path: str, name: str, limits: ArtifactLimits) -> Iterator[zipfile.ZipFile]:
+    """Open a ZIP once its member count, each member's unpacked size and their total are within ``limits``.
+
+    The count comes from the end record before zipfile reads the directory; the sizes from the central directory,
+    which is also what zipfile stops reading a member at (a member that inflates to more than its header says
+    fails its CRC check at that size): :func:`_read_member` enforces the limits again as it reads.
+    """
+    declared = _zip_member_count(path)
+    if declared is not None and declared > limits.max_members:
+        raise _limit_refusal(
+            name, what="is an archive of", measured=declared, field="max_members", limits=limits, unit="members"
+        )
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        if len(members) > limits.max_members:
+            raise _limit_refusal(
+                name, what="is an archive of", measured=len(members), field="max_members", limits=limits, unit="members"
+            )
+        largest = max(members, key=lambda m: m.file_size, default=None)
+        if largest is not None and largest.file_size > limits.max_member_bytes:
+            raise _limit_refusal(
+                name,
+                what=f"holds {largest.filename!r}, which unpacks to",
+                measured=largest.file_size,
+                field="max_member_bytes",
+                limits=limits,
+            )
+        total = sum(m.file_size for m in members)
+        if total > limits.max_unpacked_bytes:
+            raise _limit_refusal(
+                name, what="would unpack to", measured=total, field="max_unpacked_bytes", limits=limits
+            )
+        yield archive
+
+
+def _read_member(
+    archive: zipfile.ZipFile, member: str, name: str, *, limit: int, field: str, limits: ArtifactLimits
+) -> bytes:
+    """One member's bytes, read in chunks and refused as soon as they pass ``limit`` (whatever its header says)."""
+    chunks: list[bytes] = []
+    read = 0
+    with archive.open(member) as stream:
+        while chunk := stream.read(_CHUNK):
+            read += len(chunk)
+            if read > limit:
+                raise _limit_refusal(
+                    name,
+                    what=f"holds {member!r}, which unpacks to at least",
+                    measured=read,
+                    field=field,
+                    limits=limits,
+                )
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -726,14 +869,20 @@ _ORT_NUMPY_TYPES = {
 }
 
 
-def _inspect_onnx(path: str, name: str, *, looks_like_onnx: bool) -> tuple[list[dict], list[dict], dict[str, Any]]:
+def _inspect_onnx(
+    path: str, name: str, *, looks_like_onnx: bool, limits: ArtifactLimits
+) -> tuple[list[dict], list[dict], dict[str, Any]]:
+    _check_onnx_wire_nodes(path, name, limits)
     model = _load_onnx_proto(path, name, looks_like_onnx=looks_like_onnx)
     import onnx
 
+    _check_onnx_graph(model, name, limits)
     with _library_errors("corrupt", f"{name} is not a valid ONNX model"):
         # A path, not the loaded proto: the checker reads the file itself (no 2 GB protobuf limit).
         onnx.checker.check_model(path, full_check=True)
-    session = _onnx_session(path, name)
+    # Only the names and types of inputs and outputs are read from this session: without graph optimisations,
+    # onnxruntime computes nothing (no constant folding) while creating it.
+    session = _onnx_session(path, name, optimize=False)
     opsets: list[dict[str, Any]] = []
     for opset in model.opset_import:
         entry = {"domain": opset.domain or "ai.onnx", "version": int(opset.version)}
@@ -821,10 +970,12 @@ def _external_tensor_names(model: Any) -> list[str]:
     return [t.name or "(unnamed)" for t in all_tensors() if t.data_location == TensorProto.EXTERNAL or t.external_data]
 
 
-def _onnx_session(path: str, name: str) -> Any:
+def _onnx_session(path: str, name: str, *, optimize: bool = True) -> Any:
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
+    if not optimize:
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
     # One thread per session and no spinning: a scoring job must not grab every core of the host.
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
@@ -855,10 +1006,12 @@ def _ort_schema(arg: Any) -> dict[str, Any]:
 class _OnnxPredictor(Predictor):
     """An onnxruntime session with the conventions of skl2onnx classifiers and regressors."""
 
-    def __init__(self, path: str, name: str) -> None:
+    def __init__(self, path: str, name: str, *, limits: ArtifactLimits) -> None:
         import numpy as np
 
+        _check_onnx_wire_nodes(path, name, limits)
         model = _load_onnx_proto(path, name, looks_like_onnx=True)  # refuses external data again
+        _check_onnx_graph(model, name, limits)  # before onnxruntime folds any constant
         self.framework = "onnx"
         self._session = _onnx_session(path, name)
         self._inputs = [
@@ -945,6 +1098,328 @@ class _OnnxPredictor(Predictor):
         return _checked_probabilities(matrix, classes=classes, output=output)[:, _class_column(classes, label)]
 
 
+# --- ONNX bounds, checked before onnxruntime builds anything ----------------------------------------------------
+
+# Bytes per element of each onnx.TensorProto data type (strings counted as a pointer each; 4-bit types as a byte).
+_ONNX_ELEMENT_BYTES = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 8: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16}
+_ONNX_SMALL = 64  # a constant with at most this many values is read, as the shape or repeats an operator is given
+# Operators onnxruntime never folds into constants (their output is drawn at random on every run).
+_ONNX_RANDOM = frozenset(
+    {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial", "Bernoulli", "Dropout"}
+)
+
+
+def _check_onnx_wire_nodes(path: str, name: str, limits: ArtifactLimits) -> None:
+    """Count the main graph's nodes in the protobuf bytes, before parsing them into one object per node.
+
+    A file of the largest accepted size could hold millions of tiny nodes, which onnx and onnxruntime would each
+    expand into far more memory than the file; the scan stops as soon as the limit is passed.
+    """
+    import mmap
+
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        graph = _wire_field(data, 0, len(data), field=7)  # ModelProto.graph
+        if graph is None:
+            return
+        for count, _ in enumerate(_wire_fields(data, graph[0], graph[1], field=1), start=1):  # GraphProto.node
+            if count > limits.onnx_max_nodes:
+                raise _limit_refusal(
+                    name,
+                    what="has more than",
+                    measured=limits.onnx_max_nodes,
+                    field="onnx_max_nodes",
+                    limits=limits,
+                    unit="nodes",
+                )
+
+
+def _wire_fields(data: Any, start: int, end: int, *, field: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of each length-delimited ``field`` in a protobuf message held in ``data[start:end]``."""
+    pos = start
+    while pos < end:
+        tag, pos = _read_varint(data, pos)
+        if tag is None:
+            return
+        wire = tag & 7
+        if wire == 0:
+            _, pos = _read_varint(data, pos)
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        elif wire == 2:
+            length, pos = _read_varint(data, pos)
+            if length is None:
+                return
+            if tag >> 3 == field:
+                yield pos, min(pos + length, end)
+            pos += length
+        else:
+            return  # groups or garbage: the parser will say what is wrong
+
+
+def _wire_field(data: Any, start: int, end: int, *, field: int) -> tuple[int, int] | None:
+    return next(_wire_fields(data, start, end, field=field), None)
+
+
+def _onnx_graphs(model: Any) -> Iterator[Any]:
+    """Every graph of a model: the main one, those nested in node attributes (If, Loop, Scan), training graphs."""
+    stack = [model.graph]
+    for info in model.training_info:
+        stack += [info.initialization, info.algorithm]
+    while stack:
+        graph = stack.pop()
+        yield graph
+        for node in graph.node:
+            for attribute in node.attribute:
+                if attribute.HasField("g"):
+                    stack.append(attribute.g)
+                stack.extend(attribute.graphs)
+
+
+def _tensor_bytes(dims: Iterable[int], data_type: int) -> int:
+    elements = 1
+    for dim in dims:
+        elements *= max(int(dim), 0)
+    return elements * _ONNX_ELEMENT_BYTES.get(data_type, 8)
+
+
+def _check_onnx_graph(model: Any, name: str, limits: ArtifactLimits) -> None:
+    """Refuse a graph with too many nodes, or one that holds or computes from constants a tensor above the limit.
+
+    onnxruntime evaluates every node whose inputs are all constants while it creates a session (constant folding),
+    so a graph of a few bytes can ask it for gigabytes (ConstantOfShape of a huge shape, Expand, Tile, Range...).
+    Sizes are read from each tensor's declared shape, from the shapes given to those operators (constants, or small
+    values computed from constants: Shape, Mul, Concat...), and from ONNX shape inference over the constant part of
+    the graph; nothing large is ever computed.
+    """
+    graphs = list(_onnx_graphs(model))
+    nodes = sum(len(g.node) for g in graphs) + sum(len(f.node) for f in model.functions)
+    if nodes > limits.onnx_max_nodes:
+        raise _limit_refusal(name, what="has", measured=nodes, field="onnx_max_nodes", limits=limits, unit="nodes")
+
+    def refuse(tensor: str, size: int, how: str) -> ArtifactError:
+        return _limit_refusal(
+            name, what=f"{how} tensor {tensor!r} of", measured=size, field="onnx_max_tensor_bytes", limits=limits
+        )
+
+    inferred = _inferred_shapes(model)
+    for graph in graphs:
+        shapes = inferred if graph is graphs[0] else {}
+        for tensor, size, how in _onnx_tensor_sizes(graph, shapes):
+            if size > limits.onnx_max_tensor_bytes:
+                raise refuse(tensor, size, how)
+    for output, size in _folded_sizes(model.graph, inferred):
+        if size > limits.onnx_max_tensor_bytes:
+            raise refuse(output, size, "would compute, from constants alone, the")
+
+
+def _onnx_tensor_sizes(graph: Any, shapes: dict[str, tuple[int, list[int] | None]]) -> Iterator[tuple[str, int, str]]:
+    """(tensor, bytes, how the graph comes by it) for the tensors a graph holds and those it asks for by shape."""
+    for tensor in graph.initializer:
+        yield tensor.name, _tensor_bytes(tensor.dims, tensor.data_type), "holds the"
+    for sparse in graph.sparse_initializer:
+        yield sparse.values.name, _tensor_bytes(sparse.dims, sparse.values.data_type), "holds the"
+    constants = _small_values(graph, shapes)
+    for node in graph.node:
+        for output, size in _constant_shape_outputs(node, constants):
+            yield output, size, f"asks {node.op_type} for the"
+        for attribute in node.attribute:
+            for tensor in ([attribute.t] if attribute.HasField("t") else []) + list(attribute.tensors):
+                yield (
+                    node.output[0] if node.output else node.name,
+                    _tensor_bytes(tensor.dims, tensor.data_type),
+                    ("holds the"),
+                )
+
+
+def _small_values(graph: Any, shapes: dict[str, tuple[int, list[int] | None]]) -> dict[str, list[float]]:
+    """The values of a graph's small constant tensors, by name: initializers and Constant nodes, and what the
+    arithmetic of shapes computes from them (Shape of a tensor whose shape is known, Mul, Concat, Gather...), the
+    way onnxruntime folds them. Only tensors of at most a few dozen values are ever computed."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    values: dict[str, Any] = {}
+    dims: dict[str, list[int]] = {name: shape for name, (_, shape) in shapes.items() if shape is not None}
+    for tensor in graph.initializer:
+        dims[tensor.name] = [int(d) for d in tensor.dims]
+        if _tensor_bytes(tensor.dims, 1) <= _ONNX_SMALL:
+            with suppress(Exception):
+                values[tensor.name] = numpy_helper.to_array(tensor).astype(np.float64).ravel()
+    for node in graph.node:
+        if node.domain not in ("", "ai.onnx") or len(node.output) != 1:
+            continue
+        with suppress(Exception):  # anything unexpected: that value stays unknown
+            result = _evaluate_small(node, values, dims)
+            if result is not None and result.size <= _ONNX_SMALL:
+                values[node.output[0]] = result
+    return {name: [float(v) for v in array] for name, array in values.items()}
+
+
+def _evaluate_small(node: Any, values: dict[str, Any], dims: dict[str, list[int]]) -> Any:
+    """One node's output as a flat float64 array, when it is shape arithmetic on known small values; else None."""
+    import numpy as np
+
+    if node.op_type in ("Constant", "Shape", "Size"):
+        return _evaluate_source(node, dims)
+    args = [values.get(name) for name in node.input if name]
+    if not args or any(a is None for a in args):
+        return None
+    operation = _small_operations().get(node.op_type)
+    return None if operation is None else np.asarray(operation(*args), dtype=np.float64).ravel()
+
+
+def _evaluate_source(node: Any, dims: dict[str, list[int]]) -> Any:
+    """The values of a Constant node, or the Shape or Size of a tensor whose shape is known; else None."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    found: Any = None
+    if node.op_type == "Constant":
+        if "value" in attributes and _tensor_bytes(attributes["value"].dims, 1) <= _ONNX_SMALL:
+            found = numpy_helper.to_array(attributes["value"])
+        elif "value_ints" in attributes:
+            found = attributes["value_ints"]
+        elif "value_int" in attributes:
+            found = [attributes["value_int"]]
+    elif node.input and (shape := dims.get(node.input[0])) is not None:
+        found = (
+            shape[attributes.get("start", 0) : attributes.get("end")] if node.op_type == "Shape" else [_product(shape)]
+        )
+    return None if found is None else np.asarray(found, dtype=np.float64).ravel()
+
+
+def _slice(data: Any, starts: Any, ends: Any, axes: Any = None, steps: Any = None) -> Any:
+    step = int(steps[0]) if steps is not None else 1
+    return data[int(starts[0]) : int(min(ends[0], 2**62)) : step]
+
+
+@functools.cache
+def _small_operations() -> dict[str, Callable[..., Any]]:
+    """Shape arithmetic onnxruntime folds, on flat arrays of a few values (numpy imported on first use)."""
+    import numpy as np
+
+    def same(a: Any, *_: Any) -> Any:  # what reshaping does to the values, taken flat
+        return a
+
+    return {
+        **dict.fromkeys(("Identity", "Cast", "Squeeze", "Unsqueeze", "Flatten", "Reshape"), same),
+        "Neg": np.negative,
+        "Abs": np.abs,
+        "ReduceProd": lambda a, *_: [np.prod(a)],
+        "ReduceSum": lambda a, *_: [np.sum(a)],
+        "Add": np.add,
+        "Sub": np.subtract,
+        "Mul": np.multiply,
+        "Div": lambda a, b: np.trunc(a / b),
+        "Max": np.maximum,
+        "Min": np.minimum,
+        "Pow": np.power,
+        "Concat": lambda *a: np.concatenate(a),
+        "Gather": lambda a, i: a[np.asarray(i).astype(np.int64)],
+        "Slice": _slice,
+    }
+
+
+def _product(values: Iterable[float]) -> int:
+    result = 1
+    for value in values:
+        result *= max(int(value), 1) if math.isfinite(value) else 1
+    return result
+
+
+def _constant_shape_outputs(node: Any, constants: dict[str, Any]) -> Iterator[tuple[str, int]]:
+    """(output, at least how many bytes it will hold) for operators given a constant shape, count or repeats."""
+    if node.domain not in ("", "ai.onnx") or not node.output:
+        return
+    inputs = list(node.input)
+
+    def given(index: int) -> Any:
+        return constants.get(inputs[index]) if len(inputs) > index and inputs[index] else None
+
+    op, out = node.op_type, node.output[0]
+    if op == "ConstantOfShape" and (shape := given(0)) is not None:
+        data_type = next((a.t.data_type for a in node.attribute if a.name == "value"), 1)
+        yield out, _product(shape) * _ONNX_ELEMENT_BYTES.get(data_type, 8)
+    elif op in ("Expand", "Reshape") and (shape := given(1)) is not None:
+        yield out, _product(shape)  # elements, a byte each at least: the input's type is not known here
+    elif op == "Tile" and (repeats := given(1)) is not None:
+        tiled = given(0)
+        yield out, _product(repeats) * max(len(tiled) if tiled is not None else 1, 1)
+    elif op == "Range" and all(given(i) is not None and len(given(i)) == 1 for i in range(3)):
+        start, limit, delta = (given(i)[0] for i in range(3))
+        if delta:
+            yield out, max(math.ceil((limit - start) / delta), 0)
+    elif op in ("Resize", "Upsample") and (sizes := given(3)) is not None:
+        yield out, _product(sizes)
+
+
+def _inferred_shapes(model: Any) -> dict[str, tuple[int, list[int] | None]]:
+    """(element type, static shape or None) of each tensor of the main graph, as ONNX shape inference finds them.
+
+    Inference runs on a light copy of the graph (large initializers replaced by inputs of the same type and shape),
+    with data propagation so that shapes computed from constants (Shape, Concat, Gather...) are known.
+    """
+    import onnx
+    from onnx import helper
+
+    graph = model.graph
+    small: list[Any] = []
+    large: list[Any] = []
+    for tensor in graph.initializer:
+        (small if _tensor_bytes(tensor.dims, 1) <= _ONNX_SMALL * 4 else large).append(tensor)
+    declared = {i.name for i in graph.input}
+    extra_inputs = [
+        helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in large if t.name not in declared
+    ]
+    light = helper.make_model(
+        helper.make_graph(
+            list(graph.node),
+            graph.name or "g",
+            [*graph.input, *extra_inputs],
+            list(graph.output),
+            initializer=small,
+            value_info=list(graph.value_info),
+        ),
+        opset_imports=list(model.opset_import),
+        functions=list(model.functions),
+    )
+    light.ir_version = model.ir_version
+    try:
+        inferred = onnx.shape_inference.infer_shapes(light, check_type=False, strict_mode=False, data_prop=True)
+    except Exception:  # an invalid graph: the checker that runs next says why
+        return {}
+    types: dict[str, tuple[int, list[int] | None]] = {}
+    for info in [*inferred.graph.value_info, *inferred.graph.output]:
+        tensor_type = info.type.tensor_type
+        if not tensor_type.HasField("shape"):
+            continue
+        dims = [int(d.dim_value) for d in tensor_type.shape.dim if d.HasField("dim_value")]
+        static = len(dims) == len(tensor_type.shape.dim)
+        types[info.name] = (tensor_type.elem_type, dims if static else None)
+    return types
+
+
+def _folded_sizes(graph: Any, types: dict[str, tuple[int, list[int] | None]]) -> Iterator[tuple[str, int]]:
+    """(tensor, bytes) for each tensor of ``graph`` that onnxruntime could fold, sized by shape inference."""
+    graph_inputs = {i.name for i in graph.input}
+    folded = {t.name for t in graph.initializer if t.name not in graph_inputs}
+    for node in graph.node:
+        if node.op_type in _ONNX_RANDOM or any(attr.HasField("g") or attr.graphs for attr in node.attribute):
+            continue
+        if node.op_type != "Constant" and not all(not i or i in folded for i in node.input):
+            continue
+        if not node.input and node.op_type != "Constant":
+            continue
+        for output in node.output:
+            folded.add(output)
+            elem_type, shape = types.get(output, (0, None))
+            if shape is not None:
+                yield output, _tensor_bytes(shape, elem_type)
+
+
 # ai.onnx.ml classifier operators, whose outputs are (label, one score per class in classlabels order), and the
 # operators that pass a tensor on with its columns unchanged.
 _ONNX_CLASSIFIERS = frozenset({"LinearClassifier", "SVMClassifier", "TreeEnsembleClassifier"})
@@ -999,8 +1474,8 @@ class _LoadedSkops:
     warnings: list[str]  # what scikit-learn said while loading (e.g. a version mismatch)
 
 
-def _inspect_skops(path: str, name: str) -> tuple[list[dict], list[dict], dict[str, Any]]:
-    loaded = _load_skops(path, name)
+def _inspect_skops(path: str, name: str, *, limits: ArtifactLimits) -> tuple[list[dict], list[dict], dict[str, Any]]:
+    loaded = _load_skops(path, name, limits=limits)
     estimator, schema = loaded.estimator, loaded.schema
     with _library_errors("corrupt", f"{name} loaded but cannot be described"):
         input_schema = _skops_input_schema(estimator)
@@ -1021,11 +1496,14 @@ def _inspect_skops(path: str, name: str) -> tuple[list[dict], list[dict], dict[s
     return input_schema, output_schema, details
 
 
-def _load_skops(path: str, name: str) -> _LoadedSkops:
-    """Check a skops file's types against the allow-list, load it and verify its fitted state."""
+def _load_skops(path: str, name: str, *, limits: ArtifactLimits) -> _LoadedSkops:
+    """Check a skops file's size and types (against the allow-list), load it and verify its fitted state."""
     with _library_errors("corrupt", f"{name} is not a readable skops file"):
-        with zipfile.ZipFile(path) as archive:
-            schema = json.loads(archive.read("schema.json"))
+        # Bounded here too: load_predictor reaches this without _classify_zip, and skops reads every member.
+        with _bounded_zip(path, name, limits) as archive:
+            limit = min(limits.max_schema_bytes, limits.max_member_bytes)
+            field = "max_schema_bytes" if limit == limits.max_schema_bytes else "max_member_bytes"
+            schema = json.loads(_read_member(archive, "schema.json", name, limit=limit, field=field, limits=limits))
         if not isinstance(schema, dict):
             raise ArtifactError("corrupt", f"{name} is not a readable skops file: schema.json is not an object.")
         import skops.io
