@@ -1,13 +1,26 @@
-"""Background jobs of the audit engine (in process by default; a Celery worker when a broker is configured)."""
+"""Background jobs of the audit engine (in process by default; a Celery worker when a broker is configured).
+
+Jobs are acknowledged late and delivered again when their worker process dies (``CELERY_TASK_ACKS_LATE``,
+``CELERY_TASK_REJECT_ON_WORKER_LOST``); a job delivered twice is harmless: ``execute_audit`` claims its run under a
+lock and leaves a run another live worker holds, or one that has ended, as it is.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 
-@shared_task(name="audits.run_audit", acks_late=True)
+@shared_task(name="audits.run_audit", acks_late=True, reject_on_worker_lost=True)
 def run_audit(run_id: int) -> str:
-    """Run one queued audit to completion; returns its final status."""
+    """Run one queued audit to completion (or take over one whose worker died); returns its final status."""
     from audits.actions import execute_audit
 
     return execute_audit(run_id).status
+
+
+@shared_task(name="audits.recover_stale_runs")
+def recover_stale_runs() -> list[int]:
+    """Queue again every run whose worker stopped answering (beat, every minute); returns their ids."""
+    from audits.actions import recover_stale_runs as sweep
+
+    return sweep()

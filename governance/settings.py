@@ -281,8 +281,6 @@ for _item in env_list("AUDIT_REQUIRED_POLICIES", ["high=eu-ai-act-high-risk", "l
 # Without a Celery worker, audits run in process inside the request that starts them: each check's time budget
 # (SHAP, attacks) is capped at this many seconds there. With a worker, the policy's budgets apply.
 AUDIT_INLINE_MAX_BUDGET_SECONDS = env_int("AUDIT_INLINE_MAX_BUDGET_SECONDS", 60, minimum=1)
-# An audit run still "running" after this long lost its worker (killed, out of memory): the next job takes it over.
-AUDIT_STALE_RUN_SECONDS = env_int("AUDIT_STALE_RUN_SECONDS", 6 * 3600, minimum=60)
 # The approval gate: how long it may wait for an audit it started before answering "pending", how long a pass token
 # stays valid, and whether deploying through the API needs a valid pass token for that version and environment.
 GATE_MAX_WAIT_SECONDS = env_int("GATE_MAX_WAIT_SECONDS", 30, minimum=0)
@@ -309,7 +307,7 @@ GDPR_AUTOMATED_DECISIONS = env_str("GDPR_AUTOMATED_DECISIONS")  # (h) automated 
 GDPR_TRANSFER_SAFEGUARDS = env_str("GDPR_TRANSFER_SAFEGUARDS")  # Art. 15(2): safeguards for third-country transfers
 
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
-FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
+# (FILE_UPLOAD_TEMP_DIR: see "leases and temporary files" below.)
 
 # --- webhooks ------------------------------------------------------------------------------------------------
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
@@ -345,6 +343,24 @@ CELERY_BEAT_SCHEDULE = {
     # Evidence bundles whose build job was lost (a worker died, a message vanished) are queued again.
     "exports-resume-lost-builds": {"task": "exports.resume_lost_builds", "schedule": 600.0},
 }
+
+# --- leases and temporary files (issue 17): work whose worker died heals --------------------------------------
+# A running audit beats (records heartbeat_at) every AUDIT_LEASE_SECONDS / 4 seconds; one silent for longer than the
+# lease lost its worker and is stale (see audits.actions: a job takes it over, a new request replaces it).
+AUDIT_LEASE_SECONDS = env_int("AUDIT_LEASE_SECONDS", 120, minimum=8)
+# How many times a run is started (the first time and each take-over) before a run whose worker keeps dying ends as
+# error: an input that kills its worker must not kill workers for ever.
+AUDIT_MAX_ATTEMPTS = env_int("AUDIT_MAX_ATTEMPTS", 2, minimum=1)
+# Uploads are staged here (Django's temporary upload files), never in the shared system temporary folder, so what a
+# killed process left behind can be found and removed: `manage.py cleanup_temp` and the beat entry below remove
+# files in it older than TEMP_FILE_MAX_AGE_SECONDS (no request takes that long to use its upload).
+FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or str(VAR_DIR / "tmp" / "uploads")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+TEMP_FILE_MAX_AGE_SECONDS = env_int("TEMP_FILE_MAX_AGE_SECONDS", 24 * 3600, minimum=60)
+CELERY_TASK_REJECT_ON_WORKER_LOST = True  # with acks late: a job whose pool process died is delivered again
+CELERY_BEAT_SCHEDULE["audits-recover-stale-runs"] = {"task": "audits.recover_stale_runs", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["cleanup-temp-files"] = {"task": "governance.cleanup_temp", "schedule": 3600.0}
+# (leases-settings-end)
 
 # --- the trail -----------------------------------------------------------------------------------------------
 # Origin line of every checkpoint: names this log uniquely (C2SP tlog-checkpoint: a schema-less URL).

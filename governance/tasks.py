@@ -14,3 +14,11 @@ def issue_checkpoint_task(reason: str = "scheduled", only_if_due: bool = True) -
 
     checkpoint = issue_checkpoint(reason=reason, only_if_due=only_if_due)
     return None if checkpoint is None else checkpoint.tree_size
+
+
+@shared_task(name="governance.cleanup_temp")
+def cleanup_temp() -> int:
+    """Remove temporary upload files killed processes left behind (beat, hourly); returns how many."""
+    from governance.tempfiles import cleanup_temp_files
+
+    return len(cleanup_temp_files())

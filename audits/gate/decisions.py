@@ -5,7 +5,11 @@ Decisions, in the order they are reached:
 - ``fail``: the model is prohibited, or the required audit failed;
 - ``insufficient_evidence``: no audit of these inputs exists and none can be run (no evaluation dataset given, no
   column roles known), or the audit could not judge (or could not run);
-- ``pending``: the audit is still running (poll the run, or ask again);
+- ``pending``: the audit is still running (poll the run, or ask again); never a run whose worker died: the gate
+  ends a stale run as ``error`` ("The worker stopped answering at <time>") and judges by what remains, the previous
+  valid run of the same inputs (the evidence the version was approved on did not change), or, when there is none and
+  an evaluation dataset is given, a new run it starts. It does not wait for a take-over: a pipeline asked for an
+  answer now, and a dead run says nothing about the model (see ``audits.actions`` for the lease rule);
 - ``pending_approval``: the audit passed, but the version lacks its approvals or has open findings;
 - ``pass``: the audit under the policy the risk tier requires passed (or none is required), the version is approved,
   nothing is open: the answer carries a signed decision token.
@@ -146,15 +150,22 @@ def _judge_audit(
     result: GateDecision, *, user: User, actor: Actor, dataset_version: Any, roles: dict | None, wait: float
 ) -> None:
     """The required audit's part of the decision: find (or run) it, wait for it, read its verdict."""
-    from audits.actions import audit_inputs_sha256, do_start_audit, run_of_inputs
+    from audits.actions import audit_inputs_sha256, do_start_audit, end_if_stale, run_of_inputs
 
     version, policy_version = result.version, result.policy_version
     name = policy_version.policy.name
-    if dataset_version is not None and roles:
-        # Column roles are inputs: the run of exactly these (a new one if none), never one audited otherwise.
-        run = run_of_inputs(audit_inputs_sha256(version, dataset_version, policy_version, roles), or_error=True)
-    else:
-        run = reads.latest_run(version, policy_version, dataset_version)
+
+    def find() -> AuditRun | None:
+        if dataset_version is not None and roles:
+            # Column roles are inputs: the run of exactly these (a new one if none), never one audited otherwise.
+            return run_of_inputs(audit_inputs_sha256(version, dataset_version, policy_version, roles), or_error=True)
+        return reads.latest_run(version, policy_version, dataset_version)
+
+    run = find()
+    if run is not None and end_if_stale(run, why="The approval gate does not wait on a run no worker holds."):
+        ended, run = run.pk, find()  # the gate never waits on a dead run (module docstring)
+        if run is not None and run.pk == ended and dataset_version is not None:
+            run = None  # no other run to judge by: start a new one below
     started = False
     if dataset_version is not None and run is None:
         roles = roles or _known_roles(version, policy_version)
