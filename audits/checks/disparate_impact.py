@@ -9,10 +9,12 @@ significant" are both reported as what they are.
 - Unknown categories are in no group (``audits.checks.groups``); their number and share are reported per grouping.
 - Reference group: the one named in the column roles (or the policy), else the group with the highest selection rate
   among those that can be judged (NYC LL144's "most selected category").
-- A group whose share of the known rows does not meet ``exclude_groups_below_share`` (LL144 allows 2%) is left out of
+- A group whose share of all the rows does not meet ``exclude_groups_below_share`` (LL144 allows 2%) is left out of
   the judged ratios only when the column roles' ``exclusions`` give the auditor's justification for it (6 RCNY
   5-301(d)); it is then ``excluded_below_share``, with its count, rate and the justification. Without one it is judged
-  like any other group.
+  like any other group. The share is the category's count over every row of the data, unknowns included, as the
+  rule says ("less than 2% of the data being used for the bias audit"), exactly (``share_of_rows_exact``); the row's
+  ``share`` stays its share of the rows whose category is known.
 - A group below ``min_group_size`` follows the one small-group rule (``groups.small_group_status``).
 - The difference test is Fisher's exact test when any expected cell count is below 5, else the pooled two-proportion
   z-test (``audits.metrics.difference_test``); significant means p meets ``significance_alpha`` by its operator
@@ -156,12 +158,13 @@ class _Verdicts:
 
 
 def _status(
-    grouping: Grouping, position: int, *, context: CheckContext, limits: _Limits, known: int
+    grouping: Grouping, position: int, *, context: CheckContext, limits: _Limits
 ) -> tuple[str | None, str | None]:
     """A group's status before the reference is chosen (None: can be judged), and an exclusion's justification."""
     name = grouping.names[position]
     count = int(grouping.counts.n[position])
-    if limits.share is not None and not limits.share.passes(Fraction(count, known)):
+    # 6 RCNY 5-301(d): "less than 2% of the data being used for the bias audit", i.e. of every row, unknowns too.
+    if limits.share is not None and grouping.rows and not limits.share.passes(Fraction(count, grouping.rows)):
         justification = limits.exclusions.get(name)
         if justification:
             return EXCLUDED_SHARE, justification
@@ -181,7 +184,7 @@ def _judge(
     selected = [int(s) for s in counts.predicted_positives]
     known = sum(sizes)
     rates = [rate(s, n) for s, n in zip(selected, sizes, strict=True)]
-    statuses = [_status(grouping, i, context=context, limits=limits, known=known) for i in range(len(sizes))]
+    statuses = [_status(grouping, i, context=context, limits=limits) for i in range(len(sizes))]
     eligible = np.array([status is None for status, _ in statuses], dtype=bool)
     ref = reference_group(
         grouping,
@@ -270,6 +273,8 @@ def _row(
         "selected": selected[i],
         "share": finite(float(share)),
         "share_exact": exact(share),
+        # Of every row of the data, unknowns included: the base of LL144's 2% exclusion rule (5-301(d)).
+        "share_of_rows_exact": exact(rate(sizes[i], grouping.rows)),
         "selection_rate": finite(float(own_rate)) if own_rate is not None else None,
         "selection_rate_exact": exact(rates[i]),
         "selection_rate_interval": list(interval),

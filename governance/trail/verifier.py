@@ -2908,9 +2908,20 @@ def _recompute_disparate_impact(check: Mapping[str, object], judgement: _Judgeme
         base = reference.rate if reference is not None else None
         comparable = reference is not None and reference.status == "reference"
         known = sum(p.count for p in parsed)
+        unknown = table.get("unknown")
+        counted = unknown.get("count") if isinstance(unknown, Mapping) else None
+        # Every row of the data, unknowns included: the base of LL144's 2% exclusion (6 RCNY 5-301(d)).
+        every = known + counted if type(counted) is int and counted >= 0 else known
         for p in parsed:
             _impact_row(
-                p, base=base, comparable=comparable, known=known, threshold=threshold, check=check, judgement=judgement
+                p,
+                base=base,
+                comparable=comparable,
+                known=known,
+                every=every,
+                threshold=threshold,
+                check=check,
+                judgement=judgement,
             )
         judged = [p for p in parsed if p.status in ("reference", "judged") and p.rate is not None]
         top = max(judged, key=lambda p: p.rate or 0, default=None)
@@ -2930,12 +2941,14 @@ def _impact_row(
     base: Fraction | None,
     comparable: bool,
     known: int,
+    every: int,
     threshold: tuple[Fraction, str],
     check: Mapping[str, object],
     judgement: _Judgement,
 ) -> None:
     """One group's rate, ratio and verdict from its counts against what its row says. ``comparable``: the
-    reference can be judged, so every other group's status is its own."""
+    reference can be judged, so every other group's status is its own. ``known``: the grouping's rows whose
+    category is known; ``every``: all its rows, unknowns included."""
     problems, status = judgement.problems, p.status
     ratio = p.rate / base if p.rate is not None and base else None
     _compare(p.row, "selection_rate", p.rate, p.at, problems)
@@ -2954,7 +2967,7 @@ def _impact_row(
     ):
         problems.append(f"{p.at}: {p.count} rows against a minimum group size of {min_size}, status {status}")
     if own and status == "excluded_below_share":
-        _check_exclusion(p, known, check, problems)
+        _check_exclusion(p, every, check, problems)
     if status == "undefined" and ratio is not None:
         problems.append(f"{p.at}: status undefined, but the counts give impact ratio {_text(ratio)}")
     if status in _UNSURE_STATUSES:
@@ -2980,15 +2993,16 @@ def _impact_row(
         )
 
 
-def _check_exclusion(p: _Row, known: int, check: Mapping[str, object], problems: list[str]) -> None:
+def _check_exclusion(p: _Row, every: int, check: Mapping[str, object], problems: list[str]) -> None:
     """A category left out below the share threshold: only with the auditor's justification, and only when its
-    share of the known rows really does not meet the threshold."""
+    share of all the rows (unknowns included: "less than 2% of the data being used for the bias audit", 6 RCNY
+    5-301(d)) really does not meet the threshold."""
     if not str(p.row.get("exclusion_justification") or "").strip():
         problems.append(f"{p.at}: excluded below the share threshold without the auditor's justification")
     limit = _threshold(check, "exclude_groups_below_share")
-    if limit is not None and known and _OPERATORS[limit[1]](Fraction(p.count, known), limit[0]):
+    if limit is not None and every and _OPERATORS[limit[1]](Fraction(p.count, every), limit[0]):
         problems.append(
-            f"{p.at}: excluded below the share threshold, but its share {_text(Fraction(p.count, known))} meets "
+            f"{p.at}: excluded below the share threshold, but its share {_text(Fraction(p.count, every))} meets "
             f"{limit[1]} {_text(limit[0])}"
         )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from audits.checks.performance import PerformanceCheck, exact_figures
 from audits.evaluation import ColumnRoles, Evaluation, build_evaluation
 from governance.data.ingest import read_table
 from tests.audits.german import FEATURES, German, decisions, fitted
+from tests.audits.test_verdict_edges import audit, document, people, rows_of, write
 
 BASIS = {"text": "Test basis.", "citation": "Test suite"}
 
@@ -255,3 +257,37 @@ def test_a_protected_role_mapped_to_a_model_input_column_is_tested_and_unknown_r
     assert outcome.outcome == FAIL
     assert "when only sex (column 'gender') changes" in outcome.reason
     assert "not a model input" not in outcome.reason
+
+
+# --- LL144's 2% rule: a share of all the data, unknowns included ------------------------------------------------
+
+
+def test_the_ll144_two_percent_is_a_share_of_all_the_data_unknowns_included(tmp_path: Path) -> None:
+    # 6 RCNY 5-301(d): "a category that represents less than 2% of the data being used for the bias audit". Race C
+    # has 19 of 1000 rows (1.9%: under 2%) but 19 of the 919 rows whose race is known (2.07%: not under). The rule's
+    # base is the data, so C may be excluded with the auditor's justification; on the known rows it could not be.
+    groups = {("F", "A"): (250, 125), ("M", "A"): (250, 125), ("F", "B"): (200, 100), ("M", "B"): (200, 100)}
+    groups[("F", "C")] = (19, 0)
+    groups[("M", "")] = (81, 40)  # race unknown: in no race group, but part of the data
+    path = write(tmp_path / "ll144.csv", people(groups))
+    protected = {"sex": "sex", "race_ethnicity": "race"}
+    justification = "19 of 1000 applicants (1.9%): too few to compare."
+    # audit() also recomputes every verdict with the regulator bundle's verifier, which must agree.
+    results = audit(
+        path,
+        document("nyc-ll144", min_group_size=10),
+        protected=protected,
+        exclusions={"race_ethnicity=C": justification},
+    )
+    table, rows = rows_of(results, "disparate_impact", "race_ethnicity")
+    assert table["unknown"]["count"] == 81
+    c = rows["race_ethnicity=C"]
+    assert Fraction(c["share_of_rows_exact"]) == Fraction(19, 1000) < Fraction(2, 100)
+    assert Fraction(c["share_exact"]) == Fraction(19, 919) > Fraction(2, 100)  # the two bases disagree
+    assert c["status"] == "excluded_below_share"
+    assert c["exclusion_justification"] == justification
+    assert (c["count"], c["selected"], c["passes"]) == (19, 0, None)
+    assert (
+        results["checks"]["disparate_impact"]["thresholds"]["exclude_groups_below_share"]["exact"],
+        results["checks"]["disparate_impact"]["thresholds"]["exclude_groups_below_share"]["operator"],
+    ) == ("1/50", ">=")
