@@ -119,6 +119,67 @@ def test_a_real_audits_verdicts_are_recomputed_from_its_counts(exported: tuple[b
     assert "WARNING" not in verdict.err
 
 
+FAIRNESS_POLICY = """
+name: fairness-for-verify
+title: Group fairness and four-fifths, for the bundle verifier's tests
+description: Both group checks, judged by their operators, with intersections.
+confidence_level: 0.95
+min_group_size: 30
+intersections: true
+checks:
+  disparate_impact:
+    required: true
+    impact_ratio_min: {value: 0.8, operator: ">=", basis: {text: "4/5 rule", citation: "29 CFR 1607.4(D)"}}
+  group_fairness:
+    required: true
+    demographic_parity_difference_max: {value: 0.1, operator: "<=", basis: {text: "a test's maximum", citation: "none"}}
+    equalized_odds_difference_max: {value: 0.1, operator: "<=", basis: {text: "a test's maximum", citation: "none"}}
+"""
+
+
+def test_a_group_fairness_audit_is_recomputed_in_the_bundle(cast: Cast, evidence: Evidence) -> None:
+    """A second audit of the version under a policy with both group checks and intersections (sex x age band):
+    its rates, parity and equalized-odds differences are recomputed in the bundle too."""
+    from django.test import TestCase
+
+    from audits import actions as audits
+    from tests.audits.conftest import PREDICTION_ROLES, decision_rows, upload
+    from tests.exports.conftest import audits_actor
+
+    policy = audits.do_save_policy(user=cast.officer.user, actor=audits_actor(cast), text=FAIRNESS_POLICY)
+    roles = {**PREDICTION_ROLES, "protected": ["sex", "age_band"]}
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        run, _ = audits.do_start_audit(
+            user=cast.owner.user,
+            actor=audits_actor(cast),
+            model_version=evidence.version,
+            dataset_version=upload(cast, decision_rows({"F": (120, 60), "M": (120, 62)}), dataset="fairness-eval"),
+            policy_version=policy,
+            column_roles=roles,
+        )
+    run.refresh_from_db()
+    assert set(run.results["checks"]) == {"disparate_impact", "group_fairness"}, run.error
+    made = post_export(cast.officer.client(), {"model": evidence.model_name, "recipient": "regina"})
+    response: Any = cast.officer.client().get(f"{API}/exports/{made['id']}/download")
+    bundle = b"".join(response.streaming_content) if response.streaming else response.content
+
+    verdict = verify(bundle)
+
+    assert verdict.code == 0, verdict.text
+    assert "the verdicts of 3 group checks of 2 audits follow from their counts" in verdict.out, verdict.text
+    assert "the results of 2 of those audits are those the trail recorded" in verdict.out, verdict.text
+    assert "WARNING" not in verdict.err
+
+    def lower_dp_limit(document: dict[str, Any]) -> None:
+        fairness = document["results"]["checks"]["group_fairness"]
+        fairness["thresholds"]["demographic_parity_difference_max"].update(value=0.01, exact="1/100")
+
+    name = f"audits/run-{run.pk}/results.json"
+    verdict = verify(edit_results(bundle, name, lower_dp_limit))
+    assert verdict.code == 1, verdict.text
+    assert f"audit run {run.pk}, group_fairness: outcome from the counts is 'fail' (grouping 'sex': " in verdict.err
+
+
 def test_a_flipped_verdict_is_caught_even_when_the_manifest_is_re_signed(exported: tuple[bytes, str]) -> None:
     bundle, name = exported
     run = name.split("/")[1].removeprefix("run-")
