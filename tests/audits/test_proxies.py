@@ -336,3 +336,18 @@ def test_derived_from_is_keyed_by_role_and_bad_values_are_refused_by_name() -> N
         with pytest.raises(EvaluationError, match=re.escape(words)) as refused:
             ColumnRoles.from_json({"label": "y", "protected": {"age_band": "age_group"}, "derived_from": bad})
         assert refused.value.field == "derived_from"
+
+
+def test_the_portal_names_each_counted_feature_and_why(german: German) -> None:
+    import html
+
+    from django.template.loader import render_to_string
+
+    outcome = run(evaluation(german, decisions(fitted(german, age=1.5, sex=0.0))), SMALL | LIMIT | RULE)
+    page = html.unescape(render_to_string("audits/checks/explainability.html", {"d": outcome.details}))
+
+    assert "Features counted in the protected share" in page
+    assert "age (rank " in page
+    assert "Cramér's V 1.00 with age_group" in page
+    assert "sex (rank " in page
+    assert "is the protected attribute sex" in page
