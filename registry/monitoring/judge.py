@@ -4,11 +4,14 @@
   ``psi_alert`` an alert, above ``psi_warning`` a warning; but on fewer rows than the policy's ``min_batch_rows``
   the level is ``insufficient_evidence`` whatever the value (PSI's sampling noise grows as the batch shrinks: by
   chance alone a one-row batch is "drift"), reported, never an alert, a warning or a pass.
-- Live fairness: judged by the audits' disparate-impact check, with ``impact_ratio_alert`` as its threshold. A judged
-  group whose impact ratio does not meet it is an alert; a group the check does not judge (too small, or compared
-  with a reference that is, or with an undefined rate) is ``insufficient_evidence``, reported, never an alert and
-  never a pass; an excluded group is reported (``info``). The unknown, excluded, insufficient and undefined facts
-  are kept in ``evidence["group_facts"]`` and said in ``evidence["reason"]``, from
+- Live fairness: judged by the audits' disparate-impact check, with ``impact_ratio_alert`` as its threshold. The
+  level of a group is read from the row's ``status`` and ``passes``, as the check decided them (exact fractions of
+  the counts, the threshold's operator), never from a second comparison of the float ratio: one rule. A judged
+  group whose impact ratio does not meet it (``passes`` false) is an alert; the reference group and a judged group
+  that passes are ``ok``; a group the check does not judge (too small, or compared with a reference that is, or
+  with an undefined rate), or a row that does not say how it was judged, is ``insufficient_evidence``, reported,
+  never an alert and never a pass; an excluded group is reported (``info``). The unknown, excluded, insufficient
+  and undefined facts are kept in ``evidence["group_facts"]`` and said in ``evidence["reason"]``, from
   ``audits.checks.facts.group_facts``: the same facts, in the same words, as the audits' gate and reports.
 - Performance decay (labels known): the baseline's figure minus the batch's; above ``accuracy_drop_alert`` (and
   ``recall_drop_alert``, ``roc_auc_drop_alert`` when the policy sets them) an alert; on fewer labelled rows than
@@ -180,6 +183,25 @@ _NOT_JUDGED_LEVELS = {
 }
 
 
+def _level(group: Mapping[str, Any]) -> str:
+    """A live-fairness group's level from its row as the disparate-impact check judged it (status and passes)."""
+    status = group.get("status")
+    if status in _NOT_JUDGED_LEVELS:
+        return _NOT_JUDGED_LEVELS[status]
+    if status == "reference" or (status == "judged" and group.get("passes") is True):
+        return OK
+    if status == "judged" and group.get("passes") is False:
+        return ALERT
+    return INSUFFICIENT  # a row that does not say how it was judged is never a pass
+
+
+def _fails_as(fairness: Mapping[str, Any], minimum: Any) -> str:
+    """The threshold a failing ratio did not meet, in the operator's words (``is below 0.8``)."""
+    entry = (fairness.get("thresholds") or {}).get("impact_ratio_min") or {}
+    words = {">=": "is below", ">": "is not above", "<=": "exceeds", "<": "is not below"}
+    return f"{words.get(str(entry.get('operator')), 'is below')} {float(entry.get('value', minimum or 0.0)):g}"
+
+
 def _fairness(
     fairness: Mapping[str, Any] | None,
     thresholds: Mapping[str, Any],
@@ -203,8 +225,7 @@ def _fairness(
             rows.append(_info(subject, "group", "selection_rate", group["selection_rate"]))
             rows.append(_info(subject, "group", "count", group["count"]))
             ratio = group.get("impact_ratio")
-            status = group.get("status")
-            level = _NOT_JUDGED_LEVELS.get(status, ALERT if status == "judged" and group.get("passes") is False else OK)
+            level = _level(group)
             rows.append({**_info(subject, "group", "impact_ratio", ratio, group.get("p_value")), "level": level})
             if level == ALERT:
                 alerts.append(
@@ -218,7 +239,7 @@ def _fairness(
                         basis=_basis(thresholds, "impact_ratio_alert"),
                         title=(
                             f"Live fairness: {group['group']} impact ratio {ratio:.3f} against "
-                            f"{grouping['reference_group']} is below {minimum:g}"
+                            f"{grouping['reference_group']} {_fails_as(fairness, minimum)}"
                         ),
                         cause=cause_for("impact_ratio", group["group"]),
                         details={
