@@ -447,3 +447,91 @@ def test_an_upload_refused_or_accepted_leaves_no_staged_file(
         )
         assert (response.status_code == 201) == accepted, response.content[:300]
         assert list(staging.iterdir()) == []
+
+
+# --- Celery: the pool process killed, the job delivered again, the run taken over --------------------------------
+
+REDIS_URL = os.environ.get("ASSAY_TEST_REDIS_URL", "")
+
+WORKER = textwrap.dedent(
+    """
+    import os, sys, time, pathlib
+    import django
+    django.setup()
+    from audits import actions
+
+    ready, queue = pathlib.Path(sys.argv[1]), sys.argv[2]
+    real = actions._Beat.__call__
+
+    def hold(self, percent=None, note=""):
+        real(self, percent, note)
+        if note.startswith("running") and self.attempt == 1:  # the first attempt stops inside the checks
+            ready.write_text(str(os.getpid()))
+            time.sleep(3600)
+
+    actions._Beat.__call__ = hold
+    from celery.bin.celery import main
+
+    sys.argv = ["celery", "-A", "governance", "worker", "--pool=prefork", "--concurrency=1", "-Q", queue,
+                "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel=INFO"]
+    main()
+    """
+)
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not REDIS_URL, reason="set ASSAY_TEST_REDIS_URL (CI does) to run a real worker against Redis")
+def test_a_killed_pool_process_gets_its_job_again_and_the_run_is_taken_over(
+    cast: Cast, media: Path, unprotected_trail: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from celery import Celery
+
+    from tests.audits.conftest import predictions_only_version
+
+    actions.ensure_builtin_policies()
+    queue = f"assay-test-crash-{os.getpid()}"
+    ready, log = tmp_path / "ready", tmp_path / "worker.log"
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER, str(ready), queue],
+        cwd=ROOT,
+        env={**child_env(), "CELERY_BROKER_URL": REDIS_URL},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    producer = Celery(broker=REDIS_URL, set_as_current=False)  # never replace the app under test
+    # This process has no broker (jobs would run here): the run's job goes to the real worker's queue instead.
+    monkeypatch.setattr(
+        actions, "_queue", lambda run_id: producer.send_task("audits.run_audit", args=[run_id], queue=queue)
+    )
+    try:
+        run, created = actions.do_start_audit(
+            user=cast.owner.user,
+            actor=Actor.system(),
+            model_version=predictions_only_version(cast),
+            dataset_version=upload(cast, decision_rows(PASSING_RATES)),
+            policy_version=Policy.objects.get(name="four-fifths").latest_version(),
+            column_roles=PREDICTION_ROLES,
+        )
+        assert created
+        wait_for(lambda: ready.exists() or worker.poll() is not None, "the worker to reach the checks")
+        assert ready.exists(), log.read_text()
+        pool_process = int(ready.read_text())
+        held = AuditRun.objects.get(pk=run.pk)
+        assert (held.status, held.attempts) == (RunStatus.RUNNING, 1)
+        assert held.worker.endswith(f"/{pool_process}")
+
+        os.kill(pool_process, signal.SIGKILL)  # the pool process dies; the worker's main process lives on
+
+        def ended() -> bool:
+            return AuditRun.objects.filter(pk=run.pk, status__in=[RunStatus.DONE, RunStatus.ERROR]).exists()
+
+        wait_for(lambda: ended() or worker.poll() is not None, "the job delivered again to end the run")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    text = log.read_text()
+    healed = AuditRun.objects.get(pk=run.pk)
+    assert (healed.status, healed.verdict, healed.attempts) == (RunStatus.DONE, "pass", 2), text
+    assert not healed.worker.endswith(f"/{pool_process}")
+    assert "WorkerLostError" in text or "SIGKILL" in text, text
