@@ -166,8 +166,8 @@ def test_5_a_group_below_the_minimum_size_is_never_a_plain_pass(audits: Audits) 
 
 def test_6_a_perfect_proxy_counts_in_explainability(
     cast: Cast,
-    demo_v1: dict[str, Any],
-    django_capture_on_commit_callbacks: Any,  # noqa: F811 - the fixture imported above
+    demo_v1: dict[str, Any],  # noqa: F811 - the fixture imported above
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         response = cast.owner.client().post(f"{API}/audits/", {**demo_v1, "column_roles": DEMO_ROLES}, format="json")
