@@ -2746,7 +2746,7 @@ def _exact(value: object, what: str) -> Fraction:
             return Fraction(value)
         except ZeroDivisionError:
             pass
-    raise NotRecomputable(f"{what} is {_shown(repr(value))}, not an exact number")
+    raise NotRecomputable(f"{what} is {_signed(value)}, not an exact number")
 
 
 def _count(row: Mapping[str, object], key: str, where: str) -> int:
@@ -2801,22 +2801,31 @@ def _text(value: Fraction | None) -> str:
     return f"{text if len(text) <= 60 else text[:60] + '...'} ({_float(value):.6g})"
 
 
+def _signed(value: object) -> str:
+    """A value from the signed results as JSON, cut short (a hostile one can be long)."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:80] + "..."
+
+
 def _compare(row: Mapping[str, object], key: str, value: Fraction | None, where: str, problems: list[str]) -> None:
     """The signed decimal ``key`` and its exact text ``key_exact`` (when given) against the recomputed value."""
     signed, exact = row.get(key), row.get(f"{key}_exact")
     if value is None:
         if signed is not None or exact is not None:
-            problems.append(f"{where}: {key} from the counts is undefined, the signed results say {signed}")
+            shown = _signed(signed if signed is not None else exact)
+            problems.append(f"{where}: {key} from the counts is undefined, the signed results say {shown}")
         return
     if key in row and not (type(signed) in (int, float) and _close(signed, value)):  # type: ignore[arg-type]
-        problems.append(f"{where}: {key} from the counts is {_text(value)}, the signed results say {signed}")
+        problems.append(f"{where}: {key} from the counts is {_text(value)}, the signed results say {_signed(signed)}")
     elif f"{key}_exact" in row:
         try:
             agrees = _exact(exact, key) == value
         except NotRecomputable:
             agrees = False
         if not agrees:
-            problems.append(f"{where}: {key} from the counts is {_text(value)}, the signed results say {exact}")
+            problems.append(
+                f"{where}: {key} from the counts is {_text(value)}, the signed results say {_signed(exact)}"
+            )
 
 
 def _groupings(check: Mapping[str, object]) -> list[tuple[str, list[Mapping[str, object]], Mapping[str, object]]]:
