@@ -3666,7 +3666,9 @@ def _argument_parser() -> argparse.ArgumentParser:
     verify.set_defaults(handler=_command_verify)
 
     bundle = commands.add_parser(
-        "bundle", help="verify an evidence bundle (also: verify.py BUNDLE.zip, without the word 'bundle')"
+        "bundle",
+        help="verify an evidence bundle and recompute its audits' verdicts from their counts (also: verify.py "
+        "BUNDLE.zip, without the word 'bundle')",
     )
     bundle.add_argument("bundle", metavar="BUNDLE.zip", help="evidence bundle written by export_bundle")
     bundle.add_argument("--trusted-keys", metavar="FILE", help="independently obtained verifier keys, one per line")
