@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from governance.trail.models import Event
@@ -206,17 +207,39 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
-def attempt(delivery_id: int) -> WebhookDelivery:
+# What a delivery's last_error says while an attempt is in flight: the claim's time. An attempt whose worker died
+# never replaces it, so the next claim knows the previous attempt was lost, and when it started.
+SENDING = "Sending since "
+
+
+def _utc(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def attempt(delivery_id: int, *, now: dt.datetime | None = None) -> WebhookDelivery:
     """Send one delivery once, if it is due and nobody else is sending it, and record the outcome.
 
-    The delivery is claimed first with a conditional UPDATE (a lease), so a worker's own retry and the beat sweep
-    can never send it twice at once. The HTTP call happens outside any transaction.
+    The delivery is claimed first with a conditional UPDATE (a lease: ``next_attempt_at`` moves past the longest an
+    attempt takes), so a worker's own retry and the beat sweep can never send it twice at once. The claim counts the
+    attempt, so one whose worker is killed mid-request counts too: once the lease has passed, the next sweep takes
+    the delivery over, or, when that was the last attempt, ends it ``failed`` with "The worker stopped answering
+    during attempt <n> (started at <time>)". The HTTP call happens outside any transaction.
     """
-    now = timezone.now()
+    now = now or timezone.now()
     lease = now + dt.timedelta(seconds=2 * settings.WEBHOOK_TIMEOUT_SECONDS + 30)
-    claimed = WebhookDelivery.objects.filter(
-        pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
-    ).update(next_attempt_at=lease)
+    due = WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+    lost = due.filter(attempts__gte=settings.WEBHOOK_MAX_ATTEMPTS, last_error__startswith=SENDING).first()
+    if lost is not None:  # the last attempt's worker died before recording its outcome
+        since = lost.last_error.removeprefix(SENDING).split(" ", 1)[0]
+        due.filter(last_error=lost.last_error).update(
+            status=DeliveryStatus.FAILED,
+            last_error=f"The worker stopped answering during attempt {lost.attempts} (started at {since}); "
+            "not tried again.",
+        )
+        return WebhookDelivery.objects.select_related("webhook").get(pk=delivery_id)
+    claimed = due.filter(attempts__lt=settings.WEBHOOK_MAX_ATTEMPTS).update(
+        next_attempt_at=lease, attempts=F("attempts") + 1, last_error=f"{SENDING}{_utc(now)} (no answer yet)."
+    )
     delivery = WebhookDelivery.objects.select_related("webhook").get(pk=delivery_id)
     if not claimed:
         return delivery
@@ -245,7 +268,6 @@ def attempt(delivery_id: int) -> WebhookDelivery:
 
 def _record(delivery: WebhookDelivery, *, status_code: int | None, error: str) -> WebhookDelivery:
     now = timezone.now()
-    delivery.attempts += 1
     delivery.last_status_code = status_code
     if status_code is not None and 200 <= status_code < 300:
         delivery.status, delivery.delivered_at, delivery.last_error = DeliveryStatus.DELIVERED, now, ""
@@ -255,9 +277,7 @@ def _record(delivery: WebhookDelivery, *, status_code: int | None, error: str) -
             delivery.status = DeliveryStatus.FAILED
         else:
             delivery.next_attempt_at = now + backoff(delivery.attempts)
-    delivery.save(
-        update_fields=["attempts", "last_status_code", "status", "delivered_at", "last_error", "next_attempt_at"]
-    )
+    delivery.save(update_fields=["last_status_code", "status", "delivered_at", "last_error", "next_attempt_at"])
     return delivery
 
 

@@ -535,3 +535,104 @@ def test_a_killed_pool_process_gets_its_job_again_and_the_run_is_taken_over(
     assert (healed.status, healed.verdict, healed.attempts) == (RunStatus.DONE, "pass", 2), text
     assert not healed.worker.endswith(f"/{pool_process}")
     assert "WorkerLostError" in text or "SIGKILL" in text, text
+
+
+# --- webhook deliveries: the worker killed in the middle of the request -----------------------------------------
+
+SENDER = textwrap.dedent(
+    """
+    import sys
+    import django
+    django.setup()
+    from registry.webhooks import attempt
+
+    attempt(int(sys.argv[1]))
+    """
+)
+
+
+class HangingReceiver:
+    """A local HTTP receiver that holds the first request without answering (until the test ends) and answers
+    every later one 204."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.first, self.release, self.answered = threading.Event(), threading.Event(), 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # the http.server API names it so
+                self.rfile.read(int(self.headers["Content-Length"]))
+                if not receiver.first.is_set():
+                    receiver.first.set()
+                    receiver.release.wait()
+                    return
+                receiver.answered += 1
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("max_attempts", [8, 1], ids=["taken-over", "last-attempt-ends-failed"])
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_whose_worker_was_killed_mid_request_is_taken_over_after_its_lease(
+    cast: Cast, unprotected_trail: None, settings: Any, monkeypatch: pytest.MonkeyPatch, max_attempts: int
+) -> None:
+    from registry import actions as registry
+    from registry import webhooks
+    from registry.models import DeliveryStatus, WebhookDelivery
+
+    settings.WEBHOOK_ALLOW_LOCAL = settings.WEBHOOK_ALLOW_HTTP = True
+    receiver = HangingReceiver()
+    monkeypatch.setattr(webhooks, "_send_later", lambda ids: None)  # the child process sends it, not this one
+    try:
+        model = register_model(cast, "minimal")
+        draft = registry.do_register_version(model=model, user=cast.owner.user, actor=acting(cast.owner))
+        registry.do_add_webhook(model=model, user=cast.owner.user, actor=acting(cast.owner), url=receiver.url)
+        registry.do_submit(version=draft, user=cast.owner.user, actor=acting(cast.owner))
+        delivery = WebhookDelivery.objects.get()
+        env = {**child_env(), "WEBHOOK_ALLOW_LOCAL": "1", "WEBHOOK_ALLOW_HTTP": "1", "WEBHOOK_TIMEOUT_SECONDS": "600"}
+        child = subprocess.Popen([sys.executable, "-c", SENDER, str(delivery.pk)], cwd=ROOT, env=env)
+        try:
+            wait_for(lambda: receiver.first.is_set() or child.poll() is not None, "the request to arrive")
+            assert receiver.first.is_set()
+            child.send_signal(signal.SIGKILL)  # killed while the receiver holds its request
+            child.wait()
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+
+        lost = WebhookDelivery.objects.get()
+        assert (lost.status, lost.attempts) == (DeliveryStatus.PENDING, 1)  # the lost attempt counts
+        assert lost.last_error.startswith(webhooks.SENDING)
+        # Within its lease nobody sends it again (its worker might only be slow) ...
+        assert webhooks.due_deliveries(now=lost.next_attempt_at - dt.timedelta(seconds=1)) == []
+        assert webhooks.attempt(lost.pk, now=lost.next_attempt_at - dt.timedelta(seconds=1)).attempts == 1
+        # ... after it, the sweep takes it over.
+        after = lost.next_attempt_at + dt.timedelta(seconds=1)
+        assert webhooks.due_deliveries(now=after) == [lost.pk]
+        settings.WEBHOOK_MAX_ATTEMPTS = max_attempts
+        healed = webhooks.attempt(lost.pk, now=after)
+    finally:
+        receiver.close()
+    if max_attempts > 1:
+        assert (healed.status, healed.attempts, receiver.answered) == (DeliveryStatus.DELIVERED, 2, 1)
+    else:
+        assert (healed.status, healed.attempts, receiver.answered) == (DeliveryStatus.FAILED, 1, 0)
+        assert healed.last_error.startswith("The worker stopped answering during attempt 1 (started at ")
+        assert healed.last_error.endswith("not tried again.")
