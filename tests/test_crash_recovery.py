@@ -636,3 +636,69 @@ def test_a_delivery_whose_worker_was_killed_mid_request_is_taken_over_after_its_
         assert (healed.status, healed.attempts, receiver.answered) == (DeliveryStatus.FAILED, 1, 0)
         assert healed.last_error.startswith("The worker stopped answering during attempt 1 (started at ")
         assert healed.last_error.endswith("not tried again.")
+
+
+# --- monitoring: a batch check whose worker was killed ----------------------------------------------------------
+
+CHECKER = textwrap.dedent(
+    """
+    import pathlib, sys, time
+    import django
+    django.setup()
+    from registry.monitoring import actions, batch
+
+    ready = pathlib.Path(sys.argv[2])
+
+    def hold(*args, **kwargs):  # inside the check: say so, then wait to be killed
+        ready.write_text("checking")
+        time.sleep(3600)
+
+    batch.compute = hold
+    actions.execute_check(int(sys.argv[1]))
+    """
+)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_check_whose_worker_was_killed_is_taken_over_after_its_lease(
+    cast: Cast, media: Path, unprotected_trail: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from registry.models import BatchStatus, MonitoringBatch
+    from registry.monitoring import actions as monitoring
+    from tests.monitoring import arrange
+
+    monkeypatch.setattr(monitoring, "_queue", lambda batch_id: None)  # the child process checks it, not this one
+    version = arrange.monitored_demo_version(cast)
+    batch = arrange.upload(cast, version, arrange.batch_csv())
+    ready = tmp_path / "ready"
+    # A short lease in the child, so its heartbeat (every quarter lease) is seen without a long wait.
+    env = {**child_env(), "MONITORING_CHECK_LEASE_SECONDS": "10"}
+    child = subprocess.Popen([sys.executable, "-c", CHECKER, str(batch.pk), str(ready)], cwd=ROOT, env=env)
+    try:
+        wait_for(lambda: ready.exists() or child.poll() is not None, "the check to start")
+        assert ready.exists()
+        claimed = MonitoringBatch.objects.get(pk=batch.pk).lease_until
+        assert claimed is not None
+
+        def beaten() -> bool:
+            lease = MonitoringBatch.objects.get(pk=batch.pk).lease_until
+            return lease is not None and lease > claimed
+
+        # A long check that is alive beats: past its first lease it is still not due, so never run twice.
+        wait_for(lambda: beaten() or child.poll() is not None, "the check's heartbeat")
+        assert monitoring.due_batches(now=claimed + dt.timedelta(seconds=1)) == []
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    held = MonitoringBatch.objects.get(pk=batch.pk)
+    assert held.status == BatchStatus.RUNNING
+    assert held.lease_until is not None
+    # Within the lease it is not due (its worker might be slow); past it, the sweep takes the check over.
+    assert monitoring.due_batches(now=held.lease_until - dt.timedelta(seconds=1)) == []
+    after = held.lease_until + dt.timedelta(seconds=1)
+    assert monitoring.run_due_checks(now=after) == {"checked": 1, "error": 0, "skipped": 0}
+    checked = MonitoringBatch.objects.get(pk=batch.pk)
+    assert (checked.status, checked.attempts) == (BatchStatus.CHECKED, 1)

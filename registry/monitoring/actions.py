@@ -14,11 +14,13 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -27,6 +29,7 @@ from governance.access.models import User
 from governance.access.roles import Role
 from governance.data import events as data_events
 from governance.data.models import Dataset, DatasetVersion
+from governance.leases import Heartbeat
 from governance.trail.leaf import text_commitment
 from governance.trail.log import Actor, record_event
 from registry.models import (
@@ -536,37 +539,53 @@ def monitoring_rules(version: ModelVersion, config: MonitorConfig) -> tuple[dict
     return thresholds, rules, f"{policy.policy.name} v{policy.number}"
 
 
-def _claim(batch_id: int) -> bool:
-    now = timezone.now()
+def _claim(batch_id: int, now: dt.datetime | None = None) -> bool:
+    now = now or timezone.now()
     lease = now + dt.timedelta(seconds=settings.MONITORING_CHECK_LEASE_SECONDS)
     due = Q(status=BatchStatus.PENDING) | Q(status=BatchStatus.RUNNING, lease_until__lt=now)
     return bool(MonitoringBatch.objects.filter(due, pk=batch_id).update(status=BatchStatus.RUNNING, lease_until=lease))
 
 
-def execute_check(batch_id: int) -> MonitoringBatch:
+def _extend_lease(batch_id: int) -> None:
+    """A running check's heartbeat: its lease runs from now again (a check whose worker died stops beating)."""
+    lease = timezone.now() + dt.timedelta(seconds=settings.MONITORING_CHECK_LEASE_SECONDS)
+    MonitoringBatch.objects.filter(pk=batch_id, status=BatchStatus.RUNNING).update(lease_until=lease)
+
+
+def execute_check(batch_id: int, *, now: dt.datetime | None = None) -> MonitoringBatch:
     """Check one batch if it is due and nobody else is checking it: statistics, judgement, findings, events.
-    A check that cannot run ends in ``error`` with an open error finding, never silently."""
+    A check that cannot run ends in ``error`` with an open error finding, never silently.
+
+    While it runs, a heartbeat (governance.leases) extends its lease every quarter lease, so only a check whose
+    worker died is taken over by the next sweep (``due_batches``), never one that is merely long."""
     from registry.monitoring.batch import compute
 
-    if not _claim(batch_id):
+    if not _claim(batch_id, now):
         return MonitoringBatch.objects.get(pk=batch_id)
     batch = MonitoringBatch.objects.select_related("version__model", "data", "labels").get(pk=batch_id)
     version = batch.version
+    # Inside a caller's transaction another connection cannot see the row: the lease as claimed must do.
+    beating = (
+        nullcontext()
+        if connection.in_atomic_block
+        else Heartbeat(partial(_extend_lease, batch_id), interval=settings.MONITORING_CHECK_LEASE_SECONDS / 4)
+    )
     try:
         config = _config(version)
         thresholds, rules, policy_label = monitoring_rules(version, config)
         labels = batch.labels
-        results = compute(
-            _stored_path(batch.data),
-            fmt=batch.data.format,
-            delimiter=batch.data.delimiter or ",",
-            spec=BatchSpec.from_json(config.spec),
-            profile=config.profile,
-            rules=rules,
-            labels_path=_stored_path(labels) if labels else None,
-            labels_fmt=labels.format if labels else "csv",
-            labels_delimiter=(labels.delimiter or ",") if labels else ",",
-        )
+        with beating:
+            results = compute(
+                _stored_path(batch.data),
+                fmt=batch.data.format,
+                delimiter=batch.data.delimiter or ",",
+                spec=BatchSpec.from_json(config.spec),
+                profile=config.profile,
+                rules=rules,
+                labels_path=_stored_path(labels) if labels else None,
+                labels_fmt=labels.format if labels else "csv",
+                labels_delimiter=(labels.delimiter or ",") if labels else ",",
+            )
     except (BatchError, MonitoringError, OSError) as exc:
         return _fail(batch, str(exc))
     except Exception as exc:  # a bug or a hostile file: recorded as an error finding, never lost
@@ -753,18 +772,19 @@ def _fail(batch: MonitoringBatch, message: str) -> MonitoringBatch:
     return locked
 
 
-def due_batches() -> list[int]:
+def due_batches(now: dt.datetime | None = None) -> list[int]:
     """Ids of batches whose check is due: pending, or running past their lease (a worker that died)."""
-    now = timezone.now()
+    now = now or timezone.now()
     due = Q(status=BatchStatus.PENDING) | Q(status=BatchStatus.RUNNING, lease_until__lt=now)
     return list(MonitoringBatch.objects.filter(due).order_by("id").values_list("pk", flat=True))
 
 
-def run_due_checks() -> dict[str, int]:
-    """Check every due batch (idempotent: a checked batch is not checked again); counts by outcome."""
+def run_due_checks(now: dt.datetime | None = None) -> dict[str, int]:
+    """Check every due batch (idempotent: a checked batch is not checked again); counts by outcome. A check whose
+    worker died (running past its lease, ``now`` by default the clock) is taken over."""
     counts = {"checked": 0, "error": 0, "skipped": 0}
-    for batch_id in due_batches():
-        batch = execute_check(batch_id)
+    for batch_id in due_batches(now):
+        batch = execute_check(batch_id, now=now)
         key = batch.status if batch.status in ("checked", "error") else "skipped"
         counts[key] += 1
     return counts
