@@ -142,7 +142,8 @@ threshold``, and every other row's ``passes`` null. The reference's own status i
 the other rows carry it too and nothing is judged against it. ``insufficient_small_group`` and
 ``excluded_small_group`` rows must be below the check's ``min_group_size`` (and judged rows at
 or above it); an ``excluded_below_share`` row needs the auditor's ``exclusion_justification``
-and a share that does not meet ``exclude_groups_below_share``; an ``undefined`` row must really
+and a share of all the grouping's rows, unknowns included (``share_of_rows``: "less than 2% of
+the data", 6 RCNY 5-301(d)), that does not meet ``exclude_groups_below_share``; an ``undefined`` row must really
 be undefined (a reference rate of 0). The check's outcome must be ``fail`` exactly when a
 judged row fails, and may be ``pass`` only when no row is ``insufficient_small_group`` or
 ``undefined``, each grouping compares at least two groups and the unknown category's share
@@ -2964,6 +2965,8 @@ def _impact_row(
     _compare(p.row, "impact_ratio", ratio, p.at, problems)
     if known:
         _compare(p.row, "share", Fraction(p.count, known), p.at, problems)
+    if every:
+        _compare(p.row, "share_of_rows", Fraction(p.count, every), p.at, problems)
     own = comparable or p.row.get("reference") is True  # else it carries the reference's status
     min_size = check.get("min_group_size")
     if (
