@@ -270,6 +270,30 @@ def test_a_killed_audit_can_be_forced_again_and_the_gate_answers(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_gate_starts_a_new_run_when_the_only_run_died(
+    cast: Cast, media: Path, unprotected_trail: None, hold_audit: Any
+) -> None:
+    from registry import actions as registry
+
+    actions.ensure_builtin_policies()
+    version = registry.do_register_version(
+        model=register_model(cast, "high"), user=cast.owner.user, actor=acting(cast.owner)
+    )
+    dataset_version = upload(cast, decision_rows(PASSING_RATES))
+    held = hold_audit(cast, version, dataset_version, Policy.objects.get(name="four-fifths").latest_version())
+    held.kill()
+    answer = ask_gate(cast, version, dataset_version)
+    # No other run to judge by: a new one is started (and, without a broker, run now); the audit passed, the
+    # version waits for its approvals.
+    assert (answer.status_code, answer.json()["decision"]) == (412, "pending_approval"), answer.json()
+    assert answer.json()["audit"]["id"] != held.run.pk
+    assert answer.json()["audit"]["verdict"] == "pass"
+    dead = AuditRun.objects.get(pk=held.run.pk)
+    assert dead.status == RunStatus.ERROR
+    assert "The approval gate does not wait on a run no worker holds." in dead.error
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_run_silent_past_its_lease_is_taken_over_and_the_slow_worker_cannot_overwrite_it(
     cast: Cast, passed_and_approved: dict[str, Any], hold_audit: Any, settings: Any
 ) -> None:
