@@ -1,6 +1,7 @@
 """Data quality (EU AI Act Art. 10): the evaluation dataset's profile and its groups' representation.
 
-- ``max_missing_fraction``: every column's missing fraction (from the upload profile) at most this;
+- ``max_missing_fraction``: every column's missing fraction (from the upload profile: its missing count over the
+  rows, exactly) at most this;
 - ``min_group_share``: every protected group at least this share of the rows (all rows of the data), judged exactly
   (the group's count over the rows, as a fraction, against the policy's decimal with its operator);
 - ``declared_population_shares`` (``{source, shares: {attribute: {group: share}}, max_abs_difference}``): each
@@ -27,7 +28,7 @@ from audits.checks.base import (
     Check,
     CheckContext,
     CheckOutcome,
-    basis,
+    Threshold,
     exact,
     exact_threshold,
     finite,
@@ -44,11 +45,11 @@ class DataQualityCheck(Check):
         unsure: list[str] = []
         judged = 0
         profile = dict(evaluation.profile or {})
-        missing_limit = threshold(settings, "max_missing_fraction")
+        missing_limit = exact_threshold(settings, "max_missing_fraction", default_operator="<=")
         missing = {name: entry.get("fraction") for name, entry in (profile.get("missing") or {}).items()}
         if missing_limit is not None:
             judged += 1
-            _judge_missing(profile, missing, missing_limit, failures, unsure)
+            _judge_missing(profile, missing_limit, failures, unsure)
         counts, unknown = _group_counts(evaluation)
         rows = int(evaluation.rows or len(evaluation.y_pred))
         shares = {
@@ -72,7 +73,6 @@ class DataQualityCheck(Check):
         known_shares = {
             attribute: {value: count / sum(found.values()) for value, count in found.items()}
             for attribute, found in counts.items()
-            if found
         }
         comparison = _compare_population(population, known_shares, failures, unsure)
         if population and gap_limit is not None:
@@ -90,11 +90,10 @@ class DataQualityCheck(Check):
             "unknown": unknown,
             "population_comparison": comparison,
             "thresholds": {
-                key: {"value": threshold(settings, key), "basis": basis(settings, key)}
-                for key in ("max_missing_fraction",)
-                if threshold(settings, key) is not None
-            }
-            | ({"min_group_share": share_min.as_json()} if share_min is not None else {}),
+                key: limit.as_json()
+                for key, limit in (("max_missing_fraction", missing_limit), ("min_group_share", share_min))
+                if limit is not None
+            },
             "population_source": population.get("source"),
             "max_abs_difference": gap_limit,
         }
@@ -144,11 +143,20 @@ def _compare_population(
     return comparison
 
 
-def _judge_missing(
-    profile: Mapping[str, Any], missing: dict[str, Any], limit: float, failures: list[str], unsure: list[str]
-) -> None:
+def _judge_missing(profile: Mapping[str, Any], limit: Threshold, failures: list[str], unsure: list[str]) -> None:
+    """Each column's missing fraction against ``limit``: exactly (its missing count over the profile's rows) when the
+    profile has both counts, else as the fraction the profile recorded."""
     if not profile:
         unsure.append("the dataset has no profile (it was not uploaded to Assay), so missing values are unknown")
-    for name, fraction in sorted(missing.items()):
-        if fraction is not None and fraction > limit:
-            failures.append(f"column {name!r} is {fraction:.1%} missing (at most {limit:.1%})")
+    rows = profile.get("rows")
+    condition = limit.passes_as.rsplit(" ", 1)[0]  # "at most"
+    for name, entry in sorted((profile.get("missing") or {}).items()):
+        count, fraction = entry.get("count"), entry.get("fraction")
+        if isinstance(count, int) and isinstance(rows, int) and rows > 0:
+            measured: Fraction | None = Fraction(count, rows)
+        elif isinstance(fraction, int | float):
+            measured = Fraction(fraction)
+        else:
+            measured = None
+        if measured is not None and not limit.passes(measured):
+            failures.append(f"column {name!r} is {float(measured):.1%} missing ({condition} {limit.value:.1%})")

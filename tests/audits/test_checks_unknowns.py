@@ -291,3 +291,23 @@ def test_the_ll144_two_percent_is_a_share_of_all_the_data_unknowns_included(tmp_
         results["checks"]["disparate_impact"]["thresholds"]["exclude_groups_below_share"]["exact"],
         results["checks"]["disparate_impact"]["thresholds"]["exclude_groups_below_share"]["operator"],
     ) == ("1/50", ">=")
+
+
+def test_the_missing_fraction_is_judged_exactly_with_its_operator(tmp_path: Path) -> None:
+    evaluation = evaluation_of(
+        tmp_path, confusion_rows("female", tp=5, fn=5, tn=5, fp=5) + confusion_rows("male", tp=5, fn=5, tn=5, fp=5)
+    )
+    evaluation.profile = {"rows": 40, "missing": {"income": {"count": 2, "fraction": 2 / 40}}}
+    at_most = {"max_missing_fraction": {"value": 0.05, "operator": "<=", "basis": BASIS}}
+    below = {"max_missing_fraction": {"value": 0.05, "operator": "<", "basis": BASIS}}
+    passed = DataQualityCheck().run(evaluation, at_most, CheckContext())
+    assert passed.outcome == PASS, passed.reason  # 2 of 40 is exactly 1/20: at most 0.05
+    assert passed.details["thresholds"]["max_missing_fraction"] | {"basis": None} == {
+        "value": 0.05,
+        "exact": "1/20",
+        "operator": "<=",
+        "basis": None,
+    }
+    failed = DataQualityCheck().run(evaluation, below, CheckContext())
+    assert failed.outcome == FAIL
+    assert "column 'income' is 5.0% missing (below 5.0%)" in failed.reason
