@@ -355,7 +355,13 @@ AUDIT_MAX_ATTEMPTS = env_int("AUDIT_MAX_ATTEMPTS", 2, minimum=1)
 # killed process left behind can be found and removed: `manage.py cleanup_temp` and the beat entry below remove
 # files in it older than TEMP_FILE_MAX_AGE_SECONDS (no request takes that long to use its upload).
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or str(VAR_DIR / "tmp" / "uploads")
-Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+try:
+    Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+except OSError as _exc:
+    raise ImproperlyConfigured(
+        f"FILE_UPLOAD_TEMP_DIR {FILE_UPLOAD_TEMP_DIR} cannot be created ({_exc.strerror}): set FILE_UPLOAD_TEMP_DIR "
+        "(or ASSAY_VAR_DIR) to a folder Assay may write."
+    ) from None
 TEMP_FILE_MAX_AGE_SECONDS = env_int("TEMP_FILE_MAX_AGE_SECONDS", 24 * 3600, minimum=60)
 CELERY_TASK_REJECT_ON_WORKER_LOST = True  # with acks late: a job whose pool process died is delivered again
 CELERY_BEAT_SCHEDULE["audits-recover-stale-runs"] = {"task": "audits.recover_stale_runs", "schedule": 60.0}
