@@ -16,6 +16,8 @@ replaces it.**
 - A request that meets a stale run (``force``, the same inputs started again, the gate) ends it as ``error`` with that
   reason, in the trail as every run's end, and goes on without it: ``force`` starts the new run, the gate judges by
   what remains (see ``audits.gate.decisions``).
+- A run still queued after ``QUEUED_LEASES`` leases lost its message (a broker restarted, a process died before
+  its commit hook ran): the sweep sends it again; a request replaces it like a running one.
 
 Taking over is the job's part because it redoes the same work the lost worker was doing (runs are deterministic
 given their seeds); a request never waits for a take-over, because a person or a pipeline asked for an answer now.
