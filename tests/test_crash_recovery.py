@@ -734,3 +734,27 @@ def test_a_batch_check_whose_worker_was_killed_is_taken_over_after_its_lease(
     assert monitoring.run_due_checks(now=after) == {"checked": 1, "error": 0, "skipped": 0}
     checked = MonitoringBatch.objects.get(pk=batch.pk)
     assert (checked.status, checked.attempts) == (BatchStatus.CHECKED, 1)
+
+
+@pytest.mark.django_db
+def test_a_queued_run_whose_message_was_lost_is_sent_again_after_ten_leases(
+    cast: Cast, media: Path, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from tests.audits.conftest import predictions_only_version
+
+    actions.ensure_builtin_policies()
+    # In a test's transaction the commit hook never runs: the run stays queued, as when its message is lost.
+    run, _ = actions.do_start_audit(
+        user=cast.owner.user,
+        actor=Actor.system(),
+        model_version=predictions_only_version(cast),
+        dataset_version=upload(cast, decision_rows(PASSING_RATES)),
+        policy_version=Policy.objects.get(name="four-fifths").latest_version(),
+        column_roles=PREDICTION_ROLES,
+    )
+    wait = dt.timedelta(seconds=settings.AUDIT_LEASE_SECONDS * actions.QUEUED_LEASES)
+    assert actions.recover_stale_runs(now=run.created_at + wait) == []  # a queue may be long
+    with django_capture_on_commit_callbacks(execute=True):
+        assert actions.recover_stale_runs(now=run.created_at + wait + dt.timedelta(seconds=1)) == [run.pk]
+    sent = AuditRun.objects.get(pk=run.pk)
+    assert (sent.status, sent.attempts, sent.verdict) == (RunStatus.DONE, 1, "pass")
