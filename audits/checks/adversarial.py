@@ -24,10 +24,11 @@ on the protected attributes.
   figure (their decision can change all the same) and are reported apart, never as a group of their own.
   A protected attribute that is not a model input cannot change a decision on its own: the test does not apply to it,
   and the result says so (its influence can only come through proxies; the explainability check reports those).
-- Fail: the success rate within epsilon exceeds ``max_success_rate`` (on a partial sample: when the flips found
-  already exceed it for the whole sample), or a protected attribute's overall counterfactual flip rate exceeds
-  ``counterfactual_flip_rate_max``. Insufficient evidence: no model to query, or the budget ran out before the sample
-  was attacked (and no failure is already certain).
+- Fail: the success rate within epsilon does not meet ``max_success_rate`` (on a partial sample: when the flips
+  found already exceed it for the whole sample), or a protected attribute's overall counterfactual flip rate does not
+  meet ``counterfactual_flip_rate_max``. Both are ratios of counts, judged exactly (``Fraction``) by the threshold's
+  operator (``<=`` unless the policy says otherwise). Insufficient evidence: no model to query, or the budget ran
+  out before the sample was attacked (and no failure is already certain).
 - Cost: the counterfactual and noise tests are a few model calls over the rows and always run in full; the attack
   gets what remains of ``time_budget_seconds``, and the model query that crosses the deadline is stopped.
 """
@@ -38,11 +39,24 @@ import importlib.metadata
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-from audits.checks.base import FAIL, INSUFFICIENT, PASS, Check, CheckContext, CheckOutcome, basis, finite, threshold
+from audits.checks.base import (
+    FAIL,
+    INSUFFICIENT,
+    PASS,
+    Check,
+    CheckContext,
+    CheckOutcome,
+    Threshold,
+    basis,
+    exact_threshold,
+    finite,
+    threshold,
+)
 from audits.checks.explainability import OutOfTime, TimeBudget, budget_settings, model_needed, seeded_rows
 from audits.checks.groups import unknown_mask
 
@@ -345,8 +359,9 @@ class AdversarialCheck(Check):
         sample_rows, seconds = budget_settings(settings, default_rows=DEFAULT_SAMPLE_ROWS)
         budget = TimeBudget(seconds)
         epsilon = threshold(settings, "epsilon") or DEFAULT_EPSILON
-        max_success = threshold(settings, "max_success_rate")
-        max_flips = threshold(settings, "counterfactual_flip_rate_max")
+        # Both rates are ratios of counts (rows flipped over rows tried): judged exactly, by the policy's operator.
+        max_success = exact_threshold(settings, "max_success_rate", default_operator="<=")
+        max_flips = exact_threshold(settings, "counterfactual_flip_rate_max", default_operator="<=")
         attack = str(settings.get("attack") or DEFAULT_ATTACK)
         if evaluation.predict is None or evaluation.features is None:
             reason = model_needed(evaluation, consequence="neither an attack nor a counterfactual can be run")
@@ -413,9 +428,14 @@ class AdversarialCheck(Check):
             "perturbation_unit": "L-infinity distance, in standard deviations of each feature over the evaluation rows",
             "epsilon": epsilon,
             "epsilon_basis": basis(settings, "epsilon"),
-            "max_success_rate": max_success,
+            "max_success_rate": max_success.value if max_success else None,
             "max_success_rate_basis": basis(settings, "max_success_rate"),
-            "counterfactual_flip_rate_max": max_flips,
+            "counterfactual_flip_rate_max": max_flips.value if max_flips else None,
+            "thresholds": {
+                key: limit.as_json()
+                for key, limit in (("max_success_rate", max_success), ("counterfactual_flip_rate_max", max_flips))
+                if limit is not None
+            },
             "counterfactual_flip_rate_max_basis": basis(settings, "counterfactual_flip_rate_max"),
             "attack": attack_details,
             "noise": {
@@ -482,7 +502,9 @@ class AdversarialCheck(Check):
             "largest_counted_perturbation": finite(float(counted.max())) if len(counted) else None,
         }
 
-    def _judge(self, details: dict[str, Any], *, max_success: float | None, max_flips: float | None) -> CheckOutcome:
+    def _judge(
+        self, details: dict[str, Any], *, max_success: Threshold | None, max_flips: Threshold | None
+    ) -> CheckOutcome:
         failures: list[str] = []
         unsure: list[str] = []
         said: list[str] = []
@@ -499,7 +521,12 @@ class AdversarialCheck(Check):
 
 
 def _judge_attack(
-    details: dict[str, Any], *, max_success: float | None, failures: list[str], unsure: list[str], said: list[str]
+    details: dict[str, Any],
+    *,
+    max_success: Threshold | None,
+    failures: list[str],
+    unsure: list[str],
+    said: list[str],
 ) -> None:
     """The attack's success rate within epsilon against the limit, in words. A partial sample fails only when the
     flips found already exceed the limit for the whole sample; otherwise it is insufficient evidence."""
@@ -513,7 +540,7 @@ def _judge_attack(
     succeeded = attack["succeeded_within_epsilon"]
     found = f"{name} flipped {succeeded} of {attacked} attacked decisions within epsilon {details['epsilon']:g} SD"
     rate = f"{succeeded / attacked:.1%}" if attacked else "no rows attacked"
-    limit = "reported, not judged" if max_success is None else f"limit {max_success * 100:g}%"
+    limit = "reported, not judged" if max_success is None else f"limit {max_success.value * 100:g}%"
     median = attack["median_perturbation"]
     distance = (
         "" if median is None else f"; where it flipped one at any distance, the median change was {median:.2f} SD"
@@ -522,8 +549,10 @@ def _judge_attack(
         f"the time budget of {details['time_budget_seconds']:g} s ran out after attacking {attacked} of {sampled} "
         "sampled rows"
     )
-    if max_success is not None and sampled and succeeded / sampled > max_success:  # certain even if cut short
-        failures.append(f"{found}: more than {max_success * 100:g}% of the {sampled} sampled rows{distance}")
+    # Flips found among the rows attacked so far, over all sampled rows: more attacks can only add flips, so a
+    # share that already fails the limit fails it for the whole sample, even when the time budget cut it short.
+    if max_success is not None and sampled and not max_success.passes(Fraction(succeeded, sampled)):
+        failures.append(f"{found}: more than {max_success.value * 100:g}% of the {sampled} sampled rows{distance}")
     elif max_success is not None and attacked < sampled:
         unsure.append(f"{partial}: {found} ({limit}){distance}")
     else:
@@ -531,7 +560,7 @@ def _judge_attack(
 
 
 def _judge_counterfactual(
-    details: dict[str, Any], *, max_flips: float | None, failures: list[str], said: list[str]
+    details: dict[str, Any], *, max_flips: Threshold | None, failures: list[str], said: list[str]
 ) -> None:
     """Each protected attribute's counterfactual flip rate against the limit, in words."""
     for entry in details["counterfactual"]["attributes"]:
@@ -544,10 +573,10 @@ def _judge_counterfactual(
             continue
         rows = details["counterfactual"]["rows"]
         words = f"{entry['flipped']} of {rows} decisions ({entry['flip_rate']:.1%}) change when only {named} changes"
-        if max_flips is not None and entry["flip_rate"] > max_flips:
-            failures.append(f"{words}, above the limit of {max_flips * 100:g}%")
+        if max_flips is not None and rows and not max_flips.passes(Fraction(entry["flipped"], rows)):
+            failures.append(f"{words}, above the limit of {max_flips.value * 100:g}%")
         else:
-            said.append(words + ("" if max_flips is None else f" (limit {max_flips * 100:g}%)"))
+            said.append(words + ("" if max_flips is None else f" (limit {max_flips.value * 100:g}%)"))
 
 
 def _named(attribute: str, column: str) -> str:

@@ -311,3 +311,43 @@ def test_the_missing_fraction_is_judged_exactly_with_its_operator(tmp_path: Path
     failed = DataQualityCheck().run(evaluation, below, CheckContext())
     assert failed.outcome == FAIL
     assert "column 'income' is 5.0% missing (below 5.0%)" in failed.reason
+
+
+def flip_exactly(flips: int, rows: int = 20) -> Evaluation:
+    """A model on (sex, x) whose decision follows sex only for the ``flips`` rows with x below ``flips``."""
+    sex = np.array([0.0, 1.0] * (rows // 2))
+    x = np.arange(rows, dtype=np.float64)
+    features = np.column_stack([sex, x])
+
+    def predict(matrix: np.ndarray) -> np.ndarray:
+        matrix = np.asarray(matrix)
+        return np.where(matrix[:, 1] < flips, matrix[:, 0] == 1.0, True)
+
+    return Evaluation(
+        y_true=predict(features).astype(np.int8),
+        y_pred=predict(features).astype(np.int8),
+        scores=None,
+        protected={"sex": np.where(sex == 1.0, "female", "male")},
+        roles=ColumnRoles.from_json({"label": "label", "protected": ["sex"], "features": ["sex", "x"]}),
+        features=features,
+        feature_names=("sex", "x"),
+        predict=predict,
+        rows=rows,
+        protected_columns={"sex": "sex"},
+    )
+
+
+@pytest.mark.parametrize(("operator", "outcome"), [("<=", PASS), ("<", FAIL)])
+def test_the_counterfactual_flip_rate_is_judged_exactly_by_its_operator(operator: str, outcome: str) -> None:
+    # 1 of 20 decisions changes with sex alone: exactly 1/20, the limit 0.05. The attack is ZOO, which is not run.
+    settings = {
+        "attack": "zoo",
+        "sample_rows": 2,
+        "time_budget_seconds": 60,
+        "counterfactual_flip_rate_max": {"value": 0.05, "operator": operator, "basis": BASIS},
+    }
+    found = AdversarialCheck().run(flip_exactly(1), settings, CheckContext())
+    (sex,) = found.details["counterfactual"]["attributes"]
+    assert (sex["flipped"], sex["flip_rate"]) == (1, 0.05)
+    assert found.details["thresholds"]["counterfactual_flip_rate_max"]["exact"] == "1/20"
+    assert found.outcome == outcome, found.reason
