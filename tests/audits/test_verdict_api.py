@@ -26,6 +26,7 @@ import pytest
 from tests.audits.conftest import API, audit_body, post_audit, predictions_only_version, upload
 from tests.audits.test_proxies import DEMO_ROLES, assert_age_counted, demo_v1  # noqa: F401 - demo_v1 is a fixture
 from tests.conftest import Cast
+from tests.portal.conftest import signed_in
 
 pytestmark = pytest.mark.usefixtures("media_root", "builtin_policies_stored")
 
@@ -104,6 +105,22 @@ def test_2_the_unknown_category_is_no_group_and_never_the_reference(audits: Audi
     assert grouping["unknown"] == {"count": 40, "share": pytest.approx(40 / 240), "share_exact": "1/6"}
     assert rows["sex=F"]["impact_ratio_exact"] == "9/10"
     assert rows["sex=F"]["share_exact"] == "1/2"  # of the known rows
+
+
+def test_2_the_checks_beside_disparate_impact_count_unknown_rows_apart_too(audits: Audits) -> None:
+    # baseline runs performance and data quality as well: neither lists "sex=" as a group; both count the 40 apart,
+    # and the audit's portal page says so.
+    run = audits.run(rows_of({"F": (100, 45), "M": (100, 50), "": (40, 40)}), policy="baseline")
+    assert run["status"] == "done", run["error"]
+    performance, quality = check_of(run, "performance")["details"], check_of(run, "data_quality")["details"]
+    assert sorted(performance["per_group"]) == ["sex=F", "sex=M"]
+    assert performance["unknown"]["sex"]["count"] == quality["unknown"]["sex"]["count"] == 40
+    assert quality["group_counts"] == {"sex": {"F": 100, "M": 100}}
+    page = signed_in(audits.cast.owner).get(f"/audits/{run['id']}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "40 rows have an unknown sex: in no group" in html
+    assert "unknown (in no group): 40 rows" in html
 
 
 LL144_PLAN = {("F", "A"): (40, 20), ("M", "A"): (40, 20), ("F", "B"): (40, 18), ("M", "B"): (40, 19)}
