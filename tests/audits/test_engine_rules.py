@@ -79,7 +79,7 @@ def test_a_run_that_lost_its_worker_is_taken_over(
         policy_version=Policy.objects.get(name="four-fifths").latest_version(),
         column_roles=PREDICTION_ROLES,
     )
-    settings.AUDIT_STALE_RUN_SECONDS = 3600
+    settings.AUDIT_LEASE_SECONDS = 3600
     # A worker took it and died: it says "running" but started hours ago.
     AuditRun.objects.filter(pk=run.pk).update(
         status=RunStatus.RUNNING, started_at=timezone.now() - dt.timedelta(hours=5)
