@@ -274,6 +274,7 @@ def _row(
         "share": finite(float(share)),
         "share_exact": exact(share),
         # Of every row of the data, unknowns included: the base of LL144's 2% exclusion rule (5-301(d)).
+        "share_of_rows": finite(sizes[i] / grouping.rows) if grouping.rows else None,
         "share_of_rows_exact": exact(rate(sizes[i], grouping.rows)),
         "selection_rate": finite(float(own_rate)) if own_rate is not None else None,
         "selection_rate_exact": exact(rates[i]),

@@ -283,6 +283,7 @@ def test_the_ll144_two_percent_is_a_share_of_all_the_data_unknowns_included(tmp_
     assert table["unknown"]["count"] == 81
     c = rows["race_ethnicity=C"]
     assert Fraction(c["share_of_rows_exact"]) == Fraction(19, 1000) < Fraction(2, 100)
+    assert c["share_of_rows"] == 0.019
     assert Fraction(c["share_exact"]) == Fraction(19, 919) > Fraction(2, 100)  # the two bases disagree
     assert c["status"] == "excluded_below_share"
     assert c["exclusion_justification"] == justification
