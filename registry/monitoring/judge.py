@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from audits.checks.base import exact_threshold
 from audits.checks.facts import group_facts
 
 ALERT, WARNING, OK, INSUFFICIENT, INFO = "alert", "warning", "ok", "insufficient_evidence", "info"
@@ -196,10 +197,12 @@ def _level(group: Mapping[str, Any]) -> str:
 
 
 def _fails_as(fairness: Mapping[str, Any], minimum: Any) -> str:
-    """The threshold a failing ratio did not meet, in the operator's words (``is below 0.8``)."""
-    entry = (fairness.get("thresholds") or {}).get("impact_ratio_min") or {}
-    words = {">=": "is below", ">": "is not above", "<=": "exceeds", "<": "is not below"}
-    return f"{words.get(str(entry.get('operator')), 'is below')} {float(entry.get('value', minimum or 0.0)):g}"
+    """The threshold a failing ratio did not meet, in the operator's words (``is below 0.8``), as the check says it."""
+    limit = exact_threshold(
+        fairness.get("thresholds") or {}, "impact_ratio_min", default_operator=">=", default=float(minimum or 0.8)
+    )
+    assert limit is not None  # a default is given
+    return limit.fails_as
 
 
 def _fairness(
