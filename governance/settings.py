@@ -265,7 +265,7 @@ SKOPS_MAX_SCHEMA_BYTES = env_int("SKOPS_MAX_SCHEMA_BYTES", 64 * 1024 * 1024, min
 ONNX_MAX_NODES = env_int("ONNX_MAX_NODES", 100_000, minimum=1)
 ONNX_MAX_TENSOR_BYTES = env_int("ONNX_MAX_TENSOR_BYTES", 256 * 1024 * 1024, minimum=1024)
 # Datasets (CSV, Parquet): columns (counted in the header line, or the Parquet schema, before parsing) and the
-# longest text value, in bytes.
+# longest text value, in bytes. DATASET_MAX_BYTES also bounds what a Parquet file may unpack to.
 DATASET_MAX_COLUMNS = env_int("DATASET_MAX_COLUMNS", 10_000, minimum=1)
 DATASET_MAX_CELL_BYTES = env_int("DATASET_MAX_CELL_BYTES", 1024 * 1024, minimum=16)
 # The audit policy each EU AI Act risk tier needs a passing audit under before a version deploys ("tier=policy,...";

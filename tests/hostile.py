@@ -132,6 +132,7 @@ sys.path.insert(0, {repo!r})
 def _vm() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[0]) * resource.getpagesize()
+resource.setrlimit(resource.RLIMIT_CPU, ({cpu}, resource.getrlimit(resource.RLIMIT_CPU)[1]))
 _, hard = resource.getrlimit(resource.RLIMIT_AS)
 resource.setrlimit(resource.RLIMIT_AS, (_vm() + {ceiling}, hard))
 try:
@@ -147,18 +148,30 @@ print(json.dumps(result))
 """
 
 
-def run_under_ceiling(body: str, *, imports: str, ceiling: int) -> ChildResult:
+def run_under_ceiling(
+    body: str, *, imports: str, ceiling: int, django: bool = False, cpu_seconds: int = 300
+) -> ChildResult:
     """Run ``body`` (which sets ``result``, a dict) in a child interpreter after ``imports``, with its address space
     allowed to grow by at most ``ceiling`` bytes beyond what it holds after the imports. ``result`` gets
-    ``{"outcome": "MemoryError"}`` when the ceiling was hit, or the exception's class, message and ``code``."""
+    ``{"outcome": "MemoryError"}`` when the ceiling was hit, or the exception's class, message and ``code``.
+
+    With ``django``, the child sets Django up with the test settings first (no database is opened). ``cpu_seconds``
+    bounds the child's processor time, so that code that would spin for minutes ends the test instead (a guard,
+    not a measure: no result depends on it).
+    """
+    setup = "import django\ndjango.setup()\n" if django else ""
     script = _CHILD.format(
         repo=str(REPO),
-        imports=textwrap.dedent(imports),
+        imports=setup + textwrap.dedent(imports),
+        cpu=cpu_seconds,
         ceiling=ceiling,
         body=textwrap.indent(textwrap.dedent(body), "    "),
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    env.pop("DJANGO_SETTINGS_MODULE", None)  # the pure modules run on their defaults
+    if django:
+        env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    else:
+        env.pop("DJANGO_SETTINGS_MODULE", None)  # the pure modules run on their defaults
     completed = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=REPO, check=False
     )

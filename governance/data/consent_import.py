@@ -21,6 +21,7 @@ import csv
 import hashlib
 import hmac
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,6 +60,9 @@ _WITHOUT_OFFSET = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}(:\d{2}(:\d{2}([.,]\d+)?)?)?)?$"
 _PSEUDONYM = r"^[0-9a-f]{64}$"
 _CHUNK = 50_000  # rows per executemany / per slice written to COPY: bounded memory, few round trips
 _IN_CHUNK = 900  # values per IN (...) query, below SQLite's parameter limit
+# The longest header a consent file needs: every column named, quoted, with room for padding. Not a setting: the
+# format fixes its columns.
+_HEADER_MAX_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -335,9 +339,20 @@ def _too_long(index: int, *, lengths: Any, limit: int) -> str:
 
 
 def _read_header(path: Path) -> list[str]:
-    """The column names, checked: known, each once, one subject column, every required one."""
+    """The column names, checked: known, each once, one subject column, every required one.
+
+    The format has len(COLUMNS) columns, so the line read and the names counted are bounded by what a header of
+    those columns can be: a header of a million columns is refused by its count, without reading it all.
+    """
     with path.open("rb") as handle:
-        first = handle.readline()
+        first = handle.readline(_HEADER_MAX_BYTES + 1)
+    if len(first) > _HEADER_MAX_BYTES:
+        raise DataError(
+            f"The header (line 1) is longer than {_HEADER_MAX_BYTES:,} bytes; a consent file has at most "
+            f"{len(COLUMNS)} columns: {', '.join(COLUMNS)}.",
+            code="invalid_file",
+            field="file",
+        )
     if not first.strip():
         message = "The file is empty." if not first else "The first line must be the header (the column names)."
         raise DataError(message, code="invalid_file", field="file")
@@ -346,11 +361,19 @@ def _read_header(path: Path) -> list[str]:
     except UnicodeDecodeError:
         raise DataError("Line 1 is not valid UTF-8 (save the file as UTF-8).", code="invalid_file") from None
     names = next(csv.reader([text]))
+    if len(names) > len(COLUMNS):
+        raise DataError(
+            f"The header (line 1) has {len(names):,} columns; a consent file has at most {len(COLUMNS)}: "
+            f"{', '.join(COLUMNS)}.",
+            code="invalid_file",
+            field="file",
+        )
     problems = []
     unknown = [name for name in names if name not in COLUMNS]
     if unknown:
         problems.append(f"unknown columns {', '.join(map(_show, unknown))} (the columns are {', '.join(COLUMNS)})")
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    counts = Counter(names)  # linear: names.count(name) for each name was quadratic
+    repeated = sorted(name for name, count in counts.items() if count > 1)
     if repeated:
         problems.append(f"columns named twice: {', '.join(repeated)}")
     ids = [name for name in ID_COLUMNS if name in names]

@@ -82,6 +82,37 @@ class Ingested:
     subject_ids: frozenset[str] | None  # distinct non-missing subject ids, or None without a subject-id column
 
 
+@dataclass(frozen=True)
+class IngestLimits:
+    """How wide a table, how long a value and how large a Parquet file unpacked an upload may be; each is a setting.
+
+    Checked before the file is parsed where the file says it (a CSV header line, a Parquet footer), so that a file of
+    a few MB cannot make Arrow build a million column builders (10^6 columns took 10 GB) or unpack gigabytes.
+    """
+
+    max_columns: int = 10_000  # DATASET_MAX_COLUMNS
+    max_cell_bytes: int = 1 << 20  # DATASET_MAX_CELL_BYTES (a CSV row is also bounded by Arrow's 8 MiB block)
+    max_table_bytes: int = 1 << 30  # DATASET_MAX_BYTES: what a Parquet file may unpack to, as a CSV upload may weigh
+
+    SETTINGS = {
+        "max_columns": "DATASET_MAX_COLUMNS",
+        "max_cell_bytes": "DATASET_MAX_CELL_BYTES",
+        "max_table_bytes": "DATASET_MAX_BYTES",
+    }
+
+    @classmethod
+    def configured(cls) -> IngestLimits:
+        """The limits in Django's settings when Django is configured, else the defaults (uploads, audits and
+        monitoring batches all read files through here, each with the operator's limits)."""
+        # Imported here: this module is framework-free and stays usable without Django.
+        from django.conf import settings
+
+        if not settings.configured:
+            return cls()
+        defaults = cls()
+        return cls(**{field: getattr(settings, name, getattr(defaults, field)) for field, name in cls.SETTINGS.items()})
+
+
 # --- hashing and format detection (standard library only) ------------------------------------------------------
 
 
@@ -158,6 +189,7 @@ def inspect_file(
     label_column: str = "",
     delimiter: str = ",",
     missing_markers: Sequence[str] = (),
+    limits: IngestLimits | None = None,
 ) -> Ingested:
     """Parse a stored CSV or Parquet file and return its schema, row count, quality profile and findings.
 
@@ -169,6 +201,7 @@ def inspect_file(
     :param label_column: column whose class balance is profiled.
     :param delimiter: CSV field separator, one character (the two characters ``\\t`` are accepted for a tab).
     :param missing_markers: extra CSV/text values that mean "missing", compared after stripping whitespace.
+    :param limits: how many columns and how long a value the file may have (default: the configured ones).
     :raises IngestError: the file or one of these settings cannot be accepted (see the module docstring).
 
     The profile is ``{"rows", "columns", "missing": {column: {"count", "fraction"}}, "duplicate_rows",
@@ -186,10 +219,14 @@ def inspect_file(
     if fmt == "csv":
         sep = _check_delimiter(delimiter)
         table = _read_csv(
-            path, delimiter=sep, markers=markers, text_columns=[subject_id_column] if subject_id_column else []
+            path,
+            delimiter=sep,
+            markers=markers,
+            text_columns=[subject_id_column] if subject_id_column else [],
+            limits=limits,
         )
     else:
-        table = _read_parquet(path)
+        table = _read_parquet(path, limits=limits)
     names = table.column_names
     _check_column_names(names)
     _check_declared_column(subject_id_column, names, field="subject_id_column", what="subject-id")
@@ -239,15 +276,22 @@ def inspect_file(
 # --- reading --------------------------------------------------------------------------------------------------------
 
 
-def read_table(path: Path, *, fmt: str, delimiter: str = ",", text_columns: Sequence[str] = ()) -> pa.Table:
+def read_table(
+    path: Path,
+    *,
+    fmt: str,
+    delimiter: str = ",",
+    text_columns: Sequence[str] = (),
+    limits: IngestLimits | None = None,
+) -> pa.Table:
     """A stored CSV or Parquet file as an Arrow table, parsed as on upload (``text_columns`` kept as text, as
-    written: only an empty cell is missing there)."""
+    written: only an empty cell is missing there), within the same ``limits``."""
     if fmt == "csv":
         sep = _check_delimiter(delimiter)
-        table = _read_csv(path, delimiter=sep, markers=[], text_columns=list(text_columns))
+        table = _read_csv(path, delimiter=sep, markers=[], text_columns=list(text_columns), limits=limits)
         return _text_as_written(path, table, delimiter=sep, names=text_columns)
     if fmt == "parquet":
-        return _read_parquet(path)
+        return _read_parquet(path, limits=limits)
     raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
 
 
@@ -303,13 +347,22 @@ def _check_delimiter(delimiter: str) -> str:
     return "\t" if delimiter == "\\t" else delimiter
 
 
-def _read_csv(path: Path, *, delimiter: str, markers: Sequence[str], text_columns: Sequence[str]) -> pa.Table:
+def _read_csv(
+    path: Path,
+    *,
+    delimiter: str,
+    markers: Sequence[str],
+    text_columns: Sequence[str],
+    limits: IngestLimits | None = None,
+) -> pa.Table:
     """Parse a CSV file with Arrow, turning each way it can fail into an IngestError."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    limits = limits or IngestLimits.configured()
     header = _sniff_header(path)
     _check_separator(header, delimiter)
+    _check_header_width(path, delimiter=delimiter, limits=limits)
 
     # One thread: row numbers in parse errors are only known when parsing serially, results do not depend on
     # the machine, and one upload does not take every core of a shared worker.
@@ -352,6 +405,7 @@ def _read_csv(path: Path, *, delimiter: str, markers: Sequence[str], text_column
     if undecodable:  # Arrow reads a text column that is not valid UTF-8 as binary
         raise _utf8_error(path, columns=undecodable)
     _check_quotes_closed(path, table, delimiter=delimiter)
+    _check_cell_sizes(table, limits)
     return table
 
 
@@ -436,6 +490,95 @@ def _check_separator(header: str, delimiter: str) -> None:
         )
 
 
+def _check_header_width(path: Path, *, delimiter: str, limits: IngestLimits) -> None:
+    """Refuse a CSV whose header line has more columns than ``limits`` allow, before Arrow parses anything.
+
+    Reads the first non-empty line, at most one Arrow block (a longer line is refused by Arrow as a row too long);
+    counting stops as soon as the limit is passed. Delimiters inside quotes are not counted.
+    """
+    separator = delimiter.encode()
+    limit = limits.max_columns
+    with path.open("rb") as f:
+        pending = f.read(_HEADER_SNIFF_BYTES).removeprefix(b"\xef\xbb\xbf").lstrip(b"\r\n")
+        while b"\n" not in pending and len(pending) < _CSV_BLOCK_SIZE:
+            if b'"' not in pending and pending.count(separator) >= limit:
+                raise _too_many_columns(f"more than {limit:,}", limits)
+            more = f.read(1 << 20)
+            if not more:
+                break
+            pending = (pending + more).lstrip(b"\r\n")
+    line = pending.split(b"\n", 1)[0]
+    if b'"' in line:
+        import csv
+
+        columns = len(next(csv.reader([line.decode("utf-8", "replace")], delimiter=delimiter), []))
+    else:
+        columns = line.count(separator) + 1
+    if columns > limit:
+        raise _too_many_columns(f"{columns:,}", limits)
+
+
+def _too_many_columns(count: str, limits: IngestLimits) -> IngestError:
+    return IngestError(
+        f"The file has {count} columns; Assay accepts at most {limits.max_columns:,} (DATASET_MAX_COLUMNS), because "
+        "every column costs memory while the file is read. Upload fewer columns (those the audit needs), or ask an "
+        "administrator whether DATASET_MAX_COLUMNS can be raised."
+    )
+
+
+def _check_cell_sizes(table: pa.Table, limits: IngestLimits) -> None:
+    """Refuse a text or binary value longer than ``limits.max_cell_bytes``, naming its column and row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for field in table.schema:
+        kind = field.type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind)):
+            continue
+        lengths = pc.binary_length(table.column(field.name))
+        longest = pc.max(lengths).as_py()
+        if longest is not None and longest > limits.max_cell_bytes:
+            row = pc.index(lengths, longest).as_py() + 1
+            raise IngestError(
+                f"Column {field.name!r} holds a value of {longest:,} bytes (row {row}); Assay accepts values of at "
+                f"most {limits.max_cell_bytes:,} bytes (DATASET_MAX_CELL_BYTES)."
+            )
+
+
+def _check_parquet_footer(path: Path, limits: IngestLimits) -> None:
+    """Refuse a Parquet file whose metadata alone is larger than a table of the allowed width needs, before it is
+    parsed (Arrow builds objects for every column of every row group it describes)."""
+    size = path.stat().st_size
+    if size < 12:
+        return  # too short to be Parquet: the reader says so
+    with path.open("rb") as f:
+        f.seek(size - 8)
+        footer = int.from_bytes(f.read(4), "little")
+    allowed = 16 * 1024 * 1024 + 8 * 1024 * limits.max_columns
+    if footer > allowed:
+        raise IngestError(
+            f"The Parquet file's metadata is {footer:,} bytes, more than a table of at most {limits.max_columns:,} "
+            "columns (DATASET_MAX_COLUMNS) needs. Write it with fewer columns or fewer row groups."
+        )
+
+
+def _check_parquet_metadata(metadata: Any, limits: IngestLimits) -> None:
+    """Refuse a Parquet file with too many columns, or that would unpack to more than ``limits`` allow, from its
+    metadata, before a column is read."""
+    if metadata.num_columns > limits.max_columns:
+        raise _too_many_columns(f"{metadata.num_columns:,}", limits)
+    unpacked = 0
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        chunks = sum(group.column(j).total_uncompressed_size for j in range(group.num_columns))
+        unpacked += max(group.total_byte_size, chunks)
+    if unpacked > limits.max_table_bytes:
+        raise IngestError(
+            f"The Parquet file would unpack to {unpacked:,} bytes, above Assay's limit of {limits.max_table_bytes:,} "
+            "(DATASET_MAX_BYTES). Register larger data by external_uri."
+        )
+
+
 def _show_char(char: str) -> str:
     return "'\\t'" if char == "\t" else repr(char)
 
@@ -498,12 +641,15 @@ def _utf8_error(path: Path, *, columns: Sequence[str] = ()) -> IngestError:
     return IngestError(f"The file must be UTF-8 text{in_columns}. {_UTF8_ADVICE}")
 
 
-def _read_parquet(path: Path) -> pa.Table:
+def _read_parquet(path: Path, *, limits: IngestLimits | None = None) -> pa.Table:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    limits = limits or IngestLimits.configured()
+    _check_parquet_footer(path, limits)
     try:
         with pq.ParquetFile(str(path)) as parquet:
+            _check_parquet_metadata(parquet.metadata, limits)
             table = parquet.read(use_threads=False)
         # Parquet readers do not check that text is UTF-8 or that offsets are sane; a damaged file would fail later.
         table.validate(full=True)
@@ -514,6 +660,7 @@ def _read_parquet(path: Path) -> pa.Table:
         raise IngestError(f"The Parquet file is corrupt or incomplete and cannot be read ({detail}).") from None
     if table.num_columns == 0:
         raise IngestError("The Parquet file has no columns.")
+    _check_cell_sizes(table, limits)
     return table
 
 
