@@ -128,7 +128,9 @@ class PerformanceCheck(Check):
             if passes is None:
                 undefined.append(f"{metric} could not be computed: {_why_undefined(metric, evaluation)}")
             elif not passes:
-                failures.append(f"{metric} {overall[metric]:.3f} {limit.fails_as}")
+                exact_value = overall_exact.get(metric)
+                shown = overall[metric] if overall.get(metric) is not None else float(exact_value or 0)
+                failures.append(f"{metric} {shown:.3f} {limit.fails_as}")
         details = {
             "overall": overall,
             "overall_exact": {metric: exact(value) for metric, value in overall_exact.items()},
