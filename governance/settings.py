@@ -256,7 +256,8 @@ ARTIFACT_MAX_BYTES = env_int("ARTIFACT_MAX_BYTES", 200 * 1024 * 1024, minimum=10
 # under the worker's RAM; larger data stays where it is and is registered by external URI.
 DATASET_MAX_BYTES = env_int("DATASET_MAX_BYTES", 1024 * 1024 * 1024, minimum=1024)
 # Bounded inputs: what one upload may make Assay unpack, parse or build, checked before memory grows (413/422 above).
-# A skops file is a ZIP: its members unpacked in total and each, and how many; schema.json is parsed whole.
+# A skops file is a ZIP: its members unpacked in total and each, and how many; schema.json is parsed whole. The
+# total also bounds all the tensors an ONNX graph holds or computes from constants.
 ARTIFACT_MAX_UNPACKED_BYTES = env_int("ARTIFACT_MAX_UNPACKED_BYTES", 1024 * 1024 * 1024, minimum=1024)
 ARTIFACT_MAX_MEMBER_BYTES = env_int("ARTIFACT_MAX_MEMBER_BYTES", 512 * 1024 * 1024, minimum=1024)
 ARTIFACT_MAX_MEMBERS = env_int("ARTIFACT_MAX_MEMBERS", 100_000, minimum=1)

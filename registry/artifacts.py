@@ -126,7 +126,9 @@ class ArtifactLimits:
     anything is unpacked or built, and the archive bounds are enforced again while reading.
     """
 
-    max_unpacked_bytes: int = 1 << 30  # ARTIFACT_MAX_UNPACKED_BYTES: all members of an archive, unpacked
+    max_unpacked_bytes: int = (
+        1 << 30
+    )  # ARTIFACT_MAX_UNPACKED_BYTES: all of an archive's members, or an ONNX graph's tensors
     max_member_bytes: int = 512 << 20  # ARTIFACT_MAX_MEMBER_BYTES: one member, unpacked
     max_members: int = 100_000  # ARTIFACT_MAX_MEMBERS
     max_schema_bytes: int = 64 << 20  # SKOPS_MAX_SCHEMA_BYTES: schema.json is parsed whole, at ~10x its size
@@ -1203,15 +1205,29 @@ def _check_onnx_graph(model: Any, name: str, limits: ArtifactLimits) -> None:
             name, what=f"{how} tensor {tensor!r} of", measured=size, field="onnx_max_tensor_bytes", limits=limits
         )
 
+    # Each tensor once (by graph and name), at the largest size found for it: many tensors each under the limit
+    # could still add up to more than one artifact may unpack to.
+    sizes: dict[tuple[int, str], int] = {}
     inferred = _inferred_shapes(model)
-    for graph in graphs:
-        shapes = inferred if graph is graphs[0] else {}
-        for tensor, size, how in _onnx_tensor_sizes(graph, shapes):
+    for index, graph in enumerate(graphs):
+        for tensor, size, how in _onnx_tensor_sizes(graph, inferred if index == 0 else {}):
             if size > limits.onnx_max_tensor_bytes:
                 raise refuse(tensor, size, how)
+            sizes[index, tensor] = max(sizes.get((index, tensor), 0), size)
     for output, size in _folded_sizes(model.graph, inferred):
         if size > limits.onnx_max_tensor_bytes:
             raise refuse(output, size, "would compute, from constants alone, the")
+        sizes[0, output] = max(sizes.get((0, output), 0), size)
+    total = sum(sizes.values())
+    if total > limits.max_unpacked_bytes:
+        raise _limit_refusal(
+            name,
+            what="holds, or computes from constants alone, tensors of",
+            measured=total,
+            field="max_unpacked_bytes",
+            limits=limits,
+            unit="bytes in all",
+        )
 
 
 def _onnx_tensor_sizes(graph: Any, shapes: dict[str, tuple[int, list[int] | None]]) -> Iterator[tuple[str, int, str]]:

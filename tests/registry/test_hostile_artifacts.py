@@ -223,6 +223,20 @@ def test_onnx_graphs_that_build_big_tensors_from_constants_are_refused(
     assert error.details["measured"] >= GIB_FLOATS
 
 
+def test_many_constants_each_under_the_tensor_limit_are_refused_in_all(tmp_path: Path) -> None:
+    # Six ConstantOfShape of 200 MiB each: none above ONNX_MAX_TENSOR_BYTES, 1.2 GiB together.
+    count = 200 * MiB // 4
+    nodes = [helper.make_node("ConstantOfShape", ["shape"], [f"c{i}"]) for i in range(6)]
+    nodes.append(helper.make_node("Sum", [f"c{i}" for i in range(6)], ["y"]))
+    path = onnx_file(tmp_path, nodes, [ints("shape", [count])], (TensorProto.FLOAT, [count]))
+
+    error = refuse(path, ArtifactLimits())
+
+    assert error.code == "too_large"
+    assert "ARTIFACT_MAX_UNPACKED_BYTES" in error.message
+    assert error.details["measured"] >= 6 * 200 * MiB
+
+
 def test_an_initializer_above_the_tensor_limit_is_refused(tmp_path: Path) -> None:
     weights = helper.make_tensor("w", TensorProto.FLOAT, [64, 64], [0.5] * 4096)  # 16 KiB
     path = onnx_file(tmp_path, [helper.make_node("Add", ["x", "w"], ["y"])], [weights], (TensorProto.FLOAT, [64, 64]))
