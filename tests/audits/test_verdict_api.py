@@ -13,18 +13,26 @@ test_ll144.py and test_proxies.py):
 6. A perfect proxy (the demo model's ``age``, from which ``age_group`` is derived) counts in explainability's share.
 
 Each audit is posted as the credit-risk team's owner, runs when the request's transaction commits, and is read back
-through ``GET /api/v1/audits/{id}/``.
+through ``GET /api/v1/audits/{id}/``. The other modules cover 1, 3, 4 and 6 through ``run_audit --json``; 2 and 5
+are run through it here as well.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.audits.conftest import API, audit_body, post_audit, predictions_only_version, upload
 from tests.audits.test_proxies import DEMO_ROLES, assert_age_counted, demo_v1  # noqa: F401 - demo_v1 is a fixture
+from tests.audits.test_run_audit_command import (  # noqa: F401 - fixtures used by name
+    _keep_the_test_connection,
+    ready,
+    run_audit,
+)
+from tests.audits.test_verdict_edges import people, write
 from tests.conftest import Cast
 from tests.portal.conftest import signed_in
 
@@ -192,3 +200,37 @@ def test_6_a_perfect_proxy_counts_in_explainability(
     run = cast.owner.client().get(f"{API}/audits/{response.json()['id']}/").json()
     assert (run["status"], run["verdict"]) == ("done", "fail"), run["error"]
     assert_age_counted(check_of(run, "explainability"), ["association"])
+
+
+# --- the two edges test_verdict_edges.py checks through the engine only, through run_audit --json too -------------
+
+
+def run_audit_json(request: pytest.FixtureRequest, path: Path, *more: str) -> tuple[int, dict[str, Any]]:
+    command = request.getfixturevalue("run_audit")
+    args = ("--as", "omar", "--data", str(path), "--label", "outcome", "--prediction", "decision", "--json")
+    result = command(*args, "--protected", "sex", *more)
+    return result.code, result.json()
+
+
+@pytest.mark.usefixtures("ready")
+def test_2_through_run_audit_the_unknown_category_is_no_group(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    path = write(tmp_path / "unknown.csv", people({("F", ""): (100, 45), ("M", ""): (100, 50), ("", ""): (40, 40)}))
+    code, found = run_audit_json(request, path, "--policy", "four-fifths")
+    assert (code, found["verdict"]) == (0, "pass")
+    (grouping,) = found["results"]["checks"]["disparate_impact"]["groupings"]
+    assert [row["group"] for row in grouping["groups"]] == ["sex=F", "sex=M"]
+    assert grouping["reference_group"] == "sex=M"
+    assert grouping["unknown"] == {"count": 40, "share": pytest.approx(1 / 6), "share_exact": "1/6"}
+
+
+@pytest.mark.usefixtures("ready")
+def test_5_through_run_audit_a_small_group_is_never_a_plain_pass(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "small.csv", people({("F", ""): (100, 50), ("M", ""): (100, 50), ("X", ""): (10, 5)}))
+    code, found = run_audit_json(request, path, "--policy", "four-fifths")
+    assert found["verdict"] == "insufficient_evidence"
+    assert code != 0
+    (grouping,) = found["results"]["checks"]["disparate_impact"]["groupings"]
+    (small,) = [row for row in grouping["groups"] if row["group"] == "sex=X"]
+    assert (small["status"], small["passes"], small["impact_ratio_exact"]) == ("insufficient_small_group", None, "1/1")
