@@ -79,7 +79,9 @@ def canonical_sha256(value: Any) -> str:
 
 
 def _parse_policy(text: str) -> Any:
-    from audits.policies import PolicyError, load_policy
+    # The pure modules, not the package: the package's resolve() uses this module's ensure_builtin_policies.
+    from audits.policies.errors import PolicyError
+    from audits.policies.loader import load_policy
 
     try:
         return load_policy(text)
@@ -145,7 +147,7 @@ def do_save_policy(
 def ensure_builtin_policies(only: str | None = None) -> None:
     """Store the shipped policies (or only the one named ``only``; a new version when the shipped text changed).
     Idempotent, and cheap when nothing changed."""
-    from audits.policies import builtin_policies
+    from audits.policies.loader import builtin_policies
 
     for name, text in sorted(builtin_policies().items()):
         if only is not None and name != only:

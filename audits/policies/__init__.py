@@ -21,19 +21,37 @@ A policy looks like this (the built-ins in ``builtin/`` are complete examples)::
             citation: 29 CFR 1607.4(D)
 
 ``load_policy`` refuses anything that does not validate, naming the line and field at fault.
+
+``resolve(name, version=None)`` finds a stored version (``audits.policies.store``, the one module here that reads the
+database; loaded on first use, so importing this package needs no database).
 """
+
+from typing import TYPE_CHECKING, Any
 
 from audits.policies.errors import PolicyError
 from audits.policies.loader import Policy, builtin_policies, canonical_lines, diff_policies, load_policy
 from audits.policies.schema import CHECK_NAMES, POLICY_SCHEMA
+
+if TYPE_CHECKING:
+    from audits.policies.store import PolicyNotFound, resolve
 
 __all__ = [
     "CHECK_NAMES",
     "POLICY_SCHEMA",
     "Policy",
     "PolicyError",
+    "PolicyNotFound",
     "builtin_policies",
     "canonical_lines",
     "diff_policies",
     "load_policy",
+    "resolve",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("resolve", "PolicyNotFound"):
+        from audits.policies import store  # Django models: loaded only when asked for (see the docstring)
+
+        return getattr(store, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
