@@ -20,6 +20,12 @@ class GovernanceConfig(AppConfig):
         post_migrate.connect(keycheck.record_after_migrate, sender=self, dispatch_uid="assay-key-fingerprint")
 
         from governance import storage
+        from governance.access import grants
+        from governance.exports import access as export_access
+        from governance.exports.actions import do_record_share_access
+
+        # Regulator shares are access grants made by the exports package, a floor above the access layer.
+        grants.register(shared_model_ids=export_access.shared_model_ids, record_share_access=do_record_share_access)
 
         storage.register_stored_files("datasets", storage.dataset_files)
         storage.register_stored_files("exports", storage.export_files)

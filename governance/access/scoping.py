@@ -13,6 +13,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
+from governance.access import grants
 from governance.access.roles import TEAM_ROLES, Role
 
 M = TypeVar("M", bound=Model)
@@ -43,10 +44,8 @@ _REGISTERED_MODEL = "registry.registeredmodel"
 
 def shared_model_ids(user: Any) -> QuerySet[Any]:
     """Ids of the models shared with regulator ``user`` by a share that is active now (a subquery; never cached,
-    so an expiry or a revocation takes effect on the very next request)."""
-    from governance.exports.models import Share
-
-    return Share.objects.active().filter(regulator=user, model__isnull=False).values("model_id")
+    so an expiry or a revocation takes effect on the very next request). Shares answer through a hook."""
+    return grants.shared_model_ids(user)
 
 
 def get_visible_or_404(
@@ -86,15 +85,13 @@ def record_regulator_access(user: Any, obj: Any, request: Any = None, *, kind: s
 
     Recorded once per object and request, so a version's page that also resolves its model counts each once.
     """
-    from governance.exports.actions import do_record_share_access
-
     if getattr(user, "role", None) != Role.REGULATOR:
         return  # only a regulator's accesses are recorded against the share that grants them
     seen: set[tuple[str, Any, str]] = getattr(request, "_assay_share_accesses", set()) if request else set()
     key = (obj._meta.label_lower, obj.pk, kind)
     if key in seen:
         return
-    do_record_share_access(user=user, obj=obj, request=request, kind=kind)
+    grants.record_share_access(user=user, obj=obj, request=request, kind=kind)
     if request is not None:
         seen.add(key)
         request._assay_share_accesses = seen

@@ -84,3 +84,9 @@ def _model_id_of(obj: Any) -> int | None:
         if value is not None:
             return int(value)
     return None
+
+
+def shared_model_ids(user: Any) -> Any:
+    """Ids of the models an active share grants regulator ``user`` (the access layer's hook; a subquery, never
+    cached, so an expiry or a revocation takes effect on the very next request)."""
+    return Share.objects.active().filter(regulator=user, model__isnull=False).values("model_id")
