@@ -114,7 +114,8 @@ def previous_code_paths() -> Iterator[None]:
     """The report code as it was before it was made faster, for side-by-side numbers in one process: each chart
     drawn by ``savefig`` (a layout draw, then the pixel draw) as an RGBA PNG, for every report (no chart cache),
     the PDF's streams ASCII85-encoded, and every table cell a paragraph."""
-    from audits.reports import chart_cache, charts, document
+    from audits.reports import chart_cache, charts
+    from audits.reports.document import builder as document  # the layout's switches live where they are read
 
     render, cached = charts._render, chart_cache.cached_charts
     ascii85, plain_cells = document.ASCII85_STREAMS, document.PLAIN_TEXT_CELLS
