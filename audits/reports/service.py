@@ -246,7 +246,7 @@ def _overall_verdict(runs: list[AuditRun]) -> str:
 def gather_context(
     *, report_id: Any, kind: str, version: Any, runs: list[AuditRun], requested_by: Any, signer_sha256: str
 ) -> dict[str, Any]:
-    """Everything the layout shows, as plain values (no model instances reach ``document.py``)."""
+    """Everything the layout shows, as plain values (no model instances reach the layout code)."""
     from registry.models import MODEL_CARD_SECTIONS, RiskTier
 
     model = version.model
