@@ -1,3 +1,5 @@
+from collections.abc import Iterator
+
 from django.apps import AppConfig
 
 
@@ -15,7 +17,7 @@ class GovernanceConfig(AppConfig):
         from governance.api import schema  # noqa: F401
         from governance.data import events as data_events  # noqa: F401
         from governance.data import keycheck
-        from governance.trail import checks, events  # noqa: F401
+        from governance.trail import checkpoints, checks, events  # noqa: F401  (checkpoints follow every append)
 
         post_migrate.connect(keycheck.record_after_migrate, sender=self, dispatch_uid="assay-key-fingerprint")
 
@@ -27,5 +29,21 @@ class GovernanceConfig(AppConfig):
         # Regulator shares are access grants made by the exports package, a floor above the access layer.
         grants.register(shared_model_ids=export_access.shared_model_ids, record_share_access=do_record_share_access)
 
-        storage.register_stored_files("datasets", storage.dataset_files)
-        storage.register_stored_files("exports", storage.export_files)
+        storage.register_stored_files("datasets", _dataset_files)
+        storage.register_stored_files("exports", _export_files)
+
+
+def _dataset_files() -> Iterator[tuple[str, str, str]]:
+    """The uploaded files of dataset versions (for verify_media)."""
+    from governance.data.models import DatasetVersion
+
+    for version in DatasetVersion.objects.exclude(file="").select_related("dataset").order_by("pk").iterator():
+        yield f"dataset {version.dataset.name} v{version.number}", str(version.file.name), version.sha256
+
+
+def _export_files() -> Iterator[tuple[str, str, str]]:
+    """The evidence bundles built for exports (for verify_media)."""
+    from governance.exports.models import Export
+
+    for export in Export.objects.exclude(file="").order_by("pk").iterator():
+        yield f"export {export.pk}", export.file, export.sha256

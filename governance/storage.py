@@ -51,19 +51,3 @@ def file_problem(name: str, sha256: str) -> str | None:
     if digest.hexdigest() != sha256:
         return f"holds other bytes (sha256 {digest.hexdigest()}, expected {sha256})"
     return None
-
-
-def dataset_files() -> Iterator[tuple[str, str, str]]:
-    """The uploaded files of dataset versions."""
-    from governance.data.models import DatasetVersion
-
-    for version in DatasetVersion.objects.exclude(file="").select_related("dataset").order_by("pk").iterator():
-        yield f"dataset {version.dataset.name} v{version.number}", str(version.file.name), version.sha256
-
-
-def export_files() -> Iterator[tuple[str, str, str]]:
-    """The evidence bundles built for exports."""
-    from governance.exports.models import Export
-
-    for export in Export.objects.exclude(file="").order_by("pk").iterator():
-        yield f"export {export.pk}", export.file, export.sha256

@@ -5,15 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from governance.exports.tasks import build_export  # noqa: F401  (workers discover the export job here)
-
-
-@shared_task(name="governance.issue_checkpoint")
-def issue_checkpoint_task(reason: str = "scheduled", only_if_due: bool = True) -> int | None:
-    """Issue a trail checkpoint (by default only if one is still due); returns its tree size, or None."""
-    from governance.trail.checkpoints import issue_checkpoint
-
-    checkpoint = issue_checkpoint(reason=reason, only_if_due=only_if_due)
-    return None if checkpoint is None else checkpoint.tree_size
+from governance.trail.checkpoints import issue_checkpoint_task  # noqa: F401  (and the checkpoint job)
 
 
 @shared_task(name="governance.cleanup_temp")

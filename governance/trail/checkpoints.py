@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from celery import shared_task
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from governance.trail.keys import ensure_key_registered, load_signing_key
 from governance.trail.leaf import format_time
-from governance.trail.log import TrailError, current_root, lock_trail, tree_size
+from governance.trail.log import TrailError, current_root, lock_trail, on_append, tree_size
 from governance.trail.models import Checkpoint
 from governance.trail.note import checkpoint_body, sign_note
 from governance.trail.verify import problem_since_last_checkpoint
@@ -109,9 +110,17 @@ def _latest_size_and_time() -> tuple[int, dt.datetime] | None:
     return int(row[0]), issued_at
 
 
+@shared_task(name="governance.issue_checkpoint")
+def issue_checkpoint_task(reason: str = "scheduled", only_if_due: bool = True) -> int | None:
+    """Issue a trail checkpoint (by default only if one is still due); returns its tree size, or None."""
+    checkpoint = issue_checkpoint(reason=reason, only_if_due=only_if_due)
+    return None if checkpoint is None else checkpoint.tree_size
+
+
 def checkpoint_if_due(size: int | None = None) -> None:
     """Queue a checkpoint when one is due (runs in process unless a Celery broker is configured)."""
     if checkpoint_is_due(size=size):
-        from governance.tasks import issue_checkpoint_task
-
         issue_checkpoint_task.delay(reason="scheduled")
+
+
+on_append(checkpoint_if_due)  # after every committed append (the log cannot import this module)

@@ -9,7 +9,7 @@ the new leaf plus the perfect subtree nodes it completes (two rows on average).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -220,11 +220,20 @@ def _insert_appended(event: Event, completed: Sequence[tuple[NodeId, bytes]]) ->
     event._state.db = connection.alias
 
 
-def _after_append(size: int) -> None:
-    # Imported here: checkpoints import this module.
-    from governance.trail.checkpoints import checkpoint_if_due
+# Called with the trail's new size after each append commits. Checkpoints register here (they import this module,
+# so this module cannot import them): see governance.trail.checkpoints.
+_append_listeners: list[Callable[[int], None]] = []
 
-    checkpoint_if_due(size=size)
+
+def on_append(listener: Callable[[int], None]) -> None:
+    """Call ``listener(size)`` after every committed append (registered once, at import of the listener's module)."""
+    if listener not in _append_listeners:
+        _append_listeners.append(listener)
+
+
+def _after_append(size: int) -> None:
+    for listener in _append_listeners:
+        listener(size)
 
 
 def prove_inclusion(*, seq: int, size: int) -> list[bytes]:
