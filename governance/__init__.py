@@ -1,5 +1,6 @@
-"""Assay's project package and its governance domain (identity and access, the trail)."""
+"""Assay's project package and its governance domain (identity and access, the trail).
 
-from governance.celery import app as celery_app
-
-__all__ = ["celery_app"]
+The Celery app is not imported here, so importing a framework-free module of this package (the trail's verifier,
+the citations catalogue) loads no framework; ``governance.apps`` loads it when Django starts, and
+``celery -A governance`` finds ``governance.celery`` by itself.
+"""
