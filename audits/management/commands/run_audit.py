@@ -24,28 +24,9 @@ or an audit that ended in status ``error``. Its message goes to stderr, without 
 Registered inputs: ``--model NAME --version N --dataset NAME --dataset-version N``.
 
 Ad hoc (for scripts): ``--data FILE`` and ``--prediction COL`` or ``--score COL --threshold T``. The file is
-registered when it is not there yet, under rules kept deliberately simple:
-
-- the dataset is ``--dataset NAME``, else a slug of the file name; a version of it whose sha256 is the file's is
-  reused, else the file is registered as its next version;
-- the model is ``--model NAME``, else the dataset's name; it is registered when missing, with minimal-risk
-  questionnaire answers unless ``--risk-answers FILE.json`` is given (an officer can re-classify it later);
-- new datasets and models belong to ``--team SLUG``, else to the existing model's (or dataset's) team, else to the
-  user's only team;
-- the model's latest version is reused when it is predictions-only and its model card's ``evaluation_data`` is the
-  note this command writes for a file with the same sha256 (``predictions_note``); otherwise a new predictions-only
-  version is registered.
-
-Roles, teams, the file (readable, within the size limit, parsed once more to find its columns) and the risk answers
-are checked before anything is registered, so a call refused for those reasons leaves nothing behind. (A file that
-the upload's own inspection refuses for another reason, e.g. a blank column name, can leave a dataset without a
-version.) Each registration is its own action and transaction: one outer transaction would hold the trail's lock
-while the file is profiled.
-
-The run: in eager mode (no broker) ``do_start_audit`` runs the audit as its transaction commits. A run still queued
-afterwards (a broker is configured, or the caller's transaction has not committed) is executed here with
-``execute_audit``, which claims the run under a row lock, so a worker that receives it too finds it taken; a run
-already running elsewhere is polled until it ends (at most ``WAIT_SECONDS``).
+registered when it is not there yet (``--dataset NAME``, ``--model NAME``, ``--team SLUG``, ``--risk-answers
+FILE.json``), and the run is run here to its end, by ``audits.actions_file.do_audit_file``: its docstring has the rules.
+This command is argument parsing and output around that one action, which the API can use too.
 
 Output: a readable summary, or with ``--json`` the run's JSON exactly as ``GET /api/v1/audits/{id}/`` returns it,
 plus ``group_metrics``, each group's rates under fairlearn's names::
@@ -62,49 +43,25 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.http import Http404
-from django.utils.text import slugify
 from rest_framework.renderers import JSONRenderer
 
-from audits.actions import AUDIT_RUNNERS, do_start_audit, ensure_builtin_policies, execute_audit
+from audits.actions_file import FileInputs, RegisteredInputs, do_audit_file
 from audits.api.serializers import AuditRunSerializer, ColumnRolesSerializer
-from audits.evaluation import ColumnRoles
 from audits.ll144 import META_FIELDS as LL144_FIELDS
 from audits.ll144 import LL144Error, parse_meta, summary_csv
 from audits.ll144_runs import summary_for_run
-from audits.models import AuditRun, Policy, PolicyVersion, RunStatus, Verdict
+from audits.models import AuditRun, PolicyVersion, RunStatus, Verdict
 from governance.access.actions import ActionError
-from governance.access.models import Team, User
-from governance.data.access import access_dataset_version, datasets_visible_to
-from governance.data.actions import DATA_WRITERS, do_register_dataset, do_register_dataset_version
-from governance.data.models import Dataset, DatasetVersion
+from governance.access.models import User
 from governance.trail.log import Actor
-from registry import risk
-from registry.access import access_version, models_visible_to
-from registry.actions import SUBMITTERS, do_register_model, do_register_version
-from registry.models import Framework, ModelVersion, RegisteredModel
 
 EXIT_CODES = {Verdict.PASS: 0, Verdict.FAIL: 1, Verdict.INSUFFICIENT: 2}
 EXIT_ERROR = 3
-WAIT_SECONDS = 3600  # how long to wait for a run that another process (a worker) is running
-POLL_SECONDS = 1.0
-
-# Ad hoc models are registered as minimal risk unless the caller says otherwise: the command audits predictions,
-# it does not know what the model is used for.
-MINIMAL_RISK_ANSWERS = {
-    "prohibited_practice": "none",
-    "annex_iii_area": "none",
-    "profiles_natural_persons": False,
-    "human_reviews_each_decision": False,
-    "interacts_with_people_or_generates_content": False,
-}
 
 # ColumnRolesSerializer's fields as this command's options, for its error messages.
 OPTION_OF_FIELD = {
@@ -134,14 +91,6 @@ class _Parser(CommandParser):
             self.print_usage(sys.stderr)
             self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
         refuse(f"Error: {message}")
-
-
-def predictions_note(sha256: str) -> str:
-    """The model card's evaluation_data of a predictions-only version this command registers for a file."""
-    return (
-        "Predictions only, registered by manage.py run_audit: the decisions are columns of the evaluation data "
-        f"with sha256 {sha256}."
-    )
 
 
 class Command(BaseCommand):
@@ -236,30 +185,34 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         roles = column_roles(options)
+        inputs = audit_inputs(options)
         user = User.objects.filter(username=options["username"], is_active=True).first()
         if user is None:
             refuse(f"There is no active user named '{options['username']}'.")
-        require_role(user, AUDIT_RUNNERS, "run audits")
-        ensure_builtin_policies()
-        policy_version = find_policy_version(options["policy"], options["policy_version"])
-        ll144_meta = ll144_options(options, policy_version)
-        if options["data"]:
-            model_version, dataset_version = AdHoc(user, options, roles).inputs()
-        else:
-            model_version, dataset_version = registered_inputs(user, options)
+        ll144_meta: dict[str, str] = {}
+
+        def check_policy(policy_version: PolicyVersion) -> None:  # before anything is registered
+            ll144_meta.update(ll144_options(options, policy_version))
+
         try:
-            run, created = do_start_audit(
+            run, created = do_audit_file(
                 user=user,
                 actor=Actor.for_user(user),
-                model_version=model_version,
-                dataset_version=dataset_version,
-                policy_version=policy_version,
+                inputs=inputs,
                 column_roles=roles,
+                policy=options["policy"],
+                policy_version=options["policy_version"],
                 force=options["force"],
+                check_policy=check_policy,
+                spelling={
+                    "dataset": "--dataset",
+                    "model": "--model",
+                    "team": "--team SLUG",
+                    "risk_answers": f"--risk-answers {options['risk_answers']}",
+                },
             )
         except ActionError as exc:
             refuse(str(exc))
-        run = finished(run)
         if options["json"]:
             payload = {**AuditRunSerializer(run).data, "group_metrics": group_metrics(run)}
             self.stdout.write(JSONRenderer().render(payload, renderer_context={"indent": 2}).decode("utf-8"))
@@ -413,35 +366,22 @@ def _messages(errors: Any) -> list[Any]:
     return [errors]
 
 
-def require_role(user: User, roles: frozenset[str], what: str) -> None:
-    """The actions' role rule, checked before anything is written (the actions check it again)."""
-    from governance.access.actions import ActionError
-    from governance.access.actions import require_role as rule
-
-    try:
-        rule(user, roles, what)
-    except ActionError as exc:
-        refuse(str(exc))
-
-
-def require_team(user: User, team: Team, what: str) -> None:
-    if not (user.is_organisation_wide or team.pk in user.team_ids()):
-        refuse(f"You are not in team '{team.slug}', so you cannot {what}.")
-
-
-def find_policy_version(name: str, number: int | None) -> PolicyVersion:
-    policy = Policy.objects.filter(name=name).first()
-    if policy is None:
-        known = ", ".join(Policy.objects.values_list("name", flat=True)) or "none"
-        refuse(f"Unknown policy {name!r}. Policies: {known}.")
-    version = policy.latest_version() if number is None else policy.versions.filter(number=number).first()
-    if version is None:
-        refuse(f"{policy.name} has no version {number}.")
-    return version
-
-
-def registered_inputs(user: User, options: dict[str, Any]) -> tuple[ModelVersion, DatasetVersion]:
-    """The model and dataset versions named by the options, through the API's access functions."""
+def audit_inputs(options: dict[str, Any]) -> FileInputs | RegisteredInputs:
+    """The inputs the options name: a file (--data), or registered versions."""
+    if options["data"]:
+        for option in ("version", "dataset_version"):
+            if options[option] is not None:
+                refuse(
+                    f"--{option.replace('_', '-')} names a registered version; with --data the versions are found "
+                    "or registered from the file."
+                )
+        return FileInputs(
+            path=Path(options["data"]),
+            dataset=options["dataset"] or "",
+            model=options["model"] or "",
+            team=options["team"] or "",
+            risk_answers=_risk_answers(options["risk_answers"]),
+        )
     for option in ("team", "risk_answers"):
         if options[option]:
             refuse(f"--{option.replace('_', '-')} applies only with --data (an ad hoc audit registers what is new).")
@@ -449,196 +389,27 @@ def registered_inputs(user: User, options: dict[str, Any]) -> tuple[ModelVersion
     missing = [f"--{name.replace('_', '-')}" for name in names if options[name] is None]
     if missing:
         refuse(f"Name the inputs: --data FILE, or registered ones ({', '.join(missing)} missing).")
-    try:
-        model_version = access_version(user, options["model"], options["version"])
-    except Http404:
-        refuse(f"There is no version {options['version']} of model '{options['model']}'.")
-    try:
-        dataset_version = access_dataset_version(user, options["dataset"], options["dataset_version"])
-    except Http404:
-        refuse(f"There is no version {options['dataset_version']} of dataset '{options['dataset']}'.")
-    return model_version, dataset_version
+    return RegisteredInputs(
+        model=options["model"],
+        version=options["version"],
+        dataset=options["dataset"],
+        dataset_version=options["dataset_version"],
+    )
 
 
-# --- ad hoc inputs ---------------------------------------------------------------------------------------------
-
-
-class AdHoc:
-    """Finds, or registers, the dataset version and predictions-only model version a file stands for."""
-
-    def __init__(self, user: User, options: dict[str, Any], roles: dict[str, Any]) -> None:
-        for option in ("version", "dataset_version"):
-            if options[option] is not None:
-                refuse(
-                    f"--{option.replace('_', '-')} names a registered version; with --data the versions are found "
-                    "or registered from the file."
-                )
-        self.user = user
-        self.actor = Actor.for_user(user)
-        self.roles = roles
-        self.path = Path(options["data"])
-        self.team_slug = options["team"]
-        self.risk_answers = self._risk_answers(options["risk_answers"])
-        self.dataset_name = options["dataset"] or slugify(self.path.stem.replace("_", "-"))[:100]
-        if not self.dataset_name:
-            refuse(f"Cannot make a dataset name from {self.path.name!r}: name it with --dataset.")
-        self.model_name = options["model"] or self.dataset_name
-
-    def inputs(self) -> tuple[ModelVersion, DatasetVersion]:
-        try:
-            if not self.path.is_file():
-                refuse(f"Cannot read {self.path}: no such file.")
-            from governance.data.ingest import hash_file
-
-            sha256, size = hash_file(self.path)
-        except OSError as exc:
-            refuse(f"Cannot read {self.path}: {exc.strerror or exc}.")
-        if size > settings.DATASET_MAX_BYTES:
-            refuse(
-                f"{self.path.name} is {size:,} bytes; the limit is {settings.DATASET_MAX_BYTES:,} (DATASET_MAX_BYTES)."
-            )
-        dataset = self._visible(datasets_visible_to(self.user), Dataset, self.dataset_name, "dataset", "--dataset")
-        model = self._visible(models_visible_to(self.user), RegisteredModel, self.model_name, "model", "--model")
-        dataset_version = None
-        if dataset is not None:
-            dataset_version = dataset.versions.filter(sha256=sha256).exclude(file="").order_by("-number").first()
-        reused_model_version = self._reusable_version(model, sha256)
-        # Everything that can be refused, before anything is written.
-        team = self._team(model or dataset)
-        if dataset_version is None:
-            self._check_columns()
-            require_role(self.user, DATA_WRITERS, "register datasets")
-            require_team(self.user, dataset.team if dataset else team, "register datasets for it")
-        if reused_model_version is None:
-            require_role(self.user, SUBMITTERS, "register models and versions")
-            require_team(self.user, model.team if model else team, "register models for it")
-        try:
-            if dataset is None:
-                dataset = do_register_dataset(user=self.user, actor=self.actor, name=self.dataset_name, team=team)
-            if dataset_version is None:
-                dataset_version = do_register_dataset_version(
-                    dataset=dataset,
-                    user=self.user,
-                    actor=self.actor,
-                    file_path=self.path,
-                    file_name=self.path.name,
-                    label_column=self.roles["label"],
-                )
-            if model is None:
-                model = do_register_model(
-                    user=self.user,
-                    actor=self.actor,
-                    name=self.model_name,
-                    team=team,
-                    purpose=f"Predictions audited with manage.py run_audit (first from {self.path.name}).",
-                    risk_answers=self.risk_answers,
-                )
-            model_version = self._reusable_version(model, dataset_version.sha256) or do_register_version(
-                model=model,
-                user=self.user,
-                actor=self.actor,
-                model_card={"evaluation_data": predictions_note(dataset_version.sha256)},
-            )
-        except ActionError as exc:
-            refuse(str(exc))
-        return model_version, dataset_version
-
-    @staticmethod
-    def _risk_answers(path: str | None) -> dict[str, Any]:
-        if not path:
-            return dict(MINIMAL_RISK_ANSWERS)
-        try:
-            answers = json.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            refuse(f"Cannot read --risk-answers {path}: {exc.strerror or exc}.")
-        except (ValueError, UnicodeDecodeError) as exc:
-            refuse(f"--risk-answers {path} is not JSON: {exc}.")
-        if not isinstance(answers, dict):
-            refuse(f"--risk-answers {path} must hold a JSON object of questionnaire answers.")
-        try:
-            risk.classify(answers)  # refused here, before the dataset is registered, rather than by the action
-        except risk.QuestionnaireError as exc:
-            refuse(f"--risk-answers {path}: the risk questionnaire is incomplete: {exc}")
-        return answers
-
-    def _visible(self, visible: Any, model: Any, name: str, what: str, option: str) -> Any:
-        found = visible.filter(name=name).first()
-        if found is None and model.objects.filter(name=name).exists():
-            refuse(f"A {what} named '{name}' already exists and is not one you may use: name another with {option}.")
-        return found
-
-    @staticmethod
-    def _reusable_version(model: RegisteredModel | None, sha256: str) -> ModelVersion | None:
-        """The model's latest version, when this command registered it, predictions only, for these same bytes."""
-        if model is None:
-            return None
-        latest = model.versions.order_by("-number").first()
-        if (
-            latest is not None
-            and latest.framework == Framework.PREDICTIONS
-            and not latest.artifact
-            and latest.model_card.get("evaluation_data") == predictions_note(sha256)
-        ):
-            return latest
+def _risk_answers(path: str | None) -> Any:
+    """--risk-answers: the file's JSON (the action checks it is a complete questionnaire), or None."""
+    if not path:
         return None
-
-    def _team(self, existing: Dataset | RegisteredModel | None) -> Team:
-        if self.team_slug:
-            team = Team.objects.filter(slug=self.team_slug).first()
-            if team is None:
-                refuse(f"There is no team '{self.team_slug}'.")
-            return team
-        if existing is not None:
-            return existing.team
-        teams = list(self.user.teams.order_by("slug"))
-        if len(teams) == 1:
-            return teams[0]
-        where = "no team" if not teams else f"teams {', '.join(t.slug for t in teams)}"
-        refuse(
-            f"Name the team that owns the new dataset and model with --team SLUG, or name an existing model with "
-            f"--model: {self.user.username} is in {where}."
-        )
-
-    def _check_columns(self) -> None:
-        """The file parses and has the named columns (as do_start_audit checks a registered version's schema)."""
-        from governance.data.ingest import IngestError, detect_format, read_table
-
-        try:
-            columns = read_table(self.path, fmt=detect_format(self.path)).column_names
-        except IngestError as exc:
-            refuse(f"{self.path}: {exc}")
-        roles = ColumnRoles.from_json(self.roles)
-        named = [roles.label, *roles.protected, roles.prediction, roles.score]
-        missing = [name for name in named if name and name not in columns]
-        if missing:
-            refuse(
-                f"column_roles: no column named {', '.join(map(repr, missing))} in {self.path.name}. "
-                f"Columns: {', '.join(columns)}."
-            )
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        refuse(f"Cannot read --risk-answers {path}: {exc.strerror or exc}.")
+    except (ValueError, UnicodeDecodeError) as exc:
+        refuse(f"--risk-answers {path} is not JSON: {exc}.")
 
 
-# --- the run and its output ------------------------------------------------------------------------------------
-
-
-def finished(run: AuditRun) -> AuditRun:
-    """The run once it has ended: executed here if still queued, waited for if another process runs it."""
-    run.refresh_from_db()
-    if run.status == RunStatus.QUEUED:
-        execute_audit(run.pk)
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        run = (
-            AuditRun.objects.select_related(
-                "model_version__model", "dataset_version__dataset", "policy_version__policy", "created_by"
-            )
-            .prefetch_related("checks")
-            .get(pk=run.pk)
-        )
-        if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
-            return run
-        if time.monotonic() > deadline:
-            refuse(f"Audit {run.pk} is still {run.status} after {WAIT_SECONDS} s; see GET /api/v1/audits/{run.pk}/.")
-        time.sleep(POLL_SECONDS)
+# --- output ----------------------------------------------------------------------------------------------------
 
 
 def summary(run: AuditRun, *, created: bool) -> str:
