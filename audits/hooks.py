@@ -18,9 +18,12 @@ def required_audit_blocker(version: Any) -> str | None:
     policy = settings.AUDIT_REQUIRED_POLICIES.get(tier)
     if not policy:
         return None
-    from audits.models import PolicyVersion
+    from audits.policies import PolicyNotFound, resolve
 
-    current = PolicyVersion.objects.filter(policy__name=policy).order_by("-number").first()
+    try:
+        current = resolve(policy, install=False)
+    except PolicyNotFound:
+        current = None
     # Only an audit under the policy's latest version counts: a looser, older version is not evidence now.
     latest = (
         AuditRun.objects.filter(model_version=version, policy_version=current, status=RunStatus.DONE)

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audits import actions
+from audits import actions, policies
 from audits.access import access_policy, access_run, runs_visible_to
 from audits.api.serializers import (
     AuditCreateSerializer,
@@ -22,7 +22,7 @@ from audits.api.serializers import (
     PolicySerializer,
     PolicyVersionSerializer,
 )
-from audits.models import Policy, PolicyVersion
+from audits.models import Policy
 from governance.access.permissions import caller
 from governance.api.serializers import validated
 from governance.data.access import access_dataset_version
@@ -65,9 +65,10 @@ class PolicyVersionDetail(APIView):
     def get(self, request: Request, name: str, number: int) -> Response:
         from django.http import Http404
 
-        version = PolicyVersion.objects.filter(policy=access_policy(name), number=number).first()
-        if version is None:
-            raise Http404
+        try:
+            version = policies.resolve(access_policy(name).name, number, install=False)
+        except policies.PolicyNotFound:
+            raise Http404 from None
         return Response(PolicyVersionSerializer(version).data)
 
 
@@ -100,16 +101,10 @@ class AuditList(generics.ListAPIView):
         version = access_version(request.user, data["model"], data["version"], request)
         dataset_version = access_dataset_version(request.user, data["dataset"], data["dataset_version"], request)
         actions.ensure_builtin_policies(only=data["policy"])  # a refused request stores nothing else
-        policy = Policy.objects.filter(name=data["policy"]).first()
-        if policy is None:
-            known = ", ".join(Policy.objects.values_list("name", flat=True)) or "none"
-            raise ValidationError({"policy": [f"Unknown policy {data['policy']!r}. Policies: {known}."]})
-        if data["policy_version"] is None:
-            policy_version = policy.latest_version()
-        else:
-            policy_version = policy.versions.filter(number=data["policy_version"]).first()
-        if policy_version is None:
-            raise ValidationError({"policy_version": [f"{policy.name} has no such version."]})
+        try:
+            policy_version = policies.resolve(data["policy"], data["policy_version"])
+        except policies.PolicyNotFound as exc:
+            raise ValidationError({exc.field: [str(exc)]}) from None
         run, created = actions.do_start_audit(
             user=caller(request),
             actor=Actor.from_request(request),

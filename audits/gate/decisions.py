@@ -27,10 +27,10 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from audits import events
+from audits import events, policies
 from audits.checks.facts import group_facts
 from audits.gate import reads
-from audits.models import AuditRun, Policy, RunStatus, Verdict
+from audits.models import AuditRun, RunStatus, Verdict
 from governance.access.models import User
 from governance.trail.log import Actor, record_event
 from registry.models import FindingStatus
@@ -100,16 +100,15 @@ def required_policy(version: Any, requested: str = "") -> Any:
 
 def _policy_version(name: str) -> Any:
     """The latest version of the policy named ``name``; refuses (422) a name no policy has."""
-    from audits.actions import AuditError, ensure_builtin_policies
+    from audits.actions import AuditError
 
-    latest = reads.latest_policy_version(name)
-    if latest is None and not Policy.objects.filter(name=name).exists():
-        ensure_builtin_policies(only=name)  # a built-in not stored yet (install_policies not run): store it now
-        latest = reads.latest_policy_version(name)
-    if latest is None:
-        known = ", ".join(Policy.objects.values_list("name", flat=True)) or "none"
-        raise AuditError(f"Unknown policy {name!r}. Policies: {known}.", field="policy")
-    return latest
+    latest = reads.latest_policy_version(name)  # the common case, in one cheap query
+    if latest is not None:
+        return latest
+    try:
+        return policies.resolve(name)  # stores a built-in not stored yet (install_policies not run)
+    except policies.PolicyNotFound as exc:
+        raise AuditError(str(exc), field="policy") from None
 
 
 def decide(

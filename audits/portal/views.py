@@ -16,6 +16,7 @@ from audits import actions
 from audits.access import access_run, runs_visible_to
 from audits.api.serializers import ColumnRolesSerializer
 from audits.models import AuditRun, Policy, RunStatus, Verdict
+from audits.policies import resolve as resolve_policy
 from audits.portal import charts
 from audits.portal.forms import AuditTargetForm, ColumnRolesForm
 from governance.access.actions import ActionError
@@ -173,8 +174,7 @@ def run_new(request: HttpRequest) -> HttpResponse:
             roles.add_error(field if field in roles.fields else None, problems)
         return render(request, "audits/run_new.html", context, status=400)
     actions.ensure_builtin_policies(only=target.cleaned_data["policy"])
-    policy_version = Policy.objects.get(name=target.cleaned_data["policy"]).latest_version()
-    assert policy_version is not None
+    policy_version = resolve_policy(target.cleaned_data["policy"])
     try:
         run, created = actions.do_start_audit(
             user=portal_user(request),

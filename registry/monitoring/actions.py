@@ -490,16 +490,12 @@ def _queue(batch_id: int) -> None:
 
 
 def _policy_document(name: str) -> Any:
-    from audits.actions import ensure_builtin_policies
-    from audits.models import Policy
+    from audits.policies import PolicyNotFound, resolve
 
-    if not Policy.objects.filter(name=name).exists():
-        ensure_builtin_policies(only=name)
-    policy = Policy.objects.filter(name=name).first()
-    latest = policy.latest_version() if policy else None
-    if latest is None:
-        raise MonitoringError(f"Unknown policy {name!r}.", field="policy")
-    return latest
+    try:
+        return resolve(name)  # a built-in not stored yet is stored
+    except PolicyNotFound as exc:
+        raise MonitoringError(str(exc), field="policy") from None
 
 
 def _shipped_baseline_monitoring() -> dict[str, Any]:

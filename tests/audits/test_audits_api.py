@@ -481,7 +481,7 @@ BAD_REQUESTS: dict[str, tuple[dict[str, Any], str, list[str]]] = {
         "policy",
         ["Unknown policy 'four-fifth'", "baseline, eu-ai-act-high-risk, four-fifths, nyc-ll144"],
     ),
-    "unknown-policy-version": ({"policy_version": 2}, "policy_version", ["four-fifths has no such version"]),
+    "unknown-policy-version": ({"policy_version": 2}, "policy_version", ["four-fifths has no version 2."]),
     "unknown-field": ({"forse": True}, "forse", ["not recognised"]),
 }
 

@@ -27,7 +27,8 @@ from django.utils import timezone
 from audits.actions import do_start_audit, ensure_builtin_policies
 from audits.checks.base import PASS
 from audits.gate.decisions import required_policy
-from audits.models import AuditRun, Policy, Report, RunStatus
+from audits.models import AuditRun, Report, RunStatus
+from audits.policies import resolve as resolve_policy
 from audits.reports.service import report_for_run
 from governance.access.actions import do_create_user, do_issue_token
 from governance.access.models import Team, User
@@ -155,8 +156,7 @@ class Command(BaseCommand):
             )
         # The demo's audit: the four-fifths rule by age group (the in-process job runs it right away).
         ensure_builtin_policies()
-        four_fifths = Policy.objects.get(name="four-fifths").latest_version()
-        assert four_fifths is not None
+        four_fifths = resolve_policy("four-fifths")
         do_start_audit(
             user=owner,
             actor=as_owner,
