@@ -11,7 +11,7 @@ class AuditsConfig(AppConfig):
 
     def ready(self) -> None:
         # Trail event types register themselves on import; the deployment gate plugs into the registry.
-        from audits import events, hooks  # noqa: F401
+        from audits import events, hooks, tasks  # noqa: F401  (tasks: its jobs are queued by name)
         from governance.storage import register_stored_files
 
         register_stored_files("reports", _report_files)

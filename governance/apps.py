@@ -13,7 +13,7 @@ class GovernanceConfig(AppConfig):
         # Event types and system checks register themselves on import.
         from django.db.models.signals import post_migrate
 
-        from governance import celery  # noqa: F401  (the Celery app, so shared tasks bind to it and its settings)
+        from governance import celery, tasks  # noqa: F401  (the Celery app first; tasks: jobs are queued by name)
         from governance.access import checks as access_checks  # noqa: F401
         from governance.api import schema  # noqa: F401
         from governance.data import events as data_events  # noqa: F401

@@ -11,7 +11,10 @@ class RegistryConfig(AppConfig):
 
     def ready(self) -> None:
         from governance.storage import register_stored_files
-        from registry import events  # noqa: F401  (registers the registry's trail event types)
+        from registry import (
+            events,  # noqa: F401  (registers the registry's trail event types)
+            tasks,  # noqa: F401  (its jobs are queued by name: governance.jobs)
+        )
 
         register_stored_files("artifacts", _artifact_files)
 

@@ -32,6 +32,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from governance.jobs import enqueue
 from governance.trail.models import Event
 from registry.models import DeliveryStatus, Webhook, WebhookDelivery
 
@@ -193,11 +194,9 @@ def queue_deliveries(event: Event, *, model_id: int) -> list[WebhookDelivery]:
 
 
 def _send_later(ids: list[int]) -> None:
-    from registry.tasks import deliver_webhook
-
     for delivery_id in ids:
         try:
-            deliver_webhook.delay(delivery_id)
+            enqueue("registry.deliver_webhook", delivery_id)  # registry.tasks runs it (and imports this module)
         except Exception:
             logger.exception("webhook delivery %s could not be started; the retry sweep will pick it up", delivery_id)
 

@@ -36,6 +36,7 @@ from governance.access.roles import Role
 from governance.exports import events
 from governance.exports.collect import Built, Scope, build_bundle
 from governance.exports.models import Export, ExportStatus, Share
+from governance.jobs import enqueue
 from governance.storage import store_by_hash
 from governance.trail.checkpoints import CheckpointRefused
 from governance.trail.leaf import format_time, text_commitment
@@ -178,9 +179,7 @@ def _abandon(export: Export, error: str) -> None:
 
 
 def _queue(export_id: int) -> None:
-    from governance.exports.tasks import build_export
-
-    build_export.delay(export_id)
+    enqueue("exports.build_export", export_id)  # governance.exports.tasks runs it (by name: it imports this module)
 
 
 # --- the job ----------------------------------------------------------------------------------------------------

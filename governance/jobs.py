@@ -1,0 +1,25 @@
+"""Queueing a background job by its registered name, so the code that queues a job never imports the module that
+runs it (jobs call actions; an action importing its job would close an import loop).
+
+Each app imports its ``tasks`` module when it starts (its ``AppConfig.ready``), so every job is registered in the
+web process too, where jobs run in process when no broker is configured, and in workers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from governance.celery import app
+
+
+class UnknownJob(LookupError):
+    """No job of that name is registered (its app's tasks module was never imported)."""
+
+
+def enqueue(name: str, *args: Any, **kwargs: Any) -> Any:
+    """Queue the job ``name`` with these arguments (it runs at once, in process, without a broker)."""
+    try:
+        task = app.tasks[name]
+    except KeyError:
+        raise UnknownJob(f"no background job named {name!r} is registered") from None
+    return task.delay(*args, **kwargs)
