@@ -227,6 +227,8 @@ class _FileAudit:
             self.roles = ColumnRoles.from_json(dict(column_roles))
         except EvaluationError as exc:
             raise _refuse(f"column_roles: {exc}", field="column_roles") from None
+        except KeyError as exc:
+            raise _refuse(f"column_roles: {exc.args[0]} is required.", field="column_roles") from None
         if not (self.roles.prediction or self.roles.score):
             raise _refuse(
                 "column_roles: a file is audited by its predictions: name its prediction column, or its score "
