@@ -46,6 +46,7 @@ test: $(VENV)/.dev browser
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: $(VENV)/.dev
 	DEBUG=1 $(VENV)/bin/mypy governance registry audits
