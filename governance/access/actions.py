@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.access.models import ApiToken, Team, User, hash_token, new_raw_token
-from governance.access.roles import Role
+from governance.access.roles import Role, roles_with_scope
 from governance.trail import events
 from governance.trail.leaf import format_time, text_commitment
 from governance.trail.log import Actor, record_event
@@ -38,6 +38,13 @@ def require_role(user: User, roles: frozenset[str], what: str, *, error: type[Ac
     if user.role not in roles:
         names = ", ".join(sorted(roles))
         raise error(f"Only {names} may {what}; you are {user.role}.", code="role_refused", status=403)
+
+
+def require_scope(user: User, scope: str, what: str, *, error: type[ActionError] = ActionError) -> None:
+    """The first rule of every action, read from the role-to-scope table (``governance.access.roles``): the user's
+    role holds ``scope`` (else 403, naming the roles that do). Team and separation-of-duties rules stay in the
+    action, so every entry point obeys them."""
+    require_role(user, roles_with_scope(scope), what, error=error)
 
 
 _TEAM_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")

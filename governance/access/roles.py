@@ -37,6 +37,9 @@ SCOPES: dict[str, str] = {
     "models:approve": "Approve or reject a submitted version (never one's own).",
     "models:classify": "Change a model's risk classification (with a reason).",
     "models:deploy": "Deploy or retire an approved version.",
+    # Who may add webhooks is not who may register models: officers may too (they watch the transitions), so the
+    # rule the registry actions always held is a scope of its own rather than a change to either.
+    "webhooks:write": "Add and remove a model's webhooks (notified of its transitions).",
     "datasets:read": "See datasets, versions, profiles and lineage.",
     "datasets:write": "Register datasets, versions and lineage runs.",
     "consent:read": "Look up consent records by pseudonym.",
@@ -54,9 +57,9 @@ _ALL = frozenset(SCOPES)
 _EVERYONE = frozenset({"meta:read", "proofs:read"})
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
-    # Administrators run the system; registering, classifying and approving models is left to the owning teams,
-    # reviewers and officers (separation of duties).
-    Role.ADMIN: _ALL - {"models:write", "models:approve", "models:classify", "findings:resolve"},
+    # Administrators run the system; registering, classifying and approving models (and adding their webhooks) is
+    # left to the owning teams, reviewers and officers (separation of duties).
+    Role.ADMIN: _ALL - {"models:write", "models:approve", "models:classify", "findings:resolve", "webhooks:write"},
     Role.OFFICER: _EVERYONE
     | {
         "tokens:self",
@@ -67,6 +70,7 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
         "models:approve",
         "models:classify",
         "models:deploy",
+        "webhooks:write",
         "findings:resolve",
         "datasets:read",
         "consent:read",
@@ -83,6 +87,7 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
         "teams:read",
         "models:read",
         "models:write",
+        "webhooks:write",
         "datasets:read",
         "datasets:write",
         "audits:read",
@@ -102,7 +107,16 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.REGULATOR: _EVERYONE | {"models:read", "audits:read", "exports:read"},
     # A pipeline registers candidates and asks the gate; it never approves or deploys by itself.
     Role.CI: _EVERYONE
-    | {"models:read", "models:write", "datasets:read", "datasets:write", "audits:read", "audits:run", "gates:check"},
+    | {
+        "models:read",
+        "models:write",
+        "webhooks:write",
+        "datasets:read",
+        "datasets:write",
+        "audits:read",
+        "audits:run",
+        "gates:check",
+    },
 }
 
 # Object scope, the second rule (applied in ``governance.access.scoping`` and ``User.is_organisation_wide``).
@@ -127,6 +141,13 @@ def scopes_for(role: str, *, read_only: bool = False) -> frozenset[str]:
     if read_only:
         return frozenset(s for s in scopes if is_read_scope(s))
     return scopes
+
+
+def roles_with_scope(scope: str) -> frozenset[str]:
+    """The roles that hold ``scope``; a scope that does not exist is a mistake in the caller, refused loudly."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+    return frozenset(role for role, scopes in ROLE_SCOPES.items() if scope in scopes)
 
 
 def _check_table() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from governance.access.actions import ActionError, require_role
+from governance.access.actions import ActionError, require_scope
 from governance.access.models import User
-from governance.access.roles import Role
+from governance.access.roles import roles_with_scope
 from governance.trail.events import EventType
 from governance.trail.log import Actor, record_event
 from registry.models import ModelVersion, RegisteredModel, VersionState
@@ -31,10 +31,11 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     VersionState.RETIRED: {},
 }
 
-# Administrators run the system; they neither register, submit nor approve models (separation of duties).
-SUBMITTERS = frozenset({Role.OWNER, Role.CI})
-APPROVERS = frozenset({Role.REVIEWER, Role.OFFICER})
-DEPLOYERS = frozenset({Role.OFFICER, Role.ADMIN})
+# Who may take each step is the role-to-scope table's (governance.access.roles), which the actions ask through
+# _require_scope; these names, read from that table, remain for callers that list the roles.
+SUBMITTERS = roles_with_scope("models:write")
+APPROVERS = roles_with_scope("models:approve")
+DEPLOYERS = roles_with_scope("models:deploy")
 EDITABLE_CARD_STATES = frozenset({VersionState.DRAFT, VersionState.SUBMITTED})
 DESCRIPTIVE_FIELDS = ("purpose", "intended_use", "out_of_scope_uses", "business_kpis")
 
@@ -54,8 +55,8 @@ def _in_team(user: User, model: RegisteredModel) -> bool:
     return user.is_organisation_wide or model.team_id in user.team_ids()
 
 
-def _require_role(user: User, roles: frozenset[str], what: str) -> None:
-    require_role(user, roles, what, error=RegistryError)
+def _require_scope(user: User, scope: str, what: str) -> None:
+    require_scope(user, scope, what, error=RegistryError)
 
 
 def _locked(version: ModelVersion) -> ModelVersion:

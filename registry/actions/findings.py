@@ -9,7 +9,7 @@ from governance.access.models import User
 from governance.data import events as data_events
 from governance.trail.leaf import text_commitment
 from governance.trail.log import Actor, record_event
-from registry.actions.common import APPROVERS, RegistryError, _ref, _refuse, _require_role, _team_refusal
+from registry.actions.common import RegistryError, _ref, _refuse, _require_scope, _team_refusal
 from registry.actions.lifecycle import do_retire, retire_refusal
 from registry.models import Finding, FindingResolution, FindingStatus, ModelVersion, VersionState
 
@@ -18,7 +18,7 @@ def resolve_refusal(user: User, finding: Finding) -> RegistryError | None:
     """Why ``user`` may not resolve ``finding`` now (role, team, separation of duties, already resolved), or None."""
     version = finding.version
     try:
-        _require_role(user, APPROVERS, "resolve findings")
+        _require_scope(user, "findings:resolve", "resolve findings")
         _team_refusal(user, version.model, "You are not a reviewer of this model's team.")
     except RegistryError as exc:
         return exc
@@ -49,7 +49,7 @@ def do_resolve_finding(*, finding: Finding, user: User, actor: Actor, resolution
     """Resolve an open finding on a version: retrain, accept (reason recorded) or retire the version (a deployed
     version is retired everywhere, by an officer). Reviewers of the model's team and officers resolve findings;
     never someone who registered or submitted the version (separation of duties)."""
-    _require_role(user, APPROVERS, "resolve findings")
+    _require_scope(user, "findings:resolve", "resolve findings")
     if resolution not in FindingResolution.values:
         raise RegistryError(
             f"resolution must be one of {', '.join(FindingResolution.values)}.", code="validation_failed", status=422

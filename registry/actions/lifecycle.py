@@ -15,9 +15,6 @@ from governance.trail.leaf import text_commitment
 from governance.trail.log import Actor
 from registry import events, risk
 from registry.actions.common import (
-    APPROVERS,
-    DEPLOYERS,
-    SUBMITTERS,
     TRANSITIONS,
     RegistryError,
     _check_transition,
@@ -25,7 +22,7 @@ from registry.actions.common import (
     _locked,
     _ref,
     _refuse,
-    _require_role,
+    _require_scope,
     _team_refusal,
     _transition_event,
 )
@@ -41,7 +38,7 @@ from registry.models import Decision, Deployment, Environment, ModelVersion, Rev
 def submit_refusal(user: User, version: ModelVersion) -> RegistryError | None:
     """Why ``user`` may not submit ``version`` for review now (role, team, state, a prohibited tier), or None."""
     try:
-        _require_role(user, SUBMITTERS, "submit versions")
+        _require_scope(user, "models:write", "submit versions")
         _team_refusal(user, version.model)
         _check_transition(version, "submit")
     except RegistryError as exc:
@@ -71,7 +68,7 @@ def deploy_refusal(user: User, version: ModelVersion) -> RegistryError | None:
 
     What depends on the request (the environment, the gate token, what is live there) the action checks itself."""
     try:
-        _require_role(user, DEPLOYERS, "deploy versions")
+        _require_scope(user, "models:deploy", "deploy versions")
         _check_transition(version, "deploy")
     except RegistryError as exc:
         return exc
@@ -95,7 +92,7 @@ def deploy_refusal(user: User, version: ModelVersion) -> RegistryError | None:
 def retire_refusal(user: User, version: ModelVersion) -> RegistryError | None:
     """Why ``user`` may not retire ``version`` now (role, state), or None."""
     try:
-        _require_role(user, DEPLOYERS, "retire versions")
+        _require_scope(user, "models:deploy", "retire versions")
         _check_transition(version, "retire")
     except RegistryError as exc:
         return exc
@@ -117,7 +114,7 @@ def transition_refusal(user: User, version: ModelVersion, action: str) -> Regist
 
 def do_submit(*, version: ModelVersion, user: User, actor: Actor, reason: str = "") -> ModelVersion:
     """Submit a draft for review (owning team or CI)."""
-    _require_role(user, SUBMITTERS, "submit versions")
+    _require_scope(user, "models:write", "submit versions")
     with transaction.atomic():
         locked = _locked(version)
         _refuse(submit_refusal(user, locked))
@@ -141,7 +138,7 @@ def do_submit(*, version: ModelVersion, user: User, actor: Actor, reason: str = 
 
 
 def _check_reviewer(version: ModelVersion, user: User) -> None:
-    _require_role(user, APPROVERS, "approve or reject versions")
+    _require_scope(user, "models:approve", "approve or reject versions")
     if not _in_team(user, version.model):
         raise RegistryError("You are not a reviewer of this model's team.", code="not_in_team", status=403)
     if user.pk in (version.submitted_by_id, version.created_by_id):
@@ -245,7 +242,7 @@ def do_deploy(
 
     With ``GATE_REQUIRE_TOKEN_FOR_DEPLOY`` on, ``gate_token`` must be a valid pass token of the approval gate for
     this version's artifact and this environment."""
-    _require_role(user, DEPLOYERS, "deploy versions")
+    _require_scope(user, "models:deploy", "deploy versions")
     if environment not in Environment.values:
         raise RegistryError(f"Unknown environment '{environment}'; use {', '.join(Environment.values)}.", status=422)
     if settings.GATE_REQUIRE_TOKEN_FOR_DEPLOY:
@@ -309,7 +306,7 @@ def do_retire(
     *, version: ModelVersion, user: User, actor: Actor, reason: str, environment: str | None = None
 ) -> ModelVersion:
     """Take a deployed version out of one environment (or all); a reason is required."""
-    _require_role(user, DEPLOYERS, "retire versions")
+    _require_scope(user, "models:deploy", "retire versions")
     if not reason.strip():
         raise RegistryError("Retiring a version needs a reason.", code="reason_required", status=422)
     with transaction.atomic():

@@ -8,18 +8,16 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from governance.access.models import Team, User
-from governance.access.roles import Role
 from governance.data import events as data_events
 from governance.trail.leaf import text_commitment
 from governance.trail.log import Actor, record_event
 from registry import events, risk
 from registry.actions.common import (
     DESCRIPTIVE_FIELDS,
-    SUBMITTERS,
     RegistryError,
     _in_team,
     _ref,
-    _require_role,
+    _require_scope,
     _transition_event,
 )
 from registry.models import Decision, Finding, FindingStatus, ModelVersion, RegisteredModel, VersionState
@@ -47,7 +45,7 @@ def do_register_model(
     business_kpis: Sequence[str] = (),
 ) -> RegisteredModel:
     """Register a model for one of the user's teams, classified from the risk questionnaire."""
-    _require_role(user, SUBMITTERS, "register models")
+    _require_scope(user, "models:write", "register models")
     if not (user.is_organisation_wide or team.pk in user.team_ids()):
         raise RegistryError(f"You are not in team '{team.slug}'.", code="not_in_team", status=403)
     classification = _classify(risk_answers)
@@ -84,7 +82,7 @@ def do_register_model(
 
 def do_update_model(*, model: RegisteredModel, user: User, actor: Actor, changes: Mapping[str, Any]) -> RegisteredModel:
     """Change a model's descriptive fields (not its name, team or risk tier)."""
-    _require_role(user, SUBMITTERS, "edit models")
+    _require_scope(user, "models:write", "edit models")
     if not _in_team(user, model):
         raise RegistryError("You are not in this model's team.", code="not_in_team", status=403)
     unknown = set(changes) - set(DESCRIPTIVE_FIELDS)
@@ -126,7 +124,7 @@ def do_change_risk(
     *, model: RegisteredModel, user: User, actor: Actor, risk_answers: Mapping[str, Any], reason: str
 ) -> RegisteredModel:
     """Re-classify a model from new questionnaire answers; officers only, and always with a reason."""
-    _require_role(user, frozenset({Role.OFFICER}), "change a risk classification")
+    _require_scope(user, "models:classify", "change a risk classification")
     if not reason.strip():
         raise RegistryError("Changing a risk classification needs a reason.", code="reason_required", status=422)
     classification = _classify(risk_answers)

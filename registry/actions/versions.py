@@ -19,13 +19,12 @@ from governance.trail.log import Actor, record_event
 from registry import events
 from registry.actions.common import (
     EDITABLE_CARD_STATES,
-    SUBMITTERS,
     RegistryError,
     _in_team,
     _locked,
     _ref,
     _refuse,
-    _require_role,
+    _require_scope,
     _team_refusal,
 )
 from registry.models import MODEL_CARD_SECTIONS, Framework, ModelVersion, RegisteredModel
@@ -59,7 +58,7 @@ def do_register_version(
     """Register the next version of ``model``: an inspected ONNX/skops artifact, or predictions only (no path)."""
     from registry.artifacts import ArtifactError, inspect_artifact
 
-    _require_role(user, SUBMITTERS, "register versions")
+    _require_scope(user, "models:write", "register versions")
     if not _in_team(user, model):
         raise RegistryError("You are not in this model's team.", code="not_in_team", status=403)
     card = _clean_card(model_card or {})
@@ -140,7 +139,7 @@ def _clean_card(card: Mapping[str, Any]) -> dict[str, str]:
 
 def do_edit_model_card(*, version: ModelVersion, user: User, actor: Actor, card: Mapping[str, Any]) -> ModelVersion:
     """Replace sections of a version's model card while it is a draft or under review."""
-    _require_role(user, SUBMITTERS, "edit model cards")
+    _require_scope(user, "models:write", "edit model cards")
     cleaned = _clean_card(card)
     with transaction.atomic():
         locked = _locked(version)
@@ -162,7 +161,7 @@ def do_edit_model_card(*, version: ModelVersion, user: User, actor: Actor, card:
 def card_refusal(user: User, version: ModelVersion) -> RegistryError | None:
     """Why ``user`` may not edit ``version``'s model card now (role, team, state, a review already made), or None."""
     try:
-        _require_role(user, SUBMITTERS, "edit model cards")
+        _require_scope(user, "models:write", "edit model cards")
         _team_refusal(user, version.model)
     except RegistryError as exc:
         return exc

@@ -6,10 +6,9 @@ from django.conf import settings
 from django.db import transaction
 
 from governance.access.models import User
-from governance.access.roles import Role
 from governance.trail.log import Actor, record_event
 from registry import events
-from registry.actions.common import SUBMITTERS, RegistryError, _in_team, _require_role
+from registry.actions.common import RegistryError, _in_team, _require_scope
 from registry.models import RegisteredModel, Webhook
 from registry.webhooks import WebhookURLError, check_url
 
@@ -18,7 +17,7 @@ def do_add_webhook(*, model: RegisteredModel, user: User, actor: Actor, url: str
     """Register a webhook for a model's transitions; returns it with its signing secret (shown once)."""
     import secrets
 
-    _require_role(user, SUBMITTERS | {Role.OFFICER}, "add webhooks")
+    _require_scope(user, "webhooks:write", "add webhooks")
     if not _in_team(user, model):
         raise RegistryError("You are not in this model's team.", code="not_in_team", status=403)
     try:
@@ -41,7 +40,7 @@ def do_add_webhook(*, model: RegisteredModel, user: User, actor: Actor, url: str
 
 def do_remove_webhook(*, webhook: Webhook, user: User, actor: Actor) -> Webhook:
     """Stop notifying a webhook (kept, with its deliveries, for the record)."""
-    _require_role(user, SUBMITTERS | {Role.OFFICER}, "remove webhooks")
+    _require_scope(user, "webhooks:write", "remove webhooks")
     with transaction.atomic():
         locked = Webhook.objects.select_for_update().select_related("model").get(pk=webhook.pk)
         if not _in_team(user, locked.model):

@@ -14,6 +14,7 @@ from governance.access.roles import (
     TEAM_ROLES,
     Role,
     is_read_scope,
+    roles_with_scope,
     scopes_for,
 )
 from governance.api.trail import EventList
@@ -48,13 +49,14 @@ def test_an_unknown_role_has_no_scopes() -> None:
 
 
 def test_the_admin_holds_every_scope_but_registering_classifying_approving_and_resolving() -> None:
-    # Administrators run the system; registering, classifying and approving models, and deciding on findings about
-    # them, is left to the owning teams, reviewers and officers (separation of duties).
+    # Administrators run the system; registering, classifying and approving models, deciding on findings about
+    # them, and adding their webhooks, is left to the owning teams, reviewers and officers (separation of duties).
     assert scopes_for(Role.ADMIN) == frozenset(SCOPES) - {
         "models:write",
         "models:approve",
         "models:classify",
         "findings:resolve",
+        "webhooks:write",
     }
 
 
@@ -93,17 +95,34 @@ def test_only_officers_and_reviewers_may_approve() -> None:
 
 
 @pytest.mark.parametrize(
-    ("scope", "action_roles"),
+    ("scope", "roles"),
     [
-        ("models:write", registry_actions.SUBMITTERS),
-        ("models:approve", registry_actions.APPROVERS),
-        ("models:deploy", registry_actions.DEPLOYERS),
+        # The registry's rules (registry.actions): owners and pipelines register and submit; reviewers and officers
+        # approve and decide on findings; officers alone re-classify; officers and admins deploy and retire; the
+        # owning team, its pipelines and officers manage webhooks.
+        ("models:write", {Role.OWNER, Role.CI}),
+        ("models:approve", {Role.REVIEWER, Role.OFFICER}),
+        ("findings:resolve", {Role.REVIEWER, Role.OFFICER}),
+        ("models:classify", {Role.OFFICER}),
+        ("models:deploy", {Role.OFFICER, Role.ADMIN}),
+        ("webhooks:write", {Role.OWNER, Role.CI, Role.OFFICER}),
     ],
 )
-def test_the_table_and_the_registry_actions_agree_on_who_does_what(scope: str, action_roles: frozenset[str]) -> None:
-    # The actions enforce roles again (every entry point obeys them); a role the table grants but the action
-    # refuses would be a permission a compliance officer reads here and that does not exist.
-    assert {role for role in ROLES if scope in scopes_for(role)} == set(action_roles)
+def test_the_roles_holding_each_registry_scope(scope: str, roles: set[str]) -> None:
+    # The registry actions ask this table (require_scope): the roles here are exactly those the actions let act.
+    assert roles_with_scope(scope) == roles
+    assert {role for role in ROLES if scope in scopes_for(role)} == roles
+
+
+def test_the_registry_role_names_are_read_from_the_table() -> None:
+    assert roles_with_scope("models:write") == registry_actions.SUBMITTERS
+    assert roles_with_scope("models:approve") == registry_actions.APPROVERS
+    assert roles_with_scope("models:deploy") == registry_actions.DEPLOYERS
+
+
+def test_asking_for_a_scope_that_does_not_exist_is_a_mistake_said_loudly() -> None:
+    with pytest.raises(ValueError, match="unknown scope 'models:fly'"):
+        roles_with_scope("models:fly")
 
 
 def test_owners_who_write_models_cannot_approve_them() -> None:

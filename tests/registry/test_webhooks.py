@@ -353,6 +353,46 @@ def test_a_model_has_a_bounded_number_of_webhooks(cast: Cast, minimal_draft: Mod
     assert Webhook.objects.count() == 2
 
 
+@pytest.mark.parametrize(
+    ("who", "refusal"),
+    [
+        # The registry's rule: the owning team, its pipelines and officers manage webhooks; nobody else does.
+        ("owner", None),
+        ("ci", None),
+        ("officer", None),
+        ("reviewer", "Only ci, officer, owner may {what} webhooks; you are reviewer."),
+        ("admin", "Only ci, officer, owner may {what} webhooks; you are admin."),
+        ("regulator", "Only ci, officer, owner may {what} webhooks; you are regulator."),
+    ],
+)
+def test_who_may_add_and_remove_webhooks(
+    cast: Cast, minimal_draft: ModelVersion, receiver: Receiver, who: str, refusal: str | None
+) -> None:
+    member = getattr(cast, who)
+    model = minimal_draft.model
+    if refusal is not None:
+        with pytest.raises(actions.RegistryError) as refused:
+            actions.do_add_webhook(model=model, user=member.user, actor=acting(member), url=receiver.url)
+        assert (str(refused.value), refused.value.status, refused.value.code) == (
+            refusal.format(what="add"),
+            403,
+            "role_refused",
+        )
+        assert Webhook.objects.count() == 0
+        webhook, _ = actions.do_add_webhook(
+            model=model, user=cast.owner.user, actor=acting(cast.owner), url=receiver.url
+        )
+        with pytest.raises(actions.RegistryError) as refused:
+            actions.do_remove_webhook(webhook=webhook, user=member.user, actor=acting(member))
+        assert str(refused.value) == refusal.format(what="remove")
+        assert Webhook.objects.get(pk=webhook.pk).active
+        return
+    webhook, _ = actions.do_add_webhook(model=model, user=member.user, actor=acting(member), url=receiver.url)
+    assert Webhook.objects.get(pk=webhook.pk).created_by == member.user
+    actions.do_remove_webhook(webhook=webhook, user=member.user, actor=acting(member))
+    assert not Webhook.objects.get(pk=webhook.pk).active
+
+
 def test_a_claimed_delivery_is_not_sent_twice(
     cast: Cast, minimal_draft: ModelVersion, receiver: Receiver, django_capture_on_commit_callbacks: Any
 ) -> None:
