@@ -261,7 +261,7 @@ DATASET_MAX_BYTES = env_int("DATASET_MAX_BYTES", 1024 * 1024 * 1024, minimum=102
 ARTIFACT_MAX_UNPACKED_BYTES = env_int("ARTIFACT_MAX_UNPACKED_BYTES", 1024 * 1024 * 1024, minimum=1024)
 ARTIFACT_MAX_MEMBER_BYTES = env_int("ARTIFACT_MAX_MEMBER_BYTES", 512 * 1024 * 1024, minimum=1024)
 ARTIFACT_MAX_MEMBERS = env_int("ARTIFACT_MAX_MEMBERS", 100_000, minimum=1)
-SKOPS_MAX_SCHEMA_BYTES = env_int("SKOPS_MAX_SCHEMA_BYTES", 64 * 1024 * 1024, minimum=1024)
+SKOPS_MAX_SCHEMA_BYTES = env_int("SKOPS_MAX_SCHEMA_BYTES", 32 * 1024 * 1024, minimum=1024)
 # ONNX: nodes in all graphs, and the largest tensor a graph may hold or compute from constants alone.
 ONNX_MAX_NODES = env_int("ONNX_MAX_NODES", 100_000, minimum=1)
 ONNX_MAX_TENSOR_BYTES = env_int("ONNX_MAX_TENSOR_BYTES", 256 * 1024 * 1024, minimum=1024)

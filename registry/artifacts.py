@@ -126,12 +126,11 @@ class ArtifactLimits:
     anything is unpacked or built, and the archive bounds are enforced again while reading.
     """
 
-    max_unpacked_bytes: int = (
-        1 << 30
-    )  # ARTIFACT_MAX_UNPACKED_BYTES: all of an archive's members, or an ONNX graph's tensors
+    max_unpacked_bytes: int = 1 << 30  # ARTIFACT_MAX_UNPACKED_BYTES: an archive's members, an ONNX graph's tensors
     max_member_bytes: int = 512 << 20  # ARTIFACT_MAX_MEMBER_BYTES: one member, unpacked
     max_members: int = 100_000  # ARTIFACT_MAX_MEMBERS
-    max_schema_bytes: int = 64 << 20  # SKOPS_MAX_SCHEMA_BYTES: schema.json is parsed whole, at ~10x its size
+    # SKOPS_MAX_SCHEMA_BYTES: schema.json is parsed whole, into 3x its size (a real one) to 20x (crafted tiny objects)
+    max_schema_bytes: int = 32 << 20
     onnx_max_nodes: int = 100_000  # ONNX_MAX_NODES: nodes of every graph, subgraph and function
     onnx_max_tensor_bytes: int = 256 << 20  # ONNX_MAX_TENSOR_BYTES: one initializer, constant or folded tensor
 
