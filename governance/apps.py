@@ -33,6 +33,12 @@ class GovernanceConfig(AppConfig):
         storage.register_stored_files("datasets", _dataset_files)
         storage.register_stored_files("exports", _export_files)
 
+        from django.conf import settings
+
+        from governance.data import ingest
+
+        ingest.use_settings(settings)  # the limits on uploaded tables (DATASET_MAX_*) come from the settings
+
 
 def _dataset_files() -> Iterator[tuple[str, str, str]]:
     """The uploaded files of dataset versions (for verify_media)."""

@@ -10,13 +10,17 @@ class RegistryConfig(AppConfig):
     verbose_name = "Model registry"
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from governance.storage import register_stored_files
         from registry import (
+            artifacts,
             events,  # noqa: F401  (registers the registry's trail event types)
             tasks,  # noqa: F401  (its jobs are queued by name: governance.jobs)
         )
 
         register_stored_files("artifacts", _artifact_files)
+        artifacts.use_settings(settings)  # the upload limits (ARTIFACT_MAX_*, ONNX_MAX_*) come from the settings
 
 
 def _artifact_files() -> Iterator[tuple[str, str, str]]:

@@ -58,6 +58,7 @@ __all__ = [
     "inspect_artifact",
     "label_text",
     "load_predictor",
+    "use_settings",
 ]
 
 ERROR_CODES = frozenset(
@@ -144,19 +145,31 @@ class ArtifactLimits:
     }
 
     @classmethod
+    def from_settings(cls, source: Any) -> ArtifactLimits:
+        """The limits ``source`` names (any object with the :attr:`SETTINGS` attributes, such as Django's settings);
+        one it lacks keeps its default."""
+        defaults = cls()
+        return cls(**{field: getattr(source, name, getattr(defaults, field)) for field, name in cls.SETTINGS.items()})
+
+    @classmethod
     def configured(cls) -> ArtifactLimits:
-        """The limits in Django's settings when Django is configured, else the defaults.
+        """The limits of the settings installed with :func:`use_settings`, else the defaults.
 
         Artifacts are inspected by the web process and loaded again by workers and commands: each gets the
         operator's limits without every caller passing them along.
         """
-        # Imported here: this module stays usable without Django (scripts, benchmarks, the tests' child processes).
-        from django.conf import settings
+        return cls() if _settings_source is None else cls.from_settings(_settings_source)
 
-        if not settings.configured:
-            return cls()
-        defaults = cls()
-        return cls(**{field: getattr(settings, name, getattr(defaults, field)) for field, name in cls.SETTINGS.items()})
+
+# Where ArtifactLimits.configured() reads the limits: Django's settings, installed by registry.apps at start-up, so
+# that this module imports no framework (a script or a child process without Django gets the defaults).
+_settings_source: Any = None
+
+
+def use_settings(source: Any) -> None:
+    """Read the limits from ``source`` (Django's settings object, read afresh on every inspection) from now on."""
+    global _settings_source  # noqa: PLW0603 - one process-wide source, installed once at start-up
+    _settings_source = source
 
 
 def _limit_refusal(

@@ -101,16 +101,28 @@ class IngestLimits:
     }
 
     @classmethod
-    def configured(cls) -> IngestLimits:
-        """The limits in Django's settings when Django is configured, else the defaults (uploads, audits and
-        monitoring batches all read files through here, each with the operator's limits)."""
-        # Imported here: this module is framework-free and stays usable without Django.
-        from django.conf import settings
-
-        if not settings.configured:
-            return cls()
+    def from_settings(cls, source: Any) -> IngestLimits:
+        """The limits ``source`` names (any object with the :attr:`SETTINGS` attributes, such as Django's settings);
+        one it lacks keeps its default."""
         defaults = cls()
-        return cls(**{field: getattr(settings, name, getattr(defaults, field)) for field, name in cls.SETTINGS.items()})
+        return cls(**{field: getattr(source, name, getattr(defaults, field)) for field, name in cls.SETTINGS.items()})
+
+    @classmethod
+    def configured(cls) -> IngestLimits:
+        """The limits of the settings installed with :func:`use_settings`, else the defaults (uploads, audits and
+        monitoring batches all read files through here, each with the operator's limits)."""
+        return cls() if _settings_source is None else cls.from_settings(_settings_source)
+
+
+# Where IngestLimits.configured() reads the limits: Django's settings, installed by the governance app at start-up,
+# so that this module stays framework-free (a script or a child process without Django gets the defaults).
+_settings_source: Any = None
+
+
+def use_settings(source: Any) -> None:
+    """Read the limits from ``source`` (Django's settings object, read afresh on every file) from now on."""
+    global _settings_source  # noqa: PLW0603 - one process-wide source, installed once at start-up
+    _settings_source = source
 
 
 # --- hashing and format detection (standard library only) ------------------------------------------------------
