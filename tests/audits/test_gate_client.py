@@ -1,6 +1,6 @@
-"""The README's pipeline examples and the served gate client, run as a pipeline runs them, against a live server.
+"""docs/gate.md's pipeline examples and the served gate client, run as a pipeline runs them, against a live server.
 
-The examples are taken from README.md as written and run by the shells the two CIs use (GitHub's default ``bash -e``,
+The examples are taken from docs/gate.md as written and run by the shells the two CIs use (GitHub's default ``bash -e``,
 GitLab's ``sh``), with the environment they reference. A decision other than ``pass`` (412) must fail the job and
 print the answer; a ``pass`` (200) must not. The world is the demo's: German credit with age groups, a model whose
 ONNX artifact fails the four-fifths rule by age (version 1) and one that approves everyone (version 2).
@@ -29,7 +29,7 @@ from tests.conftest import Cast
 from tests.data.conftest import make_dataset, make_file_version
 from tests.registry.conftest import register_model
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+GATE_DOC = Path(__file__).resolve().parents[2] / "docs" / "gate.md"  # moved there from README.md
 SHELLS = ("bash", "sh")
 # What the examples may read from their environment: GitHub's step env, GitLab's CI/CD variables.
 VARIABLES = {"ASSAY_URL", "ASSAY_TOKEN"}
@@ -54,9 +54,10 @@ def artifacts() -> tuple[bytes, bytes]:
 
 
 def gate_section() -> str:
-    text = README.read_text(encoding="utf-8")
-    start = text.index("## The approval gate")
-    return text[start : text.index("\n## ", start + 1)]
+    text = GATE_DOC.read_text(encoding="utf-8")
+    start = text.index("# The approval gate")
+    end = text.find("\n## ", start + 1)  # the page is the section: up to a subsection, if one is ever added
+    return text[start : end if end != -1 else len(text)]
 
 
 def pipeline_examples() -> dict[str, str]:
@@ -79,7 +80,7 @@ def pipeline_examples() -> dict[str, str]:
 
 
 def client_line() -> str:
-    """The README's one line that downloads the served client and runs it."""
+    """The gate page's one line that downloads the served client and runs it."""
     prose = re.sub(r"```.*?```", "", gate_section(), flags=re.S)
     [line] = [span for span in re.findall(r"`([^`]+)`", prose) if "gates/client.py" in span]
     return " ".join(line.split())
