@@ -1,18 +1,20 @@
-"""What every data-governance action shares: the error it raises, who may write, team membership and pseudonyms."""
+"""What every data-governance action shares: the error it raises, the scope and team checks, and pseudonyms."""
 
 from __future__ import annotations
 
 from django.conf import settings
 
-from governance.access.actions import ActionError, require_role
+from governance.access.actions import ActionError, require_scope
 from governance.access.models import User
-from governance.access.roles import Role
+from governance.access.roles import roles_with_scope
 from governance.data import crypto
 
-# Who writes datasets and lineage: the owning team's people and pipelines; administrators too (they run imports).
-DATA_WRITERS = frozenset({Role.OWNER, Role.CI, Role.ADMIN})
-# Consent and subject records are kept by compliance officers (and administrators).
-CONSENT_KEEPERS = frozenset({Role.OFFICER, Role.ADMIN})
+# Who may do what is the role-to-scope table's (``governance.access.roles``); the actions ask it through
+# ``_require_scope``: "datasets:write" for datasets, versions and lineage (the owning team's people and pipelines,
+# administrators), "consent:write" for purposes, consent and subjects (compliance officers, administrators).
+# These names, read from that table, remain for callers that list the roles (the consent import, run_audit).
+DATA_WRITERS = roles_with_scope("datasets:write")
+CONSENT_KEEPERS = roles_with_scope("consent:write")
 
 
 class DataError(ActionError):
@@ -23,8 +25,9 @@ class DataError(ActionError):
         self.field = field
 
 
-def _require_role(user: User, roles: frozenset[str], what: str) -> None:
-    require_role(user, roles, what, error=DataError)
+def _require_scope(user: User, scope: str, what: str) -> None:
+    """The user's role holds ``scope`` in the role-to-scope table (else 403, naming the roles that do)."""
+    require_scope(user, scope, what, error=DataError)
 
 
 def _require_team(user: User, team_id: int | None) -> None:

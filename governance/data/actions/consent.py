@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from governance.access.models import User
 from governance.data import crypto, events
-from governance.data.actions.common import CONSENT_KEEPERS, DataError, _require_role, pseudonym_of
+from governance.data.actions.common import DataError, _require_scope, pseudonym_of
 from governance.data.actions.subjects import open_impact_findings
 from governance.data.models import ConsentEvent, ConsentKind, Purpose, Subject
 from governance.trail.leaf import format_time, text_commitment
@@ -19,7 +19,7 @@ from governance.trail.log import Actor, record_event
 
 def do_create_purpose(*, user: User, actor: Actor, code: str, description: str, legal_basis: str) -> Purpose:
     """Define a purpose of processing with its GDPR Art. 6 legal basis."""
-    _require_role(user, CONSENT_KEEPERS, "define purposes")
+    _require_scope(user, "consent:write", "define purposes")
     with transaction.atomic():
         if Purpose.objects.filter(code=code).exists():
             raise DataError(f"A purpose with code '{code}' already exists.", code="duplicate", status=409)
@@ -55,7 +55,7 @@ def do_record_consent(
 ) -> ConsentEvent:
     """Record one consent event for a subject (by external id, hashed here, or by pseudonym). A withdrawal or
     expiry of a purpose the subject had consented to opens findings on the model versions trained on their data."""
-    _require_role(user, CONSENT_KEEPERS, "record consent")
+    _require_scope(user, "consent:write", "record consent")
     if bool(external_id) == bool(subject_pseudonym):
         raise DataError("Give the subject as external_id or as pseudonym (one of them).", field="external_id")
     if timezone.is_naive(occurred_at) or (expires_at is not None and timezone.is_naive(expires_at)):

@@ -18,7 +18,7 @@ from django.db.models import Max
 
 from governance.access.models import Team, User
 from governance.data import crypto, events
-from governance.data.actions.common import DATA_WRITERS, DataError, _require_role, _require_team, pseudonym_key
+from governance.data.actions.common import DataError, _require_scope, _require_team, pseudonym_key
 from governance.data.models import DataFormat, Dataset, DatasetSubject, DatasetVersion, QualityFinding
 from governance.storage import store_by_hash
 from governance.trail.log import Actor, record_event
@@ -37,7 +37,7 @@ def do_register_dataset(
     openlineage_name: str = "",
 ) -> Dataset:
     """Register a dataset for one of the user's teams, optionally with the name OpenLineage producers use for it."""
-    _require_role(user, DATA_WRITERS, "register datasets")
+    _require_scope(user, "datasets:write", "register datasets")
     _require_team(user, team.pk)
     if bool(openlineage_namespace) != bool(openlineage_name):
         raise DataError("Give both openlineage_namespace and openlineage_name, or neither.", field="openlineage_name")
@@ -112,7 +112,7 @@ def do_register_dataset_version(
 ) -> DatasetVersion:
     """Register the next version of ``dataset``: an uploaded CSV/Parquet file (hashed, profiled, its subject ids
     indexed by pseudonym) or an external URI recorded as given."""
-    _require_role(user, DATA_WRITERS, "register dataset versions")
+    _require_scope(user, "datasets:write", "register dataset versions")
     _require_team(user, dataset.team_id)
     if (file_path is None) == (not external_uri):
         raise DataError("Give either a file or an external_uri.", field="file")

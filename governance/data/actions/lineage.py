@@ -11,7 +11,7 @@ from django.db import transaction
 
 from governance.access.models import User
 from governance.data import events
-from governance.data.actions.common import DATA_WRITERS, DataError, _require_role
+from governance.data.actions.common import DataError, _require_scope
 from governance.data.lineage import node_id
 from governance.data.models import DatasetVersion, Direction, LineageLink, LineageRun, RunState
 from governance.trail.log import Actor, record_event
@@ -92,7 +92,7 @@ def do_record_run(
     """Record a run that read ``inputs`` and wrote ``outputs`` (dataset versions) and ``model_outputs``
     (model versions: a training run). The caller must be able to see every object it names (the view resolves
     them through the access functions)."""
-    _require_role(user, DATA_WRITERS, "record lineage")
+    _require_scope(user, "datasets:write", "record lineage")
     if not (outputs or model_outputs):
         raise DataError("A run needs at least one output (a dataset version or a model version).", field="outputs")
     if set(inputs) & set(outputs):

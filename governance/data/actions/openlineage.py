@@ -11,7 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from governance.access.models import User
-from governance.data.actions.common import DATA_WRITERS, DataError, _require_role
+from governance.data.actions.common import DataError, _require_scope
 from governance.data.actions.lineage import _check_acyclic, _link, _record_run_event, _run_team
 from governance.data.models import DatasetVersion, LineageLink, LineageRun
 from governance.trail.log import Actor
@@ -25,7 +25,7 @@ def do_record_openlineage(*, user: User, actor: Actor, body: Any) -> tuple[Linea
     from governance.data.models import OpenLineageEvent
     from governance.data.openlineage import OpenLineageError, parse_run_event
 
-    _require_role(user, DATA_WRITERS, "record lineage")
+    _require_scope(user, "datasets:write", "record lineage")
     try:
         event = parse_run_event(body)
     except OpenLineageError as exc:

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from governance.access.models import User
 from governance.data import crypto, events, subject_access
-from governance.data.actions.common import CONSENT_KEEPERS, DataError, _require_role, pseudonym_key
+from governance.data.actions.common import DataError, _require_scope, pseudonym_key
 from governance.data.lineage import downstream_model_versions, node_id
 from governance.data.models import (
     ConsentEvent,
@@ -116,7 +116,7 @@ def do_store_personal_data(
     *, subject: Subject, user: User, actor: Actor, category: str, data: Mapping[str, Any]
 ) -> PersonalRecord:
     """Store personal data about a subject, sealed with AES-GCM under the subject's own key."""
-    _require_role(user, CONSENT_KEEPERS, "store personal data")
+    _require_scope(user, "consent:write", "store personal data")
     plaintext = json.dumps(dict(data), sort_keys=True, ensure_ascii=False).encode("utf-8")
     with transaction.atomic():
         subject = Subject.objects.select_for_update().get(pk=subject.pk)
@@ -237,7 +237,7 @@ def subject_report(subject: Subject) -> dict[str, Any]:
 def do_export_subject(*, subject: Subject, user: User, actor: Actor) -> dict[str, Any]:
     """Answer an access request with ``subject_report`` (what Assay records, and the Art. 15 information or the
     gaps the controller must fill), with the export's hash in the trail."""
-    _require_role(user, CONSENT_KEEPERS, "answer access requests")
+    _require_scope(user, "consent:write", "answer access requests")
     with transaction.atomic():
         report = subject_report(subject)
         digest = hashlib.sha256(json.dumps(report, sort_keys=True).encode("utf-8")).hexdigest()
@@ -256,7 +256,7 @@ def do_erase_subject(*, subject: Subject, user: User, actor: Actor) -> tuple[Sub
     unreadable and nothing more is stored about them, while the trail (pseudonyms only) still verifies. Rows in
     uploaded dataset files are not touched (``erasure_report`` lists them). Idempotent: a second request changes
     nothing. Returns (subject, whether this call destroyed the key)."""
-    _require_role(user, CONSENT_KEEPERS, "erase subjects")
+    _require_scope(user, "consent:write", "erase subjects")
     with transaction.atomic():
         subject = Subject.objects.select_for_update().get(pk=subject.pk)
         if subject.erased_at is not None:
