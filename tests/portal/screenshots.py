@@ -1,4 +1,4 @@
-"""The README's portal screenshots, taken from the `make run` demo (run on demand, not part of the suite).
+"""The portal screenshots of docs/portal.md, taken from the `make run` demo (run on demand, not part of the suite).
 
     make run                                                          # in one terminal: seeds the demo, serves :8000
     .venv/bin/python tests/portal/screenshots.py [--base http://127.0.0.1:8000] [--out docs/screenshots]
@@ -31,7 +31,7 @@ def _sign_in(browser: Any, base: str, username: str, viewport: dict[str, int] = 
 
 
 def take(base: str, out: Path) -> list[tuple[str, float]]:
-    """Every screenshot of the README's portal section; returns (file, seconds) for each."""
+    """Every screenshot of docs/portal.md (README shows a few); returns (file, seconds) for each."""
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
