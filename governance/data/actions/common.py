@@ -12,7 +12,7 @@ from governance.data import crypto
 # Who may do what is the role-to-scope table's (``governance.access.roles``); the actions ask it through
 # ``_require_scope``: "datasets:write" for datasets, versions and lineage (the owning team's people and pipelines,
 # administrators), "consent:write" for purposes, consent and subjects (compliance officers, administrators).
-# These names, read from that table, remain for callers that list the roles (the consent import, run_audit).
+# These names, read from that table, remain for callers that list the roles (the consent import, do_audit_file).
 DATA_WRITERS = roles_with_scope("datasets:write")
 CONSENT_KEEPERS = roles_with_scope("consent:write")
 
