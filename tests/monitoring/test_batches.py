@@ -19,6 +19,8 @@ from governance.trail.log import Actor
 from governance.trail.models import Event
 from registry import actions as registry
 from registry.models import BatchStatus, Finding, MonitoringBatch
+from registry.monitoring import actions as monitoring
+from registry.monitoring.actions import MonitoringError
 from tests.api import assert_error
 from tests.conftest import Cast
 from tests.monitoring import arrange
@@ -307,3 +309,28 @@ def test_an_outsider_sees_nothing_and_cannot_send(cast: Cast, version: Any) -> N
     assert_error(cast.outsider.client().get(f"{_base(version)}/batches/"), 404)
     assert_error(_post(cast.outsider, f"{_base(version)}/batches/", arrange.batch_csv()), 404)
     assert_error(_post(cast.reviewer, f"{_base(version)}/batches/", arrange.batch_csv()), 403)
+
+
+@pytest.mark.parametrize("who", ["officer", "reviewer", "admin", "regulator"])
+def test_only_the_owning_team_and_pipelines_send_batches_whatever_the_entry_point(
+    cast: Cast, version: Any, tmp_path: Path, who: str
+) -> None:
+    # The rule is the action's (models:write: owners and CI), so a caller that skips the API is refused the same way.
+    member = getattr(cast, who)
+    path = arrange.write(tmp_path, "batch.csv", arrange.batch_csv())
+    before = _state()
+    with pytest.raises(MonitoringError) as refused:
+        monitoring.do_upload_batch(version=version, user=member.user, actor=Actor.for_user(member.user), file_path=path)
+    assert (str(refused.value), refused.value.status, refused.value.code) == (
+        f"Only ci, owner may send production batches; you are {who}.",
+        403,
+        "role_refused",
+    )
+    _nothing_stored(before)
+
+
+def test_a_pipeline_of_no_team_sends_batches(cast: Cast, version: Any, tmp_path: Path) -> None:
+    path = arrange.write(tmp_path, "batch.csv", arrange.batch_csv())
+    ci = cast.ci.user
+    batch = monitoring.do_upload_batch(version=version, user=ci, actor=Actor.for_user(ci), file_path=path)
+    assert batch.received_by == ci

@@ -9,9 +9,9 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from governance.access.actions import ActionError, require_role
+from governance.access.actions import ActionError, require_scope
 from governance.access.models import User
-from governance.access.roles import Role
+from governance.access.roles import roles_with_scope
 from governance.data import events as data_events
 from governance.data.models import DatasetVersion
 from governance.trail.log import Actor, record_event
@@ -24,7 +24,8 @@ from registry.models import (
 
 logger = logging.getLogger("assay.monitoring")
 
-WRITERS = frozenset({Role.OWNER, Role.CI})
+# Sending data and configuring monitoring is writing to a model: the role-to-scope table's models:write.
+WRITERS = roles_with_scope("models:write")
 ERROR_KIND, UNDEPLOYED_KIND = "monitoring_error", "monitoring_undeployed"
 
 
@@ -41,7 +42,7 @@ def _ref(version: ModelVersion) -> dict[str, Any]:
 
 
 def _require_writer(user: User, version: ModelVersion, what: str) -> None:
-    require_role(user, WRITERS, what, error=MonitoringError)
+    require_scope(user, "models:write", what, error=MonitoringError)
     if not (user.is_organisation_wide or version.model.team_id in user.team_ids()):
         raise MonitoringError("You are not in this model's team.", code="not_in_team", status=403)
 
