@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from governance.citations import CITE_CALL, Citation, UnknownCitation, all_citations, cite, cite_all
 from governance.citations.model import ID_PATTERN
@@ -34,13 +35,33 @@ def _code_files() -> list[Path]:
     return files
 
 
+def _yaml_citation_lists(value: object) -> list[str]:
+    """Every id under a ``citations:`` key of a parsed YAML document (a policy basis cites by these lists)."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "citations" and isinstance(item, list):
+                found += [str(i) for i in item]
+            else:
+                found += _yaml_citation_lists(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += _yaml_citation_lists(item)
+    return found
+
+
 def _referenced_ids() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for path in _code_files():
         text = path.read_text(encoding="utf-8", errors="replace")
+        where = str(path.relative_to(ROOT))
         for pattern in (CITE_CALL, QUOTED_ID):
             for match in pattern.finditer(text):
-                found.setdefault(match.group(1), []).append(str(path.relative_to(ROOT)))
+                found.setdefault(match.group(1), []).append(where)
+        if path.suffix in (".yaml", ".yml"):
+            # Unquoted ids in a YAML list (citations: [us-29-cfr/1607-4/d]) are read by parsing, not by pattern.
+            for cid in _yaml_citation_lists(yaml.safe_load(text)):
+                found.setdefault(cid, []).append(where)
     return found
 
 
@@ -57,6 +78,18 @@ def test_the_scan_sees_the_risk_questionnaire_citations() -> None:
     # The scan must reach registry/risk.py, or the test above proves nothing about the classifier.
     paths = {p for ps in _referenced_ids().values() for p in ps}
     assert "registry/risk.py" in paths
+
+
+def test_the_yaml_scan_reads_unquoted_citation_lists() -> None:
+    document = yaml.safe_load(
+        "checks:\n  x:\n    basis:\n      text: t\n      citation: c\n"
+        "      citations: [us-29-cfr/1607-4/d, nyc-rcny/5-301/e]\n"
+    )
+    ids = _yaml_citation_lists(document)
+    assert ids == ["us-29-cfr/1607-4/d", "nyc-rcny/5-301/e"]
+    cite(ids[0])
+    with pytest.raises(UnknownCitation):
+        cite(ids[1])
 
 
 def test_the_scan_would_catch_a_misspelt_id(tmp_path: Path) -> None:
@@ -81,6 +114,20 @@ def test_the_scan_would_catch_a_misspelt_id(tmp_path: Path) -> None:
         ("eu-ai-act/annex-iii/5/c", "Annex III, point 5(c), to Regulation (EU) 2024/1689"),
         ("eu-ai-act/annex-iii/2", "Annex III, point 2, to Regulation (EU) 2024/1689"),
         ("eu-ai-act/annex-i", "Annex I, to Regulation (EU) 2024/1689"),
+        # Codes are cited as their own publications cite them.
+        ("us-29-cfr/1607-4/d", "29 CFR 1607.4(D)"),
+        ("us-41-cfr/60-3-4/d", "41 CFR 60-3.4(D)"),
+        ("nyc-admin-code/20-870", "NYC Admin. Code § 20-870"),
+        ("nyc-admin-code/20-871", "NYC Admin. Code § 20-871"),
+        ("nyc-rcny/5-300/impact-ratio", '6 RCNY § 5-300 ("impact ratio")'),
+        ("nyc-rcny/5-301/d", "6 RCNY § 5-301(d)"),
+        ("nyc-rcny/5-301/b/3/iii", "6 RCNY § 5-301(b)(3)(iii)"),
+        ("nyc-rcny/5-302/b", "6 RCNY § 5-302(b)"),
+        ("nyc-rcny/5-303/a", "6 RCNY § 5-303(a)"),
+        ("gdpr/art-15/1/h", "Art. 15(1)(h) of Regulation (EU) 2016/679"),
+        ("gdpr/art-4/5", "Art. 4(5) of Regulation (EU) 2016/679"),
+        ("gdpr/recital-26", "Recital 26 of Regulation (EU) 2016/679"),
+        ("nist-ai-rmf/measure", "NIST AI RMF 1.0, MEASURE function (voluntary framework)"),
     ],
 )
 def test_labels_read_as_the_act_is_cited(cid: str, label: str) -> None:
@@ -127,11 +174,48 @@ def test_wording_that_issue_27_found_missing_is_in_the_catalogue() -> None:
 
 def test_every_record_names_its_text_version_and_a_url() -> None:
     for c in all_citations():
-        assert re.match(r"^OJ L, 20\d\d/\d+, \d{1,2}\.\d{1,2}\.20\d\d", c.version), c.id
-        assert c.url.startswith("https://eur-lex.europa.eu/"), c.id
+        if c.act == "Regulation (EU) 2024/1689":
+            assert re.match(r"^OJ L, 20\d\d/\d+, \d{1,2}\.\d{1,2}\.20\d\d", c.version), c.id
+            assert c.url.startswith("https://eur-lex.europa.eu/"), c.id
+        assert c.version, c.id
+        assert c.url.startswith("https://"), c.id
         assert c.title, c.id
         assert c.text, c.id
         assert c.as_dict()["label"] == c.label
+
+
+def test_the_catalogue_knows_the_other_acts_assay_cites() -> None:
+    ids = {c.id for c in all_citations()}
+    gdpr = {f"gdpr/art-15/1/{p}" for p in "abcdefgh"} | {
+        f"gdpr/{a}" for a in ("art-4/5", "art-15/2", "art-15/3", "art-17", "art-21", "art-22", "art-77", "recital-26")
+    }
+    ll144 = {"nyc-admin-code/20-870", "nyc-admin-code/20-871"} | {
+        f"nyc-rcny/{s}" for s in ("5-300", "5-301/a", "5-301/b", "5-301/c", "5-301/d", "5-302", "5-303", "5-304")
+    }
+    nist = {f"nist-ai-rmf/{f}" for f in ("govern", "map", "measure", "manage")}
+    assert gdpr | ll144 | nist | {"us-29-cfr/1607-4/d", "us-41-cfr/60-3-4/d"} <= ids
+
+
+def test_the_four_fifths_rule_is_quoted_and_the_nist_framework_is_marked_voluntary() -> None:
+    four_fifths = cite("us-29-cfr/1607-4/d")
+    assert four_fifths.text_is_quotation
+    assert "less than four-fifths (4/5) (or eighty percent) of the rate for the group with the highest rate" in (
+        four_fifths.text
+    )
+    for function in ("govern", "map", "measure", "manage"):
+        record = cite(f"nist-ai-rmf/{function}")
+        assert record.binding is False
+        assert record.as_dict()["binding"] is False
+        assert "voluntary" in record.label
+    assert all(c.binding for c in all_citations() if not c.id.startswith("nist-ai-rmf/"))
+
+
+def test_a_summary_says_it_is_one_and_says_what_was_not_verified() -> None:
+    for c in all_citations():
+        if not c.id.startswith(("us-", "nyc-", "gdpr/", "nist-")):
+            continue
+        if not c.text_is_quotation:
+            assert c.note, f"{c.id}: a summary needs a note saying what was not verified"
 
 
 def test_an_unknown_id_is_refused_by_name() -> None:
@@ -156,4 +240,8 @@ def test_records_refuse_malformed_ids_and_locations() -> None:
         Citation(id="EU/Art 6", article="6", **common)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="either an article or an annex"):
         Citation(id="x/y", **common)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="either an article or an annex"):
+        Citation(id="x/y", article="1", recital="2", **common)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="needs its code"):
+        Citation(id="x/y", section="5-301", **common)  # type: ignore[arg-type]
     assert ID_PATTERN.match("eu-ai-act/annex-iii/5/c")

@@ -4,8 +4,12 @@
     cite("eu-ai-act/art-6/3/a").label   # "Art. 6(3)(a) of Regulation (EU) 2024/1689"
 
 Code cites a provision only through ``cite("<id>")`` with the id written out, so a wording or date fix is one
-change in ``catalogue.py`` and a test (tests/test_citations.py) can check that every id written anywhere resolves.
+change in the catalogue and a test (tests/test_citations.py) can check that every id written anywhere resolves.
 This package is at the ground floor: it imports nothing from the apps.
+
+One module per act: ``catalogue.py`` and ``requirements.py`` (EU AI Act), ``us_ugesp.py`` (29 CFR 1607.4(D), 41 CFR
+60-3.4(D)), ``nyc_ll144.py`` (NYC Admin. Code §§ 20-870, 20-871; 6 RCNY §§ 5-300 to 5-304), ``gdpr.py`` (Regulation
+(EU) 2016/679) and ``nist_ai_rmf.py`` (NIST AI RMF 1.0, voluntary). A new act is a new module, added to ``_BY_ID``.
 """
 
 from __future__ import annotations
@@ -14,8 +18,12 @@ import re
 from collections.abc import Iterable
 
 from governance.citations.catalogue import CATALOGUE, EU_AI_ACT_TEXT_VERSION
+from governance.citations.gdpr import GDPR_CITATIONS
 from governance.citations.model import Citation
+from governance.citations.nist_ai_rmf import NIST_AI_RMF_CITATIONS
+from governance.citations.nyc_ll144 import NYC_LL144
 from governance.citations.requirements import REQUIREMENTS
+from governance.citations.us_ugesp import UGESP_CITATIONS
 
 __all__ = [
     "CITE_CALL",
@@ -25,6 +33,7 @@ __all__ = [
     "all_citations",
     "cite",
     "cite_all",
+    "labels",
 ]
 
 # How a citation is referenced in code: cite("eu-ai-act/art-6/3/a"). The test greps the code base with this.
@@ -39,7 +48,7 @@ class UnknownCitation(KeyError):
         self.citation_id = citation_id
 
     def __str__(self) -> str:
-        return f"no citation {self.citation_id!r} in governance/citations/catalogue.py"
+        return f"no citation {self.citation_id!r} in the citations catalogue (governance/citations/)"
 
 
 def _index(citations: Iterable[Citation]) -> dict[str, Citation]:
@@ -51,7 +60,7 @@ def _index(citations: Iterable[Citation]) -> dict[str, Citation]:
     return index
 
 
-_BY_ID = _index((*CATALOGUE, *REQUIREMENTS))
+_BY_ID = _index((*CATALOGUE, *REQUIREMENTS, *UGESP_CITATIONS, *NYC_LL144, *GDPR_CITATIONS, *NIST_AI_RMF_CITATIONS))
 
 
 def cite(citation_id: str) -> Citation:
@@ -65,6 +74,11 @@ def cite(citation_id: str) -> Citation:
 def cite_all(citation_ids: Iterable[str]) -> list[Citation]:
     """Several citations at once, in the order given (each must exist)."""
     return [cite(c) for c in citation_ids]
+
+
+def labels(citation_ids: Iterable[str]) -> str:
+    """The labels of several citations joined with "; ", for a sentence that cites more than one provision."""
+    return "; ".join(c.label for c in cite_all(citation_ids))
 
 
 def all_citations() -> list[Citation]:
