@@ -140,7 +140,7 @@ def test_seed_demo_builds_the_german_credit_story_once_and_the_demo_ci_token_get
 
 
 GATE = "/api/v1/gates/check"
-# The README's bodies: v1 with the column roles that start an audit under the policy its tier requires, v2 judged on
+# docs/gate.md's bodies: v1 with the column roles that start an audit under the policy its tier requires, v2 judged on
 # its latest audit (the one seed_demo ran).
 V1_BODY = {
     "model": "credit-scoring",
@@ -149,7 +149,7 @@ V1_BODY = {
     "dataset": "german-credit",
     "dataset_version": 1,
     "wait_seconds": 30,
-    "column_roles": audit_roles(DEMO_FEATURES),  # the README's roles
+    "column_roles": audit_roles(DEMO_FEATURES),  # docs/gate.md's roles
 }
 V2_BODY = {"model": "credit-scoring", "version": 2, "environment": "production"}
 

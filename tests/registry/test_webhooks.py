@@ -62,7 +62,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def verify_signature(secret: str, request: dict[str, Any]) -> bool:
-    """What a receiver does (the README's recipe), written independently of registry.webhooks.sign."""
+    """What a receiver does (docs/registry.md's recipe), written independently of registry.webhooks.sign."""
     headers = {k.lower(): v for k, v in request["headers"].items()}
     message = headers["x-assay-timestamp"].encode() + b"." + request["body"]
     expected = "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
