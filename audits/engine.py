@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audits.checks import registry
 from audits.checks.base import FAIL, INSUFFICIENT, PASS, CheckContext, CheckOutcome
 from audits.reproducibility import numerics_record
 
@@ -52,22 +53,15 @@ class RunOutcome:
 
 
 def check_classes() -> dict[str, Any]:
-    """Every check by its policy name (imported here, so heavy libraries load only when an audit runs)."""
-    from audits.checks.performance import PerformanceCheck
-
-    classes: dict[str, Any] = {PerformanceCheck.name: PerformanceCheck}
-    for module, name in (
-        ("audits.checks.fairness", "GroupFairnessCheck"),
-        ("audits.checks.disparate_impact", "DisparateImpactCheck"),
-        ("audits.checks.data_quality", "DataQualityCheck"),
-        ("audits.checks.explainability", "ExplainabilityCheck"),
-        ("audits.checks.adversarial", "AdversarialCheck"),
-    ):
+    """Every registered check's class by its policy name (``audits.checks.registry``). Imported here, so heavy
+    libraries load only when an audit runs; a check whose libraries are not installed is left out (a policy naming it
+    gets insufficient evidence saying it is not available)."""
+    classes: dict[str, Any] = {}
+    for spec in registry.specs():
         try:
-            cls = getattr(importlib.import_module(module), name)
+            classes[spec.name] = spec.load()
         except ModuleNotFoundError:
             continue
-        classes[cls.name] = cls
     return classes
 
 

@@ -28,11 +28,12 @@ database; loaded on first use, so importing this package needs no database).
 
 from typing import TYPE_CHECKING, Any
 
+from audits.policies import schema as _schema
 from audits.policies.errors import PolicyError
 from audits.policies.loader import Policy, builtin_policies, canonical_lines, diff_policies, load_policy
-from audits.policies.schema import CHECK_NAMES, POLICY_SCHEMA
 
 if TYPE_CHECKING:
+    from audits.policies.schema import CHECK_NAMES, POLICY_SCHEMA
     from audits.policies.store import PolicyNotFound, resolve
 
 __all__ = [
@@ -54,4 +55,6 @@ def __getattr__(name: str) -> Any:
         from audits.policies import store  # Django models: loaded only when asked for (see the docstring)
 
         return getattr(store, name)
+    if name in ("CHECK_NAMES", "POLICY_SCHEMA"):
+        return getattr(_schema, name)  # read from the registry of checks each time (audits.checks.registry)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

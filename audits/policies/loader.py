@@ -13,9 +13,10 @@ from typing import Any
 
 import rfc8785
 
+from audits.checks import registry
 from audits.policies.errors import PolicyError, format_field
 from audits.policies.reader import Path, decode, read_yaml
-from audits.policies.schema import POLICY_SCHEMA
+from audits.policies.schema import SLUG_PATTERN, policy_schema
 
 BUILTIN_DIR = FilePath(__file__).resolve().parent / "builtin"
 
@@ -136,8 +137,13 @@ def canonical_lines(value: Any, path: Path = ()) -> Iterator[str]:
 # --- validation -----------------------------------------------------------------------------------------------
 
 
-@functools.cache
 def _validator() -> Any:
+    """The validator of the current policy schema (the registry of checks decides what ``checks`` may hold)."""
+    return _validator_at(registry.generation())
+
+
+@functools.lru_cache(maxsize=4)
+def _validator_at(generation: int) -> Any:
     from jsonschema import Draft202012Validator, validators
 
     # JSON Schema counts 30.0 as an integer; a policy that writes min_group_size: 30.0 most likely meant something
@@ -147,7 +153,7 @@ def _validator() -> Any:
 
     type_checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", is_int)
     strict = validators.extend(Draft202012Validator, type_checker=type_checker)
-    return strict(POLICY_SCHEMA)
+    return strict(policy_schema())
 
 
 def _validate(document: dict[str, Any], lines: dict[Path, int], *, source: str) -> None:
@@ -226,7 +232,7 @@ def _describe(error: Any, lines: dict[Path, int]) -> tuple[int, Path, str]:  # n
         return line, path, f"must be greater than {error.validator_value}, got {instance}"
     if keyword in ("minLength", "pattern") and isinstance(instance, str) and not instance.strip():
         return line, path, "must not be empty"
-    if keyword == "pattern" and error.validator_value == POLICY_SCHEMA["properties"]["name"]["pattern"]:
+    if keyword == "pattern" and error.validator_value == SLUG_PATTERN:
         return line, path, f"must be a slug (lowercase letters and digits, joined by single hyphens), got {instance!r}"
     if keyword in ("minProperties", "minItems") and not instance:
         return line, path, "must not be empty"
