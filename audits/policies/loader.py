@@ -14,6 +14,7 @@ from typing import Any
 import rfc8785
 
 from audits.checks import registry
+from audits.policies.citations import check_citations
 from audits.policies.errors import PolicyError, format_field
 from audits.policies.reader import Path, decode, read_yaml
 from audits.policies.schema import SLUG_PATTERN, policy_schema
@@ -257,6 +258,7 @@ def _describe_any_of(error: Any, lines: dict[Path, int]) -> tuple[int, Path, str
 
 def _check_consistency(document: dict[str, Any], lines: dict[Path, int], *, source: str) -> None:
     """Rules across fields that JSON Schema cannot state."""
+    check_citations(document, lines, source=source)
     monitoring = document.get("monitoring", {})
     if "psi_warning" in monitoring and "psi_alert" in monitoring:
         warning, alert = monitoring["psi_warning"]["value"], monitoring["psi_alert"]["value"]

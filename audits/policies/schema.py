@@ -164,6 +164,14 @@ def _build_schema(checks: dict[str, Any]) -> dict[str, Any]:
                 "properties": {
                     "text": {"type": "string", "minLength": 1, "pattern": r"\S"},
                     "citation": {"type": "string", "minLength": 1, "pattern": r"\S"},
+                    # Ids in governance.citations of the provisions the citation text names; the loader checks
+                    # that each resolves. The text stays for readers and may name what the catalogue does not.
+                    "citations": {
+                        "type": "array",
+                        "minItems": 1,
+                        "uniqueItems": True,
+                        "items": {"type": "string", "minLength": 1, "pattern": r"\S"},
+                    },
                     "url": {"type": "string", "pattern": r"^https?://\S+$"},
                 },
             },

@@ -22,7 +22,7 @@ from governance.citations.gdpr import GDPR_CITATIONS
 from governance.citations.model import Citation
 from governance.citations.nist_ai_rmf import NIST_AI_RMF_CITATIONS
 from governance.citations.nyc_ll144 import NYC_LL144
-from governance.citations.requirements import REQUIREMENTS
+from governance.citations.requirements import PINS, REQUIREMENTS
 from governance.citations.us_ugesp import UGESP_CITATIONS
 
 __all__ = [
@@ -60,7 +60,9 @@ def _index(citations: Iterable[Citation]) -> dict[str, Citation]:
     return index
 
 
-_BY_ID = _index((*CATALOGUE, *REQUIREMENTS, *UGESP_CITATIONS, *NYC_LL144, *GDPR_CITATIONS, *NIST_AI_RMF_CITATIONS))
+# One tuple per act's module; a new act is one more entry here.
+_MODULES = (CATALOGUE, REQUIREMENTS, PINS, UGESP_CITATIONS, NYC_LL144, GDPR_CITATIONS, NIST_AI_RMF_CITATIONS)
+_BY_ID = _index(citation for module in _MODULES for citation in module)
 
 
 def cite(citation_id: str) -> Citation:

@@ -4,6 +4,9 @@ Art. 72).
 
 Quotations are from Regulation (EU) 2024/1689 as published (OJ L, 12.7.2024), checked on 6.12.2026 against texts
 that quote it identically; ``text_is_quotation`` is False where the text is our summary of the provision.
+
+The paragraph pins at the end (Art. 10(2)(c) ... 72(2)) are the ones the eu-ai-act-high-risk policy cites for its
+thresholds; they are summaries, and their notes say the wording was not read again for them.
 """
 
 from __future__ import annotations
@@ -136,5 +139,140 @@ REQUIREMENTS: tuple[Citation, ...] = (
         "collects, documents and analyses relevant data on the performance of high-risk AI systems throughout their "
         "lifetime, based on a post-market monitoring plan that is part of the Annex IV documentation (Art. 72(1)-(3)).",
         quotation=False,
+    ),
+)
+
+_PIN_NOTE = (
+    "Summary of the paragraph for the policy's basis; the wording was not read in the Official Journal for this record."
+)
+
+
+def _pin(  # noqa: PLR0917 (a table of records reads best positionally, as _art's)
+    id: str, article: str, paragraph: str, point: tuple[str, ...], title: str, text: str
+) -> Citation:
+    return _art(id, article, paragraph, point, title, text, quotation=False, note=_PIN_NOTE)
+
+
+PINS: tuple[Citation, ...] = (
+    _pin(
+        "eu-ai-act/art-10/2/c",
+        "10",
+        "2",
+        ("c",),
+        "Data-preparation operations",
+        "The data governance practices concern relevant data-preparation processing operations, such as annotation, "
+        "labelling, cleaning, updating, enrichment and aggregation.",
+    ),
+    _pin(
+        "eu-ai-act/art-10/2/f",
+        "10",
+        "2",
+        ("f",),
+        "Examination for possible biases",
+        "The data governance practices concern the examination in view of possible biases that are likely to affect "
+        "the health and safety of persons, have a negative impact on fundamental rights or lead to discrimination "
+        "prohibited under Union law.",
+    ),
+    _pin(
+        "eu-ai-act/art-10/2/g",
+        "10",
+        "2",
+        ("g",),
+        "Measures against the biases found",
+        "The data governance practices concern appropriate measures to detect, prevent and mitigate the possible "
+        "biases identified under point (f).",
+    ),
+    _pin(
+        "eu-ai-act/art-10/2/h",
+        "10",
+        "2",
+        ("h",),
+        "Data gaps and shortcomings",
+        "The data governance practices concern the identification of relevant data gaps or shortcomings that prevent "
+        "compliance with the Regulation, and how they can be addressed.",
+    ),
+    _pin(
+        "eu-ai-act/art-10/3",
+        "10",
+        "3",
+        (),
+        "Relevant, representative, free of errors, complete",
+        "Training, validation and testing data sets are relevant, sufficiently representative and, to the best extent "
+        "possible, free of errors and complete in view of the intended purpose, with the appropriate statistical "
+        "properties, including as regards the persons or groups of persons on whom the system is intended to be used.",
+    ),
+    _pin(
+        "eu-ai-act/art-10/4",
+        "10",
+        "4",
+        (),
+        "The setting the system is used in",
+        "Data sets take into account, to the extent required by the intended purpose, the characteristics or "
+        "elements particular to the specific geographical, contextual, behavioural or functional setting within "
+        "which the system is intended to be used.",
+    ),
+    _pin(
+        "eu-ai-act/art-13/1",
+        "13",
+        "1",
+        (),
+        "Transparency to deployers",
+        "High-risk AI systems are designed and developed so that their operation is sufficiently transparent to "
+        "enable deployers to interpret the system's output and use it appropriately.",
+    ),
+    _pin(
+        "eu-ai-act/art-13/3/b/iv",
+        "13",
+        "3",
+        ("b", "iv"),
+        "Instructions for use: information that explains the output",
+        "The instructions for use state, where applicable, the technical capabilities and characteristics of the "
+        "system to provide information that is relevant to explain its output.",
+    ),
+    _pin(
+        "eu-ai-act/art-13/3/b/v",
+        "13",
+        "3",
+        ("b", "v"),
+        "Instructions for use: performance on specific persons or groups",
+        "The instructions for use state, when appropriate, the system's performance regarding specific persons or "
+        "groups of persons on which it is intended to be used.",
+    ),
+    _pin(
+        "eu-ai-act/art-15/1",
+        "15",
+        "1",
+        (),
+        "Appropriate accuracy, robustness and cybersecurity",
+        "High-risk AI systems are designed and developed to achieve an appropriate level of accuracy, robustness and "
+        "cybersecurity, and to perform consistently in those respects throughout their lifecycle.",
+    ),
+    _pin(
+        "eu-ai-act/art-15/3",
+        "15",
+        "3",
+        (),
+        "Declared accuracy levels and metrics",
+        "The levels of accuracy and the relevant accuracy metrics of high-risk AI systems are declared in the "
+        "accompanying instructions for use.",
+    ),
+    _pin(
+        "eu-ai-act/art-72/1",
+        "72",
+        "1",
+        (),
+        "A post-market monitoring system",
+        "Providers establish and document a post-market monitoring system in a manner proportionate to the nature of "
+        "the AI technologies and the risks of the high-risk AI system.",
+    ),
+    _pin(
+        "eu-ai-act/art-72/2",
+        "72",
+        "2",
+        (),
+        "What post-market monitoring collects",
+        "The post-market monitoring system actively and systematically collects, documents and analyses relevant "
+        "data on the performance of high-risk AI systems throughout their lifetime, allowing the provider to evaluate "
+        "their continuous compliance with the requirements of Chapter III, Section 2.",
     ),
 )
