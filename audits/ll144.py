@@ -27,27 +27,34 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
+from governance.citations import cite, labels
+
 FORMAT = "assay.ll144-summary/1"
 SEX = "sex"
 RACE = "race_ethnicity"
 MAX_TEXT = 5000
 MAX_NAME = 200
 
+# Every rule reference below is a label from the citations catalogue (governance.citations), so a pin is fixed in
+# one place. The bias audit is "by an independent auditor" (Admin. Code § 20-870); the rules define the term (§ 5-300).
+_INDEPENDENT = ("nyc-admin-code/20-870/bias-audit", "nyc-rcny/5-300/independent-auditor")
+
 # The auditor's fields: key -> (what it is, where the rules ask for it). Order is the order of ``missing``.
 META_FIELDS: dict[str, tuple[str, str]] = {
     "aedt_name": ("the AEDT's name, as the employer or employment agency publishes it", ""),
-    "distribution_date": ("the AEDT's distribution date (YYYY-MM-DD)", "6 RCNY § 5-303(a)"),
-    "data_source": ("the source of the data used for the bias audit", "6 RCNY § 5-303(a)"),
-    "data_explanation": ("an explanation of the data used for the bias audit", "6 RCNY § 5-303(a)"),
-    "data_type": ("whether historical or test data was used: 'historical' or 'test'", "6 RCNY § 5-302"),
+    "distribution_date": ("the AEDT's distribution date (YYYY-MM-DD)", cite("nyc-rcny/5-303/a").label),
+    "data_source": ("the source of the data used for the bias audit", cite("nyc-rcny/5-303/a").label),
+    "data_explanation": ("an explanation of the data used for the bias audit", cite("nyc-rcny/5-303/a").label),
+    "data_type": ("whether historical or test data was used: 'historical' or 'test'", cite("nyc-rcny/5-302").label),
     "test_data_explanation": (
         "for test data: why historical data was not used, and how the test data was generated and obtained",
-        "6 RCNY § 5-302(b)",
+        cite("nyc-rcny/5-302/b").label,
     ),
-    "auditor_name": ("the independent auditor's name", "NYC Admin. Code § 20-870 (independent auditor)"),
+    "auditor_name": ("the independent auditor's name", labels(_INDEPENDENT)),
     "auditor_statement": (
-        "the auditor's own statement of their independence as NYC Admin. Code § 20-870 defines it",
-        "NYC Admin. Code § 20-870; 6 RCNY § 5-300",
+        f"the auditor's own statement of their independence as {cite('nyc-rcny/5-300/independent-auditor').label} "
+        "defines it",
+        labels(_INDEPENDENT),
     ),
 }
 REQUIRED_META = (
@@ -65,7 +72,9 @@ STATUS_NOTES = {
     "judged": "",
     "insufficient_small_group": "fewer applicants than the policy's minimum group size: shown, not judged",
     "excluded_small_group": "left out of judged ratios by the policy's small-group rule (shown, not judged)",
-    "excluded_below_share": "excluded from the impact ratio calculations: under 2% of the data (6 RCNY § 5-301(d))",
+    "excluded_below_share": (
+        f"excluded from the impact ratio calculations: under 2% of the data ({cite('nyc-rcny/5-301/d').label})"
+    ),
     "undefined": "impact ratio undefined (a rate of 0 out of 0, or a reference rate of 0)",
 }
 CSV_COLUMNS = (
@@ -137,7 +146,8 @@ def parse_meta(value: Mapping[str, Any] | None) -> dict[str, str]:
             ) from None
     if "data_type" in parsed and parsed["data_type"] not in DATA_TYPES:
         raise LL144Error(
-            f"ll144.data_type: {parsed['data_type']!r} is neither 'historical' nor 'test' (6 RCNY § 5-302).",
+            f"ll144.data_type: {parsed['data_type']!r} is neither 'historical' nor 'test' "
+            f"({cite('nyc-rcny/5-302').label}).",
             field="data_type",
         )
     return parsed
@@ -339,16 +349,20 @@ def build_summary(
     tables.sort(key=lambda t: order.get(t["kind"], 3))
     missing: list[dict[str, str]] = []
     for kind, what, where in (
-        (SEX, "the sex categories table (no grouping by the role 'sex')", "6 RCNY § 5-301(b)(3)(i), (c)(4)(i)"),
+        (
+            SEX,
+            "the sex categories table (no grouping by the role 'sex')",
+            labels(["nyc-rcny/5-301/b/3/i", "nyc-rcny/5-301/c/4/i"]),
+        ),
         (
             RACE,
             "the race/ethnicity categories table (no grouping by the role 'race_ethnicity')",
-            "6 RCNY § 5-301(b)(3)(ii), (c)(4)(ii)",
+            labels(["nyc-rcny/5-301/b/3/ii", "nyc-rcny/5-301/c/4/ii"]),
         ),
         (
             "intersectional",
             "the intersectional categories table (no grouping by 'sex' and 'race_ethnicity' together)",
-            "6 RCNY § 5-301(b)(3)(iii), (c)(4)(iii)",
+            labels(["nyc-rcny/5-301/b/3/iii", "nyc-rcny/5-301/c/4/iii"]),
         ),
     ):
         if not any(t["kind"] == kind for t in tables):
@@ -360,7 +374,7 @@ def build_summary(
                     "field": f"unknown:{table['grouping']}",
                     "what": f"the number of individuals in an unknown category for {table['grouping']} (the results "
                     "do not record it)",
-                    "required_by": "6 RCNY § 5-301",
+                    "required_by": cite("nyc-rcny/5-301").label,
                 }
             )
     excluded = []
@@ -383,7 +397,7 @@ def build_summary(
                     {
                         "field": f"exclusion_justification:{row['group']}",
                         "what": f"the independent auditor's justification for excluding {row['category']}",
-                        "required_by": "6 RCNY § 5-301(d)",
+                        "required_by": cite("nyc-rcny/5-301/d").label,
                     }
                 )
     missing += _missing_meta(fields)
@@ -391,7 +405,8 @@ def build_summary(
     return {
         "format": FORMAT,
         "law": (
-            "NYC Local Law 144 of 2021 (NYC Admin. Code §§ 20-870, 20-871) and the DCWP rules, 6 RCNY §§ 5-300 to 5-304"
+            f"NYC Local Law 144 of 2021 ({labels(['nyc-admin-code/20-870', 'nyc-admin-code/20-871'])}) and the DCWP "
+            f"rules ({labels(f'nyc-rcny/{s}' for s in ('5-300', '5-301', '5-302', '5-303', '5-304'))})"
         ),
         "audit": {
             "id": audit.get("id"),
@@ -412,7 +427,8 @@ def build_summary(
             "name": fields.get("auditor_name"),
             "statement": fields.get("auditor_statement"),
             "note": (
-                "NYC Admin. Code § 20-870 requires the bias audit to be conducted by an independent auditor. The "
+                f"{cite('nyc-admin-code/20-870/bias-audit').label} requires the bias audit to be conducted by an "
+                f"independent auditor, as {cite('nyc-rcny/5-300/independent-auditor').label} defines one. The "
                 "statement above is the auditor's own; Assay records it and does not assess or assert independence."
             ),
         },
@@ -421,10 +437,10 @@ def build_summary(
         "selected_label": "Number scoring above the median" if scoring else "Number selected",
         "rate_definition": (
             "the share of a category's applicants scoring above the median score of the full sample "
-            "(6 RCNY §§ 5-300, 5-301(c))"
+            f"({labels(['nyc-rcny/5-300/scoring-rate', 'nyc-rcny/5-301/c'])})"
             if scoring
             else "the share of a category's applicants selected to move forward or assigned the classification "
-            "(6 RCNY §§ 5-300, 5-301(b))"
+            f"({labels(['nyc-rcny/5-300/selection-rate', 'nyc-rcny/5-301/b'])})"
         ),
         "rounding": (
             "Exact fractions are given beside every rate and ratio; rates are shown rounded half up to 0.1%, impact "
@@ -435,7 +451,7 @@ def build_summary(
             "individuals": intersection["unknown"]["count"] if intersection and intersection["unknown"] else None,
             "by_table": {t["grouping"]: (t["unknown"] or {}).get("count") for t in tables},
             "note": (
-                "Individuals whose category is unknown are in no calculation (6 RCNY § 5-301); "
+                f"Individuals whose category is unknown are in no calculation ({cite('nyc-rcny/5-301').label}); "
                 "'individuals' counts those unknown in sex or race/ethnicity."
             ),
         },
@@ -478,7 +494,7 @@ def summary_csv(summary: Mapping[str, Any]) -> str:
                     "",
                     "",
                     "unknown",
-                    "not included in the calculations (6 RCNY § 5-301)",
+                    f"not included in the calculations ({cite('nyc-rcny/5-301').label})",
                     "",
                 ]
             )

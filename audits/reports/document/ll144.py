@@ -8,6 +8,7 @@ from typing import Any
 from audits.ll144 import LL144Error
 from audits.ll144 import build_summary as ll144_summary
 from audits.reports.document.builder import _Builder, _Markup, esc, fmt_number
+from governance.citations import labels
 
 
 def _ll144(b: _Builder, run: Mapping[str, Any]) -> None:
@@ -89,7 +90,8 @@ def _ll144(b: _Builder, run: Mapping[str, Any]) -> None:
     missing = summary["missing"]
     if missing:
         b.para(
-            "Not given in this report (6 RCNY §§ 5-302, 5-303; the auditor gives them with the summary: "
+            f"Not given in this report ({labels(['nyc-rcny/5-302', 'nyc-rcny/5-303'])}; the auditor gives them with "
+            "the summary: "
             f"GET /api/v1/audits/{run['id']}/ll144-summary/ or run_audit --ll144-summary): "
             + esc("; ".join(f"{m['what']} ({m['required_by']})" if m["required_by"] else m["what"] for m in missing))
             + ".",
