@@ -7,6 +7,7 @@ eight points with the letters printed below, Art. 5(1) has points (a) to (h) and
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -78,6 +79,14 @@ def test_the_scan_sees_the_risk_questionnaire_citations() -> None:
     # The scan must reach registry/risk.py, or the test above proves nothing about the classifier.
     paths = {p for ps in _referenced_ids().values() for p in ps}
     assert "registry/risk.py" in paths
+
+
+def test_the_scan_sees_the_policies_the_ll144_summary_and_the_gdpr_answers() -> None:
+    # Every surface that cites must be reached by the scan, each by the form it cites in.
+    paths = {p for ps in _referenced_ids().values() for p in ps}
+    for builtin in ("four-fifths", "nyc-ll144", "eu-ai-act-high-risk", "baseline"):
+        assert f"audits/policies/builtin/{builtin}.yaml" in paths
+    assert {"audits/ll144.py", "audits/reports/document/ll144.py", "governance/data/subject_access.py"} <= paths
 
 
 def test_the_yaml_scan_reads_unquoted_citation_lists() -> None:
@@ -245,3 +254,50 @@ def test_records_refuse_malformed_ids_and_locations() -> None:
     with pytest.raises(ValueError, match="needs its code"):
         Citation(id="x/y", section="5-301", **common)  # type: ignore[arg-type]
     assert ID_PATTERN.match("eu-ai-act/annex-iii/5/c")
+
+
+# Free-text pins that must come from the catalogue in these modules: a string in the code (not a docstring or a
+# comment) that writes one out by hand would be a citation the catalogue cannot correct.
+HAND_WRITTEN_PIN = re.compile(r"RCNY §|Admin\. Code §|\bCFR\b|\bArt\. \d|Recital \d")
+CITING_MODULES = ("audits/ll144.py", "audits/reports/document/ll144.py", "governance/data/subject_access.py")
+
+
+def _strings_outside_docstrings(source: str) -> list[tuple[int, str]]:
+    tree = ast.parse(source)
+    docstrings = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            value = body[0].value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                docstrings.add(id(value))
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+
+
+@pytest.mark.parametrize("module", CITING_MODULES)
+def test_the_ll144_summary_and_the_gdpr_answers_write_no_pin_by_hand(module: str) -> None:
+    strings = _strings_outside_docstrings((ROOT / module).read_text(encoding="utf-8"))
+    assert strings, "the module has no strings: the scan is wrong"
+    assert [(line, text) for line, text in strings if HAND_WRITTEN_PIN.search(text)] == []
+
+
+def test_the_hand_written_pin_scan_catches_one() -> None:
+    sample = '"""Doc: 6 RCNY § 5-301."""\nX = "(6 RCNY § 5-301(d))"\nY = f"{a} GDPR Art. 17"\n'
+    found = _strings_outside_docstrings(sample)
+    assert [text for _, text in found if HAND_WRITTEN_PIN.search(text)] == ["(6 RCNY § 5-301(d))", " GDPR Art. 17"]
+
+
+def test_the_ll144_fields_and_the_gdpr_items_carry_catalogue_labels() -> None:
+    from audits.ll144 import META_FIELDS, STATUS_NOTES
+
+    known = {c.label for c in all_citations()}
+    for key, (_what, where) in META_FIELDS.items():
+        assert all(part in known for part in where.split("; ") if where), key
+    assert META_FIELDS["distribution_date"][1] == "6 RCNY § 5-303(a)"
+    assert META_FIELDS["test_data_explanation"][1] == "6 RCNY § 5-302(b)"
+    assert '6 RCNY § 5-300 ("independent auditor")' in META_FIELDS["auditor_statement"][0]
+    assert STATUS_NOTES["excluded_below_share"].endswith("(6 RCNY § 5-301(d))")

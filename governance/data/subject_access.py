@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 
+from governance.citations import cite
 from governance.data import crypto
 from governance.data.lineage import node_id
 from governance.data.models import ConsentEvent, DatasetVersion, PersonalRecord, Subject
@@ -29,66 +30,43 @@ from governance.data.models import ConsentEvent, DatasetVersion, PersonalRecord,
 
 @dataclass(frozen=True)
 class Art15Item:
-    """One piece of information Art. 15 requires, the setting that supplies it, and the law's own words for it."""
+    """One piece of information Art. 15 requires, the setting that supplies it, and where the Regulation says so.
+
+    The pin ("Art. 15(1)(a)") and the Regulation's words for the item come from the citations catalogue."""
 
     key: str
-    point: str
-    wording: str  # the Regulation's words for what must be given
+    citation_id: str  # in governance.citations, e.g. "gdpr/art-15/1/a"
     setting: str
+
+    @property
+    def point(self) -> str:
+        """The pin cite, "Art. 15(1)(a)"."""
+        return cite(self.citation_id).pin
+
+    @property
+    def wording(self) -> str:
+        """The Regulation's words for what must be given."""
+        return cite(self.citation_id).text
 
 
 ART15_ITEMS: tuple[Art15Item, ...] = (
-    Art15Item("purposes", "Art. 15(1)(a)", "the purposes of the processing", "GDPR_PURPOSES"),
-    Art15Item("categories", "Art. 15(1)(b)", "the categories of personal data concerned", "GDPR_DATA_CATEGORIES"),
-    Art15Item(
-        "recipients",
-        "Art. 15(1)(c)",
-        "the recipients or categories of recipient to whom the personal data have been or will be disclosed, in "
-        "particular recipients in third countries or international organisations",
-        "GDPR_RECIPIENTS",
-    ),
-    Art15Item(
-        "retention",
-        "Art. 15(1)(d)",
-        "where possible, the envisaged period for which the personal data will be stored, or, if not possible, the "
-        "criteria used to determine that period",
-        "GDPR_RETENTION",
-    ),
-    Art15Item(
-        "rights",
-        "Art. 15(1)(e)",
-        "the existence of the right to request from the controller rectification or erasure of personal data or "
-        "restriction of processing of personal data concerning the data subject or to object to such processing",
-        "GDPR_RIGHTS_CONTACT",
-    ),
-    Art15Item(
-        "complaint",
-        "Art. 15(1)(f)",
-        "the right to lodge a complaint with a supervisory authority",
-        "GDPR_SUPERVISORY_AUTHORITY",
-    ),
-    Art15Item(
-        "source",
-        "Art. 15(1)(g)",
-        "where the personal data are not collected from the data subject, any available information as to their source",
-        "GDPR_DATA_SOURCE",
-    ),
-    Art15Item(
-        "automated_decisions",
-        "Art. 15(1)(h)",
-        "the existence of automated decision-making, including profiling, referred to in Article 22(1) and (4) and, at "
-        "least in those cases, meaningful information about the logic involved, as well as the significance and the "
-        "envisaged consequences of such processing for the data subject",
-        "GDPR_AUTOMATED_DECISIONS",
-    ),
-    Art15Item(
-        "transfers",
-        "Art. 15(2)",
-        "where personal data are transferred to a third country or to an international organisation, the appropriate "
-        "safeguards pursuant to Article 46 relating to the transfer",
-        "GDPR_TRANSFER_SAFEGUARDS",
-    ),
+    Art15Item("purposes", "gdpr/art-15/1/a", "GDPR_PURPOSES"),
+    Art15Item("categories", "gdpr/art-15/1/b", "GDPR_DATA_CATEGORIES"),
+    Art15Item("recipients", "gdpr/art-15/1/c", "GDPR_RECIPIENTS"),
+    Art15Item("retention", "gdpr/art-15/1/d", "GDPR_RETENTION"),
+    Art15Item("rights", "gdpr/art-15/1/e", "GDPR_RIGHTS_CONTACT"),
+    Art15Item("complaint", "gdpr/art-15/1/f", "GDPR_SUPERVISORY_AUTHORITY"),
+    Art15Item("source", "gdpr/art-15/1/g", "GDPR_DATA_SOURCE"),
+    Art15Item("automated_decisions", "gdpr/art-15/1/h", "GDPR_AUTOMATED_DECISIONS"),
+    Art15Item("transfers", "gdpr/art-15/2", "GDPR_TRANSFER_SAFEGUARDS"),
 )
+
+
+def _gdpr(citation_id: str) -> str:
+    """ "GDPR Art. 17": the catalogue's pin with the Regulation's short name, as the answers cite it."""
+    record = cite(citation_id)
+    return f"{record.act_short} {record.pin}"
+
 
 # What the export holds, and what it does not: never "everything".
 EXPORT_SCOPE = (
@@ -96,8 +74,9 @@ EXPORT_SCOPE = (
     "sealed under the subject's key, the dataset versions whose subject index holds the pseudonym with the rows found "
     "in their files, and the access and erasure requests handled. It does not copy the contents of those dataset "
     "rows (they are listed under dataset_rows, with the file that holds them), and it does not list the trail events "
-    "and model findings that refer to the subject by pseudonym. The information of GDPR Art. 15(1)-(2) is under "
-    "article_15; each item the controller has not configured is named there as a gap."
+    "and model findings that refer to the subject by pseudonym. The information of "
+    f"{_gdpr('gdpr/art-15/1')}-(2) is under article_15; each item the controller has not configured is named there as "
+    "a gap."
 )
 
 
@@ -141,13 +120,15 @@ def article_15_information(
         },
         "rights": {
             "under_the_regulation": (
-                "The data subject may request rectification (GDPR Art. 16) or erasure (Art. 17) of personal data, "
-                "restriction of processing (Art. 18), or object to processing (Art. 21)."
+                f"The data subject may request rectification ({_gdpr('gdpr/art-16')}) or erasure "
+                f"({_gdpr('gdpr/art-17')}) of personal data, restriction of processing ({_gdpr('gdpr/art-18')}), "
+                f"or object to processing ({_gdpr('gdpr/art-21')})."
             )
         },
         "complaint": {
             "under_the_regulation": (
-                "The data subject has the right to lodge a complaint with a supervisory authority (GDPR Art. 77)."
+                "The data subject has the right to lodge a complaint with a supervisory authority "
+                f"({_gdpr('gdpr/art-77')})."
             )
         },
         "source": {"recorded": sorted(sources)},
@@ -162,6 +143,7 @@ def article_15_information(
         items.append(
             {
                 "point": item.point,
+                "citation": cite(item.citation_id).label,
                 "information": item.wording,
                 "from_records": records.get(item.key),
                 "from_controller": configured,
@@ -242,8 +224,8 @@ def erasure_statement(*, key_destroyed: bool, rows: Sequence[dict[str, Any]], re
             f"{files}."
         )
     remains.append(
-        "The pseudonym remains in the trail, the consent records and the dataset indexes; pseudonymised data is "
-        "still personal data (GDPR Recital 26)."
+        "The pseudonym remains in the trail, the consent records and the dataset indexes; pseudonymised data "
+        f"({_gdpr('gdpr/art-4/5')}) is still personal data ({_gdpr('gdpr/recital-26')})."
     )
     sealed = (
         f"the {records} personal record(s) sealed under it can no longer be read by anyone"
