@@ -301,3 +301,12 @@ def test_the_ll144_fields_and_the_gdpr_items_carry_catalogue_labels() -> None:
     assert META_FIELDS["test_data_explanation"][1] == "6 RCNY § 5-302(b)"
     assert '6 RCNY § 5-300 ("independent auditor")' in META_FIELDS["auditor_statement"][0]
     assert STATUS_NOTES["excluded_below_share"].endswith("(6 RCNY § 5-301(d))")
+
+
+def test_the_gdpr_access_points_are_quoted_as_the_regulation_words_them() -> None:
+    # Known answers from Art. 15(1) GDPR: (a) is "the purposes of the processing"; (h) refers to Art. 22(1), (4).
+    assert cite("gdpr/art-15/1/a").text == "the purposes of the processing"
+    assert cite("gdpr/art-15/1/a").text_is_quotation
+    assert "referred to in Article 22(1) and (4)" in cite("gdpr/art-15/1/h").text
+    assert cite("gdpr/art-15/1").text.endswith("access to the personal data and the following information:")
+    assert not cite("gdpr/art-15/2").text_is_quotation  # cut to the item, so not a quotation

@@ -1,10 +1,10 @@
 """Catalogue records for the General Data Protection Regulation, Regulation (EU) 2016/679, as far as Assay's data
 subject answers cite it (access, erasure, the rights named in an access answer, pseudonymised data).
 
-The words of Art. 15(1)(a)-(h) and 15(2) are the ones the access answer gives as "the Regulation's words"
-(governance/data/subject_access.py, issue 27's review found its GDPR article numbers right); they were not compared
-with the Official Journal text in this session, so every record here says ``text_is_quotation=False`` and its note
-says so. The other records are our summaries.
+Art. 15(1), its points (a) to (h) and the first two sentences of 15(3) are quoted as read on 6.12.2026 in the legal
+text reproduced by GDPRhub (https://gdprhub.eu/Article_15_GDPR), which was not compared with the Official Journal.
+Art. 15(2) is given in the form the access answer names a missing item in (the information, not the sentence that
+grants the right). The other records are our summaries (``text_is_quotation=False``), each with a note.
 """
 
 from __future__ import annotations
@@ -15,9 +15,13 @@ GDPR = "Regulation (EU) 2016/679"
 GDPR_SHORT = "GDPR"
 OJ_2016 = "OJ L 119, 4.5.2016, p. 1 (corrigendum OJ L 127, 23.5.2018)"
 URL = "https://eur-lex.europa.eu/eli/reg/2016/679/oj"
+_QUOTED_NOTE = (
+    "Quoted from the legal text as reproduced by GDPRhub (gdprhub.eu, Article 15 GDPR), read on 6.12.2026; not "
+    "compared with the Official Journal."
+)
 _WORDS_NOTE = (
-    "The Regulation's words as Assay's access answer gives them; not compared with the Official Journal text in this "
-    "session, so not marked as a quotation."
+    "The information Art. 15(2) requires, in the words of the paragraph but cut to the item an access answer must "
+    "give (the paragraph itself reads: the data subject shall have the right to be informed of ...); not a quotation."
 )
 _SUMMARY_NOTE = "Summary; the wording was not read in the Official Journal in this session."
 
@@ -31,6 +35,7 @@ def _art(  # noqa: PLR0917 (a table of records reads best positionally: where, t
     text: str,
     *,
     note: str = _SUMMARY_NOTE,
+    quotation: bool = False,
 ) -> Citation:
     return Citation(
         id=id,
@@ -41,7 +46,7 @@ def _art(  # noqa: PLR0917 (a table of records reads best positionally: where, t
         point=point,
         title=title,
         text=text,
-        text_is_quotation=False,
+        text_is_quotation=quotation,
         version=OJ_2016,
         url=URL,
         note=note,
@@ -105,12 +110,14 @@ GDPR_CITATIONS: tuple[Citation, ...] = (
         "1",
         (),
         "Access to the data and the information of points (a) to (h)",
-        "The right to obtain from the controller confirmation as to whether or not personal data concerning the data "
-        "subject are being processed, and, where that is the case, access to the personal data and the information "
-        "listed in points (a) to (h).",
+        "The data subject shall have the right to obtain from the controller confirmation as to whether or not "
+        "personal data concerning him or her are being processed, and, where that is the case, access to the "
+        "personal data and the following information:",
+        quotation=True,
+        note=_QUOTED_NOTE,
     ),
     *(
-        _art(f"gdpr/art-15/1/{letter}", "15", "1", (letter,), title, words, note=_WORDS_NOTE)
+        _art(f"gdpr/art-15/1/{letter}", "15", "1", (letter,), title, words, quotation=True, note=_QUOTED_NOTE)
         for letter, (title, words) in ART_15_1.items()
     ),
     _art(
@@ -129,8 +136,10 @@ GDPR_CITATIONS: tuple[Citation, ...] = (
         "3",
         (),
         "Copy of the personal data",
-        "The controller provides a copy of the personal data undergoing processing (further copies may carry a "
-        "reasonable fee; in a commonly used electronic form when the request is made electronically).",
+        "The controller shall provide a copy of the personal data undergoing processing. For any further copies "
+        "requested by the data subject, the controller may charge a reasonable fee based on administrative costs.",
+        quotation=True,
+        note=_QUOTED_NOTE + " Quoted in part: the rest of 15(3) (electronic requests) and 15(4) are not here.",
     ),
     _art(
         "gdpr/art-16",
