@@ -4,7 +4,7 @@ The Guidelines were adopted jointly by the EEOC, the Department of Labor, the De
 Service Commission and are codified twice with the same text: 29 CFR 1607.4(D) (EEOC) and 41 CFR 60-3.4(D) (OFCCP).
 The quotations are the first two sentences of section 4D as the four-fifths policy quotes them (issue 27's review
 checked every one against 29 CFR 1607.4); on 6.12.2026 the opening sentence was read again, identical, in secondary
-sources that quote the Guidelines. The rest of 4D is summarised, not quoted.
+sources that quote the Guidelines (the eCFR page itself was not opened). The rest of 4D is not in the record.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from governance.citations.model import Citation
 
 UGESP = "Uniform Guidelines on Employee Selection Procedures (1978)"
-ECFR_VERSION = "eCFR, 29 CFR part 1607 (43 FR 38295, Aug. 25, 1978), as read on 6.12.2026"
+ECFR_VERSION = "29 CFR part 1607 as adopted (43 FR 38295, 25.8.1978); eCFR not opened in this session"
 URL_29 = "https://www.ecfr.gov/current/title-29/subtitle-B/chapter-XIV/part-1607/section-1607.4"
 URL_41 = "https://www.ecfr.gov/current/title-41/subtitle-B/chapter-60/part-60-3/section-60-3.4"
 
@@ -57,7 +57,7 @@ UGESP_CITATIONS: tuple[Citation, ...] = (
         title='Adverse impact and the "four-fifths rule" (OFCCP codification)',
         text="The same text as 29 CFR 1607.4(D): section 4D of the Uniform Guidelines, codified for the OFCCP.",
         text_is_quotation=False,
-        version="eCFR, 41 CFR part 60-3, as reported on 6.12.2026",
+        version="41 CFR part 60-3 as adopted (43 FR 38295, 25.8.1978); eCFR not opened in this session",
         url=URL_41,
         note="That the 41 CFR text is word for word the 29 CFR text was taken from the Guidelines' joint adoption, "
         "not compared here.",
