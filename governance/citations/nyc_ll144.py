@@ -17,7 +17,6 @@ LL144 = "NYC Local Law 144 of 2021 (NYC Admin. Code, title 20, chapter 5, subcha
 RULES = "6 RCNY chapter 5, subchapter T (DCWP rules on automated employment decision tools)"
 CODE_VERSION = "NYC Admin. Code as amended by Local Law 144 of 2021, in force 1.1.2023"
 RULES_VERSION = "6 RCNY §§ 5-300 to 5-304 as adopted by DCWP (Notice of Adoption 6.4.2023), effective 6.5.2023"
-URL_CODE = "https://codelibrary.amlegal.com/codes/newyorkcity/latest/NYCadmin/0-0-0-135839"
 URL_RULES = "https://codelibrary.amlegal.com/codes/newyorkcity/latest/NYCrules/0-0-0-138530"
 URL_DCWP = "https://www.nyc.gov/site/dca/about/automated-employment-decision-tools.page"
 
@@ -40,7 +39,7 @@ def _code(id: str, section: str, title: str, text: str, *, term: str = "", note:
         text=text,
         text_is_quotation=False,
         version=CODE_VERSION,
-        url=URL_CODE,
+        url=URL_DCWP,  # DCWP's page on the law and its rules; the code's own page was not opened
         note=note,
     )
 
