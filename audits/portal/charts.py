@@ -14,6 +14,7 @@ from typing import Any
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from audits.checks import registry
 from governance.portal.svg import importance_chart, rate_chart
 
 _FIGURE = (
@@ -51,18 +52,34 @@ def _report_charts(run: Any) -> list[dict[str, str]]:
 
 
 def for_check(name: str, details: Mapping[str, Any]) -> list[str]:
-    """The charts for one check's details (an empty list when the check has none)."""
+    """The portal's own charts for one check's details (its ``portal_charts`` in ``audits.checks.registry``); an
+    empty list when the check has none."""
+    spec = registry.find(name)
+    draw = spec.get("portal_charts") if spec else None
+    if draw is None:
+        return []
     try:
-        if name == "disparate_impact":
-            return [_impact_ratios(details, grouping) for grouping in details.get("groupings", [])]
-        if name == "group_fairness":
-            return [_selection_rates(grouping) for grouping in details.get("groupings", [])]
-        if name == "explainability" and details.get("global_importance"):
-            rows = [(row["feature"], float(row["share"])) for row in details["global_importance"][:15]]
-            return [importance_chart(rows, title="Share of the mean absolute SHAP value per feature")]
+        return list(draw(details))
     except (KeyError, TypeError, ValueError):
         return []  # results of another shape (an older engine): the tables still show every number
-    return []
+
+
+def impact_ratio_svgs(details: Mapping[str, Any]) -> list[str]:
+    """disparate_impact: each grouping's impact ratios against the policy's minimum."""
+    return [_impact_ratios(details, grouping) for grouping in details.get("groupings", [])]
+
+
+def selection_rate_svgs(details: Mapping[str, Any]) -> list[str]:
+    """group_fairness: each grouping's selection rates with their confidence intervals."""
+    return [_selection_rates(grouping) for grouping in details.get("groupings", [])]
+
+
+def importance_svgs(details: Mapping[str, Any]) -> list[str]:
+    """explainability: the share of attribution of the 15 most important features."""
+    if not details.get("global_importance"):
+        return []
+    rows = [(row["feature"], float(row["share"])) for row in details["global_importance"][:15]]
+    return [importance_chart(rows, title="Share of the mean absolute SHAP value per feature")]
 
 
 def _impact_ratios(details: Mapping[str, Any], grouping: Mapping[str, Any]) -> str:

@@ -15,6 +15,7 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from audits import actions
 from audits.access import access_run, runs_visible_to
 from audits.api.serializers import ColumnRolesSerializer
+from audits.checks import registry
 from audits.models import AuditRun, Policy, RunStatus, Verdict
 from audits.policies import resolve as resolve_policy
 from audits.portal import charts
@@ -28,15 +29,6 @@ from governance.portal.pagination import paginate
 from governance.trail.log import Actor
 from registry.access import access_version, models_visible_to
 from registry.models import ModelVersion
-
-CHECK_TEMPLATES = {
-    "disparate_impact": "audits/checks/disparate_impact.html",
-    "group_fairness": "audits/checks/group_fairness.html",
-    "performance": "audits/checks/performance.html",
-    "data_quality": "audits/checks/data_quality.html",
-    "explainability": "audits/checks/explainability.html",
-    "adversarial": "audits/checks/adversarial.html",
-}
 
 
 @portal_view(GET="audits:read")
@@ -67,13 +59,19 @@ def run_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _template(name: str) -> str:
+    """The template showing a check's details (its ``template`` in ``audits.checks.registry``), else the generic one."""
+    spec = registry.find(name)
+    return spec.template if spec else registry.GENERIC_TEMPLATE
+
+
 def _run_context(request: HttpRequest, run: AuditRun) -> dict[str, Any]:
     checks = []
     for check in run.checks.all():
         checks.append(
             {
                 "check": check,
-                "template": CHECK_TEMPLATES.get(check.check_name, "audits/checks/generic.html"),
+                "template": _template(check.check_name),
                 "charts": charts.for_run(run, check.check_name, check.details),
             }
         )

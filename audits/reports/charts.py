@@ -13,7 +13,8 @@ so importing this module costs nothing.
 - :func:`robustness_chart`: evasion-attack success within epsilon, random-noise and counterfactual flip rates.
 - :func:`performance_chart`: accuracy, balanced accuracy and F1 overall and per group.
 - :func:`group_shares_chart`: each group's share of the evaluation data.
-- :func:`charts_for_results`: every chart a run's results support, titled and captioned, in report order; with a
+- :func:`charts_for_results`: every chart a run's results support (the group rates, then each registered check's
+  ``report_charts``, ``audits.checks.registry``), titled and captioned, in report order; with a
   ``cache`` (anything with ``get_many``/``set_many``, e.g. Django's cache), a chart is drawn once per
   (results digest, chart, format) and its bytes are reused by every report and page that shows it.
 """
@@ -28,6 +29,8 @@ from dataclasses import dataclass
 from functools import cache as _memoize
 from functools import partial
 from typing import Any, Literal, Protocol
+
+from audits.checks import registry
 
 Format = Literal["png", "svg"]
 
@@ -104,6 +107,12 @@ def _render(figure: Any, fmt: Format) -> bytes | str:
         figure.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
         return out.getvalue().decode("utf-8")
     raise ValueError(f"fmt must be 'png' or 'svg', not {fmt!r}")
+
+
+def draw_figure(fmt: Format, rows: int, paint: Callable[[Any], None]) -> bytes | str:
+    """A chart in the report's style: ``paint(ax)`` draws on the axes of a figure sized for ``rows`` rows; PNG bytes
+    or SVG text, deterministic (for a check's own charts, see :class:`PlannedChart`)."""
+    return _draw(fmt, rows, paint)
 
 
 def _draw(fmt: Format, rows: int, paint: Any) -> bytes | str:
@@ -412,7 +421,12 @@ class ChartCache(Protocol):
 
 
 @dataclass(frozen=True)
-class _Planned:
+class PlannedChart:
+    """A chart a check's results support, not drawn yet: what a check's ``report_charts`` returns
+    (``audits.checks.registry``). ``check`` is the check whose section shows it; ``key`` names it among the run's
+    charts (and in the cache); ``draw(fmt=...)`` renders it, e.g. ``partial(my_chart, details)`` over
+    :func:`draw_figure`."""
+
     key: str
     check: str
     title: str
@@ -466,16 +480,18 @@ def charts_for_results(
     return [Chart(p.key, p.check, p.title, p.caption, images[keys[p.key]]) for p in planned]
 
 
-def _plan(results: Mapping[str, Any]) -> list[_Planned]:
-    """Every chart ``results`` support, not drawn yet: each one's ``draw(fmt)`` renders it."""
-    charts: list[_Planned] = []
+def _plan(results: Mapping[str, Any]) -> list[PlannedChart]:
+    """Every chart ``results`` support, not drawn yet: each one's ``draw(fmt)`` renders it. The group rates come
+    from the group metrics every run records; then each registered check's charts (its ``report_charts``, in the
+    registry's order), for the checks the run has."""
+    charts: list[PlannedChart] = []
     groupings = (results.get("group_metrics") or {}).get("groupings") or {}
     checks = results.get("checks") or {}
     if groupings:
         for metric in ("selection_rate", "true_positive_rate", "false_positive_rate", "precision"):
             label = RATE_LABELS[metric]
             charts.append(
-                _Planned(
+                PlannedChart(
                     key=f"group_rates:{metric}",
                     check="group_fairness",
                     title=f"{label} by group",
@@ -484,72 +500,103 @@ def _plan(results: Mapping[str, Any]) -> list[_Planned]:
                     draw=partial(group_rates_chart, groupings, metric=metric),
                 )
             )
-    if "disparate_impact" in checks and checks["disparate_impact"].get("groupings"):
-        limit = checks["disparate_impact"].get("impact_ratio_min")
-        charts.append(
-            _Planned(
-                key="impact_ratio",
-                check="disparate_impact",
-                title="Impact ratios",
-                caption="Each group's rate divided by the reference group's; red bars are below the minimum of "
-                f"{limit:g} (dashed line)."
-                if limit is not None
-                else "Each group's rate divided by the reference's.",
-                draw=partial(impact_ratio_chart, checks["disparate_impact"]),
-            )
+    for spec in registry.specs():
+        plan = spec.get("report_charts")
+        if plan is not None and isinstance(checks.get(spec.name), Mapping):
+            charts.extend(plan(checks[spec.name]))
+    return charts
+
+
+def plan_impact_ratio(disparate_impact: Mapping[str, Any]) -> list[PlannedChart]:
+    """The impact-ratio chart of ``results["checks"]["disparate_impact"]``, when it has groupings."""
+    if not disparate_impact.get("groupings"):
+        return []
+    limit = disparate_impact.get("impact_ratio_min")
+    return [
+        PlannedChart(
+            key="impact_ratio",
+            check="disparate_impact",
+            title="Impact ratios",
+            caption="Each group's rate divided by the reference group's; red bars are below the minimum of "
+            f"{limit:g} (dashed line)."
+            if limit is not None
+            else "Each group's rate divided by the reference's.",
+            draw=partial(impact_ratio_chart, disparate_impact),
         )
-    if checks.get("performance", {}).get("overall"):
-        charts.append(
-            _Planned(
-                key="performance",
-                check="performance",
-                title="Performance overall and by group",
-                caption="Accuracy, balanced accuracy and F1 overall and for each group.",
-                draw=partial(performance_chart, checks["performance"]),
-            )
+    ]
+
+
+def plan_performance(performance: Mapping[str, Any]) -> list[PlannedChart]:
+    """The performance chart of ``results["checks"]["performance"]``, when it has overall figures."""
+    if not performance.get("overall"):
+        return []
+    return [
+        PlannedChart(
+            key="performance",
+            check="performance",
+            title="Performance overall and by group",
+            caption="Accuracy, balanced accuracy and F1 overall and for each group.",
+            draw=partial(performance_chart, performance),
         )
-    if checks.get("data_quality", {}).get("group_shares"):
-        charts.append(
-            _Planned(
-                key="group_shares",
-                check="data_quality",
-                title="Group shares of the evaluation data",
-                caption="Each group's share of the evaluation rows; red below the policy's minimum share.",
-                draw=partial(group_shares_chart, checks["data_quality"]),
-            )
+    ]
+
+
+def plan_group_shares(data_quality: Mapping[str, Any]) -> list[PlannedChart]:
+    """The group-shares chart of ``results["checks"]["data_quality"]``, when it has group shares."""
+    if not data_quality.get("group_shares"):
+        return []
+    return [
+        PlannedChart(
+            key="group_shares",
+            check="data_quality",
+            title="Group shares of the evaluation data",
+            caption="Each group's share of the evaluation rows; red below the policy's minimum share.",
+            draw=partial(group_shares_chart, data_quality),
         )
-    if checks.get("explainability", {}).get("global_importance"):
+    ]
+
+
+def plan_explainability(explainability: Mapping[str, Any]) -> list[PlannedChart]:
+    """The importance and proxy-association charts of ``results["checks"]["explainability"]``, those it supports."""
+    charts = []
+    if explainability.get("global_importance"):
         charts.append(
-            _Planned(
+            PlannedChart(
                 key="shap_importance",
                 check="explainability",
                 title="Feature importance (mean |SHAP|)",
                 caption="Mean absolute SHAP value of each feature; protected attributes in red, their proxies "
                 "in orange.",
-                draw=partial(shap_importance_chart, checks["explainability"]),
+                draw=partial(shap_importance_chart, explainability),
             )
         )
-    if checks.get("explainability", {}).get("associations"):
+    if explainability.get("associations"):
         charts.append(
-            _Planned(
+            PlannedChart(
                 key="proxy_associations",
                 check="explainability",
                 title="Association of features with protected attributes",
                 caption="Cramér's V between each feature and each protected attribute; orange at or above the proxy "
                 "rule's minimum (dashed line).",
-                draw=partial(proxy_association_chart, checks["explainability"]),
-            )
-        )
-    adversarial = checks.get("adversarial") or {}
-    if (adversarial.get("attack") or {}).get("ran") or (adversarial.get("noise") or {}).get("flip_rate") is not None:
-        charts.append(
-            _Planned(
-                key="robustness",
-                check="adversarial",
-                title="Robustness: decisions changed",
-                caption="Share of decisions changed by the evasion attack within epsilon, by random noise of the same "
-                "size, and by changing only a protected attribute; dashed lines are the policy's maxima.",
-                draw=partial(robustness_chart, adversarial),
+                draw=partial(proxy_association_chart, explainability),
             )
         )
     return charts
+
+
+def plan_robustness(adversarial: Mapping[str, Any]) -> list[PlannedChart]:
+    """The robustness chart of ``results["checks"]["adversarial"]``, when an attack ran or noise was measured."""
+    if not (
+        (adversarial.get("attack") or {}).get("ran") or (adversarial.get("noise") or {}).get("flip_rate") is not None
+    ):
+        return []
+    return [
+        PlannedChart(
+            key="robustness",
+            check="adversarial",
+            title="Robustness: decisions changed",
+            caption="Share of decisions changed by the evasion attack within epsilon, by random noise of the same "
+            "size, and by changing only a protected attribute; dashed lines are the policy's maxima.",
+            draw=partial(robustness_chart, adversarial),
+        )
+    ]

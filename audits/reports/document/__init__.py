@@ -35,7 +35,7 @@ from audits.reports.document.builder import (
     fmt_interval,
     fmt_number,
 )
-from audits.reports.document.checks import CHECK_SECTIONS, CHECK_TITLES, _run_sections
+from audits.reports.document.checks import _run_sections, check_section, check_title
 from audits.reports.document.evidence import _approvals, _data, _model_card, _trail
 from audits.reports.document.regulation_map import (
     EU_AI_ACT,
@@ -46,27 +46,27 @@ from audits.reports.document.regulation_map import (
     _regulation_map,
     regulation_map_rows,
 )
-from audits.reports.document.summary import WHY_IT_MATTERS, _contents, _cover, _summary
+from audits.reports.document.summary import _contents, _cover, _summary, why_it_matters
 
 __all__ = [
-    "CHECK_SECTIONS",
-    "CHECK_TITLES",
     "EU_AI_ACT",
     "MAP_COLUMNS",
     "NIST_AI_RMF",
     "OUTCOME_COLOURS",
     "OUTCOME_WORDS",
     "REGULATION_MAP",
-    "WHY_IT_MATTERS",
     "MapRow",
     "_Builder",
     "_Markup",
     "_regulation_map",
+    "check_section",
+    "check_title",
     "esc",
     "fmt_interval",
     "fmt_number",
     "regulation_map_rows",
     "render_report",
+    "why_it_matters",
 ]
 
 

@@ -1,26 +1,31 @@
-"""One section per audit run: its verdict, inputs and reproduction, one section per check (``CHECK_SECTIONS``,
-titled by ``CHECK_TITLES``) with its thresholds, tables and charts, the groups not judged, the group metrics and, when
-the policy is LL144's, the bias-audit summary."""
+"""One section per audit run: its verdict, inputs and reproduction, one section per check (its ``report_section``,
+titled by its ``title``, both in ``audits.checks.registry``) with its thresholds, tables and charts, the groups not
+judged, the group metrics and, when the policy is LL144's, the bias-audit summary."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from audits.checks import registry
 from audits.checks.facts import group_facts
 from audits.reports.charts import Chart
 from audits.reports.document.builder import OUTCOME_WORDS, _Builder, _Markup, esc, fmt_interval, fmt_number
 from audits.reports.document.ll144 import _ll144
 
-CHECK_TITLES = {
-    "performance": "Performance",
-    "group_fairness": "Group fairness",
-    "disparate_impact": "Disparate impact",
-    "data_quality": "Data quality",
-    "explainability": "Explainability (SHAP)",
-    "adversarial": "Adversarial robustness",
-}
+
+def check_title(name: str) -> str:
+    """The title of a check's section (its ``title`` in ``audits.checks.registry``), or its name when unregistered."""
+    spec = registry.find(name)
+    return spec.title if spec else name
+
+
+def check_section(name: str) -> Callable[[_Builder, Mapping[str, Any]], None]:
+    """The function that lays out a check's tables (its ``report_section``), or the generic table of its fields."""
+    spec = registry.find(name)
+    section = spec.get("report_section") if spec else None
+    return section or _check_generic
 
 
 def _rates_table(b: _Builder, groups: Sequence[Mapping[str, Any]]) -> None:
@@ -86,7 +91,7 @@ def _thresholds(b: _Builder, details: Mapping[str, Any]) -> None:
         b.table(["Threshold", "Value", "Basis (citation)"], rows, widths=(0.3, 0.1, 0.6))
 
 
-def _check_performance(b: _Builder, d: Mapping[str, Any]) -> None:
+def performance_section(b: _Builder, d: Mapping[str, Any]) -> None:
     overall = d.get("overall") or {}
     b.h3("Overall")
     b.table(["Metric", "Value"], [(k.replace("_", " "), fmt_number(v)) for k, v in overall.items()], widths=(0.4, 0.6))
@@ -100,7 +105,7 @@ def _check_performance(b: _Builder, d: Mapping[str, Any]) -> None:
         )
 
 
-def _check_group_fairness(b: _Builder, d: Mapping[str, Any]) -> None:
+def group_fairness_section(b: _Builder, d: Mapping[str, Any]) -> None:
     for grouping in d.get("groupings") or []:
         b.h3(f"Grouping: {grouping['grouping']}")
         summary = grouping.get("summary") or {}
@@ -112,7 +117,7 @@ def _check_group_fairness(b: _Builder, d: Mapping[str, Any]) -> None:
         _rates_table(b, grouping.get("groups") or [])
 
 
-def _check_disparate_impact(b: _Builder, d: Mapping[str, Any]) -> None:
+def disparate_impact_section(b: _Builder, d: Mapping[str, Any]) -> None:
     b.para(
         f"Rate compared: {esc(d.get('rate'))}; minimum impact ratio {fmt_number(d.get('impact_ratio_min'))}.", "small"
     )
@@ -143,7 +148,7 @@ def _check_disparate_impact(b: _Builder, d: Mapping[str, Any]) -> None:
         )
 
 
-def _check_data_quality(b: _Builder, d: Mapping[str, Any]) -> None:
+def data_quality_section(b: _Builder, d: Mapping[str, Any]) -> None:
     missing = d.get("missing_fraction") or {}
     with_missing = [(c, fmt_number(v)) for c, v in missing.items() if v]
     b.h3("Missing values")
@@ -172,7 +177,7 @@ def _check_data_quality(b: _Builder, d: Mapping[str, Any]) -> None:
         b.table(keys, [[fmt_number(row.get(k)) for k in keys] for row in comparison])
 
 
-def _check_explainability(b: _Builder, d: Mapping[str, Any]) -> None:
+def explainability_section(b: _Builder, d: Mapping[str, Any]) -> None:
     coverage = d.get("coverage") or {}
     b.pairs(
         [
@@ -234,7 +239,7 @@ def _counted_because(reason: Mapping[str, Any]) -> str:
     return f"{measure} {fmt_number(reason.get('value'), 2)} with {reason.get('attribute')}"
 
 
-def _check_adversarial(b: _Builder, d: Mapping[str, Any]) -> None:
+def adversarial_section(b: _Builder, d: Mapping[str, Any]) -> None:
     attack = d.get("attack") or {}
     b.h3("Evasion attack")
     b.pairs(
@@ -287,16 +292,6 @@ def _check_generic(b: _Builder, d: Mapping[str, Any]) -> None:
     b.table(["Field", "Value"], rows, widths=(0.4, 0.6))
 
 
-CHECK_SECTIONS = {
-    "performance": _check_performance,
-    "group_fairness": _check_group_fairness,
-    "disparate_impact": _check_disparate_impact,
-    "data_quality": _check_data_quality,
-    "explainability": _check_explainability,
-    "adversarial": _check_adversarial,
-}
-
-
 def _run_sections(b: _Builder, ctx: Mapping[str, Any], charts: Mapping[int, Sequence[Chart]]) -> None:
     for run in ctx["runs"]:
         policy = run["policy"]
@@ -332,13 +327,10 @@ def _run_sections(b: _Builder, ctx: Mapping[str, Any], charts: Mapping[int, Sequ
         check_names = {c["name"] for c in run["checks"]}
         for check in run["checks"]:
             name = check["name"]
-            b.h2(
-                f"{CHECK_TITLES.get(name, name)}: {OUTCOME_WORDS.get(check['outcome'], check['outcome'])} "
-                f"(run #{run['id']})"
-            )
+            b.h2(f"{check_title(name)}: {OUTCOME_WORDS.get(check['outcome'], check['outcome'])} (run #{run['id']})")
             b.para(f"{b.outcome(check['outcome'])}{'' if check['required'] else ' (optional)'}: {esc(check['reason'])}")
             _thresholds(b, check["details"])
-            CHECK_SECTIONS.get(name, _check_generic)(b, check["details"])
+            check_section(name)(b, check["details"])
             for chart in run_charts:
                 if chart.check == name:
                     b.chart(chart)

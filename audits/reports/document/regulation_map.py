@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from audits.reports.document.builder import OUTCOME_WORDS, _Builder, esc
-from audits.reports.document.checks import CHECK_TITLES
+from audits.reports.document.checks import check_title
 from governance.citations import Citation, cite
 
 
@@ -206,7 +206,7 @@ def _evidence_words(checks: Sequence[str], outcomes: Mapping[str, list[str]]) ->
     words = []
     for entry in checks:
         name, _, part = entry.partition(":")
-        title = CHECK_TITLES.get(name, name) + (", counterfactual flip test" if part == "counterfactual" else "")
+        title = check_title(name) + (", counterfactual flip test" if part == "counterfactual" else "")
         if name in outcomes:
             seen = ", ".join(sorted({OUTCOME_WORDS.get(o, o).lower() for o in outcomes[name]}))
             words.append(f"{title} ({seen})")

@@ -6,25 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from audits.checks import registry
 from audits.reports.document.builder import OUTCOME_WORDS, _Builder, esc, fmt_number
-from audits.reports.document.checks import CHECK_TITLES
+from audits.reports.document.checks import check_title
 
-# Why each check matters, in plain words, for the executive summary.
-WHY_IT_MATTERS = {
-    "performance": "A model less accurate than its declared level does not do what its instructions for use claim "
-    "(EU AI Act Art. 15(1) and (3)); every decision it makes is less reliable.",
-    "group_fairness": "Gaps between groups in selection or error rates are possible discrimination, which data "
-    "governance must examine, prevent and mitigate (EU AI Act Art. 10(2)(f)-(g)).",
-    "disparate_impact": "A group selected at less than four fifths of the most selected group's rate is generally "
-    "regarded as evidence of adverse impact (29 CFR 1607.4(D)); NYC Local Law 144 requires impact ratios to be "
-    "published.",
-    "data_quality": "Missing values and under-represented groups make every other figure less reliable "
-    "(EU AI Act Art. 10(2)-(4)).",
-    "explainability": "Deployers must be able to interpret the system's outputs (EU AI Act Art. 13); weight on a "
-    "protected attribute, or on a proxy for one, is a bias to examine.",
-    "adversarial": "Decisions that change under small, deliberate or random changes of the input are a robustness "
-    "and security weakness (EU AI Act Art. 15(4)-(5)).",
-}
+
+def why_it_matters(name: str) -> str:
+    """Why a check matters, in plain words, for the executive summary (its ``why_it_matters`` in
+    ``audits.checks.registry``); "" when it says nothing."""
+    spec = registry.find(name)
+    return spec.why_it_matters if spec else ""
 
 
 def _cover(b: _Builder, ctx: Mapping[str, Any]) -> None:
@@ -120,12 +111,13 @@ def _summary(b: _Builder, ctx: Mapping[str, Any]) -> None:
             b.text("Nothing.")
             continue
         for run, check in entries:
-            title = CHECK_TITLES.get(check["name"], check["name"])
+            title = check_title(check["name"])
             where = f" (run #{run['id']}, {esc(run['policy']['name'])})" if many else ""
             required = "" if check["required"] else " (optional check)"
             b.para(f"<b>{esc(title)}</b>{where}{required}: {esc(check['reason'])}")
-            if outcome != "pass" and check["name"] in WHY_IT_MATTERS:
-                b.para(f"<i>Why it matters:</i> {esc(WHY_IT_MATTERS[check['name']])}", "small")
+            why = why_it_matters(check["name"])
+            if outcome != "pass" and why:
+                b.para(f"<i>Why it matters:</i> {esc(why)}", "small")
         if outcome == "insufficient_evidence":
             b.para(
                 "Insufficient evidence is never a pass: the audit could not judge these (a group too small, an "
