@@ -56,7 +56,61 @@ class StrictSerializer(serializers.Serializer):
         unknown = sorted(set(data) - set(self.fields))
         if unknown:
             raise serializers.ValidationError({name: ["This field is not recognised."] for name in unknown})
-        return super().to_internal_value(data)
+        mistyped = {
+            name: [problem]
+            for name, value in data.items()
+            if not self.fields[name].read_only and (problem := json_type_problem(self.fields[name], value))
+        }
+        try:
+            internal = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            # DRF's own message wins for a field it refuses ("A valid integer is required.").
+            raise serializers.ValidationError({**mistyped, **exc.detail}) from None  # type: ignore[dict-item]
+        if mistyped:
+            raise serializers.ValidationError(mistyped)
+        return internal
+
+
+_JSON_TYPE_NAMES = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array"}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return "an object" if isinstance(value, dict) else _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def json_type_problem(field: serializers.Field, value: Any) -> str | None:
+    """What is wrong with the JSON type of ``value`` for ``field``, or None.
+
+    DRF coerces: a CharField takes 0 as "0", a BooleanField takes 0 or "yes", an IntegerField takes "12". The
+    OpenAPI schema promises a string, a boolean, an integer; a request that breaks the promise is refused (422)
+    rather than silently reinterpreted. ``null`` is left to the field's own ``allow_null``.
+    """
+    if value is None:
+        return None
+    expected: str | None = None
+    if isinstance(field, serializers.BooleanField):
+        expected = None if isinstance(value, bool) else "a boolean"
+    elif isinstance(field, serializers.IntegerField):
+        expected = None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
+    elif isinstance(field, serializers.FloatField):
+        expected = None if isinstance(value, (int, float)) and not isinstance(value, bool) else "a number"
+    elif isinstance(field, (serializers.CharField, serializers.DateTimeField, serializers.DateField)) or (
+        isinstance(field, serializers.ChoiceField) and all(isinstance(key, str) for key in field.choices)
+    ):
+        expected = None if isinstance(value, str) else "a string"
+    elif isinstance(field, serializers.ListField) and isinstance(value, list):
+        for index, item in enumerate(value):
+            if problem := json_type_problem(field.child, item):
+                return f"Item {index}: {problem}"
+    elif isinstance(field, serializers.DictField) and isinstance(value, dict):
+        for key, item in value.items():
+            if problem := json_type_problem(field.child, item):
+                return f"{key}: {problem}"
+    if expected is None:
+        return None
+    return f"Expected {expected}, got {_json_type(value)}."
 
 
 class TeamSerializer(serializers.ModelSerializer):

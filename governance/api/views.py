@@ -136,7 +136,8 @@ class TokenDetail(APIView):
     @extend_schema(request=TokenRevokeSerializer, responses={200: TokenSerializer})
     def delete(self, request: Request, pk: int) -> Response:
         token = get_visible_or_404(tokens_visible_to(request), request.user, request, pk=pk)
-        serializer = TokenRevokeSerializer(data=request.data or {})
+        # An empty body parses as {}; a body that is not an object ([] or false) is refused, not taken as {}.
+        serializer = TokenRevokeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         token = do_revoke_token(token=token, actor=Actor.from_request(request), **serializer.validated_data)
         return Response(TokenSerializer(token).data)
