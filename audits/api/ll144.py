@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from audits.access import access_run
 from audits.ll144 import META_FIELDS, summary_csv
 from audits.ll144_runs import summary_for_run
+from governance.api.negotiation import StrictFormatNegotiation
 
 
 class CsvRenderer(BaseRenderer):
@@ -45,6 +46,7 @@ class AuditLL144Summary(APIView):
 
     required_scopes = {"GET": "audits:read"}
     renderer_classes = [JSONRenderer, CsvRenderer]
+    content_negotiation_class = StrictFormatNegotiation
 
     @extend_schema(
         parameters=[OpenApiParameter(name, str, description=what) for name, (what, _) in META_FIELDS.items()],

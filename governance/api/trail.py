@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from governance.api.negotiation import StrictFormatNegotiation
 from governance.api.serializers import parse_aware_datetime
 from governance.trail.checkpoints import CheckpointRefused, issue_checkpoint, latest_checkpoint
 from governance.trail.keys import published_verifier_keys
@@ -215,6 +216,7 @@ class LatestCheckpoint(APIView):
 
     required_scopes = {"GET": "proofs:read"}
     renderer_classes = [JSONRenderer, SignedNoteRenderer]
+    content_negotiation_class = StrictFormatNegotiation
 
     @extend_schema(responses=CheckpointSerializer)
     def get(self, request: Request) -> Any:
