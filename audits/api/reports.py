@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from audits.access import access_run
 from audits.models import Report
 from audits.reports.access import access_report, reports_visible_to
+from governance.api.negotiation import StrictFormatNegotiation
 from governance.trail.log import Actor
 from registry.access import access_version
 
@@ -25,7 +26,7 @@ class ReportSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model_version.model.name", read_only=True)
     version = serializers.IntegerField(source="model_version.number", read_only=True)
     run = serializers.IntegerField(source="run_id", read_only=True, allow_null=True)
-    created_by: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    created_by: serializers.Field = serializers.SlugRelatedField(allow_null=True, read_only=True, slug_field="username")
     pdf = serializers.SerializerMethodField()
     # Text, not a choice field: the OpenAPI schema has other choice sets named "kind" (consent events).
     kind = serializers.CharField(read_only=True, help_text="run or version")
@@ -54,6 +55,13 @@ class ReportSerializer(serializers.ModelSerializer):
         return reverse("audits-api:report-pdf", kwargs={"pk": report.pk})
 
 
+class ReportListSerializer(serializers.Serializer):
+    """The newest 200 reports (``count`` is how many are listed here), newest first; not paginated."""
+
+    count = serializers.IntegerField()
+    results = ReportSerializer(many=True)
+
+
 def _created(report: Report) -> Response:
     return Response(ReportSerializer(report).data, status=status.HTTP_201_CREATED)
 
@@ -68,7 +76,7 @@ class RunReports(APIView):
 
     required_scopes = {"GET": "audits:read", "POST": "audits:run"}
 
-    @extend_schema(responses=ReportSerializer(many=True))
+    @extend_schema(responses=ReportListSerializer)
     def get(self, request: Request, pk: int) -> Response:
         run = access_run(request.user, pk, request)
         return _listed(reports_visible_to(request.user).filter(run=run))
@@ -86,7 +94,7 @@ class VersionReports(APIView):
 
     required_scopes = {"GET": "audits:read", "POST": "audits:run"}
 
-    @extend_schema(responses=ReportSerializer(many=True))
+    @extend_schema(responses=ReportListSerializer)
     def get(self, request: Request, name: str, number: int) -> Response:
         version = access_version(request.user, name, number, request)
         return _listed(reports_visible_to(request.user).filter(model_version=version, kind="version"))
@@ -126,6 +134,7 @@ class ReportPdf(APIView):
 
     required_scopes = {"GET": "audits:read"}
     renderer_classes = [JSONRenderer, PdfRenderer]
+    content_negotiation_class = StrictFormatNegotiation
 
     @extend_schema(
         responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The signed PDF.")}

@@ -12,7 +12,7 @@ from governance.api.serializers import StrictSerializer
 
 class PolicyVersionSerializer(serializers.ModelSerializer):
     policy = serializers.CharField(source="policy.name", read_only=True)
-    created_by: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    created_by: serializers.Field = serializers.SlugRelatedField(allow_null=True, read_only=True, slug_field="username")
 
     class Meta:
         model = PolicyVersion

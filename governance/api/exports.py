@@ -35,7 +35,7 @@ class ExportSerializer(serializers.ModelSerializer):
 
     model = serializers.CharField(source="model.name", read_only=True)
     version = serializers.SerializerMethodField()
-    recipient: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    recipient: serializers.Field = serializers.SlugRelatedField(allow_null=True, read_only=True, slug_field="username")
     exporter: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="username")
     checkpoint = serializers.SerializerMethodField()
     download = serializers.SerializerMethodField()
@@ -101,7 +101,7 @@ class ShareSerializer(serializers.ModelSerializer):
     model = serializers.SerializerMethodField()
     regulator: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="username")
     created_by: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="username")
-    revoked_by: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    revoked_by: serializers.Field = serializers.SlugRelatedField(allow_null=True, read_only=True, slug_field="username")
     active = serializers.SerializerMethodField()
 
     class Meta:

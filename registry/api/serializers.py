@@ -111,7 +111,7 @@ class ReviewSerializer(serializers.ModelSerializer):
 class DeploymentSerializer(serializers.ModelSerializer):
     version = serializers.IntegerField(source="version.number")
     deployed_by: serializers.Field = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    retired_by: serializers.Field = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    retired_by: serializers.Field = serializers.SlugRelatedField(allow_null=True, slug_field="username", read_only=True)
 
     class Meta:
         model = Deployment
@@ -130,7 +130,9 @@ class DeploymentSerializer(serializers.ModelSerializer):
 class VersionSerializer(serializers.ModelSerializer):
     model: serializers.Field = serializers.SlugRelatedField(slug_field="name", read_only=True)
     created_by: serializers.Field = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    submitted_by: serializers.Field = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    submitted_by: serializers.Field = serializers.SlugRelatedField(
+        allow_null=True, slug_field="username", read_only=True
+    )
     reviews = ReviewSerializer(many=True, read_only=True)
     deployments = DeploymentSerializer(many=True, read_only=True)
 
@@ -193,13 +195,13 @@ class ReasonSerializer(StrictSerializer):
 
 
 class DeploySerializer(StrictSerializer):
-    environment = serializers.ChoiceField(choices=Environment.values, default=Environment.PRODUCTION)
+    environment = serializers.ChoiceField(choices=Environment.choices, default=Environment.PRODUCTION)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     gate_token = serializers.CharField(max_length=8000, required=False, allow_blank=True, default="")
 
 
 class RetireSerializer(StrictSerializer):
-    environment = serializers.ChoiceField(choices=Environment.values, required=False, allow_null=True, default=None)
+    environment = serializers.ChoiceField(choices=Environment.choices, required=False, allow_null=True, default=None)
     reason = serializers.CharField(max_length=2000)
 
 
@@ -263,7 +265,9 @@ class DeliverySerializer(serializers.ModelSerializer):
 class FindingSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="version.model.name", read_only=True)
     version = serializers.IntegerField(source="version.number", read_only=True)
-    resolved_by: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    resolved_by: serializers.Field = serializers.SlugRelatedField(
+        allow_null=True, read_only=True, slug_field="username"
+    )
 
     class Meta:
         model = Finding
