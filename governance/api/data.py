@@ -220,7 +220,22 @@ class DatasetVersionList(generics.ListAPIView):
         dataset = access_dataset(self.request.user, self.kwargs["name"], self.request)
         return DatasetVersion.objects.filter(dataset=dataset).select_related("dataset", "created_by")
 
-    @extend_schema(request=DatasetVersionMetadataSerializer, responses={201: DatasetVersionSerializer})
+    @extend_schema(
+        request={
+            "application/json": DatasetVersionMetadataSerializer,
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "string", "format": "binary", "description": "CSV or Parquet file."},
+                    "metadata": {
+                        "type": "string",
+                        "description": "The DatasetVersionMetadata object, as a JSON string.",
+                    },
+                },
+            },
+        },
+        responses={201: DatasetVersionSerializer},
+    )
     def post(self, request: Request, name: str) -> Response:
         dataset = access_dataset(request.user, name, request)
         upload = request.FILES.get("file")
@@ -358,7 +373,7 @@ class RunCreateSerializer(StrictSerializer):
 
 
 class RunSerializer(serializers.ModelSerializer):
-    team: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="slug")
+    team: serializers.Field = serializers.SlugRelatedField(allow_null=True, read_only=True, slug_field="slug")
     inputs = serializers.SerializerMethodField()
     outputs = serializers.SerializerMethodField()
 

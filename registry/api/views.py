@@ -137,7 +137,19 @@ class VersionList(generics.ListAPIView):
         model = access_model(self.request.user, self.kwargs["name"], self.request)
         return ModelVersion.objects.filter(model=model).select_related("model", "created_by", "submitted_by")
 
-    @extend_schema(request=VersionMetadataSerializer, responses={201: VersionSerializer})
+    @extend_schema(
+        request={
+            "application/json": VersionMetadataSerializer,
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {
+                    "artifact": {"type": "string", "format": "binary", "description": "ONNX or skops model file."},
+                    "metadata": {"type": "string", "description": "The VersionMetadata object, as a JSON string."},
+                },
+            },
+        },
+        responses={201: VersionSerializer},
+    )
     def post(self, request: Request, name: str) -> Response:
         model = access_model(request.user, name, request)
         upload = request.FILES.get("artifact")
@@ -204,7 +216,8 @@ class _Transition(APIView):
 
     def post(self, request: Request, name: str, number: int) -> Response:
         version = access_version(request.user, name, number, request)
-        data = validated(self.serializer_class, request.data or {})
+        # An empty body parses as {}; a body that is not an object ([] or false) is refused, not taken as {}.
+        data = validated(self.serializer_class, request.data)
         action = getattr(actions, f"do_{self.action_name}")
         action(version=version, user=caller(request), actor=Actor.from_request(request), **data)
         version.refresh_from_db()  # actions return different things (deploy: a deployment); show the version
@@ -212,7 +225,13 @@ class _Transition(APIView):
 
 
 def _transition(action_name: str, scope: str, serializer: type, doc: str) -> type[_Transition]:
-    view = type(
+    # A post of each view's own: extend_schema annotates the function it is given, and annotating the shared
+    # _Transition.post documented every transition with the last one's request (retire's).
+    @extend_schema(request=serializer, responses=VersionSerializer)
+    def post(self: _Transition, request: Request, name: str, number: int) -> Response:
+        return _Transition.post(self, request, name, number)
+
+    return type(
         f"{action_name.title()}Version",
         (_Transition,),
         {
@@ -220,10 +239,9 @@ def _transition(action_name: str, scope: str, serializer: type, doc: str) -> typ
             "serializer_class": serializer,
             "action_name": action_name,
             "__doc__": doc,
+            "post": post,
         },
     )
-    view.post = extend_schema(request=serializer, responses=VersionSerializer)(view.post)  # type: ignore[attr-defined]
-    return view
 
 
 SubmitVersion = _transition("submit", "models:write", ReasonSerializer, "Submit a draft for review.")
