@@ -1,0 +1,72 @@
+"""The value vocabulary: a column's values as text (one spelling per number), and the rules that refuse a value
+spelt differently from the label's ('Yes' beside 'yes', '1.0' beside '1') instead of counting it as unfavourable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+def _text(column: Any) -> np.ndarray:
+    """A column's values as strings (missing values as ""), for comparison with the favourable value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_floating(column.type):
+        # 1.0 in a float column is "1" for comparisons with a favourable value given as text.
+        values = column.to_numpy(zero_copy_only=False)
+        return np.array(["" if math.isnan(v) else (str(int(v)) if float(v).is_integer() else repr(v)) for v in values])
+    filled = pc.fill_null(pc.cast(column, pa.string()), "")
+    return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=object).astype(str)
+
+
+def _is_numeric(column: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_integer(column.type) or pa.types.is_floating(column.type))
+
+
+def _numeric_spelling(text: str) -> str:
+    """``text`` written as ``_text`` writes a number of a numeric column ("1.0" -> "1"); other text unchanged."""
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(number):
+        return text
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def _same_value_spelt_differently(value: str, other: str) -> bool:
+    """Whether two different texts look like one value: case or surrounding spaces apart, or one number."""
+    if value == other:
+        return False
+    if value.strip().casefold() == other.strip().casefold():
+        return True
+    try:
+        a, b = float(value), float(other)
+    except ValueError:
+        return False
+    return math.isfinite(a) and a == b
+
+
+def _strangers(found: set[str], vocabulary: Sequence[str]) -> str:
+    """The values of ``found`` outside ``vocabulary``, each with its exact characters (repr), and the value each
+    seems to be a spelling of; "" when there are none."""
+    outside = sorted(found - set(vocabulary))
+    if not outside:
+        return ""
+    shown = []
+    for value in outside[:6]:
+        near = [v for v in vocabulary if _same_value_spelt_differently(value, v)]
+        shown.append(f"{value!r} (a spelling of {near[0]!r}?)" if near else repr(value))
+    more = f" and {len(outside) - 6} more" if len(outside) > 6 else ""
+    return ", ".join(shown) + more
+
+
+def _spelt(values: Sequence[str]) -> str:
+    return ", ".join(repr(v) for v in values)
