@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from governance.celery import app
+from celery import current_app
 
 
 class UnknownJob(LookupError):
@@ -19,7 +19,7 @@ class UnknownJob(LookupError):
 def enqueue(name: str, *args: Any, **kwargs: Any) -> Any:
     """Queue the job ``name`` with these arguments (it runs at once, in process, without a broker)."""
     try:
-        task = app.tasks[name]
+        task = current_app.tasks[name]  # the project's app (governance.celery), current once Django started
     except KeyError:
         raise UnknownJob(f"no background job named {name!r} is registered") from None
     return task.delay(*args, **kwargs)
