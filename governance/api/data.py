@@ -264,9 +264,11 @@ class DatasetVersionDetail(APIView):
         return Response(DatasetVersionSerializer(access_dataset_version(request.user, name, number, request)).data)
 
 
+# 1 to 1000, or empty (as if not given: all the way).
+LINEAGE_DEPTH = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 1000}, {"type": "string", "enum": [""]}]}
 _LINEAGE_PARAMETERS = [
     OpenApiParameter("direction", str, enum=["upstream", "downstream"], description="Default: upstream."),
-    OpenApiParameter("depth", int, description="How many runs deep (default: all)."),
+    OpenApiParameter("depth", LINEAGE_DEPTH, description="How many runs deep (default, or empty: all)."),
 ]
 
 

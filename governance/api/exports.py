@@ -39,6 +39,9 @@ class ExportSerializer(serializers.ModelSerializer):
     exporter: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="username")
     checkpoint = serializers.SerializerMethodField()
     download = serializers.SerializerMethodField()
+    # null until the bundle is built (to_representation below)
+    sha256 = serializers.CharField(read_only=True, allow_null=True)
+    manifest_sha256 = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta:
         model = Export

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.access.permissions import caller
+from governance.api.data import LINEAGE_DEPTH
 from governance.api.parsers import SafeJSONParser, check_json_value
 from governance.api.serializers import callers_team, parse_aware_datetime, validated
 from governance.trail.log import Actor
@@ -156,6 +157,9 @@ class VersionList(generics.ListAPIView):
         data: Any = request.data
         # Multipart: the metadata is a JSON string in the "metadata" field; a JSON body is the metadata itself.
         is_form = upload is not None or (hasattr(data, "getlist") and "metadata" in data)
+        if hasattr(data, "getlist") and not is_form:
+            # A form with neither field (or a body that is no form at all) registers nothing: refused, not read as {}.
+            raise ValidationError({"metadata": ["Send the artifact file, the metadata JSON string, or both."]})
         raw_metadata: Any = data.get("metadata", "{}") if is_form else data
         if isinstance(raw_metadata, str):
             try:
@@ -327,7 +331,7 @@ class VersionLineage(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("direction", str, enum=["upstream", "downstream"], description="Default: upstream."),
-            OpenApiParameter("depth", int, description="How many runs deep (default: all)."),
+            OpenApiParameter("depth", LINEAGE_DEPTH, description="How many runs deep (default, or empty: all)."),
         ],
         responses=dict,
     )
