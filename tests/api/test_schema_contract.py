@@ -47,7 +47,8 @@ from tests.data.conftest import pseudonym
 from tests.registry.conftest import register_model
 
 # Fuzzing-phase examples per operation and role; the coverage phase adds its own finite set (about four fifths of the
-# run). Measured on the project's 2-core machine: 3,830 requests per role, about 70 s of CPU for both roles.
+# run). Measured on the project's 2-core machine: 3,850 requests per role; both roles 50 s when the machine is quiet,
+# 4 to 5.5 minutes while seven other jobs share its two cores.
 MAX_EXAMPLES = 5
 CHECKS = [not_a_server_error, response_schema_conformance, negative_data_rejection]
 SUBJECT = "DE-APPL-0001"
