@@ -3,6 +3,7 @@
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 
@@ -23,6 +24,12 @@ class Pagination(PageNumberPagination):
                 {self.page_size_query_param: [f"Use an integer from 1 to {self.max_page_size}."]}
             )
         return size
+
+    def get_page_number(self, request: Request, paginator: Any) -> Any:
+        """An empty ``page=`` is an invalid page (404, as DRF answers ``page=abc``), not the first one."""
+        if request.query_params.get(self.page_query_param) == "":
+            raise NotFound("Invalid page.")
+        return super().get_page_number(request, paginator)
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         """The bounds the view enforces, stated in the schema (a page number below 1 is a 404, as DRF answers)."""
