@@ -79,7 +79,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "governance.api.middleware.ApiBodyLimitMiddleware",
+    "governance.web.api.middleware.ApiBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -162,7 +162,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env_int("SESSION_HOURS", 12, minimum=1) * 3600
 CSRF_COOKIE_HTTPONLY = True
 # Under /api/ a refused CSRF token answers JSON like every other API error (Django's page elsewhere).
-CSRF_FAILURE_VIEW = "governance.api.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "governance.web.api.errors.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -212,7 +212,7 @@ REST_FRAMEWORK = {
     ],
     # Deny by default: a view that forgets to declare its scopes is refused for everyone.
     "DEFAULT_PERMISSION_CLASSES": ["governance.access.permissions.ScopedPermission"],
-    "DEFAULT_PARSER_CLASSES": ["governance.api.parsers.SafeJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["governance.web.api.parsers.SafeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_CLASSES": [
         "governance.access.throttling.AnonThrottle",
@@ -223,9 +223,9 @@ REST_FRAMEWORK = {
         "user": env_str("API_USER_RATE") or "1200/minute",
         "gate": env_str("GATE_RATE") or "120/minute",
     },
-    "DEFAULT_PAGINATION_CLASS": "governance.api.pagination.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "governance.web.api.pagination.Pagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "governance.api.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "governance.web.api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -416,7 +416,7 @@ EMAIL_HOST = env_str("EMAIL_HOST") or "localhost"
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "assay@localhost"
 # The monitoring tasks live outside the apps' tasks modules; workers import them here.
-CELERY_IMPORTS = ("registry.monitoring.tasks",)
+CELERY_IMPORTS = ("audits.monitoring.tasks",)
 # (monitoring-settings-end)
 
 # --- portal (issue 9) ----------------------------------------------------------------------------------------

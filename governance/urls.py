@@ -21,7 +21,7 @@ urlpatterns = [
     path("", include("governance.portal.urls")),
 ]
 
-handler400 = "governance.api.errors.handler400"
-handler403 = "governance.api.errors.handler403"
-handler404 = "governance.api.errors.handler404"
-handler500 = "governance.api.errors.handler500"
+handler400 = "governance.web.api.errors.handler400"
+handler403 = "governance.web.api.errors.handler403"
+handler404 = "governance.web.api.errors.handler404"
+handler500 = "governance.web.api.errors.handler500"

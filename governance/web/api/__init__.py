@@ -1,0 +1,1 @@
+"""The API plumbing shared by every app: errors, parsers, fields, negotiation, pagination."""

@@ -1,0 +1,1 @@
+"""The portal plumbing shared by every app: access decorator, pagination, SVG charts."""
