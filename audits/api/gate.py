@@ -16,8 +16,8 @@ from audits.api.serializers import ColumnRolesSerializer
 from audits.gate.decisions import PASS, GateDecision, decide
 from governance.access.permissions import caller
 from governance.access.throttling import GateThrottle
-from governance.api.serializers import StrictSerializer, validated
 from governance.trail.log import Actor
+from governance.web.api.fields import StrictSerializer, validated
 from registry.models import Environment, ModelVersion
 
 CLIENT = Path(__file__).resolve().parents[1] / "gate" / "client.py"
@@ -52,7 +52,7 @@ class GateCheckSerializer(StrictSerializer):
 
 
 def _not_found(message: str, names: list[str]) -> Response:
-    from governance.api.errors import error_body
+    from governance.web.api.errors import error_body
 
     return Response(error_body("not_found", message, {"known": names}), status=status.HTTP_404_NOT_FOUND)
 

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from audits.access import access_run
 from audits.ll144 import META_FIELDS, summary_csv
 from audits.ll144_runs import summary_for_run
-from governance.api.negotiation import StrictFormatNegotiation
+from governance.web.api.negotiation import StrictFormatNegotiation
 
 
 class CsvRenderer(BaseRenderer):

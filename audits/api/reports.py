@@ -17,8 +17,8 @@ from rest_framework.views import APIView
 from audits.access import access_run
 from audits.models import Report
 from audits.reports.access import access_report, reports_visible_to
-from governance.api.negotiation import StrictFormatNegotiation
 from governance.trail.log import Actor
+from governance.web.api.negotiation import StrictFormatNegotiation
 from registry.access import access_version
 
 

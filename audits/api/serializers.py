@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from audits.models import AuditRun, CheckResult, Policy, PolicyVersion
-from governance.api.serializers import StrictSerializer
+from governance.web.api.fields import StrictSerializer
 
 
 class PolicyVersionSerializer(serializers.ModelSerializer):

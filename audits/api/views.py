@@ -24,9 +24,9 @@ from audits.api.serializers import (
 )
 from audits.models import Policy
 from governance.access.permissions import caller
-from governance.api.serializers import validated
 from governance.data.access import access_dataset_version
 from governance.trail.log import Actor
+from governance.web.api.fields import validated
 from registry.access import access_version
 
 

@@ -1,5 +1,5 @@
 """Charts of a check's results for the run page: the signed PDF report's own charts (``audits.reports.charts``), so
-the page and the PDF show the same pictures, with the portal's light SVG charts (``governance.portal.svg``) as the
+the page and the PDF show the same pictures, with the portal's light SVG charts (``governance.web.portal.svg``) as the
 fallback when a report chart cannot be drawn.
 
 The report charts are matplotlib SVG; each is embedded as an ``<img>`` (its ids cannot clash with the page's) with
@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from audits.checks import registry
-from governance.portal.svg import importance_chart, rate_chart
+from governance.web.portal.svg import importance_chart, rate_chart
 
 _FIGURE = (
     '<figure><img src="data:image/svg+xml;base64,{}" alt="{}" class="chart">'

@@ -11,7 +11,7 @@ from typing import Any
 
 from django import forms
 
-from governance.portal.access import set_choices
+from governance.web.portal.access import set_choices
 
 
 def _ref(value: str) -> tuple[str, int] | None:

@@ -21,12 +21,12 @@ from audits.policies import resolve as resolve_policy
 from audits.portal import charts
 from audits.portal.forms import AuditTargetForm, ColumnRolesForm
 from governance.access.actions import ActionError
-from governance.api.serializers import validated
 from governance.data.access import access_dataset_version, datasets_visible_to
 from governance.data.models import DatasetVersion
-from governance.portal.access import may, portal_user, portal_view, refusal
-from governance.portal.pagination import paginate
 from governance.trail.log import Actor
+from governance.web.api.fields import validated
+from governance.web.portal.access import may, portal_user, portal_view, refusal
+from governance.web.portal.pagination import paginate
 from registry.access import access_version, models_visible_to
 from registry.models import ModelVersion
 

@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from governance.api.serializers import StrictSerializer
+from governance.web.api.fields import StrictSerializer
 from registry import risk
 from registry.models import (
     MODEL_CARD_SECTIONS,

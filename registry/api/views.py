@@ -17,9 +17,9 @@ from rest_framework.views import APIView
 
 from governance.access.permissions import caller
 from governance.api.data import LINEAGE_DEPTH
-from governance.api.parsers import SafeJSONParser, check_json_value
-from governance.api.serializers import callers_team, parse_aware_datetime, validated
 from governance.trail.log import Actor
+from governance.web.api.fields import callers_team, parse_aware_datetime, validated
+from governance.web.api.parsers import SafeJSONParser, check_json_value
 from registry import actions, risk
 from registry.access import access_model, access_version, models_visible_to
 from registry.api.serializers import (
