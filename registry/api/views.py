@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.access.permissions import caller
-from governance.api.data import LINEAGE_DEPTH
+from governance.data.api.views import LINEAGE_DEPTH
 from governance.trail.log import Actor
 from governance.web.api.fields import callers_team, parse_aware_datetime, validated
 from governance.web.api.parsers import SafeJSONParser, check_json_value
@@ -336,7 +336,7 @@ class VersionLineage(APIView):
         responses=dict,
     )
     def get(self, request: Request, name: str, number: int) -> Response:
-        from governance.api.data import _lineage_params
+        from governance.data.api.views import _lineage_params
         from governance.data.lineage import graph_as_json, traverse
 
         version = access_version(request.user, name, number, request)

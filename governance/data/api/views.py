@@ -11,10 +11,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -22,8 +21,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.access.permissions import caller, caller_scopes
-from governance.api.parsers import SafeJSONParser, check_json_value
-from governance.api.serializers import StrictSerializer, callers_team, parse_aware_datetime, validated
 from governance.data import actions
 from governance.data.access import (
     access_dataset,
@@ -33,19 +30,29 @@ from governance.data.access import (
     datasets_visible_to,
     runs_visible_to,
 )
+from governance.data.api.serializers import (
+    ConsentEventCreateSerializer,
+    ConsentEventSerializer,
+    CoverageSerializer,
+    DatasetCreateSerializer,
+    DatasetSerializer,
+    DatasetVersionMetadataSerializer,
+    DatasetVersionSerializer,
+    LookupSerializer,
+    PersonalDataSerializer,
+    PurposeCreateSerializer,
+    PurposeSerializer,
+    RunCreateSerializer,
+    RunSerializer,
+)
 from governance.data.consent import CoverageTooSmall, coverage_for, subject_states
 from governance.data.lineage import describe_run, graph_as_json, node_id, traverse
-from governance.data.models import (
-    ConsentEvent,
-    ConsentKind,
-    Dataset,
-    DatasetVersion,
-    LegalBasis,
-    LineageRun,
-    Purpose,
-    QualityFinding,
-)
+from governance.data.models import ConsentEvent, DatasetVersion, Purpose
 from governance.trail.log import Actor
+from governance.web.api.fields import callers_team, parse_aware_datetime, validated
+from governance.web.api.parsers import SafeJSONParser, check_json_value
+
+# --- datasets -----------------------------------------------------------------------------------------------------
 
 
 def _json_field(data: Any, name: str) -> Any:
@@ -61,120 +68,6 @@ def _json_field(data: Any, name: str) -> Any:
         raise ValidationError({name: ["The JSON is nested too deeply."]}) from None
     check_json_value(value, where=name)
     return value
-
-
-# --- datasets --------------------------------------------------------------------------------------------------
-
-
-class DatasetSerializer(serializers.ModelSerializer):
-    team: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="slug")
-    created_by: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="username")
-    versions = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Dataset
-        fields = [
-            "name",
-            "team",
-            "description",
-            "openlineage_namespace",
-            "openlineage_name",
-            "created_by",
-            "created_at",
-            "versions",
-        ]
-
-    def get_versions(self, dataset: Dataset) -> int:
-        return dataset.versions.count()
-
-
-class DatasetCreateSerializer(StrictSerializer):
-    name = serializers.SlugField(max_length=100)
-    team = serializers.SlugField(max_length=64)
-    description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
-    openlineage_namespace = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-    openlineage_name = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-
-
-class QualityFindingSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = QualityFinding
-        fields = ["kind", "column", "severity", "measured", "message"]
-
-
-class DatasetVersionSerializer(serializers.ModelSerializer):
-    dataset = serializers.CharField(source="dataset.name", read_only=True)
-    created_by: serializers.Field = serializers.SlugRelatedField(read_only=True, slug_field="username")
-    location = serializers.SerializerMethodField()
-    quality_findings = QualityFindingSerializer(many=True, read_only=True)
-
-    class Meta:
-        model = DatasetVersion
-        fields = [
-            "dataset",
-            "number",
-            "format",
-            "sha256",
-            "size_bytes",
-            "row_count",
-            "schema",
-            "location",
-            "original_name",
-            "delimiter",
-            "source",
-            "licence",
-            "collected_from",
-            "collected_to",
-            "subject_id_column",
-            "label_column",
-            "subject_count",
-            "profile",
-            "quality_findings",
-            "created_by",
-            "created_at",
-        ]
-
-    def get_location(self, version: DatasetVersion) -> str:
-        return version.external_uri or (f"storage:{version.file.name}" if version.file else "")
-
-
-class SchemaColumnSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=200)
-    dtype = serializers.CharField(max_length=100)
-    nullable = serializers.BooleanField(required=False, default=True)
-
-
-class DatasetVersionMetadataSerializer(StrictSerializer):
-    """What describes a version besides its file: provenance, and the columns with a role."""
-
-    external_uri = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", required=False, allow_blank=True, default="")
-    row_count = serializers.IntegerField(
-        required=False, min_value=0, max_value=2**53 - 1, allow_null=True, default=None
-    )
-    schema = serializers.ListField(child=SchemaColumnSerializer(), required=False, default=list, max_length=2000)
-    # Named like DRF's Field.source; the serializer metaclass removes declared fields, so the attribute is intact.
-    source = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")  # type: ignore[assignment]
-    licence = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    collected_from = serializers.DateField(required=False, allow_null=True, default=None)
-    collected_to = serializers.DateField(required=False, allow_null=True, default=None)
-    subject_id_column = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    label_column = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    delimiter = serializers.CharField(max_length=4, required=False, default=",", trim_whitespace=False)
-    missing_markers = serializers.ListField(
-        child=serializers.CharField(max_length=20, allow_blank=True), required=False, default=list, max_length=20
-    )
-
-    def validate_external_uri(self, value: str) -> str:
-        from urllib.parse import urlsplit
-
-        if value and "://" not in value:
-            raise serializers.ValidationError("An external URI needs a scheme, e.g. s3://bucket/path.parquet.")
-        if value and ("@" in urlsplit(value).netloc or any(c in value for c in "\r\n\x00")):
-            raise serializers.ValidationError(
-                "An external URI must not carry credentials (user:password@); the trail keeps it for ever."
-            )
-        return value
 
 
 class DatasetList(generics.ListAPIView):
@@ -266,6 +159,8 @@ class DatasetVersionDetail(APIView):
 
 # 1 to 1000, or empty (as if not given: all the way).
 LINEAGE_DEPTH = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 1000}, {"type": "string", "enum": [""]}]}
+
+
 _LINEAGE_PARAMETERS = [
     OpenApiParameter("direction", str, enum=["upstream", "downstream"], description="Default: upstream."),
     OpenApiParameter("depth", LINEAGE_DEPTH, description="How many runs deep (default, or empty: all)."),
@@ -294,18 +189,6 @@ class DatasetVersionLineage(APIView):
         version = access_dataset_version(request.user, name, number, request)
         direction, depth = _lineage_params(request)
         return Response(graph_as_json(traverse(version, direction=direction, max_depth=depth), user=request.user))
-
-
-class CoverageSerializer(serializers.Serializer):
-    dataset = serializers.CharField()
-    version = serializers.IntegerField()
-    purpose = serializers.CharField()
-    at = serializers.DateTimeField()
-    subjects = serializers.IntegerField()
-    consenting = serializers.IntegerField()
-    withdrawn = serializers.IntegerField()
-    expired = serializers.IntegerField()
-    never_asked = serializers.IntegerField()
 
 
 class DatasetVersionCoverage(APIView):
@@ -341,75 +224,7 @@ class DatasetVersionCoverage(APIView):
         return Response(counts)
 
 
-# --- lineage runs ----------------------------------------------------------------------------------------------
-
-
-class NodeRefSerializer(StrictSerializer):
-    """A dataset version (``dataset``) or, for outputs, a model version (``model``), by name and number."""
-
-    dataset = serializers.SlugField(max_length=100, required=False)
-    model = serializers.SlugField(max_length=100, required=False)
-    version = serializers.IntegerField(min_value=1)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if ("dataset" in attrs) == ("model" in attrs):
-            raise serializers.ValidationError("Name either a dataset or a model.")
-        return attrs
-
-
-class RunCreateSerializer(StrictSerializer):
-    run_id = serializers.UUIDField(required=False, allow_null=True, default=None)
-    job_namespace = serializers.CharField(max_length=500, required=False, default="assay")
-    job_name = serializers.CharField(max_length=500)
-    code_ref = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-    parameters = serializers.DictField(required=False, default=dict)
-    started_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    ended_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    inputs = serializers.ListField(child=NodeRefSerializer(), required=False, default=list, max_length=500)
-    outputs = serializers.ListField(child=NodeRefSerializer(), min_length=1, max_length=500)
-
-    def validate_inputs(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if any("model" in ref for ref in value):
-            raise serializers.ValidationError("Inputs are dataset versions; a model version can only be an output.")
-        return value
-
-
-class RunSerializer(serializers.ModelSerializer):
-    team: serializers.Field = serializers.SlugRelatedField(allow_null=True, read_only=True, slug_field="slug")
-    inputs = serializers.SerializerMethodField()
-    outputs = serializers.SerializerMethodField()
-
-    class Meta:
-        model = LineageRun
-        fields = [
-            "run_id",
-            "job_namespace",
-            "job_name",
-            "code_ref",
-            "parameters",
-            "state",
-            "started_at",
-            "ended_at",
-            "source",
-            "team",
-            "created_at",
-            "inputs",
-            "outputs",
-        ]
-
-    def _side(self, run: LineageRun, direction: str) -> list[str]:
-        return [
-            node_id(link.dataset_version or link.model_version)
-            for link in run.links.filter(direction=direction).select_related(
-                "dataset_version__dataset", "model_version__model"
-            )
-        ]
-
-    def get_inputs(self, run: LineageRun) -> list[str]:
-        return self._side(run, "input")
-
-    def get_outputs(self, run: LineageRun) -> list[str]:
-        return self._side(run, "output")
+# --- lineage runs -------------------------------------------------------------------------------------------------
 
 
 def _resolve(request: Request, ref: dict[str, Any]) -> Any:
@@ -481,19 +296,7 @@ class OpenLineageIntake(APIView):
         )
 
 
-# --- consent ---------------------------------------------------------------------------------------------------
-
-
-class PurposeSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Purpose
-        fields = ["code", "description", "legal_basis", "created_at"]
-
-
-class PurposeCreateSerializer(StrictSerializer):
-    code = serializers.SlugField(max_length=64)
-    description = serializers.CharField(max_length=2000)
-    legal_basis = serializers.ChoiceField(choices=LegalBasis.choices)
+# --- consent ------------------------------------------------------------------------------------------------------
 
 
 class PurposeList(generics.ListAPIView):
@@ -508,61 +311,6 @@ class PurposeList(generics.ListAPIView):
         data = validated(PurposeCreateSerializer, request.data)
         purpose = actions.do_create_purpose(user=caller(request), actor=Actor.from_request(request), **data)
         return Response(PurposeSerializer(purpose).data, status=status.HTTP_201_CREATED)
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """A time that must carry its timezone: a naive time is refused, never assumed to be UTC."""
-
-    def to_internal_value(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return parse_aware_datetime(value, field=self.field_name or "time")
-        return super().to_internal_value(value)
-
-
-class ConsentEventCreateSerializer(StrictSerializer):
-    external_id = serializers.CharField(max_length=500, required=False, allow_blank=False, trim_whitespace=False)
-    pseudonym = serializers.RegexField(r"^[0-9a-f]{64}$", required=False)
-    purpose = serializers.SlugField(max_length=64)
-    kind = serializers.ChoiceField(choices=ConsentKind.choices)
-    occurred_at = AwareDateTimeField()
-    expires_at = AwareDateTimeField(required=False, allow_null=True, default=None)
-    source = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")  # type: ignore[assignment]
-    notice_version = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    controller = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    pii_categories = serializers.ListField(
-        child=serializers.CharField(max_length=100), required=False, default=list, max_length=50
-    )
-    collection_method = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    jurisdiction = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if ("external_id" in attrs) == ("pseudonym" in attrs):
-            raise serializers.ValidationError({"external_id": ["Give external_id or pseudonym (exactly one)."]})
-        return attrs
-
-
-class ConsentEventSerializer(serializers.ModelSerializer):
-    subject = serializers.CharField(source="subject_id")
-    purpose = serializers.CharField(source="purpose.code")
-
-    class Meta:
-        model = ConsentEvent
-        fields = [
-            "id",
-            "subject",
-            "purpose",
-            "kind",
-            "occurred_at",
-            "recorded_at",
-            "expires_at",
-            "source",
-            "notice_version",
-            "controller",
-            "pii_categories",
-            "collection_method",
-            "jurisdiction",
-            "batch",
-        ]
 
 
 def _purpose(code: str) -> Purpose:
@@ -635,11 +383,7 @@ class ConsentBulkImport(APIView):
         )
 
 
-# --- subjects --------------------------------------------------------------------------------------------------
-
-
-class LookupSerializer(StrictSerializer):
-    external_id = serializers.CharField(max_length=500, trim_whitespace=False)
+# --- subjects -----------------------------------------------------------------------------------------------------
 
 
 class SubjectLookup(APIView):
@@ -711,16 +455,6 @@ class SubjectErasure(APIView):
         # need a new version without them; the model versions downstream have findings.
         report = actions.erasure_report(subject)
         return Response({**report, "erased_now": destroyed_now}, status=status.HTTP_200_OK)
-
-
-class PersonalDataSerializer(StrictSerializer):
-    category = serializers.SlugField(max_length=64)
-    data = serializers.DictField()  # type: ignore[assignment]  # a declared field; Serializer.data is intact
-
-    def validate_data(self, value: dict[str, Any]) -> dict[str, Any]:
-        if len(json.dumps(value)) > settings.PERSONAL_RECORD_MAX_BYTES:
-            raise serializers.ValidationError(f"At most {settings.PERSONAL_RECORD_MAX_BYTES} bytes of JSON.")
-        return value
 
 
 class SubjectPersonalData(APIView):

@@ -1,0 +1,1 @@
+"""The data-governance API (datasets, lineage, consent, subjects): serializers, views and routes."""
