@@ -12,6 +12,7 @@ class AuditsConfig(AppConfig):
     def ready(self) -> None:
         # Trail event types register themselves on import; the deployment gate plugs into the registry.
         from audits import events, hooks, tasks  # noqa: F401  (tasks: its jobs are queued by name)
+        from audits.monitoring import events as _monitoring_events  # noqa: F401  (monitoring's trail event types)
         from governance.storage import register_stored_files
 
         register_stored_files("reports", _report_files)

@@ -7,6 +7,12 @@ from typing import Any
 
 from django.conf import settings
 
+from audits.access import runs_visible_to
+from audits.api.monitoring import API_ROUTES
+from audits.models import Verdict
+from audits.monitoring.actions import link_retrained
+from audits.portal.monitoring import PORTAL_ROUTES, monitoring_panel
+from registry import hooks
 from registry.hooks import DEPLOY_TOKEN_CHECKS, DEPLOYMENT_CHECKS
 
 
@@ -67,3 +73,20 @@ def gate_token_blocker(version: Any, environment: str, token: str) -> str | None
 
 if gate_token_blocker not in DEPLOY_TOKEN_CHECKS:
     DEPLOY_TOKEN_CHECKS.append(gate_token_blocker)
+
+
+# Monitoring judges with the audit engine, so it lives in audits; its API, portal panel and batch upload are served
+# on the registry's version pages and under its URL namespaces (the same paths and names as when it lived there).
+def _register_monitoring() -> None:
+    if link_retrained not in hooks.VERSION_REGISTERED:
+        hooks.VERSION_REGISTERED.append(link_retrained)
+    if not hooks.API_ROUTES:
+        hooks.API_ROUTES.extend(API_ROUTES)
+    if not hooks.PORTAL_ROUTES:
+        hooks.PORTAL_ROUTES.extend(PORTAL_ROUTES)
+    hooks.VERSION_PANELS["monitoring"] = monitoring_panel
+    hooks.RUNS_VISIBLE_TO[:] = [runs_visible_to]
+    hooks.VERDICTS[:] = list(Verdict.choices)
+
+
+_register_monitoring()

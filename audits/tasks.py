@@ -24,3 +24,7 @@ def recover_stale_runs() -> list[int]:
     from audits.actions import recover_stale_runs as sweep
 
     return sweep()
+
+
+# Monitoring's jobs live with monitoring; importing them here lets Celery's autodiscovery find them.
+from audits.monitoring.tasks import check_batch, run_due_checks  # noqa: E402, F401

@@ -2,7 +2,7 @@
 implementation, in one run; each side measured in a process of its own (time and peak RSS over that process's
 baseline after imports).
 
-Assay's path (``registry.monitoring.batch.compute``): the reference was profiled once (bin edges, counts, ECDF);
+Assay's path (``audits.monitoring.batch.compute``): the reference was profiled once (bin edges, counts, ECDF);
 the batch is read in chunks of 131,072 rows and only additive counts are kept, so the reference file is never read
 and the batch is never wholly in memory (the decision and group columns for live fairness excepted).
 
@@ -97,7 +97,7 @@ def profile_once(folder: Path) -> float:
     """Profile the reference (done once per configuration in Assay; stored as JSON). Runs in the parent."""
     import pyarrow.parquet as pq
 
-    from registry.monitoring.batch import BatchSpec, profile_reference
+    from audits.monitoring.batch import BatchSpec, profile_reference
 
     start = time.perf_counter()
     profile = profile_reference(pq.read_table(folder / "reference.parquet"), BatchSpec.from_json(_spec()))
@@ -112,7 +112,7 @@ def run_assay(folder: Path) -> dict:
     import sklearn.metrics  # noqa: F401
 
     import audits.checks.disparate_impact  # noqa: F401
-    from registry.monitoring.batch import BatchSpec, FairnessRules, compute
+    from audits.monitoring.batch import BatchSpec, FairnessRules, compute
 
     spec = BatchSpec.from_json(_spec())
     base = _baseline_mb()

@@ -54,6 +54,3 @@ MODEL_CARD_EDITED = register(
 )
 WEBHOOK_ADDED = register("webhook.added", "A webhook was added to a model (its host only).", fields=("model", "host"))
 WEBHOOK_REMOVED = register("webhook.removed", "A webhook was removed from a model.", fields=("model", "host"))
-
-# Monitoring's event types live with monitoring; importing them here registers them whenever the registry loads.
-from registry.monitoring import events as _monitoring_events  # noqa: E402, F401

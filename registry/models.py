@@ -264,7 +264,7 @@ class Finding(models.Model):
         return f"{self.kind} on {self.version_id} ({self.status})"
 
 
-# --- monitoring after deployment (registry/monitoring) ----------------------------------------------------------
+# --- monitoring after deployment (audits/monitoring) ----------------------------------------------------------
 
 
 class ReferenceKind(models.TextChoices):
@@ -280,7 +280,7 @@ class MonitorConfig(models.Model):
     reference = models.ForeignKey("governance.DatasetVersion", on_delete=models.PROTECT, related_name="+")
     reference_kind = models.CharField(max_length=16, choices=ReferenceKind.choices)
     # The batches' column roles: {"features": [{"name", "kind"}], "prediction", "score", "threshold", "favourable",
-    # "label", "protected", "reference_groups"} (registry.monitoring.batch.BatchSpec).
+    # "label", "protected", "reference_groups"} (audits.monitoring.batch.BatchSpec).
     spec = models.JSONField()
     policy = models.CharField(max_length=64, blank=True)  # blank: the one the risk tier requires, else baseline
     profile = models.JSONField()

@@ -32,7 +32,3 @@ def retry_due_webhooks() -> int:
         except Exception:  # one broken delivery must not stop the others
             logging.getLogger("assay.webhooks").exception("webhook delivery %s failed unexpectedly", delivery_id)
     return len(due)
-
-
-# Monitoring's jobs live with monitoring; importing them here lets Celery's autodiscovery find them.
-from registry.monitoring.tasks import check_batch, run_due_checks  # noqa: E402, F401

@@ -677,7 +677,7 @@ CHECKER = textwrap.dedent(
     import pathlib, sys, time
     import django
     django.setup()
-    from registry.monitoring import actions, batch
+    from audits.monitoring import actions, batch
 
     ready = pathlib.Path(sys.argv[2])
 
@@ -695,8 +695,8 @@ CHECKER = textwrap.dedent(
 def test_a_batch_check_whose_worker_was_killed_is_taken_over_after_its_lease(
     cast: Cast, media: Path, unprotected_trail: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    from audits.monitoring import actions as monitoring
     from registry.models import BatchStatus, MonitoringBatch
-    from registry.monitoring import actions as monitoring
     from tests.monitoring import arrange
 
     monkeypatch.setattr(monitoring, "_queue", lambda batch_id: None)  # the child process checks it, not this one

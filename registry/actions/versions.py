@@ -16,7 +16,7 @@ from governance.access.models import User
 from governance.data.actions import DataError, link_training_run, training_datasets_of
 from governance.storage import store_by_hash
 from governance.trail.log import Actor, record_event
-from registry import events
+from registry import events, hooks
 from registry.actions.common import (
     EDITABLE_CARD_STATES,
     RegistryError,
@@ -108,10 +108,9 @@ def do_register_version(
             },
         )
         link_training_run(model_version=version, user=user, actor=actor, datasets=training)
-        # Findings resolved by "retrain" are linked to the version that replaces theirs (monitoring decisions).
-        from registry.monitoring.actions import link_retrained
-
-        link_retrained(version, actor=actor)
+        # Findings resolved by "retrain" are linked to the version that replaces theirs (monitoring registers it).
+        for hook in hooks.VERSION_REGISTERED:
+            hook(version, actor=actor)
     return version
 
 

@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from registry.api import monitoring, views
+from registry import hooks
+from registry.api import views
 
 app_name = "registry-api"
 
@@ -29,10 +30,6 @@ urlpatterns = [
     path(f"{_V}/lineage/prov", views.VersionProv.as_view(), name="version-prov"),
     path(f"{_V}/findings/", views.FindingList.as_view(), name="version-findings"),
     path(f"{_V}/findings/<int:pk>/resolve", views.ResolveFinding.as_view(), name="version-finding-resolve"),
-    # Monitoring (registry/api/monitoring.py)
-    path(f"{_V}/monitoring", monitoring.MonitoringConfigView.as_view(), name="version-monitoring"),
-    path(f"{_V}/batches/", monitoring.BatchList.as_view(), name="version-batches"),
-    path(f"{_V}/batches/<int:batch>/", monitoring.BatchDetail.as_view(), name="version-batch-detail"),
-    path(f"{_V}/batches/<int:batch>/labels", monitoring.BatchLabels.as_view(), name="version-batch-labels"),
-    path(f"{_V}/drift", monitoring.DriftSeries.as_view(), name="version-drift"),
+    # Routes other apps add under this namespace (monitoring's: audits/api/monitoring.py).
+    *hooks.API_ROUTES,
 ]

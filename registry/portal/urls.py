@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from registry import hooks
 from registry.portal import views
 
 app_name = "registry-portal"
@@ -19,7 +20,8 @@ urlpatterns = [
     path(f"{_V}/reject", views.version_reject, name="version-reject"),
     path(f"{_V}/deploy", views.version_deploy, name="version-deploy"),
     path(f"{_V}/retire", views.version_retire, name="version-retire"),
-    path(f"{_V}/batches", views.version_batch_upload, name="version-batch-upload"),
     path(f"{_V}/findings/<int:pk>/resolve", views.finding_resolve, name="finding-resolve"),
     path("approvals/", views.approvals, name="approvals"),
+    # Routes other apps add under this namespace (monitoring's batch upload: audits/portal/monitoring.py).
+    *hooks.PORTAL_ROUTES,
 ]

@@ -7,7 +7,6 @@ and responds, as the API does. A refused action re-renders the page with the act
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 from django.contrib import messages
@@ -17,35 +16,29 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 
-from audits.access import runs_visible_to
-from audits.models import Verdict
 from governance.access.actions import ActionError
 from governance.access.models import Team
 from governance.access.scoping import get_visible_or_404
-from governance.portal.access import may, portal_user, portal_view, refusal
-from governance.portal.pagination import paginate
-from governance.portal.svg import lineage_svg
 from governance.trail.log import Actor
 from governance.trail.models import Event
-from registry import actions
+from governance.web.portal.access import may, portal_user, portal_view, refusal
+from governance.web.portal.pagination import paginate
+from governance.web.portal.svg import lineage_svg
+from registry import actions, hooks
 from registry.access import access_model, access_version, models_visible_to
 from registry.history import deployed_as_of
 from registry.models import (
     Finding,
     FindingStatus,
     ModelVersion,
-    MonitorConfig,
-    MonitoringBatch,
     RegisteredModel,
     RiskTier,
     VersionState,
 )
-from registry.monitoring import actions as monitoring
-from registry.monitoring.series import checked_statistics
 from registry.portal import forms, rules
 
 
-def _version_url(version: ModelVersion) -> str:
+def version_url(version: ModelVersion) -> str:
     return reverse("registry-portal:version-detail", args=[version.model.name, version.number])
 
 
@@ -67,13 +60,13 @@ def model_list(request: HttpRequest) -> HttpResponse:
         models = models.filter(risk_tier=params["tier"])
     if params.get("stage") in VersionState.values:
         models = models.filter(versions__state=params["stage"])
-    if params.get("verdict") in Verdict.values:
+    if params.get("verdict") in {value for value, _label in hooks.VERDICTS}:
         models = models.filter(versions__audit_runs__verdict=params["verdict"])
     page = paginate(request, models.distinct().order_by("name"))
     rows = []
     for model in page:
         latest = model.versions.order_by("-number").first()
-        run = runs_visible_to(request.user).filter(model_version__model=model, status="done").first()
+        run = hooks.runs_visible_to(request.user).filter(model_version__model=model, status="done").first()
         live = {
             d.environment: d.version.number
             for d in model.deployments.filter(retired_at__isnull=True).select_related("version")
@@ -89,7 +82,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
             "teams": teams,
             "tiers": RiskTier.choices,
             "stages": VersionState.choices,
-            "verdicts": Verdict.choices,
+            "verdicts": hooks.VERDICTS,
             "filters": {k: params.get(k, "") for k in ("team", "tier", "stage", "verdict")},
         },
     )
@@ -119,7 +112,7 @@ def model_detail(request: HttpRequest, name: str) -> HttpResponse:
     versions = paginate(request, model.versions.order_by("-number"), param="versions")
     events = paginate(request, _timeline(model), param="events", per_page=15)
     runs = paginate(
-        request, runs_visible_to(request.user).filter(model_version__model=model), param="runs", per_page=10
+        request, hooks.runs_visible_to(request.user).filter(model_version__model=model), param="runs", per_page=10
     )
     findings = Finding.objects.filter(version__model=model, status=FindingStatus.OPEN).select_related("version")
     latest = model.versions.order_by("-number").first()
@@ -236,7 +229,8 @@ def _version_context(request: HttpRequest, version: ModelVersion, **extra: Any) 
         "can_retire": may(request, "models:deploy") and version.state == VersionState.DEPLOYED,
         "can_resolve": may(request, "findings:resolve"),
         "resolve_refusals": {f.pk: rules.resolve_refusal(user, f) for f in findings if f.status == FindingStatus.OPEN},
-        "monitoring": _monitoring(request, version, list(findings)),
+        # Panels other apps add to the version page (monitoring: audits/portal/monitoring.py).
+        **{name: panel(request, version, list(findings)) for name, panel in hooks.VERSION_PANELS.items()},
         "batch_form": extra.pop("batch_form", None) or forms.BatchUploadForm(auto_id="batch_%s"),
         # Several forms share field names on one page: each gets its own element ids (approve_reason, ...).
         "approve_form": extra.pop("approve_form", None) or forms.ReasonForm(auto_id="approve_%s"),
@@ -246,127 +240,11 @@ def _version_context(request: HttpRequest, version: ModelVersion, **extra: Any) 
         "resolve_form": forms.ResolveFindingForm(allow_retire=retire_resolution is None),
         "retire_resolution_refusal": retire_resolution,
         "findings": findings,
-        "runs": runs_visible_to(request.user).filter(model_version=version)[:20],
+        "runs": hooks.runs_visible_to(request.user).filter(model_version=version)[:20],
         "lineage": lineage,
         "can_audit": may(request, "audits:run"),
         **extra,
     }
-
-
-# --- monitoring ----------------------------------------------------------------------------------------------
-
-CHARTED_BATCHES = 30  # the chart and its table show the latest batches; the API serves the whole series
-DRIFT_KINDS = ("feature", "prediction", "score", "label")
-MONITORING_FINDINGS = (
-    "drift_alert",
-    "fairness_alert",
-    "performance_alert",
-    monitoring.ERROR_KIND,
-    monitoring.UNDEPLOYED_KIND,
-)
-
-
-def _monitoring(request: HttpRequest, version: ModelVersion, findings: list[Finding]) -> dict[str, Any]:
-    """The version's monitoring: configuration, batches (with the findings each one opened or extended), and PSI per
-    feature and impact ratio per group over the latest batches, as charts with their tables."""
-    from governance.portal.svg import series_chart
-
-    config = MonitorConfig.objects.filter(version=version).select_related("reference__dataset", "configured_by").first()
-    batches = list(
-        MonitoringBatch.objects.filter(version=version).select_related("received_by").order_by("-number")[:50]
-    )
-    by_batch: dict[int, list[Finding]] = {}
-    for finding in findings:
-        if finding.kind in MONITORING_FINDINGS:  # their details name the batches that raised them
-            for number in (finding.details or {}).get("batches", []):
-                by_batch.setdefault(number, []).append(finding)
-    result: dict[str, Any] = {
-        "config": config,
-        "batches": [{"batch": b, "findings": by_batch.get(b.number, [])} for b in batches],
-        "can_upload": config is not None and may(request, "models:write"),
-    }
-    if config is None:
-        return result
-    thresholds: dict[str, Any] = {}
-    try:
-        thresholds, _rules, result["policy"] = monitoring.monitoring_rules(version, config)
-    except monitoring.MonitoringError as exc:
-        result["policy_error"] = str(exc)
-    numbers = sorted(b.number for b in batches if b.status == "checked")[-CHARTED_BATCHES:]
-    rows = checked_statistics(version, statistics=("psi", "impact_ratio"), batch_numbers=numbers).values_list(
-        "subject", "kind", "statistic", "batch__number", "value", "level"
-    )
-    psi: dict[str, dict[int, tuple[float | None, str]]] = {}
-    ratios: dict[str, dict[int, tuple[float | None, str]]] = {}
-    for subject, kind, statistic, number, value, level in rows:
-        if statistic == "psi" and kind in DRIFT_KINDS:
-            psi.setdefault(subject, {})[number] = (value, level)
-        elif statistic == "impact_ratio" and kind == "group":
-            ratios.setdefault(subject.removeprefix("group:"), {})[number] = (value, level)
-
-    def value_of(key: str) -> float | None:
-        found = thresholds.get(key, {}).get("value")
-        return float(found) if isinstance(found, int | float) else None
-
-    def chart(table: dict[str, dict[int, tuple[float | None, str]]], **kwargs: Any) -> Any:
-        if not table:
-            return None
-        series = [(subject, [(n, cells.get(n, (None, ""))[0]) for n in numbers]) for subject, cells in table.items()]
-        return mark_safe(series_chart(series, **kwargs))  # noqa: S308 - svg.py escapes every text
-
-    psi_lines = [
-        (v, f"{label} {v:g}", alert)
-        for key, label, alert in (("psi_warning", "warning", False), ("psi_alert", "alert", True))
-        if (v := value_of(key)) is not None
-    ]
-    ratio_min = value_of("impact_ratio_alert")
-    result |= {
-        "numbers": numbers,
-        "thresholds": [
-            (key, spec.get("value"), (spec.get("basis") or {}).get("citation", ""))
-            for key, spec in thresholds.items()
-            if isinstance(spec, dict)
-        ],
-        "psi_chart": chart(psi, title=f"PSI per feature over batches, {version}", lines=psi_lines),
-        "psi_rows": [(subject, [cells.get(n, (None, "")) for n in numbers]) for subject, cells in psi.items()],
-        "ratio_chart": chart(
-            ratios,
-            title=f"Impact ratio per group over batches, {version}",
-            lines=[(ratio_min, f"alert below {ratio_min:g}", True)] if ratio_min is not None else [],
-            above_is_bad=False,
-        ),
-        "ratio_rows": [(subject, [cells.get(n, (None, "")) for n in numbers]) for subject, cells in ratios.items()],
-    }
-    return result
-
-
-@portal_view(POST="models:write")
-def version_batch_upload(request: HttpRequest, name: str, number: int) -> HttpResponse:
-    """Send a production batch, through the API's own action (``do_upload_batch``): owners of the team and CI."""
-    version = access_version(request.user, name, number, request)
-    form = forms.BatchUploadForm(request.POST, request.FILES, auto_id="batch_%s")
-    if not form.is_valid():
-        return _invalid(request, version, batch_form=form)
-    upload = form.cleaned_data["file"]
-    try:
-        batch = monitoring.do_upload_batch(
-            version=version,
-            user=portal_user(request),
-            actor=Actor.from_request(request),
-            # TemporaryFileUploadHandler is the only upload handler: the file is on disk, never in memory.
-            file_path=Path(upload.temporary_file_path()),
-            file_name=upload.name,
-            delimiter=form.cleaned_data.get("delimiter") or ",",
-        )
-    except ActionError as exc:
-        return _refused(request, version, exc, batch_form=form)
-    batch.refresh_from_db()
-    outcome = {
-        "checked": f"checked: {batch.alerts} alert(s), {batch.warnings} warning(s)",
-        "error": "its check failed (an error finding is open)",
-    }.get(batch.status, "waiting for its check")
-    messages.success(request, f"Batch {batch.number} received ({batch.rows:,} rows), {outcome}.")
-    return redirect(_version_url(version) + "#monitoring")
 
 
 @portal_view(GET="models:read")
@@ -376,14 +254,14 @@ def version_detail(request: HttpRequest, name: str, number: int) -> HttpResponse
     return render(request, "registry/version_detail.html", _version_context(request, version))
 
 
-def _refused(request: HttpRequest, version: ModelVersion, exc: ActionError, **forms_: Any) -> HttpResponse:
+def version_refused(request: HttpRequest, version: ModelVersion, exc: ActionError, **forms_: Any) -> HttpResponse:
     message, status = refusal(request, exc)
     version.refresh_from_db()
     context = _version_context(request, version, error=message, **forms_)
     return render(request, "registry/version_detail.html", context, status=status)
 
 
-def _invalid(request: HttpRequest, version: ModelVersion, **forms_: Any) -> HttpResponse:
+def version_invalid(request: HttpRequest, version: ModelVersion, **forms_: Any) -> HttpResponse:
     context = _version_context(request, version, error="Please correct the problems marked below.", **forms_)
     return render(request, "registry/version_detail.html", context, status=400)
 
@@ -394,16 +272,16 @@ def version_card(request: HttpRequest, name: str, number: int) -> HttpResponse:
     version = access_version(request.user, name, number, request)
     form = forms.ModelCardForm(request.POST)
     if not form.is_valid():
-        return _invalid(request, version, card_form=form)
+        return version_invalid(request, version, card_form=form)
     changed = {k: v for k, v in form.cleaned_data.items() if v != version.model_card.get(k, "")}
     try:
         actions.do_edit_model_card(
             version=version, user=portal_user(request), actor=Actor.from_request(request), card=changed
         )
     except ActionError as exc:
-        return _refused(request, version, exc, card_form=form)
+        return version_refused(request, version, exc, card_form=form)
     messages.success(request, f"Model card saved ({len(changed)} section{'s' if len(changed) != 1 else ''} changed).")
-    return redirect(_version_url(version))
+    return redirect(version_url(version))
 
 
 _TRANSITIONS: dict[str, tuple[str, type, str]] = {
@@ -425,7 +303,7 @@ def _transition_view(transition: str) -> Any:
         form = form_class(request.POST, auto_id=f"{transition}_%s")
         form_key = f"{transition}_form"
         if not form.is_valid():
-            return _invalid(request, version, **{form_key: form})
+            return version_invalid(request, version, **{form_key: form})
         data = dict(form.cleaned_data)
         if transition == "retire":
             data["environment"] = data.get("environment") or None
@@ -433,10 +311,10 @@ def _transition_view(transition: str) -> Any:
         try:
             action(version=version, user=portal_user(request), actor=Actor.from_request(request), **data)
         except ActionError as exc:
-            return _refused(request, version, exc, **{form_key: form})
+            return version_refused(request, version, exc, **{form_key: form})
         version.refresh_from_db()
         messages.success(request, f"{done} {version} is now {version.get_state_display().lower()}.")
-        return redirect(_version_url(version))
+        return redirect(version_url(version))
 
     view.__name__ = f"version_{transition}"
     view.__doc__ = f"POST: {transition} the version, through registry.actions.do_{transition}."
@@ -467,9 +345,9 @@ def finding_resolve(request: HttpRequest, name: str, number: int, pk: int) -> Ht
             finding=finding, user=portal_user(request), actor=Actor.from_request(request), **form.cleaned_data
         )
     except ActionError as exc:
-        return _refused(request, version, exc)
+        return version_refused(request, version, exc)
     messages.success(request, f"Finding {finding.pk} resolved ({form.cleaned_data['resolution']}).")
-    return redirect(_version_url(version))
+    return redirect(version_url(version))
 
 
 # --- approvals inbox -----------------------------------------------------------------------------------------

@@ -19,10 +19,10 @@ from pypdf import PdfReader
 
 from audits.checks.facts import group_facts
 from audits.models import AuditRun
+from audits.monitoring.batch import BatchSpec, FairnessRules, live_fairness
+from audits.monitoring.judge import judge
 from audits.reports.service import report_for_run
 from governance.trail.log import Actor
-from registry.monitoring.batch import BatchSpec, FairnessRules, live_fairness
-from registry.monitoring.judge import judge
 from tests.conftest import Cast
 from tests.data.conftest import make_dataset, make_file_version
 

@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from audits.monitoring import actions as monitoring
 from governance.access.models import Team
 from governance.data.demo import DEMO_FEATURES
 from governance.trail.log import Actor
 from registry import actions as registry
 from registry.models import ModelVersion
-from registry.monitoring import actions as monitoring
 from tests.monitoring.data import german_csv, german_table
 
 FEATURES = DEMO_FEATURES  # the demo model's inputs

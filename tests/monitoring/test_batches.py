@@ -14,13 +14,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from sklearn import metrics
 
+from audits.monitoring import actions as monitoring
+from audits.monitoring.actions import MonitoringError
 from governance.data.models import DatasetVersion
 from governance.trail.log import Actor
 from governance.trail.models import Event
 from registry import actions as registry
 from registry.models import BatchStatus, Finding, MonitoringBatch
-from registry.monitoring import actions as monitoring
-from registry.monitoring.actions import MonitoringError
 from tests.api import assert_error
 from tests.conftest import Cast
 from tests.monitoring import arrange

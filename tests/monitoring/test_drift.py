@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from registry.monitoring import drift
+from audits.monitoring import drift
 
 
 def _numeric(reference: np.ndarray, batch: np.ndarray, **options: int) -> dict:

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from registry.monitoring.batch import BatchSpec, FairnessRules, live_fairness
-from registry.monitoring.judge import ALERT, INSUFFICIENT, OK, judge
+from audits.monitoring.batch import BatchSpec, FairnessRules, live_fairness
+from audits.monitoring.judge import ALERT, INSUFFICIENT, OK, judge
 
 THRESHOLDS = {"impact_ratio_alert": {"value": 0.8, "operator": ">=", "basis": {"text": "t", "citation": "c"}}}
 

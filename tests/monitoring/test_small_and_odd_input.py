@@ -13,15 +13,15 @@ import pyarrow as pa
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from audits.monitoring import drift
+from audits.monitoring.actions import MonitoringError, do_upload_batch
+from audits.monitoring.batch import BatchError, BatchSpec, check_delimiter, profile_reference
+from audits.monitoring.judge import INSUFFICIENT, judge
 from audits.policies import builtin_policies, load_policy
 from governance.data.models import DatasetVersion
 from governance.trail.log import Actor
 from governance.trail.models import Event
 from registry.models import DriftStatistic, Finding, MonitoringBatch
-from registry.monitoring import drift
-from registry.monitoring.actions import MonitoringError, do_upload_batch
-from registry.monitoring.batch import BatchError, BatchSpec, check_delimiter, profile_reference
-from registry.monitoring.judge import INSUFFICIENT, judge
 from tests.api import assert_error
 from tests.conftest import Cast
 from tests.monitoring import arrange

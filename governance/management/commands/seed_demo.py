@@ -28,6 +28,7 @@ from audits.actions import do_start_audit, ensure_builtin_policies
 from audits.checks.base import PASS
 from audits.gate.decisions import required_policy
 from audits.models import AuditRun, Report, RunStatus
+from audits.monitoring import actions as monitoring
 from audits.policies import resolve as resolve_policy
 from audits.reports.service import report_for_run
 from governance.access.actions import do_create_user, do_issue_token
@@ -53,7 +54,6 @@ from governance.trail.checkpoints import issue_checkpoint, latest_checkpoint
 from governance.trail.log import Actor, tree_size
 from registry import actions as registry
 from registry.models import ModelVersion, RegisteredModel, Review, VersionState
-from registry.monitoring import actions as monitoring
 
 DEMO_PASSWORD = "assay-demo-2026"  # noqa: S105 - development only: the command refuses to run with DEBUG off
 

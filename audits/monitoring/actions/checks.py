@@ -16,6 +16,20 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from audits.monitoring import events
+from audits.monitoring.actions.common import (
+    ERROR_KIND,
+    MonitoringError,
+    _config,
+    _open_finding,
+    _policy_document,
+    _ref,
+    _stored_path,
+    logger,
+)
+from audits.monitoring.actions.findings import _alert_json, _email, _finding_for_alert
+from audits.monitoring.batch import BatchError, BatchSpec, FairnessRules
+from audits.monitoring.judge import cause_for, judge
 from governance.leases import Heartbeat
 from governance.trail.leaf import text_commitment
 from governance.trail.log import Actor, record_event
@@ -27,20 +41,6 @@ from registry.models import (
     MonitorConfig,
     MonitoringBatch,
 )
-from registry.monitoring import events
-from registry.monitoring.actions.common import (
-    ERROR_KIND,
-    MonitoringError,
-    _config,
-    _open_finding,
-    _policy_document,
-    _ref,
-    _stored_path,
-    logger,
-)
-from registry.monitoring.actions.findings import _alert_json, _email, _finding_for_alert
-from registry.monitoring.batch import BatchError, BatchSpec, FairnessRules
-from registry.monitoring.judge import cause_for, judge
 from registry.webhooks import queue_deliveries
 
 
@@ -100,7 +100,7 @@ def execute_check(batch_id: int, *, now: dt.datetime | None = None) -> Monitorin
 
     While it runs, a heartbeat (governance.leases) extends its lease every quarter lease, so only a check whose
     worker died is taken over by the next sweep (``due_batches``), never one that is merely long."""
-    from registry.monitoring.batch import compute
+    from audits.monitoring.batch import compute
 
     if not _claim(batch_id, now):
         return MonitoringBatch.objects.get(pk=batch_id)
@@ -193,7 +193,7 @@ def _store(batch: MonitoringBatch, config: MonitorConfig, results: dict, judgeme
 def _statistic_row(row: Mapping[str, Any]) -> dict[str, Any]:
     import math
 
-    from registry.monitoring.drift import cut_label
+    from audits.monitoring.drift import cut_label
 
     def number(value: Any) -> float | None:
         return float(value) if isinstance(value, int | float) and math.isfinite(value) else None

@@ -8,6 +8,13 @@ from typing import Any
 
 from django.conf import settings
 
+from audits.monitoring import events
+from audits.monitoring.actions.common import (
+    _open_finding,
+    _ref,
+    logger,
+)
+from audits.monitoring.judge import Alert
 from governance.access.models import User
 from governance.trail.log import Actor, record_event
 from registry.models import (
@@ -16,13 +23,6 @@ from registry.models import (
     ModelVersion,
     MonitoringBatch,
 )
-from registry.monitoring import events
-from registry.monitoring.actions.common import (
-    _open_finding,
-    _ref,
-    logger,
-)
-from registry.monitoring.judge import Alert
 from registry.webhooks import queue_deliveries
 
 

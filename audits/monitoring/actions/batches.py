@@ -9,6 +9,18 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from audits.monitoring import events
+from audits.monitoring.actions.common import (
+    UNDEPLOYED_KIND,
+    MonitoringError,
+    _config,
+    _open_finding,
+    _ref,
+    _require_writer,
+    logger,
+)
+from audits.monitoring.batch import BatchError, BatchSpec, check_delimiter
+from audits.monitoring.judge import cause_for
 from governance.access.models import User
 from governance.data.models import DatasetVersion
 from governance.jobs import enqueue
@@ -19,18 +31,6 @@ from registry.models import (
     MonitorConfig,
     MonitoringBatch,
 )
-from registry.monitoring import events
-from registry.monitoring.actions.common import (
-    UNDEPLOYED_KIND,
-    MonitoringError,
-    _config,
-    _open_finding,
-    _ref,
-    _require_writer,
-    logger,
-)
-from registry.monitoring.batch import BatchError, BatchSpec, check_delimiter
-from registry.monitoring.judge import cause_for
 
 
 def _delimiter(delimiter: str) -> str:
@@ -96,7 +96,7 @@ def do_upload_batch(
     config = _config(version)
     delimiter = _delimiter(delimiter)
     fmt = _inspect_upload(file_path, file_name, max_bytes=settings.MONITORING_BATCH_MAX_BYTES)
-    from registry.monitoring.batch import validate
+    from audits.monitoring.batch import validate
 
     spec = BatchSpec.from_json(config.spec)
     try:
@@ -163,7 +163,7 @@ def do_add_labels(
         raise MonitoringError("The monitoring configuration names no label column.", field="label")
     delimiter = _delimiter(delimiter)
     fmt = _inspect_upload(file_path, file_name, max_bytes=settings.MONITORING_BATCH_MAX_BYTES)
-    from registry.monitoring.batch import count_label_rows
+    from audits.monitoring.batch import count_label_rows
 
     try:
         rows = count_label_rows(file_path, fmt=fmt, spec=spec, delimiter=delimiter)
@@ -199,7 +199,7 @@ def do_add_labels(
 
 
 def _queue(batch_id: int) -> None:
-    try:  # registry.monitoring.tasks runs it (queued by name: that module imports this package)
+    try:  # audits.monitoring.tasks runs it (queued by name: that module imports this package)
         enqueue("registry.monitoring.check_batch", batch_id)
     except Exception:  # the sweep (manage.py monitor, beat) picks it up: a queueing failure loses nothing
         logger.exception("the check of batch %s could not be queued; the sweep will run it", batch_id)

@@ -8,7 +8,7 @@ from celery import shared_task
 @shared_task(name="registry.monitoring.check_batch")
 def check_batch(batch_id: int) -> str:
     """Check one batch (a no-op when it is not due or someone else is checking it)."""
-    from registry.monitoring.actions import execute_check
+    from audits.monitoring.actions import execute_check
 
     return execute_check(batch_id).status
 
@@ -16,6 +16,6 @@ def check_batch(batch_id: int) -> str:
 @shared_task(name="registry.monitoring.run_due_checks")
 def run_due_checks() -> dict[str, int]:
     """Every due check: what ``python manage.py monitor`` runs."""
-    from registry.monitoring.actions import run_due_checks as sweep
+    from audits.monitoring.actions import run_due_checks as sweep
 
     return sweep()

@@ -8,12 +8,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from audits.monitoring.actions import do_upload_batch, execute_check
 from governance.access.actions import ActionError
 from governance.access.models import User
 from governance.access.roles import Role
 from governance.trail.log import Actor
 from registry.models import ModelVersion
-from registry.monitoring.actions import do_upload_batch, execute_check
 
 
 class Command(BaseCommand):
@@ -55,7 +55,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         batch = execute_check(batch.pk)  # a no-op when the in-process job checked it already
         if options["json"]:
-            from registry.api.monitoring import BatchDetailSerializer
+            from audits.api.monitoring import BatchDetailSerializer
 
             self.stdout.write(json.dumps(BatchDetailSerializer(batch).data, default=str, indent=2))
             return

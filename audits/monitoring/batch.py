@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from audits.engine import json_safe
-from registry.monitoring import drift
+from audits.monitoring import drift
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 FAVOURABLE, UNFAVOURABLE = "favourable", "unfavourable"

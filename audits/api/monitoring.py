@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
@@ -23,15 +24,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audits.monitoring import actions
+from audits.monitoring.batch import BatchError, check_delimiter
 from governance.access.permissions import caller
 from governance.access.scoping import get_visible_or_404
-from governance.api.parsers import SafeJSONParser
-from governance.api.serializers import StrictSerializer, validated
 from governance.trail.log import Actor
+from governance.web.api.fields import StrictSerializer, validated
+from governance.web.api.parsers import SafeJSONParser
 from registry.access import access_version
 from registry.models import MonitorConfig, MonitoringBatch, ReferenceKind
-from registry.monitoring import actions
-from registry.monitoring.batch import BatchError, check_delimiter
 
 
 class _DatasetRef(StrictSerializer):
@@ -285,7 +286,7 @@ class DriftSeries(APIView):
         responses=dict,
     )
     def get(self, request: Request, name: str, number: int) -> Response:
-        from registry.monitoring.series import checked_statistics
+        from audits.monitoring.series import checked_statistics
 
         version = access_version(request.user, name, number, request)
         subject = request.query_params.get("feature", "")
@@ -314,3 +315,15 @@ class DriftSeries(APIView):
                 }
             )
         return Response({"model": name, "version": number, "feature": subject, "series": series})
+
+
+_V = "models/<slug:name>/versions/<int:number>"
+
+# Served under the registry API's namespace (registry-api:version-monitoring, ...), at the same paths as before.
+API_ROUTES = [
+    path(f"{_V}/monitoring", MonitoringConfigView.as_view(), name="version-monitoring"),
+    path(f"{_V}/batches/", BatchList.as_view(), name="version-batches"),
+    path(f"{_V}/batches/<int:batch>/", BatchDetail.as_view(), name="version-batch-detail"),
+    path(f"{_V}/batches/<int:batch>/labels", BatchLabels.as_view(), name="version-batch-labels"),
+    path(f"{_V}/drift", DriftSeries.as_view(), name="version-drift"),
+]

@@ -10,6 +10,16 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from audits.monitoring import events
+from audits.monitoring.actions.common import (
+    MonitoringError,
+    _policy_document,
+    _ref,
+    _require_writer,
+    _stored_path,
+    logger,
+)
+from audits.monitoring.batch import NUMERIC, BatchError, BatchSpec
 from governance.access.models import User
 from governance.data.models import Dataset, DatasetVersion
 from governance.trail.log import Actor, record_event
@@ -18,16 +28,6 @@ from registry.models import (
     MonitorConfig,
     ReferenceKind,
 )
-from registry.monitoring import events
-from registry.monitoring.actions.common import (
-    MonitoringError,
-    _policy_document,
-    _ref,
-    _require_writer,
-    _stored_path,
-    logger,
-)
-from registry.monitoring.batch import NUMERIC, BatchError, BatchSpec
 
 
 def _reference_of(version: ModelVersion, user: User, kind: str, reference: DatasetVersion | None) -> DatasetVersion:
@@ -197,7 +197,7 @@ def do_configure_monitoring(
         "reference_groups": dict(reference_groups or {}),
     }
     spec = BatchSpec.from_json(spec_json)
-    from registry.monitoring.batch import profile_reference
+    from audits.monitoring.batch import profile_reference
 
     has_decisions = (prediction and prediction in table.column_names) or (score and score in table.column_names)
     model_decisions = None if has_decisions else _model_decisions(version, table, spec)

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from registry.monitoring.actions import run_due_checks
+from audits.monitoring.actions import run_due_checks
 
 
 class Command(BaseCommand):
