@@ -2,10 +2,12 @@
 
 Wording of Regulation (EU) 2024/1689 is quoted from the text named in each record's ``version``. Provisions that
 Regulation (EU) 2026/1744 (the "Digital Omnibus on AI") inserted carry that act's version. Quotations were read,
-on 6.12.2026, from the EUR-Lex consolidated text 02024R1689-20260727 (Art. 5, Art. 6, Annex III) and, for Art.
-49(2) and Art. 50, from the 2024 text as quoted identically by several independent sources; ``text_is_quotation``
-is False where the text is our summary. To correct a wording or a date, change it here: every page, report and
-stored classification cites by id.
+on 6.12.2026, from a public repository's copy of the EUR-Lex consolidated text 02024R1689-20260727 (Art. 5, Art. 6,
+Annex III), cross-checked against other secondary copies, and, for Art. 49(2) and Art. 50, from the 2024 text as
+quoted identically by several independent sources. Neither the Official Journal nor EUR-Lex itself was read: the
+amending act's text, date and numbering are unverified against the OJ. ``text_is_quotation`` is False where the
+text is our summary. To correct a wording or a date, change it here: every page, report and stored
+classification cites by id. (Over 600 lines on purpose: it is data, one record per provision.)
 """
 
 from __future__ import annotations
