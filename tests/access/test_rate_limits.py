@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -70,16 +71,24 @@ def hammer(clock: Clock, scope: str, *, threads: int = 8, each: int = 20) -> int
 
 @pytest.fixture(params=["local-memory", "redis"])
 def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    # Each use counts under its own key prefix and removes only its own keys: the Redis database is shared with
+    # the other test worker (and the job tests' broker), so flushing it here let a concurrent test's flush reset
+    # this count mid-hammer (75 let through against a limit of 25 in one CI run).
+    prefix = f"rate-limit-test-{uuid.uuid4().hex}"
     if request.param == "local-memory":
-        config = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "rate-limit-test"}
+        config = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": prefix}
     else:
         if not REDIS_URL:
             pytest.skip("set ASSAY_TEST_REDIS_URL (CI does) to count against a real Redis")
-        config = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        config = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": prefix}
     with override_settings(CACHES={"default": config}):
-        caches["default"].clear()
         yield request.param
-        caches["default"].clear()
+        if request.param == "redis":
+            client = caches["default"]._cache.get_client(write=True)
+            for key in client.scan_iter(match=f"{prefix}:*"):
+                client.delete(key)
+        else:
+            caches["default"].clear()
 
 
 def test_concurrent_requests_never_pass_more_than_the_limit(backend: str) -> None:
