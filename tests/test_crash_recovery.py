@@ -696,10 +696,11 @@ def test_a_batch_check_whose_worker_was_killed_is_taken_over_after_its_lease(
     cast: Cast, media: Path, unprotected_trail: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from audits.monitoring import actions as monitoring
+    from audits.monitoring.actions import batches
     from registry.models import BatchStatus, MonitoringBatch
     from tests.monitoring import arrange
 
-    monkeypatch.setattr(monitoring, "_queue", lambda batch_id: None)  # the child process checks it, not this one
+    monkeypatch.setattr(batches, "_queue", lambda batch_id: None)  # the child process checks it, not this one
     version = arrange.monitored_demo_version(cast)
     batch = arrange.upload(cast, version, arrange.batch_csv())
     ready = tmp_path / "ready"
