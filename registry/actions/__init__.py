@@ -3,8 +3,9 @@
 One module per aggregate: ``models`` (registering models, risk classification), ``versions`` (registering versions,
 model cards), ``lifecycle`` (submit, approve, reject, deploy, retire, and why each is refused), ``findings``
 (resolving them), ``webhooks`` (adding and removing them); ``common`` holds the refusal type, the state machine and
-the helpers they share. This package re-exports every name its importers use, so ``from registry import actions``
-keeps working.
+the helpers they share. This package re-exports the public API of its modules (the ``do_*`` actions, their
+``*_refusal`` questions, the rules' tables and :class:`RegistryError`), so ``from registry import actions`` keeps
+working; a test that replaces a name patches the module that uses it (``registry.actions.lifecycle``), not this package.
 
 The lifecycle is an explicit state machine (``TRANSITIONS``). Separation of duties lives here, not in the views,
 so the API, the portal, the admin and management commands all obey it:
@@ -22,12 +23,6 @@ succeed from the same state.
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
-
-from governance.trail.log import record_event
-from registry.actions import common, findings, lifecycle, models, versions, webhooks
 from registry.actions.common import (
     APPROVERS,
     DEPLOYERS,
@@ -59,7 +54,6 @@ from registry.actions.models import (
 )
 from registry.actions.versions import card_refusal, do_edit_model_card, do_register_version, store_artifact
 from registry.actions.webhooks import do_add_webhook, do_remove_webhook
-from registry.models import RegisteredModel
 
 __all__ = [
     "APPROVERS",
@@ -69,7 +63,6 @@ __all__ = [
     "RISK_RECLASSIFIED",
     "SUBMITTERS",
     "TRANSITIONS",
-    "RegisteredModel",
     "RegistryError",
     "approval_refusal",
     "card_refusal",
@@ -88,7 +81,6 @@ __all__ = [
     "do_retire",
     "do_submit",
     "do_update_model",
-    "record_event",
     "resolve_refusal",
     "retire_refusal",
     "retire_resolution_refusal",
@@ -96,20 +88,3 @@ __all__ = [
     "submit_refusal",
     "transition_refusal",
 ]
-
-_SUBMODULES = (common, models, versions, lifecycle, findings, webhooks)
-
-
-class _Package(types.ModuleType):
-    """Setting a name on the package sets it in each submodule that holds it too, as it did when the actions were one
-    module: a test's ``monkeypatch.setattr(registry.actions, "record_event", ...)`` reaches every action (and its
-    undo restores every one). Drop this once callers patch the submodule they mean."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, value)
-        for module in _SUBMODULES:
-            if name in vars(module):
-                setattr(module, name, value)
-
-
-sys.modules[__name__].__class__ = _Package

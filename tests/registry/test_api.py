@@ -1083,17 +1083,15 @@ def test_acting_as_a_read_only_token_of_the_submitter_changes_nothing(
 
 def test_a_name_taken_at_the_same_moment_is_a_conflict_not_a_crash(cast: Cast, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two registrations of one name both pass the existence check; the database's uniqueness decides."""
-    from registry import actions as registry_actions
-
     register_model(cast, "minimal", name="twin")
-    real_filter = registry_actions.RegisteredModel.objects.filter
+    real_filter = RegisteredModel.objects.filter
 
     class SawNothing:
         def exists(self) -> bool:
             return False  # as the second of two concurrent requests would have seen it
 
     monkeypatch.setattr(
-        registry_actions.RegisteredModel.objects,
+        RegisteredModel.objects,
         "filter",
         lambda **kw: SawNothing() if kw == {"name": "twin"} else real_filter(**kw),
     )

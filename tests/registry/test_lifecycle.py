@@ -19,9 +19,11 @@ from django.db import connections, transaction
 from governance.access.actions import ActionError
 from governance.access.models import User
 from governance.access.roles import Role
+from governance.trail import log
 from governance.trail.models import Event
 from registry import actions
-from registry.actions import RegistryError
+from registry.actions import RegistryError, common, findings, versions, webhooks
+from registry.actions import models as model_actions
 from registry.models import Deployment, ModelVersion, RegisteredModel, Review
 from tests.api import db_state, events_since, last_seq
 from tests.conftest import Cast, Member, sha256_text
@@ -692,7 +694,7 @@ def test_when_the_event_cannot_be_recorded_the_change_is_undone(
 ) -> None:
     scenario, events = case
     call = SCENARIOS[scenario](Arranged(cast, make_version, walk))
-    real_record_event = actions.record_event
+    real_record_event = log.record_event
     calls: list[str] = []
 
     def record_event(event_type: Any, **kwargs: Any) -> Any:
@@ -701,7 +703,8 @@ def test_when_the_event_cannot_be_recorded_the_change_is_undone(
             raise TrailDown(event_type.name)
         return real_record_event(event_type, **kwargs)
 
-    monkeypatch.setattr(actions, "record_event", record_event)
+    for module in (common, model_actions, versions, findings, webhooks):  # every action module that records
+        monkeypatch.setattr(module, "record_event", record_event)
     before, seq = db_state(), last_seq()
 
     with pytest.raises(TrailDown):
