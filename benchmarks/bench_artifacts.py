@@ -31,7 +31,8 @@ from skl2onnx import to_onnx
 from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import RandomForestClassifier
 
-from registry.artifacts import ArtifactError, _sha256_file, inspect_artifact
+from registry.artifacts import ArtifactError, inspect_artifact
+from registry.artifacts.sniff import _sha256_file  # hashes as an upload is hashed
 
 MAX_BYTES = 2 * 1024**3
 

@@ -24,23 +24,17 @@ One module per concern: ``common`` (the refusal, the limits and the settings the
 (recognising a file by its bytes), ``bounds`` (archive and ONNX graph limits, checked before anything is unpacked or
 built), ``onnx`` and ``skops`` (inspecting, loading and scoring each format), ``fitted_state`` (checks of a loaded
 skops model's native structures), ``predictors`` (the interface of a loaded model and its class probabilities) and
-``entry`` (:func:`inspect_artifact`, :func:`load_predictor`). This package re-exports the names its importers use,
-so ``from registry.artifacts import ...`` keeps working.
+``entry`` (:func:`inspect_artifact`, :func:`load_predictor`). This package re-exports their public API (the names
+below), so ``from registry.artifacts import ...`` keeps working; a test that replaces a name patches the module that
+uses it (``registry.artifacts.sniff``), not this package.
 """
 
 from __future__ import annotations
 
-import builtins
-import sys
-import types
-from typing import Any
-
-from registry.artifacts import bounds, common, entry, fitted_state, onnx, predictors, skops, sniff
 from registry.artifacts.common import ERROR_CODES, ArtifactError, ArtifactLimits, InspectedArtifact, use_settings
 from registry.artifacts.entry import inspect_artifact, load_predictor
 from registry.artifacts.predictors import Predictor, ProbabilitiesUnavailable, label_text
 from registry.artifacts.skops import SKOPS_ALLOWED_TYPES
-from registry.artifacts.sniff import _sha256_file  # benchmarks/bench_artifacts.py hashes as an upload is hashed
 
 __all__ = [
     "ERROR_CODES",
@@ -50,33 +44,8 @@ __all__ = [
     "InspectedArtifact",
     "Predictor",
     "ProbabilitiesUnavailable",
-    "_sha256_file",
     "inspect_artifact",
     "label_text",
     "load_predictor",
     "use_settings",
 ]
-
-_SUBMODULES = (common, predictors, sniff, bounds, fitted_state, onnx, skops, entry)
-
-
-class _Package(types.ModuleType):
-    """Setting a name on the package sets it in each submodule that holds it too, as it did when the artifacts were
-    one module; a built-in no submodule holds (a test's ``monkeypatch.setattr(artifacts, "open", ...)``) is set in
-    every submodule, and deleting it (the undo) deletes it there. Drop this once callers patch the submodule they
-    mean."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, value)
-        holders = [module for module in _SUBMODULES if name in vars(module)]
-        for module in holders or (_SUBMODULES if hasattr(builtins, name) else ()):
-            setattr(module, name, value)
-
-    def __delattr__(self, name: str) -> None:
-        super().__delattr__(name)
-        if hasattr(builtins, name):
-            for module in _SUBMODULES:
-                vars(module).pop(name, None)
-
-
-sys.modules[__name__].__class__ = _Package

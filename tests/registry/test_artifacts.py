@@ -38,8 +38,15 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
-from registry import artifacts
-from registry.artifacts import SKOPS_ALLOWED_TYPES, ArtifactError, InspectedArtifact, inspect_artifact, load_predictor
+from registry.artifacts import (
+    SKOPS_ALLOWED_TYPES,
+    ArtifactError,
+    InspectedArtifact,
+    bounds,
+    inspect_artifact,
+    load_predictor,
+    sniff,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_BYTES = 50 * 1024 * 1024
@@ -117,6 +124,16 @@ def refuse(path: Path, *, filename: str | None = None, max_bytes: int = MAX_BYTE
     with pytest.raises(ArtifactError) as caught:
         inspect_artifact(path, filename=filename or path.name, max_bytes=max_bytes)
     return caught.value
+
+
+def forbid_opening(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if the artifact modules that open files (``sniff``, ``bounds``) open one."""
+
+    def no_reading(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the file was opened")
+
+    for module in (sniff, bounds):
+        monkeypatch.setattr(module, "open", no_reading, raising=False)
 
 
 def assert_explains_pickle(error: ArtifactError) -> None:
@@ -543,11 +560,7 @@ def test_pickle_names_are_refused_without_reading_the_file(
     tmp_path: Path, onnx_bytes: bytes, monkeypatch: pytest.MonkeyPatch, filename: str
 ) -> None:
     path = write(tmp_path, "upload", onnx_bytes)
-
-    def no_reading(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the file was opened")
-
-    monkeypatch.setattr(artifacts, "open", no_reading, raising=False)
+    forbid_opening(monkeypatch)
 
     assert_explains_pickle(refuse(path, filename=filename))
 
@@ -605,10 +618,7 @@ def test_oversized_file_is_refused_without_being_read(tmp_path: Path, monkeypatc
     with path.open("wb") as f:
         f.truncate(2 * 1024**3)  # sparse: takes no disk space
 
-    def no_reading(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the file was opened")
-
-    monkeypatch.setattr(artifacts, "open", no_reading, raising=False)
+    forbid_opening(monkeypatch)
     error = refuse(path, max_bytes=1024)
 
     assert error.code == "too_large"
