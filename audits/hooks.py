@@ -9,8 +9,10 @@ from django.conf import settings
 
 from audits.access import runs_visible_to
 from audits.api.monitoring import API_ROUTES
-from audits.models import Verdict
+from audits.gate.token import GateTokenError, check_claims, verify_gate_token
+from audits.models import AuditRun, RunStatus, Verdict
 from audits.monitoring.actions import link_retrained
+from audits.policies.store import PolicyNotFound, resolve
 from audits.portal.monitoring import PORTAL_ROUTES, monitoring_panel
 from registry import hooks
 from registry.hooks import DEPLOY_TOKEN_CHECKS, DEPLOYMENT_CHECKS
@@ -18,14 +20,10 @@ from registry.hooks import DEPLOY_TOKEN_CHECKS, DEPLOYMENT_CHECKS
 
 def required_audit_blocker(version: Any) -> str | None:
     """Why ``version`` may not deploy yet (no passing audit under its tier's policy), or None."""
-    from audits.models import AuditRun, RunStatus, Verdict
-
     tier = version.model.risk_tier
     policy = settings.AUDIT_REQUIRED_POLICIES.get(tier)
     if not policy:
         return None
-    from audits.policies import PolicyNotFound, resolve
-
     try:
         current = resolve(policy, install=False)
     except PolicyNotFound:
@@ -55,8 +53,6 @@ if required_audit_blocker not in DEPLOYMENT_CHECKS:
 def gate_token_blocker(version: Any, environment: str, token: str) -> str | None:
     """Why ``token`` does not allow deploying ``version`` to ``environment`` (invalid, expired, or bound to other
     bytes or another environment), or None."""
-    from audits.gate.token import GateTokenError, check_claims, verify_gate_token
-
     try:
         claims = verify_gate_token(token)
         check_claims(

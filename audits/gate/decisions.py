@@ -20,6 +20,7 @@ the hashes of their inputs).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,12 +29,15 @@ from django.conf import settings
 from django.db import transaction
 
 from audits import events, policies
+from audits.actions import AuditError, audit_inputs_sha256, do_start_audit, end_if_stale, execute_audit, run_of_inputs
 from audits.checks.facts import group_facts
 from audits.gate import reads
+from audits.gate.token import issue_gate_token
 from audits.models import AuditRun, RunStatus, Verdict
 from governance.access.models import User
 from governance.trail.log import Actor, record_event
-from registry.models import FindingStatus
+from registry import risk
+from registry.models import Decision, FindingStatus, VersionState
 
 PASS = "pass"  # noqa: S105 - a decision, not a password
 FAIL = "fail"
@@ -81,8 +85,6 @@ def _wait(run: AuditRun, seconds: float) -> AuditRun:
 def required_policy(version: Any, requested: str = "") -> Any:
     """The latest version of the policy the gate judges by: the one the risk tier requires, else the one asked for
     (None when neither names one). Asking for a different policy than the tier's is refused (422)."""
-    from audits.actions import AuditError
-
     tier = version.model.risk_tier
     required = settings.AUDIT_REQUIRED_POLICIES.get(tier, "")
     if requested and required and requested != required:
@@ -100,8 +102,6 @@ def required_policy(version: Any, requested: str = "") -> Any:
 
 def _policy_version(name: str) -> Any:
     """The latest version of the policy named ``name``; refuses (422) a name no policy has."""
-    from audits.actions import AuditError
-
     latest = reads.latest_policy_version(name)  # the common case, in one cheap query
     if latest is not None:
         return latest
@@ -149,8 +149,6 @@ def _judge_audit(
     result: GateDecision, *, user: User, actor: Actor, dataset_version: Any, roles: dict | None, wait: float
 ) -> None:
     """The required audit's part of the decision: find (or run) it, wait for it, read its verdict."""
-    from audits.actions import audit_inputs_sha256, do_start_audit, end_if_stale, run_of_inputs
-
     version, policy_version = result.version, result.policy_version
     name = policy_version.policy.name
 
@@ -196,8 +194,6 @@ def _judge_audit(
     if run.status == RunStatus.QUEUED and settings.CELERY_TASK_ALWAYS_EAGER:
         # In process, inside a caller's transaction the commit hook has not run yet: run the job here (it claims
         # the run under a lock, so the hook finds it taken).
-        from audits.actions import execute_audit
-
         run = execute_audit(run.pk)
     run = _wait(run, wait)
     result.run = run
@@ -223,9 +219,6 @@ def _judge_audit(
 
 def _judge_approvals(result: GateDecision) -> None:
     """The people's part: the version approved by enough distinct approvers, and no open finding."""
-    from registry import risk
-    from registry.models import Decision, VersionState
-
     version = result.version  # read in this request: its state is current
     tier = version.model.risk_tier
     required = risk.required_approvals(tier)
@@ -259,8 +252,6 @@ def _open_findings_reason(result: GateDecision) -> str:
 
 
 def _token(result: GateDecision) -> str:
-    from audits.gate.token import issue_gate_token
-
     version, run = result.version, result.run
     dataset = "-"
     if run is not None:
@@ -307,6 +298,4 @@ def _record(result: GateDecision, *, actor: Actor) -> GateDecision:
 
 
 def _sha256(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

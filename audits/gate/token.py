@@ -20,16 +20,16 @@ import dataclasses
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
+from django.db import connection, transaction
 
 from governance.trail import verifier
+from governance.trail.keys import LoadedKey, ensure_key_registered, load_signing_key, published_verifier_keys
+from governance.trail.log import lock_trail
 from governance.trail.note import sign_note, verifier_key
 from governance.trail.verifier import GATE_NONE, GateClaims, GateTokenError
-
-if TYPE_CHECKING:
-    from governance.trail.keys import LoadedKey
 
 __all__ = [
     "GATE_NONE",
@@ -152,8 +152,6 @@ def check_claims(
 
 def gate_origin() -> str:
     """The origin of this service's gate tokens: the trail's origin and ``/gate``."""
-    from django.conf import settings
-
     return settings.TRAIL_ORIGIN + verifier.GATE_ORIGIN_SUFFIX
 
 
@@ -176,10 +174,6 @@ def issue_gate_token(
     ``-`` stands for an absent artifact, dataset, policy or audit. The key is published (and its addition recorded
     in the trail) the first time it signs, as a checkpoint would, so the token verifies with the published keys.
     """
-    from django.conf import settings
-
-    from governance.trail.keys import load_signing_key
-
     ttl = getattr(settings, "GATE_TOKEN_TTL_SECONDS", DEFAULT_TTL_SECONDS) if ttl_seconds is None else ttl_seconds
     if type(ttl) is not int or ttl <= 0:
         raise ValueError(f"the gate token lifetime must be a positive number of seconds, got {ttl!r}")
@@ -207,11 +201,6 @@ def issue_gate_token(
 
 def _publish(key: LoadedKey) -> None:
     """Register ``key`` among the published verifier keys unless it is there already."""
-    from django.db import connection, transaction
-
-    from governance.trail.keys import ensure_key_registered
-    from governance.trail.log import lock_trail
-
     # Raw SQL: every pass runs this, and the ORM's query compilation cost more than the lookup itself.
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM governance_signingkey WHERE key_id = %s", [key.key_id.hex()])
@@ -224,6 +213,4 @@ def _publish(key: LoadedKey) -> None:
 
 def verify_gate_token(token: str, *, now: datetime | None = None) -> GateClaims:
     """Verify a token with the published verifier keys and this service's gate origin; returns its claims."""
-    from governance.trail.keys import published_verifier_keys
-
     return verify_token(token, verifier_keys=published_verifier_keys(), origin=gate_origin(), now=now)
