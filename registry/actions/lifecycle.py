@@ -26,7 +26,7 @@ from registry.actions.common import (
     _team_refusal,
     _transition_event,
 )
-from registry.hooks import deployment_blockers
+from registry.hooks import DEPLOY_TOKEN_CHECKS, deployment_blockers
 from registry.models import Decision, Deployment, Environment, ModelVersion, Review, VersionState
 
 # --- why a step is refused -------------------------------------------------------------------------------------
@@ -246,8 +246,6 @@ def do_deploy(
     if environment not in Environment.values:
         raise RegistryError(f"Unknown environment '{environment}'; use {', '.join(Environment.values)}.", status=422)
     if settings.GATE_REQUIRE_TOKEN_FOR_DEPLOY:
-        from registry.hooks import DEPLOY_TOKEN_CHECKS
-
         if not gate_token:
             raise RegistryError(
                 "Deployments need the approval gate's pass token (gate_token): ask POST /api/v1/gates/check first.",

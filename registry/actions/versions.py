@@ -27,6 +27,7 @@ from registry.actions.common import (
     _require_scope,
     _team_refusal,
 )
+from registry.artifacts import ArtifactError, inspect_artifact
 from registry.models import MODEL_CARD_SECTIONS, Framework, ModelVersion, RegisteredModel
 
 
@@ -56,8 +57,6 @@ def do_register_version(
     input_schema: Sequence[Mapping[str, Any]] | None = None,
 ) -> ModelVersion:
     """Register the next version of ``model``: an inspected ONNX/skops artifact, or predictions only (no path)."""
-    from registry.artifacts import ArtifactError, inspect_artifact
-
     _require_scope(user, "models:write", "register versions")
     if not _in_team(user, model):
         raise RegistryError("You are not in this model's team.", code="not_in_team", status=403)

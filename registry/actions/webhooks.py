@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.db import transaction
 
@@ -15,8 +18,6 @@ from registry.webhooks import WebhookURLError, check_url
 
 def do_add_webhook(*, model: RegisteredModel, user: User, actor: Actor, url: str) -> tuple[Webhook, str]:
     """Register a webhook for a model's transitions; returns it with its signing secret (shown once)."""
-    import secrets
-
     _require_scope(user, "webhooks:write", "add webhooks")
     if not _in_team(user, model):
         raise RegistryError("You are not in this model's team.", code="not_in_team", status=403)
@@ -59,6 +60,4 @@ def do_remove_webhook(*, webhook: Webhook, user: User, actor: Actor) -> Webhook:
 
 
 def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
     return urlsplit(url).hostname or ""
