@@ -17,8 +17,9 @@ Files are identified by their content, never by their name alone: a pickle renam
 is still a pickle. The name only matters to refuse early (``.pkl``) and to catch a mismatch
 (``model.onnx`` whose bytes are a skops file).
 
-Heavy libraries (onnx, onnxruntime, skops, scikit-learn, numpy) are imported inside the functions
-that need them, so importing this package costs nothing to the web process.
+Heavy libraries (onnx, onnxruntime, skops, scikit-learn) are imported inside the functions that need
+them, so importing this package costs the web process nothing it does not load already (numpy, imported
+at the top, is loaded at start-up by the monitoring app).
 
 One module per concern: ``common`` (the refusal, the limits and the settings they come from), ``sniff``
 (recognising a file by its bytes), ``bounds`` (archive and ONNX graph limits, checked before anything is unpacked or

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import functools
 import math
+import mmap
 import os
 import struct
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
 
 from registry.artifacts.common import _CHUNK, ArtifactError, ArtifactLimits, _limit_refusal
-
-if TYPE_CHECKING:
-    pass
 
 
 # A protobuf varint: read by sniff (the first fields of an ONNX model) and by the node count below.
@@ -146,8 +146,6 @@ def _check_onnx_wire_nodes(path: str, name: str, limits: ArtifactLimits) -> None
     A file of the largest accepted size could hold millions of tiny nodes, which onnx and onnxruntime would each
     expand into far more memory than the file; the scan stops as soon as the limit is passed.
     """
-    import mmap
-
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
         graph = _wire_field(data, 0, len(data), field=7)  # ModelProto.graph
         if graph is None:
@@ -282,7 +280,6 @@ def _small_values(graph: Any, shapes: dict[str, tuple[int, list[int] | None]]) -
     """The values of a graph's small constant tensors, by name: initializers and Constant nodes, and what the
     arithmetic of shapes computes from them (Shape of a tensor whose shape is known, Mul, Concat, Gather...), the
     way onnxruntime folds them. Only tensors of at most a few dozen values are ever computed."""
-    import numpy as np
     from onnx import numpy_helper
 
     values: dict[str, Any] = {}
@@ -304,8 +301,6 @@ def _small_values(graph: Any, shapes: dict[str, tuple[int, list[int] | None]]) -
 
 def _evaluate_small(node: Any, values: dict[str, Any], dims: dict[str, list[int]]) -> Any:
     """One node's output as a flat float64 array, when it is shape arithmetic on known small values; else None."""
-    import numpy as np
-
     if node.op_type in ("Constant", "Shape", "Size"):
         return _evaluate_source(node, dims)
     args = [values.get(name) for name in node.input if name]
@@ -317,7 +312,6 @@ def _evaluate_small(node: Any, values: dict[str, Any], dims: dict[str, list[int]
 
 def _evaluate_source(node: Any, dims: dict[str, list[int]]) -> Any:
     """The values of a Constant node, or the Shape or Size of a tensor whose shape is known; else None."""
-    import numpy as np
     from onnx import helper, numpy_helper
 
     attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
@@ -343,8 +337,7 @@ def _slice(data: Any, starts: Any, ends: Any, axes: Any = None, steps: Any = Non
 
 @functools.cache
 def _small_operations() -> dict[str, Callable[..., Any]]:
-    """Shape arithmetic onnxruntime folds, on flat arrays of a few values (numpy imported on first use)."""
-    import numpy as np
+    """Shape arithmetic onnxruntime folds, on flat arrays of a few values (built on first use)."""
 
     def same(a: Any, *_: Any) -> Any:  # what reshaping does to the values, taken flat
         return a

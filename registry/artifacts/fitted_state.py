@@ -13,12 +13,11 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
 
 from registry.artifacts.common import ArtifactError
-
-if TYPE_CHECKING:
-    pass
 
 
 class _StateError(Exception):
@@ -54,7 +53,6 @@ def _walk_fitted_state(root: Any) -> None:
 
 def _check_and_expand(obj: Any, width: int | None, deferred: list[Callable[[], None]]) -> list[tuple[Any, int | None]]:
     """Check ``obj`` if it is a native structure; return its children with the width they receive."""
-    import numpy as np
     from sklearn.base import BaseEstimator
     from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
     from sklearn.neighbors import BallTree, KDTree
@@ -111,16 +109,12 @@ def _check_estimator(estimator: Any, width: int | None, deferred: list[Callable[
 
 
 def _as_int(value: Any, what: str) -> int:
-    import numpy as np
-
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise _StateError(f"{what} is {value!r}, not an integer")
     return int(value)
 
 
 def _check_tree(tree: Any, width: int | None) -> None:
-    import numpy as np
-
     n = _as_int(tree.node_count, "node_count")
     if not 1 <= n <= tree.capacity:
         raise _StateError(f"a decision tree has {n} nodes for a capacity of {tree.capacity}")
@@ -142,7 +136,6 @@ def _check_tree(tree: Any, width: int | None) -> None:
 
 
 def _check_tree_predictor(predictor: Any, width: int | None) -> None:
-    import numpy as np
     from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
 
     nodes = predictor.nodes
@@ -168,8 +161,6 @@ def _check_tree_predictor(predictor: Any, width: int | None) -> None:
 
 
 def _check_binary_tree(tree: Any, width: int | None, *, n_bounds: int) -> None:
-    import numpy as np
-
     # The state tuple is what the tree was loaded from: (data, idx_array, node_data, node_bounds,
     # leaf_size, n_levels, n_nodes, n_trims, n_leaves, n_splits, n_calls, dist_metric, sample_weight).
     state = tree.__getstate__()
@@ -197,8 +188,6 @@ def _check_binary_tree(tree: Any, width: int | None, *, n_bounds: int) -> None:
 
 
 def _check_libsvm(model: Any) -> None:
-    import numpy as np
-
     if model.kernel not in ("linear", "poly", "rbf", "sigmoid") or getattr(model, "_sparse", False) is not False:
         raise _StateError(f"an SVM with kernel {model.kernel!r} on {'sparse' if model._sparse else 'dense'} data")
     vectors = np.asarray(model.support_vectors_)
@@ -226,7 +215,6 @@ def _check_libsvm(model: Any) -> None:
 
 
 def _check_gradient_boosting(model: Any) -> None:
-    import numpy as np
     from sklearn.tree import DecisionTreeRegressor
 
     stages = model.estimators_
@@ -243,8 +231,6 @@ def _check_gradient_boosting(model: Any) -> None:
 
 
 def _check_one_hot_encoder(encoder: Any) -> None:
-    import numpy as np
-
     # Its output is a sparse matrix whose column indices come from fitted mappings; a wrong index
     # would be written out of bounds when densified. Encode every known category once and check.
     categories = [np.asarray(c) for c in encoder.categories_]

@@ -5,7 +5,9 @@ with the classes of a probability output as the graph itself declares them.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
 
 from registry.artifacts.bounds import _check_onnx_graph, _check_onnx_wire_nodes
 from registry.artifacts.common import ArtifactError, ArtifactLimits, _library_errors
@@ -16,10 +18,6 @@ from registry.artifacts.predictors import (
     _class_column,
     label_text,
 )
-
-if TYPE_CHECKING:
-    import numpy as np
-
 
 _ORT_NUMPY_TYPES = {
     "float": "float32",
@@ -173,8 +171,6 @@ class _OnnxPredictor(Predictor):
     """An onnxruntime session with the conventions of skl2onnx classifiers and regressors."""
 
     def __init__(self, path: str, name: str, *, limits: ArtifactLimits) -> None:
-        import numpy as np
-
         _check_onnx_wire_nodes(path, name, limits)
         model = _load_onnx_proto(path, name, looks_like_onnx=True)  # refuses external data again
         _check_onnx_graph(model, name, limits)  # before onnxruntime folds any constant
@@ -195,10 +191,10 @@ class _OnnxPredictor(Predictor):
         self._probability = probability
         self._classes = _onnx_probability_classes(model.graph, probability) if probability else None
         self.feature_names = [n for n, _ in self._inputs] if len(self._inputs) > 1 else None
+        # The checked graph, read by the explainability check for a linear model's coefficients (no Python runs).
+        self.onnx_model = model
 
     def _feeds(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        import numpy as np
-
         X = np.asarray(X)
         if X.ndim != 2:
             raise ValueError(f"X must be a 2-D array (rows, features), got shape {X.shape}")
@@ -211,8 +207,6 @@ class _OnnxPredictor(Predictor):
         return {n: np.ascontiguousarray(X[:, [j]].astype(dtype)) for j, (n, dtype) in enumerate(self._inputs)}
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        import numpy as np
-
         (labels,) = self._session.run([self._label], self._feeds(X))
         labels = np.asarray(labels)
         if labels.ndim == 2 and labels.shape[1] == 1:
@@ -220,8 +214,6 @@ class _OnnxPredictor(Predictor):
         return labels
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray | None:
-        import numpy as np
-
         if self._probability is None:
             return None
         (probabilities,) = self._session.run([self._probability], self._feeds(X))
@@ -237,8 +229,6 @@ class _OnnxPredictor(Predictor):
         return None if self._classes is None else list(self._classes)
 
     def probability_of(self, X: np.ndarray, label: str) -> np.ndarray:
-        import numpy as np
-
         if self._probability is None:
             raise ProbabilitiesUnavailable("the model gives no class probabilities (its ONNX graph has no such output)")
         output = f"output {self._probability!r}"

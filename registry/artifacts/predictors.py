@@ -1,15 +1,15 @@
 """The interface of a loaded model (:class:`Predictor`) and its class probabilities: :func:`label_text`, the refusal
 :class:`ProbabilitiesUnavailable`, and the checks that an output called probabilities is one.
 
-No Django and no heavy library at import (numpy is imported where it is used): ``audits.evaluation`` imports it.
+No Django and no heavy library at import (only numpy, which the web process loads anyway): ``audits.evaluation``
+imports it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import numpy as np
+import numpy as np
 
 
 class ProbabilitiesUnavailable(Exception):
@@ -73,8 +73,6 @@ def _class_column(classes: list[str], label: str) -> int:
 def _checked_probabilities(values: Any, *, classes: list[str] | None, output: str) -> np.ndarray:
     """``values`` as a float64 matrix, once it is seen to hold one probability per class (of ``classes``, when
     known) in every row."""
-    import numpy as np
-
     try:
         matrix = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):

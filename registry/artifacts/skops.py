@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
 
 from registry.artifacts.bounds import _bounded_zip, _read_member
 from registry.artifacts.common import ArtifactError, ArtifactLimits, _library_errors, _reason
@@ -19,10 +21,6 @@ from registry.artifacts.predictors import (
     _class_column,
     label_text,
 )
-
-if TYPE_CHECKING:
-    import numpy as np
-
 
 # The skops allow-list. skops rebuilds an object by importing the type a file names and setting its
 # state, so the types below are exactly the code an uploaded skops file can make Assay import and
@@ -267,8 +265,6 @@ def _skops_input_schema(estimator: Any) -> list[dict[str, Any]]:
 
 
 def _skops_output_schema(estimator: Any) -> tuple[list[dict[str, Any]], list[Any] | None]:
-    import numpy as np
-
     classes = getattr(estimator, "classes_", None)
     if classes is not None and hasattr(estimator, "predict"):
         classes = np.asarray(classes)
@@ -295,20 +291,17 @@ class _SkopsPredictor(Predictor):
     def __init__(self, estimator: Any) -> None:
         self.framework = "skops"
         self._estimator = estimator
+        self.estimator = estimator  # read by the explainability check (linear weights, trees for TreeSHAP)
         names = getattr(estimator, "feature_names_in_", None)
         self.feature_names = [str(n) for n in names] if names is not None else None
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        import numpy as np
-
         with warnings.catch_warnings():
             # Callers pass plain arrays in feature_names order; the reminder would fire on every call.
             warnings.filterwarnings("ignore", message="X does not have valid feature names")
             return np.asarray(self._estimator.predict(X))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray | None:
-        import numpy as np
-
         if not hasattr(self._estimator, "predict_proba"):
             return None
         with warnings.catch_warnings():
@@ -316,8 +309,6 @@ class _SkopsPredictor(Predictor):
             return np.asarray(self._estimator.predict_proba(X))
 
     def class_labels(self) -> list[str] | None:
-        import numpy as np
-
         classes = getattr(self._estimator, "classes_", None)
         if classes is None or not hasattr(self._estimator, "predict_proba"):
             return None
