@@ -115,9 +115,10 @@ def previous_code_paths() -> Iterator[None]:
     drawn by ``savefig`` (a layout draw, then the pixel draw) as an RGBA PNG, for every report (no chart cache),
     the PDF's streams ASCII85-encoded, and every table cell a paragraph."""
     from audits.reports import chart_cache, charts
+    from audits.reports.charts import core as chart_core  # where a chart is rendered
     from audits.reports.document import builder as document  # the layout's switches live where they are read
 
-    render, cached = charts._render, chart_cache.cached_charts
+    render, cached = chart_core._render, chart_cache.cached_charts
     ascii85, plain_cells = document.ASCII85_STREAMS, document.PLAIN_TEXT_CELLS
 
     def savefig_render(figure: Any, fmt: Any) -> bytes | str:
@@ -127,16 +128,16 @@ def previous_code_paths() -> Iterator[None]:
 
         FigureCanvasAgg(figure)
         out = io.BytesIO()
-        figure.savefig(out, format="png", dpi=charts.PNG_DPI, metadata={"Software": None})
+        figure.savefig(out, format="png", dpi=chart_core.PNG_DPI, metadata={"Software": None})
         return out.getvalue()
 
-    charts._render = savefig_render  # type: ignore[assignment]
+    chart_core._render = savefig_render  # type: ignore[assignment]
     chart_cache.cached_charts = lambda results, *, fmt: charts.charts_for_results(results, fmt=fmt)  # type: ignore[assignment]
     document.ASCII85_STREAMS, document.PLAIN_TEXT_CELLS = True, False
     try:
         yield
     finally:
-        charts._render, chart_cache.cached_charts = render, cached  # type: ignore[assignment]
+        chart_core._render, chart_cache.cached_charts = render, cached  # type: ignore[assignment]
         document.ASCII85_STREAMS, document.PLAIN_TEXT_CELLS = ascii85, plain_cells
 
 

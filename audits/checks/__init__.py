@@ -35,7 +35,7 @@ register(
         settings=BUILTIN_SETTINGS["disparate_impact"],
         template="audits/checks/disparate_impact.html",
         portal_charts=f"{_PORTAL}:impact_ratio_svgs",
-        report_charts=f"{_CHARTS}:plan_impact_ratio",
+        report_charts=f"{_CHARTS}.groups:plan_impact_ratio",
         report_section=f"{_SECTIONS}:disparate_impact_section",
         why_it_matters="A group selected at less than four fifths of the most selected group's rate is generally "
         "regarded as evidence of adverse impact (29 CFR 1607.4(D)); NYC Local Law 144 requires impact ratios to be "
@@ -49,7 +49,7 @@ register(
         check="audits.checks.performance:PerformanceCheck",
         settings=BUILTIN_SETTINGS["performance"],
         template="audits/checks/performance.html",
-        report_charts=f"{_CHARTS}:plan_performance",
+        report_charts=f"{_CHARTS}.performance:plan_performance",
         report_section=f"{_SECTIONS}:performance_section",
         why_it_matters="A model less accurate than its declared level does not do what its instructions for use "
         "claim (EU AI Act Art. 15(1) and (3)); every decision it makes is less reliable.",
@@ -62,7 +62,7 @@ register(
         check="audits.checks.data_quality:DataQualityCheck",
         settings=BUILTIN_SETTINGS["data_quality"],
         template="audits/checks/data_quality.html",
-        report_charts=f"{_CHARTS}:plan_group_shares",
+        report_charts=f"{_CHARTS}.groups:plan_group_shares",
         report_section=f"{_SECTIONS}:data_quality_section",
         why_it_matters="Missing values and under-represented groups make every other figure less reliable "
         "(EU AI Act Art. 10(2)-(4)).",
@@ -76,7 +76,7 @@ register(
         settings=BUILTIN_SETTINGS["explainability"],
         template="audits/checks/explainability.html",
         portal_charts=f"{_PORTAL}:importance_svgs",
-        report_charts=f"{_CHARTS}:plan_explainability",
+        report_charts=f"{_CHARTS}.explainability:plan_explainability",
         report_section=f"{_SECTIONS}:explainability_section",
         why_it_matters="Deployers must be able to interpret the system's outputs (EU AI Act Art. 13); weight on a "
         "protected attribute, or on a proxy for one, is a bias to examine.",
@@ -89,7 +89,7 @@ register(
         check="audits.checks.adversarial:AdversarialCheck",
         settings=BUILTIN_SETTINGS["adversarial"],
         template="audits/checks/adversarial.html",
-        report_charts=f"{_CHARTS}:plan_robustness",
+        report_charts=f"{_CHARTS}.robustness:plan_robustness",
         report_section=f"{_SECTIONS}:adversarial_section",
         why_it_matters="Decisions that change under small, deliberate or random changes of the input are a "
         "robustness and security weakness (EU AI Act Art. 15(4)-(5)).",

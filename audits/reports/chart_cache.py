@@ -13,7 +13,8 @@ from typing import Any
 
 from django.core.cache import cache
 
-from audits.reports.charts import Chart, Format, charts_for_results
+from audits.reports.charts.core import Chart, Format
+from audits.reports.charts.results import charts_for_results
 
 # The same results always give the same chart, so an entry is never wrong, only possibly unused: a week is long
 # enough for every report and page of a run to share it, short enough not to keep charts nobody asks for.
@@ -31,5 +32,5 @@ class _DjangoCharts:
 
 
 def cached_charts(results: Mapping[str, Any], *, fmt: Format) -> list[Chart]:
-    """Every chart of ``results`` in ``fmt`` (see ``charts.charts_for_results``), drawn only where not cached."""
+    """Every chart of ``results`` in ``fmt`` (``charts.results.charts_for_results``), drawn only where not cached."""
     return charts_for_results(results, fmt=fmt, cache=_DjangoCharts())

@@ -23,7 +23,7 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from audits.reports.charts import Chart
+from audits.reports.charts.core import Chart
 from audits.reports.document import builder
 from audits.reports.document.builder import (
     OUTCOME_COLOURS,

@@ -10,7 +10,7 @@ from typing import Any
 
 from audits.checks import registry
 from audits.checks.facts import group_facts
-from audits.reports.charts import Chart
+from audits.reports.charts.core import Chart
 from audits.reports.document.builder import OUTCOME_WORDS, _Builder, _Markup, esc, fmt_interval, fmt_number
 from audits.reports.document.ll144 import _ll144
 
