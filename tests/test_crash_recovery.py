@@ -677,7 +677,8 @@ CHECKER = textwrap.dedent(
     import pathlib, sys, time
     import django
     django.setup()
-    from audits.monitoring import actions, batch
+    from audits.monitoring import actions
+    from audits.monitoring.actions import checks
 
     ready = pathlib.Path(sys.argv[2])
 
@@ -685,7 +686,7 @@ CHECKER = textwrap.dedent(
         ready.write_text("checking")
         time.sleep(3600)
 
-    batch.compute = hold
+    checks.compute = hold  # the module that calls it
     actions.execute_check(int(sys.argv[1]))
     """
 )

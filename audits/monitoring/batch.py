@@ -10,6 +10,7 @@ performance when labels exist, live fairness per group under the audits' rules).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from audits.checks.base import CheckContext
+from audits.checks.disparate_impact import DisparateImpactCheck
 from audits.engine import json_safe
+from audits.evaluation import ColumnRoles, Evaluation
 from audits.monitoring import drift
+from governance.data.ingest import delimiter_problem
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 FAVOURABLE, UNFAVOURABLE = "favourable", "unfavourable"
@@ -78,8 +83,6 @@ class BatchSpec:
 def check_delimiter(delimiter: str) -> str:
     """The CSV delimiter to read with (``\t``, the two characters a person types for a tab, is a tab), by the same
     rule as dataset uploads (``governance.data.ingest.delimiter_problem``); refused with a ``BatchError``."""
-    from governance.data.ingest import delimiter_problem
-
     problem = delimiter_problem(delimiter)
     if problem:
         raise BatchError(problem, field="delimiter")
@@ -142,8 +145,6 @@ def column_names(path: Path, *, fmt: str, delimiter: str = ",") -> list[str]:
 
 
 def _arrow_message(exc: Exception, *, names: Sequence[str]) -> str:
-    import re
-
     text = str(exc)
     found = re.search(r"column #(\d+)", text)
     value = re.search(r"invalid value '(.{0,60})", text)
@@ -351,10 +352,6 @@ def live_fairness(
 ) -> dict[str, Any]:
     """Selection rates and impact ratios per group, judged exactly as the audits' disparate-impact check judges
     them (minimum group size, insufficient evidence, significance), with the monitoring threshold."""
-    from audits.checks.base import CheckContext
-    from audits.checks.disparate_impact import DisparateImpactCheck
-    from audits.evaluation import ColumnRoles, Evaluation
-
     roles = ColumnRoles(
         label="",
         protected=tuple(protected),

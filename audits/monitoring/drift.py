@@ -37,7 +37,9 @@ Statistics (``numeric_statistics``, ``categorical_statistics``):
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -118,8 +120,6 @@ def cut_label(text: str, limit: int) -> str:
     and the same text always gives the same label."""
     if len(text) <= limit:
         return text
-    import hashlib
-
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:LABEL_HASH_CHARS]
     return text[: limit - LABEL_HASH_CHARS - 2] + "…#" + digest
 
@@ -238,8 +238,6 @@ class CategoricalAccumulator:
 
     def add(self, values: Sequence[Any]) -> None:
         """Count one chunk of values (``None`` is missing)."""
-        from collections import Counter
-
         tally = Counter(values)
         self.add_counts(list(tally), list(tally.values()))
 

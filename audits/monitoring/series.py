@@ -8,6 +8,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from registry.models import DriftStatistic
+
 
 def checked_statistics(
     version: Any,
@@ -19,8 +21,6 @@ def checked_statistics(
     """Drift statistics of ``version`` from the batches that were checked (not those that failed or wait), in batch
     order; narrowed to one ``subject`` (a feature, ``(prediction)``, ``group:<name>``, ...), some ``statistics``
     (psi, ks, impact_ratio, ...) or some batches when given."""
-    from registry.models import DriftStatistic
-
     rows = DriftStatistic.objects.filter(version=version, batch__status="checked")
     if subject is not None:
         rows = rows.filter(subject=subject)

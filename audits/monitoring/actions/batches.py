@@ -19,9 +19,11 @@ from audits.monitoring.actions.common import (
     _require_writer,
     logger,
 )
-from audits.monitoring.batch import BatchError, BatchSpec, check_delimiter
+from audits.monitoring.batch import BatchError, BatchSpec, check_delimiter, count_label_rows, validate
 from audits.monitoring.judge import cause_for
 from governance.access.models import User
+from governance.data.actions import DataError, do_record_run, do_register_dataset_version
+from governance.data.ingest import IngestError, detect_format
 from governance.data.models import DatasetVersion
 from governance.jobs import enqueue
 from governance.trail.log import Actor, record_event
@@ -41,8 +43,6 @@ def _delimiter(delimiter: str) -> str:
 
 
 def _inspect_upload(path: Path, name: str, *, max_bytes: int) -> str:
-    from governance.data.ingest import IngestError, detect_format
-
     size = path.stat().st_size
     if size > max_bytes:
         raise MonitoringError(
@@ -60,8 +60,6 @@ def _inspect_upload(path: Path, name: str, *, max_bytes: int) -> str:
 def _register_file(
     config: MonitorConfig, *, user: User, actor: Actor, path: Path, name: str, delimiter: str, what: str
 ) -> DatasetVersion:
-    from governance.data.actions import DataError, do_record_run, do_register_dataset_version
-
     version = config.version
     try:
         data = do_register_dataset_version(
@@ -96,8 +94,6 @@ def do_upload_batch(
     config = _config(version)
     delimiter = _delimiter(delimiter)
     fmt = _inspect_upload(file_path, file_name, max_bytes=settings.MONITORING_BATCH_MAX_BYTES)
-    from audits.monitoring.batch import validate
-
     spec = BatchSpec.from_json(config.spec)
     try:
         rows = validate(file_path, fmt=fmt, spec=spec, delimiter=delimiter)
@@ -163,8 +159,6 @@ def do_add_labels(
         raise MonitoringError("The monitoring configuration names no label column.", field="label")
     delimiter = _delimiter(delimiter)
     fmt = _inspect_upload(file_path, file_name, max_bytes=settings.MONITORING_BATCH_MAX_BYTES)
-    from audits.monitoring.batch import count_label_rows
-
     try:
         rows = count_label_rows(file_path, fmt=fmt, spec=spec, delimiter=delimiter)
     except BatchError as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from contextlib import nullcontext
 from functools import partial
@@ -28,8 +29,10 @@ from audits.monitoring.actions.common import (
     logger,
 )
 from audits.monitoring.actions.findings import _alert_json, _email, _finding_for_alert
-from audits.monitoring.batch import BatchError, BatchSpec, FairnessRules
+from audits.monitoring.batch import BatchError, BatchSpec, FairnessRules, compute
+from audits.monitoring.drift import cut_label
 from audits.monitoring.judge import cause_for, judge
+from audits.policies import builtin_policies, load_policy
 from governance.leases import Heartbeat
 from governance.trail.leaf import text_commitment
 from governance.trail.log import Actor, record_event
@@ -45,8 +48,6 @@ from registry.webhooks import queue_deliveries
 
 
 def _shipped_baseline_monitoring() -> dict[str, Any]:
-    from audits.policies import builtin_policies, load_policy
-
     return dict(load_policy(builtin_policies()["baseline"]).document["monitoring"])
 
 
@@ -100,8 +101,6 @@ def execute_check(batch_id: int, *, now: dt.datetime | None = None) -> Monitorin
 
     While it runs, a heartbeat (governance.leases) extends its lease every quarter lease, so only a check whose
     worker died is taken over by the next sweep (``due_batches``), never one that is merely long."""
-    from audits.monitoring.batch import compute
-
     if not _claim(batch_id, now):
         return MonitoringBatch.objects.get(pk=batch_id)
     batch = MonitoringBatch.objects.select_related("version__model", "data", "labels").get(pk=batch_id)
@@ -191,10 +190,6 @@ def _store(batch: MonitoringBatch, config: MonitorConfig, results: dict, judgeme
 
 
 def _statistic_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    import math
-
-    from audits.monitoring.drift import cut_label
-
     def number(value: Any) -> float | None:
         return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 

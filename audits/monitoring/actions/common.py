@@ -7,8 +7,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
+from audits.policies.store import PolicyNotFound, resolve
 from governance.access.actions import ActionError, require_scope
 from governance.access.models import User
 from governance.access.roles import roles_with_scope
@@ -48,8 +50,6 @@ def _require_writer(user: User, version: ModelVersion, what: str) -> None:
 
 
 def _stored_path(dataset_version: DatasetVersion) -> Path:
-    from django.core.files.storage import default_storage
-
     if not dataset_version.file:
         raise MonitoringError(f"{dataset_version} is registered by external URI; Assay cannot read it.")
     return Path(default_storage.path(str(dataset_version.file.name)))
@@ -67,8 +67,6 @@ def _config(version: ModelVersion) -> MonitorConfig:
 
 
 def _policy_document(name: str) -> Any:
-    from audits.policies import PolicyNotFound, resolve
-
     try:
         return resolve(name)  # a built-in not stored yet is stored
     except PolicyNotFound as exc:

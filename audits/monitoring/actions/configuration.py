@@ -7,9 +7,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from audits.models import AuditRun, RunStatus
 from audits.monitoring import events
 from audits.monitoring.actions.common import (
     MonitoringError,
@@ -19,10 +22,13 @@ from audits.monitoring.actions.common import (
     _stored_path,
     logger,
 )
-from audits.monitoring.batch import NUMERIC, BatchError, BatchSpec
+from audits.monitoring.batch import NUMERIC, BatchError, BatchSpec, profile_reference
 from governance.access.models import User
+from governance.data.actions import DataError, do_register_dataset, training_datasets_of
+from governance.data.ingest import IngestError, read_table
 from governance.data.models import Dataset, DatasetVersion
 from governance.trail.log import Actor, record_event
+from registry.artifacts import load_predictor
 from registry.models import (
     ModelVersion,
     MonitorConfig,
@@ -34,8 +40,6 @@ def _reference_of(version: ModelVersion, user: User, kind: str, reference: Datas
     if reference is not None:
         return reference
     if kind == ReferenceKind.TRAINING:
-        from governance.data.actions import DataError, training_datasets_of
-
         try:
             found = training_datasets_of(user, version.training_datasets)
         except DataError as exc:
@@ -43,8 +47,6 @@ def _reference_of(version: ModelVersion, user: User, kind: str, reference: Datas
         if not found:
             raise MonitoringError(f"{version} names no training dataset: give the reference dataset and version.")
         return found[0]
-    from audits.models import AuditRun, RunStatus
-
     run = AuditRun.objects.filter(model_version=version, status=RunStatus.DONE).order_by("-finished_at").first()
     if run is None:
         raise MonitoringError(f"{version} has no finished audit: give the evaluation dataset and version.")
@@ -79,11 +81,7 @@ def _model_decisions(version: ModelVersion, table: Any, spec: BatchSpec) -> Any:
     """The model's favourable decisions on the reference rows (when it has an artifact), else None."""
     if not version.artifact:
         return None
-    import numpy as np
     import pyarrow.compute as pc
-    from django.core.files.storage import default_storage
-
-    from registry.artifacts import load_predictor
 
     names = [c["name"] for c in version.input_schema if isinstance(c, Mapping) and c.get("name")]
     if not names or not set(names) <= set(table.column_names):
@@ -107,8 +105,6 @@ def _model_decisions(version: ModelVersion, table: Any, spec: BatchSpec) -> Any:
 def _baseline(version: ModelVersion, profile: Mapping[str, Any]) -> dict[str, Any]:
     """Performance to measure decay from: the latest finished audit's, else the version's metrics, else the model's
     on the reference (when the reference has labels and decisions)."""
-    from audits.models import AuditRun, RunStatus
-
     for run in AuditRun.objects.filter(model_version=version, status=RunStatus.DONE).order_by("-finished_at")[:5]:
         overall = ((run.results or {}).get("checks", {}).get("performance") or {}).get("overall")
         if overall and overall.get("accuracy") is not None:
@@ -127,8 +123,6 @@ def _batches_dataset(version: ModelVersion, user: User, actor: Actor) -> Dataset
     existing = MonitorConfig.objects.filter(version__model=version.model).select_related("batches_dataset").first()
     if existing is not None:
         return existing.batches_dataset
-    from governance.data.actions import do_register_dataset
-
     model = version.model
     name = f"{model.name[:85]}-batches"
     if Dataset.objects.filter(name=name).exists():
@@ -160,8 +154,6 @@ def do_configure_monitoring(
     policy: str = "",
 ) -> MonitorConfig:
     """Set how a version is monitored and profile its reference once (replacing an earlier configuration)."""
-    from governance.data.ingest import IngestError, read_table
-
     _require_writer(user, version, "configure monitoring")
     if reference_kind not in ReferenceKind.values:
         raise MonitoringError(f"reference_kind must be one of {', '.join(ReferenceKind.values)}.")
@@ -197,8 +189,6 @@ def do_configure_monitoring(
         "reference_groups": dict(reference_groups or {}),
     }
     spec = BatchSpec.from_json(spec_json)
-    from audits.monitoring.batch import profile_reference
-
     has_decisions = (prediction and prediction in table.column_names) or (score and score in table.column_names)
     model_decisions = None if has_decisions else _model_decisions(version, table, spec)
     try:

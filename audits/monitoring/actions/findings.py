@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
+from django.core.mail import send_mail
 
 from audits.monitoring import events
 from audits.monitoring.actions.common import (
@@ -79,8 +80,6 @@ def _email(version: ModelVersion, findings: Sequence[Finding]) -> None:
     """Tell the owning team's people (those with an e-mail address) about new findings."""
     if not settings.MONITORING_EMAIL_ALERTS:
         return
-    from django.core.mail import send_mail
-
     recipients = sorted(
         set(
             User.objects.filter(teams=version.model.team_id, is_active=True)
