@@ -17,13 +17,13 @@ from rest_framework.views import APIView
 
 from governance.access.models import User
 from governance.access.permissions import caller
-from governance.api.serializers import StrictSerializer, validated
 from governance.exports import actions
 from governance.exports.access import access_export, access_share, exports_visible_to, shares_visible_to
 from governance.exports.events import SHARE_ACCESSED
 from governance.exports.models import Export, Share
 from governance.trail.log import Actor
 from governance.trail.models import Event
+from governance.web.api.fields import StrictSerializer, validated
 
 _IN_MEMORY_BYTES = 32 << 20
 

@@ -1,6 +1,6 @@
 """Serializers of the governance app's own API (teams, the caller, tokens).
 
-The helpers every app shares moved to :mod:`governance.web.api.fields`; they are re-exported here so old imports work.
+The helpers every app shares live in :mod:`governance.web.api.fields`.
 """
 
 from __future__ import annotations
@@ -10,25 +10,14 @@ from typing import Any
 from rest_framework import serializers
 
 from governance.access.models import ApiToken, Team, User
-from governance.web.api.fields import (
-    StrictSerializer,
-    callers_team,
-    json_type_problem,
-    parse_aware_datetime,
-    validated,
-)
+from governance.web.api.fields import StrictSerializer
 
 __all__ = [
     "MeSerializer",
-    "StrictSerializer",
     "TeamSerializer",
     "TokenCreateSerializer",
     "TokenRevokeSerializer",
     "TokenSerializer",
-    "callers_team",
-    "json_type_problem",
-    "parse_aware_datetime",
-    "validated",
 ]
 
 

@@ -14,13 +14,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.api.negotiation import StrictFormatNegotiation
-from governance.api.serializers import parse_aware_datetime
 from governance.trail.checkpoints import CheckpointRefused, issue_checkpoint, latest_checkpoint
 from governance.trail.keys import published_verifier_keys
 from governance.trail.leaf import SignedEvent, format_time
 from governance.trail.log import TrailError, prove_consistency, prove_inclusion, root_at
 from governance.trail.models import Checkpoint, Event
+from governance.web.api.fields import parse_aware_datetime
+from governance.web.api.negotiation import StrictFormatNegotiation
 
 
 class EventSerializer(serializers.ModelSerializer):

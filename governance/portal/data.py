@@ -25,10 +25,10 @@ from governance.data.access import access_dataset, access_dataset_version, acces
 from governance.data.consent import CoverageTooSmall, coverage_for, subject_states
 from governance.data.lineage import graph_as_json, traverse
 from governance.data.models import ConsentEvent, ConsentKind, Purpose, Subject, SubjectRequest
-from governance.portal.access import may, portal_user, portal_view, refusal, set_choices
-from governance.portal.pagination import paginate
-from governance.portal.svg import lineage_svg
 from governance.trail.log import Actor
+from governance.web.portal.access import may, portal_user, portal_view, refusal, set_choices
+from governance.web.portal.pagination import paginate
+from governance.web.portal.svg import lineage_svg
 
 # --- datasets ----------------------------------------------------------------------------------------------------
 

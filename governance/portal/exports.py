@@ -24,10 +24,10 @@ from governance.exports import actions
 from governance.exports.access import access_export, access_share, exports_visible_to, shares_visible_to
 from governance.exports.events import SHARE_ACCESSED
 from governance.exports.models import Export, ExportStatus, Share
-from governance.portal.access import may, portal_user, portal_view, refusal, set_choices
-from governance.portal.pagination import paginate
 from governance.trail.log import Actor
 from governance.trail.models import Event
+from governance.web.portal.access import may, portal_user, portal_view, refusal, set_choices
+from governance.web.portal.pagination import paginate
 from registry.access import access_model, models_visible_to
 
 

@@ -17,13 +17,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from governance.portal.access import may, portal_view
-from governance.portal.pagination import paginate
 from governance.trail import verifier
 from governance.trail.checkpoints import CheckpointRefused, issue_checkpoint, latest_checkpoint
 from governance.trail.leaf import SignedEvent
 from governance.trail.log import TrailError, prove_inclusion, root_at
 from governance.trail.models import Checkpoint, Event
+from governance.web.portal.access import may, portal_view
+from governance.web.portal.pagination import paginate
 
 VERIFICATION_CACHE_KEY = "portal:last-trail-verification"
 

@@ -11,10 +11,10 @@ from django.shortcuts import render
 from audits.access import runs_visible_to
 from audits.models import RunStatus, Verdict
 from governance.access.roles import SCOPES
-from governance.portal.access import may, portal_user, portal_view
 from governance.portal.trail import last_verification
 from governance.trail.checkpoints import latest_checkpoint
 from governance.trail.log import tree_size
+from governance.web.portal.access import may, portal_user, portal_view
 from registry.access import models_visible_to
 from registry.models import Finding, FindingStatus, ModelVersion, RiskTier, VersionState
 from registry.portal.rules import review_refusal

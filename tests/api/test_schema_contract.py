@@ -184,7 +184,7 @@ def _renew_if_revoked(member: Member) -> None:
 
 
 def _error_body_problem(case: Any, response: Any) -> str | None:
-    """What is wrong with a 4xx answer's body, which must be the API's JSON error (governance.api.errors)."""
+    """What is wrong with a 4xx answer's body, which must be the API's JSON error (governance.web.api.errors)."""
     if not 400 <= response.status_code < 500:
         return None
     if (case.query or {}).get("format") not in (None, "json"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from governance.portal.svg import lineage_svg, rate_chart, series_chart
+from governance.web.portal.svg import lineage_svg, rate_chart, series_chart
 
 
 def test_rate_chart_escapes_labels_and_says_undefined() -> None:
