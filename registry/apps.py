@@ -15,12 +15,14 @@ class RegistryConfig(AppConfig):
         from governance.storage import register_stored_files
         from registry import (
             artifacts,
+            data_hooks,
             events,  # noqa: F401  (registers the registry's trail event types)
             tasks,  # noqa: F401  (its jobs are queued by name: governance.jobs)
         )
 
         register_stored_files("artifacts", _artifact_files)
         artifacts.use_settings(settings)  # the upload limits (ARTIFACT_MAX_*, ONNX_MAX_*) come from the settings
+        data_hooks.register()  # data governance (a floor below) asks about model versions through its hooks
 
 
 def _artifact_files() -> Iterator[tuple[str, str, str]]:

@@ -11,9 +11,12 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from governance.access.models import User
+from governance.data import hooks
+from governance.data.access import datasets_visible_to
 from governance.data.actions.common import DataError, _require_scope
 from governance.data.actions.lineage import _check_acyclic, _link, _record_run_event, _run_team
-from governance.data.models import DatasetVersion, LineageLink, LineageRun
+from governance.data.models import DatasetVersion, LineageLink, LineageRun, OpenLineageEvent
+from governance.data.openlineage import OpenLineageError, parse_run_event
 from governance.trail.log import Actor
 
 
@@ -22,9 +25,6 @@ def do_record_openlineage(*, user: User, actor: Actor, body: Any) -> tuple[Linea
     ones (START, then COMPLETE...). Datasets map to Assay dataset versions by their OpenLineage name (or the
     ``assay`` namespace); what does not map is kept with the event and answered, not refused, so a pipeline
     never breaks on lineage it sends. ``run.created_now`` says whether this event created the run."""
-    from governance.data.models import OpenLineageEvent
-    from governance.data.openlineage import OpenLineageError, parse_run_event
-
     _require_scope(user, "datasets:write", "record lineage")
     try:
         event = parse_run_event(body)
@@ -170,10 +170,6 @@ def _map_openlineage_dataset(user: User, ref: Any, *, at: datetime, side: str) -
     The version facet's ``datasetVersion`` may be an Assay version number or a content sha256. Without it, the
     latest version registered at or before the event's time is meant.
     """
-    from governance.data.access import datasets_visible_to
-    from registry.access import models_visible_to
-    from registry.models import ModelVersion
-
     datasets = datasets_visible_to(user)
     if ref.namespace == "assay":
         parts = ref.name.strip("/").split("/")
@@ -185,11 +181,7 @@ def _map_openlineage_dataset(user: User, ref: Any, *, at: datetime, side: str) -
         ):
             if side != "outputs":
                 return None, "a model version can only be an output (a training run)"
-            found = (
-                ModelVersion.objects.filter(model__in=models_visible_to(user), model__name=parts[1], number=parts[3])
-                .select_related("model__team")
-                .first()
-            )
+            found = hooks.visible_model_version(user, parts[1], int(parts[3]))  # the registry answers (a floor above)
             return (found, "") if found else (None, "no such model version that you can see")
         if len(parts) == 2 and parts[0] == "datasets":
             dataset = datasets.filter(name=parts[1]).first()

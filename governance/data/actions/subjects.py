@@ -9,12 +9,13 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from governance.access.models import User
-from governance.data import crypto, events, subject_access
+from governance.data import crypto, events, hooks, subject_access
 from governance.data.actions.common import DataError, _require_scope, pseudonym_key
+from governance.data.consent import subject_states
 from governance.data.lineage import downstream_model_versions, node_id
 from governance.data.models import (
     ConsentEvent,
@@ -45,8 +46,6 @@ def datasets_holding(pseudonyms: Iterable[str]) -> dict[str, list[DatasetVersion
 def open_impact_findings(pseudonyms: Iterable[str], *, kind: str, detail: Mapping[str, Any], actor: Actor) -> list[Any]:
     """Inside the caller's transaction: a finding on every model version downstream (through lineage) of a
     dataset version holding any of ``pseudonyms``; one finding per model version and cause, never two."""
-    from registry.models import Finding, FindingStatus
-
     holding = datasets_holding(pseudonyms)
     opened = []
     downstream_cache: dict[int, dict[int, Any]] = {}
@@ -56,19 +55,14 @@ def open_impact_findings(pseudonyms: Iterable[str], *, kind: str, detail: Mappin
                 downstream_cache[dataset_version.pk] = downstream_model_versions([dataset_version])
             for model_version in downstream_cache[dataset_version.pk].values():
                 cause = f"{kind}:{detail.get('purpose', '')}:{pseudonym}"
-                if Finding.objects.filter(version=model_version, cause=cause, status=FindingStatus.OPEN).exists():
-                    continue
-                try:
-                    with transaction.atomic():  # a concurrent request may open the same finding first
-                        finding = Finding.objects.create(
-                            version=model_version,
-                            kind=kind,
-                            cause=cause,
-                            title=_finding_title(kind, detail, dataset_version),
-                            details={**detail, "subject": pseudonym, "dataset": node_id(dataset_version)},
-                            status=FindingStatus.OPEN,
-                        )
-                except IntegrityError:
+                finding = hooks.open_model_finding(  # the registry's findings (a floor above): through its hook
+                    model_version,
+                    kind=kind,
+                    cause=cause,
+                    title=_finding_title(kind, detail, dataset_version),
+                    details={**detail, "subject": pseudonym, "dataset": node_id(dataset_version)},
+                )
+                if finding is None:  # one is open already (maybe opened by a concurrent request)
                     continue
                 record_event(
                     events.FINDING_OPENED,
@@ -186,8 +180,6 @@ def subject_report(subject: Subject) -> dict[str, Any]:
     """What Assay records about a subject, for an access request (GDPR Art. 15): consent history and states, personal
     data, the dataset versions and the file rows that hold the subject, the requests handled, and the information of
     Art. 15(1)-(2) from records and the controller's settings. ``scope`` says what the export does not include."""
-    from governance.data.consent import subject_states
-
     now = timezone.now()
     holding = datasets_holding([subject.pseudonym]).get(subject.pseudonym, [])
     consent_events = list(ConsentEvent.objects.filter(subject=subject).select_related("purpose"))

@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.access.permissions import caller, caller_scopes
-from governance.data import actions
+from governance.data import actions, hooks
 from governance.data.access import (
     access_dataset,
     access_dataset_version,
@@ -46,8 +46,9 @@ from governance.data.api.serializers import (
     RunSerializer,
 )
 from governance.data.consent import CoverageTooSmall, coverage_for, subject_states
+from governance.data.consent_import import do_import_consent_csv
 from governance.data.lineage import describe_run, graph_as_json, node_id, traverse
-from governance.data.models import ConsentEvent, DatasetVersion, Purpose
+from governance.data.models import ConsentEvent, DatasetVersion, Purpose, Subject
 from governance.trail.log import Actor
 from governance.web.api.fields import callers_team, parse_aware_datetime, validated
 from governance.web.api.parsers import SafeJSONParser, check_json_value
@@ -231,9 +232,7 @@ def _resolve(request: Request, ref: dict[str, Any]) -> Any:
     """A referenced dataset or model version, through the caller's access chokepoints (404 if not theirs)."""
     if "dataset" in ref:
         return access_dataset_version(request.user, ref["dataset"], ref["version"], request)
-    from registry.access import access_version
-
-    return access_version(request.user, ref["model"], ref["version"], request)
+    return hooks.access_model_version(request.user, ref["model"], ref["version"], request)  # the registry answers
 
 
 class RunList(generics.ListAPIView):
@@ -361,8 +360,6 @@ class ConsentBulkImport(APIView):
         responses={201: dict},
     )
     def post(self, request: Request) -> Response:
-        from governance.data.consent_import import do_import_consent_csv
-
         upload = request.FILES.get("file")
         if upload is None:
             raise ValidationError({"file": ["Send the CSV as a multipart field named 'file'."]})
@@ -395,8 +392,6 @@ class SubjectLookup(APIView):
     def post(self, request: Request) -> Response:
         data = validated(LookupSerializer, request.data)
         pseudonym = actions.pseudonym_of(data["external_id"])
-        from governance.data.models import Subject
-
         return Response({"pseudonym": pseudonym, "known": Subject.objects.filter(pseudonym=pseudonym).exists()})
 
 
