@@ -12,7 +12,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from governance.access.actions import ActionError, do_change_role, do_create_user
 from governance.access.models import ApiToken, Team, User
+from governance.trail.log import Actor
 from governance.trail.models import Event
 from tests.api import db_state, events_since, last_seq
 from tests.conftest import PASSWORD, Cast
@@ -207,15 +209,6 @@ def test_issue_token_never_writes_the_token_into_the_trail(cast: Cast) -> None:
 
 
 def test_set_role_changes_the_role_and_records_it(db: None) -> None:
-    from io import StringIO
-
-    from django.core.management import call_command
-
-    from governance.access.actions import do_create_user
-    from governance.access.models import User
-    from governance.trail.log import Actor
-    from governance.trail.models import Event
-
     do_create_user(username="rita", role="owner", teams=["credit-risk"], actor=Actor.system())
     out = StringIO()
     call_command("set_role", "rita", "--role", "reviewer", "--team", "hiring", stdout=out)
@@ -227,9 +220,6 @@ def test_set_role_changes_the_role_and_records_it(db: None) -> None:
 
 
 def test_nobody_changes_their_own_role(db: None) -> None:
-    from governance.access.actions import ActionError, do_change_role, do_create_user
-    from governance.trail.log import Actor
-
     user = do_create_user(username="ann", role="owner", actor=Actor.system())
     with pytest.raises(ActionError, match="their own role"):
         do_change_role(user=user, actor=Actor.for_user(user), role="officer")
@@ -238,9 +228,6 @@ def test_nobody_changes_their_own_role(db: None) -> None:
 
 
 def test_the_admin_cannot_edit_roles_or_add_users(admin_client) -> None:
-    from governance.access.actions import do_create_user
-    from governance.trail.log import Actor
-
     user = do_create_user(username="bob", role="owner", actor=Actor.system())
     assert admin_client.get("/admin/governance/user/add/").status_code == 403
     page = admin_client.get(f"/admin/governance/user/{user.pk}/change/").content.decode()

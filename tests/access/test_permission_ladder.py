@@ -25,24 +25,32 @@ write that is served gets a fresh one, so that it finds the object in the state 
 from __future__ import annotations
 
 import itertools
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
-from django.urls import reverse
+from django.urls import resolve, reverse
+from django.utils import timezone
 from rest_framework.response import Response
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
+from audits import actions as audits
+from audits.actions import ensure_builtin_policies
+from audits.models import Policy
 from governance.access.actions import do_issue_token
 from governance.access.models import Team
 from governance.access.roles import scopes_for
+from governance.data import actions as data
+from governance.data.models import Purpose
 from governance.trail.checkpoints import issue_checkpoint
 from governance.trail.log import Actor
 from governance.trail.models import Event
 from registry import actions as registry
-from registry.models import RegisteredModel
+from registry.models import Finding, ModelVersion, RegisteredModel
 from tests.api import (
     HTTP_METHODS,
     Endpoint,
@@ -55,7 +63,10 @@ from tests.api import (
     token_row,
 )
 from tests.conftest import Cast, Member
+from tests.exports import ladder as exports_ladder
+from tests.monitoring import arrange as monitoring_arrange
 from tests.registry.conftest import new_member
+from tests.reports import ladder as reports_ladder
 
 ENDPOINTS = drf_endpoints()
 REFUSED = {401, 403, 404, 405}
@@ -145,8 +156,6 @@ _dataset_numbers = itertools.count(1)
 
 def _new_dataset(cast: Cast) -> Any:
     """A fresh dataset of the owner's team with one version (an external URI: nothing to parse)."""
-    from governance.data import actions as data
-
     dataset = data.do_register_dataset(
         user=cast.owner.user,
         actor=Actor.for_user(cast.owner.user),
@@ -171,8 +180,6 @@ def _dataset_version(cast: Cast) -> dict[str, Any]:
 
 
 def _run(cast: Cast) -> dict[str, Any]:
-    from governance.data import actions as data
-
     dataset = _new_dataset(cast)
     run = data.do_record_run(
         user=cast.owner.user,
@@ -185,11 +192,6 @@ def _run(cast: Cast) -> dict[str, Any]:
 
 def _subject(cast: Cast) -> dict[str, Any]:
     """A subject who consented to a purpose (both created by the officer who keeps consent records)."""
-    from django.utils import timezone
-
-    from governance.data import actions as data
-    from governance.data.models import Purpose
-
     purpose = Purpose.objects.filter(code="ladder-purpose").first() or data.do_create_purpose(
         user=cast.officer.user,
         actor=Actor.system(),
@@ -210,8 +212,6 @@ def _subject(cast: Cast) -> dict[str, Any]:
 
 def _finding(cast: Cast) -> dict[str, Any]:
     """An open finding on a fresh version (opened directly: how a finding arises is tested elsewhere)."""
-    from registry.models import Finding, ModelVersion
-
     kwargs = _version()(cast)
     version = ModelVersion.objects.get(model__name=kwargs["name"], number=kwargs["number"])
     finding = Finding.objects.create(version=version, kind="test", title="Ladder finding", cause="ladder")
@@ -219,8 +219,6 @@ def _finding(cast: Cast) -> dict[str, Any]:
 
 
 def _policy(cast: Cast) -> dict[str, Any]:
-    from audits.actions import ensure_builtin_policies
-
     ensure_builtin_policies()
     return {"name": "baseline"}
 
@@ -234,14 +232,6 @@ _AUDIT_CSV = "sex,label,prediction\n" + "".join(f"{'f' if i % 2 else 'm'},{i % 3
 
 def _audit(cast: Cast) -> dict[str, Any]:
     """A finished audit of a fresh predictions-only version of the owner's team, under the baseline policy."""
-    import tempfile
-    from pathlib import Path
-
-    from audits import actions as audits
-    from audits.models import Policy
-    from governance.data import actions as data
-    from registry.models import ModelVersion
-
     kwargs = _version()(cast)
     version = ModelVersion.objects.get(model__name=kwargs["name"], number=kwargs["number"])
     dataset = _new_dataset(cast)
@@ -307,34 +297,26 @@ OBJECTS: dict[str, Target] = {
     "api:subject-personal-data": Target(_subject, visible_to=EVERYONE),
     # Reports are visible with their model (issue 8); how each object is made: tests/reports/ladder.py.
     "audits-api:audit-reports": Target(
-        lambda cast: __import__("tests.reports.ladder", fromlist=["*"]).completed_run(cast, _audit),
+        lambda cast: reports_ladder.completed_run(cast, _audit),
         visible_to=CREDIT_RISK,
     ),
     "audits-api:version-reports": Target(_version(), visible_to=CREDIT_RISK),
     "audits-api:report-detail": Target(
-        lambda cast: __import__("tests.reports.ladder", fromlist=["*"]).run_report(cast, _audit),
+        lambda cast: reports_ladder.run_report(cast, _audit),
         visible_to=CREDIT_RISK,
     ),
     "audits-api:report-pdf": Target(
-        lambda cast: __import__("tests.reports.ladder", fromlist=["*"]).run_report(cast, _audit),
+        lambda cast: reports_ladder.run_report(cast, _audit),
         visible_to=CREDIT_RISK,
     ),
     # (ladder objects: reports, issue 8)
-    **__import__("tests.exports.ladder", fromlist=["OBJECTS"]).OBJECTS,
+    **exports_ladder.OBJECTS,
     # (ladder objects: exports, issue 8)
     # Monitoring: a deployed demo version with monitoring configured, and a batch of it (tests/monitoring/arrange.py).
-    "registry-api:version-monitoring": Target(
-        __import__("tests.monitoring.arrange", fromlist=["_"]).ladder_monitored_version, visible_to=CREDIT_RISK
-    ),
-    "registry-api:version-batches": Target(
-        __import__("tests.monitoring.arrange", fromlist=["_"]).ladder_monitored_version, visible_to=CREDIT_RISK
-    ),
-    "registry-api:version-batch-detail": Target(
-        __import__("tests.monitoring.arrange", fromlist=["_"]).ladder_batch, visible_to=CREDIT_RISK
-    ),
-    "registry-api:version-batch-labels": Target(
-        __import__("tests.monitoring.arrange", fromlist=["_"]).ladder_batch, visible_to=CREDIT_RISK
-    ),
+    "registry-api:version-monitoring": Target(monitoring_arrange.ladder_monitored_version, visible_to=CREDIT_RISK),
+    "registry-api:version-batches": Target(monitoring_arrange.ladder_monitored_version, visible_to=CREDIT_RISK),
+    "registry-api:version-batch-detail": Target(monitoring_arrange.ladder_batch, visible_to=CREDIT_RISK),
+    "registry-api:version-batch-labels": Target(monitoring_arrange.ladder_batch, visible_to=CREDIT_RISK),
     "registry-api:version-drift": Target(_version(), visible_to=CREDIT_RISK),
     # (ladder objects: monitoring, issue 10)
 }
@@ -373,9 +355,9 @@ BODIES: dict[str, Callable[[], dict[str, Any]]] = {
     },
     "api:subject-personal-data": lambda: {"category": "contact", "data": {"email": "ladder@example.org"}},
     # (ladder bodies: reports, issue 8)
-    **__import__("tests.exports.ladder", fromlist=["BODIES"]).BODIES,
+    **exports_ladder.BODIES,
     # (ladder bodies: exports, issue 8)
-    "registry-api:version-monitoring": lambda: dict(__import__("tests.monitoring.arrange", fromlist=["_"]).CONFIG),
+    "registry-api:version-monitoring": lambda: dict(monitoring_arrange.CONFIG),
     # (ladder bodies: monitoring, issue 10)
 }
 
@@ -526,8 +508,6 @@ def test_permission_ladder(
 
 
 def _assert_denial(event: Event, member: Member, *, method: str, path: str, reason: str, scope: str) -> None:
-    from django.urls import resolve
-
     token = token_row(member)
     # The route pattern, never the path: a caller chooses the path, and the trail keeps it forever.
     route = resolve(path.split("?", maxsplit=1)[0]).route
