@@ -67,8 +67,9 @@ Command line
 
     python verifier.py BUNDLE.zip [--trusted-keys FILE] [--previous-checkpoint NOTEFILE]...
                                   [--origin ORIGIN]          (same as: verifier.py bundle BUNDLE.zip ...)
+                                  [--witness KEY]... [--min-witnesses K]
     python verifier.py verify DIR [--trusted-keys FILE] [--previous-checkpoint NOTEFILE]...
-                                  [--origin ORIGIN]
+                                  [--origin ORIGIN] [--witness KEY]... [--min-witnesses K]
     python verifier.py inclusion PROOF.json [--checkpoint NOTEFILE --trusted-keys FILE]
     python verifier.py consistency PROOF.json [--first-checkpoint NOTEFILE]
                                   [--second-checkpoint NOTEFILE] [--trusted-keys FILE]
@@ -1231,6 +1232,189 @@ def verify_checkpoint(note_text: str | bytes, *, keys: Sequence[VerifierKey], or
 
 
 # ---------------------------------------------------------------------------------------------
+# Witness cosignatures (C2SP tlog-cosignature, Ed25519 cosignature/v1)
+# ---------------------------------------------------------------------------------------------
+#
+# A witness is an independent party that keeps, for each log, the largest checkpoint it has seen, and cosigns a new
+# one only when an RFC 9162 consistency proof links the two (C2SP tlog-witness). A cosignature is one more
+# signature line on the checkpoint note:
+#
+#     signature line    \u2014 <witness name> <base64(4-byte key id || 8-byte big-endian timestamp || signature)>
+#     key id            SHA-256(<witness name> || 0x0A || 0x04 || <32-byte Ed25519 public key>)[:4]
+#     signed message    "cosignature/v1\n" "time <decimal POSIX seconds>\n" <the whole checkpoint note text>
+#     witness key       <name>+<8 hex digits key id>+<base64(0x04 || public key)>
+#
+# The 0x04 type byte keeps a witness's key id distinct from a log key's (0x01), so a log signature can never pass
+# as a cosignature. A verifier that does not know a witness ignores its line, as the signed-note spec requires.
+
+COSIGNATURE_ALGORITHM = 0x04
+"""Signature type of Ed25519 cosignature/v1 keys (C2SP tlog-cosignature)."""
+
+COSIGNATURE_HEADER = "cosignature/v1"
+_MAX_COSIGNATURE_TIME = (1 << 63) - 1
+
+
+def cosignature_key_id(name: str, public_key_bytes: bytes) -> bytes:
+    """Return the 4-byte key id ``SHA-256(name || 0x0A || 0x04 || public key)[:4]`` of an Ed25519 cosigner."""
+    if len(public_key_bytes) != 32:
+        raise ValueError(f"Ed25519 public key must be 32 bytes, got {len(public_key_bytes)}")
+    material = name.encode("utf-8") + b"\n" + bytes([COSIGNATURE_ALGORITHM]) + bytes(public_key_bytes)
+    return hashlib.sha256(material).digest()[:4]
+
+
+def cosignature_message(body: str, timestamp: int) -> bytes:
+    """The bytes a cosignature/v1 signs: header line, time line, then the checkpoint note text (with its newline)."""
+    if type(timestamp) is not int or not 0 <= timestamp <= _MAX_COSIGNATURE_TIME:
+        raise ValueError(f"cosignature time must be an integer between 0 and 2**63 - 1, got {timestamp!r}")
+    return f"{COSIGNATURE_HEADER}\ntime {timestamp}\n{body}".encode()
+
+
+@dataclasses.dataclass(frozen=True)
+class WitnessKey:
+    """A trusted witness: its name, 4-byte cosignature key id and 32-byte Ed25519 public key."""
+
+    name: str
+    key_id: bytes
+    public_key: bytes
+
+    def text(self) -> str:
+        """The key in verifier-key text form ``<name>+<hex id>+<base64(0x04 || key)>``."""
+        encoded = base64.b64encode(bytes([COSIGNATURE_ALGORITHM]) + self.public_key).decode("ascii")
+        return f"{self.name}+{self.key_id.hex()}+{encoded}"
+
+    def describe(self) -> str:
+        """Short human-readable form used in messages: ``name (key id 0123abcd)``."""
+        return f"{self.name} (key id {self.key_id.hex()})"
+
+
+@dataclasses.dataclass(frozen=True)
+class Cosignature:
+    """A verified cosignature: which witness, and the time (POSIX seconds) it says it signed at."""
+
+    witness: WitnessKey
+    timestamp: int
+
+    def describe(self) -> str:
+        moment = datetime.fromtimestamp(self.timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"{self.witness.describe()} at {moment}"
+
+
+def parse_witness_key(text: str) -> WitnessKey:
+    """Parse witness key text ``<name>+<8 hex digits key id>+<base64(0x04 || public key)>``, checking the key id."""
+    name, separator, rest = text.strip().partition("+")
+    key_id_hex, separator2, encoded = rest.partition("+")
+    if not separator or not separator2:
+        raise VerificationError(f"witness key {text!r} is not of the form <name>+<8 hex digits key id>+<base64 key>")
+    problem = key_name_problem(name)
+    if problem:
+        raise VerificationError(f"witness key {text!r}: {problem}")
+    if not _KEY_ID_HEX.fullmatch(key_id_hex):
+        raise VerificationError(f"witness key {text!r}: key id {key_id_hex!r} is not 8 hex digits")
+    raw = _decode_base64(encoded, f"witness key {name!r} public key")
+    if len(raw) != 33 or raw[0] != COSIGNATURE_ALGORITHM:
+        kind = f"0x{raw[0]:02x}" if raw else "missing"
+        raise VerificationError(
+            f"witness key {name!r}: expected type 0x04 (Ed25519 cosignature/v1) and a 32-byte key, got type {kind} "
+            f"and {max(len(raw) - 1, 0)} bytes (a log's 0x01 key is not a witness key)"
+        )
+    key_id = bytes.fromhex(key_id_hex)
+    if key_id != cosignature_key_id(name, raw[1:]):
+        raise VerificationError(f"witness key {name!r}: key id {key_id.hex()} does not match the name and public key")
+    try:
+        Ed25519PublicKey.from_public_bytes(raw[1:])
+    except ValueError as error:
+        raise VerificationError(f"witness key {name!r}: not a valid Ed25519 public key: {error}") from None
+    return WitnessKey(name=name, key_id=key_id, public_key=raw[1:])
+
+
+def verify_cosignatures(note_text: str | bytes, *, witnesses: Sequence[WitnessKey]) -> list[Cosignature]:
+    """The cosignatures on a checkpoint note by the given ``witnesses`` (each witness once, in the note's order).
+
+    Lines of other keys are ignored. A line that names a given witness but does not verify raises
+    :class:`VerificationError`: the note or the cosignature was altered.
+    """
+    note = parse_note(note_text)
+    return checkpoint_cosignatures(note.body, note.signatures, witnesses=witnesses)
+
+
+def checkpoint_cosignatures(
+    body: str, signatures: Sequence[NoteSignature], *, witnesses: Sequence[WitnessKey]
+) -> list[Cosignature]:
+    """:func:`verify_cosignatures` for a note already parsed (e.g. a verified :class:`Checkpoint`)."""
+    known = {(witness.name, witness.key_id): witness for witness in witnesses}
+    found: list[Cosignature] = []
+    for signature in signatures:
+        witness = known.get((signature.name, signature.key_id))
+        if witness is None:
+            continue
+        if len(signature.signature) != 8 + 64:
+            raise VerificationError(
+                f"cosignature by {witness.describe()} is {len(signature.signature)} bytes; a cosignature/v1 is an "
+                "8-byte time and a 64-byte Ed25519 signature"
+            )
+        timestamp = int.from_bytes(signature.signature[:8], "big")
+        if timestamp > _MAX_COSIGNATURE_TIME:
+            raise VerificationError(f"cosignature by {witness.describe()} has a time beyond 2**63 - 1")
+        try:
+            Ed25519PublicKey.from_public_bytes(witness.public_key).verify(
+                signature.signature[8:], cosignature_message(body, timestamp)
+            )
+        except InvalidSignature:
+            raise VerificationError(
+                f"cosignature by {witness.describe()} does not verify: the checkpoint was altered after it was "
+                "cosigned, or the cosignature is corrupt"
+            ) from None
+        if all(other.witness != witness for other in found):
+            found.append(Cosignature(witness=witness, timestamp=timestamp))
+    return found
+
+
+def _check_witnesses(
+    checkpoint: Checkpoint | None,
+    witnesses: Sequence[WitnessKey],
+    minimum: int,
+    report: ExportReport | BundleReport,
+) -> None:
+    """Record the given witnesses' cosignatures on the verified ``checkpoint``, and a problem below ``minimum``."""
+    if not witnesses and not minimum:
+        return
+    if checkpoint is None:
+        report.problems.append(f"no verified checkpoint, so no witness cosignature can be counted (need {minimum})")
+        return
+    try:
+        report.cosignatures = checkpoint_cosignatures(checkpoint.body, checkpoint.signatures, witnesses=witnesses)
+    except VerificationError as error:
+        report.problems.append(str(error))
+        return
+    problem = witness_problem(report.cosignatures, witnesses=witnesses, minimum=minimum)
+    if problem:
+        report.problems.append(problem)
+
+
+def _witnessed(cosignatures: Sequence[Cosignature] | None) -> str:
+    if cosignatures is None:
+        return ""
+    if not cosignatures:
+        return "; cosigned by none of the given witnesses"
+    return "; cosigned by " + ", ".join(cosignature.describe() for cosignature in cosignatures)
+
+
+def witness_problem(
+    cosignatures: Sequence[Cosignature], *, witnesses: Sequence[WitnessKey], minimum: int
+) -> str | None:
+    """Why the cosignatures found do not meet the minimum (naming the witnesses that did not cosign), or None."""
+    if len(cosignatures) >= minimum:
+        return None
+    signed = {cosignature.witness for cosignature in cosignatures}
+    missing = ", ".join(witness.describe() for witness in witnesses if witness not in signed) or "none"
+    return (
+        f"the checkpoint is cosigned by {len(cosignatures)} of the given witnesses, at least {minimum} required "
+        f"(not cosigned by: {missing}). A witness refuses to cosign a checkpoint inconsistent with the history it "
+        "saw: this trail may be a split view shown only to you, or the witnesses were not reached"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Gate tokens: the approval gate's signed "pass" decisions
 # ---------------------------------------------------------------------------------------------
 
@@ -1590,6 +1774,7 @@ class ExportReport:
     checkpoints: int = 0
     latest: Checkpoint | None = None
     export_keys: list[VerifierKey] | None = None  # set when the export's own keys.txt was used (no trusted keys)
+    cosignatures: list[Cosignature] | None = None  # set when witnesses were given: those that cosigned the latest
     problems: list[str] = dataclasses.field(default_factory=list)
     warnings: list[str] = dataclasses.field(default_factory=list)
 
@@ -1604,7 +1789,8 @@ class ExportReport:
             latest = "no checkpoint"
         else:
             latest = f"latest checkpoint: size {self.latest.tree_size}, root {self.latest.root.hex()}"
-        return f"OK: {self.leaves} leaves, {self.checkpoints} checkpoints verified; {latest}"
+        witnessed = _witnessed(self.cosignatures)
+        return f"OK: {self.leaves} leaves, {self.checkpoints} checkpoints verified; {latest}{witnessed}"
 
 
 def _read_bytes(path: Path, limit: int = _MAX_SMALL_FILE) -> bytes:
@@ -1860,6 +2046,8 @@ def verify_export(
     trusted_keys: Sequence[VerifierKey] | None = None,
     previous_checkpoints: Sequence[tuple[str, str | bytes]] = (),
     origin: str | None = None,
+    witnesses: Sequence[WitnessKey] = (),
+    min_witnesses: int = 0,
 ) -> ExportReport:
     """Verify an export directory (format described in the module docstring).
 
@@ -1867,7 +2055,8 @@ def verify_export(
     ``keys.txt`` is used and recorded in ``report.export_keys`` (which then proves nothing about
     who signed). ``previous_checkpoints``: ``(label, note
     text)`` pairs kept from earlier exports; each must still be matched by the leaves.
-    ``origin``: the log's expected origin (defaults to the one in ``trail.json``).
+    ``origin``: the log's expected origin (defaults to the one in ``trail.json``). ``witnesses``: witness keys
+    whose cosignatures on the latest checkpoint are counted; fewer than ``min_witnesses`` is a problem.
 
     Returns an :class:`ExportReport`; raises :class:`InputError` if a required file cannot be
     read at all.
@@ -1920,6 +2109,7 @@ def verify_export(
 
     for label, checkpoint in held:
         _check_previous_checkpoint(label, checkpoint, report.latest, scanner, report)
+    _check_witnesses(report.latest, witnesses, min_witnesses, report)
     return report
 
 
@@ -2021,6 +2211,7 @@ class BundleReport:
     signed_by: VerifierKey | None = None
     bundle_keys: list[VerifierKey] | None = None  # set when the bundle's own keys were used (no trusted keys)
     checkpoint: Checkpoint | None = None
+    cosignatures: list[Cosignature] | None = None  # set when witnesses were given: those that cosigned the checkpoint
     previous_size: int | None = None
     audits: int = 0  # audit results read
     recomputed: int = 0  # group checks whose verdicts were recomputed from their counts
@@ -2051,6 +2242,8 @@ class BundleReport:
                 f"{self.events} trail events are included in the signed checkpoint of size "
                 f"{self.checkpoint.tree_size} (root {self.checkpoint.root.hex()})"
             )
+        if self.cosignatures is not None:
+            parts.append(_witnessed(self.cosignatures).removeprefix("; "))
         if self.previous_size is not None:
             parts.append(f"the trail only grew since the previous export's checkpoint (size {self.previous_size})")
         if self.audits:
@@ -2654,14 +2847,17 @@ def verify_bundle(
     trusted_keys: Sequence[VerifierKey] | None = None,
     previous_checkpoints: Sequence[tuple[str, str | bytes]] = (),
     origin: str | None = None,
+    witnesses: Sequence[WitnessKey] = (),
+    min_witnesses: int = 0,
 ) -> BundleReport:
     """Verify an evidence bundle (a ZIP written by Assay's ``export_bundle``).
 
     ``trusted_keys``: verifier keys obtained independently; when ``None`` the bundle's own ``keys/trail-keys.txt``
     is used and recorded in ``report.bundle_keys``, and then the report proves nothing about who signed (whoever
     altered the bundle could have replaced those keys). ``previous_checkpoints``: ``(label, note text)`` pairs you
-    kept. A damaged ZIP is a problem in the report; raises :class:`InputError` only when ``path`` does not exist or
-    is a directory.
+    kept. ``witnesses``: witness keys whose cosignatures on the bundle's checkpoint are counted; fewer than
+    ``min_witnesses`` is a problem. A damaged ZIP is a problem in the report; raises :class:`InputError` only
+    when ``path`` does not exist or is a directory.
     """
     path = Path(path)
     report = BundleReport()
@@ -2695,6 +2891,7 @@ def verify_bundle(
             good=good,
             report=report,
         )
+        _check_witnesses(report.checkpoint, witnesses, min_witnesses, report)
         _check_audit_results(archive, manifest, good, report)
     return report
 
@@ -3447,11 +3644,57 @@ def _read_previous_checkpoints(paths: Sequence[str]) -> list[tuple[str, bytes]]:
     return [(path, _read_bytes(Path(path), MAX_NOTE_BYTES)) for path in paths]
 
 
+def _witness_arguments(args: argparse.Namespace) -> tuple[list[WitnessKey], int]:
+    """``--witness KEY`` (key text, or a file of them, one per line) and ``--min-witnesses K`` (default: 1 when any
+    witness is given)."""
+    witnesses: list[WitnessKey] = []
+    for value in args.witness:
+        path = Path(value)
+        lines = [value]
+        if "+" not in value and path.is_file():
+            lines = [line.strip() for line in _read_bytes(path).decode("utf-8", "replace").splitlines()]
+        for line in lines:
+            if not line or line.startswith("#"):
+                continue
+            try:
+                key = parse_witness_key(line)
+            except VerificationError as error:
+                raise InputError(str(error)) from None
+            if key not in witnesses:
+                witnesses.append(key)
+    minimum = args.min_witnesses if args.min_witnesses is not None else (1 if witnesses else 0)
+    if minimum < 0 or minimum > len(witnesses):
+        raise InputError(f"--min-witnesses {minimum} needs at least that many --witness keys ({len(witnesses)} given)")
+    return witnesses, minimum
+
+
+def _add_witness_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--witness",
+        metavar="KEY",
+        action="append",
+        default=[],
+        help="a witness's key (<name>+<key id>+<base64>, type 0x04) or a file of them; repeat for several",
+    )
+    parser.add_argument(
+        "--min-witnesses",
+        metavar="K",
+        type=int,
+        help="fail unless at least K of the --witness keys cosigned the checkpoint (default: 1 with --witness)",
+    )
+
+
 def _command_verify(args: argparse.Namespace) -> int:
+    witnesses, minimum = _witness_arguments(args)
     return _verify_and_report(
         args,
         lambda trusted, previous: verify_export(
-            args.directory, trusted_keys=trusted, previous_checkpoints=previous, origin=args.origin
+            args.directory,
+            trusted_keys=trusted,
+            previous_checkpoints=previous,
+            origin=args.origin,
+            witnesses=witnesses,
+            min_witnesses=minimum,
         ),
         own_keys="export_keys",
         source=str(Path(args.directory) / "keys.txt"),
@@ -3462,10 +3705,16 @@ def _command_verify(args: argparse.Namespace) -> int:
 
 
 def _command_bundle(args: argparse.Namespace) -> int:
+    witnesses, minimum = _witness_arguments(args)
     return _verify_and_report(
         args,
         lambda trusted, previous: verify_bundle(
-            args.bundle, trusted_keys=trusted, previous_checkpoints=previous, origin=args.origin
+            args.bundle,
+            trusted_keys=trusted,
+            previous_checkpoints=previous,
+            origin=args.origin,
+            witnesses=witnesses,
+            min_witnesses=minimum,
         ),
         own_keys="bundle_keys",
         source=BUNDLE_KEYS,
@@ -3666,6 +3915,7 @@ def _argument_parser() -> argparse.ArgumentParser:
         help="a checkpoint kept from an earlier export; repeat for several",
     )
     verify.add_argument("--origin", help="the log's expected origin (default: the one in trail.json)")
+    _add_witness_arguments(verify)
     verify.set_defaults(handler=_command_verify)
 
     bundle = commands.add_parser(
@@ -3689,6 +3939,7 @@ def _argument_parser() -> argparse.ArgumentParser:
         help="a checkpoint you kept (e.g. trail/checkpoint.note of an earlier bundle); repeat for several",
     )
     bundle.add_argument("--origin", help="the trail's expected origin (default: the one in the manifest)")
+    _add_witness_arguments(bundle)
     bundle.set_defaults(handler=_command_bundle)
 
     inclusion = commands.add_parser("inclusion", help="verify an inclusion proof")
