@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from governance.access.models import Team
+from governance.access.scoping import filter_by_team
 
 MODEL_CARD_SECTIONS = (
     # The sections of "Model Cards for Model Reporting" (Mitchell et al., 2019).
@@ -53,8 +54,6 @@ class Environment(models.TextChoices):
 class RegisteredModelQuerySet(models.QuerySet["RegisteredModel"]):
     def visible_to(self, user: object) -> models.QuerySet[RegisteredModel]:
         """Models the user may see (team scope; see governance.access.scoping)."""
-        from governance.access.scoping import filter_by_team
-
         return filter_by_team(self, user)
 
 

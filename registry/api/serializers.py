@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from governance.access.permissions import caller_scopes
 from governance.web.api.fields import StrictSerializer
 from registry import risk
 from registry.models import (
@@ -290,13 +291,14 @@ class FindingSerializer(serializers.ModelSerializer):
         data = super().to_representation(instance)
         request = self.context.get("request")
         details = data.get("details")
-        if isinstance(details, dict) and "subject" in details:
-            from governance.access.permissions import caller_scopes
-
-            # A consent finding names the data subject's pseudonym. Only those who handle consent (officers,
-            # administrators) see it; the model's team and a regulator see that a subject withdrew, not who.
-            if request is None or "consent:read" not in caller_scopes(request):
-                data["details"] = {key: value for key, value in details.items() if key != "subject"}
+        # A consent finding names the data subject's pseudonym. Only those who handle consent (officers,
+        # administrators) see it; the model's team and a regulator see that a subject withdrew, not who.
+        if (
+            isinstance(details, dict)
+            and "subject" in details
+            and (request is None or "consent:read" not in caller_scopes(request))
+        ):
+            data["details"] = {key: value for key, value in details.items() if key != "subject"}
         return data
 
 

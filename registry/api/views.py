@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -16,12 +18,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.access.permissions import caller
-from governance.data.api.views import LINEAGE_DEPTH
+from governance.access.scoping import get_visible_or_404
+from governance.data.api.views import LINEAGE_DEPTH, _lineage_params
+from governance.data.lineage import graph_as_json, prov_json, traverse
 from governance.trail.log import Actor
 from governance.web.api.fields import callers_team, parse_aware_datetime, validated
 from governance.web.api.parsers import SafeJSONParser, check_json_value
 from registry import actions, risk
-from registry.access import access_model, access_version, models_visible_to
+from registry.access import access_model, access_version, models_visible_to, webhooks_of
 from registry.api.serializers import (
     DeliverySerializer,
     DeploySerializer,
@@ -117,8 +121,6 @@ class ModelHistory(APIView):
         responses=HistorySerializer,
     )
     def get(self, request: Request, name: str) -> Response:
-        from django.utils import timezone
-
         model = access_model(request.user, name, request)
         raw = request.query_params.get("as_of")
         as_of = timezone.now() if not raw else parse_aware_datetime(raw, field="as_of")
@@ -260,8 +262,6 @@ RetireVersion = _transition("retire", "models:deploy", RetireSerializer, "Retire
 
 
 def _webhooks_of(request: Request, name: str) -> Any:
-    from registry.access import webhooks_of
-
     return webhooks_of(request.user, access_model(request.user, name, request))
 
 
@@ -288,8 +288,6 @@ class WebhookDetail(APIView):
     required_scopes = {"GET": "models:read", "DELETE": "models:write"}
 
     def _get(self, request: Request, name: str, pk: int) -> Webhook:
-        from governance.access.scoping import get_visible_or_404
-
         return get_visible_or_404(_webhooks_of(request, name), request.user, request, within_visible_parent=True, pk=pk)
 
     @extend_schema(responses=WebhookSerializer)
@@ -311,8 +309,6 @@ class DeliveryList(generics.ListAPIView):
     serializer_class = DeliverySerializer
 
     def get_queryset(self) -> Any:
-        from governance.access.scoping import get_visible_or_404
-
         webhook = get_visible_or_404(
             _webhooks_of(self.request, self.kwargs["name"]),
             self.request.user,
@@ -336,9 +332,6 @@ class VersionLineage(APIView):
         responses=dict,
     )
     def get(self, request: Request, name: str, number: int) -> Response:
-        from governance.data.api.views import _lineage_params
-        from governance.data.lineage import graph_as_json, traverse
-
         version = access_version(request.user, name, number, request)
         direction, depth = _lineage_params(request)
         return Response(graph_as_json(traverse(version, direction=direction, max_depth=depth), user=request.user))
@@ -351,10 +344,6 @@ class VersionProv(APIView):
 
     @extend_schema(responses=dict)
     def get(self, request: Request, name: str, number: int) -> Response:
-        from django.conf import settings
-
-        from governance.data.lineage import prov_json
-
         version = access_version(request.user, name, number, request)
         response = Response(prov_json(version, user=request.user, namespace_uri=settings.PROV_NAMESPACE_URI))
         response["Content-Disposition"] = f'inline; filename="{name}-v{number}.prov.json"'
@@ -382,8 +371,6 @@ class ResolveFinding(APIView):
 
     @extend_schema(request=FindingResolveSerializer, responses=FindingSerializer)
     def post(self, request: Request, name: str, number: int, pk: int) -> Response:
-        from governance.access.scoping import get_visible_or_404
-
         version = access_version(request.user, name, number, request)
         finding = get_visible_or_404(
             Finding.objects.filter(version=version), request.user, request, within_visible_parent=True, pk=pk

@@ -17,14 +17,15 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 
 from governance.access.actions import ActionError
-from governance.access.models import Team
+from governance.access.models import Team, User
 from governance.access.scoping import get_visible_or_404
+from governance.data.lineage import graph_as_json, traverse
 from governance.trail.log import Actor
 from governance.trail.models import Event
 from governance.web.portal.access import may, portal_user, portal_view, refusal
 from governance.web.portal.pagination import paginate
 from governance.web.portal.svg import lineage_svg
-from registry import actions, hooks
+from registry import actions, hooks, risk
 from registry.access import access_model, access_version, models_visible_to
 from registry.history import deployed_as_of
 from registry.models import (
@@ -118,8 +119,6 @@ def model_detail(request: HttpRequest, name: str) -> HttpResponse:
     latest = model.versions.order_by("-number").first()
     lineage = None
     if latest is not None:
-        from governance.data.lineage import graph_as_json, traverse
-
         graph = graph_as_json(traverse(latest, direction="upstream"), user=request.user)
         if graph["runs"]:
             lineage = mark_safe(lineage_svg(graph))  # noqa: S308 - built by svg.py, which escapes every text
@@ -185,8 +184,6 @@ def model_risk(request: HttpRequest, name: str) -> HttpResponse:
 
 
 def _current_answers(model: RegisteredModel) -> dict[str, Any]:
-    from registry import risk
-
     try:
         return risk.current_answers(model.risk_answers or {})
     except risk.QuestionnaireError:
@@ -194,8 +191,6 @@ def _current_answers(model: RegisteredModel) -> dict[str, Any]:
 
 
 def _usernames(ids: Any) -> dict[int, str]:
-    from governance.access.models import User
-
     wanted = {i for i in ids if i is not None}
     return dict(User.objects.filter(pk__in=wanted).values_list("pk", "username"))
 
@@ -207,8 +202,6 @@ def _version_context(request: HttpRequest, version: ModelVersion, **extra: Any) 
     user = portal_user(request)
     card_refusal = rules.card_refusal(user, version) if may(request, "models:write") else None
     card_form = extra.pop("card_form", None) or forms.ModelCardForm(initial=version.model_card)
-    from governance.data.lineage import graph_as_json, traverse
-
     graph = graph_as_json(traverse(version, direction="upstream"), user=request.user)
     lineage = mark_safe(lineage_svg(graph)) if graph["runs"] else None  # noqa: S308 - svg.py escapes every text
     findings = Finding.objects.filter(version=version).select_related("resolved_by").order_by("status", "-opened_at")
@@ -364,8 +357,6 @@ def approvals(request: HttpRequest) -> HttpResponse:
     )
     page = paginate(request, submitted)
     rows = [{"version": v, "refusal": rules.review_refusal(user, v), "approvals": v.reviews.count()} for v in page]
-    from registry import risk
-
     for row in rows:
         row["required"] = risk.required_approvals(row["version"].model.risk_tier)
     return render(request, "registry/approvals.html", {"page": page, "rows": rows})
