@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import Http404
 
 from audits.models import AuditRun, Policy
 from governance.access.scoping import get_visible_or_404
@@ -29,8 +30,6 @@ def access_run(user: Any, pk: int, request: Any = None) -> AuditRun:
 
 def access_policy(name: str) -> Policy:
     """The policy named ``name``, else 404 (policies are not team-scoped)."""
-    from django.http import Http404
-
     policy = Policy.objects.filter(name=name).first()
     if policy is None:
         raise Http404

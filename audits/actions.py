@@ -42,7 +42,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from audits import events
+from audits.engine import AuditInputsError, run_policy
+from audits.evaluation import ColumnRoles, EvaluationError
 from audits.models import AuditRun, CheckResult, Policy, PolicyVersion, RunStatus
+from audits.policies.errors import PolicyError
+from audits.policies.loader import builtin_policies, load_policy
 from governance.access.actions import ActionError, require_role
 from governance.access.models import User
 from governance.access.roles import Role
@@ -80,10 +84,6 @@ def canonical_sha256(value: Any) -> str:
 
 
 def _parse_policy(text: str) -> Any:
-    # The pure modules, not the package: the package's resolve() uses this module's ensure_builtin_policies.
-    from audits.policies.errors import PolicyError
-    from audits.policies.loader import load_policy
-
     try:
         return load_policy(text)
     except PolicyError as exc:
@@ -148,8 +148,6 @@ def do_save_policy(
 def ensure_builtin_policies(only: str | None = None) -> None:
     """Store the shipped policies (or only the one named ``only``; a new version when the shipped text changed).
     Idempotent, and cheap when nothing changed."""
-    from audits.policies.loader import builtin_policies
-
     for name, text in sorted(builtin_policies().items()):
         if only is not None and name != only:
             continue
@@ -179,8 +177,6 @@ def audit_inputs_sha256(
 ) -> str:
     """The key of an audit run: the canonical hash of its inputs' hashes (artifact, dataset, policy, column roles).
     Runs with the same key audit the same thing; :func:`do_start_audit` returns the existing run for a key."""
-    from audits.evaluation import ColumnRoles
-
     roles = ColumnRoles.from_json(column_roles).as_json()
     return canonical_sha256(_input_hashes(model_version, dataset_version, policy_version, roles))
 
@@ -205,8 +201,6 @@ def do_start_audit(
 ) -> tuple[AuditRun, bool]:
     """Queue an audit of ``model_version`` on ``dataset_version`` under ``policy_version``. The same inputs
     return the existing run (unless ``force``). Returns (run, whether it was created now)."""
-    from audits.evaluation import ColumnRoles, EvaluationError
-
     _require_role(user, AUDIT_RUNNERS, "run audits")
     if not (user.is_organisation_wide or model_version.model.team_id in user.team_ids()):
         raise AuditError("You are not in this model's team.", code="not_in_team", status=403)
@@ -370,8 +364,6 @@ def execute_audit(run_id: int, *, now: dt.datetime | None = None) -> AuditRun:
 
     Idempotent on redelivery: a run another live worker holds, or that has ended, is left as it is; a stale one is
     taken over (see the module docstring)."""
-    from audits.engine import AuditInputsError, run_policy
-
     with transaction.atomic():
         run = (
             AuditRun.objects.select_for_update()

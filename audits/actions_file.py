@@ -50,6 +50,7 @@ from governance.access.actions import require_role
 from governance.access.models import Team, User
 from governance.data.access import access_dataset_version, datasets_visible_to
 from governance.data.actions import DATA_WRITERS, do_register_dataset, do_register_dataset_version
+from governance.data.ingest import IngestError, detect_format, hash_file, read_table
 from governance.data.models import Dataset, DatasetVersion
 from governance.trail.log import Actor
 from registry import risk
@@ -245,8 +246,6 @@ class _FileAudit:
         self.model_name = inputs.model or self.dataset_name
 
     def inputs(self) -> tuple[ModelVersion, DatasetVersion]:
-        from governance.data.ingest import hash_file
-
         try:
             if not self.path.is_file():
                 raise _refuse(f"Cannot read {self.path}: no such file.", field="file")
@@ -360,8 +359,6 @@ class _FileAudit:
 
     def _check_columns(self) -> None:
         """The file parses and has the named columns (as do_start_audit checks a registered version's schema)."""
-        from governance.data.ingest import IngestError, detect_format, read_table
-
         try:
             columns = read_table(self.path, fmt=detect_format(self.path)).column_names
         except IngestError as exc:

@@ -12,14 +12,23 @@ The verdict is honest by construction:
 from __future__ import annotations
 
 import importlib.metadata
+import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from audits.checks import registry
 from audits.checks.base import FAIL, INSUFFICIENT, PASS, CheckContext, CheckOutcome
+from audits.checks.fairness import describe_groups
+from audits.checks.groups import groupings
+from audits.evaluation import ColumnRoles, EvaluationError, build_evaluation
 from audits.reproducibility import numerics_record
+from governance.data.ingest import IngestError, read_table
+from registry.artifacts import ArtifactError, load_predictor
 
 Progress = Callable[[int, str], None]
 
@@ -67,7 +76,7 @@ def check_classes() -> dict[str, Any]:
 
 def _inline_budget_cap() -> float | None:
     """The per-check time budget allowed when audits run in process (no Celery worker), else None."""
-    from django.conf import settings
+    from django.conf import settings  # noqa: PLC0415 - the engine loads no Django: audits.monitoring.batch (pure) imports it
 
     return float(settings.AUDIT_INLINE_MAX_BUDGET_SECONDS) if settings.CELERY_TASK_ALWAYS_EAGER else None
 
@@ -169,8 +178,6 @@ def evaluate(
             try:
                 outcome = cls().run(evaluation, settings, context)
             except Exception as exc:  # one check that cannot run must not hide the others' results
-                import logging
-
                 logging.getLogger("assay.audits").exception("check %s could not run", name)
                 outcome = CheckOutcome(name=name, outcome=INSUFFICIENT, reason=f"The check could not run: {exc}")
         outcome.required = required
@@ -206,9 +213,6 @@ def group_metrics(evaluation: Any, context: CheckContext) -> dict[str, Any]:
     ``false_positive_rate``, ``false_negative_rate``, ``true_negative_rate``, ``precision``) with Wilson intervals,
     by grouping and group: recorded (and hashed) with every run, whichever checks its policy names. ``unknown``
     gives, per grouping, the rows in no group because a value is unknown (``{count, share, share_exact}``)."""
-    from audits.checks.fairness import describe_groups
-    from audits.checks.groups import groupings
-
     tables = {}
     unknown = {}
     for grouping in groupings(evaluation, intersections=context.intersections):
@@ -220,10 +224,6 @@ def group_metrics(evaluation: Any, context: CheckContext) -> dict[str, Any]:
 
 def json_safe(value: Any) -> Any:
     """Results as plain JSON: numpy numbers to Python, NaN and infinities to None (undefined, never 0)."""
-    import math
-
-    import numpy as np
-
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -239,11 +239,7 @@ def json_safe(value: Any) -> Any:
 
 def run_policy(run: Any, *, progress: Progress | None = None) -> RunOutcome:
     """Load a run's dataset (and model, when decisions come from it) and evaluate its policy."""
-    from django.core.files.storage import default_storage
-
-    from audits.evaluation import ColumnRoles, EvaluationError, build_evaluation
-    from governance.data.ingest import IngestError, read_table
-    from registry.artifacts import ArtifactError, load_predictor
+    from django.core.files.storage import default_storage  # noqa: PLC0415 - the engine loads no Django: audits.monitoring.batch (pure) imports it
 
     roles = ColumnRoles.from_json(run.column_roles)
     dataset_version = run.dataset_version

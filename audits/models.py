@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -183,7 +184,5 @@ class Report(models.Model):
 
     def read_bytes(self) -> bytes:
         """The signed PDF exactly as stored."""
-        from django.core.files.storage import default_storage
-
         with default_storage.open(self.path, "rb") as handle:
             return bytes(handle.read())

@@ -13,6 +13,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 # Environment variables that set thread counts of BLAS and OpenMP (read at start-up by the libraries).
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
@@ -71,8 +73,6 @@ def _usable_cpus() -> int | str:
 def _numpy_config() -> dict[str, str]:
     """numpy's BLAS/LAPACK as built and its SIMD extensions (baseline and found at run time)."""
     try:
-        import numpy as np
-
         config: Any = np.show_config(mode="dicts")
     except Exception:  # an older numpy without mode="dicts": nothing to record, never an error
         return {}

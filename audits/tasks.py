@@ -9,22 +9,20 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from audits.actions import execute_audit
+from audits.actions import recover_stale_runs as sweep
+
+# Monitoring's jobs live with monitoring; importing them here lets Celery's autodiscovery find them.
+from audits.monitoring.tasks import check_batch, run_due_checks  # noqa: F401
+
 
 @shared_task(name="audits.run_audit", acks_late=True, reject_on_worker_lost=True)
 def run_audit(run_id: int) -> str:
     """Run one queued audit to completion (or take over one whose worker died); returns its final status."""
-    from audits.actions import execute_audit
-
     return execute_audit(run_id).status
 
 
 @shared_task(name="audits.recover_stale_runs")
 def recover_stale_runs() -> list[int]:
     """Queue again every run whose worker stopped answering (beat, every minute); returns their ids."""
-    from audits.actions import recover_stale_runs as sweep
-
     return sweep()
-
-
-# Monitoring's jobs live with monitoring; importing them here lets Celery's autodiscovery find them.
-from audits.monitoring.tasks import check_batch, run_due_checks  # noqa: E402, F401

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -234,8 +235,6 @@ class _Oracle:
 
 def _search(attack: str, oracle: _Oracle, like: np.ndarray) -> Any:
     """The ART attack against a black-box classifier answering the decision for ``like`` with changed features."""
-    import warnings
-
     with warnings.catch_warnings():  # ART warns at import about optional deep-learning frameworks
         warnings.simplefilter("ignore")
         from art.attacks.evasion import BoundaryAttack, HopSkipJump

@@ -3,6 +3,7 @@ fail or insufficient evidence with the reason in words and every number it compu
 
 from __future__ import annotations
 
+import math
 import operator as _operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -74,8 +75,6 @@ def basis(settings: Mapping[str, Any], key: str) -> dict[str, Any] | None:
 
 def finite(value: float) -> float | None:
     """A JSON-safe number: NaN and infinities become None (undefined), never a silent 0."""
-    import math
-
     return None if value is None or not math.isfinite(value) else float(value)
 
 

@@ -7,6 +7,7 @@ The package's other modules are pure (text in, plain values out); this one reads
 
 from __future__ import annotations
 
+from audits.actions import ensure_builtin_policies
 from audits.models import Policy, PolicyVersion
 
 
@@ -27,9 +28,6 @@ def resolve(name: str, version: int | None = None, *, install: bool = True) -> P
     :class:`PolicyNotFound` naming the known policies, or the policy that has no such version."""
     found = _find(name, version)
     if found is None and install and not Policy.objects.filter(name=name).exists():
-        # The action that stores built-ins (it writes the trail) sits above this lookup, hence imported here.
-        from audits.actions import ensure_builtin_policies
-
         ensure_builtin_policies(only=name)
         found = _find(name, version)
     if found is not None:
