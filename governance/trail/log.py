@@ -16,6 +16,7 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from governance.access.models import ApiToken
 from governance.trail import events as event_types
 from governance.trail.leaf import encode_leaf
 from governance.trail.merkle import (
@@ -68,8 +69,6 @@ class Actor:
 
 
 def _is_token(request: Any) -> bool:
-    from governance.access.models import ApiToken
-
     return isinstance(getattr(request, "auth", None), ApiToken)
 
 

@@ -23,6 +23,7 @@ from django.db import connection
 
 from governance.trail import verifier, verify_worker
 from governance.trail.leaf import Checked, Row, rederive_batch
+from governance.trail.log import TrailError, compact_range, current_root, tree_size
 from governance.trail.merkle import CompactRange
 from governance.trail.models import Checkpoint, Event, MerkleNode, SigningKey
 
@@ -197,8 +198,6 @@ def verify_trail(
     ``workers``: processes that re-derive leaves in parallel (default: by the trail's size, see default_workers).
     """
     if workers is None:
-        from governance.trail.log import tree_size
-
         workers = default_workers(tree_size())
     report = Report()
     checkpoints = list(Checkpoint.objects.select_related("key").order_by("id"))
@@ -325,8 +324,6 @@ def problem_since_last_checkpoint() -> Problem | None:
     a new checkpoint would sign recomputed from the leaves. Checkpoints come every
     ``TRAIL_CHECKPOINT_EVERY_EVENTS`` events, so the cost per event stays constant.
     """
-    from governance.trail.log import TrailError, current_root
-
     latest = Checkpoint.objects.select_related("key").order_by("-id").first()
     start = _checkpoint_problem(latest) if latest is not None else (CompactRange(0, []), b"")
     if not isinstance(start[0], CompactRange):
@@ -349,8 +346,6 @@ def problem_since_last_checkpoint() -> Problem | None:
 def _checkpoint_problem(latest: Checkpoint) -> Problem | tuple[CompactRange, bytes]:
     """The last checkpoint checked (signature, root against the stored tree, events stored under it): a problem,
     or the tree's edge at its size and the leaf hash of its last event, to continue from."""
-    from governance.trail.log import TrailError, compact_range
-
     label = f"checkpoint {latest.id} (size {latest.tree_size})"
     try:
         keys = [verifier.parse_verifier_key(latest.key.verifier_key)]
