@@ -16,8 +16,12 @@ from audits.api.serializers import ColumnRolesSerializer
 from audits.gate.decisions import PASS, GateDecision, decide
 from governance.access.permissions import caller
 from governance.access.throttling import GateThrottle
+from governance.data.access import access_dataset, datasets_visible_to
+from governance.data.models import DatasetVersion
 from governance.trail.log import Actor
+from governance.web.api.errors import error_body
 from governance.web.api.fields import StrictSerializer, validated
+from registry.access import access_model, models_visible_to
 from registry.models import Environment, ModelVersion
 
 CLIENT = Path(__file__).resolve().parents[1] / "gate" / "client.py"
@@ -52,8 +56,6 @@ class GateCheckSerializer(StrictSerializer):
 
 
 def _not_found(message: str, names: list[str]) -> Response:
-    from governance.web.api.errors import error_body
-
     return Response(error_body("not_found", message, {"known": names}), status=status.HTTP_404_NOT_FOUND)
 
 
@@ -75,8 +77,6 @@ _DECISION_FIELDS = (
 
 def _version(request: Request, data: dict[str, Any]) -> ModelVersion | Response:
     """The version asked about, through the caller's scope; a miss names what exists for this caller."""
-    from registry.access import access_model, models_visible_to
-
     # The usual question (a model the token sees, a version that exists) costs one query; a miss costs more, to
     # name what exists.
     versions = (
@@ -106,9 +106,6 @@ def _version(request: Request, data: dict[str, Any]) -> ModelVersion | Response:
 def _dataset_version(request: Request, data: dict[str, Any]) -> Any:
     """The evaluation dataset version asked for, through the caller's scope; a miss names what exists for this
     caller (the datasets it can see, or the dataset's version numbers)."""
-    from governance.data.access import access_dataset, datasets_visible_to
-    from governance.data.models import DatasetVersion
-
     try:
         dataset = access_dataset(request.user, data["dataset"], request)  # records a reach outside the scope
     except Http404:

@@ -26,8 +26,11 @@ from rest_framework.views import APIView
 
 from audits.monitoring import actions
 from audits.monitoring.batch import BatchError, check_delimiter
+from audits.monitoring.series import checked_statistics
 from governance.access.permissions import caller
 from governance.access.scoping import get_visible_or_404
+from governance.data.access import datasets_visible_to
+from governance.data.models import DatasetVersion
 from governance.trail.log import Actor
 from governance.web.api.fields import StrictSerializer, validated
 from governance.web.api.parsers import SafeJSONParser
@@ -109,9 +112,6 @@ class MonitoringConfigView(APIView):
 
     @extend_schema(request=MonitorConfigSerializer, responses=dict)
     def put(self, request: Request, name: str, number: int) -> Response:
-        from governance.data.access import datasets_visible_to
-        from governance.data.models import DatasetVersion
-
         version = access_version(request.user, name, number, request)
         data = validated(MonitorConfigSerializer, request.data)
         reference = None
@@ -286,8 +286,6 @@ class DriftSeries(APIView):
         responses=dict,
     )
     def get(self, request: Request, name: str, number: int) -> Response:
-        from audits.monitoring.series import checked_statistics
-
         version = access_version(request.user, name, number, request)
         subject = request.query_params.get("feature", "")
         if not subject:

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from audits.access import access_run
 from audits.models import Report
 from audits.reports.access import access_report, reports_visible_to
+from audits.reports.service import build_run_report, build_version_report
 from governance.trail.log import Actor
 from governance.web.api.negotiation import StrictFormatNegotiation
 from registry.access import access_version
@@ -83,8 +84,6 @@ class RunReports(APIView):
 
     @extend_schema(request=None, responses={201: ReportSerializer, 409: dict})
     def post(self, request: Request, pk: int) -> Response:
-        from audits.reports.service import build_run_report
-
         run = access_run(request.user, pk, request)
         return _created(build_run_report(run, actor=Actor.from_request(request)))
 
@@ -101,8 +100,6 @@ class VersionReports(APIView):
 
     @extend_schema(request=None, responses={201: ReportSerializer})
     def post(self, request: Request, name: str, number: int) -> Response:
-        from audits.reports.service import build_version_report
-
         version = access_version(request.user, name, number, request)
         return _created(build_version_report(version, actor=Actor.from_request(request)))
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from audits.evaluation import ColumnRoles, EvaluationError
 from audits.models import AuditRun, CheckResult, Policy, PolicyVersion
 from governance.web.api.fields import StrictSerializer
 
@@ -86,8 +87,6 @@ class ColumnRolesSerializer(StrictSerializer):
     derived_from = serializers.JSONField(required=False, allow_null=True, default=None)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        from audits.evaluation import ColumnRoles, EvaluationError  # numpy: loaded only when roles are sent
-
         if attrs["prediction"] and attrs["score"]:
             raise serializers.ValidationError({"prediction": ["Give a prediction column or a score column, not both."]})
         if attrs["score"] and attrs["threshold"] is None:

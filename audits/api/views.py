@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
@@ -23,6 +24,7 @@ from audits.api.serializers import (
     PolicyVersionSerializer,
 )
 from audits.models import Policy
+from audits.policies import diff_policies
 from governance.access.permissions import caller
 from governance.data.access import access_dataset_version
 from governance.trail.log import Actor
@@ -63,8 +65,6 @@ class PolicyVersionDetail(APIView):
 
     @extend_schema(responses=PolicyVersionSerializer)
     def get(self, request: Request, name: str, number: int) -> Response:
-        from django.http import Http404
-
         try:
             version = policies.resolve(access_policy(name).name, number, install=False)
         except policies.PolicyNotFound:
@@ -140,8 +140,6 @@ class PolicyDiff(APIView):
         responses=dict,
     )
     def get(self, request: Request, name: str) -> Response:
-        from audits.policies import diff_policies
-
         policy = access_policy(name)
         numbers = {}
         for side in ("from", "to"):
