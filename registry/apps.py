@@ -1,6 +1,21 @@
+"""The registry app's start-up: its trail event types, the artifact limits, its stored files, jobs and data hooks.
+
+Modules that define no models and load none are imported at the top (importing ``events`` registers the
+registry's trail event types). Django imports this module before any app's models are loaded, so the modules that
+load models (``data_hooks``, ``tasks``, ``models``) are imported in ``ready()`` or when used, once the app registry
+is ready.
+"""
+
 from collections.abc import Iterator
 
 from django.apps import AppConfig
+from django.conf import settings
+
+from governance.storage import register_stored_files
+from registry import (
+    artifacts,
+    events,  # noqa: F401  (registers the registry's trail event types)
+)
 
 
 class RegistryConfig(AppConfig):
@@ -10,15 +25,9 @@ class RegistryConfig(AppConfig):
     verbose_name = "Model registry"
 
     def ready(self) -> None:
-        from django.conf import settings
-
-        from governance.storage import register_stored_files
-        from registry import (
-            artifacts,
-            data_hooks,
-            events,  # noqa: F401  (registers the registry's trail event types)
-            tasks,  # noqa: F401  (its jobs are queued by name: governance.jobs)
-        )
+        # Both load models, and the app registry is not ready when Django imports this module. tasks: its jobs are
+        # queued by name (governance.jobs), so importing it is all it needs.
+        from registry import data_hooks, tasks  # noqa: F401, PLC0415 - loads models; app registry not ready at module load
 
         register_stored_files("artifacts", _artifact_files)
         artifacts.use_settings(settings)  # the upload limits (ARTIFACT_MAX_*, ONNX_MAX_*) come from the settings
@@ -27,7 +36,7 @@ class RegistryConfig(AppConfig):
 
 def _artifact_files() -> Iterator[tuple[str, str, str]]:
     """The model artifacts the registry's versions reference (for verify_media)."""
-    from registry.models import ModelVersion
+    from registry.models import ModelVersion  # noqa: PLC0415 - the app registry is not ready when this module loads
 
     for version in ModelVersion.objects.exclude(artifact="").select_related("model").order_by("pk").iterator():
         yield f"model {version.model.name} v{version.number}", str(version.artifact.name), version.artifact_sha256
