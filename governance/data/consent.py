@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 
+from governance.data.lineage import node_id
 from governance.data.models import ConsentEvent, ConsentKind, DatasetSubject, DatasetVersion, Purpose, Subject
 
 STATES = ("consenting", "withdrawn", "expired", "never_asked")
@@ -25,8 +26,6 @@ class CoverageTooSmall(Exception):
     """Coverage over fewer than ``COVERAGE_MIN_SUBJECTS`` subjects, asked by someone who does not keep consent."""
 
     def __init__(self, version: DatasetVersion, minimum: int) -> None:
-        from governance.data.lineage import node_id
-
         super().__init__(
             f"{node_id(version)} holds fewer than {minimum} subjects; coverage this small would identify people "
             "(a compliance officer can see it)."

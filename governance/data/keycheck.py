@@ -29,7 +29,7 @@ def fingerprint() -> str:
 
 
 def _holds_pseudonyms() -> bool:
-    from governance.data.models import DatasetSubject, Subject
+    from governance.data.models import DatasetSubject, Subject  # noqa: PLC0415 - governance.apps imports this before the apps are ready
 
     return Subject.objects.exists() or DatasetSubject.objects.exists()
 
@@ -40,7 +40,7 @@ def key_problem(*, record: bool = False) -> str | None:
     ``record``: store the fingerprint when none is stored yet (at migration), or replace it while the database
     holds no pseudonym at all (nothing depends on the key yet).
     """
-    from governance.data.models import KeyFingerprint
+    from governance.data.models import KeyFingerprint  # noqa: PLC0415 - governance.apps imports this before the apps are ready
 
     try:
         if KeyFingerprint._meta.db_table not in connection.introspection.table_names():

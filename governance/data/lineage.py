@@ -11,7 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from governance.access.roles import Role
+from governance.access.scoping import shared_model_ids
 from governance.data.models import DatasetVersion, Direction, LineageLink, LineageRun
+from governance.data.prov import prov_document
 
 NodeKey = tuple[str, int]  # ("dataset_version" | "model_version", primary key)
 DATASET = "dataset_version"
@@ -175,15 +178,11 @@ class _Sight:
     """
 
     def __init__(self, user: Any, graph: LineageGraph) -> None:
-        from governance.access.roles import Role
-
         self.user = user
         self.regulator = getattr(user, "role", None) == Role.REGULATOR
         self.nodes: set[NodeKey] = set()
         self.runs: set[int] = set()
         if self.regulator:
-            from governance.access.scoping import shared_model_ids
-
             shared = set(shared_model_ids(user).values_list("model_id", flat=True))
             self.nodes = {key for key, obj in graph.nodes.items() if key[0] == MODEL and obj.model_id in shared}
             for run_id, outputs in graph.outputs.items():
@@ -237,8 +236,6 @@ def graph_as_json(graph: LineageGraph, *, user: Any) -> dict[str, Any]:
 def prov_json(model_version: Any, *, user: Any, namespace_uri: str) -> dict[str, Any]:
     """The full upstream lineage of a model version as a W3C PROV-JSON document, as ``user`` may see it: nodes and
     runs of teams the user cannot see are present (the shape stays honest) but anonymous, as in the JSON graph."""
-    from governance.data.prov import prov_document
-
     graph = traverse(model_version, direction="upstream")
     sight = _Sight(user, graph)
     ids: dict[NodeKey, str] = {}

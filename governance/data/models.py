@@ -14,13 +14,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from governance.access.models import Team
+from governance.access.scoping import filter_by_team
 
 
 class DatasetQuerySet(models.QuerySet["Dataset"]):
     def visible_to(self, user: object) -> models.QuerySet[Dataset]:
         """Datasets the user may see (team scope; see governance.access.scoping)."""
-        from governance.access.scoping import filter_by_team
-
         return filter_by_team(self, user)
 
 
@@ -138,8 +137,6 @@ class RunState(models.TextChoices):
 class LineageRunQuerySet(models.QuerySet["LineageRun"]):
     def visible_to(self, user: object) -> models.QuerySet[LineageRun]:
         """Runs the user may see (team scope); runs that no team owns are visible organisation-wide only."""
-        from governance.access.scoping import filter_by_team
-
         return filter_by_team(self, user)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "OpenLineage.json"
 
@@ -340,8 +341,6 @@ def _short(value: object) -> str:
 
 def _without_credentials(url: str) -> str:
     """A URL without any ``user:password@`` part (CI systems put access tokens there)."""
-    from urllib.parse import urlsplit, urlunsplit
-
     if not url or "@" not in url:
         return url
     parts = urlsplit(url)

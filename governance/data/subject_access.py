@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 
 from governance.citations import cite
 from governance.data import crypto
+from governance.data.ingest import IngestError, read_table
 from governance.data.lineage import node_id
 from governance.data.models import ConsentEvent, DatasetVersion, PersonalRecord, Subject
 
@@ -168,9 +170,6 @@ def dataset_rows(pseudonym: str, holding: Iterable[DatasetVersion], *, key: byte
     rows from 1 (a CSV header is not a row)."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    from django.core.files.storage import default_storage
-
-    from governance.data.ingest import IngestError, read_table
 
     listed = []
     for version in holding:

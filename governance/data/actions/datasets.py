@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -19,6 +20,7 @@ from django.db.models import Max
 from governance.access.models import Team, User
 from governance.data import crypto, events
 from governance.data.actions.common import DataError, _require_scope, _require_team, pseudonym_key
+from governance.data.ingest import IngestError, detect_format, hash_file, inspect_file
 from governance.data.models import DataFormat, Dataset, DatasetSubject, DatasetVersion, QualityFinding
 from governance.storage import store_by_hash
 from governance.trail.log import Actor, record_event
@@ -84,8 +86,6 @@ def _uri_for_trail(uri: str) -> str | None:
     """Scheme, host and path of an external URI: query strings (signed URLs, tokens) never enter the trail."""
     if not uri:
         return None
-    from urllib.parse import urlsplit
-
     parts = urlsplit(uri)
     return f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
 
@@ -120,8 +120,6 @@ def do_register_dataset_version(
         raise DataError("collected_from is after collected_to.", field="collected_from")
     stored, findings, pseudonyms = "", [], set()
     if file_path is not None:
-        from governance.data.ingest import IngestError, detect_format, hash_file, inspect_file
-
         try:
             fmt = detect_format(file_path, name=file_name)
             digest, size = hash_file(file_path)

@@ -11,15 +11,14 @@ from django.db import transaction
 
 from governance.access.models import User
 from governance.data import events
+from governance.data.access import datasets_visible_to
 from governance.data.actions.common import DataError, _require_scope
-from governance.data.lineage import node_id
+from governance.data.lineage import node_id, traverse
 from governance.data.models import DatasetVersion, Direction, LineageLink, LineageRun, RunState
 from governance.trail.log import Actor, record_event
 
 
 def _upstream_closure(versions: Iterable[DatasetVersion]) -> set[int]:
-    from governance.data.lineage import traverse
-
     found: set[int] = set()
     for version in versions:
         graph = traverse(version, direction="upstream")
@@ -144,8 +143,6 @@ def _record_run_event(
 def training_datasets_of(user: User, references: Sequence[Mapping[str, Any]]) -> list[DatasetVersion]:
     """Resolve the registry's ``training_datasets`` references (``{"dataset": name, "version": n}``) that ``user``
     may see; anything else is refused with the reference at fault."""
-    from governance.data.access import datasets_visible_to
-
     found: list[DatasetVersion] = []
     for index, reference in enumerate(references):
         if not isinstance(reference, Mapping) or set(reference) != {"dataset", "version"}:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from rest_framework import serializers
@@ -124,8 +125,6 @@ class DatasetVersionMetadataSerializer(StrictSerializer):
     )
 
     def validate_external_uri(self, value: str) -> str:
-        from urllib.parse import urlsplit
-
         if value and "://" not in value:
             raise serializers.ValidationError("An external URI needs a scheme, e.g. s3://bucket/path.parquet.")
         if value and ("@" in urlsplit(value).netloc or any(c in value for c in "\r\n\x00")):

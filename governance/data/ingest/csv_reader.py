@@ -4,6 +4,7 @@ Arrow can fail turned into an :class:`IngestError` that names the row or line at
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -155,8 +156,6 @@ def _check_quotes_closed(path: Path, table: pa.Table, *, delimiter: str) -> None
     row: only then is the file scanned again (by Python's C csv reader, which reports the end of data inside
     quotes), so well-formed files cost nothing more.
     """
-    import csv
-
     import pyarrow as pa
 
     if table.num_rows == 0:
@@ -247,8 +246,6 @@ def _check_header_width(path: Path, *, delimiter: str, limits: IngestLimits) -> 
             pending = (pending + more).lstrip(b"\r\n")
     line = pending.split(b"\n", 1)[0]
     if b'"' in line:
-        import csv
-
         columns = len(next(csv.reader([line.decode("utf-8", "replace")], delimiter=delimiter), []))
     else:
         columns = line.count(separator) + 1
