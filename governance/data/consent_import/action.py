@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
@@ -84,7 +85,6 @@ def import_consent_file(*, user: User, actor: Actor, path: Path, file_name: str 
 
 def _check_against_database(parsed: ParsedConsent) -> None:
     """What only the database knows: erased subjects giving consent, and withdrawals of consent given earlier."""
-    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 

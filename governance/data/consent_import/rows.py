@@ -13,6 +13,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from governance.data import crypto
 from governance.data.actions import DataError
 from governance.data.consent_import.header import (
@@ -71,7 +73,6 @@ class ParsedConsent:
     unmatched_withdrawals: Any = None
 
     def withdrawal_mask(self) -> Any:
-        import numpy as np
         import pyarrow.compute as pc
 
         return np.asarray(pc.is_in(self.kind, value_set=_string_array(_WITHDRAWALS)))
@@ -114,7 +115,6 @@ def parse_consent_csv(path: Path, *, purposes: dict[str, int], key: bytes) -> Pa
     Row numbers in messages count data rows from 1 (the header is not a row); a problem that stops the file from
     being read at all (invalid UTF-8, a row with the wrong number of fields) names the line of the file instead.
     """
-    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -222,7 +222,6 @@ def _too_long(index: int, *, lengths: Any, limit: int) -> str:
 
 def _parse_times(values: Any, column: str, problems: _Problems, *, required: bool) -> Any:
     """The column as timestamp[us, UTC] (null where empty or wrong), flagging values without an offset."""
-    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -286,8 +285,6 @@ def pii_categories(value: str) -> list[str]:
 def _withdrawals_not_given_in_file(parsed: ParsedConsent) -> Any:
     """A withdrawal or expiry needs a consent given before it for that subject and purpose: in the file (by
     occurred_at, then file order) or else in the database. The rows (indexes) with none before them in the file."""
-    import numpy as np
-
     pair = parsed.subject_index.to_numpy().astype(np.int64) * len(parsed.purpose_codes) + np.asarray(
         parsed.purpose_index.to_numpy(), dtype=np.int64
     )

@@ -9,6 +9,7 @@ from datetime import datetime
 from itertools import repeat
 from typing import Any
 
+import numpy as np
 from django.db import connection
 
 from governance.data.consent_import.header import TEXT_COLUMNS
@@ -94,7 +95,6 @@ def _ordered_slices(parsed: ParsedConsent, *, recorded_at: str, batch: int, post
     faster on SQLite). For one subject and purpose, ids still follow occurred_at and then the file, so the event
     that decides a state (the latest, ties going to the higher id) is the one a row-by-row import would pick.
     """
-    import numpy as np
     import pyarrow as pa
 
     subject_index = parsed.subject_index.to_numpy()

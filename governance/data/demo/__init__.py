@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 GERMAN_DATA = Path(__file__).with_name("german.data")
 
@@ -100,9 +103,6 @@ def _fit_logistic_onnx(csv_bytes: bytes, features: tuple[str, ...], *, class_wei
     demo's audit) change with the machine. Standardised and solved to a tight tolerance, the fit is the loss's unique
     optimum whichever solver or CPU finds it. A fit that did not converge is an error, never a stored model.
     """
-    import io
-
-    import numpy as np
     import pyarrow.csv as pv
     from skl2onnx import to_onnx
     from sklearn.linear_model import LogisticRegression
@@ -145,8 +145,6 @@ def audit_roles(features: tuple[str, ...]) -> dict[str, object]:
 def german_credit_v2_csv(v1_csv: bytes, *, without: tuple[str, ...] = ()) -> bytes:
     """Version 1 of the demo data (``german_credit_csv``) with the ``INDICATOR_COLUMNS`` (0 or 1) added after its
     columns, and without the applicants whose ids are in ``without``."""
-    import io
-
     import pyarrow.csv as pv
 
     table: Any = pv.read_csv(io.BytesIO(v1_csv)).to_pandas()
@@ -180,9 +178,6 @@ def demo_batches(csv_bytes: bytes, model_bytes: bytes) -> tuple[bytes, bytes]:
     second grant to a female applicant into a refusal (the female selection rate halved): the drift and the live
     fairness alerts that monitoring must raise (issue 10's done-when).
     """
-    import io
-
-    import numpy as np
     import onnxruntime
     import pyarrow.csv as pv
 
