@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from audits.api.monitoring import BatchDetailSerializer
 from audits.monitoring.actions import do_upload_batch, execute_check
 from governance.access.actions import ActionError
 from governance.access.models import User
@@ -55,8 +56,6 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         batch = execute_check(batch.pk)  # a no-op when the in-process job checked it already
         if options["json"]:
-            from audits.api.monitoring import BatchDetailSerializer
-
             self.stdout.write(json.dumps(BatchDetailSerializer(batch).data, default=str, indent=2))
             return
         self.stdout.write(f"{version} batch {batch.number}: {batch.rows} rows, {batch.status}")

@@ -15,7 +15,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from audits.models import AuditRun
+from audits.reports import service
+from audits.reports.signing import signing_certificate_pem
+from governance.access.models import User
 from governance.trail.log import Actor
+from registry.models import ModelVersion
 
 
 class Command(BaseCommand):
@@ -36,12 +41,6 @@ class Command(BaseCommand):
         parser.add_argument("--cert-out", metavar="CERT.pem", help="also write the signing certificate (PEM)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from audits.models import AuditRun
-        from audits.reports import service
-        from audits.reports.signing import signing_certificate_pem
-        from governance.access.models import User
-        from registry.models import ModelVersion
-
         by_run = options["run"] is not None
         if by_run == bool(options["model"]) or bool(options["model"]) != (options["version"] is not None):
             raise CommandError("Give --run ID, or --model NAME with --version N.", returncode=2)
