@@ -114,11 +114,11 @@ def previous_code_paths() -> Iterator[None]:
     """The report code as it was before it was made faster, for side-by-side numbers in one process: each chart
     drawn by ``savefig`` (a layout draw, then the pixel draw) as an RGBA PNG, for every report (no chart cache),
     the PDF's streams ASCII85-encoded, and every table cell a paragraph."""
-    from audits.reports import chart_cache, charts
+    from audits.reports import charts, service
     from audits.reports.charts import core as chart_core  # where a chart is rendered
     from audits.reports.document import builder as document  # the layout's switches live where they are read
 
-    render, cached = chart_core._render, chart_cache.cached_charts
+    render, cached = chart_core._render, service.cached_charts
     ascii85, plain_cells = document.ASCII85_STREAMS, document.PLAIN_TEXT_CELLS
 
     def savefig_render(figure: Any, fmt: Any) -> bytes | str:
@@ -132,12 +132,12 @@ def previous_code_paths() -> Iterator[None]:
         return out.getvalue()
 
     chart_core._render = savefig_render  # type: ignore[assignment]
-    chart_cache.cached_charts = lambda results, *, fmt: charts.charts_for_results(results, fmt=fmt)  # type: ignore[assignment]
+    service.cached_charts = lambda results, *, fmt: charts.charts_for_results(results, fmt=fmt)  # type: ignore[assignment]
     document.ASCII85_STREAMS, document.PLAIN_TEXT_CELLS = True, False
     try:
         yield
     finally:
-        chart_core._render, chart_cache.cached_charts = render, cached  # type: ignore[assignment]
+        chart_core._render, service.cached_charts = render, cached  # type: ignore[assignment]
         document.ASCII85_STREAMS, document.PLAIN_TEXT_CELLS = ascii85, plain_cells
 
 

@@ -25,12 +25,25 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audits import events
 from audits.actions import AuditError, canonical_sha256
 from audits.models import AuditRun, Report, ReportKind, RunStatus
+from audits.reports.chart_cache import cached_charts
+from audits.reports.document import render_report
+from audits.reports.signing import load_identity, sign_pdf
+from governance.access.models import User
+from governance.data.consent import coverage
+from governance.data.lineage import describe_node, node_id, traverse
+from governance.data.models import DatasetVersion, Purpose
+from governance.storage import store_by_hash
+from governance.trail.checkpoints import issue_checkpoint
 from governance.trail.log import Actor, record_event
+from governance.trail.models import Checkpoint, Event
+from registry.models import MODEL_CARD_SECTIONS, Deployment, Review, RiskTier
+from registry.risk import required_approvals
 
 REPORT_FOLDER = "reports"
 MAX_TRAIL_EVENTS = 400  # a report lists at most this many events (the newest); the trail API has them all
@@ -102,10 +115,6 @@ def _completed_runs(version: Any) -> Iterable[AuditRun]:
 
 
 def _build(*, kind: str, version: Any, runs: list[AuditRun], run: AuditRun | None, actor: Actor) -> Report:
-    from audits.reports.chart_cache import cached_charts
-    from audits.reports.document import render_report
-    from audits.reports.signing import load_identity, sign_pdf
-
     identity = load_identity()
     report_id = uuid.uuid4()
     user = _user(actor)
@@ -173,8 +182,6 @@ def _build(*, kind: str, version: Any, runs: list[AuditRun], run: AuditRun | Non
 
 
 def _store(pdf: bytes, sha256: str) -> str:
-    from governance.storage import store_by_hash
-
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "report.pdf"
         path.write_bytes(pdf)
@@ -182,8 +189,6 @@ def _store(pdf: bytes, sha256: str) -> str:
 
 
 def _user(actor: Actor) -> Any:
-    from governance.access.models import User
-
     return User.objects.filter(pk=actor.user_id).first() if actor.user_id is not None else None
 
 
@@ -191,8 +196,6 @@ def _user(actor: Actor) -> Any:
 
 
 def _version_facts(version: Any) -> dict[str, Any]:
-    from registry.models import Deployment, Review
-
     return {
         "version": [version.pk, version.state, canonical_sha256(version.model_card or {})],
         "model": [version.model.risk_tier, version.model.purpose, version.model.intended_use],
@@ -247,8 +250,6 @@ def gather_context(
     *, report_id: Any, kind: str, version: Any, runs: list[AuditRun], requested_by: Any, signer_sha256: str
 ) -> dict[str, Any]:
     """Everything the layout shows, as plain values (no model instances reach the layout code)."""
-    from registry.models import MODEL_CARD_SECTIONS, RiskTier
-
     model = version.model
     if kind == ReportKind.RUN:
         run = runs[0]
@@ -354,10 +355,6 @@ def _run_context(run: AuditRun) -> dict[str, Any]:
 
 
 def _data_context(version: Any, runs: list[AuditRun]) -> dict[str, Any]:
-    from governance.data.consent import coverage
-    from governance.data.lineage import describe_node, node_id, traverse
-    from governance.data.models import DatasetVersion, Purpose
-
     graph = traverse(version, direction="upstream")
     datasets: list[tuple[str, Any]] = [("training", d) for d in graph.dataset_versions()]
     seen = {d.pk for _, d in datasets}
@@ -418,9 +415,6 @@ def _data_context(version: Any, runs: list[AuditRun]) -> dict[str, Any]:
 
 
 def _approvals_context(version: Any, runs: list[AuditRun]) -> dict[str, Any]:
-    from registry.models import Deployment, Review
-    from registry.risk import required_approvals
-
     def row(what: str, user: Any, at: Any, detail: str = "") -> dict[str, Any]:
         return {
             "what": what,
@@ -463,11 +457,6 @@ def _approvals_context(version: Any, runs: list[AuditRun]) -> dict[str, Any]:
 
 
 def _trail_context(version: Any, runs: list[AuditRun]) -> dict[str, Any]:
-    from django.db.models import Q
-
-    from governance.trail.checkpoints import issue_checkpoint
-    from governance.trail.models import Checkpoint, Event
-
     objects = Q(object_type="registry.modelversion", object_id=str(version.pk)) | Q(
         object_type="audits.auditrun", object_id__in=[str(r.pk) for r in runs]
     )

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from audits.reports.charts import Chart
+from audits.reports.charts.core import Chart
 
 # Binary Flate streams, not ASCII85 text over them: ASCII85 only matters for 7-bit channels (PDFs are binary anyway),
 # makes every image and page stream 25% larger, and without reportlab's optional C accelerator it is pure Python, the
@@ -58,8 +59,6 @@ def _fonts() -> dict[str, str]:
     """Register DejaVu (matplotlib ships it) once; fall back to the PDF base fonts when it is missing."""
     if _FONTS:
         return _FONTS
-    from pathlib import Path
-
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
