@@ -8,6 +8,7 @@ its caption as alternative text; each chart is drawn once per results and cached
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from audits.checks import registry
+from audits.reports.chart_cache import cached_charts
 from governance.web.portal.svg import importance_chart, rate_chart
 
 _FIGURE = (
@@ -33,12 +35,6 @@ def for_run(run: Any, name: str, details: Mapping[str, Any]) -> list[SafeString]
 
 def _report_charts(run: Any) -> list[dict[str, str]]:
     if not run.results_sha256 or not run.results:
-        return []
-    import base64
-
-    try:
-        from audits.reports.chart_cache import cached_charts
-    except ImportError:  # the reports module is not installed
         return []
     # Each chart is drawn once per results and kept (audits.reports.chart_cache), shared with the reports.
     return [

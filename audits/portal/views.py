@@ -17,9 +17,12 @@ from audits.access import access_run, runs_visible_to
 from audits.api.serializers import ColumnRolesSerializer
 from audits.checks import registry
 from audits.models import AuditRun, Policy, RunStatus, Verdict
+from audits.policies import builtin_policies
 from audits.policies import resolve as resolve_policy
 from audits.portal import charts
 from audits.portal.forms import AuditTargetForm, ColumnRolesForm
+from audits.reports.access import reports_visible_to
+from audits.reports.service import report_for_run
 from governance.access.actions import ActionError
 from governance.data.access import access_dataset_version, datasets_visible_to
 from governance.data.models import DatasetVersion
@@ -96,8 +99,6 @@ def run_body(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _report_links(request: HttpRequest, run: AuditRun) -> dict[str, Any]:
     """The signed PDF reports of a run (newest first) and whether this user may have one made."""
-    from audits.reports.access import reports_visible_to
-
     return {
         "reports": list(reports_visible_to(request.user).filter(run=run).order_by("-created_at")[:5]),
         "can_build": may(request, "audits:run") and run.status == RunStatus.DONE,
@@ -107,8 +108,6 @@ def _report_links(request: HttpRequest, run: AuditRun) -> dict[str, Any]:
 @portal_view(POST="audits:run")
 def run_report(request: HttpRequest, pk: int) -> HttpResponse:
     """Make (or reuse, while still current) the run's signed PDF report, through ``report_for_run``."""
-    from audits.reports.service import report_for_run
-
     run = access_run(request.user, pk, request)
     try:
         report = report_for_run(run, actor=Actor.from_request(request))
@@ -129,8 +128,6 @@ def _choices(request: HttpRequest) -> dict[str, list[str]]:
         .exclude(file="")
         .select_related("dataset")
     )
-    from audits.policies import builtin_policies
-
     # Reading never writes: the built-in policies are offered by name and stored when a run is started.
     policies = set(Policy.objects.values_list("name", flat=True)) | set(builtin_policies())
     return {
