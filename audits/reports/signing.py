@@ -9,21 +9,31 @@ missing end up with the one certificate that won the link.
 Validation (``validate_pdf``) runs offline: the trust root is our own certificate (or one given), nothing is fetched,
 and revocation is not checked (a self-signed certificate has no revocation service).
 
-pyHanko, asn1crypto and cryptography's X.509 code are imported inside the functions: they cost time at import.
+pyHanko and asn1crypto are imported inside the functions: they cost time at import. cryptography is imported at the
+top: the trail loads it at start-up anyway.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import io
 import os
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+from django.conf import settings
 
 T = TypeVar("T")
 
@@ -46,9 +56,6 @@ class SigningIdentity:
 
     @property
     def cert_der(self) -> bytes:
-        from cryptography import x509
-        from cryptography.hazmat.primitives.serialization import Encoding
-
         return x509.load_pem_x509_certificate(self.cert_pem).public_bytes(Encoding.DER)
 
     @property
@@ -81,19 +88,12 @@ class ValidationResult:
 
 
 def _key_dir() -> Path:
-    from django.conf import settings
-
     return Path(settings.REPORT_KEY_DIR or settings.TRAIL_KEY_DIR)
 
 
 def generate_identity_pem(*, common_name: str, days: int = 3650) -> bytes:
     """A new ECDSA P-256 private key and a self-signed certificate for it (digital signature and non-repudiation
     key usage), as one PEM text: the key, then the certificate."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name(
         [
@@ -136,8 +136,6 @@ def generate_identity_pem(*, common_name: str, days: int = 3650) -> bytes:
 
 def _generated_identity_file() -> Path:
     """The generated key-and-certificate file, created by the first caller that needs it (race-safe)."""
-    from django.conf import settings
-
     path = _key_dir() / GENERATED_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,8 +164,6 @@ def _split_pem(text: bytes) -> tuple[bytes, bytes]:
 
 def load_identity() -> SigningIdentity:
     """The configured key and certificate, or the generated ones (created on first use)."""
-    from django.conf import settings
-
     if settings.REPORT_SIGNING_KEY_FILE:
         try:
             key_pem = Path(settings.REPORT_SIGNING_KEY_FILE).read_bytes()
@@ -191,9 +187,6 @@ def _check_pair(identity: SigningIdentity) -> None:
 
 @lru_cache(maxsize=8)
 def _checked_pair(key_pem: bytes, cert_pem: bytes, password: bytes | None, source: str) -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
     try:
         key = serialization.load_pem_private_key(key_pem, password=password)
         cert = x509.load_pem_x509_certificate(cert_pem)
@@ -215,8 +208,8 @@ def signing_certificate_sha256() -> str:
 
 
 def _signer(identity: SigningIdentity) -> Any:
-    from asn1crypto import keys, pem, x509
-    from cryptography.hazmat.primitives import serialization
+    from asn1crypto import keys, pem
+    from asn1crypto import x509 as asn1_x509  # not cryptography's x509 (the top of this module)
     from pyhanko.sign import signers
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -225,7 +218,7 @@ def _signer(identity: SigningIdentity) -> Any:
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     _, _, cert_der = pem.unarmor(identity.cert_pem)
-    certificate = x509.Certificate.load(cert_der)
+    certificate = asn1_x509.Certificate.load(cert_der)
     return signers.SimpleSigner(
         signing_cert=certificate,
         signing_key=keys.PrivateKeyInfo.load(key_der),
@@ -239,14 +232,10 @@ def _without_running_loop(call: Callable[[], T]) -> T:
     pyHanko's synchronous signing and validation call ``asyncio.run``, which refuses to start inside a running loop
     (an async view, or a test process where Playwright's sync API is alive): the work is the same either way.
     """
-    import asyncio
-
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return call()
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(call).result()
 
@@ -284,7 +273,8 @@ def validate_pdf(pdf: bytes, *, trusted_cert_pem: bytes | None = None) -> Valida
     """Validate the report's signature offline with pyHanko: trust root ``trusted_cert_pem`` (default: our signing
     certificate), no fetching of anything, no revocation check. Never raises for a bad document: a PDF that cannot
     even be parsed is simply not valid, and the message says why."""
-    from asn1crypto import pem, x509
+    from asn1crypto import pem
+    from asn1crypto import x509 as asn1_x509
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko.sign.validation.errors import SignatureValidationError
@@ -293,7 +283,7 @@ def validate_pdf(pdf: bytes, *, trusted_cert_pem: bytes | None = None) -> Valida
 
     cert_pem = trusted_cert_pem or signing_certificate_pem()
     _, _, der = pem.unarmor(cert_pem)
-    root = x509.Certificate.load(der)
+    root = asn1_x509.Certificate.load(der)
     context = ValidationContext(trust_roots=[root], allow_fetching=False, revocation_mode="soft-fail")
 
     def refused(message: str) -> ValidationResult:
