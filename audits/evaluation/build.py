@@ -26,6 +26,9 @@ class Evaluation:
     features: np.ndarray | None = None
     feature_names: tuple[str, ...] = ()
     predict: Any = None  # callable: feature matrix -> binary favourable decisions, when a model artifact exists
+    # The loaded model (a registry.artifacts Predictor) that ``predict`` asks, so that explainers can read its
+    # structure and score its probability; None when the decisions came from the dataset's columns.
+    model: Any = None
     profile: Mapping[str, Any] = field(default_factory=dict)
     rows: int = 0
     no_scores_reason: str = ""  # why ``scores`` is None, as a clause ("the model gives no class probabilities")
@@ -98,6 +101,7 @@ def build_evaluation(
         features=features,
         feature_names=feature_names,
         predict=predict,
+        model=predictor if predict is not None else None,
         rows=table.num_rows,
         no_scores_reason=no_scores_reason,
         model_artifact=True if predictor is not None else model_artifact,

@@ -1,11 +1,12 @@
-"""SHAP attributions of the model's decisions (pure; no Django): shap's model-agnostic KernelExplainer on the
-favourable decision, one row at a time within the time budget, and the global importance of each feature (see the
-package docstring for the method and its cost).
+"""SHAP attributions (pure; no Django): what every explainer returns, shap's model-agnostic KernelExplainer (the
+explainer for models whose structure is not read and that have more than ten inputs), one row at a time within the
+time budget, and the global importance of each feature (see the package docstring for the method and its cost).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,10 +26,10 @@ class Attributions:
 
     rows: np.ndarray  # indices into the evaluation's rows
     values: np.ndarray  # (len(rows), features)
-    decisions: np.ndarray  # the model's favourable decision (0/1) for each explained row
-    base_value: float  # the background's favourable share, E f
-    coalitions: int  # coalitions evaluated per row
-    exact: bool  # every coalition was evaluated, so the values are exact Shapley values
+    outputs: np.ndarray  # the explained output (score or decision) of each explained row
+    base_value: float  # the background's mean output, E f
+    coalitions: int | None  # coalitions evaluated per row (None: the explainer reads the model, it evaluates none)
+    exact: bool  # exact Shapley values (every coalition evaluated, or computed from the model's structure)
     rows_sampled: int
     background_rows: int
     stopped_by_time_budget: bool
@@ -43,13 +44,14 @@ def kernel_shap(
     budget: TimeBudget,
     seed: int,
 ) -> Attributions:
-    """Kernel SHAP values of ``decide`` (matrix to 0/1) for ``features[rows]``, one row at a time until ``budget``
-    runs out.
+    """Kernel SHAP values of ``decide`` (matrix to the explained output) for ``features[rows]``, one row at a time
+    until ``budget`` runs out.
 
     Parameters
     ----------
     decide
-        The model's favourable decision for each row of a matrix, as 0.0 or 1.0.
+        The explained output for each row of a matrix: the model's score of the favourable class, or its favourable
+        decision as 0.0 or 1.0.
     features
         The evaluation's feature matrix.
     rows
@@ -61,8 +63,6 @@ def kernel_shap(
     seed
         Seeds numpy's global generator (restored afterwards), which shap uses to sample coalitions.
     """
-    import warnings
-
     with warnings.catch_warnings():  # shap's plotting module warns at import about matplotlib deprecations
         warnings.simplefilter("ignore", PendingDeprecationWarning)
         import shap
@@ -91,11 +91,11 @@ def kernel_shap(
     finally:
         np.random.set_state(state)
     index = np.asarray(explained, dtype=np.intp)
-    decisions = np.asarray(decide(features[index]), dtype=np.float64) if len(index) else np.zeros(0)
+    outputs = np.asarray(decide(features[index]), dtype=np.float64) if len(index) else np.zeros(0)
     return Attributions(
         rows=index,
         values=np.vstack(values) if values else np.zeros((0, features.shape[1])),
-        decisions=decisions,
+        outputs=outputs,
         base_value=base_value,
         coalitions=coalitions,
         exact=width <= 30 and coalitions == 2**width - 2,

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from audits.checks.base import FAIL, INSUFFICIENT, PASS, Check, CheckContext, CheckOutcome, basis, finite, threshold
-from audits.checks.explainability.attribution import BACKGROUND_ROWS, importance_table, kernel_shap
+from audits.checks.explainability.attribution import BACKGROUND_ROWS, importance_table
 from audits.checks.explainability.budget import TimeBudget, budget_settings, model_needed, seeded_rows
+from audits.checks.explainability.explainers import choose, explain
 from audits.checks.explainability.proxies import (
     CATEGORICAL_MAX_VALUES,
     PROXY_MAX_RANK,
@@ -56,6 +57,15 @@ def _describe_reason(reason: Mapping[str, Any]) -> str:
 
 
 MEASURE_NAMES = {"cramers_v": "Cramér's V"}
+# What computes each explainer's numbers: shap itself, or Assay's numpy code that tests check equal to shap's own.
+LIBRARIES = {"linear": "LinearExplainer", "exact": "ExactExplainer"}
+
+
+def _library(explainer: str) -> str:
+    shap = f"shap {importlib.metadata.version('shap')}"
+    if explainer in LIBRARIES:
+        return f"numpy {np.__version__} (equal to {shap}'s {LIBRARIES[explainer]} on the same rows and background)"
+    return shap
 
 
 class ExplainabilityCheck(Check):
@@ -78,8 +88,17 @@ class ExplainabilityCheck(Check):
         def decide(matrix: np.ndarray) -> np.ndarray:
             return np.asarray(evaluation.predict(matrix), dtype=np.float64)
 
-        shap_values = kernel_shap(
-            decide=decide, features=features, rows=rows, background=background, budget=budget, seed=context.seed
+        model = getattr(evaluation, "model", None)
+        choice = choose(
+            model=model,
+            favourable=evaluation.roles.favourable,
+            decide=decide,
+            features=features,
+            probabilities=model is not None and evaluation.scores is not None,
+            no_probability_reason=evaluation.no_scores_reason,
+        )
+        shap_values = explain(
+            choice, features=features, rows=rows, background=background, budget=budget, seed=context.seed
         )
         importance = importance_table(shap_values.values, names)
         by_feature = {entry["feature"]: entry for entry in importance}
@@ -114,13 +133,12 @@ class ExplainabilityCheck(Check):
             and by_feature[pair["feature"]]["mean_abs_shap"] > 0
         ]
         details: dict[str, Any] = {
-            "explainer": "kernel",
-            "library": f"shap {importlib.metadata.version('shap')}",
-            "explainer_note": (
-                "The model is reachable only as a black box (its decisions), so shap's model-agnostic KernelExplainer "
-                "explains every model; tree and linear explainers need the fitted model object."
-            ),
-            "explained_output": "favourable decision (1) or not (0)",
+            "explainer": choice.explainer,
+            "library": _library(choice.explainer),
+            "explainer_note": choice.reason,
+            "explained_output": choice.score.output,
+            "explained_output_kind": choice.score.kind,
+            "model_structure": None if choice.structure is None else choice.structure.source,
             "rows": evaluation.rows,
             "coverage": {
                 "rows_sampled": shap_values.rows_sampled,
@@ -158,11 +176,16 @@ class ExplainabilityCheck(Check):
                 {
                     "row": int(row),
                     "decision": float(decision),
+                    "output": float(output),
                     "values": {name: float(v) for name, v in zip(names, row_values, strict=True)},
                 }
-                for row, decision, row_values in list(
-                    zip(shap_values.rows, shap_values.decisions, shap_values.values, strict=True)
-                )[:LOCAL_ROWS_REPORTED]
+                for row, decision, output, row_values in zip(
+                    shap_values.rows[:LOCAL_ROWS_REPORTED],
+                    decide(features[shap_values.rows[:LOCAL_ROWS_REPORTED]]) if explained else [],
+                    shap_values.outputs[:LOCAL_ROWS_REPORTED],
+                    shap_values.values[:LOCAL_ROWS_REPORTED],
+                    strict=True,
+                )
             ],
         }
         return self._judge(details, limit=limit, counted=counted, proxies=proxies)
@@ -193,7 +216,7 @@ class ExplainabilityCheck(Check):
                 f"one{unmeasured}), so any influence comes through other features"
             )
         elif share is None:
-            measured = "no feature changed a decision in the sample (every attribution is 0)"
+            measured = "no feature moved the explained output in the sample (every attribution is 0)"
         else:
             names = "; ".join(
                 f"{entry['feature']}: " + ", ".join(_describe_reason(reason) for reason in entry["because"])

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from audits.checks.base import basis, finite, threshold
+from audits.metrics import cramers_v, mutual_information
 
 PROXY_MIN_CRAMERS_V = 0.3  # a "moderate" association or stronger (Cohen's convention for one degree of freedom)
 PROXY_MAX_RANK = 5
@@ -107,8 +108,6 @@ def separating_intervals(column: np.ndarray, attribute: np.ndarray, *, intervals
 def determination(column: np.ndarray, attribute: np.ndarray, *, measure: str) -> dict[str, Any]:
     """How far ``column`` (a feature) determines ``attribute`` (a protected attribute, known rows only), by
     ``measure`` (one of ``PROXY_MEASURES``): the value (None when undefined) and the categories compared."""
-    from audits.metrics import cramers_v
-
     if measure not in PROXY_MEASURES:
         raise ValueError(f"proxy_measure {measure!r} is not one of {', '.join(PROXY_MEASURES)}.")
     present = np.asarray(column, dtype=np.float64)
@@ -149,8 +148,6 @@ def associations(
     the rows where the attribute is known (``known``: a mask per attribute; all rows without it), for the features
     that are not themselves protected attributes (named in ``protected`` or ``skip``); with ``measure``, also how far
     the feature determines the attribute (``determination``)."""
-    from audits.metrics import cramers_v, mutual_information
-
     found = []
     for j, name in enumerate(names):
         if name in protected or name in skip:
