@@ -21,6 +21,7 @@ from audits.actions import ensure_builtin_policies
 from governance.data.models import Dataset, DatasetVersion
 from registry import actions
 from registry.models import ModelVersion
+from tests.audits.german import load_german
 from tests.conftest import Cast, Member
 from tests.data.conftest import make_dataset, make_file_version, media_root  # noqa: F401 - media_root is a fixture
 from tests.registry.conftest import acting, register_model, walk  # noqa: F401 - walk is a fixture
@@ -131,6 +132,4 @@ def builtin_policies_stored(db: Any) -> None:
 @pytest.fixture(scope="module")
 def german() -> Any:
     """UCI German credit as the black-box checks' tests use it (see tests/audits/german.py)."""
-    from tests.audits.german import load_german
-
     return load_german()

@@ -15,6 +15,7 @@ import pytest
 from audits.checks.adversarial import AdversarialCheck, Standardized, bounded_evasion, noise_flip_rate
 from audits.checks.base import FAIL, INSUFFICIENT, PASS, CheckContext
 from audits.checks.explainability import TimeBudget
+from audits.engine import evaluate
 from audits.evaluation import Evaluation
 from tests.audits.german import FEATURES, German, decisions, evaluation, fitted
 
@@ -156,7 +157,7 @@ def test_boundary_attack_runs_and_zoo_says_why_it_cannot(german: German) -> None
 def test_a_tiny_time_budget_stops_the_attack_and_says_how_far_it_got(german: German) -> None:
     with warnings.catch_warnings():  # imported before the clock starts, as a worker process would have it
         warnings.simplefilter("ignore")
-        import art.attacks.evasion  # noqa: F401
+        import art.attacks.evasion  # noqa: F401, PLC0415 - a warm-up step of this test, not a name it uses
 
     predict = decisions(fitted(german, sex=0.0))
 
@@ -179,8 +180,6 @@ def test_a_tiny_time_budget_stops_the_attack_and_says_how_far_it_got(german: Ger
 
 
 def test_the_engine_finds_the_check_by_its_policy_name(german: German) -> None:
-    from audits.engine import evaluate
-
     document = {"confidence_level": 0.95, "min_group_size": 30, "checks": {"adversarial": SMALL}}
     result = evaluate(evaluation(german, decisions(fitted(german, sex=0.0))), document)
     assert result.results["checks"]["adversarial"]["attack"]["rows_attacked"] == 4

@@ -12,14 +12,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from audits.actions import canonical_sha256 as project_sha256
+from audits.actions import ensure_builtin_policies
 from audits.evaluation import ColumnRoles, EvaluationError, build_evaluation
 from audits.models import AuditRun
+from governance.data.ingest import read_table
 from tests.api import db_state, events_since, last_seq
 from tests.audits.conftest import API, audit_body, post_audit, predictions_only_version, rows_csv, upload
 from tests.conftest import Cast
@@ -111,8 +114,6 @@ class WordModel:
     feature_names = ["x"]
 
     def predict(self, matrix: Any) -> Any:
-        import numpy as np
-
         return np.where(matrix[:, 0] > 0, "Yes", "no")
 
 
@@ -528,8 +529,6 @@ def ll144_rows() -> list[dict[str, str]]:
 
 
 def test_ll144_reads_the_mapped_roles_and_the_auditors_exclusion(cast: Cast, tmp_path: Path, media_root: Path) -> None:
-    from audits.actions import ensure_builtin_policies
-
     ensure_builtin_policies()
     data = tmp_path / "hiring.csv"
     data.write_bytes(rows_csv(ll144_rows()))
@@ -553,8 +552,6 @@ def test_ll144_reads_the_mapped_roles_and_the_auditors_exclusion(cast: Cast, tmp
 
 
 def test_run_audit_refuses_a_third_spelling_of_the_decision(cast: Cast, tmp_path: Path, media_root: Path) -> None:
-    from audits.actions import ensure_builtin_policies
-
     ensure_builtin_policies()
     rows = [
         {"applicant_id": str(i), "sex": "FM"[i % 2], "label": "yes", "prediction": ("yes", "Yes")[i // 2 % 2]}
@@ -579,8 +576,6 @@ def test_run_audit_refuses_a_third_spelling_of_the_decision(cast: Cast, tmp_path
 
 
 def test_text_columns_are_read_as_written_so_na_is_not_missing(tmp_path: Path) -> None:
-    from governance.data.ingest import read_table
-
     path = tmp_path / "people.csv"
     path.write_text("race,label,income\nNA,1,NA\nNULL,0,5\n,1,7\nA,0,\n", encoding="utf-8")
 

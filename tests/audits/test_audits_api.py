@@ -18,10 +18,12 @@ from typing import Any
 import pytest
 import rfc8785
 import yaml
+from django.core.management import call_command
 from sklearn import metrics as skm
 
 from audits.models import AuditRun, CheckResult, Policy, PolicyVersion
 from audits.policies import builtin_policies
+from governance.data import actions as data
 from tests.api import assert_error, db_state, events_since, last_seq
 from tests.audits.conftest import (
     API,
@@ -40,7 +42,7 @@ from tests.audits.conftest import (
     upload,
 )
 from tests.conftest import Cast, Member, sha256_text
-from tests.data.conftest import make_dataset, make_external_version, refused
+from tests.data.conftest import acting, make_dataset, make_external_version, refused
 
 BUILTIN_NAMES = ["baseline", "eu-ai-act-high-risk", "four-fifths", "nyc-ll144"]
 
@@ -90,8 +92,6 @@ def audit_events(seq: int) -> list[Any]:
 
 
 def test_reading_policies_writes_nothing_and_install_policies_stores_the_builtins(cast: Cast) -> None:
-    from django.core.management import call_command
-
     before, seq = db_state(), last_seq()
     assert cast.read_only.client().get(f"{API}/policies/").json()["results"] == []  # a read never writes
     assert (db_state(), events_since(seq)) == (before, [])
@@ -523,8 +523,6 @@ def test_who_may_start_an_audit(cast: Cast, inputs: tuple[Any, Any], anonymous: 
 
 def test_another_teams_dataset_is_not_found(cast: Cast, inputs: tuple[Any, Any]) -> None:
     version, _ = inputs
-    from governance.data import actions as data
-    from tests.data.conftest import acting
 
     hiring = make_dataset(cast, "hiring-evaluation", team="hiring")
     theirs = data.do_register_dataset_version(
@@ -612,8 +610,6 @@ def test_inputs_that_cannot_be_audited_end_in_error_never_a_pass(
 
 @pytest.mark.django_db
 def test_the_diff_of_two_policy_versions_names_the_changed_threshold(cast: Cast) -> None:
-    from audits.policies import builtin_policies
-
     text = builtin_policies()["four-fifths"].replace("name: four-fifths", "name: stricter-fifths")
     officer = cast.officer.client()
     assert officer.post("/api/v1/policies/", {"text": text}, format="json").status_code == 201

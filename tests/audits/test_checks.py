@@ -20,6 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
+from aif360.datasets import BinaryLabelDataset
+from aif360.metrics import BinaryLabelDatasetMetric, ClassificationMetric
 from fairlearn import metrics as flm
 from scipy.stats import binomtest
 from sklearn import metrics as skm
@@ -37,6 +39,7 @@ from audits.engine import decide, evaluate
 from audits.evaluation import ColumnRoles, Evaluation, build_evaluation
 from audits.policies import builtin_policies, load_policy
 from governance.data.demo import german_credit_csv
+from governance.data.ingest import inspect_file
 from tests.audits.conftest import FAILING_RATES, decision_rows, rows_csv
 
 TOLERANCE = 1e-12
@@ -109,9 +112,6 @@ def grouping(outcome: CheckOutcome, name: str) -> dict[str, Any]:
 def aif360_disparate_impact(frame: pd.DataFrame, attribute: str, *, unprivileged: str, privileged: str) -> float:
     """aif360's disparate impact of the decisions, from ClassificationMetric and BinaryLabelDatasetMetric (which
     must agree): P(favourable | unprivileged) / P(favourable | privileged)."""
-    from aif360.datasets import BinaryLabelDataset
-    from aif360.metrics import BinaryLabelDatasetMetric, ClassificationMetric
-
     codes = {unprivileged: 0.0, privileged: 1.0}
     data = pd.DataFrame({attribute: frame[attribute].map(codes), "label": frame["y_true"].astype(float)})
     truth = BinaryLabelDataset(
@@ -493,8 +493,6 @@ def test_the_engine_runs_a_policy_and_stamps_its_libraries() -> None:
 
 
 def test_data_quality_fails_on_missing_values_and_small_groups(tmp_path: Path) -> None:
-    from governance.data.ingest import inspect_file
-
     rows = decision_rows({"A": (90, 45), "B": (10, 5)}, column="race")
     for row in rows[:30]:
         row["income"] = ""  # 30% missing

@@ -12,9 +12,9 @@ import pyarrow as pa
 import pytest
 from django.utils import timezone
 
-from audits import actions
-from audits.checks.base import FAIL, INSUFFICIENT, PASS, CheckOutcome
-from audits.engine import decide
+from audits import actions, engine
+from audits.checks.base import FAIL, INSUFFICIENT, PASS, Check, CheckOutcome
+from audits.engine import _inline_budget_cap, decide
 from audits.evaluation import ColumnRoles, EvaluationError, build_evaluation
 from audits.models import AuditRun, Policy, RunStatus
 from governance.trail.log import Actor
@@ -101,9 +101,6 @@ def test_a_run_that_lost_its_worker_is_taken_over(
 
 
 def test_a_budget_cap_bounds_every_checks_time_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    from audits import engine
-    from audits.checks.base import Check
-
     seen: dict[str, Any] = {}
 
     class Recording(Check):
@@ -128,8 +125,6 @@ def test_a_budget_cap_bounds_every_checks_time_budget(monkeypatch: pytest.Monkey
 
 @pytest.mark.django_db
 def test_audits_in_process_cap_check_budgets(settings: Any) -> None:
-    from audits.engine import _inline_budget_cap
-
     settings.AUDIT_INLINE_MAX_BUDGET_SECONDS = 30
     settings.CELERY_TASK_ALWAYS_EAGER = True
     assert _inline_budget_cap() == 30

@@ -11,10 +11,14 @@ from typing import Any
 
 import pytest
 from django.test import override_settings
+from rest_framework.test import APIClient
 
 from audits.models import AuditRun
+from governance.access.actions import do_issue_token
 from governance.trail.keys import published_verifier_keys
-from registry.models import Deployment
+from governance.trail.log import Actor
+from registry import actions as registry
+from registry.models import Deployment, Finding, FindingStatus
 from tests.api import assert_error, db_state, events_since, last_seq
 from tests.conftest import Cast
 from tests.data.conftest import make_dataset, make_file_version
@@ -38,9 +42,6 @@ def predictions(rate_f: float, rate_m: float, n: int = 200) -> bytes:
 @pytest.fixture
 def world(cast: Cast, media_root: Path) -> dict[str, Any]:
     """A high-risk model with two predictions-only versions: v1 approves women at half men's rate, v2 at 95%."""
-    from governance.trail.log import Actor
-    from registry import actions as registry
-
     dataset = make_dataset(cast, "decisions")
     unfair = make_file_version(cast, dataset, predictions(0.3, 0.6), name="v1.csv")
     fair = make_file_version(cast, dataset, predictions(0.57, 0.6), name="v2.csv")
@@ -60,9 +61,6 @@ def ask(cast: Cast, version: int, dataset_version: int | None, **extra: Any) -> 
 
 
 def approve(cast: Cast, version: Any) -> None:
-    from governance.trail.log import Actor
-    from registry import actions as registry
-
     registry.do_submit(version=version, user=cast.owner.user, actor=Actor.for_user(cast.owner.user))
     for member in (cast.reviewer, cast.officer):  # high risk: two distinct approvers
         registry.do_approve(version=version, user=member.user, actor=Actor.for_user(member.user))
@@ -223,9 +221,6 @@ def test_bad_questions_get_clear_answers_and_nothing_is_recorded_as_a_pass(
 @pytest.mark.django_db
 @override_settings(AUDIT_REQUIRED_POLICIES={"minimal": ""})
 def test_a_tier_without_a_required_policy_is_judged_by_the_policy_asked_for(cast: Cast, media_root: Path) -> None:
-    from governance.trail.log import Actor
-    from registry import actions as registry
-
     model = register_model(cast, "minimal")
     registry.do_register_version(model=model, user=cast.owner.user, actor=Actor.for_user(cast.owner.user))
     make_file_version(cast, make_dataset(cast, "decisions"), predictions(0.3, 0.6), name="v1.csv")
@@ -244,11 +239,6 @@ def test_a_tier_without_a_required_policy_is_judged_by_the_policy_asked_for(cast
 
 @pytest.mark.django_db
 def test_a_token_of_another_team_does_not_see_the_model(cast: Cast, world: dict[str, Any]) -> None:
-    from rest_framework.test import APIClient
-
-    from governance.access.actions import do_issue_token
-    from governance.trail.log import Actor
-
     # An owner of another team holds no gates:check (only CI does). A CI token of no team sees the organisation; a
     # team's CI token is scoped to its teams (tests/audits/test_gate_team_scope.py). The
     # outsider's refusal is the scope's 403, and the model's name is not confirmed to them.
@@ -312,8 +302,6 @@ def test_an_audit_that_could_not_run_is_the_answer_until_the_inputs_change(cast:
 def test_open_findings_are_shown_with_every_decision_and_link_to_where_they_are_resolved(
     cast: Cast, world: dict[str, Any]
 ) -> None:
-    from registry.models import Finding, FindingStatus
-
     finding = Finding.objects.create(
         version=world["v1"], kind="consent_withdrawn", title="A subject withdrew consent", status=FindingStatus.OPEN
     )

@@ -19,8 +19,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow.csv as pv
 import pytest
 import yaml
+from skl2onnx import to_onnx
+from sklearn.linear_model import LogisticRegression
 
 from governance.data.demo import DEMO_FEATURES, german_credit_csv, train_demo_model
 from governance.trail.log import Actor
@@ -38,11 +42,6 @@ VARIABLES = {"ASSAY_URL", "ASSAY_TOKEN"}
 @functools.cache
 def artifacts() -> tuple[bytes, bytes]:
     """ONNX bytes of the demo model (fails four-fifths: applicants aged 25 or under) and of a model approving all."""
-    import numpy as np
-    import pyarrow.csv as pv
-    from skl2onnx import to_onnx
-    from sklearn.linear_model import LogisticRegression
-
     content = german_credit_csv(with_groups=True)
     table = pv.read_csv(io.BytesIO(content))
     features = np.column_stack([table.column(name).to_numpy().astype(np.float32) for name in DEMO_FEATURES])

@@ -17,14 +17,17 @@ import numpy as np
 import pytest
 from pypdf import PdfReader
 
+from audits import actions as audits
 from audits.checks.facts import group_facts
 from audits.models import AuditRun
 from audits.monitoring.batch import BatchSpec, FairnessRules, live_fairness
 from audits.monitoring.judge import judge
 from audits.reports.service import report_for_run
 from governance.trail.log import Actor
+from registry import actions as registry
 from tests.conftest import Cast
 from tests.data.conftest import make_dataset, make_file_version
+from tests.registry.conftest import register_model
 
 # race -> (rows, selected)
 GROUPS = {"A": (1500, 750), "B": (1000, 450), "C": (40, 12), "D": (20, 8), "": (25, 10)}
@@ -75,10 +78,6 @@ def flat(text: str) -> str:
 
 @pytest.mark.django_db
 def test_gate_report_and_monitoring_show_the_same_group_facts(cast: Cast, media_root: Any) -> None:
-    from audits import actions as audits
-    from registry import actions as registry
-    from tests.registry.conftest import register_model
-
     model = register_model(cast, "minimal")  # no policy required by the tier: the gate judges by the one asked for
     registry.do_register_version(model=model, user=cast.owner.user, actor=Actor.for_user(cast.owner.user))
     make_file_version(cast, make_dataset(cast, "applicants"), csv_bytes(), name="applicants.csv")

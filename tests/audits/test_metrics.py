@@ -22,6 +22,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn.metrics as skm
+from aif360.datasets import BinaryLabelDataset
+from aif360.metrics import BinaryLabelDatasetMetric, ClassificationMetric
+from fairlearn import metrics as flm
 from scipy import stats as scipy_stats
 from scipy.special import xlogy
 from scipy.stats.contingency import association
@@ -199,8 +202,6 @@ KERNEL_RATES: dict[str, Callable[..., km.GroupRates]] = {
 
 
 def _metric_frame(case: Case) -> Any:
-    from fairlearn import metrics as flm
-
     functions = {
         "selection_rate": flm.selection_rate,
         "true_positive_rate": flm.true_positive_rate,
@@ -238,8 +239,6 @@ def test_every_group_rate_equals_fairlearn_metricframe(case: Case) -> None:
 
 
 def test_between_group_summaries_equal_fairlearn(case: Case) -> None:
-    from fairlearn import metrics as flm
-
     counts = case.counts()
     arguments = {
         "y_true": case.frame["y_true"].to_numpy(),
@@ -281,8 +280,6 @@ class Aif360View:
         return [{column: self.codes[column][value] for column, value in part.items()} for part in parts]
 
     def classification(self, *, privileged: Any, unprivileged: Any = None) -> Any:
-        from aif360.metrics import ClassificationMetric
-
         return ClassificationMetric(
             self.truth,
             self.predicted,
@@ -291,8 +288,6 @@ class Aif360View:
         )
 
     def dataset(self, *, privileged: Any, unprivileged: Any) -> Any:
-        from aif360.metrics import BinaryLabelDatasetMetric
-
         return BinaryLabelDatasetMetric(
             self.truth,
             privileged_groups=self.condition(privileged),
@@ -301,8 +296,6 @@ class Aif360View:
 
 
 def _aif360(case: Case) -> Aif360View:
-    from aif360.datasets import BinaryLabelDataset
-
     codes = {column: {value: i for i, value in enumerate(sorted(set(case.frame[column])))} for column in case.columns}
     data = pd.DataFrame({column: case.frame[column].map(codes[column]).astype(float) for column in case.columns})
     data["label"] = case.frame["y_true"].astype(float)
@@ -321,8 +314,6 @@ def _aif360(case: Case) -> Aif360View:
 
 
 def test_every_group_rate_and_count_equals_aif360(case: Case) -> None:
-    from aif360.metrics import BinaryLabelDatasetMetric
-
     counts = case.counts()
     view = _aif360(case)
     rates = {name: rate(counts) for name, rate in KERNEL_RATES.items()}
@@ -445,8 +436,6 @@ def _toy() -> dict[str, np.ndarray]:
 
 
 def test_a_group_with_no_positives_is_nan_where_fairlearn_says_0_and_aif360_says_nan() -> None:
-    from fairlearn import metrics as flm
-
     toy = _toy()
     counts = km.confusion_by_group(
         y_true=toy["y_true"], y_pred=toy["y_pred"], groups=km.encode_groups({"group": toy["group"]})
@@ -491,8 +480,6 @@ def test_a_group_with_no_positives_is_nan_where_fairlearn_says_0_and_aif360_says
 
 
 def test_a_single_group_has_no_gap() -> None:
-    from fairlearn import metrics as flm
-
     toy = _toy()
     single = np.full(7, "everyone")
     counts = km.confusion_by_group(
@@ -555,8 +542,6 @@ def test_booleans_and_floats_count_like_integers() -> None:
 
 
 def test_missing_protected_values_raise_or_form_an_explicit_group() -> None:
-    from fairlearn import metrics as flm
-
     sex = pd.Series(["female", None, "male", "female", np.nan], dtype=object)
     with pytest.raises(ValueError, match=r"column 'sex' has 2 missing value"):
         km.encode_groups({"sex": sex})

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from audits.checks.base import exact_threshold
 from audits.policies import (
     CHECK_NAMES,
     POLICY_SCHEMA,
@@ -561,8 +562,6 @@ def test_attack_success_rate_needs_its_epsilon() -> None:
 
 def test_a_policy_written_with_comparison_still_loads_and_is_judged_with_its_operator() -> None:
     """Stored policies from before operators said ``comparison: min``; they load, and min reads as ``>=``."""
-    from audits.checks.base import exact_threshold
-
     legacy = load_policy(MINIMAL)
     stated = load_policy(replaced("      comparison: min", '      operator: ">"'))
     both = load_policy(replaced("      comparison: min", '      comparison: min\n      operator: ">="'))

@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
+from audits.actions import do_save_policy, ensure_builtin_policies
+from audits.models import PolicyVersion
 from audits.policies import PolicyError, builtin_policies, load_policy
 from governance.citations import cite
+from governance.trail.log import Actor
 
 
 def _bases(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -81,9 +84,6 @@ def test_a_policy_without_citation_ids_still_loads() -> None:
 def test_a_builtin_that_gained_citation_ids_is_stored_as_a_new_version_and_the_old_keeps_its_hashes() -> None:
     # install_policies (ensure_builtin_policies) stores a changed shipped text as the next version; the version
     # stored before ids existed keeps its text and both hashes, because its document did not change.
-    from audits.actions import do_save_policy, ensure_builtin_policies
-    from audits.models import PolicyVersion
-    from governance.trail.log import Actor
 
     shipped = builtin_policies()["four-fifths"]
     before_ids = "\n".join(line for line in shipped.splitlines() if not line.strip().startswith("citations:")) + "\n"

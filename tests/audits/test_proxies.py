@@ -9,18 +9,36 @@ independently of the attribute has a V near 0."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from django.template.loader import render_to_string
 from scipy.stats.contingency import association, crosstab
 
+from audits import actions as audits
 from audits.checks.base import FAIL, PASS, CheckContext
-from audits.checks.explainability import ExplainabilityCheck, categories, determination, separating_intervals
-from audits.evaluation import ColumnRoles, Evaluation
-from governance.data.demo import DEMO_FEATURES
+from audits.checks.explainability import (
+    PROXY_MEASURES,
+    ExplainabilityCheck,
+    categories,
+    determination,
+    separating_intervals,
+)
+from audits.evaluation import ColumnRoles, Evaluation, EvaluationError
+from audits.management.commands.run_audit import Command
+from audits.policies import POLICY_SCHEMA, PolicyError, builtin_policies, load_policy
+from governance.data.demo import DEMO_FEATURES, german_credit_csv, train_demo_model
+from governance.trail.log import Actor
+from registry import actions as registry
 from tests.audits.german import FEATURES, German, decisions, evaluation, fitted
+from tests.data.conftest import make_dataset, make_file_version
+from tests.registry.conftest import register_model
 
 BASIS = {"text": "A feature that nearly determines a protected attribute carries it.", "citation": "Test suite"}
 LIMIT = {"protected_attribute_max_share": {"value": 0.1, "operator": "<=", "basis": BASIS}}
@@ -177,9 +195,6 @@ def test_a_cut_off_without_a_measure_is_refused_by_name() -> None:
 
 
 def test_the_policy_schema_needs_a_measure_with_a_cut_off_and_the_built_in_sets_both() -> None:
-    from audits.checks.explainability import PROXY_MEASURES
-    from audits.policies import POLICY_SCHEMA, PolicyError, builtin_policies, load_policy
-
     explainability = POLICY_SCHEMA["properties"]["checks"]["properties"]["explainability"]
     assert tuple(explainability["properties"]["proxy_measure"]["enum"]) == PROXY_MEASURES
     settings = load_policy(builtin_policies()["eu-ai-act-high-risk"]).document["checks"]["explainability"]
@@ -227,16 +242,6 @@ DEMO_ROLES = {"label": "credit_risk", "favourable": "1", "protected": ["age_grou
 def demo_v1(cast: Any, media_root: Any) -> dict[str, Any]:
     """The demo's case: credit-scoring v1's model (ONNX, age among its inputs) registered, German credit with age
     groups uploaded, and the proxy-test policy saved."""
-    import tempfile
-    from pathlib import Path
-
-    from audits import actions as audits
-    from governance.data.demo import german_credit_csv, train_demo_model
-    from governance.trail.log import Actor
-    from registry import actions as registry
-    from tests.data.conftest import make_dataset, make_file_version
-    from tests.registry.conftest import register_model
-
     content = german_credit_csv(with_groups=True)
     dataset_version = make_file_version(cast, make_dataset(cast, "german"), content, name="german.csv")
     artifact = Path(tempfile.mkdtemp()) / "model.onnx"
@@ -294,10 +299,6 @@ def test_through_the_api_the_demo_models_age_counts_for_age_group(
 def test_through_run_audit_json_the_demo_models_age_counts_for_age_group(
     cast: Any, demo_v1: dict[str, Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import json
-
-    from audits.management.commands.run_audit import Command
-
     # Django closes the connections when a command-line command ends, which would end the test's transaction.
     monkeypatch.setattr("django.core.management.base.connections.close_all", lambda: None)
     arguments = ["--as", "omar", "--model", demo_v1["model"], "--version", "1", "--dataset", demo_v1["dataset"]]
@@ -320,8 +321,6 @@ def test_through_run_audit_json_the_demo_models_age_counts_for_age_group(
 
 
 def test_derived_from_is_keyed_by_role_and_bad_values_are_refused_by_name() -> None:
-    from audits.evaluation import EvaluationError
-
     roles = ColumnRoles.from_json(
         {"label": "y", "protected": {"age_band": "age_group"}, "derived_from": {"age_group": ["age", "age"]}}
     )
@@ -339,10 +338,6 @@ def test_derived_from_is_keyed_by_role_and_bad_values_are_refused_by_name() -> N
 
 
 def test_the_portal_names_each_counted_feature_and_why(german: German) -> None:
-    import html
-
-    from django.template.loader import render_to_string
-
     outcome = run(evaluation(german, decisions(fitted(german, age=1.5, sex=0.0))), SMALL | LIMIT | RULE)
     page = html.unescape(render_to_string("audits/checks/explainability.html", {"d": outcome.details}))
 

@@ -8,6 +8,7 @@ import sys
 
 import pyarrow as pa
 import pytest
+from numpy._core._multiarray_umath import __cpu_features__  # numpy's cpuid-based detection
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from audits.engine import evaluate
@@ -29,8 +30,6 @@ def test_the_record_is_text_under_its_own_names() -> None:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="CPU flags are read from /proc/cpuinfo")
 def test_cpu_flags_agree_with_numpys_own_cpu_detection() -> None:
-    from numpy._core._multiarray_umath import __cpu_features__  # numpy's cpuid-based detection
-
     flags = numerics_record()["numerics: cpu flags"].split()
     for ours, numpys in (
         ("avx", "AVX"),

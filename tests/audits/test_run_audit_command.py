@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fairlearn import metrics as fl
 
 from audits.actions import ensure_builtin_policies
 from audits.management.commands.run_audit import Command
@@ -28,6 +29,7 @@ from governance.data.models import Dataset, DatasetVersion
 from registry.models import Framework, ModelVersion, RegisteredModel
 from tests.api import db_state, events_since, last_seq
 from tests.conftest import Cast
+from tests.registry.conftest import RISK_ANSWERS
 
 RATES = ("selection_rate", "true_positive_rate", "false_positive_rate", "false_negative_rate", "true_negative_rate")
 
@@ -361,8 +363,6 @@ def test_run_audit_and_the_api_produce_the_same_results(
 def test_json_exposes_per_group_metrics_equal_to_fairlearn(
     ready: Cast, run_audit: Any, german: Path, policy: str
 ) -> None:
-    from fairlearn import metrics as fl
-
     result = run_audit(*german_args(german, "--policy", policy, "--json"))
 
     assert result.code == 1
@@ -510,8 +510,6 @@ def test_an_outsider_cannot_audit_another_teams_registered_model(ready: Cast, ru
 def test_risk_answers_classify_a_new_model_and_bad_ones_change_nothing(
     ready: Cast, run_audit: Any, german: Path, tmp_path: Path
 ) -> None:
-    from tests.registry.conftest import RISK_ANSWERS
-
     answers = tmp_path / "answers.json"
     answers.write_text(json.dumps({**RISK_ANSWERS["high"], "annex_iii_area": "credit"}), encoding="utf-8")
     before = db_state()
