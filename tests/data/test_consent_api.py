@@ -16,6 +16,7 @@ from governance.access.models import User
 from governance.access.roles import Role
 from governance.data.models import ConsentEvent, Purpose, Subject
 from governance.trail.leaf import format_time
+from registry.actions import RegistryError, do_resolve_finding
 from registry.models import Finding, ModelVersion
 from tests.api import events_since, last_seq
 from tests.conftest import Cast, Member, sha256_text
@@ -490,8 +491,6 @@ def test_who_may_not_resolve_findings(cast: Cast, finding: Finding, who: str, st
 
 
 def test_an_action_caller_is_held_to_the_same_rules(cast: Cast, finding: Finding) -> None:
-    from registry.actions import RegistryError, do_resolve_finding
-
     with pytest.raises(RegistryError) as refusal:
         do_resolve_finding(
             finding=finding, user=cast.owner.user, actor=acting(cast.owner), resolution="accept", reason="mine"

@@ -4,6 +4,7 @@ the findings a withdrawal opens, and a file with any problem is refused whole, n
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from collections.abc import Sequence
@@ -90,8 +91,6 @@ ROWS = [
 
 def write_csv(path: Path, rows: Sequence[Sequence[str]], header: Sequence[str] = HEADER) -> Path:
     """A CSV of ``rows`` under ``header``, quoted as a spreadsheet would write it."""
-    import csv
-
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
+from rest_framework.test import APIClient
 
 from governance.data.models import Dataset, DatasetSubject, DatasetVersion, QualityFinding
 from tests.api import db_state, events_since, last_seq
@@ -501,8 +502,6 @@ def test_an_excel_utf8_export_with_bom_and_crlf_is_read(cast: Cast, applicants: 
 def test_who_may_not_write_datasets_or_versions(
     cast: Cast, applicants: Dataset, who: str, status: int, code: str
 ) -> None:
-    from rest_framework.test import APIClient
-
     client = APIClient() if who == "anonymous" else getattr(cast, who).client()
 
     refused(lambda: client.post(DATASETS, {"name": "more", "team": "credit-risk"}, format="json"), status, code)

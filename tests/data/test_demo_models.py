@@ -23,6 +23,7 @@ import onnxruntime
 import pyarrow.csv as pv
 import pytest
 from fairlearn.metrics import MetricFrame, selection_rate
+from numpy._core._multiarray_umath import __cpu_features__ as cpu
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -120,7 +121,6 @@ def test_the_demo_models_decide_the_same_under_every_blas_kernel() -> None:
     Haswell's and 0.611 with SkylakeX's, on this very data)."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         pytest.skip("the kernels named here are x86-64 OpenBLAS kernels")
-    from numpy._core._multiarray_umath import __cpu_features__ as cpu
 
     namespace: dict[str, Any] = {"__name__": "demo_decisions"}
     exec(DECISIONS_SCRIPT, namespace)  # noqa: S102 - the script above, run in this process too

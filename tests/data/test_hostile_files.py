@@ -19,6 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from governance.data.actions import DataError
+from governance.data.consent_import import _read_header
 from governance.data.ingest import IngestError, IngestLimits, inspect_file, read_table
 from governance.data.models import Dataset, DatasetVersion
 from tests.conftest import Cast
@@ -160,9 +162,6 @@ def test_a_consent_header_of_a_million_columns_is_refused_from_its_length(millio
 
 
 def test_a_consent_header_of_too_many_short_columns_is_refused_by_their_count(tmp_path: Path) -> None:
-    from governance.data.actions import DataError
-    from governance.data.consent_import import _read_header
-
     path = write(tmp_path, "consent.csv", b",".join([b"purpose"] * 500) + b"\n")
 
     with pytest.raises(DataError, match="has 500 columns; a consent file has at most 12"):
@@ -170,9 +169,6 @@ def test_a_consent_header_of_too_many_short_columns_is_refused_by_their_count(tm
 
 
 def test_a_consent_header_naming_a_column_twice_still_says_so(tmp_path: Path) -> None:
-    from governance.data.actions import DataError
-    from governance.data.consent_import import _read_header
-
     path = write(tmp_path, "consent.csv", b"external_id,purpose,kind,occurred_at,kind\n")
 
     with pytest.raises(DataError, match="columns named twice: kind"):

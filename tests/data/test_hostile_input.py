@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from governance.trail.models import Event
 from tests.api import assert_error, db_state, last_seq
 from tests.conftest import Cast
-from tests.data.conftest import API, make_dataset, make_purpose
+from tests.data.conftest import API, make_dataset, make_external_version, make_purpose
 
 DATASETS = f"{API}/datasets/"
 
@@ -57,8 +58,6 @@ def test_an_impossible_row_count_is_refused(cast: Cast, value: int) -> None:
     "query", ["depth=\u00b2", "depth=\u0663", "depth=99999999999999999999"], ids=["superscript", "arabic", "huge"]
 )
 def test_lineage_depth_accepts_ascii_digits_only(cast: Cast, query: str) -> None:
-    from tests.data.conftest import make_external_version
-
     make_external_version(cast, make_dataset(cast, "lake"))
     error = assert_error(cast.owner.client().get(f"{DATASETS}lake/versions/1/lineage?{query}"), 422)
     assert "depth" in error["details"]
@@ -77,8 +76,6 @@ def test_a_time_out_of_range_is_refused(cast: Cast, moment: str) -> None:
 
 @pytest.mark.django_db
 def test_an_openlineage_version_facet_with_unicode_digits_does_not_map(cast: Cast) -> None:
-    import uuid
-
     make_dataset(cast, "lake")
     event = {
         "eventType": "COMPLETE",

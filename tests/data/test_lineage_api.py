@@ -13,7 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from prov.model import ProvActivity, ProvDocument, ProvEntity, ProvGeneration, ProvUsage
 
+from governance.data.lineage import node_id
 from governance.data.models import DatasetVersion, LineageLink, LineageRun, OpenLineageEvent
 from registry.models import ModelVersion
 from tests.api import db_state, events_since, last_seq
@@ -383,16 +385,12 @@ def test_the_other_team_sees_a_downstream_run_of_credit_risk_as_hidden(
 
 
 def prov_of(member: Member, name: str, number: int) -> Any:
-    from prov.model import ProvDocument
-
     response = member.client().get(f"{API}/models/{name}/versions/{number}/lineage/prov")
     assert response.status_code == 200, response.content
     return response, ProvDocument.deserialize(content=response.content.decode("utf-8"), format="json")
 
 
 def test_the_prov_export_names_every_upstream_input(cast: Cast, chain: dict[str, Any]) -> None:
-    from prov.model import ProvActivity, ProvEntity, ProvGeneration, ProvUsage
-
     response, document = prov_of(cast.owner, "credit-scoring", 1)
 
     assert response["Content-Disposition"] == 'inline; filename="credit-scoring-v1.prov.json"'
@@ -499,8 +497,6 @@ def warehouse(cast: Cast, chain: dict[str, Any]) -> dict[str, Any]:
 
 
 def links_of(run: LineageRun) -> set[tuple[str, str]]:
-    from governance.data.lineage import node_id
-
     return {(link.direction, node_id(link.dataset_version or link.model_version)) for link in run.links.all()}
 
 

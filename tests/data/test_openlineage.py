@@ -11,12 +11,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
+from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunState
+from openlineage.client.event_v2 import RunEvent as ClientRunEvent
+from openlineage.client.facet_v2 import (
+    dataset_version_dataset,
+    nominal_time_run,
+    parent_run,
+    processing_engine_run,
+    schema_dataset,
+    source_code_location_job,
+)
+from openlineage.client.serde import Serde
+from referencing import Registry
+from referencing.exceptions import Unresolvable
 
 from governance.data.openlineage import (
     SCHEMA_PATH,
     DatasetRef,
     OpenLineageError,
     RunEvent,
+    _refuse_retrieval,
     parse_run_event,
 )
 
@@ -37,8 +52,6 @@ def rejected(body: object) -> OpenLineageError:
 
 
 def test_vendored_schema_is_a_valid_self_contained_2020_12_schema() -> None:
-    from jsonschema import Draft202012Validator
-
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
     refs: list[str] = []
@@ -59,12 +72,6 @@ def test_vendored_schema_is_a_valid_self_contained_2020_12_schema() -> None:
 
 
 def test_schema_retrieval_is_refused_not_fetched() -> None:
-    from jsonschema import Draft202012Validator
-    from referencing import Registry
-    from referencing.exceptions import Unresolvable
-
-    from governance.data.openlineage import _refuse_retrieval
-
     validator = Draft202012Validator(
         {"$ref": "https://openlineage.io/spec/facets/1-0-1/SchemaDatasetFacet.json"},
         registry=Registry(retrieve=_refuse_retrieval),
@@ -227,18 +234,6 @@ def test_nanosecond_event_times_from_java_producers_are_accepted() -> None:
 
 
 def test_event_built_by_the_official_python_client_round_trips() -> None:
-    from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunState
-    from openlineage.client.event_v2 import RunEvent as ClientRunEvent
-    from openlineage.client.facet_v2 import (
-        dataset_version_dataset,
-        nominal_time_run,
-        parent_run,
-        processing_engine_run,
-        schema_dataset,
-        source_code_location_job,
-    )
-    from openlineage.client.serde import Serde
-
     run_id, parent_id = "0191f7a4-5b1c-7d2e-9f00-0a1b2c3d4e5f", "0191f7a4-0000-7000-8000-000000000001"
     built = ClientRunEvent(
         eventType=RunState.COMPLETE,

@@ -9,6 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema.validators import validator_for
+from prov.model import (
+    ProvActivity,
+    ProvAgent,
+    ProvAssociation,
+    ProvDerivation,
+    ProvDocument,
+    ProvEntity,
+    ProvGeneration,
+    ProvUsage,
+)
 
 from governance.data.prov import DEFAULT_NAMESPACE_URI, prov_document
 
@@ -83,8 +94,6 @@ def lineage() -> dict[str, Any]:
 
 
 def read_back(doc: dict[str, Any]) -> Any:
-    from prov.model import ProvDocument
-
     return ProvDocument.deserialize(content=json.dumps(doc), format="json")
 
 
@@ -94,16 +103,6 @@ def local(qualified_name: Any) -> str | None:
 
 
 def test_reference_library_reads_every_record_as_given() -> None:
-    from prov.model import (
-        ProvActivity,
-        ProvAgent,
-        ProvAssociation,
-        ProvDerivation,
-        ProvEntity,
-        ProvGeneration,
-        ProvUsage,
-    )
-
     given = lineage()
     document = read_back(prov_document(**given))
 
@@ -157,8 +156,6 @@ def test_reference_library_reads_every_record_as_given() -> None:
 
 
 def test_reference_library_serialisation_reads_back_to_the_same_records() -> None:
-    from prov.model import ProvDocument
-
     ours = read_back(prov_document(**lineage()))
     theirs = ProvDocument.deserialize(content=ours.serialize(format="json"), format="json")
     assert theirs == ours
@@ -166,8 +163,6 @@ def test_reference_library_serialisation_reads_back_to_the_same_records() -> Non
 
 
 def test_document_conforms_to_the_prov_json_schema() -> None:
-    from jsonschema.validators import validator_for
-
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     validator = validator_for(schema)
     validator.check_schema(schema)

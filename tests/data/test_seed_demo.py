@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from collections.abc import Iterator
 from io import StringIO
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.core.management import call_command
+from django.db import connection
 from django.test import override_settings
+from rest_framework.test import APIClient
 
+from audits.gate.token import verify_gate_token
 from audits.models import AuditRun, Report
 from governance.data.consent import coverage
 from governance.data.demo import DEMO_FEATURES, audit_roles
@@ -155,10 +160,6 @@ V2_BODY = {"model": "credit-scoring", "version": 2, "environment": "production"}
 
 
 def _assert_gate_answers(out: StringIO) -> None:
-    from rest_framework.test import APIClient
-
-    from audits.gate.token import verify_gate_token
-
     [token] = re.findall(r"CI token for ci-bot \(shown once\): (\S+)", out.getvalue())
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
@@ -190,10 +191,6 @@ def _assert_gate_answers(out: StringIO) -> None:
 def _seed(out: StringIO) -> None:
     """``seed_demo`` in a thread of its own, as in its own process under `make run`: no event loop left running by
     another test of this worker (Playwright's) is in the way of the report signing's ``asyncio.run``."""
-    import threading
-
-    from django.db import connection
-
     failures: list[BaseException] = []
 
     def run() -> None:
@@ -212,8 +209,6 @@ def _seed(out: StringIO) -> None:
 
 
 def _counts() -> dict[str, int]:
-    from django.apps import apps
-
     return {
         model._meta.label: model.objects.count()
         for model in apps.get_models()
