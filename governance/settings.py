@@ -378,6 +378,10 @@ TRAIL_SIGNING_KEY_NAME = env_str("TRAIL_SIGNING_KEY_NAME") or "assay-trail"
 TRAIL_KEY_DIR = Path(env_str("TRAIL_KEY_DIR") or VAR_DIR / "keys")
 TRAIL_CHECKPOINT_EVERY_EVENTS = env_int("TRAIL_CHECKPOINT_EVERY_EVENTS", 100, minimum=1)
 TRAIL_CHECKPOINT_EVERY_SECONDS = env_int("TRAIL_CHECKPOINT_EVERY_SECONDS", 3600, minimum=1)
+# Witnesses that cosign each checkpoint (C2SP tlog-witness, docs/witnesses.md): comma-separated "<URL> <witness key>"
+# pairs, the URL being the witness's submission prefix (add-checkpoint is appended). Empty: no witnesses.
+TRAIL_WITNESSES = env_list("TRAIL_WITNESSES")
+TRAIL_WITNESS_TIMEOUT_SECONDS = env_int("TRAIL_WITNESS_TIMEOUT_SECONDS", 10, minimum=1)
 if not DEBUG and not TRAIL_SIGNING_KEY and not env_bool("TRAIL_ALLOW_GENERATED_KEY", default=False):
     raise ImproperlyConfigured(
         "TRAIL_SIGNING_KEY (or TRAIL_SIGNING_KEY_FILE) is not set. Production checkpoints must be signed with a "

@@ -19,6 +19,7 @@ from governance.trail.keys import published_verifier_keys
 from governance.trail.leaf import SignedEvent, format_time
 from governance.trail.log import TrailError, prove_consistency, prove_inclusion, root_at
 from governance.trail.models import Checkpoint, Event
+from governance.trail.witnesses import cosigned_note
 from governance.web.api.fields import parse_aware_datetime
 from governance.web.api.negotiation import StrictFormatNegotiation
 
@@ -84,16 +85,40 @@ class EventSerializer(serializers.ModelSerializer):
         return {"kind": signed.actor_kind, "user": signed.actor_user_id, "token": signed.actor_token_id}
 
 
+class CosignatureSerializer(serializers.Serializer):
+    """A witness's cosignature (C2SP tlog-cosignature): who, when by the witness's clock, and the signature line."""
+
+    witness = serializers.CharField(source="witness_name")
+    key_id = serializers.CharField()
+    signed_at = serializers.DateTimeField()
+    line = serializers.CharField()
+
+
 class CheckpointSerializer(serializers.ModelSerializer):
     root_hash = serializers.SerializerMethodField()
     key_id = serializers.CharField(source="key.key_id")
+    cosignatures = CosignatureSerializer(many=True, read_only=True)
+    cosigned_note = serializers.SerializerMethodField(help_text="The note with every witness cosignature line.")
 
     class Meta:
         model = Checkpoint
-        fields = ["id", "tree_size", "root_hash", "issued_at", "reason", "key_id", "note"]
+        fields = [
+            "id",
+            "tree_size",
+            "root_hash",
+            "issued_at",
+            "reason",
+            "key_id",
+            "note",
+            "cosignatures",
+            "cosigned_note",
+        ]
 
     def get_root_hash(self, checkpoint: Checkpoint) -> str:
         return bytes(checkpoint.root_hash).hex()
+
+    def get_cosigned_note(self, checkpoint: Checkpoint) -> str:
+        return cosigned_note(checkpoint)
 
 
 class InclusionProofSerializer(serializers.Serializer):
@@ -185,7 +210,7 @@ class CheckpointList(generics.ListAPIView):
 
     required_scopes = {"GET": "proofs:read", "POST": "trail:checkpoint"}
     serializer_class = CheckpointSerializer
-    queryset = Checkpoint.objects.select_related("key").order_by("-id")
+    queryset = Checkpoint.objects.select_related("key").prefetch_related("cosignatures").order_by("-id")
 
     @extend_schema(request=None, responses={201: CheckpointSerializer})
     def post(self, request: Request) -> Response:
@@ -198,7 +223,8 @@ class CheckpointList(generics.ListAPIView):
 
 
 class SignedNoteRenderer(BaseRenderer):
-    """``?format=note`` (or ``Accept: text/plain``): the checkpoint's signed note alone, to save and verify."""
+    """``?format=note`` (or ``Accept: text/plain``): the checkpoint's signed note alone, with the witnesses'
+    cosignature lines (C2SP), to save and verify."""
 
     media_type = "text/plain"
     format = "note"
@@ -206,7 +232,7 @@ class SignedNoteRenderer(BaseRenderer):
 
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
         if isinstance(data, dict) and "note" in data:
-            return str(data["note"]).encode()
+            return str(data.get("cosigned_note") or data["note"]).encode()
         error = data.get("error", {}) if isinstance(data, dict) else {}
         return f"error: {error.get('message', data)}\n".encode()
 

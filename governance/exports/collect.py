@@ -51,6 +51,7 @@ from governance.trail.log import Actor, get_nodes, prove_consistency
 from governance.trail.merkle import inclusion_path_ranges, range_node_ids
 from governance.trail.models import Checkpoint, Event
 from governance.trail.verifier import inclusion_proofs
+from governance.trail.witnesses import cosigned_note
 
 VERIFIER = Path(__file__).resolve().parents[1] / "trail" / "verifier.py"
 README = Path(__file__).resolve().parent / "bundle_readme.txt"
@@ -455,7 +456,7 @@ def _write_trail(
 ) -> dict[str, Any]:
     """The trail's files; returns the manifest's "trail" section."""
     size = checkpoint.tree_size
-    writer.add("trail/checkpoint.note", checkpoint.note.encode())
+    writer.add("trail/checkpoint.note", cosigned_note(checkpoint).encode())  # with the witnesses' cosignatures
     writer.add_stream("trail/events.jsonl", _event_lines(rows))
     writer.add_stream("trail/proofs.jsonl", _proof_lines(rows, size, nodes))
     if withheld:

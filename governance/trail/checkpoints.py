@@ -2,7 +2,8 @@
 
 A checkpoint is a C2SP signed note: origin, tree size, base64 root, and an extension line with the issue time
 (signed, so a reader can tell how fresh it is). One is issued every ``TRAIL_CHECKPOINT_EVERY_EVENTS`` events,
-whenever ``TRAIL_CHECKPOINT_EVERY_SECONDS`` have passed with new events, on demand, and for every export.
+whenever ``TRAIL_CHECKPOINT_EVERY_SECONDS`` have passed with new events, on demand, and for every export. Each new
+checkpoint is sent to the witnesses of ``TRAIL_WITNESSES`` for their cosignatures (:mod:`governance.trail.witnesses`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from governance.trail.log import TrailError, current_root, lock_trail, on_append
 from governance.trail.models import Checkpoint
 from governance.trail.note import checkpoint_body, sign_note
 from governance.trail.verify import problem_since_last_checkpoint
+from governance.trail.witnesses import collect_cosignatures
 
 
 class CheckpointRefused(TrailError):
@@ -61,9 +63,14 @@ def issue_checkpoint(*, reason: str = "on-demand", only_if_due: bool = False) ->
             origin=settings.TRAIL_ORIGIN, tree_size=size, root=root, extensions=(f"time {format_time(now)}",)
         )
         note = sign_note(body, signers=[(key.name, key.private_key)])
-        return Checkpoint.objects.create(
+        checkpoint = Checkpoint.objects.create(
             tree_size=size, root_hash=root, note=note, key=key_row, issued_at=now, reason=reason
         )
+        if settings.TRAIL_WITNESSES:
+            # After the commit (never hold the trail's lock over HTTP); when this is the outermost transaction that
+            # is before this function returns, so an export's bundle already carries the cosignatures.
+            transaction.on_commit(lambda: collect_cosignatures(checkpoint))
+        return checkpoint
 
 
 def latest_checkpoint() -> Checkpoint | None:

@@ -1,25 +1,25 @@
-"""System check: the append-only triggers must be present once the trail's tables exist."""
+"""System checks: the append-only triggers must be present once the trail's tables exist; the signing key and the
+witnesses configured must be usable (found at start, not at the first checkpoint)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection
 
 from governance.trail.db import installed_triggers, trigger_names
+from governance.trail.keys import load_signing_key
+from governance.trail.witnesses import parse_witness_setting
 
 
 @checks.register()
 def trail_signing_key_loads(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Error ``assay.E003`` when a configured checkpoint signing key cannot be loaded (found at start, not later)."""
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
-
     if not settings.TRAIL_SIGNING_KEY:
         return []  # development: a key is generated on first use
-    from governance.trail.keys import load_signing_key
-
     try:
         load_signing_key()
     except ImproperlyConfigured as exc:
@@ -47,4 +47,14 @@ def trail_triggers_present(app_configs: Any = None, **kwargs: Any) -> list[check
                 id="assay.E001",
             )
         ]
+    return []
+
+
+@checks.register()
+def trail_witnesses_configured(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Error ``assay.E004`` when ``TRAIL_WITNESSES`` is malformed (a URL and a witness key per item)."""
+    try:
+        parse_witness_setting(list(settings.TRAIL_WITNESSES))
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), hint="See docs/witnesses.md.", id="assay.E004")]
     return []

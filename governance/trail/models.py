@@ -85,3 +85,28 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.tree_size}"
+
+
+class Cosignature(models.Model):
+    """A witness's cosignature on a checkpoint (C2SP tlog-cosignature): the signature line exactly as returned.
+
+    Not protected by triggers like the tables above, and it need not be: a cosignature verifies on its own against
+    the witness's key, so a forged one is refused by any verifier, and a deleted one only makes the checkpoint fail
+    a verifier's ``--min-witnesses``.
+    """
+
+    checkpoint = models.ForeignKey(Checkpoint, on_delete=models.PROTECT, related_name="cosignatures")
+    witness_name = models.CharField(max_length=200)
+    key_id = models.CharField(max_length=8, help_text="The witness key's C2SP key id (type 0x04), hex.")
+    line = models.TextField(help_text="The note signature line, with its newline.")
+    signed_at = models.DateTimeField(help_text="The time in the cosignature (the witness's clock).")
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["checkpoint", "key_id"], name="cosignature_one_per_witness"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.witness_name} on checkpoint {self.checkpoint_id}"

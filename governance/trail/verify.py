@@ -26,6 +26,7 @@ from governance.trail.leaf import Checked, Row, rederive_batch
 from governance.trail.log import TrailError, compact_range, current_root, tree_size
 from governance.trail.merkle import CompactRange
 from governance.trail.models import Checkpoint, Event, MerkleNode, SigningKey
+from governance.trail.witnesses import cosigned_note
 
 _BATCH = 5000
 _NODE_BATCH = 20000
@@ -40,6 +41,7 @@ class Report:
     root: bytes = b""
     problems: list[str] = field(default_factory=list)
     first_bad_seq: int | None = None
+    cosignatures: list[verifier.Cosignature] | None = None  # with witnesses given: who cosigned the latest checkpoint
 
     @property
     def ok(self) -> bool:
@@ -191,11 +193,18 @@ def _check_events(report: Report, workers: int, wanted: set[int]) -> tuple[Compa
 
 
 def verify_trail(
-    *, held: Sequence[str] = (), trusted_keys: Sequence[str] | None = None, workers: int | None = None
+    *,
+    held: Sequence[str] = (),
+    trusted_keys: Sequence[str] | None = None,
+    workers: int | None = None,
+    witnesses: Sequence[str] = (),
+    min_witnesses: int = 0,
 ) -> Report:
     """Verify every event, node and checkpoint stored; ``held`` are checkpoint notes kept outside the server.
 
     ``workers``: processes that re-derive leaves in parallel (default: by the trail's size, see default_workers).
+    ``witnesses``: witness keys (C2SP, type 0x04) whose stored cosignatures on the latest checkpoint are checked and
+    counted; fewer than ``min_witnesses`` is a problem.
     """
     if workers is None:
         workers = default_workers(tree_size())
@@ -215,7 +224,29 @@ def verify_trail(
         _check_against(
             report, parsed.tree_size, parsed.root, roots_at, label=f"the checkpoint you hold ({parsed.tree_size})"
         )
+    if witnesses or min_witnesses:
+        _check_witnesses(report, checkpoints[-1] if checkpoints else None, witnesses, min_witnesses)
     return report
+
+
+def _check_witnesses(report: Report, latest: Checkpoint | None, witnesses: Sequence[str], minimum: int) -> None:
+    """Check the stored cosignatures of the latest checkpoint by the given witnesses, and count them."""
+    try:
+        keys = [verifier.parse_witness_key(text) for text in witnesses]
+    except verifier.VerificationError as exc:
+        report.fail(f"--witness: {exc}")
+        return
+    if latest is None:
+        report.fail(f"there is no checkpoint, so no witness cosignature (need {minimum})")
+        return
+    try:
+        report.cosignatures = verifier.verify_cosignatures(cosigned_note(latest), witnesses=keys)
+    except verifier.VerificationError as exc:
+        report.fail(f"checkpoint {latest.id} (size {latest.tree_size}): {exc}")
+        return
+    problem = verifier.witness_problem(report.cosignatures, witnesses=keys, minimum=minimum)
+    if problem:
+        report.fail(f"checkpoint {latest.id} (size {latest.tree_size}): {problem}")
 
 
 def _nodes_at(level: int) -> Iterator[tuple[int, bytes]]:

@@ -15,6 +15,7 @@ from governance.trail.checkpoints import CheckpointRefused, issue_checkpoint
 from governance.trail.keys import published_verifier_keys
 from governance.trail.leaf import format_time
 from governance.trail.models import Checkpoint, Event
+from governance.trail.witnesses import cosigned_note
 
 VERIFIER = Path(__file__).resolve().parents[2] / "trail" / "verifier.py"
 
@@ -47,12 +48,12 @@ class Command(BaseCommand):
             for leaf in rows.iterator(chunk_size=5000):
                 handle.write(bytes(leaf) + b"\n")
         notes = [
-            {"tree_size": cp.tree_size, "note": cp.note}
-            for cp in Checkpoint.objects.filter(id__lte=checkpoint.id).order_by("id")
+            {"tree_size": cp.tree_size, "note": cosigned_note(cp)}  # with the witnesses' cosignatures
+            for cp in Checkpoint.objects.filter(id__lte=checkpoint.id).prefetch_related("cosignatures").order_by("id")
         ]
         (out / "checkpoints.json").write_text(json.dumps({"checkpoints": notes}, indent=1), encoding="utf-8")
         (out / "keys.txt").write_text("".join(f"{key}\n" for key in published_verifier_keys()), encoding="utf-8")
-        (out / "checkpoint.note").write_text(checkpoint.note, encoding="utf-8")
+        (out / "checkpoint.note").write_text(cosigned_note(checkpoint), encoding="utf-8")
         (out / "trail.json").write_text(
             json.dumps(
                 {

@@ -1,4 +1,5 @@
-"""python manage.py verify_trail [--checkpoint NOTEFILE ...] [--trusted-keys FILE] [--json]"""
+"""python manage.py verify_trail [--checkpoint NOTEFILE ...] [--trusted-keys FILE] [--witness KEY ...]
+[--min-witnesses K] [--json]"""
 
 from __future__ import annotations
 
@@ -28,6 +29,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--trusted-keys", type=Path, help="verifier keys to trust (default: the keys the server publishes)"
         )
+        parser.add_argument(
+            "--witness", action="append", default=[], help="a witness key (C2SP, type 0x04) to count; repeat"
+        )
+        parser.add_argument(
+            "--min-witnesses",
+            type=int,
+            default=None,
+            help="fail unless K witnesses cosigned (default: 1 with --witness)",
+        )
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
         parser.add_argument(
             "--workers", type=int, default=None, help="processes re-deriving leaves (default: by the trail's size)"
@@ -43,7 +53,18 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {exc.filename}: {exc.strerror}") from None
         if options["workers"] is not None and not 1 <= options["workers"] <= 64:
             raise CommandError("--workers must be between 1 and 64.")
-        report = verify_trail(held=held, trusted_keys=trusted, workers=options["workers"])
+        minimum = options["min_witnesses"]
+        minimum = (1 if options["witness"] else 0) if minimum is None else minimum
+        if not 0 <= minimum <= len(options["witness"]):
+            raise CommandError(f"--min-witnesses {minimum} needs at least that many --witness keys.")
+        report = verify_trail(
+            held=held,
+            trusted_keys=trusted,
+            workers=options["workers"],
+            witnesses=options["witness"],
+            min_witnesses=minimum,
+        )
+        cosigned = [c.describe() for c in report.cosignatures or []]
         if options["json"]:
             self.stdout.write(
                 json.dumps(
@@ -54,6 +75,7 @@ class Command(BaseCommand):
                         "root": report.root.hex(),
                         "first_bad_seq": report.first_bad_seq,
                         "problems": report.problems,
+                        "cosigned_by": cosigned if report.cosignatures is not None else None,
                     },
                     indent=2,
                 )
@@ -61,6 +83,7 @@ class Command(BaseCommand):
         elif report.ok:
             self.stdout.write(
                 f"OK: {report.events} events, {report.checkpoints} checkpoints verified; root {report.root.hex()}"
+                + (f"; the latest cosigned by {', '.join(cosigned)}" if cosigned else "")
             )
         if not report.ok:
             if not options["json"]:
