@@ -22,6 +22,8 @@ import threading
 from collections.abc import Callable
 from functools import cache
 
+from django.db import connection
+
 logger = logging.getLogger("assay.leases")
 
 
@@ -85,8 +87,6 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._run, name="assay-heartbeat", daemon=True)
 
     def _run(self) -> None:
-        from django.db import connection
-
         try:
             while not self._stop.wait(self._interval):
                 try:

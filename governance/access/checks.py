@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core import checks
 
 
@@ -15,8 +16,6 @@ def shared_rate_limit_cache(app_configs: Any = None, **kwargs: Any) -> list[chec
     alone, so a token may send ``GATE_RATE`` (and ``API_USER_RATE``, and the unauthenticated ``API_ANON_RATE`` that
     slows token guessing) once per worker: three times the configured rate with the recommended three workers.
     """
-    from django.conf import settings
-
     backend = settings.CACHES.get("default", {}).get("BACKEND", "")
     if backend.endswith(("LocMemCache", "DummyCache")):
         return [

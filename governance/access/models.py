@@ -6,7 +6,7 @@ import hashlib
 import secrets
 
 from django.contrib.auth.models import AbstractUser
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 from governance.access.roles import ORGANISATION_WIDE_ROLES, ORGANISATION_WIDE_WITHOUT_TEAMS, Role, scopes_for
@@ -57,7 +57,6 @@ def _team_ids_of(user_id: int) -> set[int]:
     # Raw SQL on the membership table alone: asked on most API requests (every team-scoped caller and CI token), and
     # the ORM's related-manager query compiled slower than it ran (benchmarks/bench_gate.py's profile). Only names
     # from the model's metadata are interpolated.
-    from django.db import connection
 
     through = User.teams.through._meta
     sql = 'SELECT "{}" FROM "{}" WHERE "{}" = %s'.format(  # noqa: S608

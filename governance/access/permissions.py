@@ -13,6 +13,7 @@ from typing import Any
 
 from rest_framework.permissions import BasePermission
 
+from governance.access.actions import do_record_access_denied
 from governance.access.models import ApiToken, User
 from governance.access.roles import scopes_for
 from governance.access.throttling import refuse_if_throttled
@@ -72,8 +73,6 @@ class AnyAuthenticated(ScopedPermission):
 
 
 def _record_denial(request: Any, *, reason: str, scope: str) -> None:
-    from governance.access.actions import do_record_access_denied
-
     do_record_access_denied(request, reason=reason, scope=scope)
 
 

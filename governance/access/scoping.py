@@ -14,6 +14,7 @@ from django.db.models import Model, QuerySet
 from django.http import Http404
 
 from governance.access import grants
+from governance.access.actions import do_record_access_denied
 from governance.access.roles import TEAM_ROLES, Role
 
 M = TypeVar("M", bound=Model)
@@ -71,8 +72,6 @@ def get_visible_or_404(
         if within_visible_parent:
             raise Http404 from None
         if request is not None and queryset.model._default_manager.filter(**lookup).exists():
-            from governance.access.actions import do_record_access_denied
-
             do_record_access_denied(request, reason="out_of_scope", scope="")
         raise Http404 from None
     if getattr(user, "role", None) == Role.REGULATOR and access_kind:

@@ -17,6 +17,9 @@ import secrets
 import threading
 from typing import Any
 
+from django.core.cache import cache as default_cache
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from rest_framework import exceptions
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
 
@@ -72,10 +75,6 @@ class AtomicRateMixin:
 
 def _redis_client(cache: Any, key: str) -> Any:
     """The Redis client behind Django's Redis cache, or None for another backend."""
-    from django.core.cache import cache as default_cache
-    from django.core.cache import caches
-    from django.core.cache.backends.redis import RedisCache
-
     if cache is default_cache:  # DRF's default: a proxy, resolved to this thread's current backend
         cache = caches["default"]
     if not isinstance(cache, RedisCache):

@@ -11,9 +11,13 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.csrf import csrf_failure as django_csrf_failure
+from django.views.defaults import bad_request, page_not_found, permission_denied, server_error
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from governance.access.actions import ActionError, do_record_access_denied
 
 logger = logging.getLogger("assay.api")
 
@@ -67,8 +71,6 @@ def _first_message(detail: Any) -> str:
 def _record_refusal(context: dict[str, Any], reason: str) -> None:
     """Record an action's authorization refusal (role, team, separation of duties) as the permission classes record
     a missing scope: an ``access.denied`` event, in its own transaction (the action's has been rolled back)."""
-    from governance.access.actions import do_record_access_denied
-
     request = context.get("request")
     if request is not None and getattr(request.user, "is_authenticated", False):
         do_record_access_denied(request, reason=reason, scope="")
@@ -76,8 +78,6 @@ def _record_refusal(context: dict[str, Any], reason: str) -> None:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, re-shaped; validation errors become 422, malformed JSON stays 400."""
-    from governance.access.actions import ActionError
-
     if isinstance(exc, ActionError):
         if exc.status == 403:
             _record_refusal(context, exc.code)
@@ -123,7 +123,6 @@ def _is_api(request: HttpRequest) -> bool:
 def handler404(request: HttpRequest, exception: Exception | None = None) -> Any:
     if _is_api(request):
         return json_error(request, 404, "not_found", f"No API endpoint at {request.path}.")
-    from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
 
@@ -132,7 +131,6 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> Any:
     """``CSRF_FAILURE_VIEW``: a JSON 403 under /api/ (clients there read JSON), Django's page elsewhere."""
     if _is_api(request):
         return json_error(request, 403, "csrf_failed", f"CSRF verification failed: {reason or 'no reason given'}.")
-    from django.views.csrf import csrf_failure as django_csrf_failure
 
     return django_csrf_failure(request, reason=reason)
 
@@ -140,7 +138,6 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> Any:
 def handler403(request: HttpRequest, exception: Exception | None = None) -> Any:
     if _is_api(request):
         return json_error(request, 403, "permission_denied", "You do not have permission to do this.")
-    from django.views.defaults import permission_denied
 
     return permission_denied(request, exception or PermissionDenied())
 
@@ -148,7 +145,6 @@ def handler403(request: HttpRequest, exception: Exception | None = None) -> Any:
 def handler400(request: HttpRequest, exception: Exception | None = None) -> Any:
     if _is_api(request):
         return json_error(request, 400, "bad_request", "The request could not be understood.")
-    from django.views.defaults import bad_request
 
     return bad_request(request, exception or SuspiciousOperation())
 
@@ -158,6 +154,5 @@ def handler500(request: HttpRequest) -> Any:
         return json_error(
             request, 500, "server_error", "Something went wrong on our side; it has been logged. Please retry later."
         )
-    from django.views.defaults import server_error
 
     return server_error(request)
