@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from governance.access.models import User
 from governance.access.permissions import caller
+from governance.access.scoping import record_regulator_access
 from governance.exports import actions
 from governance.exports.access import access_export, access_share, exports_visible_to, shares_visible_to
 from governance.exports.events import SHARE_ACCESSED
@@ -24,6 +25,7 @@ from governance.exports.models import Export, Share
 from governance.trail.log import Actor
 from governance.trail.models import Event
 from governance.web.api.fields import StrictSerializer, validated
+from registry.access import models_visible_to
 
 _IN_MEMORY_BYTES = 32 << 20
 
@@ -170,8 +172,6 @@ class AccessSerializer(serializers.Serializer):
 
 
 def _model_for_export(user: Any, name: str) -> Any:
-    from registry.access import models_visible_to
-
     model = models_visible_to(user).filter(name=name).first()
     if model is None:
         raise actions.ExportError(f"There is no model named {name!r}.", code="not_found", status=404, field="model")
@@ -254,8 +254,6 @@ class ExportDownload(APIView):
 
     @extend_schema(responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY)})
     def get(self, request: Request, pk: int) -> HttpResponse | FileResponse:
-        from governance.access.scoping import record_regulator_access
-
         # Recorded below, once it is known whether bytes were sent (a download) or not (a refusal, a 304: a view).
         export = access_export(request.user, pk, request, kind="")
         if not export.is_ready:

@@ -10,6 +10,7 @@ from typing import Any
 from rest_framework import serializers
 
 from governance.access.models import ApiToken, Team, User
+from governance.access.permissions import caller_scopes
 from governance.web.api.fields import StrictSerializer
 
 __all__ = [
@@ -39,8 +40,6 @@ class MeSerializer(serializers.ModelSerializer):
         fields = ["id", "username", "role", "teams", "scopes", "token"]
 
     def get_scopes(self, user: User) -> list[str]:
-        from governance.access.permissions import caller_scopes
-
         return sorted(caller_scopes(self.context["request"]))
 
     def get_token(self, user: User) -> dict[str, Any] | None:

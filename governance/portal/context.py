@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from governance.access.permissions import caller_scopes
 from governance.access.roles import Role
+from governance.exports.access import shares_visible_to
+from governance.exports.models import Share
 
 # Navigation: (label, URL name, the scope the page needs). The pages check the scope themselves; this only hides
 # links that would answer 403.
@@ -44,8 +46,6 @@ def _regulator_shares(request: HttpRequest) -> list[Any] | None:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or user.role != Role.REGULATOR:
         return None
-    from governance.exports.access import shares_visible_to
-    from governance.exports.models import Share
 
     active = Share.objects.active(timezone.now()).filter(pk__in=shares_visible_to(user).values("pk"))
     return list(active.select_related("model", "export").order_by("expires_at")[:10])

@@ -22,6 +22,7 @@ from governance.trail.checkpoints import CheckpointRefused, issue_checkpoint, la
 from governance.trail.leaf import SignedEvent
 from governance.trail.log import TrailError, prove_inclusion, root_at
 from governance.trail.models import Checkpoint, Event
+from governance.trail.verify import verify_trail
 from governance.web.portal.access import may, portal_view
 from governance.web.portal.pagination import paginate
 
@@ -129,8 +130,6 @@ def checkpoints(request: HttpRequest) -> HttpResponse:
 @portal_view(POST="trail:checkpoint")
 def verify(request: HttpRequest) -> HttpResponse:
     """Verify the whole trail now (what ``manage.py verify_trail`` does) and remember the outcome."""
-    from governance.trail.verify import verify_trail
-
     started = timezone.now()
     report = verify_trail()
     outcome = {

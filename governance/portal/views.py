@@ -11,6 +11,7 @@ from django.shortcuts import render
 from audits.access import runs_visible_to
 from audits.models import RunStatus, Verdict
 from governance.access.roles import SCOPES
+from governance.exports.access import shares_visible_to
 from governance.portal.trail import last_verification
 from governance.trail.checkpoints import latest_checkpoint
 from governance.trail.log import tree_size
@@ -55,8 +56,6 @@ def home(request: HttpRequest) -> HttpResponse:
         )
         context["waiting"] = [v for v in submitted[:200] if review_refusal(user, v) is None][:10]
     if may(request, "exports:read") and not may(request, "exports:create"):
-        from governance.exports.access import shares_visible_to
-
         # A regulator's dashboard: what is shared with them, read-only, and until when.
         context["shared"] = shares_visible_to(user).filter(revoked_at__isnull=True).order_by("expires_at")[:20]
     return render(request, "portal/home.html", context)
