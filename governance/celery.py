@@ -8,6 +8,8 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_init
 
+from governance.data.keycheck import stop_if_key_changed
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 # Numeric libraries must not oversubscribe the two cores a worker shares (measured 5-300x slowdowns).
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -21,6 +23,4 @@ app.autodiscover_tasks()
 @worker_init.connect
 def _refuse_a_changed_pseudonym_key(**kwargs: Any) -> None:
     """A worker with another PSEUDONYM_KEY would write subjects under new pseudonyms: it does not start."""
-    from governance.data.keycheck import stop_if_key_changed
-
     stop_if_key_changed()

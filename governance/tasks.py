@@ -5,12 +5,11 @@ from __future__ import annotations
 from celery import shared_task
 
 from governance.exports.tasks import build_export  # noqa: F401  (workers discover the export job here)
+from governance.tempfiles import cleanup_temp_files
 from governance.trail.checkpoints import issue_checkpoint_task  # noqa: F401  (and the checkpoint job)
 
 
 @shared_task(name="governance.cleanup_temp")
 def cleanup_temp() -> int:
     """Remove temporary upload files killed processes left behind (beat, hourly); returns how many."""
-    from governance.tempfiles import cleanup_temp_files
-
     return len(cleanup_temp_files())

@@ -30,10 +30,13 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from audits.models import AuditRun, RunStatus
+from audits.reports.service import report_for_run, report_for_version
 from governance.access.actions import ActionError, require_role
 from governance.access.models import User
 from governance.access.roles import Role
 from governance.exports import events
+from governance.exports.access import granting_share
 from governance.exports.collect import Built, Scope, build_bundle
 from governance.exports.models import Export, ExportStatus, Share
 from governance.jobs import enqueue
@@ -294,9 +297,6 @@ def _build(export: Export, progress: _Progress) -> tuple[Built, str]:
 def _build_reports(scope: Scope, *, actor: Actor, progress: _Progress) -> None:
     """Build (or find, when still current) the signed report of every completed run and every version in scope, one
     at a time so the progress can say which. ``build_bundle`` then finds them stored; any this missed it builds."""
-    from audits.models import AuditRun, RunStatus
-    from audits.reports.service import report_for_run, report_for_version
-
     versions = [scope.version] if scope.version is not None else list(scope.model.versions.order_by("number"))
     runs = AuditRun.objects.filter(model_version__in=versions, status=RunStatus.DONE).select_related(
         "model_version__model"
@@ -445,8 +445,6 @@ def do_revoke_share(*, share: Share, user: User, actor: Actor, reason: str) -> S
 
 def do_record_share_access(*, user: User, obj: Any, request: Any = None, kind: str = "view") -> None:
     """Record a regulator's access to shared evidence, on the share that grants it (nothing if none does)."""
-    from governance.exports.access import granting_share
-
     share = granting_share(user, obj)
     if share is None:
         return

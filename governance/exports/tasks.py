@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from governance.exports.actions import execute_export, lost_builds
+
 
 @shared_task(name="exports.build_export", acks_late=True)
 def build_export(export_id: int) -> str:
     """Build one queued evidence bundle to completion; returns its final status."""
-    from governance.exports.actions import execute_export
-
     return execute_export(export_id).status
 
 
@@ -17,8 +17,6 @@ def build_export(export_id: int) -> str:
 def resume_lost_builds() -> list[int]:
     """Queue again every export whose job was lost (queued or building past ``EXPORT_STALE_BUILD_SECONDS``); the
     build claims it under a lock, so a job that is merely slow is never run twice. Returns the export ids."""
-    from governance.exports.actions import lost_builds
-
     lost = lost_builds()
     for export_id in lost:
         build_export.delay(export_id)

@@ -19,9 +19,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from governance.access.actions import ActionError
 from governance.access.models import User
 from governance.access.roles import Role
+from governance.celery import app
 from governance.exports.actions import do_create_export, execute_export, open_bundle
 from governance.exports.models import Export, ExportStatus
 from governance.trail.log import Actor
+from registry.models import RegisteredModel
 
 
 def _date(text: str) -> dt.date:
@@ -52,8 +54,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from registry.models import RegisteredModel
-
         out: Path = options["out"]
         if out.exists():
             raise CommandError(f"{out} exists; choose a new file name.")
@@ -99,8 +99,6 @@ class Command(BaseCommand):
 
     def _wait(self, export: Export, *, seconds: int) -> Export:
         """The export once its build ended, polling while a worker builds it."""
-        from governance.celery import app
-
         if export.is_live and app.conf.task_always_eager:
             # No broker, so no worker: the build runs here (already done, unless an outer transaction holds it back).
             export = execute_export(export.pk)
