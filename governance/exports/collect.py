@@ -43,7 +43,14 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from audits.models import AuditRun, RunStatus
+from audits.reports.service import report_for_run, report_for_version
+from audits.reports.signing import signing_certificate_pem
+from governance.data.consent import CoverageTooSmall, coverage_for
+from governance.data.lineage import prov_json, traverse
+from governance.data.models import Purpose, Subject
 from governance.exports.bundle import BundleWriter, signature_line
+from governance.exports.models import Export, Share
 from governance.trail.checkpoints import issue_checkpoint
 from governance.trail.keys import load_signing_key, published_verifier_keys
 from governance.trail.leaf import format_time
@@ -52,6 +59,7 @@ from governance.trail.merkle import inclusion_path_ranges, range_node_ids
 from governance.trail.models import Checkpoint, Event
 from governance.trail.verifier import inclusion_proofs
 from governance.trail.witnesses import cosigned_note
+from registry.models import Finding, ModelVersion, Webhook
 
 VERIFIER = Path(__file__).resolve().parents[1] / "trail" / "verifier.py"
 README = Path(__file__).resolve().parent / "bundle_readme.txt"
@@ -101,16 +109,12 @@ class Built:
 
 
 def _versions(scope: Scope) -> list[Any]:
-    from registry.models import ModelVersion
-
     if scope.version is not None:
         return [scope.version]
     return list(ModelVersion.objects.filter(model=scope.model).order_by("number"))
 
 
 def _runs(scope: Scope, versions: Sequence[Any]) -> list[Any]:
-    from audits.models import AuditRun
-
     runs = AuditRun.objects.filter(model_version__in=versions).select_related(
         "model_version__model", "dataset_version__dataset", "policy_version__policy"
     )
@@ -125,9 +129,6 @@ def _runs(scope: Scope, versions: Sequence[Any]) -> list[Any]:
 def _event_objects(scope: Scope, versions: Sequence[Any], runs: Sequence[Any], reports: Sequence[Any]) -> Q:
     """Which trail events belong to the scope: those about the model, its versions, runs, reports, findings,
     webhooks, shares and earlier exports."""
-    from governance.exports.models import Export, Share
-    from registry.models import Finding, Webhook
-
     exports = list(Export.objects.filter(model=scope.model).values_list("pk", flat=True))
     shares = Share.objects.filter(Q(model=scope.model) | Q(export__in=exports)).values_list("pk", flat=True)
     by_type: dict[str, list[Any]] = {
@@ -279,10 +280,6 @@ def coverage_document(versions: Sequence[Any], runs: Sequence[Any], *, at: dt.da
     """Consent coverage of every dataset version involved (upstream of the versions, or evaluated by the runs),
     for every purpose: counts only. Below ``COVERAGE_MIN_SUBJECTS`` subjects even counts could single a person out,
     so such datasets say only that they are below the floor."""
-    from governance.data.consent import CoverageTooSmall, coverage_for
-    from governance.data.lineage import traverse
-    from governance.data.models import Purpose
-
     datasets: dict[int, Any] = {}
     for version in versions:
         for dataset_version in traverse(version, direction="upstream").dataset_versions():
@@ -357,8 +354,6 @@ def split_subject_events(
 ) -> tuple[list[tuple[int, bytes, bytes]], list[tuple[int, bytes, bytes]]]:
     """(events shown, events withheld): a leaf that names a data subject (a finding opened by a consent withdrawal
     names the subject's pseudonym) is withheld; the bundle proves it is in the trail by its hash alone."""
-    from governance.data.models import Subject
-
     tokens = {token for _, leaf, _ in rows for token in _HEX64.findall(leaf)}
     # Most 64-hex values in leaves are hashes, the "prev" leaf hash above all: those are not pseudonyms.
     tokens -= {digest.hex().encode() for _, _, digest in rows}
@@ -402,9 +397,6 @@ def _proof_lines(
 
 def _reports(versions: Sequence[Any], runs: Sequence[Any], *, actor: Actor) -> tuple[list[Any], list[Any]]:
     """The signed reports: one per completed run and one per version (built now where none exists yet)."""
-    from audits.models import RunStatus
-    from audits.reports.service import report_for_run, report_for_version
-
     run_reports = [(run, report_for_run(run, actor=actor)) for run in runs if run.status == RunStatus.DONE]
     version_reports = [(version, report_for_version(version, actor=actor)) for version in versions]
     return run_reports, version_reports
@@ -421,9 +413,6 @@ def _write_documents(
     version_reports: Sequence[tuple[Any, Any]],
     at: dt.datetime,
 ) -> None:
-    from audits.reports.signing import signing_certificate_pem
-    from governance.data.lineage import prov_json
-
     writer.add("README.txt", README.read_bytes())
     writer.add("verify.py", VERIFIER.read_bytes())
     writer.add("keys/trail-keys.txt", "".join(f"{key}\n" for key in published_verifier_keys()).encode())
