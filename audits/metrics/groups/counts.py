@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from audits.metrics.groups.encoding import FloatArray, GroupIndex, GroupSelector
+from audits.metrics.groups.encoding import CHUNK_ROWS, FloatArray, GroupIndex, GroupSelector
 
 
 @dataclass(frozen=True)
@@ -100,9 +100,11 @@ def confusion_by_group(
     GroupCounts
         Per group and overall: tp, fp, tn, fn (and n, positives, predicted positives as properties).
     """
-    truth = _as_binary("y_true", y_true)
-    predicted = _as_binary("y_pred", y_pred)
     n_rows = groups.n_rows
+    if sample_weight is None:
+        truth, predicted = _binary_columns("y_true", y_true), _binary_columns("y_pred", y_pred)
+    else:
+        truth, predicted = _as_binary("y_true", y_true), _as_binary("y_pred", y_pred)
     for name, values in (("y_true", truth), ("y_pred", predicted)):
         if values.shape[0] != n_rows:
             raise ValueError(f"{name} has {values.shape[0]} rows but the groups have {n_rows}")
@@ -111,15 +113,75 @@ def confusion_by_group(
     weights = None if sample_weight is None else _as_weights(sample_weight, n_rows)
 
     # Cell index: group * 4 + 2 * y_true + y_pred, so each group owns four consecutive cells (tn, fp, fn, tp).
-    cell = groups.codes * 4
-    cell += truth * np.uint8(2)
-    cell += predicted
-    table = np.bincount(cell, weights=weights, minlength=4 * groups.n_groups).reshape(groups.n_groups, 4)
     if weights is None:
-        table = table.astype(np.int64, copy=False)
+        table = _count_cells(groups, truth, predicted, y_true=y_true, y_pred=y_pred)
+    else:
+        # Weighted sums in one bincount over all rows, as before: summing per step would round differently.
+        cell = groups.codes * 4
+        cell += truth * np.uint8(2)
+        cell += predicted
+        table = np.bincount(cell, weights=weights, minlength=4 * groups.n_groups)
+    table = table.reshape(groups.n_groups, 4)
     tn, fp, fn, tp = (np.ascontiguousarray(table[:, cell_index]) for cell_index in range(4))
     overall = ConfusionCounts(tp=tp.sum().item(), fp=fp.sum().item(), tn=tn.sum().item(), fn=fn.sum().item())
     return GroupCounts(groups=groups, tp=tp, fp=fp, tn=tn, fn=fn, overall=overall, weighted=weights is not None)
+
+
+def _binary_columns(name: str, values: npt.ArrayLike) -> npt.NDArray[Any]:
+    """``values`` ready for :func:`_count_cells`, without a pass over them: booleans and integers seen as signed
+    integers of their width (numpy adds those to the cell index without a conversion; unsigned 64-bit ones would go
+    through float64), floats as they are. :func:`_binary_step` checks each step. Anything else is checked and
+    converted whole by :func:`_as_binary`."""
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
+    if array.dtype.kind in "biu" and array.dtype.isnative:
+        return array.view(f"i{array.dtype.itemsize}")
+    if array.dtype.kind == "f" and array.dtype.isnative:
+        return array
+    return _as_binary(name, array)
+
+
+def _binary_step(step: npt.NDArray[Any]) -> bool:
+    """Whether one step of a :func:`_binary_columns` array holds only 0 and 1 (NaN is neither). Integers are read
+    as unsigned, where a negative value is one above 1, so one ``max`` checks both ends."""
+    if step.dtype.kind == "i":
+        return bool(step.view(f"u{step.dtype.itemsize}").max() <= 1)
+    return bool(np.logical_or(step == 0, step == 1).all())
+
+
+def _count_cells(
+    groups: GroupIndex,
+    truth: npt.NDArray[Any],
+    predicted: npt.NDArray[Any],
+    *,
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+) -> npt.NDArray[np.int64]:
+    """Rows per cell ``group * 4 + 2 * y_true + y_pred``, checking and counting one cache-sized step at a time.
+
+    Every step's temporaries stay in the cache, so the codes and both columns are read from memory once; the cell
+    counts are integers, so adding the steps' counts gives exactly the one-pass ``bincount``. A step holding a value
+    other than 0 and 1 hands both whole columns to :func:`_as_binary`, which names what it found.
+    """
+    n_cells = 4 * groups.n_groups
+    table = np.zeros(n_cells, dtype=np.int64)
+    cell = np.empty(min(CHUNK_ROWS, groups.n_rows), dtype=np.intp)
+    doubled = np.empty_like(cell)
+    for start in range(0, groups.n_rows, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, groups.n_rows)
+        true_step, predicted_step = truth[start:stop], predicted[start:stop]
+        if not (_binary_step(true_step) and _binary_step(predicted_step)):
+            _as_binary("y_true", y_true)  # one of the two raises, naming the values found, y_true first as before
+            _as_binary("y_pred", y_pred)
+            raise AssertionError("a step held a value other than 0 and 1 but the whole columns passed")
+        here, twice = cell[: stop - start], doubled[: stop - start]
+        np.multiply(groups.codes[start:stop], 4, out=here)
+        np.multiply(true_step, 2, out=twice, casting="unsafe")  # 0 or 2, exact in any type (floats were checked)
+        np.add(here, twice, out=here)
+        np.add(here, predicted_step, out=here, casting="unsafe")  # 0 or 1, likewise
+        table += np.bincount(here, minlength=n_cells)
+    return table
 
 
 def _as_binary(name: str, values: npt.ArrayLike) -> npt.NDArray[np.uint8]:

@@ -28,6 +28,11 @@ GroupSelector: TypeAlias = int | str | Mapping[str, Any] | Sequence["int | str |
 # table; beyond it (many columns with many values) numpy.unique sorts instead.
 _TABLE_COMPRESSION_LIMIT = 4
 
+#: Rows per step of the one-pass loops here and in ``counts``. A step's temporaries (64 Ki rows of 8 bytes, 512 KiB)
+#: stay in the CPU cache, so each column is read from memory once instead of once per numpy operation; at ten million
+#: rows that is what makes counting cost about one ``numpy.bincount`` (benchmarks/bench_group_metrics.py).
+CHUNK_ROWS = 1 << 16
+
 
 @dataclass(frozen=True, eq=False)
 class GroupIndex:
@@ -174,17 +179,45 @@ def _factorize(name: str, values: Any) -> tuple[IntArray, list[Any]]:
 
     if isinstance(values, np.ndarray) and values.dtype.kind in "biu" and values.size:
         # Integers and booleans in a compact range: a counting table sorts them in one pass, without hashing.
-        low, high = int(values.min()), int(values.max())
+        low, high = _min_max(values)
         if low > -(2**62) and high < 2**62 and high - low < _TABLE_COMPRESSION_LIMIT * values.shape[0] + 1024:
-            shifted = values.astype(np.intp)
-            shifted -= low
-            present, codes = _compress(shifted, space=high - low + 1)
+            present, codes = _shift_and_compress(values, low=low, space=high - low + 1)
             return codes, (present + low).astype(values.dtype).tolist()
     try:
         codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
     except TypeError as error:
         raise ValueError(f"column {name!r} mixes values that cannot be ordered ({error})") from error
     return codes.astype(np.intp, copy=False), list(uniques.tolist())
+
+
+def _min_max(values: npt.NDArray[Any]) -> tuple[int, int]:
+    """The smallest and largest value, step by step: the second reduction reads the step from the cache."""
+    lows, highs = [], []
+    for start in range(0, values.shape[0], CHUNK_ROWS):
+        step = values[start : start + CHUNK_ROWS]
+        lows.append(step.min())
+        highs.append(step.max())
+    return int(min(lows)), int(max(highs))
+
+
+def _shift_and_compress(values: npt.NDArray[Any], *, low: int, space: int) -> tuple[IntArray, IntArray]:
+    """``_compress(values - low, space=space)`` in one pass over ``values``: shift and count each step while it is in
+    the cache, then renumber only if some value in the range does not occur (the codes are then already final)."""
+    codes = np.empty(values.shape[0], dtype=np.intp)
+    occurrences = np.zeros(space, dtype=np.intp)
+    for start in range(0, values.shape[0], CHUNK_ROWS):
+        step = codes[start : start + CHUNK_ROWS]
+        # In intp, so a narrow input type cannot overflow; the result is in [0, space), so the cast is exact.
+        np.subtract(values[start : start + CHUNK_ROWS], low, out=step, dtype=np.intp, casting="unsafe")
+        occurrences += np.bincount(step, minlength=space)
+    present = np.flatnonzero(occurrences).astype(np.intp)
+    if present.shape[0] < space:
+        lookup = np.full(space, -1, dtype=np.intp)
+        lookup[present] = np.arange(present.shape[0], dtype=np.intp)
+        for start in range(0, codes.shape[0], CHUNK_ROWS):
+            step = codes[start : start + CHUNK_ROWS]
+            np.take(lookup, step, out=step)  # take buffers ``out`` (mode="raise"), so renumbering in place is safe
+    return present, codes
 
 
 def _compress(combined: IntArray, *, space: int) -> tuple[IntArray, IntArray]:
