@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -100,8 +101,9 @@ def _annex_iii_choices() -> list[tuple[str, list[tuple[str, str]]]]:
     return list(groups.items())
 
 
-class RiskQuestionnaireForm(forms.Form):
-    """The risk questionnaire in the Act's order (registry.risk.QUESTIONS), and the reason for the change."""
+class RiskAnswersForm(forms.Form):
+    """The risk questionnaire in the Act's order (registry.risk.QUESTIONS): the answers the API's ``risk_answers``
+    takes, one field per question, each labelled with its article and explained in the Act's words."""
 
     art_5_practices = forms.MultipleChoiceField(
         label="Art. 5(1): prohibited practices",
@@ -170,10 +172,199 @@ class RiskQuestionnaireForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
+
+    def answers(self) -> dict[str, Any]:
+        """The questionnaire's answers from a valid form (the form's other fields are not answers)."""
+        return {k: v for k, v in self.cleaned_data.items() if k in risk.QUESTIONS}
+
+
+class RiskQuestionnaireForm(RiskAnswersForm):
+    """The questionnaire, and the reason for changing a classification (officers, on the model's risk page)."""
+
     reason = forms.CharField(
         label="Reason for the change", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), strip=True
     )
 
-    def answers(self) -> dict[str, Any]:
-        """The questionnaire's answers from a valid form (the reason is not an answer)."""
-        return {k: v for k, v in self.cleaned_data.items() if k != "reason"}
+
+class ModelRegisterForm(RiskAnswersForm):
+    """A new model: what the API's ``POST /api/v1/models/`` takes (name, team, purpose, uses, KPIs, and the risk
+    questionnaire), with the API's limits. The team is chosen among the user's own (``teams``: slug -> label)."""
+
+    name = forms.SlugField(
+        label="Model name",
+        max_length=100,
+        help_text="Lower-case letters, digits and hyphens; it becomes the model's address and cannot change.",
+    )
+    team = forms.ChoiceField(label="Team", error_messages={"invalid_choice": "There is no such team among yours."})
+    purpose = forms.CharField(
+        label="Intended purpose",
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What the system is for, as the Act's Art. 3(12) means it: the use the provider intends, in its "
+        "context and conditions of use.",
+    )
+    intended_use = forms.CharField(
+        label="Intended use", max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    out_of_scope_uses = forms.CharField(
+        label="Out-of-scope uses", max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    business_kpis = forms.CharField(
+        label="Business KPIs",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One per line; at most 50, each up to 500 characters.",
+        # 50 lines of 500 characters, their line breaks and a little slack: anything longer is refused unread.
+        max_length=50 * 502,
+    )
+    field_order = ["name", "team", "purpose", "intended_use", "out_of_scope_uses", "business_kpis"]
+
+    def __init__(self, *args: Any, teams: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].choices = teams  # type: ignore[attr-defined]
+        if len(teams) == 1:
+            self.fields["team"].initial = teams[0][0]
+
+    def clean_business_kpis(self) -> list[str]:
+        lines = [line.strip() for line in self.cleaned_data["business_kpis"].splitlines() if line.strip()]
+        if len(lines) > 50:
+            raise forms.ValidationError(f"At most 50 KPIs, one per line; there are {len(lines)}.")
+        long = [i for i, line in enumerate(lines, start=1) if len(line) > 500]
+        if long:
+            raise forms.ValidationError(f"Line {long[0]} has more than 500 characters.")
+        return lines
+
+    def registration(self) -> dict[str, Any]:
+        """The action's keyword arguments (the team as its slug) from a valid form."""
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "purpose": data["purpose"],
+            "intended_use": data["intended_use"],
+            "out_of_scope_uses": data["out_of_scope_uses"],
+            "business_kpis": data["business_kpis"],
+            "risk_answers": self.answers(),
+        }
+
+
+class VersionRegisterForm(forms.Form):
+    """A new version: an ONNX or skops file (or, without one, a predictions-only version with its features), the
+    code it came from, the datasets it was trained on and its metrics. The text fields are parsed here into what
+    the API's metadata holds; the API's serializer and the registry's action then judge it as for the API."""
+
+    artifact = forms.FileField(
+        label="Model file (ONNX or skops)",
+        required=False,
+        help_text="An .onnx file (skl2onnx.to_onnx) or a .skops file (skops.io.dump). Pickle and joblib files are "
+        "refused: loading one runs whatever code it holds. Leave empty for a model that lives elsewhere and "
+        "sends its predictions.",
+    )
+    input_features = forms.CharField(
+        label="Input features (predictions-only versions)",
+        required=False,
+        max_length=200_000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line, as name or name:type (for example income:float), in the model's input order. A "
+        "model file brings its own.",
+    )
+    code_repository = forms.CharField(label="Code repository", max_length=500, required=False)
+    code_commit = forms.CharField(
+        label="Code commit",
+        required=False,
+        max_length=64,
+        help_text="The commit's hash: 7 to 64 hexadecimal characters.",
+    )
+    training_datasets = forms.CharField(
+        label="Training datasets",
+        required=False,
+        max_length=100 * 200,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One per line as dataset/version, for example applications/1.",
+    )
+    metrics = forms.CharField(
+        label="Metrics (JSON object)",
+        required=False,
+        max_length=100_000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text='For example {"auc": 0.81}.',
+    )
+    hyperparameters = forms.CharField(
+        label="Hyperparameters (JSON object)",
+        required=False,
+        max_length=100_000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    intended_use = forms.CharField(
+        label="Model card: intended use", required=False, max_length=20000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def clean_input_features(self) -> list[dict[str, str]] | None:
+        lines = [line.strip() for line in self.cleaned_data["input_features"].splitlines() if line.strip()]
+        if not lines:
+            return None
+        features = []
+        for number, line in enumerate(lines, start=1):
+            name, _, kind = line.partition(":")
+            if not name.strip():
+                raise forms.ValidationError(f"Line {number} has no feature name.")
+            features.append({"name": name.strip(), **({"type": kind.strip()} if kind.strip() else {})})
+        return features
+
+    def clean_training_datasets(self) -> list[dict[str, Any]]:
+        references = []
+        for number, line in enumerate(self.cleaned_data["training_datasets"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, slash, version = line.strip().rpartition("/")
+            if not slash or not name or not version.isdigit():
+                raise forms.ValidationError(f"Line {number} ({line.strip()[:80]!r}) is not dataset/version.")
+            references.append({"dataset": name, "version": int(version)})
+        return references
+
+    def _json_object(self, key: str) -> dict[str, Any]:
+        raw = self.cleaned_data[key].strip()
+        if not raw:
+            return {}
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
+        except RecursionError:
+            raise forms.ValidationError("The JSON is nested too deeply.") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError(f"Give a JSON object ({{...}}), not a {type(value).__name__}.")
+        return value
+
+    def clean_metrics(self) -> dict[str, Any]:
+        return self._json_object("metrics")
+
+    def clean_hyperparameters(self) -> dict[str, Any]:
+        return self._json_object("hyperparameters")
+
+    def metadata(self) -> dict[str, Any]:
+        """What the API's ``metadata`` JSON would hold, from a valid form (absent what was left empty)."""
+        data = self.cleaned_data
+        metadata: dict[str, Any] = {
+            "metrics": data["metrics"],
+            "hyperparameters": data["hyperparameters"],
+            "code_repository": data["code_repository"].strip(),
+            "code_commit": data["code_commit"].strip(),
+            "training_datasets": data["training_datasets"],
+        }
+        if data["intended_use"]:
+            metadata["model_card"] = {"intended_use": data["intended_use"]}
+        if data["input_features"] is not None:
+            metadata["input_schema"] = data["input_features"]
+        return metadata
+
+
+# The API metadata's field -> this form's field, so the serializer's problems are shown under the form's labels.
+VERSION_METADATA_FIELDS = {
+    "metrics": "metrics",
+    "hyperparameters": "hyperparameters",
+    "code_repository": "code_repository",
+    "code_commit": "code_commit",
+    "training_datasets": "training_datasets",
+    "model_card": "intended_use",
+    "input_schema": "input_features",
+}

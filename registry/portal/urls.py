@@ -3,7 +3,7 @@
 from django.urls import path
 
 from registry import hooks
-from registry.portal import views
+from registry.portal import registration, views
 
 app_name = "registry-portal"
 
@@ -11,6 +11,9 @@ _V = "models/<slug:name>/versions/<int:number>"
 
 urlpatterns = [
     path("models/", views.model_list, name="model-list"),
+    # Before models/<slug:name>/ in spirit; no clash either way: "models/new" has no trailing slash.
+    path("models/new", registration.model_new, name="model-new"),
+    path("models/<slug:name>/versions/new", registration.version_new, name="version-new"),
     path("models/<slug:name>/", views.model_detail, name="model-detail"),
     path("models/<slug:name>/risk", views.model_risk, name="model-risk"),
     path(f"{_V}/", views.version_detail, name="version-detail"),

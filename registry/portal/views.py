@@ -85,6 +85,8 @@ def model_list(request: HttpRequest) -> HttpResponse:
             "stages": VersionState.choices,
             "verdicts": hooks.VERDICTS,
             "filters": {k: params.get(k, "") for k in ("team", "tier", "stage", "verdict")},
+            "filtered": any(params.get(k) for k in ("team", "tier", "stage", "verdict")),
+            "can_register": may(request, "models:write"),
         },
     )
 
@@ -137,6 +139,7 @@ def model_detail(request: HttpRequest, name: str) -> HttpResponse:
             "history": history,
             "as_of_form": as_of_form,
             "can_audit": may(request, "audits:run"),
+            "can_register": may(request, "models:write"),
         },
         status=status,
     )

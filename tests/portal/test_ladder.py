@@ -41,6 +41,8 @@ PAGES: dict[str, tuple[Callable[[World], str], set[str], set[str]]] = {
         {"admin", "officer", "owner", "reviewer", "ci"},
         {"outsider", "regulator"},
     ),
+    "new model": (lambda w: "/models/new", {"owner", "outsider", "ci"}, set()),
+    "new version": (lambda w: f"/models/{w.model.name}/versions/new", {"owner", "ci"}, {"outsider"}),
     "approvals": (lambda w: "/approvals/", {"officer", "reviewer"}, set()),
     "audits": (lambda w: "/audits/", {"admin", "officer", "owner", "reviewer", "outsider", "regulator", "ci"}, set()),
     "audit run": (
