@@ -5,6 +5,7 @@ the standalone verifier run in a bare Python that can import ``cryptography`` an
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import os
@@ -18,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import TestCase
 from django.utils import timezone
 
 from audits import actions as audits
 from audits.models import Policy, RunStatus
 from governance.exports.bundle import MANIFEST, MANIFEST_SIG, ZIP_TIMESTAMP, manifest_bytes, signature_line
 from governance.trail.keys import load_signing_key, published_verifier_keys
+from governance.trail.log import Actor
 from registry.models import ModelVersion
 from tests.audits.conftest import PASSING_RATES, PREDICTION_ROLES, decision_rows, upload
 from tests.conftest import Cast
@@ -72,7 +75,6 @@ def arrange_evidence(cast: Cast, *, name: str = MODEL) -> Evidence:
     record_consent(cast, external_ids[0], "withdrawn", timezone.now(), purpose=purpose)
     assert version.findings.count() == 1, "the withdrawal should open a finding on the version"
     audits.ensure_builtin_policies()
-    from django.test import TestCase
 
     with TestCase.captureOnCommitCallbacks(execute=True):  # the audit job runs once its transaction commits
         run, _ = audits.do_start_audit(
@@ -97,8 +99,6 @@ def arrange_evidence(cast: Cast, *, name: str = MODEL) -> Evidence:
 def post_export(client: Any, body: dict[str, Any]) -> dict[str, Any]:
     """POST an export through the API and let its build run, as it does once the request's transaction commits (the
     test's transaction never commits): 202 and queued first, then its own page shows it ready."""
-    from django.test import TestCase
-
     with TestCase.captureOnCommitCallbacks(execute=True):
         response = client.post(f"{API}/exports/", body, format="json")
         assert response.status_code == 202, response.content
@@ -112,8 +112,6 @@ def post_export(client: Any, body: dict[str, Any]) -> dict[str, Any]:
 
 def build_now(make: Callable[[], Any]) -> Any:
     """Call ``make`` (an action that queues an export's build on commit) and run the build when it returns."""
-    from django.test import TestCase
-
     with TestCase.captureOnCommitCallbacks(execute=True):
         made = make()
     made.refresh_from_db()
@@ -121,8 +119,6 @@ def build_now(make: Callable[[], Any]) -> Any:
 
 
 def audits_actor(cast: Cast) -> Any:
-    from governance.trail.log import Actor
-
     return Actor.for_user(cast.owner.user)
 
 
@@ -216,7 +212,6 @@ def rewrite(
         header = {k: v for k, v in document.items() if k not in ("files", "format")}
         if edit_header:
             edit_header(header)
-        import hashlib
 
         entries = [
             {"path": n, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}

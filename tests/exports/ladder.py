@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.test import TestCase
 from django.utils import timezone
 
 from governance.access.models import Team, User
@@ -71,7 +72,6 @@ def _share(cast: Any, *, model: RegisteredModel) -> Any:
 def _export(cast: Any) -> dict[str, Any]:
     """A fresh export made for the regulator, whose model is shared with them."""
     model = _model(cast, f"ladder-export-{next(_numbers)}")
-    from django.test import TestCase
 
     with TestCase.captureOnCommitCallbacks(execute=True):  # the bundle is built once the request commits
         export = do_create_export(

@@ -13,11 +13,14 @@ from django.db import connection
 from django.utils import timezone
 
 from governance.access.actions import ActionError
+from governance.celery import app
 from governance.exports import actions
-from governance.exports.actions import do_create_export, execute_export
+from governance.exports.actions import do_create_export, execute_export, lost_builds
 from governance.exports.models import Export, ExportStatus
+from governance.exports.tasks import resume_lost_builds
 from governance.trail.leaf import text_commitment
 from governance.trail.log import Actor
+from registry.models import RegisteredModel
 from tests.api import assert_error, db_state, events_since, last_seq
 from tests.conftest import Cast
 from tests.exports.conftest import API, Evidence, post_export
@@ -26,8 +29,6 @@ from tests.registry.conftest import register_model
 
 def ask(cast: Cast, model_name: str, **kwargs: Any) -> Export:
     """Ask for a bundle for regina as the officer; in a test's transaction its build waits (nothing commits)."""
-    from registry.models import RegisteredModel
-
     return do_create_export(
         user=cast.officer.user,
         actor=Actor.for_user(cast.officer.user),
@@ -302,8 +303,7 @@ def test_a_chain_changed_while_building_is_an_error_not_a_wrong_proof(
 
 
 def test_the_worker_finds_the_export_job() -> None:
-    import governance.tasks  # noqa: F401 - what the worker's autodiscovery imports
-    from governance.celery import app
+    import governance.tasks  # noqa: F401, PLC0415 - the import under test: what the worker's autodiscovery runs
 
     assert "exports.build_export" in app.tasks
 
@@ -336,8 +336,6 @@ def test_a_refused_request_stores_nothing(cast: Cast, evidence: Evidence) -> Non
 def test_the_periodic_sweep_finishes_an_export_whose_job_was_lost(
     cast: Cast, evidence: Evidence, settings: Any
 ) -> None:
-    from governance.exports.tasks import resume_lost_builds
-
     lost = ask(cast, evidence.model_name)  # queued; its job never ran (the test's transaction never commits)
     assert resume_lost_builds() == []  # queued a moment ago: its job may still come
     assert Export.objects.get(pk=lost.pk).status == "queued"
@@ -353,8 +351,6 @@ def test_the_periodic_sweep_finishes_an_export_whose_job_was_lost(
 def test_a_long_build_that_keeps_reporting_progress_is_not_taken_over(
     cast: Cast, evidence: Evidence, settings: Any
 ) -> None:
-    from governance.exports.actions import lost_builds
-
     export = ask(cast, evidence.model_name)
     long_ago = timezone.now() - dt.timedelta(seconds=settings.EXPORT_STALE_BUILD_SECONDS + 600)
     just_now = timezone.now() - dt.timedelta(seconds=5)

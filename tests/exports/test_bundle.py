@@ -7,25 +7,32 @@ import base64
 import hashlib
 import io
 import json
+import subprocess
+import sys
 import zipfile
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
-from governance.exports.bundle import signature_line
+from governance.exports.bundle import BundleWriter, signature_line
 from governance.exports.models import Export
 from governance.trail.checkpoints import issue_checkpoint
 from governance.trail.keys import load_signing_key
 from governance.trail.log import prove_inclusion
 from governance.trail.models import Event
-from governance.trail.note import checkpoint_body, sign_note
+from governance.trail.note import checkpoint_body, ed25519_key_id, sign_note
 from tests.api import events_since, last_seq
 from tests.conftest import Cast
 from tests.exports.conftest import (
+    _BARE,
     API,
     Evidence,
+    arrange_evidence,
     members,
     post_export,
     rewrite,
@@ -137,11 +144,6 @@ def test_an_officer_exports_and_a_regulator_verifies_offline(cast: Cast, evidenc
 
 def test_the_verifier_runs_without_assay_or_django(exported: tuple[dict[str, Any], bytes]) -> None:
     """The bare interpreter used by run_verify really cannot import Django: the round trip proves independence."""
-    import subprocess
-    import sys
-
-    from tests.exports.conftest import _BARE
-
     result = subprocess.run(
         [sys.executable, "-S", "-c", "import cryptography; import django"],
         env={"PYTHONPATH": _BARE},
@@ -199,8 +201,6 @@ def test_the_bundle_holds_no_subject_level_data(cast: Cast, evidence: Evidence) 
 
 
 def test_small_datasets_give_no_counts(cast: Cast, media_root: Any, settings: Any) -> None:
-    from tests.exports.conftest import arrange_evidence
-
     settings.COVERAGE_MIN_SUBJECTS = 50
     evidence = arrange_evidence(cast, name="tiny-model")
     made = export(cast, {"model": evidence.model_name})
@@ -223,7 +223,6 @@ def test_a_download_is_byte_identical_every_time(cast: Cast, exported: tuple[dic
 
 def test_the_zip_is_deterministic(cast: Cast, evidence: Evidence, tmp_path: Any) -> None:
     """Same members, same bytes: fixed order, timestamps, permissions and compression."""
-    from governance.exports.bundle import BundleWriter
 
     def write() -> bytes:
         out = io.BytesIO()
@@ -311,9 +310,6 @@ def test_an_extra_file_fails(exported: tuple[dict[str, Any], bytes]) -> None:
 def test_a_manifest_re_signed_with_another_key_fails(exported: tuple[dict[str, Any], bytes]) -> None:
     _, bundle = exported
     forger = Ed25519PrivateKey.generate()
-    from cryptography.hazmat.primitives import serialization
-
-    from governance.trail.note import ed25519_key_id
 
     public = forger.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     name = load_signing_key().name  # the same name, so only the key id tells them apart
@@ -390,8 +386,6 @@ def test_a_truncated_trail_fails(cast: Cast, exported: tuple[dict[str, Any], byt
 
 
 def test_a_previous_checkpoint_that_is_not_consistent_fails(cast: Cast, evidence: Evidence) -> None:
-    from django.conf import settings
-
     first = export(cast, {"model": evidence.model_name, "recipient": "regina"})
     second = export(cast, {"model": evidence.model_name, "recipient": "regina"})
     bundle = body_of(download(cast, second["id"]))
@@ -440,7 +434,6 @@ def test_the_export_bundle_command(cast: Cast, evidence: Evidence, tmp_path: Any
     manifest = json.loads(members(out.read_bytes())["manifest.json"])
     assert manifest["scope"]["version"] == 1
     assert verify(out.read_bytes()).code == 0
-    from django.core.management.base import CommandError
 
     with pytest.raises(CommandError, match="There is no model named 'nope'"):
         call_command("export_bundle", "--model", "nope", "--out", str(tmp_path / "x.zip"))

@@ -15,7 +15,10 @@ from governance.access.actions import ActionError
 from governance.exports.actions import do_create_export
 from governance.exports.models import Export, Share
 from governance.trail.log import Actor
+from governance.trail.models import Event
+from registry.actions import do_add_webhook
 from registry.models import RegisteredModel
+from registry.models import RegisteredModel as Model
 from tests.api import assert_error, db_state, events_since, last_seq
 from tests.conftest import Cast
 from tests.exports.conftest import API, Evidence, post_export
@@ -246,8 +249,6 @@ def test_concurrent_exports_to_one_recipient_keep_one_chain(
 ) -> None:
     """Each export's consistency proof starts from the previous export to the same recipient; two built at once
     cannot both claim the same predecessor: one commits, the other is refused (409) and records nothing."""
-    from governance.trail.log import Actor
-
     model = register_model(cast, "minimal", name="concurrent-model")
     barrier = threading.Barrier(3)
     outcomes: list[Any] = []
@@ -280,7 +281,6 @@ def test_concurrent_exports_to_one_recipient_keep_one_chain(
     exports = list(Export.objects.order_by("id"))
     assert len(exports) == 3 - len(refused) >= 1
     assert [e.previous_id for e in exports] == [None, *[e.pk for e in exports[:-1]]]
-    from governance.trail.models import Event
 
     assert Event.objects.filter(action="export.created").count() == len(exports)
 
@@ -291,9 +291,6 @@ def _forget_exports() -> None:
 
 
 def test_a_share_shows_a_regulator_the_evidence_not_the_models_webhooks(cast: Cast, evidence: Evidence) -> None:
-    from registry.actions import do_add_webhook
-    from registry.models import RegisteredModel as Model
-
     model = Model.objects.get(name=evidence.model_name)
     webhook, _ = do_add_webhook(
         model=model, user=cast.owner.user, actor=Actor.system(), url="https://93.184.215.14/hook"

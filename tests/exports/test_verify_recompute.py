@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import Any
 
+import django.test
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -23,15 +24,18 @@ from fairlearn import metrics as flm
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from audits import actions as audits
 from audits.engine import evaluate
 from audits.evaluation import ColumnRoles, EvaluationError, build_evaluation
 from audits.policies import builtin_policies, load_policy
 from governance.exports.bundle import json_bytes
 from governance.trail.verifier import recompute_audit, results_sha256
+from tests.audits.conftest import PREDICTION_ROLES, decision_rows, upload
 from tests.conftest import Cast
 from tests.exports.conftest import (
     API,
     Evidence,
+    audits_actor,
     jsonl,
     members,
     post_export,
@@ -140,15 +144,9 @@ checks:
 def test_a_group_fairness_audit_is_recomputed_in_the_bundle(cast: Cast, evidence: Evidence) -> None:
     """A second audit of the version under a policy with both group checks and intersections (sex x age band):
     its rates, parity and equalized-odds differences are recomputed in the bundle too."""
-    from django.test import TestCase
-
-    from audits import actions as audits
-    from tests.audits.conftest import PREDICTION_ROLES, decision_rows, upload
-    from tests.exports.conftest import audits_actor
-
     policy = audits.do_save_policy(user=cast.officer.user, actor=audits_actor(cast), text=FAIRNESS_POLICY)
     roles = {**PREDICTION_ROLES, "protected": ["sex", "age_band"]}
-    with TestCase.captureOnCommitCallbacks(execute=True):
+    with django.test.TestCase.captureOnCommitCallbacks(execute=True):  # a TestCase at module level is collected
         run, _ = audits.do_start_audit(
             user=cast.owner.user,
             actor=audits_actor(cast),
