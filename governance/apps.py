@@ -51,7 +51,7 @@ class GovernanceConfig(AppConfig):
 
 def _dataset_files() -> Iterator[tuple[str, str, str]]:
     """The uploaded files of dataset versions (for verify_media)."""
-    from governance.data.models import DatasetVersion  # noqa: PLC0415 - models; registry not ready at module load
+    from governance.data.models import DatasetVersion  # noqa: PLC0415 - a model; app registry not ready at module load
 
     for version in DatasetVersion.objects.exclude(file="").select_related("dataset").order_by("pk").iterator():
         yield f"dataset {version.dataset.name} v{version.number}", str(version.file.name), version.sha256
@@ -59,7 +59,7 @@ def _dataset_files() -> Iterator[tuple[str, str, str]]:
 
 def _export_files() -> Iterator[tuple[str, str, str]]:
     """The evidence bundles built for exports (for verify_media)."""
-    from governance.exports.models import Export  # noqa: PLC0415 - models; registry not ready at module load
+    from governance.exports.models import Export  # noqa: PLC0415 - a model; app registry not ready at module load
 
     for export in Export.objects.exclude(file="").order_by("pk").iterator():
         yield f"export {export.pk}", export.file, export.sha256
