@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnxruntime as ort
 
 from audits.monitoring import actions as monitoring
 from governance.access.models import Team
-from governance.data.demo import DEMO_FEATURES
+from governance.data import actions as data
+from governance.data.demo import DEMO_FEATURES, train_demo_model
 from governance.trail.log import Actor
 from registry import actions as registry
 from registry.models import ModelVersion
@@ -38,16 +40,12 @@ _numbers = itertools.count(1)
 
 @functools.cache
 def demo_onnx() -> bytes:
-    from governance.data.demo import train_demo_model
-
     return train_demo_model(german_csv())
 
 
 @functools.cache
 def model_decisions() -> np.ndarray:
     """The demo model's decision (1 = good risk, favourable; 2 = bad) for each German credit row."""
-    import onnxruntime as ort
-
     table = german_table()
     matrix = np.column_stack([table.column(n).to_numpy().astype(np.float32) for n in FEATURES])
     session = ort.InferenceSession(demo_onnx(), providers=["CPUExecutionProvider"])
@@ -86,8 +84,6 @@ def batch_csv(
 
 def deployed_demo_version(cast: Any, *, deploy: bool = True) -> ModelVersion:
     """The demo model, trained on German credit (registered as a dataset), deployed to production by the cast."""
-    from governance.data import actions as data
-
     owner = cast.owner.user
     team = Team.objects.get(slug="credit-risk")
     number = next(_numbers)

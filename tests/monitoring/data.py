@@ -6,6 +6,9 @@ import functools
 import io
 from typing import Any
 
+import pyarrow.csv as pv
+
+from governance.data.demo import german_credit_csv
 from tests import ADULT_COLUMNS, KNOWN_ANSWER_DATA
 
 SHARED = KNOWN_ANSWER_DATA
@@ -13,14 +16,10 @@ SHARED = KNOWN_ANSWER_DATA
 
 @functools.cache
 def german_csv() -> bytes:
-    from governance.data.demo import german_credit_csv
-
     return german_credit_csv(with_groups=True)
 
 
 def german_table() -> Any:
-    import pyarrow.csv as pv
-
     return pv.read_csv(io.BytesIO(german_csv()))
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.csv as pv
+import pyarrow.parquet as pq
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -221,9 +223,6 @@ def test_monitor_runs_due_checks_once_and_a_failing_check_opens_an_error_finding
 
 
 def test_monitor_batch_command_checks_a_parquet_batch_like_the_csv(cast: Cast, version: Any, tmp_path: Path) -> None:
-    import pyarrow.csv as pv
-    import pyarrow.parquet as pq
-
     data = arrange.batch_csv(shift_credit_amount_sd=1.0)
     csv_path = tmp_path / "batch.csv"
     csv_path.write_bytes(data)

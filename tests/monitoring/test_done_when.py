@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
 from scipy import stats
 
 from governance.trail.models import Event
@@ -43,8 +44,6 @@ def version(cast: Cast, media_root: Any) -> Any:
 
 
 def _send(member: Any, path: str, data: bytes, capture: Any, name: str = "batch.csv") -> Any:
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     with capture(execute=True):
         sent = member.client().post(path, {"file": SimpleUploadedFile(name, data)}, format="multipart")
     if sent.status_code != 201:

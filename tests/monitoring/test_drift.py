@@ -11,6 +11,7 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 from audits.monitoring import drift
+from tests.monitoring.data import adult_column, german_table
 
 
 def _numeric(reference: np.ndarray, batch: np.ndarray, **options: int) -> dict:
@@ -57,8 +58,6 @@ def test_ks_statistic_equals_scipy_ks_2samp_exactly_with_ties_and_missing_values
 
 
 def test_ks_equals_scipy_on_german_credit_credit_amount_and_a_shifted_copy() -> None:
-    from tests.monitoring.data import german_table
-
     amounts = german_table().column("credit_amount").to_numpy().astype(float)
     reference, batch = amounts[:600], amounts[600:] * 1.25
     result = _numeric(reference, batch)
@@ -102,8 +101,6 @@ def test_chi_square_equals_scipy_chi2_contingency_with_unseen_and_missing_catego
 
 
 def test_chi_square_on_adult_workclass_equals_scipy() -> None:
-    from tests.monitoring.data import adult_column
-
     train, test = adult_column("workclass", "adult.data"), adult_column("workclass", "adult.test")
     profile = drift.categorical_reference(train)
     accumulator = drift.CategoricalAccumulator(profile)

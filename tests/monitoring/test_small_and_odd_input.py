@@ -18,6 +18,7 @@ from audits.monitoring.actions import MonitoringError, do_upload_batch
 from audits.monitoring.batch import BatchError, BatchSpec, check_delimiter, profile_reference
 from audits.monitoring.judge import INSUFFICIENT, judge
 from audits.policies import builtin_policies, load_policy
+from governance.data import actions as data
 from governance.data.models import DatasetVersion
 from governance.trail.log import Actor
 from governance.trail.models import Event
@@ -197,8 +198,6 @@ def test_a_reference_table_with_infinities_gives_a_finite_profile() -> None:
 def test_configuring_a_reference_with_inf_answers_200_and_stores_a_finite_profile(
     cast: Cast, media_root: Any, tmp_path: Path
 ) -> None:
-    from governance.data import actions as data
-
     version = arrange.deployed_demo_version(cast)
     owner = cast.owner.user
     text = arrange.german_csv().decode()
