@@ -60,6 +60,11 @@ signing key, re-sign every checkpoint. What defeats that is (a) verifier keys ob
 independently of the export (``--trusted-keys``) and (b) checkpoints you kept from earlier
 exports (``--previous-checkpoint``): a signed checkpoint can't be taken back, so a rewrite
 of history it covers is caught even when the attacker holds the key.
+What that cannot catch is a key holder showing you one history and others another (a split
+view), or rewriting history before anyone kept a checkpoint. (c) Witnesses can: independent
+parties that cosign a checkpoint only when it extends the last one they cosigned (C2SP
+tlog-witness). ``--witness KEY --min-witnesses K`` fails unless K of the witnesses you name
+cosigned the checkpoint (see "Witness cosignatures" below, and docs/witnesses.md).
 
 Command line
 ============

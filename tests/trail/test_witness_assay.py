@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 
 from governance.exports.models import Export
@@ -22,7 +24,7 @@ from governance.trail.witnesses import cosigned_note, request_body
 from tests.conftest import Cast
 from tests.exports.conftest import API, Evidence, arrange_evidence, run_verify, trusted_keys_text
 from tests.trail import witness_processes as wp
-from tests.trail.helpers import append, run_verify_trail
+from tests.trail.helpers import append, run_offline_verifier, run_verify_trail
 
 
 @pytest.fixture
@@ -111,6 +113,33 @@ def test_each_checkpoint_is_cosigned_and_served_with_the_cosignatures(
     code, output = run_verify_trail("--witness", witnesses[2].key)
     assert code == 1, output
     assert "not cosigned by: witness.example/w3" in output
+
+
+def test_an_export_folder_carries_the_cosignatures_to_the_offline_verifier(
+    cosigning: None, witnesses: list[wp.RunningWitness], settings: Any, tmp_path: Path
+) -> None:
+    w1, w2, w3 = witnesses
+    use(settings, w1, w2)
+    append(4)
+    out = tmp_path / "export"
+    call_command("export_trail", "--out", str(out), stdout=StringIO())  # issues a checkpoint: cosigned by both
+    trusted = ("--trusted-keys", out / "keys.txt")
+    result = run_offline_verifier(
+        "verify", out, *trusted, "--witness", w1.key, "--witness", w2.key, "--min-witnesses", "2"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "cosigned by witness.example/w1" in result.stdout
+    assert "witness.example/w2" in result.stdout
+    (out / "witnesses.txt").write_text(f"# the witnesses we require\n{w3.key}\n{w1.key}\n")
+    result = run_offline_verifier("verify", out, *trusted, "--witness", out / "witnesses.txt", "--min-witnesses", "2")
+    assert result.returncode == 1
+    assert (
+        "cosigned by 1 of the given witnesses, at least 2 required (not cosigned by: witness.example/w3"
+        in result.stderr
+    )
+    result = run_offline_verifier("verify", out, *trusted, "--witness", w1.key, "--min-witnesses", "2")
+    assert result.returncode == 2  # asking for more witnesses than named is a usage error
+    assert "needs at least that many --witness keys" in result.stderr
 
 
 def test_a_witness_that_lost_track_tells_its_size_and_the_checkpoint_is_still_cosigned(
