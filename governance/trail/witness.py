@@ -268,6 +268,7 @@ class Witness:
 class _Handler(BaseHTTPRequestHandler):
     server: WitnessServer
     protocol_version = "HTTP/1.1"  # keep-alive, as the protocol recommends
+    timeout = 60  # seconds a connection may sit idle or half-sent before it is closed, so none holds a thread for ever
 
     def do_POST(self) -> None:
         if self.path.split("?", 1)[0] != self.server.prefix + "/add-checkpoint":

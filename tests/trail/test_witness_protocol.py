@@ -8,6 +8,9 @@ fork; 403 for a checkpoint not signed by the log's key; 404 for an unknown log. 
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -134,3 +137,19 @@ def test_a_restarted_witness_remembers_what_it_cosigned(
 def test_a_second_process_cannot_share_the_state(tmp_path: Path, witness: wp.RunningWitness, log: wp.MemoryLog) -> None:
     with pytest.raises(RuntimeError, match="another witness process"):
         wp.start(tmp_path / "w1", "witness.example/w1", [(ORIGIN, log.key)])
+
+
+def test_manage_py_witness_runs_the_same_program(tmp_path: Path) -> None:
+    manage = Path(__file__).resolve().parents[2] / "manage.py"
+    result = subprocess.run(
+        [sys.executable, str(manage), "witness", "keygen", "--name", "witness.example/m", "--out", str(tmp_path / "k")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={**os.environ, "DEBUG": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    key = verifier.parse_witness_key(result.stdout.strip())
+    assert key.name == "witness.example/m"
+    assert (tmp_path / "k").stat().st_mode & 0o777 == 0o600
