@@ -7,9 +7,10 @@ Code cites a provision only through ``cite("<id>")`` with the id written out, so
 change in the catalogue and a test (tests/test_citations.py) can check that every id written anywhere resolves.
 This package is at the ground floor: it imports nothing from the apps.
 
-One module per act: ``catalogue.py`` and ``requirements.py`` (EU AI Act), ``us_ugesp.py`` (29 CFR 1607.4(D), 41 CFR
-60-3.4(D)), ``nyc_ll144.py`` (NYC Admin. Code §§ 20-870, 20-871; 6 RCNY §§ 5-300 to 5-304), ``gdpr.py`` (Regulation
-(EU) 2016/679) and ``nist_ai_rmf.py`` (NIST AI RMF 1.0, voluntary). A new act is a new module, added to ``_BY_ID``.
+One module per act: ``catalogue.py``, ``requirements.py`` and ``obligations.py`` (EU AI Act), ``us_ugesp.py`` (29 CFR
+1607.4(D), 41 CFR 60-3.4(D)), ``nyc_ll144.py`` (NYC Admin. Code §§ 20-870, 20-871; 6 RCNY §§ 5-300 to 5-304),
+``gdpr.py`` (Regulation (EU) 2016/679) and ``nist_ai_rmf.py`` (NIST AI RMF 1.0, voluntary). A new act is a new
+module, added to ``_BY_ID``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from governance.citations.gdpr import GDPR_CITATIONS
 from governance.citations.model import Citation
 from governance.citations.nist_ai_rmf import NIST_AI_RMF_CITATIONS
 from governance.citations.nyc_ll144 import NYC_LL144
+from governance.citations.obligations import OBLIGATION_CITATIONS
 from governance.citations.requirements import PINS, REQUIREMENTS
 from governance.citations.us_ugesp import UGESP_CITATIONS
 
@@ -61,7 +63,16 @@ def _index(citations: Iterable[Citation]) -> dict[str, Citation]:
 
 
 # One tuple per act's module; a new act is one more entry here.
-_MODULES = (CATALOGUE, REQUIREMENTS, PINS, UGESP_CITATIONS, NYC_LL144, GDPR_CITATIONS, NIST_AI_RMF_CITATIONS)
+_MODULES = (
+    CATALOGUE,
+    REQUIREMENTS,
+    PINS,
+    OBLIGATION_CITATIONS,
+    UGESP_CITATIONS,
+    NYC_LL144,
+    GDPR_CITATIONS,
+    NIST_AI_RMF_CITATIONS,
+)
 _BY_ID = _index(citation for module in _MODULES for citation in module)
 
 
