@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "governance.apps.GovernanceConfig",
     "registry.apps.RegistryConfig",
     "audits.apps.AuditsConfig",
+    "obligations.apps.ObligationsConfig",
 ]
 
 MIDDLEWARE = [

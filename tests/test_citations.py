@@ -18,7 +18,7 @@ from governance.citations import CITE_CALL, Citation, UnknownCitation, all_citat
 from governance.citations.model import ID_PATTERN
 
 ROOT = Path(__file__).resolve().parent.parent
-SCANNED = ("governance", "registry", "audits", "templates", "docs")
+SCANNED = ("governance", "registry", "audits", "obligations", "templates", "docs")
 ACT_PREFIXES = sorted({c.id.split("/", 1)[0] for c in all_citations()})
 # A quoted string that looks like a citation id of an act the catalogue knows: "eu-ai-act/art-6/3/a".
 _PREFIXES = "|".join(re.escape(p) for p in ACT_PREFIXES)

@@ -1,0 +1,24 @@
+"""Trail event types of the obligations app. Free text (reasons) enters the trail as its hash only."""
+
+from governance.trail.events import register
+
+CATALOGUE_SAVED = register(
+    "obligation_catalogue.saved",
+    "A version of an obligation catalogue was stored (its text's hash and its canonical document's hash).",
+    fields=("catalogue", "version", "sha256", "canonical_sha256", "reason_sha256"),
+)
+SCOPE_SET = register(
+    "obligation_scope.set",
+    "An officer set which roles the organisation holds for a model (provider, deployer) and which catalogues apply.",
+    fields=("model", "roles", "catalogues", "reason_sha256"),
+)
+OBLIGATION_ATTESTED = register(
+    "obligation.attested",
+    "An officer attested that a model version meets an obligation, with the hash of the document that shows it.",
+    fields=("model", "version", "catalogue", "catalogue_version", "obligation", "document_sha256", "reason_sha256"),
+)
+OBLIGATION_NOT_APPLICABLE = register(
+    "obligation.not_applicable",
+    "An officer declared an obligation not applicable to a model version (the reason's hash).",
+    fields=("model", "version", "catalogue", "catalogue_version", "obligation", "reason_sha256"),
+)

@@ -1,0 +1,91 @@
+"""Stored catalogues (numbered, immutable versions, as policies are), each model's obligation scope, and the
+officers' decisions on single obligations of a version."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Catalogue(models.Model):
+    """A named obligation catalogue; its content lives in numbered, immutable versions."""
+
+    name = models.SlugField(unique=True, max_length=64)
+    title = models.CharField(max_length=200)
+    builtin = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CatalogueVersion(models.Model):
+    """One version of a catalogue: the YAML exactly as written, its parsed document and hashes."""
+
+    catalogue = models.ForeignKey(Catalogue, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    text = models.TextField()
+    document = models.JSONField()
+    sha256 = models.CharField(max_length=64)  # of the text as written
+    canonical_sha256 = models.CharField(max_length=64)  # of the parsed document
+    change_reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["catalogue", "number"]
+        constraints = [models.UniqueConstraint(fields=["catalogue", "number"], name="catalogue_version_number_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.catalogue.name} v{self.number}"
+
+
+class ObligationScope(models.Model):
+    """Which roles the organisation holds for a model (the Act's provider and deployer) and which catalogues apply:
+    the classification cannot tell either, so an officer sets them (until then, the defaults in obligations.status)."""
+
+    model = models.OneToOneField("registry.RegisteredModel", on_delete=models.PROTECT, related_name="obligation_scope")
+    roles = models.JSONField()
+    catalogues = models.JSONField()
+    reason = models.TextField(blank=True)
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField(default=timezone.now)
+    event_seq = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"obligation scope of {self.model_id}"
+
+
+class DecisionKind(models.TextChoices):
+    ATTESTED = "attested", "Attested by an officer"
+    NOT_APPLICABLE = "not_applicable", "Not applicable (an officer's reason)"
+
+
+class ObligationDecision(models.Model):
+    """An officer's decision on one obligation of one version: attested (with a document's hash) or not applicable
+    (with a reason). The latest decision on an obligation is the one in force; earlier ones stay as history."""
+
+    version = models.ForeignKey("registry.ModelVersion", on_delete=models.PROTECT, related_name="obligation_decisions")
+    catalogue = models.CharField(max_length=64)
+    catalogue_version = models.PositiveIntegerField()
+    obligation = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16, choices=DecisionKind.choices)
+    reason = models.TextField()
+    document_name = models.CharField(max_length=255, blank=True)
+    document_sha256 = models.CharField(max_length=64, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(default=timezone.now)
+    event_seq = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["decided_at", "id"]
+        indexes = [models.Index(fields=["version", "catalogue", "obligation"], name="obligation_decision_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.catalogue}/{self.obligation} on {self.version_id}"
