@@ -16,14 +16,20 @@ import pyarrow as pa
 import pyarrow.csv as pv
 import pytest
 import skops.io as sio
-from sklearn.ensemble import AdaBoostClassifier, GradientBoostingClassifier, RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
+from skl2onnx import to_onnx
+from sklearn.ensemble import (
+    AdaBoostClassifier,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    RandomForestClassifier,
+)
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from audits.checks.base import FAIL, CheckContext
 from audits.checks.explainability import ExplainabilityCheck, TimeBudget, seeded_rows
-from audits.checks.explainability.explainers import choose, exact_shap
+from audits.checks.explainability.explainers import choose, exact_shap, explain
 from audits.evaluation import ColumnRoles, build_evaluation
 from audits.policies.loader import builtin_policies, load_policy
 from governance.data.demo import (
@@ -278,3 +284,75 @@ def test_decisions_alone_are_explained_as_decisions() -> None:
     )
     assert (choice.explainer, choice.score.kind) == ("exact", "decision")
     assert "no model object was given" in choice.reason
+
+
+def onnx_bytes(model: Any, sample: np.ndarray) -> bytes:
+    options = {id(model): {"zipmap": False}} if hasattr(model, "classes_") else None
+    return to_onnx(model, sample[:1], options=options).SerializeToString()
+
+
+@pytest.mark.parametrize("favourable", ["good", "bad"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: GradientBoostingClassifier(n_estimators=30, max_depth=3, random_state=0),
+        lambda: RandomForestClassifier(n_estimators=20, max_depth=5, random_state=0),
+    ],
+    ids=["gradient-boosting", "random-forest"],
+)
+def test_an_onnx_tree_ensemble_gives_the_values_of_its_skops_original(make: Any, favourable: str) -> None:
+    matrix, labels, table = synthetic(12)
+    model = make().fit(matrix, labels)
+    roles = ColumnRoles(
+        label="label", protected=("group",), favourable=favourable, features=tuple(f"x{j}" for j in range(12))
+    )
+    onnx_model = load_predictor(saved(onnx_bytes(model, matrix), "onnx"), framework="onnx")
+    from_onnx = run(
+        build_evaluation(table, roles, predictor=onnx_model), {"sample_rows": 60, "time_budget_seconds": 120}
+    )
+    from_skops = run(skops_evaluation(model, table, 12, favourable), {"sample_rows": 60, "time_budget_seconds": 120})
+    assert from_onnx.details["explainer"] == "tree"
+    assert from_onnx.details["model_structure"] == "ONNX TreeEnsembleClassifier"
+    assert from_onnx.details["explained_output"] == from_skops.details["explained_output"]
+    assert from_onnx.details["base_value"] == pytest.approx(from_skops.details["base_value"], abs=TOLERANCE)
+    for mine, original in zip(
+        from_onnx.details["local_explanations"], from_skops.details["local_explanations"], strict=True
+    ):
+        assert mine["row"] == original["row"]
+        assert mine["output"] == pytest.approx(original["output"], abs=TOLERANCE)
+        np.testing.assert_allclose(list(mine["values"].values()), list(original["values"].values()), atol=TOLERANCE)
+    assert values_of(from_onnx) == pytest.approx(values_of(from_skops), abs=TOLERANCE)
+
+
+@pytest.mark.parametrize(
+    ("make", "explainer"),
+    [
+        (LinearRegression, "linear"),
+        (lambda: GradientBoostingRegressor(n_estimators=20, max_depth=3, random_state=0), "tree"),
+    ],
+    ids=["linear-regression", "gradient-boosting-regressor"],
+)
+def test_onnx_regressors_are_read_and_equal_shaps_explainers(make: Any, explainer: str) -> None:
+    matrix, _, _ = synthetic(5)
+    target = matrix[:, 0] - 2 * matrix[:, 1] + matrix[:, 2] * matrix[:, 3]
+    model = make().fit(matrix, target)
+    predictor = load_predictor(saved(onnx_bytes(model, matrix), "onnx"), framework="onnx")
+    features = matrix.astype(np.float64)
+    choice = choose(
+        model=predictor,
+        favourable="1",
+        decide=lambda x: np.zeros(len(x)),
+        features=features,
+        probabilities=False,
+        no_probability_reason="",
+    )
+    assert (choice.explainer, choice.score.output) == (explainer, "the model's predicted value")
+    rows, background = np.arange(40), features[100:200]
+    found = explain(choice, features=features, rows=rows, background=background, budget=TimeBudget(120), seed=SEED)
+    reference = (
+        shap.LinearExplainer(model, background)
+        if explainer == "linear"
+        else shap.TreeExplainer(model, background, feature_perturbation="interventional")
+    )
+    np.testing.assert_allclose(found.values, reference.shap_values(features[rows]), atol=1e-5)
+    np.testing.assert_allclose(found.outputs, model.predict(matrix[rows]), atol=1e-5)

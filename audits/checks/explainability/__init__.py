@@ -11,13 +11,14 @@ features that stand in for a protected attribute (proxies).
 - The explainer follows from the model's own structure (``explainers``), and the result says which ran and why
   (``explainer``, ``explainer_note``): ``linear`` (an ONNX ``[Scaler] LinearClassifier|LinearRegressor`` graph, as
   skl2onnx writes a scaler + logistic regression, or a skops linear estimator: phi_j = w_j (x_j - background mean),
-  exact, equal to shap's LinearExplainer); ``tree`` (skops trees, forests and gradient boosting through shap's
-  TreeExplainer, interventional, exact); ``exact`` (any other model with at most 10 inputs: every coalition is
+  exact, equal to shap's LinearExplainer); ``tree`` (skops or ONNX trees, forests and gradient boosting through
+  shap's TreeExplainer, interventional, exact); ``exact`` (any other model with at most 10 inputs: every coalition is
   evaluated, equal to shap's ExactExplainer); ``kernel`` (the rest: shap's KernelExplainer with ``2 * features +
   512`` sampled coalitions per row; shap's own default is ``+ 2048``, and on German credit with 58 features the
   smaller number kept the same top features, correlation 0.997, at a quarter of the cost). A structure is used only
   after its score is seen to reproduce the loaded model's own probability (or value) on the evaluation's rows.
-  ONNX tree ensembles are not read yet: they take the exact or kernel path.
+  ONNX tree ensembles (skl2onnx's binary ``TreeEnsembleClassifier`` and ``TreeEnsembleRegressor``) are read into
+  shap's tree format (``onnx_trees``) and take the tree path too.
 - Ranking: because the score, not the decision, is explained, a feature that moves scores far from the threshold
   counts even where it changes no decision, so importance ranks and shares differ from the decision-based values
   audits before this change reported. Demo credit-scoring v1 (500 rows of the high-risk policy): age has 20.7% of
@@ -48,7 +49,8 @@ features that stand in for a protected attribute (proxies).
 
 The package follows those steps, and everything is importable from ``audits.checks.explainability``: ``budget``
 (the time budget, the seeded sample and why the model is needed; the adversarial check uses them too),
-``structure`` (the explained score, and the model's linear or tree structure read and checked), ``explainers``
+``structure`` (the explained score, and the model's linear or tree structure read and checked), ``onnx_trees``
+(an ONNX tree ensemble in shap's tree format), ``explainers``
 (the choice of explainer and the linear, tree and exact explainers), ``attribution`` (what every explainer returns,
 Kernel SHAP and the global importance), ``proxies`` (association, determination and the features
 counted for protected attributes) and ``check`` (``ExplainabilityCheck``, named by the check registry).

@@ -18,8 +18,8 @@ The explained output is the model's **score** for the favourable class, not its 
   (``CV``), ``SGDClassifier`` or linear regressor. The result is the weights and intercept of the score in the raw
   inputs (the scalers folded in).
 - **tree**: a skops decision tree, random forest, extra trees, gradient boosting or histogram gradient boosting
-  model, which shap's TreeExplainer reads itself. (ONNX ``TreeEnsemble*`` graphs are not read yet: they take the
-  generic path.)
+  model, which shap's TreeExplainer reads itself; or an ONNX ``TreeEnsembleClassifier``/``TreeEnsembleRegressor``
+  graph (skl2onnx's export of those), read into shap's tree format by ``onnx_trees``.
 
 A structure is used only once it is seen to agree with the model: the score it gives on up to 1,000 of the
 evaluation's rows must match the loaded model's own probability (or value) within float32 precision; otherwise the
@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from audits.checks.explainability.onnx_trees import TREE_OPERATORS, read_onnx_trees
 
 CHECKED_ROWS = 1000  # rows on which a structure's score is compared with the model's own output
 PROBABILITY_TOLERANCE = 1e-5  # float32 probabilities carry about 7 significant digits
@@ -68,6 +70,11 @@ TREE_SKOPS = frozenset(
         "HistGradientBoostingRegressor",
     }
 )
+OUTPUTS = {
+    "log_odds": "log-odds of class {favourable!r} (favourable)",
+    "probability": "probability of class {favourable!r} (favourable)",
+    "value": "the model's predicted value",
+}
 LOG_ODDS_TREES = frozenset({"GradientBoostingClassifier", "HistGradientBoostingClassifier"})
 _PASS_THROUGH = frozenset({"Identity", "Cast"})
 
@@ -138,7 +145,7 @@ def read_structure(
     classes = model.class_labels() if probabilities else None
     try:
         if getattr(model, "framework", "") == "onnx" and getattr(model, "onnx_model", None) is not None:
-            found, why = _onnx_linear(model.onnx_model, favourable, classes)
+            found, why = _onnx_structure(model.onnx_model, favourable, classes)
         elif getattr(model, "framework", "") == "skops" and getattr(model, "estimator", None) is not None:
             found, why = _skops_structure(model.estimator, favourable, classes)
         else:
@@ -173,6 +180,18 @@ def _linear_score(weights: np.ndarray, intercept: float, kind: str, output: str)
         return np.asarray(matrix, dtype=np.float64) @ weights + intercept
 
     return Score(kind, output, linear)
+
+
+def _onnx_structure(model: Any, favourable: str, classes: list[str] | None) -> tuple[Structure | None, str]:
+    """An ONNX graph's tree ensemble (``onnx_trees``) or scaled linear model."""
+    if not any(node.op_type in TREE_OPERATORS for node in model.graph.node):
+        return _onnx_linear(model, favourable, classes)
+    found = read_onnx_trees(model, favourable, classes)
+    if isinstance(found, str):
+        return None, found
+    output = OUTPUTS[found.kind].format(favourable=favourable)
+    score = Score(found.kind, output, found.score)
+    return Structure("tree", f"ONNX {found.operator}", score, estimator=found.model), ""
 
 
 def _onnx_linear(model: Any, favourable: str, classes: list[str] | None) -> tuple[Structure | None, str]:
