@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import sync_playwright
+
 PASSWORD = "assay-demo-2026"  # the published demo password (seed_demo, DEBUG only)
 WIDE = {"width": 1280, "height": 900}
 NARROW = {"width": 390, "height": 844}
@@ -32,8 +34,6 @@ def _sign_in(browser: Any, base: str, username: str, viewport: dict[str, int] = 
 
 def take(base: str, out: Path) -> list[tuple[str, float]]:
     """Every screenshot of docs/portal.md (README shows a few); returns (file, seconds) for each."""
-    from playwright.sync_api import sync_playwright
-
     out.mkdir(parents=True, exist_ok=True)
     timings: list[tuple[str, float]] = []
 

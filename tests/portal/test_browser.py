@@ -7,6 +7,7 @@ They skip, saying why, only when /usr/bin/chromium is absent (`make test` instal
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Iterator
@@ -14,10 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
+from playwright.sync_api import expect, sync_playwright
 
+from audits.actions import do_start_audit, execute_audit
+from governance.celery import app
+from governance.exports.actions import do_create_share
+from registry.models import RegisteredModel
+from tests.audits.conftest import PREDICTION_ROLES
 from tests.conftest import PASSWORD, Cast, Member
 from tests.data.conftest import pseudonym
 from tests.portal.conftest import WITHDRAWING, World, build_world
+from tests.registry.conftest import acting, register_model
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "portal"
@@ -40,8 +49,6 @@ def browser() -> Iterator[Any]:
     """One Chromium for this module. Module-scoped on purpose: Playwright's sync API keeps an event loop running in
     this thread while it lives, and code that later calls ``asyncio.run`` in the same worker (pyHanko signing a
     report) would fail if it outlived these tests."""
-    from playwright.sync_api import sync_playwright
-
     # The test's own ORM calls are plain sync code, but Django sees the running loop and would refuse them.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "1"
@@ -84,8 +91,6 @@ def new_page(browser: Any) -> Iterator[Any]:
 
 def sign_in(page: Any, base: str, member: Member) -> None:
     """Sign in through the real form, by keyboard only (the user name field has focus on arrival)."""
-    from playwright.sync_api import expect
-
     page.goto(f"{base}/login/")
     # Chromium applies autofocus after the load event, in a later frame: wait for it (this also asserts it), or the
     # first keys could land nowhere.
@@ -130,13 +135,6 @@ def test_officer_reviews_the_failing_audit_and_approves(new_page: Any, live: tup
 
 
 def test_regulator_sees_only_the_shared_model_read_only(new_page: Any, live: tuple[str, World], cast: Cast) -> None:
-    import datetime as dt
-
-    from django.utils import timezone
-
-    from governance.exports.actions import do_create_share
-    from tests.registry.conftest import acting, register_model
-
     base, _ = live
     register_model(cast, "minimal")  # another model of the same team: not shared
     share = do_create_share(
@@ -164,8 +162,6 @@ def test_regulator_sees_only_the_shared_model_read_only(new_page: Any, live: tup
 
 
 def world_model() -> Any:
-    from registry.models import RegisteredModel
-
     return RegisteredModel.objects.get(name="credit-scoring")
 
 
@@ -211,11 +207,6 @@ def test_a_running_audit_updates_without_a_reload(
     new_page: Any, live: tuple[str, World], cast: Cast, settings: Any
 ) -> None:
     """With a worker (not in process), a started run is queued: the page polls and shows the result in place."""
-    from audits.actions import do_start_audit, execute_audit
-    from governance.celery import app
-    from tests.audits.conftest import PREDICTION_ROLES
-    from tests.registry.conftest import acting
-
     base, world = live
     app.conf.task_always_eager = False  # as with a broker: the job waits in the (in-memory) queue
     try:

@@ -4,6 +4,7 @@ or failed (then the reason); the polling stops there. Plus one check in a real b
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 from collections.abc import Callable
@@ -11,10 +12,14 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils import timezone
+from playwright.sync_api import sync_playwright
 
+from governance.celery import app
 from governance.exports import actions
-from governance.exports.actions import execute_export
+from governance.exports.actions import do_create_share, execute_export
 from governance.exports.models import Export
+from governance.trail.log import Actor
 from tests.api import events_since, last_seq
 from tests.conftest import Cast
 from tests.portal.conftest import World, signed_in
@@ -88,17 +93,11 @@ def test_a_failed_build_shows_the_reason_and_stops_polling(
 
 @pytest.mark.django_db
 def test_the_fragment_has_the_page_s_permissions_and_polls_are_not_each_recorded(cast: Cast, world: World) -> None:
-    from governance.exports.actions import do_create_share
-    from governance.trail.log import Actor
-
     export = ask(cast)
     assert signed_in(None).get(f"/exports/{export.pk}/{FRAGMENT}").status_code == 302  # to sign in
     assert signed_in(cast.reviewer).get(f"/exports/{export.pk}/{FRAGMENT}").status_code == 403
     regulator = signed_in(cast.regulator)
     assert regulator.get(f"/exports/{export.pk}/{FRAGMENT}").status_code == 404  # not shared yet
-    import datetime as dt
-
-    from django.utils import timezone
 
     do_create_share(  # the model (a bundle still building cannot be shared itself): its bundles for regina too
         user=cast.officer.user,
@@ -170,10 +169,6 @@ def test_the_bundle_page_updates_without_a_reload(
 
     The browser runs in a thread of its own, and so does the job (as on a worker): Playwright's sync API keeps an
     event loop running in the thread that started it, where pyHanko could not sign the bundle's reports."""
-    from playwright.sync_api import sync_playwright
-
-    from governance.celery import app
-
     base, _ = live
     # Before the trail is emptied (the exports refer to its checkpoints).
     request.addfinalizer(lambda: [e.delete() for e in Export.objects.order_by("-id")])

@@ -10,8 +10,11 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audits.models import AuditRun
+from governance.access.models import User
+from governance.access.roles import Role
 from governance.data.models import Subject
 from registry.models import Finding, Review, VersionState
 from tests.api import db_state, events_since, last_seq
@@ -115,9 +118,6 @@ def test_forms_need_the_csrf_token(cast: Cast, world: World) -> None:
 def test_an_action_refusing_on_separation_of_duties_is_a_403_recorded_as_access_denied(
     cast: Cast, world: World
 ) -> None:
-    from governance.access.models import User
-    from governance.access.roles import Role
-
     # The owner registered and submitted v1; moved to reviewing, they hold models:approve but the action refuses.
     User.objects.filter(pk=cast.owner.user.pk).update(role=Role.REVIEWER)
     before, seq = db_state(), last_seq()
@@ -419,8 +419,6 @@ def test_history_as_of_bad_dates(cast: Cast, world: World) -> None:
 
 
 def test_a_batch_for_an_unmonitored_version_is_refused_with_the_actions_reason(world: World, cast: Cast) -> None:
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     url = f"/models/{world.model.name}/versions/{world.version.number}/"
     page = text(signed_in(cast.owner).get(url))
     assert "is not monitored yet" in page

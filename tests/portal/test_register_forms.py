@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client, override_settings
+from skl2onnx import to_onnx
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
@@ -65,8 +66,6 @@ def model_form(**overrides: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def onnx_model() -> bytes:
     """A real classifier (scikit-learn's bundled iris data, no download), exported by skl2onnx."""
-    from skl2onnx import to_onnx
-
     x, y = load_iris(return_X_y=True)
     model = LogisticRegression(max_iter=1000).fit(x, y)
     return to_onnx(model, x[:1].astype(np.float32), options={"zipmap": False}).SerializeToString()

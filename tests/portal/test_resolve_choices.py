@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from registry.actions import retire_resolution_refusal
 from registry.models import Finding, FindingStatus, ModelVersion
 from tests.conftest import Cast
 from tests.portal.conftest import signed_in
@@ -42,7 +43,6 @@ def test_retire_is_offered_to_a_deployer_and_explained_to_a_reviewer(
     assert offered == ["retrain", "accept", "retire"]
     offered, text = options(cast.reviewer)
     assert offered == ["retrain", "accept"]
-    from registry.actions import retire_resolution_refusal
 
     refusal = retire_resolution_refusal(cast.reviewer.user, version)
     assert refusal is not None

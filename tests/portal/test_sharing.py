@@ -16,6 +16,7 @@ from tests.api import db_state
 from tests.conftest import Cast
 from tests.portal.conftest import World, signed_in
 from tests.portal.test_forms import text
+from tests.registry.conftest import new_member
 
 pytestmark = pytest.mark.django_db
 
@@ -113,7 +114,6 @@ def test_export_pages_ladder(cast: Cast, world: World, shared: tuple[Export, Sha
             assert signed_in(getattr(cast, name)).get(url).status_code == 403
         assert signed_in(cast.officer).get(url).status_code == 200
         assert signed_in(cast.admin).get(url).status_code == 200
-    from tests.registry.conftest import new_member
 
     other = new_member("rita", "regulator", [])
     assert signed_in(other).get(f"/exports/{export.pk}/").status_code == 404
