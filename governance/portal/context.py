@@ -26,6 +26,7 @@ NAVIGATION = (
     ("Checkpoints", "portal:checkpoints", "proofs:read"),
     ("Exports", "portal:exports", "exports:create"),
     ("Shares", "portal:shares", "exports:read"),
+    ("My tokens", "portal:tokens", "tokens:self"),
 )
 
 

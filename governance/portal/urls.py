@@ -4,7 +4,7 @@ are included from their apps."""
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from governance.portal import data, exports, trail, views
+from governance.portal import data, exports, tokens, trail, views
 
 # No app_name here: governance/urls.py includes this module at "", and each app below brings its own namespace
 # (portal, registry-portal, audits-portal), rather than all of them nesting under one.
@@ -31,6 +31,8 @@ portal_patterns = [
     path("exports/<int:pk>/", exports.export_detail, name="export-detail"),
     path("shares/", exports.shares, name="shares"),
     path("shares/<int:pk>/", exports.share_detail, name="share-detail"),
+    path("tokens/", tokens.tokens, name="tokens"),
+    path("tokens/<int:pk>/revoke", tokens.token_revoke, name="token-revoke"),
 ]
 
 urlpatterns = [
