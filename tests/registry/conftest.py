@@ -14,6 +14,7 @@ import pytest
 
 from governance.access.actions import do_create_user, do_issue_token
 from governance.access.models import Team
+from governance.data import actions as data
 from governance.trail.log import Actor
 from registry import actions, hooks, risk
 from registry.models import ModelVersion, RegisteredModel, VersionState
@@ -123,8 +124,6 @@ def high_risk_model(cast: Cast) -> RegisteredModel:
 @pytest.fixture
 def applications_dataset(cast: Cast) -> Any:
     """The credit-risk team's dataset ``applications-2025`` with three versions (external URIs)."""
-    from governance.data import actions as data
-
     actor = Actor.for_user(cast.owner.user)
     dataset = data.do_register_dataset(
         user=cast.owner.user, actor=actor, name="applications-2025", team=Team.objects.get(slug="credit-risk")

@@ -11,10 +11,15 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import numpy
 import pytest
+import skl2onnx
+import skops.io
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from rest_framework.test import APIClient
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
 
 from governance.access.actions import do_issue_token
 from governance.access.models import User
@@ -575,12 +580,6 @@ def test_who_may_not_register_a_version(
 @pytest.fixture(scope="session")
 def artifacts() -> dict[str, bytes]:
     """A real classifier (logistic regression on the breast cancer data) as ONNX, skops and pickle bytes."""
-    import numpy
-    import skl2onnx
-    import skops.io
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.linear_model import LogisticRegression
-
     features, labels = load_breast_cancer(return_X_y=True)
     model = LogisticRegression(max_iter=5000).fit(features, labels)
     onnx = skl2onnx.to_onnx(model, features[:1].astype(numpy.float32), options={"zipmap": False})
@@ -1103,8 +1102,6 @@ def test_a_name_taken_at_the_same_moment_is_a_conflict_not_a_crash(cast: Cast, m
 
 def test_a_missing_version_of_a_visible_model_is_404_without_a_denial(cast: Cast, make_version: MakeVersion) -> None:
     """Version 2 exists on another model; asking for it on this one is "not there", not "not yours"."""
-    from governance.trail.models import Event
-
     first = register_model(cast, "minimal", name="alpha")
     second = register_model(cast, "minimal", name="beta")
     make_version(first)

@@ -23,7 +23,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+import sklearn
 import skops.io
+from onnx import TensorProto, helper, numpy_helper
+from onnx.external_data_helper import set_external_data
+from skl2onnx import to_onnx
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.ensemble import (
@@ -103,8 +107,6 @@ def iris_logreg(iris: tuple[np.ndarray, np.ndarray]) -> LogisticRegression:
 
 @pytest.fixture(scope="module")
 def onnx_bytes(iris_logreg: LogisticRegression, iris: tuple[np.ndarray, np.ndarray]) -> bytes:
-    from skl2onnx import to_onnx
-
     X, _ = iris
     return to_onnx(iris_logreg, X[:1].astype(np.float32), options={"zipmap": False}).SerializeToString()
 
@@ -183,8 +185,6 @@ def test_onnx_model_is_described_and_scores_like_sklearn(
 def test_onnx_zipmap_probabilities_become_an_array(
     tmp_path: Path, iris_logreg: LogisticRegression, iris: tuple[np.ndarray, np.ndarray]
 ) -> None:
-    from skl2onnx import to_onnx
-
     X, _ = iris
     rows = X.astype(np.float32)
     path = write(tmp_path, "zipmap.onnx", to_onnx(iris_logreg, rows[:1]).SerializeToString())
@@ -201,8 +201,6 @@ def test_onnx_zipmap_probabilities_become_an_array(
 
 
 def test_onnx_regressor_predicts_one_value_per_row_and_has_no_probabilities(tmp_path: Path) -> None:
-    from skl2onnx import to_onnx
-
     X, y = load_diabetes(return_X_y=True)
     model = LinearRegression().fit(X, y)
     rows = X.astype(np.float32)
@@ -238,9 +236,6 @@ def test_truncated_onnx_is_refused_in_words(tmp_path: Path, onnx_bytes: bytes) -
 
 
 def test_onnx_with_external_data_is_refused(tmp_path: Path) -> None:
-    from onnx import TensorProto, helper, numpy_helper
-    from onnx.external_data_helper import set_external_data
-
     weights = numpy_helper.from_array(np.ones((4, 3), dtype=np.float32), name="W")
     # Weights "stored" in a file outside the upload: what a hostile model would point at.
     set_external_data(weights, location="../../etc/passwd")
@@ -285,8 +280,6 @@ def test_onnx_file_named_skops_is_an_extension_mismatch(tmp_path: Path, onnx_byt
 def test_skops_pipeline_is_described_and_scores_like_sklearn(
     tmp_path: Path, skops_bytes: bytes, scaled_logreg: Pipeline, cancer: tuple[np.ndarray, np.ndarray]
 ) -> None:
-    import sklearn
-
     path = write(tmp_path, "upload-2", skops_bytes)
 
     inspected = inspect_artifact(path, filename="credit.skops", max_bytes=MAX_BYTES)

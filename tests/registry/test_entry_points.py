@@ -15,6 +15,8 @@ from django.test import Client
 
 from governance.access.models import User
 from governance.access.roles import Role
+from registry import actions
+from registry.admin import ModelVersionAdmin
 from registry.models import ModelVersion, RegisteredModel, Review
 from tests.api import db_state, events_since, last_seq
 from tests.conftest import Cast
@@ -89,8 +91,6 @@ def test_the_submitter_cannot_review_through_the_command(
 def test_a_submitter_who_became_a_reviewer_is_refused_for_separation_of_duties(
     cast: Cast, minimal_risk_model: RegisteredModel, make_version: MakeVersion, transition: str
 ) -> None:
-    from registry import actions
-
     pat = new_member("pat", "owner", ["credit-risk"])
     version = make_version(minimal_risk_model, by=pat)
     actions.do_submit(version=version, user=pat.user, actor=acting(pat))
@@ -214,8 +214,6 @@ def test_saving_a_version_in_the_admin_never_undoes_a_transition_made_meanwhile(
     cast: Cast, admin_client: Client, minimal_draft: ModelVersion, walk: Walk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The version admin is view-only, so a save can never write a stale row over a concurrent transition."""
-    from registry.admin import ModelVersionAdmin
-
     version = walk(minimal_draft, "submitted")
     saves: list[int] = []
     monkeypatch.setattr(ModelVersionAdmin, "save_model", lambda *args, **kwargs: saves.append(1))

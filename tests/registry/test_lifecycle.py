@@ -21,7 +21,7 @@ from governance.access.models import User
 from governance.access.roles import Role
 from governance.trail import log
 from governance.trail.models import Event
-from registry import actions
+from registry import actions, hooks
 from registry.actions import RegistryError, common, findings, versions, webhooks
 from registry.actions import models as model_actions
 from registry.models import Deployment, ModelVersion, RegisteredModel, Review
@@ -448,8 +448,6 @@ def test_a_registered_deployment_check_blocks_the_deploy_and_nothing_changes(
 def test_a_passing_deployment_check_lets_the_deploy_through(
     cast: Cast, minimal_risk_model: RegisteredModel, make_version: MakeVersion, walk: Walk
 ) -> None:
-    from registry import hooks
-
     seen: list[str] = []
 
     def passes(version: ModelVersion) -> None:

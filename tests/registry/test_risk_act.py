@@ -10,9 +10,16 @@ tier, for high-risk systems too.
 
 from __future__ import annotations
 
+import importlib
+from io import StringIO
 from typing import Any
 
 import pytest
+from django.apps import apps
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from governance.access.models import Team
 from governance.citations import EU_AI_ACT_TEXT_VERSION, cite
@@ -390,10 +397,6 @@ MIGRATION = "registry.migrations.0006_risk_under_the_act"
 
 
 def _run_migration_step() -> None:
-    import importlib
-
-    from django.apps import apps
-
     importlib.import_module(MIGRATION).reclassify(apps, None)
 
 
@@ -598,8 +601,6 @@ def test_only_officers_are_offered_and_may_use_the_questionnaire(cast: Cast) -> 
 @pytest.mark.django_db(transaction=True)
 def test_migration_0006_re_classifies_a_model_stored_by_the_first_rules(unprotected_trail: None) -> None:
     # Migrate back to before issue 27, store what the first rules stored, and migrate forward for real.
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
 
     executor = MigrationExecutor(connection)
     executor.migrate([("registry", "0005_monitoring")])
@@ -663,11 +664,6 @@ def test_the_api_serves_the_questionnaire_with_each_option_quoting_its_provision
 def test_the_reclassify_command_runs_the_same_action_and_names_what_changed(
     cast: Cast, make_version: MakeVersion
 ) -> None:
-    from io import StringIO
-
-    from django.core.management import call_command
-    from django.core.management.base import CommandError
-
     changed = _as_before_issue_27(register_model(cast, "high"), "limited")
     make_version(changed)
     _as_before_issue_27(register_model(cast, "minimal"), "minimal")

@@ -6,19 +6,22 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.test import override_settings
 
 from governance.trail.models import Event
 from registry import actions
 from registry.models import DeliveryStatus, ModelVersion, Webhook, WebhookDelivery
 from registry.tasks import retry_due_webhooks
-from registry.webhooks import backoff, sign
+from registry.webhooks import _not_public, attempt, backoff, sign
 from tests.conftest import Cast
 from tests.registry.conftest import acting
 
@@ -204,10 +207,6 @@ def test_webhook_api_shows_the_secret_once_and_records_only_the_host(
 def test_the_deliver_webhooks_command_retries_what_is_due(
     cast: Cast, minimal_draft: ModelVersion, receiver: Receiver, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from io import StringIO
-
-    from django.core.management import call_command
-
     actions.do_add_webhook(model=minimal_draft.model, user=cast.owner.user, actor=acting(cast.owner), url=receiver.url)
     receiver.statuses = [502]
     with django_capture_on_commit_callbacks(execute=True):
@@ -263,8 +262,6 @@ def test_non_public_addresses_are_refused_in_every_spelling(cast: Cast, minimal_
     ],
 )
 def test_public_addresses_and_their_embeddings_are_allowed(address: str) -> None:
-    from registry.webhooks import _not_public
-
     assert _not_public(ipaddress.ip_address(address)) == ""
 
 
@@ -312,8 +309,6 @@ def test_redirects_are_not_followed(
 def test_a_receiver_that_does_not_speak_http_is_a_failed_attempt_not_an_error(
     cast: Cast, minimal_draft: ModelVersion, receiver: Receiver, django_capture_on_commit_callbacks: Any
 ) -> None:
-    import socket
-
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
@@ -396,8 +391,6 @@ def test_who_may_add_and_remove_webhooks(
 def test_a_claimed_delivery_is_not_sent_twice(
     cast: Cast, minimal_draft: ModelVersion, receiver: Receiver, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from registry.webhooks import attempt
-
     actions.do_add_webhook(model=minimal_draft.model, user=cast.owner.user, actor=acting(cast.owner), url=receiver.url)
     receiver.statuses = [500]
     with django_capture_on_commit_callbacks(execute=True):
