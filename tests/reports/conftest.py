@@ -19,11 +19,14 @@ import pytest
 
 from audits import actions as audits
 from audits.models import AuditRun, Policy
+from audits.policies import builtin_policies
 from governance.data import actions as data
 from governance.data.demo import DEMO_FEATURES, german_credit_csv, train_demo_model
+from governance.data.models import Purpose
 from governance.trail.log import Actor
 from registry import actions as registry
 from registry.models import ModelVersion
+from tests.audits.conftest import FAILING_RATES, PREDICTION_ROLES, decision_rows, predictions_only_version, upload
 from tests.conftest import Cast
 from tests.data.conftest import make_dataset, make_file_version, make_purpose, media_root  # noqa: F401 - fixture
 from tests.registry.conftest import register_model
@@ -40,8 +43,6 @@ FULL_POLICY = "report-full"
 def full_policy_text() -> str:
     """The EU AI Act policy, renamed, with the intersection examined, small sample sizes (fast) and the four-fifths
     disparate-impact check added: one policy whose run has results for every check type."""
-    from audits.policies import builtin_policies
-
     text = builtin_policies()["eu-ai-act-high-risk"]
     text = text.replace("name: eu-ai-act-high-risk", f"name: {FULL_POLICY}", 1)
     text = text.replace("intersections: false", "intersections:\n  - [age_group, sex]", 1)
@@ -107,8 +108,6 @@ def arrange_german(cast: Cast, *, name: str = "credit-scoring", consents: int = 
             model_card={"intended_use": "Pre-screening of consumer loan applications, with a human decision on each."},
         )
     if consents:
-        from governance.data.models import Purpose
-
         purpose = Purpose.objects.filter(code="model_training").first() or make_purpose(cast)
         when = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
         # Consents given, then one withdrawn a day later.
@@ -138,8 +137,6 @@ def german_full(cast: Cast, media_root: Path) -> Arranged:  # noqa: F811 - media
 @pytest.fixture
 def small_run(cast: Cast, media_root: Path) -> Arranged:  # noqa: F811 - media_root is the fixture
     """A completed four-fifths audit of a predictions-only version (decisions in the data): quick to build on."""
-    from tests.audits.conftest import FAILING_RATES, PREDICTION_ROLES, decision_rows, predictions_only_version, upload
-
     version = predictions_only_version(cast)
     dataset_version = upload(cast, decision_rows(FAILING_RATES))
     run = audit(cast, version, dataset_version, "four-fifths", dict(PREDICTION_ROLES))

@@ -20,10 +20,12 @@ import re
 from typing import Any
 
 from pypdf import PdfReader
+from reportlab.platypus import SimpleDocTemplate
 
 from audits.policies import builtin_policies
 from audits.reports import document
 from audits.reports.document import REGULATION_MAP, regulation_map_rows
+from governance.citations import cite
 
 RUNS = [
     {
@@ -126,8 +128,6 @@ def test_evidence_lists_each_checks_outcomes_and_checks_not_run() -> None:
 
 
 def test_eu_items_come_from_the_citations_catalogue() -> None:
-    from governance.citations import cite
-
     eu = [r for r in REGULATION_MAP if r.framework == "EU AI Act"]
     assert [r.item for r in eu] == [
         "Art. 9", "Art. 10", "Art. 11, Annex IV", "Art. 12(1)", "Art. 13", "Art. 14", "Art. 15", "Art. 72",
@@ -146,8 +146,6 @@ def test_nist_rows_are_voluntary_and_eu_rows_binding() -> None:
 
 
 def _render_map() -> str:
-    from reportlab.platypus import SimpleDocTemplate
-
     builder = document._Builder()
     document._regulation_map(builder, {"runs": RUNS})
     buffer = io.BytesIO()

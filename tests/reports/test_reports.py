@@ -6,20 +6,36 @@ import hashlib
 import io
 import re
 import socket
+import threading
 from typing import Any
 
+import numpy as np
+import onnxruntime
+import pandas as pd
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from django.core.cache import cache
+from django.core.files.storage import default_storage
 from django.core.management import call_command
+from django.core.management.base import CommandError
+from fairlearn.metrics import MetricFrame, count, selection_rate
 from pypdf import PdfReader
+from sklearn.metrics import accuracy_score
 
+from audits import actions as audits
 from audits.actions import canonical_sha256
-from audits.models import Report
+from audits.models import AuditRun, Policy, Report
+from audits.reports import charts as chart_module
 from audits.reports import signing
+from audits.reports.chart_cache import cached_charts
 from audits.reports.charts import charts_for_results
 from audits.reports.service import build_run_report, build_version_report, report_for_run, report_for_version
 from governance.data.demo import DEMO_FEATURES
 from governance.trail.log import Actor
 from governance.trail.models import Checkpoint, Event
+from registry import actions as registry
+from tests.audits.conftest import PASSING_RATES, PREDICTION_ROLES, decision_rows, predictions_only_version, upload
 from tests.conftest import Cast
 from tests.reports.conftest import ROLES, Arranged, audit
 
@@ -67,13 +83,6 @@ def demo_model_numbers(arranged: Arranged) -> dict[str, Any]:
     """The audited model's accuracy and its age groups' counts and selection rates, computed here from the stored
     model's own decisions on the stored data (onnxruntime, fairlearn, scikit-learn), not read from the audit: the report
     must state what the model does on this machine, whatever the CPU."""
-    import numpy as np
-    import onnxruntime
-    import pandas as pd
-    from django.core.files.storage import default_storage
-    from fairlearn.metrics import MetricFrame, count, selection_rate
-    from sklearn.metrics import accuracy_score
-
     with default_storage.open(arranged.dataset_version.file.name) as stored:
         table = pd.read_csv(stored)
     with default_storage.open(arranged.version.artifact.name) as stored:
@@ -211,8 +220,6 @@ def test_the_run_report_states_every_section_and_the_verdict(
     assert signed.payload["sha256"] == report.sha256
     assert signed.payload["size"] == len(pdf)
     certificate = signing.signing_certificate_pem()
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
 
     der = x509.load_pem_x509_certificate(certificate).public_bytes(Encoding.DER)
     assert (
@@ -293,7 +300,6 @@ def test_a_version_report_covers_every_run_and_the_ll144_table_and_charts_render
     assert signing.validate_pdf(report.read_bytes()).valid
     # Still current: the same report; a new approval-relevant fact (a submission) makes a new one.
     assert report_for_version(german_full.version, actor=Actor.system()).pk == report.pk
-    from registry import actions as registry
 
     registry.do_submit(version=german_full.version, user=cast.owner.user, actor=Actor.for_user(cast.owner.user))
     german_full.version.refresh_from_db()
@@ -360,10 +366,6 @@ def test_the_api_builds_lists_and_serves_reports_and_hides_other_teams(cast: Cas
 
 @pytest.mark.django_db
 def test_an_incomplete_run_is_refused_with_the_reason(cast: Cast, media_root: Any) -> None:
-    from audits import actions as audits
-    from audits.models import AuditRun, Policy
-    from tests.audits.conftest import PASSING_RATES, PREDICTION_ROLES, decision_rows, predictions_only_version, upload
-
     audits.ensure_builtin_policies()
     version = predictions_only_version(cast)
     queued, _ = audits.do_start_audit(
@@ -400,8 +402,6 @@ def test_an_incomplete_run_is_refused_with_the_reason(cast: Cast, media_root: An
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_first_use_creates_one_certificate(settings: Any, tmp_path: Any) -> None:
-    import threading
-
     settings.REPORT_KEY_DIR = str(tmp_path / "keys")
     barrier = threading.Barrier(8)
     found: list[bytes] = []
@@ -439,8 +439,6 @@ def test_configured_certificate_and_key_files_are_used(
     assert signing.signing_certificate_pem() == pem[split:]
 
     report = build_run_report(small_run.run, actor=Actor.system())
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
 
     der = x509.load_pem_x509_certificate(pem[split:]).public_bytes(Encoding.DER)
     assert report.signer_certificate_sha256 == hashlib.sha256(der).hexdigest()
@@ -470,7 +468,6 @@ def test_the_report_command_writes_a_signed_pdf_and_the_certificate(
     model = small_run.version.model.name
     call_command("report", "--model", model, "--version", "1", "--out", str(version_out), "--as", "omar", stdout=stdout)
     assert Report.objects.get(kind="version").created_by == cast.owner.user
-    from django.core.management.base import CommandError
 
     with pytest.raises(CommandError, match="Give --run"):
         call_command("report", "--model", model, "--out", str(version_out))
@@ -489,11 +486,6 @@ def _text_and_images(pdf: bytes, report_id: str) -> tuple[list[str], list[bytes]
 def test_charts_are_drawn_once_per_results_and_a_warm_cache_changes_nothing_in_the_report(
     cast: Cast, german_full: Arranged, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from django.core.cache import cache
-
-    from audits.reports import charts as chart_module
-    from audits.reports.chart_cache import cached_charts
-
     cache.clear()
     run = german_full.run
     # A cached chart is byte for byte the freshly rendered one, in both formats, under the results' hash.

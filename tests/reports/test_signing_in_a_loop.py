@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import io
 
+from reportlab.pdfgen import canvas
+
 from audits.reports.signing import sign_pdf, validate_pdf
 
 
 def _one_page_pdf() -> bytes:
-    from reportlab.pdfgen import canvas
-
     out = io.BytesIO()
     page = canvas.Canvas(out)
     page.drawString(72, 720, "Assay: signed inside an event loop")
