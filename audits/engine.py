@@ -16,7 +16,6 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -239,7 +238,7 @@ def json_safe(value: Any) -> Any:
 
 def run_policy(run: Any, *, progress: Progress | None = None) -> RunOutcome:
     """Load a run's dataset (and model, when decisions come from it) and evaluate its policy."""
-    from django.core.files.storage import default_storage  # noqa: PLC0415 - the engine loads no Django: audits.monitoring.batch (pure) imports it
+    from governance.storage import StoredFileError, local_path  # noqa: PLC0415 - the engine loads no Django: audits.monitoring.batch (pure) imports it
 
     roles = ColumnRoles.from_json(run.column_roles)
     dataset_version = run.dataset_version
@@ -248,12 +247,12 @@ def run_policy(run: Any, *, progress: Progress | None = None) -> RunOutcome:
     text = [c for c in (roles.label, *roles.protected, roles.prediction) if c]
     try:
         table = read_table(
-            Path(default_storage.path(dataset_version.file.name)),
+            local_path(dataset_version.file.name, sha256=dataset_version.sha256),
             fmt=dataset_version.format,
             delimiter=dataset_version.delimiter or ",",
             text_columns=text,
         )
-    except (IngestError, FileNotFoundError) as exc:
+    except (IngestError, FileNotFoundError, StoredFileError) as exc:
         raise AuditInputsError(f"The evaluation dataset cannot be read: {exc}") from None
     predictor = None
     version = run.model_version
@@ -265,8 +264,10 @@ def run_policy(run: Any, *, progress: Progress | None = None) -> RunOutcome:
         if progress:
             progress(5, "loading the model")
         try:
-            predictor = load_predictor(default_storage.path(version.artifact.name), framework=version.framework)
-        except ArtifactError as exc:
+            predictor = load_predictor(
+                local_path(version.artifact.name, sha256=version.artifact_sha256), framework=version.framework
+            )
+        except (ArtifactError, StoredFileError) as exc:
             raise AuditInputsError(f"The model cannot be loaded: {exc}") from None
     try:
         evaluation = build_evaluation(table, roles, predictor=predictor, model_artifact=bool(version.artifact))

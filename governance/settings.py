@@ -13,6 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from governance import storage_config
 from governance.env import env_bool, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -200,6 +201,19 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Several nodes (docs/operations.md): uploaded and generated files in an S3-protocol bucket every node shares.
+STORAGE_URL = env_str("STORAGE_URL")
+if STORAGE_URL:
+    STORAGES["default"] = storage_config.s3_storage(
+        STORAGE_URL,
+        access_key=env_secret("AWS_ACCESS_KEY_ID"),
+        secret_key=env_secret("AWS_SECRET_ACCESS_KEY"),
+        spool_bytes=env_int("STORAGE_SPOOL_BYTES", 8 * 1024 * 1024, minimum=0),
+    )
+# Audits and monitoring read tables and models from local files: from a bucket, each node keeps verified copies
+# here (named by sha256, so never stale), the least recently used removed past STORAGE_CACHE_MAX_BYTES.
+STORAGE_CACHE_DIR = Path(env_str("STORAGE_CACHE_DIR") or VAR_DIR / "cache" / "storage")
+STORAGE_CACHE_MAX_BYTES = env_int("STORAGE_CACHE_MAX_BYTES", 10 * 1024**3, minimum=0)
 
 # --- API -----------------------------------------------------------------------------------------------------
 # Largest request body the JSON API accepts; upload endpoints declare their own, larger limit.

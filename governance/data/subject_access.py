@@ -17,17 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 
 from governance.citations import cite
 from governance.data import crypto
 from governance.data.ingest import IngestError, read_table
 from governance.data.lineage import node_id
 from governance.data.models import ConsentEvent, DatasetVersion, PersonalRecord, Subject
+from governance.storage import local_path
 
 
 @dataclass(frozen=True)
@@ -188,7 +187,7 @@ def dataset_rows(pseudonym: str, holding: Iterable[DatasetVersion], *, key: byte
         listed.append(entry)
         try:
             table = read_table(
-                Path(default_storage.path(version.file.name or "")),
+                local_path(version.file.name or "", sha256=version.sha256),
                 fmt=version.format,
                 delimiter=version.delimiter or ",",
                 text_columns=[version.subject_id_column],

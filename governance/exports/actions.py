@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
@@ -40,7 +39,7 @@ from governance.exports.access import granting_share
 from governance.exports.collect import Built, Scope, build_bundle
 from governance.exports.models import Export, ExportStatus, Share
 from governance.jobs import enqueue
-from governance.storage import store_by_hash
+from governance.storage import open_stream, store_by_hash
 from governance.trail.checkpoints import CheckpointRefused
 from governance.trail.leaf import format_time, text_commitment
 from governance.trail.log import Actor, lock_trail, record_event
@@ -375,7 +374,7 @@ def _fail(export: Export, progress: _Progress, error: str) -> Export:
 
 def open_bundle(export: Export) -> Any:
     """The stored ZIP, exactly the bytes that were exported."""
-    return default_storage.open(export.file, "rb")
+    return open_stream(export.file)
 
 
 def do_create_share(

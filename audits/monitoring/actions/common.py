@@ -7,7 +7,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from audits.policies.store import PolicyNotFound, resolve
@@ -16,6 +15,7 @@ from governance.access.models import User
 from governance.access.roles import roles_with_scope
 from governance.data import events as data_events
 from governance.data.models import DatasetVersion
+from governance.storage import local_path
 from governance.trail.log import Actor, record_event
 from registry.models import (
     Finding,
@@ -52,7 +52,7 @@ def _require_writer(user: User, version: ModelVersion, what: str) -> None:
 def _stored_path(dataset_version: DatasetVersion) -> Path:
     if not dataset_version.file:
         raise MonitoringError(f"{dataset_version} is registered by external URI; Assay cannot read it.")
-    return Path(default_storage.path(str(dataset_version.file.name)))
+    return local_path(str(dataset_version.file.name), sha256=dataset_version.sha256)
 
 
 def _config(version: ModelVersion) -> MonitorConfig:

@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,6 +26,7 @@ from governance.access.models import User
 from governance.data.actions import DataError, do_register_dataset, training_datasets_of
 from governance.data.ingest import IngestError, read_table
 from governance.data.models import Dataset, DatasetVersion
+from governance.storage import local_path
 from governance.trail.log import Actor, record_event
 from registry.artifacts import load_predictor
 from registry.models import (
@@ -88,7 +88,9 @@ def _model_decisions(version: ModelVersion, table: Any, spec: BatchSpec) -> Any:
         # One tensor input (skl2onnx's "X"): the model reads the numeric features, in the configured order.
         names = [name for name, kind in spec.features if kind == NUMERIC]
     try:
-        predictor = load_predictor(default_storage.path(str(version.artifact.name)), framework=version.framework)
+        predictor = load_predictor(
+            local_path(str(version.artifact.name), sha256=version.artifact_sha256), framework=version.framework
+        )
         matrix = np.column_stack(
             [pc.cast(table.column(n), "float32").to_numpy(zero_copy_only=False) for n in names]
         ).astype(np.float32)
