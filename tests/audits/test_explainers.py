@@ -97,6 +97,7 @@ def test_demo_onnx_linear_model_equals_shaps_linear_explainer_on_the_scikit_lear
     assert "linear in its inputs" in details["explainer_note"]
     assert details["coverage"]["rows_explained"] == 500
     assert details["coverage"]["exact_shapley_values"] is True
+    assert details["coverage"]["local_accuracy_gap"] < 1e-9
 
     # shap's LinearExplainer on the same pipeline fitted by scikit-learn (not read from the ONNX graph): Shapley
     # values on standardised inputs equal those on raw inputs (each feature is rescaled on its own).

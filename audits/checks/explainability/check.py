@@ -146,6 +146,12 @@ class ExplainabilityCheck(Check):
                 "background_rows": shap_values.background_rows,
                 "coalitions_per_row": shap_values.coalitions,
                 "exact_shapley_values": shap_values.exact,
+                # Local accuracy, checked: the largest |base value + sum of a row's values - the row's output|.
+                "local_accuracy_gap": finite(
+                    float(np.max(np.abs(shap_values.values.sum(axis=1) + shap_values.base_value - shap_values.outputs)))
+                )
+                if explained
+                else None,
                 "time_budget_seconds": budget.seconds,
                 "seconds": round(budget.elapsed(), 3),
                 "stopped_by_time_budget": shap_values.stopped_by_time_budget,
