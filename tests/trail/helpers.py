@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,6 @@ def rebuild_nodes(cursor: Any) -> None:
 
 def run_verify_trail(*args: str) -> tuple[int, str]:
     """``manage.py verify_trail`` in process; returns (exit code, stdout + stderr)."""
-    from io import StringIO
-
     out, err = StringIO(), StringIO()
     try:
         call_command("verify_trail", *args, stdout=out, stderr=err)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from django.test import override_settings
+from django.core.exceptions import ImproperlyConfigured
+from django.test import Client, override_settings
 
-from governance.trail import verifier
+from governance.trail import checkpoints, verifier
 from governance.trail.checkpoints import checkpoint_is_due, issue_checkpoint
 from governance.trail.models import Checkpoint, Event, SigningKey
 from tests.conftest import Cast
-from tests.trail.helpers import append, run_verify_trail
+from tests.trail.helpers import append, as_attacker, run_verify_trail
 
 pytestmark = pytest.mark.django_db
 
@@ -162,8 +165,6 @@ def test_key_rotation_keeps_old_checkpoints_verifiable(cast: Cast, settings) -> 
 
 
 def test_a_non_ed25519_or_garbage_key_is_refused_with_its_name(settings) -> None:
-    from django.core.exceptions import ImproperlyConfigured
-
     settings.TRAIL_SIGNING_KEY = "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n"
     with pytest.raises(ImproperlyConfigured, match="TRAIL_SIGNING_KEY is not an unencrypted PEM private key"):
         issue_checkpoint()
@@ -171,8 +172,6 @@ def test_a_non_ed25519_or_garbage_key_is_refused_with_its_name(settings) -> None
 
 @override_settings(TRAIL_CHECKPOINT_EVERY_EVENTS=10, TRAIL_CHECKPOINT_EVERY_SECONDS=3600)
 def test_checkpoints_are_due_every_n_events_or_t_seconds() -> None:
-    import datetime as dt
-
     append(1)
     assert checkpoint_is_due()  # no checkpoint yet
     checkpoint = issue_checkpoint()
@@ -194,10 +193,6 @@ def test_a_checkpoint_follows_automatically_after_enough_events(unprotected_trai
 
 
 def test_a_checkpoint_whose_clock_goes_backwards_is_refused(settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    import datetime as dt
-
-    from governance.trail import checkpoints
-
     append(2)
     first = issue_checkpoint()
     monkeypatch.setattr(checkpoints.timezone, "now", lambda: first.issued_at - dt.timedelta(minutes=5))
@@ -209,10 +204,6 @@ def test_a_checkpoint_whose_clock_goes_backwards_is_refused(settings, monkeypatc
 def test_an_edited_column_is_never_shown_as_evidence(cast: Cast) -> None:
     """The red team edited an event's payload and action columns: verify_trail caught it, but the API and the
     portal showed the edited values. Both now show what the leaf bytes (what the log commits to) say."""
-    from django.test import Client
-
-    from tests.trail.helpers import as_attacker
-
     append(3)
     seq = Event.objects.get(object_type="test", object_id="1").seq
     as_attacker(
@@ -234,8 +225,6 @@ def test_an_edited_column_is_never_shown_as_evidence(cast: Cast) -> None:
 
 
 def test_an_altered_leaf_is_flagged_where_it_is_shown(cast: Cast) -> None:
-    from tests.trail.helpers import as_attacker
-
     append(2)
     as_attacker(lambda cursor: cursor.execute("UPDATE governance_event SET leaf = %s WHERE seq = 1", [b"not a leaf"]))
     body = cast.officer.client().get("/api/v1/trail/events/1/").json()

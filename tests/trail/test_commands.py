@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from io import StringIO
 from pathlib import Path
 
@@ -75,8 +76,6 @@ def test_verify_trail_reports_a_malformed_trusted_key(tmp_path: Path) -> None:
 
 
 def test_verify_trail_json_output(tmp_path: Path) -> None:
-    import json
-
     append(3)
     issue_checkpoint()
     code, output = run_verify_trail("--json")

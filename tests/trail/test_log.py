@@ -10,15 +10,19 @@ from typing import Any
 import pytest
 import rfc8785
 from django.core import checks
+from django.core.management import get_commands, load_command_class
+from django.core.management.base import SystemCheckError
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from governance.access import actions
 from governance.access.models import Team
 from governance.trail import events
-from governance.trail.db import drop_triggers, install_triggers
+from governance.trail.checkpoints import issue_checkpoint
+from governance.trail.checks import trail_triggers_present
+from governance.trail.db import drop_triggers, install_triggers, installed_triggers, trigger_names
 from governance.trail.log import Actor, TrailError, current_root, record_event
 from governance.trail.merkle import root_from_leaf_hashes
-from governance.trail.models import Checkpoint, Event
+from governance.trail.models import Checkpoint, Event, MerkleNode
 from tests.trail.helpers import append
 
 pytestmark = pytest.mark.django_db
@@ -109,7 +113,6 @@ def test_business_write_failure_after_event_rolls_back_the_event(monkeypatch: py
 )
 def test_triggers_refuse_update_and_delete(sql: str) -> None:
     append(2)
-    from governance.trail.checkpoints import issue_checkpoint
 
     issue_checkpoint()
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
@@ -172,8 +175,6 @@ def test_postgresql_truncate_is_refused() -> None:
 
 
 def test_checkpoint_smaller_than_an_earlier_one_is_refused_by_the_database() -> None:
-    from governance.trail.checkpoints import issue_checkpoint
-
     append(3)
     checkpoint = issue_checkpoint()
     with pytest.raises(DatabaseError, match="fewer events"), transaction.atomic():
@@ -183,8 +184,6 @@ def test_checkpoint_smaller_than_an_earlier_one_is_refused_by_the_database() -> 
 
 
 def test_system_check_fails_when_a_trigger_is_missing() -> None:
-    from governance.trail.checks import trail_triggers_present
-
     assert trail_triggers_present() == []
     drop_triggers(connection)
     try:
@@ -197,8 +196,6 @@ def test_system_check_fails_when_a_trigger_is_missing() -> None:
 
 
 def test_a_failed_append_caught_inside_the_action_still_rolls_the_whole_action_back() -> None:
-    from governance.trail.models import MerkleNode
-
     append(2)
     MerkleNode.objects.create(level=0, index=2, hash=b"\0" * 32)  # the next leaf's place, taken: its insert fails
     with transaction.atomic():
@@ -215,8 +212,6 @@ def test_a_failed_append_caught_inside_the_action_still_rolls_the_whole_action_b
 def _manage(*argv: str) -> None:
     """Run a command as ``manage.py`` does (its parser's defaults, so system checks run unless the command is
     exempt), in this process and test database (``run_from_argv`` would also close the connection)."""
-    from django.core.management import get_commands, load_command_class
-
     name, *rest = argv
     command = load_command_class(get_commands()[name], name)
     options = vars(command.create_parser("manage.py", name).parse_args(rest))
@@ -227,10 +222,6 @@ def _manage(*argv: str) -> None:
 def test_the_commands_the_missing_trigger_hint_names_run_while_that_check_fails(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from django.core.management.base import SystemCheckError
-
-    from governance.trail.db import installed_triggers, trigger_names
-
     append(2)
     drop_triggers(connection)
     try:
@@ -246,8 +237,6 @@ def test_the_commands_the_missing_trigger_hint_names_run_while_that_check_fails(
 
 
 def test_trail_keygen_runs_while_the_configured_key_cannot_load(tmp_path: Path, settings: Any) -> None:
-    from django.core.management.base import SystemCheckError
-
     settings.TRAIL_SIGNING_KEY = "not a PEM key"
     with pytest.raises(SystemCheckError, match=r"assay\.E003"):
         _manage("trail_checkpoint")

@@ -12,7 +12,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from governance.trail import verify
 from governance.trail.checkpoints import CheckpointRefused, issue_checkpoint
+from governance.trail.checks import trail_triggers_present
+from governance.trail.keys import published_verifier_keys
 from governance.trail.leaf import encode_leaf
 from governance.trail.merkle import leaf_hash
 from governance.trail.models import Checkpoint, Event
@@ -54,8 +57,6 @@ def refuse_export(tmp_path: Path, problem: str) -> None:
 
 def keys_file(tmp_path: Path) -> Path:
     """The verifier keys as a regulator would have fetched them earlier from /.well-known/assay-keys."""
-    from governance.trail.keys import published_verifier_keys
-
     path = tmp_path / "trusted-keys.txt"
     path.write_text("".join(k + "\n" for k in published_verifier_keys()))
     return path
@@ -278,7 +279,6 @@ def test_held_checkpoint_from_another_key_is_reported(trail: Checkpoint, tmp_pat
 
 def test_triggers_are_back_after_each_attack(trail: Checkpoint) -> None:
     as_attacker(lambda cursor: None)
-    from governance.trail.checks import trail_triggers_present
 
     assert trail_triggers_present() == []
     assert connection.vendor in ("sqlite", "postgresql")
@@ -302,8 +302,6 @@ def test_parallel_verification_finds_the_same_as_sequential(trail: Checkpoint, s
 def test_a_broken_chain_is_caught_inside_and_across_batches(
     trail: Checkpoint, monkeypatch: pytest.MonkeyPatch, workers: str, seq: int
 ) -> None:
-    from governance.trail import verify
-
     monkeypatch.setattr(verify, "_BATCH", 4)
     assert run_verify_trail("--workers", workers)[0] == 0
     as_attacker(
@@ -332,8 +330,6 @@ def test_workers_reading_their_own_ranges_find_the_same_as_one_process(
     unprotected_trail: None, monkeypatch: pytest.MonkeyPatch, scenario: str
 ) -> None:
     """Outside a transaction the workers read committed rows themselves (the path used on large trails)."""
-    from governance.trail import verify
-
     issue_checkpoint()
     append(19)
     monkeypatch.setattr(verify, "_BATCH", 4)  # several ranges, and tampering at a range boundary
