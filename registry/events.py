@@ -25,8 +25,9 @@ VERSION_SUBMITTED = register(
 )
 VERSION_APPROVAL_ADDED = register(
     "model_version.approval_added",
-    "A reviewer approved a submitted version (it is approved once enough distinct reviewers have).",
-    fields=(*_REF, "approvals", "required_approvals", "reason_sha256"),
+    "A reviewer approved a submitted version (it is approved once enough distinct reviewers have); ``overrides`` "
+    "names the failing or missing audits, open findings and gate refusals the reviewer acknowledged approving over.",
+    fields=(*_REF, "approvals", "required_approvals", "reason_sha256", "overrides"),
 )
 VERSION_APPROVED = register(
     "model_version.approved", "A version reached its required approvals.", fields=(*_REF, "approvers")

@@ -6,6 +6,9 @@ succeed from the same state.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -154,8 +157,17 @@ def _check_reviewer(version: ModelVersion, user: User) -> None:
         )
 
 
-def do_approve(*, version: ModelVersion, user: User, actor: Actor, reason: str = "") -> ModelVersion:
-    """Record an approval; the version is approved once enough distinct reviewers have approved it."""
+def do_approve(
+    *, version: ModelVersion, user: User, actor: Actor, reason: str = "", overrides: Mapping[str, Any] | None = None
+) -> ModelVersion:
+    """Record an approval; the version is approved once enough distinct reviewers have approved it.
+
+    ``overrides``: the evidence against the version the reviewer acknowledged approving over (failing or missing
+    audits, open findings, the gate's refusals, as the portal showed them); recorded in the event, with a reason."""
+    if overrides and not reason.strip():
+        raise RegistryError(
+            "Approving over failing or missing evidence needs a reason.", code="reason_required", status=422
+        )
     with transaction.atomic():
         locked = _locked(version)
         _refuse(approval_refusal(user, locked))
@@ -180,6 +192,7 @@ def do_approve(*, version: ModelVersion, user: User, actor: Actor, reason: str =
                 "approvals": len(approvers),
                 "required_approvals": required,
                 "reason_sha256": text_commitment(reason),
+                **({"overrides": dict(overrides)} if overrides else {}),
             },
         )
         if len(approvers) >= required:

@@ -29,6 +29,13 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(label="Reason", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
 
+class ApproveForm(ReasonForm):
+    """An approval; over evidence that is not clean, with the acknowledgement (its value: the fingerprint of the
+    evidence shown, so an acknowledgement of other evidence does not count) and a reason."""
+
+    acknowledge = forms.CharField(required=False, max_length=64)
+
+
 class RejectForm(forms.Form):
     reason = forms.CharField(
         label="Reason for rejecting", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), strip=True

@@ -37,6 +37,7 @@ from registry.models import (
     VersionState,
 )
 from registry.portal import forms, rules
+from registry.portal.evidence import evidence_for
 
 
 def version_url(version: ModelVersion) -> str:
@@ -229,7 +230,8 @@ def _version_context(request: HttpRequest, version: ModelVersion, **extra: Any) 
         **{name: panel(request, version, list(findings)) for name, panel in hooks.VERSION_PANELS.items()},
         "batch_form": extra.pop("batch_form", None) or forms.BatchUploadForm(auto_id="batch_%s"),
         # Several forms share field names on one page: each gets its own element ids (approve_reason, ...).
-        "approve_form": extra.pop("approve_form", None) or forms.ReasonForm(auto_id="approve_%s"),
+        "approve_form": extra.pop("approve_form", None) or forms.ApproveForm(auto_id="approve_%s"),
+        "evidence": evidence_for(user, version) if version.state == VersionState.SUBMITTED else None,
         "reject_form": extra.pop("reject_form", None) or forms.RejectForm(auto_id="reject_%s"),
         "deploy_form": extra.pop("deploy_form", None) or forms.DeployForm(auto_id="deploy_%s"),
         "retire_form": extra.pop("retire_form", None) or forms.RetireForm(auto_id="retire_%s"),
@@ -283,7 +285,6 @@ def version_card(request: HttpRequest, name: str, number: int) -> HttpResponse:
 _TRANSITIONS: dict[str, tuple[str, type, str]] = {
     # transition -> (scope, form, what the success message says)
     "submit": ("models:write", forms.ReasonForm, "Submitted for review."),
-    "approve": ("models:approve", forms.ReasonForm, "Your approval is recorded."),
     "reject": ("models:approve", forms.RejectForm, "Rejected."),
     "deploy": ("models:deploy", forms.DeployForm, "Deployed."),
     "retire": ("models:deploy", forms.RetireForm, "Retired."),
@@ -318,10 +319,57 @@ def _transition_view(transition: str) -> Any:
 
 
 version_submit = _transition_view("submit")
-version_approve = _transition_view("approve")
 version_reject = _transition_view("reject")
 version_deploy = _transition_view("deploy")
 version_retire = _transition_view("retire")
+
+
+@portal_view(POST="models:approve")
+def version_approve(request: HttpRequest, name: str, number: int) -> HttpResponse:
+    """POST: approve the version through registry.actions.do_approve. Over evidence that is not clean (see
+    ``registry.portal.evidence``) the reviewer must tick the acknowledgement of exactly the evidence on the page and
+    give a reason; what was overridden is recorded in the event. Who may approve is the action's rule, asked first."""
+    version = access_version(request.user, name, number, request)
+    user = portal_user(request)
+    form = forms.ApproveForm(request.POST, auto_id="approve_%s")
+    if not form.is_valid():
+        return version_invalid(request, version, approve_form=form)
+    overrides = None
+    if actions.approval_refusal(user, version) is None:  # else the action refuses, in its own words, below
+        found = evidence_for(user, version)
+        if not found.clean:
+            problem = ""
+            if form.cleaned_data["acknowledge"] != found.digest():
+                problem = (
+                    "The evidence changed since the page was shown: read it again before approving."
+                    if form.cleaned_data["acknowledge"]
+                    else f"Approving v{version.number} overrides the evidence shown above: tick the acknowledgement "
+                    "to approve anyway, with a reason."
+                )
+                form.add_error("acknowledge", problem)
+            if not form.cleaned_data["reason"].strip():
+                problem = problem or "Approving over this evidence needs a reason."
+                form.add_error("reason", "Say why you approve over this evidence.")
+            if problem:
+                context = _version_context(request, version, error=problem, approve_form=form)
+                return render(request, "registry/version_detail.html", context, status=400)
+            overrides = found.overrides()
+    try:
+        actions.do_approve(
+            version=version,
+            user=user,
+            actor=Actor.from_request(request),
+            reason=form.cleaned_data["reason"],
+            overrides=overrides,
+        )
+    except ActionError as exc:
+        return version_refused(request, version, exc, approve_form=form)
+    version.refresh_from_db()
+    over = " It overrides the evidence you acknowledged (recorded in the trail)." if overrides else ""
+    messages.success(
+        request, f"Your approval is recorded.{over} {version} is now {version.get_state_display().lower()}."
+    )
+    return redirect(version_url(version))
 
 
 @portal_view(POST="findings:resolve")
@@ -359,7 +407,14 @@ def approvals(request: HttpRequest) -> HttpResponse:
         .order_by("submitted_at", "pk")
     )
     page = paginate(request, submitted)
-    rows = [{"version": v, "refusal": rules.review_refusal(user, v), "approvals": v.reviews.count()} for v in page]
-    for row in rows:
-        row["required"] = risk.required_approvals(row["version"].model.risk_tier)
+    rows = [
+        {
+            "version": v,
+            "refusal": rules.review_refusal(user, v),
+            "approvals": v.reviews.count(),
+            "required": risk.required_approvals(v.model.risk_tier),
+            "evidence": evidence_for(user, v),
+        }
+        for v in page
+    ]
     return render(request, "registry/approvals.html", {"page": page, "rows": rows})

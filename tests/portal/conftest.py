@@ -19,6 +19,7 @@ from governance.data import actions as data
 from governance.data.models import DatasetVersion, Purpose
 from registry import actions
 from registry.models import ModelVersion, RegisteredModel
+from registry.portal.evidence import evidence_for
 from tests.audits.conftest import FAILING_RATES, PREDICTION_ROLES, decision_rows, rows_csv
 from tests.conftest import Cast, Member
 from tests.data.conftest import make_dataset, make_file_version, media_root, pseudonym  # noqa: F401 - media_root
@@ -98,6 +99,12 @@ def world(cast: Cast, media_root: Any, django_capture_on_commit_callbacks: Any) 
     built.run.refresh_from_db()
     assert (built.run.status, built.run.verdict) == ("done", "fail")
     return built
+
+
+def acknowledged(member: Member, version: ModelVersion, reason: str) -> dict[str, str]:
+    """Approval form data over evidence that is not clean (the world's failing audit): the acknowledgement of exactly
+    the evidence ``member`` is shown (registry.portal.evidence), and the reason."""
+    return {"reason": reason, "acknowledge": evidence_for(member.user, version).digest()}
 
 
 def signed_in(member: Member | None, **kwargs: Any) -> Client:

@@ -128,6 +128,7 @@ def test_officer_reviews_the_failing_audit_and_approves(new_page: Any, live: tup
     assert pdf.startswith(b"%PDF")
     page.get_by_role("link", name="credit-scoring v1").first.click()
     page.locator("#approve_reason").fill("Gap explained by the pilot's sample; re-audit in Q3.")
+    page.get_by_label("I approve v1 over the evidence against it").check()  # the failing audit (issue 19)
     page.get_by_role("button", name="Approve v1").click()
     assert page.get_by_text("Your approval is recorded.").is_visible()
     assert page.get_by_role("cell", name="olivia").is_visible()

@@ -20,7 +20,7 @@ from registry.models import Finding, Review, VersionState
 from tests.api import db_state, events_since, last_seq
 from tests.conftest import Cast
 from tests.data.conftest import pseudonym
-from tests.portal.conftest import CONSENTING, WITHDRAWING, World, signed_in
+from tests.portal.conftest import CONSENTING, WITHDRAWING, World, acknowledged, signed_in
 from tests.registry.conftest import new_member
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +37,9 @@ def text(response: Any) -> str:
 def test_reviewer_approves_through_the_action_with_its_event(cast: Cast, world: World) -> None:
     before = last_seq()
     reviewer = signed_in(cast.reviewer)
-    response = reviewer.post(f"{V1}/approve", {"reason": "Fairness gap accepted for pilot."})
+    response = reviewer.post(
+        f"{V1}/approve", acknowledged(cast.reviewer, world.version, "Fairness gap accepted for pilot.")
+    )
     assert response.status_code == 302
     assert response["Location"] == f"{V1}/"
     review = Review.objects.get(version=world.version)
@@ -52,7 +54,7 @@ def test_reviewer_approves_through_the_action_with_its_event(cast: Cast, world: 
 
 def test_double_submit_of_an_approval_is_refused_and_changes_nothing(cast: Cast, world: World) -> None:
     reviewer = signed_in(cast.reviewer)
-    assert reviewer.post(f"{V1}/approve", {"reason": "ok"}).status_code == 302
+    assert reviewer.post(f"{V1}/approve", acknowledged(cast.reviewer, world.version, "ok")).status_code == 302
     state = db_state()
     again = reviewer.post(f"{V1}/approve", {"reason": "ok"})
     assert again.status_code == 409
@@ -133,8 +135,14 @@ def test_an_action_refusing_on_separation_of_duties_is_a_403_recorded_as_access_
 def test_four_eyes_then_deploy_is_refused_without_the_required_audit_but_says_why(
     cast: Cast, world: World, settings: Any
 ) -> None:
-    assert signed_in(cast.reviewer).post(f"{V1}/approve", {"reason": "ok"}).status_code == 302
-    assert signed_in(cast.officer).post(f"{V1}/approve", {"reason": "ok"}).status_code == 302
+    assert (
+        signed_in(cast.reviewer).post(f"{V1}/approve", acknowledged(cast.reviewer, world.version, "ok")).status_code
+        == 302
+    )
+    assert (
+        signed_in(cast.officer).post(f"{V1}/approve", acknowledged(cast.officer, world.version, "ok")).status_code
+        == 302
+    )
     world.version.refresh_from_db()
     assert world.version.state == VersionState.APPROVED
     settings.AUDIT_REQUIRED_POLICIES = {"high": "eu-ai-act-high-risk"}
@@ -172,7 +180,7 @@ def test_model_card_is_editable_under_review_then_frozen(cast: Cast, world: Worl
     assert "Metrics: Ensure this value has at most 20000 characters" in text(too_long)
     assert db_state() == state
 
-    signed_in(cast.reviewer).post(f"{V1}/approve", {"reason": "ok"})
+    signed_in(cast.reviewer).post(f"{V1}/approve", acknowledged(cast.reviewer, world.version, "ok"))
     page = text(owner.get(f"{V1}/"))
     assert "Save the model card" not in page
     assert "frozen" in page
