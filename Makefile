@@ -39,8 +39,25 @@ browser:
 	    chromium chromium-driver fonts-dejavu-core >/dev/null; \
 	else echo "note: $(CHROMIUM) is missing and apt-get is not usable here: the browser tests will skip"; fi
 
+# The single sign-on tests run a real OpenID provider (panva's oidc-provider from the npm registry, pinned by
+# tests/sso/provider/package-lock.json) on Node. Node and npm come from Debian when missing and apt is usable (root);
+# elsewhere, or when the registry cannot be reached, the SSO tests skip and say why.
+SSO_PROVIDER := tests/sso/provider
+.PHONY: sso-provider
+sso-provider: $(SSO_PROVIDER)/node_modules/.installed
+$(SSO_PROVIDER)/node_modules/.installed: $(SSO_PROVIDER)/package-lock.json
+	@if command -v npm >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's nodejs and npm for the SSO tests' OpenID provider"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    nodejs npm >/dev/null; \
+	fi
+	@if ! command -v npm >/dev/null; then echo "note: npm is missing and apt-get is not usable here: the SSO tests will skip"; \
+	elif (cd $(SSO_PROVIDER) && npm ci --no-audit --no-fund --loglevel=error); then touch $@; \
+	else echo "note: npm ci failed in $(SSO_PROVIDER): the SSO tests will skip"; fi
+
 ## make test: set up and run the whole suite (SQLite; set DATABASE_URL for PostgreSQL)
-test: $(VENV)/.dev browser
+test: $(VENV)/.dev browser sso-provider
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 lint: $(VENV)/.dev

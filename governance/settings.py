@@ -14,6 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from governance import storage_config
+from governance.access.oidc import config as oidc_config
 from governance.env import env_bool, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -73,6 +74,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "governance.apps.GovernanceConfig",
+    "governance.access.oidc.apps.OidcConfig",
     "registry.apps.RegistryConfig",
     "audits.apps.AuditsConfig",
     "obligations.apps.ObligationsConfig",
@@ -446,6 +448,33 @@ _PORTAL_TEMPLATE_OPTIONS["context_processors"].append("governance.portal.context
 # Rows per page of every portal list.
 PORTAL_PAGE_SIZE = env_int("PORTAL_PAGE_SIZE", 25, minimum=5)
 # (portal-settings-end)
+
+# --- single sign-on (issue 24): OpenID Connect, docs/sso.md ---------------------------------------------------
+# Unset OIDC_ISSUER: local accounts only. Endpoints and keys come from the issuer's discovery document.
+OIDC_ISSUER = env_str("OIDC_ISSUER").rstrip("/")
+OIDC_RP_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_secret("OIDC_CLIENT_SECRET")
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES") or "openid profile email"
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME") or "your organisation's account"
+OIDC_TOKEN_AUTH = oidc_config.parse_token_auth(env_str("OIDC_TOKEN_AUTH"))
+OIDC_SIGN_ALGORITHMS = oidc_config.parse_algorithms(env_list("OIDC_SIGN_ALGORITHMS"))
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM") or "preferred_username"
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM") or "groups"
+# Ordered "group=role" pairs (the first group a person is in decides) and "group=team" pairs.
+OIDC_ROLE_MAP = oidc_config.parse_role_map(env_list("OIDC_ROLE_MAP"))
+OIDC_TEAM_MAP = oidc_config.parse_team_map(env_list("OIDC_TEAM_MAP"))
+OIDC_LEEWAY_SECONDS = env_int("OIDC_LEEWAY_SECONDS", 60, minimum=0)
+OIDC_TIMEOUT_SECONDS = env_int("OIDC_TIMEOUT_SECONDS", 10, minimum=1)
+OIDC_METADATA_CACHE_SECONDS = env_int("OIDC_METADATA_CACHE_SECONDS", 3600, minimum=0)
+OIDC_JWKS_CACHE_SECONDS = env_int("OIDC_JWKS_CACHE_SECONDS", 3600, minimum=0)
+OIDC_JWKS_MIN_REFRESH_SECONDS = env_int("OIDC_JWKS_MIN_REFRESH_SECONDS", 10, minimum=0)
+# No password sign-in for anyone (portal and admin site); API tokens keep working.
+SSO_ONLY = env_bool("SSO_ONLY", default=False)
+oidc_config.check_sso(
+    issuer=OIDC_ISSUER, client_id=OIDC_RP_CLIENT_ID, client_secret=OIDC_RP_CLIENT_SECRET, sso_only=SSO_ONLY, debug=DEBUG
+)
+AUTHENTICATION_BACKENDS = oidc_config.authentication_backends(sso=bool(OIDC_ISSUER), sso_only=SSO_ONLY)
+# (sso-settings-end)
 
 # --- logging -------------------------------------------------------------------------------------------------
 LOGGING = {

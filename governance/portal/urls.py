@@ -1,21 +1,18 @@
 """Portal routes: sign-in, the dashboard, data governance and the trail; the registry's and the audit engine's pages
 are included from their apps."""
 
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from governance.access.oidc import views as sign_in
 from governance.portal import data, exports, tokens, trail, views
 
 # No app_name here: governance/urls.py includes this module at "", and each app below brings its own namespace
 # (portal, registry-portal, audits-portal), rather than all of them nesting under one.
 portal_patterns = [
     path("", views.home, name="home"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="portal/login.html", redirect_authenticated_user=True),
-        name="login",
-    ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Password sign-in and the organisation's provider (governance.access.oidc, docs/sso.md).
+    path("login/", sign_in.SignInView.as_view(), name="login"),
+    path("logout/", sign_in.sign_out, name="logout"),
     path("data/datasets/", data.dataset_list, name="dataset-list"),
     path("data/datasets/<slug:name>/", data.dataset_detail, name="dataset-detail"),
     path("data/datasets/<slug:name>/versions/<int:number>/", data.dataset_version, name="dataset-version"),
@@ -39,4 +36,5 @@ urlpatterns = [
     path("", include((portal_patterns, "portal"))),
     path("", include("registry.portal.urls")),
     path("", include("audits.portal.urls")),
+    path("sso/", include("governance.access.oidc.urls")),
 ]
