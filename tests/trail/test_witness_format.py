@@ -99,3 +99,22 @@ def test_unknown_witnesses_are_ignored_and_the_minimum_names_who_is_missing() ->
     assert problem is not None
     assert "witness.example/w2" in problem
     assert "split view" in problem
+
+
+def test_the_specifications_example_has_our_layout() -> None:
+    """c2sp.org/tlog-cosignature's example checkpoint: its witness line is a 4-byte key id, an 8-byte big-endian time
+    and a 64-byte signature, and that time is the one in the specification's example of the signed message. (The
+    example's witness public key is not published, so its signature itself cannot be checked.)"""
+    example = (
+        "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n"
+        "\u2014 example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo"
+        "+zyWE+xeMcTOAYQ8=\n"
+        "\u2014 witness.example.com/w1 jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZ"
+        "qhf5nNo0xUe+mbIUBkBIfZ+qnA==\n"
+    )
+    note = verifier.parse_note(example)
+    log_line, witness_line = note.signatures
+    assert len(log_line.signature) == 64  # a plain Ed25519 note signature
+    assert len(witness_line.signature) == 8 + 64
+    assert int.from_bytes(witness_line.signature[:8], "big") == 1679315147
+    assert verifier.cosignature_message(note.body, 1679315147).startswith(b"cosignature/v1\ntime 1679315147\n")
