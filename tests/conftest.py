@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from rest_framework.test import APIClient
 
 from governance.access.actions import do_create_user, do_issue_token
 from governance.access.models import User
+from governance.trail.db import drop_triggers, install_triggers
 from governance.trail.log import Actor
 
 PASSWORD = "correct horse battery staple 42"
@@ -70,8 +72,6 @@ def cast(db: Any) -> Cast:
 
 def sha256_text(text: str) -> str:
     """What the trail holds for a free-text reason: its SHA-256, never the text (governance.trail.leaf)."""
-    import hashlib
-
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -87,8 +87,6 @@ def unprotected_trail(transactional_db: Any) -> Iterator[None]:
     Test-database teardown deletes every row, which the triggers rightly refuse; so the triggers are dropped,
     the trail emptied, and the triggers re-installed, before pytest-django's flush finds empty tables.
     """
-    from governance.trail.db import drop_triggers, install_triggers
-
     yield
     drop_triggers(connection)
     with connection.cursor() as cursor:

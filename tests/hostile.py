@@ -25,6 +25,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import onnx
+from onnx import TensorProto, helper
+
 REPO = Path(__file__).resolve().parents[1]
 MiB = 1 << 20
 GiB = 1 << 30
@@ -85,9 +88,6 @@ def skops_bomb(unpacked: int = 2 * GiB) -> bytes:
 def onnx_constant_bomb(elements: int = 1 << 28) -> bytes:
     """A tiny, valid ONNX model whose one node, ConstantOfShape, builds a float32 tensor of ``elements`` values
     (1 GiB by default) from a constant shape: onnxruntime computes it while creating a session."""
-    import onnx
-    from onnx import TensorProto, helper
-
     shape = helper.make_tensor("shape", TensorProto.INT64, [1], [elements])
     node = helper.make_node(
         "ConstantOfShape", ["shape"], ["y"], value=helper.make_tensor("value", TensorProto.FLOAT, [1], [1.0])

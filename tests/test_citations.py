@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from audits.ll144 import META_FIELDS, STATUS_NOTES
 from governance.citations import CITE_CALL, Citation, UnknownCitation, all_citations, cite, cite_all
 from governance.citations.model import ID_PATTERN
 
@@ -293,8 +294,6 @@ def test_the_hand_written_pin_scan_catches_one() -> None:
 
 
 def test_the_ll144_fields_and_the_gdpr_items_carry_catalogue_labels() -> None:
-    from audits.ll144 import META_FIELDS, STATUS_NOTES
-
     known = {c.label for c in all_citations()}
     for key, (_what, where) in META_FIELDS.items():
         assert all(part in known for part in where.split("; ") if where), key

@@ -16,13 +16,17 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from celery import Celery
 from django.conf import settings as django_settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
@@ -30,11 +34,20 @@ from django.utils import timezone
 
 from audits import actions
 from audits.models import AuditRun, Policy, RunStatus
+from audits.monitoring import actions as monitoring
+from audits.monitoring.actions import batches
 from governance import leases
+from governance.tempfiles import cleanup_temp_files
 from governance.trail.log import Actor
+from governance.trail.models import Event
+from registry import actions as registry
+from registry import webhooks
+from registry.models import BatchStatus, DeliveryStatus, MonitoringBatch, WebhookDelivery
 from tests.api import assert_error
-from tests.audits.conftest import PASSING_RATES, PREDICTION_ROLES, decision_rows, upload
+from tests.audits.conftest import PASSING_RATES, PREDICTION_ROLES, decision_rows, predictions_only_version, upload
 from tests.conftest import Cast
+from tests.data.conftest import make_dataset
+from tests.monitoring import arrange
 from tests.registry.conftest import acting, register_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -190,8 +203,6 @@ def hold_audit(tmp_path: Path) -> Iterator[Any]:
 def passed_and_approved(cast: Cast, media: Path, unprotected_trail: None) -> dict[str, Any]:
     """A high-risk model version whose four-fifths audit passed (run in process by the gate) and that two people
     approved: the gate answers pass."""
-    from registry import actions as registry
-
     actions.ensure_builtin_policies()
     model = register_model(cast, "high")
     version = registry.do_register_version(model=model, user=cast.owner.user, actor=acting(cast.owner))
@@ -276,8 +287,6 @@ def test_a_killed_audit_can_be_forced_again_and_the_gate_answers(
 def test_the_gate_starts_a_new_run_when_the_only_run_died(
     cast: Cast, media: Path, unprotected_trail: None, hold_audit: Any
 ) -> None:
-    from registry import actions as registry
-
     actions.ensure_builtin_policies()
     version = registry.do_register_version(
         model=register_model(cast, "high"), user=cast.owner.user, actor=acting(cast.owner)
@@ -345,15 +354,11 @@ def test_a_run_whose_worker_dies_on_every_attempt_ends_as_error(
 
 
 def events_of(run: AuditRun) -> list[Any]:
-    from governance.trail.models import Event
-
     return list(Event.objects.filter(object_type="audits.auditrun", object_id=str(run.pk)).order_by("seq"))
 
 
 @pytest.mark.django_db
 def test_a_redelivered_job_leaves_a_run_held_by_a_live_worker_alone(cast: Cast, media: Path) -> None:
-    from tests.audits.conftest import predictions_only_version
-
     actions.ensure_builtin_policies()
 
     run, _ = actions.do_start_audit(
@@ -410,8 +415,6 @@ def test_a_killed_upload_leaves_its_file_in_the_staging_folder_and_cleanup_remov
     settings: Any, tmp_path: Path
 ) -> None:
 
-    from governance.tempfiles import cleanup_temp_files
-
     staging = tmp_path / "uploads"
     settings.FILE_UPLOAD_TEMP_DIR = str(staging)
     staging.mkdir()
@@ -452,22 +455,16 @@ def test_a_killed_upload_leaves_its_file_in_the_staging_folder_and_cleanup_remov
 
 
 def test_uploads_are_staged_in_a_folder_of_assays_own_under_var_dir() -> None:
-    from django.conf import settings
-
     if not os.environ.get("FILE_UPLOAD_TEMP_DIR"):
-        assert Path(settings.FILE_UPLOAD_TEMP_DIR) == Path(settings.VAR_DIR) / "tmp" / "uploads"
-    assert Path(settings.FILE_UPLOAD_TEMP_DIR).is_dir()
-    assert settings.CELERY_BEAT_SCHEDULE["cleanup-temp-files"]["task"] == "governance.cleanup_temp"
+        assert Path(django_settings.FILE_UPLOAD_TEMP_DIR) == Path(django_settings.VAR_DIR) / "tmp" / "uploads"
+    assert Path(django_settings.FILE_UPLOAD_TEMP_DIR).is_dir()
+    assert django_settings.CELERY_BEAT_SCHEDULE["cleanup-temp-files"]["task"] == "governance.cleanup_temp"
 
 
 @pytest.mark.django_db
 def test_an_upload_refused_or_accepted_leaves_no_staged_file(
     cast: Cast, media: Path, settings: Any, tmp_path: Path
 ) -> None:
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from tests.data.conftest import make_dataset
-
     staging = tmp_path / "uploads"
     staging.mkdir()
     settings.FILE_UPLOAD_TEMP_DIR = str(staging)
@@ -517,10 +514,6 @@ WORKER = textwrap.dedent(
 def test_a_killed_pool_process_gets_its_job_again_and_the_run_is_taken_over(
     cast: Cast, media: Path, unprotected_trail: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from celery import Celery
-
-    from tests.audits.conftest import predictions_only_version
-
     actions.ensure_builtin_policies()
     queue = f"assay-test-crash-{os.getpid()}"
     ready, log = tmp_path / "ready", tmp_path / "worker.log"
@@ -588,9 +581,6 @@ class HangingReceiver:
     every later one 204."""
 
     def __init__(self) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
         self.first, self.release, self.answered = threading.Event(), threading.Event(), 0
         receiver = self
 
@@ -624,10 +614,6 @@ class HangingReceiver:
 def test_a_delivery_whose_worker_was_killed_mid_request_is_taken_over_after_its_lease(
     cast: Cast, unprotected_trail: None, settings: Any, monkeypatch: pytest.MonkeyPatch, max_attempts: int
 ) -> None:
-    from registry import actions as registry
-    from registry import webhooks
-    from registry.models import DeliveryStatus, WebhookDelivery
-
     settings.WEBHOOK_ALLOW_LOCAL = settings.WEBHOOK_ALLOW_HTTP = True
     receiver = HangingReceiver()
     monkeypatch.setattr(webhooks, "_send_later", lambda ids: None)  # the child process sends it, not this one
@@ -696,11 +682,6 @@ CHECKER = textwrap.dedent(
 def test_a_batch_check_whose_worker_was_killed_is_taken_over_after_its_lease(
     cast: Cast, media: Path, unprotected_trail: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from audits.monitoring import actions as monitoring
-    from audits.monitoring.actions import batches
-    from registry.models import BatchStatus, MonitoringBatch
-    from tests.monitoring import arrange
-
     monkeypatch.setattr(batches, "_queue", lambda batch_id: None)  # the child process checks it, not this one
     version = arrange.monitored_demo_version(cast)
     batch = arrange.upload(cast, version, arrange.batch_csv())
@@ -742,8 +723,6 @@ def test_a_batch_check_whose_worker_was_killed_is_taken_over_after_its_lease(
 def test_a_queued_run_whose_message_was_lost_is_sent_again_after_ten_leases(
     cast: Cast, media: Path, settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from tests.audits.conftest import predictions_only_version
-
     actions.ensure_builtin_policies()
     # In a test's transaction the commit hook never runs: the run stays queued, as when its message is lost.
     run, _ = actions.do_start_audit(

@@ -7,6 +7,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import grimp
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -63,8 +65,6 @@ def test_tarjan_finds_a_loop_and_nothing_else() -> None:
 
 
 def test_no_import_loop_between_the_projects_modules() -> None:
-    import grimp
-
     sys.path.insert(0, str(ROOT))
     try:
         imports = grimp.build_graph("governance", "registry", "audits", "obligations", cache_dir=None)

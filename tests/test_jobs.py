@@ -8,8 +8,11 @@ import sys
 import time
 
 import pytest
+from celery import Celery
 from django.conf import settings
+from django.db import connection
 
+from governance.celery import app
 from governance.tasks import issue_checkpoint_task
 from governance.trail.models import Checkpoint
 from tests.trail.helpers import append
@@ -30,9 +33,6 @@ def test_without_a_broker_jobs_run_in_process(db: None) -> None:
 @pytest.mark.skipif(not REDIS_URL, reason="set ASSAY_TEST_REDIS_URL (CI does) to run a real worker against Redis")
 def test_a_real_worker_runs_jobs_through_redis(unprotected_trail: None, tmp_path) -> None:
     """A separate `celery worker` process, as deployed, takes a job from Redis and writes to the same database."""
-    from celery import Celery
-    from django.db import connection
-
     append(3)
     db = connection.settings_dict
     if connection.vendor == "sqlite":
@@ -85,8 +85,7 @@ def test_a_real_worker_runs_jobs_through_redis(unprotected_trail: None, tmp_path
 
 
 def test_the_beat_schedule_names_tasks_that_exist() -> None:
-    import registry.tasks  # noqa: F401  (the worker imports every app's tasks module the same way)
-    from governance.celery import app
+    import registry.tasks  # noqa: F401, PLC0415 - the import under test: the worker imports every app's tasks module
 
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert entry["task"] in app.tasks, entry["task"]
