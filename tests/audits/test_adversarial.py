@@ -19,6 +19,10 @@ from audits.engine import evaluate
 from audits.evaluation import Evaluation
 from tests.audits.german import FEATURES, German, decisions, evaluation, fitted
 
+with warnings.catch_warnings():  # imported before any clock starts, as a worker process would have it
+    warnings.simplefilter("ignore")
+    import art.attacks.evasion  # noqa: F401
+
 SEX = FEATURES.index("sex")
 BASIS = {"text": "t", "citation": "c"}
 LIMITS = {
@@ -155,10 +159,6 @@ def test_boundary_attack_runs_and_zoo_says_why_it_cannot(german: German) -> None
 
 
 def test_a_tiny_time_budget_stops_the_attack_and_says_how_far_it_got(german: German) -> None:
-    with warnings.catch_warnings():  # imported before the clock starts, as a worker process would have it
-        warnings.simplefilter("ignore")
-        import art.attacks.evasion  # noqa: F401, PLC0415 - a warm-up step of this test, not a name it uses
-
     predict = decisions(fitted(german, sex=0.0))
 
     def slow(matrix: np.ndarray) -> np.ndarray:
