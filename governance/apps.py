@@ -13,6 +13,7 @@ from django.db.models.signals import post_migrate
 
 from governance import (
     celery,  # noqa: F401  (the Celery app exists before any task is defined)
+    nodes,  # noqa: F401  (registers the several-nodes deploy check)
     storage,
 )
 from governance.access import checks as access_checks  # noqa: F401  (registers the rate-limit cache check)

@@ -216,6 +216,9 @@ if STORAGE_URL:
 # here (named by sha256, so never stale), the least recently used removed past STORAGE_CACHE_MAX_BYTES.
 STORAGE_CACHE_DIR = Path(env_str("STORAGE_CACHE_DIR") or VAR_DIR / "cache" / "storage")
 STORAGE_CACHE_MAX_BYTES = env_int("STORAGE_CACHE_MAX_BYTES", 10 * 1024**3, minimum=0)
+# Declares a deployment of several nodes: `check --deploy` then names every setting that keeps state on one node
+# (governance.nodes; a STORAGE_URL implies it).
+SEVERAL_NODES = env_bool("SEVERAL_NODES", default=False)
 
 # --- API -----------------------------------------------------------------------------------------------------
 # Largest request body the JSON API accepts; upload endpoints declare their own, larger limit.

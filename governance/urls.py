@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from governance.api.trail import well_known_keys
 from governance.api.views import api_not_found, healthz
+from governance.nodes import readyz
 
 urlpatterns = [
     path("api/v1/", include("governance.api.urls")),
@@ -16,6 +17,7 @@ urlpatterns = [
     # Anything else under /api/ is a JSON 404, in development too (DEBUG would otherwise show an HTML page).
     re_path(r"^api/", api_not_found),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path(".well-known/assay-keys", well_known_keys, name="well-known-keys"),
     path("admin/", admin.site.urls),
     path("", include("governance.portal.urls")),

@@ -117,7 +117,9 @@ def _portal_patterns() -> list[tuple[str, Any]]:
     return [
         (route, callback)
         for route, callback in found
-        if not route.lstrip("^").startswith(("api/", "admin/", ".well-known", "healthz", "login/", "logout/", "sso/"))
+        if not route.lstrip("^").startswith(
+            ("api/", "admin/", ".well-known", "healthz", "readyz", "login/", "logout/", "sso/")
+        )
     ]
 
 
