@@ -249,8 +249,8 @@ def sign_in(request: Any, claims: dict[str, Any]) -> User:
             if User.objects.filter(username=username).exists():
                 raise SignInRefused(
                     "name_taken",
-                    f"An Assay account named {username!r} exists and is not linked to your sign-in; an "
-                    "administrator can rename it, or link it (docs/sso.md).",
+                    f"An Assay account named {username!r} exists and is not linked to your sign-in, so it was "
+                    "not opened; ask an administrator (docs/sso.md, 'Local accounts').",
                 )
             email = claim(claims, "email") if claims.get("email_verified", True) is not False else ""
             try:
