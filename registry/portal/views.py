@@ -210,6 +210,7 @@ def _version_context(request: HttpRequest, version: ModelVersion, **extra: Any) 
     lineage = mark_safe(lineage_svg(graph)) if graph["runs"] else None  # noqa: S308 - svg.py escapes every text
     findings = Finding.objects.filter(version=version).select_related("resolved_by").order_by("status", "-opened_at")
     retire_resolution = rules.retire_resolution_refusal(user, version)
+    evidence = evidence_for(user, version) if version.state == VersionState.SUBMITTED else None
     return {
         "version": version,
         "model": version.model,
@@ -230,8 +231,8 @@ def _version_context(request: HttpRequest, version: ModelVersion, **extra: Any) 
         **{name: panel(request, version, list(findings)) for name, panel in hooks.VERSION_PANELS.items()},
         "batch_form": extra.pop("batch_form", None) or forms.BatchUploadForm(auto_id="batch_%s"),
         # Several forms share field names on one page: each gets its own element ids (approve_reason, ...).
-        "approve_form": extra.pop("approve_form", None) or forms.ApproveForm(auto_id="approve_%s"),
-        "evidence": evidence_for(user, version) if version.state == VersionState.SUBMITTED else None,
+        "approve_form": _approve_form(extra.pop("approve_form", None), evidence),
+        "evidence": evidence,
         "reject_form": extra.pop("reject_form", None) or forms.RejectForm(auto_id="reject_%s"),
         "deploy_form": extra.pop("deploy_form", None) or forms.DeployForm(auto_id="deploy_%s"),
         "retire_form": extra.pop("retire_form", None) or forms.RetireForm(auto_id="retire_%s"),
@@ -243,6 +244,13 @@ def _version_context(request: HttpRequest, version: ModelVersion, **extra: Any) 
         "can_audit": may(request, "audits:run"),
         **extra,
     }
+
+
+def _approve_form(form: forms.ApproveForm | None, evidence: Any) -> forms.ApproveForm:
+    """The approve form; over evidence against the version its reason is marked as required (the view asks it)."""
+    form = form or forms.ApproveForm(auto_id="approve_%s")
+    form.fields["reason"].required = evidence is not None and not evidence.clean
+    return form
 
 
 @portal_view(GET="models:read")
