@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import os
 import unicodedata
+from collections.abc import Iterable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -44,6 +45,33 @@ def pseudonym(external_id: str, *, key: bytes) -> str:
     if not normalised:
         raise ValueError("an external id cannot be empty")
     return hmac.new(key, normalised.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def pseudonym_digests(external_ids: Iterable[str], *, key: bytes) -> bytes:
+    """The 32-byte HMAC-SHA256 of each id, concatenated in order: :func:`pseudonym` of each, as raw bytes.
+
+    For a whole upload (a million ids), where per-id ``hmac.new`` is most of the time: this is HMAC as RFC 2104
+    defines it, ``H((K ^ opad) || H((K ^ ipad) || m))``, with the two keyed SHA-256 states computed once and copied
+    per id (the construction the standard library's ``hmac`` falls back to; copying a plain hash state is about
+    twice as fast as copying OpenSSL's HMAC context). ASCII ids are already NFC and skip normalisation.
+    ``binascii.hexlify`` of the result, cut every 64 characters, gives exactly the pseudonyms (tested against
+    :func:`pseudonym` and ``hmac``).
+    """
+    block = hashlib.sha256().block_size
+    padded = (hashlib.sha256(key).digest() if len(key) > block else key).ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in padded))
+    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in padded))
+    digests = []
+    for external_id in external_ids:
+        normalised = (external_id if external_id.isascii() else unicodedata.normalize("NFC", external_id)).strip()
+        if not normalised:
+            raise ValueError("an external id cannot be empty")
+        inner_state = inner.copy()
+        inner_state.update(normalised.encode("utf-8"))
+        outer_state = outer.copy()
+        outer_state.update(inner_state.digest())
+        digests.append(outer_state.digest())
+    return b"".join(digests)
 
 
 def is_pseudonym(value: str) -> bool:
