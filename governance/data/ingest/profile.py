@@ -124,7 +124,7 @@ def inspect_file(
         "rows": rows,
         "columns": len(names),
         "missing": missing,
-        "duplicate_rows": _duplicate_rows(table),
+        "duplicate_rows": _duplicate_rows(table, unique_hint=subject_id_column),
     }
     if label_column:
         profile["label"] = _label_balance(table.column(label_column), label_column)
@@ -286,13 +286,27 @@ def _is_numeric(arrow_type: pa.DataType) -> bool:
 
 
 # --- measures ---------------------------------------------------------------------------------------------------------
-def _duplicate_rows(table: pa.Table) -> int:
+def _duplicate_rows(table: pa.Table, *, unique_hint: str = "") -> int:
     """Rows equal to an earlier row across all columns: rows minus distinct rows (Arrow's hash grouping treats
-    nulls as equal, like pandas ``duplicated``)."""
+    nulls as equal, like pandas ``duplicated``).
+
+    Two equal rows are equal in every column, so when one text or integer column (``unique_hint``, the subject
+    ids) holds a distinct value on every row there is no duplicate, and counting that one column's distinct values
+    spares grouping all of them (most of the profile's time on a million rows). Floats are not used as the hint:
+    grouping treats -0.0 and 0.0 as one value, counting distinct values does not.
+    """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     if table.num_rows < 2:
         return 0
+    if unique_hint:
+        hint = table.column(unique_hint)
+        kind = hint.type
+        if (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind)) and (
+            hint.null_count == 0 and pc.count_distinct(hint, mode="all").as_py() == table.num_rows
+        ):
+            return 0
     keys = pa.table(
         [_grouping_key(column) for column in table.columns], names=[f"c{i}" for i in range(table.num_columns)]
     )
