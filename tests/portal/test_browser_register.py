@@ -179,3 +179,33 @@ def test_reviewer_approves_over_failing_evidence_only_with_the_acknowledgement_a
     page.get_by_role("button", name="Approve v1").click()  # one click
     assert page.get_by_text("Your approval is recorded. doc-router v1 is now approved.").is_visible()
     shot(page, "reviewer-approved-clean")
+
+
+def test_a_dropped_file_over_the_limit_is_refused_before_it_is_sent(
+    new_page: Any,  # noqa: F811
+    live: tuple[str, World],  # noqa: F811
+    cast: Cast,
+    settings: Any,
+) -> None:
+    base, _ = live
+    settings.ARTIFACT_MAX_BYTES = 1024
+    page = new_page()
+    sign_in(page, base, cast.owner)
+    page.goto(f"{base}/models/credit-scoring/versions/new")
+    page.get_by_label("Code commit").fill("a1b2c3d4")
+    # Drag and drop: a 2,000-byte file dropped on the zone becomes the file field's choice, and is refused at once.
+    page.evaluate(
+        """() => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([new Uint8Array(2000)], "big.onnx"));
+        document.getElementById("dropzone").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true}));
+    }"""
+    )
+    assert page.locator("#id_artifact").evaluate("input => input.files[0].name") == "big.onnx"
+    said = page.locator("#artifact-chosen").inner_text()
+    assert said == "big.onnx has 2,000 bytes; a model file may have at most 1,024 bytes."
+    page.get_by_role("button", name=re.compile("Register v")).click()
+    assert page.url == f"{base}/models/credit-scoring/versions/new"  # not sent
+    assert page.get_by_label("Code commit").input_value() == "a1b2c3d4"  # nothing lost
+    assert ModelVersion.objects.filter(model__name="credit-scoring").count() == 1
+    shot(page, "owner-version-too-large")
