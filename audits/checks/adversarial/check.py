@@ -1,50 +1,19 @@
-"""Adversarial robustness: a black-box evasion attack, random noise of the same size, and a counterfactual flip test
-on the protected attributes.
-
-- Perturbations are measured in each feature's standard deviation over the evaluation rows, with the L-infinity norm:
-  epsilon 0.1 allows every feature to move by at most a tenth of its standard deviation. Features that are constant in
-  the data (or have missing values) are left alone, and every perturbed value stays within the range the data shows
-  (the attack's clip values).
-- Evasion attack (adversarial-robustness-toolbox): ``hop_skip_jump`` (HopSkipJump, L-infinity) or ``boundary``
-  (BoundaryAttack) against a ``BlackBoxClassifier`` that returns the model's decision one-hot, on ``sample_rows``
-  seeded rows, one row at a time until ``time_budget_seconds`` runs out. Each attack starts from the nearest row of
-  the data with the other decision (seeded and reproducible; ART's own random start is not seedable). Both attacks
-  look for the smallest change that flips a decision; a row counts as flipped within epsilon when a point inside the
-  epsilon ball (the attack's example itself, or that example clipped into the ball) is verified, by calling the
-  model, to get the other decision. The success rate is therefore a lower bound: a stronger search could find more.
-  ``zoo`` estimates gradients from class probabilities, which Assay cannot yet ask a model for, so it is reported as
-  insufficient evidence.
-- Random noise: each sampled row is perturbed ten times uniformly inside the same epsilon ball; the share of those
-  draws whose decision differs is reported (not judged), the random counterpart of the attack.
-- Counterfactual flip test, on all rows: for each protected attribute that is a model input (a feature named as the
-  data's column the column roles map the role to, e.g. ``gender`` for the role ``sex``), set that feature to each
-  other value it takes in the data (at most ten: deciles when it takes more), leave every other feature as it is,
-  and count the rows whose decision changes under any of them, overall and per group.
-  Rows whose category is unknown (``audits.checks.groups.unknown_mask``) are in no group: they count in the overall
-  figure (their decision can change all the same) and are reported apart, never as a group of their own.
-  A protected attribute that is not a model input cannot change a decision on its own: the test does not apply to it,
-  and the result says so (its influence can only come through proxies; the explainability check reports those).
-- Fail: the success rate within epsilon does not meet ``max_success_rate`` (on a partial sample: when the flips
-  found already exceed it for the whole sample), or a protected attribute's overall counterfactual flip rate does not
-  meet ``counterfactual_flip_rate_max``. Both are ratios of counts, judged exactly (``Fraction``) by the threshold's
-  operator (``<=`` unless the policy says otherwise). Insufficient evidence: no model to query, or the budget ran
-  out before the sample was attacked (and no failure is already certain).
-- Cost: the counterfactual and noise tests are a few model calls over the rows and always run in full; the attack
-  gets what remains of ``time_budget_seconds``, and the model query that crosses the deadline is stopped.
-"""
+"""The adversarial check: runs the probes and the attack, and judges their counts exactly (see the package's
+docstring for what each measures)."""
 
 from __future__ import annotations
 
 import importlib.metadata
 import time
-import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
+from audits.checks.adversarial.blackbox import BOUNDARY, HOP_SKIP_JUMP, AttackResult, Standardized, bounded_evasion
+from audits.checks.adversarial.probes import counterfactual_flips, noise_flip_rate
+from audits.checks.adversarial.structural import Plan, linear_evasion, plan_attack
 from audits.checks.base import (
     FAIL,
     INSUFFICIENT,
@@ -58,301 +27,31 @@ from audits.checks.base import (
     finite,
     threshold,
 )
-from audits.checks.explainability import OutOfTime, TimeBudget, budget_settings, model_needed, seeded_rows
+from audits.checks.explainability import TimeBudget, budget_settings, model_needed, seeded_rows
 from audits.checks.groups import unknown_mask
 
 DEFAULT_SAMPLE_ROWS = 100
 DEFAULT_EPSILON = 0.1
 DEFAULT_ATTACK = "hop_skip_jump"
 NOISE_DRAWS = 10
-COUNTERFACTUAL_MAX_VALUES = 10
-# Attack settings: bounded so that one row costs about a thousand model queries per iteration at most.
-HOP_SKIP_JUMP = {"max_iter": 10, "max_eval": 1000, "init_eval": 100}
-BOUNDARY = {"max_iter": 200, "num_trial": 25, "sample_size": 20}
-QUERY_BATCH = 4096
-ATTACK_NAMES = {"hop_skip_jump": "HopSkipJump", "boundary": "BoundaryAttack", "zoo": "ZOO"}
-
-
-@dataclass
-class Standardized:
-    """The varying features in standard-deviation units, and the way back to a full feature matrix."""
-
-    mean: np.ndarray
-    scale: np.ndarray
-    varying: np.ndarray  # boolean: the features an attack may change (not constant in the data)
-    low: np.ndarray  # per varying feature, the data's minimum in standard units
-    high: np.ndarray
-
-    @classmethod
-    def of(cls, features: np.ndarray) -> Standardized:
-        mean = features.mean(axis=0)
-        scale = features.std(axis=0)
-        varying = scale > 0
-        z = (features[:, varying] - mean[varying]) / scale[varying]
-        return cls(mean=mean, scale=scale, varying=varying, low=z.min(axis=0), high=z.max(axis=0))
-
-    def to_z(self, features: np.ndarray) -> np.ndarray:
-        return (features[:, self.varying] - self.mean[self.varying]) / self.scale[self.varying]
-
-    def to_features(self, z: np.ndarray, like: np.ndarray) -> np.ndarray:
-        """Rows of ``like`` with their varying features replaced by ``z`` (in standard units)."""
-        full = np.array(like, dtype=np.float64, copy=True)
-        full[:, self.varying] = np.asarray(z, dtype=np.float64) * self.scale[self.varying] + self.mean[self.varying]
-        return full
-
-
-def noise_flip_rate(
-    *,
-    predict: Callable[[np.ndarray], np.ndarray],
-    features: np.ndarray,
-    scale: np.ndarray,
-    radius: float,
-    draws: int,
-    rng: np.random.Generator,
-) -> float:
-    """The share of noisy copies of ``features`` whose decision differs from the row's own decision.
-
-    Parameters
-    ----------
-    predict
-        The model's favourable decision for each row of a matrix.
-    features
-        The rows to perturb.
-    scale
-        Each feature's standard deviation: noise on feature j is uniform in ``[-radius, radius] * scale[j]``.
-    radius
-        The noise's L-infinity radius in standard deviations (0 leaves every row unchanged).
-    draws
-        Noisy copies of each row.
-    rng
-        The seeded generator the noise comes from.
-    """
-    if len(features) == 0 or draws < 1:
-        return float("nan")
-    original = np.asarray(predict(features), dtype=bool)
-    noisy = np.repeat(features, draws, axis=0)
-    noisy = noisy + rng.uniform(-radius, radius, size=noisy.shape) * scale
-    changed = np.asarray(predict(noisy), dtype=bool) != np.repeat(original, draws)
-    return float(changed.mean())
-
-
-def counterfactual_flips(
-    *,
-    predict: Callable[[np.ndarray], np.ndarray],
-    features: np.ndarray,
-    column: int,
-    groups: np.ndarray,
-    decisions: np.ndarray,
-    min_group_size: int,
-    unknown: np.ndarray | None = None,
-) -> dict[str, Any]:
-    """Rows whose decision changes when only feature ``column`` is set to another value it takes in the data.
-
-    Parameters
-    ----------
-    predict
-        The model's favourable decision for each row of a matrix.
-    features
-        All rows' features.
-    column
-        The protected attribute's feature index.
-    groups
-        Each row's group of the protected attribute (for the per-group counts).
-    decisions
-        Each row's own decision (``predict(features)``).
-    min_group_size
-        Groups smaller than this are marked (reported, not judged separately).
-    unknown
-        True where the row's group is unknown: such rows are in no group, and are counted apart (``unknown``).
-    """
-    values = features[:, column]
-    distinct = np.unique(values[~np.isnan(values)])
-    if len(distinct) > COUNTERFACTUAL_MAX_VALUES:
-        distinct = np.unique(np.quantile(values[~np.isnan(values)], np.linspace(0.1, 0.9, 9), method="nearest"))
-    flipped = np.zeros(len(features), dtype=bool)
-    for value in distinct:
-        changed_rows = values != value
-        if not changed_rows.any():
-            continue
-        altered = features[changed_rows].copy()
-        altered[:, column] = value
-        flipped[changed_rows] |= np.asarray(predict(altered), dtype=bool) != decisions[changed_rows]
-    unknown = np.zeros(len(features), dtype=bool) if unknown is None else np.asarray(unknown, dtype=bool)
-    by_group = []
-    for group in sorted(set(groups[~unknown].tolist())):
-        mask = (groups == group) & ~unknown
-        count = int(mask.sum())
-        by_group.append(
-            {
-                "group": group,
-                "count": count,
-                "flipped": int(flipped[mask].sum()),
-                "flip_rate": finite(flipped[mask].mean()) if count else None,
-                "below_min_group_size": count < min_group_size,
-            }
-        )
-    return {
-        "values_tried": [float(v) for v in distinct],
-        "flipped": int(flipped.sum()),
-        "flip_rate": finite(flipped.mean()),
-        "became_favourable": int((flipped & ~decisions).sum()),
-        "became_unfavourable": int((flipped & decisions).sum()),
-        "groups": by_group,
-        "unknown": {"count": int(unknown.sum()), "flipped": int(flipped[unknown].sum())},
-    }
-
-
-@dataclass
-class AttackResult:
-    """What an evasion attack found on the rows it covered (in sample order)."""
-
-    rows: np.ndarray  # indices of the rows attacked to the end
-    adversarial: np.ndarray  # the attack's example for each (standard units, varying features)
-    flipped: np.ndarray  # the example gets the other decision
-    within_epsilon: np.ndarray  # a point inside the epsilon ball gets the other decision
-    within_epsilon_points: np.ndarray  # that point (the original row where there is none)
-    queries: int
-    rows_sampled: int
-    stopped_by_time_budget: bool
-
-
-class _Oracle:
-    """The model's decisions for points in standard units, counted, and refused once the budget has run out."""
-
-    def __init__(self, predict: Callable[[np.ndarray], np.ndarray], space: Standardized, budget: TimeBudget) -> None:
-        self.predict = predict
-        self.space = space
-        self.budget = budget
-        self.queries = 0
-
-    def __call__(self, z: np.ndarray, like: np.ndarray) -> np.ndarray:
-        if self.budget.expired():
-            raise OutOfTime
-        self.queries += len(z)
-        rows = np.repeat(like, len(z), axis=0) if len(like) != len(z) else like
-        return np.asarray(self.predict(self.space.to_features(z, rows)), dtype=bool)
-
-
-def _search(attack: str, oracle: _Oracle, like: np.ndarray) -> Any:
-    """The ART attack against a black-box classifier answering the decision for ``like`` with changed features."""
-    with warnings.catch_warnings():  # ART warns at import about optional deep-learning frameworks
-        warnings.simplefilter("ignore")
-        from art.attacks.evasion import BoundaryAttack, HopSkipJump
-        from art.estimators.classification import BlackBoxClassifier
-
-    def one_hot(z: np.ndarray) -> np.ndarray:
-        decided = oracle(z, like)
-        return np.stack([~decided, decided], axis=1).astype(np.float32)
-
-    space = oracle.space
-    classifier = BlackBoxClassifier(
-        one_hot, input_shape=(int(space.varying.sum()),), nb_classes=2, clip_values=(space.low, space.high)
-    )
-    if attack == "boundary":
-        return BoundaryAttack(classifier, batch_size=QUERY_BATCH, targeted=False, verbose=False, **BOUNDARY)
-    return HopSkipJump(classifier, batch_size=QUERY_BATCH, targeted=False, norm=np.inf, verbose=False, **HOP_SKIP_JUMP)
-
-
-def _evade(
-    *,
-    attack: str,
-    oracle: _Oracle,
-    like: np.ndarray,
-    z: np.ndarray,
-    own: bool,
-    start: np.ndarray | None,
-    epsilon: float,
-) -> tuple[np.ndarray, bool, np.ndarray | None]:
-    """One row's attack: the example, whether it flips the row's decision ``own``, and a point inside the epsilon
-    ball that does (or None)."""
-    if start is None:  # the model gives one decision on every row: nowhere to start from
-        return z[0], False, None
-    example = _search(attack, oracle, like).generate(z.astype(np.float32), x_adv_init=start.astype(np.float32))
-    example = np.asarray(example, dtype=np.float64)
-    if oracle(example, like)[0] == own:
-        return example[0], False, None
-    ball = np.clip(example, z - epsilon, z + epsilon)  # in float64, so that |ball - z| <= epsilon up to rounding
-    return example[0], True, (ball[0] if oracle(ball, like)[0] != own else None)
-
-
-def bounded_evasion(
-    *,
-    attack: str,
-    predict: Callable[[np.ndarray], np.ndarray],
-    features: np.ndarray,
-    rows: np.ndarray,
-    epsilon: float,
-    budget: TimeBudget,
-    seed: int,
-) -> AttackResult:
-    """An ART black-box evasion attack on ``features[rows]``, one row at a time until ``budget`` runs out, with each
-    example checked against the model inside the L-infinity ball of radius ``epsilon`` standard deviations.
-
-    Parameters
-    ----------
-    attack
-        ``hop_skip_jump`` or ``boundary``.
-    predict
-        The model's favourable decision for each row of a matrix.
-    features
-        All rows' features (standard deviations, ranges and starting points come from them).
-    rows
-        The rows to attack, in order.
-    epsilon
-        The L-infinity radius, in standard deviations, within which a flipped decision counts.
-    budget
-        The time budget; a model query past it raises OutOfTime and the row in progress is dropped.
-    seed
-        Seeds numpy's global generator (restored afterwards), which ART draws its random directions from.
-    """
-    space = Standardized.of(features)
-    oracle = _Oracle(predict, space, budget)
-    z_all = space.to_z(features)
-    attacked, examples, flipped, inside, points = [], [], [], [], []
-    stopped = False
-    state = np.random.get_state()
-    np.random.seed(seed % 2**32)
-    try:
-        # Decisions of the rows as the attack sees them (after the round trip through standard units).
-        decisions = oracle(z_all, features)
-        for row in rows:
-            z = z_all[row : row + 1]
-            others = np.flatnonzero(decisions != decisions[row])
-            # Start from the nearest row with the other decision: ART's own random start is not seedable.
-            start = others[np.argmin(np.abs(z_all[others] - z).max(axis=1))] if len(others) else None
-            example, is_flipped, point = _evade(
-                attack=attack,
-                oracle=oracle,
-                like=features[row : row + 1],
-                z=z,
-                own=bool(decisions[row]),
-                start=None if start is None else z_all[start : start + 1],
-                epsilon=epsilon,
-            )
-            attacked.append(int(row))
-            examples.append(example)
-            flipped.append(is_flipped)
-            inside.append(point is not None)
-            points.append(z[0] if point is None else point)
-    except OutOfTime:
-        stopped = True
-    finally:
-        np.random.set_state(state)
-    width = int(space.varying.sum())
-    return AttackResult(
-        rows=np.asarray(attacked, dtype=np.intp),
-        adversarial=np.vstack(examples) if examples else np.zeros((0, width)),
-        flipped=np.asarray(flipped, dtype=bool),
-        within_epsilon=np.asarray(inside, dtype=bool),
-        within_epsilon_points=np.vstack(points) if points else np.zeros((0, width)),
-        queries=oracle.queries,
-        rows_sampled=len(rows),
-        stopped_by_time_budget=stopped,
-    )
+ATTACK_NAMES = {
+    "hop_skip_jump": "HopSkipJump",
+    "boundary": "BoundaryAttack",
+    "zoo": "ZOO",
+    "linear_exact": "the exact attack on the linear score",
+    "tree_exact": "the exact attack on the trees",
+}
+EXACT_ATTACKS = frozenset({"linear_exact", "tree_exact"})
 
 
 class AdversarialCheck(Check):
+    """``structure=False`` runs the policy's black-box attack even on a model whose structure is read (the
+    benchmark's reference; the exact attacks are what audits run)."""
+
     name = "adversarial"
+
+    def __init__(self, *, structure: bool = True) -> None:
+        self.structure = structure
 
     def run(self, evaluation: Any, settings: Mapping[str, Any], context: CheckContext) -> CheckOutcome:
         sample_rows, seconds = budget_settings(settings, default_rows=DEFAULT_SAMPLE_ROWS)
@@ -414,7 +113,9 @@ class AdversarialCheck(Check):
             rng=rng,
         )
         attack_details = self._attack(
-            attack=attack,
+            plan=plan_attack(evaluation, features, decisions, attack)
+            if self.structure
+            else Plan(attack, "the model's structure is not read (the black-box attack was asked for)"),
             predict=predict,
             features=features,
             rows=rows,
@@ -454,7 +155,7 @@ class AdversarialCheck(Check):
     def _attack(
         self,
         *,
-        attack: str,
+        plan: Plan,
         predict: Callable[[np.ndarray], np.ndarray],
         features: np.ndarray,
         rows: np.ndarray,
@@ -462,11 +163,14 @@ class AdversarialCheck(Check):
         budget: TimeBudget,
         seed: int,
     ) -> dict[str, Any]:
+        attack = plan.attack
         library = f"adversarial-robustness-toolbox {importlib.metadata.version('adversarial-robustness-toolbox')}"
+        chosen = {"attack_reason": plan.reason, "exact": attack in EXACT_ATTACKS}
         if attack == "zoo":
             return {
                 "name": attack,
                 "library": library,
+                **chosen,
                 "ran": False,
                 "note": (
                     "ZOO estimates gradients from class probabilities; Assay can query this model for decisions only, "
@@ -474,9 +178,22 @@ class AdversarialCheck(Check):
                 ),
             }
         started = time.monotonic()
-        found = bounded_evasion(
-            attack=attack, predict=predict, features=features, rows=rows, epsilon=epsilon, budget=budget, seed=seed
-        )
+        if attack == "linear_exact":
+            found = linear_evasion(plan=plan, predict=predict, features=features, rows=rows, epsilon=epsilon)
+            library = f"numpy {np.__version__} (closed form)"
+            assert plan.structure is not None
+            parameters: dict[str, Any] = {
+                "norm": "L-infinity",
+                "epsilon": epsilon,
+                "structure": plan.structure.source,
+                "score": plan.structure.score.output,
+                "decision_threshold": plan.threshold,
+            }
+        else:
+            found = bounded_evasion(
+                attack=attack, predict=predict, features=features, rows=rows, epsilon=epsilon, budget=budget, seed=seed
+            )
+            parameters = dict(HOP_SKIP_JUMP if attack == "hop_skip_jump" else BOUNDARY)
         space = Standardized.of(features)
         z = space.to_z(features[found.rows]) if len(found.rows) else np.zeros((0, int(space.varying.sum())))
         distance = np.abs(found.adversarial - z).max(axis=1) if len(z) else np.zeros(0)
@@ -486,8 +203,9 @@ class AdversarialCheck(Check):
         return {
             "name": attack,
             "library": library,
+            **chosen,
             "ran": True,
-            "parameters": dict(HOP_SKIP_JUMP if attack == "hop_skip_jump" else BOUNDARY),
+            "parameters": parameters,
             "rows_sampled": found.rows_sampled,
             "rows_attacked": attacked,
             "stopped_by_time_budget": found.stopped_by_time_budget,
@@ -499,6 +217,7 @@ class AdversarialCheck(Check):
             "flipped_at_any_distance": int(found.flipped.sum()),
             "median_perturbation": finite(float(np.median(distance[found.flipped]))) if found.flipped.any() else None,
             "largest_counted_perturbation": finite(float(counted.max())) if len(counted) else None,
+            **_minimal(found),
         }
 
     def _judge(
@@ -556,6 +275,8 @@ def _judge_attack(
         unsure.append(f"{partial}: {found} ({limit}){distance}")
     else:
         said.append(f"{found} ({rate}; {limit}){distance}" + (f"; {partial}" if attacked < sampled else ""))
+    if attack.get("exact"):
+        said.append("the attack is exact for this model: no change within epsilon flips any other sampled decision")
 
 
 def _judge_counterfactual(
@@ -585,3 +306,14 @@ def _named(attribute: str, column: str) -> str:
 
 def _sentences(parts: list[str]) -> str:
     return " ".join(part[:1].upper() + part[1:] + "." for part in parts)
+
+
+def _minimal(found: AttackResult) -> dict[str, Any]:
+    """An exact attack's smallest flipping change: its median over the rows it can flip within the data's range."""
+    if found.minimal is None:
+        return {}
+    reachable = found.minimal[np.isfinite(found.minimal)]
+    return {
+        "rows_flippable_in_range": len(reachable),
+        "median_minimal_perturbation": finite(float(np.median(reachable))) if len(reachable) else None,
+    }
