@@ -6,13 +6,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.test import Client
 
 from governance.access.oidc import config
 from governance.access.oidc.backend import groups_of, map_claims
+from tests.conftest import Cast
 
 
 def test_the_role_map_is_ordered_pairs_of_roles_a_person_may_get() -> None:
@@ -103,3 +106,11 @@ def test_the_environment_switches_sso_on_and_passwords_off(tmp_path: Path) -> No
     refused = _settings_in_a_process(ASSAY_VAR_DIR=str(tmp_path), SSO_ONLY="1")
     assert refused.returncode != 0
     assert "SSO_ONLY=1 needs OIDC_ISSUER" in refused.stderr
+
+
+def test_without_sso_the_login_page_has_no_provider_button(db: Any, cast: Cast) -> None:
+    page = Client().get("/login/")
+    assert page.status_code == 200
+    assert b"/sso/start/" not in page.content
+    assert b'name="password"' in page.content
+    assert Client().get("/sso/start/").status_code == 400

@@ -389,11 +389,3 @@ def test_with_sso_configured_the_password_form_stays_for_local_accounts(db: Any,
     response = client.post("/login/", {"username": "olivia", "password": PASSWORD})
     assert response.status_code == 302
     assert signed_in_user(client) == cast.officer.user
-
-
-def test_without_sso_the_login_page_has_no_provider_button(db: Any, cast: Cast) -> None:
-    page = Client().get("/login/")
-    assert page.status_code == 200
-    assert b"/sso/start/" not in page.content
-    assert b'name="password"' in page.content
-    assert Client().get("/sso/start/").status_code == 400
