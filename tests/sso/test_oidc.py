@@ -223,34 +223,53 @@ def test_the_authorization_code_needs_this_sign_ins_pkce_verifier(db: Any, sso: 
     assert signed_in_user(client) is None
 
 
-def test_a_token_issued_to_another_client_is_refused(db: Any, sso: Provider) -> None:
-    # A real token from the same provider, for another application (the token-substitution attack).
+def issued_id_token(issuer: str, client_id: str, nonce: str) -> str:
+    """An ID token the provider at ``issuer`` issues to ``client_id`` for sofia, through its own code flow."""
     verifier, challenge = pkce_pair()
     query = {
         "response_type": "code",
-        "client_id": OTHER_CLIENT_ID,
+        "client_id": client_id,
         "redirect_uri": "http://testserver/sso/callback/",
         "scope": "openid",
         "state": "s" * 32,
-        "nonce": "n" * 32,
+        "nonce": nonce,
         "code_challenge": challenge,
         "code_challenge_method": "S256",
     }
-    back = parse_qs(urlsplit(provider_leg(f"{sso.issuer}/auth?{urlencode(query)}", "sofia")).query)
-    tokens = requests.post(
-        f"{sso.issuer}/token",
+    back = parse_qs(urlsplit(provider_leg(f"{issuer}/auth?{urlencode(query)}", "sofia")).query)
+    answer = requests.post(
+        f"{issuer}/token",
         data={
             "grant_type": "authorization_code",
             "code": back["code"][0],
             "redirect_uri": query["redirect_uri"],
-            "client_id": OTHER_CLIENT_ID,
+            "client_id": client_id,
             "client_secret": CLIENT_SECRET,
             "code_verifier": verifier,
         },
         timeout=10,
-    ).json()
+    )
+    answer.raise_for_status()
+    return str(answer.json()["id_token"])
+
+
+def test_a_token_issued_to_another_client_is_refused(db: Any, sso: Provider) -> None:
+    # A real token from the same provider, for another application (the token-substitution attack).
+    token = issued_id_token(sso.issuer, OTHER_CLIENT_ID, "n" * 32)
     with pytest.raises(SignInRefused, match="another client"):
-        OIDCBackend().verify_token(tokens["id_token"], nonce="n" * 32)
+        OIDCBackend().verify_token(token, nonce="n" * 32)
+
+
+def test_a_real_token_from_another_issuer_with_the_same_key_is_refused(db: Any, sso: Provider, tmp_path: Path) -> None:
+    # Another provider (another tenant, say) that even signs with a key Assay trusts: its issuer is not Assay's.
+    other = start_provider(tmp_path, redirect_bases=["http://testserver"], keys=sso.keys)
+    try:
+        token = issued_id_token(other.issuer, CLIENT_ID, "n" * 32)
+    finally:
+        other.stop()
+    assert jwt.decode(token, options={"verify_signature": False})["aud"] == CLIENT_ID
+    with pytest.raises(SignInRefused, match="another provider"):
+        OIDCBackend().verify_token(token, nonce="n" * 32)
 
 
 def claims_for(issuer: str, **changes: Any) -> dict[str, Any]:
