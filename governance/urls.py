@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/", include("governance.api.urls")),
     path("api/v1/", include("registry.api.urls")),
     path("api/v1/", include("audits.api.urls")),
+    path("api/v1/", include("obligations.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Anything else under /api/ is a JSON 404, in development too (DEBUG would otherwise show an HTML page).
@@ -20,6 +21,7 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path(".well-known/assay-keys", well_known_keys, name="well-known-keys"),
     path("admin/", admin.site.urls),
+    path("", include("obligations.portal.urls")),
     path("", include("governance.portal.urls")),
 ]
 

@@ -27,9 +27,9 @@ SHA256_HEX = frozenset("0123456789abcdef")
 
 
 class ObligationError(ActionError):
-    """A refused obligations action (400 by default: the request itself is wrong)."""
+    """A refused obligations action (422 by default: the request is well-formed but its content is wrong)."""
 
-    def __init__(self, message: str, *, code: str = "invalid", status: int = 400, field: str = "") -> None:
+    def __init__(self, message: str, *, code: str = "invalid", status: int = 422, field: str = "") -> None:
         super().__init__(message, code=code, status=status)
         self.field = field
 
@@ -85,10 +85,13 @@ def do_save_catalogue(
 
 
 def ensure_builtin_catalogues() -> None:
-    """Store the shipped catalogues (a new version when a shipped text changed). Idempotent and cheap."""
+    """Store each shipped catalogue text not stored yet (a new Assay release with a changed text adds a version).
+
+    A text stored before is never stored again, so an officer's own later version of a built-in stays the latest.
+    Idempotent and cheap: views call it on every request."""
+    stored = set(CatalogueVersion.objects.values_list("catalogue__name", "sha256"))
     for name, text in sorted(builtin_catalogues().items()):
-        latest = CatalogueVersion.objects.filter(catalogue__name=name).order_by("-number").first()
-        if latest is not None and latest.sha256 == _sha256_text(text):
+        if (name, _sha256_text(text)) in stored:
             continue
         do_save_catalogue(user=None, actor=Actor.system(), text=text, builtin=True)
 
@@ -110,6 +113,7 @@ def do_set_scope(
     """Set the roles the organisation holds for ``model`` and the catalogues that apply to it (an officer's call)."""
     require_scope(user, DECIDE_SCOPE, "set a model's obligation scope", error=ObligationError)
     reason = _clean_reason(reason, required=True)
+    ensure_builtin_catalogues()  # the shipped catalogues are choosable before anyone asked for a status
     if not roles or any(r not in ROLES for r in roles) or len(set(roles)) != len(roles):
         raise ObligationError(f"roles must be distinct values among {', '.join(ROLES)}.", field="roles")
     known = set(Catalogue.objects.values_list("name", flat=True))
@@ -162,6 +166,7 @@ def do_decide(
     reason = _clean_reason(reason, required=True)
     if kind not in DecisionKind.values:
         raise ObligationError(f"decision must be one of {', '.join(DecisionKind.values)}.", field="decision")
+    ensure_builtin_catalogues()
     stored = CatalogueVersion.objects.filter(catalogue__name=catalogue).order_by("-number").first()
     if stored is None:
         raise ObligationError(f"No catalogue named {catalogue!r}.", field="catalogue", status=404, code="not_found")

@@ -20,11 +20,12 @@ from django.utils import timezone
 
 from audits.models import AuditRun, RunStatus, Verdict
 from governance.data.models import LineageLink
-from governance.trail.models import Event
+from governance.trail.log import tree_size
+from governance.trail.models import Checkpoint, Event
 from obligations.actions import ensure_builtin_catalogues
 from obligations.catalogues.loader import Catalogue, Obligation, load_catalogue
 from obligations.models import CatalogueVersion, DecisionKind, ObligationDecision, ObligationScope
-from registry.models import ModelVersion, MonitorConfig, VersionState
+from registry.models import ModelVersion, MonitorConfig, RegisteredModel, VersionState
 
 # Until an officer sets a model's scope: an organisation that registers a model in Assay builds it and uses it, so it
 # holds both roles; the EU AI Act and the NIST AI RMF catalogues apply. NYC LL144 and ISO/IEC 42001 are chosen.
@@ -95,12 +96,18 @@ class Line:
 
 
 def _event_ref(event: Event) -> dict[str, Any]:
+    """The event, and where its inclusion proof is: against the latest signed checkpoint when that covers it, else
+    against the trail's current size (``signed`` False: a root no checkpoint has signed yet)."""
+    signed_size = Checkpoint.objects.order_by("-id").values_list("tree_size", flat=True).first() or 0
+    signed = event.seq < signed_size
+    size = signed_size if signed else tree_size()
     return {
         "seq": event.seq,
         "action": event.action,
         "recorded_at": event.recorded_at.isoformat(),
         "leaf_hash": bytes(event.leaf_hash).hex(),
-        "inclusion_proof": f"{reverse('trail-proof-inclusion')}?seq={event.seq}",
+        "inclusion_proof": f"{reverse('api:trail-proof-inclusion')}?seq={event.seq}&tree_size={size}",
+        "signed": signed,
     }
 
 
@@ -112,9 +119,9 @@ def _latest_event(action: str, obj: Any) -> Event | None:
     )
 
 
-def scope_of(version: ModelVersion) -> tuple[tuple[str, ...], tuple[str, ...], ObligationScope | None]:
-    """(roles, catalogues, the stored scope or None when the defaults apply)."""
-    scope = ObligationScope.objects.filter(model=version.model).first()
+def scope_of(model: RegisteredModel) -> tuple[tuple[str, ...], tuple[str, ...], ObligationScope | None]:
+    """(roles, catalogues, the stored scope or None when the defaults apply) of ``model``."""
+    scope = ObligationScope.objects.filter(model=model).first()
     if scope is None:
         return DEFAULT_ROLES, DEFAULT_CATALOGUES, None
     return tuple(scope.roles), tuple(scope.catalogues), scope
@@ -270,7 +277,7 @@ def compliance_status(version: ModelVersion, *, now: dt.datetime | None = None) 
     """Every obligation of the catalogues that apply to ``version``'s model, with its status (JSON-ready)."""
     now = now or timezone.now()
     ensure_builtin_catalogues()
-    roles, names, scope = scope_of(version)
+    roles, names, scope = scope_of(version.model)
     tier = version.model.risk_tier
     annex = cited_annex_iii(version)
     decisions: dict[tuple[str, str], ObligationDecision] = {}

@@ -65,6 +65,7 @@ from tests.api import (
 from tests.conftest import Cast, Member
 from tests.exports import ladder as exports_ladder
 from tests.monitoring import arrange as monitoring_arrange
+from tests.obligations import ladder as obligations_ladder
 from tests.registry.conftest import new_member
 from tests.reports import ladder as reports_ladder
 
@@ -319,6 +320,7 @@ OBJECTS: dict[str, Target] = {
     "registry-api:version-batch-labels": Target(monitoring_arrange.ladder_batch, visible_to=CREDIT_RISK),
     "registry-api:version-drift": Target(_version(), visible_to=CREDIT_RISK),
     # (ladder objects: monitoring, issue 10)
+    **obligations_ladder.OBJECTS,
 }
 
 # Members who hold the scope (and see the object) but whom the action itself refuses, per (URL name, method).
@@ -359,6 +361,7 @@ BODIES: dict[str, Callable[[], dict[str, Any]]] = {
     # (ladder bodies: exports, issue 8)
     "registry-api:version-monitoring": lambda: dict(monitoring_arrange.CONFIG),
     # (ladder bodies: monitoring, issue 10)
+    **obligations_ladder.BODIES,
 }
 
 # Query strings that make a served request a useful one (without them these answer 422, which is also fine).

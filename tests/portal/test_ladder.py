@@ -41,6 +41,11 @@ PAGES: dict[str, tuple[Callable[[World], str], set[str], set[str]]] = {
         {"admin", "officer", "owner", "reviewer", "ci"},
         {"outsider", "regulator"},
     ),
+    "version obligations": (
+        lambda w: f"/models/{w.model.name}/versions/1/obligations/",
+        {"admin", "officer", "owner", "reviewer", "ci"},
+        {"outsider", "regulator"},
+    ),
     "new model": (lambda w: "/models/new", {"owner", "outsider", "ci"}, set()),
     "new version": (lambda w: f"/models/{w.model.name}/versions/new", {"owner", "ci"}, {"outsider"}),
     "my tokens": (lambda w: "/tokens/", set(ALL), set()),

@@ -1,0 +1,28 @@
+"""Request bodies of the obligations API (strict: unknown fields are refused)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from governance.web.api.fields import StrictSerializer
+from obligations.actions import MAX_REASON_CHARS
+from obligations.catalogues.schema import ROLES
+from obligations.models import DecisionKind
+
+
+class CatalogueTextSerializer(StrictSerializer):
+    text = serializers.CharField(max_length=128 * 1024, trim_whitespace=False)
+    reason = serializers.CharField(max_length=MAX_REASON_CHARS, required=False, allow_blank=True, default="")
+
+
+class ScopeSerializer(StrictSerializer):
+    roles = serializers.ListField(child=serializers.ChoiceField(choices=ROLES), min_length=1, max_length=len(ROLES))
+    catalogues = serializers.ListField(child=serializers.SlugField(max_length=64), min_length=1, max_length=50)
+    reason = serializers.CharField(max_length=MAX_REASON_CHARS)
+
+
+class DecisionSerializer(StrictSerializer):
+    decision = serializers.ChoiceField(choices=DecisionKind.choices)
+    reason = serializers.CharField(max_length=MAX_REASON_CHARS)
+    document_name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    document_sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True, default="")

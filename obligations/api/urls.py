@@ -1,0 +1,22 @@
+"""API routes of the obligations app, under /api/v1/ (kebab-case plurals, beside the registry's model routes)."""
+
+from django.urls import path
+
+from obligations.api import views
+
+app_name = "obligations-api"
+
+_V = "models/<slug:name>/versions/<int:number>"
+
+urlpatterns = [
+    path("obligation-catalogues/", views.CatalogueList.as_view(), name="catalogue-list"),
+    path("obligation-catalogues/<slug:name>/", views.CatalogueDetail.as_view(), name="catalogue-detail"),
+    path("models/<slug:name>/obligation-scope", views.ModelScope.as_view(), name="model-scope"),
+    path(f"{_V}/obligations/", views.VersionObligations.as_view(), name="version-obligations"),
+    path(f"{_V}/obligations/oscal", views.VersionOscal.as_view(), name="version-oscal"),
+    path(
+        f"{_V}/obligations/<slug:catalogue>/<str:obligation>/decisions",
+        views.ObligationDecisionView.as_view(),
+        name="obligation-decision",
+    ),
+]

@@ -1,0 +1,155 @@
+"""Obligations API views: parse, check access (the registry's chokepoints: not yours answers 404), act, respond."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from governance.access.permissions import caller
+from governance.trail.log import Actor
+from governance.web.api.fields import validated
+from obligations import actions
+from obligations.api.serializers import CatalogueTextSerializer, DecisionSerializer, ScopeSerializer
+from obligations.models import Catalogue, CatalogueVersion
+from obligations.oscal import assessment_results
+from obligations.status import compliance_status, scope_of
+from registry.access import access_model, access_version
+
+
+def _catalogue_body(version: CatalogueVersion, *, full: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": version.catalogue.name,
+        "title": version.catalogue.title,
+        "builtin": version.catalogue.builtin,
+        "version": version.number,
+        "sha256": version.sha256,
+        "canonical_sha256": version.canonical_sha256,
+        "created_at": version.created_at.isoformat(),
+    }
+    if full:
+        body["document"] = version.document
+        body["text"] = version.text
+    return body
+
+
+class CatalogueList(APIView):
+    """The obligation catalogues (their latest versions); POST stores a new version of one (YAML text)."""
+
+    required_scopes = {"GET": "audits:read", "POST": "policies:write"}
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        actions.ensure_builtin_catalogues()
+        latest = [c.versions.order_by("-number").first() for c in Catalogue.objects.all()]
+        return Response({"results": [_catalogue_body(v, full=False) for v in latest if v is not None]})
+
+    @extend_schema(request=CatalogueTextSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        data = validated(CatalogueTextSerializer, request.data)
+        version = actions.do_save_catalogue(
+            user=caller(request), actor=Actor.from_request(request), text=data["text"], reason=data["reason"]
+        )
+        return Response(_catalogue_body(version, full=True), status=status.HTTP_201_CREATED)
+
+
+class CatalogueDetail(APIView):
+    """One catalogue: its latest version's document, or ``?version=N``."""
+
+    required_scopes = {"GET": "audits:read"}
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, name: str) -> Response:
+        actions.ensure_builtin_catalogues()
+        versions = CatalogueVersion.objects.select_related("catalogue").filter(catalogue__name=name)
+        raw = request.query_params.get("version")
+        if raw is not None:
+            if not raw.isdigit() or len(raw) > 9:
+                raise NotFound("No such version.")
+            versions = versions.filter(number=int(raw))
+        version = versions.order_by("-number").first()
+        if version is None:
+            raise NotFound("No such catalogue.")
+        return Response(_catalogue_body(version, full=True))
+
+
+class ModelScope(APIView):
+    """The roles the organisation holds for a model and the catalogues that apply; PUT sets them (officers)."""
+
+    required_scopes = {"GET": "models:read", "PUT": "models:classify"}
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, name: str) -> Response:
+        model = access_model(request.user, name, request)
+        roles, catalogues, scope = scope_of(model)
+        return Response(
+            {"model": model.name, "roles": list(roles), "catalogues": list(catalogues), "declared": bool(scope)}
+        )
+
+    @extend_schema(request=ScopeSerializer, responses={200: OpenApiTypes.OBJECT})
+    def put(self, request: Request, name: str) -> Response:
+        model = access_model(request.user, name, request)
+        data = validated(ScopeSerializer, request.data)
+        scope = actions.do_set_scope(user=caller(request), actor=Actor.from_request(request), model=model, **data)
+        body = {"model": model.name, "roles": scope.roles, "catalogues": scope.catalogues, "declared": True}
+        return Response({**body, "event_seq": scope.event_seq})
+
+
+class VersionObligations(APIView):
+    """A version's compliance status: every applicable obligation, met (with its trail events), attested, not
+    applicable or missing."""
+
+    required_scopes = {"GET": "models:read"}
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, name: str, number: int) -> Response:
+        return Response(compliance_status(access_version(request.user, name, number, request)))
+
+
+class VersionOscal(APIView):
+    """The version's compliance status as an OSCAL assessment-results document (JSON)."""
+
+    required_scopes = {"GET": "models:read"}
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, name: str, number: int) -> Response:
+        version = access_version(request.user, name, number, request)
+        return Response(assessment_results(version, compliance_status(version)))
+
+
+class ObligationDecisionView(APIView):
+    """An officer's decision on one obligation of a version: attested (document hash) or not applicable (reason)."""
+
+    required_scopes = {"POST": "models:classify"}
+
+    @extend_schema(request=DecisionSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request, name: str, number: int, catalogue: str, obligation: str) -> Response:
+        version = access_version(request.user, name, number, request)
+        data = validated(DecisionSerializer, request.data)
+        decision = actions.do_decide(
+            user=caller(request),
+            actor=Actor.from_request(request),
+            version=version,
+            catalogue=catalogue,
+            obligation=obligation,
+            kind=data["decision"],
+            reason=data["reason"],
+            document_name=data["document_name"],
+            document_sha256=data["document_sha256"],
+        )
+        body = {
+            "catalogue": decision.catalogue,
+            "catalogue_version": decision.catalogue_version,
+            "obligation": decision.obligation,
+            "decision": decision.kind,
+            "document_name": decision.document_name,
+            "document_sha256": decision.document_sha256,
+            "event_seq": decision.event_seq,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)

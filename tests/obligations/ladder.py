@@ -1,0 +1,90 @@
+"""The obligations' rungs of the permission ladder (tests/access/test_permission_ladder.py unpacks these at its
+anchors). A model's obligations are seen with the model (its team, the organisation-wide roles); catalogues are
+organisation-wide rules, as policies are."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from governance.access.models import Team
+from governance.trail.log import Actor
+from registry import actions as registry
+
+EVERYONE = frozenset({"admin", "officer", "owner", "reviewer", "outsider", "regulator", "ci", "read_only"})
+CREDIT_RISK = frozenset({"admin", "officer", "ci", "owner", "reviewer", "read_only"})
+_numbers = itertools.count(1)
+_MINIMAL = {
+    "prohibited_practice": "none",
+    "annex_iii_area": "none",
+    "profiles_natural_persons": False,
+    "human_reviews_each_decision": False,
+    "interacts_with_people_or_generates_content": False,
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    make: Callable[[Any], dict[str, Any]]
+    visible_to: frozenset[str]
+
+
+def _version(cast: Any) -> dict[str, Any]:
+    """Version 1 of a fresh minimal-risk model of the owner's team."""
+    owner = cast.owner.user
+    model = registry.do_register_model(
+        user=owner,
+        actor=Actor.for_user(owner),
+        name=f"ladder-obligations-{next(_numbers)}",
+        team=Team.objects.get(slug="credit-risk"),
+        purpose="A model for the obligations' rungs.",
+        risk_answers=_MINIMAL,
+    )
+    version = registry.do_register_version(model=model, user=owner, actor=Actor.for_user(owner))
+    return {"name": model.name, "number": version.number}
+
+
+def _model(cast: Any) -> dict[str, Any]:
+    return {"name": _version(cast)["name"]}
+
+
+def _decision(cast: Any) -> dict[str, Any]:
+    return {**_version(cast), "catalogue": "eu-ai-act-high-risk", "obligation": "art-17-quality-management"}
+
+
+_CATALOGUE = """\
+name: ladder-{n}
+title: Ladder
+framework: Ladder
+binding: false
+source: the permission ladder
+description: A catalogue stored by the permission ladder.
+obligations:
+  - id: one
+    title: One
+    summary: One obligation.
+    control: L.1
+    applies_to: {{tiers: [minimal], roles: [provider]}}
+    evidence:
+      - {{kind: approval}}
+"""
+
+OBJECTS: dict[str, Target] = {
+    "obligations-api:catalogue-detail": Target(lambda cast: {"name": "nist-ai-rmf"}, visible_to=EVERYONE),
+    "obligations-api:model-scope": Target(_model, visible_to=CREDIT_RISK),
+    "obligations-api:version-obligations": Target(_version, visible_to=CREDIT_RISK),
+    "obligations-api:version-oscal": Target(_version, visible_to=CREDIT_RISK),
+    "obligations-api:obligation-decision": Target(_decision, visible_to=CREDIT_RISK),
+}
+
+BODIES: dict[str, Callable[[], dict[str, Any]]] = {
+    "obligations-api:catalogue-list": lambda: {"text": _CATALOGUE.format(n=next(_numbers))},
+    "obligations-api:model-scope": lambda: {
+        "roles": ["provider"],
+        "catalogues": ["eu-ai-act-high-risk"],
+        "reason": "Set by the ladder.",
+    },
+    "obligations-api:obligation-decision": lambda: {"decision": "not_applicable", "reason": "Checked by the ladder."},
+}
