@@ -348,6 +348,16 @@ class VersionRegisterForm(forms.Form):
     def clean_hyperparameters(self) -> dict[str, Any]:
         return self._json_object("hyperparameters")
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("artifact") and not data.get("input_features") and not self.errors:
+            # As the API refuses a multipart request with neither the file nor the metadata: an empty form (or a
+            # body that was no form at all) registers nothing.
+            raise forms.ValidationError(
+                "Choose the model file; for a model that lives elsewhere, list its input features instead."
+            )
+        return data
+
     def metadata(self) -> dict[str, Any]:
         """What the API's ``metadata`` JSON would hold, from a valid form (absent what was left empty)."""
         data = self.cleaned_data

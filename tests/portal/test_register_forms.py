@@ -309,7 +309,7 @@ def test_malformed_version_metadata_is_refused_in_the_forms_words_and_kept(
 ) -> None:
     register_model(cast, "high")
     state = db_state()
-    response = _post_version(cast, {"code_repository": "https://git.example/kept", **data})
+    response = _post_version(cast, {"code_repository": "https://git.example/kept", "input_features": "income", **data})
     assert response.status_code == status, text(response)[:2000]
     page = text(response)
     assert problem in page, page[:4000]
@@ -418,3 +418,33 @@ def test_two_versions_uploaded_at_once_get_numbers_1_and_2(
         thread.join(timeout=120)
     assert statuses == [302, 302]
     assert sorted(ModelVersion.objects.values_list("number", flat=True)) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("body", "extra"),
+    [
+        ({}, {}),
+        ({"code_commit": "a1b2c3d4"}, {"CONTENT_LENGTH": "abc"}),
+        (b"--xx\r\ngarbage", {"content_type": "multipart/form-data; boundary=xx"}),
+        (b"not a form", {"content_type": "application/octet-stream"}),
+    ],
+    ids=["empty", "bad-length", "broken-multipart", "not-a-form"],
+)
+def test_an_empty_or_malformed_body_registers_nothing(cast: Cast, body: Any, extra: dict[str, str]) -> None:
+    register_model(cast, "high")
+    state = db_state()
+    response = _post_version_raw(cast, body, extra)
+    assert response.status_code == 400
+    assert "Choose the model file; for a model that lives elsewhere, list its input features instead." in text(response)
+    assert db_state() == state
+
+
+def test_a_multipart_body_without_a_boundary_is_a_bad_request_not_an_error(cast: Cast) -> None:
+    register_model(cast, "high")
+    client = signed_in(cast.owner, raise_request_exception=False)
+    response = client.post("/models/credit-scoring/versions/new", b"--", content_type="multipart/form-data")
+    assert response.status_code == 400
+
+
+def _post_version_raw(cast: Cast, body: Any, extra: dict[str, str]) -> Any:
+    return signed_in(cast.owner).post("/models/credit-scoring/versions/new", body, **extra)
