@@ -20,8 +20,12 @@ from governance.access.models import User
 from governance.access.oidc import config as oidc_config
 from governance.access.oidc.backend import OIDCBackend, SignInRefused
 from governance.access.oidc.models import ExternalIdentity
+from governance.trail.log import Actor
 from governance.trail.models import Event
+from registry import actions as registry_actions
+from registry.actions.common import RegistryError
 from tests.conftest import PASSWORD, Cast
+from tests.registry.conftest import risk_answers
 from tests.sso.conftest import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -134,6 +138,33 @@ def test_a_reviewer_gets_his_team_and_a_changed_mapping_is_a_role_change_event(
     assert changed.payload == {"role": "owner", "teams": ["credit-risk", "hiring"]}
     assert [e.payload["role"] for e in events("user.signed_in")] == ["reviewer", "owner"]
     assert User.objects.filter(username="ravi").count() == 1  # the same subject, the same account
+
+
+def test_a_role_from_new_groups_does_not_lift_separation_of_duties(db: Any, sso: Provider, settings: Any) -> None:
+    # Ravi registers and submits a version as an owner; his groups then make him a reviewer. He still may not
+    # approve his own version: the rules look at who did what, not at how the role arrived.
+    settings.OIDC_ROLE_MAP = [("assay-reviewers", "owner")]
+    sign_in(Client(), "ravi")
+    ravi = User.objects.get(username="ravi")
+    model = registry_actions.do_register_model(
+        user=ravi,
+        actor=Actor.for_user(ravi),
+        name="ravis-model",
+        team=ravi.teams.get(),
+        purpose="A minimal-risk model.",
+        risk_answers=risk_answers("minimal"),
+        intended_use="Routing documents.",
+    )
+    version = registry_actions.do_register_version(
+        model=model, user=ravi, actor=Actor.for_user(ravi), metrics={"auc": 0.8}, input_schema=[]
+    )
+    registry_actions.do_submit(version=version, user=ravi, actor=Actor.for_user(ravi), reason="ready")
+    settings.OIDC_ROLE_MAP = [("assay-reviewers", "reviewer")]
+    sign_in(Client(), "ravi")
+    ravi = User.objects.get(username="ravi")
+    assert ravi.role == "reviewer"
+    with pytest.raises(RegistryError, match="separation of duties"):
+        registry_actions.do_approve(version=version, user=ravi, actor=Actor.for_user(ravi), reason="mine")
 
 
 def test_a_third_sign_in_without_changes_records_the_sign_in_only(db: Any, sso: Provider) -> None:
