@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from governance.trail.models import Event
 from tests.api import last_seq
@@ -139,8 +139,6 @@ def test_every_portal_page_declares_its_scopes() -> None:
 @pytest.mark.django_db
 def test_the_ladder_covers_every_page(cast: Cast, world: World) -> None:
     """Every route that answers GET is one of the pages above (POST-only routes are tested in test_forms.py)."""
-    from django.urls import resolve
-
     visited = {resolve(url_of(world).split("?")[0]).func for url_of, _, _ in PAGES.values()}
     # Pages of objects made in test_sharing.py (a bundle, a share) are laddered there.
     visited |= {resolve("/exports/1/").func, resolve("/shares/1/").func}
