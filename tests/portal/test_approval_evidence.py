@@ -51,13 +51,13 @@ def withdraw(cast: Cast, world: World) -> Finding:
     return Finding.objects.get(version=world.version, kind="consent_withdrawn")
 
 
-def passing_audit(cast: Cast, world: World, capture: Any) -> Any:
-    """A later four-fifths audit of v1 on data where F is selected 45/100 and M 50/100 (ratio 0.9): it passes."""
+def audit_of_v1(cast: Cast, world: World, capture: Any, rates: dict[str, tuple[int, int]], number: int) -> Any:
+    """A later four-fifths audit of v1 on new data of the same dataset, ``rates``: group -> (rows, selected)."""
     dataset_version = make_file_version(
         cast,
         world.dataset_version.dataset,
-        rows_csv(decision_rows(PASSING_RATES)),
-        name="applications-2.csv",
+        rows_csv(decision_rows(rates)),
+        name=f"applications-{number}.csv",
         subject_id_column="applicant_id",
         label_column="label",
     )
@@ -71,6 +71,12 @@ def passing_audit(cast: Cast, world: World, capture: Any) -> Any:
             column_roles=PREDICTION_ROLES,
         )
     run.refresh_from_db()
+    return run
+
+
+def passing_audit(cast: Cast, world: World, capture: Any) -> Any:
+    """F selected 45/100 and M 50/100 (impact ratio 0.9 >= 0.8): the audit passes."""
+    run = audit_of_v1(cast, world, capture, PASSING_RATES, 2)
     assert (run.status, run.verdict) == ("done", "pass")
     return run
 
@@ -215,6 +221,24 @@ def test_clean_evidence_approves_in_one_click(
     assert "overrides" not in event.payload
     inbox = text(signed_in(cast.officer).get("/approvals/"))
     assert 'class="badge pass"' in inbox.split('data-testid="inbox-verdict">', 1)[1].split("</td>", 1)[0]
+
+
+def test_insufficient_evidence_is_evidence_against_too(
+    cast: Cast, world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    # F has 10 applicants: below the policy's minimum group size, so the ratio is not judged.
+    run = audit_of_v1(cast, world, django_capture_on_commit_callbacks, {"F": (10, 5), "M": (100, 50)}, 3)
+    assert (run.status, run.verdict) == ("done", "insufficient_evidence")
+    found = evidence_for(cast.reviewer.user, world.version)
+    assert found.against == [f"audit #{run.pk} under four-fifths: insufficient evidence"]  # the latest under it
+    assert signed_in(cast.reviewer).post(f"{V1}/approve", {"reason": "ok"}).status_code == 400
+    before = last_seq()
+    approved = signed_in(cast.reviewer).post(f"{V1}/approve", acknowledged(cast.reviewer, world.version, "ok"))
+    assert approved.status_code == 302
+    [event] = events_since(before)
+    assert event.payload["overrides"]["audits"] == [
+        {"run": run.pk, "policy": "four-fifths", "verdict": "insufficient_evidence"}
+    ]
 
 
 # --- separation of duties, roles and teams: unchanged ----------------------------------------------------------------
