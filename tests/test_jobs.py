@@ -12,6 +12,7 @@ from celery import Celery
 from django.conf import settings
 from django.db import connection
 
+import registry.tasks  # noqa: F401 - the worker imports every app's tasks module (ready() does too)
 from governance.celery import app
 from governance.tasks import issue_checkpoint_task
 from governance.trail.models import Checkpoint
@@ -85,7 +86,5 @@ def test_a_real_worker_runs_jobs_through_redis(unprotected_trail: None, tmp_path
 
 
 def test_the_beat_schedule_names_tasks_that_exist() -> None:
-    import registry.tasks  # noqa: F401, PLC0415 - the import under test: the worker imports every app's tasks module
-
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert entry["task"] in app.tasks, entry["task"]

@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+import governance.tasks  # noqa: F401 - what the worker's autodiscovery imports (ready() imports it too)
 from governance.access.actions import ActionError
 from governance.celery import app
 from governance.exports import actions
@@ -303,8 +304,6 @@ def test_a_chain_changed_while_building_is_an_error_not_a_wrong_proof(
 
 
 def test_the_worker_finds_the_export_job() -> None:
-    import governance.tasks  # noqa: F401, PLC0415 - the import under test: what the worker's autodiscovery runs
-
     assert "exports.build_export" in app.tasks
 
 
