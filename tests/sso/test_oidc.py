@@ -380,6 +380,14 @@ def test_a_deactivated_account_cannot_sign_in(db: Any, sso: Provider) -> None:
     assert refusal_code(response) == "inactive"
 
 
+def test_deactivating_an_account_ends_its_open_sessions(db: Any, sso: Provider) -> None:
+    client = Client()
+    sign_in(client, "sofia")
+    assert signed_in_user(client) is not None
+    User.objects.filter(username="sofia").update(is_active=False)
+    assert signed_in_user(client) is None
+
+
 def test_a_discovery_document_for_another_issuer_is_refused(db: Any, settings: Any, provider: Provider) -> None:
     # The same server named differently: its document says 127.0.0.1, Assay was told localhost.
     configure(settings, provider.issuer.replace("127.0.0.1", "localhost"))

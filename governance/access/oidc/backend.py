@@ -137,6 +137,11 @@ class OIDCBackend(OIDCAuthenticationBackend):
     def OIDC_RP_CLIENT_SECRET(self) -> str:
         return str(settings.OIDC_RP_CLIENT_SECRET)
 
+    def get_user(self, user_id: Any) -> Any:
+        """The session's user, while active (the library's own would keep a deactivated person signed in)."""
+        user = super().get_user(user_id)
+        return user if user is not None and self.user_can_authenticate(user) else None
+
     def authenticate(self, request: Any, **kwargs: Any) -> Any:
         if request is None or "nonce" not in kwargs or not settings.OIDC_ISSUER:
             return None  # a password sign-in, or SSO not configured

@@ -16,8 +16,7 @@ from django.contrib import auth
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
-from django.urls import reverse
+from django.shortcuts import render, resolve_url
 from django.views.decorators.http import require_POST
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
@@ -120,7 +119,7 @@ def sign_out(request: HttpRequest) -> HttpResponse:
     """End the session; then, for a provider's sign-in, end it at the provider too when it offers that."""
     id_token = request.session.get("oidc_id_token")
     auth.logout(request)
-    target = reverse(settings.LOGOUT_REDIRECT_URL)
+    target = resolve_url(settings.LOGOUT_REDIRECT_URL)
     if id_token and settings.OIDC_ISSUER:
         try:
             end_session = discovery.endpoint("end_session_endpoint")
