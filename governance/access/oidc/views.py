@@ -8,6 +8,7 @@ when it publishes an ``end_session_endpoint`` (RP-initiated logout).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,11 +24,13 @@ from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthen
 from governance.access.oidc import discovery
 from governance.access.oidc.backend import SignInRefused, oidc_setting
 
+logger = logging.getLogger("governance.sso")
 _STATUS = {"no_role": 403, "inactive": 403, "name_taken": 409}
 
 
 def refused(request: HttpRequest, refusal: SignInRefused) -> HttpResponse:
-    """The page a refused sign-in shows: what happened, and (for no role) whom to ask."""
+    """The page a refused sign-in shows: what happened, and (for no role) whom to ask. Logged for the operators."""
+    logger.warning("single sign-on refused (%s): %s", refusal.code, refusal)
     context = {
         "refusal": refusal,
         "code": refusal.code,
