@@ -21,6 +21,9 @@ def card_url(number: int = 1) -> str:
     return url("credit-scoring", number, "model-card")
 
 
+# --- model cards -----------------------------------------------------------------------------------------------
+
+
 def test_the_model_card_is_read_and_edited_section_by_section(
     cast: Cast, high_risk_model: RegisteredModel, make_version: MakeVersion
 ) -> None:

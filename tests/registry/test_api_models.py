@@ -31,6 +31,9 @@ def registration(**changes: Any) -> dict[str, Any]:
     return {**body, **changes}
 
 
+# --- registering models ----------------------------------------------------------------------------------------
+
+
 def test_an_owner_registers_a_model_classified_by_the_questionnaire(cast: Cast) -> None:
     seq = last_seq()
 
@@ -144,6 +147,9 @@ def two_teams(cast: Cast) -> None:
     assert response.status_code == 201, response.content
 
 
+# --- who sees what ---------------------------------------------------------------------------------------------
+
+
 @pytest.mark.parametrize(
     ("who", "names"),
     [
@@ -204,6 +210,9 @@ def test_a_missing_version_of_a_visible_model_is_404(cast: Cast, minimal_risk_mo
     refused(lambda: cast.owner.client().get(url("document-router", 7)), 404, "not_found")
 
 
+# --- descriptive fields ----------------------------------------------------------------------------------------
+
+
 def test_the_owner_edits_descriptive_fields_and_the_trail_says_which(
     cast: Cast, high_risk_model: RegisteredModel
 ) -> None:
@@ -261,6 +270,9 @@ def test_who_may_not_edit_a_model(
     cast: Cast, high_risk_model: RegisteredModel, who: str, status: int, code: str
 ) -> None:
     refused(lambda: client_of(cast, who).patch(url("credit-scoring"), {"purpose": "x"}, format="json"), status, code)
+
+
+# --- the risk tier ---------------------------------------------------------------------------------------------
 
 
 def test_an_officer_changes_the_tier_with_a_reason_and_it_is_on_the_trail(
@@ -342,6 +354,9 @@ def test_a_tier_change_for_a_model_that_does_not_exist_is_404(cast: Cast) -> Non
     body = {"risk_answers": risk_answers("minimal"), "reason": "because"}
 
     refused(lambda: cast.officer.client().post(url("ghost", "risk"), body, format="json"), 404, "not_found")
+
+
+# --- the error shape everywhere --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,8 @@ from tests.conftest import Cast, sha256_text
 from tests.registry.api_helpers import client_of, post, refused, url
 from tests.registry.conftest import MakeVersion, Walk, acting, new_member
 
+# --- transitions -----------------------------------------------------------------------------------------------
+
 
 def test_a_minimal_risk_version_goes_through_its_whole_life_over_http(
     cast: Cast, minimal_risk_model: RegisteredModel, make_version: MakeVersion

@@ -38,6 +38,9 @@ METADATA = {
 }
 
 
+# --- versions: predictions only --------------------------------------------------------------------------------
+
+
 def test_a_predictions_only_version_is_registered_from_json(
     cast: Cast, high_risk_model: RegisteredModel, applications_dataset: Any
 ) -> None:
@@ -222,6 +225,9 @@ def upload(member: Member, filename: str, data: bytes, metadata: dict[str, Any] 
     if metadata is not None:
         fields["metadata"] = json.dumps(metadata)
     return member.client().post(url("credit-scoring", "versions"), fields, format="multipart")
+
+
+# --- versions: artifacts ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("framework", ["onnx", "skops"])
