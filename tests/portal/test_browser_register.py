@@ -26,7 +26,16 @@ from registry import actions
 from registry.models import ModelVersion, RegisteredModel
 from tests.conftest import Cast
 from tests.portal.conftest import World
-from tests.portal.test_browser import CHROMIUM, browser, live, new_page, shot, sign_in  # noqa: F401 - fixtures
+from tests.portal.test_browser import (  # noqa: F401 - browser, live and new_page are fixtures
+    CHROMIUM,
+    NARROW,
+    browser,
+    live,
+    new_page,
+    no_horizontal_scroll,
+    shot,
+    sign_in,
+)
 from tests.registry.conftest import acting, register_model
 
 pytestmark = [
@@ -209,3 +218,22 @@ def test_a_dropped_file_over_the_limit_is_refused_before_it_is_sent(
     assert page.get_by_label("Code commit").input_value() == "a1b2c3d4"  # nothing lost
     assert ModelVersion.objects.filter(model__name="credit-scoring").count() == 1
     shot(page, "owner-version-too-large")
+
+
+def test_the_new_pages_fit_a_390_px_screen(
+    new_page: Any,  # noqa: F811
+    live: tuple[str, World],  # noqa: F811
+    cast: Cast,
+) -> None:
+    base, _ = live
+    owner = new_page(NARROW)
+    sign_in(owner, base, cast.owner)
+    for path in ("/models/new", "/models/credit-scoring/versions/new", "/tokens/"):
+        owner.goto(f"{base}{path}")
+        assert no_horizontal_scroll(owner), path
+    reviewer = new_page(NARROW)
+    sign_in(reviewer, base, cast.reviewer)
+    for path in ("/approvals/", "/models/credit-scoring/versions/1/"):
+        reviewer.goto(f"{base}{path}")
+        assert no_horizontal_scroll(reviewer), path
+    shot(reviewer, "reviewer-version-evidence-narrow")
