@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from audits.api.serializers import ColumnRolesSerializer
 from audits.gate.decisions import PASS, GateDecision, decide
+from audits.gate.proofs import NotCovered, decision_event, decision_proof
 from governance.access.permissions import caller
 from governance.access.throttling import GateThrottle
 from governance.data.access import access_dataset, datasets_visible_to
@@ -25,6 +26,12 @@ from registry.access import access_model, models_visible_to
 from registry.models import Environment, ModelVersion
 
 CLIENT = Path(__file__).resolve().parents[1] / "gate" / "client.py"
+# The programs a pipeline downloads beside the client to verify a decision against the witnesses (docs/gate.md).
+PROGRAMS = {
+    "client.py": CLIENT,
+    "decision_proof.py": CLIENT.with_name("decision_proof.py"),
+    "verifier.py": Path(__file__).resolve().parents[2] / "governance" / "trail" / "verifier.py",
+}
 
 
 class GateCheckSerializer(StrictSerializer):
@@ -152,6 +159,9 @@ def _body(result: GateDecision) -> dict[str, Any]:
         "findings_url": findings_url,
         "group_facts": result.group_facts,
         "token": result.token or None,
+        # The decision's id (its trail event); its proof against the witnessed trail: docs/gate.md.
+        "decision_id": result.seq,
+        "proof_url": f"/api/v1/gates/decisions/{result.seq}/proof" if result.seq is not None else None,
     }
 
 
@@ -188,16 +198,39 @@ class GateCheck(APIView):
         return Response(_body(result), status=code)
 
 
+class GateDecisionProof(APIView):
+    """The proof of gate decision ``seq`` (its trail event, inclusion proof and a checkpoint with the witnesses'
+    cosignatures, ``assay-gate-proof/1``). 404 for a decision that does not exist or whose model the token cannot
+    see; 409 ``not_checkpointed`` while no checkpoint covers it, with ``Retry-After`` and whether to wait."""
+
+    required_scopes = {"GET": "gates:check"}
+    throttle_classes = [GateThrottle]
+
+    @extend_schema(responses={200: dict, 404: dict, 409: dict})
+    def get(self, request: Request, seq: int) -> Response:
+        event = decision_event(request.user, seq, request)
+        proof = decision_proof(event)
+        if isinstance(proof, NotCovered):
+            return Response(
+                error_body("not_checkpointed", proof.message(), proof.details()),
+                status=status.HTTP_409_CONFLICT,
+                headers={"Retry-After": str(proof.retry_after_seconds)},
+            )
+        return Response(proof)
+
+
 class GateClient(APIView):
-    """A small stdlib-only Python client for pipelines (exit code 0 pass, 1 fail, 2 insufficient evidence, 3
-    pending or error)."""
+    """The gate's programs for pipelines: ``client.py``, a small stdlib-only client (exit code 0 pass, 1 fail, 2
+    insufficient evidence, 3 pending or error), and ``decision_proof.py`` with ``verifier.py``, which verify a
+    decision against the witnesses (they need the ``cryptography`` package)."""
 
     required_scopes = {"GET": "meta:read"}
 
     @extend_schema(responses={200: str})
-    def get(self, request: Request) -> Any:
-        if not CLIENT.exists():
+    def get(self, request: Request, name: str = "client.py") -> Any:
+        path = PROGRAMS.get(name)
+        if path is None or not path.exists():
             raise Http404
-        response = HttpResponse(CLIENT.read_bytes(), content_type="text/x-python; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="client.py"'
+        response = HttpResponse(path.read_bytes(), content_type="text/x-python; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response

@@ -19,4 +19,9 @@ urlpatterns = [
     path("reports/<uuid:pk>/pdf", reports.ReportPdf.as_view(), name="report-pdf"),
     path("gates/check", gate.GateCheck.as_view(), name="gate-check"),
     path("gates/client.py", gate.GateClient.as_view(), name="gate-client"),
+    path(
+        "gates/decision_proof.py", gate.GateClient.as_view(), {"name": "decision_proof.py"}, name="gate-proof-program"
+    ),
+    path("gates/verifier.py", gate.GateClient.as_view(), {"name": "verifier.py"}, name="gate-verifier-program"),
+    path("gates/decisions/<int:seq>/proof", gate.GateDecisionProof.as_view(), name="gate-decision-proof"),
 ]

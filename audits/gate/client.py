@@ -5,25 +5,41 @@
     python gate.py --url https://assay.example.org --model credit-scoring --version 7 --environment production \\
         [--artifact model.onnx | --artifact-sha256 HEX] [--dataset german-credit --dataset-version 3] \\
         [--column-roles @roles.json | --column-roles '{"label": "credit_risk", "protected": ["age_group"]}'] \\
-        [--policy eu-ai-act-high-risk] [--wait 60] [--token-out gate-token.txt]
+        [--policy eu-ai-act-high-risk] [--wait 60] [--token-out gate-token.txt] \\
+        [--witness KEY --min-witnesses 1 --trusted-keys keys.txt [--proof-out gate-proof.json] [--proof-wait 300]]
 
 The API token comes from ASSAY_TOKEN (never from the command line, where other users could read it).
-Exit codes: 0 pass, 1 fail, 2 insufficient evidence, 3 pending (approval or audit) or any error. An error prints
-the server's message; a miss (404: no such model, version or dataset for this token) also prints what the server
-says does exist ("known: ...").
+Exit codes: 0 pass, 1 fail, 2 insufficient evidence, 3 pending (approval or audit) or any error, 4 a pass that
+does not verify against the trail and the witnesses. An error prints the server's message; a miss (404: no such
+model, version or dataset for this token) also prints what the server says does exist ("known: ...").
+
+With ``--witness`` (repeatable), a pass counts only once its proof verifies: the client fetches the decision's proof
+(``/api/v1/gates/decisions/<id>/proof``, waiting up to ``--proof-wait`` seconds for a checkpoint to cover it) and
+checks it as ``decision_proof.py`` does (the token, the decision's event, its inclusion proof, the checkpoint's
+signature by ``--trusted-keys`` and at least ``--min-witnesses`` cosignatures). That needs the ``cryptography``
+package and ``decision_proof.py`` and ``verifier.py`` beside this file (``/api/v1/gates/decision_proof.py`` and
+``/api/v1/gates/verifier.py`` serve them; pin reviewed copies rather than trusting the server you are checking).
+Without ``--witness`` this client needs the standard library only.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
 import os
 import sys
+import tempfile
+import time
 import urllib.error
 import urllib.request
+from pathlib import Path
+from types import ModuleType
 
 EXIT = {"pass": 0, "fail": 1, "insufficient_evidence": 2, "pending": 3, "pending_approval": 3}
+EXIT_ERROR = 3
+EXIT_NOT_VERIFIED = 4
 
 
 def sha256_of(path: str) -> str:
@@ -51,6 +67,18 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--wait", type=float, help="seconds the gate may wait for an audit it starts")
     parser.add_argument("--token-out", help="write the signed decision token here on a pass")
     parser.add_argument("--timeout", type=float, default=120.0)
+    witnessed = parser.add_argument_group("verifying a pass against the witnesses (needs cryptography)")
+    witnessed.add_argument(
+        "--witness", metavar="KEY", action="append", default=[], help="a witness key (or a file of them); repeat"
+    )
+    witnessed.add_argument(
+        "--min-witnesses", metavar="K", type=int, help="cosignatures required (default: 1 with --witness)"
+    )
+    witnessed.add_argument("--trusted-keys", metavar="FILE", help="Assay's verifier keys, obtained independently")
+    witnessed.add_argument("--proof-out", metavar="FILE", help="write the decision's proof here")
+    witnessed.add_argument(
+        "--proof-wait", metavar="SECONDS", type=float, default=300.0, help="wait this long for a checkpoint"
+    )
     return parser.parse_args(argv)
 
 
@@ -96,6 +124,79 @@ def _ask(url: str, token: str, body: dict, timeout: float) -> dict:
         return json.load(error)
 
 
+def _get(url: str, token: str, timeout: float) -> tuple[int, dict, str]:
+    """(status, JSON answer, Retry-After) of a GET to Assay; OSError or ValueError when there is none."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310 - checked
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the scheme is checked
+            return response.status, json.load(response), ""
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error), error.headers.get("Retry-After", "")
+
+
+def _fetch_proof(args: argparse.Namespace, token: str, decision_id: int) -> dict:
+    """The decision's proof, asking again while the server says to wait for a checkpoint (up to --proof-wait)."""
+    url = f"{args.url.rstrip('/')}/api/v1/gates/decisions/{decision_id}/proof"
+    deadline = time.monotonic() + args.proof_wait
+    while True:
+        code, answer, retry_after = _get(url, token, args.timeout)
+        if code == 200:
+            return answer
+        error: dict = answer["error"] if isinstance(answer.get("error"), dict) else {}
+        details: dict = error["details"] if isinstance(error.get("details"), dict) else {}
+        left = deadline - time.monotonic()
+        if code != 409 or not details.get("wait") or left <= 0:
+            raise ValueError(error.get("message") or f"HTTP {code}: {answer}")
+        pause = float(retry_after) if retry_after.isdigit() else 5.0
+        print(f"  waiting for a checkpoint to cover decision {decision_id} ({min(pause, left):.0f} s)")
+        time.sleep(max(0.1, min(pause, left)))
+
+
+def _proof_program() -> ModuleType:
+    """decision_proof.py: from this checkout, or beside this file (where it finds verifier.py in turn). Loaded only
+    for --witness: it needs the cryptography package, and without --witness this client needs the standard library
+    only."""
+    problem: ImportError | None = None
+    for name in ("audits.gate.decision_proof", "decision_proof"):
+        try:
+            return importlib.import_module(name)
+        except ImportError as error:
+            problem = error
+    assert problem is not None
+    raise problem
+
+
+def _verify_pass(args: argparse.Namespace, token: str, answer: dict) -> int:
+    """Fetch the pass's proof and verify it against the trusted keys and the witnesses; the exit code."""
+    try:
+        program = _proof_program()
+    except ImportError as error:
+        print(
+            f"error: --witness needs decision_proof.py and verifier.py beside this client and the cryptography "
+            f"package ({error}); download them from {args.url.rstrip('/')}/api/v1/gates/",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    try:
+        proof = _fetch_proof(args, token, answer["decision_id"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        print(f"error: no proof of decision {answer.get('decision_id')}: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(args.proof_out or Path(folder) / "gate-proof.json")
+        path.write_text(json.dumps(proof, indent=1) + "\n", encoding="utf-8")
+        if args.proof_out:
+            print(f"  decision proof written to {args.proof_out}")
+        arguments = [answer["token"], "--proof", str(path), "--trusted-keys", args.trusted_keys]
+        arguments += ["--expect-model", args.model, "--expect-environment", args.environment]
+        for witness in args.witness:
+            arguments += ["--witness", witness]
+        if args.min_witnesses is not None:
+            arguments += ["--min-witnesses", str(args.min_witnesses)]
+        status = program.main(arguments)
+    return 0 if status == 0 else (EXIT_NOT_VERIFIED if status == 1 else EXIT_ERROR)
+
+
 def _print_error(answer: dict) -> None:
     """The error's message, and on a miss (404) the names the server says exist for this token."""
     error = answer.get("error") if isinstance(answer.get("error"), dict) else None
@@ -111,10 +212,12 @@ def _print_error(answer: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     token = os.environ.get("ASSAY_TOKEN", "")
-    if not token or not args.url:
-        print("error: set ASSAY_TOKEN and --url (or ASSAY_URL)", file=sys.stderr)
-        return 3
+    witnessed = bool(args.witness or args.min_witnesses)
     try:
+        if not token or not args.url:
+            raise ValueError("set ASSAY_TOKEN and --url (or ASSAY_URL)")
+        if witnessed and not args.trusted_keys:
+            raise ValueError("--witness needs --trusted-keys FILE (Assay's verifier keys, obtained independently)")
         body = _body(args)
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -132,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  - {reason}")
     if answer.get("audit"):
         print(f"  audit: {answer['audit']['url']} ({answer['audit']['status']}, {answer['audit']['verdict']})")
+    if answer.get("token") and witnessed:
+        verified = _verify_pass(args, token, answer)
+        if verified != 0:
+            return verified  # the token is not written: nothing downstream may deploy on it
     if answer.get("token") and args.token_out:
         with open(args.token_out, "w", encoding="ascii") as handle:
             handle.write(answer["token"] + "\n")

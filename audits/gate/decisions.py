@@ -62,6 +62,8 @@ class GateDecision:
     # The groups the audit did not judge as such (unknown category, excluded, too small, undefined rate), as
     # audits.checks.facts.group_facts gives them: the report and monitoring show the same facts.
     group_facts: list[dict[str, Any]] = field(default_factory=list)
+    # The decision's gate.decided event in the trail: its seq is the decision's id (audits.gate.proofs proves it).
+    seq: int | None = None
 
 
 def _known_roles(version: Any, policy_version: Any) -> dict[str, Any] | None:
@@ -275,7 +277,7 @@ def _token(result: GateDecision) -> str:
 
 def _record(result: GateDecision, *, actor: Actor) -> GateDecision:
     with transaction.atomic():
-        record_event(
+        event = record_event(
             events.GATE_DECIDED,
             actor=actor,
             obj=result.version,
@@ -294,6 +296,7 @@ def _record(result: GateDecision, *, actor: Actor) -> GateDecision:
                 "token_sha256": _sha256(result.token) if result.token else None,
             },
         )
+    result.seq = event.seq
     return result
 
 

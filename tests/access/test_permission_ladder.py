@@ -62,6 +62,7 @@ from tests.api import (
     last_seq,
     token_row,
 )
+from tests.audits import gate_ladder
 from tests.conftest import Cast, Member
 from tests.exports import ladder as exports_ladder
 from tests.monitoring import arrange as monitoring_arrange
@@ -321,6 +322,7 @@ OBJECTS: dict[str, Target] = {
     "registry-api:version-drift": Target(_version(), visible_to=CREDIT_RISK),
     # (ladder objects: monitoring, issue 10)
     **obligations_ladder.OBJECTS,
+    **gate_ladder.OBJECTS,  # a gate decision's proof (issue 26)
 }
 
 # Members who hold the scope (and see the object) but whom the action itself refuses, per (URL name, method).
