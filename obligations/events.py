@@ -22,3 +22,9 @@ OBLIGATION_NOT_APPLICABLE = register(
     "An officer declared an obligation not applicable to a model version (the reason's hash).",
     fields=("model", "version", "catalogue", "catalogue_version", "obligation", "reason_sha256"),
 )
+TECHNICAL_DOCUMENTATION_GENERATED = register(
+    "technical_documentation.generated",
+    "A version's Annex IV technical documentation was generated and PAdES-signed: the signed PDF's hash, the hash of "
+    "the document before signing, the number of gaps shown, and the signing certificate's hash.",
+    fields=("model", "version", "sha256", "unsigned_sha256", "gaps", "signer_certificate_sha256"),
+)

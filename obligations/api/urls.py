@@ -14,6 +14,8 @@ urlpatterns = [
     path("models/<slug:name>/obligation-scope", views.ModelScope.as_view(), name="model-scope"),
     path(f"{_V}/obligations/", views.VersionObligations.as_view(), name="version-obligations"),
     path(f"{_V}/obligations/oscal", views.VersionOscal.as_view(), name="version-oscal"),
+    path(f"{_V}/annex-iv", views.VersionAnnexIv.as_view(), name="version-annex-iv"),
+    path(f"{_V}/annex-iv.pdf", views.VersionAnnexIvPdf.as_view(), name="version-annex-iv-pdf"),
     path(
         f"{_V}/obligations/<slug:catalogue>/<str:obligation>/decisions",
         views.ObligationDecisionView.as_view(),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,7 +17,9 @@ from governance.access.permissions import caller
 from governance.trail.log import Actor
 from governance.web.api.fields import validated
 from obligations import actions
+from obligations.annex_iv import diff, technical_documentation
 from obligations.api.serializers import CatalogueTextSerializer, DecisionSerializer, ScopeSerializer
+from obligations.documentation import do_generate_annex_iv
 from obligations.models import Catalogue, CatalogueVersion
 from obligations.oscal import assessment_results
 from obligations.status import compliance_status, scope_of
@@ -153,3 +156,38 @@ class ObligationDecisionView(APIView):
             "event_seq": decision.event_seq,
         }
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+class VersionAnnexIv(APIView):
+    """The version's Annex IV technical documentation as JSON, every gap shown; ``?against=N`` adds what changed
+    since version N of the same model."""
+
+    required_scopes = {"GET": "models:read"}
+
+    @extend_schema(parameters=[OpenApiParameter("against", int)], responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, name: str, number: int) -> Response:
+        version = access_version(request.user, name, number, request)
+        document = technical_documentation(version, compliance_status(version))
+        raw = request.query_params.get("against")
+        if raw is not None:
+            if not raw.isdigit() or len(raw) > 9:
+                raise ValidationError({"against": ["A version number."]})
+            other = access_version(request.user, name, int(raw), request)
+            earlier = technical_documentation(other, compliance_status(other))
+            document["changes_since"] = {"version": other.number, "changes": diff(earlier, document)}
+        return Response(document)
+
+
+class VersionAnnexIvPdf(APIView):
+    """The version's Annex IV technical documentation as a PAdES-signed PDF; each one issued is a trail event."""
+
+    required_scopes = {"GET": "models:read"}
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    def get(self, request: Request, name: str, number: int) -> HttpResponse:
+        version = access_version(request.user, name, number, request)
+        signed = do_generate_annex_iv(version=version, actor=Actor.from_request(request))
+        response = HttpResponse(signed.pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{name}-v{number}-annex-iv.pdf"'
+        response["X-Assay-Trail-Event"] = str(signed.event_seq)
+        return response

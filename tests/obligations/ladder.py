@@ -76,6 +76,8 @@ OBJECTS: dict[str, Target] = {
     "obligations-api:model-scope": Target(_model, visible_to=CREDIT_RISK),
     "obligations-api:version-obligations": Target(_version, visible_to=CREDIT_RISK),
     "obligations-api:version-oscal": Target(_version, visible_to=CREDIT_RISK),
+    "obligations-api:version-annex-iv": Target(_version, visible_to=CREDIT_RISK),
+    "obligations-api:version-annex-iv-pdf": Target(_version, visible_to=CREDIT_RISK),
     "obligations-api:obligation-decision": Target(_decision, visible_to=CREDIT_RISK),
 }
 
