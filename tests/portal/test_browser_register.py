@@ -130,7 +130,9 @@ def test_owner_makes_a_token_uses_it_and_revokes_it(
     raw = page.get_by_test_id("new-token").inner_text()
     assert re.fullmatch(r"assay_[A-Za-z0-9_-]+", raw)
     page.get_by_role("button", name="Copy").click()
-    assert page.locator("#copy-said").inner_text() in {"Copied.", "Select the token and copy it."}
+    # The page answers when the clipboard does (a promise): wait for the answer before reading it.
+    said = page.locator("#copy-said").filter(has_text=re.compile(r"^(Copied\.|Select the token and copy it\.)$"))
+    said.wait_for()
     shot(page, "owner-token-made")
     assert api_status(base, "/api/v1/models/", raw) == 200
 
