@@ -251,3 +251,9 @@ def refused(
     assert db_state() == before
     assert [e.action for e in events_since(seq) if e.action not in allowed_events] == []
     return error
+
+
+@pytest.fixture
+def applicants(cast: Cast) -> Dataset:
+    """The credit-risk team's dataset ``applicants``, with no version yet."""
+    return make_dataset(cast, "applicants")
