@@ -2,6 +2,7 @@
 
     python benchmarks/bench_data.py                      # SQLite in a temporary file, a 1,000,000-row dataset
     python benchmarks/bench_data.py --rows 200000
+    python benchmarks/bench_data.py --upload-only          # the registration figures only (issue 20's row)
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python benchmarks/bench_data.py
 
 Claims measured, side by side in one run (the machine is shared and noisy; compare ratios, not seconds):
@@ -55,6 +56,7 @@ def timed(label: str, action):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--upload-only", action="store_true", help="stop after the upload figures")
     args = parser.parse_args()
     admin_url = configure(os.environ.get("DATABASE_URL"))
 
@@ -108,6 +110,9 @@ def main() -> None:
         f"  ratios: profile/hash {t_inspect / t_hash:.1f}x, registration/hash {t_register / t_hash:.1f}x; "
         f"{args.rows / t_register:,.0f} rows/s registered"
     )
+
+    if args.upload_only:
+        return
 
     # One model version downstream of each dataset, through a training link.
     answers = {
