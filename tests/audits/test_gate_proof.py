@@ -6,6 +6,8 @@ checkpoint, and the required witnesses, running as separate processes, cosigned 
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from audits.gate import client, decision_proof
 from governance.trail.checkpoints import issue_checkpoint
 from governance.trail.keys import published_verifier_keys
 from governance.trail.models import Event
@@ -144,6 +147,21 @@ def test_a_pass_is_proved_once_a_checkpoint_covers_it_and_verifies_with_the_witn
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout)["cosigned_by"] == [w1.key]
 
+    # The proof is also verifier.py's inclusion-proof format (docs/gate.md says so).
+    (outside / "checkpoint.note").write_text(proof["checkpoint"], encoding="utf-8")
+    held = ("--checkpoint", "checkpoint.note", "--trusted-keys", "keys.txt")
+    inclusion = subprocess.run(
+        [sys.executable, "verifier.py", "inclusion", "proof.json", *held],
+        cwd=outside,
+        env=wp.ENVIRONMENT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert inclusion.returncode == 0, inclusion.stderr
+    assert f"leaf {body['decision_id']} is included" in inclusion.stdout
+
     # w2 was never asked: requiring it fails, and the failure names it.
     refused = verify(outside, body["token"], proof, "--witness", w2.key, "--min-witnesses", "1")
     assert refused.returncode == 1, refused.stdout
@@ -207,12 +225,12 @@ def test_a_decision_is_proved_only_to_tokens_that_see_its_model(cast: Cast, cosi
     body = ask(cast)
     issue_checkpoint()
     hiring_ci = new_member("hiring-ci", "ci", ["hiring"])
-    for client, url in [
+    for caller, url in [
         (hiring_ci.client(), body["proof_url"]),  # another team's pipeline
         (cast.ci.client(), "/api/v1/gates/decisions/99999/proof"),  # no such event
         (cast.ci.client(), f"/api/v1/gates/decisions/{body['decision_id'] - 1}/proof"),  # not a gate decision
     ]:
-        assert_error(client.get(url), 404, "not_found")
+        assert_error(caller.get(url), 404, "not_found")
     assert Event.objects.filter(action="access.denied").count() == 1  # the reach out of scope is recorded
     assert proof_of(cast, body)["decision"] == body["decision_id"]
 
@@ -267,3 +285,39 @@ def test_the_client_deploys_on_a_pass_only_once_the_required_witness_vouches_for
     assert alone.returncode == 3
     assert "--witness needs decision_proof.py and verifier.py beside this client" in alone.stderr
     assert token.startswith("assay-gate.v1.")
+
+
+def documented_commands() -> list[tuple[str, list[str]]]:
+    """The ``python decision_proof.py`` and ``python gate.py`` commands of the docs' shell blocks, as arguments (an
+    input redirection left out)."""
+    found = []
+    for page in ("gate.md", "witnesses.md"):
+        text = (GATE_DIR.parents[1] / "docs" / page).read_text(encoding="utf-8")
+        for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
+            for line in block.replace("\\\n", " ").splitlines():
+                if not line.startswith(("python decision_proof.py ", "python gate.py ")):
+                    continue
+                words = shlex.split(line, comments=True)
+                if "<" in words:
+                    del words[words.index("<") : words.index("<") + 2]
+                found.append((words[1], words[2:]))
+    return found
+
+
+def test_the_documented_commands_are_ones_the_programs_accept() -> None:
+    commands = documented_commands()
+    assert sorted(program for program, _ in commands) == [
+        "decision_proof.py",
+        "decision_proof.py",
+        "gate.py",
+        "gate.py",
+    ]
+    for program, arguments in commands:
+        if program == "gate.py":
+            parsed = client._arguments(arguments)
+            assert parsed.witness, arguments
+            assert parsed.trusted_keys == "keys.txt", arguments
+        else:
+            parsed = decision_proof._arguments().parse_args(arguments)
+            assert (parsed.token, parsed.proof, parsed.min_witnesses) == ("-", "gate-proof.json", 1), arguments
+            assert parsed.witness, arguments
