@@ -211,6 +211,7 @@ if STORAGE_URL:
         access_key=env_secret("AWS_ACCESS_KEY_ID"),
         secret_key=env_secret("AWS_SECRET_ACCESS_KEY"),
         spool_bytes=env_int("STORAGE_SPOOL_BYTES", 8 * 1024 * 1024, minimum=0),
+        transfer_threads=env_int("STORAGE_TRANSFER_THREADS", 2, minimum=1),
     )
 # Audits and monitoring read tables and models from local files: from a bucket, each node keeps verified copies
 # here (named by sha256, so never stale), the least recently used removed past STORAGE_CACHE_MAX_BYTES.

@@ -12,10 +12,12 @@ a path under ``MEDIA_ROOT``, so it works on both:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -110,11 +112,17 @@ def local_path(name: str, *, sha256: str) -> Path:
 
 
 def _evict(root: Path, *, keep: Path) -> None:
-    """Remove the least recently used copies until the cache holds at most ``STORAGE_CACHE_MAX_BYTES``."""
+    """Remove the least recently used copies until the cache holds at most ``STORAGE_CACHE_MAX_BYTES``, and parts
+    left by a process killed while copying."""
     limit = settings.STORAGE_CACHE_MAX_BYTES
+    stale = time.time() - settings.TEMP_FILE_MAX_AGE_SECONDS
     entries = []
+    for path in root.glob("*/.*"):  # parts of copies whose process was killed mid-way (cleanup_temp's age)
+        with contextlib.suppress(FileNotFoundError):
+            if path.name.startswith(".part-") and path.stat().st_mtime < stale:
+                path.unlink()
     for path in root.glob("*/*"):
-        if path.name.startswith(".part-") or path == keep:
+        if path.name.startswith(".") or path == keep:
             continue
         try:
             stat = path.stat()

@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +237,28 @@ def test_a_large_file_goes_up_in_parts_and_comes_back_whole(bucket: Bucket, tmp_
     # Stored again: the same name, no second object.
     assert store_by_hash(path, folder="datasets", sha256=sha256(data), suffix=".bin") == name
     assert bucket.keys() == [bucket.key(name)]
+
+
+def test_the_node_cache_keeps_recent_copies_within_its_ceiling(bucket: Bucket, settings: Any, tmp_path: Path) -> None:
+    """Copies past STORAGE_CACHE_MAX_BYTES go, least recently used first; a part left by a killed process goes once
+    it is older than TEMP_FILE_MAX_AGE_SECONDS; a copy still in use is found again without a download."""
+    settings.STORAGE_CACHE_MAX_BYTES = 2500
+    stored = {}
+    for n in range(3):
+        data = bytes([n]) * 1000
+        path = tmp_path / f"{n}.bin"
+        path.write_bytes(data)
+        stored[n] = (store_by_hash(path, folder="datasets", sha256=sha256(data), suffix=".bin"), sha256(data))
+    cache = Path(settings.STORAGE_CACHE_DIR)
+    first = local_path(stored[0][0], sha256=stored[0][1])
+    stale = cache / "00" / ".part-killed"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"half a copy")
+    os.utime(stale, (0, 0))  # 1970: older than any age
+    os.utime(first, (1, 1))  # the least recently used
+    second = local_path(stored[1][0], sha256=stored[1][1])
+    assert local_path(stored[1][0], sha256=stored[1][1]) == second  # found again, not copied again
+    third = local_path(stored[2][0], sha256=stored[2][1])  # 3000 bytes > 2500: the oldest goes
+
+    assert sorted(p for p in cache.rglob("*") if p.is_file()) == sorted([second, third])
+    assert third.read_bytes() == bytes([2]) * 1000
