@@ -257,3 +257,19 @@ def refused(
 def applicants(cast: Cast) -> Dataset:
     """The credit-risk team's dataset ``applicants``, with no version yet."""
     return make_dataset(cast, "applicants")
+
+
+@pytest.fixture
+def chain(cast: Cast) -> dict[str, Any]:
+    """Three levels for team credit-risk: applications-raw v1 -> (clean) -> applications-clean v1 -> (features)
+    -> credit-features v1 -> (training, through the registry) -> credit-scoring v1; plus bureau-scores v1 and a
+    second model, unrelated, that nothing links to."""
+    raw = make_external_version(cast, make_dataset(cast, "applications-raw"))
+    clean = make_external_version(cast, make_dataset(cast, "applications-clean"))
+    features = make_external_version(cast, make_dataset(cast, "credit-features"))
+    bureau = make_external_version(cast, make_dataset(cast, "bureau-scores"))
+    make_run(cast, "clean_applications", inputs=[raw], outputs=[clean])
+    make_run(cast, "build_features", inputs=[clean], outputs=[features])
+    model = make_model_version(cast, make_model(cast, "credit-scoring"), trained_on=[features])
+    unrelated = make_model_version(cast, make_model(cast, "document-router"))
+    return {"raw": raw, "clean": clean, "features": features, "bureau": bureau, "model": model, "unrelated": unrelated}
