@@ -16,6 +16,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -23,7 +24,7 @@ import pytest
 
 from governance.data import crypto
 from governance.data.actions import datasets
-from governance.data.ingest import inspect_file
+from governance.data.ingest import inspect_file, profile
 from governance.data.models import DatasetSubject
 from tests.conftest import Cast
 from tests.data.conftest import make_dataset, make_file_version, media_root, pseudonym  # noqa: F401 - a fixture
@@ -127,3 +128,25 @@ def test_float_subject_ids_that_differ_only_in_sign_still_make_a_duplicate_row(t
     ingested = inspect_file(path, fmt="parquet", subject_id_column="id")
     assert ingested.profile["duplicate_rows"] == int(frame.duplicated().sum()) == 1
     assert len(ingested.subject_ids or ()) == 3
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_duplicate_rows_of_wide_dictionary_and_float_columns_equal_pandas(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    rows = 2_000
+    frame = pd.DataFrame(
+        {
+            # Many wide columns: the product of their distinct counts is far beyond int64.
+            **{f"wide{i}": rng.integers(0, 2**40, rows) for i in range(6)},
+            "small": rng.integers(0, 3, rows),
+            "text": rng.choice(np.array(["a", "b", None], dtype=object), rows),
+            "real": rng.choice(np.array([0.0, -0.0, 1.5, np.nan]), rows),
+        }
+    )
+    repeated = rng.integers(0, rows, 300)
+    frame = pd.concat([frame, frame.iloc[repeated]], ignore_index=True)  # 300 repeats of earlier rows
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.set_column(7, "text", table.column("text").dictionary_encode())  # a dictionary column with nulls
+    found = profile._duplicate_rows(profile._nan_to_null(table))
+    assert found == int(frame.duplicated().sum())
+    assert found >= 300
