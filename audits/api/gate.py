@@ -214,7 +214,7 @@ class GateDecisionProof(APIView):
             return Response(
                 error_body("not_checkpointed", proof.message(), proof.details()),
                 status=status.HTTP_409_CONFLICT,
-                headers={"Retry-After": str(proof.retry_after_seconds)},
+                headers={"Retry-After": str(proof.retry_after_seconds)} if proof.retry_after_seconds else None,
             )
         return Response(proof)
 

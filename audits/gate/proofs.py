@@ -23,7 +23,7 @@ from django.utils import timezone
 from audits import events
 from audits.gate.decision_proof import PROOF_FORMAT
 from governance.access.scoping import get_visible_or_404
-from governance.trail.checkpoints import checkpoint_if_due, checkpoint_is_due, latest_checkpoint
+from governance.trail.checkpoints import CheckpointRefused, checkpoint_if_due, checkpoint_is_due, latest_checkpoint
 from governance.trail.log import prove_inclusion, tree_size
 from governance.trail.models import Checkpoint, Event
 from governance.trail.witnesses import cosigned_note
@@ -43,9 +43,15 @@ class NotCovered:
     latest_size: int  # events the latest checkpoint covers (0 when none was issued)
     due_at: dt.datetime | None  # when the time rule makes the next checkpoint due (None: due already)
     events_until_due: int  # or after this many more events
-    retry_after_seconds: int
+    retry_after_seconds: int | None  # None: do not wait, no checkpoint can be issued (``refused`` says why)
+    refused: str = ""
 
     def message(self) -> str:
+        if self.refused:
+            return (
+                f"No checkpoint covers gate decision {self.seq}, and none can be issued: {self.refused}. Waiting will "
+                "not help: the trail's operators must find out what changed ('python manage.py verify_trail')."
+            )
         if self.due_at is None:
             when = "A checkpoint is due now and is being issued"
         else:
@@ -63,7 +69,9 @@ class NotCovered:
         return {
             "decision": self.seq,
             "covered": False,
-            "wait": True,  # checkpoints are issued by rule: one will cover it without anyone acting
+            # Checkpoints are issued by rule, so one will cover it without anyone acting, unless the trail no longer
+            # verifies (then none is signed until someone repairs it).
+            "wait": not self.refused,
             "retry_after_seconds": self.retry_after_seconds,
             "latest_checkpoint_size": self.latest_size,
             "checkpoint_due_at": self.due_at.isoformat(timespec="seconds") if self.due_at else None,
@@ -101,11 +109,16 @@ def decision_proof(event: Event) -> dict[str, Any] | NotCovered:
     """The proof document of ``event`` (format ``assay-gate-proof/1``), or :class:`NotCovered`.
 
     A checkpoint that is due but not issued yet (the scheduler has not run) is queued first, as an append would:
-    without a broker it is issued (and cosigned) here, and the proof comes at once.
+    without a broker it is issued (and cosigned) here, and the proof comes at once; when it is refused because the
+    trail no longer verifies, the answer says not to wait.
     """
     checkpoint = covering_checkpoint(event.seq)
     if checkpoint is None and checkpoint_is_due():
-        checkpoint_if_due()
+        try:
+            checkpoint_if_due()
+        except CheckpointRefused as refusal:
+            latest = latest_checkpoint()
+            return NotCovered(event.seq, latest.tree_size if latest else 0, None, 0, None, refused=str(refusal))
         checkpoint = covering_checkpoint(event.seq)
     if checkpoint is None:
         return _not_covered(event.seq)

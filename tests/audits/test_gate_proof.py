@@ -28,6 +28,7 @@ from tests.api import assert_error
 from tests.conftest import Cast
 from tests.registry.conftest import acting, new_member, register_model
 from tests.trail import witness_processes as wp
+from tests.trail.helpers import append, as_attacker
 from tests.trail.test_witness_assay import start_witnesses, use
 
 GATE = "/api/v1/gates/check"
@@ -219,6 +220,27 @@ def test_a_tampered_inclusion_proof_or_event_fails(world: World, settings: Any) 
     assert refused.returncode == 1
     assert "the proved event is not this token's decision" in refused.stderr
     assert "inclusion proof does not verify" in refused.stderr
+
+
+def test_when_the_trail_no_longer_verifies_the_answer_says_not_to_wait(
+    cast: Cast, cosigning: None, approved: str, settings: Any
+) -> None:
+    issue_checkpoint()
+    body = ask(cast)
+    append(1)  # an event after the checkpoint, which someone with database access then edits
+    edited = Event.objects.order_by("-seq").values_list("seq", flat=True).first()
+    as_attacker(lambda cursor: cursor.execute("UPDATE governance_event SET object_id = 'x' WHERE seq = %s", [edited]))
+    settings.TRAIL_CHECKPOINT_EVERY_EVENTS = 1  # a checkpoint is due: asking for the proof tries to issue it
+
+    response = cast.ci.client().get(body["proof_url"])
+    error = assert_error(response, 409, "not_checkpointed")
+    assert error["details"]["wait"] is False
+    assert error["details"]["retry_after_seconds"] is None
+    assert "Retry-After" not in response
+    assert (
+        f"none can be issued: the trail does not verify since its last checkpoint (first bad event: {edited})"
+        in (error["message"])
+    )
 
 
 def test_a_decision_is_proved_only_to_tokens_that_see_its_model(cast: Cast, cosigning: None, approved: str) -> None:
