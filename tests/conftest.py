@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -93,3 +94,10 @@ def unprotected_trail(transactional_db: Any) -> Iterator[None]:
         for table in ("governance_checkpoint", "governance_signingkey", "governance_merklenode", "governance_event"):
             cursor.execute(f'DELETE FROM "{table}"')
     install_triggers(connection)
+
+
+@pytest.fixture
+def media(settings: Any, tmp_path: Path) -> Path:
+    """Stored files go to a folder of this test's own (the child processes are told where)."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return Path(settings.MEDIA_ROOT)
