@@ -14,6 +14,7 @@ import numpy as np
 from audits.checks.adversarial.blackbox import BOUNDARY, HOP_SKIP_JUMP, AttackResult, Standardized, bounded_evasion
 from audits.checks.adversarial.probes import counterfactual_flips, noise_flip_rate
 from audits.checks.adversarial.structural import Plan, linear_evasion, plan_attack
+from audits.checks.adversarial.trees import tree_evasion
 from audits.checks.base import (
     FAIL,
     INSUFFICIENT,
@@ -189,6 +190,27 @@ class AdversarialCheck(Check):
                 "score": plan.structure.score.output,
                 "decision_threshold": plan.threshold,
             }
+        elif attack == "tree_exact":
+            if plan.ensemble is None or plan.threshold is None or plan.structure is None:
+                raise ValueError("the exact tree attack needs the model's trees and decision threshold")
+            found = tree_evasion(
+                ensemble=plan.ensemble,
+                threshold=plan.threshold,
+                predict=predict,
+                features=features,
+                rows=rows,
+                epsilon=epsilon,
+                budget=budget,
+            )
+            library = f"scipy {importlib.metadata.version('scipy')} (HiGHS mixed-integer programming)"
+            parameters = {
+                "norm": "L-infinity",
+                "epsilon": epsilon,
+                "structure": plan.structure.source,
+                "score": plan.structure.score.output,
+                "decision_threshold": plan.threshold,
+                "trees": len(plan.ensemble.trees),
+            }
         else:
             found = bounded_evasion(
                 attack=attack, predict=predict, features=features, rows=rows, epsilon=epsilon, budget=budget, seed=seed
@@ -315,5 +337,6 @@ def _minimal(found: AttackResult) -> dict[str, Any]:
     reachable = found.minimal[np.isfinite(found.minimal)]
     return {
         "rows_flippable_in_range": len(reachable),
+        "rows_without_minimal_perturbation": int(np.isnan(found.minimal).sum()),
         "median_minimal_perturbation": finite(float(np.median(reachable))) if len(reachable) else None,
     }

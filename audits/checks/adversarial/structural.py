@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from audits.checks.adversarial.blackbox import AttackResult, Standardized
+from audits.checks.adversarial.trees import Ensemble, read_ensemble
 from audits.checks.explainability.structure import Structure, read_structure
 
 BISECTION_STEPS = 60
@@ -42,6 +43,7 @@ class Plan:
     reason: str
     structure: Structure | None = None
     threshold: float | None = None  # the score that separates the decisions, for the exact attacks
+    ensemble: Ensemble | None = None  # the trees, for ``tree_exact``
 
 
 def plan_attack(evaluation: Any, features: np.ndarray, decisions: np.ndarray, requested: str) -> Plan:
@@ -69,7 +71,15 @@ def plan_attack(evaluation: Any, features: np.ndarray, decisions: np.ndarray, re
             "in closed form, so the count is exact"
         )
         return Plan("linear_exact", reason, found, cut)
-    return Plan(requested, f"the model is a tree ensemble ({found.source}), which takes the black-box attack")
+    ensemble = read_ensemble(found, features)
+    if isinstance(ensemble, str):
+        return Plan(requested, f"the model is a tree ensemble ({found.source}) but {ensemble}")
+    reason = (
+        f"the model is a tree ensemble ({found.source}; {found.score.output}) and its decisions are that score "
+        f"above {cut:.6g}: the lowest or highest score within epsilon is found exactly over the trees' leaves (a "
+        "mixed-integer programme), so the count is exact"
+    )
+    return Plan("tree_exact", reason, found, cut, ensemble)
 
 
 def decision_threshold(score: np.ndarray, decisions: np.ndarray, kind: str) -> float | None:
