@@ -63,6 +63,10 @@ GROUP_KINDS = {
     "codes 0..k-1": lambda g: pd.factorize(g, sort=True)[0].astype(np.int64),
     "bool": lambda g: g > 2,
     "strings": lambda g: np.array([f"g{v}" for v in g], dtype=object),
+    "numpy text": lambda g: np.array([f"group {v}" for v in g]),  # dtype <U8, as CSV columns arrive
+    "numpy text, not ASCII, some empty": lambda g: np.array(["", "\u00e9", "e\u0301", "\u4e2d\u6587", "z"])[g % 5],
+    "numpy bytes": lambda g: np.array([f"g{v}".encode() for v in g]),  # dtype S
+    "numpy text, one character": lambda g: np.array(list("abcde"))[g % 5],
     "int8 extremes": lambda g: np.where(g < 0, -128, np.where(g > 4, 127, g)).astype(np.int8),
 }
 LABEL_KINDS = {
@@ -163,3 +167,14 @@ def test_counts_over_several_real_steps_equal_scikit_learn() -> None:
     np.testing.assert_array_equal(groups.codes, pd.factorize(group, sort=True)[0])
     counts = km.confusion_by_group(y_true=y_true, y_pred=y_pred, groups=groups)
     _assert_counts_equal(counts, _reference_counts(groups.codes, groups.n_groups, y_true, y_pred))
+
+
+def test_colliding_text_hashes_fall_back_to_pandas(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With a zero multiplier only a cell's last 8 bytes count: these cells all collide, and must stay apart.
+    monkeypatch.setattr(encoding_module, "_HASH_MULTIPLIER", np.uint64(0))
+    values = np.array(["alpha-same", "beta--same", "alpha-same", "gamma-same", "beta--same"])
+    assert encoding_module._factorize_fixed_width(values) is None
+    groups = km.encode_groups({"g": values})
+    codes, uniques = pd.factorize(values, sort=True)
+    np.testing.assert_array_equal(groups.codes, codes)
+    assert [label[0] for label in groups.labels] == uniques.tolist() == ["alpha-same", "beta--same", "gamma-same"]
