@@ -47,7 +47,7 @@ class CatalogueList(APIView):
 
     required_scopes = {"GET": "audits:read", "POST": "policies:write"}
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="v1_obligation_catalogues_list", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         actions.ensure_builtin_catalogues()
         latest = [c.versions.order_by("-number").first() for c in Catalogue.objects.all()]
@@ -67,7 +67,7 @@ class CatalogueDetail(APIView):
 
     required_scopes = {"GET": "audits:read"}
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="v1_obligation_catalogues_retrieve_one", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, name: str) -> Response:
         actions.ensure_builtin_catalogues()
         versions = CatalogueVersion.objects.select_related("catalogue").filter(catalogue__name=name)
