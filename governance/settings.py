@@ -300,6 +300,17 @@ for _item in env_list("AUDIT_REQUIRED_POLICIES", ["high=eu-ai-act-high-risk", "l
             f"AUDIT_REQUIRED_POLICIES: {_item!r} is not tier=policy with tier one of high, limited, minimal."
         )
     AUDIT_REQUIRED_POLICIES[_tier] = _policy
+# The obligation catalogues in which no applicable obligation may be missing when a version of a tier deploys
+# ("tier=catalogue,...", a tier may repeat; docs/obligations.md). Empty by default: the obligations are shown, not
+# enforced, until an organisation decides to.
+OBLIGATIONS_REQUIRED_FOR_DEPLOY: dict[str, tuple[str, ...]] = {}
+for _item in env_list("OBLIGATIONS_REQUIRED_FOR_DEPLOY"):
+    _tier, _, _catalogue = _item.partition("=")
+    if _tier not in ("high", "limited", "minimal") or not _catalogue:
+        raise ImproperlyConfigured(
+            f"OBLIGATIONS_REQUIRED_FOR_DEPLOY: {_item!r} is not tier=catalogue with tier one of high, limited, minimal."
+        )
+    OBLIGATIONS_REQUIRED_FOR_DEPLOY[_tier] = (*OBLIGATIONS_REQUIRED_FOR_DEPLOY.get(_tier, ()), _catalogue)
 # Without a Celery worker, audits run in process inside the request that starts them: each check's time budget
 # (SHAP, attacks) is capped at this many seconds there. With a worker, the policy's budgets apply.
 AUDIT_INLINE_MAX_BUDGET_SECONDS = env_int("AUDIT_INLINE_MAX_BUDGET_SECONDS", 60, minimum=1)

@@ -273,11 +273,15 @@ def _line(
     return line
 
 
-def compliance_status(version: ModelVersion, *, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Every obligation of the catalogues that apply to ``version``'s model, with its status (JSON-ready)."""
+def compliance_status(
+    version: ModelVersion, *, now: dt.datetime | None = None, catalogues: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    """Every obligation of the catalogues that apply to ``version``'s model (or of ``catalogues``, as the deployment
+    gate asks), with its status (JSON-ready)."""
     now = now or timezone.now()
     ensure_builtin_catalogues()
     roles, names, scope = scope_of(version.model)
+    names = names if catalogues is None else catalogues
     tier = version.model.risk_tier
     annex = cited_annex_iii(version)
     decisions: dict[tuple[str, str], ObligationDecision] = {}
@@ -285,7 +289,7 @@ def compliance_status(version: ModelVersion, *, now: dt.datetime | None = None) 
         ObligationDecision.objects.filter(version=version).select_related("decided_by").order_by("decided_at", "id")
     ):
         decisions[(d.catalogue, d.obligation)] = d  # the latest decision on each obligation is in force
-    catalogues: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []
     for name in names:
         stored = CatalogueVersion.objects.filter(catalogue__name=name).order_by("-number").first()
         if stored is None:
@@ -310,7 +314,7 @@ def compliance_status(version: ModelVersion, *, now: dt.datetime | None = None) 
         counts = {
             s: sum(1 for line in lines if line["status"] == s) for s in ("met", "attested", "not_applicable", "missing")
         }
-        catalogues.append(
+        found.append(
             {
                 "name": name,
                 "title": parsed.title,
@@ -331,5 +335,5 @@ def compliance_status(version: ModelVersion, *, now: dt.datetime | None = None) 
         "roles": list(roles),
         "roles_declared": scope is not None,
         "computed_at": now.isoformat(),
-        "catalogues": catalogues,
+        "catalogues": found,
     }
