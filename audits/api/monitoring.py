@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from audits.monitoring import actions
 from audits.monitoring.batch import BatchError, check_delimiter
+from audits.monitoring.judge import batch_outcome, evidence_gaps
 from audits.monitoring.series import checked_statistics
 from governance.access.permissions import caller
 from governance.access.scoping import get_visible_or_404
@@ -134,12 +135,21 @@ class BatchSerializer(serializers.ModelSerializer):
     data = serializers.SerializerMethodField()  # type: ignore[assignment]  # the batch's dataset version
     labels = serializers.SerializerMethodField()
     received_by: serializers.Field = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    outcome = serializers.SerializerMethodField(
+        help_text="pending, running or error until checked; then alert, insufficient_evidence (a part could not be "
+        "judged: see evidence_gaps), warning or ok"
+    )
+    evidence_gaps = serializers.SerializerMethodField(
+        help_text="What the check could not judge for want of evidence: {part, missing, reason} each"
+    )
 
     class Meta:
         model = MonitoringBatch
         fields = [
             "batch",
             "status",
+            "outcome",
+            "evidence_gaps",
             "rows",
             "deployed",
             "environments",
@@ -155,6 +165,12 @@ class BatchSerializer(serializers.ModelSerializer):
             "received_at",
             "checked_at",
         ]
+
+    def get_outcome(self, batch: MonitoringBatch) -> str:
+        return batch_outcome(batch.status, alerts=batch.alerts, warnings=batch.warnings, results=batch.results)
+
+    def get_evidence_gaps(self, batch: MonitoringBatch) -> list[dict[str, str]]:
+        return evidence_gaps(batch.results or {}) if batch.status == "checked" else []
 
     def get_data(self, batch: MonitoringBatch) -> dict[str, Any]:
         return {"dataset": batch.data.dataset.name, "version": batch.data.number, "sha256": batch.data.sha256}

@@ -21,8 +21,9 @@ LABELS_RECEIVED = register(
 )
 BATCH_CHECKED = register(
     "monitoring.batch_checked",
-    "A batch was compared with the reference under a policy's monitoring thresholds (the results' hash).",
-    fields=(*_REF, "batch", "results_sha256", "profile_sha256", "policy", "alerts", "warnings"),
+    "A batch was compared with the reference under a policy's monitoring thresholds (the results' hash) and its "
+    "outcome: ok, warning, alert or insufficient_evidence.",
+    fields=(*_REF, "batch", "results_sha256", "profile_sha256", "policy", "alerts", "warnings", "outcome"),
 )
 CHECK_FAILED = register(
     "monitoring.check_failed",

@@ -17,6 +17,12 @@
   ``recall_drop_alert``, ``roc_auc_drop_alert`` when the policy sets them) an alert; on fewer labelled rows than
   ``min_batch_rows``, ``insufficient_evidence`` (one wrong decision is not a 100-point fall in accuracy).
 
+A batch's outcome (``batch_outcome``) is ``alert`` when it raised one, else ``insufficient_evidence`` when any part
+of it could not be judged (``evidence_gaps``: too few rows or labelled rows for the policy's ``min_batch_rows``, a
+configured protected column absent from the batch, live fairness the disparate-impact check could not judge, groups
+below the minimum group size or with undefined rates, as ``group_facts`` says them), else ``warning``, else ``ok``:
+a batch is ``ok`` only when every part it was configured for was judged and passed.
+
 Only alerts open findings; warnings are kept in the results, the time series and the ``monitoring.batch_checked``
 event. Each alert names a ``cause`` that does not mention the batch, so a shift that persists keeps one open
 finding (later batches add to it) until a person resolves it.
@@ -25,7 +31,7 @@ finding (later batches add to it) until a person resolves it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,6 +174,12 @@ def judge(results: Mapping[str, Any], *, thresholds: Mapping[str, Any], baseline
     drift(LABEL, "label", results.get("label"))
     _fairness(results.get("fairness"), thresholds, alerts, rows, evidence)
     _performance(results.get("performance"), thresholds, baseline, alerts, rows)
+    gaps = evidence_gaps({**results, "evidence": evidence})
+    evidence["insufficient"] = gaps
+    evidence["status"] = INSUFFICIENT if gaps else "sufficient"
+    missing = [gap["reason"] for gap in gaps if gap["missing"] == "protected column"]
+    if missing:
+        evidence["reason"] = " ".join([evidence["reason"], *missing]).strip()
     return Judgement(alerts=alerts, warnings=warnings, statistics=rows, evidence=evidence)
 
 
@@ -295,3 +307,90 @@ def _performance(
                     details={"baseline": reference, "value": value, "baseline_source": baseline.get("source")},
                 )
             )
+
+
+# --- what a batch could not judge, and its outcome -------------------------------------------------------------------
+
+# The live-fairness outcomes of the disparate-impact check that are a judgement; any other is not (never a pass).
+_JUDGED_FAIRNESS = ("pass", "fail")
+# The group facts (audits.checks.facts) that leave live fairness short of evidence; excluded groups are the
+# policy's own decision (with its justification) and unknown rows count only when the check could not judge.
+_GAP_FACTS = {"insufficient": "group rows", "undefined": "defined rates"}
+
+
+def evidence_gaps(results: Mapping[str, Any], *, protected: Sequence[str] = ()) -> list[dict[str, str]]:
+    """What a checked batch could not judge for want of evidence, each ``{"part", "missing", "reason"}``.
+
+    ``results`` are a batch's stored results (their ``evidence`` as :func:`judge` wrote it, ``fairness`` as the
+    disparate-impact check returned it, ``protected_missing`` as ``batch.compute`` found it). ``protected`` is the
+    configuration's protected columns, for results stored before ``protected_missing`` was: a batch configured
+    with protected columns that has no live fairness is missing them. ``missing`` names what is missing: ``rows``,
+    ``labelled rows``, ``protected column``, ``group rows``, ``defined rates`` or ``known protected values``.
+    Small groups and undefined rates are read from :func:`audits.checks.facts.group_facts`, the audits' rule."""
+    evidence = results.get("evidence") or {}
+    gaps: list[dict[str, str]] = []
+    minimum = evidence.get("min_batch_rows")
+    if evidence.get("drift") == INSUFFICIENT:
+        gaps.append(
+            {
+                "part": "drift",
+                "missing": "rows",
+                "reason": f"Drift: the batch has {evidence.get('rows')} rows, fewer than the policy's "
+                f"min_batch_rows ({minimum}).",
+            }
+        )
+    if evidence.get("performance") == INSUFFICIENT:
+        gaps.append(
+            {
+                "part": "performance",
+                "missing": "labelled rows",
+                "reason": f"Performance: {evidence.get('labelled_rows')} rows have labels, fewer than the policy's "
+                f"min_batch_rows ({minimum}).",
+            }
+        )
+    fairness = results.get("fairness")
+    absent = results.get("protected_missing")
+    if absent is None:
+        absent = [] if fairness else list(protected)
+    gaps.extend(
+        {
+            "part": "fairness",
+            "missing": "protected column",
+            "reason": f"Live fairness: the batch has no column {name!r} (a protected attribute of the monitoring "
+            "configuration), so fairness by it is not judged.",
+        }
+        for name in absent
+    )
+    if fairness:
+        judged = fairness.get("outcome") in _JUDGED_FAIRNESS
+        facts = group_facts(fairness)
+        for fact in facts:
+            missing = _GAP_FACTS.get(fact["kind"])
+            if missing is None and fact["kind"] == "unknown" and not judged:
+                missing = "known protected values"
+            if missing:
+                gaps.append({"part": "fairness", "missing": missing, "reason": f"Live fairness: {fact['reason']}."})
+        if not judged and not any(gap["part"] == "fairness" and gap["missing"] != "protected column" for gap in gaps):
+            gaps.append(
+                {
+                    "part": "fairness",
+                    "missing": "group rows",
+                    "reason": f"Live fairness: {fairness.get('reason') or 'not judged by the check'}",
+                }
+            )
+    return gaps
+
+
+def batch_outcome(
+    status: str, *, alerts: int, warnings: int, results: Mapping[str, Any] | None, protected: Sequence[str] = ()
+) -> str:
+    """A batch's outcome for every surface (batch list, version panel, API, trail): the check's state while it is
+    not checked (``pending``, ``running``, ``error``); once checked ``alert``, else ``insufficient_evidence`` when
+    :func:`evidence_gaps` finds any, else ``warning``, else ``ok``. Never ``ok`` for a part that was not judged."""
+    if status != "checked":
+        return status
+    if alerts:
+        return ALERT
+    if evidence_gaps(results or {}, protected=protected):
+        return INSUFFICIENT
+    return WARNING if warnings else OK

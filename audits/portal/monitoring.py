@@ -13,6 +13,7 @@ from django.urls import path
 from django.utils.safestring import mark_safe
 
 from audits.monitoring import actions as monitoring
+from audits.monitoring.judge import batch_outcome, evidence_gaps
 from audits.monitoring.series import checked_statistics
 from governance.access.actions import ActionError
 from governance.trail.log import Actor
@@ -46,9 +47,13 @@ def monitoring_panel(request: HttpRequest, version: ModelVersion, findings: list
         if finding.kind in MONITORING_FINDINGS:  # their details name the batches that raised them
             for number in (finding.details or {}).get("batches", []):
                 by_batch.setdefault(number, []).append(finding)
+    protected = tuple((config.spec or {}).get("protected") or ()) if config else ()
     result: dict[str, Any] = {
         "config": config,
-        "batches": [{"batch": b, "findings": by_batch.get(b.number, [])} for b in batches],
+        "batches": [
+            {"batch": b, "findings": by_batch.get(b.number, []), **batch_evidence(b, protected=protected)}
+            for b in batches
+        ],
         "can_upload": config is not None and may(request, "models:write"),
     }
     if config is None:
@@ -106,6 +111,19 @@ def monitoring_panel(request: HttpRequest, version: ModelVersion, findings: list
     return result
 
 
+def batch_evidence(batch: MonitoringBatch, *, protected: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A batch's ``outcome`` (``audits.monitoring.judge.batch_outcome``: never ``ok`` for a part it could not judge)
+    and the ``gaps`` that make it ``insufficient_evidence``, each naming what is missing."""
+    results = batch.results or {}
+    checked = batch.status == "checked"
+    return {
+        "outcome": batch_outcome(
+            batch.status, alerts=batch.alerts, warnings=batch.warnings, results=results, protected=protected
+        ),
+        "gaps": evidence_gaps(results, protected=protected) if checked else [],
+    }
+
+
 @portal_view(POST="models:write")
 def version_batch_upload(request: HttpRequest, name: str, number: int) -> HttpResponse:
     """Send a production batch, through the API's own action (``do_upload_batch``): owners of the team and CI."""
@@ -127,10 +145,18 @@ def version_batch_upload(request: HttpRequest, name: str, number: int) -> HttpRe
     except ActionError as exc:
         return version_refused(request, version, exc, batch_form=form)
     batch.refresh_from_db()
+    config = MonitorConfig.objects.filter(version=version).only("spec").first()
+    evidence = batch_evidence(batch, protected=tuple(((config.spec if config else None) or {}).get("protected") or ()))
     outcome = {
         "checked": f"checked: {batch.alerts} alert(s), {batch.warnings} warning(s)",
         "error": "its check failed (an error finding is open)",
     }.get(batch.status, "waiting for its check")
+    if evidence["gaps"] and not batch.alerts:
+        missing = " ".join(gap["reason"] for gap in evidence["gaps"])
+        messages.warning(
+            request, f"Batch {batch.number} received ({batch.rows:,} rows), {outcome}: insufficient evidence. {missing}"
+        )
+        return redirect(version_url(version) + "#monitoring")
     messages.success(request, f"Batch {batch.number} received ({batch.rows:,} rows), {outcome}.")
     return redirect(version_url(version) + "#monitoring")
 

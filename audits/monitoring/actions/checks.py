@@ -31,7 +31,7 @@ from audits.monitoring.actions.common import (
 from audits.monitoring.actions.findings import _alert_json, _email, _finding_for_alert
 from audits.monitoring.batch import BatchError, BatchSpec, FairnessRules, compute
 from audits.monitoring.drift import cut_label
-from audits.monitoring.judge import cause_for, judge
+from audits.monitoring.judge import batch_outcome, cause_for, judge
 from audits.policies import builtin_policies, load_policy
 from governance.leases import Heartbeat
 from governance.trail.leaf import text_commitment
@@ -176,6 +176,12 @@ def _store(batch: MonitoringBatch, config: MonitorConfig, results: dict, judgeme
                 "policy": policy_label,
                 "alerts": len(judgement.alerts),
                 "warnings": len(judgement.warnings),
+                "outcome": batch_outcome(
+                    BatchStatus.CHECKED,
+                    alerts=len(judgement.alerts),
+                    warnings=len(judgement.warnings),
+                    results=results,
+                ),
             },
         )
         for alert in judgement.alerts:
