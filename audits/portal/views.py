@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -20,7 +21,7 @@ from audits.models import AuditRun, Policy, RunStatus, Verdict
 from audits.policies import builtin_policies
 from audits.policies import resolve as resolve_policy
 from audits.portal import charts
-from audits.portal.forms import AuditTargetForm, ColumnRolesForm
+from audits.portal.forms import AuditTargetForm, ColumnRolesForm, ModelInputs
 from audits.reports.access import reports_visible_to
 from audits.reports.service import report_for_run
 from governance.access.actions import ActionError
@@ -31,7 +32,7 @@ from governance.web.api.fields import validated
 from governance.web.portal.access import may, portal_user, portal_view, refusal
 from governance.web.portal.pagination import paginate
 from registry.access import access_version, models_visible_to
-from registry.models import ModelVersion
+from registry.models import Framework, ModelVersion
 
 
 @portal_view(GET="audits:read")
@@ -121,7 +122,7 @@ def run_report(request: HttpRequest, pk: int) -> HttpResponse:
 # --- starting a run ----------------------------------------------------------------------------------------------
 
 
-def _choices(request: HttpRequest) -> dict[str, list[str]]:
+def _choices(request: HttpRequest) -> dict[str, Any]:
     versions = ModelVersion.objects.filter(model__in=models_visible_to(request.user)).select_related("model")
     datasets = (
         DatasetVersion.objects.filter(dataset__in=datasets_visible_to(request.user))
@@ -130,11 +131,35 @@ def _choices(request: HttpRequest) -> dict[str, list[str]]:
     )
     # Reading never writes: the built-in policies are offered by name and stored when a run is started.
     policies = set(Policy.objects.values_list("name", flat=True)) | set(builtin_policies())
+    tiers = settings.AUDIT_REQUIRED_POLICIES
+    ordered = list(versions.order_by("model__name", "-number"))
     return {
-        "versions": [f"{v.model.name}/v{v.number}" for v in versions.order_by("model__name", "-number")],
+        "versions": [f"{v.model.name}/v{v.number}" for v in ordered],
         "datasets": [f"{d.dataset.name}/v{d.number}" for d in datasets.order_by("dataset__name", "-number")],
         "policies": sorted(policies),
+        "required": {
+            f"{v.model.name}/v{v.number}": tiers[v.model.risk_tier] for v in ordered if v.model.risk_tier in tiers
+        },
+        "tiers": dict(tiers),
     }
+
+
+def _model_inputs(version: ModelVersion) -> ModelInputs | None:
+    """What the version's artifact says of its inputs; None for a version without an artifact."""
+    if not version.artifact or version.framework == Framework.PREDICTIONS:
+        return None
+    return ModelInputs.of(version.input_schema, version.framework)
+
+
+def _policy_note(version: ModelVersion, policy: str) -> str:
+    """Said when the chosen policy is not the one the model's tier requires (the audit will not count for it)."""
+    required = settings.AUDIT_REQUIRED_POLICIES.get(version.model.risk_tier)
+    if not required or required == policy:
+        return ""
+    return (
+        f"{version.model.name} is {version.model.get_risk_tier_display().lower()}: approvals and the deployment "
+        f"gate count only audits under {required}. An audit under {policy} is kept, but does not count for them."
+    )
 
 
 @portal_view(GET="audits:run", POST="audits:run")
@@ -154,11 +179,14 @@ def run_new(request: HttpRequest) -> HttpResponse:
     version = access_version(request.user, model, number, request)
     dataset_version = access_dataset_version(request.user, dataset, dataset_number, request)
     columns = [column["name"] for column in dataset_version.schema]
-    context["columns"] = columns
+    policy = target.cleaned_data["policy"]
+    context |= {"columns": columns, "policy": policy, "policy_note": _policy_note(version, policy)}
+    inputs = _model_inputs(version)
     if request.method != "POST":
-        context["roles"] = ColumnRolesForm(columns=columns, initial=_suggested_roles(dataset_version, columns))
+        initial = _suggested_roles(dataset_version, columns)
+        context["roles"] = ColumnRolesForm(columns=columns, inputs=inputs, initial=initial)
         return render(request, "audits/run_new.html", context)
-    roles = ColumnRolesForm(request.POST, columns=columns)
+    roles = ColumnRolesForm(request.POST, columns=columns, inputs=inputs)
     context["roles"] = roles
     if not roles.is_valid():
         return render(request, "audits/run_new.html", context, status=400)
@@ -168,8 +196,8 @@ def run_new(request: HttpRequest) -> HttpResponse:
         for field, problems in _problems(exc.detail).items():
             roles.add_error(field if field in roles.fields else None, problems)
         return render(request, "audits/run_new.html", context, status=400)
-    actions.ensure_builtin_policies(only=target.cleaned_data["policy"])
-    policy_version = resolve_policy(target.cleaned_data["policy"])
+    actions.ensure_builtin_policies(only=policy)
+    policy_version = resolve_policy(policy)
     try:
         run, created = actions.do_start_audit(
             user=portal_user(request),
@@ -183,10 +211,10 @@ def run_new(request: HttpRequest) -> HttpResponse:
     except ActionError as exc:
         context["error"], status = refusal(request, exc)
         return render(request, "audits/run_new.html", context, status=status)
-    if created:
-        messages.success(request, f"Audit #{run.pk} started.")
-    else:
-        messages.success(request, f"This exact audit already exists: #{run.pk} (tick 'run again' to repeat it).")
+    # No "started" message: the run's page says its state itself (queued, running with progress, its verdict, or
+    # "The audit could not run: ..."), so a success note can never sit above a failure.
+    if not created:
+        messages.info(request, f"This exact audit already exists: #{run.pk} (tick 'run again' to repeat it).")
     return redirect("audits-portal:run-detail", pk=run.pk)
 
 
