@@ -292,10 +292,17 @@ def _point(
 
 
 def _solve(
-    programme: _Programme, objective: np.ndarray, extra: list[tuple[dict[int, float], float, float]], radius: bool
-) -> np.ndarray | None:
-    """The programme's optimum (None when it has no solution): ``objective`` over its variables (splits, leaves,
-    and a last unbounded radius when ``radius``), with ``extra`` constraints (row, lower, upper) besides its own."""
+    programme: _Programme,
+    objective: np.ndarray,
+    extra: list[tuple[dict[int, float], float, float]],
+    *,
+    radius: bool,
+    seconds: float,
+) -> tuple[np.ndarray | None, bool]:
+    """The programme's optimum: ``objective`` over its variables (splits, leaves, and a last unbounded radius when
+    ``radius``), with ``extra`` constraints (row, lower, upper) besides its own, found within ``seconds``. Returns
+    the solution (None when there is none) and whether the solver finished: a solution it did not prove optimal in
+    time is no answer, and neither is the lack of one."""
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import csr_array
 
@@ -313,8 +320,10 @@ def _solve(
         at = [(i, column, value) for i, row in enumerate(rows) for column, value in row.items()]
         matrix = csr_array(([v for _, _, v in at], ([i for i, _, _ in at], [c for _, c, _ in at])), (len(rows), width))
         constraints.append(LinearConstraint(matrix, np.array(lower), np.array(upper)))
-    found = milp(objective, constraints=constraints, integrality=integrality, bounds=Bounds(0, top))
-    return None if found.x is None else np.asarray(found.x)
+    options = {"time_limit": max(seconds, 0.01)}
+    found = milp(objective, constraints=constraints, integrality=integrality, bounds=Bounds(0, top), options=options)
+    finished = found.status in (0, 2)  # 0: optimal; 2: proved infeasible
+    return (np.asarray(found.x) if found.status == 0 else None), finished
 
 
 def _leaf_values(ensemble: Ensemble, programme: _Programme) -> np.ndarray:
@@ -322,17 +331,19 @@ def _leaf_values(ensemble: Ensemble, programme: _Programme) -> np.ndarray:
 
 
 def extreme_point(
-    ensemble: Ensemble, x: np.ndarray, low: np.ndarray, high: np.ndarray, *, lowest: bool
+    ensemble: Ensemble, x: np.ndarray, low: np.ndarray, high: np.ndarray, *, lowest: bool, seconds: float = np.inf
 ) -> tuple[np.ndarray, float]:
     """The point of the box ``[low, high]`` (raw units; ``x`` inside it) with the lowest (or highest) score, and
-    that score."""
+    that score; OutOfTime when the solver cannot prove it within ``seconds``."""
     programme = _programme(ensemble, low, high)
     if not programme.leaves:
         return np.array(x, dtype=np.float64, copy=True), programme.fixed
     values = _leaf_values(ensemble, programme)
     objective = np.concatenate([np.zeros(len(programme.splits)), values if lowest else -values])
-    solved = _solve(programme, objective, [], radius=False)
-    if solved is None:  # the box holds x, so the programme has a solution; no answer is the solver's failure
+    solved, finished = _solve(programme, objective, [], radius=False, seconds=seconds)
+    if not finished:
+        raise OutOfTime
+    if solved is None:  # the box holds x, so the programme has a solution
         raise RuntimeError("the tree attack's programme found no solution")
     point = _point(programme, solved[: len(programme.splits)], x, low, high, nearest=False)
     return point, programme.fixed + float(values @ solved[len(programme.splits) :])
@@ -347,9 +358,11 @@ def minimal_change(
     *,
     target: float,
     down: bool,
+    seconds: float = np.inf,
 ) -> tuple[float, np.ndarray | None]:
     """The smallest L-infinity change (in units of ``scale``) within ``[low, high]`` that takes the score past
-    ``target`` (below it when ``down``), as an infimum, and a point just past it; (inf, None) when none does."""
+    ``target`` (below it when ``down``), as an infimum, and a point just past it; (inf, None) when none does, and
+    (NaN, None) when the solver cannot prove it within ``seconds``."""
     programme = _programme(ensemble, low, high)
     if not programme.leaves:
         return np.inf, None
@@ -368,7 +381,9 @@ def minimal_change(
     extra.append((row, -np.inf, rest - MARGIN) if down else (row, rest + MARGIN, np.inf))
     objective = np.zeros(width)
     objective[-1] = 1.0
-    solved = _solve(programme, objective, extra, radius=True)
+    solved, finished = _solve(programme, objective, extra, radius=True, seconds=seconds)
+    if not finished:
+        return np.nan, None
     if solved is None:
         return np.inf, None
     return float(solved[-1]), _point(programme, solved[:count], x, low, high, nearest=True)
@@ -407,7 +422,8 @@ def tree_evasion(
                 raise OutOfTime
             low = np.where(space.varying, np.maximum(data_low, x - radius), x)
             high = np.where(space.varying, np.minimum(data_high, x + radius), x)
-            point, _ = extreme_point(ensemble, x, low, high, lowest=bool(own[i]))
+            left = budget.seconds - budget.elapsed()
+            point, _ = extreme_point(ensemble, x, low, high, lowest=bool(own[i]), seconds=left)
             points.append(point)
     except OutOfTime:
         stopped = True
@@ -424,7 +440,10 @@ def tree_evasion(
         x = like[i]
         low = np.where(space.varying, data_low, x)
         high = np.where(space.varying, data_high, x)
-        minimal[i], example = minimal_change(ensemble, x, scale, low, high, target=threshold, down=bool(own[i]))
+        left = min(until - time.monotonic(), budget.seconds - budget.elapsed())
+        minimal[i], example = minimal_change(
+            ensemble, x, scale, low, high, target=threshold, down=bool(own[i]), seconds=left
+        )
         if example is not None:
             examples[i] = example
     flipped = np.asarray(predict(examples), dtype=bool) != own[:done] if done else np.zeros(0, dtype=bool)
