@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import pytest
+from skl2onnx import to_onnx
+from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from governance.access.actions import do_create_user, do_issue_token
 from governance.access.models import Team
@@ -231,3 +237,38 @@ def blocking_check() -> Iterator[Callable[[ModelVersion], str | None]]:
         yield no_passing_audit
     finally:
         hooks.DEPLOYMENT_CHECKS.remove(no_passing_audit)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures of the artifact tests (test_artifacts*.py): tiny models trained once per module
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cancer() -> tuple[np.ndarray, np.ndarray]:
+    X, y = load_breast_cancer(return_X_y=True)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def iris() -> tuple[np.ndarray, np.ndarray]:
+    X, y = load_iris(return_X_y=True)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def scaled_logreg(cancer: tuple[np.ndarray, np.ndarray]) -> Pipeline:
+    X, y = cancer
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def iris_logreg(iris: tuple[np.ndarray, np.ndarray]) -> LogisticRegression:
+    X, y = iris
+    return LogisticRegression(max_iter=1000).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def onnx_bytes(iris_logreg: LogisticRegression, iris: tuple[np.ndarray, np.ndarray]) -> bytes:
+    X, _ = iris
+    return to_onnx(iris_logreg, X[:1].astype(np.float32), options={"zipmap": False}).SerializeToString()
