@@ -13,18 +13,23 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.cache import cache
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from governance.access.models import User
+from governance.portal.trail_names import person_name, readable
 from governance.trail import verifier
 from governance.trail.checkpoints import CheckpointRefused, issue_checkpoint, latest_checkpoint
+from governance.trail.events import all_types
 from governance.trail.leaf import SignedEvent
 from governance.trail.log import TrailError, prove_inclusion, root_at
 from governance.trail.models import Checkpoint, Event
 from governance.trail.verify import verify_trail
-from governance.web.portal.access import may, portal_view
+from governance.web.portal.access import may, portal_view, set_choices
 from governance.web.portal.pagination import paginate
+from registry.models import RegisteredModel
 
 VERIFICATION_CACHE_KEY = "portal:last-trail-verification"
 
@@ -35,11 +40,25 @@ def last_verification() -> dict[str, Any] | None:
 
 
 class EventFilter(forms.Form):
-    action = forms.CharField(label="Action", required=False, max_length=64)
+    action = forms.ChoiceField(label="Event type", required=False)
+    model = forms.SlugField(label="Model", required=False, max_length=64)
     object_type = forms.CharField(label="Object type", required=False, max_length=64)
-    actor = forms.IntegerField(label="Actor (user id)", required=False, min_value=0, max_value=2**53)
+    actor = forms.ChoiceField(label="Person", required=False)
     since = forms.DateField(label="Since (UTC date)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label="Until (UTC date)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        people = User.objects.order_by("first_name", "last_name", "username").only(
+            "first_name", "last_name", "username"
+        )
+        set_choices(self, "actor", [("", "anyone"), *((u.username, person_name(u)) for u in people)])
+        set_choices(self, "action", [("", "any"), *((t.name, t.name) for t in all_types())])
+
+    def clean_actor(self) -> User | None:
+        """The person chosen by username (their name is what the list shows); None for anyone."""
+        username = self.cleaned_data.get("actor")
+        return User.objects.filter(username=username).first() if username else None
 
 
 def _day(value: dt.date) -> dt.datetime:
@@ -48,7 +67,8 @@ def _day(value: dt.date) -> dt.datetime:
 
 @portal_view(GET="trail:read")
 def events(request: HttpRequest) -> HttpResponse:
-    """Trail events, newest first, filtered by action, object type, actor and dates."""
+    """Trail events, newest first, filtered by event type, model, object type, person and dates; actors, tokens and
+    objects shown by name, with links (resolved now, for display: the leaves keep their ids)."""
     form = EventFilter(request.GET or None)
     found = Event.objects.order_by("-seq")
     status = 200
@@ -60,8 +80,10 @@ def events(request: HttpRequest) -> HttpResponse:
         for field in ("action", "object_type"):
             if data[field]:
                 found = found.filter(**{field: data[field]})
+        if data["model"]:
+            found = found.filter(_about_model(data["model"]))
         if data["actor"] is not None:
-            found = found.filter(actor_user_id=data["actor"])
+            found = found.filter(actor_user_id=data["actor"].pk)
         if data["since"]:
             found = found.filter(recorded_at__gte=_day(data["since"]))
         if data["until"]:
@@ -69,7 +91,18 @@ def events(request: HttpRequest) -> HttpResponse:
     page = paginate(request, found.only("seq", "leaf", "leaf_hash"))
     # What each row shows is read from its leaf bytes (what the log commits to), never from editable columns.
     signed = [SignedEvent(bytes(e.leaf), bytes(e.leaf_hash), seq=e.seq) for e in page]
-    return render(request, "trail/events.html", {"form": form, "page": page, "signed": signed}, status=status)
+    context = {"form": form, "page": page, "rows": readable(signed)}
+    return render(request, "trail/events.html", context, status=status)
+
+
+def _about_model(name: str) -> Q:
+    """Events about a model: the model itself, or any event whose payload names it (versions, audits, findings,
+    batches, deployments say ``model``)."""
+    model = RegisteredModel.objects.filter(name=name).only("pk").first()
+    about = Q(payload__model=name)
+    if model is not None:
+        about |= Q(object_type="registry.registeredmodel", object_id=str(model.pk))
+    return about
 
 
 @portal_view(GET="trail:read")
@@ -91,11 +124,13 @@ def event_detail(request: HttpRequest, seq: int) -> HttpResponse:
         except verifier.VerificationError:
             holds = False
         proof = {"path": [node.hex() for node in path], "root": root.hex(), "holds": holds, "checkpoint": checkpoint}
+    signed = SignedEvent(bytes(event.leaf), bytes(event.leaf_hash), seq=event.seq)
     return render(
         request,
         "trail/event_detail.html",
         {
-            "event": SignedEvent(bytes(event.leaf), bytes(event.leaf_hash), seq=event.seq),
+            "event": signed,
+            "names": readable([signed])[0],
             "leaf": bytes(event.leaf).decode("utf-8", errors="replace"),
             "leaf_hash": bytes(event.leaf_hash).hex(),
             "proof": proof,
