@@ -20,6 +20,9 @@ refuses a member who holds the scope and sees the object (a rule of the action, 
 
 Refused requests share one object (they must not change it, and each rung checks that they did not); every
 write that is served gets a fresh one, so that it finds the object in the state it needs.
+
+What lies around the ladder (lists, deny by default, routes outside /api/v1/) is tested in
+test_permission_defaults.py.
 """
 
 from __future__ import annotations
@@ -34,9 +37,7 @@ from typing import Any
 import pytest
 from django.urls import resolve, reverse
 from django.utils import timezone
-from rest_framework.response import Response
 from rest_framework.test import APIClient
-from rest_framework.views import APIView
 
 from audits import actions as audits
 from audits.actions import ensure_builtin_policies
@@ -71,10 +72,17 @@ from tests.registry.conftest import new_member
 from tests.reports import ladder as reports_ladder
 
 ENDPOINTS = drf_endpoints()
+
+
 REFUSED = {401, 403, 404, 405}
 
+
 ORGANISATION_WIDE = frozenset({"admin", "officer", "ci"})  # the cast's ci is in no team: the central pipeline
+
+
 CREDIT_RISK = ORGANISATION_WIDE | {"owner", "reviewer", "read_only"}  # the owner's team (outsider is in hiring)
+
+
 EVERYONE = frozenset(Cast.__dataclass_fields__)
 
 
@@ -104,6 +112,8 @@ MINIMAL_RISK = {
     "human_reviews_each_decision": False,
     "interacts_with_people_or_generates_content": False,
 }
+
+
 _model_numbers = itertools.count(1)
 
 
@@ -325,6 +335,7 @@ OBJECTS: dict[str, Target] = {
     **gate_ladder.OBJECTS,  # a gate decision's proof (issue 26)
 }
 
+
 # Members who hold the scope (and see the object) but whom the action itself refuses, per (URL name, method).
 REFUSED_BY_ACTION: dict[tuple[str, str], frozenset[str]] = {
     # The body registers the model for credit-risk, and the outsider is not in that team (422: no such team of theirs).
@@ -333,6 +344,7 @@ REFUSED_BY_ACTION: dict[tuple[str, str], frozenset[str]] = {
     # (ladder refused: exports, issue 8)
     # (ladder refused: monitoring, issue 10)
 }
+
 
 # Bodies that make an allowed write succeed (without one, a write is sent an empty JSON object).
 BODIES: dict[str, Callable[[], dict[str, Any]]] = {
@@ -365,6 +377,7 @@ BODIES: dict[str, Callable[[], dict[str, Any]]] = {
     # (ladder bodies: monitoring, issue 10)
     **obligations_ladder.BODIES,
 }
+
 
 # Query strings that make a served request a useful one (without them these answer 422, which is also fine).
 QUERIES: dict[str, dict[str, str]] = {
@@ -545,96 +558,3 @@ def test_head_and_options_need_the_get_scope(cast: Cast, method: str) -> None:
     [denial] = events_since(seq, "access.denied")
     assert denial.payload["scope"] == "teams:read"
     assert cast.owner.client().generic(method, url).status_code == 200
-
-
-# --- lists filter through the same chokepoint as objects ------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("name", "teams"),
-    [
-        ("owner", ["credit-risk"]),
-        ("reviewer", ["credit-risk"]),
-        ("outsider", ["hiring"]),
-        ("read_only", ["credit-risk"]),
-        ("officer", ["credit-risk", "hiring"]),
-        ("admin", ["credit-risk", "hiring"]),
-    ],
-)
-def test_the_team_list_shows_only_the_teams_a_caller_can_see(cast: Cast, name: str, teams: list[str]) -> None:
-    body = cast.members()[name].client().get(reverse("api:team-list")).json()
-    assert [team["slug"] for team in body["results"]] == teams
-    assert body["count"] == len(teams)
-
-
-# --- deny by default: a method the view implements but does not map ---------------------------------------------
-
-
-class UnmappedView(APIView):
-    """Maps GET; implements POST too, but forgot to map it."""
-
-    required_scopes = {"GET": "meta:read"}
-
-    def get(self, request: Any) -> Response:
-        return Response({"ok": True})
-
-    def post(self, request: Any) -> Response:  # pragma: no cover - must never run
-        raise AssertionError("an unmapped method was served")
-
-
-class NoScopesView(APIView):
-    """Declares no scopes at all."""
-
-    def get(self, request: Any) -> Response:  # pragma: no cover - must never run
-        raise AssertionError("a view without required_scopes was served")
-
-
-@pytest.mark.urls("tests.access.urls_unmapped")
-def test_a_method_the_view_implements_but_does_not_map_is_refused_for_everyone(cast: Cast) -> None:
-    for name, member in cast.members().items():
-        client = member.client()
-        assert client.get("/api/v1/unmapped").json() == {"ok": True}, name
-        before, seq = db_state(), last_seq()
-        error = assert_error(client.post("/api/v1/unmapped", {}, format="json"), 403, "permission_denied")
-        assert "not mapped to a scope" in error["message"], name
-        assert db_state() == before
-        [denial] = events_since(seq, "access.denied")
-        assert denial.payload == {
-            "method": "POST",
-            "path": "api/v1/unmapped",
-            "reason": "unmapped_method",
-            "scope": "",
-        }
-
-
-@pytest.mark.urls("tests.access.urls_unmapped")
-def test_a_view_without_required_scopes_is_refused_for_everyone(cast: Cast, anonymous: APIClient) -> None:
-    assert_error(anonymous.get("/api/v1/no-scopes"), 401, "not_authenticated")
-    for name, member in cast.members().items():
-        seq = last_seq()
-        assert_error(member.client().get("/api/v1/no-scopes"), 403, "permission_denied")
-        assert len(events_since(seq, "access.denied")) == 1, name
-
-
-# --- outside /api/v1/ ------------------------------------------------------------------------------------------
-
-
-def test_the_openapi_schema_needs_authentication(cast: Cast, anonymous: APIClient) -> None:
-    assert_error(anonymous.get("/api/schema/?format=json"), 401, "not_authenticated")
-    response = cast.regulator.client().get("/api/schema/?format=json")
-    assert response.status_code == 200
-    assert response.json()["info"]["title"] == "Assay API"
-
-
-def test_the_api_docs_need_authentication(cast: Cast, anonymous: APIClient) -> None:
-    refused = anonymous.get("/api/docs/")
-    assert refused.status_code == 401
-    assert b"swagger" not in refused.content.lower()
-    served = cast.regulator.client().get("/api/docs/")
-    assert served.status_code == 200
-    assert b"swagger-ui" in served.content
-
-
-def test_health_and_published_keys_are_public(db: Any, anonymous: APIClient) -> None:
-    assert anonymous.get("/healthz").status_code == 200
-    assert anonymous.get("/.well-known/assay-keys").status_code == 200

@@ -4,7 +4,7 @@ from django.urls import path
 
 from governance.urls import handler400, handler403, handler404, handler500  # noqa: F401
 from governance.urls import urlpatterns as real_urlpatterns
-from tests.access.test_permission_ladder import NoScopesView, UnmappedView
+from tests.access.test_permission_defaults import NoScopesView, UnmappedView
 
 urlpatterns = [
     path("api/v1/unmapped", UnmappedView.as_view()),
