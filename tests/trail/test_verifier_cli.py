@@ -18,12 +18,7 @@ import pytest
 
 from governance.trail import verifier
 from governance.trail.note import verifier_key_text
-from governance.trail.verifier import (
-    consistency_proof,
-    inclusion_proof,
-    leaf_hash,
-    root_from_leaf_hashes,
-)
+from governance.trail.verifier import consistency_proof, inclusion_proof, leaf_hash, root_from_leaf_hashes
 from tests.trail.verifier_exports import (
     KEY_NAME,
     LOG_KEY,

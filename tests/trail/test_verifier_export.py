@@ -13,9 +13,7 @@ import pytest
 
 from governance.trail import verifier
 from governance.trail.note import verifier_key_text
-from governance.trail.verifier import (
-    verify_export,
-)
+from governance.trail.verifier import verify_export
 from tests.trail.verifier_exports import (
     KEY_NAME,
     LOG_KEY,

@@ -25,10 +25,7 @@ from governance.trail.verifier import (
     verify_consistency,
     verify_inclusion,
 )
-from tests.trail.verifier_exports import (
-    REPO,
-    VERIFIER_SOURCE,
-)
+from tests.trail.verifier_exports import REPO, VERIFIER_SOURCE
 
 VECTORS = REPO / "tests" / "data" / "merkle-vectors"
 

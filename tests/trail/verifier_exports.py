@@ -12,11 +12,7 @@ import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from governance.trail.note import sign_checkpoint, verifier_key_text
-from governance.trail.verifier import (
-    leaf_hash,
-    parse_checkpoint,
-    root_from_leaf_hashes,
-)
+from governance.trail.verifier import leaf_hash, parse_checkpoint, root_from_leaf_hashes
 
 REPO = Path(__file__).resolve().parents[2]
 VERIFIER_SOURCE = REPO / "governance" / "trail" / "verifier.py"
