@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.safestring import mark_safe
 
@@ -20,7 +20,7 @@ from governance.trail.log import Actor
 from governance.web.portal.access import may, portal_user, portal_view
 from governance.web.portal.svg import series_chart
 from registry.access import access_version
-from registry.models import Finding, ModelVersion, MonitorConfig, MonitoringBatch
+from registry.models import DriftStatistic, Finding, ModelVersion, MonitorConfig, MonitoringBatch
 from registry.portal import forms
 from registry.portal.views import version_invalid, version_refused, version_url
 
@@ -161,7 +161,38 @@ def version_batch_upload(request: HttpRequest, name: str, number: int) -> HttpRe
     return redirect(version_url(version) + "#monitoring")
 
 
+@portal_view(GET="models:read")
+def batch_detail(request: HttpRequest, name: str, number: int, batch: int) -> HttpResponse:
+    """One production batch: its outcome and what it could not judge (named), its alerts and warnings, and every
+    statistic with its level, as the check stored them."""
+    version = access_version(request.user, name, number, request)
+    found = MonitoringBatch.objects.filter(version=version, number=batch).select_related("data__dataset").first()
+    if found is None:
+        raise Http404
+    config = MonitorConfig.objects.filter(version=version).only("spec").first()
+    protected = tuple(((config.spec if config else None) or {}).get("protected") or ())
+    results = found.results or {}
+    statistics = DriftStatistic.objects.filter(batch=found).exclude(level="info").order_by("kind", "subject", "id")
+    return render(
+        request,
+        "audits/batch_detail.html",
+        {
+            "version": version,
+            "model": version.model,
+            "batch": found,
+            **batch_evidence(found, protected=protected),
+            "alerts": results.get("alerts") or [],
+            "warnings": results.get("warnings") or [],
+            "statistics": statistics,
+            "evidence": results.get("evidence") or {},
+        },
+    )
+
+
 _V = "models/<slug:name>/versions/<int:number>"
 
 # Served under the registry portal's namespace (registry-portal:version-batch-upload), at the same path as before.
-PORTAL_ROUTES = [path(f"{_V}/batches", version_batch_upload, name="version-batch-upload")]
+PORTAL_ROUTES = [
+    path(f"{_V}/batches", version_batch_upload, name="version-batch-upload"),
+    path(f"{_V}/batches/<int:batch>/", batch_detail, name="version-batch"),
+]

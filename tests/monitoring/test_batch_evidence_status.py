@@ -108,6 +108,13 @@ def test_fifty_rows_without_the_protected_column_is_insufficient_on_every_surfac
     assert ">insufficient evidence</span>" in cell
     assert "no column &#x27;sex&#x27;" in cell  # the gap, in words, beside the outcome
     assert "level-ok" not in page.split('id="h-batches"', 1)[1].split("</table>", 1)[0]
+    # The batch's own page says the same, and what is missing.
+    batch_page = signed_in(cast.owner).get(f"{version_url(version)}batches/{batch['batch']}/").content.decode()
+    assert f'href="{version_url(version)}batches/{batch["batch"]}/"' in page
+    assert 'data-testid="batch-outcome">insufficient evidence<' in batch_page
+    gaps = batch_page.split('data-testid="batch-gaps">', 1)[1].split("</ul>", 1)[0]
+    assert "missing: protected column" in gaps
+    assert "missing: rows" in gaps
 
 
 def test_the_protected_column_with_no_known_value_is_insufficient_evidence(

@@ -10,12 +10,24 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from governance.trail.models import Event
+from registry.models import MonitoringBatch
 from tests.api import last_seq
 from tests.conftest import Cast
 from tests.data.conftest import pseudonym
 from tests.portal.conftest import CONSENTING, World, signed_in
 
 ALL = ("admin", "officer", "owner", "reviewer", "outsider", "regulator", "ci")
+
+
+def _batch_url(world: World) -> str:
+    """A (pending) production batch of the world's version: its page is the ladder's subject, not its check."""
+    batch, _ = MonitoringBatch.objects.get_or_create(
+        version=world.version,
+        number=1,
+        defaults={"data": world.dataset_version, "rows": 1, "deployed": False, "received_by": world.model.created_by},
+    )
+    return f"/models/{world.model.name}/versions/1/batches/{batch.number}/"
+
 
 # page -> (URL from the world, who gets 200, who gets 404); everyone else signed in gets 403.
 PAGES: dict[str, tuple[Callable[[World], str], set[str], set[str]]] = {
@@ -46,6 +58,7 @@ PAGES: dict[str, tuple[Callable[[World], str], set[str], set[str]]] = {
         {"admin", "officer", "owner", "reviewer", "ci"},
         {"outsider", "regulator"},
     ),
+    "monitoring batch": (_batch_url, {"admin", "officer", "owner", "reviewer", "ci"}, {"outsider", "regulator"}),
     "new model": (lambda w: "/models/new", {"owner", "outsider", "ci"}, set()),
     "new version": (lambda w: f"/models/{w.model.name}/versions/new", {"owner", "ci"}, {"outsider"}),
     "my tokens": (lambda w: "/tokens/", set(ALL), set()),
