@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -216,3 +217,37 @@ def test_a_skops_logistic_regression_takes_the_exact_attack_for_either_favourabl
     flips = int((model.predict(moved.astype(np.float32)) != label).sum())
     assert attack["succeeded_within_epsilon"] == flips > 0
     assert attack["rows_sampled"] == 60
+
+
+def test_decisions_at_another_cut_of_the_score_keep_the_exact_attack(linear: dict[str, Any]) -> None:
+    # Favourable only where the probability is above 0.7: still one threshold on the log-odds, found in the data.
+    model = linear["model"]
+    evaluation = replace(
+        linear["evaluation"],
+        predict=lambda matrix: model.predict_proba(np.asarray(matrix, dtype=np.float32))[:, 1] > 0.7,
+    )
+    features = linear["features"]
+    decisions = evaluation.predict(features)
+    plan = plan_attack(evaluation, features, decisions, "hop_skip_jump")
+    assert plan.attack == "linear_exact"
+    scores = plan.structure.score.function(features)
+    assert scores[~decisions].max() < plan.threshold < scores[decisions].min()
+    rows = np.arange(2, 1000, 9)
+    found = linear_evasion(plan=plan, predict=evaluation.predict, features=features, rows=rows, epsilon=0.1)
+    space = Standardized.of(features)
+    z = space.to_z(features[rows])
+    short = np.clip(z + (found.minimal * (1 - 1e-3))[:, None] * np.sign(found.adversarial - z), space.low, space.high)
+    clear = np.isfinite(found.minimal) & (found.minimal > 1e-2)
+    own = evaluation.predict(features[rows])
+    # The threshold lies somewhere in the gap between the data's scores: just short of the radius nothing flips.
+    assert (evaluation.predict(space.to_features(short, features[rows]))[clear] == own[clear]).all()
+    assert found.flipped[np.isfinite(found.minimal)].all()
+
+
+def test_decisions_that_are_no_threshold_of_the_score_take_the_black_box_attack(linear: dict[str, Any]) -> None:
+    own = linear["evaluation"].predict
+    evaluation = replace(linear["evaluation"], predict=lambda matrix: own(matrix) ^ (np.asarray(matrix)[:, 0] > 30))
+    outcome = AdversarialCheck().run(evaluation, SETTINGS | {"sample_rows": 2}, CheckContext())
+    attack = outcome.details["attack"]
+    assert (attack["name"], attack["exact"]) == ("hop_skip_jump", False)
+    assert "does not separate its decisions by one threshold" in attack["attack_reason"]

@@ -255,3 +255,22 @@ def test_an_onnx_forest_gives_the_same_attack_as_its_skops_original() -> None:
     assert "ONNX TreeEnsembleClassifier" in from_onnx.details["attack"]["attack_reason"]
     for key in ("succeeded_within_epsilon", "rows_attacked"):
         assert from_onnx.details["attack"][key] == from_skops.details["attack"][key]
+
+
+def test_a_spent_budget_stops_the_tree_attack_and_says_so() -> None:
+    matrix, labels = synthetic(6)
+    model = GradientBoostingClassifier(n_estimators=30, max_depth=3, random_state=0).fit(matrix, labels)
+    evaluation = evaluation_of(model, matrix, labels)
+    features, plan = planned(evaluation)
+    stopped = tree_evasion(
+        ensemble=plan.ensemble,
+        threshold=plan.threshold,
+        predict=evaluation.predict,
+        features=features,
+        rows=np.arange(10),
+        epsilon=0.3,
+        budget=TimeBudget(0.0),
+    )
+    assert stopped.stopped_by_time_budget is True
+    assert len(stopped.rows) == 0
+    assert stopped.rows_sampled == 10

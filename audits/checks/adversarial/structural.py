@@ -11,7 +11,9 @@ above every unfavourable one) is attacked exactly:
   bound that way). No other point of that box moves the score further, so a row flips within epsilon exactly when
   the model's own decision at the corner of radius epsilon is the other one. The smallest radius that flips a row
   is closed-form: ``g(r) = sum_j |v_j| min(r, room_j)`` is piecewise linear in r, and the radius is where it reaches
-  the row's distance to the threshold.
+  the row's distance to the threshold. The model confirms it on both sides; where it does not (decisions cut at a
+  threshold known only to lie in the gap between the decisions' scores), the radius is bisected along the same
+  corner path with the model's own decisions.
 - **trees** (``tree_exact``): ``trees.tree_evasion`` (an exact mixed-integer programme over the trees' leaves).
 
 Every counted flip is a point the model itself is asked about and answers with the other decision; what the
@@ -177,23 +179,31 @@ def linear_evasion(
     ball = _corner(z, direction, room, np.full(len(z), epsilon))
     within = ask(ball) != own
 
-    # The smallest flipping change: just past the closed-form radius, confirmed by the model (bisected towards the
-    # whole range where float32 rounding keeps the decision at that point).
-    radius = np.where(np.isfinite(minimal), np.minimum(widest, minimal * (1 + NUDGE) + NUDGE * 1e-3), widest)
-    example = _corner(z, direction, room, radius)
+    # The smallest flipping change: the closed-form radius, confirmed by the model on both sides of it (the
+    # threshold is 0 on the log-odds for a model that decides by its label, but only known to lie in the data's gap
+    # between the decisions' scores when the decisions are cut elsewhere). Where the model does not confirm it, the
+    # radius is bisected along the same corner path with the model's own decisions (the path moves the score
+    # fastest, so the first radius where the decision changes along it is the smallest over the whole box).
+    step = NUDGE * np.maximum(minimal, 1e-3)
+    finite = np.isfinite(minimal)
+    past = np.where(finite, np.minimum(widest, minimal + step), widest)
+    short = np.where(finite, np.maximum(minimal - step, 0.0), 0.0)
+    example = _corner(z, direction, room, past)
     flipped = ask(example) != own
-    unconfirmed = np.flatnonzero(~flipped & np.isfinite(minimal))
-    if len(unconfirmed):
-        far = ask(_corner(z[unconfirmed], direction[unconfirmed], room[unconfirmed], widest[unconfirmed]), unconfirmed)
-        todo = unconfirmed[far != own[unconfirmed]]
-        low, high = radius[todo], widest[todo]
-        for _ in range(BISECTION_STEPS):
-            middle = (low + high) / 2
-            moved = ask(_corner(z[todo], direction[todo], room[todo], middle), todo) != own[todo]
-            high = np.where(moved, middle, high)
-            low = np.where(moved, low, middle)
-        example[todo] = _corner(z[todo], direction[todo], room[todo], high)
-        flipped[todo] = True
+    confirmed = flipped & finite & ((ask(_corner(z, direction, room, short)) == own) | (minimal == 0))
+    far = ask(_corner(z, direction, room, widest)) != own
+    todo = np.flatnonzero(~confirmed & far)
+    low, high = np.zeros(len(todo)), widest[todo]
+    for _ in range(BISECTION_STEPS if len(todo) else 0):
+        middle = (low + high) / 2
+        moved = ask(_corner(z[todo], direction[todo], room[todo], middle), todo) != own[todo]
+        high = np.where(moved, middle, high)
+        low = np.where(moved, low, middle)
+    example[todo] = _corner(z[todo], direction[todo], room[todo], high)
+    flipped[todo] = True
+    minimal = np.where(confirmed, minimal, np.inf)
+    minimal[todo] = high
+    flipped &= np.isfinite(minimal)
     return AttackResult(
         rows=np.asarray(rows, dtype=np.intp),
         adversarial=example,
