@@ -13,7 +13,7 @@ from django.urls import path
 from django.utils.safestring import mark_safe
 
 from audits.monitoring import actions as monitoring
-from audits.monitoring.judge import batch_outcome, evidence_gaps
+from audits.monitoring.judge import INSUFFICIENT, batch_outcome, evidence_gaps
 from audits.monitoring.series import checked_statistics
 from governance.access.actions import ActionError
 from governance.trail.log import Actor
@@ -91,6 +91,17 @@ def monitoring_panel(request: HttpRequest, version: ModelVersion, findings: list
         if (v := value_of(key)) is not None
     ]
     ratio_min = value_of("impact_ratio_alert")
+    # Live fairness a batch could not judge is said, never left as an empty cell or a missing chart.
+    unjudged = {
+        row["batch"].number: [gap["reason"] for gap in row["gaps"] if gap["part"] == "fairness"]
+        for row in result["batches"]
+        if row["batch"].number in numbers
+    }
+    unjudged = {number: reasons for number, reasons in unjudged.items() if reasons}
+    for cells in ratios.values():
+        for number in unjudged:
+            cells.setdefault(number, (None, INSUFFICIENT))
+    result["fairness_gaps"] = [(number, unjudged[number]) for number in sorted(unjudged, reverse=True)[:5]]
     result |= {
         "numbers": numbers,
         "thresholds": [

@@ -108,6 +108,8 @@ def test_fifty_rows_without_the_protected_column_is_insufficient_on_every_surfac
     assert ">insufficient evidence</span>" in cell
     assert "no column &#x27;sex&#x27;" in cell  # the gap, in words, beside the outcome
     assert "level-ok" not in page.split('id="h-batches"', 1)[1].split("</table>", 1)[0]
+    fairness = page.split('data-testid="fairness-gaps">', 1)[1].split("</div>", 1)[0]
+    assert f"could not be judged on batch {batch['batch']}: insufficient evidence" in fairness
     # The batch's own page says the same, and what is missing.
     batch_page = signed_in(cast.owner).get(f"{version_url(version)}batches/{batch['batch']}/").content.decode()
     assert f'href="{version_url(version)}batches/{batch["batch"]}/"' in page
