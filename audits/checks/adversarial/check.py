@@ -285,6 +285,8 @@ def _judge_attack(
     distance = (
         "" if median is None else f"; where it flipped one at any distance, the median change was {median:.2f} SD"
     )
+    if attack.get("exact"):
+        distance = _smallest_changes(attack)
     partial = (
         f"the time budget of {details['time_budget_seconds']:g} s ran out after attacking {attacked} of {sampled} "
         "sampled rows"
@@ -340,3 +342,19 @@ def _minimal(found: AttackResult) -> dict[str, Any]:
         "rows_without_minimal_perturbation": int(np.isnan(found.minimal).sum()),
         "median_minimal_perturbation": finite(float(np.median(reachable))) if len(reachable) else None,
     }
+
+
+def _smallest_changes(attack: dict[str, Any]) -> str:
+    """An exact attack's smallest flipping changes in words: their median over the rows that can flip at all, and
+    the rows whose programme ran out of time (a tree attack's, reported only)."""
+    median = attack.get("median_minimal_perturbation")
+    missing = attack.get("rows_without_minimal_perturbation") or 0
+    words = (
+        ""
+        if median is None
+        else f"; the smallest change that flips a decision has a median of {median:.2f} SD over the "
+        f"{attack['rows_flippable_in_range']} rows it can flip within the data's range"
+    )
+    if missing:
+        words += f"; the smallest change was not found in time for {missing} rows (reported only, not judged)"
+    return words
