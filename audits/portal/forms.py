@@ -186,6 +186,15 @@ class ColumnRolesForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or self.cleaned_data
         decided = data.get("prediction") or data.get("score")
+        inputs = self.inputs
+        if inputs is not None and inputs.names and not decided and not data.get("features"):
+            absent = [name for name in inputs.names if name not in self.columns]
+            if absent:
+                self.add_error(
+                    "features",
+                    f"{inputs.said()} The dataset has no column {', '.join(repr(n) for n in absent[:10])}: choose a "
+                    "dataset with the model's inputs, or a prediction or score column.",
+                )
         if self.features_needed and not decided and not data.get("features") and "features" not in self.errors:
             assert self.inputs is not None  # features_needed says so
             self.add_error(

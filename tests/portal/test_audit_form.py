@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 
 from audits.models import AuditRun
-from audits.portal.forms import ModelInputs
+from audits.portal.forms import ColumnRolesForm, ModelInputs
 from tests.api import db_state
 from tests.conftest import Cast
 from tests.monitoring import arrange
@@ -74,6 +74,22 @@ def test_another_policy_is_allowed_and_said_not_to_count(cast: Cast, world: Worl
 
 
 # --- the model's input features ------------------------------------------------------------------------------------
+
+
+def test_declared_inputs_prefill_the_field_and_missing_ones_are_named() -> None:
+    inputs = ModelInputs(framework="skops", names=("age", "income"), count=2)
+    blank = ColumnRolesForm(columns=["age", "income", "sex", "label"], inputs=inputs)
+    assert blank.fields["features"].initial == "age\nincome"
+    assert not blank.features_needed
+    posted = {"label": "label", "favourable": "1", "protected": ["sex"], "features": ""}
+    lacking = ColumnRolesForm(posted, columns=["age", "sex", "label"], inputs=inputs)
+    assert not lacking.is_valid()
+    assert "The dataset has no column 'income'" in lacking.errors["features"][0]
+    reordered = ColumnRolesForm(
+        {**posted, "features": "income, age"}, columns=["age", "income", "sex", "label"], inputs=inputs
+    )
+    assert not reordered.is_valid()
+    assert "in this order: age, income" in reordered.errors["features"][0]
 
 
 def test_model_inputs_are_read_from_the_stored_input_schema() -> None:
