@@ -437,12 +437,15 @@ def tree_evasion(
     for i in range(done if not stopped else 0):
         if budget.expired() or time.monotonic() > until:
             break
-        x = like[i]
-        low = np.where(space.varying, data_low, x)
-        high = np.where(space.varying, data_high, x)
-        left = min(until - time.monotonic(), budget.seconds - budget.elapsed())
-        minimal[i], example = minimal_change(
-            ensemble, x, scale, low, high, target=threshold, down=bool(own[i]), seconds=left
+        minimal[i], example = _smallest(
+            ensemble,
+            like[i],
+            space,
+            (data_low, data_high),
+            start=epsilon if within[i] else 2 * epsilon,
+            target=threshold,
+            down=bool(own[i]),
+            seconds=lambda: min(until - time.monotonic(), budget.seconds - budget.elapsed()),
         )
         if example is not None:
             examples[i] = example
@@ -461,3 +464,29 @@ def tree_evasion(
         stopped_by_time_budget=stopped,
         minimal=minimal,
     )
+
+
+def _smallest(
+    ensemble: Ensemble,
+    x: np.ndarray,
+    space: Standardized,
+    data: tuple[np.ndarray, np.ndarray],
+    *,
+    start: float,
+    target: float,
+    down: bool,
+    seconds: Callable[[], float],
+) -> tuple[float, np.ndarray | None]:
+    """``minimal_change`` over growing boxes: radius ``start``, doubled until the data's whole range. A change found
+    inside a box is the smallest anywhere (every closer point is inside that box too), and a small box's programme
+    has far fewer open splits than the whole range's."""
+    scale = np.where(space.varying, space.scale, 1.0)
+    radius = start
+    while True:
+        low = np.where(space.varying, np.maximum(data[0], x - radius * scale), x)
+        high = np.where(space.varying, np.minimum(data[1], x + radius * scale), x)
+        whole = bool(np.all((low <= data[0]) | ~space.varying) and np.all((high >= data[1]) | ~space.varying))
+        found, example = minimal_change(ensemble, x, scale, low, high, target=target, down=down, seconds=seconds())
+        if not np.isinf(found) or whole:
+            return found, example
+        radius *= 2
