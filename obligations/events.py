@@ -28,3 +28,19 @@ TECHNICAL_DOCUMENTATION_GENERATED = register(
     "the document before signing, the number of gaps shown, and the signing certificate's hash.",
     fields=("model", "version", "sha256", "unsigned_sha256", "gaps", "signer_certificate_sha256"),
 )
+INCIDENT_RECORDED = register(
+    "incident.recorded",
+    "A serious incident of a model was recorded (Art. 73): its kind, when the organisation became aware of it, the "
+    "reporting deadline that follows, and the description's hash.",
+    fields=("model", "version", "incident", "kind", "aware_at", "deadline", "description_sha256"),
+)
+INCIDENT_REMINDER_DUE = register(
+    "incident.reminder_due",
+    "A serious incident's report to the authority is due soon or overdue (the reminder, and the deadline).",
+    fields=("model", "incident", "reminder", "deadline"),
+)
+INCIDENT_REPORTED = register(
+    "incident.reported",
+    "A serious incident was reported to the market surveillance authority with an evidence bundle (its export).",
+    fields=("model", "incident", "export", "deadline", "late"),
+)

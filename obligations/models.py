@@ -89,3 +89,39 @@ class ObligationDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.catalogue}/{self.obligation} on {self.version_id}"
+
+
+class IncidentKind(models.TextChoices):
+    """The kinds of serious incident whose reporting clock differs (Art. 73(2)-(4))."""
+
+    DEATH = "death", "The death of a person (10 days, Art. 73(4))"
+    CRITICAL_INFRASTRUCTURE = "critical_infrastructure", "Serious, irreversible disruption of critical infrastructure"
+    WIDESPREAD_INFRINGEMENT = "widespread_infringement", "A widespread infringement (2 days, Art. 73(3))"
+    OTHER = "other", "Another serious incident (15 days, Art. 73(2))"
+
+
+class Incident(models.Model):
+    """A serious incident of a model (Art. 73): when the organisation became aware of it, the clock that applies,
+    the reminders sent, and the evidence bundle sent to the market surveillance authority once reported."""
+
+    model = models.ForeignKey("registry.RegisteredModel", on_delete=models.PROTECT, related_name="incidents")
+    version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="incidents"
+    )
+    kind = models.CharField(max_length=32, choices=IncidentKind.choices)
+    description = models.TextField()
+    aware_at = models.DateTimeField()
+    deadline = models.DateTimeField()
+    reminders = models.JSONField(default=list, blank=True)  # the reminders sent: "1-day", "overdue"
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    reported_at = models.DateTimeField(null=True, blank=True)
+    report_export = models.ForeignKey(
+        "governance.Export", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["deadline", "id"]
+
+    def __str__(self) -> str:
+        return f"incident {self.pk} of {self.model_id}"

@@ -7,7 +7,7 @@ from rest_framework import serializers
 from governance.web.api.fields import StrictSerializer
 from obligations.actions import MAX_REASON_CHARS
 from obligations.catalogues.schema import ROLES
-from obligations.models import DecisionKind
+from obligations.models import DecisionKind, IncidentKind
 
 
 class CatalogueTextSerializer(StrictSerializer):
@@ -26,3 +26,11 @@ class DecisionSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=MAX_REASON_CHARS)
     document_name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     document_sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True, default="")
+
+
+class IncidentSerializer(StrictSerializer):
+    # Text, checked by the action: an enum here would collide in the OpenAPI schema with the consent records' "kind".
+    kind = serializers.CharField(max_length=32, help_text="One of: " + ", ".join(IncidentKind.values) + ".")
+    description = serializers.CharField(max_length=MAX_REASON_CHARS)
+    aware_at = serializers.DateTimeField()
+    version = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False, allow_null=True, default=None)

@@ -18,9 +18,15 @@ from governance.trail.log import Actor
 from governance.web.api.fields import validated
 from obligations import actions
 from obligations.annex_iv import diff, technical_documentation
-from obligations.api.serializers import CatalogueTextSerializer, DecisionSerializer, ScopeSerializer
+from obligations.api.serializers import (
+    CatalogueTextSerializer,
+    DecisionSerializer,
+    IncidentSerializer,
+    ScopeSerializer,
+)
 from obligations.documentation import do_generate_annex_iv
-from obligations.models import Catalogue, CatalogueVersion
+from obligations.incidents import clock_citation, do_record_incident, do_report_incident
+from obligations.models import Catalogue, CatalogueVersion, Incident
 from obligations.oscal import assessment_results
 from obligations.status import compliance_status, scope_of
 from registry.access import access_model, access_version
@@ -191,3 +197,57 @@ class VersionAnnexIvPdf(APIView):
         response["Content-Disposition"] = f'attachment; filename="{name}-v{number}-annex-iv.pdf"'
         response["X-Assay-Trail-Event"] = str(signed.event_seq)
         return response
+
+
+def _incident_body(incident: Incident) -> dict[str, Any]:
+    return {
+        "id": incident.pk,
+        "model": incident.model.name,
+        "version": incident.version.number if incident.version is not None else None,
+        "kind": incident.kind,
+        "description": incident.description,
+        "aware_at": incident.aware_at.isoformat(),
+        "deadline": incident.deadline.isoformat(),
+        "clock": clock_citation(incident.kind),
+        "reminders": incident.reminders,
+        "reported_at": incident.reported_at.isoformat() if incident.reported_at else None,
+        "report_export": incident.report_export_id,
+    }
+
+
+class IncidentList(APIView):
+    """A model's serious incidents (Art. 73) with their deadlines; POST records one (officers)."""
+
+    required_scopes = {"GET": "models:read", "POST": "models:classify"}
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, name: str) -> Response:
+        model = access_model(request.user, name, request)
+        incidents = Incident.objects.filter(model=model).select_related("model", "version")
+        return Response({"results": [_incident_body(i) for i in incidents]})
+
+    @extend_schema(request=IncidentSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request, name: str) -> Response:
+        model = access_model(request.user, name, request)
+        data = validated(IncidentSerializer, request.data)
+        number = data.pop("version")
+        version = access_version(request.user, name, number, request) if number is not None else None
+        incident = do_record_incident(
+            user=caller(request), actor=Actor.from_request(request), model=model, version=version, **data
+        )
+        return Response(_incident_body(incident), status=status.HTTP_201_CREATED)
+
+
+class IncidentReport(APIView):
+    """Report an incident to the authority: an evidence bundle of the model is built and the report recorded."""
+
+    required_scopes = {"POST": "models:classify"}
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, name: str, pk: int) -> Response:
+        model = access_model(request.user, name, request)
+        incident = Incident.objects.filter(model=model, pk=pk).select_related("model", "version").first()
+        if incident is None:
+            raise NotFound("No such incident.")
+        reported = do_report_incident(user=caller(request), actor=Actor.from_request(request), incident=incident)
+        return Response(_incident_body(reported))

@@ -9,9 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils import timezone
+
 from governance.access.models import Team
 from governance.trail.log import Actor
+from obligations.incidents import do_record_incident
 from registry import actions as registry
+from registry.models import RegisteredModel
 
 EVERYONE = frozenset({"admin", "officer", "owner", "reviewer", "outsider", "regulator", "ci", "read_only"})
 CREDIT_RISK = frozenset({"admin", "officer", "ci", "owner", "reviewer", "read_only"})
@@ -50,6 +54,21 @@ def _model(cast: Any) -> dict[str, Any]:
     return {"name": _version(cast)["name"]}
 
 
+def _incident(cast: Any) -> dict[str, Any]:
+    """A serious incident of a fresh model, recorded by the officer."""
+    kwargs = _version(cast)
+    model = RegisteredModel.objects.get(name=kwargs["name"])
+    incident = do_record_incident(
+        user=cast.officer.user,
+        actor=Actor.for_user(cast.officer.user),
+        model=model,
+        kind="other",
+        description="Recorded by the ladder.",
+        aware_at=timezone.now(),
+    )
+    return {"name": model.name, "pk": incident.pk}
+
+
 def _decision(cast: Any) -> dict[str, Any]:
     return {**_version(cast), "catalogue": "eu-ai-act-high-risk", "obligation": "art-17-quality-management"}
 
@@ -79,6 +98,8 @@ OBJECTS: dict[str, Target] = {
     "obligations-api:version-annex-iv": Target(_version, visible_to=CREDIT_RISK),
     "obligations-api:version-annex-iv-pdf": Target(_version, visible_to=CREDIT_RISK),
     "obligations-api:obligation-decision": Target(_decision, visible_to=CREDIT_RISK),
+    "obligations-api:incident-list": Target(_model, visible_to=CREDIT_RISK),
+    "obligations-api:incident-report": Target(_incident, visible_to=CREDIT_RISK),
 }
 
 BODIES: dict[str, Callable[[], dict[str, Any]]] = {
@@ -89,4 +110,9 @@ BODIES: dict[str, Callable[[], dict[str, Any]]] = {
         "reason": "Set by the ladder.",
     },
     "obligations-api:obligation-decision": lambda: {"decision": "not_applicable", "reason": "Checked by the ladder."},
+    "obligations-api:incident-list": lambda: {
+        "kind": "other",
+        "description": "Recorded by the ladder.",
+        "aware_at": "2026-01-01T00:00:00Z",
+    },
 }
