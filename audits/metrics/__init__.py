@@ -3,7 +3,7 @@
 Pure computation (STYLE.md): plain arrays in, plain values out, no Django. ``groups`` counts once per group with
 one ``numpy.bincount`` and derives every rate and between-group summary from those counts; ``stats`` holds the
 significance tests and association measures. Both are proven equal to fairlearn, aif360, scipy and scikit-learn
-in ``tests/audits/test_metrics.py``.
+in ``tests/audits/test_metrics.py`` and ``tests/audits/test_metrics_statistics.py``.
 """
 
 from audits.metrics.groups import (
