@@ -1,7 +1,8 @@
 """Two web nodes and a worker that share only PostgreSQL, Redis and the object store (issue 25, docs/operations.md).
 
 Each web node is gunicorn on a port the OS chose, with a var folder of its own (uploads staged there, its cache of
-verified copies); the worker is ``celery worker`` on a queue of this test's own. A model and a dataset are uploaded
+verified copies); the worker is ``celery worker`` on a queue of this test's own, and one ``celery beat`` sends the
+periodic jobs there. A model and a dataset are uploaded
 through node A, the audit runs on the worker, the signed report and an evidence bundle are downloaded through node
 B, the bundle's verifier and ``verify_trail`` accept the trail, and after node A is killed (SIGKILL: no goodbye)
 node B still serves everything and a new audit still runs.
@@ -217,9 +218,23 @@ def start_worker(environment: dict[str, str], folder: Path) -> tuple[subprocess.
     return process, log
 
 
+def start_beat(environment: dict[str, str], folder: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """The one beat of the deployment: it sends the periodic jobs (checkpoints, recoveries) to the same queue."""
+    log = folder / "beat.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "governance", "beat", "--schedule", str(folder / "beat-schedule")],
+        env={**environment, "ASSAY_VAR_DIR": str(folder / "beat")},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return process, log
+
+
 @pytest.fixture
 def topology(shared_environment: dict[str, str], tmp_path: Path) -> Iterator[tuple[Node, Node, Path]]:
     worker, worker_log = start_worker(shared_environment, tmp_path)
+    beat, _ = start_beat(shared_environment, tmp_path)
     nodes: list[Node] = []
     try:
         nodes.append(start_web("node-a", shared_environment, tmp_path))
@@ -230,6 +245,8 @@ def topology(shared_environment: dict[str, str], tmp_path: Path) -> Iterator[tup
             if node.process.poll() is None:
                 os.killpg(node.process.pid, signal.SIGTERM)  # graceful: gunicorn finishes requests in flight
                 node.process.wait(timeout=60)
+        beat.send_signal(signal.SIGTERM)
+        beat.wait(timeout=60)
         worker.send_signal(signal.SIGTERM)  # warm shutdown: the job in hand is finished (acks late)
         worker.wait(timeout=120)
 
@@ -247,7 +264,7 @@ def finished_run(node: Node, member: Member, run_id: int) -> Any:
 def finished_export(node: Node, member: Member, export_id: int) -> Any:
     status, body = node.json(member, "GET", f"/api/v1/exports/{export_id}/")
     assert status == 200, body
-    return body if body["status"] in ("ready", "failed") else None
+    return body if body["status"] in ("ready", "error") else None
 
 
 @pytest.fixture
