@@ -80,7 +80,8 @@ def local_path(name: str, *, sha256: str) -> Path:
     On local storage this is the stored file itself, read as before. From a bucket, the object is copied once per
     content into ``STORAGE_CACHE_DIR`` (named by its sha256, so a copy is never stale) and hashed on the way: a
     copy whose hash differs is deleted and :class:`StoredFileError` raised. Raises ``FileNotFoundError`` when the
-    object is missing."""
+    object is missing, also when a copy is here but the object was removed from the store since (one HEAD request
+    per use: what the store no longer holds is not read from a node's cache)."""
     if not is_remote():
         return Path(default_storage.path(name))
     if not _SHA256.fullmatch(sha256 or ""):
@@ -89,6 +90,9 @@ def local_path(name: str, *, sha256: str) -> Path:
     folder = Path(settings.STORAGE_CACHE_DIR) / sha256[:2]
     target = folder / f"{sha256}{suffix}"
     if target.is_file():
+        if not default_storage.exists(name):  # removed from the store: gone here too, as on local storage
+            target.unlink(missing_ok=True)
+            raise FileNotFoundError(f"{name} is not in the store")
         os.utime(target)  # most recently used: eviction removes the oldest first
         return target
     folder.mkdir(parents=True, exist_ok=True)

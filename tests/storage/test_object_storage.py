@@ -262,3 +262,16 @@ def test_the_node_cache_keeps_recent_copies_within_its_ceiling(bucket: Bucket, s
 
     assert sorted(p for p in cache.rglob("*") if p.is_file()) == sorted([second, third])
     assert third.read_bytes() == bytes([2]) * 1000
+
+
+@pytest.mark.django_db
+def test_an_object_removed_from_the_bucket_is_not_read_from_a_nodes_copy(cast: Cast, bucket: Bucket) -> None:
+    dataset_version = make_file_version(cast, make_dataset(cast, "german"), b"a,b\n1,2\n", name="t.csv")
+    name = str(dataset_version.file.name)
+    copy = local_path(name, sha256=dataset_version.sha256)
+    assert copy.read_bytes() == b"a,b\n1,2\n"
+    bucket.server.client().delete_object(Bucket=bucket.name, Key=bucket.key(name))
+
+    with pytest.raises(FileNotFoundError, match="not in the store"):
+        local_path(name, sha256=dataset_version.sha256)
+    assert not copy.exists()
