@@ -24,6 +24,7 @@ from governance.exports import actions
 from governance.exports.access import access_export, access_share, exports_visible_to, shares_visible_to
 from governance.exports.events import SHARE_ACCESSED
 from governance.exports.models import Export, ExportStatus, Share
+from governance.portal.trail_names import name_accesses
 from governance.trail.log import Actor
 from governance.trail.models import Event
 from governance.web.portal.access import may, portal_user, portal_view, refusal, set_choices
@@ -154,6 +155,12 @@ def _accesses(shares: Any) -> Any:
     )
 
 
+def _named(page: Any) -> Any:
+    """The access log's rows with the regulator and the object by name (governance.portal.trail_names)."""
+    name_accesses(page)
+    return page
+
+
 @portal_view(GET="exports:read", POST="exports:create")
 def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One bundle: its build's progress (live), what it holds, its download, its shares and every access they gave;
@@ -177,7 +184,9 @@ def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "export": export,
         "shares": shares,
-        "accesses": paginate(request, _accesses(shares), per_page=20) if may(request, "exports:create") else None,
+        "accesses": _named(paginate(request, _accesses(shares), per_page=20))
+        if may(request, "exports:create")
+        else None,
         "form": form,
         "error": error,
         "can_share": may(request, "exports:create"),
@@ -252,7 +261,7 @@ def share_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect("portal:share-detail", pk=share.pk)
         else:
             status = 400
-    accesses = paginate(request, _accesses(Share.objects.filter(pk=share.pk)), per_page=20)
+    accesses = _named(paginate(request, _accesses(Share.objects.filter(pk=share.pk)), per_page=20))
     context = {
         "share": share,
         "accesses": accesses,

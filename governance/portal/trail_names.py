@@ -194,3 +194,21 @@ def readable(events: Sequence[SignedEvent]) -> list[ReadableEvent]:
 
 def _int_or_none(value: str) -> int | None:
     return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
+
+
+def name_accesses(events: Iterable[Any]) -> None:
+    """A share's access log for people: each ``share.accessed`` event (a trail row) gets ``who`` (the regulator by
+    name) and ``what`` (the object opened, by name and link), read at display time like the trail's own rows."""
+    rows = list(events)
+    people = _users(_ints(e.actor_user_id for e in rows if e.actor_user_id is not None))
+    by_type: dict[str, list[str]] = {}
+    for e in rows:
+        kind, ident = str(e.payload.get("object_type") or ""), str(e.payload.get("object_id") or "")
+        if kind in RESOLVERS and ident:
+            by_type.setdefault(kind, []).append(ident)
+    objects = {kind: RESOLVERS[kind](_ints(ids)) for kind, ids in by_type.items()}
+    for e in rows:
+        kind, ident = str(e.payload.get("object_type") or ""), str(e.payload.get("object_id") or "")
+        number = _int_or_none(ident)
+        e.who = people.get(e.actor_user_id) or Named(f"user {e.actor_user_id}" if e.actor_user_id else "–")
+        e.what = (objects.get(kind, {}).get(number) if number is not None else None) or Named(f"{kind} {ident}".strip())
