@@ -44,3 +44,9 @@ INCIDENT_REPORTED = register(
     "A serious incident was reported to the market surveillance authority with an evidence bundle (its export).",
     fields=("model", "incident", "export", "deadline", "late"),
 )
+SOA_ENTRY_SET = register(
+    "soa_entry.set",
+    "An officer decided on one ISO/IEC 42001 Annex A control in the statement of applicability: applicable or not, "
+    "its implementation status, the justification's hash and the supporting document's hash.",
+    fields=("control", "applicable", "implementation", "justification_sha256", "document_sha256"),
+)

@@ -125,3 +125,32 @@ class Incident(models.Model):
 
     def __str__(self) -> str:
         return f"incident {self.pk} of {self.model_id}"
+
+
+class Implementation(models.TextChoices):
+    IMPLEMENTED = "implemented", "Implemented"
+    PARTIAL = "partial", "Partly implemented"
+    PLANNED = "planned", "Planned"
+    NOT_IMPLEMENTED = "not_implemented", "Not implemented"
+
+
+class SoaEntry(models.Model):
+    """One decision of the organisation's ISO/IEC 42001 statement of applicability on one Annex A control: whether
+    it applies, why, how far it is implemented, and the document that shows it. The latest per control is in force."""
+
+    control = models.CharField(max_length=16)
+    applicable = models.BooleanField()
+    justification = models.TextField()
+    implementation = models.CharField(max_length=16, choices=Implementation.choices, blank=True)
+    document_name = models.CharField(max_length=255, blank=True)
+    document_sha256 = models.CharField(max_length=64, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(default=timezone.now)
+    event_seq = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["decided_at", "id"]
+        indexes = [models.Index(fields=["control"], name="soa_entry_control")]
+
+    def __str__(self) -> str:
+        return f"SoA {self.control}: {'applicable' if self.applicable else 'excluded'}"

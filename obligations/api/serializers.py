@@ -34,3 +34,11 @@ class IncidentSerializer(StrictSerializer):
     description = serializers.CharField(max_length=MAX_REASON_CHARS)
     aware_at = serializers.DateTimeField()
     version = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False, allow_null=True, default=None)
+
+
+class SoaEntrySerializer(StrictSerializer):
+    applicable = serializers.BooleanField()
+    justification = serializers.CharField(max_length=MAX_REASON_CHARS)
+    implementation = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
+    document_name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    document_sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True, default="")

@@ -11,6 +11,14 @@ _V = "models/<slug:name>/versions/<int:number>"
 urlpatterns = [
     path("obligation-catalogues/", views.CatalogueList.as_view(), name="catalogue-list"),
     path("obligation-catalogues/<slug:name>/", views.CatalogueDetail.as_view(), name="catalogue-detail"),
+    path("statement-of-applicability/", views.StatementOfApplicability.as_view(), name="soa"),
+    path("statement-of-applicability.csv", views.StatementOfApplicabilityCsv.as_view(), name="soa-csv"),
+    path("statement-of-applicability.pdf", views.StatementOfApplicabilityPdf.as_view(), name="soa-pdf"),
+    path(
+        "statement-of-applicability/<str:control>",
+        views.StatementOfApplicabilityControl.as_view(),
+        name="soa-control",
+    ),
     path("models/<slug:name>/obligation-scope", views.ModelScope.as_view(), name="model-scope"),
     path("models/<slug:name>/incidents/", views.IncidentList.as_view(), name="incident-list"),
     path("models/<slug:name>/incidents/<int:pk>/report", views.IncidentReport.as_view(), name="incident-report"),

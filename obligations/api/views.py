@@ -13,16 +13,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audits.reports.signing import sign_pdf
 from governance.access.permissions import caller
 from governance.trail.log import Actor
 from governance.web.api.fields import validated
-from obligations import actions
+from obligations import actions, soa
 from obligations.annex_iv import diff, technical_documentation
 from obligations.api.serializers import (
     CatalogueTextSerializer,
     DecisionSerializer,
     IncidentSerializer,
     ScopeSerializer,
+    SoaEntrySerializer,
 )
 from obligations.documentation import do_generate_annex_iv
 from obligations.incidents import clock_citation, do_record_incident, do_report_incident
@@ -251,3 +253,51 @@ class IncidentReport(APIView):
             raise NotFound("No such incident.")
         reported = do_report_incident(user=caller(request), actor=Actor.from_request(request), incident=incident)
         return Response(_incident_body(reported))
+
+
+class StatementOfApplicability(APIView):
+    """The organisation's ISO/IEC 42001 statement of applicability: every Annex A control and the decision on it."""
+
+    required_scopes = {"GET": "audits:read"}
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        return Response({"results": soa.statement()})
+
+
+class StatementOfApplicabilityCsv(APIView):
+    """The statement of applicability as CSV."""
+
+    required_scopes = {"GET": "audits:read"}
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request: Request) -> HttpResponse:
+        response = HttpResponse(soa.soa_csv(soa.statement()), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="iso-42001-statement-of-applicability.csv"'
+        return response
+
+
+class StatementOfApplicabilityPdf(APIView):
+    """The statement of applicability as a PAdES-signed PDF."""
+
+    required_scopes = {"GET": "audits:read"}
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    def get(self, request: Request) -> HttpResponse:
+        signed = sign_pdf(soa.soa_pdf(soa.statement()), reason="ISO/IEC 42001 statement of applicability")
+        response = HttpResponse(signed.pdf, content_type="application/pdf")
+        response["Content-Disposition"] = 'attachment; filename="iso-42001-statement-of-applicability.pdf"'
+        return response
+
+
+class StatementOfApplicabilityControl(APIView):
+    """PUT an officer's decision on one Annex A control (applicable or excluded, why, how far implemented)."""
+
+    required_scopes = {"PUT": "models:classify"}
+
+    @extend_schema(request=SoaEntrySerializer, responses={200: OpenApiTypes.OBJECT})
+    def put(self, request: Request, control: str) -> Response:
+        data = validated(SoaEntrySerializer, request.data)
+        entry = soa.do_set_soa_entry(user=caller(request), actor=Actor.from_request(request), control=control, **data)
+        row = next(r for r in soa.statement() if r["control"] == entry.control)
+        return Response(row)

@@ -100,6 +100,7 @@ OBJECTS: dict[str, Target] = {
     "obligations-api:obligation-decision": Target(_decision, visible_to=CREDIT_RISK),
     "obligations-api:incident-list": Target(_model, visible_to=CREDIT_RISK),
     "obligations-api:incident-report": Target(_incident, visible_to=CREDIT_RISK),
+    "obligations-api:soa-control": Target(lambda cast: {"control": "A.2.2"}, visible_to=EVERYONE),
 }
 
 BODIES: dict[str, Callable[[], dict[str, Any]]] = {
@@ -114,5 +115,10 @@ BODIES: dict[str, Callable[[], dict[str, Any]]] = {
         "kind": "other",
         "description": "Recorded by the ladder.",
         "aware_at": "2026-01-01T00:00:00Z",
+    },
+    "obligations-api:soa-control": lambda: {
+        "applicable": True,
+        "justification": "Set by the ladder.",
+        "implementation": "planned",
     },
 }
