@@ -1,5 +1,6 @@
 """The issue's first "done when": the demo's credit-scoring v2 shows its EU AI Act status with met and missing
-obligations, each met one linked to a trail event whose inclusion proof verifies (with the standalone verifier)."""
+obligations, each met one linked to a trail event whose inclusion proof verifies (with the standalone verifier), and
+its Annex IV document is a signed PDF that pyHanko validates."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
+from audits.reports.signing import validate_pdf
 from governance.exports.models import Export, Share
-from governance.trail.log import prove_inclusion, root_at, tree_size
+from governance.trail.log import Actor, prove_inclusion, root_at, tree_size
 from governance.trail.models import Event
 from governance.trail.verifier import verify_inclusion
+from obligations.documentation import do_generate_annex_iv
 from obligations.status import compliance_status
 from registry.models import ModelVersion
 from tests.data.test_seed_demo import _seed
@@ -41,6 +44,9 @@ def test_the_demos_credit_scoring_v2_shows_met_and_missing_eu_obligations(
     assert missing, eu["counts"]
     # v2 passed the high-risk audit and was approved: Arts. 9 and 15 are met by those events.
     assert {"art-9-risk-management", "art-15-accuracy-robustness"} <= {o["id"] for o in met}
+    # Its Annex IV document downloads as a signed PDF that pyHanko validates.
+    signed = do_generate_annex_iv(version=version, actor=Actor.system())
+    assert validate_pdf(signed.pdf).valid
     size = tree_size()
     for line in met:
         assert line["evidence"], line

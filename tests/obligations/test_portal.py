@@ -71,3 +71,8 @@ def test_a_bad_form_is_refused_and_records_nothing(cast: Cast, credit: ModelVers
 def test_the_owner_cannot_post_a_decision(cast: Cast, credit: ModelVersion) -> None:
     assert signed_in(cast.owner).post(PAGE, FORM).status_code == 403
     assert not ObligationDecision.objects.exists()
+
+
+def test_the_version_page_links_the_obligations_page(cast: Cast, credit: ModelVersion) -> None:
+    html = signed_in(cast.reviewer).get("/models/credit-scoring/versions/1/").content.decode()
+    assert f'href="{PAGE}"' in html
