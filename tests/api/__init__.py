@@ -107,7 +107,7 @@ def token_row(member: Any) -> ApiToken:
 
 # Columns that change on every use without being a state change anyone asked for.
 _VOLATILE = {"governance.apitoken": {"last_used_at"}, "governance.user": {"last_login"}}
-_OUR_APPS = {"governance", "registry", "audits"}
+_OUR_APPS = {"governance", "registry", "audits", "obligations"}
 
 
 def db_state() -> dict[str, list[tuple[Any, ...]]]:
