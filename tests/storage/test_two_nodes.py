@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import redis
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
@@ -249,6 +250,11 @@ def topology(shared_environment: dict[str, str], tmp_path: Path) -> Iterator[tup
         beat.wait(timeout=60)
         worker.send_signal(signal.SIGTERM)  # warm shutdown: the job in hand is finished (acks late)
         worker.wait(timeout=120)
+        # This test's own queue and its bindings only: the database is never flushed.
+        queue = shared_environment["CELERY_QUEUE"]
+        redis.Redis.from_url(shared_environment["CELERY_BROKER_URL"]).delete(
+            queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"
+        )
 
 
 def sha256(data: bytes) -> str:
