@@ -22,6 +22,9 @@ from typing import Any
 from django.urls import reverse
 from django.utils import timezone
 
+from governance.citations import cite
+from obligations.catalogues import load_catalogue
+from obligations.models import CatalogueVersion
 from registry.models import ModelVersion
 
 OSCAL_VERSION = "1.2.1"
@@ -153,5 +156,39 @@ def assessment_results(version: ModelVersion, status: dict[str, Any]) -> dict[st
                 "remarks": "No separate assessment plan: the catalogues' obligations and evidence kinds are the plan.",
             },
             "results": [result],
+        }
+    }
+
+
+def catalog(version: CatalogueVersion) -> dict[str, Any]:
+    """A stored catalogue version as an OSCAL catalog: one control per obligation (its id), the summary as the
+    statement (Assay's words), each cited provision as a reference link, the standard's control id as a label."""
+    parsed = load_catalogue(version.text)
+    base = (parsed.name, version.number, version.canonical_sha256)
+    controls = []
+    for obligation in parsed.obligations:
+        control: dict[str, Any] = {
+            "id": obligation.id,
+            "title": obligation.title,
+            "parts": [{"id": f"{obligation.id}_smt", "name": "statement", "prose": obligation.summary}],
+        }
+        if obligation.control:
+            control["props"] = [{"name": "label", "value": obligation.control}]
+        if obligation.citations:
+            control["links"] = [
+                {"href": cite(c).url, "rel": "reference", "text": cite(c).label} for c in obligation.citations
+            ]
+        controls.append(control)
+    return {
+        "catalog": {
+            "uuid": _uuid(*base),
+            "metadata": {
+                "title": parsed.title,
+                "last-modified": version.created_at.isoformat(),
+                "version": f"{parsed.name} v{version.number} (sha256 {version.canonical_sha256})",
+                "oscal-version": OSCAL_VERSION,
+                "remarks": f"Source: {parsed.document['source']}. Summaries are Assay's own words.",
+            },
+            "controls": controls,
         }
     }

@@ -11,6 +11,7 @@ _V = "models/<slug:name>/versions/<int:number>"
 urlpatterns = [
     path("obligation-catalogues/", views.CatalogueList.as_view(), name="catalogue-list"),
     path("obligation-catalogues/<slug:name>/", views.CatalogueDetail.as_view(), name="catalogue-detail"),
+    path("obligation-catalogues/<slug:name>/oscal", views.CatalogueOscal.as_view(), name="catalogue-oscal"),
     path("statement-of-applicability/", views.StatementOfApplicability.as_view(), name="soa"),
     path("statement-of-applicability.csv", views.StatementOfApplicabilityCsv.as_view(), name="soa-csv"),
     path("statement-of-applicability.pdf", views.StatementOfApplicabilityPdf.as_view(), name="soa-pdf"),

@@ -29,7 +29,7 @@ from obligations.api.serializers import (
 from obligations.documentation import do_generate_annex_iv
 from obligations.incidents import clock_citation, do_record_incident, do_report_incident
 from obligations.models import Catalogue, CatalogueVersion, Incident
-from obligations.oscal import assessment_results
+from obligations.oscal import assessment_results, catalog
 from obligations.status import compliance_status, scope_of
 from registry.access import access_model, access_version
 
@@ -88,6 +88,26 @@ class CatalogueDetail(APIView):
         if version is None:
             raise NotFound("No such catalogue.")
         return Response(_catalogue_body(version, full=True))
+
+
+class CatalogueOscal(APIView):
+    """A catalogue (its latest version, or ``?version=N``) as an OSCAL catalog (JSON)."""
+
+    required_scopes = {"GET": "audits:read"}
+
+    @extend_schema(operation_id="v1_obligation_catalogues_oscal", responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, name: str) -> Response:
+        actions.ensure_builtin_catalogues()
+        versions = CatalogueVersion.objects.select_related("catalogue").filter(catalogue__name=name)
+        raw = request.query_params.get("version")
+        if raw is not None:
+            if not raw.isdigit() or len(raw) > 9:
+                raise NotFound("No such version.")
+            versions = versions.filter(number=int(raw))
+        version = versions.order_by("-number").first()
+        if version is None:
+            raise NotFound("No such catalogue.")
+        return Response(catalog(version))
 
 
 class ModelScope(APIView):

@@ -92,6 +92,7 @@ obligations:
 
 OBJECTS: dict[str, Target] = {
     "obligations-api:catalogue-detail": Target(lambda cast: {"name": "nist-ai-rmf"}, visible_to=EVERYONE),
+    "obligations-api:catalogue-oscal": Target(lambda cast: {"name": "eu-ai-act-high-risk"}, visible_to=EVERYONE),
     "obligations-api:model-scope": Target(_model, visible_to=CREDIT_RISK),
     "obligations-api:version-obligations": Target(_version, visible_to=CREDIT_RISK),
     "obligations-api:version-oscal": Target(_version, visible_to=CREDIT_RISK),

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from trestle.oscal.assessment_results import AssessmentResults
+from trestle.oscal.catalog import Catalog
 
 from governance.trail.models import Event
 from obligations.models import CatalogueVersion, ObligationDecision
@@ -200,3 +201,23 @@ def test_the_oscal_export_validates_against_the_oscal_models(cast: Cast, credit:
     assert all(cast.owner.client().get(h).status_code == 200 for h in hrefs[:3])
     # The same status exports the same ids.
     assert cast.owner.client().get(f"{V}/obligations/oscal").json()["assessment-results"]["uuid"] != ""
+
+
+@pytest.mark.parametrize(
+    ("name", "controls"), [("eu-ai-act-high-risk", 18), ("nist-ai-rmf", 19), ("nyc-ll144", 3), ("iso-42001", 38)]
+)
+def test_each_catalogue_exports_as_an_oscal_catalog(cast: Cast, name: str, controls: int) -> None:
+    response = cast.regulator.client().get(f"{API}/obligation-catalogues/{name}/oscal")
+    assert response.status_code == 200, response.content
+    model = Catalog.model_validate(response.json()["catalog"])  # extra fields forbidden, tokens and UUIDs checked
+    assert len(model.controls) == controls
+    first = model.controls[0]
+    assert first.parts[0].name == "statement"
+    if name == "eu-ai-act-high-risk":
+        assert first.id == "art-9-risk-management"
+        assert [(link.href, link.text) for link in first.links] == [
+            ("https://eur-lex.europa.eu/eli/reg/2024/1689/oj", "Art. 9 of Regulation (EU) 2024/1689")
+        ]
+    if name == "iso-42001":
+        assert (first.id, first.props[0].value, first.links) == ("A.2.2", "A.2.2", None)
+    assert_error(cast.regulator.client().get(f"{API}/obligation-catalogues/{name}/oscal?version=99"), 404)
