@@ -66,7 +66,7 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/lint-imports
 
 typecheck: $(VENV)/.dev
-	DEBUG=1 $(VENV)/bin/mypy governance registry audits
+	DEBUG=1 $(VENV)/bin/mypy governance registry audits obligations
 
 ## make ci: what CI runs (.ci/run)
 ci:
