@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from governance.access.models import User
+from governance.portal.trail_names import person_name
 from tests.portal.test_browser import CHROMIUM, browser, new_page  # noqa: F401 - the portal tests' browser fixtures
 from tests.sso.conftest import PASSWORD, Key, Provider, configure, requires_provider, start_provider
 
@@ -91,8 +92,8 @@ def test_a_reviewer_and_an_officer_sign_in_with_their_groups_roles_and_see_it_in
     ravi, sofia = User.objects.get(username="ravi"), User.objects.get(username="sofia")
     assert (ravi.role, sofia.role) == ("reviewer", "officer")
     assert ravi.teams.get().slug == "credit-risk"  # from the group team-credit-risk
-    expect(rows.nth(0)).to_contain_text(f"user {sofia.pk}")  # newest first
-    expect(rows.nth(1)).to_contain_text(f"user {ravi.pk}")
+    expect(rows.nth(0)).to_contain_text(person_name(sofia))  # newest first; the trail page names people
+    expect(rows.nth(1)).to_contain_text(person_name(ravi))
     shot(page, "officer-trail-sign-ins")
     # Each account was created by the system from the provider's claims, with the role they gave.
     page.goto(f"{base}/trail/?action=user.created")
