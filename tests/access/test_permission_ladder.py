@@ -30,7 +30,6 @@ from __future__ import annotations
 import itertools
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +65,7 @@ from tests.api import (
 from tests.audits import gate_ladder
 from tests.conftest import Cast, Member
 from tests.exports import ladder as exports_ladder
+from tests.ladder_rungs import CREDIT_RISK, EVERYONE, Target
 from tests.monitoring import arrange as monitoring_arrange
 from tests.obligations import ladder as obligations_ladder
 from tests.registry.conftest import new_member
@@ -75,23 +75,6 @@ ENDPOINTS = drf_endpoints()
 
 
 REFUSED = {401, 403, 404, 405}
-
-
-ORGANISATION_WIDE = frozenset({"admin", "officer", "ci"})  # the cast's ci is in no team: the central pipeline
-
-
-CREDIT_RISK = ORGANISATION_WIDE | {"owner", "reviewer", "read_only"}  # the owner's team (outsider is in hiring)
-
-
-EVERYONE = frozenset(Cast.__dataclass_fields__)
-
-
-@dataclass(frozen=True)
-class Target:
-    """How to make the object an endpoint's path names, and who in the cast may see it."""
-
-    make: Callable[[Cast], dict[str, Any]]  # creates (or finds) the object; returns the URL kwargs
-    visible_to: frozenset[str]
 
 
 def _fresh_owner_token(cast: Cast) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from django.test import TestCase
@@ -20,24 +19,11 @@ from governance.exports.actions import do_create_export, do_create_share
 from governance.trail.log import Actor
 from registry import actions as registry
 from registry.models import RegisteredModel
+from tests.ladder_rungs import EVERYONE, MINIMAL_RISK_ANSWERS, Target
 
 LADDER_MODEL = "ladder-export-model"
-EVERYONE = frozenset({"admin", "officer", "owner", "reviewer", "outsider", "regulator", "ci", "read_only"})
 SHARED = frozenset({"officer", "admin", "regulator"})
 _numbers = itertools.count(1)
-_MINIMAL = {
-    "prohibited_practice": "none",
-    "annex_iii_area": "none",
-    "profiles_natural_persons": False,
-    "human_reviews_each_decision": False,
-    "interacts_with_people_or_generates_content": False,
-}
-
-
-@dataclass(frozen=True)
-class Target:
-    make: Callable[[Any], dict[str, Any]]
-    visible_to: frozenset[str]
 
 
 def _model(cast: Any, name: str) -> RegisteredModel:
@@ -48,7 +34,7 @@ def _model(cast: Any, name: str) -> RegisteredModel:
         name=name,
         team=Team.objects.get(slug="credit-risk"),
         purpose="A model for the permission ladder's exports.",
-        risk_answers=_MINIMAL,
+        risk_answers=MINIMAL_RISK_ANSWERS,
     )
 
 

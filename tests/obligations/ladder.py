@@ -6,48 +6,22 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from django.utils import timezone
 
-from governance.access.models import Team
 from governance.trail.log import Actor
 from obligations.incidents import do_record_incident
-from registry import actions as registry
 from registry.models import RegisteredModel
+from tests.ladder_rungs import CREDIT_RISK, EVERYONE, Target, fresh_version
 
-EVERYONE = frozenset({"admin", "officer", "owner", "reviewer", "outsider", "regulator", "ci", "read_only"})
-CREDIT_RISK = frozenset({"admin", "officer", "ci", "owner", "reviewer", "read_only"})
 _numbers = itertools.count(1)
-_MINIMAL = {
-    "prohibited_practice": "none",
-    "annex_iii_area": "none",
-    "profiles_natural_persons": False,
-    "human_reviews_each_decision": False,
-    "interacts_with_people_or_generates_content": False,
-}
-
-
-@dataclass(frozen=True)
-class Target:
-    make: Callable[[Any], dict[str, Any]]
-    visible_to: frozenset[str]
 
 
 def _version(cast: Any) -> dict[str, Any]:
     """Version 1 of a fresh minimal-risk model of the owner's team."""
-    owner = cast.owner.user
-    model = registry.do_register_model(
-        user=owner,
-        actor=Actor.for_user(owner),
-        name=f"ladder-obligations-{next(_numbers)}",
-        team=Team.objects.get(slug="credit-risk"),
-        purpose="A model for the obligations' rungs.",
-        risk_answers=_MINIMAL,
-    )
-    version = registry.do_register_version(model=model, user=owner, actor=Actor.for_user(owner))
-    return {"name": model.name, "number": version.number}
+    version = fresh_version(cast, prefix="ladder-obligations", purpose="A model for the obligations' rungs.")
+    return {"name": version.model.name, "number": version.number}
 
 
 def _model(cast: Any) -> dict[str, Any]:
