@@ -134,7 +134,8 @@ REGULATION_MAP: tuple[MapRow, ...] = (
         "inconsistencies (15(4)) and to attempts to exploit vulnerabilities, including adversarial examples or model "
         "evasion (15(5)).",
         "Accuracy measured on the evaluation data set against the policy's levels (Art. 15(1), 15(3)); the evasion "
-        "attack's success rate within a perturbation budget, a lower bound on what an attacker could do (15(5)); "
+        "attack's success rate within a perturbation budget: exact for a linear or tree model whose structure is "
+        "read, else a black-box attack's lower bound on what an attacker could do, the results naming which (15(5)); "
         "the random-noise flip rate, reported and not judged (15(4)).",
         "Performance throughout the lifecycle beyond the audited data set; technical redundancy, fail-safe plans and "
         "feedback loops (Art. 15(4)); data or model poisoning, confidentiality attacks and the system's "
