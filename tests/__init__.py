@@ -26,3 +26,6 @@ ADULT_COLUMNS = (
     "native_country",
     "income",
 )
+
+# The same columns as adult.names spells them (hyphens), for tests that read or write the file's own header.
+ADULT_NAMES_COLUMNS = [name.replace("_", "-") for name in ADULT_COLUMNS]

@@ -24,28 +24,11 @@ from sklearn.preprocessing import StandardScaler
 
 from audits import metrics as km
 from governance.data.demo import german_credit_csv
+from tests import ADULT_NAMES_COLUMNS as ADULT_COLUMNS
 from tests import KNOWN_ANSWER_DATA
 
 # Byte-for-byte public copies of the benchmark files, described (source, licence, checksums) in SOURCES.md there.
 DATA = KNOWN_ANSWER_DATA
-
-ADULT_COLUMNS = [
-    "age",
-    "workclass",
-    "fnlwgt",
-    "education",
-    "education-num",
-    "marital-status",
-    "occupation",
-    "relationship",
-    "race",
-    "sex",
-    "capital-gain",
-    "capital-loss",
-    "hours-per-week",
-    "native-country",
-    "income",
-]
 
 
 # ---------------------------------------------------------------------------------------------------------------

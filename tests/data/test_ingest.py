@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from governance.data.ingest import Ingested, IngestError, copy_and_hash, detect_format, hash_file, inspect_file
+from tests import ADULT_NAMES_COLUMNS as ADULT_COLUMNS
 from tests import KNOWN_ANSWER_DATA
 from tests.data.ingest_helpers import assert_plain_json, findings_of, parquet_bytes, rejected, tukey, write
 
@@ -30,26 +31,6 @@ from tests.data.ingest_helpers import assert_plain_json, findings_of, parquet_by
 
 # Byte-for-byte public copies of the benchmark files, described (source, licence, checksums) in SOURCES.md there.
 DATA = KNOWN_ANSWER_DATA
-
-
-# From adult.names, in file order.
-ADULT_COLUMNS = [
-    "age",
-    "workclass",
-    "fnlwgt",
-    "education",
-    "education-num",
-    "marital-status",
-    "occupation",
-    "relationship",
-    "race",
-    "sex",
-    "capital-gain",
-    "capital-loss",
-    "hours-per-week",
-    "native-country",
-    "income",
-]
 
 
 ADULT_ROWS = 32561
