@@ -276,6 +276,11 @@ ARTIFACT_MAX_BYTES = env_int("ARTIFACT_MAX_BYTES", 200 * 1024 * 1024, minimum=10
 # Largest dataset file (and consent CSV) accepted. Profiling holds the parsed columns in memory, so keep this well
 # under the worker's RAM; larger data stays where it is and is registered by external URI.
 DATASET_MAX_BYTES = env_int("DATASET_MAX_BYTES", 1024 * 1024 * 1024, minimum=1024)
+# Data sources read where they live (docs/data-sources.md): the folders a parquet:// source may name, and the
+# PostgreSQL servers (host:port) a postgresql:// source may reach. Empty: no source of that kind is accepted, so an
+# API caller cannot make Assay read an arbitrary file or connect to an arbitrary host.
+DATA_SOURCE_ROOTS = env_list("DATA_SOURCE_ROOTS")
+DATA_SOURCE_DATABASES = env_list("DATA_SOURCE_DATABASES")
 # Bounded inputs: what one upload may make Assay unpack, parse or build, checked before memory grows (413/422 above).
 # A skops file is a ZIP: its members unpacked in total and each, and how many; schema.json is parsed whole. The
 # total also bounds all the tensors an ONNX graph holds or computes from constants.
@@ -356,9 +361,30 @@ if env_str("CACHE_URL"):
     CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("CACHE_URL")}
 
 # --- jobs ----------------------------------------------------------------------------------------------------
-# No broker configured: run jobs in the web process, so the embedded default needs no server.
-CELERY_TASK_ALWAYS_EAGER = not env_str("CELERY_BROKER_URL")
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://localhost/"
+# Long work (audits, bundles, reports, monitoring checks) runs in a Celery worker, never in a web request.
+# CELERY_BROKER_URL unset, the embedded default: kombu's filesystem transport, one message a file under
+# JOBS_QUEUE_DIR, so the worker `make run` starts needs no server and a queued job outlives a restart of either
+# process (docs/operations.md, "Jobs in the embedded default"). Set it (Redis) for several hosts.
+# JOBS_IN_PROCESS=1 runs each job in the process that queues it, as it commits (the test suite; one-off scripts).
+CELERY_TASK_ALWAYS_EAGER = env_bool("JOBS_IN_PROCESS", default=False)
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
+JOBS_QUEUE_DIR = Path(env_str("JOBS_QUEUE_DIR") or VAR_DIR / "queue")
+if CELERY_BROKER_URL == "filesystem://":
+    try:
+        (JOBS_QUEUE_DIR / "control").mkdir(parents=True, exist_ok=True)
+    except OSError as _exc:
+        raise ImproperlyConfigured(
+            f"JOBS_QUEUE_DIR {JOBS_QUEUE_DIR} cannot be created ({_exc.strerror}): set JOBS_QUEUE_DIR (or "
+            "ASSAY_VAR_DIR) to a folder Assay may write, or CELERY_BROKER_URL to a broker."
+        ) from None
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(JOBS_QUEUE_DIR),
+        "data_folder_out": str(JOBS_QUEUE_DIR),
+        "control_folder": str(JOBS_QUEUE_DIR / "control"),
+        "polling_interval": 0.5,  # seconds a waiting worker sleeps between looks at the folder
+    }
+    # Remote control broadcasts to every worker that ever bound its queue: dead workers' files would pile up.
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
 # The queue jobs are sent to and workers take (`celery worker -Q`): deployments sharing one Redis each name their own.
