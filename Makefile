@@ -20,12 +20,27 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-## make run: set up, migrate, create the demo users and data, serve on http://127.0.0.1:8000
+## make run: set up, migrate, create the demo users and data, serve on http://127.0.0.1:8000 with a jobs worker
+# The worker runs every long job (audits, bundles, reports, monitoring checks), with beat inside it for the timed
+# ones, on the embedded broker (one file a message under var/queue/, no server; CELERY_BROKER_URL for another).
+# Stopping `make run` (Ctrl-C) stops it at once: a job in hand is put back in the queue and runs at the next start.
+# The demo's own audits run in the seeding process (JOBS_IN_PROCESS=1) so its figures are there when the page opens.
+JOBS_LOG := var/log/jobs.log
+WORKER := $(PY) -m celery -A governance worker --beat --schedule var/celerybeat-schedule --concurrency 2 \
+	--without-mingle --without-gossip --loglevel INFO
 run: $(VENV)/.runtime
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py install_policies
-	DEBUG=1 $(PY) manage.py seed_demo
+	DEBUG=1 JOBS_IN_PROCESS=1 $(PY) manage.py seed_demo
+	@mkdir -p $(dir $(JOBS_LOG)); echo "Jobs: a Celery worker and beat are running; their log is $(JOBS_LOG)."; \
+	DEBUG=1 $(WORKER) --logfile $(JOBS_LOG) & jobs=$$!; \
+	trap 'kill -QUIT $$jobs 2>/dev/null; wait $$jobs' EXIT INT TERM; \
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+
+## make worker: the jobs' worker and beat alone (for a server started another way, e.g. runserver on another port)
+.PHONY: worker
+worker: $(VENV)/.runtime
+	DEBUG=1 $(WORKER)
 
 # The portal's browser tests drive Debian's Chromium. Installed here when missing and apt is usable (root);
 # elsewhere the browser tests skip and say why.

@@ -367,9 +367,9 @@ if env_str("CACHE_URL"):
 # process (docs/operations.md, "Jobs in the embedded default"). Set it (Redis) for several hosts.
 # JOBS_IN_PROCESS=1 runs each job in the process that queues it, as it commits (the test suite; one-off scripts).
 CELERY_TASK_ALWAYS_EAGER = env_bool("JOBS_IN_PROCESS", default=False)
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://localhost/"
 JOBS_QUEUE_DIR = Path(env_str("JOBS_QUEUE_DIR") or VAR_DIR / "queue")
-if CELERY_BROKER_URL == "filesystem://":
+if CELERY_BROKER_URL.startswith("filesystem:"):
     try:
         (JOBS_QUEUE_DIR / "control").mkdir(parents=True, exist_ok=True)
     except OSError as _exc:
