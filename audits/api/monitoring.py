@@ -211,6 +211,15 @@ def _upload(request: Request) -> tuple[Path, str, str]:
     return Path(upload.temporary_file_path()), upload.name, delimiter
 
 
+def _upload_request(file_description: str) -> dict[str, Any]:
+    """The OpenAPI request body of an upload that ``_upload`` reads: a binary ``file`` and its ``delimiter``."""
+    fields = {
+        "file": {"type": "string", "format": "binary", "description": file_description},
+        "delimiter": {"type": "string", "maxLength": 10, "default": ",", "description": "CSV only: one character."},
+    }
+    return {"multipart/form-data": {"type": "object", "properties": fields, "required": ["file"]}}
+
+
 def _batches(request: Request, name: str, number: int) -> Any:
     version = access_version(request.user, name, number, request)
     return MonitoringBatch.objects.filter(version=version).select_related("data__dataset", "labels__dataset")
@@ -231,7 +240,10 @@ class BatchList(generics.ListAPIView):
             .order_by("-number")
         )
 
-    @extend_schema(request={"multipart/form-data": dict}, responses={201: BatchDetailSerializer})
+    @extend_schema(
+        request=_upload_request("The batch: CSV or Parquet, with the columns the monitoring configuration names."),
+        responses={201: BatchDetailSerializer},
+    )
     def post(self, request: Request, name: str, number: int) -> Response:
         version = access_version(request.user, name, number, request)
         path, filename, delimiter = _upload(request)
@@ -270,7 +282,10 @@ class BatchLabels(APIView):
     parser_classes = [MultiPartParser, SafeJSONParser]
     max_body_setting = "MONITORING_BATCH_MAX_BYTES"
 
-    @extend_schema(request={"multipart/form-data": dict}, responses=BatchDetailSerializer)
+    @extend_schema(
+        request=_upload_request("One column, the configured label, with a row per row of the batch (CSV or Parquet)."),
+        responses=BatchDetailSerializer,
+    )
     def post(self, request: Request, name: str, number: int, batch: int) -> Response:
         found = _batch(request, name, number, batch)
         path, filename, delimiter = _upload(request)

@@ -356,7 +356,19 @@ class ConsentBulkImport(APIView):
     max_body_setting = "DATASET_MAX_BYTES"
 
     @extend_schema(
-        request={"multipart/form-data": {"type": "object", "properties": {"file": {"type": "string"}}}},
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "The consent events as CSV (columns on docs/data.md).",
+                    }
+                },
+                "required": ["file"],
+            }
+        },
         responses={201: dict},
     )
     def post(self, request: Request) -> Response:
