@@ -55,6 +55,7 @@ class DataFormat(models.TextChoices):
     CSV = "csv", "CSV"
     PARQUET = "parquet", "Parquet"
     EXTERNAL = "external", "External (not stored by Assay)"
+    SOURCE = "source", "Source (read where it lives)"
 
 
 class DatasetVersion(models.Model):
@@ -68,6 +69,10 @@ class DatasetVersion(models.Model):
     # The CSV field separator the file was read with on upload (audits read it the same way).
     delimiter = models.CharField(max_length=4, blank=True, default="")
     external_uri = models.CharField(max_length=2000, blank=True)
+    # A source read where it lives (governance.data.sources): its URI (never a credential) and the evidence that it
+    # is unchanged (file hashes, or a SQL relation's row count and content digest), checked before every audit.
+    source_uri = models.CharField(max_length=2000, blank=True)
+    source_evidence = models.JSONField(default=dict, blank=True)
     sha256 = models.CharField(max_length=64, blank=True, db_index=True)
     size_bytes = models.BigIntegerField(null=True, blank=True)
     row_count = models.BigIntegerField(null=True, blank=True)
