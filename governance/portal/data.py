@@ -40,7 +40,8 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
     if request.GET.get("team"):
         datasets = datasets.filter(team__slug=request.GET["team"])
     page = paginate(request, datasets.order_by("name"))
-    return render(request, "data/dataset_list.html", {"page": page, "team": request.GET.get("team", "")})
+    context = {"page": page, "team": request.GET.get("team", ""), "can_register": may(request, "datasets:write")}
+    return render(request, "data/dataset_list.html", context)
 
 
 @portal_view(GET="datasets:read")
@@ -48,7 +49,8 @@ def dataset_detail(request: HttpRequest, name: str) -> HttpResponse:
     """A dataset and its versions."""
     dataset = access_dataset(request.user, name, request)
     page = paginate(request, dataset.versions.order_by("-number"))
-    return render(request, "data/dataset_detail.html", {"dataset": dataset, "page": page})
+    context = {"dataset": dataset, "page": page, "can_register": may(request, "datasets:write")}
+    return render(request, "data/dataset_detail.html", context)
 
 
 class CoverageForm(forms.Form):
@@ -106,6 +108,7 @@ def dataset_version(request: HttpRequest, name: str, number: int) -> HttpRespons
             "form": form,
             "coverage": coverage,
             "coverage_error": coverage_error,
+            "can_register": may(request, "datasets:write"),
         },
         status=status,
     )

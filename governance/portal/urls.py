@@ -4,7 +4,7 @@ are included from their apps."""
 from django.urls import include, path
 
 from governance.access.oidc import views as sign_in
-from governance.portal import data, exports, tokens, trail, views
+from governance.portal import data, data_register, exports, lineage, tokens, trail, views
 
 # No app_name here: governance/urls.py includes this module at "", and each app below brings its own namespace
 # (portal, registry-portal, audits-portal), rather than all of them nesting under one.
@@ -14,6 +14,9 @@ portal_patterns = [
     path("login/", sign_in.SignInView.as_view(), name="login"),
     path("logout/", sign_in.sign_out, name="logout"),
     path("data/datasets/", data.dataset_list, name="dataset-list"),
+    path("data/datasets/new", data_register.dataset_new, name="dataset-new"),
+    path("data/datasets/<slug:name>/versions/new", data_register.dataset_version_new, name="dataset-version-new"),
+    path("data/lineage/runs/new", lineage.run_new, name="lineage-run-new"),
     path("data/datasets/<slug:name>/", data.dataset_detail, name="dataset-detail"),
     path("data/datasets/<slug:name>/versions/<int:number>/", data.dataset_version, name="dataset-version"),
     path("data/subjects/", data.subject_lookup, name="subject-lookup"),
