@@ -25,6 +25,7 @@ import numpy as np
 
 from audits.checks.base import CheckContext, exact, exact_threshold, finite, rate
 from audits.metrics import ConfusionCounts, GroupCounts, GroupIndex, confusion_by_group, encode_groups, wilson_interval
+from audits.statistics.cells import confusion_from_cells, weighted_total
 
 INSUFFICIENT_SMALL = "insufficient_small_group"
 EXCLUDED_SMALL = "excluded_small_group"
@@ -89,6 +90,8 @@ def groupings(evaluation: Any, *, intersections: bool | list[list[str]]) -> list
         sets.append(tuple(columns))
     masks = {c: unknown_mask(evaluation, c) for c in columns}
     y_true, y_pred = np.asarray(evaluation.y_true), np.asarray(evaluation.y_pred)
+    # Counted cells of a source (audits.statistics): each row stands for row_weights rows, counted in integers.
+    weights = getattr(evaluation, "row_weights", None)
     found = []
     for chosen in sets:
         unknown = np.zeros(y_pred.shape[0], dtype=bool)
@@ -97,7 +100,12 @@ def groupings(evaluation: Any, *, intersections: bool | list[list[str]]) -> list
         known = ~unknown
         if known.any():
             index = encode_groups({c: np.asarray(evaluation.protected[c])[known] for c in chosen})
-            counts = confusion_by_group(y_true=y_true[known], y_pred=y_pred[known], groups=index)
+            if weights is None:
+                counts = confusion_by_group(y_true=y_true[known], y_pred=y_pred[known], groups=index)
+            else:
+                counts = confusion_from_cells(
+                    y_true=y_true[known], y_pred=y_pred[known], groups=index, counts=weights[known]
+                )
         else:
             counts = _no_groups(chosen)
         found.append(
@@ -105,8 +113,8 @@ def groupings(evaluation: Any, *, intersections: bool | list[list[str]]) -> list
                 name=" x ".join(chosen),
                 columns=chosen,
                 counts=counts,
-                unknown=int(unknown.sum()),
-                rows=int(y_pred.shape[0]),
+                unknown=int(unknown.sum()) if weights is None else weighted_total(unknown, weights),
+                rows=int(y_pred.shape[0]) if weights is None else int(np.sum(weights)),
             )
         )
     return found

@@ -40,6 +40,9 @@ class Evaluation:
     # Role -> True where the row's value is unknown (an empty cell, or a token declared in unknown_values): such
     # rows form no group (6 RCNY 5-301). Built by hand without it, a consumer treats "" as unknown.
     unknown: dict[str, np.ndarray] = field(default_factory=dict)
+    # How many rows each row stands for, when the evaluation holds counted cells of a source (audits.statistics):
+    # the group counts are then sums of these (in integers); None when every row is one row.
+    row_weights: np.ndarray | None = None
 
 
 def build_evaluation(
