@@ -3,7 +3,7 @@
 from django.urls import path
 
 from registry import hooks
-from registry.api import views
+from registry.api import supply_chain, views
 
 app_name = "registry-api"
 
@@ -28,6 +28,7 @@ urlpatterns = [
     path(f"{_V}/retire", views.RetireVersion.as_view(), name="version-retire"),
     path(f"{_V}/lineage", views.VersionLineage.as_view(), name="version-lineage"),
     path(f"{_V}/lineage/prov", views.VersionProv.as_view(), name="version-prov"),
+    path(f"{_V}/mlbom", supply_chain.VersionMLBOM.as_view(), name="version-mlbom"),
     path(f"{_V}/findings/", views.FindingList.as_view(), name="version-findings"),
     path(f"{_V}/findings/<int:pk>/resolve", views.ResolveFinding.as_view(), name="version-finding-resolve"),
     # Routes other apps add under this namespace (monitoring's: audits/api/monitoring.py).
