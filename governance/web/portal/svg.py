@@ -101,10 +101,11 @@ def series_chart(
     """One statistic over batches, a line per subject (a feature, a group), with the policy's threshold lines.
 
     ``series``: (subject, [(batch number, value or None)]); ``lines``: (value, label, True when crossing it is an
-    alert, False for a warning). Subjects beyond an alert line are drawn in red and named at their last point; the
-    others are thin and grey (the table beside the chart names every one), so nothing depends on telling colours
-    apart. Undefined values leave a gap. The axis stops at five times the highest threshold; a value beyond it is
-    drawn on the top edge with its number.
+    alert, False for a warning). Subjects beyond an alert line are drawn in red and named in the right margin at
+    the height of their last value, spread with the thresholds' labels so that no two overlap; the others are thin
+    and grey (the table beside the chart names every one), so nothing depends on telling colours apart. Undefined
+    values leave a gap. The axis stops at five times the highest threshold; values beyond it are said with their
+    numbers on the top edge, one label per batch. Batch numbers under the axis are thinned to fit.
     """
     batches = sorted({number for _, points in series for number, _ in points})
     values = [v for _, points in series for _, v in points if v is not None]
@@ -137,20 +138,19 @@ def series_chart(
         body.append(
             f'<text x="{left - 6}" y="{y(at) + 4:.1f}" font-size="11" fill="{MUTED}" text-anchor="end">{tick}</text>'
         )
-    for number in batches:
-        body.append(
-            f'<text x="{x(number):.1f}" y="{top + plot_h + 16}" font-size="11" fill="{MUTED}" '
-            f'text-anchor="middle">batch {number}</text>'
-        )
+    body += _batch_axis(batches, x, baseline=top + plot_h, middle=left + plot_w / 2, plot_w=plot_w)
+    # The labels in the right margin (threshold lines, and the subjects that cross an alert line, named at their last
+    # point) are placed together so that none overlaps another: each as near its line or point as the others allow.
+    margin: list[tuple[float, str, str, bool]] = []  # (wanted y, text, colour, bold)
     for value, label, alert in lines:
         colour = BAD if alert else "#8a5a00"
         body.append(
             f'<line x1="{left}" y1="{y(value):.1f}" x2="{left + plot_w}" y2="{y(value):.1f}" stroke="{colour}" '
-            f'stroke-dasharray="{"5 3" if alert else "2 3"}"/><text x="{left + plot_w + 6}" y="{y(value) + 4:.1f}" '
-            f'font-size="11" fill="{colour}">{escape(_short(label, 22))}</text>'
+            f'stroke-dasharray="{"5 3" if alert else "2 3"}"/>'
         )
+        margin.append((y(value), _short(label, 22), colour, False))
     alert_lines = [value for value, _, alert in lines if alert]
-    named_at: list[float] = [y(value) for value, _, _ in lines]
+    above: dict[int, list[float]] = {}  # batch number -> values off the top of the axis
     ordered = sorted(series, key=lambda item: _crosses(item[1], alert_lines, above_is_bad))
     for subject, points in ordered:
         bad = _crosses(points, alert_lines, above_is_bad)
@@ -170,22 +170,78 @@ def series_chart(
                 f'<circle cx="{x(number):.1f}" cy="{y(min(point, maximum)):.1f}" r="{3 if bad else 2}" '
                 f'fill="{colour}"/>'
             )
-            if point > maximum:  # off the axis: said with its number, above the point
-                body.append(
-                    f'<text x="{x(number):.1f}" y="{top - 8}" font-size="11" fill="{colour}" text-anchor="middle">'
-                    f"▲ {point:.3g}</text>"
-                )
+            if point > maximum:  # off the axis: said with its number above the point (one label per batch)
+                above.setdefault(number, []).append(point)
         last = next(((n, v) for n, v in reversed(points) if v is not None), None)
         if bad and last is not None:
-            at = y(min(last[1], maximum))
-            while any(abs(at - other) < 12 for other in named_at):  # labels never overlap
-                at += 12
-            named_at.append(at)
-            body.append(
-                f'<text x="{x(last[0]) + 8:.1f}" y="{at + 4:.1f}" font-size="11" fill="{BAD}" font-weight="bold">'
-                f"{escape(_short(subject, 20))}</text>"
-            )
+            margin.append((y(min(last[1], maximum)), _short(subject, 20), BAD, True))
+    for number, off in sorted(above.items()):
+        said = ", ".join(f"{v:.3g}" for v in sorted(off, reverse=True)[:2]) + (" …" if len(off) > 2 else "")
+        body.append(
+            f'<text x="{x(number):.1f}" y="{top - 8}" font-size="11" fill="{BAD}" text-anchor="middle">▲ {said}</text>'
+        )
+    body += _margin_labels(margin, at_x=left + plot_w, low=top, high=top + plot_h + 8)
     return _svg(width, height, title, body)
+
+
+TICK_GAP, LABEL_GAP = 48, 13  # pixels between batch numbers under the axis, and between labels in the margin
+
+
+def _batch_axis(batches: Sequence[int], x: Any, *, baseline: float, middle: float, plot_w: float) -> list[str]:
+    """Batch numbers under the axis, thinned to one every TICK_GAP pixels or more (thirty batches on 640 pixels
+    would print "batch 9batch 10..." over each other), the last batch always named; "batch" under them."""
+    step = max(1, -(-TICK_GAP * max(len(batches) - 1, 1) // int(plot_w)))
+    shown = list(range(0, len(batches), step))
+    if shown and shown[-1] != len(batches) - 1:
+        if (len(batches) - 1 - shown[-1]) * plot_w / (len(batches) - 1) < TICK_GAP:
+            shown.pop()
+        shown.append(len(batches) - 1)
+    texts = [
+        f'<text x="{x(batches[i]):.1f}" y="{baseline + 16}" font-size="11" fill="{MUTED}" '
+        f'text-anchor="middle">{batches[i]}</text>'
+        for i in shown
+    ]
+    texts.append(
+        f'<text x="{middle:.1f}" y="{baseline + 30}" font-size="11" fill="{MUTED}" text-anchor="middle">batch</text>'
+    )
+    return texts
+
+
+def _margin_labels(
+    margin: Sequence[tuple[float, str, str, bool]], *, at_x: float, low: float, high: float
+) -> list[str]:
+    """The labels of the right margin, (wanted y, text, colour, bold) each, spread so that none overlaps another; a
+    label moved away from its line or point gets a thin leader to it."""
+    texts = []
+    placed = spread([wanted for wanted, _, _, _ in margin], gap=LABEL_GAP, low=low, high=high)
+    for (wanted, text, colour, bold), at in zip(margin, placed, strict=True):
+        if abs(at - wanted) > 3:
+            texts.append(
+                f'<line x1="{at_x + 2}" y1="{wanted:.1f}" x2="{at_x + 8}" y2="{at:.1f}" stroke="{colour}" '
+                'stroke-width="0.8"/>'
+            )
+        weight = ' font-weight="bold"' if bold else ""
+        texts.append(
+            f'<text x="{at_x + 10}" y="{at + 4:.1f}" font-size="11" fill="{colour}"{weight}>{escape(text)}</text>'
+        )
+    return texts
+
+
+def spread(wanted: Sequence[float], *, gap: float, low: float, high: float) -> list[float]:
+    """Positions for labels that want to sit at ``wanted`` (in any order): each at least ``gap`` from the others,
+    within [``low``, ``high``] when they fit, each as near its wanted place as that allows; in the input's order."""
+    order = sorted(range(len(wanted)), key=lambda i: wanted[i])
+    placed = [max(wanted[i], low) for i in order]
+    for k in range(1, len(placed)):  # downwards: push each below the one above it
+        placed[k] = max(placed[k], placed[k - 1] + gap)
+    if placed and placed[-1] > high:  # then upwards from the bottom edge, as far as the top edge allows
+        placed[-1] = high
+        for k in range(len(placed) - 2, -1, -1):
+            placed[k] = min(placed[k], placed[k + 1] - gap)
+    result = [0.0] * len(wanted)
+    for k, i in enumerate(order):
+        result[i] = placed[k]
+    return result
 
 
 def _crosses(points: Sequence[tuple[int, float | None]], alerts: Sequence[float], above_is_bad: bool) -> bool:
