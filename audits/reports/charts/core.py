@@ -19,6 +19,9 @@ Format = Literal["png", "svg"]
 
 # Colours that stay distinguishable in grey-scale print and for the common colour-vision deficiencies.
 BLUE, ORANGE, RED, GREY, GREEN = "#0072B2", "#E69F00", "#D55E00", "#7F7F7F", "#009E73"
+# How a caption names each colour, as a reader sees it: Okabe-Ito's "vermillion" (RED) looks orange-red on screen and
+# paper, and its "orange" (ORANGE) amber; a caption that said "red bars" sent readers looking for a colour not there.
+COLOUR_WORDS = {BLUE: "blue", ORANGE: "amber", RED: "orange-red", GREY: "grey", GREEN: "green"}
 WIDTH_INCHES = 6.4
 PNG_DPI = 110
 

@@ -11,12 +11,12 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from audits.reports.charts.core import BLUE, ORANGE, RED, Format, PlannedChart, draw_figure, paint_empty
+from audits.reports.charts.core import BLUE, COLOUR_WORDS, ORANGE, RED, Format, PlannedChart, draw_figure, paint_empty
 
 
 def shap_importance_chart(explainability: Mapping[str, Any], *, fmt: Format = "png") -> bytes | str:
     """Mean absolute SHAP value per feature (global importance), largest first; protected attributes that are model
-    inputs in red, features flagged as their proxies in orange, the others blue.
+    inputs in orange-red, features flagged as their proxies in amber, the others blue.
 
     :param explainability: ``results["checks"]["explainability"]``.
     :param fmt: ``"png"`` or ``"svg"``.
@@ -93,8 +93,8 @@ def plan_explainability(explainability: Mapping[str, Any]) -> list[PlannedChart]
                 key="shap_importance",
                 check="explainability",
                 title="Feature importance (mean |SHAP|)",
-                caption="Mean absolute SHAP value of each feature; protected attributes in red, their proxies "
-                "in orange.",
+                caption=f"Mean absolute SHAP value of each feature; protected attributes in {COLOUR_WORDS[RED]}, "
+                f"their proxies in {COLOUR_WORDS[ORANGE]}, the others {COLOUR_WORDS[BLUE]}.",
                 draw=partial(shap_importance_chart, explainability),
             )
         )
@@ -104,8 +104,8 @@ def plan_explainability(explainability: Mapping[str, Any]) -> list[PlannedChart]
                 key="proxy_associations",
                 check="explainability",
                 title="Association of features with protected attributes",
-                caption="Cramér's V between each feature and each protected attribute; orange at or above the proxy "
-                "rule's minimum (dashed line).",
+                caption=f"Cramér's V between each feature and each protected attribute; {COLOUR_WORDS[ORANGE]} at or "
+                "above the proxy rule's minimum (dashed line).",
                 draw=partial(proxy_association_chart, explainability),
             )
         )

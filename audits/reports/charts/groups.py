@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from audits.reports.charts.core import BLUE, GREY, RED, Format, PlannedChart, draw_figure, paint_empty
+from audits.reports.charts.core import BLUE, COLOUR_WORDS, GREY, RED, Format, PlannedChart, draw_figure, paint_empty
 
 RATE_LABELS = {
     "selection_rate": "Selection rate",
@@ -79,8 +79,8 @@ def impact_ratio_chart(disparate_impact: Mapping[str, Any], *, fmt: Format = "pn
     :param disparate_impact: ``results["checks"]["disparate_impact"]``.
     :param fmt: ``"png"`` or ``"svg"``.
 
-    Bars below the line are red, at or above it blue; reference groups (ratio 1 by definition) and groups left out
-    (below the policy's share) are grey.
+    Bars below the line are orange-red, at or above it blue; reference groups (ratio 1 by definition) and groups left
+    out (below the policy's share) are grey.
     """
     limit = disparate_impact.get("impact_ratio_min")
     rows: list[tuple[str, float | None, str]] = []
@@ -180,8 +180,8 @@ def plan_impact_ratio(disparate_impact: Mapping[str, Any]) -> list[PlannedChart]
             key="impact_ratio",
             check="disparate_impact",
             title="Impact ratios",
-            caption="Each group's rate divided by the reference group's; red bars are below the minimum of "
-            f"{limit:g} (dashed line)."
+            caption=f"Each group's rate divided by the reference group's; {COLOUR_WORDS[RED]} bars are below the "
+            f"minimum of {limit:g} (dashed line), reference groups grey."
             if limit is not None
             else "Each group's rate divided by the reference's.",
             draw=partial(impact_ratio_chart, disparate_impact),
@@ -198,7 +198,7 @@ def plan_group_shares(data_quality: Mapping[str, Any]) -> list[PlannedChart]:
             key="group_shares",
             check="data_quality",
             title="Group shares of the evaluation data",
-            caption="Each group's share of the evaluation rows; red below the policy's minimum share.",
+            caption=f"Each group's share of the evaluation rows; {COLOUR_WORDS[RED]} below the policy's minimum share.",
             draw=partial(group_shares_chart, data_quality),
         )
     ]
