@@ -204,9 +204,10 @@ def do_start_audit(
     _require_role(user, AUDIT_RUNNERS, "run audits")
     if not (user.is_organisation_wide or model_version.model.team_id in user.team_ids()):
         raise AuditError("You are not in this model's team.", code="not_in_team", status=403)
-    if not dataset_version.file:
+    if not (dataset_version.file or dataset_version.source_uri):
         raise AuditError(
-            "The evaluation dataset must be a file Assay stores (CSV or Parquet); an external URI cannot be read.",
+            "The evaluation dataset must be a file Assay stores (CSV or Parquet) or a source it reads where it lives "
+            "(docs/data-sources.md); an external URI cannot be read.",
             field="dataset",
         )
     try:
