@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,10 +77,24 @@ def _known_roles(version: Any, policy_version: Any) -> dict[str, Any] | None:
     return dict(previous.column_roles) if previous else None
 
 
+@dataclass
+class Clock:
+    """The time the gate's wait reads and how it sleeps between looks (tests give it a clock of their own)."""
+
+    now: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
+CLOCK = Clock()
+POLL_SECONDS = 0.2  # how often a waiting gate looks at its run
+
+
 def _wait(run: AuditRun, seconds: float) -> AuditRun:
-    deadline = time.monotonic() + seconds
-    while run.status in (RunStatus.QUEUED, RunStatus.RUNNING) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    """``run`` once it ended, or as it stands after ``seconds`` (the caller's ``wait_seconds``, capped)."""
+    clock = CLOCK
+    deadline = clock.now() + seconds
+    while run.status in (RunStatus.QUEUED, RunStatus.RUNNING) and clock.now() < deadline:
+        clock.sleep(min(POLL_SECONDS, deadline - clock.now()))
         run.refresh_from_db()
     return run
 
