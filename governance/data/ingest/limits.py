@@ -35,11 +35,14 @@ class IngestLimits:
     max_columns: int = 10_000  # DATASET_MAX_COLUMNS
     max_cell_bytes: int = 1 << 20  # DATASET_MAX_CELL_BYTES (a CSV row is also bounded by Arrow's 8 MiB block)
     max_table_bytes: int = 1 << 30  # DATASET_MAX_BYTES: what a Parquet file may unpack to, as a CSV upload may weigh
+    # DATASET_STREAM_ABOVE_BYTES: a larger file is profiled batch by batch in bounded memory (ingest.streaming)
+    stream_above_bytes: int = 64 << 20
 
     SETTINGS = {
         "max_columns": "DATASET_MAX_COLUMNS",
         "max_cell_bytes": "DATASET_MAX_CELL_BYTES",
         "max_table_bytes": "DATASET_MAX_BYTES",
+        "stream_above_bytes": "DATASET_STREAM_ABOVE_BYTES",
     }
 
     @classmethod

@@ -96,6 +96,23 @@ def inspect_file(
     if path.stat().st_size == 0:
         raise IngestError("The file is empty.")
     markers = sorted({marker.strip() for marker in missing_markers})
+    limits = limits or IngestLimits.configured()
+    if path.stat().st_size > limits.stream_above_bytes:
+        # The streaming reader builds on this module's measures, so it imports them, not the reverse.
+        from governance.data.ingest import streaming  # noqa: PLC0415
+
+        try:
+            return streaming.inspect_streaming(
+                path,
+                fmt=fmt,
+                subject_id_column=subject_id_column,
+                label_column=label_column,
+                delimiter=_check_delimiter(delimiter) if fmt == "csv" else delimiter,
+                markers=markers,
+                limits=limits,
+            )
+        except streaming.WholeFile:
+            pass  # a header without a line break after it: a file that small is read whole
     if fmt == "csv":
         sep = _check_delimiter(delimiter)
         table = _read_csv(
@@ -347,6 +364,7 @@ def _tukey_outliers(values: pa.ChunkedArray) -> dict[str, Any] | None:
     q1, q3 = pc.quantile(values, q=[0.25, 0.75], interpolation="linear").to_pylist()
     if q1 is None or q3 is None or not (math.isfinite(q1) and math.isfinite(q3)):
         return None
+    q1, q3 = q1 + 0.0, q3 + 0.0  # -0.0 and 0.0 sort as equals: which one a selection lands on is arbitrary
     iqr = q3 - q1
     low, high = q1 - OUTLIER_IQR_FACTOR * iqr, q3 + OUTLIER_IQR_FACTOR * iqr
     as_double = pc.cast(values, pa.float64(), safe=False)  # int64 beyond 2**53 rounds, as in pandas
