@@ -9,7 +9,8 @@ This package is at the ground floor: it imports nothing from the apps.
 
 One module per act: ``catalogue.py``, ``requirements.py`` and ``obligations.py`` (EU AI Act), ``us_ugesp.py`` (29 CFR
 1607.4(D), 41 CFR 60-3.4(D)), ``nyc_ll144.py`` (NYC Admin. Code §§ 20-870, 20-871; 6 RCNY §§ 5-300 to 5-304),
-``gdpr.py`` (Regulation (EU) 2016/679) and ``nist_ai_rmf.py`` (NIST AI RMF 1.0, voluntary). A new act is a new
+``gdpr.py`` (Regulation (EU) 2016/679), ``nist_ai_rmf.py`` (NIST AI RMF 1.0, voluntary) and ``colorado_ai_act.py``
+(C.R.S. §§ 6-1-1701 to 6-1-1707). A new act is a new
 module, added to ``_BY_ID``.
 """
 
@@ -19,6 +20,7 @@ import re
 from collections.abc import Iterable
 
 from governance.citations.catalogue import CATALOGUE, EU_AI_ACT_TEXT_VERSION
+from governance.citations.colorado_ai_act import COLORADO_AI_ACT
 from governance.citations.gdpr import GDPR_CITATIONS
 from governance.citations.model import Citation
 from governance.citations.nist_ai_rmf import NIST_AI_RMF_CITATIONS
@@ -72,6 +74,7 @@ _MODULES = (
     NYC_LL144,
     GDPR_CITATIONS,
     NIST_AI_RMF_CITATIONS,
+    COLORADO_AI_ACT,
 )
 _BY_ID = _index(citation for module in _MODULES for citation in module)
 

@@ -150,7 +150,13 @@ def test_the_scope_is_set_by_an_officer_and_checked(cast: Cast, credit: ModelVer
 def test_a_catalogue_version_is_stored_with_its_event_and_errors_name_line_and_field(cast: Cast) -> None:
     officer = cast.officer.client()
     listed = officer.get(f"{API}/obligation-catalogues/").json()["results"]
-    assert {c["name"] for c in listed} == {"eu-ai-act-high-risk", "iso-42001", "nist-ai-rmf", "nyc-ll144"}
+    assert {c["name"] for c in listed} == {
+        "colorado-ai-act",
+        "eu-ai-act-high-risk",
+        "iso-42001",
+        "nist-ai-rmf",
+        "nyc-ll144",
+    }
     text = officer.get(f"{API}/obligation-catalogues/nyc-ll144/").json()["text"]
     changed = text.replace("within_days: 365", "within_days: 300")
     response = officer.post(f"{API}/obligation-catalogues/", {"text": changed, "reason": "Stricter."}, format="json")
@@ -204,7 +210,8 @@ def test_the_oscal_export_validates_against_the_oscal_models(cast: Cast, credit:
 
 
 @pytest.mark.parametrize(
-    ("name", "controls"), [("eu-ai-act-high-risk", 18), ("nist-ai-rmf", 19), ("nyc-ll144", 3), ("iso-42001", 38)]
+    ("name", "controls"),
+    [("eu-ai-act-high-risk", 18), ("nist-ai-rmf", 19), ("nyc-ll144", 3), ("iso-42001", 38), ("colorado-ai-act", 11)],
 )
 def test_each_catalogue_exports_as_an_oscal_catalog(cast: Cast, name: str, controls: int) -> None:
     response = cast.regulator.client().get(f"{API}/obligation-catalogues/{name}/oscal")

@@ -24,10 +24,11 @@ from registry.models import RiskTier
 CATALOGUES = {name: load_catalogue(text, source=name) for name, text in builtin_catalogues().items()}
 
 
-def test_the_builtins_are_the_four_frameworks() -> None:
-    assert set(CATALOGUES) == {"eu-ai-act-high-risk", "nist-ai-rmf", "nyc-ll144", "iso-42001"}
+def test_the_builtins_are_the_five_frameworks() -> None:
+    assert set(CATALOGUES) == {"eu-ai-act-high-risk", "nist-ai-rmf", "nyc-ll144", "iso-42001", "colorado-ai-act"}
     assert CATALOGUES["eu-ai-act-high-risk"].binding
     assert CATALOGUES["nyc-ll144"].binding
+    assert CATALOGUES["colorado-ai-act"].binding
     assert not CATALOGUES["nist-ai-rmf"].binding
     assert not CATALOGUES["iso-42001"].binding
 
@@ -110,6 +111,40 @@ def test_nyc_ll144_asks_for_the_bias_audit_its_publication_and_the_notices() -> 
     assert "nyc-rcny/5-301/a" in by_id["bias-audit"].citations
     assert "nyc-rcny/5-303" in by_id["published-results"].citations
     assert "nyc-rcny/5-304" in by_id["notices"].citations
+
+
+def test_colorado_names_each_duty_of_developers_and_deployers_by_its_subsection() -> None:
+    # Known answers from SB 24-205: developers C.R.S. § 6-1-1702(1)-(5), deployers § 6-1-1703(2)-(7), § 6-1-1704.
+    catalogue = CATALOGUES["colorado-ai-act"]
+    cited = {(o.id, c) for o in catalogue.obligations for c in o.citations}
+    expected = {
+        ("developer-reasonable-care", "C.R.S. § 6-1-1702(1)", "provider"),
+        ("developer-documentation", "C.R.S. § 6-1-1702(2)", "provider"),
+        ("developer-public-statement", "C.R.S. § 6-1-1702(4)", "provider"),
+        ("developer-attorney-general-disclosure", "C.R.S. § 6-1-1702(5)", "provider"),
+        ("risk-management-policy", "C.R.S. § 6-1-1703(2)", "deployer"),
+        ("impact-assessment", "C.R.S. § 6-1-1703(3)(a)", "deployer"),
+        ("annual-review", "C.R.S. § 6-1-1703(3)(g)", "deployer"),
+        ("consumer-notice", "C.R.S. § 6-1-1703(4)(a)", "deployer"),
+        ("adverse-decision-explanation-and-appeal", "C.R.S. § 6-1-1703(4)(b)", "deployer"),
+        ("deployer-public-statement", "C.R.S. § 6-1-1703(5)", "deployer"),
+        ("deployer-attorney-general-disclosure", "C.R.S. § 6-1-1703(7)", "deployer"),
+    }
+    by_id = {o.id: o for o in catalogue.obligations}
+    for obligation_id, label, role in expected:
+        assert label in {cite(c).label for i, c in cited if i == obligation_id}, obligation_id
+        assert by_id[obligation_id].roles == {role}, obligation_id
+    assert "90 days" in cite("crs/6-1-1702/5").text
+    assert "90 days" in cite("crs/6-1-1703/7").text
+    assert "Attorney General" in cite("crs/6-1-1703/7").text
+    # The date is SB 25B-004's, and the records say what was not read, including SB 26-189's repeal.
+    assert "30 June 2026" in cite("crs/6-1-1703/1").text
+    for record in (cite(c) for o in catalogue.obligations for c in o.citations):
+        assert not record.text_is_quotation
+        assert "SB 26-189" in record.note, record.id
+        assert "not read" in record.note, record.id
+    assert "SB 26-189" in catalogue.document["description"]
+    assert "not verified" in catalogue.document["description"]
 
 
 def test_the_hash_ignores_comments_and_layout_but_not_a_value() -> None:
