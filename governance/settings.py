@@ -524,8 +524,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"refusals": {"()": "governance.web.logs.RefusalsWithoutTraceback"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["refusals"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL") or "INFO"},
-    # shap and adversarial-robustness-toolbox log one INFO line per explained or attacked row: hundreds per audit.
-    "loggers": {name: {"level": "WARNING"} for name in ("axes", "shap", "art")},
+    "loggers": {
+        # shap and adversarial-robustness-toolbox log one INFO line per explained or attacked row: hundreds per audit.
+        **{name: {"level": "WARNING"} for name in ("axes", "shap", "art")},
+        # Django's own console handler on "django" (DEBUG only) printed each record a second time on its way to the
+        # root's: configured here without handlers, django.* records are written once, by the root's.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }
