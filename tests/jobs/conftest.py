@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,8 +62,8 @@ def queued_messages() -> list[Path]:
     return sorted(Path(django_settings.JOBS_QUEUE_DIR).glob("*.msg"))
 
 
-@pytest.fixture
-def queueing(settings: Any) -> Iterator[None]:
+@contextmanager
+def jobs_queued(settings: Any) -> Iterator[None]:
     """This process queues jobs on the embedded broker, as the web process does in the embedded default."""
     assert app.conf.broker_url.startswith("filesystem:")
     for message in queued_messages():  # left by an earlier test of this process that queued without a worker
@@ -72,9 +73,16 @@ def queueing(settings: Any) -> Iterator[None]:
     try:
         yield
     finally:
+        settings.CELERY_TASK_ALWAYS_EAGER = True
         app.conf.task_always_eager = True
         for message in queued_messages():
             message.unlink()
+
+
+@pytest.fixture
+def queueing(settings: Any) -> Iterator[None]:
+    with jobs_queued(settings):
+        yield
 
 
 @dataclass
