@@ -13,6 +13,7 @@ the lineage the reader may not see are left out, and the BOM says how many were.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from collections.abc import Iterable, Mapping
@@ -30,8 +31,9 @@ _GROUP_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate",
 _NOT_A_PACKAGE = "numerics:"
 
 
-def version_mlbom(version: ModelVersion, *, user: Any) -> dict[str, Any]:
-    """The CycloneDX 1.6 ML-BOM of ``version`` as ``user`` may see it (a JSON-ready dict)."""
+def version_mlbom(version: ModelVersion, *, user: Any, at: dt.datetime | None = None) -> dict[str, Any]:
+    """The CycloneDX 1.6 ML-BOM of ``version`` as ``user`` may see it (a JSON-ready dict), made ``at`` (default:
+    now; an evidence bundle gives its export time)."""
     from cyclonedx.model import HashAlgorithm, HashType, Property
     from cyclonedx.model.bom import Bom
     from cyclonedx.model.component import Component, ComponentType
@@ -45,6 +47,8 @@ def version_mlbom(version: ModelVersion, *, user: Any) -> dict[str, Any]:
     libraries = _libraries(runs)
 
     bom = Bom()
+    if at is not None:
+        bom.metadata.timestamp = at
     model = Component(
         type=ComponentType.MACHINE_LEARNING_MODEL,
         name=version.model.name,

@@ -14,6 +14,7 @@ Layout of the ZIP (fixed order; see ``bundle.py``)::
     model/versions/v<N>/version.json metadata, approvals, deployments and findings of a version
     model/versions/v<N>/model-card.json
     model/versions/v<N>/lineage.prov.json      W3C PROV-JSON of the version's upstream lineage
+    model/versions/v<N>/mlbom.cdx.json         the version's CycloneDX 1.6 ML-BOM (registry.mlbom)
     model/versions/v<N>/report.pdf             the version's signed report
     audits/run-<id>/results.json     an audit run: inputs' hashes, every check's result, verdict, libraries, seeds
     audits/run-<id>/report.pdf       the run's signed report
@@ -59,6 +60,7 @@ from governance.trail.merkle import inclusion_path_ranges, range_node_ids
 from governance.trail.models import Checkpoint, Event
 from governance.trail.verifier import inclusion_proofs
 from governance.trail.witnesses import cosigned_note
+from registry.mlbom import version_mlbom
 from registry.models import Finding, ModelVersion, Webhook
 
 VERIFIER = Path(__file__).resolve().parents[1] / "trail" / "verifier.py"
@@ -425,6 +427,7 @@ def _write_documents(
         writer.add_json(f"{folder}/model-card.json", version.model_card)
         lineage = prov_json(version, user=exporter, namespace_uri=settings.PROV_NAMESPACE_URI)
         writer.add_json(f"{folder}/lineage.prov.json", lineage)
+        writer.add_json(f"{folder}/mlbom.cdx.json", version_mlbom(version, user=exporter, at=at))
         writer.add(f"{folder}/report.pdf", reports_by_version[version.pk].read_bytes())
     reports_by_run = {run.pk: report for run, report in run_reports}
     for run in runs:
