@@ -114,6 +114,11 @@ class ModelVersion(models.Model):
     )
     submitted_at = models.DateTimeField(null=True, blank=True)
     submit_reason = models.TextField(blank=True)
+    # The OpenSSF model signature verified when the artifact was uploaded (registry.signing): who signed (a trusted
+    # key's name, or the signing certificate's identity), how, the digest they signed and the stored bundle.
+    # Empty: the artifact came unsigned.
+    signed_by = models.CharField(max_length=300, blank=True, db_index=True)
+    signature = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["model", "number"]
