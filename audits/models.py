@@ -186,3 +186,36 @@ class Report(models.Model):
         """The signed PDF exactly as stored."""
         with default_storage.open(self.path, "rb") as handle:
             return bytes(handle.read())
+
+
+class ReportBuildStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    BUILDING = "building", "Building"
+    READY = "ready", "Ready"
+    ERROR = "error", "Failed"
+
+
+class ReportBuild(models.Model):
+    """A run's signed report asked for in the portal and made by a worker (never in the request): its state and
+    progress, shown on the run's page while it builds (``audits.tasks.build_run_report``)."""
+
+    run = models.ForeignKey(AuditRun, on_delete=models.PROTECT, related_name="report_builds")
+    status = models.CharField(max_length=8, choices=ReportBuildStatus.choices, default=ReportBuildStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    progress_note = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    report = models.ForeignKey(Report, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"report build {self.pk} of run {self.run_id} ({self.status})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in (ReportBuildStatus.QUEUED, ReportBuildStatus.BUILDING)
