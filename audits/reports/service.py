@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,12 @@ from registry.models import MODEL_CARD_SECTIONS, Deployment, Review, RiskTier
 from registry.risk import required_approvals
 
 REPORT_FOLDER = "reports"
+Progress = Callable[[int, str], None]  # (percent, what is being done): shown while a worker builds it
 MAX_TRAIL_EVENTS = 400  # a report lists at most this many events (the newest); the trail API has them all
+
+
+def _silent(percent: int, note: str) -> None:
+    """No one follows this build's progress."""
 
 
 class ReportRefused(AuditError):
@@ -59,12 +64,13 @@ class ReportRefused(AuditError):
 # --- the interface ----------------------------------------------------------------------------------------------
 
 
-def report_for_run(run: AuditRun, *, actor: Actor) -> Report:
-    """The latest stored signed report of the completed audit ``run`` that is still current, or a new one."""
+def report_for_run(run: AuditRun, *, actor: Actor, progress: Progress | None = None) -> Report:
+    """The latest stored signed report of the completed audit ``run`` that is still current, or a new one
+    (``progress(percent, note)`` is told each step of making it)."""
     _require_complete(run)
     current = _run_state_sha256(run)
     found = Report.objects.filter(kind=ReportKind.RUN, run=run, inputs_sha256=current).order_by("-created_at").first()
-    return found or build_run_report(run, actor=actor)
+    return found or build_run_report(run, actor=actor, progress=progress)
 
 
 def report_for_version(version: Any, *, actor: Actor) -> Report:
@@ -78,11 +84,11 @@ def report_for_version(version: Any, *, actor: Actor) -> Report:
     return found or build_version_report(version, actor=actor)
 
 
-def build_run_report(run: AuditRun, *, actor: Actor) -> Report:
+def build_run_report(run: AuditRun, *, actor: Actor, progress: Progress | None = None) -> Report:
     """Build, sign, store and record a new report of the completed audit ``run``."""
     _require_complete(run)
     version = run.model_version
-    return _build(kind=ReportKind.RUN, version=version, runs=[run], run=run, actor=actor)
+    return _build(kind=ReportKind.RUN, version=version, runs=[run], run=run, actor=actor, progress=progress)
 
 
 def build_version_report(version: Any, *, actor: Actor) -> Report:
@@ -114,7 +120,17 @@ def _completed_runs(version: Any) -> Iterable[AuditRun]:
     )
 
 
-def _build(*, kind: str, version: Any, runs: list[AuditRun], run: AuditRun | None, actor: Actor) -> Report:
+def _build(
+    *,
+    kind: str,
+    version: Any,
+    runs: list[AuditRun],
+    run: AuditRun | None,
+    actor: Actor,
+    progress: Progress | None = None,
+) -> Report:
+    step = progress or _silent
+    step(10, "Gathering the results, approvals and trail facts the report states")
     identity = load_identity()
     report_id = uuid.uuid4()
     user = _user(actor)
@@ -127,14 +143,18 @@ def _build(*, kind: str, version: Any, runs: list[AuditRun], run: AuditRun | Non
         requested_by=user,
         signer_sha256=identity.cert_sha256,
     )
+    step(30, "Drawing the charts")
     charts = {r.pk: cached_charts(r.results, fmt="png") for r in runs}
+    step(55, "Laying out the PDF")
     unsigned, pages = render_report(context, charts)
+    step(85, "Signing the PDF")
     signed = sign_pdf(
         unsigned,
         reason=f"Assay compliance report {report_id}",
         location=settings.TRAIL_ORIGIN,
         identity=identity,
     )
+    step(95, "Storing the signed PDF and recording it in the trail")
     name = _store(signed.pdf, signed.sha256)
     with transaction.atomic():
         report = Report.objects.create(
