@@ -21,9 +21,11 @@ from tests.conftest import Cast
 from tests.portal.conftest import World
 from tests.portal.test_browser import (  # noqa: F401 - browser, live and new_page are fixtures
     CHROMIUM,
+    NARROW,
     browser,
     live,
     new_page,
+    no_horizontal_scroll,
     shot,
     sign_in,
 )
@@ -164,3 +166,25 @@ def test_owner_sets_up_monitoring_from_the_columns_and_a_small_batch_is_insuffic
     assert "sex" in gaps
     assert "50" in gaps
     shot(page, "owner-batch-insufficient")
+
+
+def test_the_data_and_monitoring_forms_fit_a_390_px_screen(
+    new_page: Any,  # noqa: F811
+    live: tuple[str, World],  # noqa: F811
+    cast: Cast,
+) -> None:
+    base, _ = live
+    page = new_page(NARROW)
+    sign_in(page, base, cast.owner)
+    too_wide = []
+    for path in (
+        "/data/datasets/new",
+        "/data/datasets/applications/versions/new",
+        "/data/lineage/runs/new",
+        "/models/credit-scoring/versions/1/monitoring",
+    ):
+        page.goto(f"{base}{path}")
+        if not no_horizontal_scroll(page):
+            too_wide.append(path)
+    assert too_wide == []
+    shot(page, "owner-monitoring-setup-narrow")
