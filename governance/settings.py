@@ -247,13 +247,18 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "governance.web.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "governance.web.api.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "governance.api.openapi.AssaySchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Assay API",
     "DESCRIPTION": "AI governance, compliance and responsible-AI audits. Every change is an event in a signed, "
-    "tamper-evident trail.",
+    "tamper-evident trail.\n\n"
+    "The main flow, one operation each: register a model (`POST /api/v1/models/`), upload a version with its "
+    "artifact (`POST /api/v1/models/{name}/versions/`, multipart `artifact`), upload an evaluation dataset "
+    "(`POST /api/v1/datasets/{name}/versions/`, multipart `file`), start an audit (`POST /api/v1/audits/`), then "
+    "ask the gate (`POST /api/v1/gates/check`: 200 for `pass`, 412 for anything else). Every error has one body, "
+    "`{\"error\": {\"code\", \"message\", \"details\"}}`; each operation lists the statuses it can give.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["governance.access.permissions.AnyAuthenticated"],
@@ -267,6 +272,8 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "registry.models.DeliveryStatus",
     },
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Tags with their descriptions (governance.api.openapi_reference.TAGS), after the enum names are settled.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "governance.api.openapi.declare_tags"],
     "REDOC_DIST": "SIDECAR",
 }
 

@@ -1,4 +1,8 @@
-"""OpenAPI extensions: document Bearer-token authentication (drf-spectacular cannot guess custom classes)."""
+"""OpenAPI extensions: document Bearer-token authentication (drf-spectacular cannot guess custom classes).
+
+``governance.apps`` imports this module before the models load, so it stays light; the schema class that gives each
+operation its tag, summary, error responses and examples is ``governance.api.openapi.AssaySchema``.
+"""
 
 from __future__ import annotations
 
