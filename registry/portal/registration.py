@@ -23,6 +23,7 @@ from governance.access.models import Team, User
 from governance.trail.log import Actor
 from governance.web.api.parsers import check_json_value
 from governance.web.portal.access import portal_user, portal_view, refusal
+from governance.web.portal.wording import in_labels
 from registry import actions, risk
 from registry.access import access_model
 from registry.api.serializers import VersionMetadataSerializer
@@ -161,6 +162,7 @@ def version_new(request: HttpRequest, name: str) -> HttpResponse:
         )
     except ActionError as exc:
         message, status = refusal(request, exc)
+        message = in_labels(message, form, forms.VERSION_METADATA_FIELDS)  # the form's words, not the API's names
         if exc.code in _VERSION_CODES:
             form.add_error(_VERSION_CODES[exc.code], message)
         elif upload is not None and exc.code in ARTIFACT_ERROR_CODES:

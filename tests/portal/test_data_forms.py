@@ -17,6 +17,7 @@ from tests.audits.conftest import FAILING_RATES, decision_rows, rows_csv
 from tests.conftest import Cast
 from tests.data.conftest import make_dataset, make_file_version, media_root  # noqa: F401 - media_root
 from tests.portal.conftest import signed_in
+from tests.registry.conftest import register_model
 
 pytestmark = pytest.mark.django_db
 
@@ -260,4 +261,19 @@ def test_a_run_that_would_loop_or_has_no_output_is_refused_in_words(cast: Cast, 
     assert "cannot be both an input and an output" in errors_of(text(both), "id_outputs")
     unseen = owner.post("/data/lineage/runs/new", {"job_name": "e", "job_namespace": "assay", "outputs": ["roles@1"]})
     assert unseen.status_code == 400  # not offered: another team's, or not there
+    assert db_state() == state
+
+
+def test_a_version_naming_an_unknown_training_dataset_is_refused_in_the_forms_words(cast: Cast) -> None:
+    """The registry's version form shows the data action's refusal with its own label, not ``training_datasets[0]``."""
+    register_model(cast, "high")
+    state = db_state()
+    sent = signed_in(cast.owner).post(
+        "/models/credit-scoring/versions/new", {"input_features": "income", "training_datasets": "nowhere/1"}
+    )
+    assert sent.status_code == 422
+    page = text(sent)
+    said = "“Training datasets” (item 1): there is no dataset version nowhere v1 that you can see."
+    assert said in errors_of(page, "id_training_datasets")
+    assert "training_datasets[" not in page
     assert db_state() == state

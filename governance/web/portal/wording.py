@@ -17,12 +17,18 @@ from governance.access.actions import ActionError
 
 def in_labels(message: str, form: Any, names: Mapping[str, str]) -> str:
     """``message`` with each API name of ``names`` (API name -> form field) replaced by the field's label, in one pass.
-    Only names that read as identifiers (with an underscore) are replaced: "name" or "file" are words too."""
+    Only names that read as identifiers (with an underscore) are replaced: "name" or "file" are words too. A list's
+    index (``training_datasets[0]``) is said as the item's place, counted from one."""
     wanted = sorted((n for n in names if "_" in n), key=len, reverse=True)
     if not wanted:
         return message
-    pattern = re.compile(r"(?<![\w.])(" + "|".join(re.escape(n) for n in wanted) + r")(?!\w)")
-    return pattern.sub(lambda m: f"“{form.fields[names[m.group(1)]].label}”", message)
+    pattern = re.compile(r"(?<![\w.])(" + "|".join(re.escape(n) for n in wanted) + r")(?:\[(\d+)\])?(?!\w)")
+
+    def label(match: re.Match[str]) -> str:
+        said = f"“{form.fields[names[match.group(1)]].label}”"
+        return f"{said} (item {int(match.group(2)) + 1})" if match.group(2) is not None else said
+
+    return pattern.sub(label, message)
 
 
 def place_refusal(form: Any, exc: ActionError, names: Mapping[str, str], *, fallback: str | None = None) -> str:
