@@ -1,4 +1,4 @@
-"""Background jobs of the audit engine (in process by default; a Celery worker when a broker is configured).
+"""Background jobs of the audit engine, run by a Celery worker (in process only with ``JOBS_IN_PROCESS=1``).
 
 Jobs are acknowledged late and delivered again when their worker process dies (``CELERY_TASK_ACKS_LATE``,
 ``CELERY_TASK_REJECT_ON_WORKER_LOST``); a job delivered twice is harmless: ``execute_audit`` claims its run under a
@@ -14,6 +14,7 @@ from audits.actions import recover_stale_runs as sweep
 
 # Monitoring's jobs live with monitoring; importing them here lets Celery's autodiscovery find them.
 from audits.monitoring.tasks import check_batch, run_due_checks  # noqa: F401
+from audits.reports.builds import execute_report_build
 
 
 @shared_task(name="audits.run_audit", acks_late=True, reject_on_worker_lost=True)
@@ -26,3 +27,9 @@ def run_audit(run_id: int) -> str:
 def recover_stale_runs() -> list[int]:
     """Queue again every run whose worker stopped answering (beat, every minute); returns their ids."""
     return sweep()
+
+
+@shared_task(name="audits.build_run_report", acks_late=True, reject_on_worker_lost=True)
+def build_run_report(build_id: int) -> str:
+    """Make (or reuse) the signed report a portal user asked for (``audits.reports.builds``); returns its status."""
+    return execute_report_build(build_id).status

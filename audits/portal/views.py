@@ -11,19 +11,20 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from rest_framework.exceptions import ValidationError as ApiValidationError
 
 from audits import actions
 from audits.access import access_run, runs_visible_to
 from audits.api.serializers import ColumnRolesSerializer
 from audits.checks import registry
-from audits.models import AuditRun, Policy, RunStatus, Verdict
+from audits.models import AuditRun, Policy, ReportBuildStatus, RunStatus, Verdict
 from audits.policies import builtin_policies
 from audits.policies import resolve as resolve_policy
 from audits.portal import charts
 from audits.portal.forms import AuditTargetForm, ColumnRolesForm, ModelInputs
 from audits.reports.access import reports_visible_to
-from audits.reports.service import report_for_run
+from audits.reports.builds import latest_build, request_run_report
 from governance.access.actions import ActionError
 from governance.data.access import access_dataset_version, datasets_visible_to
 from governance.data.models import DatasetVersion
@@ -84,8 +85,11 @@ def _run_context(request: HttpRequest, run: AuditRun) -> dict[str, Any]:
 
 @portal_view(GET="audits:read")
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """One run: verdict and reasons, every check's tables and charts, what reproduces it; live while it runs."""
+    """One run: verdict and reasons, every check's tables and charts, what reproduces it; live while it runs.
+    ``?part=report`` answers only the report section, which the page polls while a worker makes the report."""
     run = access_run(request.user, pk, request)
+    if request.GET.get("part") == "report":
+        return render(request, "audits/_report.html", {"run": run, "report": _report_links(request, run)})
     context = _run_context(request, run)
     context["report"] = _report_links(request, run)
     return render(request, "audits/run_detail.html", context)
@@ -99,24 +103,28 @@ def run_body(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _report_links(request: HttpRequest, run: AuditRun) -> dict[str, Any]:
-    """The signed PDF reports of a run (newest first) and whether this user may have one made."""
+    """The signed PDF reports of a run (newest first), the build a worker is on (or the reason the last one failed)
+    and whether this user may have one made."""
+    build = latest_build(run)
     return {
         "reports": list(reports_visible_to(request.user).filter(run=run).order_by("-created_at")[:5]),
         "can_build": may(request, "audits:run") and run.status == RunStatus.DONE,
+        "build": build if build is not None and build.status != ReportBuildStatus.READY else None,
     }
 
 
 @portal_view(POST="audits:run")
 def run_report(request: HttpRequest, pk: int) -> HttpResponse:
-    """Make (or reuse, while still current) the run's signed PDF report, through ``report_for_run``."""
+    """Ask a worker for the run's signed PDF report (reused while still current); the page shows its progress."""
     run = access_run(request.user, pk, request)
     try:
-        report = report_for_run(run, actor=Actor.from_request(request))
+        _build, created = request_run_report(run, user=portal_user(request))
     except ActionError as exc:
         messages.error(request, refusal(request, exc)[0])
     else:
-        messages.success(request, f"Signed report ready: {report.pages} pages, sha256 {report.sha256[:16]}….")
-    return redirect("audits-portal:run-detail", pk=run.pk)
+        if not created:
+            messages.info(request, "This run's report is already being made: its progress is shown below.")
+    return redirect(reverse("audits-portal:run-detail", args=[run.pk]) + "#h-report")
 
 
 # --- starting a run ----------------------------------------------------------------------------------------------

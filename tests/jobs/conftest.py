@@ -34,6 +34,7 @@ WORKER = textwrap.dedent(
     django.setup()
     from audits import actions as audits
     from governance.exports import actions as exports
+    from audits.reports import service as reports
 
     held, release = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 
@@ -48,6 +49,13 @@ WORKER = textwrap.dedent(
 
     audits._Beat.__call__ = holding(audits._Beat.__call__)
     exports._Progress.__call__ = holding(exports._Progress.__call__)
+    real_build = reports._build
+
+    def build_holding(**kwargs):  # a report build stops at its first step
+        report = holding(lambda self, percent, note: kwargs["progress"](percent, note))
+        return real_build(**{**kwargs, "progress": lambda percent, note: report(None, percent, note)})
+
+    reports._build = build_holding
     from celery.bin.celery import main
 
     sys.argv = ["celery", "-A", "governance", "worker", "--pool=solo", "--without-heartbeat", "--without-mingle",
