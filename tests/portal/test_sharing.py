@@ -36,10 +36,13 @@ def shared(cast: Cast, world: World) -> tuple[Export, Share]:
     return export, Share.objects.get()
 
 
-def test_officer_makes_the_signed_report_and_downloads_it(cast: Cast, world: World) -> None:
+def test_officer_makes_the_signed_report_and_downloads_it(
+    cast: Cast, world: World, django_capture_on_commit_callbacks: Any
+) -> None:
     officer = signed_in(cast.officer)
     assert signed_in(cast.reviewer).post(f"/audits/{world.run.pk}/report").status_code == 403
-    response = officer.post(f"/audits/{world.run.pk}/report")
+    with django_capture_on_commit_callbacks(execute=True):  # the report's job runs as its request commits
+        response = officer.post(f"/audits/{world.run.pk}/report")
     assert response.status_code == 302
     report = Report.objects.get(run=world.run)
     page = text(officer.get(f"/audits/{world.run.pk}/"))
