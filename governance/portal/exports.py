@@ -209,8 +209,24 @@ def _create_share(request: HttpRequest, form: Any, **target: Any) -> tuple[User 
         )
     except ActionError as exc:
         error, status = refusal(request, exc)
+        # The action names the API's fields ("expires_at must be in the future."): said under the form's own field,
+        # in its words.
+        api_field = getattr(exc, "field", "")
+        if api_field in SHARE_FIELDS and SHARE_FIELDS[api_field][0] in form.fields:
+            name, words = SHARE_FIELDS[api_field]
+            form.add_error(name, error.replace(api_field, words, 1) if words else error)
+            return None, "", status
         return None, error, status
     return regulator, "", 200
+
+
+# The share action's fields (as the API names them) -> (the form's field, the words for it in a message; "" when the
+# message needs none).
+SHARE_FIELDS = {
+    "expires_at": ("expires_on", "The date it is shared until"),
+    "regulator": ("regulator", ""),
+    "reason": ("reason", ""),
+}
 
 
 @portal_view(GET="exports:read", POST="exports:create")

@@ -68,7 +68,15 @@ def model_list(request: HttpRequest) -> HttpResponse:
     rows = []
     for model in page:
         latest = model.versions.order_by("-number").first()
-        run = hooks.runs_visible_to(request.user).filter(model_version__model=model, status="done").first()
+        # The latest version's own latest audit: "v2" beside v1's failing audit read as v2's verdict.
+        run = (
+            hooks.runs_visible_to(request.user)
+            .filter(model_version=latest, status="done")
+            .order_by("-created_at", "-id")
+            .first()
+            if latest
+            else None
+        )
         live = {
             d.environment: d.version.number
             for d in model.deployments.filter(retired_at__isnull=True).select_related("version")
