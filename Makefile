@@ -8,7 +8,7 @@ export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint typecheck ci demo-reset clean
+.PHONY: run test lint typecheck ci demo-reset demo-tokens clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ run: $(VENV)/.runtime
 .PHONY: worker
 worker: $(VENV)/.runtime
 	DEBUG=1 $(WORKER)
+
+## make demo-tokens: new API tokens for the demo's omar, rhea, olivia and ci-bot, as shell variables
+## (`eval "$(make -s demo-tokens)"` sets OWNER, REVIEWER, OFFICER and CI; `make run` shows the CI token only once)
+demo-tokens: $(VENV)/.runtime
+	@DEBUG=1 $(PY) manage.py demo_tokens
 
 # The portal's browser tests drive Debian's Chromium. Installed here when missing and apt is usable (root);
 # elsewhere the browser tests skip and say why.

@@ -10,6 +10,7 @@ import re
 import threading
 from collections.abc import Iterator
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from governance.data.consent import coverage
 from governance.data.demo import DEMO_FEATURES, audit_roles
 from governance.data.models import DatasetVersion, LineageRun, Purpose
 from governance.exports.models import Export, Share
-from registry.models import DriftStatistic, Finding, ModelVersion, MonitoringBatch
+from registry.models import MODEL_CARD_SECTIONS, DriftStatistic, Finding, ModelVersion, MonitoringBatch
 from tests.data.conftest import media_root  # noqa: F401 - the fixture
 
 
@@ -137,11 +138,50 @@ def test_seed_demo_builds_the_german_credit_story_once_and_the_demo_ci_token_get
 
     # Idempotent: a second run adds nothing, to the data or to the trail.
     counts = _counts()
-    _seed(StringIO())
+    again = StringIO()
+    _seed(again)
     assert _counts() == counts
+
+    _assert_cards_figures_and_token_hints(out.getvalue(), again.getvalue())
 
     # The gate, asked with the printed CI token: v1 fails, v2 passes with a signed token.
     _assert_gate_answers(out)
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _assert_cards_figures_and_token_hints(first: str, second: str) -> None:
+    """Issue 19, item 8: the demo's model cards are filled; what `make run` prints is what README says (its audit
+    figures, where the tokens come from), and a second start says where to get tokens instead of printing none."""
+    for version in ModelVersion.objects.all():
+        assert set(version.model_card) == set(MODEL_CARD_SECTIONS), version
+        assert all(len(text) > 20 for text in version.model_card.values()), version
+
+    figures = r"approves (\d+) of the (\d+) applicants aged 25 or under \((0\.\d\d)\) against (\d+) of the (\d+) older"
+    figures += r" ones \((0\.\d\d)\), an impact ratio of (0\.\d\d)"
+    readme = " ".join(README.read_text().split())
+    [printed] = re.findall(figures, first)
+    assert re.findall(figures, readme) == [printed]
+    assert re.search(figures, second)  # every start prints them
+
+    assert "CI token for ci-bot (shown once)" in first
+    assert "CI token for ci-bot (shown once)" not in second
+    assert "make demo-tokens" in second
+    assert re.search(r"^demo-tokens:", (README.parent / "Makefile").read_text(), re.MULTILINE)
+
+    out = StringIO()
+    call_command("demo_tokens", stdout=out)
+    assigned = dict(re.findall(r"^(\w+)=(assay_\S+)", out.getvalue(), re.MULTILINE))
+    # The variables the docs' examples use: README's gate curl ($CI), docs/registry.md's ($OWNER, ...).
+    assert set(assigned) == {"OWNER", "REVIEWER", "OFFICER", "CI"}
+    registry_doc = (README.parent / "docs" / "registry.md").read_text()
+    assert "make -s demo-tokens" in registry_doc
+    for variable, username in (("OWNER", "omar"), ("REVIEWER", "rhea"), ("OFFICER", "olivia"), ("CI", "ci-bot")):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {assigned[variable]}")
+        me = client.get("/api/v1/me")
+        assert (me.status_code, me.json()["username"]) == (200, username)
 
 
 GATE = "/api/v1/gates/check"

@@ -41,6 +41,7 @@ from governance.data.demo import (
     MONITORED_FEATURES,
     SCORING_FEATURES,
     audit_roles,
+    cards,
     demo_batches,
     german_credit_csv,
     german_credit_v2_csv,
@@ -99,8 +100,13 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<8} {role}{team_text}")
         if ci_token:
             self.stdout.write(f"CI token for ci-bot (shown once): {ci_token}")
+        else:  # only its hash is stored: it cannot be shown again
+            self.stdout.write("The CI token was shown at the first start (only its hash is kept).")
+        self.stdout.write("API tokens for ci-bot, omar, rhea and olivia, as shell variables: make demo-tokens")
         if not created and not ci_token:
             self.stdout.write("(the demo users already existed)")
+        if figures := _demo_figures():
+            self.stdout.write(figures)
         self.stdout.write("Portal: http://127.0.0.1:8000/   API docs: http://127.0.0.1:8000/api/docs/")
 
     def _seed_data(self) -> None:
@@ -153,6 +159,7 @@ class Command(BaseCommand):
                 training_datasets=[{"dataset": dataset.name, "version": version.number}],
                 code_repository="https://git.example.org/credit/scoring",
                 code_commit="9fceb02d0ae598e95dc970b74767f19372d61af8",
+                model_card=cards.CREDIT_SCORING_V1,
             )
         # The demo's audit: the four-fifths rule by age group (the in-process job runs it right away).
         ensure_builtin_policies()
@@ -295,6 +302,7 @@ class Command(BaseCommand):
                     training_datasets=[{"dataset": v2_data.dataset.name, "version": v2_data.number}],
                     code_repository="https://git.example.org/credit/scoring",
                     code_commit="9b3e1c4f5a0d27e86c1b9f3a4d5e6f708192a3b4",
+                    model_card=cards.CREDIT_SCORING_V2,
                 )
         # The policy its tier requires (eu-ai-act-high-risk by default), or that one where the settings require none.
         policy = required_policy(version) or required_policy(version, "eu-ai-act-high-risk")
@@ -371,7 +379,7 @@ class Command(BaseCommand):
                 training_datasets=[{"dataset": "german-credit", "version": dataset_version.number}],
                 code_repository="https://git.example.org/credit/provisioning",
                 code_commit="4b825dc642cb6eb9a060e54bf8d69288fbee4904",
-                model_card={"intended_use": "Portfolio-level default estimates for loss provisions."},
+                model_card=cards.LOAN_PROVISIONING_V1,
             )
             registry.do_submit(version=version, user=owner, actor=as_owner, reason="Minimal risk: one approver.")
             registry.do_approve(
@@ -400,6 +408,29 @@ class Command(BaseCommand):
                 monitoring.do_upload_batch(
                     version=version, user=ci, actor=Actor.for_user(ci), file_path=path, file_name=path.name
                 )
+
+
+def _demo_figures() -> str:
+    """The figures of credit-scoring v1's four-fifths audit, as README states them, from the run's results."""
+    run = (
+        AuditRun.objects.filter(model_version__model__name="credit-scoring", model_version__number=1, status="done")
+        .order_by("id")
+        .first()
+    )
+    checks = (run.results or {}).get("checks", {}) if run else {}
+    groupings = checks.get("disparate_impact", {}).get("groupings", [])
+    groups = {
+        g["group"]: g for grouping in groupings if grouping["grouping"] == "age_group" for g in grouping["groups"]
+    }
+    young, older = groups.get("age_group=<=25"), groups.get("age_group=>25")
+    if run is None or young is None or older is None:
+        return ""
+    return (
+        f"Audit run {run.pk} (credit-scoring v1, four-fifths): {run.verdict}. It approves {young['selected']} of the "
+        f"{young['count']} applicants aged 25 or under ({young['selection_rate']:.2f}) against {older['selected']} of "
+        f"the {older['count']} older ones ({older['selection_rate']:.2f}), an impact ratio of "
+        f"{young['impact_ratio']:.2f}."
+    )
 
 
 MONITORED_MODEL = "loan-provisioning"
