@@ -149,8 +149,9 @@ def monitoring_setup(request: HttpRequest, name: str, number: int) -> HttpRespon
                     for text in detail if isinstance(detail, list) else [detail]:
                         form.add_error(NAMES.get(key), in_labels(str(text), form, NAMES))
             else:
-                data = dict(serializer.validated_data)
-                data.pop("reference")
+                # Only what the form asks (fields the API adds later keep the action's defaults); the reference is
+                # the version resolved above.
+                data = {k: v for k, v in serializer.validated_data.items() if k in NAMES and k != "reference"}
                 try:
                     monitoring.do_configure_monitoring(
                         version=version,

@@ -36,8 +36,8 @@ def api_judged(serializer_class: Any, data: dict[str, Any], form: forms.Form, na
     """``data`` as the API's serializer validates it (what the API passes to the action), or None with each problem
     put under its form field in the form's words."""
     serializer = serializer_class(data=json.loads(json.dumps(data, cls=DjangoJSONEncoder)))  # as a request sends it
-    if serializer.is_valid():
-        return serializer.validated_data
+    if serializer.is_valid():  # only what the form asks: fields the API adds later are left at the action's defaults
+        return {k: v for k, v in serializer.validated_data.items() if k in names}
     for key, detail in serializer.errors.items():
         for text in _flat(detail):
             form.add_error(names.get(key), in_labels(text, form, names))

@@ -79,7 +79,7 @@ class RunForm(forms.Form):
         }
 
 
-# The action's and the serializer's names for what the form calls otherwise.
+# The API names of the form's fields (the same names here; model outputs go into the API's "outputs").
 NAMES = {
     "job_name": "job_name",
     "job_namespace": "job_namespace",
