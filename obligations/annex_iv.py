@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from django.utils import timezone
 
 from audits.models import AuditRun, RunStatus
@@ -151,6 +152,8 @@ def _point_9(version: ModelVersion, content: dict[str, Any], gaps: list[str]) ->
         "policy": config.policy or "(the policy the risk tier requires)",
         "profile_sha256": config.profile_sha256,
         "configured_at": config.configured_at.isoformat(),
+        # Art. 72(3): the plan is part of this documentation; it is its own signed document.
+        "plan": reverse("obligations-api:version-monitoring-plan", args=[version.model.name, version.number]),
     }
 
 

@@ -28,6 +28,12 @@ TECHNICAL_DOCUMENTATION_GENERATED = register(
     "the document before signing, the number of gaps shown, and the signing certificate's hash.",
     fields=("model", "version", "sha256", "unsigned_sha256", "gaps", "signer_certificate_sha256"),
 )
+MONITORING_PLAN_GENERATED = register(
+    "monitoring_plan.generated",
+    "A version's post-market monitoring plan (Art. 72) was generated and PAdES-signed: the signed PDF's hash, the "
+    "hash of the plan's JSON, the number of gaps shown, and the signing certificate's hash.",
+    fields=("model", "version", "sha256", "plan_sha256", "gaps", "signer_certificate_sha256"),
+)
 INCIDENT_RECORDED = register(
     "incident.recorded",
     "A serious incident of a model was recorded (Art. 73): its kind, when the organisation became aware of it, the "

@@ -27,6 +27,8 @@ urlpatterns = [
     path(f"{_V}/obligations/oscal", views.VersionOscal.as_view(), name="version-oscal"),
     path(f"{_V}/annex-iv", views.VersionAnnexIv.as_view(), name="version-annex-iv"),
     path(f"{_V}/annex-iv.pdf", views.VersionAnnexIvPdf.as_view(), name="version-annex-iv-pdf"),
+    path(f"{_V}/monitoring-plan", views.VersionMonitoringPlan.as_view(), name="version-monitoring-plan"),
+    path(f"{_V}/monitoring-plan.pdf", views.VersionMonitoringPlanPdf.as_view(), name="version-monitoring-plan-pdf"),
     path(
         f"{_V}/obligations/<slug:catalogue>/<str:obligation>/decisions",
         views.ObligationDecisionView.as_view(),

@@ -26,9 +26,10 @@ from obligations.api.serializers import (
     ScopeSerializer,
     SoaEntrySerializer,
 )
-from obligations.documentation import do_generate_annex_iv
+from obligations.documentation import do_generate_annex_iv, do_generate_monitoring_plan
 from obligations.incidents import clock_citation, do_record_incident, do_report_incident
 from obligations.models import Catalogue, CatalogueVersion, Incident
+from obligations.monitoring_plan import monitoring_plan
 from obligations.oscal import assessment_results, catalog
 from obligations.status import compliance_status, scope_of
 from registry.access import access_model, access_version
@@ -217,6 +218,32 @@ class VersionAnnexIvPdf(APIView):
         signed = do_generate_annex_iv(version=version, actor=Actor.from_request(request))
         response = HttpResponse(signed.pdf, content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{name}-v{number}-annex-iv.pdf"'
+        response["X-Assay-Trail-Event"] = str(signed.event_seq)
+        return response
+
+
+class VersionMonitoringPlan(APIView):
+    """The version's post-market monitoring plan (Art. 72) as JSON, from its monitoring configuration, every gap
+    shown."""
+
+    required_scopes = {"GET": "models:read"}
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, name: str, number: int) -> Response:
+        return Response(monitoring_plan(access_version(request.user, name, number, request)))
+
+
+class VersionMonitoringPlanPdf(APIView):
+    """The version's post-market monitoring plan as a PAdES-signed PDF; each one issued is a trail event."""
+
+    required_scopes = {"GET": "models:read"}
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    def get(self, request: Request, name: str, number: int) -> HttpResponse:
+        version = access_version(request.user, name, number, request)
+        signed = do_generate_monitoring_plan(version=version, actor=Actor.from_request(request))
+        response = HttpResponse(signed.pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{name}-v{number}-monitoring-plan.pdf"'
         response["X-Assay-Trail-Event"] = str(signed.event_seq)
         return response
 
