@@ -44,6 +44,8 @@ class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# 4xx statuses whose body is not the error body: the gate's 412 is its decision, the same body as its 200.
+NOT_ERRORS = frozenset({412})
 
 
 class AssaySchema(AutoSchema):
@@ -76,10 +78,14 @@ class AssaySchema(AutoSchema):
             return None
         error = {"application/json": {"schema": self.resolve_serializer(ErrorSerializer, "response").ref}}
         responses = operation["responses"]
-        for status, description in sorted(self._errors(operation).items()):
+        errors = self._errors(operation)
+        # A status the view declares itself (``409: OpenApiResponse(description=...)``) keeps its description.
+        for code, response in responses.items():
+            if code.startswith("4") and int(code) not in NOT_ERRORS:
+                errors[int(code)] = response.get("description") or errors.get(int(code), "")
+        for status, description in sorted(errors.items()):
             code = str(status)
-            if code not in responses or _is_bare_object(responses[code]):  # ``dict``: it is the error body
-                responses[code] = {"description": description, "content": error}
+            responses[code] = {"description": description, "content": error}
             if status == 429:
                 responses[code]["headers"] = {
                     "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before retrying."}
@@ -148,12 +154,6 @@ class AssaySchema(AutoSchema):
                 content[media_type]["examples"] = {
                     name: {"summary": summary, "value": value} for name, (summary, value) in examples.items()
                 }
-
-
-def _is_bare_object(response: dict[str, Any]) -> bool:
-    """A response declared with ``dict``: an object of any properties, which an error status's body is not."""
-    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
-    return schema.get("type") == "object" and not schema.get("properties") and "$ref" not in schema
 
 
 def declare_tags(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:

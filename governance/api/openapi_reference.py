@@ -58,8 +58,8 @@ AREAS: list[tuple[re.Pattern[str], str]] = [
     for pattern, area in [
         (r"^$", "meta"),
         (r"^(me|teams/|tokens/)", "access"),
-        (_VERSION + r"(batches/|drift|monitoring)", "monitoring"),
-        (_VERSION + r"(obligations/|annex-iv)", "obligations"),
+        (_VERSION + r"(batches/|drift$|monitoring$)", "monitoring"),
+        (_VERSION + r"(obligations/|annex-iv|monitoring-plan)", "obligations"),
         (_VERSION + r"reports/", "reports"),
         (_VERSION + r"lineage", "lineage"),
         (r"^models/\{name\}/versions/", "versions"),

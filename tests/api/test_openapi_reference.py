@@ -32,7 +32,7 @@ from skl2onnx import to_onnx
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from governance.api.openapi_reference import EXAMPLES, TAGS
+from governance.api.openapi_reference import EXAMPLES, OPERATIONS, TAGS
 from registry.models import RegisteredModel
 from tests.api import Endpoint, drf_endpoints
 from tests.conftest import Cast
@@ -113,6 +113,13 @@ def test_every_operation_has_one_tag_from_the_declared_areas() -> None:
     assert used == set(TAG_NAMES), f"declared areas with no operation: {set(TAG_NAMES) - used}"
 
 
+def test_the_reference_tables_name_only_operations_that_exist() -> None:
+    """An entry left behind by a renamed or removed endpoint would document nothing (and hide nothing)."""
+    keys = {f"{method} {path}" for method, path, _ in operations(reference())}
+    stale = sorted((set(OPERATIONS) | set(EXAMPLES)) - keys)
+    assert not stale, f"entries in {REFERENCE} for operations that do not exist: {stale}"
+
+
 def _summary_problem(summary: str, operation: dict[str, Any], view_method: str) -> str | None:
     """What keeps ``summary`` from being a summary in words, or None."""
     if not summary.strip():
@@ -168,8 +175,9 @@ def test_every_operation_documents_its_error_responses_with_the_error_body() -> 
             schema = response.get("content", {}).get("application/json", {}).get("schema", {})
             if schema.get("$ref") != ERROR_REF or not response.get("description", "").strip():
                 problems.append(
-                    f"{method} {path}: {status} is not described with the error body ({ERROR_REF}); declare it in "
-                    f"OPERATIONS in {REFERENCE} (status and when), not as a response of {where(method, path)}"
+                    f"{method} {path}: {status} does not say when, with the error body ({ERROR_REF}): declare "
+                    f"{status}: OpenApiResponse(description='When ...') in @extend_schema on {where(method, path)}, "
+                    f"or add it to the operation in OPERATIONS in {REFERENCE}"
                 )
     assert not problems, "\n".join(problems)
 
