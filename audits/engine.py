@@ -236,6 +236,26 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def _run_on_source(run: Any, roles: ColumnRoles, *, progress: Progress | None) -> RunOutcome:
+    """A run whose dataset version is a source read where it lives (audits.statistics): its evidence re-checked,
+    then the group counts computed by the source's engine (or its rows read, when a check needs them). How it was
+    read is recorded in the results under ``data_source``."""
+    from audits.statistics.runs import SourceInputsError, read_source  # noqa: PLC0415 - Django (see above)
+
+    document = run.policy_version.document
+    try:
+        evaluation, reading = read_source(
+            run.dataset_version, roles, document, model_artifact=bool(run.model_version.artifact)
+        )
+    except SourceInputsError as exc:
+        raise AuditInputsError(f"The evaluation source cannot be audited: {exc}") from None
+    outcome = evaluate(
+        evaluation, document, progress=progress, profile=run.dataset_version.profile, budget_cap=_inline_budget_cap()
+    )
+    outcome.results["data_source"] = reading.as_json()
+    return outcome
+
+
 def run_policy(run: Any, *, progress: Progress | None = None) -> RunOutcome:
     """Load a run's dataset (and model, when decisions come from it) and evaluate its policy."""
     from governance.storage import StoredFileError, local_path  # noqa: PLC0415 - the engine loads no Django: audits.monitoring.batch (pure) imports it
@@ -244,6 +264,8 @@ def run_policy(run: Any, *, progress: Progress | None = None) -> RunOutcome:
     dataset_version = run.dataset_version
     if progress:
         progress(2, "reading the evaluation data")
+    if dataset_version.source_uri:
+        return _run_on_source(run, roles, progress=progress)
     text = [c for c in (roles.label, *roles.protected, roles.prediction) if c]
     try:
         table = read_table(

@@ -78,6 +78,8 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
             "row_count",
             "schema",
             "location",
+            "source_uri",
+            "source_evidence",
             "original_name",
             "delimiter",
             "source",
@@ -94,7 +96,7 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
         ]
 
     def get_location(self, version: DatasetVersion) -> str:
-        return version.external_uri or (f"storage:{version.file.name}" if version.file else "")
+        return version.source_uri or version.external_uri or (f"storage:{version.file.name}" if version.file else "")
 
 
 class SchemaColumnSerializer(StrictSerializer):
@@ -107,6 +109,15 @@ class DatasetVersionMetadataSerializer(StrictSerializer):
     """What describes a version besides its file: provenance, and the columns with a role."""
 
     external_uri = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    # A source Assay reads where it lives (docs/data-sources.md): parquet:///path or postgresql://...?table=...
+    source_uri = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A source read where it lives: parquet:///folder or postgresql://user@host:5432/db?table=name "
+        "(or ?query=SELECT ...); credentials only from the environment (password_env=NAME).",
+    )
     sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", required=False, allow_blank=True, default="")
     row_count = serializers.IntegerField(
         required=False, min_value=0, max_value=2**53 - 1, allow_null=True, default=None

@@ -30,6 +30,7 @@ from governance.data.access import (
     datasets_visible_to,
     runs_visible_to,
 )
+from governance.data.actions import sources as source_actions
 from governance.data.api.serializers import (
     ConsentEventCreateSerializer,
     ConsentEventSerializer,
@@ -103,7 +104,8 @@ class DatasetDetail(APIView):
 
 class DatasetVersionList(generics.ListAPIView):
     """A dataset's versions; POST registers the next one: multipart ``file`` (CSV or Parquet) and ``metadata``
-    (a JSON string), or a JSON body with ``external_uri`` for data Assay does not store."""
+    (a JSON string), or a JSON body with ``external_uri`` for data Assay does not store, or with ``source_uri`` for
+    a source Assay audits where it lives (a Parquet folder, a PostgreSQL table or query: docs/data-sources.md)."""
 
     required_scopes = {"GET": "datasets:read", "POST": "datasets:write"}
     serializer_class = DatasetVersionSerializer
@@ -138,6 +140,9 @@ class DatasetVersionList(generics.ListAPIView):
         metadata = validated(DatasetVersionMetadataSerializer, _json_field(data, "metadata") if is_form else data)
         if upload is not None and metadata["external_uri"]:
             raise ValidationError({"external_uri": ["Give a file or an external_uri, not both."]})
+        source_uri = metadata.pop("source_uri")
+        if source_uri:
+            return _register_source(request, dataset, source_uri, metadata, upload=upload is not None)
         version = actions.do_register_dataset_version(
             dataset=dataset,
             user=caller(request),
@@ -148,6 +153,27 @@ class DatasetVersionList(generics.ListAPIView):
             **metadata,
         )
         return Response(DatasetVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+# What a source version takes besides its URI; the rest (file settings, a claimed hash) belongs to files.
+_SOURCE_METADATA = ("source", "licence", "collected_from", "collected_to", "label_column")
+
+
+def _register_source(request: Request, dataset: Any, source_uri: str, metadata: dict, *, upload: bool) -> Response:
+    """Register a source version (``source_uri``): no file, no external_uri, and no setting only files have."""
+    defaults = DatasetVersionMetadataSerializer().to_internal_value({})
+    foreign = sorted(k for k, v in metadata.items() if k not in _SOURCE_METADATA and v != defaults.get(k))
+    if upload or foreign:
+        given = ", ".join(["file"] * upload + foreign)
+        raise ValidationError({"source_uri": [f"A source is read where it lives; do not give {given} with it."]})
+    version = source_actions.do_register_source_version(
+        dataset=dataset,
+        user=caller(request),
+        actor=Actor.from_request(request),
+        source_uri=source_uri,
+        **{k: metadata[k] for k in _SOURCE_METADATA},
+    )
+    return Response(DatasetVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
 class DatasetVersionDetail(APIView):
