@@ -280,6 +280,19 @@ SPECTACULAR_SETTINGS = {
 # --- uploads -------------------------------------------------------------------------------------------------
 # Largest model artifact accepted (413 above it). Uploads always stream to a temporary file, never to memory.
 ARTIFACT_MAX_BYTES = env_int("ARTIFACT_MAX_BYTES", 200 * 1024 * 1024, minimum=1024)
+# Trust roots of OpenSSF model signatures (docs/supply-chain.md): a folder with keys/<signer>.pem (public keys) and
+# certificates/*.pem (CA certificates). Unset: no signer is trusted, so a signed upload is refused (unsigned is not).
+MODEL_SIGNING_TRUST_DIR = env_str("MODEL_SIGNING_TRUST_DIR")
+# The signers a version of a tier must be signed by ("tier=signer,...", a tier may repeat: any one of them), or the
+# gate fails it and it does not deploy (docs/supply-chain.md). Empty by default: signatures are recorded, not required.
+MODEL_SIGNING_REQUIRED_SIGNERS: dict[str, tuple[str, ...]] = {}
+for _item in env_list("MODEL_SIGNING_REQUIRED_SIGNERS"):
+    _tier, _, _signer = _item.partition("=")
+    if _tier not in ("high", "limited", "minimal") or not _signer:
+        raise ImproperlyConfigured(
+            f"MODEL_SIGNING_REQUIRED_SIGNERS: {_item!r} is not tier=signer with tier one of high, limited, minimal."
+        )
+    MODEL_SIGNING_REQUIRED_SIGNERS[_tier] = (*MODEL_SIGNING_REQUIRED_SIGNERS.get(_tier, ()), _signer)
 # Largest dataset file (and consent CSV) accepted. Profiling holds the parsed columns in memory, so keep this well
 # under the worker's RAM; larger data stays where it is and is registered by external URI.
 DATASET_MAX_BYTES = env_int("DATASET_MAX_BYTES", 1024 * 1024 * 1024, minimum=1024)

@@ -15,6 +15,8 @@ from governance.storage import register_stored_files
 from registry import (
     artifacts,
     events,  # noqa: F401  (registers the registry's trail event types)
+    hooks,
+    signature_rules,
 )
 
 
@@ -30,8 +32,10 @@ class RegistryConfig(AppConfig):
         from registry import data_hooks, tasks  # noqa: F401, PLC0415 - loads models; app registry not ready at module load
 
         register_stored_files("artifacts", _artifact_files)
+        register_stored_files("signatures", _signature_files)
         artifacts.use_settings(settings)  # the upload limits (ARTIFACT_MAX_*, ONNX_MAX_*) come from the settings
         data_hooks.register()  # data governance (a floor below) asks about model versions through its hooks
+        hooks.DEPLOYMENT_CHECKS.append(signature_rules.signature_refusal)  # a signer the tier requires
 
 
 def _artifact_files() -> Iterator[tuple[str, str, str]]:
@@ -40,3 +44,12 @@ def _artifact_files() -> Iterator[tuple[str, str, str]]:
 
     for version in ModelVersion.objects.exclude(artifact="").select_related("model").order_by("pk").iterator():
         yield f"model {version.model.name} v{version.number}", str(version.artifact.name), version.artifact_sha256
+
+
+def _signature_files() -> Iterator[tuple[str, str, str]]:
+    """The model signature bundles the registry's versions reference (for verify_media)."""
+    from registry.models import ModelVersion  # noqa: PLC0415 - the app registry is not ready when this module loads
+
+    for version in ModelVersion.objects.exclude(signed_by="").select_related("model").order_by("pk").iterator():
+        signature = version.signature
+        yield f"signature of {version.model.name} v{version.number}", signature["file"], signature["signature_sha256"]

@@ -18,6 +18,13 @@ VERSION_REGISTERED = register(
     "A version was registered (artifact hash and size, or predictions only).",
     fields=(*_REF, "framework", "artifact_sha256", "artifact_size"),
 )
+VERSION_SIGNATURE_VERIFIED = register(
+    "model_version.signature_verified",
+    "A version's artifact came with an OpenSSF model signature that verified against a configured trust root: "
+    "how it was signed, the digest signed, the signature bundle's hash, and the signer's identity as a hash (the "
+    "identity itself, which may be a person's e-mail, is on the version).",
+    fields=(*_REF, "method", "digest_algorithm", "digest", "signature_sha256", "signer_sha256"),
+)
 VERSION_SUBMITTED = register(
     "model_version.submitted",
     "A version was submitted for review.",

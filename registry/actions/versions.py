@@ -29,6 +29,7 @@ from registry.actions.common import (
 )
 from registry.artifacts import ArtifactError, inspect_artifact
 from registry.models import MODEL_CARD_SECTIONS, Framework, ModelVersion, RegisteredModel
+from registry.signing import SignatureError, VerifiedSignature, verify_model_signature
 
 
 def store_artifact(path: Path, *, sha256: str, framework: str) -> str:
@@ -55,8 +56,10 @@ def do_register_version(
     training_datasets: Sequence[Any] = (),
     model_card: Mapping[str, str] | None = None,
     input_schema: Sequence[Mapping[str, Any]] | None = None,
+    signature_path: Path | None = None,
 ) -> ModelVersion:
-    """Register the next version of ``model``: an inspected ONNX/skops artifact, or predictions only (no path)."""
+    """Register the next version of ``model``: an inspected ONNX/skops artifact, or predictions only (no path); an
+    artifact may come with an OpenSSF model signature (``signature_path``), verified before anything is stored."""
     _require_scope(user, "models:write", "register versions")
     if not _in_team(user, model):
         raise RegistryError("You are not in this model's team.", code="not_in_team", status=403)
@@ -72,7 +75,10 @@ def do_register_version(
         except ArtifactError as exc:
             raise RegistryError(str(exc), code=exc.code, status=413 if exc.code == "too_large" else 422) from None
         framework = inspected.framework
+    signed = _verified_signature(artifact_path, signature_path)
+    if artifact_path is not None and inspected is not None:
         stored = store_artifact(artifact_path, sha256=inspected.sha256, framework=framework)
+    signature = _stored_signature(signature_path, signed) if signature_path and signed else {}
     with transaction.atomic():
         RegisteredModel.objects.select_for_update().get(pk=model.pk)  # serialise numbering per model
         number = (ModelVersion.objects.filter(model=model).aggregate(n=Max("number"))["n"] or 0) + 1
@@ -94,6 +100,8 @@ def do_register_version(
             training_datasets=[{"dataset": v.dataset.name, "version": v.number} for v in training],
             model_card=card,
             created_by=user,
+            signed_by=signed.signer if signed else "",
+            signature=signature,
         )
         record_event(
             events.VERSION_REGISTERED,
@@ -106,11 +114,44 @@ def do_register_version(
                 "artifact_size": version.artifact_size,
             },
         )
+        if signed is not None:
+            payload = _signature_payload(version)
+            record_event(events.VERSION_SIGNATURE_VERIFIED, actor=actor, obj=version, payload=payload)
         link_training_run(model_version=version, user=user, actor=actor, datasets=training)
         # Findings resolved by "retrain" are linked to the version that replaces theirs (monitoring registers it).
         for hook in hooks.VERSION_REGISTERED:
             hook(version, actor=actor)
     return version
+
+
+def _verified_signature(artifact_path: Path | None, signature_path: Path | None) -> VerifiedSignature | None:
+    """The artifact's signature, verified against the configured trust roots (None: none came); refused (422) when
+    it does not verify, naming why."""
+    if signature_path is None:
+        return None
+    if artifact_path is None:
+        raise RegistryError("A signature needs the artifact it signs.", code="signature_without_artifact", status=422)
+    try:
+        trust = Path(settings.MODEL_SIGNING_TRUST_DIR) if settings.MODEL_SIGNING_TRUST_DIR else None
+        return verify_model_signature(artifact_path, signature_path, trust_dir=trust)
+    except SignatureError as exc:
+        raise RegistryError(str(exc), code=exc.code, status=422) from None
+
+
+def _stored_signature(path: Path, signed: VerifiedSignature) -> dict[str, str]:
+    """What the version keeps of its signature, the bundle stored content-addressed beside the artifacts (before
+    the version's transaction, as the artifact is)."""
+    stored = store_by_hash(path, folder="signatures", sha256=signed.signature_sha256, suffix=".sig.json")
+    return {**signed.as_dict(), "file": stored}
+
+
+def _signature_payload(version: ModelVersion) -> dict[str, Any]:
+    signature = version.signature
+    return {
+        **_ref(version),
+        **{key: signature[key] for key in ("method", "digest_algorithm", "digest", "signature_sha256")},
+        "signer_sha256": hashlib.sha256(version.signed_by.encode()).hexdigest(),
+    }
 
 
 def _training_datasets(user: User, references: Sequence[Any]) -> list[Any]:

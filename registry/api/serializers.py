@@ -161,6 +161,8 @@ class VersionSerializer(serializers.ModelSerializer):
             "submitted_by",
             "submitted_at",
             "submit_reason",
+            "signed_by",
+            "signature",
             "reviews",
             "deployments",
         ]

@@ -148,6 +148,12 @@ class VersionList(generics.ListAPIView):
                 "properties": {
                     "artifact": {"type": "string", "format": "binary", "description": "ONNX or skops model file."},
                     "metadata": {"type": "string", "description": "The VersionMetadata object, as a JSON string."},
+                    "signature": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "An OpenSSF model signature of the artifact (model-signing's Sigstore bundle, "
+                        "key or certificate), verified on upload (docs/supply-chain.md).",
+                    },
                 },
             },
         },
@@ -182,6 +188,7 @@ class VersionList(generics.ListAPIView):
             actor=Actor.from_request(request),
             artifact_path=artifact_path,
             artifact_name=upload.name if upload is not None else "",
+            signature_path=Path(signed.temporary_file_path()) if (signed := request.FILES.get("signature")) else None,
             **metadata,
         )
         return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
