@@ -39,6 +39,7 @@ from governance.access.models import User
 from governance.trail.log import Actor, record_event
 from registry import risk
 from registry.models import Decision, FindingStatus, VersionState
+from registry.signature_rules import signature_refusal
 
 PASS = "pass"  # noqa: S105 - a decision, not a password
 FAIL = "fail"
@@ -152,6 +153,9 @@ def decide(
     result.open_findings = reads.findings(version, status=FindingStatus.OPEN)
     if result.policy_version is not None:
         _judge_audit(result, user=user, actor=actor, dataset_version=dataset_version, roles=column_roles, wait=wait)
+    if unsigned := signature_refusal(version):  # the signer the tier requires (MODEL_SIGNING_REQUIRED_SIGNERS)
+        result.decision = FAIL  # a version's artifact and signature never change: no later answer can differ
+        result.reasons.insert(0, unsigned)
     if result.decision == PASS:
         _judge_approvals(result)
     elif result.open_findings:
