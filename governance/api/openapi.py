@@ -124,7 +124,7 @@ class AssaySchema(AutoSchema):
         elif paginated:
             errors[404] = "A page past the last, or an empty `page` (`not_found`)."
         if paginated:
-            largest = getattr(view.pagination_class, "max_page_size", None)
+            largest = getattr(getattr(view, "pagination_class", None), "max_page_size", None)
             errors[422] = f"`page_size` is not an integer from 1 to {largest} (`validation_failed`)."
         if self.method in BODY_METHODS and "requestBody" in operation:
             errors.update(self._body_errors(operation))
