@@ -36,7 +36,7 @@ WORKER = textwrap.dedent(
     from governance.exports import actions as exports
     from audits.reports import service as reports
 
-    held, release = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+    held, release, pool = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
 
     def holding(real):
         def report(self, percent=None, note=""):
@@ -58,8 +58,8 @@ WORKER = textwrap.dedent(
     reports._build = build_holding
     from celery.bin.celery import main
 
-    sys.argv = ["celery", "-A", "governance", "worker", "--pool=solo", "--without-heartbeat", "--without-mingle",
-                "--without-gossip", "--loglevel=INFO"]
+    sys.argv = ["celery", "-A", "governance", "worker", f"--pool={pool}", "--concurrency=1", "--without-heartbeat",
+                "--without-mingle", "--without-gossip", "--loglevel=INFO"]
     main()
     """
 )
@@ -110,6 +110,11 @@ class Worker:
     def go_on(self) -> None:
         self.release.write_text("go on")
 
+    def stop_at_once(self) -> None:
+        """SIGQUIT, as ``make run``'s Ctrl-C: a cold shutdown, the job in hand put back in the queue."""
+        self.process.send_signal(signal.SIGQUIT)
+        self.process.wait(timeout=60)
+
     def kill(self) -> None:
         """SIGKILL, as a crash or a power cut: no shutdown, nothing put back by the worker."""
         os.kill(self.process.pid, signal.SIGKILL)
@@ -129,17 +134,18 @@ class Worker:
 
 @pytest.fixture
 def start_worker(tmp_path: Path) -> Iterator[Any]:
-    """Starts workers (``hold=True``: stopping at the first progress report); all are stopped after the test."""
+    """Starts workers (``hold=True``: stopping at the first progress report; ``pool``: solo, or prefork as
+    ``make run``); all are stopped after the test."""
     started: list[Worker] = []
 
-    def start(*, hold: bool = False) -> Worker:
+    def start(*, hold: bool = False, pool: str = "solo") -> Worker:
         folder = tmp_path / f"worker-{len(started)}"
         folder.mkdir()
         held, release, log = folder / "held", folder / "release", folder / "worker.log"
         if not hold:
             release.write_text("never stop")
         process = subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(held), str(release)],
+            [sys.executable, "-c", WORKER, str(held), str(release), pool],
             cwd=ROOT,
             env={**child_env(), "JOBS_IN_PROCESS": "0"},
             stdout=log.open("w"),

@@ -124,3 +124,29 @@ def test_a_queued_audit_waits_on_disk_and_survives_its_worker_being_killed(
     wait_for(lambda: ended(run) or second.process.poll() is not None, "the new worker to end the run")
     healed = AuditRun.objects.get(pk=run.pk)
     assert (healed.status, healed.verdict, healed.attempts) == (RunStatus.DONE, "pass", 2), second.text()
+
+
+def test_stopping_make_run_puts_the_job_in_hand_back_and_the_next_start_ends_it(
+    cast: Cast, media: Path, unprotected_trail: None, queueing: None, start_worker: Any
+) -> None:
+    """``make run``'s worker (prefork) stopped at once mid-run gives its job back; the next worker takes it over."""
+    actions.ensure_builtin_policies()
+    run, _ = actions.do_start_audit(
+        user=cast.owner.user,
+        actor=Actor.system(),
+        model_version=predictions_only_version(cast),
+        dataset_version=upload(cast, decision_rows(PASSING_RATES)),
+        policy_version=Policy.objects.get(name="four-fifths").latest_version(),
+        column_roles=PREDICTION_ROLES,
+    )
+    first = start_worker(hold=True, pool="prefork")
+    first.wait_until_held()
+    assert queued_messages() == []
+    first.stop_at_once()
+    assert "Restoring 1 unacknowledged message(s)" in first.text()
+    assert len(queued_messages()) == 1  # back in the queue folder, no sweep needed
+    assert AuditRun.objects.get(pk=run.pk).status == RunStatus.RUNNING  # its worker is gone: stale at once
+    second = start_worker(pool="prefork")
+    wait_for(lambda: ended(run) or second.process.poll() is not None, "the next worker to end the run")
+    healed = AuditRun.objects.get(pk=run.pk)
+    assert (healed.status, healed.verdict, healed.attempts) == (RunStatus.DONE, "pass", 2), second.text()
