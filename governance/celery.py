@@ -1,4 +1,5 @@
-"""The Celery application. With no ``CELERY_BROKER_URL``, tasks run eagerly in the calling process."""
+"""The Celery application. With no ``CELERY_BROKER_URL`` its broker is the embedded one (files under
+``JOBS_QUEUE_DIR``, see governance/settings.py); ``JOBS_IN_PROCESS=1`` runs tasks in the process that queues them."""
 
 from __future__ import annotations
 

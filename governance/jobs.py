@@ -2,7 +2,7 @@
 runs it (jobs call actions; an action importing its job would close an import loop).
 
 Each app imports its ``tasks`` module when it starts (its ``AppConfig.ready``), so every job is registered in the
-web process too, where jobs run in process when no broker is configured, and in workers.
+web process too (where jobs run in process only with ``JOBS_IN_PROCESS=1``) and in workers.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ class UnknownJob(LookupError):
 
 
 def enqueue(name: str, *args: Any, **kwargs: Any) -> Any:
-    """Queue the job ``name`` with these arguments (it runs at once, in process, without a broker)."""
+    """Queue the job ``name`` with these arguments for a worker (with ``JOBS_IN_PROCESS=1`` it runs here, now)."""
     try:
         task = current_app.tasks[name]  # the project's app (governance.celery), current once Django started
     except KeyError:

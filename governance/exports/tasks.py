@@ -1,4 +1,4 @@
-"""Background jobs of exports (in process by default; a Celery worker when a broker is configured)."""
+"""Background jobs of exports, run by a Celery worker (in process only with ``JOBS_IN_PROCESS=1``)."""
 
 from __future__ import annotations
 
