@@ -134,7 +134,7 @@ def _choices(request: HttpRequest) -> dict[str, Any]:
     versions = ModelVersion.objects.filter(model__in=models_visible_to(request.user)).select_related("model")
     datasets = (
         DatasetVersion.objects.filter(dataset__in=datasets_visible_to(request.user))
-        .exclude(file="")
+        .exclude(file="", source_uri="")  # a stored file, or a source read where it lives
         .select_related("dataset")
     )
     # Reading never writes: the built-in policies are offered by name and stored when a run is started.
