@@ -173,6 +173,8 @@ def test_edge_files(tmp_path: Path) -> None:
         "one-column.csv": b"a;b\n1;2\n",
         "empty-name.csv": b"a,\n1,2\n",
         "nan-and-zero.csv": b"x,y\n-0.0,1\n0.0,1\nnan,2\ninf,3\n-inf,3\n",
+        # A row longer than the small block: the pass starts again with the whole-table reader's 8 MiB block.
+        "long-row.csv": b"x,y\n" + b"1,a\n" * 100 + b"2," + b"b" * 5000 + b"\n" + b"3,c\n" * 100,
     }
     for name, data in cases.items():
         path = tmp_path / name

@@ -72,6 +72,11 @@ _PARTITION_BYTES = 16 << 20
 
 _PARQUET_BATCH_ROWS = 64 * 1024
 
+# Arrow's streaming CSV reader reads up to 32 blocks ahead in a background thread whatever the consumer does: 256 MiB
+# with the whole-table reader's 8 MiB blocks, 32 MiB with these (measured: a 256 MiB file peaked at 382 MiB RSS with
+# 8 MiB blocks, 135 MiB with 1 MiB). A row longer than a block makes the pass start again with 8 MiB blocks.
+_STREAM_BLOCK = 1 << 20
+
 
 def _ladder() -> list[pa.DataType]:
     """Arrow's CSV type inference, in the order it loosens a column's kind (arrow/csv/inference_internal.h)."""
@@ -111,6 +116,7 @@ class _Plan:
     """What a pass reads with: explicit types for loosened columns, and text columns to cast after nulling markers."""
 
     types: dict[str, Any] = field(default_factory=dict)
+    block_size: int = 0  # Arrow's CSV block; grown to the whole-table reader's 8 MiB for a row longer than it
     recast: dict[str, Any] = field(default_factory=dict)  # column -> int64, float64 or null
 
 
@@ -400,17 +406,17 @@ def inspect_streaming(
     delimiter: str,
     markers: Sequence[str],
     limits: IngestLimits,
-    block_size: int = _CSV_BLOCK_SIZE,
+    block_size: int = 0,
 ) -> Ingested:
     """:func:`inspect_file`'s result, read batch by batch (see the module docstring). ``block_size`` is Arrow's CSV
-    block (tests make it small to cross many block boundaries in a small file)."""
+    block (default :data:`_STREAM_BLOCK`; tests make it small to cross many block boundaries in a small file)."""
     if fmt == "csv":
         header = _sniff_header(path)
         _check_separator(header, delimiter)
         _check_header_width(path, delimiter=delimiter, limits=limits)
     workroot = Path(tempfile.mkdtemp(prefix="assay-ingest-"))
     try:
-        plan = _Plan()
+        plan = _Plan(block_size=block_size or _STREAM_BLOCK)
         attempts = 0
         while True:
             attempts += 1
@@ -433,7 +439,6 @@ def inspect_streaming(
                     plan=plan,
                     limits=limits,
                     subject_id_column=subject_id_column,
-                    block_size=block_size,
                 )
             finally:
                 progress.close()
@@ -468,7 +473,6 @@ def _run(
     plan: _Plan,
     limits: IngestLimits,
     subject_id_column: str,
-    block_size: int,
 ) -> bool:
     """Read the file once into ``progress``; True when a column had to be loosened (the pass must start again)."""
     import pyarrow as pa
@@ -492,7 +496,7 @@ def _run(
         markers=markers,
         text_columns=text_columns,
         plan=plan,
-        block_size=block_size,
+        block_size=plan.block_size,
         seen=seen,
     )
     try:
@@ -505,12 +509,16 @@ def _run(
         if conversion:
             # Failing in the first block (opening the reader) means a column typed by an earlier loosening: its
             # name comes from a reader that infers every type (inference itself never fails).
-            names = (seen.get("schema") or _inferred_schema(path, delimiter=delimiter, block_size=block_size)).names
+            schema = seen.get("schema") or _inferred_schema(path, delimiter=delimiter, block_size=plan.block_size)
+            names = schema.names
             name = names[int(conversion.group(1))]
             if name not in text_columns:
                 current = plan.types[name] if name in plan.types else seen["schema"].field(name).type
                 plan.types[name] = _looser(current)
                 return True
+        if "straddling object" in str(exc) and plan.block_size < _CSV_BLOCK_SIZE:
+            plan.block_size = _CSV_BLOCK_SIZE  # a row longer than a small block: read as the whole-table reader does
+            return True
         if "Empty CSV file or block" in str(exc):
             raise WholeFile from None
         raise _csv_error(exc, path=path) from None
