@@ -58,6 +58,12 @@ PAGES: dict[str, tuple[Callable[[World], str], set[str], set[str]]] = {
         {"admin", "officer", "owner", "reviewer", "ci"},
         {"outsider", "regulator"},
     ),
+    "model incidents": (
+        lambda w: f"/models/{w.model.name}/incidents/",
+        {"admin", "officer", "owner", "reviewer", "ci"},
+        {"outsider", "regulator"},
+    ),
+    "statement of applicability": (lambda w: "/statement-of-applicability/", set(ALL), set()),
     "monitoring batch": (_batch_url, {"admin", "officer", "owner", "reviewer", "ci"}, {"outsider", "regulator"}),
     "new model": (lambda w: "/models/new", {"owner", "outsider", "ci"}, set()),
     "new version": (lambda w: f"/models/{w.model.name}/versions/new", {"owner", "ci"}, {"outsider"}),
