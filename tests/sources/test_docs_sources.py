@@ -1,0 +1,57 @@
+"""docs/data-sources.md: the URIs it shows are accepted as written (given its allow-lists), and its run_audit
+command parses with the command's own options."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from audits.management.commands.run_audit import Command
+from governance.data.sources import parse_source
+
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "data-sources.md"
+
+
+def _blocks() -> list[str]:
+    return re.findall(r"^```sh\n(.*?)^```", PAGE.read_text(encoding="utf-8"), flags=re.S | re.M)
+
+
+def _setting(name: str) -> list[str]:
+    found = re.search(rf"^{name}=(\S+)", PAGE.read_text(encoding="utf-8"), flags=re.M)
+    assert found, name
+    return found.group(1).split(",")
+
+
+def _bodies() -> list[dict]:
+    return [json.loads(body) for block in _blocks() for body in re.findall(r"-d '(\{.*?\})'", block)]
+
+
+def test_the_pages_uris_are_accepted(tmp_path: Path) -> None:
+    uris = [body["source_uri"] for body in _bodies()]
+    assert len(uris) == 2
+    parquet, postgresql = uris
+    # The folder the page names, made under a temporary root that stands for /srv/lake.
+    roots = _setting("DATA_SOURCE_ROOTS")
+    local = tmp_path / parquet.removeprefix(f"parquet://{roots[0]}/")
+    local.mkdir(parents=True)
+    assert parse_source(f"parquet://{local}", roots=[str(tmp_path)], databases=[]).path == local
+    parsed = parse_source(postgresql, roots=[], databases=_setting("DATA_SOURCE_DATABASES"))
+    assert (parsed.table, parsed.user) == ("public.decisions", "auditor")
+    assert parsed.password_env == "ASSAY_WAREHOUSE_PASSWORD"
+
+
+def test_the_pages_run_audit_command_parses() -> None:
+    (command,) = [block for block in _blocks() if "run_audit" in block]
+    words = shlex.split(command.replace("\\\n", " "))
+    arguments = words[words.index("run_audit") + 1 :]
+    options = Command().create_parser("manage.py", "run_audit").parse_args(arguments)
+    assert (options.dataset, options.dataset_version, options.prediction) == ("loan-evaluation", 4, "approved")
+
+
+@pytest.mark.parametrize("name", ["DATA_SOURCE_ROOTS", "DATA_SOURCE_DATABASES"])
+def test_the_pages_settings_exist(name: str, settings: object) -> None:
+    assert hasattr(settings, name)
