@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "governance.access.oidc.apps.OidcConfig",
     "registry.apps.RegistryConfig",
     "audits.apps.AuditsConfig",
+    "audits.evidence.apps.EvidenceConfig",
     "obligations.apps.ObligationsConfig",
 ]
 
@@ -491,6 +492,8 @@ EXPORT_STALE_BUILD_SECONDS = env_int("EXPORT_STALE_BUILD_SECONDS", 3600, minimum
 # --- monitoring (issue 10): drift, live fairness, alerts ------------------------------------------------------
 # Largest production batch (or labels) upload, in bytes (413 above it).
 MONITORING_BATCH_MAX_BYTES = env_int("MONITORING_BATCH_MAX_BYTES", 512 * 1024 * 1024, minimum=1024)
+# Largest result file of another tool imported as evidence (docs/evidence.md); a reader never accepts more than 64 MiB.
+EVIDENCE_MAX_BYTES = env_int("EVIDENCE_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
 # A check still running after this long lost its worker; the next sweep takes it over.
 MONITORING_CHECK_LEASE_SECONDS = env_int("MONITORING_CHECK_LEASE_SECONDS", 900, minimum=10)
 # E-mail the model's team when monitoring opens a finding (Django's e-mail backend; the console unless configured).

@@ -1,0 +1,31 @@
+"""The real result files the tools produced (tests/data/evidence/, made by produce.py; PROVENANCE.md says how), and
+what is known about each from how it was produced."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "evidence"
+
+INSPECT_SMALL_EVAL = DATA / "inspect" / "arithmetic_small.eval"  # 20 samples, 15 answered correctly
+INSPECT_SMALL_JSON = DATA / "inspect" / "arithmetic_small.json"  # the same task, logged as JSON
+INSPECT_LARGE_EVAL = DATA / "inspect" / "arithmetic_large.eval"  # 600 samples, 510 answered correctly
+GARAK_REPEAT = DATA / "garak" / "repeat-hijackhatehumans.report.jsonl.gz"  # test.Repeat echoes every injection
+GARAK_BLANK = DATA / "garak" / "blank-promptinject.report.jsonl.gz"  # test.Blank answers nothing: no hit
+PROMPTFOO = DATA / "promptfoo" / "output.json"  # the echo provider: 4 of 6 tests pass
+LM_EVAL = DATA / "lm-eval" / "results.json"  # the dummy model on 40 local items
+EVIDENTLY = DATA / "evidently" / "snapshot.json"  # drift on 2 of 3 columns; 6 tests
+GISKARD_SCAN = DATA / "giskard" / "scan.json"  # 9 detectors, 2 with a major issue
+GISKARD_JUNIT = DATA / "giskard" / "scan-suite.junit.xml"  # the 2 tests the scan generated, both failing
+
+
+def unpacked(path: Path, into: Path) -> Path:
+    """The tool's own bytes: a gzipped file unpacked into ``into`` under its original name, other files as they are."""
+    if path.suffix != ".gz":
+        return path
+    target = into / path.name.removesuffix(".gz")
+    with gzip.open(path, "rb") as source, target.open("wb") as out:
+        shutil.copyfileobj(source, out)
+    return target
