@@ -7,11 +7,14 @@ from typing import Any
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 from audits.access import runs_visible_to
 from audits.models import RunStatus, Verdict
 from governance.access.roles import SCOPES
 from governance.exports.access import shares_visible_to
+from governance.portal import dashboard
 from governance.portal.trail import last_verification
 from governance.trail.checkpoints import latest_checkpoint
 from governance.trail.log import tree_size
@@ -24,8 +27,11 @@ from registry.portal.rules import review_refusal
 @portal_view(GET="meta:read")
 def home(request: HttpRequest) -> HttpResponse:
     """The dashboard: models by risk tier and stage, audits that did not pass, approvals waiting for me, open
-    findings, and the trail's integrity (latest checkpoint, last verification)."""
+    findings, and the trail's integrity (latest checkpoint, last verification); and its pictures, each with its
+    numbers: models by tier and stage, verdicts over time, open findings by kind and age, drift per deployed
+    version (``governance.portal.dashboard``)."""
     user = portal_user(request)
+    now = timezone.now()
     context: dict[str, Any] = {
         "scope_table": [(scope, SCOPES[scope]) for scope in sorted(SCOPES) if may(request, scope)],
         "trail_size": tree_size(),
@@ -35,6 +41,10 @@ def home(request: HttpRequest) -> HttpResponse:
     if may(request, "models:read"):
         models = models_visible_to(user)
         context["tier_stage"] = _tier_stage(models)
+        context["tier_stage_chart"] = _svg(dashboard.tier_stage_chart(context["tier_stage"]))
+        findings = Finding.objects.filter(version__model__in=models)
+        context["finding_ages"] = _with_svg(dashboard.findings_by_kind_and_age(findings, now=now))
+        context["drift"] = _with_svg(dashboard.drift_per_deployed_version(models))
         context["findings"] = (
             Finding.objects.filter(version__model__in=models, status=FindingStatus.OPEN)
             .select_related("version__model")
@@ -48,6 +58,7 @@ def home(request: HttpRequest) -> HttpResponse:
             .order_by("-created_at", "-id")[:10]
         )
         context["running"] = runs_visible_to(user).filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).count()
+        context["verdict_weeks"] = _with_svg(dashboard.verdicts_over_time(runs_visible_to(user), now=now))
     if may(request, "models:approve"):
         submitted = (
             ModelVersion.objects.filter(model__in=models_visible_to(user), state=VersionState.SUBMITTED)
@@ -59,6 +70,14 @@ def home(request: HttpRequest) -> HttpResponse:
         # A regulator's dashboard: what is shared with them, read-only, and until when.
         context["shared"] = shares_visible_to(user).filter(revoked_at__isnull=True).order_by("expires_at")[:20]
     return render(request, "portal/home.html", context)
+
+
+def _svg(svg: str) -> str:
+    return mark_safe(svg)  # noqa: S308 - governance.web.portal.svg escapes every text it draws
+
+
+def _with_svg(picture: dict[str, Any]) -> dict[str, Any]:
+    return {**picture, "chart": _svg(picture["chart"])}
 
 
 def _tier_stage(models: Any) -> dict[str, Any]:

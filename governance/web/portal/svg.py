@@ -251,6 +251,58 @@ def _crosses(points: Sequence[tuple[int, float | None]], alerts: Sequence[float]
     return any(v < line for v in values for line in alerts)
 
 
+def stacked_bars(
+    rows: Sequence[tuple[str, Sequence[float]]],
+    *,
+    segments: Sequence[tuple[str, str]],
+    title: str,
+    number_format: str = "{:g}",
+) -> str:
+    """Horizontal bars, one per row, each split into ``segments`` ((name, colour), a legend above names them) and
+    ending with its total; a row of zeros draws no bar and says 0. Each part carries a <title> with its number; the
+    page puts the same numbers in a table beside the chart.
+
+    ``rows``: (label, one value per segment).
+    """
+    label_w, plot_w, row_h = 230, 330, 24
+    width = label_w + plot_w + 60
+    legend, x, line = [], 10.0, 0
+    for name, colour in segments:  # the legend wraps onto as many lines as it needs
+        item_w = 22 + 6.5 * len(name)
+        if x + item_w > width and x > 10:
+            x, line = 10.0, line + 1
+        y = 6 + line * 18
+        legend.append(
+            f'<rect x="{x:.1f}" y="{y}" width="11" height="11" fill="{colour}" stroke="{MUTED}" stroke-width="0.5"/>'
+            f'<text x="{x + 15:.1f}" y="{y + 10}" font-size="11" fill="{INK}">{escape(name)}</text>'
+        )
+        x += item_w
+    top = 12 + (line + 1) * 18
+    height = top + row_h * len(rows) + 6
+    biggest = max((sum(values) for _, values in rows), default=0) or 1
+    body = [*legend, f'<line x1="{label_w}" y1="{top - 2}" x2="{label_w}" y2="{height - 4}" stroke="{LINE}"/>']
+    for i, (label, values) in enumerate(rows):
+        y = top + i * row_h
+        body.append(
+            f'<text x="{label_w - 8}" y="{y + 15}" font-size="12" fill="{INK}" text-anchor="end">'
+            f"{escape(_short(label, 34))}</text>"
+        )
+        x = float(label_w)
+        for (name, colour), value in zip(segments, values, strict=True):
+            if value <= 0:
+                continue
+            part = plot_w * value / biggest
+            body.append(
+                f'<rect x="{x:.1f}" y="{y + 4}" width="{part:.1f}" height="15" fill="{colour}">'
+                f"<title>{escape(label)}, {escape(name)}: {number_format.format(value)}</title></rect>"
+            )
+            x += part
+        body.append(
+            f'<text x="{x + 6:.1f}" y="{y + 16}" font-size="11" fill="{INK}">{number_format.format(sum(values))}</text>'
+        )
+    return _svg(width, height, title, body)
+
+
 # --- lineage ---------------------------------------------------------------------------------------------------
 
 _NODE_W, _NODE_H, _RUN_W, _COL_GAP, _ROW_GAP = 210, 40, 150, 46, 18
