@@ -110,3 +110,13 @@ def test_a_read_only_session_cannot_write(source_db: str) -> None:
     source = parse_source(pg_uri(source_db, "table=german"), roots=[], databases=DATABASES)
     with postgres.connect(source) as connection, pytest.raises(Exception, match="read-only transaction"):
         connection.execute("DELETE FROM german")
+
+
+def test_a_link_out_of_the_folder_is_refused(tables: dict[str, pa.Table], tmp_path: Path) -> None:
+    outside = write_parquet(tables["german"], tmp_path / "elsewhere")
+    inside = write_parquet(tables["german"], tmp_path / "lake" / "german").parent
+    (inside / "leak.parquet").symlink_to(outside)
+    source = parse_source(f"parquet://{inside}", roots=[str(tmp_path / "lake")], databases=[])
+
+    with pytest.raises(SourceError, match=r"leak\.parquet links outside"):
+        evidence_of(source)

@@ -26,6 +26,10 @@ def parquet_files(path: Path) -> list[Path]:
     files = sorted(p for p in path.rglob("*.parquet") if p.is_file())
     if not files:
         raise SourceError(f"{path} holds no .parquet file.")
+    for file in files:
+        # A link inside the folder may not lead out of it (the allow-list named the folder, not where links point).
+        if path.resolve() not in file.resolve().parents:
+            raise SourceError(f"{file.relative_to(path)} links outside {path}; a source's files stay inside it.")
     return files
 
 
