@@ -266,6 +266,12 @@ class VersionRegisterForm(forms.Form):
         "refused: loading one runs whatever code it holds. Leave empty for a model that lives elsewhere and "
         "sends its predictions.",
     )
+    signature = forms.FileField(
+        label="Model signature (optional)",
+        required=False,
+        help_text="The model file's OpenSSF model signature (model_signing sign ... --signature model.sig), made "
+        "with a key or certificate this server trusts; verified before the file is registered.",
+    )
     input_features = forms.CharField(
         label="Input features (predictions-only versions)",
         required=False,

@@ -33,7 +33,19 @@ from registry.portal import forms
 # A multipart body carries the file and a few text fields: this much room above the file's own limit.
 MULTIPART_OVERHEAD = 1024 * 1024
 # The action's refusal codes that concern a field of the version form (any other is said above the form).
-_VERSION_CODES = {"invalid_training_datasets": "training_datasets", "invalid_model_card": "intended_use"}
+_SIGNATURE_CODES = (
+    "bad_signature",
+    "untrusted_signer",
+    "artifact_mismatch",
+    "unsupported_signature",
+    "signature_without_artifact",
+)
+_VERSION_CODES = {
+    "invalid_training_datasets": "training_datasets",
+    "invalid_model_card": "intended_use",
+    # A model signature refused (registry.signing), or sent without the file it signs.
+    **dict.fromkeys(_SIGNATURE_CODES, "signature"),
+}
 
 
 def teams_of(user: User) -> list[tuple[str, str]]:
@@ -158,6 +170,7 @@ def version_new(request: HttpRequest, name: str) -> HttpResponse:
             # TemporaryFileUploadHandler is the only upload handler: the file is on disk, never in memory.
             artifact_path=Path(upload.temporary_file_path()) if upload is not None else None,
             artifact_name=upload.name if upload is not None else "",
+            signature_path=Path(signed.temporary_file_path()) if (signed := form.cleaned_data["signature"]) else None,
             **metadata,
         )
     except ActionError as exc:
