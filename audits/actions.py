@@ -44,6 +44,7 @@ from django.utils import timezone
 from audits import events
 from audits.engine import AuditInputsError, run_policy
 from audits.evaluation import ColumnRoles, EvaluationError
+from audits.evidence.actions import evidence_hashes
 from audits.models import AuditRun, CheckResult, Policy, PolicyVersion, RunStatus
 from audits.policies.errors import PolicyError
 from audits.policies.loader import builtin_policies, load_policy
@@ -169,7 +170,15 @@ def _input_hashes(model_version: Any, dataset_version: Any, policy_version: Poli
         "policy_sha256": policy_version.sha256,
         "policy_version": f"{policy_version.policy.name}/v{policy_version.number}",
         "column_roles_sha256": canonical_sha256(roles),
-    }
+    } | _evidence_hashes(model_version, policy_version)
+
+
+def _evidence_hashes(model_version: Any, policy_version: PolicyVersion) -> dict:
+    """The imported evidence files' hashes, when the policy judges imported evidence (its ``external`` check): a
+    file imported after a run makes the next audit a new run, not the old one's answer."""
+    if "external" not in ((policy_version.document or {}).get("checks") or {}):
+        return {}
+    return {"evidence_sha256": canonical_sha256(evidence_hashes(model_version))}
 
 
 def audit_inputs_sha256(

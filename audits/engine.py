@@ -297,6 +297,10 @@ def run_policy(run: Any, *, progress: Progress | None = None) -> RunOutcome:
         raise AuditInputsError(str(exc)) from None
     except Exception as exc:  # an ONNX model that fails at inference, say
         raise AuditInputsError(f"The model could not score the evaluation data: {exc}") from None
+    if "external" in (run.policy_version.document.get("checks") or {}):
+        from audits.evidence.actions import evidence_of  # noqa: PLC0415 - the engine loads no Django (see above)
+
+        evaluation.external_evidence = evidence_of(version)  # type: ignore[attr-defined]  # read by checks.external
     return evaluate(
         evaluation,
         run.policy_version.document,

@@ -19,6 +19,7 @@ AUDIT_STARTED = register(
         "policy_sha256",
         "policy_version",
         "column_roles_sha256",
+        "evidence_sha256",
         "inputs_sha256",
         "forced",
     ),

@@ -7,6 +7,7 @@ Here every class, chart and report section is a ``"module:attribute"`` reference
 order is the order the report draws the checks' charts.
 """
 
+from audits.checks.external import SETTINGS as EXTERNAL_SETTINGS  # light: scipy loads only when it judges
 from audits.checks.registry import CheckSpec, register
 from audits.checks.settings import BUILTIN_SETTINGS
 
@@ -93,5 +94,17 @@ register(
         report_section=f"{_SECTIONS}:adversarial_section",
         why_it_matters="Decisions that change under small, deliberate or random changes of the input are a "
         "robustness and security weakness (EU AI Act Art. 15(4)-(5)).",
+    )
+)
+register(
+    CheckSpec(
+        name="external",
+        title="Imported evidence",
+        check="audits.checks.external:ExternalEvidenceCheck",
+        settings=EXTERNAL_SETTINGS,
+        template="audits/checks/external.html",
+        why_it_matters="Evaluations run with other tools (Inspect, garak, promptfoo, lm-evaluation-harness, Evidently, "
+        "Giskard) are evidence of accuracy, robustness and security only when judged against a stated threshold on "
+        "enough items (EU AI Act Art. 15(1)-(5)).",
     )
 )
