@@ -14,12 +14,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from audits.api.monitoring import MonitorConfigSerializer
+from audits.models import Policy
 from audits.monitoring import actions as monitoring
+from audits.policies import builtin_policies
 from governance.access.actions import ActionError
 from governance.data.access import datasets_visible_to
 from governance.data.models import DataFormat, DatasetVersion
@@ -58,10 +61,26 @@ class MonitoringForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="Live fairness: each group's selection rate against the reference group's, per batch (up to ten).",
     )
+    policy = forms.ChoiceField(
+        label="Policy",
+        required=False,
+        help_text="Its monitoring thresholds (PSI warning and alert, impact ratio, the minimum rows a batch needs to "
+        "be judged) and its group rules for live fairness.",
+    )
 
-    def __init__(self, *args: Any, references: list[tuple[str, str]], columns: list[str], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        references: list[tuple[str, str]],
+        columns: list[str],
+        policies: list[str],
+        required_policy: str,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         set_choices(self, "reference", references)
+        default = [("", f"The policy the model's risk tier requires ({required_policy})")]
+        set_choices(self, "policy", default + [(p, p) for p in policies])
         named = [(c, c) for c in columns]
         for name in ("features", "protected"):
             set_choices(self, name, named)
@@ -79,7 +98,7 @@ class MonitoringForm(forms.Form):
             "favourable": data["favourable"],
             "protected": list(data["protected"]),
         }
-        body |= {k: data[k] for k in ("prediction", "score", "label") if data[k]}
+        body |= {k: data[k] for k in ("prediction", "score", "label", "policy") if data[k]}
         if data["threshold"] is not None:
             body["threshold"] = data["threshold"]
         return body
@@ -117,6 +136,7 @@ def _initial(version: ModelVersion, config: MonitorConfig | None, columns: list[
             "reference_kind": config.reference_kind,
             "features": [f["name"] for f in spec.get("features", [])],
             **{k: spec.get(k) for k in ("prediction", "score", "threshold", "favourable", "label", "protected")},
+            "policy": config.policy,
         }
     declared = [c.get("name") for c in version.input_schema or [] if isinstance(c, Mapping)]
     return {
@@ -138,9 +158,16 @@ def monitoring_setup(request: HttpRequest, name: str, number: int) -> HttpRespon
     reference = offered.get(chosen)
     columns = [c["name"] for c in (reference.schema if reference else []) if isinstance(c, Mapping) and c.get("name")]
     references = [(key, f"{v.dataset.name} v{v.number} ({v.row_count or 0:,} rows)") for key, v in offered.items()]
+    choices: dict[str, Any] = {
+        "references": references,
+        "columns": columns,
+        # Reading never writes: built-in policies are offered by name (the action stores one when it is chosen).
+        "policies": sorted(set(Policy.objects.values_list("name", flat=True)) | set(builtin_policies())),
+        "required_policy": settings.AUDIT_REQUIRED_POLICIES.get(version.model.risk_tier) or "baseline",
+    }
     status, error = 200, ""
     if request.method == "POST":
-        form = MonitoringForm(request.POST, references=references, columns=columns)
+        form = MonitoringForm(request.POST, **choices)
         status, error = 400, "Please correct the problems marked below."
         if form.is_valid():
             serializer = MonitorConfigSerializer(data=form.as_api())
@@ -171,9 +198,7 @@ def monitoring_setup(request: HttpRequest, name: str, number: int) -> HttpRespon
                     )
                     return redirect(version_url(version) + "#monitoring")
     else:
-        form = MonitoringForm(
-            initial={"reference": chosen, **_initial(version, config, columns)}, references=references, columns=columns
-        )
+        form = MonitoringForm(initial={"reference": chosen, **_initial(version, config, columns)}, **choices)
     context = {
         "version": version,
         "model": version.model,

@@ -46,6 +46,8 @@ def test_the_form_offers_the_references_columns_and_the_models_declared_features
     # credit-scoring v1 declares one input, income: it is the feature ticked at first.
     assert 'name="features" value="income" id="id_features_3" checked>' in page
     assert 'name="features" value="sex" id="id_features_1">' in page
+    assert '<option value="" selected>The policy the model\'s risk tier requires (baseline)</option>' in page
+    assert '<option value="four-fifths">four-fifths</option>' in page
     version_page = text(signed_in(cast.owner).get("/models/credit-scoring/versions/1/"))
     assert "is not monitored yet" in version_page
     assert f'href="{PAGE}">Set up monitoring</a>' in version_page
@@ -77,6 +79,20 @@ def test_an_owner_sets_up_monitoring_with_the_apis_event(cast: Cast, world: Worl
     again = text(owner.get(PAGE))  # the form shows the set-up to change
     assert "Change the monitoring of credit-scoring v1" in again
     assert 'name="protected" value="sex" id="id_protected_1" checked>' in again
+
+
+def test_a_chosen_policy_is_kept_and_an_unknown_one_refused_in_words(cast: Cast, world: World) -> None:
+    owner = signed_in(cast.owner)
+    state = db_state()
+    unknown = owner.post(PAGE, {**ROLES, "policy": "nope"})
+    assert unknown.status_code == 400
+    assert "nope is not one of the available choices" in errors_of(text(unknown), "id_policy")
+    assert db_state() == state
+    sent = owner.post(PAGE, {**ROLES, "policy": "four-fifths"})
+    assert sent.status_code == 302
+    assert MonitorConfig.objects.get(version=world.version).policy == "four-fifths"
+    assert Event.objects.get(action="monitoring.configured").payload["policy"] == "four-fifths"
+    assert '<option value="four-fifths" selected>four-fifths</option>' in text(owner.get(PAGE))
 
 
 def test_refusals_are_in_the_forms_words_under_their_field_and_change_nothing(cast: Cast, world: World) -> None:
