@@ -124,9 +124,10 @@ def load_pg(table: pa.Table, name: str, *, database: str, order: list[int] | Non
 
 
 @pytest.fixture(scope="session")
-def source_db(tables: dict[str, pa.Table], worker_id: str) -> Iterator[str]:
-    """A database of its own (one per test worker) with the COMPAS and German tables; dropped at the end."""
-    name = SOURCE_DB if worker_id == "master" else f"{SOURCE_DB}_{worker_id}"
+def source_db(tables: dict[str, pa.Table]) -> Iterator[str]:
+    """A database of its own (one per test process: parallel workers, or a SQLite and a PostgreSQL run at once)
+    with the COMPAS and German tables; dropped at the end."""
+    name = f"{SOURCE_DB}_{os.getpid()}"
     try:
         with admin_connection() as connection:
             connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
