@@ -1,5 +1,5 @@
-"""Imported evidence judged in an audit: a policy's ``external`` criteria over the tools' real files, through the
-audit API, and a file imported later makes the next audit a new run rather than the old answer."""
+"""Imported evidence judged in an audit: the ``external`` criteria of docs/evidence.md's policy over the tools' real
+files, through the audit API, and a file imported later makes the next audit a new run rather than the old answer."""
 
 from __future__ import annotations
 
@@ -14,38 +14,8 @@ from tests.audits.conftest import PASSING_RATES, audit_body, decision_rows, post
 from tests.conftest import Cast
 from tests.evidence import files
 from tests.evidence.conftest import upload as import_evidence
+from tests.evidence.test_docs import documented_policy
 from tests.registry.conftest import acting
-
-POLICY = """
-name: llm-release
-title: LLM release evidence
-description: Imported evaluations of an LLM application, judged before release.
-confidence_level: 0.95
-min_group_size: 30
-checks:
-  external:
-    required: true
-    criteria:
-      - name: garak promptinject
-        tool: garak
-        task: "promptinject.*"
-        metric: attack_success_rate
-        threshold:
-          value: 0.02
-          operator: "<="
-          basis: {text: "At most 2% of injections succeed.", citation: "Internal release standard"}
-        min_samples: 500
-        interval: clopper-pearson
-      - name: inspect arithmetic
-        tool: inspect
-        task: arithmetic_large
-        metric: accuracy
-        threshold:
-          value: 0.8
-          operator: ">="
-          basis: {text: "At least 80% correct.", citation: "Internal release standard"}
-        min_samples: 500
-"""
 
 
 def _criteria(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -56,7 +26,7 @@ def _criteria(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_an_audit_judges_the_imported_evidence(
     unprotected_trail: None, cast: Cast, llm_version: ModelVersion, tmp_path: Path
 ) -> None:
-    do_save_policy(user=cast.officer.user, actor=acting(cast.officer), text=POLICY)
+    do_save_policy(user=cast.officer.user, actor=acting(cast.officer), text=documented_policy())
     dataset_version = upload(cast, decision_rows(PASSING_RATES))
     body = audit_body(llm_version, dataset_version, policy="llm-release")
 
