@@ -188,3 +188,24 @@ def test_the_data_and_monitoring_forms_fit_a_390_px_screen(
             too_wide.append(path)
     assert too_wide == []
     shot(page, "owner-monitoring-setup-narrow")
+
+
+def test_a_dropped_dataset_over_the_limit_is_refused_before_it_is_sent(
+    new_page: Any,  # noqa: F811
+    live: tuple[str, World],  # noqa: F811
+    cast: Cast,
+    settings: Any,
+) -> None:
+    base, _ = live
+    settings.DATASET_MAX_BYTES = 1024
+    page = new_page()
+    sign_in(page, base, cast.owner)
+    page.goto(f"{base}/data/datasets/applications/versions/new")
+    page.get_by_label("Source").fill("CRM export")
+    page.evaluate(DROP, ["big.csv", "a,b\n" + "1,2\n" * 500])  # 2,004 bytes
+    said = page.locator("#file-chosen").inner_text()
+    assert said == "big.csv has 2,004 bytes; a dataset file may have at most 1,024 bytes."
+    page.get_by_role("button", name="Upload v2").click()
+    assert page.url == f"{base}/data/datasets/applications/versions/new"  # not sent
+    assert page.get_by_label("Source").input_value() == "CRM export"  # nothing lost
+    assert DatasetVersion.objects.filter(dataset__name="applications").count() == 1
