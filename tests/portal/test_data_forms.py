@@ -277,3 +277,23 @@ def test_a_version_naming_an_unknown_training_dataset_is_refused_in_the_forms_wo
     assert said in errors_of(page, "id_training_datasets")
     assert "training_datasets[" not in page
     assert db_state() == state
+
+
+def test_the_quality_findings_of_an_upload_are_shown_when_it_lands(cast: Cast, media_root: Any) -> None:  # noqa: F811
+    """Missing values marked "NA" (the form's own marker field) are counted and said on the version page."""
+    make_dataset(cast, "applications")
+    rows = decision_rows(FAILING_RATES)
+    for row in rows[:20]:
+        row["income"] = "NA"
+    owner = signed_in(cast.owner)
+    sent = owner.post(
+        "/data/datasets/applications/versions/new",
+        {"file": SimpleUploadedFile("a.csv", rows_csv(rows)), "delimiter": ",", "missing_markers": "NA"},
+    )
+    assert sent.status_code == 302, text(sent)[:3000]
+    version = DatasetVersion.objects.get(dataset__name="applications")
+    findings = list(version.quality_findings.values_list("kind", "column", "severity"))
+    assert ("missing_values", "income", "warning") in findings  # 10% missing, above the 5% warning line
+    landed = text(owner.get(sent["Location"]))
+    assert f"applications v1 is registered (200 rows, {len(findings)} quality finding(s))." in landed
+    assert "20 of 200 values (10.0%) in column 'income' are missing." in landed
