@@ -24,7 +24,7 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
 from governance.access.permissions import ScopedPermission, required_scope
-from governance.api.openapi_reference import EXAMPLES, OPERATIONS, TAGS, area_of
+from governance.api.openapi_reference import EXAMPLES, OPERATIONS, RESPONSE_EXAMPLES, TAGS, area_of
 
 
 class ErrorDetailSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -151,9 +151,15 @@ class AssaySchema(AutoSchema):
         content = operation.get("requestBody", {}).get("content", {})
         for media_type, examples in EXAMPLES.get(self._key(), {}).items():
             if media_type in content:
-                content[media_type]["examples"] = {
-                    name: {"summary": summary, "value": value} for name, (summary, value) in examples.items()
-                }
+                content[media_type]["examples"] = _examples(examples)
+        for status, examples in RESPONSE_EXAMPLES.get(self._key(), {}).items():
+            answer = operation["responses"].get(status, {}).get("content", {}).get("application/json")
+            if answer is not None:
+                answer["examples"] = _examples(examples)
+
+
+def _examples(examples: dict[str, tuple[str, Any]]) -> dict[str, Any]:
+    return {name: {"summary": summary, "value": value} for name, (summary, value) in examples.items()}
 
 
 def declare_tags(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:

@@ -8,7 +8,7 @@
   conflicts (409) its action can refuse with, a 404 for an object named in the body or query, a 422 for a query
   parameter it checks.
 - ``EXAMPLES``: request bodies of the main flows (register a model, upload a version, start an audit, ask the gate),
-  as the documentation's own curl lines send them.
+  as the documentation's own curl lines send them; ``RESPONSE_EXAMPLES``: the gate's answers.
 
 A new endpoint may instead declare its summary and tag on the view (``@extend_schema(summary=..., tags=[...])``); an
 explicit declaration wins over these tables. ``tests/api/test_openapi_reference.py`` checks every operation.
@@ -417,4 +417,66 @@ EXAMPLES: dict[str, dict[str, dict[str, tuple[str, Any]]]] = {
             ),
         }
     },
+}
+
+
+_GATE_ANSWER = {
+    "model": "credit-scoring",
+    "artifact_sha256": "9f2c5e0d6b1a4c3e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e",
+    "environment": "production",
+    "policy": {"name": "eu-ai-act-high-risk", "version": 1},
+    "open_findings": [],
+    "group_facts": [],
+}
+
+# Answers of the main flows: "METHOD /path" -> status -> example name -> (summary, value).
+RESPONSE_EXAMPLES: dict[str, dict[str, dict[str, tuple[str, Any]]]] = {
+    "POST /api/v1/gates/check": {
+        "200": {
+            "pass": (
+                "v2 passed its audit and has its approvals: deploy it, with the signed decision token",
+                {
+                    **_GATE_ANSWER,
+                    "decision": "pass",
+                    "reasons": ["Audit run 2 under 'eu-ai-act-high-risk' passed.", "Approved by 2 of 2 needed."],
+                    "version": 2,
+                    "audit": {
+                        "id": 2,
+                        "status": "done",
+                        "verdict": "pass",
+                        "url": "/api/v1/audits/2/",
+                        "results_sha256": "4d1f0c9b8a7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c",
+                    },
+                    "approvers": [3, 5],
+                    "findings_url": "/api/v1/models/credit-scoring/versions/2/findings/",
+                    "token": "assay-gate/1 ... (a C2SP signed note; verify it offline, docs/gate.md)",
+                    "decision_id": 42,
+                    "proof_url": "/api/v1/gates/decisions/42/proof",
+                },
+            )
+        },
+        "412": {
+            "fail": (
+                "v1's audit failed: the job fails, and the reasons say why",
+                {
+                    **_GATE_ANSWER,
+                    "decision": "fail",
+                    "reasons": ["Audit run 3 failed: performance: accuracy 0.611 is below 0.7."],
+                    "version": 1,
+                    "audit": {
+                        "id": 3,
+                        "status": "done",
+                        "verdict": "fail",
+                        "url": "/api/v1/audits/3/",
+                        "results_sha256": "7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a",
+                    },
+                    "approvers": [],
+                    "findings_url": "/api/v1/models/credit-scoring/versions/1/findings/",
+                    "token": None,
+                    "decision_id": 41,
+                    "proof_url": "/api/v1/gates/decisions/41/proof",
+                },
+            )
+        },
+    }
 }

@@ -32,10 +32,13 @@ from skl2onnx import to_onnx
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from governance.api.openapi_reference import EXAMPLES, OPERATIONS, TAGS
+from governance.api.openapi_reference import EXAMPLES, OPERATIONS, RESPONSE_EXAMPLES, TAGS
+from governance.trail.log import Actor
+from registry import actions as registry
 from registry.models import RegisteredModel
 from tests.api import Endpoint, drf_endpoints
 from tests.conftest import Cast
+from tests.registry.conftest import register_model
 
 METHODS = ("get", "post", "put", "patch", "delete")
 BODY_METHODS = ("post", "put", "patch")
@@ -116,7 +119,7 @@ def test_every_operation_has_one_tag_from_the_declared_areas() -> None:
 def test_the_reference_tables_name_only_operations_that_exist() -> None:
     """An entry left behind by a renamed or removed endpoint would document nothing (and hide nothing)."""
     keys = {f"{method} {path}" for method, path, _ in operations(reference())}
-    stale = sorted((set(OPERATIONS) | set(EXAMPLES)) - keys)
+    stale = sorted((set(OPERATIONS) | set(EXAMPLES) | set(RESPONSE_EXAMPLES)) - keys)
     assert not stale, f"entries in {REFERENCE} for operations that do not exist: {stale}"
 
 
@@ -300,3 +303,21 @@ def test_the_register_and_upload_examples_do_what_they_say(cast: Cast) -> None:
     body = response.json()
     assert (body["number"], body["framework"]) == (2, "onnx")
     assert body["code_commit"] == json.loads(form["metadata"])["code_commit"]
+
+
+@pytest.mark.django_db
+def test_the_gate_examples_have_the_gates_answer(cast: Cast) -> None:
+    """The gate's documented answers have exactly the fields of a real one, and the decision their status means."""
+    model = register_model(cast, "high")
+    registry.do_register_version(
+        model=model, user=cast.owner.user, actor=Actor.for_user(cast.owner.user), metrics={"auc": 0.8}
+    )
+    response = cast.ci.client().post(
+        "/api/v1/gates/check", {"model": model.name, "version": 1, "environment": "production"}, format="json"
+    )
+    assert response.status_code == 412, response.content  # a draft: not a pass
+    documented = reference()["paths"]["/api/v1/gates/check"]["post"]["responses"]
+    for status, decisions in (("200", {"pass"}), ("412", {"fail", "insufficient_evidence", "pending_approval"})):
+        for example in documented[status]["content"]["application/json"]["examples"].values():
+            assert set(example["value"]) == set(response.json()), example["summary"]
+            assert example["value"]["decision"] in decisions
