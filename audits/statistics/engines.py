@@ -108,10 +108,13 @@ class PostgresEngine:
 
     source: Source
     name: str = "postgresql"
+    connection: Any = None  # a postgres.snapshot: the evidence and the counts read the same rows
 
     def _present(self, columns: Sequence[str]) -> list[str]:
         described, _ = postgres.run(
-            self.source, sql.SQL("SELECT * FROM {} AS t LIMIT 0").format(postgres.relation(self.source))
+            self.source,
+            sql.SQL("SELECT * FROM {} AS t LIMIT 0").format(postgres.relation(self.source)),
+            connection=self.connection,
         )
         names = {column.name for column in described}
         return [c for c in dict.fromkeys(columns) if c in names]
@@ -119,7 +122,7 @@ class PostgresEngine:
     def _table(self, statement: Any, names: list[str]) -> Any:
         import pyarrow as pa
 
-        _, found = postgres.run(self.source, statement)
+        _, found = postgres.run(self.source, statement, connection=self.connection)
         arrays = [pa.array([row[i] for row in found]) for i in range(len(names))]
         return _plain_types(pa.table(arrays, names=names))
 

@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from audits.evaluation import ColumnRoles, Evaluation, EvaluationError
-from audits.statistics.engines import engine_for
+from audits.statistics.engines import PostgresEngine, engine_for
 from audits.statistics.evaluation import Reading, source_evaluation
 from governance.data.actions.common import DataError
-from governance.data.actions.sources import checked_source
-from governance.data.sources import SourceError
+from governance.data.actions.sources import checked_source, source_of
+from governance.data.sources import SourceError, postgres
+from governance.data.sources.uris import POSTGRESQL
 
 
 class SourceInputsError(Exception):
@@ -27,7 +28,14 @@ def read_source(
             "over a source's rows is not available; name the column that holds the model's decisions."
         )
     try:
-        source = checked_source(dataset_version)
+        source = source_of(dataset_version)
+        if source.kind == POSTGRESQL:
+            # The evidence and the counts in one snapshot: a change committed in between is not read.
+            with postgres.snapshot(source) as connection:
+                checked_source(dataset_version, connection=connection)
+                engine = PostgresEngine(source, connection=connection)
+                return source_evaluation(engine, roles, document, model_artifact=model_artifact)
+        checked_source(dataset_version)
         return source_evaluation(engine_for(source), roles, document, model_artifact=model_artifact)
     except (DataError, SourceError, EvaluationError) as exc:
         raise SourceInputsError(str(exc)) from None

@@ -21,8 +21,8 @@ from audits.metrics import confusion_by_group, encode_groups
 from audits.statistics.cells import confusion_from_cells
 from audits.statistics.engines import COUNT, ArrowEngine, DuckDBEngine, PostgresEngine
 from audits.statistics.evaluation import counted_evaluation, rows_needed
-from governance.data.sources import parse_source
-from tests.sources.conftest import DATABASES, TABLES, load_pg, pg_uri, write_parquet
+from governance.data.sources import evidence_of, parse_source, postgres
+from tests.sources.conftest import DATABASES, TABLES, admin_connection, load_pg, pg_uri, write_parquet
 
 
 def assert_same_groupings(reference: Any, counted: Any) -> None:
@@ -158,3 +158,20 @@ def test_counts_suffice_only_for_the_group_checks(checks: dict, roles_change: di
     roles = ColumnRoles(**{"label": "y", "protected": ("g",), "prediction": "p", **roles_change})
     why = rows_needed({"checks": checks}, roles)
     assert (words in why) if words else why == ""
+
+
+def test_the_evidence_and_the_counts_read_one_snapshot(tables: dict[str, pa.Table], source_db: str) -> None:
+    """A change committed after the evidence was checked is not in the counts the audit reads."""
+    table, roles = tables["german"], TABLES["german"][1]
+    load_pg(table, "german_live", database=source_db)
+    source = parse_source(pg_uri(source_db, "table=german_live"), roots=[], databases=DATABASES)
+
+    with postgres.snapshot(source) as connection:
+        checked = evidence_of(source, connection=connection)
+        with admin_connection(source_db) as writer:
+            writer.execute("UPDATE german_live SET decision = 3 - decision")
+        counted = counted_evaluation(PostgresEngine(source, connection=connection), roles)
+
+    assert checked["rows"] == 1000
+    assert_same_groupings(build_evaluation(table, roles), counted)
+    assert evidence_of(source)["digest"] != checked["digest"]  # the change is there for the next audit

@@ -113,12 +113,18 @@ def do_register_source_version(
     return version
 
 
-def checked_source(version: DatasetVersion) -> Source:
-    """The source of ``version``, once its evidence is computed again and found unchanged; else DataError
-    (``source_changed``) saying what changed, or why the source cannot be read now."""
+def source_of(version: DatasetVersion) -> Source:
+    """The source ``version`` names, its URI checked against today's allow-lists (DataError if refused)."""
+    return _parse(version.source_uri)
+
+
+def checked_source(version: DatasetVersion, *, connection: Any = None) -> Source:
+    """The source of ``version``, once its evidence is computed again (in ``connection``, a SQL source's snapshot,
+    when given) and found unchanged; else DataError (``source_changed``) saying what changed, or why the source
+    cannot be read now."""
     parsed = _parse(version.source_uri)
     try:
-        now = evidence_of(parsed)
+        now = evidence_of(parsed, connection=connection)
     except SourceError as exc:
         raise DataError(f"{version} cannot be checked: {exc}", code="source_unreadable") from None
     changes = changes_between(version.source_evidence, now)

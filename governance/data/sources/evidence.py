@@ -33,11 +33,12 @@ def parquet_files(path: Path) -> list[Path]:
     return files
 
 
-def evidence_of(source: Source) -> dict[str, Any]:
-    """The evidence that ``source`` is the same later: see the module docstring. Raises SourceError."""
+def evidence_of(source: Source, *, connection: Any = None) -> dict[str, Any]:
+    """The evidence that ``source`` is the same later: see the module docstring. A SQL source's is computed in
+    ``connection`` when given (a ``postgres.snapshot``). Raises SourceError."""
     if source.kind == PARQUET:
         return _parquet_evidence(source)
-    return _sql_evidence(source)
+    return _sql_evidence(source, connection)
 
 
 def _parquet_evidence(source: Source) -> dict[str, Any]:
@@ -57,20 +58,20 @@ def _parquet_evidence(source: Source) -> dict[str, Any]:
     return {"kind": PARQUET, "files": files, "rows": rows}
 
 
-def _sql_evidence(source: Source) -> dict[str, Any]:
+def _sql_evidence(source: Source, connection: Any) -> dict[str, Any]:
     from psycopg import sql  # noqa: PLC0415 - the driver loads only when a SQL source is read
 
     from governance.data.sources import postgres  # noqa: PLC0415 - likewise
 
     relation = postgres.relation(source)
-    columns, _ = postgres.run(source, sql.SQL("SELECT * FROM {} AS t LIMIT 0").format(relation))
+    columns, _ = postgres.run(source, sql.SQL("SELECT * FROM {} AS t LIMIT 0").format(relation), connection=connection)
     statement = sql.SQL(
         "SELECT count(*),"
         " coalesce(sum(('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint::numeric), 0)::text,"
         " coalesce(sum(('x' || substr(md5(t::text), 17, 16))::bit(64)::bigint::numeric), 0)::text"
         " FROM {} AS t"
     ).format(relation)
-    _, rows = postgres.run(source, statement)
+    _, rows = postgres.run(source, statement, connection=connection)
     count, high, low = rows[0]
     return {
         "kind": source.kind,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -52,12 +54,39 @@ def relation(source: Source) -> sql.Composable:  # an Identifier or a Composed
     return sql.SQL("({})").format(sql.SQL(source.query))  # type: ignore[arg-type]  # checked by parse_source
 
 
-def run(source: Source, statement: sql.Composed, params: tuple[Any, ...] = ()) -> tuple[list[Any], list[tuple]]:
-    """Run ``statement`` on a fresh read-only connection: its columns (cursor description) and rows."""
+@contextmanager
+def snapshot(source: Source) -> Iterator[psycopg.Connection[Any]]:
+    """One read-only REPEATABLE READ transaction on ``source``'s server: every statement run in it sees the same
+    rows, so the evidence checked before an audit and the counts the audit reads are of one and the same data."""
     with connect(source) as connection:
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(statement, params)
-                return list(cursor.description or []), cursor.fetchall()
+            connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         except psycopg.Error as exc:
             raise SourceError(f"The source cannot be read: {str(exc).strip()}") from None
+        yield connection
+
+
+def run(
+    source: Source,
+    statement: sql.Composed,
+    params: tuple[Any, ...] = (),
+    *,
+    connection: psycopg.Connection[Any] | None = None,
+) -> tuple[list[Any], list[tuple]]:
+    """Run ``statement`` in ``connection`` (a :func:`snapshot`), else on a fresh read-only connection: its columns
+    (cursor description) and rows."""
+    if connection is not None:
+        return _execute(connection, statement, params)
+    with connect(source) as fresh:
+        return _execute(fresh, statement, params)
+
+
+def _execute(
+    connection: psycopg.Connection[Any], statement: sql.Composed, params: tuple[Any, ...]
+) -> tuple[list[Any], list[tuple]]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            return list(cursor.description or []), cursor.fetchall()
+    except psycopg.Error as exc:
+        raise SourceError(f"The source cannot be read: {str(exc).strip()}") from None
