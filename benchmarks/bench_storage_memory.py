@@ -97,6 +97,7 @@ else:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--node-only", action="store_true", help="only the upload through a web node")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="assay-bench-storage-"))
     server = start_s3_server()
@@ -121,7 +122,7 @@ def main() -> None:
         print(f"file: {size / 2**20:.0f} MiB, bucket on moto at {server.endpoint}")
 
         print("storage alone (fresh process):")
-        for phase in ("store", "stream", "copy"):  # each in a fresh process: its own peak
+        for phase in () if args.node_only else ("store", "stream", "copy"):  # each in a fresh process: its own peak
             script = _STORAGE_ONLY.format(root=str(ROOT), path=str(data), phase=phase)
             subprocess.run([sys.executable, "-c", script], env=env, check=True)
 

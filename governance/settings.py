@@ -316,6 +316,8 @@ ONNX_MAX_TENSOR_BYTES = env_int("ONNX_MAX_TENSOR_BYTES", 256 * 1024 * 1024, mini
 # longest text value, in bytes. DATASET_MAX_BYTES also bounds what a Parquet file may unpack to.
 DATASET_MAX_COLUMNS = env_int("DATASET_MAX_COLUMNS", 10_000, minimum=1)
 DATASET_MAX_CELL_BYTES = env_int("DATASET_MAX_CELL_BYTES", 1024 * 1024, minimum=16)
+# A dataset file larger than this is profiled batch by batch, in bounded memory, with the same results (docs/data.md).
+DATASET_STREAM_ABOVE_BYTES = env_int("DATASET_STREAM_ABOVE_BYTES", 64 * 1024 * 1024, minimum=0)
 # The audit policy each EU AI Act risk tier needs a passing audit under before a version deploys ("tier=policy,...";
 # a tier left out deploys without an audit). Prohibited models never deploy at all.
 AUDIT_REQUIRED_POLICIES: dict[str, str] = {}
