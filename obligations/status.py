@@ -49,7 +49,7 @@ class Found:
         body: dict[str, Any] = {"kind": self.kind, **self.settings, "satisfied": self.satisfied}
         body["description"] = self.description
         if self.event is not None:
-            body["event"] = _event_ref(self.event)
+            body["event"] = event_ref(self.event)
         return body
 
 
@@ -90,12 +90,12 @@ class Line:
                 "document_sha256": d.document_sha256,
                 "decided_by": d.decided_by.get_username(),
                 "decided_at": d.decided_at.isoformat(),
-                "event": _event_ref(Event.objects.get(seq=d.event_seq)),
+                "event": event_ref(Event.objects.get(seq=d.event_seq)),
             }
         return body
 
 
-def _event_ref(event: Event) -> dict[str, Any]:
+def event_ref(event: Event) -> dict[str, Any]:
     """The event, and where its inclusion proof is: against the latest signed checkpoint when that covers it, else
     against the trail's current size (``signed`` False: a root no checkpoint has signed yet)."""
     signed_size = Checkpoint.objects.order_by("-id").values_list("tree_size", flat=True).first() or 0

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from obligations.portal import views
+from obligations.portal import registers, views
 
 app_name = "obligations-portal"
 
@@ -12,4 +12,7 @@ urlpatterns = [
         views.version_obligations,
         name="version-obligations",
     ),
+    path("models/<slug:name>/incidents/", registers.model_incidents, name="model-incidents"),
+    path("models/<slug:name>/incidents/<int:pk>/report", registers.report_incident, name="incident-report"),
+    path("statement-of-applicability/", registers.statement_of_applicability, name="soa"),
 ]
