@@ -36,6 +36,9 @@ def read_source(
                 engine = PostgresEngine(source, connection=connection)
                 return source_evaluation(engine, roles, document, model_artifact=model_artifact)
         checked_source(dataset_version)
-        return source_evaluation(engine_for(source), roles, document, model_artifact=model_artifact)
+        found = source_evaluation(engine_for(source), roles, document, model_artifact=model_artifact)
+        # Files have no snapshot: checked again after the read, so a file changed while DuckDB read it is refused.
+        checked_source(dataset_version)
+        return found
     except (DataError, SourceError, EvaluationError) as exc:
         raise SourceInputsError(str(exc)) from None

@@ -20,6 +20,7 @@ from django.core.management import call_command
 
 from audits import actions as audits
 from audits.models import AuditRun
+from audits.statistics.engines import DuckDBEngine
 from governance.data.models import DatasetVersion
 from governance.trail.log import Actor
 from governance.trail.models import Event
@@ -216,3 +217,28 @@ def test_outsiders_and_readers_cannot_register_a_source(cast: Cast, sources: Pat
     assert cast.reviewer.client().post(f"{API}/datasets/german-eval/versions/", body, format="json").status_code == 403
     assert DatasetVersion.objects.count() == 0
     assert TABLES  # the German table is written as its conftest builds it
+
+
+@pytest.mark.usefixtures("unprotected_trail", "builtin_policies_stored")
+def test_a_file_changed_while_it_is_read_is_refused(
+    cast: Cast, sources: Path, tables: dict[str, pa.Table], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files have no snapshot: one rewritten by someone else during the count is found by the check after it."""
+    folder = write_parquet(tables["compas"], sources / "compas", parts=2)
+    make_dataset(cast, "compas-eval")
+    assert _post_source(cast, "compas-eval", f"parquet://{folder}").status_code == 201
+    source = DatasetVersion.objects.get(dataset__name="compas-eval", number=1)
+    version = predictions_only_version(cast)
+    counting = DuckDBEngine.cells
+
+    def count_while_someone_writes(engine: DuckDBEngine, columns: Any) -> Any:
+        found = counting(engine, columns)
+        pq.write_table(tables["compas"].slice(0, 10), folder / "part-000.parquet")  # another process's write
+        return found
+
+    monkeypatch.setattr(DuckDBEngine, "cells", count_while_someone_writes)
+    response = post_audit(cast.owner, audit_body(version, source, roles=ROLES))
+
+    run = AuditRun.objects.get(pk=response.json()["id"])
+    assert (run.status, run.verdict) == ("error", "")
+    assert "part-000.parquet changed (sha256 " in run.error
