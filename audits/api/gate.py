@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audits.api.serializers import ColumnRolesSerializer
+from audits.evidence.actions import judged_criteria
 from audits.gate.decisions import PASS, GateDecision, decide
 from audits.gate.proofs import NotCovered, decision_event, decision_proof
 from governance.access.permissions import caller
@@ -158,6 +159,8 @@ def _body(result: GateDecision) -> dict[str, Any]:
         ],
         "findings_url": findings_url,
         "group_facts": result.group_facts,
+        # The policy's criteria over imported evidence, as the audit judged them (docs/evidence.md).
+        "imported_evidence": judged_criteria(run),
         "token": result.token or None,
         # The decision's id (its trail event); its proof against the witnessed trail: docs/gate.md.
         "decision_id": result.seq,

@@ -103,6 +103,7 @@ register(
         check="audits.checks.external:ExternalEvidenceCheck",
         settings=EXTERNAL_SETTINGS,
         template="audits/checks/external.html",
+        report_section="audits.evidence.report:external_section",
         why_it_matters="Evaluations run with other tools (Inspect, garak, promptfoo, lm-evaluation-harness, Evidently, "
         "Giskard) are evidence of accuracy, robustness and security only when judged against a stated threshold on "
         "enough items (EU AI Act Art. 15(1)-(5)).",

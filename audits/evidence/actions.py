@@ -17,6 +17,7 @@ from django.db import transaction
 from audits.evidence import events
 from audits.evidence.formats import EvidenceFormatError, read_evidence
 from audits.evidence.models import EvidenceImport, EvidenceMeasurement
+from audits.models import CheckResult
 from governance.access.actions import ActionError, require_scope
 from governance.access.models import User
 from governance.data.ingest import hash_file
@@ -141,3 +142,24 @@ def evidence_hashes(version: Any) -> list[str]:
     """The sha256 of every file imported for ``version``, sorted (part of an audit's inputs when its policy judges
     imported evidence)."""
     return sorted(EvidenceImport.objects.filter(version=version).values_list("sha256", flat=True))
+
+
+def judged_criteria(run: Any) -> list[dict[str, Any]]:
+    """The ``external`` criteria an audit run judged, in brief (the gate's answer carries them): label, outcome,
+    reason, the measured rate, the items and the imported file's hash; empty when its policy judges none."""
+    if run is None:
+        return []
+    details = CheckResult.objects.filter(run=run, check_name="external").values_list("details", flat=True).first()
+    return [
+        {
+            "criterion": c.get("label"),
+            "outcome": c.get("outcome"),
+            "reason": c.get("reason"),
+            "value": c.get("value"),
+            "value_exact": c.get("value_exact"),
+            "sample_size": c.get("sample_size"),
+            "interval": c.get("interval"),
+            "evidence_sha256": (c.get("evidence") or {}).get("sha256"),
+        }
+        for c in (details or {}).get("criteria", [])
+    ]

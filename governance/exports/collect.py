@@ -15,6 +15,8 @@ Layout of the ZIP (fixed order; see ``bundle.py``)::
     model/versions/v<N>/model-card.json
     model/versions/v<N>/lineage.prov.json      W3C PROV-JSON of the version's upstream lineage
     model/versions/v<N>/mlbom.cdx.json         the version's CycloneDX 1.6 ML-BOM (registry.mlbom)
+    model/versions/v<N>/evidence.json          other tools' result files imported for it, with their measurements
+    model/versions/v<N>/evidence/<sha256>.*    each of those files as uploaded (audits.evidence.bundle)
     model/versions/v<N>/report.pdf             the version's signed report
     audits/run-<id>/results.json     an audit run: inputs' hashes, every check's result, verdict, libraries, seeds
     audits/run-<id>/report.pdf       the run's signed report
@@ -44,6 +46,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from audits.evidence.bundle import imports_of, write_version_evidence
 from audits.models import AuditRun, RunStatus
 from audits.reports.service import report_for_run, report_for_version
 from audits.reports.signing import signing_certificate_pem
@@ -137,6 +140,7 @@ def _event_objects(scope: Scope, versions: Sequence[Any], runs: Sequence[Any], r
         "registry.registeredmodel": [scope.model.pk],
         "registry.modelversion": [v.pk for v in versions],
         "audits.auditrun": [r.pk for r in runs],
+        "evidence.evidenceimport": imports_of(versions),
         "registry.finding": list(Finding.objects.filter(version__in=versions).values_list("pk", flat=True)),
         "registry.webhook": list(Webhook.objects.filter(model=scope.model).values_list("pk", flat=True)),
         "governance.share": list(shares),
@@ -428,6 +432,7 @@ def _write_documents(
         lineage = prov_json(version, user=exporter, namespace_uri=settings.PROV_NAMESPACE_URI)
         writer.add_json(f"{folder}/lineage.prov.json", lineage)
         writer.add_json(f"{folder}/mlbom.cdx.json", version_mlbom(version, user=exporter, at=at))
+        write_version_evidence(writer, folder, version)  # imported results of other tools (docs/evidence.md)
         writer.add(f"{folder}/report.pdf", reports_by_version[version.pk].read_bytes())
     reports_by_run = {run.pk: report for run, report in run_reports}
     for run in runs:

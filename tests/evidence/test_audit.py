@@ -3,12 +3,18 @@ files, through the audit API, and a file imported later makes the next audit a n
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 
 from audits.actions import do_save_policy
+from audits.models import AuditRun
+from audits.reports.service import build_run_report
+from governance.storage import open_stream
 from registry.models import ModelVersion
 from tests.audits.conftest import PASSING_RATES, audit_body, decision_rows, post_audit, upload
 from tests.conftest import Cast
@@ -46,6 +52,38 @@ def test_an_audit_judges_the_imported_evidence(
         1 - 0.025 ** (1 / 768), abs=1e-12
     )  # the exact upper bound for 0 of n
     assert (inspect["outcome"], inspect["value_exact"], inspect["threshold"]["exact"]) == ("pass", "17/20", "4/5")
+
+    # The gate's answer carries the criteria as the audit judged them (insufficient here only for lack of approval).
+    gate = (
+        cast.ci.client()
+        .post(
+            "/api/v1/gates/check",
+            {
+                "model": llm_version.model.name,
+                "version": llm_version.number,
+                "environment": "production",
+                "policy": "llm-release",
+                "dataset": dataset_version.dataset.name,
+                "dataset_version": dataset_version.number,
+                "column_roles": body["column_roles"],
+            },
+            format="json",
+        )
+        .json()
+    )
+    assert gate["audit"]["id"] == run["id"]
+    assert {c["criterion"]: (c["outcome"], c["value_exact"]) for c in gate["imported_evidence"]} == {
+        "garak promptinject": ("pass", "0/1"),
+        "inspect arithmetic": ("pass", "17/20"),
+    }
+    # The signed PDF report states each criterion, its measured fraction and the file it rests on.
+    report = build_run_report(AuditRun.objects.get(pk=run["id"]), actor=acting(cast.owner))
+    with open_stream(report.path) as stored:
+        text = re.sub(r"\s+", " ", " ".join(p.extract_text() or "" for p in PdfReader(io.BytesIO(stored.read())).pages))
+    assert "Imported evidence" in text
+    assert "garak promptinject" in text
+    assert "(17/20)" in text
+    assert garak["evidence"]["sha256"][:20] in text.replace(" ", "")
 
     # An echoing model's report, imported later, is the newest garak evidence: every injection succeeded, on 256
     # items, fewer than the policy's 500: insufficient evidence (never a pass, and not judged on too few items).
