@@ -20,26 +20,30 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-## make run: set up, migrate, create the demo users and data, serve on http://127.0.0.1:8000 with a jobs worker
-# The worker runs every long job (audits, bundles, reports, monitoring checks), with beat inside it for the timed
-# ones, on the embedded broker (one file a message under var/queue/, no server; CELERY_BROKER_URL for another).
-# Stopping `make run` (Ctrl-C) stops it at once: a job in hand is put back in the queue and runs at the next start.
+## make run: set up, migrate, create the demo users and data, serve on http://127.0.0.1:8000 with the jobs' worker
+# A Celery worker runs every long job (audits, bundles, reports, monitoring checks) and beat the timed ones, on the
+# embedded broker (one file a message under var/queue/, no server; CELERY_BROKER_URL for another). Logs: var/log/.
+# Stopping `make run` (Ctrl-C) stops them at once: the worker's cold shutdown puts a job in hand back in the queue
+# (it runs at the next start); a worker still there 5 s later is killed (Celery 5.7's prefork worker can hang after
+# restoring when a warm shutdown, the terminal's Ctrl-C, came first; a job it held is healed by its lease).
 # The demo's own audits run in the seeding process (JOBS_IN_PROCESS=1) so its figures are there when the page opens.
-JOBS_LOG := var/log/jobs.log
-WORKER := $(PY) -m celery -A governance worker --beat --schedule var/celerybeat-schedule --concurrency 2 \
-	--without-mingle --without-gossip --loglevel INFO
+WORKER := $(PY) -m celery -A governance worker --concurrency 2 --without-mingle --without-gossip --loglevel INFO \
+	--logfile var/log/worker.log
+BEAT := $(PY) -m celery -A governance beat --schedule var/celerybeat-schedule --loglevel INFO --logfile var/log/beat.log
 run: $(VENV)/.runtime
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py install_policies
 	DEBUG=1 JOBS_IN_PROCESS=1 $(PY) manage.py seed_demo
-	@mkdir -p $(dir $(JOBS_LOG)); echo "Jobs: a Celery worker and beat are running; their log is $(JOBS_LOG)."; \
-	DEBUG=1 $(WORKER) --logfile $(JOBS_LOG) & jobs=$$!; \
-	trap 'kill -QUIT $$jobs 2>/dev/null; wait $$jobs' EXIT INT TERM; \
+	@mkdir -p var/log; echo "Jobs: a Celery worker and beat run beside the server; logs in var/log/worker.log, beat.log."; \
+	DEBUG=1 $(WORKER) & worker=$$!; DEBUG=1 $(BEAT) & beat=$$!; \
+	trap 'kill -QUIT $$worker 2>/dev/null; kill -TERM $$beat 2>/dev/null; for s in 1 2 3 4 5; do \
+	  kill -0 $$worker 2>/dev/null || break; sleep 1; done; kill -KILL $$worker 2>/dev/null; wait' EXIT INT TERM; \
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
 
 ## make worker: the jobs' worker and beat alone (for a server started another way, e.g. runserver on another port)
 .PHONY: worker
 worker: $(VENV)/.runtime
+	@mkdir -p var/log; DEBUG=1 $(BEAT) & beat=$$!; trap 'kill -TERM $$beat 2>/dev/null; wait $$beat' EXIT INT TERM; \
 	DEBUG=1 $(WORKER)
 
 ## make demo-tokens: new API tokens for the demo's omar, rhea, olivia and ci-bot, as shell variables
