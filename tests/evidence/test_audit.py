@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pypdf import PdfReader
 
 from audits.actions import do_save_policy
 from audits.models import AuditRun
@@ -77,6 +76,8 @@ def test_an_audit_judges_the_imported_evidence(
         "inspect arithmetic": ("pass", "17/20"),
     }
     # The signed PDF report states each criterion, its measured fraction and the file it rests on.
+    from pypdf import PdfReader  # noqa: PLC0415 - heavy: imported where it is used
+
     report = build_run_report(AuditRun.objects.get(pk=run["id"]), actor=acting(cast.owner))
     with open_stream(report.path) as stored:
         text = re.sub(r"\s+", " ", " ".join(p.extract_text() or "" for p in PdfReader(io.BytesIO(stored.read())).pages))
