@@ -236,6 +236,27 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def _model_of(version: Any, roles: ColumnRoles, *, progress: Progress | None) -> Any:
+    """The model version's predictor when the decisions come from the model (no prediction or score column), else
+    None; AuditInputsError when there is no artifact to score with, or it cannot be loaded."""
+    from governance.storage import StoredFileError, local_path  # noqa: PLC0415 - Django (see run_policy)
+
+    if roles.prediction or roles.score:
+        return None
+    if not version.artifact:
+        raise AuditInputsError(
+            f"{version} has no model artifact (predictions only): name a prediction or score column."
+        )
+    if progress:
+        progress(5, "loading the model")
+    try:
+        return load_predictor(
+            local_path(version.artifact.name, sha256=version.artifact_sha256), framework=version.framework
+        )
+    except (ArtifactError, StoredFileError) as exc:
+        raise AuditInputsError(f"The model cannot be loaded: {exc}") from None
+
+
 def _run_on_source(run: Any, roles: ColumnRoles, *, progress: Progress | None) -> RunOutcome:
     """A run whose dataset version is a source read where it lives (audits.statistics): its evidence re-checked,
     then the group counts computed by the source's engine (or its rows read, when a check needs them). How it was
@@ -243,9 +264,14 @@ def _run_on_source(run: Any, roles: ColumnRoles, *, progress: Progress | None) -
     from audits.statistics.runs import SourceInputsError, read_source  # noqa: PLC0415 - Django (see above)
 
     document = run.policy_version.document
+    predictor = _model_of(run.model_version, roles, progress=progress)
     try:
         evaluation, reading = read_source(
-            run.dataset_version, roles, document, model_artifact=bool(run.model_version.artifact)
+            run.dataset_version,
+            roles,
+            document,
+            model_artifact=bool(run.model_version.artifact),
+            predictor=predictor,
         )
     except SourceInputsError as exc:
         raise AuditInputsError(f"The evaluation source cannot be audited: {exc}") from None
@@ -276,21 +302,8 @@ def run_policy(run: Any, *, progress: Progress | None = None) -> RunOutcome:
         )
     except (IngestError, FileNotFoundError, StoredFileError) as exc:
         raise AuditInputsError(f"The evaluation dataset cannot be read: {exc}") from None
-    predictor = None
     version = run.model_version
-    if not (roles.prediction or roles.score):
-        if not version.artifact:
-            raise AuditInputsError(
-                f"{version} has no model artifact (predictions only): name a prediction or score column."
-            )
-        if progress:
-            progress(5, "loading the model")
-        try:
-            predictor = load_predictor(
-                local_path(version.artifact.name, sha256=version.artifact_sha256), framework=version.framework
-            )
-        except (ArtifactError, StoredFileError) as exc:
-            raise AuditInputsError(f"The model cannot be loaded: {exc}") from None
+    predictor = _model_of(version, roles, progress=progress)
     try:
         evaluation = build_evaluation(table, roles, predictor=predictor, model_artifact=bool(version.artifact))
     except EvaluationError as exc:

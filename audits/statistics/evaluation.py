@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,8 +26,10 @@ class Reading:
         return {"engine": self.engine, "mode": self.mode, "why": self.why, "cells": self.cells}
 
 
-def rows_needed(document: Mapping[str, Any], roles: ColumnRoles) -> str:
+def rows_needed(document: Mapping[str, Any], roles: ColumnRoles, *, model: bool = False) -> str:
     """Why this audit must read the source's rows, in words; empty when the cell counts suffice."""
+    if model:
+        return "its decisions come from the model, which scores every row in this process"
     if not roles.prediction:
         return "its decisions come from a score threshold, not a prediction column"
     if roles.score:
@@ -58,10 +60,21 @@ def counted_evaluation(engine: Any, roles: ColumnRoles, *, model_artifact: bool 
 
 
 def source_evaluation(
-    engine: Any, roles: ColumnRoles, document: Mapping[str, Any], *, model_artifact: bool | None = None
+    engine: Any,
+    roles: ColumnRoles,
+    document: Mapping[str, Any],
+    *,
+    model_artifact: bool | None = None,
+    predictor: Any = None,
+    columns: Sequence[str] = (),
 ) -> tuple[Evaluation, Reading]:
     """The evaluation of a source for ``document`` (a parsed policy), and how it was read: counted cells when the
-    policy needs only counts (:func:`rows_needed`), else every row of the roles' columns through the engine."""
+    policy needs only counts (:func:`rows_needed`), else every row of the roles' columns through the engine; with
+    a ``predictor`` (the model decides), every row of ``columns`` (the source's), which the model scores."""
+    if predictor is not None:
+        table = engine.rows(list(columns))
+        evaluation = build_evaluation(table, roles, predictor=predictor, model_artifact=True)
+        return evaluation, Reading(engine.name, "rows", rows_needed(document, roles, model=True))
     why = rows_needed(document, roles)
     if not why:
         evaluation = counted_evaluation(engine, roles, model_artifact=model_artifact)

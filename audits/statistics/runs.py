@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from audits.evaluation import ColumnRoles, Evaluation, EvaluationError
@@ -19,26 +20,35 @@ class SourceInputsError(Exception):
 
 
 def read_source(
-    dataset_version: Any, roles: ColumnRoles, document: Mapping[str, Any], *, model_artifact: bool
+    dataset_version: Any,
+    roles: ColumnRoles,
+    document: Mapping[str, Any],
+    *,
+    model_artifact: bool,
+    predictor: Any = None,
 ) -> tuple[Evaluation, Reading]:
-    """The evaluation of a source version for ``document``, after its immutability evidence is found unchanged."""
-    if not (roles.prediction or roles.score):
-        raise SourceInputsError(
-            f"{dataset_version} is a source: it is audited from its prediction or score column. Scoring the model "
-            "over a source's rows is not available; name the column that holds the model's decisions."
-        )
+    """The evaluation of a source version for ``document``, after its immutability evidence is found unchanged.
+    With a ``predictor`` (no prediction or score column: the model decides) every row is read and scored here."""
+    columns = [column["name"] for column in dataset_version.schema]
+    evaluate_source = partial(
+        source_evaluation, roles=roles, document=document, model_artifact=model_artifact, predictor=predictor,
+        columns=columns,
+    )  # fmt: skip
     try:
         source = source_of(dataset_version)
         if source.kind == POSTGRESQL:
             # The evidence and the counts in one snapshot: a change committed in between is not read.
             with postgres.snapshot(source) as connection:
                 checked_source(dataset_version, connection=connection)
-                engine = PostgresEngine(source, connection=connection)
-                return source_evaluation(engine, roles, document, model_artifact=model_artifact)
+                return evaluate_source(PostgresEngine(source, connection=connection))
         checked_source(dataset_version)
-        found = source_evaluation(engine_for(source), roles, document, model_artifact=model_artifact)
+        found = evaluate_source(engine_for(source))
         # Files have no snapshot: checked again after the read, so a file changed while DuckDB read it is refused.
         checked_source(dataset_version)
         return found
     except (DataError, SourceError, EvaluationError) as exc:
         raise SourceInputsError(str(exc)) from None
+    except Exception as exc:  # an ONNX model that fails at inference, say (as for a file)
+        if predictor is None:
+            raise
+        raise SourceInputsError(f"The model could not score the evaluation data: {exc}") from None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 from django.core.management import call_command
@@ -21,9 +22,11 @@ from django.core.management import call_command
 from audits import actions as audits
 from audits.models import AuditRun
 from audits.statistics.engines import DuckDBEngine
+from governance.data.demo import DEMO_FEATURES, german_credit_csv, train_demo_model
 from governance.data.models import DatasetVersion
 from governance.trail.log import Actor
 from governance.trail.models import Event
+from registry import actions as registry
 from tests.audits.conftest import (  # noqa: F401 - builtin_policies_stored and media_root are fixtures
     audit_body,
     builtin_policies_stored,
@@ -33,6 +36,7 @@ from tests.audits.conftest import (  # noqa: F401 - builtin_policies_stored and 
 )
 from tests.conftest import Cast
 from tests.data.conftest import make_dataset, make_file_version
+from tests.registry.conftest import register_model
 from tests.sources.conftest import DATABASES, TABLES, admin_connection, pg_uri, write_parquet
 
 API = "/api/v1"
@@ -242,3 +246,34 @@ def test_a_file_changed_while_it_is_read_is_refused(
     run = AuditRun.objects.get(pk=response.json()["id"])
     assert (run.status, run.verdict) == ("error", "")
     assert "part-000.parquet changed (sha256 " in run.error
+
+
+@pytest.mark.usefixtures("unprotected_trail")
+def test_a_model_scores_a_source_as_it_scores_the_uploaded_file(cast: Cast, sources: Path) -> None:
+    """No prediction column: the version's ONNX model decides, over every row DuckDB reads from the source."""
+    content = german_credit_csv(with_groups=True)
+    dataset = make_dataset(cast, "german")
+    uploaded = make_file_version(cast, dataset, content, name="german.csv")
+    folder = write_parquet(pcsv.read_csv(io.BytesIO(content)), sources / "german", parts=2)
+    assert _post_source(cast, "german", f"parquet://{folder}").status_code == 201
+    source = DatasetVersion.objects.get(dataset=dataset, number=2)
+    artifact = sources / "model.onnx"
+    artifact.write_bytes(train_demo_model(content))
+    version = registry.do_register_version(
+        model=register_model(cast, "minimal"),
+        user=cast.owner.user,
+        actor=Actor.for_user(cast.owner.user),
+        artifact_path=artifact,
+        artifact_name="model.onnx",
+    )
+    audits.ensure_builtin_policies()
+    roles = {"label": "credit_risk", "favourable": "1", "protected": ["age_group"], "features": list(DEMO_FEATURES)}
+
+    from_file = post_audit(cast.owner, audit_body(version, uploaded, roles=roles))
+    from_source = post_audit(cast.owner, audit_body(version, source, roles=roles))
+
+    expected, found = _results(from_file.json()["id"]), _results(from_source.json()["id"])
+    reading = found.pop("data_source")
+    assert found == expected
+    assert (reading["engine"], reading["mode"]) == ("duckdb", "rows")
+    assert "model" in reading["why"]
