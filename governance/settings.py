@@ -318,6 +318,9 @@ DATASET_MAX_COLUMNS = env_int("DATASET_MAX_COLUMNS", 10_000, minimum=1)
 DATASET_MAX_CELL_BYTES = env_int("DATASET_MAX_CELL_BYTES", 1024 * 1024, minimum=16)
 # A dataset file larger than this is profiled batch by batch, in bounded memory, with the same results (docs/data.md).
 DATASET_STREAM_ABOVE_BYTES = env_int("DATASET_STREAM_ABOVE_BYTES", 64 * 1024 * 1024, minimum=0)
+# A dataset file larger than this is stored by the web node and profiled by a worker; the API answers 202 with an
+# upload to poll (docs/data.md). 0: every upload is profiled in its request.
+DATASET_PROFILE_IN_WORKER_BYTES = env_int("DATASET_PROFILE_IN_WORKER_BYTES", 64 * 1024 * 1024, minimum=0)
 # The audit policy each EU AI Act risk tier needs a passing audit under before a version deploys ("tier=policy,...";
 # a tier left out deploys without an audit). Prohibited models never deploy at all.
 AUDIT_REQUIRED_POLICIES: dict[str, str] = {}

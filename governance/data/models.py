@@ -96,6 +96,40 @@ class DatasetVersion(models.Model):
         return f"{self.dataset.name} v{self.number}"
 
 
+class UploadStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Being profiled"
+    DONE = "done", "Registered"
+    REFUSED = "refused", "Refused"
+
+
+class DatasetUpload(models.Model):
+    """A large dataset file a web node has stored and a worker is profiling into the next version: the web node's
+    memory does not depend on the file it receives (docs/data.md). It becomes a version, or a refusal saying why."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="uploads")
+    status = models.CharField(max_length=10, choices=UploadStatus.choices, default=UploadStatus.QUEUED)
+    file = models.CharField(max_length=500)  # the stored object's name (content-addressed)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField()
+    original_name = models.CharField(max_length=255, blank=True)
+    # The registration's settings as given (column roles, delimiter, markers, provenance), JSON-safe.
+    metadata = models.JSONField(default=dict)
+    actor = models.JSONField(default=dict)  # the trail actor of the request (ids only), used for the version's event
+    version = models.OneToOneField(DatasetVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    error = models.TextField(blank=True)
+    error_field = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"upload {self.pk} of {self.dataset_id} ({self.status})"
+
+
 class QualityFinding(models.Model):
     """One data-quality observation made when a version was profiled (missing values, duplicates, ...)."""
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from governance.data.api import views
+from governance.data.api import uploads, views
 
 _DV = "datasets/<slug:name>/versions/<int:number>"
 
@@ -11,6 +11,11 @@ urlpatterns = [
     path("datasets/<slug:name>/", views.DatasetDetail.as_view(), name="dataset-detail"),
     path("datasets/<slug:name>/versions/", views.DatasetVersionList.as_view(), name="dataset-version-list"),
     path(f"{_DV}/", views.DatasetVersionDetail.as_view(), name="dataset-version-detail"),
+    path(
+        "datasets/<slug:name>/uploads/<int:upload_id>/",
+        uploads.DatasetUploadDetail.as_view(),
+        name="dataset-upload-detail",
+    ),
     path(f"{_DV}/lineage", views.DatasetVersionLineage.as_view(), name="dataset-version-lineage"),
     path(f"{_DV}/coverage", views.DatasetVersionCoverage.as_view(), name="dataset-version-coverage"),
     path("lineage/runs/", views.RunList.as_view(), name="lineage-run-list"),

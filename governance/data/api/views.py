@@ -31,6 +31,8 @@ from governance.data.access import (
     runs_visible_to,
 )
 from governance.data.actions import sources as source_actions
+from governance.data.actions.uploads import profiled_in_worker
+from governance.data.api import uploads
 from governance.data.api.serializers import (
     ConsentEventCreateSerializer,
     ConsentEventSerializer,
@@ -130,7 +132,7 @@ class DatasetVersionList(generics.ListAPIView):
                 },
             },
         },
-        responses={201: DatasetVersionSerializer},
+        responses={201: DatasetVersionSerializer, 202: uploads.DatasetUploadSerializer},
     )
     def post(self, request: Request, name: str) -> Response:
         dataset = access_dataset(request.user, name, request)
@@ -143,6 +145,8 @@ class DatasetVersionList(generics.ListAPIView):
         source_uri = metadata.pop("source_uri")
         if source_uri:
             return _register_source(request, dataset, source_uri, metadata, upload=upload is not None)
+        if upload is not None and profiled_in_worker(upload.size):
+            return uploads.receive(request, dataset, upload, metadata)  # 202: a worker profiles it
         version = actions.do_register_dataset_version(
             dataset=dataset,
             user=caller(request),
