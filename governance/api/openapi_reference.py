@@ -284,6 +284,8 @@ OPERATIONS: dict[str, Operation] = {
         "Show a version's Annex IV documentation", e422="`against` is not a version number"
     ),
     "GET /api/v1/models/{name}/versions/{number}/annex-iv.pdf": _op("Download the signed Annex IV PDF"),
+    "GET /api/v1/models/{name}/versions/{number}/monitoring-plan": _op("Show a version's post-market monitoring plan"),
+    "GET /api/v1/models/{name}/versions/{number}/monitoring-plan.pdf": _op("Download the signed monitoring plan"),
     "GET /api/v1/models/{name}/incidents/": _op("List a model's serious incidents"),
     "POST /api/v1/models/{name}/incidents/": _op("Record a serious incident"),
     "POST /api/v1/models/{name}/incidents/{id}/report": _op(
@@ -427,6 +429,7 @@ _GATE_ANSWER = {
     "policy": {"name": "eu-ai-act-high-risk", "version": 1},
     "open_findings": [],
     "group_facts": [],
+    "imported_evidence": [],  # the policy's criteria over other tools' evidence: eu-ai-act-high-risk judges none
 }
 
 # Answers of the main flows: "METHOD /path" -> status -> example name -> (summary, value).
