@@ -14,9 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from defusedxml import ElementTree as SafeElementTree
-from defusedxml.common import DefusedXmlException
-
 from audits.evidence.formats.common import (
     EvidenceFormatError,
     ItemOutcome,
@@ -82,6 +79,9 @@ def parse_scan(document: dict[str, Any]) -> ParsedEvidence:
 
 def read_junit(path: Path) -> ParsedEvidence:
     """The JUnit XML of a Giskard test suite's results (parsed with defusedxml: no entities, no DTD)."""
+    from defusedxml import ElementTree as SafeElementTree  # noqa: PLC0415 - loaded for XML uploads only
+    from defusedxml.common import DefusedXmlException  # noqa: PLC0415 - as above
+
     check_size(path)
     try:
         root = SafeElementTree.parse(path, forbid_dtd=True).getroot()
