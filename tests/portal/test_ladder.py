@@ -92,6 +92,18 @@ PAGES: dict[str, tuple[Callable[[World], str], set[str], set[str]]] = {
         {"admin", "officer", "owner", "reviewer", "ci"},
         {"outsider"},
     ),
+    "new dataset": (lambda w: "/data/datasets/new", {"admin", "owner", "outsider", "ci"}, set()),
+    "new dataset version": (
+        lambda w: "/data/datasets/applications/versions/new",
+        {"admin", "owner", "ci"},
+        {"outsider"},
+    ),
+    "new lineage run": (lambda w: "/data/lineage/runs/new", {"admin", "owner", "outsider", "ci"}, set()),
+    "monitoring set-up": (
+        lambda w: f"/models/{w.model.name}/versions/1/monitoring",
+        {"admin", "officer", "owner", "reviewer", "ci"},
+        {"outsider", "regulator"},
+    ),
     "subject lookup": (lambda w: "/data/subjects/", {"admin", "officer"}, set()),
     "subject": (lambda w: f"/data/subjects/{pseudonym(CONSENTING[0])}/", {"admin", "officer"}, set()),
     "subject access": (lambda w: f"/data/subjects/{pseudonym(CONSENTING[0])}/access", {"admin", "officer"}, set()),
