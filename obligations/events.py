@@ -45,6 +45,12 @@ INCIDENT_REMINDER_DUE = register(
     "A serious incident's report to the authority is due soon or overdue (the reminder, and the deadline).",
     fields=("model", "incident", "reminder", "deadline"),
 )
+INCIDENT_STEP_RECORDED = register(
+    "incident.step_recorded",
+    "An officer recorded a step taken about a serious incident (investigation, risk assessment, corrective action, "
+    "contact with the authority): its kind, the note's hash and the supporting document's hash.",
+    fields=("model", "incident", "step", "kind", "note_sha256", "document_sha256"),
+)
 INCIDENT_REPORTED = register(
     "incident.reported",
     "A serious incident was reported to the market surveillance authority with an evidence bundle (its export).",

@@ -25,8 +25,8 @@ from governance.citations import cite
 from governance.exports.actions import do_create_export
 from governance.trail.log import Actor, record_event
 from obligations import events
-from obligations.actions import DECIDE_SCOPE, MAX_REASON_CHARS, ObligationError
-from obligations.models import Incident, IncidentKind
+from obligations.actions import DECIDE_SCOPE, MAX_REASON_CHARS, SHA256_HEX, ObligationError
+from obligations.models import Incident, IncidentKind, IncidentStep, StepKind
 from registry.models import ModelVersion, RegisteredModel
 
 CLOCKS: dict[str, tuple[dt.timedelta, str]] = {
@@ -153,3 +153,52 @@ def do_report_incident(*, user: Any, actor: Actor, incident: Incident) -> Incide
             },
         )
     return locked
+
+
+def do_record_incident_step(
+    *,
+    user: Any,
+    actor: Actor,
+    incident: Incident,
+    kind: str,
+    note: str,
+    document_name: str = "",
+    document_sha256: str = "",
+) -> IncidentStep:
+    """Record a step taken about ``incident`` (an officer's act), before or after its report."""
+    require_scope(user, DECIDE_SCOPE, "record a step of a serious incident", error=ObligationError)
+    if kind not in StepKind.values:
+        raise ObligationError(f"kind must be one of {', '.join(StepKind.values)}.", field="kind")
+    note = note.strip() if isinstance(note, str) else ""
+    if not note or len(note) > MAX_REASON_CHARS:
+        raise ObligationError(f"Say what was done (at most {MAX_REASON_CHARS} characters).", field="note")
+    digest = document_sha256.strip().lower()
+    if digest and (len(digest) != 64 or not set(digest) <= SHA256_HEX):
+        raise ObligationError("document_sha256 must be 64 hex digits.", field="document_sha256")
+    if bool(digest) != bool(document_name.strip()):
+        raise ObligationError("Give both the document's name and its SHA-256, or neither.", field="document_name")
+    with transaction.atomic():
+        locked = Incident.objects.select_for_update().select_related("model").get(pk=incident.pk)
+        step_number = locked.steps.count() + 1
+        event = record_event(
+            events.INCIDENT_STEP_RECORDED,
+            actor=actor,
+            obj=locked,
+            payload={
+                "model": locked.model.name,
+                "incident": locked.pk,
+                "step": step_number,
+                "kind": kind,
+                "note_sha256": hashlib.sha256(note.encode("utf-8")).hexdigest(),
+                "document_sha256": digest or None,
+            },
+        )
+        return IncidentStep.objects.create(
+            incident=locked,
+            kind=kind,
+            note=note,
+            document_name=document_name.strip(),
+            document_sha256=digest,
+            recorded_by=user,
+            event_seq=event.seq,
+        )

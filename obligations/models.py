@@ -127,6 +127,36 @@ class Incident(models.Model):
         return f"incident {self.pk} of {self.model_id}"
 
 
+class StepKind(models.TextChoices):
+    """What an officer did about an incident after recording it (Assay's reading of Art. 73(6): investigate, assess
+    the risk, correct, cooperate with the authority)."""
+
+    INVESTIGATION = "investigation", "Investigation of the incident and the system"
+    RISK_ASSESSMENT = "risk_assessment", "Risk assessment"
+    CORRECTIVE_ACTION = "corrective_action", "Corrective action"
+    AUTHORITY_CONTACT = "authority_contact", "Contact with the authority"
+    NOTE = "note", "Other step"
+
+
+class IncidentStep(models.Model):
+    """One step taken about a serious incident, recorded by an officer (its trail event holds the note's hash)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="steps")
+    kind = models.CharField(max_length=32, choices=StepKind.choices)
+    note = models.TextField()
+    document_name = models.CharField(max_length=255, blank=True)
+    document_sha256 = models.CharField(max_length=64, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    event_seq = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+
+    def __str__(self) -> str:
+        return f"step {self.pk} of incident {self.incident_id}"
+
+
 class Implementation(models.TextChoices):
     IMPLEMENTED = "implemented", "Implemented"
     PARTIAL = "partial", "Partly implemented"

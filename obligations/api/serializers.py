@@ -7,7 +7,7 @@ from rest_framework import serializers
 from governance.web.api.fields import StrictSerializer
 from obligations.actions import MAX_REASON_CHARS
 from obligations.catalogues.schema import ROLES
-from obligations.models import DecisionKind, IncidentKind
+from obligations.models import DecisionKind, IncidentKind, StepKind
 
 
 class CatalogueTextSerializer(StrictSerializer):
@@ -34,6 +34,13 @@ class IncidentSerializer(StrictSerializer):
     description = serializers.CharField(max_length=MAX_REASON_CHARS)
     aware_at = serializers.DateTimeField()
     version = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False, allow_null=True, default=None)
+
+
+class IncidentStepSerializer(StrictSerializer):
+    kind = serializers.CharField(max_length=32, help_text="One of: " + ", ".join(StepKind.values) + ".")
+    note = serializers.CharField(max_length=MAX_REASON_CHARS)
+    document_name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    document_sha256 = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
 
 class SoaEntrySerializer(StrictSerializer):

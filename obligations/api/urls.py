@@ -23,6 +23,7 @@ urlpatterns = [
     path("models/<slug:name>/obligation-scope", views.ModelScope.as_view(), name="model-scope"),
     path("models/<slug:name>/incidents/", views.IncidentList.as_view(), name="incident-list"),
     path("models/<slug:name>/incidents/<int:pk>/report", views.IncidentReport.as_view(), name="incident-report"),
+    path("models/<slug:name>/incidents/<int:pk>/steps", views.IncidentSteps.as_view(), name="incident-steps"),
     path(f"{_V}/obligations/", views.VersionObligations.as_view(), name="version-obligations"),
     path(f"{_V}/obligations/oscal", views.VersionOscal.as_view(), name="version-oscal"),
     path(f"{_V}/annex-iv", views.VersionAnnexIv.as_view(), name="version-annex-iv"),

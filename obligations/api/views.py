@@ -23,11 +23,12 @@ from obligations.api.serializers import (
     CatalogueTextSerializer,
     DecisionSerializer,
     IncidentSerializer,
+    IncidentStepSerializer,
     ScopeSerializer,
     SoaEntrySerializer,
 )
 from obligations.documentation import do_generate_annex_iv, do_generate_monitoring_plan
-from obligations.incidents import clock_citation, do_record_incident, do_report_incident
+from obligations.incidents import clock_citation, do_record_incident, do_record_incident_step, do_report_incident
 from obligations.models import Catalogue, CatalogueVersion, Incident
 from obligations.monitoring_plan import monitoring_plan
 from obligations.oscal import assessment_results, catalog
@@ -261,6 +262,17 @@ def _incident_body(incident: Incident) -> dict[str, Any]:
         "reminders": incident.reminders,
         "reported_at": incident.reported_at.isoformat() if incident.reported_at else None,
         "report_export": incident.report_export_id,
+        "steps": [
+            {
+                "kind": step.kind,
+                "note": step.note,
+                "document_name": step.document_name,
+                "document_sha256": step.document_sha256,
+                "recorded_at": step.recorded_at.isoformat(),
+                "trail_event": step.event_seq,
+            }
+            for step in incident.steps.all()
+        ],
     }
 
 
@@ -300,6 +312,23 @@ class IncidentReport(APIView):
             raise NotFound("No such incident.")
         reported = do_report_incident(user=caller(request), actor=Actor.from_request(request), incident=incident)
         return Response(_incident_body(reported))
+
+
+class IncidentSteps(APIView):
+    """Record a step taken about an incident (investigation, risk assessment, corrective action, contact with the
+    authority); officers only."""
+
+    required_scopes = {"POST": "models:classify"}
+
+    @extend_schema(request=IncidentStepSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request, name: str, pk: int) -> Response:
+        model = access_model(request.user, name, request)
+        incident = Incident.objects.filter(model=model, pk=pk).select_related("model", "version").first()
+        if incident is None:
+            raise NotFound("No such incident.")
+        data = validated(IncidentStepSerializer, request.data)
+        do_record_incident_step(user=caller(request), actor=Actor.from_request(request), incident=incident, **data)
+        return Response(_incident_body(incident), status=status.HTTP_201_CREATED)
 
 
 class StatementOfApplicability(APIView):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 
 from obligations.actions import MAX_REASON_CHARS
-from obligations.models import DecisionKind, Implementation, IncidentKind
+from obligations.models import DecisionKind, Implementation, IncidentKind, StepKind
 
 
 class DecisionForm(forms.Form):
@@ -32,6 +32,13 @@ class IncidentForm(forms.Form):
         help_text="When the organisation became aware of it: the reporting clock starts here.",
     )
     version = forms.IntegerField(min_value=1, max_value=10**9, required=False, help_text="Leave empty for the model.")
+
+
+class StepForm(forms.Form):
+    """A step taken about a serious incident (Art. 73(6): investigation, risk assessment, corrective action)."""
+
+    kind = forms.ChoiceField(choices=StepKind.choices, label="Step")
+    note = forms.CharField(max_length=MAX_REASON_CHARS, label="What was done", widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class SoaEntryForm(forms.Form):

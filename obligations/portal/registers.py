@@ -19,9 +19,9 @@ from governance.trail.models import Event
 from governance.web.portal.access import may, portal_user, portal_view
 from obligations import soa
 from obligations.actions import DECIDE_SCOPE
-from obligations.incidents import clock_citation, do_record_incident, do_report_incident
+from obligations.incidents import clock_citation, do_record_incident, do_record_incident_step, do_report_incident
 from obligations.models import Incident
-from obligations.portal.forms import IncidentForm, SoaEntryForm
+from obligations.portal.forms import IncidentForm, SoaEntryForm, StepForm
 from obligations.status import event_ref
 from registry.access import access_model, access_version
 
@@ -50,6 +50,7 @@ def _incident_row(incident: Incident, now: dt.datetime) -> dict[str, Any]:
         "overdue": incident.reported_at is None and now > incident.deadline,
         "late": incident.reported_at is not None and incident.reported_at > incident.deadline,
         "steps": [event_ref(event) for event in steps],
+        "taken": list(incident.steps.all()),
     }
 
 
@@ -91,18 +92,47 @@ def model_incidents(request: HttpRequest, name: str) -> HttpResponse:
         "now": now,
         "can_decide": may(request, DECIDE_SCOPE),
         "form": form,
+        "step_form": StepForm(auto_id=False),
         "error": error,
     }
     return render(request, "obligations/incidents.html", context, status=422 if error else 200)
 
 
-@portal_view(POST=DECIDE_SCOPE)
-def report_incident(request: HttpRequest, name: str, pk: int) -> HttpResponse:
-    """Report an incident to the authority: the evidence bundle is built and the report recorded (the API's action)."""
+def _incident_or_404(request: HttpRequest, name: str, pk: int) -> Incident:
     model = access_model(request.user, name, request)
     incident = Incident.objects.filter(model=model, pk=pk).select_related("model", "version").first()
     if incident is None:
         raise Http404("No such incident.")
+    return incident
+
+
+@portal_view(POST=DECIDE_SCOPE)
+def incident_step(request: HttpRequest, name: str, pk: int) -> HttpResponse:
+    """Record a step taken about an incident (the API's action); a refusal is shown on the register, nothing kept."""
+    incident = _incident_or_404(request, name, pk)
+    form = StepForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_error(form, f"The step of incident {pk} was not recorded"))
+    else:
+        try:
+            step = do_record_incident_step(
+                user=portal_user(request),
+                actor=Actor.from_request(request),
+                incident=incident,
+                kind=form.cleaned_data["kind"],
+                note=form.cleaned_data["note"],
+            )
+        except ActionError as refused:
+            messages.error(request, str(refused))
+        else:
+            messages.success(request, f"Step recorded for incident {pk}: {step.get_kind_display()}.")
+    return redirect(reverse("obligations-portal:model-incidents", args=[name]) + f"#incident-{pk}")
+
+
+@portal_view(POST=DECIDE_SCOPE)
+def report_incident(request: HttpRequest, name: str, pk: int) -> HttpResponse:
+    """Report an incident to the authority: the evidence bundle is built and the report recorded (the API's action)."""
+    incident = _incident_or_404(request, name, pk)
     try:
         reported = do_report_incident(user=portal_user(request), actor=Actor.from_request(request), incident=incident)
     except ActionError as refused:

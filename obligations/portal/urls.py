@@ -14,5 +14,6 @@ urlpatterns = [
     ),
     path("models/<slug:name>/incidents/", registers.model_incidents, name="model-incidents"),
     path("models/<slug:name>/incidents/<int:pk>/report", registers.report_incident, name="incident-report"),
+    path("models/<slug:name>/incidents/<int:pk>/steps", registers.incident_step, name="incident-step"),
     path("statement-of-applicability/", registers.statement_of_applicability, name="soa"),
 ]

@@ -77,6 +77,7 @@ OBJECTS: dict[str, Target] = {
     "obligations-api:obligation-decision": Target(_decision, visible_to=CREDIT_RISK),
     "obligations-api:incident-list": Target(_model, visible_to=CREDIT_RISK),
     "obligations-api:incident-report": Target(_incident, visible_to=CREDIT_RISK),
+    "obligations-api:incident-steps": Target(_incident, visible_to=CREDIT_RISK),
     "obligations-api:soa-control": Target(lambda cast: {"control": "A.2.2"}, visible_to=EVERYONE),
 }
 
@@ -93,6 +94,7 @@ BODIES: dict[str, Callable[[], dict[str, Any]]] = {
         "description": "Recorded by the ladder.",
         "aware_at": "2026-01-01T00:00:00Z",
     },
+    "obligations-api:incident-steps": lambda: {"kind": "investigation", "note": "Recorded by the ladder."},
     "obligations-api:soa-control": lambda: {
         "applicable": True,
         "justification": "Set by the ladder.",

@@ -103,6 +103,47 @@ def test_reporting_builds_the_bundle_and_records_the_step_once(cast: Cast, credi
     assert events_since(before) == []
 
 
+def test_an_officer_records_the_steps_after_the_report_as_the_api_does(cast: Cast, credit: Any) -> None:
+    aware = timezone.now() - dt.timedelta(days=1)
+    officer = signed_in(cast.officer)
+    officer.post(_page(credit.name), {"kind": "other", "description": "x", "aware_at": f"{aware:%Y-%m-%dT%H:%M}"})
+    incident = Incident.objects.get()
+    steps = f"{_page(credit.name)}{incident.pk}/steps"
+    before = last_seq()
+    response = officer.post(steps, {"kind": "investigation", "note": "Logs of 3 May pulled; the table was stale."})
+    assert response.status_code == 302
+    assert response["Location"] == f"{_page(credit.name)}#incident-{incident.pk}"
+    [event] = events_since(before)
+    assert (event.action, event.payload["step"]) == ("incident.step_recorded", 1)
+    assert event.payload["kind"] == "investigation"
+    assert event.payload["note_sha256"] == hashlib.sha256(b"Logs of 3 May pulled; the table was stale.").hexdigest()
+    api = cast.officer.client().post(
+        f"/api/v1/models/{credit.name}/incidents/{incident.pk}/steps",
+        {"kind": "corrective_action", "note": "Address table refreshed nightly."},
+        format="json",
+    )
+    assert api.status_code == 201, api.content
+    assert [s["kind"] for s in api.json()["steps"]] == ["investigation", "corrective_action"]
+    [api_event] = events_since(event.seq)
+    assert set(api_event.payload) == set(event.payload)
+    assert api_event.payload["step"] == 2
+    html = _html(signed_in(cast.reviewer).get(_page(credit.name)))
+    taken = html[html.index(f'data-testid="incident-{incident.pk}-taken"') :]
+    assert "Investigation of the incident and the system</strong>: Logs of 3 May pulled" in taken
+    assert "Corrective action</strong>: Address table refreshed nightly." in taken
+    assert "Record a step" not in html  # a reviewer reads the steps, does not record them
+    # Refused in words, nothing kept: an unknown kind, an empty note, a reviewer.
+    before = last_seq()
+    refused = officer.post(steps, {"kind": "prayer", "note": "x"}, follow=True)
+    assert "The step of incident" in _html(refused)
+    assert "kind:" in _html(refused)
+    assert "note:" in _html(officer.post(steps, {"kind": "note", "note": ""}, follow=True))
+    assert signed_in(cast.reviewer).post(steps, {"kind": "note", "note": "x"}).status_code == 403
+    assert signed_in(cast.officer).post(f"{_page(credit.name)}999999/steps", {"kind": "note"}).status_code == 404
+    assert [e.action for e in events_since(before)] == ["access.denied"]  # the reviewer's refusal, recorded
+    assert incident.steps.count() == 2
+
+
 @pytest.mark.parametrize(
     ("form", "words"),
     [
