@@ -92,7 +92,10 @@ def dataset_new(request: HttpRequest) -> HttpResponse:
                 dataset = actions.do_register_dataset(user=user, actor=Actor.from_request(request), team=team, **data)
             except ActionError as exc:
                 _message, status = refusal(request, exc)
-                error = place_refusal(form, exc, DATASET_NAMES, fallback="name" if exc.code == "duplicate" else None)
+                clash = (
+                    ("openlineage_name" if "OpenLineage" in str(exc) else "name") if exc.code == "duplicate" else None
+                )
+                error = place_refusal(form, exc, DATASET_NAMES, fallback=clash)
             else:
                 messages.success(request, f"Dataset {dataset.name} is registered. Upload its first version next.")
                 return redirect("portal:dataset-version-new", name=dataset.name)

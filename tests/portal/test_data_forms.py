@@ -75,6 +75,16 @@ def test_refusals_are_in_the_forms_words_under_their_field_and_change_nothing(ca
     assert other_team.status_code == 400
     assert "hiring is not one of the available choices" in errors_of(text(other_team), "id_team")
     assert db_state() == state
+    make_dataset(cast, "lake-a", openlineage_namespace="s3://lake", openlineage_name="a")
+    state = db_state()
+    mapped = owner.post(
+        "/data/datasets/new",
+        {"name": "lake-b", "team": "credit-risk", "openlineage_namespace": "s3://lake", "openlineage_name": "a"},
+    )
+    assert mapped.status_code == 409
+    said = errors_of(text(mapped), "id_openlineage_name")
+    assert "Another dataset is already mapped to OpenLineage s3://lake/a." in said
+    assert db_state() == state
 
 
 # --- a version -----------------------------------------------------------------------------------------------------
