@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from audits.checks.groups import groupings
@@ -175,3 +176,21 @@ def test_the_evidence_and_the_counts_read_one_snapshot(tables: dict[str, pa.Tabl
     assert checked["rows"] == 1000
     assert_same_groupings(build_evaluation(table, roles), counted)
     assert evidence_of(source)["digest"] != checked["digest"]  # the change is there for the next audit
+
+
+def test_files_with_columns_in_another_order_or_missing_are_read_by_name(
+    tables: dict[str, pa.Table], tmp_path: Path
+) -> None:
+    """docs/data-sources.md: files of one source may order their columns differently; a missing column is empty."""
+    table, roles = tables["german"], TABLES["german"][1]
+    folder = tmp_path / "german"
+    folder.mkdir()
+    first, second = table.slice(0, 400), table.slice(400)
+    pq.write_table(first, folder / "a.parquet")
+    pq.write_table(second.select(list(reversed(second.column_names))), folder / "b.parquet")
+    pq.write_table(table.slice(0, 50).drop_columns(["foreign_worker"]), folder / "c.parquet")
+    engine = DuckDBEngine(parse_source(f"parquet://{folder}", roots=[str(tmp_path)], databases=[]))
+
+    blank = table.slice(0, 50).set_column(4, "foreign_worker", pa.nulls(50, pa.string()))
+    expected = pa.concat_tables([first, second, blank])
+    assert_same_groupings(build_evaluation(expected, roles), counted_evaluation(engine, roles))
