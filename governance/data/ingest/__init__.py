@@ -9,9 +9,11 @@ it names the row, column or setting at fault and what was expected. Messages avo
 row may hold personal data and messages end up in logs.
 
 One module per concern: ``limits`` (the refusal, the limits and the settings they come from), ``files`` (hashing and
-format detection), ``csv_reader`` and ``parquet_reader`` (parsing each format within the limits), ``profile``
-(:func:`inspect_file`, :func:`read_table` and the measures; the definitions of missing values, duplicate rows,
-outliers and class balance are in its docstring) and ``findings`` (what a profile reports). This package re-exports
+format detection), ``csv_reader`` and ``parquet_reader`` (parsing each format within the limits), ``inspection``
+(:func:`inspect_file`, which reads a file whole or batch by batch by its size), ``profile`` (the whole-table profile,
+:func:`read_table` and the measures; the definitions of missing values, duplicate rows, outliers and class balance
+are in its docstring), ``streaming`` and ``spill`` (the same profile batch by batch, in bounded memory) and
+``findings`` (what a profile reports). This package re-exports
 the names its importers use, so ``from governance.data.ingest import ...`` keeps working.
 """
 
@@ -20,8 +22,9 @@ from __future__ import annotations
 from governance.data.ingest.csv_reader import delimiter_problem
 from governance.data.ingest.files import PARQUET_MAGIC, copy_and_hash, detect_format, hash_file
 from governance.data.ingest.findings import IMBALANCE_WARNING_FRACTION, MISSING_WARNING_FRACTION
+from governance.data.ingest.inspection import inspect_file
 from governance.data.ingest.limits import IngestError, IngestLimits, use_settings
-from governance.data.ingest.profile import OUTLIER_IQR_FACTOR, OUTLIER_METHOD, Ingested, inspect_file, read_table
+from governance.data.ingest.profile import OUTLIER_IQR_FACTOR, OUTLIER_METHOD, Ingested, read_table
 
 __all__ = [
     "IMBALANCE_WARNING_FRACTION",

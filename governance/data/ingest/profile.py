@@ -60,7 +60,7 @@ class Ingested:
 
 
 # --- inspection ---------------------------------------------------------------------------------------------------
-def inspect_file(
+def inspect_whole(
     path: Path,
     *,
     fmt: str,
@@ -70,24 +70,7 @@ def inspect_file(
     missing_markers: Sequence[str] = (),
     limits: IngestLimits | None = None,
 ) -> Ingested:
-    """Parse a stored CSV or Parquet file and return its schema, row count, quality profile and findings.
-
-    :param path: the stored file (already size-checked and hashed with :func:`copy_and_hash`).
-    :param fmt: ``"csv"`` or ``"parquet"`` (see :func:`detect_format`).
-    :param subject_id_column: column that identifies data subjects; its distinct non-missing values, as strings
-        with surrounding whitespace stripped, become ``Ingested.subject_ids``. In a CSV file it is read as text, so
-        ids such as ``007`` keep their leading zeros. Blank ids count as missing.
-    :param label_column: column whose class balance is profiled.
-    :param delimiter: CSV field separator, one character (the two characters ``\\t`` are accepted for a tab).
-    :param missing_markers: extra CSV/text values that mean "missing", compared after stripping whitespace.
-    :param limits: how many columns and how long a value the file may have (default: the configured ones).
-    :raises IngestError: the file or one of these settings cannot be accepted (see the module docstring).
-
-    The profile is ``{"rows", "columns", "missing": {column: {"count", "fraction"}}, "duplicate_rows",
-    "label": {"column", "counts": {value: count}, "minority_fraction"}`` (with a label column only)
-    ``, "outliers": {column: {"method", "q1", "q3", "low", "high", "count"}}}``; definitions in the module docstring.
-    A fraction of an empty table is 0.0.
-    """
+    """:func:`inspect_file` reading the file as one table (files up to ``limits.stream_above_bytes``)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -96,23 +79,6 @@ def inspect_file(
     if path.stat().st_size == 0:
         raise IngestError("The file is empty.")
     markers = sorted({marker.strip() for marker in missing_markers})
-    limits = limits or IngestLimits.configured()
-    if path.stat().st_size > limits.stream_above_bytes:
-        # The streaming reader builds on this module's measures, so it imports them, not the reverse.
-        from governance.data.ingest import streaming  # noqa: PLC0415
-
-        try:
-            return streaming.inspect_streaming(
-                path,
-                fmt=fmt,
-                subject_id_column=subject_id_column,
-                label_column=label_column,
-                delimiter=_check_delimiter(delimiter) if fmt == "csv" else delimiter,
-                markers=markers,
-                limits=limits,
-            )
-        except streaming.WholeFile:
-            pass  # a header without a line break after it: a file that small is read whole
     if fmt == "csv":
         sep = _check_delimiter(delimiter)
         table = _read_csv(

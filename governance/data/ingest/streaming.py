@@ -1,5 +1,5 @@
 """Profiling a large upload batch by batch, in bounded memory: the same schema, profile, findings and subject ids as
-:func:`governance.data.ingest.profile.inspect_file` reading the whole table (issue 25: a 1 GiB CSV read whole took
+:func:`governance.data.ingest.profile.inspect_whole` reading the whole table (issue 25: a 1 GiB CSV read whole took
 4.4 GiB of a web node's memory). :func:`inspect_file` hands a file over ``IngestLimits.stream_above_bytes`` here.
 
 Each measure keeps only what it needs:
