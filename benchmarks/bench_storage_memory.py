@@ -209,17 +209,49 @@ def _upload_through_node(env: dict[str, str], scratch: Path, data: Path, token: 
         answer = response.read()
         elapsed = time.perf_counter() - began
         status = f"HTTP {response.status}"
-        if response.status != 201:
-            status += f" {answer[:300]!r}"
-        else:
+        if response.status == 201:
             status += f" rows {json.loads(answer).get('row_count')}"
-        return (
-            f"  worker peak {peak_mb(worker):7.1f} MiB (+{peak_mb(worker) - before:6.1f} over {before:6.1f} "
+        elif response.status != 202:
+            status += f" {answer[:300]!r}"
+        lines = [
+            f"  web node peak {peak_mb(worker):7.1f} MiB (+{peak_mb(worker) - before:6.1f} over {before:6.1f} "
             f"after start-up and one request) {elapsed:6.1f} s, {status}"
-        )
+        ]
+        if response.status == 202:  # stored and queued: a job worker profiles it (the web node is done)
+            lines.append(_profile_in_worker(env, scratch, port, token, json.loads(answer)["location"]))
+        return "\n".join(lines)
     finally:
         node.terminate()
         node.wait(timeout=60)
+
+
+def _profile_in_worker(env: dict[str, str], scratch: Path, port: int, token: str, location: str) -> str:
+    """Start a Celery worker (solo pool: the job runs in the process measured) and wait for the upload's end."""
+    log = (scratch / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "governance", "worker", "--pool", "solo", "--loglevel", "WARNING"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    began = time.perf_counter()
+    try:
+        for _ in range(7200):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            connection.request("GET", location, headers={"Authorization": f"Bearer {token}"})
+            body = json.loads(connection.getresponse().read())
+            if body["status"] in ("done", "refused"):
+                peak = peak_mb(worker.pid)
+                return (
+                    f"  job worker peak {peak:7.1f} MiB {time.perf_counter() - began:6.1f} s (from its start), "
+                    f"upload {body['status']} {body['error'][:200]} version {body['version']}"
+                )
+            time.sleep(1)
+        return "  the job worker did not finish in two hours"
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
 
 
 def _wait_ready(node: subprocess.Popen[bytes], port: int) -> int:
