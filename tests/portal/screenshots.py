@@ -81,6 +81,10 @@ def take(base: str, out: Path) -> list[tuple[str, float]]:
         owner = _sign_in(browser, base, "omar")
         owner.goto(f"{base}/models/credit-scoring/versions/1/")
         shot(owner, "version-owner-no-approve")
+        owner.goto(f"{base}/data/datasets/german-credit/versions/new")
+        shot(owner, "dataset-upload")
+        owner.goto(f"{base}/models/credit-scoring/versions/1/monitoring")
+        shot(owner, "monitoring-setup")
 
         regulator = _sign_in(browser, base, "regina")
         shot(regulator, "regulator-dashboard")
