@@ -240,7 +240,11 @@ def _profile_in_worker(env: dict[str, str], scratch: Path, port: int, token: str
         for _ in range(7200):
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             connection.request("GET", location, headers={"Authorization": f"Bearer {token}"})
-            body = json.loads(connection.getresponse().read())
+            polled = connection.getresponse()
+            raw = polled.read()
+            if polled.status != 200:
+                raise RuntimeError(f"polling {location}: HTTP {polled.status} {raw[:300]!r}")
+            body = json.loads(raw)
             if body["status"] in ("done", "refused"):
                 peak = peak_mb(worker.pid)
                 return (
@@ -250,7 +254,7 @@ def _profile_in_worker(env: dict[str, str], scratch: Path, port: int, token: str
             time.sleep(1)
         return "  the job worker did not finish in two hours"
     finally:
-        worker.terminate()
+        worker.kill()  # the solo pool would finish a job in hand first
         worker.wait(timeout=60)
 
 
