@@ -7,8 +7,9 @@ regulation map, and the trail events with the checkpoint that includes them.
 
 Everything is real text in an embedded Unicode font (DejaVu, shipped with matplotlib), so it can be searched, copied
 and read aloud; every page says "Page N of M"; headings are PDF bookmarks (the outline) and entries of the table of
-contents; the document carries its title, subject, author and language. Text that people typed (purposes, reasons,
-model card fields) is escaped, never interpreted as markup.
+contents; the document carries its title, subject, author and language, and it is a tagged PDF (a structure tree
+of headings, paragraphs, tables and figures with their alternative text: ``tagging``). Text that people typed
+(purposes, reasons, model card fields) is escaped, never interpreted as markup.
 
 The layout is a package, one module per group of sections: ``builder`` (fonts, styles, the page template, the
 ``_Builder`` and the text helpers), ``summary`` (cover, contents, executive summary), ``evidence`` (model card, data
@@ -47,6 +48,7 @@ from audits.reports.document.regulation_map import (
     regulation_map_rows,
 )
 from audits.reports.document.summary import _contents, _cover, _summary, why_it_matters
+from audits.reports.document.tagging import add_structure
 
 __all__ = [
     "EU_AI_ACT",
@@ -118,4 +120,4 @@ def render_report(context: Mapping[str, Any], charts: Mapping[int, Sequence[Char
             super().save()
 
     doc.multiBuild(b.story, canvasmaker=Counting)
-    return buffer.getvalue(), pages["count"]
+    return add_structure(buffer.getvalue(), doc.tagged.tags, lang="en"), pages["count"]

@@ -12,6 +12,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from audits.reports.charts.core import Chart
+from audits.reports.document.tagging import begin_artifact, end_artifact, make_tagged_frame
 
 # Binary Flate streams, not ASCII85 text over them: ASCII85 only matters for 7-bit channels (PDFs are binary anyway),
 # makes every image and page stream 25% larger, and without reportlab's optional C accelerator it is pure Python, the
@@ -144,6 +145,8 @@ def _make_classes() -> tuple[Any, Any]:
     from reportlab.pdfgen.canvas import Canvas
     from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate
 
+    TaggedFrame = make_tagged_frame(Frame)
+
     class NumberedCanvas(Canvas):
         """Holds every page until the end, so each can say "Page N of M"."""
 
@@ -167,12 +170,14 @@ def _make_classes() -> tuple[Any, Any]:
         def _footer(self, total: int) -> None:
             fonts = _fonts()
             width, _ = self._pagesize
+            begin_artifact(self)  # the footer is page furniture, not content (tagged PDF)
             self.saveState()
             self.setFont(fonts["normal"], 7.5)
             self.setFillGray(0.35)
             self.drawRightString(width - 18 * mm, 10 * mm, f"Page {self._pageNumber} of {total}")
             self.drawString(18 * mm, 10 * mm, self.footer_left)
             self.restoreState()
+            end_artifact(self)
 
     class ReportTemplate(BaseDocTemplate):
         """A4 portrait, one frame; headings become bookmarks, outline entries and table-of-contents entries."""
@@ -180,7 +185,9 @@ def _make_classes() -> tuple[Any, Any]:
         def __init__(self, buffer: Any, *, footer: str, **kwargs: Any) -> None:
             super().__init__(buffer, **kwargs)
             self.footer = footer
-            frame = Frame(self.leftMargin, self.bottomMargin, self.width, self.height, id="body")
+            frame = TaggedFrame(self.leftMargin, self.bottomMargin, self.width, self.height, id="body")
+            frame.tags = []
+            self.tagged = frame  # what it marked: the structure tree's content (audits.reports.document.tagging)
             self.addPageTemplates([PageTemplate(id="page", frames=[frame], onPage=self._on_page)])
             self._headings = 0
 
@@ -201,6 +208,7 @@ def _make_classes() -> tuple[Any, Any]:
 
         def handle_documentBegin(self) -> None:
             self._headings = 0
+            self.tagged.tags = []  # each pass of multiBuild lays the report out again
             super().handle_documentBegin()
 
     return NumberedCanvas, ReportTemplate
@@ -341,6 +349,7 @@ class _Builder:
         width, height = reader.getSize()
         scale = min(self.width / width, 150 * self.mm / height)
         flowable = Image(io.BytesIO(image), width=width * scale, height=height * scale)
+        flowable.alt_text = f"{chart.title}. {chart.caption}"  # the figure's /Alt in the tagged PDF
         self.story.append(
             KeepTogether(
                 [
