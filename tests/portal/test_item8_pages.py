@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 
 import pytest
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from governance.exports.models import Share
@@ -58,3 +60,22 @@ def test_a_share_into_the_past_is_refused_under_its_field_in_the_forms_words(cas
     assert "The date it is shared until must be in the future." in html
     assert 'aria-invalid="true"' in field.group(0)
     assert not Share.objects.exists()
+
+
+def test_two_reports_of_a_run_are_two_distinct_links() -> None:
+    """A run with a newer report (made again after its results changed) listed two identical links."""
+    signed = dt.datetime(2026, 12, 6, 15, 19, 27, tzinfo=dt.UTC)
+    reports = [
+        {
+            "pk": uuid.uuid4(),
+            "pages": 9,
+            "size": 200_000,
+            "signed_at": signed - dt.timedelta(days=d),
+            "sha256": "a" * 64,
+        }
+        for d in (0, 2)
+    ]
+    html = render_to_string("audits/_report.html", {"report": {"reports": reports}, "run": {"pk": 1}})
+    links = re.findall(r'data-testid="report-pdf">([^<]+)</a>', html)
+    assert links == ["Download the signed PDF", "Download the earlier signed PDF of 2026-12-04 15:19:27 UTC"]
+    assert "(the latest, 9 pages" in html
