@@ -26,6 +26,7 @@ from governance.access.permissions import caller
 from governance.access.scoping import get_visible_or_404
 from governance.trail.log import Actor
 from governance.web.api.fields import StrictSerializer, validated
+from governance.web.api.parsers import SafeJSONParser
 from registry.access import access_version
 
 _TAGS = ["versions"]
@@ -86,7 +87,7 @@ class EvidenceList(generics.ListAPIView):
 
     required_scopes = {"GET": "models:read", "POST": "models:write"}
     serializer_class = EvidenceSerializer
-    parser_classes = [MultiPartParser]
+    parser_classes = [MultiPartParser, SafeJSONParser]  # JSON answers 422 naming the multipart file it needs
     max_body_setting = "EVIDENCE_MAX_BYTES"
 
     def get_queryset(self) -> Any:

@@ -64,6 +64,7 @@ from tests.api import (
 )
 from tests.audits import gate_ladder
 from tests.conftest import Cast, Member
+from tests.evidence import ladder as evidence_ladder
 from tests.exports import ladder as exports_ladder
 from tests.ladder_rungs import CREDIT_RISK, EVERYONE, Target
 from tests.monitoring import arrange as monitoring_arrange
@@ -316,6 +317,7 @@ OBJECTS: dict[str, Target] = {
     # (ladder objects: monitoring, issue 10)
     **obligations_ladder.OBJECTS,
     **gate_ladder.OBJECTS,  # a gate decision's proof (issue 26)
+    **evidence_ladder.OBJECTS,  # imported evidence (issue 23)
 }
 
 
