@@ -51,7 +51,9 @@ WORKER = textwrap.dedent(
     exports._Progress.__call__ = holding(exports._Progress.__call__)
     real_build = reports._build
 
-    def build_holding(**kwargs):  # a report build stops at its first step
+    def build_holding(**kwargs):  # a report build followed with progress stops at its first step
+        if kwargs.get("progress") is None:  # one inside a bundle's build: the bundle's own progress stops
+            return real_build(**kwargs)
         report = holding(lambda self, percent, note: kwargs["progress"](percent, note))
         return real_build(**{**kwargs, "progress": lambda percent, note: report(None, percent, note)})
 

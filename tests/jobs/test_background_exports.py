@@ -57,7 +57,7 @@ def test_the_portal_queues_a_bundle_and_its_page_follows_the_worker_to_the_downl
             "the worker to end the build",
         )
     built = Export.objects.get(pk=export.pk)
-    assert built.status == "ready", (built.error, worker.text())
+    assert built.status == "ready", (built.error, worker.text()[-6000:])
     ready = fragment(officer, export)
     assert 'data-status="ready"' in ready
     assert "hx-get" not in ready
