@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from django.conf import settings as configured_settings
 from django.db import connection
 from rest_framework.test import APIClient
 
+from governance import storage_config
 from governance.access.actions import do_create_user, do_issue_token
 from governance.access.models import User
 from governance.trail.db import drop_triggers, install_triggers
 from governance.trail.log import Actor
+from tests.storage.conftest import ACCESS_KEY, REGION, SECRET_KEY
 
 PASSWORD = "correct horse battery staple 42"
 
@@ -101,3 +107,28 @@ def media(settings: Any, tmp_path: Path) -> Path:
     """Stored files go to a folder of this test's own (the child processes are told where)."""
     settings.MEDIA_ROOT = tmp_path / "media"
     return Path(settings.MEDIA_ROOT)
+
+
+@pytest.fixture(autouse=True)
+def fresh_bucket(request: pytest.FixtureRequest) -> None:
+    """With ASSAY_TEST_STORAGE=s3 (tests/settings.py), each test stores into a bucket of its own on the test
+    process's S3 server, so "nothing was stored" means nothing in this test; the processes it starts are told the
+    same bucket (STORAGE_URL in their environment). Without the variable, nothing changes."""
+    if getattr(configured_settings, "TEST_STORAGE", "local") != "s3":
+        return
+    endpoint = os.environ["ASSAY_TEST_S3_ENDPOINT"]
+    name = f"assay-{uuid.uuid4().hex[:16]}"
+    boto3.client(
+        "s3", endpoint_url=endpoint, region_name=REGION, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY
+    ).create_bucket(Bucket=name)
+    url = f"s3://{name}/media?endpoint={endpoint}&region={REGION}&addressing=path"
+    cache = request.getfixturevalue("tmp_path") / "storage-cache"
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.setenv("STORAGE_URL", url)
+    monkeypatch.setenv("STORAGE_CACHE_DIR", str(cache))
+    settings = request.getfixturevalue("settings")
+    settings.STORAGE_URL = url
+    settings.STORAGE_CACHE_DIR = cache
+    spool_bytes = settings.STORAGES["default"]["OPTIONS"]["max_memory_size"]
+    storage = storage_config.s3_storage(url, access_key=ACCESS_KEY, secret_key=SECRET_KEY, spool_bytes=spool_bytes)
+    settings.STORAGES = {**settings.STORAGES, "default": storage}

@@ -9,7 +9,25 @@ os.environ.setdefault("TRAIL_KEY_DIR", tempfile.mkdtemp(prefix="assay-test-keys-
 # Jobs queued by tests (and the workers the background tests start) use a folder of this test process's own.
 os.environ.setdefault("JOBS_QUEUE_DIR", tempfile.mkdtemp(prefix="assay-test-queue-"))
 
-from governance.settings import *  # noqa: F403
+# ASSAY_TEST_STORAGE=s3: every test stores through the S3 backend, on moto's standalone server started for this test
+# process (tests/storage/conftest.py says why it is an acceptable stand-in); each test gets a fresh bucket
+# (tests/conftest.py). The processes tests start inherit the variables below and use the same server.
+TEST_STORAGE = os.environ.get("ASSAY_TEST_STORAGE", "local")
+if TEST_STORAGE not in ("local", "s3"):
+    raise SystemExit(f"ASSAY_TEST_STORAGE={TEST_STORAGE!r}: use 'local' (the default) or 's3'.")
+if TEST_STORAGE == "s3" and not os.environ.get("ASSAY_TEST_S3_ENDPOINT"):
+    import atexit
+
+    from tests.storage.conftest import ACCESS_KEY, SECRET_KEY, start_s3_server, stop_s3_server
+
+    _s3_server = start_s3_server()
+    atexit.register(stop_s3_server, _s3_server)  # its stdin closes with this process in any case
+    os.environ["ASSAY_TEST_S3_ENDPOINT"] = _s3_server.endpoint
+    os.environ["STORAGE_URL"] = _s3_server.storage_url(_s3_server.new_bucket())
+    os.environ["AWS_ACCESS_KEY_ID"] = ACCESS_KEY
+    os.environ["AWS_SECRET_ACCESS_KEY"] = SECRET_KEY
+
+from governance.settings import *  # noqa: E402, F403
 
 # Hashing passwords slowly is the point in production and pure cost in tests.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
