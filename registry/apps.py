@@ -48,8 +48,8 @@ def _artifact_files() -> Iterator[tuple[str, str, str]]:
 
 def _signature_files() -> Iterator[tuple[str, str, str]]:
     """The model signature bundles the registry's versions reference (for verify_media)."""
-    from registry.models import ModelVersion  # noqa: PLC0415 - the app registry is not ready when this module loads
+    from registry.models import VersionSignature  # noqa: PLC0415 - the app registry is not ready when this module loads
 
-    for version in ModelVersion.objects.exclude(signed_by="").select_related("model").order_by("pk").iterator():
-        signature = version.signature
-        yield f"signature of {version.model.name} v{version.number}", signature["file"], signature["signature_sha256"]
+    for record in VersionSignature.objects.select_related("version__model").order_by("pk").iterator():
+        version = record.version
+        yield f"signature of {version.model.name} v{version.number}", record.file, record.signature_sha256

@@ -114,11 +114,6 @@ class ModelVersion(models.Model):
     )
     submitted_at = models.DateTimeField(null=True, blank=True)
     submit_reason = models.TextField(blank=True)
-    # The OpenSSF model signature verified when the artifact was uploaded (registry.signing): who signed (a trusted
-    # key's name, or the signing certificate's identity), how, the digest they signed and the stored bundle.
-    # Empty: the artifact came unsigned.
-    signed_by = models.CharField(max_length=300, blank=True, db_index=True)
-    signature = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["model", "number"]
@@ -126,6 +121,48 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.name} v{self.number}"
+
+    @property
+    def signed_by(self) -> str:
+        """Who signed the artifact (a trusted key's name, or the signing certificate's identity); "" if unsigned."""
+        record = self._signature_record()
+        return record.signer if record else ""
+
+    @property
+    def signature(self) -> dict[str, str]:
+        """What the verified signature established (method, signer, digest, bundle hash and file); {} if unsigned."""
+        record = self._signature_record()
+        if record is None:
+            return {}
+        fields = ("method", "signer", "digest_algorithm", "digest", "signature_sha256", "file")
+        return {name: str(getattr(record, name)) for name in fields}
+
+    def _signature_record(self) -> VersionSignature | None:
+        try:
+            return self.signature_record  # type: ignore[no-any-return]
+        except VersionSignature.DoesNotExist:
+            return None
+
+
+class VersionSignature(models.Model):
+    """The OpenSSF model signature verified when a version's artifact was uploaded (registry.signing): who signed,
+    how, the digest they signed, and the signature bundle stored by its hash.
+
+    A table of its own, not columns of ModelVersion: migration 0006 re-classifies stored models with the current
+    ModelVersion, so a column added to it later would be read before it exists on a database upgraded from 0005.
+    """
+
+    version = models.OneToOneField(ModelVersion, on_delete=models.PROTECT, related_name="signature_record")
+    method = models.CharField(max_length=16)  # "key" or "certificate"
+    signer = models.CharField(max_length=300, db_index=True)
+    digest_algorithm = models.CharField(max_length=16)
+    digest = models.CharField(max_length=128)
+    signature_sha256 = models.CharField(max_length=64)
+    file = models.CharField(max_length=300)  # the stored bundle's storage name
+    verified_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"signature of {self.version_id} by {self.signer}"
 
 
 class Decision(models.TextChoices):

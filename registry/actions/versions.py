@@ -28,7 +28,7 @@ from registry.actions.common import (
     _team_refusal,
 )
 from registry.artifacts import ArtifactError, inspect_artifact
-from registry.models import MODEL_CARD_SECTIONS, Framework, ModelVersion, RegisteredModel
+from registry.models import MODEL_CARD_SECTIONS, Framework, ModelVersion, RegisteredModel, VersionSignature
 from registry.signing import SignatureError, VerifiedSignature, verify_model_signature
 
 
@@ -78,7 +78,7 @@ def do_register_version(
     signed = _verified_signature(artifact_path, signature_path)
     if artifact_path is not None and inspected is not None:
         stored = store_artifact(artifact_path, sha256=inspected.sha256, framework=framework)
-    signature = _stored_signature(signature_path, signed) if signature_path and signed else {}
+    signature_file = _store_signature(signature_path, signed) if signature_path and signed else ""
     with transaction.atomic():
         RegisteredModel.objects.select_for_update().get(pk=model.pk)  # serialise numbering per model
         number = (ModelVersion.objects.filter(model=model).aggregate(n=Max("number"))["n"] or 0) + 1
@@ -100,8 +100,6 @@ def do_register_version(
             training_datasets=[{"dataset": v.dataset.name, "version": v.number} for v in training],
             model_card=card,
             created_by=user,
-            signed_by=signed.signer if signed else "",
-            signature=signature,
         )
         record_event(
             events.VERSION_REGISTERED,
@@ -115,6 +113,7 @@ def do_register_version(
             },
         )
         if signed is not None:
+            VersionSignature.objects.create(version=version, file=signature_file, **signed.as_dict())
             payload = _signature_payload(version)
             record_event(events.VERSION_SIGNATURE_VERIFIED, actor=actor, obj=version, payload=payload)
         link_training_run(model_version=version, user=user, actor=actor, datasets=training)
@@ -138,11 +137,10 @@ def _verified_signature(artifact_path: Path | None, signature_path: Path | None)
         raise RegistryError(str(exc), code=exc.code, status=422) from None
 
 
-def _stored_signature(path: Path, signed: VerifiedSignature) -> dict[str, str]:
-    """What the version keeps of its signature, the bundle stored content-addressed beside the artifacts (before
-    the version's transaction, as the artifact is)."""
-    stored = store_by_hash(path, folder="signatures", sha256=signed.signature_sha256, suffix=".sig.json")
-    return {**signed.as_dict(), "file": stored}
+def _store_signature(path: Path, signed: VerifiedSignature) -> str:
+    """The signature bundle, stored content-addressed beside the artifacts (before the version's transaction, as
+    the artifact is); returns its storage name."""
+    return store_by_hash(path, folder="signatures", sha256=signed.signature_sha256, suffix=".sig.json")
 
 
 def _signature_payload(version: ModelVersion) -> dict[str, Any]:

@@ -138,7 +138,9 @@ class VersionList(generics.ListAPIView):
 
     def get_queryset(self) -> Any:
         model = access_model(self.request.user, self.kwargs["name"], self.request)
-        return ModelVersion.objects.filter(model=model).select_related("model", "created_by", "submitted_by")
+        return ModelVersion.objects.filter(model=model).select_related(
+            "model", "created_by", "submitted_by", "signature_record"
+        )
 
     @extend_schema(
         request={
