@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from audits.api.monitoring import MonitorConfigSerializer
-from audits.models import Policy
+from audits.models import AuditRun, Policy, RunStatus
 from audits.monitoring import actions as monitoring
 from audits.policies import builtin_policies
 from governance.access.actions import ActionError
@@ -129,7 +129,12 @@ def _default_reference(version: ModelVersion, config: MonitorConfig | None, offe
     return next(iter(offered), "")
 
 
-def _initial(version: ModelVersion, config: MonitorConfig | None, columns: list[str]) -> dict[str, Any]:
+def _initial(
+    version: ModelVersion, config: MonitorConfig | None, reference: DatasetVersion | None, columns: list[str]
+) -> dict[str, Any]:
+    """What the form starts from: the current set-up; else the model's declared inputs as features (or, for a model
+    whose inputs are one unnamed matrix, the features its latest finished audit gave, in their order), that audit's
+    protected attributes, and the reference's own label column."""
     if config is not None:
         spec = config.spec or {}
         return {
@@ -139,9 +144,14 @@ def _initial(version: ModelVersion, config: MonitorConfig | None, columns: list[
             "policy": config.policy,
         }
     declared = [c.get("name") for c in version.input_schema or [] if isinstance(c, Mapping)]
+    features = [name for name in declared if name in columns]
+    run = AuditRun.objects.filter(model_version=version, status=RunStatus.DONE).order_by("-finished_at").first()
+    roles = (run.column_roles or {}) if run is not None else {}
     return {
         "reference_kind": ReferenceKind.TRAINING,
-        "features": [name for name in declared if name in columns],
+        "features": features or [name for name in roles.get("features") or [] if name in columns],
+        "protected": [name for name in roles.get("protected") or [] if name in columns],
+        "label": reference.label_column if reference is not None and reference.label_column in columns else "",
         "favourable": "1",
     }
 
@@ -198,7 +208,7 @@ def monitoring_setup(request: HttpRequest, name: str, number: int) -> HttpRespon
                     )
                     return redirect(version_url(version) + "#monitoring")
     else:
-        form = MonitoringForm(initial={"reference": chosen, **_initial(version, config, columns)}, **choices)
+        form = MonitoringForm(initial={"reference": chosen, **_initial(version, config, reference, columns)}, **choices)
     context = {
         "version": version,
         "model": version.model,

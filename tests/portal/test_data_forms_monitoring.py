@@ -9,11 +9,16 @@ from typing import Any
 
 import pytest
 
+from audits.actions import do_start_audit, ensure_builtin_policies
+from audits.models import Policy
+from governance.data.models import DatasetVersion
 from governance.trail.models import Event
 from registry.models import MonitorConfig
 from tests.api import db_state
 from tests.conftest import Cast
+from tests.monitoring import arrange
 from tests.portal.conftest import World, signed_in
+from tests.registry.conftest import acting
 
 pytestmark = pytest.mark.django_db
 PAGE = "/models/credit-scoring/versions/1/monitoring"
@@ -46,6 +51,10 @@ def test_the_form_offers_the_references_columns_and_the_models_declared_features
     # credit-scoring v1 declares one input, income: it is the feature ticked at first.
     assert 'name="features" value="income" id="id_features_3" checked>' in page
     assert 'name="features" value="sex" id="id_features_1">' in page
+    # The latest finished audit (four-fifths on applications) judged sex: it is ticked as protected; the reference's
+    # own label column is chosen.
+    assert 'name="protected" value="sex" id="id_protected_1" checked>' in page
+    assert '<option value="label" selected>label</option>' in page
     assert '<option value="" selected>The policy the model\'s risk tier requires (baseline)</option>' in page
     assert '<option value="four-fifths">four-fifths</option>' in page
     version_page = text(signed_in(cast.owner).get("/models/credit-scoring/versions/1/"))
@@ -125,3 +134,38 @@ def test_who_may_not_set_it_up_is_told_or_refused(cast: Cast, world: World) -> N
     assert signed_in(cast.reviewer).post(PAGE, ROLES).status_code == 403
     assert signed_in(cast.outsider).get(PAGE).status_code == 404  # another team's version
     assert not MonitorConfig.objects.exists()
+
+
+def test_a_matrix_model_starts_from_the_features_its_latest_audit_gave(
+    cast: Cast, world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The demo ONNX model reads one unnamed matrix: its declared inputs name no column, so the form starts from the
+    features (in order) and protected attributes of its latest finished audit."""
+    version = arrange.deployed_demo_version(cast, deploy=False)
+    (training,) = version.training_datasets
+    dataset_version = DatasetVersion.objects.get(dataset__name=training["dataset"], number=training["version"])
+    ensure_builtin_policies(only="baseline")
+    roles = {"label": "credit_risk", "favourable": "1", "protected": ["sex"], "features": list(arrange.FEATURES)}
+    with django_capture_on_commit_callbacks(execute=True):
+        run, _ = do_start_audit(
+            user=cast.owner.user,
+            actor=acting(cast.owner),
+            model_version=version,
+            dataset_version=dataset_version,
+            policy_version=Policy.objects.get(name="baseline").latest_version(),
+            column_roles=roles,
+        )
+    run.refresh_from_db()
+    assert run.status == "done"
+    page = text(signed_in(cast.owner).get(f"/models/{version.model.name}/versions/1/monitoring"))
+    offered = [part.split('"', 1)[0] for part in page.split('name="features" value="')[1:]]
+    assert [name for name in offered if _is_checked(page, "features", name)] == [
+        name for name in offered if name in arrange.FEATURES
+    ]
+    assert _is_checked(page, "protected", "sex")
+    assert '<option value="credit_risk" selected>credit_risk</option>' in page
+
+
+def _is_checked(page: str, field: str, value: str) -> bool:
+    tag = page.split(f'name="{field}" value="{value}"', 1)[1].split(">", 1)[0]
+    return "checked" in tag
