@@ -16,6 +16,7 @@ GARAK_REPEAT = DATA / "garak" / "repeat-hijackhatehumans.report.jsonl.gz"  # tes
 GARAK_BLANK = DATA / "garak" / "blank-promptinject.report.jsonl.gz"  # test.Blank answers nothing: no hit
 PROMPTFOO = DATA / "promptfoo" / "output.json"  # the echo provider: 4 of 6 tests pass
 LM_EVAL = DATA / "lm-eval" / "results.json"  # the dummy model on 40 local items
+(LM_EVAL_SAMPLES,) = (DATA / "lm-eval").glob("samples_assay_yesno_*.jsonl")  # the same run's per-item log
 EVIDENTLY = DATA / "evidently" / "snapshot.json"  # drift on 2 of 3 columns; 6 tests
 GISKARD_SCAN = DATA / "giskard" / "scan.json"  # 9 detectors, 2 with a major issue
 GISKARD_JUNIT = DATA / "giskard" / "scan-suite.junit.xml"  # the 2 tests the scan generated, both failing

@@ -23,6 +23,7 @@ ALL_FILES = [
     files.GARAK_REPEAT,
     files.PROMPTFOO,
     files.LM_EVAL,
+    files.LM_EVAL_SAMPLES,
     files.EVIDENTLY,
     files.GISKARD_SCAN,
     files.GISKARD_JUNIT,

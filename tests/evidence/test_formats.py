@@ -81,6 +81,20 @@ def test_lm_eval_results_give_each_task_metric(tmp_path: Path) -> None:
     assert parsed.tool_version == document["lm_eval_version"]
 
 
+def test_lm_eval_samples_give_per_document_outcomes_that_agree_with_the_results(tmp_path: Path) -> None:
+    parsed = _read(files.LM_EVAL_SAMPLES, tmp_path, tool="lm-eval")
+    (acc,) = parsed.measurements
+    assert (acc.task, acc.metric, acc.sample_size) == ("assay_yesno", "acc", 40)
+    assert acc.outcomes is not None
+    # The same run's results file states the accuracy lm-eval computed from these documents.
+    assert acc.value == json.loads(files.LM_EVAL.read_text())["results"]["assay_yesno"]["acc,none"]
+    assert acc.successes == round(acc.value * 40)
+    renamed = tmp_path / "my-samples.jsonl"
+    renamed.write_bytes(files.LM_EVAL_SAMPLES.read_bytes())
+    with pytest.raises(EvidenceFormatError, match=r"named samples_<task>_<date>\.jsonl"):
+        read_evidence(renamed, name=renamed.name)
+
+
 def test_evidently_snapshot_gives_metrics_and_tests(tmp_path: Path) -> None:
     parsed = _read(files.EVIDENTLY, tmp_path, tool="evidently")
     share = _one(parsed, "DriftedColumnsCount(drift_share=0.5)", "share")

@@ -90,11 +90,17 @@ def lm_eval(work: Path) -> None:
             str(work / "lm-eval"),
             "--seed",
             "1234",
+            "--log_samples",
         ],
         cwd=REPO,  # the task's data_files path is relative to the repository
     )
     (found,) = glob.glob(str(work / "lm-eval" / "*" / "results_*.json"))
     shutil.copyfile(found, HERE / "lm-eval" / "results.json")
+    # The per-sample log keeps lm-eval's own name (samples_<task>_<date>.jsonl): the task's name is only there.
+    for old in (HERE / "lm-eval").glob("samples_*.jsonl"):
+        old.unlink()
+    (samples,) = glob.glob(str(work / "lm-eval" / "*" / "samples_assay_yesno_*.jsonl"))
+    shutil.copyfile(samples, HERE / "lm-eval" / Path(samples).name)
 
 
 def promptfoo(work: Path) -> None:
