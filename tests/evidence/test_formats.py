@@ -217,3 +217,19 @@ def test_junit_with_an_entity_is_refused(tmp_path: Path) -> None:
     path.write_text('<?xml version="1.0"?><!DOCTYPE t [<!ENTITY a "aaaa">]><testsuites>&a;</testsuites>')
     with pytest.raises(EvidenceFormatError, match="safe XML"):
         read_evidence(path, name="x.xml")
+
+
+def test_a_zstandard_member_that_expands_beyond_its_declared_size_is_refused(tmp_path: Path) -> None:
+    # Inspect's own .eval compresses with Zstandard (zip method 93); shrink header.json's declared size in the
+    # central directory, and its decompression must stop at that size rather than trust the stream.
+    data = bytearray(files.INSPECT_SMALL_EVAL.read_bytes())
+    with zipfile.ZipFile(files.INSPECT_SMALL_EVAL) as archive:
+        info = archive.getinfo("header.json")
+    assert info.compress_type == 93
+    entry = data.rindex(b"header.json") - 46  # its central directory entry (the last mention of its name)
+    assert data[entry : entry + 4] == b"PK\x01\x02"
+    data[entry + 24 : entry + 28] = (info.compress_size).to_bytes(4, "little")  # expands 1x: no ratio alarm
+    lying = tmp_path / "lying.eval"
+    lying.write_bytes(bytes(data))
+    with pytest.raises(EvidenceFormatError, match="beyond its declared size"):
+        read_evidence(lying, name="lying.eval")
