@@ -32,7 +32,7 @@ from governance.storage import is_remote
 
 @checks.register("nodes", deploy=True)
 def node_local_state(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Warnings ``assay.W020``-``W024``: production settings that keep state on the node that wrote it."""
+    """Warnings ``assay.W020``-``W025``: production settings that keep state on the node that wrote it."""
     if settings.DEBUG or not (settings.SEVERAL_NODES or settings.STORAGE_URL):
         return []
     found: list[checks.CheckMessage] = []
@@ -79,6 +79,15 @@ def node_local_state(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
                 "The database is an SQLite file on this node.",
                 hint="Set DATABASE_URL to the PostgreSQL every node shares.",
                 id="assay.W024",
+            )
+        )
+    if settings.CELERY_BROKER_URL.startswith("filesystem:"):
+        found.append(
+            checks.Warning(
+                f"Jobs are queued as files under JOBS_QUEUE_DIR ({settings.JOBS_QUEUE_DIR}), the embedded broker: a "
+                "worker on another node never sees them.",
+                hint="Set CELERY_BROKER_URL to the Redis every node shares.",
+                id="assay.W025",
             )
         )
     return found

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from tests.storage.conftest import Bucket
 from tests.test_settings_env import check_ids, run_manage, trail_key_file  # noqa: F401 - a fixture
 
-NODE_CHECKS = ("assay.W020", "assay.W021", "assay.W022", "assay.W023", "assay.W024")
+NODE_CHECKS = ("assay.W020", "assay.W021", "assay.W022", "assay.W023", "assay.W024", "assay.W025")
 
 
 def node_ids(result: Any) -> list[str]:
@@ -49,6 +49,7 @@ def test_a_shared_deployment_passes_the_deploy_check(tmp_path: Path, trail_key_f
         trail_key_file,
         STORAGE_URL="s3://assay-media/prod?endpoint=https://minio.internal:9000&region=eu-west-1",
         DATABASE_URL="postgres://assay@db.internal:5432/assay",
+        CELERY_BROKER_URL="redis://redis.internal:6379/0",
         REPORT_SIGNING_KEY_FILE=str(key),
         REPORT_SIGNING_CERT_FILE=str(cert),
     )
