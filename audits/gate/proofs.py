@@ -108,9 +108,10 @@ def covering_checkpoint(seq: int) -> Checkpoint | None:
 def decision_proof(event: Event) -> dict[str, Any] | NotCovered:
     """The proof document of ``event`` (format ``assay-gate-proof/1``), or :class:`NotCovered`.
 
-    A checkpoint that is due but not issued yet (the scheduler has not run) is queued first, as an append would:
-    without a broker it is issued (and cosigned) here, and the proof comes at once; when it is refused because the
-    trail no longer verifies, the answer says not to wait.
+    A checkpoint that is due but not issued yet (the scheduler has not run) is queued first, as an append would: a
+    worker issues (and has cosigned) it, so the answer is "not covered" until then; with ``JOBS_IN_PROCESS=1`` it is
+    issued here and the proof comes at once. When it is refused because the trail no longer verifies, the answer
+    says not to wait.
     """
     checkpoint = covering_checkpoint(event.seq)
     if checkpoint is None and checkpoint_is_due():
