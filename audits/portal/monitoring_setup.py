@@ -10,7 +10,7 @@ A refusal is shown under the field it concerns, in the form's words.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django import forms
@@ -48,8 +48,22 @@ class MonitoringForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="Each is compared with the reference for drift (PSI, and KS or Jensen-Shannon) in every batch.",
     )
-    prediction = forms.ChoiceField(label="Decision column", required=False, help_text="The model's decisions.")
-    score = forms.ChoiceField(label="Score column", required=False, help_text="Or a score and a threshold.")
+    prediction = forms.CharField(
+        label="Decision column",
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"list": "reference-columns", "autocomplete": "off"}),
+        help_text="The batches' column holding the model's decisions (the reference's columns are suggested). When the "
+        "reference has no such column, the model's own decisions on the reference are the baseline (a version with a "
+        "model file).",
+    )
+    score = forms.CharField(
+        label="Score column",
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"list": "reference-columns", "autocomplete": "off"}),
+        help_text="Or a score and a threshold.",
+    )
     threshold = forms.FloatField(label="Decision threshold", required=False, min_value=-1e12, max_value=1e12)
     favourable = forms.CharField(label="Favourable decision value", max_length=200, initial="1")
     label = forms.ChoiceField(
@@ -75,17 +89,25 @@ class MonitoringForm(forms.Form):
         columns: list[str],
         policies: list[str],
         required_policy: str,
+        model_order: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.model_order = list(model_order)
         set_choices(self, "reference", references)
         default = [("", f"The policy the model's risk tier requires ({required_policy})")]
         set_choices(self, "policy", default + [(p, p) for p in policies])
         named = [(c, c) for c in columns]
         for name in ("features", "protected"):
             set_choices(self, name, named)
-        for name in ("prediction", "score", "label"):
-            set_choices(self, name, NONE + named)
+        set_choices(self, "label", NONE + named)
+        self.columns = list(columns)
+
+    def _in_model_order(self, chosen: list[str]) -> list[str]:
+        """Checkboxes give the reference's column order; a model reading one matrix needs its own (the features of
+        its latest audit): the chosen features in that order, any others after them."""
+        rank = {name: i for i, name in enumerate(self.model_order)}
+        return sorted(chosen, key=lambda name: rank.get(name, len(rank)))
 
     def as_api(self) -> dict[str, Any]:
         """The form as the API's request body (``MonitorConfigSerializer``)."""
@@ -94,7 +116,7 @@ class MonitoringForm(forms.Form):
         body: dict[str, Any] = {
             "reference_kind": data["reference_kind"],
             "reference": {"dataset": dataset, "version": int(number)},
-            "features": [{"name": name} for name in data["features"]],
+            "features": [{"name": name} for name in self._in_model_order(data["features"])],
             "favourable": data["favourable"],
             "protected": list(data["protected"]),
         }
@@ -129,6 +151,17 @@ def _default_reference(version: ModelVersion, config: MonitorConfig | None, offe
     return next(iter(offered), "")
 
 
+def _latest_roles(version: ModelVersion) -> dict[str, Any]:
+    run = AuditRun.objects.filter(model_version=version, status=RunStatus.DONE).order_by("-finished_at").first()
+    return dict(run.column_roles or {}) if run is not None else {}
+
+
+def _model_order(version: ModelVersion) -> list[str]:
+    """The order the model reads its inputs: its declared input names, else its latest audit's features."""
+    declared = [str(c["name"]) for c in version.input_schema or [] if isinstance(c, Mapping) and c.get("name")]
+    return declared if len(declared) > 1 else list(_latest_roles(version).get("features") or [])
+
+
 def _initial(
     version: ModelVersion, config: MonitorConfig | None, reference: DatasetVersion | None, columns: list[str]
 ) -> dict[str, Any]:
@@ -145,8 +178,7 @@ def _initial(
         }
     declared = [c.get("name") for c in version.input_schema or [] if isinstance(c, Mapping)]
     features = [name for name in declared if name in columns]
-    run = AuditRun.objects.filter(model_version=version, status=RunStatus.DONE).order_by("-finished_at").first()
-    roles = (run.column_roles or {}) if run is not None else {}
+    roles = _latest_roles(version)
     return {
         "reference_kind": ReferenceKind.TRAINING,
         "features": features or [name for name in roles.get("features") or [] if name in columns],
@@ -174,6 +206,7 @@ def monitoring_setup(request: HttpRequest, name: str, number: int) -> HttpRespon
         # Reading never writes: built-in policies are offered by name (the action stores one when it is chosen).
         "policies": sorted(set(Policy.objects.values_list("name", flat=True)) | set(builtin_policies())),
         "required_policy": settings.AUDIT_REQUIRED_POLICIES.get(version.model.risk_tier) or "baseline",
+        "model_order": _model_order(version),
     }
     status, error = 200, ""
     if request.method == "POST":

@@ -11,6 +11,7 @@ import pytest
 
 from audits.actions import do_start_audit, ensure_builtin_policies
 from audits.models import Policy
+from audits.monitoring import actions as monitoring
 from governance.data.models import DatasetVersion
 from governance.trail.models import Event
 from registry.models import MonitorConfig
@@ -165,7 +166,37 @@ def test_a_matrix_model_starts_from_the_features_its_latest_audit_gave(
     assert _is_checked(page, "protected", "sex")
     assert '<option value="credit_risk" selected>credit_risk</option>' in page
 
+    # Saved with the batches' decision column, which the reference lacks (the model scores the reference), and the
+    # features ticked in another order: the set-up keeps the order the model reads them in.
+    sent = signed_in(cast.owner).post(
+        f"/models/{version.model.name}/versions/1/monitoring",
+        {
+            "reference": f"{dataset_version.dataset.name}@{dataset_version.number}",
+            "reference_kind": "training",
+            "features": list(reversed(arrange.FEATURES)),
+            "prediction": "decision",
+            "favourable": "1",
+            "label": "credit_risk",
+            "protected": ["sex"],
+        },
+    )
+    assert sent.status_code == 302, text(sent)[:3000]
+    config = MonitorConfig.objects.get(version=version)
+    assert [f["name"] for f in config.spec["features"]] == list(arrange.FEATURES)
+    assert config.spec["prediction"] == "decision"
+    # The model's decisions on the reference, in its own feature order, are the baseline: the same as the API's set-up.
+    assert config.profile["decision_source"] == "the model, scoring the reference"
+    assert config.profile["decision"] == _api_profile(cast, version)["decision"]
+
 
 def _is_checked(page: str, field: str, value: str) -> bool:
     tag = page.split(f'name="{field}" value="{value}"', 1)[1].split(">", 1)[0]
     return "checked" in tag
+
+
+def _api_profile(cast: Cast, version: Any) -> dict[str, Any]:
+    """The profile the API's own set-up (tests.monitoring.arrange.CONFIG, features in the model's order) gives."""
+    config = monitoring.do_configure_monitoring(
+        version=version, user=cast.owner.user, actor=acting(cast.owner), **arrange.CONFIG
+    )
+    return dict(config.profile)

@@ -132,7 +132,7 @@ def test_owner_sets_up_monitoring_from_the_columns_and_a_small_batch_is_insuffic
     features = page.locator("fieldset").filter(has_text="Monitored features")
     features.get_by_role("checkbox", name="age_band").check()
     features.get_by_role("checkbox", name="sex").check()  # a mistake: sex is also protected below
-    page.get_by_label("Decision column").select_option("prediction")
+    page.get_by_label("Decision column").fill("prediction")
     page.get_by_label("Label column").select_option("label")
     page.locator("fieldset").filter(has_text="Protected attributes").get_by_role("checkbox", name="sex").check()
     page.get_by_role("button", name="Save the monitoring set-up").click()
