@@ -33,7 +33,8 @@ def main() -> None:
     args = parser.parse_args()
 
     scratch = tempfile.mkdtemp(prefix="assay-bench-pages-")
-    os.environ.update({"DEBUG": "1", "ASSAY_VAR_DIR": scratch, "LOG_LEVEL": "WARNING"})
+    # As `make run` seeds: jobs (the demo's audits, batch checks, bundle) run in this process as they are queued.
+    os.environ.update({"DEBUG": "1", "ASSAY_VAR_DIR": scratch, "LOG_LEVEL": "WARNING", "JOBS_IN_PROCESS": "1"})
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
     import django
 
