@@ -257,6 +257,14 @@ def _model_of(version: Any, roles: ColumnRoles, *, progress: Progress | None) ->
         raise AuditInputsError(f"The model cannot be loaded: {exc}") from None
 
 
+def _attach_external_evidence(run: Any, evaluation: Any) -> None:
+    """Give the ``external`` check the version's imported measurements, when the run's policy names it."""
+    if "external" in (run.policy_version.document.get("checks") or {}):
+        from audits.evidence.actions import evidence_of  # noqa: PLC0415 - the engine loads no Django (see run_policy)
+
+        evaluation.external_evidence = evidence_of(run.model_version)  # read by audits.checks.external
+
+
 def _run_on_source(run: Any, roles: ColumnRoles, *, progress: Progress | None) -> RunOutcome:
     """A run whose dataset version is a source read where it lives (audits.statistics): its evidence re-checked,
     then the group counts computed by the source's engine (or its rows read, when a check needs them). How it was
@@ -275,6 +283,7 @@ def _run_on_source(run: Any, roles: ColumnRoles, *, progress: Progress | None) -
         )
     except SourceInputsError as exc:
         raise AuditInputsError(f"The evaluation source cannot be audited: {exc}") from None
+    _attach_external_evidence(run, evaluation)
     outcome = evaluate(
         evaluation, document, progress=progress, profile=run.dataset_version.profile, budget_cap=_inline_budget_cap()
     )
@@ -310,10 +319,7 @@ def run_policy(run: Any, *, progress: Progress | None = None) -> RunOutcome:
         raise AuditInputsError(str(exc)) from None
     except Exception as exc:  # an ONNX model that fails at inference, say
         raise AuditInputsError(f"The model could not score the evaluation data: {exc}") from None
-    if "external" in (run.policy_version.document.get("checks") or {}):
-        from audits.evidence.actions import evidence_of  # noqa: PLC0415 - the engine loads no Django (see above)
-
-        evaluation.external_evidence = evidence_of(version)  # type: ignore[attr-defined]  # read by checks.external
+    _attach_external_evidence(run, evaluation)
     return evaluate(
         evaluation,
         run.policy_version.document,
