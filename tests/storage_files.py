@@ -3,6 +3,7 @@ and on an S3 bucket alike (ASSAY_TEST_STORAGE=s3, tests/settings.py)."""
 
 from __future__ import annotations
 
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from governance.storage import open_stream
@@ -25,3 +26,9 @@ def read_stored(name: str) -> bytes:
     """The bytes of the stored file ``name``."""
     with open_stream(name) as handle:
         return handle.read()
+
+
+def replace_stored(name: str, data: bytes) -> None:
+    """Put ``data`` in the store under ``name`` in place of what was there: a file altered behind Assay's back."""
+    default_storage.delete(name)
+    assert default_storage.save(name, ContentFile(data)) == name

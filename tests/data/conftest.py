@@ -103,10 +103,6 @@ def media_root(settings: Any, tmp_path: Path) -> Path:
     return settings.MEDIA_ROOT
 
 
-def stored_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
 # --- datasets and versions, arranged through the actions -------------------------------------------------------
 
 

@@ -14,14 +14,17 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
+from governance.data.actions import uploads
 from governance.data.actions.uploads import run_dataset_upload
-from governance.data.ingest import hash_file
 from governance.data.models import Dataset, DatasetUpload, DatasetVersion
+from governance.leases import worker_identity
 from tests.api import assert_error, db_state, events_since, last_seq
 from tests.conftest import Cast, Member
-from tests.data.conftest import german_csv, make_dataset, sha256_bytes, stored_files
+from tests.data.conftest import german_csv, make_dataset, sha256_bytes
 from tests.data.datasets_api_helpers import DATASETS, versions_url
+from tests.storage_files import read_stored, replace_stored, stored_names
 
 METADATA = {"subject_id_column": "applicant_id", "label_column": "credit_risk", "source": "UCI German credit"}
 
@@ -34,6 +37,12 @@ def small_threshold(settings: Any) -> None:
 def post(member: Member, dataset: str, content: bytes, metadata: dict[str, Any], name: str = "a.csv") -> Any:
     fields = {"file": SimpleUploadedFile(name, content, content_type="text/csv"), "metadata": json.dumps(metadata)}
     return member.client().post(versions_url(dataset), fields, format="multipart")
+
+
+def dead_worker_identity() -> str:
+    """This machine's identity with a PID that no process has (the highest PID Linux allows, plus one)."""
+    host, namespace, _ = worker_identity().split("/")
+    return f"{host}/{namespace}/{4194304 + 1}"
 
 
 def comparable(body: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +80,7 @@ def test_a_large_upload_is_accepted_at_once_and_registered_by_the_job(
     assert registered[0].actor_user_id == cast.owner.user.pk
 
 
-def test_a_file_the_worker_refuses_leaves_no_version_and_no_stored_file(
+def test_a_file_the_worker_refuses_leaves_no_version_and_keeps_its_reason(
     cast: Cast, applicants: Dataset, media_root: Path, django_capture_on_commit_callbacks: Any
 ) -> None:
     content = german_csv(300) + b"1,2,3\n"  # a ragged last row
@@ -84,8 +93,9 @@ def test_a_file_the_worker_refuses_leaves_no_version_and_no_stored_file(
     assert "Row 301 has 3 fields, the header has 22" in polled["error"]
     assert polled["version"] is None
     assert not DatasetVersion.objects.filter(dataset=applicants).exists()
-    assert stored_files(media_root) == []
-    assert not [e for e in events_since(seq) if e.action.startswith("dataset.")]
+    # The stored bytes stay with the refused upload (another upload of the same bytes shares their name).
+    assert stored_names() == [DatasetUpload.objects.get().file]
+    assert not [e for e in events_since(seq) if e.action.startswith("dataset")]
 
 
 def test_what_the_web_node_can_check_is_refused_at_once(cast: Cast, applicants: Dataset, media_root: Path) -> None:
@@ -102,7 +112,7 @@ def test_what_the_web_node_can_check_is_refused_at_once(cast: Cast, applicants: 
     assert db_state() == before
     assert last_seq() == seq
     assert not DatasetUpload.objects.exists()
-    assert stored_files(media_root) == []
+    assert stored_names() == []
 
 
 def test_another_teams_upload_is_not_found(
@@ -114,19 +124,42 @@ def test_another_teams_upload_is_not_found(
     assert cast.owner.client().get(location.replace("/uploads/", "/uploads/9").rstrip("/") + "/").status_code == 404
 
 
-def test_a_job_delivered_twice_registers_one_version(
+def test_a_job_delivered_again_registers_one_version(
     cast: Cast, applicants: Dataset, media_root: Path, django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=False) as queued:
         upload_id = post(cast.owner, "applicants", german_csv(100), METADATA).json()["id"]
     assert DatasetUpload.objects.get(pk=upload_id).status == "queued"
-    # The worker died after taking the job: it is delivered again while the upload still says running.
-    DatasetUpload.objects.filter(pk=upload_id).update(status="running")
+    # A live worker holds it (this process): a second delivery leaves it alone.
+    DatasetUpload.objects.filter(pk=upload_id).update(
+        status="running", holder=worker_identity(), claimed_at=timezone.now()
+    )
+    assert run_dataset_upload(upload_id) == "running"
+    assert not DatasetVersion.objects.exists()
+    # Its holder died (a process of this machine that no longer exists): the next delivery takes over, once.
+    DatasetUpload.objects.filter(pk=upload_id).update(holder=dead_worker_identity())
     assert run_dataset_upload(upload_id) == "done"
     assert run_dataset_upload(upload_id) == "done"
     for callback in queued:
         callback()
     assert DatasetVersion.objects.filter(dataset=applicants).count() == 1
+
+
+def test_a_worker_that_lost_its_claim_commits_nothing(
+    cast: Cast, applicants: Dataset, media_root: Path, django_capture_on_commit_callbacks: Any, monkeypatch: Any
+) -> None:
+    """Judged gone while it profiled, a worker finds another holder at the end: its version is rolled back."""
+    with django_capture_on_commit_callbacks(execute=False):
+        upload_id = post(cast.owner, "applicants", german_csv(100), METADATA).json()["id"]
+    real = uploads.do_register_dataset_version
+
+    def taken_over_meanwhile(**kwargs: Any) -> Any:
+        DatasetUpload.objects.filter(pk=upload_id).update(holder="another-host/1/1")
+        return real(**kwargs)
+
+    monkeypatch.setattr(uploads, "do_register_dataset_version", taken_over_meanwhile)
+    assert run_dataset_upload(upload_id) == "running"
+    assert not DatasetVersion.objects.exists()
 
 
 def test_an_altered_stored_file_is_refused_not_registered(
@@ -135,9 +168,8 @@ def test_an_altered_stored_file_is_refused_not_registered(
     with django_capture_on_commit_callbacks(execute=False):
         upload_id = post(cast.owner, "applicants", german_csv(100), METADATA).json()["id"]
     upload = DatasetUpload.objects.get(pk=upload_id)
-    stored = Path(media_root) / upload.file
-    stored.write_bytes(german_csv(99))  # swapped on disk after the upload
-    assert hash_file(stored)[0] != upload.sha256
+    replace_stored(upload.file, german_csv(99))  # swapped in the store after the upload
+    assert sha256_bytes(read_stored(upload.file)) != upload.sha256
     assert run_dataset_upload(upload_id) == "refused"
     upload.refresh_from_db()
     assert "could not be read back as it was uploaded" in upload.error

@@ -35,9 +35,9 @@ from tests.data.conftest import (
     pseudonym,
     refused,
     sha256_bytes,
-    stored_files,
 )
 from tests.data.datasets_api_helpers import DATASETS, only_event, versions_url
+from tests.storage_files import read_stored, stored_names
 
 METADATA = {
     "subject_id_column": "applicant_id",
@@ -108,8 +108,8 @@ def test_a_csv_upload_is_hashed_profiled_and_its_subjects_indexed_by_pseudonym(
     assert indexed == {pseudonym(applicant_id(n)) for n in range(1, 251)}
     # The file is stored once, under its hash, byte for byte.
     assert body["location"] == f"storage:{version.file.name}"
-    assert stored_files(media_root) == [Path(version.file.path)]
-    assert Path(version.file.path).read_bytes() == content
+    assert stored_names() == [version.file.name]
+    assert read_stored(version.file.name) == content
     assert only_event(seq) == (
         "dataset_version.registered",
         {
@@ -172,7 +172,7 @@ def test_a_parquet_upload_is_read_with_its_own_types(cast: Cast, applicants: Dat
     assert body["profile"]["label"]["counts"] == dict(Counter(r[20] for r in rows))
     version = DatasetVersion.objects.get(dataset=applicants)
     assert DatasetSubject.objects.filter(version=version).count() == 200
-    assert Path(version.file.path).read_bytes() == content
+    assert read_stored(version.file.name) == content
     action, payload = only_event(seq)
     assert (action, payload["format"], payload["sha256"], payload["subjects"]) == (
         "dataset_version.registered",
@@ -217,7 +217,7 @@ def test_an_external_version_is_recorded_as_given(cast: Cast, applicants: Datase
         "core banking export",
     )
     assert not DatasetSubject.objects.exists()
-    assert stored_files(media_root) == []
+    assert stored_names() == []
     assert only_event(seq) == (
         "dataset_version.registered",
         {
@@ -259,7 +259,7 @@ def test_identical_bytes_are_stored_once(cast: Cast, applicants: Dataset, media_
 
     assert (first.status_code, second.status_code) == (201, 201)
     assert (first.json()["number"], second.json()["number"]) == (1, 2)
-    assert len(stored_files(media_root)) == 1
+    assert len(stored_names()) == 1
     assert DatasetSubject.objects.count() == 60  # each version has its own index
 
 
@@ -268,7 +268,7 @@ def test_an_outsider_cannot_add_a_version_to_another_teams_dataset(
 ) -> None:
     refused(lambda: upload(cast.outsider, "applicants", german_csv(10), METADATA), 404, "not_found")
 
-    assert stored_files(media_root) == []
+    assert stored_names() == []
 
 
 def test_a_semicolon_separated_file_is_read_when_the_delimiter_says_so(
@@ -398,7 +398,7 @@ def test_a_bad_upload_names_its_field_and_writes_nothing(
     assert field in error["details"], error
     assert words in error["message"], error
     assert "DE-APPL" not in json.dumps(error)  # messages never quote cell values
-    assert stored_files(media_root) == []
+    assert stored_names() == []
 
 
 @pytest.mark.parametrize(
@@ -445,7 +445,7 @@ def test_a_body_far_above_the_dataset_limit_is_refused_before_it_is_read(
         error = refused(lambda: upload(cast.owner, "applicants", b"a,b\n" + b"1,2\n" * 530_000), 413)
 
     assert error["code"] == "payload_too_large"
-    assert stored_files(media_root) == []
+    assert stored_names() == []
 
 
 def test_a_file_above_the_dataset_limit_is_413_and_nothing_is_written(
@@ -458,7 +458,7 @@ def test_a_file_above_the_dataset_limit_is_413_and_nothing_is_written(
         error = refused(lambda: upload(cast.owner, "applicants", content, METADATA), 413)
 
     assert any(size in error["message"] for size in ("4096", "4,096", "4 KiB")), error
-    assert stored_files(media_root) == []
+    assert stored_names() == []
 
 
 def test_an_unclosed_quote_is_refused_naming_its_line_and_nothing_is_stored(

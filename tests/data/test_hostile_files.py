@@ -26,6 +26,7 @@ from governance.data.models import Dataset, DatasetVersion
 from tests.conftest import Cast
 from tests.data.conftest import API, make_dataset, refused
 from tests.hostile import MiB, memory_ceiling, run_under_ceiling, wide_csv
+from tests.storage_files import stored_names
 
 CEILING = 256 * MiB  # the unbounded reader needed 1.1 GB for 10^5 columns and about 10 GB for 10^6
 IMPORTS = "import pyarrow, pyarrow.csv, pyarrow.compute, pyarrow.parquet\nfrom governance.data import ingest"
@@ -209,7 +210,7 @@ def test_a_csv_of_a_million_columns_answers_422_naming_the_setting_and_changes_n
     assert "file" in error["details"]
     assert not DatasetVersion.objects.exists()
     assert Dataset.objects.count() == 1
-    assert files_in(upload_dirs["media"]) == []
+    assert stored_names() == []
     assert files_in(upload_dirs["uploads"]) == []
 
 

@@ -206,7 +206,7 @@ def test_monitor_runs_due_checks_once_and_a_failing_check_opens_an_error_finding
     # Without on-commit callbacks running, the uploads stay due: the sweep picks them up.
     arrange.upload(cast, version, arrange.batch_csv())
     broken = arrange.upload(cast, version, arrange.batch_csv(rows=slice(0, 500)))
-    Path(default_storage.path(broken.data.file.name)).unlink()  # storage lost the file
+    default_storage.delete(broken.data.file.name)  # storage lost the file
     out = io.StringIO()
     call_command("monitor", "--json", stdout=out)
     assert json.loads(out.getvalue()) == {"checked": 1, "error": 1, "skipped": 0}

@@ -14,12 +14,10 @@ import hashlib
 import pickle
 import threading
 from html import escape
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client, override_settings
@@ -34,6 +32,7 @@ from tests.data.conftest import media_root  # noqa: F401 - the fixture
 from tests.hostile import GiB, skops_bomb
 from tests.portal.conftest import signed_in
 from tests.registry.conftest import new_member, register_model
+from tests.storage_files import stored_names
 
 # Stored files go to a directory of each test's own (tests.data.conftest.media_root).
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
@@ -356,7 +355,7 @@ def test_hostile_files_are_refused_in_words_under_the_file_field(
     assert "https://git.example/kept" in page
     assert "<img src=x" not in page
     assert db_state() == state
-    assert not list((Path(settings.MEDIA_ROOT) / "artifacts").glob("*"))
+    assert stored_names("artifacts") == []
 
 
 def test_an_oversized_upload_is_refused_before_its_body_is_read(cast: Cast) -> None:

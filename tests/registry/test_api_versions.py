@@ -26,6 +26,7 @@ from tests.api import db_state, events_since, last_seq
 from tests.conftest import Cast, Member
 from tests.registry.api_helpers import client_of, refused, url
 from tests.registry.conftest import MakeVersion, register_model
+from tests.storage_files import read_stored, stored_names
 
 METADATA = {
     "hyperparameters": {"C": 1.0, "penalty": "l2"},
@@ -216,10 +217,6 @@ def media_root(settings: Any, tmp_path: Path) -> Path:
     return settings.MEDIA_ROOT
 
 
-def stored_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
 def upload(member: Member, filename: str, data: bytes, metadata: dict[str, Any] | None = None) -> Any:
     fields: dict[str, Any] = {"artifact": SimpleUploadedFile(filename, data, content_type="application/octet-stream")}
     if metadata is not None:
@@ -253,8 +250,8 @@ def test_an_artifact_is_inspected_hashed_and_stored(
     assert {f["name"] for f in body["output_schema"]} == {"label", "probabilities"}
     assert body["metrics"] == {"auc": 0.99}
     version = ModelVersion.objects.get(model=high_risk_model, number=1)
-    assert Path(version.artifact.path).read_bytes() == data
-    assert stored_files(media_root) == [Path(version.artifact.path)]
+    assert read_stored(version.artifact.name) == data
+    assert stored_names() == [version.artifact.name]
     assert [(e.action, e.payload) for e in events_since(seq)] == [
         (
             "model_version.registered",
@@ -277,7 +274,7 @@ def test_identical_bytes_are_stored_once(
 
     assert (first.status_code, second.status_code) == (201, 201)
     assert [first.json()["number"], second.json()["number"]] == [1, 2]
-    assert len(stored_files(media_root)) == 1
+    assert len(stored_names()) == 1
 
 
 @pytest.mark.parametrize("filename", ["model.pkl", "model.onnx", "model.skops", "model"])
@@ -289,13 +286,13 @@ def test_a_pickle_is_refused_under_any_name_and_nothing_is_created(
     assert "pickle" in error["message"]
     assert "skops" in error["message"]  # it says what to upload instead
     assert not ModelVersion.objects.exists()
-    assert stored_files(media_root) == []
+    assert stored_names() == []
 
 
 def test_a_file_that_is_not_a_model_is_refused(cast: Cast, high_risk_model: RegisteredModel, media_root: Path) -> None:
     refused(lambda: upload(cast.owner, "model.onnx", b"name,income\nada,42\n"), 422, "not_onnx")
 
-    assert stored_files(media_root) == []
+    assert stored_names() == []
 
 
 def test_an_artifact_above_the_limit_is_413_and_nothing_is_created(
@@ -305,7 +302,7 @@ def test_an_artifact_above_the_limit_is_413_and_nothing_is_created(
         error = refused(lambda: upload(cast.owner, "model.onnx", artifacts["onnx"]), 413, "too_large")
 
     assert f"{len(artifacts['onnx']) - 1:,}" in error["message"]
-    assert stored_files(media_root) == []
+    assert stored_names() == []
 
 
 def test_a_body_far_above_the_artifact_limit_is_refused_before_it_is_read(
@@ -316,7 +313,7 @@ def test_a_body_far_above_the_artifact_limit_is_refused_before_it_is_read(
         error = refused(lambda: upload(cast.owner, "model.onnx", b"\0" * (2 * 1024 * 1024 + 1024)), 413)
 
     assert error["code"] == "payload_too_large"
-    assert stored_files(media_root) == []
+    assert stored_names() == []
 
 
 def test_an_artifact_upload_with_malformed_metadata_stores_nothing(
@@ -329,7 +326,7 @@ def test_an_artifact_upload_with_malformed_metadata_stores_nothing(
     )
 
     assert "metadata" in error["details"]
-    assert stored_files(media_root) == []
+    assert stored_names() == []
 
 
 def test_a_missing_version_of_a_visible_model_is_404_without_a_denial(cast: Cast, make_version: MakeVersion) -> None:

@@ -23,6 +23,7 @@ from registry.models import ModelVersion, RegisteredModel
 from tests.api import assert_error, db_state, events_since, last_seq
 from tests.conftest import Cast
 from tests.hostile import GiB, MiB, memory_ceiling, onnx_constant_bomb, run_under_ceiling, skops_bomb, zip_bytes
+from tests.storage_files import stored_names
 
 CEILING = 256 * MiB  # far below the 1-4.5 GiB the unbounded code used on these files
 IMPORTS = "import numpy, onnx, onnxruntime, sklearn, skops.io\nfrom registry import artifacts"
@@ -314,7 +315,7 @@ def test_a_hostile_artifact_upload_answers_413_naming_the_setting_and_changes_no
     assert db_state() == before
     assert [e.action for e in events_since(seq) if e.action != "access.denied"] == []
     assert not ModelVersion.objects.exists()
-    assert files_in(upload_dirs["media"]) == []
+    assert stored_names() == []
     assert files_in(upload_dirs["uploads"]) == []
 
 

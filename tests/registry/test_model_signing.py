@@ -31,6 +31,7 @@ from registry.models import ModelVersion, RegisteredModel
 from tests.api import events_since, last_seq
 from tests.conftest import Cast
 from tests.registry.api_helpers import refused, url
+from tests.storage_files import read_stored, stored_names
 
 SIGNER = "release-team"
 CERTIFIED = "release@bank.example"
@@ -162,11 +163,6 @@ def upload(model: RegisteredModel, cast: Cast, artifact: bytes | None, signature
     return cast.owner.client().post(url(model.name, "versions"), fields, format="multipart")
 
 
-def media_files(settings: Any) -> list[Path]:
-    root = Path(settings.MEDIA_ROOT)
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
 # --- accepted ----------------------------------------------------------------------------------------------------
 
 
@@ -189,8 +185,7 @@ def test_a_key_signed_artifact_records_its_signer_digest_and_an_event(
     }
     assert body["artifact_sha256"] == sha256
     version = ModelVersion.objects.get(model=high_risk_model, number=1)
-    stored = Path(settings.MEDIA_ROOT) / version.signature["file"]
-    assert stored.read_bytes() == signature
+    assert read_stored(version.signature["file"]) == signature
     assert version.signature["signature_sha256"] == hashlib.sha256(signature).hexdigest()
 
     [event] = events_since(seq, "model_version.signature_verified")
@@ -231,7 +226,7 @@ def test_a_tampered_artifact_is_refused(
     signature = sign_with_key(world, world["key"])
     error = refused(lambda: upload(high_risk_model, cast, world["other_model"], signature), 422, "artifact_mismatch")
     assert "not the one that was signed" in error["message"]
-    assert media_files(settings) == []
+    assert stored_names() == []
 
 
 def test_a_key_nobody_trusts_is_refused(
@@ -243,7 +238,7 @@ def test_a_key_nobody_trusts_is_refused(
     )
     assert "not among the trusted keys" in error["message"]
     assert SIGNER in error["message"]
-    assert media_files(settings) == []
+    assert stored_names() == []
 
 
 def test_a_signature_passed_off_as_the_trusted_keys_is_refused(
