@@ -142,6 +142,7 @@ OPERATIONS: dict[str, Operation] = {
     "GET /api/v1/models/{name}/versions/": _op("List a model's versions"),
     "POST /api/v1/models/{name}/versions/": _op("Upload a version: its artifact and metadata"),
     "GET /api/v1/models/{name}/versions/{number}/": _op("Show a version"),
+    "GET /api/v1/models/{name}/versions/{number}/mlbom": _op("Download a version's CycloneDX 1.6 ML-BOM"),
     "GET /api/v1/models/{name}/versions/{number}/model-card": _op("Show a version's model card"),
     "PUT /api/v1/models/{name}/versions/{number}/model-card": _op(
         "Edit a version's model card", e409="`card_frozen`: a reviewer has decided on the version"

@@ -28,8 +28,8 @@ class VersionMLBOM(APIView):
     renderer_classes = [CycloneDXRenderer, JSONRenderer]
 
     @extend_schema(
-        summary="A version's CycloneDX 1.6 ML-BOM",
-        tags=["models"],
+        summary="Download a version's CycloneDX 1.6 ML-BOM",
+        tags=["versions"],
         responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="A CycloneDX 1.6 JSON BOM.")},
     )
     def get(self, request: Request, name: str, number: int) -> Response:
