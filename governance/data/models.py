@@ -119,6 +119,10 @@ class DatasetUpload(models.Model):
     version = models.OneToOneField(DatasetVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     error = models.TextField(blank=True)
     error_field = models.CharField(max_length=64, blank=True)
+    # The worker profiling it (governance.leases identity) and since when: a job delivered again takes over only
+    # when that worker is gone or its lease ran out.
+    holder = models.CharField(max_length=200, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -45,7 +45,7 @@ from governance.access.actions import do_issue_token
 from governance.access.models import Team
 from governance.access.roles import scopes_for
 from governance.data import actions as data
-from governance.data.models import Purpose
+from governance.data.models import DatasetUpload, Purpose
 from governance.trail.checkpoints import issue_checkpoint
 from governance.trail.log import Actor
 from governance.trail.models import Event
@@ -175,6 +175,15 @@ def _dataset_version(cast: Cast) -> dict[str, Any]:
     return {"name": _new_dataset(cast).name, "number": 1}
 
 
+def _dataset_upload(cast: Cast) -> dict[str, Any]:
+    """A large upload waiting for a worker (stored bytes: a few German-credit rows)."""
+    dataset = _new_dataset(cast)
+    upload = DatasetUpload.objects.create(
+        dataset=dataset, file="datasets/ab/ladder.csv", sha256="ab" * 32, size_bytes=1, created_by=cast.owner.user
+    )
+    return {"name": dataset.name, "upload_id": upload.pk}
+
+
 def _run(cast: Cast) -> dict[str, Any]:
     dataset = _new_dataset(cast)
     run = data.do_record_run(
@@ -279,6 +288,7 @@ OBJECTS: dict[str, Target] = {
     "api:dataset-version-detail": Target(_dataset_version, visible_to=CREDIT_RISK),
     "api:dataset-version-lineage": Target(_dataset_version, visible_to=CREDIT_RISK),
     "api:dataset-version-coverage": Target(_dataset_version, visible_to=CREDIT_RISK),
+    "api:dataset-upload-detail": Target(_dataset_upload, visible_to=CREDIT_RISK),
     "api:lineage-run-detail": Target(_run, visible_to=CREDIT_RISK),
     # Policies are organisation-wide rules; an audit run is visible with its model.
     "audits-api:policy-detail": Target(_policy, visible_to=EVERYONE),

@@ -8,7 +8,7 @@ only for the writes.
 from __future__ import annotations
 
 import binascii
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -113,9 +113,11 @@ def do_register_dataset_version(
     label_column: str = "",
     delimiter: str = ",",
     missing_markers: Sequence[str] = (),
+    on_registered: Callable[[DatasetVersion], None] | None = None,
 ) -> DatasetVersion:
     """Register the next version of ``dataset``: an uploaded CSV/Parquet file (hashed, profiled, its subject ids
-    indexed by pseudonym) or an external URI recorded as given."""
+    indexed by pseudonym) or an external URI recorded as given. ``on_registered`` runs in the registration's
+    transaction (a worker marks its upload done there: both commit, or neither)."""
     _require_scope(user, "datasets:write", "register dataset versions")
     _require_team(user, dataset.team_id)
     if (file_path is None) == (not external_uri):
@@ -206,6 +208,8 @@ def do_register_dataset_version(
                 "findings": len(findings),
             },
         )
+        if on_registered is not None:
+            on_registered(version)
     return version
 
 

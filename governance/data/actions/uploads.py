@@ -5,7 +5,8 @@ A web node parsing and profiling a file in the request holds the parser, the lib
 the format and size, hashes and stores the file (streamed, in parts) and answers 202 with an upload to poll; a
 worker reads the stored file through its verified copy and registers the version with the same action, the same
 checks and the same trail event as a small upload, as the person who uploaded it. A refused file becomes a refused
-upload with the reason, and no version.
+upload with the reason, and no version; its stored file stays with it (deleting it could race with another upload of
+the same bytes, which share the content-addressed name).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,12 +26,17 @@ from governance.data.actions.datasets import do_register_dataset_version
 from governance.data.ingest import IngestError, detect_format, hash_file
 from governance.data.models import Dataset, DatasetUpload, DatasetVersion, UploadStatus
 from governance.jobs import enqueue
+from governance.leases import is_stale, worker_identity
 from governance.storage import StoredFileError, local_path, store_by_hash
 from governance.trail.log import Actor
 
 JOB = "governance.register_dataset_upload"
 
 _DATES = ("collected_from", "collected_to")
+
+# How long a worker's claim on an upload holds without news: profiling 1 GiB takes minutes; a worker that dies on
+# this machine is seen at once (governance.leases), elsewhere after this.
+_LEASE_SECONDS = 3600.0
 
 
 def profiled_in_worker(size: int) -> bool:
@@ -86,13 +91,17 @@ def _json_safe(value: Any) -> Any:
 
 
 def run_dataset_upload(upload_id: int) -> str:
-    """The worker's half: register the version from the stored file, or record why it is refused. Safe to run
-    again (a job delivered twice, or again after its worker died): a finished upload is left as it is, and the
-    version and the upload's status commit together."""
-    upload = DatasetUpload.objects.select_related("dataset", "created_by").filter(pk=upload_id).first()
-    if upload is None or upload.status in (UploadStatus.DONE, UploadStatus.REFUSED):
-        return "gone" if upload is None else str(upload.status)
-    DatasetUpload.objects.filter(pk=upload.pk).update(status=UploadStatus.RUNNING)
+    """The worker's half: register the version from the stored file, or record why it is refused.
+
+    Safe to run again and twice at once (a job delivered again after its worker died, or while it still works): the
+    upload is claimed in a short transaction (only when queued, or when its holder is gone or its lease ran out),
+    profiling runs outside any transaction, and the version and the upload's ``done`` commit together, only while
+    this worker still holds the claim.
+    """
+    upload = _claim(upload_id)
+    if upload is None:
+        found = DatasetUpload.objects.filter(pk=upload_id).values_list("status", flat=True).first()
+        return "gone" if found is None else str(found)
     metadata = dict(upload.metadata)
     for key in _DATES:
         if metadata.get(key):
@@ -101,35 +110,64 @@ def run_dataset_upload(upload_id: int) -> str:
         copy = local_path(upload.file, sha256=upload.sha256)
         if hash_file(copy)[0] != upload.sha256:  # local storage hands its own file over unchecked
             raise StoredFileError(f"{upload.file} no longer hashes to {upload.sha256}")
-        with transaction.atomic():
-            version = do_register_dataset_version(
-                dataset=upload.dataset,
-                user=upload.created_by,
-                actor=Actor(**upload.actor),
-                file_path=copy,
-                file_name=upload.original_name,
-                **metadata,
-            )
-            _finish(upload, status=UploadStatus.DONE, version=version)
+        do_register_dataset_version(
+            dataset=upload.dataset,
+            user=upload.created_by,
+            actor=Actor(**upload.actor),
+            file_path=copy,
+            file_name=upload.original_name,
+            on_registered=lambda version: _finish_held(upload, status=UploadStatus.DONE, version=version),
+            **metadata,
+        )
     except DataError as exc:
-        _refuse(upload, str(exc), exc.field)
+        with transaction.atomic():
+            _finish_held(upload, status=UploadStatus.REFUSED, error=str(exc), error_field=exc.field)
     except StoredFileError as exc:
-        _refuse(upload, f"The stored file could not be read back as it was uploaded: {exc}", "file")
-    return str(upload.status)
+        with transaction.atomic():
+            _finish_held(
+                upload,
+                status=UploadStatus.REFUSED,
+                error=f"The stored file could not be read back as it was uploaded: {exc}",
+                error_field="file",
+            )
+    except _LostClaim:
+        pass  # another worker took over (this one was judged gone): its result stands, nothing of this one's does
+    return str(DatasetUpload.objects.get(pk=upload_id).status)
 
 
-def _refuse(upload: DatasetUpload, error: str, field: str) -> None:
-    """A refused upload keeps its reason and leaves nothing else behind: its stored file goes unless a version or
-    another upload holds the same bytes (names are content-addressed)."""
-    _finish(upload, status=UploadStatus.REFUSED, error=error, error_field=field)
-    held = DatasetVersion.objects.filter(file=upload.file).exists() or (
-        DatasetUpload.objects.filter(file=upload.file)
-        .exclude(pk=upload.pk)
-        .exclude(status=UploadStatus.REFUSED)
-        .exists()
+class _LostClaim(Exception):
+    """The upload is no longer this worker's: roll back what it was about to commit."""
+
+
+def _claim(upload_id: int) -> DatasetUpload | None:
+    with transaction.atomic():
+        upload = (
+            DatasetUpload.objects.select_for_update()
+            .select_related("dataset", "created_by")
+            .filter(pk=upload_id)
+            .first()
+        )
+        if upload is None:
+            return None
+        now = timezone.now()
+        takeover = upload.status == UploadStatus.RUNNING and is_stale(
+            upload.claimed_at, upload.holder, lease_seconds=_LEASE_SECONDS, now=now
+        )
+        if upload.status != UploadStatus.QUEUED and not takeover:
+            return None  # done, refused, or in the hands of a live worker
+        upload.status, upload.holder, upload.claimed_at = UploadStatus.RUNNING, worker_identity(), now
+        upload.save(update_fields=["status", "holder", "claimed_at"])
+        return upload
+
+
+def _finish_held(upload: DatasetUpload, **outcome: Any) -> None:
+    """Record the outcome (inside the caller's transaction) if this worker still holds the upload."""
+    held = DatasetUpload.objects.select_for_update().filter(
+        pk=upload.pk, status=UploadStatus.RUNNING, holder=upload.holder, claimed_at=upload.claimed_at
     )
-    if not held:
-        default_storage.delete(upload.file)
+    if not held.exists():
+        raise _LostClaim
+    _finish(upload, **outcome)
 
 
 def _finish(
