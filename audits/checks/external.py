@@ -13,8 +13,9 @@ probes of a garak module, say) are pooled by adding their counts. Then:
   ``binomtest(...).proportion_ci``) at the policy's confidence level is reported; with ``judge_on: interval`` the
   whole interval must meet the threshold, and an estimate that meets it while the interval does not is
   insufficient evidence;
-- only the tool's number known: that float's exact value is compared with the threshold's exact decimal, and no
-  interval is claimed.
+- only the tool's number known: when ``value * n`` is within 1e-9 of a whole ``k`` it is judged as ``k/n`` (a rate
+  of counts the file does not list), otherwise as the decimal the tool wrote (``repr``), never as the binary
+  float's expansion; compared exactly with the threshold's decimal, and no interval is claimed.
 
 Pure: the measurements arrive as plain values on ``evaluation.external_evidence`` (``audits.evidence.actions``
 puts them there); nothing here reads a database.
@@ -32,6 +33,7 @@ from audits.checks.settings import settings_schema
 
 TOOLS = ("inspect", "garak", "promptfoo", "lm-eval", "evidently", "giskard")
 INTERVALS = {"wilson": "wilson", "clopper-pearson": "exact"}  # our names -> scipy's proportion_ci methods
+_WHOLE_TOLERANCE = 1e-9  # a tool's value times its item count this near a whole number is that count
 
 _CRITERION = {
     "type": "object",
@@ -90,6 +92,19 @@ def proportion_interval(successes: int, n: int, *, confidence: float, method: st
 
     found = binomtest(successes, n).proportion_ci(confidence_level=confidence, method=INTERVALS[method])
     return float(found.low), float(found.high)
+
+
+def tool_fraction(value: float, n: int) -> Fraction:
+    """The exact number a tool meant by ``value``, a float it computed from ``n`` items: ``k/n`` when ``value * n``
+    is within 1e-9 of a whole ``k`` (lm-eval's ``acc`` 28/40 is written 0.7, and is 7/10), otherwise the decimal the
+    tool wrote (``repr``, the shortest text that reads back as the same float), never the float's binary expansion
+    (0.7 is 0.69999999999999995559... in binary, which would fail ``>= 0.7``)."""
+    if n > 0:
+        scaled = value * n
+        whole = round(scaled)
+        if abs(scaled - whole) <= _WHOLE_TOLERANCE:
+            return Fraction(whole, n)
+    return Fraction(repr(value))
 
 
 def _matches(row: Mapping[str, Any], criterion: Mapping[str, Any]) -> bool:
@@ -194,8 +209,8 @@ def judge_criterion(  # noqa: PLR0911 - one return per outcome, in the order the
     else:
         if tool_value is None:
             return done(INSUFFICIENT, "the file gives no value for this measurement")
-        measured = Fraction(float(tool_value))  # the float's exact binary value, not a rounded decimal
-        result |= {"value": float(tool_value), "value_exact": None, "interval": None}
+        measured = tool_fraction(float(tool_value), int(sample_size))
+        result |= {"value": float(tool_value), "value_exact": exact(measured), "interval": None}
     if not threshold.passes(measured):
         return done(FAIL, f"{float(measured):.6g} {threshold.fails_as} ({sample_size} items)")
     if judge_on == "interval":

@@ -10,9 +10,11 @@ import pytest
 from scipy.stats import beta
 
 from audits.checks.base import FAIL, INSUFFICIENT, PASS, CheckContext
-from audits.checks.external import ExternalEvidenceCheck, judge_criterion, proportion_interval
+from audits.checks.external import ExternalEvidenceCheck, judge_criterion, proportion_interval, tool_fraction
+from audits.evidence.formats import read_evidence
 from audits.metrics import wilson_interval
 from audits.policies import PolicyError, load_policy
+from tests.evidence import files
 
 BASIS = {"text": "Example.", "citation": "docs/evidence.md"}
 
@@ -82,12 +84,45 @@ def test_no_matching_measurement_or_unknown_size_is_insufficient() -> None:
     assert "how many items" in unknown["reason"]
 
 
-def test_a_value_without_counts_is_compared_as_the_float_it_is() -> None:
-    # 0.7 as a binary float is slightly below 7/10 (0.6999999999999999555910790149937...): it does not meet ">= 0.7".
-    assert Fraction(0.7) < Fraction("0.7")
-    judged = judge_criterion(criterion(0.7, min_samples=10), [row("arithmetic", None, 40, value=0.7)], context=CONTEXT)
-    assert judged["outcome"] == FAIL
-    assert judged["interval"] is None
+def test_a_value_without_counts_at_the_threshold_meets_it() -> None:
+    # lm-eval's real results file gives acc 0.475 on 40 items and no counts: 19/40 exactly, though the binary float
+    # 0.475 is slightly below 19/40. docs/verdicts.md: a value at the threshold meets a ">=" rule.
+    (acc,) = [m for m in read_evidence(files.LM_EVAL, name="results.json").measurements if m.metric == "acc"]
+    assert (acc.value, acc.sample_size, acc.successes) == (0.475, 40, None)
+    assert Fraction(acc.value) < Fraction("0.475")
+    rows = [row(acc.task, None, acc.sample_size, value=acc.value, tool="lm-eval", metric="acc")]
+    at_least = criterion(0.475, tool="lm-eval", task=acc.task, metric="acc", min_samples=40)
+    judged = judge_criterion(at_least, rows, context=CONTEXT)
+    assert (judged["outcome"], judged["value_exact"], judged["interval"]) == (PASS, "19/40", None)
+    assert judged["reason"] == "0.475 is at least 0.475 (40 items)"
+    above = judge_criterion(
+        criterion(0.475, ">", tool="lm-eval", task=acc.task, metric="acc", min_samples=40), rows, context=CONTEXT
+    )
+    assert above["outcome"] == FAIL
+    # 28 of 40 written as 0.7 is 7/10 too.
+    assert (
+        judge_criterion(criterion(0.7, min_samples=10), [row("arithmetic", None, 40, value=0.7)], context=CONTEXT)[
+            "outcome"
+        ]
+        == PASS
+    )
+
+
+def test_a_value_that_is_no_count_of_its_items_is_the_decimal_the_tool_wrote() -> None:
+    # 0.7 of 41 items is 28.7 items: no count, so the value is the tool's decimal 0.7 (7/10), not the float below it.
+    assert tool_fraction(0.7, 41) == Fraction(7, 10)
+    judged = judge_criterion(criterion(0.7, min_samples=10), [row("arithmetic", None, 41, value=0.7)], context=CONTEXT)
+    assert (judged["outcome"], judged["value_exact"]) == (PASS, "7/10")
+    # A value a hair below the threshold, as a tool wrote it, stays below.
+    assert (
+        judge_criterion(
+            criterion(0.7, min_samples=10), [row("arithmetic", None, 41, value=0.6999999)], context=CONTEXT
+        )["outcome"]
+        == FAIL
+    )
+    # One item in 3 written with 10 digits is 1/3, within 1e-9 of a count; 0.3334 of 3 is not.
+    assert tool_fraction(0.3333333333, 3) == Fraction(1, 3)
+    assert tool_fraction(0.3334, 3) == Fraction("0.3334")
 
 
 def test_matching_probes_are_pooled_by_their_counts_from_the_newest_file() -> None:
