@@ -9,6 +9,7 @@ with its progress, or kills the worker there. Waits are deadlines against a hung
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -67,9 +68,11 @@ WORKER = textwrap.dedent(
 )
 
 
-def queued_messages() -> list[Path]:
-    """The job messages waiting in the embedded broker's folder (one file each)."""
-    return sorted(Path(django_settings.JOBS_QUEUE_DIR).glob("*.msg"))
+def queued_messages(task: str = "") -> list[Path]:
+    """The job messages waiting in the embedded broker's folder (one file each), only those of ``task`` when named
+    (trail appends queue checkpoint jobs too)."""
+    found = sorted(Path(django_settings.JOBS_QUEUE_DIR).glob("*.msg"))
+    return [path for path in found if not task or json.loads(path.read_text())["headers"]["task"] == task]
 
 
 @contextmanager

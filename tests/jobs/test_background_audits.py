@@ -103,8 +103,8 @@ def test_a_queued_audit_waits_on_disk_and_survives_its_worker_being_killed(
     )
     assert created
     # No worker runs: the job is a file in the queue folder, outliving this and any process.
-    (message,) = [path for path in queued_messages() if path.name.endswith(".celery.msg")]
-    assert '"audits.run_audit"' in message.read_text()
+    (message,) = queued_messages("audits.run_audit")
+    assert message.name.endswith(".celery.msg")
     assert AuditRun.objects.get(pk=run.pk).status == RunStatus.QUEUED
     waiting = body(signed_in(cast.owner), run)
     assert 'data-status="queued"' in waiting
@@ -119,7 +119,7 @@ def test_a_queued_audit_waits_on_disk_and_survives_its_worker_being_killed(
 
     # Beat's sweep (audits.recover_stale_runs, every minute) finds the run's worker gone and queues it again.
     assert actions.recover_stale_runs() == [run.pk]
-    assert len(queued_messages()) == 1
+    assert len(queued_messages("audits.run_audit")) == 1
     second = start_worker()
     wait_for(lambda: ended(run) or second.process.poll() is not None, "the new worker to end the run")
     healed = AuditRun.objects.get(pk=run.pk)
@@ -141,10 +141,10 @@ def test_stopping_make_run_puts_the_job_in_hand_back_and_the_next_start_ends_it(
     )
     first = start_worker(hold=True, pool="prefork")
     first.wait_until_held()
-    assert queued_messages() == []
+    assert queued_messages("audits.run_audit") == []
     first.stop_at_once()
     assert "Restoring 1 unacknowledged message(s)" in first.text()
-    assert len(queued_messages()) == 1  # back in the queue folder, no sweep needed
+    assert len(queued_messages("audits.run_audit")) == 1  # back in the queue folder, no sweep needed
     assert AuditRun.objects.get(pk=run.pk).status == RunStatus.RUNNING  # its worker is gone: stale at once
     second = start_worker(pool="prefork")
     wait_for(lambda: ended(run) or second.process.poll() is not None, "the next worker to end the run")
