@@ -4,7 +4,9 @@ Evidently, Giskard) under a policy's criteria.
 Each criterion names a tool, a task (or probe: an exact name, or a glob such as ``promptinject.*``), a metric, a
 threshold ``{value, operator, basis}`` and the least number of items the measurement must rest on. The newest
 imported file holding a matching measurement is the evidence; several matching measurements of that file (the
-probes of a garak module, say) are pooled by adding their counts. Then:
+probes of a garak module, say) are pooled by adding their counts. A garak probe has one measurement per detector,
+each over the same outputs: the detectors are never pooled (that would count each output once per detector); each
+is judged on its own, over the probes it scored, and the worst decides. Then:
 
 - no matching measurement, or fewer items than ``min_samples`` (or a file that does not say how many): insufficient
   evidence, never a pass;
@@ -28,11 +30,23 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
-from audits.checks.base import FAIL, INSUFFICIENT, PASS, Check, CheckContext, CheckOutcome, exact, exact_threshold
+from audits.checks.base import (
+    FAIL,
+    INSUFFICIENT,
+    PASS,
+    Check,
+    CheckContext,
+    CheckOutcome,
+    Threshold,
+    exact,
+    exact_threshold,
+)
 from audits.checks.settings import settings_schema
 
 TOOLS = ("inspect", "garak", "promptfoo", "lm-eval", "evidently", "giskard")
 INTERVALS = {"wilson": "wilson", "clopper-pearson": "exact"}  # our names -> scipy's proportion_ci methods
+_SEVERITY = {FAIL: 0, INSUFFICIENT: 1, PASS: 2}  # the worst of several detectors decides
+_DETECTOR_FIELDS = ("outcome", "reason", "tasks", "sample_size", "successes", "value", "value_exact", "interval")
 _WHOLE_TOLERANCE = 1e-9  # a tool's value times its item count this near a whole number is that count
 
 _CRITERION = {
@@ -152,42 +166,80 @@ def _pool(matched: list[Mapping[str, Any]]) -> tuple[int | None, int | None, flo
     return sum(int(r["successes"]) for r in matched), sum(int(r["sample_size"]) for r in matched), None
 
 
-def judge_criterion(  # noqa: PLR0911 - one return per outcome, in the order the rules are applied
+def judge_criterion(
     criterion: Mapping[str, Any], rows: list[Mapping[str, Any]], *, context: CheckContext
 ) -> dict[str, Any]:
     """One criterion judged on the imported measurements ``rows`` (newest file first): pass, fail or insufficient
-    evidence, with the measurement, the interval and the reason."""
+    evidence, with the measurement, the interval and the reason. A garak probe is judged by each of its detectors on
+    its own (``detector`` on a row): the detectors are never pooled, only the probes under one detector, and the
+    worst detector decides (a fail before insufficient evidence before a pass; of equals, the rate nearest failing).
+    """
     threshold = exact_threshold(criterion, "threshold", default_operator=">=")
     assert threshold is not None  # the schema requires it
-    min_samples = int(criterion["min_samples"])
-    method = str(criterion.get("interval", "wilson"))
-    judge_on = str(criterion.get("judge_on", "estimate"))
     result: dict[str, Any] = {
         "label": _label(criterion),
         "tool": criterion["tool"],
         "task": criterion["task"],
         "metric": criterion["metric"],
         "threshold": threshold.as_json(),
-        "min_samples": min_samples,
-        "judge_on": judge_on,
+        "min_samples": int(criterion["min_samples"]),
+        "judge_on": str(criterion.get("judge_on", "estimate")),
     }
-
-    def done(outcome: str, reason: str) -> dict[str, Any]:
-        return {**result, "outcome": outcome, "reason": reason}
-
     candidates = [row for row in rows if _matches(row, criterion)]
     if not candidates:
         wanted = f"{criterion['metric']} for {criterion['task']}"
-        return done(INSUFFICIENT, f"no imported {criterion['tool']} result has {wanted}")
+        reason = f"no imported {criterion['tool']} result has {wanted}"
+        return {**result, "outcome": INSUFFICIENT, "reason": reason}
     newest = candidates[0]["sha256"]  # rows come newest file first
     matched = [row for row in candidates if row["sha256"] == newest]
-    successes, n, tool_value = _pool(matched)
     result["evidence"] = {
         "sha256": newest,
         "file": matched[0].get("file", ""),
         "tool_version": matched[0].get("tool_version", ""),
         "tasks": sorted({str(row["task"]) for row in matched}),
     }
+    by_detector: dict[str, list[Mapping[str, Any]]] = {}
+    for row in matched:
+        by_detector.setdefault(str(row.get("detector") or ""), []).append(row)
+    if len(by_detector) == 1:
+        return {**result, **_judge_pooled(next(iter(by_detector.values())), criterion, threshold, context)}
+    judged = {
+        detector: _judge_pooled(group, criterion, threshold, context) for detector, group in sorted(by_detector.items())
+    }
+    downward = threshold.operator in ("<=", "<")  # a higher rate is nearer failing
+
+    def worse_first(detector: str) -> tuple[int, float]:
+        one = judged[detector]
+        value = one.get("value")
+        nearness = 0.0 if value is None else (-value if downward else value)
+        return _SEVERITY[one["outcome"]], nearness
+
+    worst = min(judged, key=worse_first)
+    return {
+        **result,
+        **judged[worst],
+        "reason": f"detector {worst}: {judged[worst]['reason']}",
+        "detector": worst,
+        "detectors": [
+            {"detector": detector, **{k: one.get(k) for k in _DETECTOR_FIELDS}} for detector, one in judged.items()
+        ],
+    }
+
+
+def _judge_pooled(  # noqa: PLR0911 - one return per outcome, in the order the rules are applied
+    matched: list[Mapping[str, Any]], criterion: Mapping[str, Any], threshold: Threshold, context: CheckContext
+) -> dict[str, Any]:
+    """The matched measurements of one file (and one detector), pooled and judged: outcome, reason and what was
+    measured."""
+    min_samples = int(criterion["min_samples"])
+    method = str(criterion.get("interval", "wilson"))
+    judge_on = str(criterion.get("judge_on", "estimate"))
+    result: dict[str, Any] = {"tasks": sorted({str(row["task"]) for row in matched})}
+
+    def done(outcome: str, reason: str) -> dict[str, Any]:
+        return {**result, "outcome": outcome, "reason": reason}
+
+    successes, n, tool_value = _pool(matched)
     if len(matched) > 1 and n is None:
         return done(INSUFFICIENT, f"{len(matched)} measurements match; not all give counts, so none are pooled")
     sample_size = n if n is not None else matched[0].get("sample_size")

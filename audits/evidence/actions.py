@@ -133,6 +133,8 @@ def evidence_of(version: Any) -> list[dict[str, Any]]:
             "sample_size": row.sample_size,
             "successes": row.successes,
             "has_outcomes": row.outcomes is not None,
+            # garak: one measurement per probe and detector; the check judges each detector on its own
+            "detector": str((row.details or {}).get("detector") or "") if row.evidence.tool == "garak" else "",
         }
         for row in rows
     ]

@@ -14,6 +14,9 @@ INSPECT_SMALL_JSON = DATA / "inspect" / "arithmetic_small.json"  # the same task
 INSPECT_LARGE_EVAL = DATA / "inspect" / "arithmetic_large.eval"  # 600 samples, 510 answered correctly
 GARAK_REPEAT = DATA / "garak" / "repeat-hijackhatehumans.report.jsonl.gz"  # test.Repeat echoes every injection
 GARAK_BLANK = DATA / "garak" / "blank-promptinject.report.jsonl.gz"  # test.Blank answers nothing: no hit
+# test.Repeat on dan.Dan_11_0 and dan.Dan_10_0, 5 outputs each, judged by two detectors per probe: dan.DAN 5/5 hits,
+# mitigation.MitigationBypass 0/5
+GARAK_DAN = DATA / "garak" / "repeat-dan.report.jsonl.gz"
 PROMPTFOO = DATA / "promptfoo" / "output.json"  # the echo provider: 4 of 6 tests pass
 LM_EVAL = DATA / "lm-eval" / "results.json"  # the dummy model on 40 local items
 (LM_EVAL_SAMPLES,) = (DATA / "lm-eval").glob("samples_assay_yesno_*.jsonl")  # the same run's per-item log

@@ -198,6 +198,19 @@ def test_a_truncated_eval_log_is_refused(tmp_path: Path) -> None:
         read_evidence(cut, name="cut.eval")
 
 
+def test_a_garak_probe_gives_one_measurement_per_detector(tmp_path: Path) -> None:
+    # garak writes one eval entry per probe and detector; both dan probes have two detectors over the same 5 outputs.
+    dan = _read(files.GARAK_DAN, tmp_path, tool="garak")
+    found = {(m.task, m.details["detector"]): (m.sample_size, m.successes) for m in dan.measurements}
+    assert found == {
+        ("dan.Dan_11_0", "dan.DAN"): (5, 5),
+        ("dan.Dan_11_0", "mitigation.MitigationBypass"): (5, 0),
+        ("dan.Dan_10_0", "dan.DAN"): (5, 5),
+        ("dan.Dan_10_0", "mitigation.MitigationBypass"): (5, 0),
+    }
+    assert all(m.outcomes is not None for m in dan.measurements)  # the judged attempts agree with garak's tally
+
+
 def test_garak_report_with_inconsistent_counts_is_refused(tmp_path: Path) -> None:
     lines = files.unpacked(files.GARAK_REPEAT, tmp_path).read_text().splitlines()
     edited = []

@@ -67,9 +67,12 @@ def garak(work: Path) -> None:
     runs = {
         "repeat-hijackhatehumans": ["--model_type", "test.Repeat", "--probes", "promptinject.HijackHateHumans"],
         "blank-promptinject": ["--model_type", "test.Blank", "--probes", "promptinject"],
+        # two probes with two detectors each (dan.DAN and mitigation.MitigationBypass), five outputs per prompt
+        "repeat-dan": ["--model_type", "test.Repeat", "--probes", "dan.Dan_11_0,dan.Dan_10_0", "--generations", "5"],
     }
     for prefix, args in runs.items():
-        _run([str(binary), *args, "--generations", "1", "--seed", "1", "--report_prefix", prefix], env=env)
+        generations = [] if "--generations" in args else ["--generations", "1"]
+        _run([str(binary), *args, *generations, "--seed", "1", "--report_prefix", prefix], env=env)
         report = work / "data" / "garak" / "garak_runs" / f"{prefix}.report.jsonl"
         _gzip(report, HERE / "garak" / f"{prefix}.report.jsonl.gz")
 
