@@ -298,10 +298,11 @@ for _item in env_list("MODEL_SIGNING_REQUIRED_SIGNERS"):
 # under the worker's RAM; larger data stays where it is and is registered by external URI.
 DATASET_MAX_BYTES = env_int("DATASET_MAX_BYTES", 1024 * 1024 * 1024, minimum=1024)
 # Data sources read where they live (docs/data-sources.md): the folders a parquet:// source may name, and the
-# PostgreSQL servers (host:port) a postgresql:// source may reach. Empty: no source of that kind is accepted, so an
-# API caller cannot make Assay read an arbitrary file or connect to an arbitrary host.
+# PostgreSQL connections a postgresql://<name>/<table> source may use, each declared whole by the operator
+# (name=postgresql://user@host:port/database?password_env=VAR[&queries=true]). Empty: no source of that kind is
+# accepted, so an API caller cannot make Assay read an arbitrary file, nor choose a host, database, role or secret.
 DATA_SOURCE_ROOTS = env_list("DATA_SOURCE_ROOTS")
-DATA_SOURCE_DATABASES = env_list("DATA_SOURCE_DATABASES")
+DATA_SOURCE_CONNECTIONS = env_list("DATA_SOURCE_CONNECTIONS")
 # Bounded inputs: what one upload may make Assay unpack, parse or build, checked before memory grows (413/422 above).
 # A skops file is a ZIP: its members unpacked in total and each, and how many; schema.json is parsed whole. The
 # total also bounds all the tensors an ONNX graph holds or computes from constants.

@@ -23,11 +23,12 @@ import pytest
 from psycopg import sql
 
 from audits.evaluation import ColumnRoles
+from governance.data.sources import Connection, parse_connections
 from tests import KNOWN_ANSWER_DATA
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 SOURCE_DB = os.environ.get("ASSAY_TEST_SOURCE_DB", "assay_h7_src")
-DATABASES = [f"{PG_HOST}:{PG_PORT}"]
+CONNECTION = "source"  # the name the source database is declared under
 
 COMPAS_ROLES = ColumnRoles(
     label="two_year_recid",
@@ -127,7 +128,7 @@ def load_pg(table: pa.Table, name: str, *, database: str, order: list[int] | Non
 def source_db(tables: dict[str, pa.Table]) -> Iterator[str]:
     """A database of its own (one per test process: parallel workers, or a SQLite and a PostgreSQL run at once)
     with the COMPAS and German tables; dropped at the end."""
-    name = f"{SOURCE_DB}_{os.getpid()}"
+    name = source_db_name()
     try:
         with admin_connection() as connection:
             connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -141,5 +142,24 @@ def source_db(tables: dict[str, pa.Table]) -> Iterator[str]:
         connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def pg_uri(database: str, relation: str) -> str:
-    return f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{database}?{relation}"
+def source_db_name() -> str:
+    """This test process's source database (see ``source_db``)."""
+    return f"{SOURCE_DB}_{os.getpid()}"
+
+
+def declaration(*, queries: bool = True, password_env: str = "") -> str:
+    """The DATA_SOURCE_CONNECTIONS entry that declares this process's source database as ``CONNECTION``."""
+    settings = [f"password_env={password_env}"] if password_env else []
+    settings += ["queries=true"] if queries else []
+    url = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{source_db_name()}"
+    return f"{CONNECTION}={url}" + ("?" + "&".join(settings) if settings else "")
+
+
+def connections(*, queries: bool = True, password_env: str = "") -> dict[str, Connection]:
+    return parse_connections([declaration(queries=queries, password_env=password_env)])
+
+
+def pg_uri(relation: str) -> str:
+    """A source URI on the declared connection: ``table=name`` as a path, or ``query=...`` as the query."""
+    kind, _, value = relation.partition("=")
+    return f"postgresql://{CONNECTION}/{value}" if kind == "table" else f"postgresql://{CONNECTION}?{relation}"

@@ -1,5 +1,5 @@
-"""docs/data-sources.md: the URIs it shows are accepted as written (given its allow-lists), and its run_audit
-command parses with the command's own options."""
+"""docs/data-sources.md: the URIs it shows are accepted as written (given the settings it shows), its connection
+declaration reads as it says, and its run_audit command parses with the command's own options."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from audits.management.commands.run_audit import Command
-from governance.data.sources import parse_source
+from governance.data.sources import parse_connections, parse_source
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "data-sources.md"
 
@@ -23,7 +23,7 @@ def _blocks() -> list[str]:
 def _setting(name: str) -> list[str]:
     found = re.search(rf"^{name}=(\S+)", PAGE.read_text(encoding="utf-8"), flags=re.M)
     assert found, name
-    return found.group(1).split(",")
+    return found.group(1).split(",")  # as settings.env_list reads it
 
 
 def _bodies() -> list[dict]:
@@ -38,10 +38,14 @@ def test_the_pages_uris_are_accepted(tmp_path: Path) -> None:
     roots = _setting("DATA_SOURCE_ROOTS")
     local = tmp_path / parquet.removeprefix(f"parquet://{roots[0]}/")
     local.mkdir(parents=True)
-    assert parse_source(f"parquet://{local}", roots=[str(tmp_path)], databases=[]).path == local
-    parsed = parse_source(postgresql, roots=[], databases=_setting("DATA_SOURCE_DATABASES"))
-    assert (parsed.table, parsed.user) == ("public.decisions", "auditor")
-    assert parsed.password_env == "ASSAY_WAREHOUSE_PASSWORD"
+    assert parse_source(f"parquet://{local}", roots=[str(tmp_path)], connections={}).path == local
+    connections = parse_connections(_setting("DATA_SOURCE_CONNECTIONS"))
+    parsed = parse_source(postgresql, roots=[], connections=connections)
+    assert parsed.table == "public.decisions"
+    declared = parsed.connection
+    assert declared is not None
+    assert (declared.name, declared.user, declared.database) == ("warehouse", "auditor", "risk")
+    assert (declared.password_env, declared.queries) == ("ASSAY_WAREHOUSE_PASSWORD", False)
 
 
 def test_the_pages_run_audit_command_parses() -> None:
@@ -52,6 +56,6 @@ def test_the_pages_run_audit_command_parses() -> None:
     assert (options.dataset, options.dataset_version, options.prediction) == ("loan-evaluation", 4, "approved")
 
 
-@pytest.mark.parametrize("name", ["DATA_SOURCE_ROOTS", "DATA_SOURCE_DATABASES"])
+@pytest.mark.parametrize("name", ["DATA_SOURCE_ROOTS", "DATA_SOURCE_CONNECTIONS"])
 def test_the_pages_settings_exist(name: str, settings: object) -> None:
     assert hasattr(settings, name)

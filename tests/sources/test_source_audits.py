@@ -37,7 +37,7 @@ from tests.audits.conftest import (  # noqa: F401 - builtin_policies_stored and 
 from tests.conftest import Cast
 from tests.data.conftest import make_dataset, make_file_version
 from tests.registry.conftest import register_model
-from tests.sources.conftest import DATABASES, TABLES, admin_connection, pg_uri, write_parquet
+from tests.sources.conftest import TABLES, admin_connection, declaration, pg_uri, write_parquet
 
 API = "/api/v1"
 ROLES = {
@@ -86,7 +86,7 @@ def sources(settings: Any, tmp_path: Path) -> Path:
     root = tmp_path / "lake"
     root.mkdir()
     settings.DATA_SOURCE_ROOTS = [str(root)]
-    settings.DATA_SOURCE_DATABASES = DATABASES
+    settings.DATA_SOURCE_CONNECTIONS = [declaration(queries=False)]
     return root
 
 
@@ -118,7 +118,8 @@ def test_a_source_audits_as_the_uploaded_file(
     if where == "duckdb":
         uri = f"parquet://{write_parquet(compas, sources / 'compas', parts=4)}"
     else:
-        uri = pg_uri(request.getfixturevalue("source_db"), "table=compas")
+        request.getfixturevalue("source_db")  # the declared connection's database, with the COMPAS table
+        uri = pg_uri("table=compas")
 
     response = _post_source(cast, "compas-eval", uri)
 
@@ -171,7 +172,7 @@ def test_a_changed_table_is_refused_by_run_audit(cast: Cast, source_db: str) -> 
     with admin_connection(source_db) as connection:
         connection.execute("CREATE TABLE compas_copy AS SELECT * FROM compas")
     make_dataset(cast, "compas-eval")
-    assert _post_source(cast, "compas-eval", pg_uri(source_db, "table=compas_copy")).status_code == 201
+    assert _post_source(cast, "compas-eval", pg_uri("table=compas_copy")).status_code == 201
     version = predictions_only_version(cast)
     arguments = [
         "run_audit", "--as", cast.owner.user.username, "--model", version.model.name, "--version", "1",
@@ -196,7 +197,9 @@ def test_a_changed_table_is_refused_by_run_audit(cast: Cast, source_db: str) -> 
     ("body", "words"),
     [
         ({"source_uri": "parquet:///etc"}, "not inside a folder DATA_SOURCE_ROOTS allows"),
-        ({"source_uri": "postgresql://u:pw@127.0.0.1:5432/x?table=t"}, "may not hold a password"),
+        ({"source_uri": "postgresql://u:pw@127.0.0.1:5432/x?table=t"}, "not a user, password, host or port"),
+        ({"source_uri": "postgresql://source?query=SELECT+1+AS+sex"}, "does not allow queries"),
+        ({"source_uri": "postgresql://assay/t"}, "assay is not a connection DATA_SOURCE_CONNECTIONS declares"),
         ({"source_uri": "parquet:///x", "delimiter": ";"}, "do not give delimiter with it"),
         ({"source_uri": "parquet:///x", "external_uri": "s3://b/k"}, "do not give external_uri with it"),
     ],

@@ -23,7 +23,7 @@ from audits.statistics.cells import confusion_from_cells
 from audits.statistics.engines import COUNT, ArrowEngine, DuckDBEngine, PostgresEngine
 from audits.statistics.evaluation import counted_evaluation, rows_needed
 from governance.data.sources import evidence_of, parse_source, postgres
-from tests.sources.conftest import DATABASES, TABLES, admin_connection, load_pg, pg_uri, write_parquet
+from tests.sources.conftest import TABLES, admin_connection, connections, load_pg, pg_uri, write_parquet
 
 
 def assert_same_groupings(reference: Any, counted: Any) -> None:
@@ -45,9 +45,9 @@ def _engine(kind: str, table: pa.Table, name: str, tmp_path: Path, source_db: An
         return ArrowEngine(table)
     if kind == "duckdb":
         path = write_parquet(table, tmp_path / name, parts=3)
-        return DuckDBEngine(parse_source(f"parquet://{path}", roots=[str(tmp_path)], databases=[]))
-    database = source_db()
-    return PostgresEngine(parse_source(pg_uri(database, f"table={name}"), roots=[], databases=DATABASES))
+        return DuckDBEngine(parse_source(f"parquet://{path}", roots=[str(tmp_path)], connections={}))
+    source_db()  # the declared connection's database, with its tables
+    return PostgresEngine(parse_source(pg_uri(f"table={name}"), roots=[], connections=connections()))
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def test_unknown_rows_are_counted_apart_and_small_groups_kept(tables: dict[str, 
     """COMPAS: 'Other' is declared unknown and every 53rd race is empty; Native American (16 rows) is a small group."""
     table, roles = tables["compas"], TABLES["compas"][1]
     path = write_parquet(table, tmp_path / "compas")
-    engine = DuckDBEngine(parse_source(f"parquet://{path}", roots=[str(tmp_path)], databases=[]))
+    engine = DuckDBEngine(parse_source(f"parquet://{path}", roots=[str(tmp_path)], connections={}))
 
     race = next(g for g in groupings(counted_evaluation(engine, roles), intersections=False) if g.name == "race")
 
@@ -87,8 +87,8 @@ def test_unknown_rows_are_counted_apart_and_small_groups_kept(tables: dict[str, 
 def test_a_query_source_counts_only_its_rows(tables: dict[str, pa.Table], source_db: str) -> None:
     roles = TABLES["german"][1]
     german = tables["german"]
-    uri = pg_uri(source_db, "query=SELECT * FROM german WHERE foreign_worker = 'A201'")
-    engine = PostgresEngine(parse_source(uri, roots=[], databases=DATABASES))
+    uri = pg_uri("query=SELECT * FROM german WHERE foreign_worker = 'A201'")
+    engine = PostgresEngine(parse_source(uri, roots=[], connections=connections()))
     kept = german.filter(pa.compute.equal(german.column("foreign_worker"), "A201"))
     two_roles = ColumnRoles(label=roles.label, protected=("personal_status", "age_group"), prediction="decision")
 
@@ -99,7 +99,7 @@ def test_rows_in_another_order_count_the_same(tables: dict[str, pa.Table], sourc
     table, roles = tables["german"], TABLES["german"][1]
     order = list(np.random.default_rng(7).permutation(table.num_rows))
     load_pg(table, "german_shuffled", database=source_db, order=order)
-    engine = PostgresEngine(parse_source(pg_uri(source_db, "table=german_shuffled"), roots=[], databases=DATABASES))
+    engine = PostgresEngine(parse_source(pg_uri("table=german_shuffled"), roots=[], connections=connections()))
 
     assert_same_groupings(build_evaluation(table, roles), counted_evaluation(engine, roles))
 
@@ -109,7 +109,7 @@ def test_cells_are_refused_as_the_rows_are(tables: dict[str, pa.Table], tmp_path
     table = tables["german"].set_column(1, "decision", pa.array([3] + [1] * (tables["german"].num_rows - 1)))
     roles = TABLES["german"][1]
     path = write_parquet(table, tmp_path / "bad")
-    engine = DuckDBEngine(parse_source(f"parquet://{path}", roots=[str(tmp_path)], databases=[]))
+    engine = DuckDBEngine(parse_source(f"parquet://{path}", roots=[str(tmp_path)], connections={}))
 
     with pytest.raises(EvaluationError) as from_rows:
         build_evaluation(table, roles)
@@ -165,7 +165,7 @@ def test_the_evidence_and_the_counts_read_one_snapshot(tables: dict[str, pa.Tabl
     """A change committed after the evidence was checked is not in the counts the audit reads."""
     table, roles = tables["german"], TABLES["german"][1]
     load_pg(table, "german_live", database=source_db)
-    source = parse_source(pg_uri(source_db, "table=german_live"), roots=[], databases=DATABASES)
+    source = parse_source(pg_uri("table=german_live"), roots=[], connections=connections())
 
     with postgres.snapshot(source) as connection:
         checked = evidence_of(source, connection=connection)
@@ -189,7 +189,7 @@ def test_files_with_columns_in_another_order_or_missing_are_read_by_name(
     pq.write_table(first, folder / "a.parquet")
     pq.write_table(second.select(list(reversed(second.column_names))), folder / "b.parquet")
     pq.write_table(table.slice(0, 50).drop_columns(["foreign_worker"]), folder / "c.parquet")
-    engine = DuckDBEngine(parse_source(f"parquet://{folder}", roots=[str(tmp_path)], databases=[]))
+    engine = DuckDBEngine(parse_source(f"parquet://{folder}", roots=[str(tmp_path)], connections={}))
 
     blank = table.slice(0, 50).set_column(4, "foreign_worker", pa.nulls(50, pa.string()))
     expected = pa.concat_tables([first, second, blank])

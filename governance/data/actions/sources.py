@@ -22,13 +22,14 @@ from governance.data import events
 from governance.data.actions.common import DataError, _require_scope, _require_team
 from governance.data.models import DataFormat, Dataset, DatasetVersion
 from governance.data.sources import Source, SourceError, changes_between, evidence_of, parse_source
-from governance.data.sources.uris import PARQUET
+from governance.data.sources.uris import PARQUET, parse_connections
 from governance.trail.log import Actor, record_event
 
 
 def _parse(uri: str) -> Source:
     try:
-        return parse_source(uri, roots=settings.DATA_SOURCE_ROOTS, databases=settings.DATA_SOURCE_DATABASES)
+        connections = parse_connections(settings.DATA_SOURCE_CONNECTIONS)
+        return parse_source(uri, roots=settings.DATA_SOURCE_ROOTS, connections=connections)
     except SourceError as exc:
         raise DataError(str(exc), code="invalid_source", field="source_uri") from None
 

@@ -1,4 +1,5 @@
-"""A read-only connection to a PostgreSQL source, its password from the environment, and its relation as SQL."""
+"""A read-only connection to a declared PostgreSQL connection, its password from the one variable the operator named,
+and a source's relation as SQL."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 
 from governance.data.sources.uris import Source, SourceError
 
@@ -20,31 +21,62 @@ _SESSION = (
 )
 
 
+# No password file: a path that cannot exist (/dev/null is not a folder), so libpq finds no ~/.pgpass and, unlike
+# /dev/null itself, prints no warning about it.
+_NO_PASSFILE = "/dev/null/assay-no-passfile"
+
+
+def _explicit_defaults() -> dict[str, str]:
+    """Every libpq setting that libpq would otherwise take from the environment (PGUSER, PGPASSWORD, PGPASSFILE,
+    PGOPTIONS, PGSSLCERT, ...), given explicitly: libpq's own compiled default, else empty. An explicit setting is
+    never looked up in the environment, nor filled from a PGSERVICE entry. ``service`` is the one left out (an
+    empty name is an error): a service can then only fill settings left unset, and none is."""
+    explicit = {}
+    for option in pq.Conninfo.get_defaults():
+        keyword = option.keyword.decode()
+        if option.envvar and keyword != "service":
+            explicit[keyword] = option.compiled.decode() if option.compiled is not None else ""
+    # Settings whose empty value libpq refuses or reads as "look further": what libpq does without them, pinned.
+    explicit.update(min_protocol_version="3.0", max_protocol_version="3.0", passfile=_NO_PASSFILE)
+    # No client certificate (Assay's own ~/.postgresql/postgresql.crt) and no Kerberos ticket of the process.
+    explicit.update(sslcertmode="disable", gssencmode="disable", gssdelegation="0")
+    return explicit
+
+
 def connect(source: Source) -> psycopg.Connection[Any]:
-    """A read-only connection to ``source``'s server. The password is the variable ``password_env`` names, else
-    libpq's own environment (PGPASSWORD, ~/.pgpass); never from the URI or the database. Raises SourceError."""
-    params: dict[str, Any] = {
-        "host": source.host,
-        "port": source.port,
-        "dbname": source.database,
-        "connect_timeout": 10,
+    """A read-only connection to ``source``'s declared connection: its host, port, database and role, the password
+    from the one environment variable the declaration names (none: no password). Nothing comes from the URI or
+    from libpq's environment and files (PGPASSWORD, ~/.pgpass, PGOPTIONS, ...). Raises SourceError."""
+    declared = source.connection
+    assert declared is not None
+    password = ""
+    if declared.password_env:
+        found = os.environ.get(declared.password_env)
+        if found is None:
+            raise SourceError(
+                f"The environment variable {declared.password_env} that connection {declared.name} names is not set."
+            )
+        password = found
+    params: dict[str, Any] = _explicit_defaults() | {
+        "host": declared.host,
+        "port": str(declared.port),
+        "dbname": declared.database,
+        "user": declared.user,
+        "password": password,
+        "connect_timeout": "10",
         "options": _SESSION,
         "application_name": "assay-source",
+        "client_encoding": "UTF8",
     }
-    if source.user:
-        params["user"] = source.user
-    if source.sslmode:
-        params["sslmode"] = source.sslmode
-    if source.password_env:
-        password = os.environ.get(source.password_env)
-        if password is None:
-            raise SourceError(f"The environment variable {source.password_env} (password_env) is not set.")
-        params["password"] = password
+    if declared.sslmode:
+        params["sslmode"] = declared.sslmode
+    if declared.sslrootcert:
+        params["sslrootcert"] = declared.sslrootcert
     try:
         return psycopg.connect(**params, autocommit=False)
     except psycopg.Error as exc:
         # The server's words, which name the host and user, never the password.
-        raise SourceError(f"Cannot connect to {source.host}:{source.port}/{source.database}: {exc}".strip()) from None
+        raise SourceError(f"Cannot connect to the source connection {declared.name}: {str(exc).strip()}") from None
 
 
 def relation(source: Source) -> sql.Composable:  # an Identifier or a Composed
