@@ -109,14 +109,15 @@ class DatasetVersionMetadataSerializer(StrictSerializer):
     """What describes a version besides its file: provenance, and the columns with a role."""
 
     external_uri = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    # A source Assay reads where it lives (docs/data-sources.md): parquet:///path or postgresql://...?table=...
+    # A source Assay reads where it lives (docs/data-sources.md): parquet:///path or postgresql://<connection>/<table>
     source_uri = serializers.CharField(
         max_length=2000,
         required=False,
         allow_blank=True,
         default="",
-        help_text="A source read where it lives: parquet:///folder or postgresql://user@host:5432/db?table=name "
-        "(or ?query=SELECT ...); credentials only from the environment (password_env=NAME).",
+        help_text="A source read where it lives: parquet:///folder, or postgresql://<connection>/<schema.table> "
+        "(or postgresql://<connection>?query=SELECT ... where the connection allows queries) on a connection the "
+        "operator declared in DATA_SOURCE_CONNECTIONS, which fixes the host, database, role and password.",
     )
     sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", required=False, allow_blank=True, default="")
     row_count = serializers.IntegerField(
