@@ -137,7 +137,7 @@ def _child(path_name: str, folder: str, out: Any) -> None:
     start = time.perf_counter()
     verdict, counts = "", {}
     if path_name == "duckdb":
-        source = parse_source(f"parquet://{folder}", roots=[folder], databases=[])
+        source = parse_source(f"parquet://{folder}", roots=[folder], connections={})
         evidence_of(source)  # what every audit of a source does first
         hashed = time.perf_counter() - start
         evaluation = counted_evaluation(DuckDBEngine(source), roles)
