@@ -147,6 +147,16 @@ def test_colorado_names_each_duty_of_developers_and_deployers_by_its_subsection(
     assert "not verified" in catalogue.document["description"]
 
 
+def test_colorado_states_the_developers_duty_of_care_as_the_act_does_and_adds_no_testing_duty() -> None:
+    # Known answer: C.R.S. § 6-1-1702(1) is a duty of reasonable care against known or reasonably foreseeable risks
+    # of algorithmic discrimination, with a rebuttable presumption on compliance; it sets no duty to test the system.
+    (care,) = [o for o in CATALOGUES["colorado-ai-act"].obligations if o.id == "developer-reasonable-care"]
+    assert "reasonable care" in care.summary
+    assert "known or reasonably foreseeable risks of algorithmic" in " ".join(care.summary.split())
+    assert "rebuttable presumption" in care.summary
+    assert not re.search(r"\btest", care.summary, re.IGNORECASE)
+
+
 def test_the_hash_ignores_comments_and_layout_but_not_a_value() -> None:
     text = builtin_catalogues()["nyc-ll144"]
     again = load_catalogue("# a comment\n" + text)
