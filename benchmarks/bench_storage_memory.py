@@ -98,6 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--node-only", action="store_true", help="only the upload through a web node")
+    parser.add_argument("--local", action="store_true", help="the node stores on its disk (no STORAGE_URL)")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="assay-bench-storage-"))
     server = start_s3_server()
@@ -128,6 +129,9 @@ def main() -> None:
 
         print("the whole upload through a web node (gunicorn, one sync worker):")
         env["STORAGE_URL"] = server.storage_url(server.new_bucket())  # empty: the file is sent again
+        if args.local:
+            del env["STORAGE_URL"]
+            env["MEDIA_ROOT"] = str(scratch / "media")
         token = _arrange(env)
         node_peak = _upload_through_node(env, scratch, data, token)
         print(node_peak)
