@@ -1,0 +1,74 @@
+"""The Colorado AI Act catalogue against real evidence: a passing audit and an approval are never, by themselves,
+the developer's or the deployer's reasonable care (C.R.S. § 6-1-1702(1), § 6-1-1703(1)) nor the deployer's yearly
+review (§ 6-1-1703(3)(g)). Known answers from outside Assay: the four-fifths rule is the employment-selection
+benchmark of 29 CFR 1607.4(D), while the Act covers consequential decisions in eight areas and protected classes
+beyond race and sex; each of these duties is the developer's or deployer's own, so only an officer's attestation
+(with the document) satisfies it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from governance.trail.log import Actor
+from obligations.actions import do_decide
+from obligations.status import compliance_status
+from registry import actions as registry_actions
+from tests.audits.conftest import PASSING_RATES, audit_body, decision_rows, post_audit, upload
+from tests.conftest import Cast
+from tests.registry.conftest import acting, register_model
+
+COLORADO = "colorado-ai-act"
+OWN_DUTIES = ("developer-reasonable-care", "annual-review", "impact-assessment")
+
+
+def _line(status: dict[str, Any], obligation: str) -> dict[str, Any]:
+    (found,) = status["catalogues"]
+    (line,) = [o for o in found["obligations"] if o["id"] == obligation]
+    return line
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_four_fifths_pass_and_an_approval_meet_no_duty_of_care_or_yearly_review(
+    unprotected_trail: None,
+    cast: Cast,
+    media_root: Any,
+    builtin_policies_stored: None,
+    django_capture_on_commit_callbacks: Any,
+    walk: Any,
+) -> None:
+    model = register_model(cast, "high", name="loan-approval")
+    version = registry_actions.do_register_version(
+        model=model, user=cast.owner.user, actor=Actor.for_user(cast.owner.user), metrics={"auc": 0.8}
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_audit(cast.owner, audit_body(version, upload(cast, decision_rows(PASSING_RATES))))
+    assert response.status_code == 201, response.content
+    walk(version, "approved")
+    finished = dt.datetime.fromisoformat(
+        cast.owner.client().get(f"/api/v1/audits/{response.json()['id']}/").json()["finished_at"]
+    )
+    now = finished + dt.timedelta(days=1)
+    status = compliance_status(version, now=now, catalogues=(COLORADO,))
+    for obligation in OWN_DUTIES:
+        line = _line(status, obligation)
+        assert line["status"] == "missing", obligation
+        assert line["missing"] and all(m.startswith("An officer's attestation") for m in line["missing"]), line
+        assert "supporting" in line["summary"], obligation
+    # The officer attests with the document; only then is the yearly review satisfied, and as attested, not met.
+    do_decide(
+        user=cast.officer.user,
+        actor=acting(cast.officer),
+        version=version,
+        catalogue=COLORADO,
+        obligation="annual-review",
+        kind="attested",
+        reason="Yearly review of 2026 signed by the head of risk.",
+        document_name="annual-review-2026.pdf",
+        document_sha256="b" * 64,
+    )
+    review = _line(compliance_status(version, now=now, catalogues=(COLORADO,)), "annual-review")
+    assert review["status"] == "attested"
+    assert [e["kind"] for e in review["evidence"]] == ["attestation"]
