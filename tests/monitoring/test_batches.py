@@ -212,7 +212,7 @@ def test_monitor_runs_due_checks_once_and_a_failing_check_opens_an_error_finding
     assert json.loads(out.getvalue()) == {"checked": 1, "error": 1, "skipped": 0}
     broken.refresh_from_db()
     assert broken.status == BatchStatus.ERROR
-    assert "No such file" in broken.error
+    assert broken.data.file.name in broken.error  # the file the store lost is named (a path, or a key)
     error = Finding.objects.get(version=version, kind="monitoring_error")
     assert error.status == "open"
     assert error.details["batches"] == [2]
