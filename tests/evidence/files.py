@@ -23,6 +23,7 @@ LM_EVAL = DATA / "lm-eval" / "results.json"  # the dummy model on 40 local items
 EVIDENTLY = DATA / "evidently" / "snapshot.json"  # drift on 2 of 3 columns; 6 tests
 GISKARD_SCAN = DATA / "giskard" / "scan.json"  # 9 detectors, 2 with a major issue
 GISKARD_JUNIT = DATA / "giskard" / "scan-suite.junit.xml"  # the 2 tests the scan generated, both failing
+JUNIT_SKIPPED = DATA / "junit" / "pytest-skipped.junit.xml"  # pytest's JUnit XML: 2 cases pass, 1 fails, 1 skipped
 
 
 def unpacked(path: Path, into: Path) -> Path:

@@ -211,6 +211,17 @@ def test_a_garak_probe_gives_one_measurement_per_detector(tmp_path: Path) -> Non
     assert all(m.outcomes is not None for m in dan.measurements)  # the judged attempts agree with garak's tally
 
 
+def test_a_skipped_junit_case_is_neither_passed_nor_an_item(tmp_path: Path) -> None:
+    # pytest's real JUnit XML: 2 pass, 1 fails, 1 is skipped. The pass rate is 2 of the 3 that ran, not 3 of 4.
+    parsed = _read(files.JUNIT_SKIPPED, tmp_path, tool="giskard")
+    rate = _one(parsed, "test suite", "pass_rate")
+    assert (rate.sample_size, rate.successes) == (3, 2)  # counted as passed, it was 3 of 4
+    assert rate.details["skipped"] == 1
+    assert parsed.summary == {"tests": 4, "passed": 2, "skipped": 1}
+    assert _one(parsed, "junit_cases", "test_fourth_is_skipped").details == {"passed": None, "skipped": True}
+    assert _one(parsed, "junit_cases", "test_third_fails").details == {"passed": False}
+
+
 def test_garak_report_with_inconsistent_counts_is_refused(tmp_path: Path) -> None:
     lines = files.unpacked(files.GARAK_REPEAT, tmp_path).read_text().splitlines()
     edited = []

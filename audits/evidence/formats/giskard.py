@@ -5,7 +5,8 @@ suite a scan generates (``TestSuiteResult.to_junit``: a ``testsuite`` per test, 
 From the scan JSON: each detector is a task with the metric ``issues`` (its number of issues; ``major``, ``medium``
 and ``minor`` in the details), and the task ``scan`` has the metric ``detectors_with_issues`` with one outcome per
 detector run (a hit when it found an issue). From JUnit XML: the task ``test suite`` has the metric ``pass_rate``
-with one outcome per test case (a hit when it passed), and each test its metric value (``testcase/@time``, where
+with one outcome per test case that ran (a hit when it passed; a case with ``<skipped>`` was not run, is left out of
+the items and counted in the details as ``skipped``), and each test its metric value (``testcase/@time``, where
 Giskard puts it). Neither format records Giskard's version.
 """
 
@@ -91,22 +92,27 @@ def read_junit(path: Path) -> ParsedEvidence:
         raise EvidenceFormatError(f"not JUnit XML: the root element is <{root.tag}>, not <testsuites>")
     measurements = []
     outcomes = []
+    skipped = 0
     for index, suite in enumerate(root.findall("testsuite")):
         name = suite.get("name") or f"test {index}"
         test_name = name.removeprefix("Test ").rsplit(" (metric=", 1)[0]
         for case in suite.findall("testcase"):
             failed = case.find("failure") is not None or case.find("error") is not None
-            outcomes.append(ItemOutcome(item=f"{index}: {test_name}"[:200], hit=not failed))
+            if case.find("skipped") is not None and not failed:
+                skipped += 1  # not run: neither passed nor failed, so out of the pass rate's items
+                passed: bool | None = None
+            else:
+                passed = not failed
+                outcomes.append(ItemOutcome(item=f"{index}: {test_name}"[:200], hit=passed))
             try:
                 value = float(case.get("time", ""))
             except ValueError:
                 value = None
+            details = {"passed": passed} if passed is not None else {"passed": None, "skipped": True}
             measurements.append(
-                Measurement(
-                    task=test_name, metric=case.get("name") or "metric", value=value, details={"passed": not failed}
-                )
+                Measurement(task=test_name, metric=case.get("name") or "metric", value=value, details=details)
             )
-    if not outcomes:
+    if not measurements:
         raise EvidenceFormatError("the JUnit XML has no test cases")
     declared = root.get("tests")
     if declared is not None and declared.isdigit() and int(declared) != len(root.findall("testsuite")):
@@ -117,9 +123,10 @@ def read_junit(path: Path) -> ParsedEvidence:
         Measurement(
             task="test suite",
             metric="pass_rate",
-            value=sum(o.hit for o in outcomes) / len(outcomes),
+            value=sum(o.hit for o in outcomes) / len(outcomes) if outcomes else None,
             outcomes=outcomes,
             higher_is_better=True,
+            details={"skipped": skipped},
         )
     )
     return ParsedEvidence(
@@ -127,5 +134,5 @@ def read_junit(path: Path) -> ParsedEvidence:
         tool_version="unknown",
         format="giskard-junit-xml",
         measurements=measurements,
-        summary={"tests": len(outcomes), "passed": sum(o.hit for o in outcomes)},
+        summary={"tests": len(outcomes) + skipped, "passed": sum(o.hit for o in outcomes), "skipped": skipped},
     )

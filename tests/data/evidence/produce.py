@@ -130,6 +130,15 @@ def giskard(work: Path) -> None:
     _run([str(python), str(HERE / "giskard" / "make_scan.py"), str(HERE / "giskard")])
 
 
+def junit(work: Path) -> None:
+    # JUnit XML with a skipped case, which Giskard's to_junit never writes: pytest's own (Assay's test runner)
+    cases = HERE / "junit" / "junit_cases.py"
+    report = work / "pytest-skipped.junit.xml"
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", str(cases)]
+    subprocess.run([*command, f"--junitxml={report}", "-o", "junit_suite_name=junit_cases"], check=False, cwd=work)
+    shutil.copyfile(report, HERE / "junit" / "pytest-skipped.junit.xml")
+
+
 PRODUCERS = {
     "inspect": inspect,
     "garak": garak,
@@ -137,6 +146,7 @@ PRODUCERS = {
     "promptfoo": promptfoo,
     "evidently": evidently,
     "giskard": giskard,
+    "junit": junit,
 }
 
 if __name__ == "__main__":
