@@ -138,8 +138,8 @@ def _postgresql(uri: str, connections: Mapping[str, Connection]) -> Source:
     table, query = unquote(parts.path.strip("/")), params.get("query", [""])[0]
     if bool(table) == bool(query):
         raise SourceError(
-            f"Name a table (postgresql://{name}/schema.table) or give a query (postgresql://{name}?query=SELECT ...), "
-            "not both."
+            f"Name a table (postgresql://{name}/schema.table) or give a query (postgresql://{name}?query=SELECT ...): "
+            "one of the two."
         )
     if table and not _TABLE.match(table):
         raise SourceError("The table must be a plain name or schema.name (letters, digits, underscores).")
