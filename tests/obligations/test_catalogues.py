@@ -114,7 +114,7 @@ def test_nyc_ll144_asks_for_the_bias_audit_its_publication_and_the_notices() -> 
 
 
 def test_colorado_names_each_duty_of_developers_and_deployers_by_its_subsection() -> None:
-    # Known answers from SB 24-205: developers C.R.S. § 6-1-1702(1)-(5), deployers § 6-1-1703(2)-(7), § 6-1-1704.
+    # Known answers from SB 24-205: developers C.R.S. § 6-1-1702(1)-(5), deployers § 6-1-1703(1)-(7), § 6-1-1704.
     catalogue = CATALOGUES["colorado-ai-act"]
     cited = {(o.id, c) for o in catalogue.obligations for c in o.citations}
     expected = {
@@ -122,6 +122,7 @@ def test_colorado_names_each_duty_of_developers_and_deployers_by_its_subsection(
         ("developer-documentation", "C.R.S. § 6-1-1702(2)", "provider"),
         ("developer-public-statement", "C.R.S. § 6-1-1702(4)", "provider"),
         ("developer-attorney-general-disclosure", "C.R.S. § 6-1-1702(5)", "provider"),
+        ("deployer-reasonable-care", "C.R.S. § 6-1-1703(1)", "deployer"),
         ("risk-management-policy", "C.R.S. § 6-1-1703(2)", "deployer"),
         ("impact-assessment", "C.R.S. § 6-1-1703(3)(a)", "deployer"),
         ("annual-review", "C.R.S. § 6-1-1703(3)(g)", "deployer"),
