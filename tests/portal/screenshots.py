@@ -73,10 +73,15 @@ def take(base: str, out: Path) -> list[tuple[str, float]]:
         shot(officer, "trail-event-proof")
         officer.goto(f"{base}/data/datasets/german-credit/versions/1/")
         shot(officer, "dataset-version")
+        officer.goto(f"{base}/trail/")
+        shot(officer, "trail")
 
         reviewer = _sign_in(browser, base, "rhea")
         reviewer.goto(f"{base}/approvals/")
         shot(reviewer, "approvals")
+        # The approve form of a version whose evidence is not clean: each item to acknowledge, and a reason.
+        reviewer.goto(f"{base}/models/credit-scoring/versions/1/#review")
+        shot(reviewer, "approval-evidence")
 
         owner = _sign_in(browser, base, "omar")
         owner.goto(f"{base}/models/credit-scoring/versions/1/")
@@ -85,6 +90,14 @@ def take(base: str, out: Path) -> list[tuple[str, float]]:
         shot(owner, "dataset-upload")
         owner.goto(f"{base}/models/credit-scoring/versions/1/monitoring")
         shot(owner, "monitoring-setup")
+        owner.goto(f"{base}/models/new")
+        shot(owner, "model-register")
+        owner.goto(f"{base}/models/credit-scoring/versions/new")
+        shot(owner, "version-upload")
+        owner.goto(f"{base}/audits/new")
+        shot(owner, "audit-form")
+        owner.goto(f"{base}/tokens/")
+        shot(owner, "tokens")
 
         regulator = _sign_in(browser, base, "regina")
         shot(regulator, "regulator-dashboard")
