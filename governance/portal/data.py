@@ -24,7 +24,15 @@ from governance.data import actions
 from governance.data.access import access_dataset, access_dataset_version, access_subject, datasets_visible_to
 from governance.data.consent import CoverageTooSmall, coverage_for, subject_states
 from governance.data.lineage import graph_as_json, traverse
-from governance.data.models import ConsentEvent, ConsentKind, Purpose, Subject, SubjectRequest
+from governance.data.models import (
+    ConsentEvent,
+    ConsentKind,
+    DatasetUpload,
+    Purpose,
+    Subject,
+    SubjectRequest,
+    UploadStatus,
+)
 from governance.trail.log import Actor
 from governance.web.portal.access import may, portal_user, portal_view, refusal, set_choices
 from governance.web.portal.pagination import paginate
@@ -48,9 +56,19 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
 def dataset_detail(request: HttpRequest, name: str) -> HttpResponse:
     """A dataset and its versions."""
     dataset = access_dataset(request.user, name, request)
+    uploads = list(
+        DatasetUpload.objects.filter(dataset=dataset).select_related("version").order_by("-id")[:UPLOADS_SHOWN]
+    )
+    live = any(upload.status in (UploadStatus.QUEUED, UploadStatus.RUNNING) for upload in uploads)
+    panel = {"dataset": dataset, "uploads": uploads, "uploads_live": live}
+    if request.GET.get("part") == "uploads":  # the uploads' panel, polled while one is being profiled
+        return render(request, "data/_uploads.html", panel)
     page = paginate(request, dataset.versions.order_by("-number"))
-    context = {"dataset": dataset, "page": page, "can_register": may(request, "datasets:write")}
+    context = {**panel, "page": page, "can_register": may(request, "datasets:write")}
     return render(request, "data/dataset_detail.html", context)
+
+
+UPLOADS_SHOWN = 10  # the newest large uploads on a dataset's page
 
 
 class CoverageForm(forms.Form):

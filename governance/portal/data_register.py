@@ -25,6 +25,7 @@ from governance.access.actions import ActionError
 from governance.access.models import Team
 from governance.data import actions
 from governance.data.access import access_dataset
+from governance.data.actions.uploads import do_receive_dataset_upload, profiled_in_worker
 from governance.data.api.serializers import DatasetCreateSerializer, DatasetVersionMetadataSerializer
 from governance.trail.log import Actor
 from governance.web.portal.access import portal_user, portal_view, refusal, set_choices
@@ -192,12 +193,14 @@ def dataset_version_new(request: HttpRequest, name: str) -> HttpResponse:
         )
         return _version_page(request, dataset, DatasetVersionForm(), error, 413)
     form = DatasetVersionForm(request.POST, request.FILES)
-    if not form.is_valid():
-        return _version_page(request, dataset, form, "Please correct the problems marked below.", 400)
-    metadata = api_judged(DatasetVersionMetadataSerializer, form.metadata(), form, VERSION_NAMES)
+    metadata = (
+        api_judged(DatasetVersionMetadataSerializer, form.metadata(), form, VERSION_NAMES) if form.is_valid() else None
+    )
     if metadata is None:
         return _version_page(request, dataset, form, "Please correct the problems marked below.", 400)
     upload = form.cleaned_data["file"]
+    if upload is not None and profiled_in_worker(upload.size):
+        return _hand_to_worker(request, dataset, form, upload, metadata)
     try:
         version = actions.do_register_dataset_version(
             dataset=dataset,
@@ -218,3 +221,26 @@ def dataset_version_new(request: HttpRequest, name: str) -> HttpResponse:
     what = f"{version.row_count:,} rows, {findings} quality finding(s)" if version.row_count is not None else "by URI"
     messages.success(request, f"{dataset.name} v{version.number} is registered ({what}). Its profile is below.")
     return redirect("portal:dataset-version", name=dataset.name, number=version.number)
+
+
+def _hand_to_worker(request: HttpRequest, dataset: Any, form: forms.Form, upload: Any, metadata: dict) -> Any:
+    """A large file: stored now, profiled by a job worker (``do_receive_dataset_upload``, as the API's 202); the
+    dataset's page follows the upload until its version is registered or refused."""
+    try:
+        do_receive_dataset_upload(
+            dataset=dataset,
+            user=portal_user(request),
+            actor=Actor.from_request(request),
+            file_path=Path(upload.temporary_file_path()),
+            file_name=upload.name,
+            metadata=metadata,
+        )
+    except ActionError as exc:
+        _message, status = refusal(request, exc)
+        error = place_refusal(form, exc, VERSION_NAMES, fallback="file")
+        return _version_page(request, dataset, form, error, status)
+    messages.success(
+        request,
+        f"{upload.name} is stored. A worker is profiling it; this page shows when its version is registered.",
+    )
+    return redirect("portal:dataset-detail", name=dataset.name)
