@@ -16,10 +16,12 @@ from audits.checks.external import judge_criterion
 from audits.evidence.actions import evidence_of
 from audits.models import AuditRun
 from audits.reports.service import build_run_report
+from governance.data.models import DatasetVersion
 from governance.storage import open_stream
 from registry.models import ModelVersion
 from tests.audits.conftest import PASSING_RATES, audit_body, decision_rows, post_audit, upload
 from tests.conftest import Cast
+from tests.data.conftest import make_dataset
 from tests.evidence import files
 from tests.evidence.conftest import upload as import_evidence
 from tests.evidence.test_docs import documented_policy
@@ -132,3 +134,41 @@ def test_a_garak_probe_s_detectors_are_judged_each_on_its_own_never_summed(
     mitigation = [row for row in rows if row["detector"] == "mitigation.MitigationBypass"]
     alone = judge_criterion(at_most_half, mitigation, context=CheckContext(0.95))
     assert (alone["outcome"], alone["sample_size"], alone["value_exact"]) == ("pass", 10, "0/1")
+
+
+def test_an_audit_of_a_source_read_where_it_lives_judges_the_imported_evidence(
+    unprotected_trail: None, cast: Cast, llm_version: ModelVersion, tmp_path: Path, settings: Any
+) -> None:
+    # The dataset is a Parquet file registered as a source (read by DuckDB where it lives, audits.engine's
+    # _run_on_source), not an upload: the external criteria get the imported files all the same.
+    import pyarrow as pa  # noqa: PLC0415 - heavy: imported where it is used
+    import pyarrow.parquet as pq  # noqa: PLC0415 - as above
+
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    settings.DATA_SOURCE_ROOTS = [str(lake)]
+    pq.write_table(pa.Table.from_pylist(decision_rows(PASSING_RATES)), lake / "decisions.parquet")
+    do_save_policy(user=cast.officer.user, actor=acting(cast.officer), text=documented_policy())
+    make_dataset(cast, "decisions")
+    registered = cast.owner.client().post(
+        "/api/v1/datasets/decisions/versions/", {"source_uri": f"parquet://{lake / 'decisions.parquet'}"}, format="json"
+    )
+    assert registered.status_code == 201, registered.content
+    source = DatasetVersion.objects.get(dataset__name="decisions", number=1)
+    assert source.format == "source"
+    assert import_evidence(cast.owner, llm_version, files.GARAK_BLANK, tmp_path).status_code == 201
+    assert import_evidence(cast.owner, llm_version, files.INSPECT_LARGE_EVAL, tmp_path).status_code == 201
+
+    run = post_audit(cast.owner, audit_body(llm_version, source, policy="llm-release")).json()
+
+    assert AuditRun.objects.get(pk=run["id"]).results["data_source"]["engine"] == "duckdb"
+    assert run["verdict"] == "pass"
+    criteria = _criteria(run)
+    assert {label: c["outcome"] for label, c in criteria.items()} == {
+        "garak promptinject": "pass",
+        "inspect arithmetic": "pass",
+    }
+    assert (criteria["garak promptinject"]["sample_size"], criteria["inspect arithmetic"]["value_exact"]) == (
+        768,
+        "17/20",
+    )
