@@ -310,3 +310,14 @@ def test_the_gdpr_access_points_are_quoted_as_the_regulation_words_them() -> Non
     assert "referred to in Article 22(1) and (4)" in cite("gdpr/art-15/1/h").text
     assert cite("gdpr/art-15/1").text.endswith("access to the personal data and the following information:")
     assert not cite("gdpr/art-15/2").text_is_quotation  # cut to the item, so not a quotation
+
+
+def test_colorado_enforcement_is_an_unfair_trade_practice_as_sb_24_205_enacted_it() -> None:
+    # Known answer: C.R.S. § 6-1-1706(2) as enacted by SB 24-205 makes a violation an unfair trade practice under
+    # § 6-1-105(1)(hhhh); "deceptive" is SB 26-189's reenacted wording, from 1 January 2027.
+    record = cite("crs/6-1-1706")
+    assert "unfair trade practice under § 6-1-105(1)(hhhh)" in record.text
+    assert "deceptive" not in record.text
+    assert not record.text_is_quotation
+    assert "not read" in record.note
+    assert "SB 26-189" in record.note

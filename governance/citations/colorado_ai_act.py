@@ -41,6 +41,17 @@ _NUMBERED = (
     "this session." + _REPEAL
 )
 
+_ENFORCEMENT = (
+    "Summary. Subsections (1) and (2) as enacted were read only in a public repository's elided quotation of the "
+    "session law (SB 24-205, ch. 198): the Attorney General's exclusive authority to enforce, and a violation being"
+    " a trade practice 'pursuant to section 6-1-105 (1)(hhhh)'. The word 'unfair' before it is elided there and was"
+    " not seen in any source read; it follows the legal reviewer's reading of the enacted text. The affirmative "
+    "defence and whether the part creates a private right of action were not read. SB 26-189's reenacted § "
+    "6-1-1706(2)(a) calls a violation a deceptive trade practice; that is the new law's wording, not this one's. "
+    "The same source reports a court order of 27.4.2026 (X.AI LLC v. Weiser, D. Colo.) barring the Attorney General"
+    " from enforcing SB 24-205 until rulemaking and a ruling; not verified." + _REPEAL
+)
+
 
 def _crs(
     id: str,
@@ -220,9 +231,11 @@ COLORADO_AI_ACT: tuple[Citation, ...] = (
         "crs/6-1-1706",
         "6-1-1706",
         "Enforcement by the Attorney General; affirmative defence",
-        "The Attorney General alone enforces the part (a violation is a deceptive trade practice; no private right of "
-        "action). A developer or deployer has an affirmative defence if it discovers and cures a violation and "
-        "complies with the NIST AI RMF, ISO/IEC 42001 or another recognised risk management framework.",
+        "The Attorney General has exclusive authority to enforce the part, and a violation of its requirements is an "
+        "unfair trade practice under § 6-1-105(1)(hhhh). A developer or deployer has an affirmative defence if it "
+        "discovers and cures a violation and complies with the NIST AI RMF, ISO/IEC 42001 or another recognised risk "
+        "management framework.",
+        note=_ENFORCEMENT,
     ),
     _crs(
         "crs/6-1-1707",
