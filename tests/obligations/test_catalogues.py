@@ -148,6 +148,17 @@ def test_colorado_names_each_duty_of_developers_and_deployers_by_its_subsection(
     assert "not verified" in catalogue.document["description"]
 
 
+def test_colorado_says_plainly_its_period_ends_when_sb_26_189_replaces_it() -> None:
+    # Known answer (coag.gov/resources/ai): SB 26-189 repeals and reenacts the provisions from 1 January 2027.
+    catalogue = CATALOGUES["colorado-ai-act"]
+    description = " ".join(catalogue.document["description"].split())
+    assert description.startswith("Period: this catalogue states SB 24-205's duties as amended by SB 25B-004")
+    assert "in effect from 1 January 2027; Assay does not yet model SB 26-189" in description
+    assert "Nothing here says what applies after 31 December 2026" in description
+    assert "31.12.2026 only" in catalogue.title
+    assert "replaced from 1.1.2027 by SB 26-189" in " ".join(catalogue.title.split())
+
+
 def test_colorado_states_the_developers_duty_of_care_as_the_act_does_and_adds_no_testing_duty() -> None:
     # Known answer: C.R.S. § 6-1-1702(1) is a duty of reasonable care against known or reasonably foreseeable risks
     # of algorithmic discrimination, with a rebuttable presumption on compliance; it sets no duty to test the system.

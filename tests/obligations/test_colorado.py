@@ -8,16 +8,18 @@ beyond race and sex; each of these duties is the developer's or deployer's own, 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
 
 from governance.trail.log import Actor
-from obligations.actions import do_decide
+from obligations.actions import do_decide, do_set_scope
 from obligations.status import compliance_status
 from registry import actions as registry_actions
 from tests.audits.conftest import PASSING_RATES, audit_body, decision_rows, post_audit, upload
 from tests.conftest import Cast
+from tests.portal.conftest import signed_in
 from tests.registry.conftest import acting, register_model
 
 COLORADO = "colorado-ai-act"
@@ -69,3 +71,28 @@ def test_a_four_fifths_pass_and_an_approval_meet_no_duty_of_care_or_yearly_revie
     review = _line(compliance_status(version, now=now, catalogues=(COLORADO,)), "annual-review")
     assert review["status"] == "attested"
     assert [e["kind"] for e in review["evidence"]] == ["attestation"]
+
+
+def test_every_status_names_the_period_and_the_law_that_replaces_it(cast: Cast, make_version: Any) -> None:
+    # Known answer (the Colorado Attorney General's page on SB 26-189): SB 24-205's provisions are repealed and
+    # reenacted as an automated decision-making technology law from 1 January 2027. The heading every status, page
+    # and export shows is the catalogue's title, so the title carries the period and the replacement.
+    version = make_version(register_model(cast, "high", name="tenant-screening"))
+    (found,) = compliance_status(version, catalogues=(COLORADO,))["catalogues"]
+    title = found["title"]
+    for words in ("SB 24-205", "SB 25B-004", "30.6.2026", "31.12.2026 only", "SB 26-189", "not modelled by Assay"):
+        assert words in title, words
+    do_set_scope(
+        user=cast.officer.user,
+        actor=acting(cast.officer),
+        model=version.model,
+        roles=["deployer"],
+        catalogues=[COLORADO],
+        reason="We use it to screen Colorado tenants.",
+    )
+    page = signed_in(cast.reviewer).get(f"/models/tenant-screening/versions/{version.number}/obligations/")
+    assert page.status_code == 200
+    heading = re.search(rf'<h2 id="h-{COLORADO}">(.*?)</h2>', page.content.decode(), re.DOTALL)
+    assert heading is not None
+    assert "31.12.2026 only" in heading.group(1)
+    assert "SB 26-189" in heading.group(1)
