@@ -21,8 +21,9 @@ VERSION_REGISTERED = register(
 VERSION_SIGNATURE_VERIFIED = register(
     "model_version.signature_verified",
     "A version's artifact came with an OpenSSF model signature that verified against a configured trust root: "
-    "how it was signed, the digest signed, the signature bundle's hash, and the signer's identity as a hash (the "
-    "identity itself, which may be a person's e-mail, is on the version).",
+    "how it was signed, the digest signed, the signature bundle's hash, and the SHA-256 of the signer as the version "
+    "records it (key:<name> or cert:<kind>:<identity>; the identity itself, which may be a person's e-mail, is on "
+    "the version).",
     fields=(*_REF, "method", "digest_algorithm", "digest", "signature_sha256", "signer_sha256"),
 )
 VERSION_SUBMITTED = register(

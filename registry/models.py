@@ -124,7 +124,8 @@ class ModelVersion(models.Model):
 
     @property
     def signed_by(self) -> str:
-        """Who signed the artifact (a trusted key's name, or the signing certificate's identity); "" if unsigned."""
+        """Who signed the artifact, with the method (``key:<trusted key's name>``, or ``cert:<kind>:<identity>`` of the
+        signing certificate: registry.signing); "" if unsigned."""
         record = self._signature_record()
         return record.signer if record else ""
 
@@ -154,7 +155,7 @@ class VersionSignature(models.Model):
 
     version = models.OneToOneField(ModelVersion, on_delete=models.PROTECT, related_name="signature_record")
     method = models.CharField(max_length=16)  # "key" or "certificate"
-    signer = models.CharField(max_length=300, db_index=True)
+    signer = models.CharField(max_length=300, db_index=True)  # "key:<name>" or "cert:<kind>:<identity>" (0009)
     digest_algorithm = models.CharField(max_length=16)
     digest = models.CharField(max_length=128)
     signature_sha256 = models.CharField(max_length=64)

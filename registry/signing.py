@@ -3,9 +3,14 @@ configured, before a signed artifact is registered.
 
 Trust roots live in one folder (``MODEL_SIGNING_TRUST_DIR``):
 
-    keys/<signer>.pem       an elliptic-curve public key (P-256, P-384 or P-521); the file's name is the signer
-    certificates/*.pem      CA certificates (roots, intermediates) a signing certificate must chain up to; the
-                            signer is the signing certificate's e-mail, URI or DNS name (else its common name)
+    keys/<name>.pem         an elliptic-curve public key (P-256, P-384 or P-521); its signer is ``key:<name>``
+    certificates/*.pem      CA certificates (roots, intermediates) a signing certificate must chain up to; its
+                            signer is ``cert:<kind>:<value>``, the signing certificate's e-mail, URI or DNS name
+                            (kind ``email``, ``uri``, ``dns``), else its common name (``cn``)
+
+A signer always names its method: a key's file name and a certificate's identity are chosen by different people (the
+operator names key files; any CA in ``certificates/`` names its subjects), so a certificate whose common name is
+"release" must never pass for the key ``keys/release.pem``.
 
 Supported: signatures made with ``model_signing``'s key signer and its certificate signer, over one file (the
 artifact). Not supported: Sigstore keyless bundles (a Fulcio certificate and a Rekor transparency-log entry). The
@@ -31,6 +36,10 @@ from cryptography.hazmat.primitives import serialization
 MAX_SIGNATURE_BYTES = 1024 * 1024  # a bundle is a few kilobytes; a certificate chain a few more
 _BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle"
 KEY, CERTIFICATE = "key", "certificate"
+# How a signer is written (recorded on a version, and required by MODEL_SIGNING_REQUIRED_SIGNERS): its method first.
+KEY_PREFIX, CERTIFICATE_PREFIX = "key:", "cert:"
+CERTIFICATE_KINDS = ("email", "uri", "dns", "cn")  # the identity a certificate signer is named by, in that order
+_SAN_KINDS = (("email", x509.RFC822Name), ("uri", x509.UniformResourceIdentifier), ("dns", x509.DNSName))
 
 
 class SignatureError(Exception):
@@ -124,7 +133,7 @@ def _verify_with_key(artifact: Path, signature: Path, *, bundle: dict[str, Any],
         )
     key = named[0]
     _run(lambda: verifying.Config().use_elliptic_key_verifier(public_key=key).verify(artifact, signature))
-    return key.stem
+    return f"{KEY_PREFIX}{key.stem}"
 
 
 def _trusted(trust_dir: Path | None, kind: str) -> list[Path]:
@@ -155,17 +164,21 @@ def _verify_with_certificates(artifact: Path, signature: Path, *, chain: dict[st
 
 
 def _certificate_identity(chain: dict[str, Any]) -> str:
+    """The signing certificate's signer: ``cert:email:``, ``cert:uri:`` or ``cert:dns:`` and its first such subject
+    alternative name, else ``cert:cn:`` and its common name (``cert:subject:`` and the whole subject without one)."""
     certificate = x509.load_der_x509_certificate(base64.b64decode(chain["certificates"][0]["rawBytes"]))
     try:
         names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        for kind in (x509.RFC822Name, x509.UniformResourceIdentifier, x509.DNSName):
-            found = names.get_values_for_type(kind)
+        for kind, general_name in _SAN_KINDS:
+            found = names.get_values_for_type(general_name)
             if found:
-                return str(found[0])
+                return f"{CERTIFICATE_PREFIX}{kind}:{found[0]}"
     except x509.ExtensionNotFound:
         pass
     common = certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    return str(common[0].value) if common else certificate.subject.rfc4514_string()
+    if common:
+        return f"{CERTIFICATE_PREFIX}cn:{common[0].value!s}"
+    return f"{CERTIFICATE_PREFIX}subject:{certificate.subject.rfc4514_string()}"
 
 
 def _run(verify: Any) -> None:

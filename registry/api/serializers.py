@@ -136,7 +136,11 @@ class VersionSerializer(serializers.ModelSerializer):
     )
     reviews = ReviewSerializer(many=True, read_only=True)
     deployments = DeploymentSerializer(many=True, read_only=True)
-    signed_by = serializers.CharField(read_only=True, help_text="Who signed the artifact; empty if unsigned.")
+    signed_by = serializers.CharField(
+        read_only=True,
+        help_text="Who signed the artifact, with the method: key:<trusted key's name> or "
+        "cert:<email|uri|dns|cn>:<certificate identity>; empty if unsigned.",
+    )
     signature = serializers.DictField(
         child=serializers.CharField(), read_only=True, help_text="The verified model signature; empty if unsigned."
     )

@@ -33,8 +33,8 @@ from tests.conftest import Cast
 from tests.registry.api_helpers import refused, url
 from tests.storage_files import read_stored, stored_names
 
-SIGNER = "release-team"
-CERTIFIED = "release@bank.example"
+SIGNER = "release-team"  # the trusted key's file name: its signer is key:release-team
+CERTIFIED = "release@bank.example"  # the bank certificate's e-mail name: its signer is cert:email:release@bank.example
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +63,13 @@ def write_key(folder: Path, name: str) -> tuple[Path, Path]:
     return private, public
 
 
-def write_certificates(folder: Path, name: str) -> tuple[Path, Path, Path]:
-    """A certificate authority and a code-signing certificate it issued to CERTIFIED: (key, certificate, CA)."""
+def write_certificates(
+    folder: Path, name: str, *, subject: str = "Release team", alternative: list[x509.GeneralName] | None = None
+) -> tuple[Path, Path, Path]:
+    """A certificate authority and a code-signing certificate it issued to ``subject`` (common name) with the
+    subject alternative names ``alternative`` (default: CERTIFIED's e-mail; [] for none): (key, certificate, CA)."""
+    if alternative is None:
+        alternative = [x509.RFC822Name(CERTIFIED)]
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} model-signing CA")])
@@ -85,14 +90,17 @@ def write_certificates(folder: Path, name: str) -> tuple[Path, Path, Path]:
     leaf_key = ec.generate_private_key(ec.SECP256R1())
     leaf = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Release team")]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
         .issuer_name(ca_name)
         .public_key(leaf_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(hours=1))
         .not_valid_after(now + dt.timedelta(days=7))
-        .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(CERTIFIED)]), critical=False)
-        .add_extension(
+    )
+    if alternative:
+        leaf = leaf.add_extension(x509.SubjectAlternativeName(alternative), critical=False)
+    leaf = (
+        leaf.add_extension(
             x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True
         )  # digitalSignature
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
@@ -176,10 +184,10 @@ def test_a_key_signed_artifact_records_its_signer_digest_and_an_event(
     assert response.status_code == 201, response.content
     body = response.json()
     sha256 = hashlib.sha256(artifact).hexdigest()
-    assert body["signed_by"] == SIGNER
+    assert body["signed_by"] == f"key:{SIGNER}"
     assert {k: body["signature"][k] for k in ("method", "signer", "digest_algorithm", "digest")} == {
         "method": "key",
-        "signer": SIGNER,
+        "signer": f"key:{SIGNER}",
         "digest_algorithm": "sha256",
         "digest": sha256,
     }
@@ -196,7 +204,7 @@ def test_a_key_signed_artifact_records_its_signer_digest_and_an_event(
         "digest_algorithm": "sha256",
         "digest": sha256,
         "signature_sha256": hashlib.sha256(signature).hexdigest(),
-        "signer_sha256": hashlib.sha256(SIGNER.encode()).hexdigest(),
+        "signer_sha256": hashlib.sha256(f"key:{SIGNER}".encode()).hexdigest(),  # the signer as the version records it
     }
 
 
@@ -206,7 +214,10 @@ def test_a_certificate_signed_artifact_names_the_certificates_identity(
     signature = sign_with_certificate(world, world["certificate"])
     response = upload(high_risk_model, cast, world["model"].read_bytes(), signature)
     assert response.status_code == 201, response.content
-    assert (response.json()["signed_by"], response.json()["signature"]["method"]) == (CERTIFIED, "certificate")
+    assert (response.json()["signed_by"], response.json()["signature"]["method"]) == (
+        f"cert:email:{CERTIFIED}",
+        "certificate",
+    )
 
 
 def test_an_unsigned_artifact_is_still_accepted_and_says_so(
@@ -296,7 +307,7 @@ def test_a_signature_without_its_artifact_is_refused(
 
 
 @pytest.mark.django_db
-@override_settings(AUDIT_REQUIRED_POLICIES={}, MODEL_SIGNING_REQUIRED_SIGNERS={"high": (SIGNER,)})
+@override_settings(AUDIT_REQUIRED_POLICIES={}, MODEL_SIGNING_REQUIRED_SIGNERS={"high": (f"key:{SIGNER}",)})
 def test_a_tier_that_requires_a_signer_fails_an_unsigned_version_at_the_gate(
     cast: Cast, high_risk_model: RegisteredModel, world: dict[str, Any]
 ) -> None:
@@ -318,10 +329,10 @@ def test_a_tier_that_requires_a_signer_fails_an_unsigned_version_at_the_gate(
 
     unsigned, other, signed = gate(1), gate(2), gate(3)
     assert (unsigned.status_code, unsigned.json()["decision"]) == (412, "fail")
-    assert f"must be signed by '{SIGNER}'" in unsigned.json()["reasons"][0]
+    assert f"must be signed by 'key:{SIGNER}'" in unsigned.json()["reasons"][0]
     assert "it is unsigned" in unsigned.json()["reasons"][0]
     assert (other.status_code, other.json()["decision"]) == (412, "fail")
-    assert f"it is signed by '{CERTIFIED}'" in other.json()["reasons"][0]
+    assert f"it is signed by 'cert:email:{CERTIFIED}'" in other.json()["reasons"][0]
     assert (signed.status_code, signed.json()["decision"]) == (200, "pass"), signed.json()
 
     # A deploy of the unsigned version is refused as well (nothing changes); the signed one deploys.

@@ -73,7 +73,11 @@ def test_the_documented_commands_sign_upload_and_fetch_the_bom(
     run(upload, cwd=work, base=live_server.url, token=cast.owner.token)
     version = ModelVersion.objects.get(model=high_risk_model, number=1)
     sha256 = hashlib.sha256((work / "scorer.onnx").read_bytes()).hexdigest()
-    assert (version.signed_by, version.signature["digest"], version.artifact_sha256) == ("release-team", sha256, sha256)
+    assert (version.signed_by, version.signature["digest"], version.artifact_sha256) == (
+        "key:release-team",
+        sha256,
+        sha256,
+    )
 
     [fetch] = commands("Fetch the ML-BOM")
     run(fetch, cwd=work, base=live_server.url, token=cast.owner.token)
@@ -84,14 +88,38 @@ def test_the_documented_commands_sign_upload_and_fetch_the_bom(
 
 @pytest.mark.parametrize("line", commands("Requiring a signer per risk tier"))
 def test_the_documented_required_signers_setting_is_read_as_the_doc_says(line: str) -> None:
-    """The settings module reads the documented value into the tier's two signers."""
+    """The settings module reads the documented value into the tier's two signers, each with its method."""
     name, _, value = line.strip().partition("=")
+    out = read_settings({name: value})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str({"high": ("key:release-team", "cert:email:release@bank.example")})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "high=release-team",  # the bare form: a key's name or a certificate's, nobody can tell
+        "high=key:release-team,high=release@bank.example",
+        "high=cert:release@bank.example",  # a certificate identity without its kind
+        "high=cert:phone:+4412345",
+        "high=key:",
+        "high=cert:email:",
+    ],
+)
+def test_a_required_signer_without_its_method_stops_start_up(value: str) -> None:
+    out = read_settings({"MODEL_SIGNING_REQUIRED_SIGNERS": value})
+    assert out.returncode != 0
+    assert "ImproperlyConfigured: MODEL_SIGNING_REQUIRED_SIGNERS: the signer" in out.stderr
+    assert "does not name its method: write key:<name>" in out.stderr
+
+
+def read_settings(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter loading the settings module with ``environment``, printing the required signers."""
     script = (
         "import os, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'governance.settings'); "
         "from django.conf import settings; print(dict(settings.MODEL_SIGNING_REQUIRED_SIGNERS))"
     )
-    env = {"PATH": "/usr/bin:/bin", "DEBUG": "1", name: value}
-    out = subprocess.run(
-        [sys.executable, "-c", script], env=env, cwd=DOC.parents[1], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == str({"high": ("release-team", "release@bank.example")})
+    env = {"PATH": "/usr/bin:/bin", "DEBUG": "1", **environment}
+    return subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=DOC.parents[1], capture_output=True, text=True, check=False
+    )

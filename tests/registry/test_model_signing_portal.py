@@ -87,7 +87,7 @@ def test_owner_uploads_a_signed_version_and_downloads_its_bom(
     page.get_by_label("Model signature (optional)").set_input_files(str(signed_files[SIGNER]))
     page.get_by_role("button", name=f"Register v{before + 1}").click()
     page.get_by_text(f"{name} v{before + 1} is registered (ONNX), as a draft.").wait_for()
-    assert page.get_by_test_id("signed-by").inner_text().startswith(f"{SIGNER} (key signature")
+    assert page.get_by_test_id("signed-by").inner_text().startswith(f"key:{SIGNER} (key signature")
     shot(page, "owner-signed-version-registered")
 
     with page.expect_download() as caught:
@@ -96,4 +96,4 @@ def test_owner_uploads_a_signed_version_and_downloads_its_bom(
     sha256 = hashlib.sha256(signed_files["model"].read_bytes()).hexdigest()
     model = document["metadata"]["component"]
     assert model["hashes"] == [{"alg": "SHA-256", "content": sha256}]
-    assert {"name": "assay:signature:signer", "value": SIGNER} in model["properties"]
+    assert {"name": "assay:signature:signer", "value": f"key:{SIGNER}"} in model["properties"]
