@@ -54,6 +54,12 @@ def _incident_row(incident: Incident, now: dt.datetime) -> dict[str, Any]:
     }
 
 
+def incident_rows(model: Any, *, now: dt.datetime) -> list[dict[str, Any]]:
+    """The rows of ``model``'s incident register as at ``now`` (the view passes the wall clock, tests a fixed one)."""
+    incidents = Incident.objects.filter(model=model).select_related("version", "report_export").order_by("-aware_at")
+    return [_incident_row(i, now) for i in incidents]
+
+
 @portal_view(GET="models:read", POST=DECIDE_SCOPE)
 def model_incidents(request: HttpRequest, name: str) -> HttpResponse:
     """A model's serious incidents with their deadlines, clocks and steps; officers record one here."""
@@ -85,10 +91,9 @@ def model_incidents(request: HttpRequest, name: str) -> HttpResponse:
         else:
             error = _form_error(form, "The incident was not recorded")
     now = timezone.now()
-    incidents = Incident.objects.filter(model=model).select_related("version", "report_export").order_by("-aware_at")
     context = {
         "model": model,
-        "rows": [_incident_row(i, now) for i in incidents],
+        "rows": incident_rows(model, now=now),
         "now": now,
         "can_decide": may(request, DECIDE_SCOPE),
         "form": form,
