@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import socket
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import onnxruntime
@@ -106,14 +108,25 @@ def demo_model_numbers(arranged: Arranged) -> dict[str, Any]:
 
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any attempt to open a network connection fails the test (validation must be offline)."""
+    """Any attempt to open a network connection fails the test (validation must be offline); with
+    ASSAY_TEST_STORAGE=s3 (tests/settings.py), but for storing the report in the test's bucket."""
+    store = urlsplit(os.environ.get("ASSAY_TEST_S3_ENDPOINT", ""))
+    allowed = (store.hostname, store.port) if store.hostname else None
 
-    def refuse(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("validation tried to use the network")
+    def only_the_store(real: Any, address_of: Any) -> Any:
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            if allowed is not None and address_of(args) == allowed:
+                return real(*args, **kwargs)
+            raise AssertionError("validation tried to use the network")
 
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+        return refuse
+
+    def first_tuple(args: Any) -> Any:
+        return next((tuple(arg[:2]) for arg in args if isinstance(arg, tuple)), None)
+
+    monkeypatch.setattr(socket.socket, "connect", only_the_store(socket.socket.connect, first_tuple))
+    monkeypatch.setattr(socket, "create_connection", only_the_store(socket.create_connection, first_tuple))
+    monkeypatch.setattr(socket, "getaddrinfo", only_the_store(socket.getaddrinfo, lambda args: tuple(args[:2])))
 
 
 @pytest.mark.django_db
