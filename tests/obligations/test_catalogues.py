@@ -157,6 +157,9 @@ def test_colorado_says_plainly_its_period_ends_when_sb_26_189_replaces_it() -> N
     assert "Nothing here says what applies after 31 December 2026" in description
     assert "31.12.2026 only" in catalogue.title
     assert "replaced from 1.1.2027 by SB 26-189" in " ".join(catalogue.title.split())
+    # A court order reportedly bars enforcing SB 24-205 (X.AI LLC v. Weiser, D. Colo., 27.4.2026): not verified,
+    # so the title says it is reported, never that the duties were enforceable from 30.6.2026.
+    assert "enforcement reportedly enjoined, unverified" in " ".join(catalogue.title.split())
 
 
 def test_colorado_states_the_developers_duty_of_care_as_the_act_does_and_adds_no_testing_duty() -> None:
