@@ -139,6 +139,7 @@ def shared_environment(bucket: Bucket, tmp_path: Path) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "CELERY_BROKER_URL": redis,
+        "JOBS_IN_PROCESS": "0",  # tests.settings runs jobs in process by default; the nodes queue them for the worker
         "CELERY_QUEUE": f"assay-two-nodes-{uuid.uuid4().hex[:12]}",
         "CACHE_URL": redis,
         "STORAGE_URL": bucket.server.storage_url(bucket.name),
