@@ -292,6 +292,7 @@ OPERATIONS: dict[str, Operation] = {
     "POST /api/v1/models/{name}/incidents/{id}/report": _op(
         "Report an incident to the authority", e409="`already_reported`: the incident was reported already"
     ),
+    "POST /api/v1/models/{name}/incidents/{id}/steps": _op("Record a step taken about a serious incident"),
     "GET /api/v1/statement-of-applicability/": _op("Show the ISO/IEC 42001 statement of applicability"),
     "GET /api/v1/statement-of-applicability.csv": _op("Download the statement of applicability as CSV"),
     "GET /api/v1/statement-of-applicability.pdf": _op("Download the signed statement of applicability"),

@@ -270,6 +270,7 @@ OBJECTS: dict[str, Target] = {
     "registry-api:version-list": Target(_model, visible_to=CREDIT_RISK),
     "registry-api:version-detail": Target(_version(), visible_to=CREDIT_RISK),
     "registry-api:version-model-card": Target(_version(), visible_to=CREDIT_RISK),
+    "registry-api:version-mlbom": Target(_version(), visible_to=CREDIT_RISK),
     "registry-api:version-submit": Target(_version(), visible_to=CREDIT_RISK),
     "registry-api:version-approve": Target(_version("submit"), visible_to=CREDIT_RISK),
     "registry-api:version-reject": Target(_version("submit"), visible_to=CREDIT_RISK),
