@@ -6,8 +6,13 @@ import tempfile
 os.environ.setdefault("DEBUG", "1")
 # Each test process gets its own key directory, so tests never touch (or create) a developer's key.
 os.environ.setdefault("TRAIL_KEY_DIR", tempfile.mkdtemp(prefix="assay-test-keys-"))
-# Jobs queued by tests (and the workers the background tests start) use a folder of this test process's own.
-os.environ.setdefault("JOBS_QUEUE_DIR", tempfile.mkdtemp(prefix="assay-test-queue-"))
+# Jobs queued by tests (and the workers the background tests start) use a folder of this test process's own. An
+# xdist worker inherits the controller's environment, so it makes its own (two workers sharing one folder took, or
+# cleared, each other's jobs); the processes a test starts inherit its worker's folder and keep it.
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if "JOBS_QUEUE_DIR" not in os.environ or os.environ.get("ASSAY_TEST_QUEUE_OF") != _xdist_worker:
+    os.environ["JOBS_QUEUE_DIR"] = tempfile.mkdtemp(prefix=f"assay-test-queue-{_xdist_worker or 'main'}-")
+    os.environ["ASSAY_TEST_QUEUE_OF"] = _xdist_worker
 
 # ASSAY_TEST_STORAGE=s3: every test stores through the S3 backend, on moto's standalone server started for this test
 # process (tests/storage/conftest.py says why it is an acceptable stand-in); each test gets a fresh bucket
