@@ -70,6 +70,7 @@ def do_create_user(
     teams: Sequence[str] = (),
     email: str = "",
     password: str | None = None,
+    name: str = "",
 ) -> User:
     """Create a user with one role, in the named teams (created if missing); a password is validated first."""
     if role not in Role.values:
@@ -80,7 +81,7 @@ def do_create_user(
     with transaction.atomic():
         if User.objects.filter(username=username).exists():
             raise ActionError(f"A user named '{username}' already exists.")
-        user = User(username=username, email=email, role=role)
+        user = User(username=username, email=email, role=role, first_name=name)
         # Only the admin role may use Django's admin site.
         user.is_staff = user.is_superuser = role == Role.ADMIN
         if password is None:

@@ -29,6 +29,7 @@ SCOPES: dict[str, str] = {
     "teams:read": "List teams and their members.",
     "tokens:self": "Issue and revoke one's own API tokens (never with more rights than one's role).",
     "tokens:manage": "See and revoke every user's API tokens.",
+    "users:manage": "Add people and teams, and change another person's role and teams (never one's own).",
     "trail:read": "Browse trail events (ids and actions; the trail never holds personal data).",
     "proofs:read": "Read signed checkpoints, inclusion and consistency proofs.",
     "trail:checkpoint": "Ask for a new signed checkpoint of the trail.",
