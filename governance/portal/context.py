@@ -27,6 +27,7 @@ NAVIGATION = (
     ("Exports", "portal:exports", "exports:create"),
     ("Shares", "portal:shares", "exports:read"),
     ("My tokens", "portal:tokens", "tokens:self"),
+    ("People", "portal:people", "users:manage"),
 )
 
 

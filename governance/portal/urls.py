@@ -4,7 +4,7 @@ are included from their apps."""
 from django.urls import include, path
 
 from governance.access.oidc import views as sign_in
-from governance.portal import data, data_register, exports, lineage, tokens, trail, views
+from governance.portal import data, data_register, exports, lineage, people, tokens, trail, views
 
 # No app_name here: governance/urls.py includes this module at "", and each app below brings its own namespace
 # (portal, registry-portal, audits-portal), rather than all of them nesting under one.
@@ -33,6 +33,9 @@ portal_patterns = [
     path("shares/<int:pk>/", exports.share_detail, name="share-detail"),
     path("tokens/", tokens.tokens, name="tokens"),
     path("tokens/<int:pk>/revoke", tokens.token_revoke, name="token-revoke"),
+    path("people/", people.people, name="people"),
+    path("people/<int:pk>/role", people.person_role, name="person-role"),
+    path("people/teams/new", people.team_new, name="team-new"),
 ]
 
 urlpatterns = [

@@ -68,6 +68,7 @@ PAGES: dict[str, tuple[Callable[[World], str], set[str], set[str]]] = {
     "new model": (lambda w: "/models/new", {"owner", "outsider", "ci"}, set()),
     "new version": (lambda w: f"/models/{w.model.name}/versions/new", {"owner", "ci"}, {"outsider"}),
     "my tokens": (lambda w: "/tokens/", set(ALL), set()),
+    "people": (lambda w: "/people/", {"admin"}, set()),
     "approvals": (lambda w: "/approvals/", {"officer", "reviewer"}, set()),
     "audits": (lambda w: "/audits/", {"admin", "officer", "owner", "reviewer", "outsider", "regulator", "ci"}, set()),
     "audit run": (
