@@ -259,7 +259,7 @@ SPECTACULAR_SETTINGS = {
     "artifact (`POST /api/v1/models/{name}/versions/`, multipart `artifact`), upload an evaluation dataset "
     "(`POST /api/v1/datasets/{name}/versions/`, multipart `file`), start an audit (`POST /api/v1/audits/`), then "
     "ask the gate (`POST /api/v1/gates/check`: 200 for `pass`, 412 for anything else). Every error has one body, "
-    "`{\"error\": {\"code\", \"message\", \"details\"}}`; each operation lists the statuses it can give.",
+    '`{"error": {"code", "message", "details"}}`; each operation lists the statuses it can give.',
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["governance.access.permissions.AnyAuthenticated"],
