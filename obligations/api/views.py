@@ -72,6 +72,30 @@ class CatalogueList(APIView):
         return Response(_catalogue_body(version, full=True), status=status.HTTP_201_CREATED)
 
 
+def _catalogue_version(request: Request, name: str) -> CatalogueVersion:
+    """Catalogue ``name``'s latest version, or the one ``?version=N`` names; 404 for either missing."""
+    actions.ensure_builtin_catalogues()
+    versions = CatalogueVersion.objects.select_related("catalogue").filter(catalogue__name=name)
+    raw = request.query_params.get("version")
+    if raw is not None:
+        if not raw.isdigit() or len(raw) > 9:
+            raise NotFound("No such version.")
+        versions = versions.filter(number=int(raw))
+    version = versions.order_by("-number").first()
+    if version is None:
+        raise NotFound("No such catalogue.")
+    return version
+
+
+def _incident(request: Request, name: str, pk: int) -> Incident:
+    """Incident ``pk`` of model ``name`` if the caller may see the model (else 404, as for a missing one)."""
+    model = access_model(request.user, name, request)
+    incident = Incident.objects.filter(model=model, pk=pk).select_related("model", "version").first()
+    if incident is None:
+        raise NotFound("No such incident.")
+    return incident
+
+
 class CatalogueDetail(APIView):
     """One catalogue: its latest version's document, or ``?version=N``."""
 
@@ -79,16 +103,7 @@ class CatalogueDetail(APIView):
 
     @extend_schema(operation_id="v1_obligation_catalogues_retrieve_one", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, name: str) -> Response:
-        actions.ensure_builtin_catalogues()
-        versions = CatalogueVersion.objects.select_related("catalogue").filter(catalogue__name=name)
-        raw = request.query_params.get("version")
-        if raw is not None:
-            if not raw.isdigit() or len(raw) > 9:
-                raise NotFound("No such version.")
-            versions = versions.filter(number=int(raw))
-        version = versions.order_by("-number").first()
-        if version is None:
-            raise NotFound("No such catalogue.")
+        version = _catalogue_version(request, name)
         return Response(_catalogue_body(version, full=True))
 
 
@@ -99,16 +114,7 @@ class CatalogueOscal(APIView):
 
     @extend_schema(operation_id="v1_obligation_catalogues_oscal", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, name: str) -> Response:
-        actions.ensure_builtin_catalogues()
-        versions = CatalogueVersion.objects.select_related("catalogue").filter(catalogue__name=name)
-        raw = request.query_params.get("version")
-        if raw is not None:
-            if not raw.isdigit() or len(raw) > 9:
-                raise NotFound("No such version.")
-            versions = versions.filter(number=int(raw))
-        version = versions.order_by("-number").first()
-        if version is None:
-            raise NotFound("No such catalogue.")
+        version = _catalogue_version(request, name)
         return Response(catalog(version))
 
 
@@ -306,10 +312,7 @@ class IncidentReport(APIView):
 
     @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request, name: str, pk: int) -> Response:
-        model = access_model(request.user, name, request)
-        incident = Incident.objects.filter(model=model, pk=pk).select_related("model", "version").first()
-        if incident is None:
-            raise NotFound("No such incident.")
+        incident = _incident(request, name, pk)
         reported = do_report_incident(user=caller(request), actor=Actor.from_request(request), incident=incident)
         return Response(_incident_body(reported))
 
@@ -322,10 +325,7 @@ class IncidentSteps(APIView):
 
     @extend_schema(request=IncidentStepSerializer, responses={201: OpenApiTypes.OBJECT})
     def post(self, request: Request, name: str, pk: int) -> Response:
-        model = access_model(request.user, name, request)
-        incident = Incident.objects.filter(model=model, pk=pk).select_related("model", "version").first()
-        if incident is None:
-            raise NotFound("No such incident.")
+        incident = _incident(request, name, pk)
         data = validated(IncidentStepSerializer, request.data)
         do_record_incident_step(user=caller(request), actor=Actor.from_request(request), incident=incident, **data)
         return Response(_incident_body(incident), status=status.HTTP_201_CREATED)
