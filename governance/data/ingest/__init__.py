@@ -12,7 +12,7 @@ One module per concern: ``limits`` (the refusal, the limits and the settings the
 format detection), ``csv_reader`` and ``parquet_reader`` (parsing each format within the limits), ``inspection``
 (:func:`inspect_file`, which reads a file whole or batch by batch by its size), ``profile`` (the whole-table profile,
 :func:`read_table` and the measures; the definitions of missing values, duplicate rows, outliers and class balance
-are in its docstring), ``streaming`` and ``spill`` (the same profile batch by batch, in bounded memory) and
+are in its docstring), ``streaming``, ``batches`` and ``spill`` (the same profile batch by batch, in bounded memory) and
 ``findings`` (what a profile reports). This package re-exports
 the names its importers use, so ``from governance.data.ingest import ...`` keeps working.
 """

@@ -28,13 +28,14 @@ import math
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
+from governance.data.ingest.batches import csv_batches, inferred_schema, parquet_batches
 from governance.data.ingest.csv_reader import (
     _CSV_BLOCK_SIZE,
     _check_header_width,
@@ -46,7 +47,6 @@ from governance.data.ingest.csv_reader import (
 )
 from governance.data.ingest.findings import _count_and_fraction, _findings
 from governance.data.ingest.limits import IngestError, IngestLimits
-from governance.data.ingest.parquet_reader import _check_parquet_footer, _check_parquet_metadata
 from governance.data.ingest.profile import (
     OUTLIER_IQR_FACTOR,
     OUTLIER_METHOD,
@@ -69,8 +69,6 @@ _CONVERSION = re.compile(r"In CSV column #(\d+): Row #-?\d+: CSV conversion erro
 
 # Rows per spilled partition are bounded by the file's size over this (a partition is grouped in memory).
 _PARTITION_BYTES = 16 << 20
-
-_PARQUET_BATCH_ROWS = 64 * 1024
 
 # Arrow's streaming CSV reader reads up to 32 blocks ahead in a background thread whatever the consumer does: 256 MiB
 # with the whole-table reader's 8 MiB blocks, 32 MiB with these (measured: a 256 MiB file peaked at 382 MiB RSS with
@@ -344,59 +342,6 @@ class _Pass:
 
 
 # --- the passes ---------------------------------------------------------------------------------------------------
-def _csv_batches(
-    path: Path,
-    *,
-    delimiter: str,
-    markers: Sequence[str],
-    text_columns: Sequence[str],
-    plan: _Plan,
-    block_size: int,
-    seen: dict[str, pa.Schema],
-) -> Iterator[pa.Table]:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    convert_options = pacsv.ConvertOptions(
-        null_values=[*pacsv.ConvertOptions().null_values, *markers],
-        strings_can_be_null=True,
-        column_types={**{name: pa.string() for name in text_columns}, **plan.types},
-    )
-    with pa.input_stream(str(path), compression=None) as stream:
-        reader = pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=block_size),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-            convert_options=convert_options,
-        )
-        schema = seen["schema"] = reader.schema
-        schema.names  # noqa: B018 - decoded (and refused when not UTF-8) only when asked
-        empty = True
-        for batch in reader:
-            empty = False
-            yield pa.Table.from_batches([batch], schema=schema)
-        if empty:
-            yield schema.empty_table()
-
-
-def _parquet_batches(path: Path, limits: IngestLimits) -> Iterator[pa.Table]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    _check_parquet_footer(path, limits)
-    with pq.ParquetFile(str(path)) as parquet:
-        _check_parquet_metadata(parquet.metadata, limits)
-        schema = parquet.schema_arrow
-        schema.names  # noqa: B018
-        empty = True
-        for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH_ROWS, use_threads=False):
-            batch.validate(full=True)
-            empty = False
-            yield pa.Table.from_batches([batch])
-        if empty:
-            yield schema.empty_table()
-
-
 def inspect_streaming(
     path: Path,
     *,
@@ -479,7 +424,7 @@ def _run(
 
     if fmt == "parquet":
         try:
-            for table in _parquet_batches(path, limits):
+            for table in parquet_batches(path, limits):
                 progress.add(table, markers=markers, plan=plan)
         except (pa.ArrowException, OSError, ValueError) as exc:
             detail = re.sub(r"^Could not open Parquet input source '[^']*': ", "", str(exc).strip())
@@ -490,12 +435,12 @@ def _run(
         return False
     text_columns = [subject_id_column] if subject_id_column else []
     seen: dict[str, pa.Schema] = {}
-    batches = _csv_batches(
+    batches = csv_batches(
         path,
         delimiter=delimiter,
         markers=markers,
         text_columns=text_columns,
-        plan=plan,
+        column_types=plan.types,
         block_size=plan.block_size,
         seen=seen,
     )
@@ -509,7 +454,7 @@ def _run(
         if conversion:
             # Failing in the first block (opening the reader) means a column typed by an earlier loosening: its
             # name comes from a reader that infers every type (inference itself never fails).
-            schema = seen.get("schema") or _inferred_schema(path, delimiter=delimiter, block_size=plan.block_size)
+            schema = seen.get("schema") or inferred_schema(path, delimiter=delimiter, block_size=plan.block_size)
             names = schema.names
             name = names[int(conversion.group(1))]
             if name not in text_columns:
@@ -523,18 +468,6 @@ def _run(
             raise WholeFile from None
         raise _csv_error(exc, path=path) from None
     return False
-
-
-def _inferred_schema(path: Path, *, delimiter: str, block_size: int) -> pa.Schema:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    with pa.input_stream(str(path), compression=None) as stream:
-        return pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=block_size),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-        ).schema
 
 
 def _after_pass_checks(progress: _Pass, path: Path, *, fmt: str, delimiter: str, limits: IngestLimits) -> None:
