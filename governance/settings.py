@@ -286,8 +286,9 @@ ARTIFACT_MAX_BYTES = env_int("ARTIFACT_MAX_BYTES", 200 * 1024 * 1024, minimum=10
 MODEL_SIGNING_TRUST_DIR = env_str("MODEL_SIGNING_TRUST_DIR")
 # The signers a version of a tier must be signed by ("tier=signer,...", a tier may repeat: any one of them), or the
 # gate fails it and it does not deploy (docs/supply-chain.md). Empty by default: signatures are recorded, not required.
-# A signer names its method (key:<name> for keys/<name>.pem, cert:<email|uri|dns|cn>:<identity> for a certificate),
-# so a certificate named like a trusted key never stands in for it; a bare name is refused rather than guessed.
+# A signer names its method (key:<name> for keys/<name>.pem, cert:<email|uri|dns|cn>:<identity> for a certificate,
+# sigstore:<identity>;issuer=<OpenID issuer> for a keyless Sigstore signature), so a certificate named like a trusted
+# key never stands in for it; a bare name is refused rather than guessed.
 MODEL_SIGNING_REQUIRED_SIGNERS: dict[str, tuple[str, ...]] = {}
 for _item in env_list("MODEL_SIGNING_REQUIRED_SIGNERS"):
     _tier, _, _signer = _item.partition("=")
@@ -298,12 +299,15 @@ for _item in env_list("MODEL_SIGNING_REQUIRED_SIGNERS"):
     _method, _, _name = _signer.partition(":")
     _kind, _, _identity = _name.partition(":")
     if not (
-        (_method == "key" and _name) or (_method == "cert" and _kind in ("email", "uri", "dns", "cn") and _identity)
+        (_method == "key" and _name)
+        or (_method == "cert" and _kind in ("email", "uri", "dns", "cn") and _identity)
+        or (_method == "sigstore" and all(_name.partition(";issuer=")[0::2]))
     ):
         raise ImproperlyConfigured(
             f"MODEL_SIGNING_REQUIRED_SIGNERS: the signer {_signer!r} in {_item!r} does not name its method: write "
             "key:<name> for the trusted key keys/<name>.pem, or cert:<kind>:<identity> (kind email, uri, dns or cn) "
-            "for a signing certificate's identity (docs/supply-chain.md)."
+            "for a signing certificate's identity, or sigstore:<identity>;issuer=<OpenID issuer> for a keyless "
+            "Sigstore signature (docs/supply-chain.md)."
         )
     MODEL_SIGNING_REQUIRED_SIGNERS[_tier] = (*MODEL_SIGNING_REQUIRED_SIGNERS.get(_tier, ()), _signer)
 # Largest dataset file (and consent CSV) accepted. Profiling holds the parsed columns in memory, so keep this well
