@@ -285,7 +285,11 @@ def _run_on_source(run: Any, roles: ColumnRoles, *, progress: Progress | None) -
         raise AuditInputsError(f"The evaluation source cannot be audited: {exc}") from None
     _attach_external_evidence(run, evaluation)
     outcome = evaluate(
-        evaluation, document, progress=progress, profile=run.dataset_version.profile, budget_cap=_inline_budget_cap()
+        evaluation,
+        document,
+        progress=progress,
+        profile=reading.profile if reading.profile is not None else run.dataset_version.profile,
+        budget_cap=_inline_budget_cap(),
     )
     outcome.results["data_source"] = reading.as_json()
     return outcome

@@ -21,6 +21,9 @@ class Reading:
     mode: str
     why: str
     cells: int | None = None
+    # The source's quality profile computed by the engine (audits.statistics.profile), when the policy checks data
+    # quality; the data-quality check reads it as it reads an upload's profile. Not part of ``data_source``.
+    profile: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"engine": self.engine, "mode": self.mode, "why": self.why, "cells": self.cells}

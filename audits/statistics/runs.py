@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from audits.evaluation import ColumnRoles, Evaluation, EvaluationError
 from audits.statistics.engines import PostgresEngine, engine_for
 from audits.statistics.evaluation import Reading, source_evaluation
+from audits.statistics.profile import source_profile
 from governance.data.actions.common import DataError
 from governance.data.actions.sources import checked_source, source_of
 from governance.data.sources import SourceError, postgres
@@ -17,6 +19,16 @@ from governance.data.sources.uris import POSTGRESQL
 
 class SourceInputsError(Exception):
     """The source cannot be audited as it stands (changed, unreadable, or its values refused); the message says why."""
+
+
+def _evaluated(
+    engine: Any, *, document: Mapping[str, Any], label_column: str, **given: Any
+) -> tuple[Evaluation, Reading]:
+    """``source_evaluation``, and the source's quality profile when the policy checks data quality."""
+    evaluation, reading = source_evaluation(engine, document=document, **given)
+    if "data_quality" in (document.get("checks") or {}):
+        reading = replace(reading, profile=source_profile(engine, label_column=label_column))
+    return evaluation, reading
 
 
 def read_source(
@@ -31,8 +43,8 @@ def read_source(
     With a ``predictor`` (no prediction or score column: the model decides) every row is read and scored here."""
     columns = [column["name"] for column in dataset_version.schema]
     evaluate_source = partial(
-        source_evaluation, roles=roles, document=document, model_artifact=model_artifact, predictor=predictor,
-        columns=columns,
+        _evaluated, roles=roles, document=document, model_artifact=model_artifact, predictor=predictor,
+        columns=columns, label_column=dataset_version.label_column,
     )  # fmt: skip
     try:
         source = source_of(dataset_version)
