@@ -148,7 +148,8 @@ def evidence_hashes(version: Any) -> list[str]:
 
 def judged_criteria(run: Any) -> list[dict[str, Any]]:
     """The ``external`` criteria an audit run judged, in brief (the gate's answer carries them): label, outcome,
-    reason, the measured rate, the items and the imported file's hash; empty when its policy judges none."""
+    reason, the measured rate, the items, the imported file's hash and, where several garak detectors judged it, each
+    detector's result; empty when its policy judges none."""
     if run is None:
         return []
     details = CheckResult.objects.filter(run=run, check_name="external").values_list("details", flat=True).first()
@@ -162,6 +163,14 @@ def judged_criteria(run: Any) -> list[dict[str, Any]]:
             "sample_size": c.get("sample_size"),
             "interval": c.get("interval"),
             "evidence_sha256": (c.get("evidence") or {}).get("sha256"),
+            # A garak criterion judged by several detectors: each one's own result (the worst decided).
+            "detectors": [
+                {
+                    key: d.get(key)
+                    for key in ("detector", "outcome", "reason", "successes", "sample_size", "value_exact", "interval")
+                }
+                for d in c.get("detectors") or []
+            ],
         }
         for c in (details or {}).get("criteria", [])
     ]

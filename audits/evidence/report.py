@@ -36,6 +36,9 @@ def external_section(b: _Builder, d: Mapping[str, Any]) -> None:
             )
         )
     b.table(["Criterion", "Outcome", "Measured", "Condition", "Items", "Interval"], rows)
+    for c in criteria:
+        if c.get("detectors"):
+            _detectors(b, c)
     b.h3("Evidence and reasons")
     b.table(
         ["Criterion", "Reason", "Basis", "File (sha256)"],
@@ -50,4 +53,31 @@ def external_section(b: _Builder, d: Mapping[str, Any]) -> None:
             for c in criteria
         ],
         widths=(0.2, 0.3, 0.2, 0.3),
+    )
+
+
+def _detectors(b: _Builder, criterion: Mapping[str, Any]) -> None:
+    """A criterion garak judged with several detectors: each detector's own result (never summed; the worst, named
+    in the reason, decides)."""
+    b.h3(f"Detectors of {criterion.get('label', '')}")
+    rows = []
+    for d in criterion["detectors"]:
+        interval = d.get("interval") or {}
+        measured = fmt_number(d.get("value"))
+        if d.get("value_exact"):
+            measured += f" ({d['value_exact']})"
+        rows.append(
+            (
+                d.get("detector", ""),
+                OUTCOME_WORDS.get(d.get("outcome", ""), d.get("outcome", "")),
+                f"{fmt_number(d.get('successes'))} of {fmt_number(d.get('sample_size'))}",
+                measured,
+                f"{interval.get('method', '')} {fmt_interval((interval.get('low'), interval.get('high')))}"
+                if interval
+                else "none",
+                ", ".join(d.get("tasks") or []),
+            )
+        )
+    b.table(
+        ["Detector", "Outcome", "Hits", "Rate", "Interval", "Probes"], rows, widths=(0.22, 0.12, 0.1, 0.14, 0.2, 0.22)
     )
