@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from governance.data.ingest import hash_file
+from governance.data.sources import lakehouse
 from governance.data.sources.uris import PARQUET, Source, SourceError
 
 DIGEST_METHOD = "sum of the two signed 64-bit halves of md5(row::text) over all rows, and count(*)"
@@ -38,6 +39,8 @@ def evidence_of(source: Source, *, connection: Any = None) -> dict[str, Any]:
     ``connection`` when given (a ``postgres.snapshot``). Raises SourceError."""
     if source.kind == PARQUET:
         return _parquet_evidence(source)
+    if source.kind in lakehouse.KINDS:  # Delta, Iceberg, object-store Parquet
+        return lakehouse.lake_evidence(source)
     return _sql_evidence(source, connection)
 
 
@@ -84,6 +87,8 @@ def _sql_evidence(source: Source, connection: Any) -> dict[str, Any]:
 
 def changes_between(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
     """What differs between the evidence recorded at registration and the evidence now, in words (empty: none)."""
+    if recorded.get("kind") in lakehouse.KINDS:
+        return lakehouse.lake_changes(recorded, current)
     changes: list[str] = []
     if recorded.get("kind") == PARQUET:
         before = {f["path"]: f for f in recorded.get("files", [])}
