@@ -14,13 +14,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from governance.data.sources import lakehouse, objectstore
-from governance.data.sources.uris import Source
+from governance.data.sources.uris import Source, SourceError
 
 _READERS = {lakehouse.DELTA: "delta-rs", lakehouse.ICEBERG: "pyiceberg", objectstore.S3: "pyarrow S3"}
 
 
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _numeric(duckdb_type: str) -> tuple[bool, bool]:
+    """(numeric, floating) for a DuckDB column type, as the profile reads them."""
+    floating = duckdb_type in {"FLOAT", "DOUBLE"}
+    integer = duckdb_type in {
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+    }
+    return integer or floating, floating
 
 
 @dataclass
@@ -37,8 +53,9 @@ class LakehouseEngine:
     def name(self) -> str:
         return f"duckdb ({_READERS[self.source.kind]})"
 
-    def _stream(self, columns: Sequence[str]) -> tuple[Any, list[str]]:
-        """The source's rows as a pyarrow dataset (or a record batch reader) and the columns of ``columns`` in it."""
+    def _stream(self, columns: Sequence[str] | None) -> tuple[Any, list[str]]:
+        """The source's rows as a pyarrow dataset (or a record batch reader) and the columns of ``columns`` in it
+        (None: all of them)."""
         source = self.source
         if isinstance(source, objectstore.StoreSource):
             import pyarrow.dataset as ds
@@ -49,7 +66,11 @@ class LakehouseEngine:
             return ds.dataset(paths, schema=schema, filesystem=system, format="parquet"), self._present(schema, columns)
         assert isinstance(source, lakehouse.LakeSource)
         if source.kind == lakehouse.DELTA:
-            dataset = lakehouse.open_delta(source, version=source.pin).to_pyarrow_dataset()
+            table = lakehouse.open_delta(source, version=source.pin)
+            try:
+                dataset = table.to_pyarrow_dataset()
+            except Exception as exc:  # delta-rs refuses features its Arrow reader lacks (deletion vectors, say)
+                raise SourceError(f"delta-rs cannot read version {source.pin} as Arrow: {exc}") from None
             return dataset, self._present(dataset.schema, columns)
         table = lakehouse.open_iceberg(source)
         snapshot = lakehouse.iceberg_snapshot(source, table)
@@ -59,17 +80,25 @@ class LakehouseEngine:
         return scan.to_arrow_batch_reader(), present
 
     @staticmethod
-    def _present(schema: Any, columns: Sequence[str]) -> list[str]:
+    def _present(schema: Any, columns: Sequence[str] | None) -> list[str]:
+        if columns is None:
+            return list(schema.names)
         names = set(schema.names)
         return [c for c in dict.fromkeys(columns) if c in names]
 
-    def cells(self, columns: Sequence[str]) -> Any:
+    def _connection(self) -> Any:
         import duckdb
 
+        return duckdb.connect(config={"memory_limit": self.memory_limit, "threads": str(self.threads)})
+
+    def profile_reader(self) -> LakehouseProfileReader:
+        """What ``audits.statistics.profile`` asks of an engine to compute a source's quality profile in SQL."""
+        return LakehouseProfileReader(self)
+
+    def cells(self, columns: Sequence[str]) -> Any:
         stream, present = self._stream(columns)
         listed = ", ".join(_quoted(c) for c in present)
-        config: dict[str, Any] = {"memory_limit": self.memory_limit, "threads": str(self.threads)}
-        with duckdb.connect(config=config) as connection:
+        with self._connection() as connection:
             connection.register("source_rows", stream)
             query = f"SELECT {listed}, count(*) AS {self.count} FROM source_rows GROUP BY ALL"  # noqa: S608 - quoted names of existing columns
             return self.finish(connection.sql(query).to_arrow_table())
@@ -79,3 +108,33 @@ class LakehouseEngine:
         if hasattr(stream, "read_all"):  # a record batch reader (Iceberg): already projected
             return self.finish(stream.read_all().select(present))
         return self.finish(stream.to_table(columns=present))
+
+
+class LakehouseProfileReader:
+    """The profile's statements (``audits.statistics.profile``: ``columns``, ``query``, ``is_nan``, ``close``) run
+    by DuckDB over the engine's Arrow stream, a fresh stream for each statement (a record batch reader is read once).
+    Its DuckDB SQL is the Parquet reader's, over ``source_rows`` instead of ``read_parquet``."""
+
+    def __init__(self, engine: LakehouseEngine) -> None:
+        self.engine = engine
+        self.connection = engine._connection()
+        self._register()
+        described = self.connection.sql("DESCRIBE SELECT * FROM source_rows").fetchall()
+        self.columns = [(row[0], *_numeric(row[1])) for row in described]
+
+    def _register(self) -> None:
+        self.connection.register("source_rows", self.engine._stream(None)[0])
+
+    def query(self, text: str, names: Sequence[str], params: Sequence[Any] = ()) -> list[tuple]:
+        self._register()
+        named = {f"c{i}": _quoted(name) for i, name in enumerate(names)}
+        pieces = text.format(rel="source_rows", **named).split("%s")  # the values' places: $p0, $p1 ...
+        statement = pieces[0] + "".join(f"$p{i}{piece}" for i, piece in enumerate(pieces[1:]))
+        values = {f"p{i}": value for i, value in enumerate(params)}
+        return self.connection.sql(statement, params=values or None).fetchall()
+
+    def is_nan(self, column: str) -> str:
+        return f"isnan({column})"
+
+    def close(self) -> None:
+        self.connection.close()

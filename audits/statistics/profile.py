@@ -102,6 +102,8 @@ class _PostgresReader(_Reader):
 
 
 def _reader(engine: Any) -> _DuckDBReader | _PostgresReader | None:
+    if hasattr(engine, "profile_reader"):  # an engine that brings its own (audits.statistics.lakehouse)
+        return engine.profile_reader()  # type: ignore[no-any-return]
     if isinstance(engine, DuckDBEngine):
         return _DuckDBReader(engine)
     if isinstance(engine, PostgresEngine):
