@@ -19,9 +19,11 @@ from typing import Any
 from psycopg import sql
 
 from audits.statistics.lakehouse import LakehouseEngine
+from audits.statistics.spark_engine import SparkEngine
 from governance.data.sources import Source, postgres
 from governance.data.sources.evidence import parquet_files
 from governance.data.sources.lakehouse import KINDS as LAKE_KINDS
+from governance.data.sources.spark import SparkSource
 from governance.data.sources.uris import PARQUET
 
 COUNT = "__assay_rows"
@@ -143,9 +145,11 @@ class PostgresEngine:
         return self._table(statement, present)
 
 
-def engine_for(source: Source) -> DuckDBEngine | PostgresEngine | LakehouseEngine:
+def engine_for(source: Source) -> DuckDBEngine | PostgresEngine | LakehouseEngine | SparkEngine:
     """The engine that reads ``source`` where it is: DuckDB for Parquet, the server itself for PostgreSQL, and
-    DuckDB over the table format's Arrow stream for Delta, Iceberg and object-store Parquet."""
+    DuckDB over the table format's Arrow stream for Delta, Iceberg and object-store Parquet; Spark for its tables."""
+    if isinstance(source, SparkSource):
+        return SparkEngine(source, count=COUNT, finish=_plain_types)
     if source.kind in LAKE_KINDS:
         return LakehouseEngine(source, count=COUNT, finish=_plain_types, memory_limit=DUCKDB_MEMORY_LIMIT)
     return DuckDBEngine(source) if source.kind == PARQUET else PostgresEngine(source)

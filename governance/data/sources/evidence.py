@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from governance.data.ingest import hash_file
-from governance.data.sources import lakehouse
+from governance.data.sources import lakehouse, spark
 from governance.data.sources.uris import PARQUET, Source, SourceError
 
 DIGEST_METHOD = "sum of the two signed 64-bit halves of md5(row::text) over all rows, and count(*)"
@@ -41,6 +41,8 @@ def evidence_of(source: Source, *, connection: Any = None) -> dict[str, Any]:
         return _parquet_evidence(source)
     if source.kind in lakehouse.KINDS:  # Delta, Iceberg, object-store Parquet
         return lakehouse.lake_evidence(source)
+    if isinstance(source, spark.SparkSource):  # computed by Spark, in the form the SQL evidence has
+        return spark.spark_evidence(source)
     return _sql_evidence(source, connection)
 
 
