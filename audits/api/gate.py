@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audits.api.serializers import ColumnRolesSerializer
-from audits.evidence.actions import judged_criteria
+from audits.gate import reads
 from audits.gate.decisions import PASS, GateDecision, decide
 from audits.gate.proofs import NotCovered, decision_event, decision_proof
 from governance.access.permissions import caller
@@ -85,8 +85,13 @@ _DECISION_FIELDS = (
 
 def _version(request: Request, data: dict[str, Any]) -> ModelVersion | Response:
     """The version asked about, through the caller's scope; a miss names what exists for this caller."""
-    # The usual question (a model the token sees, a version that exists) costs one query; a miss costs more, to
-    # name what exists.
+    # The usual question (a model the token sees, a version that exists) costs one query, hand-written for the
+    # callers whose scope reads.visible_version computes; a miss costs more, to name what exists.
+    found = reads.visible_version(
+        request.user, model=data["model"], number=data["version"], artifact_sha256=data["artifact_sha256"]
+    )
+    if found is not None and found is not reads.SCOPED_ELSEWHERE:
+        return found
     versions = (
         ModelVersion.objects.filter(model__in=models_visible_to(request.user).filter(name=data["model"]))
         .select_related("model")
@@ -160,7 +165,7 @@ def _body(result: GateDecision) -> dict[str, Any]:
         "findings_url": findings_url,
         "group_facts": result.group_facts,
         # The policy's criteria over imported evidence, as the audit judged them (docs/evidence.md).
-        "imported_evidence": judged_criteria(run),
+        "imported_evidence": result.imported_evidence,
         "token": result.token or None,
         # The decision's id (its trail event); its proof against the witnessed trail: docs/gate.md.
         "decision_id": result.seq,

@@ -20,7 +20,9 @@ the hashes of their inputs).
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,8 +34,9 @@ from django.db import transaction
 from audits import events, policies
 from audits.actions import AuditError, audit_inputs_sha256, do_start_audit, end_if_stale, execute_audit, run_of_inputs
 from audits.checks.facts import group_facts
+from audits.evidence.actions import judged_criteria
 from audits.gate import reads
-from audits.gate.token import issue_gate_token
+from audits.gate.token import issue_gate_token, signing_key
 from audits.models import AuditRun, RunStatus, Verdict
 from governance.access.models import User
 from governance.trail.log import Actor, record_event
@@ -66,6 +69,8 @@ class GateDecision:
     group_facts: list[dict[str, Any]] = field(default_factory=list)
     # The decision's gate.decided event in the trail: its seq is the decision's id (audits.gate.proofs proves it).
     seq: int | None = None
+    # The policy's criteria over imported evidence, as the audit judged them (audits.evidence.actions.judged_criteria).
+    imported_evidence: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _known_roles(version: Any, policy_version: Any) -> dict[str, Any] | None:
@@ -103,6 +108,12 @@ def _wait(run: AuditRun, seconds: float) -> AuditRun:
 def required_policy(version: Any, requested: str = "") -> Any:
     """The latest version of the policy the gate judges by: the one the risk tier requires, else the one asked for
     (None when neither names one). Asking for a different policy than the tier's is refused (422)."""
+    name = _policy_name(version, requested)
+    return _policy_version(name) if name else None
+
+
+def _policy_name(version: Any, requested: str) -> str:
+    """The name of the policy the gate judges by ("" for none); refuses (422) one other than the tier's."""
     tier = version.model.risk_tier
     required = settings.AUDIT_REQUIRED_POLICIES.get(tier, "")
     if requested and required and requested != required:
@@ -114,8 +125,7 @@ def required_policy(version: Any, requested: str = "") -> Any:
             f"(AUDIT_REQUIRED_POLICIES), not '{requested}': leave policy out, or ask for '{required}'.",
             field="policy",
         )
-    name = required or requested
-    return _policy_version(name) if name else None
+    return required or requested
 
 
 def _policy_version(name: str) -> Any:
@@ -148,28 +158,63 @@ def decide(
         result.decision = FAIL
         result.reasons = [f"{model.name} is classified as a prohibited practice (EU AI Act Art. 5)."]
         return _record(result, actor=actor)
-    result.policy_version = required_policy(version, policy)
+    name = _policy_name(version, policy)
+    key = signing_key()
+    # Everything the common decision reads, in one query (reads.decision_reads); a slow path reads again what it
+    # may have changed.
+    known = reads.decision_reads(
+        version,
+        policy=name,
+        dataset_version=dataset_version,
+        approval=Decision.APPROVE,
+        finding_status=FindingStatus.OPEN,
+        key_id=key.key_id.hex(),
+    )
+    if name:
+        result.policy_version = known.policy_version or _policy_version(name)  # a built-in not stored yet: store it
     # Open findings are shown with every decision: a person must decide on them whatever the audit says.
-    result.open_findings = reads.findings(version, status=FindingStatus.OPEN)
+    result.open_findings = known.findings
+    still = True  # nothing read after the one query: its approvals are current
     if result.policy_version is not None:
-        _judge_audit(result, user=user, actor=actor, dataset_version=dataset_version, roles=column_roles, wait=wait)
+        prefetched = known.run if known.policy_version is not None else _UNREAD
+        still = _judge_audit(
+            result,
+            user=user,
+            actor=actor,
+            dataset_version=dataset_version,
+            roles=column_roles,
+            wait=wait,
+            prefetched=prefetched,
+        )
     if unsigned := signature_refusal(version):  # the signer the tier requires (MODEL_SIGNING_REQUIRED_SIGNERS)
         result.decision = FAIL  # a version's artifact and signature never change: no later answer can differ
         result.reasons.insert(0, unsigned)
     if result.decision == PASS:
-        _judge_approvals(result)
+        _judge_approvals(result, known.approvers if still else None)
     elif result.open_findings:
         result.reasons.append(_open_findings_reason(result))
     result.reasons.extend(_group_fact_reason(result.run, fact) for fact in result.group_facts)
     if result.decision == PASS:
-        result.token = _token(result)
+        result.token = _token(result, key=key, key_published=known.key_published)
     return _record(result, actor=actor)
 
 
+_UNREAD = object()  # the run was not read with the decision's other reads
+
+
 def _judge_audit(
-    result: GateDecision, *, user: User, actor: Actor, dataset_version: Any, roles: dict | None, wait: float
-) -> None:
-    """The required audit's part of the decision: find (or run) it, wait for it, read its verdict."""
+    result: GateDecision,
+    *,
+    user: User,
+    actor: Actor,
+    dataset_version: Any,
+    roles: dict | None,
+    wait: float,
+    prefetched: Any = _UNREAD,
+) -> bool:
+    """The required audit's part of the decision: find (or run) it, wait for it, read its verdict. ``prefetched``
+    is the latest run as the decision's one query read it; True when the run came from there, ended, and nothing
+    was started or waited for (so the rest of that query's answer is still the current state)."""
     version, policy_version = result.version, result.policy_version
     name = policy_version.policy.name
 
@@ -179,8 +224,10 @@ def _judge_audit(
             return run_of_inputs(audit_inputs_sha256(version, dataset_version, policy_version, roles), or_error=True)
         return reads.latest_run(version, policy_version, dataset_version)
 
-    run = find()
+    quick = prefetched is not _UNREAD and not (dataset_version is not None and roles)
+    run = prefetched if quick else find()
     if run is not None and end_if_stale(run, why="The approval gate does not wait on a run no worker holds."):
+        quick = False
         ended, run = run.pk, find()  # the gate never waits on a dead run (module docstring)
         if run is not None and run.pk == ended and dataset_version is not None:
             run = None  # no other run to judge by: start a new one below
@@ -193,7 +240,7 @@ def _judge_audit(
                 f"No audit of {version} under '{name}' exists, and no column roles were given to run one "
                 "(send column_roles)."
             ]
-            return
+            return False
         run, _ = do_start_audit(
             user=user,
             actor=actor,
@@ -209,7 +256,8 @@ def _judge_audit(
             f"{version} has no audit under '{name}', which {version.model.risk_tier}-risk models need: send an "
             "evaluation dataset (dataset, dataset_version) to run one."
         ]
-        return
+        return quick
+    quick = quick and run.status in (RunStatus.DONE, RunStatus.ERROR)
     if started:
         run.refresh_from_db()  # the in-process job may have run it as its transaction committed
     if run.status == RunStatus.QUEUED and settings.CELERY_TASK_ALWAYS_EAGER:
@@ -218,8 +266,7 @@ def _judge_audit(
         run = execute_audit(run.pk)
     run = _wait(run, wait)
     result.run = run
-    if run.status == RunStatus.DONE:
-        result.group_facts = group_facts(run.results or {})
+    result.group_facts, result.imported_evidence = _run_facts(run)
     if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
         result.decision = PENDING
         result.reasons = [f"Audit run {run.pk} is {run.status} ({run.progress}%): ask again, or poll the run."]
@@ -236,14 +283,39 @@ def _judge_audit(
     elif run.verdict != Verdict.PASS:
         result.decision = INSUFFICIENT
         result.reasons = [f"Audit run {run.pk} lacks evidence: {reason}" for reason in run.verdict_reasons]
+    return quick
 
 
-def _judge_approvals(result: GateDecision) -> None:
-    """The people's part: the version approved by enough distinct approvers, and no open finding."""
+# What the gate's answer carries of an ended run (its group facts and judged criteria), by run and results hash: an
+# ended run's results, check results and their hash never change (audits.actions._complete writes them together),
+# and the hash covers the results, so an entry cannot go stale. Bounded; per process.
+_FACTS: dict[tuple[int, str], tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+_FACTS_LOCK = threading.Lock()
+_FACTS_MAX = 512
+
+
+def _run_facts(run: AuditRun) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The group facts (of a done run) and the judged criteria of ``run``; each call gets its own copy."""
+    ended = run.status in (RunStatus.DONE, RunStatus.ERROR) and bool(run.results_sha256)
+    cache_key = (run.pk, run.results_sha256)
+    facts = _FACTS.get(cache_key) if ended else None
+    if facts is None:
+        facts = (group_facts(run.results or {}) if run.status == RunStatus.DONE else [], judged_criteria(run))
+        if ended:
+            with _FACTS_LOCK:
+                if len(_FACTS) >= _FACTS_MAX:
+                    _FACTS.clear()
+                _FACTS[cache_key] = facts
+    return copy.deepcopy(facts)
+
+
+def _judge_approvals(result: GateDecision, approvers: list[int] | None = None) -> None:
+    """The people's part: the version approved by enough distinct approvers, and no open finding. ``approvers``:
+    as the decision's one query read them, when still current (else read here)."""
     version = result.version  # read in this request: its state is current
     tier = version.model.risk_tier
     required = risk.required_approvals(tier)
-    approvals = reads.approvers(version, decision=Decision.APPROVE)
+    approvals = approvers if approvers is not None else reads.approvers(version, decision=Decision.APPROVE)
     result.approvers = approvals
     if version.state not in (VersionState.APPROVED, VersionState.DEPLOYED) or len(approvals) < required:
         result.decision = PENDING_APPROVAL
@@ -272,7 +344,7 @@ def _open_findings_reason(result: GateDecision) -> str:
     return f"{len(result.open_findings)} open finding(s) on {result.version} need a decision first."
 
 
-def _token(result: GateDecision) -> str:
+def _token(result: GateDecision, *, key: Any = None, key_published: bool = False) -> str:
     version, run = result.version, result.run
     dataset = "-"
     if run is not None:
@@ -291,6 +363,8 @@ def _token(result: GateDecision) -> str:
         audit=f"{run.pk} {run.results_sha256 or '-'}" if run is not None else "-",
         environment=result.environment,
         approvers=tuple(str(a) for a in result.approvers),
+        key=key,
+        key_published=key_published,
     )
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "gate_origin",
     "issue_gate_token",
     "sign_token",
+    "signing_key",
     "verify_gate_token",
     "verify_token",
 ]
@@ -168,11 +169,15 @@ def issue_gate_token(
     decision: str = PASS,
     ttl_seconds: int | None = None,
     now: datetime | None = None,
+    key: LoadedKey | None = None,
+    key_published: bool = False,
 ) -> str:
     """Sign a gate token with the service's key, valid for ``GATE_TOKEN_TTL_SECONDS`` (default one hour).
 
     ``-`` stands for an absent artifact, dataset, policy or audit. The key is published (and its addition recorded
     in the trail) the first time it signs, as a checkpoint would, so the token verifies with the published keys.
+    ``key`` (default ``signing_key()``) and ``key_published`` (the caller has just read that it is published) let
+    the gate pass what its one read already found.
     """
     ttl = getattr(settings, "GATE_TOKEN_TTL_SECONDS", DEFAULT_TTL_SECONDS) if ttl_seconds is None else ttl_seconds
     if type(ttl) is not int or ttl <= 0:
@@ -194,9 +199,27 @@ def issue_gate_token(
     )
     origin = gate_origin()
     encode_claims(claims, origin=origin)  # bad claims are refused before anything is written
-    key = load_signing_key()
-    _publish(key)
+    key = key or signing_key()
+    if not key_published:
+        _publish(key)
     return sign_token(claims, origin=origin, key_name=key.name, private_key=key.private_key)
+
+
+_PARSED_KEYS: dict[tuple[str, str], LoadedKey] = {}
+
+
+def signing_key() -> LoadedKey:
+    """The service's signing key, as ``load_signing_key`` gives it; a key configured in ``TRAIL_SIGNING_KEY`` is
+    parsed once per process (the same text always gives the same key), the development key file is read each time."""
+    if not settings.TRAIL_SIGNING_KEY:
+        return load_signing_key()
+    configured = (settings.TRAIL_SIGNING_KEY, settings.TRAIL_SIGNING_KEY_NAME)
+    key = _PARSED_KEYS.get(configured)
+    if key is None:
+        if len(_PARSED_KEYS) > 8:  # only tests change the configured key; never grow without bound
+            _PARSED_KEYS.clear()
+        key = _PARSED_KEYS[configured] = load_signing_key()
+    return key
 
 
 def _publish(key: LoadedKey) -> None:
