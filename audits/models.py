@@ -219,3 +219,23 @@ class ReportBuild(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status in (ReportBuildStatus.QUEUED, ReportBuildStatus.BUILDING)
+
+
+class BatchSource(models.Model):
+    """Where a monitored version's production batches live: a partitioned source (a PostgreSQL table with a date
+    column, or a folder of Hive-style ``column=date`` Parquet folders) read one day's partition at a time, on the
+    schedule, as each day becomes due (``lag_days`` after it)."""
+
+    version = models.OneToOneField("registry.ModelVersion", on_delete=models.PROTECT, related_name="batch_source")
+    # The table or folder (postgresql://<connection>/<schema.table>, parquet:///...): no credentials, ever.
+    uri = models.CharField(max_length=2000)
+    partition_column = models.CharField(max_length=63)
+    lag_days = models.PositiveSmallIntegerField(default=1)  # 1: yesterday's partition is due today (UTC)
+    next_partition = models.DateField()  # the next day to read
+    enabled = models.BooleanField(default=True)
+    waiting = models.TextField(blank=True)  # why the last sweep did not read the next partition (not there yet)
+    configured_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    configured_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"batch source of {self.version_id}"

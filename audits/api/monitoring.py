@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audits.api.monitoring_source import BatchSourceView
 from audits.monitoring import actions
 from audits.monitoring.batch import BatchError, check_delimiter
 from audits.monitoring.judge import batch_outcome, evidence_gaps
@@ -351,6 +352,7 @@ _V = "models/<slug:name>/versions/<int:number>"
 # Served under the registry API's namespace (registry-api:version-monitoring, ...), at the same paths as before.
 API_ROUTES = [
     path(f"{_V}/monitoring", MonitoringConfigView.as_view(), name="version-monitoring"),
+    path(f"{_V}/monitoring/source", BatchSourceView.as_view(), name="version-monitoring-source"),
     path(f"{_V}/batches/", BatchList.as_view(), name="version-batches"),
     path(f"{_V}/batches/<int:batch>/", BatchDetail.as_view(), name="version-batch-detail"),
     path(f"{_V}/batches/<int:batch>/labels", BatchLabels.as_view(), name="version-batch-labels"),

@@ -348,10 +348,16 @@ class FairnessRules:
 
 
 def live_fairness(
-    *, y_pred: np.ndarray, protected: Mapping[str, Any], spec: BatchSpec, rules: FairnessRules
+    *,
+    y_pred: np.ndarray,
+    protected: Mapping[str, Any],
+    spec: BatchSpec,
+    rules: FairnessRules,
+    row_weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Selection rates and impact ratios per group, judged exactly as the audits' disparate-impact check judges
-    them (minimum group size, insufficient evidence, significance), with the monitoring threshold."""
+    them (minimum group size, insufficient evidence, significance), with the monitoring threshold. With
+    ``row_weights`` each row is a counted cell standing for that many rows (a batch counted by its engine)."""
     roles = ColumnRoles(
         label="",
         protected=tuple(protected),
@@ -360,9 +366,11 @@ def live_fairness(
         reference_groups=dict(spec.reference_groups),
         exclusions=dict(rules.exclusions),
     )
+    rows = len(y_pred) if row_weights is None else int(np.sum(row_weights))
     evaluation = Evaluation(
-        y_true=y_pred, y_pred=y_pred, scores=None, protected=dict(protected), roles=roles, rows=len(y_pred)
+        y_true=y_pred, y_pred=y_pred, scores=None, protected=dict(protected), roles=roles, rows=rows
     )
+    evaluation.row_weights = row_weights
     settings: dict[str, Any] = {
         "impact_ratio_min": {"value": rules.impact_ratio_min, "basis": dict(rules.basis or {})},
         "rate": "selection_rate",

@@ -9,6 +9,12 @@ MONITORING_CONFIGURED = register(
     "A version's monitoring was configured: its reference dataset version, profiled once (the profile's hash).",
     fields=(*_REF, "reference", "reference_kind", "profile_sha256", "policy", "features"),
 )
+SOURCE_CONFIGURED = register(
+    "monitoring.source_configured",
+    "Where a version's production batches live was set: a partitioned source (its location, never credentials), "
+    "the partition column, the next day to read and the lag after which a day is due.",
+    fields=(*_REF, "location", "partition_column", "next_partition", "lag_days", "enabled"),
+)
 BATCH_RECEIVED = register(
     "monitoring.batch_received",
     "A production batch arrived, stored as a dataset version (flagged when the version was not deployed).",

@@ -58,7 +58,7 @@ AREAS: list[tuple[re.Pattern[str], str]] = [
     for pattern, area in [
         (r"^$", "meta"),
         (r"^(me|teams/|tokens/)", "access"),
-        (_VERSION + r"(batches/|drift$|monitoring$)", "monitoring"),
+        (_VERSION + r"(batches/|drift$|monitoring$|monitoring/source$)", "monitoring"),
         (_VERSION + r"(obligations/|annex-iv|monitoring-plan)", "obligations"),
         (_VERSION + r"reports/", "reports"),
         (_VERSION + r"lineage", "lineage"),
@@ -257,6 +257,10 @@ OPERATIONS: dict[str, Operation] = {
     # monitoring
     "GET /api/v1/models/{name}/versions/{number}/monitoring": _op("Show a version's monitoring configuration"),
     "PUT /api/v1/models/{name}/versions/{number}/monitoring": _op("Configure monitoring of a version"),
+    "GET /api/v1/models/{name}/versions/{number}/monitoring/source": _op("Show where a version's batches live"),
+    "PUT /api/v1/models/{name}/versions/{number}/monitoring/source": _op(
+        "Read a version's batches from a partitioned source"
+    ),
     "GET /api/v1/models/{name}/versions/{number}/batches/": _op("List a version's production batches"),
     "POST /api/v1/models/{name}/versions/{number}/batches/": _op(
         "Upload a production batch",

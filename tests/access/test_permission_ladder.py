@@ -321,6 +321,9 @@ OBJECTS: dict[str, Target] = {
     # (ladder objects: exports, issue 8)
     # Monitoring: a deployed demo version with monitoring configured, and a batch of it (tests/monitoring/arrange.py).
     "registry-api:version-monitoring": Target(monitoring_arrange.ladder_monitored_version, visible_to=CREDIT_RISK),
+    "registry-api:version-monitoring-source": Target(
+        monitoring_arrange.ladder_monitored_version, visible_to=CREDIT_RISK
+    ),
     "registry-api:version-batches": Target(monitoring_arrange.ladder_monitored_version, visible_to=CREDIT_RISK),
     "registry-api:version-batch-detail": Target(monitoring_arrange.ladder_batch, visible_to=CREDIT_RISK),
     "registry-api:version-batch-labels": Target(monitoring_arrange.ladder_batch, visible_to=CREDIT_RISK),

@@ -20,6 +20,7 @@ from audits.monitoring.actions.checks import due_batches, execute_check, monitor
 from audits.monitoring.actions.common import ERROR_KIND, UNDEPLOYED_KIND, WRITERS, MonitoringError
 from audits.monitoring.actions.configuration import do_configure_monitoring
 from audits.monitoring.actions.findings import link_retrained
+from audits.monitoring.actions.sources import do_configure_batch_source, pull_due_partitions
 
 __all__ = [
     "ERROR_KIND",
@@ -27,11 +28,13 @@ __all__ = [
     "WRITERS",
     "MonitoringError",
     "do_add_labels",
+    "do_configure_batch_source",
     "do_configure_monitoring",
     "do_upload_batch",
     "due_batches",
     "execute_check",
     "link_retrained",
     "monitoring_rules",
+    "pull_due_partitions",
     "run_due_checks",
 ]

@@ -157,6 +157,12 @@ def do_add_labels(
     spec = BatchSpec.from_json(config.spec)
     if not spec.label:
         raise MonitoringError("The monitoring configuration names no label column.", field="label")
+    if batch.data.source_uri:  # a partition's rows have no order a labels file could follow
+        raise MonitoringError(
+            f"Batch {batch.number} was read from a source partition: its labels are the partition's "
+            f"{spec.label!r} column, not a file.",
+            field="file",
+        )
     delimiter = _delimiter(delimiter)
     fmt = _inspect_upload(file_path, file_name, max_bytes=settings.MONITORING_BATCH_MAX_BYTES)
     try:

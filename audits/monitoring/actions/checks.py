@@ -29,6 +29,7 @@ from audits.monitoring.actions.common import (
     logger,
 )
 from audits.monitoring.actions.findings import _alert_json, _email, _finding_for_alert
+from audits.monitoring.actions.sources import compute_source_batch, pull_due_partitions
 from audits.monitoring.batch import BatchError, BatchSpec, FairnessRules, compute
 from audits.monitoring.drift import cut_label
 from audits.monitoring.judge import batch_outcome, cause_for, judge
@@ -116,17 +117,22 @@ def execute_check(batch_id: int, *, now: dt.datetime | None = None) -> Monitorin
         thresholds, rules, policy_label = monitoring_rules(version, config)
         labels = batch.labels
         with beating:
-            results = compute(
-                _stored_path(batch.data),
-                fmt=batch.data.format,
-                delimiter=batch.data.delimiter or ",",
-                spec=BatchSpec.from_json(config.spec),
-                profile=config.profile,
-                rules=rules,
-                labels_path=_stored_path(labels) if labels else None,
-                labels_fmt=labels.format if labels else "csv",
-                labels_delimiter=(labels.delimiter or ",") if labels else ",",
-            )
+            if batch.data.source_uri:  # a partition read where it lives (actions.sources)
+                results = compute_source_batch(
+                    batch.data, spec=BatchSpec.from_json(config.spec), profile=config.profile, rules=rules
+                )
+            else:
+                results = compute(
+                    _stored_path(batch.data),
+                    fmt=batch.data.format,
+                    delimiter=batch.data.delimiter or ",",
+                    spec=BatchSpec.from_json(config.spec),
+                    profile=config.profile,
+                    rules=rules,
+                    labels_path=_stored_path(labels) if labels else None,
+                    labels_fmt=labels.format if labels else "csv",
+                    labels_delimiter=(labels.delimiter or ",") if labels else ",",
+                )
     except (BatchError, MonitoringError, OSError) as exc:
         return _fail(batch, str(exc))
     except Exception as exc:  # a bug or a hostile file: recorded as an error finding, never lost
@@ -250,9 +256,14 @@ def due_batches(now: dt.datetime | None = None) -> list[int]:
 
 
 def run_due_checks(now: dt.datetime | None = None) -> dict[str, int]:
-    """Check every due batch (idempotent: a checked batch is not checked again); counts by outcome. A check whose
-    worker died (running past its lease, ``now`` by default the clock) is taken over."""
+    """Take every due partition of a batch source, then check every due batch (idempotent: a checked batch is not
+    checked again); counts by outcome. A check whose worker died (running past its lease, ``now`` by default the
+    clock) is taken over."""
     counts = {"checked": 0, "error": 0, "skipped": 0}
+    # Partitions of batch sources that are due become batches first (actions.sources), then every due batch is checked.
+    pulled = pull_due_partitions(now)
+    if any(pulled.values()):
+        logger.info("batch sources: %s", pulled)
     for batch_id in due_batches(now):
         batch = execute_check(batch_id, now=now)
         key = batch.status if batch.status in ("checked", "error") else "skipped"
