@@ -3,6 +3,12 @@ loopback, against gunicorn and PostgreSQL (target: p99 under 100 ms at 50 client
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python benchmarks/bench_gate.py
     python benchmarks/bench_gate.py --requests 200          # SQLite, for a quick look
+    ... bench_gate.py --clients 50 --repeat 3 --json        # 50 clients only, 3 rounds, a JSON line at the end
+
+On PostgreSQL the gate's rows also say what the trail's lock costs: pg_stat_activity and pg_locks, sampled every
+20 ms while the gate is measured, give the share of samples in which a decision held the trail's advisory lock,
+how many workers waited for it on average, and what the holder was doing (its commit's WAL flush, or waiting for
+the Python side to send the next statement).
 
 A scratch database (assay_bench_gate on PostgreSQL) is created and dropped here. Every decision is a real one:
 it reads the audit and the approvals, signs a pass token and appends a trail event. Prints p50/p99 per
@@ -24,6 +30,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 GATE = "/api/v1/gates/check"
@@ -213,6 +220,49 @@ def measure_ab(port: int, token: str, clients: int, total: int, *, floor: bool) 
     return f"{label:>8} {clients:>8} {p50:>8.0f} {p99:>8.0f} {slowest:>8.0f} {rate:>8.0f} {errors:>7}"
 
 
+class LockSampler(threading.Thread):
+    """Samples, every 20 ms, which server processes of the benchmark's database hold or wait for an advisory lock
+    (the trail's lock, governance.trail.log.lock_trail) and what the holder waits on."""
+
+    SQL = (
+        "SELECT a.pid, a.wait_event_type, a.wait_event, l.granted FROM pg_stat_activity a "
+        "LEFT JOIN pg_locks l ON l.pid = a.pid AND l.locktype = 'advisory' "
+        "WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.state = 'active'"
+    )
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.stop = threading.Event()
+        self.samples: list[list[tuple[Any, ...]]] = []
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self.stop.wait(0.02):
+                self.samples.append(conn.execute(self.SQL).fetchall())
+
+    def summary(self) -> dict[str, float]:
+        """Share of samples with the lock held; mean processes waiting for it; the holder's waits, by share."""
+        count = max(1, len(self.samples))
+        held = [next((r for r in rows if r[3] is True), None) for rows in self.samples]
+        holding = [h for h in held if h is not None]
+        waiting = sum(sum(1 for r in rows if r[3] is False) for rows in self.samples)
+
+        def share(event: str) -> float:
+            return sum(1 for h in holding if h[2] == event) / max(1, len(holding))
+
+        return {
+            "samples": len(self.samples),
+            "lock_held_share": len(holding) / count,
+            "mean_waiting_for_lock": waiting / count,
+            "holder_in_wal_flush_share": sum(1 for h in holding if h[1] == "IO" and str(h[2]).startswith("WAL"))
+            / max(1, len(holding)),
+            "holder_waiting_for_client_share": share("ClientRead"),
+        }
+
+
 def _answers(url: str) -> bool:
     """Whether a Redis server answers PING at ``url``."""
     import redis
@@ -221,6 +271,21 @@ def _answers(url: str) -> bool:
         return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
     except redis.RedisError:
         return False
+
+
+def _parsed(line: str, request: str) -> dict[str, Any]:
+    """A printed row as numbers: clients, p50, p99, max (ms), requests per second, errors."""
+    fields = line.split("\n", maxsplit=1)[0].split()[-6:]
+    clients, p50, p99, slowest, rate, errors = (float(f) for f in fields)
+    return {
+        "request": request,
+        "clients": int(clients),
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "max_ms": slowest,
+        "per_s": rate,
+        "errors": int(errors),
+    }
 
 
 def main() -> None:
@@ -240,6 +305,9 @@ def main() -> None:
         help="load generator: ApacheBench (Debian's apache2-utils) when installed, else Python threads",
     )
     parser.add_argument("--no-floor", action="store_true", help="skip the GET /api/v1/me rows")
+    parser.add_argument("--clients", default="1,10,50", help="concurrency levels, comma-separated")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of every level (gate and GET /me alternate)")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of every row (benchmarks/run_all)")
     args = parser.parse_args()
     if args.cache_url and not _answers(args.cache_url):
         print(f"note: no cache server answers at {args.cache_url}; rate limits counted in local memory instead")
@@ -284,10 +352,32 @@ def main() -> None:
         )
         print(f"{'request':>8} {'clients':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'per s':>8} {'errors':>7}")
         row = measure_ab if args.client == "ab" else measure
-        for clients in (1, 10, 50):
-            print(row(args.port, token, clients, args.requests, floor=False))
-            if not args.no_floor:
-                print(row(args.port, token, clients, args.requests, floor=True))
+        rows: list[dict[str, Any]] = []
+        for round_number in range(args.repeat):
+            for clients in [int(c) for c in args.clients.split(",")]:
+                sampler = LockSampler(env["DATABASE_URL"]) if vendor == "postgresql" else None
+                if sampler:
+                    sampler.start()
+                line = row(args.port, token, clients, args.requests, floor=False)
+                lock = None
+                if sampler:
+                    sampler.stop.set()
+                    sampler.join()
+                    lock = sampler.summary()
+                    line += (
+                        f"\n   trail lock: held in {lock['lock_held_share']:.0%} of {lock['samples']} samples, "
+                        f"{lock['mean_waiting_for_lock']:.2f} workers waiting on average; the holder flushing WAL "
+                        f"{lock['holder_in_wal_flush_share']:.0%}, waiting for its client (Python) "
+                        f"{lock['holder_waiting_for_client_share']:.0%} of the time it held it"
+                    )
+                print(line, flush=True)
+                rows.append({"round": round_number, **_parsed(line, "gate"), "trail_lock": lock})
+                if not args.no_floor:
+                    line = row(args.port, token, clients, args.requests, floor=True)
+                    print(line, flush=True)
+                    rows.append({"round": round_number, **_parsed(line, "me"), "trail_lock": None})
+        if args.json:
+            print(json.dumps({"benchmark": "gate", "database": vendor, "client": args.client, "rows": rows}))
     finally:
         server.terminate()
         server.wait(timeout=30)
