@@ -23,6 +23,12 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _scanner(dataset: Any, columns: list[str]) -> Any:
+    """The dataset's ``columns`` as a record batch reader that reads one file and one batch ahead at most (pyarrow's
+    default reads several files ahead: memory that grows with the files' size, not the audit's needs)."""
+    return dataset.scanner(columns=columns, batch_readahead=1, fragment_readahead=1, use_threads=False).to_reader()
+
+
 def _numeric(duckdb_type: str) -> tuple[bool, bool]:
     """(numeric, floating) for a DuckDB column type, as the profile reads them."""
     floating = duckdb_type in {"FLOAT", "DOUBLE"}
@@ -63,7 +69,8 @@ class LakehouseEngine:
             assert source.store is not None
             system, paths = objectstore.filesystem(source.store), objectstore.parquet_objects(source)
             schema = objectstore.store_schema(system, paths)
-            return ds.dataset(paths, schema=schema, filesystem=system, format="parquet"), self._present(schema, columns)
+            present = self._present(schema, columns)
+            return _scanner(ds.dataset(paths, schema=schema, filesystem=system, format="parquet"), present), present
         assert isinstance(source, lakehouse.LakeSource)
         if source.kind == lakehouse.DELTA:
             table = lakehouse.open_delta(source, version=source.pin)
@@ -71,7 +78,8 @@ class LakehouseEngine:
                 dataset = table.to_pyarrow_dataset()
             except Exception as exc:  # delta-rs refuses features its Arrow reader lacks (deletion vectors, say)
                 raise SourceError(f"delta-rs cannot read version {source.pin} as Arrow: {exc}") from None
-            return dataset, self._present(dataset.schema, columns)
+            present = self._present(dataset.schema, columns)
+            return _scanner(dataset, present), present
         table = lakehouse.open_iceberg(source)
         snapshot = lakehouse.iceberg_snapshot(source, table)
         schema = table.schemas()[snapshot.schema_id] if snapshot.schema_id is not None else table.schema()
@@ -105,9 +113,7 @@ class LakehouseEngine:
 
     def rows(self, columns: Sequence[str]) -> Any:
         stream, present = self._stream(columns)
-        if hasattr(stream, "read_all"):  # a record batch reader (Iceberg): already projected
-            return self.finish(stream.read_all().select(present))
-        return self.finish(stream.to_table(columns=present))
+        return self.finish(stream.read_all().select(present))  # a record batch reader, already projected
 
 
 class LakehouseProfileReader:
