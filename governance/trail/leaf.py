@@ -9,10 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
+from json import encoder as json_encoder
+from json.encoder import encode_basestring
 from typing import Any
 
-from governance.trail.canonical import canonical_json
+from governance.trail.canonical import _MAX_EXACT_INT, _encode, _fast_path_ok, canonical_json
 from governance.trail.verifier import leaf_hash
 
 LEAF_VERSION = 1
@@ -77,11 +80,24 @@ def as_utc(raw: object) -> dt.datetime:
 
 def rederive(row: Row) -> tuple[int, bytes, bool]:
     """(seq, SHA-256 leaf hash of the stored leaf bytes, whether the columns re-derive exactly those bytes)."""
-    seq, recorded_at, action, kind, user_id, token_id, object_type, object_id, payload, leaf = row[:10]
-    leaf = bytes(leaf)
+    leaf = bytes(row[9])
+    return row[0], leaf_hash(leaf), _rederives(row, leaf)
+
+
+def _rederives(row: Row, leaf: bytes) -> bool:
+    """Whether ``encode_leaf`` of the row's columns is exactly ``leaf``: the fast encoding first, and the reference
+    whenever the fast one does not apply or does not match (so a mismatch is always the reference's verdict)."""
+    fast = fast_leaf(row)
+    if fast is not None and fast == leaf:
+        return True
+    return _reference_leaf(row) == leaf
+
+
+def _reference_leaf(row: Row) -> bytes:
+    seq, recorded_at, action, kind, user_id, token_id, object_type, object_id, payload = row[:9]
     if isinstance(payload, (bytes, memoryview)):
         payload = bytes(payload).decode()
-    derived = encode_leaf(
+    return encode_leaf(
         seq=seq,
         prev_hash=bytes(row[11]),
         recorded_at=as_utc(recorded_at),
@@ -91,7 +107,100 @@ def rederive(row: Row) -> tuple[int, bytes, bool]:
         object_id=object_id,
         payload=json.loads(payload) if isinstance(payload, str) else payload,
     )
-    return seq, leaf_hash(leaf), derived == leaf
+
+
+# How SQLite stores a naive UTC time (Django writes str(datetime)): fixed width, ASCII digits.
+_STORED_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?", re.ASCII)
+
+
+def _leaf_time(raw: object) -> str | None:
+    """``format_time(as_utc(raw))`` for a time as stored, or None where only the reference path should decide.
+
+    Text in SQLite's fixed-width form is respelt without parsing it into a datetime and back (the cost that
+    mattered at a million rows); it must still be a real date and time, which ``fromisoformat`` checks.
+    """
+    if type(raw) is str:
+        if _STORED_TIME.fullmatch(raw) is None:
+            return None
+        try:
+            dt.datetime.fromisoformat(raw)
+        except ValueError:
+            return None
+        return f"{raw[:10]}T{raw[11:]}Z" if len(raw) == 26 else f"{raw[:10]}T{raw[11:]}.000000Z"
+    if isinstance(raw, dt.datetime):
+        return format_time(as_utc(raw))
+    return None
+
+
+def _not_json(value: object) -> object:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+# The encoder ``canonical_json``'s fast path uses (``_encode``: sort_keys, no spaces, ensure_ascii off, no NaN), made
+# once: ``JSONEncoder.encode`` builds a new one on every call, which cost more than the encoding of a small payload.
+# No circular-reference markers: its input comes from ``json.loads``, which cannot make cycles.
+_make_encoder = getattr(json_encoder, "c_make_encoder", None)  # the C accelerator (absent from typeshed)
+_payload_chunks = (
+    _make_encoder(None, _not_json, encode_basestring, None, ":", ",", True, False, False) if _make_encoder else None
+)
+
+
+def _payload_json(payload: dict[str, Any]) -> str:
+    return "".join(_payload_chunks(payload, 0)) if _payload_chunks is not None else _encode(payload)
+
+
+def _small_int_or_null(value: object) -> str | None:
+    if value is None:
+        return "null"
+    if type(value) is int and -_MAX_EXACT_INT <= value <= _MAX_EXACT_INT:
+        return str(value)
+    return None
+
+
+def _fast_payload(stored: object) -> dict[str, Any] | None:
+    """The payload column decoded, if it is an object inside ``canonical_json``'s fast domain."""
+    if isinstance(stored, (bytes, memoryview)):
+        stored = bytes(stored).decode()
+    if isinstance(stored, str):
+        try:
+            stored = json.loads(stored)
+        except ValueError:
+            return None
+    return stored if type(stored) is dict and _fast_path_ok(stored) else None
+
+
+def fast_leaf(row: Row) -> bytes | None:
+    """The bytes ``encode_leaf`` makes of a row, built directly, or None when the row is outside the fast domain.
+
+    ``encode_leaf`` is ``canonical_json`` of a fixed envelope; for an envelope of plain strings, integers within
+    2**53 and null, around a payload inside ``canonical_json``'s own fast domain, that is the stdlib encoder's
+    output (sort_keys, no spaces, UTF-8), and the stdlib encoder writes a nested object exactly as it writes it
+    alone. So the envelope is spelt here with the encoder's own string escaper, in sorted key order, and only the
+    payload goes through the encoder. Anything else returns None and the caller uses the reference.
+    tests/trail/test_verify_fast.py checks this equals ``encode_leaf`` on generated rows.
+    """
+    seq, recorded_at, action, kind, user_id, token_id, object_type, object_id, payload = row[:9]
+    if type(seq) is not int or not -_MAX_EXACT_INT <= seq <= _MAX_EXACT_INT:
+        return None
+    if not (type(action) is str and type(kind) is str and type(object_type) is str and type(object_id) is str):
+        return None
+    user, token, time_text = _small_int_or_null(user_id), _small_int_or_null(token_id), _leaf_time(recorded_at)
+    if user is None or token is None or time_text is None:
+        return None
+    payload = _fast_payload(payload)
+    if payload is None:
+        return None
+    prev = row[11]
+    text = (
+        f'{{"action":{encode_basestring(action)},"actor":{{"kind":{encode_basestring(kind)},"token":{token},'
+        f'"user":{user}}},"object":{{"id":{encode_basestring(object_id)},"type":{encode_basestring(object_type)}}},'
+        f'"payload":{_payload_json(payload)},"prev":"{bytes(prev).hex()}","seq":{seq},"time":"{time_text}",'
+        f'"v":{LEAF_VERSION}}}'
+    )
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: the reference encoder decides
+        return None
 
 
 # Per event: seq, recomputed leaf hash, columns re-derive the leaf, stored leaf hash matches, prev_hash matches the
@@ -115,6 +224,34 @@ def rederive_batch(rows: Sequence[Row]) -> tuple[bytes, list[Checked]]:
         )
         previous = computed
     return (bytes(rows[0][11]) if rows else b""), results
+
+
+# A row's problems: seq, columns re-derive the leaf, stored leaf hash matches, prev_hash matches the previous row's
+# recomputed leaf hash (for the first row: compared with ``prev``, which the caller may not know yet: then True).
+Flags = tuple[int, bool, bool, bool]
+
+
+def check_rows(rows: Sequence[Row], prev: bytes | None = None) -> tuple[list[bytes], list[Flags]]:
+    """Check consecutive rows on their own: every recomputed leaf hash in order, and the rows that have a problem.
+
+    What ``rederive_batch`` checks, in the tight loop ``verify_trail`` runs a million times: only rows with a
+    problem produce anything beyond their hash.
+    """
+    hashes: list[bytes] = []
+    flagged: list[Flags] = []
+    sha256 = hashlib.sha256
+    for row in rows:
+        leaf = bytes(row[9])
+        computed = sha256(b"\x00" + leaf).digest()
+        fast = fast_leaf(row)
+        rederived = (fast is not None and fast == leaf) or _reference_leaf(row) == leaf
+        hash_ok = computed == row[10]
+        prev_ok = prev is None or row[11] == prev
+        if not (rederived and hash_ok and prev_ok):
+            flagged.append((row[0], rederived, hash_ok, prev_ok))
+        hashes.append(computed)
+        prev = computed
+    return hashes, flagged
 
 
 class SignedEvent:

@@ -11,6 +11,7 @@ what catches a rewrite by someone who could also re-sign or delete the server's 
 
 from __future__ import annotations
 
+import bisect
 import multiprocessing
 import os
 from collections import deque
@@ -22,14 +23,15 @@ from django.conf import settings
 from django.db import connection
 
 from governance.trail import verifier, verify_worker
-from governance.trail.leaf import Checked, Row, rederive_batch
+from governance.trail.leaf import Checked, rederive_batch
 from governance.trail.log import TrailError, compact_range, current_root, tree_size
 from governance.trail.merkle import CompactRange
 from governance.trail.models import Checkpoint, Event, MerkleNode, SigningKey
 from governance.trail.witnesses import cosigned_note
 
-_BATCH = 5000
+_BATCH = 5000  # problems are counted at these boundaries (stop after 50), as when events were read in batches
 _NODE_BATCH = 20000
+_CHUNK_BITS = 14  # chunks of 16,384 events: a unit of work for a worker process
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Report:
     root: bytes = b""
     problems: list[str] = field(default_factory=list)
     first_bad_seq: int | None = None
+    since: int | None = None  # incremental: the size of the kept checkpoint the run started from (None: a full run)
     cosignatures: list[verifier.Cosignature] | None = None  # with witnesses given: who cosigned the latest checkpoint
 
     @property
@@ -53,71 +56,50 @@ class Report:
         self.problems.append(message)
 
 
-def _event_batches() -> Iterator[list[Row]]:
-    # A raw cursor read in keyset-paginated batches: model instances would cost more than hashing at a million rows.
-    columns = verify_worker.EVENT_COLUMNS
-    last = -1
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT {columns} FROM governance_event WHERE seq > %s ORDER BY seq LIMIT %s",  # noqa: S608
-                [last, _BATCH],
-            )
-            rows = cursor.fetchall()
-        if not rows:
-            return
-        yield rows
-        last = rows[-1][0]
+def _chunks(workers: int, sizes: set[int]) -> Iterator[verify_worker.Chunk]:
+    """Every chunk of the trail, checked by ``verify_worker``, in sequence order.
 
-
-def _checked_batches(workers: int) -> Iterator[tuple[bytes, list[Checked]]]:
-    """Every batch of event rows, checked by ``rederive_batch``, in sequence order.
-
-    Re-encoding a leaf is the costly part of verification, and batches are independent, so with ``workers`` > 1
-    they are checked in worker processes while this process reads the next batches. Rows are always read here,
-    on the caller's database connection (and transaction); workers receive plain tuples and never touch the
-    database.
+    Chunks are independent, so with ``workers`` > 1 they are checked in worker processes. Outside a transaction each
+    worker reads its own chunks on its own connection (this process neither reads nor ships rows); inside one (a
+    worker's connection cannot see uncommitted rows) this process reads and the workers check.
     """
-    if workers <= 1:
-        for batch in _event_batches():
-            yield rederive_batch(batch)
-        return
-    if not connection.in_atomic_block:
-        # Committed data: workers can read their own ranges, so this process neither reads nor ships rows.
-        yield from _checked_ranges(workers)
-        return
-    context = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited locks or connections
-    with context.Pool(workers) as pool:
-        pending: deque[Any] = deque()
-        for batch in _event_batches():
-            pending.append(pool.apply_async(rederive_batch, (batch,)))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
-
-
-def _checked_ranges(workers: int) -> Iterator[tuple[bytes, list[Checked]]]:
-    """Batches read and checked entirely in worker processes, by ranges of sequence numbers, in order.
-
-    Only possible outside a transaction (a worker's own connection cannot see uncommitted rows). A range whose
-    rows were deleted comes back short, which the caller reports as missing events.
-    """
+    bits, width = _CHUNK_BITS, 1 << _CHUNK_BITS
     with connection.cursor() as cursor:
         cursor.execute("SELECT MAX(seq) FROM governance_event")
         (last,) = cursor.fetchone()
     end = 0 if last is None else last + 1
-    context = multiprocessing.get_context("spawn")
+    ordered = sorted(sizes)
+
+    def options(start: int) -> dict[str, Any]:
+        wanted = ordered[bisect.bisect_right(ordered, start) : bisect.bisect_right(ordered, start + width)]
+        return {"bits": bits, "sizes": wanted, "batch": _BATCH}
+
+    if workers <= 1:
+        for start in range(0, end, width):
+            yield verify_worker.check_range(start, min(start + width, end), **options(start))
+        return
+    context = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited locks or connections
+    if connection.in_atomic_block:
+        with context.Pool(workers) as pool:
+            pending: deque[Any] = deque()
+            for start in range(0, end, width):
+                rows = verify_worker.read_events(start, min(start + width, end))
+                nodes = verify_worker.read_nodes(start, start + len(rows), bits + 1)
+                pending.append(pool.apply_async(verify_worker.check_chunk, (start, rows, nodes), options(start)))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().get()
+            while pending:
+                yield pending.popleft().get()
+        return
     database = {
         key: value for key, value in connection.settings_dict.items() if key in ("NAME", "HOST", "PORT", "USER")
     }
     settings_module = os.environ.get("DJANGO_SETTINGS_MODULE", "governance.settings")
     with context.Pool(workers, initializer=verify_worker.init, initargs=(settings_module, database)) as pool:
-        pending: deque[Any] = deque()
-        for start in range(0, end, _BATCH):
-            pending.append(pool.apply_async(verify_worker.check_range, (start, min(start + _BATCH, end))))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().get()
+        pending = deque(
+            pool.apply_async(verify_worker.check_range, (start, min(start + width, end)), options(start))
+            for start in range(0, end, width)
+        )
         while pending:
             yield pending.popleft().get()
 
@@ -151,45 +133,134 @@ def _trusted_keys_and_held(
     return keys, held_parsed
 
 
-def _check_events(report: Report, workers: int, wanted: set[int]) -> tuple[CompactRange, dict[int, bytes]]:
-    """Check every event in order; returns the rebuilt tree's edge and its roots at the ``wanted`` sizes."""
-    edge = CompactRange(0, [])
+@dataclass
+class _Walk:
+    """The state of the walk over the chunks, in sequence order."""
+
+    report: Report
+    expected: int = 0  # the next sequence number
+    prev: bytes = b""  # the recomputed leaf hash of the event before it
+    check_at: int | None = _BATCH  # a batch end where the "over 50 problems" rule is still to be applied
+    stopped: bool = False
+
+
+def _check_events(report: Report, workers: int, wanted: set[int]) -> tuple[bytes, dict[int, bytes], _Nodes]:
+    """Check every event in order; returns the root over the events checked, the roots at the ``wanted`` sizes, and
+    what the chunks found of the stored nodes.
+
+    Problems are reported exactly as a reading of the events in batches of ``_BATCH`` reports them (the messages,
+    their order, and the stop after 50 problems at a batch's end), whatever the chunk size.
+    """
     roots_at: dict[int, bytes] = {0: verifier.EMPTY_ROOT}
-    prev = b""
-    expected_seq = 0
-    for first_prev, results in _checked_batches(workers):
-        if results and first_prev != prev and results[0][0] == expected_seq:
-            report.fail(
-                f"event {expected_seq}: prev_hash does not match event {expected_seq - 1}'s leaf hash (chain broken)",
-                expected_seq,
-            )
-        for seq, computed, rederived, hash_ok, prev_ok in results:
-            if seq != expected_seq:
-                report.fail(
-                    f"event {expected_seq}: missing (the next stored event is {seq}); events were deleted or reordered",
-                    expected_seq,
-                )
-                break
-            if not rederived:
-                report.fail(f"event {seq}: its columns no longer match its stored leaf bytes (the row was edited)", seq)
-            if not hash_ok:
-                report.fail(
-                    f"event {seq}: stored leaf hash is not SHA-256(0x00 || leaf) (leaf or hash was edited)", seq
-                )
-            if prev_ok is False:
-                report.fail(f"event {seq}: prev_hash does not match event {seq - 1}'s leaf hash (chain broken)", seq)
-            edge.append(computed)
-            prev = computed
-            expected_seq += 1
-            if expected_seq in wanted:
-                roots_at[expected_seq] = edge.root()
-        else:
-            if len(report.problems) <= 50:
+    upper = CompactRange(0, [])  # over the roots of the complete chunks: the tree's levels above a chunk
+    nodes = _Nodes()
+    walk = _Walk(report)
+    root = verifier.EMPTY_ROOT
+    short = False  # the previous chunk's events ended before the chunk did
+    for chunk in _chunks(workers, wanted):
+        if short or not chunk.count:
+            following = chunk.start if chunk.count else chunk.next_seq
+            if following is None:
+                short = True  # nothing stored in this whole chunk: the next one says what follows
                 continue
+            _missing(report, walk.expected, following)
+            break
+        roots = {size: _fold([*upper.peaks, *peaks]) for size, peaks in chunk.peaks.items()}
+        roots_at.update((size, value) for size, value in roots.items() if size in wanted)
+        _report_rows(walk, chunk)
+        if walk.stopped:
+            root = roots[walk.expected]
+            break
+        walk.expected, walk.prev = chunk.start + chunk.count, chunk.last_hash
+        root = roots[walk.expected]
+        nodes.ok = nodes.ok and chunk.nodes_ok
+        if chunk.next_seq is not None:
+            _missing(report, walk.expected, chunk.next_seq)
+            break
+        if chunk.root is None:
+            short = True
+            continue
+        for (level, index), value in upper.append(chunk.root)[1:]:
+            nodes.upper.append((level + _CHUNK_BITS, index, value))
+    else:
+        if walk.check_at is not None and len(report.problems) > 50:  # the last batch, however short
             report.problems.append("… stopping after 50 problems")
-        break
-    report.events = expected_seq
-    return edge, roots_at
+    report.events = walk.expected
+    return root, roots_at, nodes
+
+
+def _missing(report: Report, seq: int, following: int) -> None:
+    report.fail(f"event {seq}: missing (the next stored event is {following}); events were deleted or reordered", seq)
+
+
+def _report_rows(walk: _Walk, chunk: verify_worker.Chunk) -> None:
+    """Report the problems of a chunk's events in order, stopping at the end of a batch once there are over 50."""
+    report = walk.report
+    flagged = list(chunk.flagged)
+    if chunk.count and chunk.first_prev != walk.prev:  # the one chain link the chunk could not check on its own
+        if flagged and flagged[0][0] == chunk.start:
+            flagged[0] = (*flagged[0][:3], False)
+        else:
+            flagged.insert(0, (chunk.start, True, True, False))
+    for seq, rederived, hash_ok, prev_ok in flagged:
+        if walk.check_at is not None and seq >= walk.check_at and _stop(walk, walk.check_at):
+            return
+        batch_start = seq % _BATCH == 0  # there the chain is checked before the event's own checks
+        if batch_start and not prev_ok:
+            report.fail(f"event {seq}: prev_hash does not match event {seq - 1}'s leaf hash (chain broken)", seq)
+        if not rederived:
+            report.fail(f"event {seq}: its columns no longer match its stored leaf bytes (the row was edited)", seq)
+        if not hash_ok:
+            report.fail(f"event {seq}: stored leaf hash is not SHA-256(0x00 || leaf) (leaf or hash was edited)", seq)
+        if not batch_start and not prev_ok:
+            report.fail(f"event {seq}: prev_hash does not match event {seq - 1}'s leaf hash (chain broken)", seq)
+        walk.check_at = (seq // _BATCH + 1) * _BATCH
+    if walk.check_at is not None and walk.check_at <= chunk.start + chunk.count:
+        _stop(walk, walk.check_at)
+
+
+def _stop(walk: _Walk, at: int) -> bool:
+    """Apply the rule at the end of the batch that ends at ``at``: stop there once there are over 50 problems."""
+    walk.check_at = None
+    if len(walk.report.problems) <= 50:
+        return False
+    walk.report.problems.append("… stopping after 50 problems")
+    walk.expected, walk.stopped = at, True
+    return True
+
+
+def _fold(peaks: Sequence[bytes]) -> bytes:
+    """The root over consecutive perfect subtrees, given left to right (as ``CompactRange.root``)."""
+    if not peaks:
+        return verifier.EMPTY_ROOT
+    current = peaks[-1]
+    for peak in reversed(peaks[:-1]):
+        current = verifier.node_hash(peak, current)
+    return current
+
+
+@dataclass
+class _Nodes:
+    """What the chunks found of the stored Merkle nodes, and the recomputed nodes above the chunks' level."""
+
+    ok: bool = True
+    upper: list[tuple[int, int, bytes]] = field(default_factory=list)
+
+
+def _nodes_match(size: int, nodes: _Nodes) -> bool:
+    """Every stored node is the recomputed one and there are no others (the chunks checked levels up to theirs)."""
+    if not nodes.ok:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT level, "index", hash FROM governance_merklenode WHERE level > %s ORDER BY level, "index"',
+            [_CHUNK_BITS],
+        )
+        if [(level, index, bytes(digest)) for level, index, digest in cursor.fetchall()] != sorted(nodes.upper):
+            return False
+        cursor.execute("SELECT COUNT(*) FROM governance_merklenode")
+        (count,) = cursor.fetchone()
+    return bool(count == sum(size >> level for level in range(size.bit_length())))
 
 
 def verify_trail(
@@ -212,13 +283,21 @@ def verify_trail(
     checkpoints = list(Checkpoint.objects.select_related("key").order_by("id"))
     keys, held_parsed = _trusted_keys_and_held(report, trusted_keys, held)
     wanted = {cp.tree_size for cp in checkpoints} | {cp.tree_size for cp in held_parsed}
-    edge, roots_at = _check_events(report, workers, wanted)
-    report.root = edge.root() if report.events else verifier.EMPTY_ROOT
+    report.root, roots_at, nodes = _check_events(report, workers, wanted)
     if report.ok:
+        before = len(report.problems)
         if MerkleNode.objects.filter(level=0, index__gte=report.events).exists():
             report.fail("there are stored Merkle leaf nodes beyond the last event (events were deleted)")
-        _check_leaf_nodes(report)
-        _check_inner_nodes(report)
+        if not _nodes_match(report.events, nodes):
+            # Something differs: the node-by-node checks below say exactly what (they read every node, so they
+            # only run when the bulk comparison failed).
+            _check_leaf_nodes(report)
+            _check_inner_nodes(report)
+            if len(report.problems) == before:
+                report.fail(
+                    f"the stored Merkle tree holds nodes that a tree of {report.events} events does not have "
+                    "(rows were added to it)"
+                )
     _check_checkpoints(report, checkpoints, roots_at, keys)
     for parsed in held_parsed:
         _check_against(
