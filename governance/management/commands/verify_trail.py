@@ -1,5 +1,5 @@
 """python manage.py verify_trail [--checkpoint NOTEFILE ...] [--trusted-keys FILE] [--witness KEY ...]
-[--min-witnesses K] [--json]"""
+[--min-witnesses K] [--json] [--incremental [--state FILE]]"""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from governance.trail.verify import verify_trail
+from governance.trail.verify_incremental import default_state_file, verify_incremental
 
 
 class Command(BaseCommand):
@@ -42,6 +43,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workers", type=int, default=None, help="processes re-deriving leaves (default: by the trail's size)"
         )
+        parser.add_argument(
+            "--incremental",
+            action="store_true",
+            help="verify only what is new since the checkpoint this command verified last, kept in --state "
+            "(a full run when there is none), and keep the latest checkpoint when all holds",
+        )
+        parser.add_argument(
+            "--state",
+            type=Path,
+            default=None,
+            help="with --incremental: the file keeping that checkpoint (default: TRAIL_VERIFIED_CHECKPOINT_FILE)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -57,13 +70,19 @@ class Command(BaseCommand):
         minimum = (1 if options["witness"] else 0) if minimum is None else minimum
         if not 0 <= minimum <= len(options["witness"]):
             raise CommandError(f"--min-witnesses {minimum} needs at least that many --witness keys.")
-        report = verify_trail(
-            held=held,
-            trusted_keys=trusted,
-            workers=options["workers"],
-            witnesses=options["witness"],
-            min_witnesses=minimum,
-        )
+        if options["state"] is not None and not options["incremental"]:
+            raise CommandError("--state goes with --incremental.")
+        checks: dict[str, Any] = {
+            "held": held,
+            "trusted_keys": trusted,
+            "workers": options["workers"],
+            "witnesses": options["witness"],
+            "min_witnesses": minimum,
+        }
+        if options["incremental"]:
+            report = verify_incremental(state=options["state"] or default_state_file(), **checks)
+        else:
+            report = verify_trail(**checks)
         cosigned = [c.describe() for c in report.cosignatures or []]
         if options["json"]:
             self.stdout.write(
@@ -74,6 +93,7 @@ class Command(BaseCommand):
                         "checkpoints": report.checkpoints,
                         "root": report.root.hex(),
                         "first_bad_seq": report.first_bad_seq,
+                        "since": report.since,
                         "problems": report.problems,
                         "cosigned_by": cosigned if report.cosignatures is not None else None,
                     },
@@ -81,9 +101,15 @@ class Command(BaseCommand):
                 )
             )
         elif report.ok:
+            since = (
+                ""
+                if report.since is None
+                else f" (incremental: the {report.events - report.since} events after the {report.since} verified "
+                "before)"
+            )
             self.stdout.write(
-                f"OK: {report.events} events, {report.checkpoints} checkpoints verified; root {report.root.hex()}"
-                + (f"; the latest cosigned by {', '.join(cosigned)}" if cosigned else "")
+                f"OK: {report.events} events{since}, {report.checkpoints} checkpoints verified; "
+                f"root {report.root.hex()}" + (f"; the latest cosigned by {', '.join(cosigned)}" if cosigned else "")
             )
         if not report.ok:
             if not options["json"]:
