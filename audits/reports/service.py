@@ -363,6 +363,7 @@ def _run_context(run: AuditRun) -> dict[str, Any]:
         "input_hashes": run.input_hashes or {},
         "library_versions": run.library_versions or {},
         "seeds": run.seeds or {},
+        "data_source": results.get("data_source"),  # a source read where it lives: engine, mode, sample
         "results_sha256": run.results_sha256,
         "created_by": _person(run.created_by),
         "created_at": _when(run.created_at),

@@ -24,9 +24,12 @@ class Reading:
     # The source's quality profile computed by the engine (audits.statistics.profile), when the policy checks data
     # quality; the data-quality check reads it as it reads an upload's profile. Not part of ``data_source``.
     profile: dict[str, Any] | None = None
+    # The sample the engine drew for explainability and adversarial (audits.statistics.samples), when drawn.
+    sample: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"engine": self.engine, "mode": self.mode, "why": self.why, "cells": self.cells}
+        found = {"engine": self.engine, "mode": self.mode, "why": self.why, "cells": self.cells}
+        return found | ({"sample": self.sample} if self.sample is not None else {})
 
 
 def rows_needed(document: Mapping[str, Any], roles: ColumnRoles, *, model: bool = False) -> str:

@@ -7,10 +7,12 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from audits.evaluation import ColumnRoles, Evaluation, EvaluationError
+from audits.checks.base import CheckContext
+from audits.evaluation import ColumnRoles, Evaluation, EvaluationError, build_evaluation
 from audits.statistics.engines import PostgresEngine, engine_for
 from audits.statistics.evaluation import Reading, source_evaluation
 from audits.statistics.profile import source_profile
+from audits.statistics.samples import can_sample, draw_sample, sample_size
 from governance.data.actions.common import DataError
 from governance.data.actions.sources import checked_source, source_of
 from governance.data.sources import SourceError, postgres
@@ -28,6 +30,14 @@ def _evaluated(
     evaluation, reading = source_evaluation(engine, document=document, **given)
     if "data_quality" in (document.get("checks") or {}):
         reading = replace(reading, profile=source_profile(engine, label_column=label_column))
+    size = sample_size(document)
+    if given.get("predictor") is not None and size and can_sample(engine):
+        # Explainability and adversarial read a sample drawn by the engine (audits.statistics.samples).
+        sample = draw_sample(engine, given.get("columns") or [], size=size, seed=CheckContext().seed)
+        evaluation.sample = build_evaluation(  # type: ignore[attr-defined]  # read by those two checks
+            sample.table, given["roles"], predictor=given["predictor"], model_artifact=True
+        )
+        reading = replace(reading, sample=sample.as_json())
     return evaluation, reading
 
 

@@ -55,6 +55,8 @@ class AdversarialCheck(Check):
         self.structure = structure
 
     def run(self, evaluation: Any, settings: Mapping[str, Any], context: CheckContext) -> CheckOutcome:
+        # A source's rows sampled by its engine (audits.statistics.samples), when it drew them; else every row.
+        evaluation = getattr(evaluation, "sample", None) or evaluation
         sample_rows, seconds = budget_settings(settings, default_rows=DEFAULT_SAMPLE_ROWS)
         budget = TimeBudget(seconds)
         epsilon = threshold(settings, "epsilon") or DEFAULT_EPSILON

@@ -72,6 +72,8 @@ class ExplainabilityCheck(Check):
     name = "explainability"
 
     def run(self, evaluation: Any, settings: Mapping[str, Any], context: CheckContext) -> CheckOutcome:
+        # A source's rows sampled by its engine (audits.statistics.samples), when it drew them; else every row.
+        evaluation = getattr(evaluation, "sample", None) or evaluation
         sample_rows, seconds = budget_settings(settings, default_rows=DEFAULT_SAMPLE_ROWS)
         budget = TimeBudget(seconds)
         limit = threshold(settings, "protected_attribute_max_share")

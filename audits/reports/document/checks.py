@@ -292,6 +292,23 @@ def _check_generic(b: _Builder, d: Mapping[str, Any]) -> None:
     b.table(["Field", "Value"], rows, widths=(0.4, 0.6))
 
 
+def _source_pairs(reading: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """How a source was read (engine and mode) and, when the engine drew one, its sample: method, seed, size."""
+    if not reading:
+        return []
+    pairs = [("Data source", f"read by {reading.get('engine')} ({reading.get('mode')}): {reading.get('why')}")]
+    sample = reading.get("sample")
+    if sample:
+        pairs.append(
+            (
+                "Engine sample",
+                f"{sample['rows']:,} of {sample['of_rows']:,} rows, seed {sample['seed']}, method {sample['method']} "
+                f"({sample['how']}), drawn by {sample['engine']}",
+            )
+        )
+    return pairs
+
+
 def _run_sections(b: _Builder, ctx: Mapping[str, Any], charts: Mapping[int, Sequence[Chart]]) -> None:
     for run in ctx["runs"]:
         policy = run["policy"]
@@ -310,6 +327,7 @@ def _run_sections(b: _Builder, ctx: Mapping[str, Any], charts: Mapping[int, Sequ
                 ("Finished", f"{run['finished_at']} ({fmt_number(run['duration_seconds'], 1)} s)"),
                 ("Results SHA-256", run["results_sha256"]),
                 ("Seeds", json.dumps(run["seeds"], sort_keys=True)),
+                *_source_pairs(run.get("data_source")),
             ]
         )
         b.table(
