@@ -117,7 +117,9 @@ class DatasetVersionMetadataSerializer(StrictSerializer):
         default="",
         help_text="A source read where it lives: parquet:///folder, or postgresql://<connection>/<schema.table> "
         "(or postgresql://<connection>?query=SELECT ... where the connection allows queries) on a connection the "
-        "operator declared in DATA_SOURCE_CONNECTIONS, which fixes the host, database, role and password.",
+        "operator declared in DATA_SOURCE_CONNECTIONS, which fixes the host, database, role and password; "
+        "delta:///table, delta+s3://bucket/table or iceberg://<catalog>/<namespace.table> (pinned to the current "
+        "version unless ?version=N or ?snapshot=ID), or s3://bucket/prefix of Parquet objects in a declared bucket.",
     )
     sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", required=False, allow_blank=True, default="")
     row_count = serializers.IntegerField(
