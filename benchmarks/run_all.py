@@ -30,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
+VERIFY_KEEP = str(Path(tempfile.gettempdir()) / "assay-run-all-verify")  # not bench_verify.py's default folder
 
 
 @dataclass
@@ -69,7 +70,11 @@ def _number(pattern: str, text: str) -> float:
 
 
 def _ratio(figure: float, anchor: float) -> str:
-    return f"{figure / anchor:.2f}x" if anchor else "-"
+    """figure / anchor; below 0.1 written as a fraction (1/1,234x: the figure is 1,234 times smaller)."""
+    if not anchor or not figure:
+        return "-"
+    ratio = figure / anchor
+    return f"{ratio:.2f}x" if ratio >= 0.1 else f"1/{1 / ratio:,.0f}x"
 
 
 # --- parsers: a script's output to its rows (each raises ValueError when a line it needs is missing) -----------------
@@ -323,7 +328,10 @@ BENCHMARKS = [
     Benchmark(
         "verify",
         "bench_verify.py",
-        {"quick": ["--events", "50000", "--new", "2000", "--workers", "1"], "full": []},
+        {
+            "quick": ["--events", "50000", "--new", "2000", "--workers", "1", "--keep", VERIFY_KEEP],
+            "full": ["--keep", VERIFY_KEEP],
+        },
         [Row("verify_trail"), Row("verify_trail --incremental vs full")],
         parse_verify,
     ),
@@ -371,9 +379,12 @@ ANCHOR_ROWS = {"quick": 200_000, "full": 1_000_000}
 # --- running and the table -----------------------------------------------------------------------------------------
 
 
-def run(benchmark: Benchmark, size: str, anchors: dict[str, str]) -> tuple[list[Row], float]:
+def run(benchmark: Benchmark, size: str, anchors: dict[str, str], *, postgres: bool = False) -> tuple[list[Row], float]:
+    """``benchmark``'s rows at ``size`` (DATABASE_URL passed on only when ``postgres``; else it runs on SQLite)."""
     command = [sys.executable, str(HERE / benchmark.script), *benchmark.sizes[size]]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    if not postgres:
+        env.pop("DATABASE_URL", None)
     began = time.perf_counter()
     try:
         done = subprocess.run(
@@ -427,6 +438,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--dry-run", action="store_true", help="print the commands and the table's rows; run nothing")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON to this file")
+    parser.add_argument(
+        "--postgres",
+        default="gate,trail",
+        help="benchmarks given DATABASE_URL when it is set (the rest run on SQLite; bench_trail.py and bench_data.py "
+        "share one scratch database name, so two of them at once on one server clobber each other)",
+    )
     args = parser.parse_args(argv)
     chosen = [b for b in BENCHMARKS if not args.only or b.name in args.only.split(",")]
     unknown = set(filter(None, args.only.split(","))) - {b.name for b in BENCHMARKS}
@@ -453,12 +470,15 @@ def main(argv: list[str] | None = None) -> int:
                 f", load average {load()} ...",
                 flush=True,
             )
-            found, seconds = run(benchmark, args.size, anchors)
+            postgres = bool(os.environ.get("DATABASE_URL")) and benchmark.name in args.postgres.split(",")
+            found, seconds = run(benchmark, args.size, anchors, postgres=postgres)
+            for row in found:
+                row.note = "; ".join(filter(None, [row.note, "PostgreSQL" if postgres else "SQLite"]))
             timings.append(f"{benchmark.name} {seconds:.0f} s")
             rows += found
     header = [
-        f"commit {commit()}; size {args.size}; database {os.environ.get('DATABASE_URL', 'sqlite').split(':')[0]}; "
-        f"{os.cpu_count()} CPUs",
+        f"commit {commit()}; size {args.size}; {os.cpu_count()} CPUs; PostgreSQL for "
+        f"{args.postgres if os.environ.get('DATABASE_URL') else 'none (DATABASE_URL unset)'}, SQLite for the rest",
         f"load average (1, 5, 15 min) at the start: {started_load}; at the end: {load()}",
     ]
     if timings:
