@@ -13,7 +13,6 @@ import importlib.util
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,30 +56,30 @@ def save_table(session: Any, table: pa.Table, name: str) -> None:
     session.createDataFrame(table).coalesce(1).write.mode("overwrite").saveAsTable(name)
 
 
+_LAKE: list[tuple[str, Any]] = []  # this process's (declaration, session): every test module shares it
+
+
 @pytest.fixture(scope="session")
-def spark_lake(tmp_path_factory: pytest.TempPathFactory, tables: dict[str, pa.Table]) -> Iterator[tuple[str, Any]]:
-    """This process's Spark session with ``risk.compas`` and ``risk.german``; the declaration it was started on."""
+def spark_lake(tmp_path_factory: pytest.TempPathFactory, tables: dict[str, pa.Table]) -> tuple[str, Any]:
+    """This process's Spark session with ``risk.compas`` and ``risk.german``; the declaration it was started on.
+    Started once per process (each test module that imports this fixture gets the same one) and left running to
+    the process's end, when the JVM goes with it."""
     missing = _missing()
     if missing:
         pytest.skip(f"Spark tests need Java and PySpark: {missing}")
+    if _LAKE:
+        return _LAKE[0]
     from governance.data.sources import spark  # noqa: PLC0415 - after the skip: loads nothing Spark needs first
 
-    folder = tmp_path_factory.mktemp("spark")
-    entry = declaration(folder)
-    previous = os.environ.get(SECRET_ENV)
-    os.environ[SECRET_ENV] = SECRET
+    entry = declaration(tmp_path_factory.mktemp("spark"))
+    os.environ[SECRET_ENV] = SECRET  # this test process's environment, as the operator's would be
     (connection,) = spark.parse_spark_connections([entry]).values()
     session = spark.session(connection)
     session.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
     for name in TABLES:
         save_table(session, tables[name], f"{DATABASE}.{name}")
-    yield entry, session
-    session.stop()
-    spark._started.clear()
-    if previous is None:
-        os.environ.pop(SECRET_ENV, None)
-    else:
-        os.environ[SECRET_ENV] = previous
+    _LAKE.append((entry, session))
+    return _LAKE[0]
 
 
 @pytest.fixture

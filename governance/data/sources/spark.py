@@ -49,8 +49,8 @@ _MASTER = re.compile(
 _SECRET_KEY = re.compile(r"^spark\.hadoop\.[A-Za-z0-9._-]{1,200}$")
 _SETTINGS = {"warehouse", "metastore", "metastore_db", "shuffle_partitions"}
 # The characters that make PostgreSQL's record output quote a value (record_out: '"', '\\', '(', ')', ',' and
-# isspace), as a Java regular expression.
-_NEEDS_QUOTES = r'[",\\()\s]'
+# isspace in the C locale).
+_QUOTED = '"\\(), \t\n\r\v\f'
 
 
 @dataclass(frozen=True)
@@ -273,39 +273,37 @@ def column(name: str) -> Any:
     return F.col("`" + name.replace("`", "``") + "`")
 
 
-def _text(values: Any, kind: Any) -> Any:
-    """A column's values as PostgreSQL's text output writes them (see the module docstring), NULL kept NULL."""
+def _field(values: Any, kind: Any) -> Any:
+    """One field of PostgreSQL's record text (see the module docstring): the value's text, quoted where
+    record_out quotes it, NULL as nothing. Only text (and nested values) are searched for characters that need
+    quotes: the text of a number, boolean or date never has one, that of a timestamp always (its space)."""
     from pyspark.sql import functions as F  # noqa: PLC0415 - PySpark loads only for a Spark source
     from pyspark.sql import types as T  # noqa: PLC0415 - PySpark loads only for a Spark source
 
     if isinstance(kind, T.BooleanType):
-        return F.when(values.isNull(), F.lit(None)).when(values, F.lit("t")).otherwise(F.lit("f"))
-    if isinstance(kind, T.TimestampType):  # timestamptz's text in UTC
-        return F.concat(values.cast("string"), F.lit("+00"))
-    if isinstance(kind, T.BinaryType):  # bytea_output=hex
-        return F.concat(F.lit("\\x"), F.lower(F.hex(values)))
-    if isinstance(kind, (T.ArrayType, T.MapType, T.StructType)):
-        return F.to_json(values)
-    return values.cast("string")
-
-
-def _quoted(text: Any) -> Any:
-    """PostgreSQL's record_out quoting of one field's text; NULL becomes nothing."""
-    from pyspark.sql import functions as F  # noqa: PLC0415 - PySpark loads only for a Spark source
-
-    escaped = F.replace(F.replace(text, F.lit("\\"), F.lit("\\\\")), F.lit('"'), F.lit('""'))
-    quoted = F.when((text == F.lit("")) | text.rlike(_NEEDS_QUOTES), F.concat(F.lit('"'), escaped, F.lit('"')))
-    return F.coalesce(quoted.otherwise(text), F.lit(""))
+        text = F.when(values, F.lit("t")).when(~values, F.lit("f"))  # NULL: neither
+    elif isinstance(kind, T.TimestampType):  # timestamptz's text in UTC, quoted (it holds a space)
+        text = F.concat(F.lit('"'), values.cast("string"), F.lit('+00"'))
+    elif isinstance(kind, T.TimestampNTZType):
+        text = F.concat(F.lit('"'), values.cast("string"), F.lit('"'))
+    elif isinstance(kind, T.BinaryType):  # bytea_output=hex: \x..., its backslash doubled inside quotes
+        text = F.concat(F.lit('"\\\\x'), F.lower(F.hex(values)), F.lit('"'))
+    elif isinstance(kind, (T.StringType, T.VarcharType, T.CharType, T.ArrayType, T.MapType, T.StructType)):
+        text = values if isinstance(kind, (T.StringType, T.VarcharType, T.CharType)) else F.to_json(values)
+        escaped = F.replace(F.replace(text, F.lit("\\"), F.lit("\\\\")), F.lit('"'), F.lit('""'))
+        # A character of _QUOTED present: translate() deletes them all, so the text gets shorter.
+        needs = (text == F.lit("")) | (F.length(F.translate(text, _QUOTED, "")) < F.length(text))
+        text = F.when(needs, F.concat(F.lit('"'), escaped, F.lit('"'))).otherwise(text)
+    else:  # integers, decimals, dates; floating point as Spark writes it
+        text = values.cast("string")
+    return F.coalesce(text, F.lit(""))
 
 
 def row_text(frame: Any) -> Any:
     """Each row's text as PostgreSQL's ``row::text`` writes it (for the types the module docstring names)."""
     from pyspark.sql import functions as F  # noqa: PLC0415 - PySpark loads only for a Spark source
 
-    fields = [
-        _quoted(_text(F.col("`" + field.name.replace("`", "``") + "`"), field.dataType))
-        for field in frame.schema.fields
-    ]
+    fields = [_field(column(field.name), field.dataType) for field in frame.schema.fields]
     return F.concat(F.lit("("), F.concat_ws(",", *fields), F.lit(")"))
 
 
