@@ -8,6 +8,7 @@ file is missing), and its record, its measurements and its ``evidence.imported``
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from governance.trail.log import Actor, record_event
 from registry.models import ModelVersion
 
 _SUFFIXES = (".eval", ".json", ".jsonl", ".xml")
+_STATED_VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+!_-]{0,99}")  # 0.7.23, 2.19.2, 1.0.0rc1, 0.4.13+cpu
 
 
 class EvidenceError(ActionError):
@@ -36,14 +38,40 @@ class EvidenceError(ActionError):
         self.field = field
 
 
+def _recorded_version(read: str, stated: str, *, tool: str) -> tuple[str, bool]:
+    """The tool version to record and whether it is the uploader's word: the file's own when it records one (a
+    stated version must then be the same), else the stated one, else ``unknown``."""
+    if not stated or stated == read:
+        return read, False
+    if read != "unknown":
+        raise EvidenceError(
+            f"The file records {tool} {read}; the stated tool version {stated} contradicts it.", field="tool_version"
+        )
+    return stated, True
+
+
 def do_import_evidence(
-    *, version: ModelVersion, user: User, actor: Actor, file_path: Path, file_name: str, tool: str = ""
+    *,
+    version: ModelVersion,
+    user: User,
+    actor: Actor,
+    file_path: Path,
+    file_name: str,
+    tool: str = "",
+    tool_version: str = "",
 ) -> EvidenceImport:
     """Import ``file_path`` (the upload named ``file_name``) as evidence for ``version``; ``tool`` names the tool
-    that wrote it, or is empty to let Assay recognise it. Refused (and nothing stored) when it is not valid."""
+    that wrote it, or is empty to let Assay recognise it; ``tool_version`` is the tool's version as the uploader
+    states it, recorded as such for a file that records none. Refused (and nothing stored) when it is not valid."""
     require_scope(user, "models:write", "import evidence", error=EvidenceError)
     if not (user.is_organisation_wide or version.model.team_id in user.team_ids()):
         raise EvidenceError("You are not in this model's team.", code="not_in_team", status=403)
+    if tool_version and (tool_version == "unknown" or not _STATED_VERSION.fullmatch(tool_version)):
+        raise EvidenceError(
+            "A tool version is a version number such as 0.7.23 (letters, digits and . + ! _ -, at most 100); "
+            "leave it out when it is not known.",
+            field="tool_version",
+        )
     size = file_path.stat().st_size
     if size > settings.EVIDENCE_MAX_BYTES:
         raise EvidenceError(
@@ -56,6 +84,7 @@ def do_import_evidence(
         parsed = read_evidence(file_path, name=file_name, tool=tool)
     except EvidenceFormatError as exc:
         raise EvidenceError(f"{file_name or 'the file'}: {exc}", field="file") from None
+    recorded_version, stated = _recorded_version(parsed.tool_version, tool_version, tool=parsed.tool)
     digest, size = hash_file(file_path)
     if EvidenceImport.objects.filter(version=version, sha256=digest).exists():
         raise EvidenceError(
@@ -72,7 +101,8 @@ def do_import_evidence(
         item = EvidenceImport.objects.create(
             version=version,
             tool=parsed.tool,
-            tool_version=parsed.tool_version,
+            tool_version=recorded_version,
+            tool_version_stated=stated,
             format=parsed.format,
             sha256=digest,
             size_bytes=size,
@@ -102,7 +132,8 @@ def do_import_evidence(
             payload={
                 "model_version": f"{version.model.name}/v{version.number}",
                 "tool": parsed.tool,
-                "tool_version": parsed.tool_version,
+                "tool_version": recorded_version,
+                "tool_version_stated": stated,
                 "format": parsed.format,
                 "sha256": digest,
                 "size": size,

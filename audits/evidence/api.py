@@ -1,14 +1,15 @@
 """Evidence imports API, served under the registry's API namespace (``registry.hooks.API_ROUTES``):
 
 GET  /api/v1/models/{name}/versions/{n}/evidence/          the version's imported files, newest first
-POST /api/v1/models/{name}/versions/{n}/evidence/          multipart: file, tool (optional: recognised)
+POST /api/v1/models/{name}/versions/{n}/evidence/          multipart: file, tool (optional: recognised),
+                                                           tool_version (optional: stated by the uploader)
 GET  /api/v1/models/{name}/versions/{n}/evidence/{id}/     one file: its measurements, normalised
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -46,6 +47,9 @@ class MeasurementSerializer(serializers.ModelSerializer):
 class EvidenceSerializer(serializers.ModelSerializer):
     imported_by = serializers.CharField(source="imported_by.username", read_only=True)
     measurement_count = serializers.IntegerField(source="measurements.count", read_only=True)
+    tool_version_source = serializers.SerializerMethodField(
+        help_text="file: read from the file; uploader: stated by the uploader (the file records none); unknown."
+    )
 
     class Meta:
         model = EvidenceImport
@@ -53,6 +57,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
             "id",
             "tool",
             "tool_version",
+            "tool_version_source",
             "format",
             "sha256",
             "size_bytes",
@@ -62,6 +67,11 @@ class EvidenceSerializer(serializers.ModelSerializer):
             "imported_at",
             "measurement_count",
         ]
+
+    def get_tool_version_source(self, obj: EvidenceImport) -> Literal["file", "uploader", "unknown"]:
+        if obj.tool_version_stated:
+            return "uploader"
+        return "unknown" if obj.tool_version == "unknown" else "file"
 
 
 class EvidenceDetailSerializer(EvidenceSerializer):
@@ -74,6 +84,12 @@ class EvidenceDetailSerializer(EvidenceSerializer):
 class _Upload(StrictSerializer):
     tool = serializers.ChoiceField(
         choices=list(TOOLS), required=False, help_text="Recognised from the file if left out."
+    )
+    tool_version = serializers.CharField(
+        required=False,
+        max_length=100,
+        help_text="The tool's version, for a file that does not record it (Evidently, Giskard): recorded as "
+        "stated by the uploader. When the file records one, a stated version must be the same.",
     )
 
 
@@ -106,6 +122,7 @@ class EvidenceList(generics.ListAPIView):
                 "properties": {
                     "file": {"type": "string", "format": "binary"},
                     "tool": {"type": "string", "enum": list(TOOLS)},
+                    "tool_version": {"type": "string", "maxLength": 100},
                 },
                 "required": ["file"],
             }
@@ -130,6 +147,7 @@ class EvidenceList(generics.ListAPIView):
             file_path=Path(upload.temporary_file_path()),
             file_name=upload.name or "",
             tool=options.get("tool", ""),
+            tool_version=options.get("tool_version", ""),
         )
         return Response(EvidenceDetailSerializer(item).data, status=status.HTTP_201_CREATED)
 

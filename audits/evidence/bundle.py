@@ -37,6 +37,7 @@ def write_version_evidence(writer: Any, folder: str, version: Any) -> None:
                 "original_name": item.original_name,
                 "tool": item.tool,
                 "tool_version": item.tool_version,
+                "tool_version_stated": item.tool_version_stated,
                 "format": item.format,
                 "sha256": item.sha256,
                 "size": item.size_bytes,

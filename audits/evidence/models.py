@@ -24,6 +24,8 @@ class EvidenceImport(models.Model):
     version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="evidence_imports")
     tool = models.CharField(max_length=20, choices=Tool.choices)
     tool_version = models.CharField(max_length=200)
+    # The version was stated by the uploader (the file does not record it: Evidently, Giskard), not read from the file.
+    tool_version_stated = models.BooleanField(default=False)
     format = models.CharField(max_length=40)
     sha256 = models.CharField(max_length=64, db_index=True)
     size_bytes = models.BigIntegerField()

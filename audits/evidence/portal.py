@@ -26,7 +26,7 @@ SHOWN_FILES = 20
 
 
 class EvidenceUploadForm(forms.Form):
-    """Another tool's result file, and (optionally) which tool wrote it."""
+    """Another tool's result file, and (optionally) which tool wrote it and its version."""
 
     file = forms.FileField(
         label="Result file",
@@ -34,6 +34,12 @@ class EvidenceUploadForm(forms.Form):
         "lm-evaluation-harness results, an Evidently snapshot, or a Giskard scan (JSON or JUnit XML).",
     )
     tool = forms.ChoiceField(label="Tool", choices=[("", "recognise it from the file"), *TOOLS.items()], required=False)
+    tool_version = forms.CharField(
+        label="Tool version",
+        max_length=100,
+        required=False,
+        help_text="For a file that does not record it (Evidently, Giskard): recorded as stated by you.",
+    )
 
 
 def evidence_panel(
@@ -70,6 +76,7 @@ def version_evidence_upload(request: HttpRequest, name: str, number: int) -> Htt
             file_path=Path(upload.temporary_file_path()),
             file_name=upload.name or "",
             tool=form.cleaned_data.get("tool") or "",
+            tool_version=form.cleaned_data.get("tool_version") or "",
         )
     except EvidenceError as exc:
         return version_refused(request, version, exc, imported_evidence=evidence_panel(request, version, [], form=form))
