@@ -3,6 +3,7 @@ pandas, as the rows grow.
 
     python benchmarks/bench_sources.py                         # 1M and 10M rows
     python benchmarks/bench_sources.py --rows 1000000 10000000 100000000 --in-memory-max 10000000
+    python benchmarks/bench_sources.py --rows 1000000 10000000 --spark --in-memory-max 0   # DuckDB and PySpark
 
 The benchmark writes its own evaluation set (seeded: a binary label and decision, sex, a race column with some
 empty values, an age category), in Parquet files of at most 10M rows, row groups of 1M, under ``--folder`` (default
@@ -14,7 +15,13 @@ reports its time from a baseline taken after its imports, and its peak resident 
   evaluated on them through the engine (no database);
 - ``in-memory``: what an audit of an uploaded file does: the Parquet read whole (``read_table``),
   ``build_evaluation`` and the same policy;
-- ``pandas``: ``pandas.read_parquet`` and a ``groupby`` of the same counts (what an analyst would write).
+- ``pandas``: ``pandas.read_parquet`` and a ``groupby`` of the same counts (what an analyst would write);
+- ``spark`` (with ``--spark``): what an audit of a ``spark://`` source does, in PySpark local mode (``local[1]``,
+  one core like DuckDB's one thread; driver memory 1 GB): the same files as an external Spark table (``CREATE TABLE
+  ... USING parquet LOCATION``, nothing copied; an embedded Derby metastore under the folder), its content digest
+  computed by Spark (the "hashing" column), the cells counted by ``SparkEngine`` and the same policy. The JVM's
+  start-up is timed apart (``start-up s``, not in ``seconds``), and the peak memory is the Python process's plus the
+  JVM's (``VmHWM``).
 
 Each child's counts are compared with the DuckDB child's (the table says whether they are equal). A path above
 ``--in-memory-max`` rows is not run, and the table says so (with 23 GB shared by several people it would be the
@@ -131,12 +138,36 @@ def _child(path_name: str, folder: str, out: Any) -> None:
         from governance.data.sources import evidence_of, parse_source
     elif path_name == "pandas":
         import pandas as pd
-    else:
-        pass
+    elif path_name == "spark":
+        from audits.statistics.engines import COUNT, _plain_types
+        from audits.statistics.evaluation import counted_evaluation
+        from audits.statistics.spark_engine import SparkEngine
+        from governance.data.sources import spark
+
+        booted = time.perf_counter()
+        home = Path(folder).parent / "spark"
+        entry = (
+            f"bench=local[1]?warehouse={home / 'warehouse'}&metastore_db={home / 'metastore_db'}&shuffle_partitions=1"
+        )
+        session = spark.session(spark.parse_spark_connections([entry])["bench"])
+        table = f"bench.rows_{Path(folder).name}"
+        session.sql("CREATE DATABASE IF NOT EXISTS bench")
+        session.sql(f"CREATE TABLE IF NOT EXISTS {table} USING parquet LOCATION '{folder}'")
+        started = time.perf_counter() - booted
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
-    verdict, counts = "", {}
-    if path_name == "duckdb":
+    verdict, counts, extra = "", {}, {}
+    if path_name == "spark":
+        source = spark.parse_spark_source(f"spark://bench/{table}", entries=[entry])
+        spark.spark_evidence(source)  # the content digest, computed by Spark
+        hashed = time.perf_counter() - start
+        evaluation = counted_evaluation(SparkEngine(source, count=COUNT, finish=_plain_types), roles)
+        verdict = evaluate(evaluation, document).verdict
+        counts = _counts(groupings(evaluation, intersections=False))
+        jvm = session.sparkContext._gateway.proc.pid
+        status = Path(f"/proc/{jvm}/status").read_text()
+        extra = {"start_seconds": started, "jvm_peak_kb": int(status.split("VmHWM:")[1].split()[0])}
+    elif path_name == "duckdb":
         source = parse_source(f"parquet://{folder}", roots=[folder], connections={})
         evidence_of(source)  # what every audit of a source does first
         hashed = time.perf_counter() - start
@@ -163,8 +194,8 @@ def _child(path_name: str, folder: str, out: Any) -> None:
         verdict = "(counts only)"
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    out.put({"seconds": elapsed, "hash_seconds": hashed, "peak_kb": peak, "baseline_kb": baseline,
-             "verdict": verdict, "counts": counts})  # fmt: skip
+    out.put({"seconds": elapsed, "hash_seconds": hashed, "peak_kb": peak + extra.get("jvm_peak_kb", 0),
+             "baseline_kb": baseline, "verdict": verdict, "counts": counts, **extra})  # fmt: skip
 
 
 def measure(path_name: str, folder: Path) -> dict[str, Any]:
@@ -202,12 +233,14 @@ def main() -> None:
     parser.add_argument("--in-memory-max", type=int, default=10_000_000, help="largest set for in-memory and pandas")
     parser.add_argument("--folder", type=Path, help="where the sets are written (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the generated sets")
+    parser.add_argument("--spark", action="store_true", help="also audit each set through PySpark local mode")
     args = parser.parse_args()
     folder = args.folder or Path(tempfile.mkdtemp(prefix="assay-bench-sources-"))
     print(f"sets under {folder}")
     lines = [
-        "| rows | path | seconds | s per 1M rows | hashing s | peak MB | above baseline MB | verdict | counts |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        "| rows | path | seconds | s per 1M rows | hashing s | peak MB | above baseline MB | verdict | counts "
+        "| start-up s |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |",
     ]
     try:
         for rows in args.rows:
@@ -216,8 +249,9 @@ def main() -> None:
             size = sum(p.stat().st_size for p in target.glob("*.parquet"))
             print(f"{rows:,} rows: written in {time.perf_counter() - start:.1f} s, {size / 1e6:,.0f} MB of Parquet")
             reference: dict[str, Any] = {}
-            for path_name in ("duckdb", "in-memory", "pandas"):
-                if path_name != "duckdb" and rows > args.in_memory_max:
+            paths = ("duckdb", "in-memory", "pandas", *(("spark",) if args.spark else ()))
+            for path_name in paths:
+                if path_name in ("in-memory", "pandas") and rows > args.in_memory_max:
                     lines.append(f"| {rows:,} | {path_name} | not run | | | | | | above --in-memory-max |")
                     continue
                 found = measure(path_name, target)
@@ -235,7 +269,7 @@ def main() -> None:
                 peak, above = found["peak_kb"] / 1024, (found["peak_kb"] - found["baseline_kb"]) / 1024
                 lines.append(
                     f"| {rows:,} | {path_name} | {found['seconds']:.2f} | {per:.3f} | {found['hash_seconds']:.2f} | "
-                    f"{peak:,.0f} | {above:,.0f} | {found['verdict']} | {same} |"
+                    f"{peak:,.0f} | {above:,.0f} | {found['verdict']} | {same} | {found.get('start_seconds', 0):.1f} |"
                 )
                 print(lines[-1], flush=True)
     finally:
