@@ -14,9 +14,9 @@ from audits.evaluation.vocabulary import (
     _is_numeric,
     _numeric_spelling,
     _same_value_spelt_differently,
+    _spellings,
     _spelt,
     _strangers,
-    _text,
 )
 
 
@@ -31,10 +31,10 @@ def _missing(table: Any, names: Sequence[str], role: str) -> None:
 def _labels(table: Any, roles: ColumnRoles) -> tuple[np.ndarray, list[str], str]:
     """Favourable-first labels, the label's values, and the favourable value as the label column spells it."""
     column = table.column(roles.label)
-    label = _text(column)
-    if (label == "").any():
+    label, spellings = _spellings(column)
+    if "" in spellings:
         raise EvaluationError(f"label: {int((label == '').sum())} rows have no label value.")
-    values = sorted(set(label.tolist()))
+    values = sorted(spellings)
     if len(values) > 2:
         raise EvaluationError(
             f"label: binary checks need two values; {roles.label!r} has {len(values)}: {_spelt(values[:6])}."
@@ -69,12 +69,12 @@ def _scores(table: Any, roles: ColumnRoles) -> np.ndarray | None:
 
 
 def _predicted(table: Any, roles: ColumnRoles, values: list[str], favourable: str) -> np.ndarray:
-    prediction = _text(table.column(roles.prediction))
-    if (prediction == "").any():
+    prediction, spellings = _spellings(table.column(roles.prediction))
+    if "" in spellings:
         raise EvaluationError(f"prediction: {int((prediction == '').sum())} rows have no prediction.")
     # The decisions speak the label's language: any other value (a third spelling such as 'Yes' beside 'yes', or
     # '1.0' beside '1') would silently count as unfavourable. This holds when the label has one value too.
-    strangers = _strangers(set(prediction.tolist()), values)
+    strangers = _strangers(spellings, values)
     if strangers:
         raise EvaluationError(
             f"prediction: {roles.prediction!r} holds {strangers}, which the label {roles.label!r} never takes "
@@ -101,15 +101,17 @@ def _protected(table: Any, roles: ColumnRoles) -> tuple[dict[str, np.ndarray], d
     """Each role's values as text (missing: "") and its unknown mask (empty, or a declared unknown token)."""
     protected: dict[str, np.ndarray] = {}
     unknown: dict[str, np.ndarray] = {}
+    groups: dict[str, set[str]] = {}  # each role's known values: whether a row is unknown depends on its value only
     for role, column in roles.protected_columns.items():
-        values = _text(table.column(column))
+        values, spellings = _spellings(table.column(column))
         mask = values == ""
         tokens = roles.unknown_values.get(role, ())
         if tokens:
             mask |= np.isin(values, list(tokens))
         protected[role], unknown[role] = values, mask
         named = repr(role) if role == column else f"{role!r} (column {column!r})"
-        known = sorted(set(values[~mask].tolist()))
+        groups[role] = spellings - {""} - set(tokens)
+        known = sorted(groups[role])
         unknowns = int(mask.sum())
         what = "empty" + (f" or one of {_spelt(tokens)}" if tokens else "")
         if not known:
@@ -127,12 +129,12 @@ def _protected(table: Any, roles: ColumnRoles) -> tuple[dict[str, np.ndarray], d
     for role, reference in roles.reference_groups.items():
         if role not in protected:
             raise EvaluationError(f"reference_groups: {role!r} is not a protected role.")
-        if reference not in set(protected[role][~unknown[role]].tolist()):
+        if reference not in groups[role]:
             why = " (it is the unknown category, never a reference)" if reference in protected[role] else ""
             raise EvaluationError(f"reference_groups: {role!r} has no group {reference!r}{why}.")
     for group in roles.exclusions:
         for role, value in _group_parts(group, roles):
-            if value not in set(protected[role][~unknown[role]].tolist()):
+            if value not in groups[role]:
                 raise EvaluationError(
                     f"exclusions: {group!r} names no group: {role!r} has no value {value!r}.", field="exclusions"
                 )

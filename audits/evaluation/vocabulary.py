@@ -13,15 +13,39 @@ import numpy as np
 
 def _text(column: Any) -> np.ndarray:
     """A column's values as strings (missing values as ""), for comparison with the favourable value."""
+    return _spellings(column)[0]
+
+
+def _spellings(column: Any) -> tuple[np.ndarray, set[str]]:
+    """:func:`_text` of ``column``, and the set of its distinct strings.
+
+    Each distinct value is spelt once and every row takes its value's spelling: the array (its values and its numpy
+    ``<U`` width) is the one a spelling per row would give, without making a Python string per row of a large
+    table."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if pa.types.is_floating(column.type):
         # 1.0 in a float column is "1" for comparisons with a favourable value given as text.
         values = column.to_numpy(zero_copy_only=False)
-        return np.array(["" if math.isnan(v) else (str(int(v)) if float(v).is_integer() else repr(v)) for v in values])
+        if not len(values):
+            return np.array([]), set()
+        distinct, rows = np.unique(values, return_inverse=True)  # equal floats spell alike (-0.0 and 0.0: "0")
+        # numpy scalars, as the rows were spelt (repr of a fraction is numpy's: 'np.float64(0.5)')
+        spelt = np.array(
+            ["" if math.isnan(v) else (str(int(v)) if float(v).is_integer() else repr(v)) for v in distinct]
+        )
+        return spelt[rows.reshape(-1)], set(spelt.tolist())
     filled = pc.fill_null(pc.cast(column, pa.string()), "")
-    return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=object).astype(str)
+    if not len(filled):
+        return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=object).astype(str), set()
+    parts, found = [], set()
+    for chunk in filled.chunks:
+        encoded = pc.dictionary_encode(chunk)
+        spelt = np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object).astype(str)
+        parts.append(spelt[encoded.indices.to_numpy(zero_copy_only=False)])
+        found.update(spelt.tolist())
+    return np.concatenate(parts), found
 
 
 def _is_numeric(column: Any) -> bool:

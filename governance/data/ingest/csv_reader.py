@@ -34,32 +34,6 @@ _RAGGED_ROW = re.compile(r"(?:Row #(-?\d+): )?Expected (\d+) columns, got (\d+)"
 _UTF8_ADVICE = "Save or export it as UTF-8 (in Excel: 'CSV UTF-8')."
 
 
-def _text_as_written(path: Path, table: pa.Table, *, delimiter: str, names: Sequence[str]) -> pa.Table:
-    """``table`` with its ``names`` columns read again as written: Arrow's null tokens ("NA", "NULL", "n/a"...) stay
-    text and an empty cell is "", so what counts as unknown in an audit's protected column is what its column roles
-    declare (issue 16), not the parser's guess."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    present = [name for name in dict.fromkeys(names) if name in table.column_names]
-    if not present or table.num_rows == 0:
-        return table
-    with pa.input_stream(str(path), compression=None) as stream:
-        verbatim = pacsv.read_csv(
-            stream,
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=_CSV_BLOCK_SIZE),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in present},
-                strings_can_be_null=False,
-                include_columns=present,
-            ),
-        )
-    for name in present:
-        table = table.set_column(table.column_names.index(name), name, verbatim.column(name))
-    return table
-
-
 def delimiter_problem(delimiter: str) -> str | None:
     """Why ``delimiter`` cannot split a CSV file, or None when it can. ``\t`` (the two characters a person types
     into a form field for a tab) stands for a tab. Arrow reads the delimiter as one ASCII byte, and a line break, the
@@ -92,10 +66,17 @@ def _read_csv(
     delimiter: str,
     markers: Sequence[str],
     text_columns: Sequence[str],
+    verbatim: bool = False,
     limits: IngestLimits | None = None,
 ) -> pa.Table:
-    """Parse a CSV file with Arrow, turning each way it can fail into an IngestError."""
+    """Parse a CSV file with Arrow, turning each way it can fail into an IngestError.
+
+    With ``verbatim``, the ``text_columns`` are kept as written: Arrow's null tokens ("NA", "NULL", "n/a"...) stay
+    text and an empty cell is "", so what counts as unknown in an audit's protected column is what its column roles
+    declare (issue 16), not the parser's guess. The file is parsed once either way: Arrow's null tokens apply to
+    every other text column after parsing, exactly as the parser applies them (whole cells, quoted or not)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     limits = limits or IngestLimits.configured()
@@ -108,9 +89,10 @@ def _read_csv(
     read_options = pacsv.ReadOptions(use_threads=False, block_size=_CSV_BLOCK_SIZE)
     # newlines_in_values: a quoted value may span lines (spreadsheets export them); Arrow's default splits it.
     parse_options = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+    null_values = [*pacsv.ConvertOptions().null_values, *markers]
     convert_options = pacsv.ConvertOptions(
-        null_values=[*pacsv.ConvertOptions().null_values, *markers],
-        strings_can_be_null=True,
+        null_values=null_values,
+        strings_can_be_null=not verbatim,
         column_types={name: pa.string() for name in text_columns},
     )
 
@@ -145,6 +127,15 @@ def _read_csv(
         raise _utf8_error(path, columns=undecodable)
     _check_quotes_closed(path, table, delimiter=delimiter)
     _check_cell_sizes(table, limits)
+    if verbatim:
+        kept = set(text_columns)
+        tokens = pa.array(null_values, pa.string())
+        for i, field in enumerate(table.schema):
+            if field.name in kept or not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
+                continue
+            hit = pc.is_in(table.column(i), value_set=tokens.cast(field.type))
+            if pc.any(hit).as_py():
+                table = table.set_column(i, field.name, pc.if_else(hit, pa.scalar(None, field.type), table.column(i)))
     return table
 
 

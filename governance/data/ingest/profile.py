@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from governance.data.ingest.csv_reader import _check_delimiter, _read_csv, _text_as_written
+from governance.data.ingest.csv_reader import _check_delimiter, _read_csv
 from governance.data.ingest.findings import _count_and_fraction, _findings
 from governance.data.ingest.limits import IngestError, IngestLimits
 from governance.data.ingest.parquet_reader import _read_parquet
@@ -153,8 +153,7 @@ def read_table(
     written: only an empty cell is missing there), within the same ``limits``."""
     if fmt == "csv":
         sep = _check_delimiter(delimiter)
-        table = _read_csv(path, delimiter=sep, markers=[], text_columns=list(text_columns), limits=limits)
-        return _text_as_written(path, table, delimiter=sep, names=text_columns)
+        return _read_csv(path, delimiter=sep, markers=[], text_columns=list(text_columns), verbatim=True, limits=limits)
     if fmt == "parquet":
         return _read_parquet(path, limits=limits)
     raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
