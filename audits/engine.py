@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,17 +60,41 @@ class RunOutcome:
     seeds: dict[str, int] = field(default_factory=dict)
 
 
-def check_classes() -> dict[str, Any]:
-    """Every registered check's class by its policy name (``audits.checks.registry``). Imported here, so heavy
-    libraries load only when an audit runs; a check whose libraries are not installed is left out (a policy naming it
-    gets insufficient evidence saying it is not available)."""
-    classes: dict[str, Any] = {}
-    for spec in registry.specs():
-        try:
-            classes[spec.name] = spec.load()
-        except ModuleNotFoundError:
-            continue
-    return classes
+class _CheckClasses(Mapping[str, Any]):
+    """The registered checks' classes by policy name, each imported when first looked up: an audit imports the
+    modules (and the heavy libraries) of the checks its policy names, and no others."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, Any] = {}
+
+    def _load(self, name: str) -> Any:
+        if name not in self._loaded:
+            spec = registry.find(name)
+            try:
+                self._loaded[name] = None if spec is None else spec.load()
+            except ModuleNotFoundError:
+                self._loaded[name] = None
+        return self._loaded[name]
+
+    def __getitem__(self, name: str) -> Any:
+        cls = self._load(name)
+        if cls is None:
+            raise KeyError(name)
+        return cls
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([name for name in registry.names() if self._load(name) is not None])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def check_classes() -> Mapping[str, Any]:
+    """Every registered check's class by its policy name (``audits.checks.registry``), imported when looked up, so
+    heavy libraries load only when an audit runs a check that needs them (a predictions-only audit imports neither
+    shap nor adversarial-robustness-toolbox); a check whose libraries are not installed is left out (a policy naming
+    it gets insufficient evidence saying it is not available)."""
+    return _CheckClasses()
 
 
 def _inline_budget_cap() -> float | None:

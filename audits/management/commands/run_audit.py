@@ -106,6 +106,9 @@ class Command(BaseCommand):
         kwargs.setdefault("conflict_handler", "resolve")
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.__class__ = _Parser  # Django builds a CommandParser; ours differs only in how usage errors exit
+        # --skip-checks is the default (the option stays accepted): the system checks import every URLconf, view and
+        # serializer of the project before the audit starts; `manage.py check` and the server run them.
+        parser.set_defaults(skip_checks=True)
         return parser
 
     def add_arguments(self, parser: CommandParser) -> None:
