@@ -238,9 +238,13 @@ def _index_subjects(version: DatasetVersion, pseudonyms: npt.NDArray[np.bytes_])
     version_id = version.pk
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # COPY's text format written as bytes, 50,000 rows a write: a pseudonym is hex, so nothing needs
+            # escaping, and psycopg formats no row of its own (one write_row per subject was most of the COPY's time).
+            prefix = f"{int(version_id)}\t".encode("ascii")
             with cursor.cursor.copy(f"COPY {table} (version_id, pseudonym) FROM STDIN") as copy:  # type: ignore[union-attr]
-                for pseudonym in pseudonyms.tolist():
-                    copy.write_row((version_id, pseudonym.decode("ascii")))
+                for start in range(0, len(pseudonyms), _INSERT_CHUNK):
+                    chunk = pseudonyms[start : start + _INSERT_CHUNK].tolist()
+                    copy.write(prefix + (b"\n" + prefix).join(chunk) + b"\n")
         elif connection.vendor == "sqlite":
             sql = (
                 f"INSERT INTO {table} (version_id, pseudonym) "  # noqa: S608 - our table name; values are parameters
