@@ -2,9 +2,13 @@
 
     python benchmarks/bench_audit.py                   # 1,000,000 rows on SQLite (target: under 10 s)
     python benchmarks/bench_audit.py --rows 200000
+    python benchmarks/bench_audit.py --process 5       # and `manage.py run_audit` as a whole process, 5 times
 
 Prints the time of each stage measured in one run: registering the dataset version (hash, profile, index: the
 upload, done once) and the audit itself (read, build the evaluation, run the policy's checks, store the results).
+With ``--process N``, also the predictions-only ``manage.py run_audit`` of the registered file, python start to
+exit, N times (issue 20's row, goal under 3 s): each run's wall time and CPU time (user + system, of the process
+and its children), their medians, and the load average before and after, since 2 cores are shared.
 It asserts nothing about time (the machine is shared and noisy).
 """
 
@@ -12,6 +16,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -69,6 +76,7 @@ def write_predictions(path: Path, rows: int, *, seed: int = 11) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--process", type=int, default=0, metavar="N", help="time run_audit as a process N times")
     args = parser.parse_args()
     configure(os.environ.get("DATABASE_URL"))
 
@@ -133,6 +141,54 @@ def main() -> None:
         )
     print(f"upload (hash, profile, store; once per dataset version): {upload:.2f} s")
     print(f"audit / upload: {min(timings.values()) / upload:.2f}x")
+    if args.process:
+        whole_process(path, runs=args.process)
+
+
+def whole_process(path: Path, *, runs: int) -> None:
+    """``manage.py run_audit`` of the registered file (found by its sha256, so nothing is registered again), python
+    start to exit, ``runs`` times: wall and CPU seconds of each run, and their medians."""
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve().parents[1] / "manage.py"),
+        "run_audit",
+        "--as",
+        "owner",
+        "--data",
+        str(path),
+        "--dataset",
+        "predictions",
+        "--model",
+        "bench-model",
+        "--label",
+        "label",
+        "--prediction",
+        "prediction",
+        "--protected",
+        "sex,race",
+        "--policy",
+        "bench-predictions",
+        "--force",
+    ]
+    print(f"manage.py run_audit, whole process, {runs} runs (load average {_load()} before):")
+    walls, cpus = [], []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        began = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, env=os.environ, check=False)
+        walls.append(time.perf_counter() - began)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+        verdict = done.stdout.splitlines()[0] if done.stdout else done.stderr.strip()[-200:]
+        print(f"  wall {walls[-1]:.2f} s, cpu {cpus[-1]:.2f} s, exit {done.returncode}: {verdict}")
+    print(
+        f"  median wall {statistics.median(walls):.2f} s, median cpu {statistics.median(cpus):.2f} s "
+        f"(load average {_load()} after)"
+    )
+
+
+def _load() -> str:
+    return ", ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":
