@@ -16,6 +16,7 @@ from audits.monitoring import actions as monitoring
 from audits.monitoring.judge import INSUFFICIENT, batch_outcome, evidence_gaps
 from audits.monitoring.series import checked_statistics
 from audits.portal.monitoring_setup import monitoring_setup
+from audits.portal.monitoring_source import monitoring_source
 from governance.access.actions import ActionError
 from governance.trail.log import Actor
 from governance.web.portal.access import may, portal_user, portal_view
@@ -207,6 +208,7 @@ _V = "models/<slug:name>/versions/<int:number>"
 # Served under the registry portal's namespace (registry-portal:version-batch-upload), at the same path as before.
 PORTAL_ROUTES = [
     path(f"{_V}/monitoring", monitoring_setup, name="version-monitoring"),
+    path(f"{_V}/monitoring/source", monitoring_source, name="version-monitoring-source"),
     path(f"{_V}/batches", version_batch_upload, name="version-batch-upload"),
     path(f"{_V}/batches/<int:batch>/", batch_detail, name="version-batch"),
 ]

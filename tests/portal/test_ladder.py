@@ -105,6 +105,11 @@ PAGES: dict[str, tuple[Callable[[World], str], set[str], set[str]]] = {
         {"admin", "officer", "owner", "reviewer", "ci"},
         {"outsider", "regulator"},
     ),
+    "monitoring source": (
+        lambda w: f"/models/{w.model.name}/versions/1/monitoring/source",
+        {"admin", "officer", "owner", "reviewer", "ci"},
+        {"outsider", "regulator"},
+    ),
     "subject lookup": (lambda w: "/data/subjects/", {"admin", "officer"}, set()),
     "subject": (lambda w: f"/data/subjects/{pseudonym(CONSENTING[0])}/", {"admin", "officer"}, set()),
     "subject access": (lambda w: f"/data/subjects/{pseudonym(CONSENTING[0])}/access", {"admin", "officer"}, set()),

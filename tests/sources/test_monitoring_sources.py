@@ -26,6 +26,7 @@ from registry.models import BatchStatus, MonitoringBatch
 from tests.audits.conftest import media_root  # noqa: F401 - a fixture
 from tests.conftest import Cast
 from tests.monitoring import arrange
+from tests.portal.conftest import signed_in
 from tests.sources.conftest import admin_connection, declaration, pg_uri
 
 URL = "/api/v1/models/{name}/versions/{number}/monitoring/source"
@@ -250,3 +251,28 @@ def test_a_refused_batch_source_changes_nothing(cast: Cast, lake: Path, body: di
     assert response.status_code in (400, 422), response.content
     assert words in response.content.decode()
     assert (BatchSource.objects.count(), Event.objects.count()) == before
+
+
+@pytest.mark.usefixtures("unprotected_trail")
+def test_the_portal_sets_where_batches_live_and_shows_a_refusal_under_its_field(cast: Cast, lake: Path) -> None:
+    version = arrange.monitored_demo_version(cast)
+    write_day(lake, DAY, batch_table(rows=slice(0, 300)))
+    page = f"/models/{version.model.name}/versions/{version.number}/monitoring/source"
+    browser = signed_in(cast.owner)
+
+    refused = browser.post(
+        page, {"uri": f"parquet://{lake / 'scores'}", "partition_column": "day-1", "start": "2026-12-05", "lag_days": 1}
+    )
+    assert refused.status_code in (400, 422)
+    assert "plain column name" in refused.content.decode()
+    assert not BatchSource.objects.filter(version=version).exists()
+
+    saved = browser.post(
+        page,
+        {"uri": f"parquet://{lake / 'scores'}", "partition_column": "date", "start": "2026-12-05", "lag_days": 1,
+         "enabled": "on"},
+    )  # fmt: skip
+    assert saved.status_code == 302, saved.content.decode()[:500]
+    found = BatchSource.objects.get(version=version)
+    assert (found.partition_column, found.next_partition, found.lag_days) == ("date", DAY, 1)
+    assert "date" in browser.get(page).content.decode()
