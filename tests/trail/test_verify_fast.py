@@ -20,7 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from governance.trail import verifier, verify
+from governance.trail import leaf, verifier, verify
+from governance.trail.canonical import _fast_path_ok
 from governance.trail.checkpoints import issue_checkpoint
 from governance.trail.leaf import as_utc, encode_leaf, fast_leaf
 from governance.trail.merkle import CompactRange, leaf_hash
@@ -101,6 +102,25 @@ def test_fast_leaf_equals_encode_leaf_wherever_it_answers(**drawn: Any) -> None:
         assert fast is None
         return
     assert fast is None or fast == reference
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=json_value, before=st.sampled_from(["", " ", "\n"]), after=st.sampled_from(["", " ", "x", "}", "1"]))
+def test_the_payload_decoder_is_json_loads(value: Any, before: str, after: str) -> None:
+    text = before + json.dumps(value) + after
+    try:
+        expected = json.loads(text)
+    except json.JSONDecodeError:
+        with pytest.raises(json.JSONDecodeError):
+            leaf._loads(text)
+        return
+    assert json.dumps(leaf._loads(text)) == json.dumps(expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(payload=st.dictionaries(text, json_value, max_size=5))
+def test_the_flat_payload_check_is_the_canonical_fast_check(payload: dict[str, Any]) -> None:
+    assert leaf._payload_ok(payload) == _fast_path_ok(payload)
 
 
 def test_fast_leaf_answers_for_the_rows_the_server_writes() -> None:
