@@ -485,6 +485,17 @@ TRAIL_CHECKPOINT_EVERY_SECONDS = env_int("TRAIL_CHECKPOINT_EVERY_SECONDS", 3600,
 # pairs, the URL being the witness's submission prefix (add-checkpoint is appended). Empty: no witnesses.
 TRAIL_WITNESSES = env_list("TRAIL_WITNESSES")
 TRAIL_WITNESS_TIMEOUT_SECONDS = env_int("TRAIL_WITNESS_TIMEOUT_SECONDS", 10, minimum=1)
+# How appends reach the log (docs/trail.md, "Sequencing"): "inline" (the default) appends inside the action's
+# transaction under the trail's lock; "batched" queues the event there and a sequencer appends queued events in
+# batches, after each commit in process and every TRAIL_SEQUENCER_SWEEP_SECONDS in the worker (beat).
+TRAIL_SEQUENCING = env_str("TRAIL_SEQUENCING") or "inline"
+if TRAIL_SEQUENCING not in ("inline", "batched"):
+    raise ImproperlyConfigured(f"TRAIL_SEQUENCING={TRAIL_SEQUENCING!r}: use 'inline' or 'batched'.")
+TRAIL_SEQUENCER_BATCH = env_int("TRAIL_SEQUENCER_BATCH", 1000, minimum=1)
+CELERY_BEAT_SCHEDULE["trail-sequence-queued"] = {
+    "task": "governance.sequence_trail",
+    "schedule": float(env_int("TRAIL_SEQUENCER_SWEEP_SECONDS", 5, minimum=1)),
+}
 if not DEBUG and not TRAIL_SIGNING_KEY and not env_bool("TRAIL_ALLOW_GENERATED_KEY", default=False):
     raise ImproperlyConfigured(
         "TRAIL_SIGNING_KEY (or TRAIL_SIGNING_KEY_FILE) is not set. Production checkpoints must be signed with a "

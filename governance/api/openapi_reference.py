@@ -328,7 +328,9 @@ OPERATIONS: dict[str, Operation] = {
     "GET /api/v1/trail/checkpoints/latest": _op("Show the newest signed checkpoint", e404=_NOT_CHECKPOINTED),
     "GET /api/v1/trail/proofs/inclusion": _op(
         "Prove an event is in the trail",
-        e422="`seq` or `tree_size` is missing, not an integer, or out of range (or no checkpoint exists yet)",
+        e404="`queued` names no queued event",
+        e422="`seq` or `tree_size` is missing, not an integer, or out of range (or no checkpoint exists yet), or the "
+        "sequencer refused the queued event",
     ),
     "GET /api/v1/trail/proofs/consistency": _op(
         "Prove an earlier trail is a prefix of a later one",

@@ -17,8 +17,9 @@ from rest_framework.views import APIView
 from governance.trail.checkpoints import CheckpointRefused, issue_checkpoint, latest_checkpoint
 from governance.trail.keys import published_verifier_keys
 from governance.trail.leaf import SignedEvent, format_time
-from governance.trail.log import TrailError, prove_consistency, prove_inclusion, root_at
+from governance.trail.log import TrailError, prove_consistency, prove_inclusion, root_at, tree_size
 from governance.trail.models import Checkpoint, Event
+from governance.trail.sequencer import queued_status
 from governance.trail.witnesses import cosigned_note
 from governance.web.api.fields import parse_aware_datetime
 from governance.web.api.negotiation import StrictFormatNegotiation
@@ -270,29 +271,59 @@ class InclusionProof(APIView):
     required_scopes = {"GET": "proofs:read"}
 
     @extend_schema(
-        parameters=[OpenApiParameter("seq", int, required=True), OpenApiParameter("tree_size", int)],
+        parameters=[
+            OpenApiParameter("seq", int, description="required unless `queued` is given"),
+            OpenApiParameter("tree_size", int),
+            OpenApiParameter(
+                "queued",
+                int,
+                description="instead of `seq`: the queue id of an event queued in batched sequencing; answers 202 "
+                '`{"state": "queued"}` until it is sequenced, then its proof with `"state": "sequenced"`',
+            ),
+        ],
         responses=InclusionProofSerializer,
     )
     def get(self, request: Request) -> Response:
+        queued = _int_param(request, "queued", required=False)
+        if queued is not None:
+            return self._for_queued(request, queued)
         seq = _int_param(request, "seq")
         size = _int_param(request, "tree_size", required=False)
         size = _default_size() if size is None else size
         assert seq is not None
+        return Response(self._proof(seq, size))
+
+    def _for_queued(self, request: Request, queue_id: int) -> Response:
+        """An event queued in batched mode: not provable until the sequencer gives it a seq."""
+        found = queued_status(queue_id)
+        if found is None:
+            raise NotFound(f"There is no queued event {queue_id}.")
+        if found["state"] == "queued":
+            return Response({"state": "queued", "queued": queue_id}, status=status.HTTP_202_ACCEPTED)
+        if found["state"] == "refused":
+            raise ValidationError({"queued": [f"Queued event {queue_id} was refused by the sequencer."]})
+        seq = found["seq"]
+        size = _int_param(request, "tree_size", required=False)
+        if size is None:  # the latest checkpoint's tree if it covers the event yet, else the trail as it is now
+            latest = latest_checkpoint()
+            size = latest.tree_size if latest is not None and latest.tree_size > seq else tree_size()
+        return Response({"state": "sequenced", "queued": queue_id, **self._proof(seq, size)})
+
+    @staticmethod
+    def _proof(seq: int, size: int) -> dict[str, Any]:
         try:
             proof = prove_inclusion(seq=seq, size=size)
         except TrailError as exc:
             raise ValidationError({"non_field_errors": [str(exc)]}) from None
         leaf_hash = bytes(Event.objects.values_list("leaf_hash", flat=True).get(seq=seq))
-        return Response(
-            {
-                "leaf_index": seq,
-                "tree_size": size,
-                "leaf_hash": leaf_hash.hex(),
-                "proof": [node.hex() for node in proof],
-                "root": root_at(size).hex(),
-                "checkpoint": _note_for(size),
-            }
-        )
+        return {
+            "leaf_index": seq,
+            "tree_size": size,
+            "leaf_hash": leaf_hash.hex(),
+            "proof": [node.hex() for node in proof],
+            "root": root_at(size).hex(),
+            "checkpoint": _note_for(size),
+        }
 
 
 class ConsistencyProof(APIView):

@@ -2,9 +2,12 @@
 
 ``record_event`` is the only way anything enters the trail. It must be called inside the transaction of the
 action that made the change (STYLE.md), so the change and its event commit together or not at all.
-Appends are serialised (a PostgreSQL advisory lock; on SQLite the IMMEDIATE transaction already holds the
-database's write lock), read the log's right edge from the stored Merkle nodes (O(log n) rows), and write
-the new leaf plus the perfect subtree nodes it completes (two rows on average).
+
+Inline sequencing (``TRAIL_SEQUENCING=inline``, the default): appends are serialised (a PostgreSQL advisory lock;
+on SQLite the IMMEDIATE transaction already holds the database's write lock), read the log's right edge from the
+stored Merkle nodes (O(log n) rows), and write the new leaf plus the perfect subtree nodes it completes (two rows
+on average). Batched (``TRAIL_SEQUENCING=batched``): the event is validated the same way and written to the queue
+table without the lock; ``governance.trail.sequencer`` appends queued events in batches (see docs/trail.md).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -28,7 +32,7 @@ from governance.trail.merkle import (
     leaf_hash,
 )
 from governance.trail.merkle import root_at as _root_at
-from governance.trail.models import Event
+from governance.trail.models import SEQUENCED_FIELDS, Event, PendingEvent, QueuedEvent
 
 # Any fixed 64-bit number; it names "the trail's append lock" among PostgreSQL advisory locks.
 _ADVISORY_LOCK_KEY = 0x617373_6179_7472  # "assaytr"
@@ -72,14 +76,69 @@ def _is_token(request: Any) -> bool:
     return isinstance(getattr(request, "auth", None), ApiToken)
 
 
-def lock_trail() -> None:
-    """Serialise writers of the trail for the rest of the current transaction."""
+def lock_trail(*, sequencer: bool = False) -> None:
+    """Serialise writers of the trail for the rest of the current transaction.
+
+    ``sequencer``: the caller is the sequencer's own loop, which looks at the queue again after each commit itself.
+    """
     if not connection.in_atomic_block:
         raise TrailError("the trail can only be written inside a transaction")
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_KEY])
     # SQLite: settings open every transaction with BEGIN IMMEDIATE, which already holds the write lock.
+    if not sequencer:
+        _note_lock_held()
+
+
+def try_lock_trail() -> bool:
+    """For the sequencer's loop: take the trail's lock for the rest of the current transaction if no one holds it;
+    False if someone does. (On SQLite the transaction already holds the database's write lock: always True.)"""
+    if not connection.in_atomic_block:
+        raise TrailError("the trail can only be written inside a transaction")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_ADVISORY_LOCK_KEY])
+            return bool(cursor.fetchone()[0])
+    return True
+
+
+def _note_lock_held() -> None:
+    """Batched mode: remember, for this transaction only, that it holds the lock, and look at the queue after it.
+
+    The marker is an on-commit callback, so it vanishes with the transaction (committed or rolled back) and with a
+    rolled-back savepoint (which also releases a lock taken inside it). Its work after the commit is what makes the
+    sequencer's try-lock safe: a writer whose try-lock lost to this transaction had committed its queued event
+    before, so the look after this commit sees it.
+    """
+    if settings.TRAIL_SEQUENCING == "batched" and not holds_trail_lock():
+        transaction.on_commit(_after_lock_released, robust=True)
+
+
+def holds_trail_lock() -> bool:
+    """Batched mode: whether the current transaction took the trail's lock (inline mode does not keep track)."""
+    return connection.in_atomic_block and any(entry[1] is _after_lock_released for entry in connection.run_on_commit)
+
+
+# Called after a transaction that queued an event, or held the trail's lock, commits (batched mode). The sequencer
+# registers here (it imports this module): see governance.trail.sequencer.
+_queue_listeners: list[Callable[[], object]] = []
+
+
+def on_queue_commit(listener: Callable[[], object]) -> None:
+    """Call ``listener()`` after every commit that queued an event or released the trail's lock (batched mode)."""
+    if listener not in _queue_listeners:
+        _queue_listeners.append(listener)
+
+
+def _after_lock_released() -> None:
+    for listener in _queue_listeners:
+        listener()
+
+
+def _after_queue_commit() -> None:  # the same work; a function of its own, as only the other one marks the lock
+    for listener in _queue_listeners:
+        listener()
 
 
 def get_nodes(ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
@@ -151,6 +210,8 @@ def record_event(
         object_type, object_id = obj._meta.label_lower, obj.pk
     if not connection.in_atomic_block:
         raise TrailError("record_event must be called inside the action's transaction.atomic() block")
+    if settings.TRAIL_SEQUENCING == "batched" and not holds_trail_lock():
+        return _queue_event(declared.name, actor=actor, object_type=object_type, object_id=str(object_id), body=body)
 
     lock_trail()
     with connection.cursor() as cursor:
@@ -186,14 +247,70 @@ def record_event(
         prev_hash=prev_hash,
     )
     _insert_appended(event, edge.append(digest))
-    transaction.on_commit(lambda: _after_append(size + 1))
+    transaction.on_commit(lambda: after_append(size + 1))
     return event
 
 
-_EVENT_FIELDS = list(Event._meta.concrete_fields)
+_QUEUE_FIELDS = [field for field in QueuedEvent._meta.concrete_fields if field.column not in ("id", "seq", "rejected")]
 # Only column names from the model and placeholders are interpolated; every value is a parameter.
-_EVENT_INSERT = "INSERT INTO governance_event ({}) VALUES ({})".format(  # noqa: S608
-    ", ".join(f'"{field.column}"' for field in _EVENT_FIELDS), ", ".join(["%s"] * len(_EVENT_FIELDS))
+_QUEUE_INSERT = "INSERT INTO governance_queuedevent ({}, seq, rejected) VALUES ({}, NULL, '') RETURNING id".format(  # noqa: S608
+    ", ".join(f'"{field.column}"' for field in _QUEUE_FIELDS), ", ".join(["%s"] * len(_QUEUE_FIELDS))
+)
+
+
+def _queue_event(action: str, *, actor: Actor, object_type: str, object_id: str, body: dict[str, Any]) -> PendingEvent:
+    """Batched mode: write the validated event to the queue, in the caller's transaction, without the lock."""
+    recorded_at = timezone.now()
+    actor_fields = actor.as_leaf()
+    # The checks an inline append makes when it encodes the leaf (canonical JSON, integers within 2**53, ...), made
+    # now, so a bad payload fails in the action that wrote it and never reaches the sequencer.
+    encode_leaf(
+        seq=0,
+        prev_hash=b"",
+        recorded_at=recorded_at,
+        action=action,
+        actor=actor_fields,
+        object_type=object_type,
+        object_id=object_id,
+        payload=body,
+    )
+    handle = PendingEvent(
+        recorded_at=recorded_at,
+        action=action,
+        actor_kind=actor.kind,
+        actor_user_id=actor.user_id,
+        actor_token_id=actor.token_id,
+        object_type=object_type,
+        object_id=object_id,
+        payload=body,
+    )
+    queued = QueuedEvent(
+        queued_at=recorded_at,
+        action=action,
+        actor_kind=actor.kind,
+        actor_user_id=actor.user_id,
+        actor_token_id=actor.token_id,
+        object_type=object_type,
+        object_id=object_id,
+        payload=body,
+    )
+    values = [field.get_db_prep_save(getattr(queued, field.attname), connection) for field in _QUEUE_FIELDS]
+    with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
+        cursor.execute(_QUEUE_INSERT, values)
+        handle.queued_id = int(cursor.fetchone()[0])
+    for name in SEQUENCED_FIELDS:  # deferred: reading one sequences the event (PendingEvent.refresh_from_db)
+        handle.__dict__.pop(name, None)
+    handle._state.adding = False
+    handle._state.db = connection.alias
+    if not any(entry[1] is _after_queue_commit for entry in connection.run_on_commit):
+        transaction.on_commit(_after_queue_commit, robust=True)
+    return handle
+
+
+EVENT_FIELDS = list(Event._meta.concrete_fields)
+# Only column names from the model and placeholders are interpolated; every value is a parameter.
+EVENT_INSERT = "INSERT INTO governance_event ({}) VALUES ({})".format(  # noqa: S608
+    ", ".join(f'"{field.column}"' for field in EVENT_FIELDS), ", ".join(["%s"] * len(EVENT_FIELDS))
 )
 
 
@@ -205,7 +322,7 @@ def _insert_appended(event: Event, completed: Sequence[tuple[NodeId, bytes]]) ->
     through each field's own conversion, so the row is what ``Event.objects.create`` would have written; the
     database's chain trigger checks it either way.
     """
-    values = [field.get_db_prep_save(getattr(event, field.attname), connection) for field in _EVENT_FIELDS]
+    values = [field.get_db_prep_save(getattr(event, field.attname), connection) for field in EVENT_FIELDS]
     node_sql = 'INSERT INTO governance_merklenode (level, "index", hash) VALUES ' + ", ".join(  # noqa: S608
         ["(%s, %s, %s)"] * len(completed)
     )
@@ -213,7 +330,7 @@ def _insert_appended(event: Event, completed: Sequence[tuple[NodeId, bytes]]) ->
     # As the ORM's writes do: a failed insert marks the caller's transaction for rollback, so that an error caught
     # inside the action's atomic block can never commit an event without its nodes (SQLite would let it).
     with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
-        cursor.execute(_EVENT_INSERT, values)
+        cursor.execute(EVENT_INSERT, values)
         cursor.execute(node_sql, node_params)  # never empty: the new leaf itself is a completed node
     event._state.adding = False
     event._state.db = connection.alias
@@ -230,7 +347,7 @@ def on_append(listener: Callable[[int], None]) -> None:
         _append_listeners.append(listener)
 
 
-def _after_append(size: int) -> None:
+def after_append(size: int) -> None:
     for listener in _append_listeners:
         listener(size)
 

@@ -7,6 +7,9 @@ database access can, and that is what checkpoints held outside the server catch.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
 from django.db import models
 
 
@@ -33,6 +36,87 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action}"
+
+
+class QueuedEvent(models.Model):
+    """An event written by its business transaction and waiting for the sequencer (``TRAIL_SEQUENCING=batched``).
+
+    It holds what the caller declared, already validated; it holds no position in the log (no seq, no previous
+    hash, no leaf), so nothing written here can choose where in history an event lands or rewrite one that is
+    there: the sequencer re-validates each row, chains it at the log's head under the trail's lock, and records the
+    seq it got here. Triggers (migration 0014) refuse any other change, and deleting a row not yet sequenced.
+    """
+
+    queued_at = models.DateTimeField(help_text="The event's time (its leaf's 'time'), set when it was queued.")
+    action = models.CharField(max_length=64)
+    actor_kind = models.CharField(max_length=8)
+    actor_user_id = models.BigIntegerField(null=True)
+    actor_token_id = models.BigIntegerField(null=True)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=128, blank=True)
+    payload = models.JSONField(default=dict)
+    seq = models.BigIntegerField(null=True, unique=True, help_text="The event's seq once sequenced.")
+    rejected = models.TextField(blank=True, help_text="Why the sequencer refused the row (never by record_event).")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["id"], condition=models.Q(seq__isnull=True, rejected=""), name="trail_queue_pending"),
+            models.Index(fields=["queued_at"], name="trail_queue_queued_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"queued {self.id} {self.action}" + ("" if self.seq is None else f" -> #{self.seq}")
+
+
+# The columns a queued event does not know until it is sequenced.
+SEQUENCED_FIELDS = ("seq", "leaf", "leaf_hash", "prev_hash")
+
+
+class PendingEvent(Event):
+    """What ``record_event`` returns in batched mode: the event as queued, an ``Event`` whose position is not known yet.
+
+    Its action, actor, object, payload and time are set. ``seq``, ``leaf``, ``leaf_hash`` and ``prev_hash`` are
+    deferred: the first read of any of them sequences the event there and then (inside the caller's transaction if
+    it is still open, taking the trail's lock as inline appends do), so a caller that needs the seq is always
+    correct, and one that does not read it never waits for the lock.
+    """
+
+    queued_id: int
+    # Set by governance.trail.sequencer at import (it imports this module): sequences the queued row, returns its seq.
+    resolver: ClassVar[Callable[[PendingEvent], int] | None] = None
+
+    class Meta:
+        proxy = True
+
+    # The seq is the primary key, which Django cannot defer on a proxy model (it looks for a parent link): read it
+    # through this property instead, with the same effect as the other deferred fields.
+    @property  # type: ignore[override]
+    def seq(self) -> int:
+        if "seq" not in self.__dict__:
+            self.refresh_from_db(fields=["seq"])
+        return int(self.__dict__["seq"])
+
+    @seq.setter
+    def seq(self, value: int) -> None:
+        self.__dict__["seq"] = value
+
+    @property
+    def is_sequenced(self) -> bool:
+        """Whether the seq (and leaf) are known here yet; reading this never sequences anything."""
+        return "seq" in self.__dict__
+
+    def refresh_from_db(
+        self, using: str | None = None, fields: Iterable[str] | None = None, from_queryset: Any = None
+    ) -> None:
+        """Read a deferred field: sequence the event (if it is not yet), then load its sequenced columns."""
+        if not self.is_sequenced:
+            if PendingEvent.resolver is None:
+                raise LookupError("the trail's sequencer is not loaded (governance.trail.sequencer)")
+            self.__dict__["seq"] = PendingEvent.resolver(self)
+        row = Event.objects.filter(seq=self.__dict__["seq"]).values(*SEQUENCED_FIELDS[1:]).get()
+        for name, value in row.items():
+            setattr(self, name, value)
 
 
 class MerkleNode(models.Model):

@@ -1,0 +1,302 @@
+"""The trail's sequencer (``TRAIL_SEQUENCING=batched``): queued events become leaves, many per transaction.
+
+A business transaction writes its event to ``governance_queuedevent`` without the trail's lock
+(``governance.trail.log.record_event``). Here, under the lock, one transaction takes up to
+``TRAIL_SEQUENCER_BATCH`` queued rows in queue order, re-validates each exactly as ``record_event`` did, gives them
+the next sequence numbers, chains and encodes their leaves as an inline append would (same leaf format, same
+``prev_hash`` chain, so the verifier and bundles cannot tell the modes apart), inserts the events and the Merkle
+nodes they complete in a few multi-row statements, and records each row's seq in the queue. The event table's
+triggers check every inserted row's chain as they do for inline appends.
+
+Where it runs:
+
+- after each commit that queued an event, in that process (a try-lock: if another sequencer holds the lock, this
+  one leaves; the holder looks at the queue again after its commit, see ``log._note_lock_held``);
+- when a caller reads the seq (or leaf) of the event it queued (``PendingEvent``): there and then, with the lock;
+- in the worker, every ``TRAIL_SEQUENCER_SWEEP_SECONDS`` (beat): the sweeper, for events whose process died
+  between its commit and its try-lock, and ``manage.py``-less deployments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from governance.trail import events as event_types
+from governance.trail import log
+from governance.trail.leaf import as_utc, encode_leaf
+from governance.trail.merkle import NodeId, leaf_hash
+from governance.trail.models import Event, PendingEvent, QueuedEvent
+
+logger = logging.getLogger(__name__)
+
+ACTOR_KINDS = {"user", "token", "system"}
+_MAX_LENGTHS = {"object_type": 64, "object_id": 128}  # Event's (and QueuedEvent's) column lengths
+# Rows per INSERT statement (12 values each): well under SQLite's 32,766 bound on parameters.
+_CHUNK = 500
+
+_PENDING_SQL = (
+    "SELECT id, queued_at, action, actor_kind, actor_user_id, actor_token_id, object_type, object_id, payload "
+    "FROM governance_queuedevent WHERE seq IS NULL AND rejected = '' ORDER BY id LIMIT %s"
+)
+
+
+class Row:
+    """One queued row as read for sequencing."""
+
+    __slots__ = ("action", "actor", "id", "kind", "object_id", "object_type", "payload", "recorded_at", "token", "user")
+
+    def __init__(self, raw: Sequence[Any]) -> None:
+        self.id, recorded_at, self.action, self.kind, self.user, self.token, self.object_type, self.object_id = raw[:8]
+        self.recorded_at = as_utc(recorded_at)
+        payload = raw[8]  # JSON text (SQLite; PostgreSQL as Django's psycopg set-up returns it), or decoded
+        self.payload = json.loads(payload) if isinstance(payload, str) else payload
+        self.actor = {"kind": self.kind, "token": self.token, "user": self.user}
+
+
+def _refusal(row: Row) -> str | None:  # noqa: PLR0911 (one return per check reads plainest)
+    """Why ``row`` cannot become an event, re-checked here because anyone who can write the table could have
+    written it: the same checks ``record_event`` makes (declared type and fields, canonical JSON) and the shapes
+    its callers can only produce (actor kind and ids, column lengths)."""
+    try:
+        declared = event_types.get(row.action)
+    except KeyError as exc:
+        return str(exc.args[0])
+    if not isinstance(row.payload, dict):
+        return "the payload is not a JSON object"
+    undeclared = set(row.payload) - declared.fields
+    if undeclared:
+        return f"{declared.name} does not declare payload fields {sorted(undeclared)}"
+    if row.kind not in ACTOR_KINDS:
+        return f"unknown actor kind {row.kind!r}"
+    if any(value is not None and not isinstance(value, int) for value in (row.user, row.token)):
+        return "actor ids must be integers"
+    for name, limit in _MAX_LENGTHS.items():
+        if len(getattr(row, name)) > limit:
+            return f"{name} is longer than {limit} characters"
+    return None
+
+
+def read_head() -> tuple[int, bytes, Any]:
+    """(size, last leaf hash, right edge) of the log now; call with the lock held."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT seq, leaf_hash FROM governance_event ORDER BY seq DESC LIMIT 1")
+        head = cursor.fetchone()
+    size, prev_hash = (0, b"") if head is None else (head[0] + 1, bytes(head[1]))
+    return size, prev_hash, log.compact_range(size)
+
+
+def read_pending(limit: int) -> list[Row]:
+    """Queued rows not yet sequenced nor rejected, in queue order."""
+    with connection.cursor() as cursor:
+        cursor.execute(_PENDING_SQL, [limit])
+        return [Row(raw) for raw in cursor.fetchall()]
+
+
+def write_batch(head: tuple[int, bytes, Any], rows: Sequence[Row]) -> int:
+    """Append ``rows`` after ``head`` (from ``read_head``), in the current transaction; returns the new size.
+
+    Only correct with the lock held from ``read_head`` on: two sequencers writing after the same head would both
+    claim its next seq and its leaf hash as their parent, which the event table's primary key, the unique
+    ``prev_hash`` and the chain trigger refuse (the control test runs exactly that).
+    """
+    size, prev_hash, edge = head
+    event_values: list[Any] = []
+    node_values: list[Any] = []
+    assigned: list[tuple[int, int]] = []
+    rejected: list[tuple[int, str]] = []
+    for row in rows:
+        refusal = _refusal(row)
+        object_id = str(row.object_id)
+        if refusal is None:
+            try:
+                leaf = encode_leaf(
+                    seq=size,
+                    prev_hash=prev_hash,
+                    recorded_at=row.recorded_at,
+                    action=row.action,
+                    actor=row.actor,
+                    object_type=row.object_type,
+                    object_id=object_id,
+                    payload=row.payload,
+                )
+            except (TypeError, ValueError) as exc:
+                refusal = f"the payload cannot be encoded: {exc}"
+        if refusal is not None:
+            rejected.append((row.id, refusal))
+            continue
+        digest = leaf_hash(leaf)
+        event = Event(
+            seq=size,
+            recorded_at=row.recorded_at,
+            action=row.action,
+            actor_kind=row.kind,
+            actor_user_id=row.user,
+            actor_token_id=row.token,
+            object_type=row.object_type,
+            object_id=object_id,
+            payload=row.payload,
+            leaf=leaf,
+            leaf_hash=digest,
+            prev_hash=prev_hash,
+        )
+        event_values.append([f.get_db_prep_save(getattr(event, f.attname), connection) for f in log.EVENT_FIELDS])
+        completed: list[tuple[NodeId, bytes]] = edge.append(digest)
+        node_values.extend((level, index, node_hash) for (level, index), node_hash in completed)
+        assigned.append((row.id, size))
+        size, prev_hash = size + 1, digest
+    with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
+        for start in range(0, len(event_values), _CHUNK):
+            chunk = event_values[start : start + _CHUNK]
+            cursor.execute(
+                log.EVENT_INSERT + ", ({})".format(", ".join(["%s"] * len(log.EVENT_FIELDS))) * (len(chunk) - 1),
+                [value for values in chunk for value in values],
+            )
+        for start in range(0, len(node_values), _CHUNK):
+            chunk = node_values[start : start + _CHUNK]
+            cursor.execute(
+                'INSERT INTO governance_merklenode (level, "index", hash) VALUES '  # noqa: S608 (placeholders only)
+                + ", ".join(["(%s, %s, %s)"] * len(chunk)),
+                [value for node in chunk for value in node],
+            )
+        _mark(cursor, "seq", assigned)
+        _mark(cursor, "rejected", rejected)
+    for queue_id, reason in rejected:
+        logger.error("trail: queued event %s refused by the sequencer: %s", queue_id, reason)
+    return size
+
+
+def _mark(cursor: Any, column: str, pairs: Sequence[tuple[int, Any]]) -> None:
+    """Record each queued row's seq (or refusal), refusing to touch a row another sequencer already took."""
+    for start in range(0, len(pairs), _CHUNK):
+        chunk = pairs[start : start + _CHUNK]
+        cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
+        ids = ", ".join(["%s"] * len(chunk))
+        cursor.execute(
+            f"UPDATE governance_queuedevent SET {column} = CASE id {cases} END "  # noqa: S608 (column is one of two)
+            f"WHERE id IN ({ids}) AND seq IS NULL AND rejected = ''",
+            [value for pair in chunk for value in pair] + [queue_id for queue_id, _ in chunk],
+        )
+        if cursor.rowcount != len(chunk):
+            raise log.TrailError("queued events were sequenced by someone else meanwhile; nothing was written")
+
+
+def sequence_batch(*, wait: bool, limit: int | None = None) -> int | None:
+    """Sequence up to ``limit`` queued events in one transaction; returns how many were queued there (0: none).
+
+    ``wait=False`` takes the lock only if it is free and returns None when it is not (the holder looks again after
+    it commits). Must be called outside any transaction (the events become provable when this commits).
+    """
+    if connection.in_atomic_block:
+        raise log.TrailError("sequence_batch runs its own transaction; call it outside any")
+    limit = settings.TRAIL_SEQUENCER_BATCH if limit is None else limit
+    with transaction.atomic():
+        if wait:
+            log.lock_trail(sequencer=True)
+        elif not log.try_lock_trail():
+            return None
+        rows = read_pending(limit)
+        if not rows:
+            return 0
+        size = write_batch(read_head(), rows)
+        transaction.on_commit(lambda: log.after_append(size))
+    return len(rows)
+
+
+def pending_exists() -> bool:
+    """Whether any committed event waits to be sequenced."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM governance_queuedevent WHERE seq IS NULL AND rejected = '' LIMIT 1")
+        return cursor.fetchone() is not None
+
+
+def sequence_queued() -> int:
+    """Sequence everything committed to the queue, unless another sequencer holds the lock; returns how many.
+
+    Runs after each commit that queued an event or held the lock. A writer whose try-lock lost had committed its
+    event before the holder released the lock, and the holder looks again after its release, so nothing waits
+    for the sweeper unless a process dies between its commit and this look.
+    """
+    if connection.in_atomic_block:  # an outer transaction is still open (on_commit of a savepoint): later
+        return 0
+    total = 0
+    while True:
+        done = sequence_batch(wait=False)
+        if done is None:
+            return total
+        total += done
+        if not pending_exists():
+            return total
+
+
+def sequence_all() -> int:
+    """Sequence every committed queued event, waiting for the lock (the sweeper); returns how many."""
+    total = 0
+    while done := sequence_batch(wait=True):
+        total += done
+    return total
+
+
+def _resolve(handle: PendingEvent) -> int:
+    """The seq of a queued event, sequencing it now if it is not yet (``PendingEvent``'s deferred fields)."""
+    seq, rejected = _queued_state(handle.queued_id)
+    if seq is None and not rejected:
+        if connection.in_atomic_block:
+            # The caller's transaction (its event may not be committed, so only it can sequence it): take the lock
+            # for the rest of it, as an inline append does, and sequence what is queued up to and including it.
+            log.lock_trail()
+            rows = read_pending(settings.TRAIL_SEQUENCER_BATCH)
+            if rows:
+                size = write_batch(read_head(), rows)
+                transaction.on_commit(lambda: log.after_append(size))
+        else:
+            sequence_all()
+        seq, rejected = _queued_state(handle.queued_id)
+    if rejected:
+        raise log.TrailError(f"queued event {handle.queued_id} was refused by the sequencer: {rejected}")
+    if seq is None:
+        raise log.TrailError(f"queued event {handle.queued_id} is not in the queue (its transaction rolled back?)")
+    return seq
+
+
+def _queued_state(queue_id: int) -> tuple[int | None, str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT seq, rejected FROM governance_queuedevent WHERE id = %s", [queue_id])
+        row = cursor.fetchone()
+    return (None, "") if row is None else (row[0], row[1])
+
+
+def queued_status(queue_id: int) -> dict[str, Any] | None:
+    """What the API says about a queued event: ``{"state": "queued"|"sequenced"|"refused", ...}``, None if unknown."""
+    found = QueuedEvent.objects.filter(pk=queue_id).values("seq", "rejected", "queued_at", "action").first()
+    if found is None:
+        return None
+    state = "refused" if found["rejected"] else "queued" if found["seq"] is None else "sequenced"
+    return {"state": state, "queued": queue_id, "seq": found["seq"], "action": found["action"]}
+
+
+# How long a sequenced row stays in the queue, telling a handle or an API client its event's seq.
+KEEP_SEQUENCED = dt.timedelta(days=1)
+
+
+@shared_task(name="governance.sequence_trail")
+def sequence_trail_task() -> int:
+    """The sweeper (beat): sequence every queued event a process left behind; returns how many.
+
+    Also deletes queue rows sequenced more than ``KEEP_SEQUENCED`` ago (the triggers allow only those).
+    """
+    done = sequence_all()
+    QueuedEvent.objects.filter(seq__isnull=False, queued_at__lt=timezone.now() - KEEP_SEQUENCED).delete()
+    return done
+
+
+PendingEvent.resolver = _resolve
+log.on_queue_commit(sequence_queued)
