@@ -92,6 +92,13 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	DEBUG=1 $(VENV)/bin/mypy governance registry audits obligations
 
+## make bench: every benchmark of docs/performance.md at a quick size (a few minutes on two cores), then one table:
+## each figure beside its anchor measured in the same run, the ratio, the load average and the commit (SIZE=full for
+## the scripts' own sizes; DATABASE_URL=postgres://... for the trail and the gate on PostgreSQL; ab from apache2-utils)
+.PHONY: bench
+bench: $(VENV)/.dev
+	$(PY) benchmarks/run_all.py --size $(or $(SIZE),quick)
+
 ## make ci: what CI runs (.ci/run)
 ci:
 	.ci/run
