@@ -90,7 +90,15 @@ def test_each_parser_reads_its_scripts_lines() -> None:
 
     audit = "database: sqlite; 200,000 rows, 9 MB of CSV\n  audit (prediction column): 1.50 s end to end, job 1 s\n"
     [audited] = run_all.parse_audit(audit, {"pandas_scipy": "0.500"})
-    assert (audited.what, audited.ratio) == ("predictions-only audit, 200,000-row CSV (end to end)", "3.00x")
+    assert (audited.what, audited.ratio) == ("predictions-only audit, 200,000-row CSV (in process)", "3.00x")
+    audit += "  median wall 2.00 s, median cpu 1.50 s (load average 1.0 after)\n"
+    _, process = run_all.parse_audit(audit, {"pandas_scipy": "0.500"})
+    assert (process.what, process.figure, process.ratio, process.note) == (
+        "manage.py run_audit, 200,000-row CSV, whole process",
+        "2.00 s",
+        "4.00x",
+        "cpu 1.50 s",
+    )
 
     data = (
         "database: sqlite; dataset rows: 200,000\n"
