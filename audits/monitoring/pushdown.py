@@ -94,9 +94,10 @@ class DuckDBPartition:
 
         self.connection.register("assay_points", pa.table({"v": points, "i": np.arange(len(points))}))
         x = f"CAST({_quoted(column)} AS DOUBLE)"
+        # Distinct values first (a batch repeats values: rounded amounts, ages), then each placed among the points.
         statement = (
-            f"SELECT coalesce(p.i + 1, 0), coalesce(t.x = p.v, false), count(*) FROM "
-            f"(SELECT {x} AS x FROM {self.rel} WHERE isfinite({x})) AS t "
+            f"SELECT coalesce(p.i + 1, 0), coalesce(t.x = p.v, false), sum(t.c) FROM "
+            f"(SELECT x, count(*) AS c FROM (SELECT {x} AS x FROM {self.rel}) WHERE isfinite(x) GROUP BY x) AS t "
             "ASOF LEFT JOIN assay_points AS p ON t.x >= p.v GROUP BY ALL"
         )
         try:
@@ -174,8 +175,9 @@ class PostgresPartition:
     def places(self, column: str, points: np.ndarray) -> list[tuple]:
         x = self.as_double(column)
         text = (
-            "SELECT width_bucket(b.x, pts.a), coalesce(b.x = pts.a[width_bucket(b.x, pts.a)], false), count(*) "
-            f"FROM (SELECT {x} AS x FROM {{rel}} AS t) AS b, (SELECT %s::float8[] AS a) AS pts "
+            "SELECT width_bucket(b.x, pts.a), coalesce(b.x = pts.a[width_bucket(b.x, pts.a)], false), sum(b.c) "
+            f"FROM (SELECT {x} AS x, count(*) AS c FROM {{rel}} AS t GROUP BY 1) AS b, "
+            "(SELECT %s::float8[] AS a) AS pts "
             "WHERE b.x NOT IN ('NaN', 'Infinity', '-Infinity') GROUP BY 1, 2"
         )
         return self._run(text, (points.tolist(),))[1]
