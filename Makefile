@@ -63,6 +63,23 @@ browser:
 	    chromium chromium-driver fonts-dejavu-core >/dev/null; \
 	else echo "note: $(CHROMIUM) is missing and apt-get is not usable here: the browser tests will skip"; fi
 
+# The Spark source tests run PySpark in local mode (tests/sources/test_spark*.py). PySpark (about 450 MB, with Spark)
+# is pinned apart, in requirements-spark.txt, and installed into the venv here; Java (17, else 21) comes from Debian
+# when `java` is missing and apt is usable (root). When either cannot be had, the Spark tests skip and say why.
+.PHONY: spark
+spark: $(VENV)/.spark
+test: spark  # make test installs it too, as it does Chromium
+$(VENV)/.spark: $(VENV)/.runtime requirements-spark.txt
+	@if java -version >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's Java runtime for the Spark source tests"; \
+	  apt-get update -qq && (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    openjdk-17-jre-headless >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends openjdk-21-jre-headless >/dev/null) || echo "note: no Java from apt: the Spark tests will skip"; \
+	else echo "note: Java is missing and apt-get is not usable here: the Spark tests will skip"; fi
+	@if $(PY) -m pip install --quiet --disable-pip-version-check -r requirements-spark.txt; then touch $@; \
+	else echo "note: PySpark (requirements-spark.txt) could not be installed: the Spark tests will skip"; fi
+
 # The single sign-on tests run a real OpenID provider (panva's oidc-provider from the npm registry, pinned by
 # tests/sso/provider/package-lock.json) on Node. Node and npm come from Debian when missing and apt is usable (root);
 # elsewhere, or when the registry cannot be reached, the SSO tests skip and say why.
@@ -79,6 +96,17 @@ $(SSO_PROVIDER)/node_modules/.installed: $(SSO_PROVIDER)/package-lock.json
 	@if ! command -v npm >/dev/null; then echo "note: npm is missing and apt-get is not usable here: the SSO tests will skip"; \
 	elif (cd $(SSO_PROVIDER) && npm ci --no-audit --no-fund --loglevel=error); then touch $@; \
 	else echo "note: npm ci failed in $(SSO_PROVIDER): the SSO tests will skip"; fi
+
+# The evidence-import tests run Inspect, garak, lm-evaluation-harness, Evidently, Giskard and promptfoo themselves
+# (tests/evidence/test_produced_by_tools.py). Each tool gets an environment of its own (their pins conflict with
+# Assay's and with each other's) under $(EVIDENCE_TOOLS), from the full pins in tests/data/evidence/envs/, built once
+# (rebuilt when the pins change); where one cannot be built, a note, and its tests skip saying why. EVIDENCE_TOOLS may
+# name a folder outside the clone, so that clones share them (tests/data/evidence/build-tools.sh says more).
+export EVIDENCE_TOOLS ?= .tools
+.PHONY: evidence-tools
+evidence-tools:
+	@PYTHON=$(PYTHON) tests/data/evidence/build-tools.sh
+test: evidence-tools  # make test builds them, as it installs Chromium
 
 ## make test: set up and run the whole suite (SQLite; set DATABASE_URL for PostgreSQL)
 test: $(VENV)/.dev browser sso-provider
