@@ -319,6 +319,10 @@ DATASET_MAX_BYTES = env_int("DATASET_MAX_BYTES", 1024 * 1024 * 1024, minimum=102
 # accepted, so an API caller cannot make Assay read an arbitrary file, nor choose a host, database, role or secret.
 DATA_SOURCE_ROOTS = env_list("DATA_SOURCE_ROOTS")
 DATA_SOURCE_CONNECTIONS = env_list("DATA_SOURCE_CONNECTIONS")
+# Object storage (s3://bucket/prefix?endpoint=...&region=..., credentials from the variables it names) and Iceberg
+# catalogs (name=sqlite:////path/catalog.db) that s3://, delta+s3:// and iceberg:// sources may use.
+DATA_SOURCE_BUCKETS = env_list("DATA_SOURCE_BUCKETS")
+DATA_SOURCE_CATALOGS = env_list("DATA_SOURCE_CATALOGS")
 # Bounded inputs: what one upload may make Assay unpack, parse or build, checked before memory grows (413/422 above).
 # A skops file is a ZIP: its members unpacked in total and each, and how many; schema.json is parsed whole. The
 # total also bounds all the tensors an ONNX graph holds or computes from constants.

@@ -21,13 +21,21 @@ from governance.access.models import User
 from governance.data import events
 from governance.data.actions.common import DataError, _require_scope, _require_team
 from governance.data.models import DataFormat, Dataset, DatasetVersion
-from governance.data.sources import Source, SourceError, changes_between, evidence_of, parse_source
+from governance.data.sources import Source, SourceError, changes_between, evidence_of, lakehouse, parse_source
 from governance.data.sources.uris import PARQUET, parse_connections
 from governance.trail.log import Actor, record_event
 
 
 def _parse(uri: str) -> Source:
     try:
+        located = lakehouse.parse_located(
+            uri,
+            roots=settings.DATA_SOURCE_ROOTS,
+            bucket_entries=settings.DATA_SOURCE_BUCKETS,
+            catalog_entries=settings.DATA_SOURCE_CATALOGS,
+        )  # Delta, Iceberg and object-store Parquet (the version pinned), else None
+        if located is not None:
+            return located
         connections = parse_connections(settings.DATA_SOURCE_CONNECTIONS)
         return parse_source(uri, roots=settings.DATA_SOURCE_ROOTS, connections=connections)
     except SourceError as exc:
@@ -47,6 +55,8 @@ def _schema(source: Source, evidence: dict[str, Any]) -> list[dict[str, Any]]:
         assert source.path is not None
         first = source.path / evidence["files"][0]["path"] if source.path.is_dir() else source.path
         return [{"name": f.name, "dtype": str(f.type), "nullable": f.nullable} for f in pq.read_schema(first)]
+    if source.kind in lakehouse.KINDS:
+        return [{"name": c["name"], "dtype": c["dtype"], "nullable": True} for c in evidence["columns"]]
     return [{"name": c["name"], "dtype": f"pg_type {c['type_oid']}", "nullable": True} for c in evidence["columns"]]
 
 
