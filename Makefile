@@ -97,6 +97,17 @@ $(SSO_PROVIDER)/node_modules/.installed: $(SSO_PROVIDER)/package-lock.json
 	elif (cd $(SSO_PROVIDER) && npm ci --no-audit --no-fund --loglevel=error); then touch $@; \
 	else echo "note: npm ci failed in $(SSO_PROVIDER): the SSO tests will skip"; fi
 
+# The evidence-import tests run Inspect, garak, lm-evaluation-harness, Evidently, Giskard and promptfoo themselves
+# (tests/evidence/test_produced_by_tools.py). Each tool gets an environment of its own (their pins conflict with
+# Assay's and with each other's) under $(EVIDENCE_TOOLS), from the full pins in tests/data/evidence/envs/, built once
+# (rebuilt when the pins change); where one cannot be built, a note, and its tests skip saying why. EVIDENCE_TOOLS may
+# name a folder outside the clone, so that clones share them (tests/data/evidence/build-tools.sh says more).
+export EVIDENCE_TOOLS ?= .tools
+.PHONY: evidence-tools
+evidence-tools:
+	@PYTHON=$(PYTHON) tests/data/evidence/build-tools.sh
+test: evidence-tools  # make test builds them, as it installs Chromium
+
 ## make test: set up and run the whole suite (SQLite; set DATABASE_URL for PostgreSQL)
 test: $(VENV)/.dev browser sso-provider
 	$(PY) -m pytest -n 2 --dist loadgroup
