@@ -323,6 +323,8 @@ DATA_SOURCE_CONNECTIONS = env_list("DATA_SOURCE_CONNECTIONS")
 # catalogs (name=sqlite:////path/catalog.db) that s3://, delta+s3:// and iceberg:// sources may use.
 DATA_SOURCE_BUCKETS = env_list("DATA_SOURCE_BUCKETS")
 DATA_SOURCE_CATALOGS = env_list("DATA_SOURCE_CATALOGS")
+# Spark connections (name=<master>?warehouse=...&metastore=...) that spark:// sources may use (docs/data-sources.md).
+DATA_SOURCE_SPARK = env_list("DATA_SOURCE_SPARK")
 # Bounded inputs: what one upload may make Assay unpack, parse or build, checked before memory grows (413/422 above).
 # A skops file is a ZIP: its members unpacked in total and each, and how many; schema.json is parsed whole. The
 # total also bounds all the tensors an ONNX graph holds or computes from constants.

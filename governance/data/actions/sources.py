@@ -21,7 +21,7 @@ from governance.access.models import User
 from governance.data import events
 from governance.data.actions.common import DataError, _require_scope, _require_team
 from governance.data.models import DataFormat, Dataset, DatasetVersion
-from governance.data.sources import Source, SourceError, changes_between, evidence_of, lakehouse, parse_source
+from governance.data.sources import Source, SourceError, changes_between, evidence_of, lakehouse, parse_source, spark
 from governance.data.sources.uris import PARQUET, parse_connections
 from governance.trail.log import Actor, record_event
 
@@ -36,6 +36,9 @@ def _parse(uri: str) -> Source:
         )  # Delta, Iceberg and object-store Parquet (the version pinned), else None
         if located is not None:
             return located
+        on_spark = spark.parse_spark_source(uri, entries=settings.DATA_SOURCE_SPARK)  # spark://, else None
+        if on_spark is not None:
+            return on_spark
         connections = parse_connections(settings.DATA_SOURCE_CONNECTIONS)
         return parse_source(uri, roots=settings.DATA_SOURCE_ROOTS, connections=connections)
     except SourceError as exc:
@@ -56,6 +59,8 @@ def _schema(source: Source, evidence: dict[str, Any]) -> list[dict[str, Any]]:
         first = source.path / evidence["files"][0]["path"] if source.path.is_dir() else source.path
         return [{"name": f.name, "dtype": str(f.type), "nullable": f.nullable} for f in pq.read_schema(first)]
     if source.kind in lakehouse.KINDS:
+        return [{"name": c["name"], "dtype": c["dtype"], "nullable": True} for c in evidence["columns"]]
+    if source.kind == spark.SPARK:  # Spark's type names
         return [{"name": c["name"], "dtype": c["dtype"], "nullable": True} for c in evidence["columns"]]
     return [{"name": c["name"], "dtype": f"pg_type {c['type_oid']}", "nullable": True} for c in evidence["columns"]]
 
