@@ -20,6 +20,7 @@ from psycopg import sql
 
 from audits.models import BatchSource
 from audits.monitoring import actions as monitoring
+from governance.data.sources import SourceError, parse_source
 from governance.trail.log import Actor
 from governance.trail.models import Event
 from registry.models import BatchStatus, MonitoringBatch
@@ -27,7 +28,7 @@ from tests.audits.conftest import media_root  # noqa: F401 - a fixture
 from tests.conftest import Cast
 from tests.monitoring import arrange
 from tests.portal.conftest import signed_in
-from tests.sources.conftest import admin_connection, declaration, pg_uri
+from tests.sources.conftest import admin_connection, connections, declaration, pg_uri
 
 URL = "/api/v1/models/{name}/versions/{number}/monitoring/source"
 DAY = dt.date(2026, 12, 5)
@@ -182,7 +183,9 @@ def test_yesterdays_rows_of_a_table_alert_as_the_uploaded_rows(cast: Cast, lake:
     assert source["partition"]["location"] == "postgresql://source/scores#scored_on=2026-12-05"
     assert source["evidence"]["rows"] == shifted.num_rows
     assert ":" in source["evidence"]["digest"]
-    assert found.data.source_uri == "postgresql://source/scores#scored_on=2026-12-05"
+    assert found.data.source_uri == "postgresql://source/scores?partition=scored_on=2026-12-05"
+    with pytest.raises(SourceError, match="may not set partition"):  # an audit of it is refused, saying why
+        parse_source(found.data.source_uri, roots=[], connections=connections())
 
 
 @pytest.mark.usefixtures("unprotected_trail")

@@ -52,14 +52,18 @@ class Partition:
     @property
     def uri(self) -> str:
         """What the batch's dataset version records: the folder's ``parquet://`` URI (a source of its own, which
-        an audit can read), or the table's URI with ``#column=value`` (the partition, for people to read)."""
+        an audit can read), or the table's URI with ``?partition=column=value``, which ``parse_source`` refuses by
+        name, so an audit of it says why instead of reading the whole table."""
         if self.source.kind == PARQUET:
             return self.parquet.uri
-        return f"{self.source.location}#{self.column}={self.value.isoformat()}"
+        return f"{self.source.location}?partition={self.column}={self.value.isoformat()}"
 
     @property
     def location(self) -> str:
-        return self.parquet.location if self.source.kind == PARQUET else self.uri
+        """Where the partition is, for people: the folder, or ``postgresql://<connection>/<table>#column=value``."""
+        if self.source.kind == PARQUET:
+            return self.parquet.location
+        return f"{self.source.location}#{self.column}={self.value.isoformat()}"
 
     def as_json(self) -> dict[str, Any]:
         return {
