@@ -31,9 +31,10 @@ def _spellings(column: Any) -> tuple[np.ndarray, set[str]]:
         if not len(values):
             return np.array([]), set()
         distinct, rows = np.unique(values, return_inverse=True)  # equal floats spell alike (-0.0 and 0.0: "0")
-        # numpy scalars, as the rows were spelt (repr of a fraction is numpy's: 'np.float64(0.5)')
+        # As _numeric_spelling writes a favourable value: Python's repr of the float ("0.5"), never numpy's scalar
+        # repr ("np.float64(0.5)"), which no value given as text could ever match.
         spelt = np.array(
-            ["" if math.isnan(v) else (str(int(v)) if float(v).is_integer() else repr(v)) for v in distinct]
+            ["" if math.isnan(v) else (str(int(v)) if float(v).is_integer() else repr(float(v))) for v in distinct]
         )
         return spelt[rows.reshape(-1)], set(spelt.tolist())
     filled = pc.fill_null(pc.cast(column, pa.string()), "")

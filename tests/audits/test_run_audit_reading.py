@@ -20,7 +20,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from audits.evaluation import ColumnRoles, EvaluationError, build_evaluation
-from audits.evaluation.vocabulary import _spellings, _text
+from audits.evaluation.vocabulary import _numeric_spelling, _spellings, _text
 from governance.data.ingest import IngestError, csv_reader, read_table
 
 # Every kind of cell the reading treats specially: empty, Arrow's null tokens (quoted or not), text that only looks
@@ -142,7 +142,9 @@ def one_string_per_row(column: Any) -> np.ndarray:
     """The evaluation's text of a column as it was computed: a Python string per row."""
     if pa.types.is_floating(column.type):
         values = column.to_numpy(zero_copy_only=False)
-        return np.array(["" if math.isnan(v) else (str(int(v)) if float(v).is_integer() else repr(v)) for v in values])
+        return np.array(
+            ["" if math.isnan(v) else (str(int(v)) if float(v).is_integer() else repr(float(v))) for v in values]
+        )
     filled = pc.fill_null(pc.cast(column, pa.string()), "")
     return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=object).astype(str)
 
@@ -167,6 +169,15 @@ def test_spelling_each_distinct_value_once_equals_a_string_per_row(column: Any) 
     assert found.tolist() == expected.tolist()
     assert distinct == set(expected.tolist())
     assert _text(column).tolist() == expected.tolist()
+
+
+def test_a_fraction_in_a_float_column_is_spelt_as_a_favourable_value_given_as_text_is() -> None:
+    """A float column's 0.5 must read "0.5", the spelling a favourable value "0.5" (or "0.50") is given: numpy's
+    scalar repr ("np.float64(0.5)") would never match it."""
+    column = pa.chunked_array([[0.5, 1.0, 0.25, 0.5]], type=pa.float64())
+    found, distinct = _spellings(column)
+    assert found.tolist() == ["0.5", "1", "0.25", "0.5"]
+    assert {_numeric_spelling("0.50"), _numeric_spelling("1.0"), _numeric_spelling("0.25")} == distinct
 
 
 def test_evaluation_refusals_name_the_same_problems(tmp_path: Path) -> None:
