@@ -487,6 +487,8 @@ TRAIL_SIGNING_KEY_NAME = env_str("TRAIL_SIGNING_KEY_NAME") or "assay-trail"
 TRAIL_KEY_DIR = Path(env_str("TRAIL_KEY_DIR") or VAR_DIR / "keys")
 TRAIL_CHECKPOINT_EVERY_EVENTS = env_int("TRAIL_CHECKPOINT_EVERY_EVENTS", 100, minimum=1)
 TRAIL_CHECKPOINT_EVERY_SECONDS = env_int("TRAIL_CHECKPOINT_EVERY_SECONDS", 3600, minimum=1)
+# `verify_trail --incremental` keeps the last checkpoint it verified here (a signed note; delete it for a full run).
+TRAIL_VERIFIED_CHECKPOINT_FILE = Path(env_str("TRAIL_VERIFIED_CHECKPOINT_FILE") or VAR_DIR / "trail-verified.note")
 # Witnesses that cosign each checkpoint (C2SP tlog-witness, docs/witnesses.md): comma-separated "<URL> <witness key>"
 # pairs, the URL being the witness's submission prefix (add-checkpoint is appended). Empty: no witnesses.
 TRAIL_WITNESSES = env_list("TRAIL_WITNESSES")

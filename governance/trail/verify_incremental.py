@@ -37,8 +37,7 @@ from governance.trail.verify import (
 
 def default_state_file() -> Path:
     """Where the last verified checkpoint is kept unless a path is given (setting TRAIL_VERIFIED_CHECKPOINT_FILE)."""
-    configured = getattr(settings, "TRAIL_VERIFIED_CHECKPOINT_FILE", None)
-    return Path(configured) if configured else Path(settings.VAR_DIR) / "trail-verified.note"
+    return Path(settings.TRAIL_VERIFIED_CHECKPOINT_FILE)
 
 
 def verify_incremental(

@@ -200,3 +200,12 @@ def test_an_unreadable_state_is_reported_and_nothing_is_kept(tmp_path: Path) -> 
     code, output = incremental(tmp_path)  # a directory, not a file
     assert code == 1
     assert "cannot be read" in output
+
+
+def test_without_state_the_setting_names_the_file(tmp_path: Path, settings: object) -> None:
+    settings.TRAIL_VERIFIED_CHECKPOINT_FILE = tmp_path / "kept" / "verified.note"  # type: ignore[attr-defined]
+    append(2)
+    issue_checkpoint()
+    code, output = run_verify_trail("--incremental")
+    assert code == 0, output
+    assert (tmp_path / "kept" / "verified.note").read_text() == Checkpoint.objects.latest().note
