@@ -175,3 +175,25 @@ def test_the_attack_through_the_api_changes_nothing(cast: Cast, settings: Any, u
     assert response.status_code == 422, response.content
     assert response.json()["error"]["code"] == "invalid_source"
     assert (DatasetVersion.objects.count(), Event.objects.count()) == before
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        f"postgresql://{CONNECTION}/german#age=25",
+        "parquet:///tmp/scores.parquet#part=1",
+        f"postgresql://{CONNECTION}/german#",
+    ],
+)
+def test_a_fragment_is_refused_rather_than_dropped(cast: Cast, settings: Any, uri: str, tmp_path: Path) -> None:
+    """urlsplit drops "#...", so "table#age=25" would read the whole table: the URI is refused by name."""
+    settings.DATA_SOURCE_CONNECTIONS = [declaration(queries=False)]
+    settings.DATA_SOURCE_ROOTS = [str(tmp_path)]
+    uri = uri.replace("/{root}", str(tmp_path))
+    make_dataset(cast, "compas-eval")
+    before = (DatasetVersion.objects.count(), Event.objects.count())
+    response = cast.owner.client().post(f"{API}/datasets/compas-eval/versions/", {"source_uri": uri}, format="json")
+    assert response.status_code == 422, response.content
+    assert response.json()["error"]["code"] == "invalid_source"
+    assert "no fragment" in response.json()["error"]["message"]
+    assert (DatasetVersion.objects.count(), Event.objects.count()) == before

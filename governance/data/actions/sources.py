@@ -27,6 +27,13 @@ from governance.trail.log import Actor, record_event
 
 
 def _parse(uri: str) -> Source:
+    if "#" in uri:
+        # urlsplit would drop a fragment, so "...table#day=2026-12-05" would read the whole table: refuse it.
+        raise DataError(
+            "A source URI has no fragment (#...): name a table, a query or a path, and write a # inside a path as %23.",
+            code="invalid_source",
+            field="source_uri",
+        )
     try:
         located = lakehouse.parse_located(
             uri,
