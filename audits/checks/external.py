@@ -198,6 +198,8 @@ def judge_criterion(
         "tool_version": matched[0].get("tool_version", ""),
         "tasks": sorted({str(row["task"]) for row in matched}),
     }
+    if matched[0].get("tool_version_stated"):
+        result["evidence"]["tool_version_source"] = "uploader"  # the file records none; the uploader stated it
     by_detector: dict[str, list[Mapping[str, Any]]] = {}
     for row in matched:
         by_detector.setdefault(str(row.get("detector") or ""), []).append(row)

@@ -155,6 +155,7 @@ def evidence_of(version: Any) -> list[dict[str, Any]]:
         {
             "tool": row.evidence.tool,
             "tool_version": row.evidence.tool_version,
+            "tool_version_stated": row.evidence.tool_version_stated,  # the uploader's word, not the file's
             "sha256": row.evidence.sha256,
             "file": row.evidence.original_name,
             "imported_at": row.evidence.imported_at.isoformat(),

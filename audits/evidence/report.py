@@ -47,7 +47,7 @@ def external_section(b: _Builder, d: Mapping[str, Any]) -> None:
                 c.get("label", ""),
                 c.get("reason", ""),
                 ((c.get("threshold") or {}).get("basis") or {}).get("citation", ""),
-                f"{c.get('tool')} {(c.get('evidence') or {}).get('tool_version', '')}: "
+                f"{c.get('tool')} {_version(c.get('evidence') or {})}: "
                 f"{(c.get('evidence') or {}).get('sha256', 'none imported')}",
             )
             for c in criteria
@@ -81,3 +81,9 @@ def _detectors(b: _Builder, criterion: Mapping[str, Any]) -> None:
     b.table(
         ["Detector", "Outcome", "Hits", "Rate", "Interval", "Probes"], rows, widths=(0.22, 0.12, 0.1, 0.14, 0.2, 0.22)
     )
+
+
+def _version(evidence: Mapping[str, Any]) -> str:
+    """The tool's version as the evidence gives it, marked when it is the uploader's word rather than the file's."""
+    version = str(evidence.get("tool_version", ""))
+    return f"{version} (stated by the uploader)" if evidence.get("tool_version_source") == "uploader" else version

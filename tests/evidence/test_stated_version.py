@@ -86,3 +86,27 @@ def test_the_portal_form_records_a_stated_version_and_says_so(
     assert refused.status_code == 422
     assert "the stated tool version 9.9.9 contradicts it" in refused.content.decode()
     assert db_state() == before
+
+
+def test_an_audit_s_criterion_and_report_say_the_version_is_the_uploaders_word(
+    cast: Cast, llm_version: ModelVersion, tmp_path: Path
+) -> None:
+    from audits.checks.base import CheckContext  # noqa: PLC0415 - only this test judges
+    from audits.checks.external import judge_criterion  # noqa: PLC0415
+    from audits.evidence.actions import evidence_of  # noqa: PLC0415
+    from audits.evidence.report import _version  # noqa: PLC0415
+
+    assert upload(cast.owner, llm_version, files.EVIDENTLY, tmp_path, tool_version="0.7.23").status_code == 201
+    rows = evidence_of(llm_version)
+    row = rows[0]
+    criterion = {
+        "tool": "evidently",
+        "task": row["task"],
+        "metric": row["metric"],
+        "threshold": {"value": 0, "operator": ">=", "basis": {"text": "Any.", "citation": "Example"}},
+        "min_samples": 1,
+    }
+    evidence = judge_criterion(criterion, rows, context=CheckContext(confidence_level=0.95))["evidence"]
+    assert (evidence["tool_version"], evidence["tool_version_source"]) == ("0.7.23", "uploader")
+    assert _version(evidence) == "0.7.23 (stated by the uploader)"
+    assert _version({"tool_version": "0.17.1"}) == "0.17.1"  # a version the file records is printed bare
