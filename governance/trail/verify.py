@@ -45,6 +45,9 @@ class Report:
     first_bad_seq: int | None = None
     since: int | None = None  # incremental: the size of the kept checkpoint the run started from (None: a full run)
     cosignatures: list[verifier.Cosignature] | None = None  # with witnesses given: who cosigned the latest checkpoint
+    # The signed note of the last checkpoint this run checked against the roots it recomputed (None: none checked);
+    # verify_trail --incremental keeps exactly this one, never a checkpoint issued while the run went on.
+    verified_note: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -416,7 +419,10 @@ def _check_checkpoints(
                 report.fail(f"{label}: size goes backwards from {previous.tree_size} (a stale checkpoint)")
             if checkpoint.issued_at < previous.issued_at:
                 report.fail(f"{label}: issued before the checkpoint that precedes it (a stale checkpoint)")
+        before = len(report.problems)
         _check_against(report, parsed.tree_size, parsed.root, roots_at, label=label)
+        if len(report.problems) == before:
+            report.verified_note = checkpoint.note
         previous = checkpoint
         report.checkpoints += 1
 

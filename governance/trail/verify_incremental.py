@@ -49,10 +49,10 @@ def verify_incremental(
     witnesses: list[str] | tuple[str, ...] = (),
     min_witnesses: int = 0,
 ) -> Report:
-    """Verify from the checkpoint kept in ``state`` to the trail's end, and keep the latest checkpoint when all holds.
+    """Verify from the checkpoint kept in ``state`` to the trail's end, and keep the last one it checked when all holds.
 
     Without a kept checkpoint this is ``verify_trail`` (``workers`` goes to it). The kept note is replaced only by
-    a checkpoint this run verified, and only when the run found no problem.
+    the last checkpoint this run checked (``Report.verified_note``), and only when the run found no problem.
     """
     try:
         kept_text = state.read_text(encoding="utf-8")
@@ -66,16 +66,14 @@ def verify_incremental(
         report = verify_trail(
             held=held, trusted_keys=trusted_keys, workers=workers, witnesses=witnesses, min_witnesses=min_witnesses
         )
-        latest = Checkpoint.objects.order_by("-id").first()
-        if report.ok and latest is not None:
-            _keep(state, latest.note)
-        return report
-    report = _verify_since(
-        kept_text, state, held=held, trusted_keys=trusted_keys, witnesses=witnesses, min_witnesses=min_witnesses
-    )
-    latest = Checkpoint.objects.order_by("-id").first()
-    if report.ok and latest is not None and report.since is not None and latest.tree_size >= report.since:
-        _keep(state, latest.note)
+    else:
+        report = _verify_since(
+            kept_text, state, held=held, trusted_keys=trusted_keys, witnesses=witnesses, min_witnesses=min_witnesses
+        )
+    # Keep the checkpoint this run checked, not the trail's latest: one issued while the run went on covers events
+    # the run never re-derived, and the next run would start after them.
+    if report.ok and report.verified_note is not None:
+        _keep(state, report.verified_note)
     return report
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from governance.trail import verify_incremental as vi
 from governance.trail.checkpoints import issue_checkpoint
 from governance.trail.leaf import encode_leaf
 from governance.trail.merkle import leaf_hash
@@ -209,3 +212,40 @@ def test_without_state_the_setting_names_the_file(tmp_path: Path, settings: obje
     code, output = run_verify_trail("--incremental")
     assert code == 0, output
     assert (tmp_path / "kept" / "verified.note").read_text() == Checkpoint.objects.latest().note
+
+
+def racing(run: Callable[..., Any]) -> Callable[..., Any]:
+    """``run``, after which 5 more events are appended and a checkpoint issued, as while a run finishes."""
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        report = run(*args, **kwargs)
+        append(5, start=500)
+        issue_checkpoint()
+        return report
+
+    return wrapped
+
+
+def test_a_checkpoint_issued_while_a_run_finishes_is_not_kept(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run verified 27 events: it keeps the checkpoint at 27, not the one at 32 whose last 5 events it never saw."""
+    monkeypatch.setattr(vi, "_verify_since", racing(vi._verify_since))
+    report = vi.verify_incremental(state=state)
+    assert (report.ok, report.events) == (True, 27)
+    assert Checkpoint.objects.latest().tree_size == 32
+    assert state.read_text() == Checkpoint.objects.get(tree_size=27).note
+    monkeypatch.undo()
+    as_attacker(lambda cursor: cursor.execute("UPDATE governance_event SET object_id = 'x' WHERE seq = 29"))
+    code, output = incremental(state)  # event 29 came after the kept checkpoint, so this run checks it
+    assert code == 1
+    assert "event 29: its columns no longer match its stored leaf bytes (the row was edited)" in output
+
+
+def test_a_first_run_keeps_the_checkpoint_it_verified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    append(5)
+    issue_checkpoint()
+    path = tmp_path / "kept.note"
+    monkeypatch.setattr(vi, "verify_trail", racing(vi.verify_trail))
+    report = vi.verify_incremental(state=path)
+    assert (report.ok, report.events) == (True, 6)
+    assert path.read_text() == Checkpoint.objects.get(tree_size=6).note
+    assert Checkpoint.objects.latest().tree_size == 11
