@@ -120,7 +120,10 @@ class DuckDBPartition:
         return f"CAST({_quoted(name)} AS DOUBLE)"
 
     def missing_number(self, name: str) -> str:
-        return f"({self.as_double(name)} IS NULL OR isnan({self.as_double(name)}))"
+        x = self.as_double(name)
+        # Not isnan(x): over read_parquet, DuckDB answers it from the files' statistics, which pyarrow writes
+        # without NaN, so it is false for every row in a projection or WHERE. A NaN is neither finite nor infinite.
+        return f"({x} IS NULL OR (NOT isfinite({x}) AND NOT isinf({x})))"
 
     def longest(self, columns: Sequence[str]) -> list[int | None]:
         listed = ", ".join(f"max(length(CAST({_quoted(c)} AS VARCHAR)))" for c in columns)
