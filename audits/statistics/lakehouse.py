@@ -117,9 +117,9 @@ class LakehouseEngine:
 
 
 class LakehouseProfileReader:
-    """The profile's statements (``audits.statistics.profile``: ``columns``, ``query``, ``is_nan``, ``close``) run
-    by DuckDB over the engine's Arrow stream, a fresh stream for each statement (a record batch reader is read once).
-    Its DuckDB SQL is the Parquet reader's, over ``source_rows`` instead of ``read_parquet``."""
+    """The profile's statements (``audits.statistics.profile``: ``columns``, ``single``, ``query``, ``is_nan``,
+    ``close``) run by DuckDB over the engine's Arrow stream, a fresh stream for each statement (a record batch reader
+    is read once). Its DuckDB SQL is the Parquet reader's, over ``source_rows`` instead of ``read_parquet``."""
 
     def __init__(self, engine: LakehouseEngine) -> None:
         self.engine = engine
@@ -127,6 +127,7 @@ class LakehouseProfileReader:
         self._register()
         described = self.connection.sql("DESCRIBE SELECT * FROM source_rows").fetchall()
         self.columns = [(row[0], *_numeric(row[1])) for row in described]
+        self.single = frozenset(row[0] for row in described if row[1] == "FLOAT")
 
     def _register(self) -> None:
         self.connection.register("source_rows", self.engine._stream(None)[0])
@@ -140,7 +141,8 @@ class LakehouseProfileReader:
         return self.connection.sql(statement, params=values or None).fetchall()
 
     def is_nan(self, column: str) -> str:
-        return f"isnan({column})"
+        # As the Parquet reader's (``profile.duckdb_is_nan``): not isnan, which DuckDB may answer from statistics.
+        return f"(NOT isfinite({column}) AND NOT isinf({column}))"
 
     def close(self) -> None:
         self.connection.close()

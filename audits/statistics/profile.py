@@ -34,11 +34,18 @@ _PG_INTEGERS = {20, 21, 23}  # int8, int2, int4 (type oids)
 _PG_FLOATS = {700, 701}  # float4, float8
 
 
+def duckdb_is_nan(column: str) -> str:
+    """NaN, in DuckDB: neither finite nor infinite. Not ``isnan``: over ``read_parquet``, DuckDB answers it from the
+    files' statistics, which pyarrow writes without NaN, so in a projection or a WHERE it is false for every row."""
+    return f"(NOT isfinite({column}) AND NOT isinf({column}))"
+
+
 class _Reader:
     """What the profile asks of an engine: the columns (name, numeric, floating), and a statement's rows. The
     statement's text names the rows as ``{rel}`` and each column as ``{c0}``, ``{c1}`` ... (quoted identifiers)."""
 
     columns: list[tuple[str, bool, bool]]
+    single: frozenset[str] = frozenset()  # the 32-bit floating columns, whose classes Arrow spells as float32
 
     def query(self, text: str, names: Sequence[str], params: Sequence[Any] = ()) -> list[tuple]:
         raise NotImplementedError
@@ -58,6 +65,7 @@ class _DuckDBReader(_Reader):
         self.columns = [
             (row[0], row[1] in _DUCKDB_INTEGERS | _DUCKDB_FLOATS, row[1] in _DUCKDB_FLOATS) for row in described
         ]
+        self.single = frozenset(row[0] for row in described if row[1] == "FLOAT")
 
     def query(self, text: str, names: Sequence[str], params: Sequence[Any] = ()) -> list[tuple]:
         named = {f"c{i}": _quoted(name) for i, name in enumerate(names)}
@@ -68,7 +76,7 @@ class _DuckDBReader(_Reader):
         return self.connection.sql(statement, params=values).fetchall()
 
     def is_nan(self, column: str) -> str:
-        return f"isnan({column})"
+        return duckdb_is_nan(column)
 
     def close(self) -> None:
         self.connection.close()
@@ -85,6 +93,7 @@ class _PostgresReader(_Reader):
         self.columns = [
             (c.name, c.type_code in _PG_INTEGERS | _PG_FLOATS, c.type_code in _PG_FLOATS) for c in described
         ]
+        self.single = frozenset(c.name for c in described if c.type_code == 700)
 
     def query(self, text: str, names: Sequence[str], params: Sequence[Any] = ()) -> list[tuple]:
         named = {f"c{i}": sql.Identifier(name) for i, name in enumerate(names)}
@@ -131,10 +140,11 @@ def _missing_expression(reader: _Reader, index: int, floating: bool) -> str:
 
 
 def _normalised(reader: _Reader, index: int, floating: bool) -> str:
-    """The column as the upload profile groups it: NaN is NULL, and ``-0.0 + 0.0`` is ``0.0``."""
+    """The column as the upload profile groups it: NaN is NULL, and ``-0.0 + 0.0`` is ``0.0`` (a 32-bit float
+    stays one: REAL plus REAL, in DuckDB and PostgreSQL alike)."""
     column = f"{{c{index}}}"
     if floating:
-        return f"CASE WHEN {reader.is_nan(column)} THEN NULL ELSE {column} + 0.0 END"
+        return f"CASE WHEN {reader.is_nan(column)} THEN NULL ELSE {column} + CAST(0 AS REAL) END"
     return column
 
 
@@ -181,7 +191,8 @@ def _label_balance(reader: _Reader, column: str, floating: bool) -> dict[str, An
         f"SELECT {value} AS v, count(*) FROM {{rel}} WHERE {value} IS NOT NULL GROUP BY 1",  # noqa: S608
         [column],
     )
-    values = pa.array([row[0] for row in found])
+    # A 32-bit float comes back as a Python float; as float32 again, Arrow spells it as the upload does (0.1).
+    values = pa.array([row[0] for row in found], pa.float32() if column in reader.single else None)
     classes = _as_text(pa.chunked_array([values]), column=column).to_pylist() if found else []
     counted = [int(row[1]) for row in found]
     pairs = sorted(zip(classes, counted, strict=True), key=lambda pair: (-pair[1], pair[0]))
@@ -208,8 +219,10 @@ def _tukey(reader: _Reader, column: str, floating: bool) -> dict[str, Any] | Non
             [column],
         )
         pair = [row[0] for row in found][: 2 if lower + 1 < n else 1]
+        # A 32-bit float as float32 again (PostgreSQL sends a REAL as its shortest decimal, 0.1, not 0.100000001...).
+        values = pa.array(pair, pa.float32() if column in reader.single else None)
         # Arrow interpolates between the two values as it would in the whole column: the same fraction, same floats.
-        quartiles.append(pc.quantile(pa.array(pair), q=index - lower if len(pair) == 2 else 0.0).to_pylist()[0])
+        quartiles.append(pc.quantile(values, q=index - lower if len(pair) == 2 else 0.0).to_pylist()[0])
     q1, q3 = quartiles
     if q1 is None or q3 is None or not (math.isfinite(q1) and math.isfinite(q3)):
         return None

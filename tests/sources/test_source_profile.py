@@ -33,17 +33,24 @@ from tests.conftest import Cast
 from tests.data.conftest import make_dataset, make_file_version
 from tests.sources.conftest import admin_connection, connections, declaration, pg_uri, write_parquet
 
-_PG = {pa.int64(): "bigint", pa.float64(): "double precision", pa.string(): "text"}
+_PG = {pa.int64(): "bigint", pa.float64(): "double precision", pa.float32(): "real", pa.string(): "text"}
 
 
 def awkward_table(rows: int = 3000) -> pa.Table:
-    """Integers, floats with NaN, inf, -0.0 and nulls, text with nulls, repeated rows, and an integer label."""
+    """Integers, floats with NaN, inf, -0.0 and nulls, floats with NaN and no nulls (DuckDB's ``isnan`` misses
+    those in Parquet), a 32-bit float, text with nulls, repeated rows, and an integer label."""
     rng = np.random.default_rng(21)
     amount = rng.normal(1000, 300, rows)
     amount[::17] = np.nan
     amount[5], amount[6], amount[7], amount[8] = -0.0, 0.0, np.inf, -np.inf
     amount = amount.tolist()
     amount[::29] = [None] * len(amount[::29])
+    ratio = rng.normal(0, 1, rows)
+    ratio[::31] = np.nan  # NaN, and no null in the column
+    grade = rng.integers(0, 4, rows) / 4
+    grade[::37] = np.nan
+    share = (rng.integers(0, 10, rows) / 10).astype(np.float32)  # 0.1 as float32 is spelt 0.1, not 0.10000000149...
+    share[::41] = np.nan
     table = pa.table(
         {
             "age": rng.integers(18, 80, rows),
@@ -51,6 +58,9 @@ def awkward_table(rows: int = 3000) -> pa.Table:
             "purpose": pa.array([None if i % 11 == 0 else f"p{i % 7}" for i in range(rows)]),
             "bucket": pa.array(rng.integers(0, 3, rows).astype(np.float64)),
             "repaid": rng.integers(0, 2, rows),
+            "ratio": pa.array(ratio, pa.float64()),
+            "grade": pa.array(grade, pa.float64()),
+            "share": pa.array(share, pa.float32()),
         }
     )
     return pa.concat_tables([table, table.slice(0, 40)])  # 40 rows repeat earlier ones
@@ -75,7 +85,7 @@ def file_profile(table: pa.Table, folder: Path, *, label: str) -> dict[str, Any]
     return inspect_whole(path, fmt="parquet", label_column=label).profile
 
 
-@pytest.mark.parametrize("label", ["repaid", "purpose", "amount"])
+@pytest.mark.parametrize("label", ["repaid", "purpose", "amount", "grade", "share"])
 def test_duckdb_profiles_a_folder_as_the_upload_profiles_the_file(tmp_path: Path, label: str) -> None:
     table = awkward_table()
     folder = write_parquet(table, tmp_path / "lake" / "loans", parts=3)
@@ -87,18 +97,22 @@ def test_duckdb_profiles_a_folder_as_the_upload_profiles_the_file(tmp_path: Path
     assert found == expected
     assert expected["duplicate_rows"] >= 40
     assert expected["missing"]["amount"]["count"] > 0  # NaN and null alike
+    assert expected["missing"]["ratio"]["count"] == 99  # NaN without nulls (97, and 2 in the repeated rows)
     assert expected["outliers"]["age" if label == "amount" else "amount"]["count"] >= 0
     assert label not in expected["outliers"]
 
 
-def test_postgresql_profiles_a_table_as_the_upload_profiles_the_file(tmp_path: Path, source_db: str) -> None:
+@pytest.mark.parametrize("label", ["repaid", "grade", "share"])
+def test_postgresql_profiles_a_table_as_the_upload_profiles_the_file(
+    tmp_path: Path, source_db: str, label: str
+) -> None:
     table = awkward_table()
     load_table(table, "loans", database=source_db)
     source = parse_source(pg_uri("table=loans"), roots=[], connections=connections())
 
-    found = source_profile(PostgresEngine(source), label_column="repaid")
+    found = source_profile(PostgresEngine(source), label_column=label)
 
-    assert found == file_profile(table, tmp_path, label="repaid")
+    assert found == file_profile(table, tmp_path, label=label)
 
 
 def test_a_profile_changes_with_the_rows(tmp_path: Path) -> None:
