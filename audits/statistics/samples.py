@@ -5,9 +5,14 @@ Method (``md5-of-row-number``, engine-independent): the rows are put in one orde
 every column read ascending, text in bytewise (``C``) order, NULLs last; they are numbered 1..n in that order; the
 sample is the ``size`` rows whose ``md5('<seed>:<row number>')`` (hex text) is smallest, returned in row-number
 order. Rows equal in every column read are interchangeable, so the sample's values do not depend on how an engine
-breaks ties. DuckDB, PostgreSQL and the in-memory reference (pyarrow, for an uploaded file) give the same rows; a
-different seed gives another sample. DuckDB's own ``USING SAMPLE ... REPEATABLE (seed)`` was not used: its rows
-depend on DuckDB's version, thread count and the files' layout, and no other engine can reproduce them.
+breaks ties. DuckDB, PostgreSQL and the in-memory reference (``arrow_sample``, for a source whose rows an
+``ArrowEngine`` holds) give the same rows; a different seed gives another sample. An uploaded file's audit does not
+use this method: its explainability and adversarial checks pick rows with ``seeded_rows`` (numpy's generator seeded
+with the run's seed) over the file's row order, so the same rows as a source and as an upload are not sampled alike,
+and a verdict of those two checks close to its threshold may differ between them.
+
+DuckDB's own ``USING SAMPLE ... REPEATABLE (seed)`` was not used: its rows depend on DuckDB's version, thread count
+and the files' layout, and no other engine can reproduce them.
 
 The cost is one sort of the source by its columns (DuckDB spills past its memory limit) and a top-``size``
 selection; only the sample's rows come back.
