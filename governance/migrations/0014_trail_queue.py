@@ -44,7 +44,7 @@ class Migration(migrations.Migration):
                 ('actor_token_id', models.BigIntegerField(null=True)),
                 ('object_type', models.CharField(blank=True, max_length=64)),
                 ('object_id', models.CharField(blank=True, max_length=128)),
-                ('payload', models.JSONField(default=dict)),
+                ('payload', models.TextField(help_text='The payload as RFC 8785 canonical JSON text, as its leaf will hold it.')),
                 ('seq', models.BigIntegerField(help_text="The event's seq once sequenced.", null=True, unique=True)),
                 ('rejected', models.TextField(blank=True, help_text='Why the sequencer refused the row (never by record_event).')),
             ],

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from governance.access.models import ApiToken
 from governance.trail import events as event_types
+from governance.trail.canonical import canonical_json
 from governance.trail.leaf import encode_leaf
 from governance.trail.merkle import (
     EMPTY_ROOT,
@@ -292,7 +293,7 @@ def _queue_event(action: str, *, actor: Actor, object_type: str, object_id: str,
         actor_token_id=actor.token_id,
         object_type=object_type,
         object_id=object_id,
-        payload=body,
+        payload=canonical_json(body).decode("utf-8"),  # the text the leaf will hold (models.QueuedEvent.payload)
     )
     values = [field.get_db_prep_save(getattr(queued, field.attname), connection) for field in _QUEUE_FIELDS]
     with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:

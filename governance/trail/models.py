@@ -54,7 +54,10 @@ class QueuedEvent(models.Model):
     actor_token_id = models.BigIntegerField(null=True)
     object_type = models.CharField(max_length=64, blank=True)
     object_id = models.CharField(max_length=128, blank=True)
-    payload = models.JSONField(default=dict)
+    # Text, not JSON: PostgreSQL's jsonb rewrites numbers (1e16 comes back as an integer beyond 2**53), so the
+    # sequencer could not re-encode what record_event validated. This is the payload's RFC 8785 text, as its leaf
+    # will hold it; the sequencer decodes it and refuses it unless it re-encodes to exactly this text.
+    payload = models.TextField(help_text="The payload as RFC 8785 canonical JSON text, as its leaf will hold it.")
     seq = models.BigIntegerField(null=True, unique=True, help_text="The event's seq once sequenced.")
     rejected = models.TextField(blank=True, help_text="Why the sequencer refused the row (never by record_event).")
 

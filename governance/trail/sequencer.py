@@ -20,6 +20,7 @@ Where it runs:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ from django.utils import timezone
 
 from governance.trail import events as event_types
 from governance.trail import log
+from governance.trail.canonical import canonical_json
 from governance.trail.leaf import as_utc, encode_leaf
 from governance.trail.merkle import NodeId, leaf_hash
 from governance.trail.models import Event, PendingEvent, QueuedEvent
@@ -43,6 +45,21 @@ _MAX_LENGTHS = {"object_type": 64, "object_id": 128}  # Event's (and QueuedEvent
 # Rows per INSERT statement (12 values each): well under SQLite's 32,766 bound on parameters.
 _CHUNK = 500
 
+# RFC 8785 numbers are IEEE doubles: a float such as 1e16 is written as the integer text 10000000000000000, which
+# record_event can only have written for a float (it refuses integers beyond 2**53).
+_MAX_EXACT_INT = 2**53 - 1
+
+
+def _number(text: str) -> int | float:
+    value = int(text)
+    return value if -_MAX_EXACT_INT <= value <= _MAX_EXACT_INT else float(text)
+
+
+def decode_payload(text: str) -> Any:
+    """The value of a queued payload's canonical JSON text (integers beyond 2**53 read as the floats they were)."""
+    return json.loads(text, parse_int=_number)
+
+
 _PENDING_SQL = (
     "SELECT id, queued_at, action, actor_kind, actor_user_id, actor_token_id, object_type, object_id, payload "
     "FROM governance_queuedevent WHERE seq IS NULL AND rejected = '' ORDER BY id LIMIT %s"
@@ -52,13 +69,32 @@ _PENDING_SQL = (
 class Row:
     """One queued row as read for sequencing."""
 
-    __slots__ = ("action", "actor", "id", "kind", "object_id", "object_type", "payload", "recorded_at", "token", "user")
+    __slots__ = (
+        "action",
+        "actor",
+        "id",
+        "kind",
+        "object_id",
+        "object_type",
+        "payload",
+        "recorded_at",
+        "text",
+        "token",
+        "unreadable",
+        "user",
+    )
 
     def __init__(self, raw: Sequence[Any]) -> None:
         self.id, recorded_at, self.action, self.kind, self.user, self.token, self.object_type, self.object_id = raw[:8]
         self.recorded_at = as_utc(recorded_at)
-        payload = raw[8]  # JSON text (SQLite; PostgreSQL as Django's psycopg set-up returns it), or decoded
-        self.payload = json.loads(payload) if isinstance(payload, str) else payload
+        # The payload's canonical JSON text as record_event wrote it (models.QueuedEvent.payload).
+        self.text: str = raw[8]
+        self.payload: Any = None
+        self.unreadable = ""
+        try:
+            self.payload = decode_payload(self.text)
+        except (TypeError, ValueError) as exc:
+            self.unreadable = f"the payload is not JSON text: {exc}"
         self.actor = {"kind": self.kind, "token": self.token, "user": self.user}
 
 
@@ -70,6 +106,8 @@ def _refusal(row: Row) -> str | None:  # noqa: PLR0911 (one return per check rea
         declared = event_types.get(row.action)
     except KeyError as exc:
         return str(exc.args[0])
+    if row.unreadable:
+        return row.unreadable
     if not isinstance(row.payload, dict):
         return "the payload is not a JSON object"
     undeclared = set(row.payload) - declared.fields
@@ -118,6 +156,9 @@ def write_batch(head: tuple[int, bytes, Any], rows: Sequence[Row]) -> int:
         object_id = str(row.object_id)
         if refusal is None:
             try:
+                # The leaf holds exactly the text record_event validated and queued, or the row is refused.
+                if canonical_json(row.payload).decode("utf-8") != row.text:
+                    raise ValueError("it is not in RFC 8785 canonical form, as record_event writes it")
                 leaf = encode_leaf(
                     seq=size,
                     prev_hash=prev_hash,
@@ -251,12 +292,15 @@ def _resolve(handle: PendingEvent) -> int:
     if seq is None and not rejected:
         if connection.in_atomic_block:
             # The caller's transaction (its event may not be committed, so only it can sequence it): take the lock
-            # for the rest of it, as an inline append does, and sequence what is queued up to and including it.
+            # for the rest of it, as an inline append does, and sequence what is queued up to and including it, a
+            # batch at a time (more than a batch may be queued ahead of it).
             log.lock_trail()
-            rows = read_pending(settings.TRAIL_SEQUENCER_BATCH)
-            if rows:
+            size = None
+            while seq is None and not rejected and (rows := read_pending(settings.TRAIL_SEQUENCER_BATCH)):
                 size = write_batch(read_head(), rows)
-                transaction.on_commit(lambda: log.after_append(size))
+                seq, rejected = _queued_state(handle.queued_id)
+            if size is not None:
+                transaction.on_commit(functools.partial(log.after_append, size))
         else:
             sequence_all()
         seq, rejected = _queued_state(handle.queued_id)

@@ -147,10 +147,10 @@ def test_the_sequencer_revalidates_rows_written_behind_its_back(batched: None) -
         queue(0)
         good = {"action": "team.created", "actor_kind": "system", "object_type": "t", "object_id": "1"}
         bad = [
-            {**good, "payload": {"slug": "x", "secret": "y"}},
-            {**good, "action": "no.such.type", "payload": {}},
-            {**good, "actor_kind": "root", "payload": {"slug": "x"}},
-            {**good, "payload": {"slug": 2**60}},
+            {**good, "payload": '{"secret":"y","slug":"x"}'},
+            {**good, "action": "no.such.type", "payload": "{}"},
+            {**good, "actor_kind": "root", "payload": '{"slug":"x"}'},
+            {**good, "payload": '{"slug":NaN}'},
         ]
         for fields in bad:
             QueuedEvent.objects.create(queued_at=timezone.now(), **fields)
@@ -204,7 +204,7 @@ def test_the_proof_endpoint_says_queued_then_proves(batched: None, cast: Cast) -
     assert body["leaf_index"] == handle.seq
     # A row still waiting (its writer's process died before sequencing: here, queued with the sequencer unhooked).
     waiting = QueuedEvent.objects.create(
-        queued_at=timezone.now(), action="team.created", actor_kind="system", payload={"slug": "w"}
+        queued_at=timezone.now(), action="team.created", actor_kind="system", payload='{"slug":"w"}'
     )
     response = client.get(f"/api/v1/trail/proofs/inclusion?queued={waiting.pk}")
     assert (response.status_code, response.json()) == (202, {"state": "queued", "queued": waiting.pk})
@@ -219,7 +219,7 @@ def test_the_sweeper_prunes_rows_sequenced_long_ago_and_keeps_recent_and_waiting
     old = timezone.now() - sequencer.KEEP_SEQUENCED - dt.timedelta(minutes=1)
     with transaction.atomic():
         recent = queue(0)
-    long_ago = QueuedEvent.objects.create(queued_at=old, action="team.created", actor_kind="system", payload={})
+    long_ago = QueuedEvent.objects.create(queued_at=old, action="team.created", actor_kind="system", payload="{}")
     assert sequencer.sequence_trail_task() == 1
     assert not QueuedEvent.objects.filter(pk=long_ago.pk).exists()  # sequenced (its event is in the log), then gone
     assert Event.objects.filter(recorded_at=old, action="team.created").exists()

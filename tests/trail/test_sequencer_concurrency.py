@@ -98,7 +98,7 @@ def queue_by_hand(count: int) -> None:
             actor_kind="system",
             object_type="test",
             object_id=str(i),
-            payload={"slug": f"q{i}"},
+            payload=f'{{"slug":"q{i}"}}',
         )
         for i in range(count)
     )
