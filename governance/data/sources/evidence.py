@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,20 @@ from governance.data.sources.uris import PARQUET, Source, SourceError
 DIGEST_METHOD = "sum of the two signed 64-bit halves of md5(row::text) over all rows, and count(*)"
 
 
+def written_parquet(folder: Path) -> Iterator[Path]:
+    """The ``*.parquet`` files under ``folder`` but those a path component below it marks as not data: ``_`` or ``.``
+    first, as Spark and Hive writers name what is in progress (``_temporary/``) or not rows (``_metadata``)."""
+    for file in folder.rglob("*.parquet"):
+        if file.is_file() and not any(part[:1] in {"_", "."} for part in file.relative_to(folder).parts):
+            yield file
+
+
 def parquet_files(path: Path) -> list[Path]:
-    """The Parquet files of a source: the file itself, or every ``*.parquet`` under the folder, in name order."""
+    """The Parquet files of a source: the file itself, or every ``*.parquet`` under the folder, in name order
+    (those a writer marks as not data are left out: see ``written_parquet``)."""
     if path.is_file():
         return [path]
-    files = sorted(p for p in path.rglob("*.parquet") if p.is_file())
+    files = sorted(written_parquet(path))
     if not files:
         raise SourceError(f"{path} holds no .parquet file.")
     for file in files:

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from governance.data.sources.evidence import DIGEST_METHOD, _parquet_evidence
+from governance.data.sources.evidence import DIGEST_METHOD, _parquet_evidence, written_parquet
 from governance.data.sources.uris import PARQUET, POSTGRESQL, Source, SourceError
 
 _COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -104,7 +104,7 @@ def present(partition: Partition, *, connection: Any = None) -> bool:
     if partition.source.kind == PARQUET:
         folder = partition.parquet.path
         assert folder is not None
-        return folder.is_dir() and any(folder.rglob("*.parquet"))
+        return folder.is_dir() and any(written_parquet(folder))  # not a writer's _temporary/ files
     from psycopg import sql  # noqa: PLC0415 - the driver loads only when a SQL source is read
 
     from governance.data.sources import postgres  # noqa: PLC0415 - likewise
