@@ -7,12 +7,14 @@ queue column would rewrite 1e16 as the integer 10000000000000000 (beyond 2**53, 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from governance.trail.checks import QUEUE_STALE_AFTER, trail_queue_clear
 from governance.trail.leaf import encode_leaf
 from governance.trail.log import Actor
 from governance.trail.models import Event, QueuedEvent
@@ -87,3 +89,22 @@ def test_reading_a_seq_in_the_transaction_sequences_every_batch_ahead_of_it(batc
     assert not QueuedEvent.objects.filter(seq=None).exists()
     assert chain_is_whole()[:4] == [0, 1, 2, 3]  # and the checkpoint's event after them
     assert list(Event.objects.filter(seq__lt=4).values_list("object_id", flat=True)) == ["0", "1", "2", "3"]
+
+
+def test_the_system_check_reports_refused_and_stale_queued_events(batched: None) -> None:
+    with transaction.atomic():
+        queue(0)
+    assert trail_queue_clear() == []  # sequenced after its commit: nothing to report
+    old = timezone.now() - QUEUE_STALE_AFTER - dt.timedelta(minutes=1)
+    fields = {"action": "team.created", "actor_kind": "system", "payload": '{"slug":"w"}'}
+    recent = QueuedEvent.objects.create(queued_at=timezone.now(), **fields)  # its writer's process died: no hook
+    assert trail_queue_clear() == []  # the sweeper has time to take it
+    stale = QueuedEvent.objects.create(queued_at=old, **fields)
+    dropped = QueuedEvent.objects.create(queued_at=timezone.now(), **fields)
+    # What the triggers cannot refuse: someone marking a pending event refused so that it never reaches the log.
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE governance_queuedevent SET rejected = 'x' WHERE id = %s", [dropped.pk])
+    [warning] = trail_queue_clear()
+    assert warning.id == "assay.W002"
+    assert warning.msg.startswith("queued trail events: 1 refused by the sequencer and 1 waiting longer than 0:15:00")
+    assert {recent.pk, stale.pk} <= set(QueuedEvent.objects.filter(seq=None, rejected="").values_list("pk", flat=True))
