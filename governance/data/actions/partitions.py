@@ -9,14 +9,13 @@ from django.db import transaction
 from django.db.models import Max
 
 from governance.access.models import User
-from governance.data import events
 from governance.data.actions.common import DataError, _require_scope, _require_team
-from governance.data.actions.sources import evidence_sha256
+from governance.data.actions.sources import evidence_sha256, record_source_version
 from governance.data.models import DataFormat, Dataset, DatasetVersion
 from governance.data.sources import SourceError, changes_between
 from governance.data.sources.partitions import Partition, partition_evidence
 from governance.data.sources.uris import PARQUET
-from governance.trail.log import Actor, record_event
+from governance.trail.log import Actor
 
 
 def _schema(partition: Partition, evidence: dict[str, Any]) -> list[dict[str, Any]]:
@@ -59,22 +58,7 @@ def do_register_partition_version(
             collected_to=partition.value,
             created_by=user,
         )
-        record_event(
-            events.DATASET_VERSION_REGISTERED,
-            actor=actor,
-            obj=version,
-            payload={
-                "dataset": dataset.name,
-                "version": number,
-                "sha256": digest,
-                "size": None,
-                "rows": version.row_count,
-                "format": version.format,
-                "external_uri": partition.location,  # no credentials
-                "subjects": None,
-                "findings": 0,
-            },
-        )
+        record_source_version(version, location=partition.location, actor=actor)  # no credentials
     return version
 
 

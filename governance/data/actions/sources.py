@@ -117,23 +117,29 @@ def do_register_source_version(
             label_column=label_column,
             created_by=user,
         )
-        record_event(
-            events.DATASET_VERSION_REGISTERED,
-            actor=actor,
-            obj=version,
-            payload={
-                "dataset": dataset.name,
-                "version": number,
-                "sha256": digest,
-                "size": None,
-                "rows": version.row_count,
-                "format": version.format,
-                "external_uri": parsed.location,  # no credentials, no query text (its hash only)
-                "subjects": None,
-                "findings": 0,
-            },
-        )
+        record_source_version(version, location=parsed.location, actor=actor)  # no credentials, no query text
     return version
+
+
+def record_source_version(version: DatasetVersion, *, location: str, actor: Actor) -> None:
+    """The trail event of a version registered by its source (a table, files or a partition): no file was uploaded,
+    so no size and no subject index; ``location`` names the source without credentials or query text."""
+    record_event(
+        events.DATASET_VERSION_REGISTERED,
+        actor=actor,
+        obj=version,
+        payload={
+            "dataset": version.dataset.name,
+            "version": version.number,
+            "sha256": version.sha256,
+            "size": None,
+            "rows": version.row_count,
+            "format": version.format,
+            "external_uri": location,
+            "subjects": None,
+            "findings": 0,
+        },
+    )
 
 
 def source_of(version: DatasetVersion) -> Source:
