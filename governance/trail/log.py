@@ -275,26 +275,17 @@ def _queue_event(action: str, *, actor: Actor, object_type: str, object_id: str,
         object_id=object_id,
         payload=body,
     )
-    handle = PendingEvent(
-        recorded_at=recorded_at,
-        action=action,
-        actor_kind=actor.kind,
-        actor_user_id=actor.user_id,
-        actor_token_id=actor.token_id,
-        object_type=object_type,
-        object_id=object_id,
-        payload=body,
-    )
-    queued = QueuedEvent(
-        queued_at=recorded_at,
-        action=action,
-        actor_kind=actor.kind,
-        actor_user_id=actor.user_id,
-        actor_token_id=actor.token_id,
-        object_type=object_type,
-        object_id=object_id,
-        payload=canonical_json(body).decode("utf-8"),  # the text the leaf will hold (models.QueuedEvent.payload)
-    )
+    described = {
+        "action": action,
+        "actor_kind": actor.kind,
+        "actor_user_id": actor.user_id,
+        "actor_token_id": actor.token_id,
+        "object_type": object_type,
+        "object_id": object_id,
+    }
+    handle = PendingEvent(recorded_at=recorded_at, payload=body, **described)
+    # The payload as the text the leaf will hold (models.QueuedEvent.payload).
+    queued = QueuedEvent(queued_at=recorded_at, payload=canonical_json(body).decode("utf-8"), **described)
     values = [field.get_db_prep_save(getattr(queued, field.attname), connection) for field in _QUEUE_FIELDS]
     with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
         cursor.execute(_QUEUE_INSERT, values)
