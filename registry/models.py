@@ -155,7 +155,8 @@ class VersionSignature(models.Model):
 
     version = models.OneToOneField(ModelVersion, on_delete=models.PROTECT, related_name="signature_record")
     method = models.CharField(max_length=16)  # "key", "certificate" or "sigstore"
-    signer = models.CharField(max_length=300, db_index=True)  # "key:<name>" or "cert:<kind>:<identity>" (0009)
+    # "key:<name>" or "cert:<kind>:<identity>" (0009); registry.signing.MAX_SIGNER_LENGTH refuses longer ones
+    signer = models.CharField(max_length=300, db_index=True)
     digest_algorithm = models.CharField(max_length=16)
     digest = models.CharField(max_length=128)
     signature_sha256 = models.CharField(max_length=64)

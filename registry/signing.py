@@ -40,6 +40,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
 MAX_SIGNATURE_BYTES = 1024 * 1024  # a bundle is a few kilobytes; a certificate chain a few more
+# The longest signer a version can record (registry.models.VersionSignature.signer's column): a certificate may name
+# an identity of any length, and a longer one is refused by name rather than cut or left to the database to refuse.
+MAX_SIGNER_LENGTH = 300
 _BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle"
 KEY, CERTIFICATE, SIGSTORE = "key", "certificate", "sigstore"
 # How a signer is written (recorded on a version, and required by MODEL_SIGNING_REQUIRED_SIGNERS): its method first.
@@ -140,6 +143,12 @@ def verify_signed_files(path: Path, signature: Path, *, trust_dir: Path | None) 
         method = SIGSTORE
     else:
         raise SignatureError("The signature names no verification material (key or certificate).", code="bad_signature")
+    if len(signer) > MAX_SIGNER_LENGTH:
+        raise SignatureError(
+            f"The signature verified, but its signer's name is {len(signer)} characters long ({signer[:60]}...); "
+            f"Assay records signers of at most {MAX_SIGNER_LENGTH} characters.",
+            code="bad_signature",
+        )
     return VerifiedBundle(
         method=method, signer=signer, files=_signed_files(bundle), signature_sha256=hashlib.sha256(raw).hexdigest()
     )

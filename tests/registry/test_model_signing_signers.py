@@ -15,8 +15,10 @@ from django.test import override_settings
 
 from governance.trail.log import Actor
 from registry import actions as registry
-from registry.models import ModelVersion, RegisteredModel
+from registry.models import ModelVersion, RegisteredModel, VersionSignature
+from registry.signing import MAX_SIGNER_LENGTH
 from tests.conftest import Cast
+from tests.registry.api_helpers import refused
 from tests.registry.test_model_signing import (  # noqa: F401 - models and world are fixtures
     CERTIFIED,
     SIGNER,
@@ -27,6 +29,7 @@ from tests.registry.test_model_signing import (  # noqa: F401 - models and world
     world,
     write_certificates,
 )
+from tests.storage_files import stored_names
 
 
 def trusted_certificate(scene: dict[str, Any], name: str, **names: Any) -> tuple[Path, Path, Path]:
@@ -105,3 +108,39 @@ def test_a_certificate_requirement_is_met_only_by_that_identity(
     assert by_identity.signed_by == f"cert:email:{CERTIFIED}"
     status, decision, reasons = gate(cast, by_identity)
     assert (status, decision) == (200, "pass"), reasons
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("length", [MAX_SIGNER_LENGTH, MAX_SIGNER_LENGTH + 1])
+@override_settings(AUDIT_REQUIRED_POLICIES={})
+def test_a_signer_longer_than_a_version_can_record_is_refused_by_name_with_nothing_stored(
+    cast: Cast,
+    high_risk_model: RegisteredModel,
+    world: dict[str, Any],  # noqa: F811 - the fixture
+    length: int,
+) -> None:
+    """A certificate may name an identity of any length: one whose signer ("cert:uri:" and the URI) fits the column
+    is recorded whole; one a character longer is refused saying so, with no version, file record or event (on
+    PostgreSQL the column would otherwise refuse it with a database error, a 500; SQLite would store it)."""
+    prefix = "cert:uri:https://ci.bank.example/"
+    uri = "https://ci.bank.example/" + "w" * (length - len(prefix))
+    long_named = trusted_certificate(
+        world, f"long-{length}", subject="Release pipeline", alternative=[x509.UniformResourceIdentifier(uri)]
+    )
+    signature = sign_with_certificate(world, long_named)
+    send = lambda: upload(high_risk_model, cast, world["model"].read_bytes(), signature)  # noqa: E731
+
+    if length <= MAX_SIGNER_LENGTH:
+        response = send()
+        assert response.status_code == 201, response.content
+        assert response.json()["signed_by"] == f"cert:uri:{uri}"
+        assert len(response.json()["signed_by"]) == MAX_SIGNER_LENGTH
+        return
+    error = refused(send, 422, "bad_signature")  # the error's shape, and nothing stored, no event
+    assert f"its signer's name is {length} characters long" in error["message"]
+    assert f"at most {MAX_SIGNER_LENGTH} characters" in error["message"]
+    assert stored_names() == []
+
+
+def test_the_signer_bound_is_the_column_it_protects() -> None:
+    assert VersionSignature._meta.get_field("signer").max_length == MAX_SIGNER_LENGTH
