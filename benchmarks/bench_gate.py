@@ -10,9 +10,10 @@ On PostgreSQL the gate's rows also say what the trail's lock costs: pg_stat_acti
 how many workers waited for it on average, and what the holder was doing (its commit's WAL flush, or waiting for
 the Python side to send the next statement).
 
-A scratch database (assay_bench_gate on PostgreSQL) is created and dropped here. Every decision is a real one:
-it reads the audit and the approvals, signs a pass token and appends a trail event. Prints p50/p99 per
-concurrency; asserts nothing about time.
+A scratch database (assay_bench_gate on PostgreSQL, ``--database`` to name another) is created and dropped here.
+Every decision is a real one: it reads the audit and the approvals, signs a pass token and appends a trail event.
+Prints p50/p99 per concurrency; asserts nothing about time. ``--profile N`` instead runs N decisions in this process
+under cProfile and prints where a decision's time goes.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ GATE = "/api/v1/gates/check"
 sys.path.insert(0, str(ROOT))
 
 
-def configure(database_url: str | None, cache_url: str = "") -> tuple[dict[str, str], str | None]:
+def configure(
+    database_url: str | None, cache_url: str = "", name: str = "assay_bench_gate"
+) -> tuple[dict[str, str], str | None]:
     """Environment for both this process and gunicorn, pointing at a scratch database."""
     import secrets
 
@@ -74,9 +77,9 @@ def configure(database_url: str | None, cache_url: str = "") -> tuple[dict[str, 
 
         admin_url = database_url
         with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS assay_bench_gate")
-            conn.execute("CREATE DATABASE assay_bench_gate")
-        env["DATABASE_URL"] = database_url.rsplit("/", 1)[0] + "/assay_bench_gate"
+            conn.execute(f"DROP DATABASE IF EXISTS {name}")
+            conn.execute(f"CREATE DATABASE {name}")
+        env["DATABASE_URL"] = database_url.rsplit("/", 1)[0] + "/" + name
     else:
         env["DATABASE_URL"] = f"sqlite:///{scratch}/bench.sqlite3"
     os.environ.update(env)
@@ -124,12 +127,14 @@ def arrange() -> str:
     )
     version = registry.do_register_version(model=model, user=owner, actor=actor)
     audits.ensure_builtin_policies()
+    policy_version = Policy.objects.get(name="four-fifths").latest_version()
+    assert policy_version is not None
     run, _ = audits.do_start_audit(
         user=owner,
         actor=actor,
         model_version=version,
         dataset_version=dataset_version,
-        policy_version=Policy.objects.get(name="four-fifths").latest_version(),
+        policy_version=policy_version,
         column_roles={"label": "label", "prediction": "prediction", "protected": ["sex"]},
     )
     run = audits.execute_audit(run.pk) if run.status == "queued" else run
@@ -220,6 +225,77 @@ def measure_ab(port: int, token: str, clients: int, total: int, *, floor: bool) 
     return f"{label:>8} {clients:>8} {p50:>8.0f} {p99:>8.0f} {slowest:>8.0f} {rate:>8.0f} {errors:>7}"
 
 
+# Where a decision's time goes, by the functions that stand for each part of a request (their cumulative time; the
+# parts nest: "the gate's decision" holds its reads, its token and its trail event).
+PROFILE_PARTS = (
+    ("whole request (Django's handler)", "django/core/handlers/base.py", "get_response"),
+    ("authentication (token lookup)", "governance/access/authentication.py", "authenticate"),
+    ("throttling (cache)", "rest_framework/views.py", "check_throttles"),
+    ("request body parsing and validation", "governance/web/api/fields.py", "validated"),
+    ("the version asked about", "audits/api/gate.py", "_version"),
+    ("the gate's decision", "audits/gate/decisions.py", "decide"),
+    ("  its reads (one query)", "audits/gate/reads.py", "decision_reads"),
+    ("  the run's facts", "audits/gate/decisions.py", "_run_facts"),
+    ("  signing the token", "audits/gate/decisions.py", "_token"),
+    ("  recording it in the trail", "audits/gate/decisions.py", "_record"),
+    ("    the trail's append", "governance/trail/log.py", "record_event"),
+    ("response rendering (JSON)", "rest_framework/response.py", "rendered_content"),
+    ("all SQL statements (execute)", "django/db/backends/utils.py", "_execute"),
+    ("ORM query compilation", "django/db/models/sql/compiler.py", "as_sql"),
+    ("commits", "django/db/backends/base/base.py", "commit"),
+)
+
+
+def profile(token: str, count: int) -> None:
+    """``count`` pass decisions through Django's test client in this process under cProfile: where the time goes,
+    per decision, by part (PROFILE_PARTS), then the 25 functions with the most time of their own."""
+    import cProfile
+    import pstats
+
+    from django.db import connection
+    from django.test import Client
+
+    client = Client()
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"model": "credit-scoring", "version": 1, "environment": "production"}
+
+    def decide() -> None:
+        response = client.post(GATE, body, content_type="application/json", headers=headers)
+        if response.status_code != 200:
+            raise SystemExit(f"the gate answered {response.status_code}: {response.content[:300]!r}")
+
+    for _ in range(20):  # warm: caches, the key's publication, connections
+        decide()
+    statements: list[str] = []
+
+    def note(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        statements.append(" ".join(sql.split())[:70])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(note):
+        decide()
+    profiler = cProfile.Profile()
+    began = time.perf_counter()
+    profiler.enable()
+    for _ in range(count):
+        decide()
+    profiler.disable()
+    wall = (time.perf_counter() - began) / count
+    stats = pstats.Stats(profiler)
+    print(f"{count} decisions in one process, {connection.vendor}: {wall * 1000:.1f} ms each under the profiler")
+    print(f"{len(statements)} SQL statements a decision:", *statements, sep="\n  ")
+    print(f"{'part':<40} {'ms per decision':>16} {'share':>6}")
+    table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]  # pstats keeps its table in this attribute
+    whole = None
+    for label, path, name in PROFILE_PARTS:
+        cumulative = sum(
+            row[3] for (file, _, function), row in table.items() if file.endswith(path) and function == name
+        )
+        whole = whole or cumulative
+        print(f"{label:<40} {cumulative / count * 1000:>16.2f} {cumulative / max(whole, 1e-9):>6.0%}")
+    stats.sort_stats("tottime").print_stats(25)
+
+
 class LockSampler(threading.Thread):
     """Samples, every 20 ms, which server processes of the benchmark's database hold or wait for an advisory lock
     (the trail's lock, governance.trail.log.lock_trail) and what the holder waits on."""
@@ -308,12 +384,29 @@ def main() -> None:
     parser.add_argument("--clients", default="1,10,50", help="concurrency levels, comma-separated")
     parser.add_argument("--repeat", type=int, default=1, help="rounds of every level (gate and GET /me alternate)")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of every row (benchmarks/run_all)")
+    parser.add_argument("--database", default="assay_bench_gate", help="the scratch database's name (PostgreSQL)")
+    parser.add_argument(
+        "--profile", type=int, metavar="N", help="instead: N decisions in this process under cProfile, then a summary"
+    )
     args = parser.parse_args()
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", args.database):
+        parser.error(f"--database {args.database!r}: lower-case letters, digits and _ only")
     if args.cache_url and not _answers(args.cache_url):
         print(f"note: no cache server answers at {args.cache_url}; rate limits counted in local memory instead")
         args.cache_url = ""
-    env, admin_url = configure(os.environ.get("DATABASE_URL"), args.cache_url)
+    env, admin_url = configure(os.environ.get("DATABASE_URL"), args.cache_url, args.database)
     token = arrange()
+    if args.profile:
+        try:
+            profile(token, args.profile)
+        finally:
+            drop(admin_url, args.database)
+    else:
+        serve_and_measure(args, env, admin_url, token)
+
+
+def serve_and_measure(args: argparse.Namespace, env: dict[str, str], admin_url: str | None, token: str) -> None:
+    """Start gunicorn on the scratch database and measure every row; drops the database after."""
     from django.db import connection, connections
 
     vendor = connection.vendor
@@ -381,11 +474,18 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-        if admin_url:
-            import psycopg
+        drop(admin_url, args.database)
 
-            with psycopg.connect(admin_url, autocommit=True) as conn:
-                conn.execute("DROP DATABASE IF EXISTS assay_bench_gate WITH (FORCE)")
+
+def drop(admin_url: str | None, name: str) -> None:
+    """Drop the scratch database (PostgreSQL; SQLite's lives in a temporary folder)."""
+    if admin_url:
+        import psycopg
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 if __name__ == "__main__":
