@@ -30,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_trail import configure
 
+SCRATCH_DB = "assay_bench_data"  # PostgreSQL: created and dropped here (bench_trail.py uses assay_bench)
+
 
 def write_dataset(path: Path, rows: int, *, prefix: str = "S", seed: int = 7) -> None:
     """A credit-like table: subject id, numeric and categorical features, a binary label."""
@@ -58,7 +60,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--upload-only", action="store_true", help="stop after the upload figures")
     args = parser.parse_args()
-    admin_url = configure(os.environ.get("DATABASE_URL"))
+    admin_url = configure(os.environ.get("DATABASE_URL"), SCRATCH_DB)
 
     from django.db import connection
 
@@ -112,6 +114,7 @@ def main() -> None:
     )
 
     if args.upload_only:
+        drop_scratch(admin_url)
         return
 
     # One model version downstream of each dataset, through a training link.
@@ -171,13 +174,18 @@ def main() -> None:
     )
     print(f"  import: {args.rows // 2 / t_import:,.0f} consents/s; coverage: {args.rows / t_coverage:,.0f} subjects/s")
 
+    drop_scratch(admin_url)
+
+
+def drop_scratch(admin_url: str | None) -> None:
+    """Drop the PostgreSQL scratch database (nothing on SQLite: its file is in a temporary folder)."""
     if admin_url:
         import psycopg
         from django.db import connections
 
         connections.close_all()
         with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS assay_bench")
+            conn.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB}")
 
 
 if __name__ == "__main__":

@@ -24,8 +24,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def configure(database_url: str | None) -> str | None:
-    """Point Django at a scratch database; returns the PostgreSQL admin URL to drop it with, if any."""
+def configure(database_url: str | None, name: str = "assay_bench") -> str | None:
+    """Point Django at a scratch database (PostgreSQL: ``name``, each script its own, so two benchmarks never drop
+    each other's); returns the PostgreSQL admin URL to drop it with, if any."""
     scratch = tempfile.mkdtemp(prefix="assay-bench-")
     os.environ.update(DEBUG="1", TRAIL_KEY_DIR=scratch, ASSAY_VAR_DIR=scratch, TRAIL_CHECKPOINT_EVERY_EVENTS="1000")
     admin_url = None
@@ -34,9 +35,9 @@ def configure(database_url: str | None) -> str | None:
 
         admin_url = database_url
         with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS assay_bench")
-            conn.execute("CREATE DATABASE assay_bench")
-        os.environ["DATABASE_URL"] = database_url.rsplit("/", 1)[0] + "/assay_bench"
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        os.environ["DATABASE_URL"] = database_url.rsplit("/", 1)[0] + "/" + name
     else:
         os.environ["DATABASE_URL"] = f"sqlite:///{scratch}/bench.sqlite3"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
