@@ -19,6 +19,8 @@ path's domain is sent to the reference.
 from __future__ import annotations
 
 import json
+import math
+from decimal import Decimal
 from typing import Any
 
 import rfc8785
@@ -62,3 +64,38 @@ def canonical_json(value: Any, *, check: Any = _WHOLE) -> bytes:
         except UnicodeEncodeError:
             pass  # a lone surrogate: let the reference encoder decide
     return rfc8785.dumps(value)
+
+
+def json_number(text: str) -> int | float:
+    """An integer's JSON text as the trail's payloads mean it (``parse_int`` for ``decode_json``).
+
+    RFC 8785 numbers are IEEE doubles, and ``canonical_json`` refuses integers beyond 2**53, so an integer text
+    beyond it can only be a float spelt without a fraction: RFC 8785 writes 1e16 as 10000000000000000, and
+    PostgreSQL's jsonb prints every number in plain decimal (so -1e300 comes back as 301 digits). Such a text reads
+    as the float whose shortest spelling it is. Any other integer beyond 2**53 (say 10000000000000001, which no
+    float prints as) stays an integer, which ``canonical_json`` refuses: it was not written by the trail.
+    """
+    value = int(text)
+    if -_MAX_EXACT_INT <= value <= _MAX_EXACT_INT:
+        return value
+    number = float(text)
+    if math.isfinite(number) and int(Decimal(repr(number))) == value:
+        return number
+    return value
+
+
+def decode_json(text: str | bytes) -> Any:
+    """``json.loads`` of a stored payload, integers beyond 2**53 read as the floats they were (``json_number``)."""
+    return json.loads(text, parse_int=json_number)
+
+
+def with_float_numbers(value: Any) -> Any:
+    """``value`` (JSON already decoded, e.g. by a database driver) with integers read as ``json_number`` reads them."""
+    kind = type(value)
+    if kind is int:
+        return value if -_MAX_EXACT_INT <= value <= _MAX_EXACT_INT else json_number(str(value))
+    if kind is dict:
+        return {key: with_float_numbers(item) for key, item in value.items()}
+    if kind is list:
+        return [with_float_numbers(item) for item in value]
+    return value

@@ -16,7 +16,14 @@ from json import scanner as json_scanner
 from json.encoder import encode_basestring
 from typing import Any
 
-from governance.trail.canonical import _MAX_EXACT_INT, _encode, _fast_path_ok, canonical_json
+from governance.trail.canonical import (
+    _MAX_EXACT_INT,
+    _encode,
+    _fast_path_ok,
+    canonical_json,
+    decode_json,
+    with_float_numbers,
+)
 from governance.trail.verifier import leaf_hash
 
 LEAF_VERSION = 1
@@ -94,20 +101,29 @@ def _rederives(row: Row, leaf: bytes) -> bool:
     return _reference_leaf(row) == leaf
 
 
-def _reference_leaf(row: Row) -> bytes:
+def _reference_leaf(row: Row) -> bytes | None:
+    """``encode_leaf`` of the row's columns, or None when they cannot be encoded (then they cannot be the leaf's).
+
+    The payload column is read as ``record_event``'s payload was: an integer beyond 2**53 is the float it spells
+    (``decode_json``), as PostgreSQL's jsonb returns 1e16 as 10000000000000000. Columns that are no event's at all
+    (an integer no float spells, a time that is no time, text that is not JSON) were edited: they re-derive nothing.
+    """
     seq, recorded_at, action, kind, user_id, token_id, object_type, object_id, payload = row[:9]
-    if isinstance(payload, (bytes, memoryview)):
-        payload = bytes(payload).decode()
-    return encode_leaf(
-        seq=seq,
-        prev_hash=bytes(row[11]),
-        recorded_at=as_utc(recorded_at),
-        action=action,
-        actor={"kind": kind, "token": token_id, "user": user_id},
-        object_type=object_type,
-        object_id=object_id,
-        payload=json.loads(payload) if isinstance(payload, str) else payload,
-    )
+    try:
+        if isinstance(payload, (bytes, memoryview)):
+            payload = bytes(payload).decode()
+        return encode_leaf(
+            seq=seq,
+            prev_hash=bytes(row[11]),
+            recorded_at=as_utc(recorded_at),
+            action=action,
+            actor={"kind": kind, "token": token_id, "user": user_id},
+            object_type=object_type,
+            object_id=object_id,
+            payload=decode_json(payload) if isinstance(payload, str) else with_float_numbers(payload),
+        )
+    except (ValueError, TypeError, AttributeError):  # rfc8785's refusals are ValueErrors
+        return None
 
 
 # How SQLite stores a naive UTC time (Django writes str(datetime)): fixed width, ASCII digits.
@@ -311,7 +327,7 @@ class SignedEvent:
         self.seq = seq
         self.hash_ok = leaf_hash(leaf) == stored_hash
         try:
-            decoded = json.loads(leaf)
+            decoded = decode_json(leaf)  # 10000000000000000 in a leaf is RFC 8785's spelling of 1e16
             actor, target = decoded["actor"], decoded["object"]
             self.recorded_at: dt.datetime | None = dt.datetime.fromisoformat(decoded["time"])
             self.action: str = decoded["action"]
