@@ -135,7 +135,7 @@ def _dataset_version(request: Request, data: dict[str, Any]) -> Any:
 def _body(result: GateDecision) -> dict[str, Any]:
     version, run = result.version, result.run
     findings_url = f"/api/v1/models/{version.model.name}/versions/{version.number}/findings/"
-    return {
+    body = {
         "decision": result.decision,
         "reasons": result.reasons,
         "model": version.model.name,
@@ -171,6 +171,16 @@ def _body(result: GateDecision) -> dict[str, Any]:
         "decision_id": result.seq,
         "proof_url": f"/api/v1/gates/decisions/{result.seq}/proof" if result.seq is not None else None,
     }
+    if result.queued is not None:
+        # Batched sequencing: the decision is recorded (its event committed to the trail's queue) but has no place
+        # in the trail yet, so no id and nothing to prove; the URL answers 202 until the sequencer gives it one, then
+        # its seq (the decision_id) and inclusion proof.
+        body["trail"] = {
+            "state": "queued",
+            "queued": result.queued,
+            "url": f"/api/v1/trail/proofs/inclusion?queued={result.queued}",
+        }
+    return body
 
 
 class GateCheck(APIView):

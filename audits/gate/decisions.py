@@ -40,6 +40,7 @@ from audits.gate.token import issue_gate_token, signing_key
 from audits.models import AuditRun, RunStatus, Verdict
 from governance.access.models import User
 from governance.trail.log import Actor, record_event
+from governance.trail.models import PendingEvent
 from registry import risk
 from registry.models import Decision, FindingStatus, VersionState
 from registry.signature_rules import signature_refusal
@@ -69,6 +70,9 @@ class GateDecision:
     group_facts: list[dict[str, Any]] = field(default_factory=list)
     # The decision's gate.decided event in the trail: its seq is the decision's id (audits.gate.proofs proves it).
     seq: int | None = None
+    # Batched sequencing (TRAIL_SEQUENCING=batched): the event's queue id while it is committed to the queue but not
+    # yet sequenced (seq is None then: the id comes with the sequencer's next batch, see _record).
+    queued: int | None = None
     # The policy's criteria over imported evidence, as the audit judged them (audits.evidence.actions.judged_criteria).
     imported_evidence: list[dict[str, Any]] = field(default_factory=list)
 
@@ -389,7 +393,14 @@ def _record(result: GateDecision, *, actor: Actor) -> GateDecision:
                 "token_sha256": _sha256(result.token) if result.token else None,
             },
         )
-    result.seq = event.seq
+    # The decision is durably recorded now: committed as a trail event (inline), or to the trail's queue (batched),
+    # which the sequencer turns into the next leaves as they were validated here. Reading a queued event's seq would
+    # sequence it in this request, under the trail's lock, which is what batched mode is for not doing: the answer
+    # gives the queue id instead, and says the decision is not provable until it is sequenced (docs/gate.md).
+    if isinstance(event, PendingEvent) and not event.is_sequenced:
+        result.queued = event.queued_id
+    else:
+        result.seq = event.seq
     return result
 
 
