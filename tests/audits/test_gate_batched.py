@@ -25,14 +25,15 @@ from tests.registry.conftest import acting, register_model
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("trail-concurrency")]
 
 GATE = "/api/v1/gates/check"
-ASK = {"model": "fraud-alerts", "version": 1, "environment": "production"}
+MODEL = "fraud-alerts"
+ASK: dict[str, Any] = {"model": MODEL, "version": 1, "environment": "production"}
 
 
 @pytest.fixture
 def approved(cast: Cast, unprotected_trail: None) -> Iterator[None]:
     """A minimal-risk model (no audit required) whose version 1 a reviewer approved: the gate passes it. Afterwards
     the queue is emptied (its triggers dropped for that, then restored), as tests/trail/test_sequencer.py does."""
-    model = register_model(cast, "minimal", name=ASK["model"])
+    model = register_model(cast, "minimal", name=MODEL)
     version = registry.do_register_version(model=model, user=cast.owner.user, actor=acting(cast.owner))
     registry.do_submit(version=version, user=cast.owner.user, actor=acting(cast.owner))
     registry.do_approve(version=version, user=cast.reviewer.user, actor=acting(cast.reviewer))
