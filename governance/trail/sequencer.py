@@ -10,9 +10,12 @@ triggers check every inserted row's chain as they do for inline appends.
 
 Where it runs:
 
-- after each commit that queued an event, in that process (a try-lock: if another sequencer holds the lock, this
-  one leaves; the holder looks at the queue again after its commit, see ``log._note_lock_held``);
-- when a caller reads the seq (or leaf) of the event it queued (``PendingEvent``): there and then, with the lock;
+- in a dedicated process, ``manage.py sequence_trail --follow`` (``sequencer_loop``, PostgreSQL): while it runs,
+  writers see its lock (``sequencer_live``) and leave the queue to it;
+- otherwise after each commit that queued an event, in that process (a try-lock: if another sequencer holds the
+  lock, this one leaves; the holder looks at the queue again after its commit, see ``log._note_lock_held``);
+- when a caller reads the seq (or leaf) of the event it queued (``PendingEvent``): there and then, with the lock
+  (after its commit, ``wait_sequenced`` first gives a running dedicated sequencer a moment to do it);
 - in the worker, every ``TRAIL_SEQUENCER_SWEEP_SECONDS`` (beat): the sweeper, for events whose process died
   between its commit and its try-lock, and ``manage.py``-less deployments.
 """
@@ -23,6 +26,7 @@ import datetime as dt
 import functools
 import json
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,7 +36,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from governance.trail import events as event_types
-from governance.trail import log
+from governance.trail import log, sequencer_live
 from governance.trail.canonical import canonical_json
 from governance.trail.leaf import as_utc, encode_leaf
 from governance.trail.merkle import NodeId, leaf_hash
@@ -296,6 +300,8 @@ def sequence_queued() -> int:
     """
     if connection.in_atomic_block:  # an outer transaction is still open (on_commit of a savepoint): later
         return 0
+    if sequencer_live.dedicated_sequencer_live():  # it looks at the queue every poll (sequencer_loop)
+        return 0
     total = 0
     while True:
         done = sequence_batch(wait=False)
@@ -316,27 +322,54 @@ def sequence_all() -> int:
 
 def _resolve(handle: PendingEvent) -> int:
     """The seq of a queued event, sequencing it now if it is not yet (``PendingEvent``'s deferred fields)."""
+    if not connection.in_atomic_block:
+        return wait_sequenced(handle.queued_id)
     seq, rejected = _queued_state(handle.queued_id)
     if seq is None and not rejected:
-        if connection.in_atomic_block:
-            # The caller's transaction (its event may not be committed, so only it can sequence it): take the lock
-            # for the rest of it, as an inline append does, and sequence what is queued up to and including it, a
-            # batch at a time (more than a batch may be queued ahead of it).
-            log.lock_trail()
-            size = None
-            while seq is None and not rejected and (rows := read_pending(settings.TRAIL_SEQUENCER_BATCH)):
-                size = write_batch(read_head(), rows)
-                seq, rejected = _queued_state(handle.queued_id)
-            if size is not None:
-                transaction.on_commit(functools.partial(log.after_append, size))
-        else:
-            sequence_all()
-        seq, rejected = _queued_state(handle.queued_id)
+        # The caller's transaction (its event may not be committed, so only it can sequence it): take the lock for
+        # the rest of it, as an inline append does, and sequence what is queued up to and including it, a batch at
+        # a time (more than a batch may be queued ahead of it).
+        log.lock_trail()
+        size = None
+        while seq is None and not rejected and (rows := read_pending(settings.TRAIL_SEQUENCER_BATCH)):
+            size = write_batch(read_head(), rows)
+            seq, rejected = _queued_state(handle.queued_id)
+        if size is not None:
+            transaction.on_commit(functools.partial(log.after_append, size))
+    return _known_seq(handle.queued_id)
+
+
+def _known_seq(queue_id: int) -> int:
+    seq, rejected = _queued_state(queue_id)
     if rejected:
-        raise log.TrailError(f"queued event {handle.queued_id} was refused by the sequencer: {rejected}")
+        raise log.TrailError(f"queued event {queue_id} was refused by the sequencer: {rejected}")
     if seq is None:
-        raise log.TrailError(f"queued event {handle.queued_id} is not in the queue (its transaction rolled back?)")
+        raise log.TrailError(f"queued event {queue_id} is not in the queue (its transaction rolled back?)")
     return seq
+
+
+# How often wait_sequenced looks at the queue row while the dedicated sequencer runs.
+_WAIT_STEP_SECONDS = 0.01
+
+
+def wait_sequenced(queue_id: int, *, timeout: float = 2.0) -> int:
+    """The seq of a committed queued event, once it is sequenced (from then its inclusion proof is served).
+
+    While a dedicated sequencer runs (``manage.py sequence_trail --follow``), waits up to ``timeout`` seconds for
+    it to sequence the event; otherwise, or after that, sequences it here, waiting for the trail's lock (so the
+    answer never depends on the dedicated sequencer being alive). Raises ``TrailError`` if the sequencer refused the
+    row or the queue does not hold it. Call it after the commit that queued the event.
+    """
+    if connection.in_atomic_block:
+        raise log.TrailError("wait_sequenced waits for a committed event; call it after the transaction commits")
+    deadline = time.monotonic() + timeout
+    seq, rejected = _queued_state(queue_id)
+    while seq is None and not rejected and time.monotonic() < deadline and sequencer_live.dedicated_sequencer_live():
+        time.sleep(_WAIT_STEP_SECONDS)
+        seq, rejected = _queued_state(queue_id)
+    if seq is None and not rejected:
+        sequence_all()
+    return _known_seq(queue_id)
 
 
 def _queued_state(queue_id: int) -> tuple[int | None, str]:
