@@ -1,9 +1,9 @@
-"""The audits app's start-up: it registers its trail event types, its jobs, the deployment gate's hooks and its
-stored files.
+"""The audits app's start-up: it registers its trail event types, the deployment gate's hooks and its stored files.
 
 Modules that define no models and load none are imported at the top (importing them registers their trail event
 types). Django imports this module before any app's models are loaded, so the modules that load models are
-imported in ``ready()``, once the app registry is ready.
+imported in ``ready()``, once the app registry is ready. Its jobs (``audits.tasks``) are imported by the Celery app
+when it is first asked for a job (``governance.celery``), not by every process that starts Django.
 """
 
 from collections.abc import Iterator
@@ -22,8 +22,8 @@ class AuditsConfig(AppConfig):
     verbose_name = "Audits"
 
     def ready(self) -> None:
-        # hooks: the deployment gate plugs into the registry; tasks: its jobs are queued by name.
-        from audits import hooks, tasks  # noqa: F401, PLC0415 - loads models; app registry not ready at module load
+        # hooks: the deployment gate plugs into the registry.
+        from audits import hooks  # noqa: F401, PLC0415 - loads models; app registry not ready at module load
 
         register_stored_files("reports", _report_files)
 

@@ -1,5 +1,9 @@
 """The Celery application. With no ``CELERY_BROKER_URL`` its broker is the embedded one (files under
-``JOBS_QUEUE_DIR``, see governance/settings.py); ``JOBS_IN_PROCESS=1`` runs tasks in the process that queues them."""
+``JOBS_QUEUE_DIR``, see governance/settings.py); ``JOBS_IN_PROCESS=1`` runs tasks in the process that queues them.
+
+Every app's ``tasks`` module (and ``CELERY_IMPORTS``) is imported when the app is finalized, i.e. first asked for its
+tasks: a worker or beat starting, or a process queueing its first job (``governance.jobs.enqueue``). A process that
+queues none (most management commands) never imports the jobs nor what they run (issue 20)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,16 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 app = Celery("assay")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _import_every_task_module(sender: Celery, **kwargs: Any) -> None:
+    """Every job is registered before a job is looked up by name: autodiscovery's imports happen now, not only when
+    a worker starts (where Celery does them too; importing twice is nothing). Not ``loader.import_default_modules()``:
+    its signal also runs Django's system checks (Celery's Django fixup validates a worker's models there)."""
+    sender.autodiscover_tasks(force=True)  # every installed app's tasks module
+    for module in sender.conf.imports:  # CELERY_IMPORTS
+        sender.loader.import_task_module(module)
 
 
 @worker_init.connect

@@ -273,6 +273,8 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "registry.models.DeliveryStatus",
     },
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # The OpenAPI extensions (Bearer tokens) register as the schema is built: no other process imports them.
+    "PREPROCESSING_HOOKS": ["governance.apps.register_schema_extensions"],
     # Tags with their descriptions (governance.api.openapi_reference.TAGS), after the enum names are settled.
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "governance.api.openapi.declare_tags"],
     "REDOC_DIST": "SIDECAR",

@@ -1,9 +1,9 @@
-"""The registry app's start-up: its trail event types, the artifact limits, its stored files, jobs and data hooks.
+"""The registry app's start-up: its trail event types, the artifact limits, its stored files and data hooks.
 
 Modules that define no models and load none are imported at the top (importing ``events`` registers the
 registry's trail event types). Django imports this module before any app's models are loaded, so the modules that
-load models (``data_hooks``, ``tasks``, ``models``) are imported in ``ready()`` or when used, once the app registry
-is ready.
+load models (``data_hooks``, ``models``) are imported in ``ready()`` or when used, once the app registry is ready.
+Its jobs (``registry.tasks``) are imported by the Celery app when it is first asked for a job (``governance.celery``).
 """
 
 from collections.abc import Iterator
@@ -27,9 +27,8 @@ class RegistryConfig(AppConfig):
     verbose_name = "Model registry"
 
     def ready(self) -> None:
-        # Both load models, and the app registry is not ready when Django imports this module. tasks: its jobs are
-        # queued by name (governance.jobs), so importing it is all it needs.
-        from registry import data_hooks, tasks  # noqa: F401, PLC0415 - loads models; app registry not ready at module load
+        # It loads models, and the app registry is not ready when Django imports this module.
+        from registry import data_hooks  # noqa: PLC0415 - loads models; app registry not ready at module load
 
         register_stored_files("artifacts", _artifact_files)
         register_stored_files("signatures", _signature_files)
