@@ -384,11 +384,19 @@ def main() -> None:
     parser.add_argument("--clients", default="1,10,50", help="concurrency levels, comma-separated")
     parser.add_argument("--repeat", type=int, default=1, help="rounds of every level (gate and GET /me alternate)")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of every row (benchmarks/run_all)")
+    parser.add_argument(
+        "--sequencing",
+        default="env",
+        help="trail arrangements, comma-separated, alternating each round: env (TRAIL_SEQUENCING as set), inline, "
+        "batched, dedicated (batched; writers only queue, a sequencer process of its own sequences)",
+    )
     parser.add_argument("--database", default="assay_bench_gate", help="the scratch database's name (PostgreSQL)")
     parser.add_argument(
         "--profile", type=int, metavar="N", help="instead: N decisions in this process under cProfile, then a summary"
     )
     args = parser.parse_args()
+    if set(args.sequencing.split(",")) - {"env", *ARRANGEMENTS}:
+        parser.error(f"--sequencing {args.sequencing!r}: use env, inline, batched or dedicated, comma-separated")
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", args.database):
         parser.error(f"--database {args.database!r}: lower-case letters, digits and _ only")
     if args.cache_url and not _answers(args.cache_url):
@@ -405,76 +413,150 @@ def main() -> None:
         serve_and_measure(args, env, admin_url, token)
 
 
+# Trail sequencing arrangements (--sequencing): the server's TRAIL_SEQUENCING, and for "dedicated" no writer
+# sequences after its commit (a gunicorn hook empties the trail's after-commit listeners) while a process of its own
+# sequences the queue in batches, polling every 10 ms: it stands in for the dedicated (LISTEN) sequencer of issue 20.
+ARRANGEMENTS = {"inline": "inline", "batched": "batched", "dedicated": "batched"}
+_WRITERS_ONLY_QUEUE = """
+def post_worker_init(worker):
+    from governance.trail import log
+
+    log._queue_listeners.clear()
+"""
+_SEQUENCER = """
+import time
+
+import django
+
+django.setup()
+from governance.trail import sequencer
+
+while True:
+    if not sequencer.sequence_all():
+        time.sleep(0.01)
+"""
+
+
+def start_server(args: argparse.Namespace, env: dict[str, str], arrangement: str) -> list[subprocess.Popen[bytes]]:
+    """gunicorn (and, for ``dedicated``, the sequencer's process) serving the scratch database; once it listens."""
+    environment = {**os.environ, **env, "OMP_NUM_THREADS": "1"}
+    if arrangement != "env":
+        environment["TRAIL_SEQUENCING"] = ARRANGEMENTS[arrangement]
+    command = [sys.executable, "-m", "gunicorn", "governance.wsgi", "--bind", f"127.0.0.1:{args.port}"]
+    command += ["--workers", str(args.workers), "--threads", str(args.threads), "--log-level", "warning"]
+    processes = []
+    if arrangement == "dedicated":
+        hooks = Path(env["ASSAY_VAR_DIR"]) / "gunicorn_hooks.py"
+        hooks.write_text(_WRITERS_ONLY_QUEUE)
+        command += ["--config", str(hooks)]
+        processes.append(subprocess.Popen([sys.executable, "-c", _SEQUENCER], cwd=ROOT, env=environment))
+    processes.append(subprocess.Popen(command, cwd=ROOT, env=environment))
+    for _ in range(300):  # wait for gunicorn to listen
+        try:
+            http.client.HTTPConnection("127.0.0.1", args.port, timeout=1).request("GET", "/healthz")
+            break
+        except OSError:
+            time.sleep(0.1)
+    return processes
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def serve_and_measure(args: argparse.Namespace, env: dict[str, str], admin_url: str | None, token: str) -> None:
-    """Start gunicorn on the scratch database and measure every row; drops the database after."""
+    """Measure every row, each arrangement on a server of its own (rounds alternate arrangements); drops the
+    database after."""
     from django.db import connection, connections
 
     vendor = connection.vendor
     connections.close_all()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "governance.wsgi",
-            "--bind",
-            f"127.0.0.1:{args.port}",
-            "--workers",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env, "OMP_NUM_THREADS": "1"},
+    arrangements = args.sequencing.split(",")
+    print(
+        f"client: {args.client}; database: {vendor}; cache: {args.cache_url or 'local memory'}; "
+        f"gunicorn {args.workers} workers x {args.threads} threads; {args.requests} requests per row; "
+        f"sequencing: {', '.join(arrangements)}"
     )
+    print(f"{'request':>18} {'clients':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'per s':>8} {'errors':>7}")
+    row = measure_ab if args.client == "ab" else measure
+    rows: list[dict[str, Any]] = []
     try:
-        for _ in range(100):  # wait for gunicorn to listen
-            try:
-                http.client.HTTPConnection("127.0.0.1", args.port, timeout=1).request("GET", "/healthz")
-                break
-            except OSError:
-                time.sleep(0.1)
-        client_loop(args.port, token, 20, [], [])
-        client_loop(args.port, token, 20, [], [], floor=True)
-        print(
-            f"client: {args.client}; database: {vendor}; cache: {args.cache_url or 'local memory'}; "
-            f"gunicorn {args.workers} workers x {args.threads} threads; "
-            f"{args.requests} requests per row"
-        )
-        print(f"{'request':>8} {'clients':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'per s':>8} {'errors':>7}")
-        row = measure_ab if args.client == "ab" else measure
-        rows: list[dict[str, Any]] = []
         for round_number in range(args.repeat):
-            for clients in [int(c) for c in args.clients.split(",")]:
-                sampler = LockSampler(env["DATABASE_URL"]) if vendor == "postgresql" else None
-                if sampler:
-                    sampler.start()
-                line = row(args.port, token, clients, args.requests, floor=False)
-                lock = None
-                if sampler:
-                    sampler.stop.set()
-                    sampler.join()
-                    lock = sampler.summary()
-                    line += (
-                        f"\n   trail lock: held in {lock['lock_held_share']:.0%} of {lock['samples']} samples, "
-                        f"{lock['mean_waiting_for_lock']:.2f} workers waiting on average; the holder flushing WAL "
-                        f"{lock['holder_in_wal_flush_share']:.0%}, waiting for its client (Python) "
-                        f"{lock['holder_waiting_for_client_share']:.0%} of the time it held it"
-                    )
-                print(line, flush=True)
-                rows.append({"round": round_number, **_parsed(line, "gate"), "trail_lock": lock})
-                if not args.no_floor:
-                    line = row(args.port, token, clients, args.requests, floor=True)
-                    print(line, flush=True)
-                    rows.append({"round": round_number, **_parsed(line, "me"), "trail_lock": None})
+            for arrangement in arrangements:
+                processes = start_server(args, env, arrangement)
+                try:
+                    client_loop(args.port, token, 20, [], [])
+                    client_loop(args.port, token, 20, [], [], floor=True)
+                    for clients in [int(c) for c in args.clients.split(",")]:
+                        for floor in (False, True)[: 1 if args.no_floor else 2]:
+                            sampler = LockSampler(env["DATABASE_URL"]) if vendor == "postgresql" and not floor else None
+                            if sampler:
+                                sampler.start()
+                            line = row(args.port, token, clients, args.requests, floor=floor)
+                            lock = None
+                            if sampler:
+                                sampler.stop.set()
+                                sampler.join()
+                                lock = sampler.summary()
+                            label = ("GET /me" if floor else "gate") + (
+                                "" if arrangement == "env" else f" {arrangement}"
+                            )
+                            print(f"{label:>18}{line[8:]}", flush=True)
+                            if lock:
+                                print(
+                                    f"   trail lock: held in {lock['lock_held_share']:.0%} of {lock['samples']} "
+                                    f"samples, {lock['mean_waiting_for_lock']:.2f} workers waiting on average; the "
+                                    f"holder flushing WAL {lock['holder_in_wal_flush_share']:.0%}, waiting for its "
+                                    f"client (Python) {lock['holder_waiting_for_client_share']:.0%} of the time",
+                                    flush=True,
+                                )
+                            parsed = _parsed(line, "me" if floor else "gate")
+                            rows.append(
+                                {"round": round_number, "sequencing": arrangement, **parsed, "trail_lock": lock}
+                            )
+                finally:
+                    stop(processes)
+                print(f"   {arrangement}: {trail_state()}", flush=True)
+        summarise(rows)
         if args.json:
             print(json.dumps({"benchmark": "gate", "database": vendor, "client": args.client, "rows": rows}))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
         drop(admin_url, args.database)
+
+
+def trail_state() -> str:
+    """How many decisions the trail holds and how many the queue holds not yet sequenced (batched arrangements)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM governance_event WHERE action = 'gate.decided'")
+        (decided,) = cursor.fetchone()
+        cursor.execute("SELECT count(*) FROM governance_queuedevent WHERE seq IS NULL")
+        (waiting,) = cursor.fetchone()
+    connection.close()
+    return f"{decided} gate decisions in the trail so far, {waiting} events queued and not sequenced"
+
+
+def summarise(rows: list[dict[str, Any]]) -> None:
+    """Per arrangement and concurrency: the gate's p99 over GET /me's, of each round and their median."""
+    ratios: dict[tuple[str, int], list[float]] = {}
+    for gate in rows:
+        me = next(
+            (
+                r
+                for r in rows
+                if r["request"] == "me"
+                and (r["round"], r["sequencing"], r["clients"]) == (gate["round"], gate["sequencing"], gate["clients"])
+            ),
+            None,
+        )
+        if gate["request"] == "gate" and me and me["p99_ms"]:
+            ratios.setdefault((gate["sequencing"], gate["clients"]), []).append(gate["p99_ms"] / me["p99_ms"])
+    for (arrangement, clients), found in ratios.items():
+        each = ", ".join(f"{r:.2f}" for r in found)
+        print(f"p99 gate / GET /me, {arrangement}, {clients} clients: {each} (median {statistics.median(found):.2f})")
 
 
 def drop(admin_url: str | None, name: str) -> None:
