@@ -57,6 +57,18 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+_DUCKDB_NUMBERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+_DUCKDB_NUMBERS |= {"HUGEINT", "UHUGEINT", "FLOAT", "DOUBLE"}
+# PostgreSQL's numbers by type OID: bigint, smallint, integer, real, double precision, numeric.
+_POSTGRES_NUMBERS = {20, 21, 23, 700, 701, 1700}
+
+
+def _duckdb_number(type_name: str) -> bool:
+    """Whether DuckDB's type holds numbers: the integers, floats and DECIMAL(p, s) (read as the nearest double,
+    as an uploaded file's decimal text is)."""
+    return type_name in _DUCKDB_NUMBERS or type_name.startswith("DECIMAL(")
+
+
 class DuckDBPartition:
     """A Parquet partition's files read by DuckDB where they lie (one thread, 512 MB before it spills)."""
 
@@ -70,8 +82,7 @@ class DuckDBPartition:
         # The partition column is in the folder's name, not in the files: hive_partitioning off, the files' columns.
         self.rel = "read_parquet($files, union_by_name = true, hive_partitioning = false)"
         described = self.connection.sql(f"DESCRIBE SELECT * FROM {self.rel}", params={"files": self.files}).fetchall()
-        numeric = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
-        self.types = {row[0]: "numeric" if row[1] in numeric | {"FLOAT", "DOUBLE"} else row[1] for row in described}
+        self.types = {row[0]: "numeric" if _duckdb_number(row[1]) else row[1] for row in described}
 
     def _fetch(self, statement: str) -> list[tuple]:
         return self.connection.sql(statement, params={"files": self.files}).fetchall()
@@ -144,8 +155,7 @@ class PostgresPartition:
         described, _ = postgres.run(
             source, sql.SQL("SELECT * FROM {} AS t LIMIT 0").format(rel), params, connection=connection
         )
-        numeric = {20, 21, 23, 700, 701}
-        self.types = {c.name: "numeric" if c.type_code in numeric else str(c.type_code) for c in described}
+        self.types = {c.name: "numeric" if c.type_code in _POSTGRES_NUMBERS else str(c.type_code) for c in described}
 
     def _run(self, text: str, extra: tuple[Any, ...] = ()) -> tuple[list[Any], list[tuple]]:
         statement = sql.SQL(text).format(rel=self.rel)

@@ -33,7 +33,13 @@ from tests.sources.conftest import admin_connection, connections, declaration, p
 URL = "/api/v1/models/{name}/versions/{number}/monitoring/source"
 DAY = dt.date(2026, 12, 5)
 AFTER_MIDNIGHT = dt.datetime(2026, 12, 6, 1, 0, tzinfo=dt.UTC)  # the 5th is yesterday: due, with lag_days 1
-_PG = {pa.int64(): "bigint", pa.float64(): "double precision", pa.string(): "text", pa.date32(): "date"}
+_PG = {
+    pa.int64(): "bigint",
+    pa.float64(): "double precision",
+    pa.string(): "text",
+    pa.date32(): "date",
+    pa.decimal128(12, 2): "numeric(12, 2)",
+}
 
 
 @pytest.fixture
