@@ -186,7 +186,15 @@ def _body(result: GateDecision) -> dict[str, Any]:
 class GateCheck(APIView):
     """Ask the gate for a decision on one version (by number or artifact sha256) and environment. Runs the audit
     the risk tier requires when an evaluation dataset is given and no audit of these inputs exists. 200 only for
-    ``pass`` (with a signed decision token); 412 with the same body for every other decision."""
+    ``pass`` (with a signed decision token); 412 with the same body for every other decision.
+
+    The decision is recorded in the trail before the answer. ``decision_id`` is its trail event's seq, and
+    ``proof_url`` proves it once a checkpoint covers it. With ``TRAIL_SEQUENCING=batched`` the answer comes once
+    the event is committed to the trail's queue, before it has a place in the trail: ``decision_id`` and
+    ``proof_url`` are then null, and ``trail`` says ``{"state": "queued", "queued": <queue id>, "url":
+    "/api/v1/trail/proofs/inclusion?queued=<queue id>"}``: that URL answers 202 until the sequencer places the
+    decision, then its seq (the decision's id) and inclusion proof. Until then the decision is recorded but not
+    provable; the token verifies at once (docs/gate.md)."""
 
     required_scopes = {"POST": "gates:check"}
     throttle_classes = [GateThrottle]

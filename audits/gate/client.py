@@ -16,7 +16,9 @@ model, version or dataset for this token) also prints what the server says does 
 With ``--witness`` (repeatable), a pass counts only once its proof verifies: the client fetches the decision's proof
 (``/api/v1/gates/decisions/<id>/proof``, waiting up to ``--proof-wait`` seconds for a checkpoint to cover it) and
 checks it as ``decision_proof.py`` does (the token, the decision's event, its inclusion proof, the checkpoint's
-signature by ``--trusted-keys`` and at least ``--min-witnesses`` cosignatures). That needs the ``cryptography``
+signature by ``--trusted-keys`` and at least ``--min-witnesses`` cosignatures). A server that sequences its trail in
+batches answers before the decision has its place (and id) in the trail, ``trail.state`` ``queued``: the client
+then first waits for that place (``trail.url``), within the same ``--proof-wait``. That needs the ``cryptography``
 package and ``decision_proof.py`` and ``verifier.py`` beside this file (``/api/v1/gates/decision_proof.py`` and
 ``/api/v1/gates/verifier.py`` serve them; pin reviewed copies rather than trusting the server you are checking).
 Without ``--witness`` this client needs the standard library only.
@@ -134,10 +136,32 @@ def _get(url: str, token: str, timeout: float) -> tuple[int, dict, str]:
         return error.code, json.load(error), error.headers.get("Retry-After", "")
 
 
-def _fetch_proof(args: argparse.Namespace, token: str, decision_id: int) -> dict:
-    """The decision's proof, asking again while the server says to wait for a checkpoint (up to --proof-wait)."""
-    url = f"{args.url.rstrip('/')}/api/v1/gates/decisions/{decision_id}/proof"
+def _decision_id(args: argparse.Namespace, token: str, answer: dict, deadline: float) -> int:
+    """The decision's id: in the answer, or (a server sequencing its trail in batches answers before the decision has
+    one, with ``trail.state`` ``queued``) from the trail once its sequencer gave the decision its place there."""
+    if answer.get("decision_id") is not None:
+        return int(answer["decision_id"])
+    trail = answer["trail"]
+    url = f"{args.url.rstrip('/')}{trail['url']}"
+    while True:
+        code, found, retry_after = _get(url, token, args.timeout)
+        if code == 200:
+            return int(found["leaf_index"])
+        left = deadline - time.monotonic()
+        if code != 202 or left <= 0:
+            error: dict = found["error"] if isinstance(found.get("error"), dict) else {}
+            raise ValueError(error.get("message") or f"HTTP {code} from {url}: {found}")
+        pause = float(retry_after) if retry_after.isdigit() else 1.0
+        print(f"  waiting for the trail to sequence decision (queued as {trail['queued']}, {min(pause, left):.0f} s)")
+        time.sleep(max(0.1, min(pause, left)))
+
+
+def _fetch_proof(args: argparse.Namespace, token: str, answer: dict) -> dict:
+    """The decision's proof, asking again while the server says to wait for the decision's place in the trail or a
+    checkpoint (up to --proof-wait in all)."""
     deadline = time.monotonic() + args.proof_wait
+    decision_id = _decision_id(args, token, answer, deadline)
+    url = f"{args.url.rstrip('/')}/api/v1/gates/decisions/{decision_id}/proof"
     while True:
         code, answer, retry_after = _get(url, token, args.timeout)
         if code == 200:
@@ -178,9 +202,10 @@ def _verify_pass(args: argparse.Namespace, token: str, answer: dict) -> int:
         )
         return EXIT_ERROR
     try:
-        proof = _fetch_proof(args, token, answer["decision_id"])
+        proof = _fetch_proof(args, token, answer)
     except (OSError, ValueError, KeyError, TypeError) as error:
-        print(f"error: no proof of decision {answer.get('decision_id')}: {error}", file=sys.stderr)
+        which = answer.get("decision_id") or f"queued as {(answer.get('trail') or {}).get('queued')}"
+        print(f"error: no proof of decision {which}: {error}", file=sys.stderr)
         return EXIT_ERROR
     with tempfile.TemporaryDirectory() as folder:
         path = Path(args.proof_out or Path(folder) / "gate-proof.json")
@@ -235,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  - {reason}")
     if answer.get("audit"):
         print(f"  audit: {answer['audit']['url']} ({answer['audit']['status']}, {answer['audit']['verdict']})")
+    if isinstance(answer.get("trail"), dict) and answer.get("decision_id") is None:
+        print(f"  recorded, queued in the trail as {answer['trail']['queued']}: not provable until sequenced")
     if answer.get("token") and witnessed:
         verified = _verify_pass(args, token, answer)
         if verified != 0:

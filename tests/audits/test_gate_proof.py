@@ -5,24 +5,31 @@ checkpoint, and the required witnesses, running as separate processes, cosigned 
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
 import json
 import re
 import shlex
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from django.db import connection
 
 from audits.gate import client, decision_proof
+from governance.trail import log, sequencer
 from governance.trail.checkpoints import issue_checkpoint
 from governance.trail.keys import published_verifier_keys
 from governance.trail.models import Event
+from governance.trail.queue_db import drop_queue_triggers, install_queue_triggers
 from registry import actions as registry
 from tests.api import assert_error
 from tests.conftest import Cast
@@ -343,3 +350,56 @@ def test_the_documented_commands_are_ones_the_programs_accept() -> None:
             parsed = decision_proof._arguments().parse_args(arguments)
             assert (parsed.token, parsed.proof, parsed.min_witnesses) == ("-", "gate-proof.json", 1), arguments
             assert parsed.witness, arguments
+
+
+@pytest.fixture
+def emptied_queue() -> Iterator[None]:
+    """Afterwards the trail's queue is emptied (its triggers dropped for that, then restored)."""
+    yield
+    drop_queue_triggers(connection)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM governance_queuedevent")
+    install_queue_triggers(connection)
+
+
+@pytest.mark.usefixtures("emptied_queue")
+def test_in_batched_mode_the_client_waits_for_the_decision_s_place_in_the_trail_then_for_its_proof(
+    live_server: Any, world: World, settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cast, w1 = world.cast, world.w1
+    use(settings, w1)
+    settings.TRAIL_CHECKPOINT_EVERY_SECONDS = 1
+    settings.TRAIL_CHECKPOINT_EVERY_EVENTS = 1000
+    ask(cast)  # the first pass publishes the signing key (a trail event of its own)
+    issue_checkpoint()
+    # Batched, and no writer sequences after its commit (as with a dedicated sequencer process): the decision stays
+    # queued until the sequencer runs, here whenever the client pauses between two questions (the client, run in
+    # this process, is given a clock whose sleep runs the sequencer first).
+    settings.TRAIL_SEQUENCING = "batched"
+    monkeypatch.setattr(log, "_queue_listeners", [])
+    pauses: list[float] = []
+
+    def sequencer_runs(seconds: float) -> None:
+        pauses.append(seconds)
+        sequencer.sequence_all()
+        time.sleep(seconds)
+
+    monkeypatch.setattr(client, "time", SimpleNamespace(monotonic=time.monotonic, sleep=sequencer_runs))
+    monkeypatch.setenv("ASSAY_TOKEN", cast.ci.token)
+    keys = tmp_path / "keys.txt"
+    keys.write_text("".join(f"{key}\n" for key in published_verifier_keys()), encoding="utf-8")
+    arguments = ["--url", live_server.url, "--model", MODEL, "--version", "1", "--environment", "production"]
+    arguments += ["--trusted-keys", str(keys), "--witness", w1.key, "--token-out", str(tmp_path / "token.txt")]
+
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+        status = client.main(arguments)
+    printed = output.getvalue()
+    assert status == 0, printed
+    assert "recorded, queued in the trail as" in printed
+    assert "waiting for the trail to sequence decision" in printed
+    assert "OK: gate decision" in printed
+    assert pauses  # it did wait for the sequencer
+    token = (tmp_path / "token.txt").read_text().strip()
+    (decided,) = Event.objects.filter(action="gate.decided").order_by("-seq")[:1]
+    assert decided.payload["token_sha256"] == hashlib.sha256(token.encode()).hexdigest()
