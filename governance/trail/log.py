@@ -304,8 +304,6 @@ EVENT_FIELDS = list(Event._meta.concrete_fields)
 EVENT_INSERT = "INSERT INTO governance_event ({}) VALUES ({})".format(  # noqa: S608
     ", ".join(f'"{field.column}"' for field in EVENT_FIELDS), ", ".join(["%s"] * len(EVENT_FIELDS))
 )
-# The sequencer's bulk write on PostgreSQL (governance.trail.sequencer): the same columns, in the same order.
-EVENT_COPY = "COPY governance_event ({}) FROM STDIN".format(", ".join(f'"{field.column}"' for field in EVENT_FIELDS))
 
 
 def _insert_appended(event: Event, completed: Sequence[tuple[NodeId, bytes]]) -> None:
