@@ -4,10 +4,14 @@
     python benchmarks/bench_trail_batched.py              # SQLite in a temporary file (batched gains nothing there)
 
 Writers are separate processes (as web workers are), each with its own connection, each append in its own
-transaction (as actions do), durable (the database's default synchronous commit). "Provable" is when the event's
-sequencing transaction committed: from then its inclusion proof is served. Time to provable is measured per event
-from the moment its writer's transaction committed. PostgreSQL runs in a scratch database (assay_bench_batched),
-created and dropped here. The script prints figures and asserts nothing about time; it does check the trail verifies.
+transaction (as actions do), durable (the database's default synchronous commit). Three configurations: inline;
+batched with the sequencer in the writers' processes (the embedded default); batched with a dedicated sequencer
+process (``manage.py sequence_trail --follow``'s loop, PostgreSQL only). "Provable" is when the event's sequencing
+transaction committed: from then its inclusion proof is served. Time to provable is measured per event from the
+moment its writer's transaction committed. Checkpoints are left to a worker, as in production: one is issued before
+the run and none falls due during it (with no worker here, a due checkpoint would queue a task after every commit).
+PostgreSQL runs in a scratch database (assay_bench_batched), created and dropped here. The script prints figures
+and asserts nothing about time; it does check the trail verifies.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ SCRATCH_DB = "assay_bench_batched"
 def configure(database_url: str | None) -> str | None:
     """Point Django at a scratch database (in this process and the writers it starts); returns the admin URL."""
     scratch = tempfile.mkdtemp(prefix="assay-bench-")
-    os.environ.update(DEBUG="1", TRAIL_KEY_DIR=scratch, ASSAY_VAR_DIR=scratch, TRAIL_CHECKPOINT_EVERY_EVENTS="1000")
+    os.environ.update(DEBUG="1", TRAIL_KEY_DIR=scratch, ASSAY_VAR_DIR=scratch)
+    os.environ.update(TRAIL_CHECKPOINT_EVERY_EVENTS=str(10**9), TRAIL_CHECKPOINT_EVERY_SECONDS=str(10**9))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
     admin_url = None
     if database_url and database_url.startswith("postgres"):
@@ -46,20 +51,11 @@ def configure(database_url: str | None) -> str | None:
     return admin_url
 
 
-def writer(mode: str, worker: int, appends: int, barrier: Any, results: Any) -> None:
-    """One writer process: ``appends`` events, each in its own transaction; reports its timings."""
-    os.environ["TRAIL_SEQUENCING"] = mode
-    import django
+def record_batches() -> list[tuple[list[int], float]]:
+    """Patch this process's sequencer to note each batch: (queue ids, when their sequencing committed)."""
+    from governance.trail import sequencer
 
-    django.setup()
-    from django.db import connection, transaction
-
-    from governance.trail import events, sequencer
-    from governance.trail.log import Actor, record_event
-    from governance.trail.models import PendingEvent
-
-    committed: list[tuple[int, float]] = []  # (queue id, when its transaction committed)
-    sequenced: list[tuple[list[int], float]] = []  # (queue ids, when their sequencing committed) in this process
+    sequenced: list[tuple[list[int], float]] = []
     real_write, real_batch = sequencer.write_batch, sequencer.sequence_batch
     taken: list[int] = []
 
@@ -75,6 +71,23 @@ def writer(mode: str, worker: int, appends: int, barrier: Any, results: Any) -> 
         return done
 
     sequencer.write_batch, sequencer.sequence_batch = write_batch, sequence_batch  # type: ignore[assignment]
+    return sequenced
+
+
+def writer(mode: str, worker: int, appends: int, barrier: Any, results: Any) -> None:
+    """One writer process: ``appends`` events, each in its own transaction; reports its timings."""
+    os.environ["TRAIL_SEQUENCING"] = mode
+    import django
+
+    django.setup()
+    from django.db import connection, transaction
+
+    from governance.trail import events
+    from governance.trail.log import Actor, record_event
+    from governance.trail.models import PendingEvent
+
+    committed: list[tuple[int, float]] = []  # (queue id, when its transaction committed)
+    sequenced = record_batches()  # batches this process sequenced (none while a dedicated sequencer runs)
     connection.ensure_connection()
     barrier.wait()
     began = time.perf_counter()
@@ -96,14 +109,39 @@ def writer(mode: str, worker: int, appends: int, barrier: Any, results: Any) -> 
     results.put((elapsed, committed, sequenced))
 
 
-def run(mode: str, writers: int, total: int) -> dict[str, Any]:
-    """``total`` appends by ``writers`` processes; appends/s over the slowest writer, and time-to-provable."""
+def dedicated_sequencer(poll_seconds: float, live: Any, stop: Any, results: Any) -> None:
+    """The dedicated sequencer's loop (``sequence_trail --follow``) in its own process, noting its batches."""
+    os.environ["TRAIL_SEQUENCING"] = "batched"
+    import django
+
+    django.setup()
     from django.db import connection
 
-    from governance.trail.sequencer import sequence_all
+    from governance.trail.sequencer_loop import follow
+
+    sequenced = record_batches()
+    follow(poll_seconds=poll_seconds, should_stop=stop.is_set, on_live=live.set)
+    connection.close()
+    results.put(sequenced)
+
+
+def run(mode: str, writers: int, total: int, *, poll_seconds: float = 0.0) -> dict[str, Any]:
+    """``total`` appends by ``writers`` processes; appends/s over the slowest writer, and time-to-provable.
+
+    ``poll_seconds``: run a dedicated sequencer polling that often (batched mode), else none.
+    """
+    from django.db import connection
+
+    from governance.trail.sequencer import pending_exists, sequence_all
 
     context = mp.get_context("spawn")
     barrier, results = context.Barrier(writers + 1), context.Queue()
+    dedicated, live, stop, from_sequencer = None, context.Event(), context.Event(), context.Queue()
+    if poll_seconds:
+        dedicated = context.Process(target=dedicated_sequencer, args=(poll_seconds, live, stop, from_sequencer))
+        dedicated.start()
+        if not live.wait(timeout=600):
+            raise SystemExit("the dedicated sequencer did not start")
     per_writer = total // writers
     processes = [context.Process(target=writer, args=(mode, w, per_writer, barrier, results)) for w in range(writers)]
     for process in processes:
@@ -114,10 +152,17 @@ def run(mode: str, writers: int, total: int) -> dict[str, Any]:
     wall = time.perf_counter() - began
     for process in processes:
         process.join()
+    batches = [batch for _, _, done in outcomes for batch in done]
+    if dedicated is not None:
+        while pending_exists():  # the dedicated sequencer's last batches
+            time.sleep(0.05)
+        stop.set()
+        batches += from_sequencer.get(timeout=600)
+        dedicated.join()
     connection.close()
     left = sequence_all()  # what the writers' try-locks left for the sweeper (0 unless one died)
     committed = {queue_id: at for _, done, _ in outcomes for queue_id, at in done}
-    sequenced = {queue_id: at for _, _, batches in outcomes for ids, at in batches for queue_id in ids}
+    sequenced = {queue_id: at for ids, at in batches for queue_id in ids}
     waits = sorted(sequenced[q] - at for q, at in committed.items() if q in sequenced)
     figures: dict[str, Any] = {"rate": per_writer * writers / wall, "left": left}
     if waits:
@@ -125,7 +170,7 @@ def run(mode: str, writers: int, total: int) -> dict[str, Any]:
             p50=statistics.median(waits) * 1000,
             p99=waits[min(len(waits) - 1, int(len(waits) * 0.99))] * 1000,
             max=waits[-1] * 1000,
-            batches=sum(len(b) for _, _, b in outcomes),
+            batches=len(batches),
             missing=len(committed) - len(waits),
         )
     return figures
@@ -135,6 +180,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--appends", type=int, default=4000, help="events per configuration")
     parser.add_argument("--inline-appends", type=int, default=2000, help="events per inline configuration")
+    parser.add_argument("--poll-ms", type=int, default=50, help="the dedicated sequencer's look at the queue")
     args = parser.parse_args()
     admin_url = configure(os.environ.get("DATABASE_URL"))
     import django
@@ -143,15 +189,21 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
+    from governance.trail.checkpoints import issue_checkpoint
     from governance.trail.verify import verify_trail
 
     call_command("migrate", verbosity=0)
+    issue_checkpoint(reason="bench")  # so that none is due during the run (see the module's docstring)
     print(f"database: {connection.vendor}; load average before: {os.getloadavg()}")
-    rows = []
-    for mode, total in (("inline", args.inline_appends), ("batched", args.appends)):
+    configurations = [("inline", args.inline_appends, 0.0), ("batched", args.appends, 0.0)]
+    if connection.vendor == "postgresql":
+        configurations.append(("dedicated", args.appends, args.poll_ms / 1000))
+    rates: dict[tuple[str, int], float] = {}
+    for name, total, poll_seconds in configurations:
+        mode = "inline" if name == "inline" else "batched"
         for writers in (1, 8):
-            figures = run(mode, writers, total)
-            rows.append((mode, writers, figures))
+            figures = run(mode, writers, total, poll_seconds=poll_seconds)
+            rates[name, writers] = figures["rate"]
             extra = ""
             if "p50" in figures:
                 extra = (
@@ -159,7 +211,10 @@ def main() -> None:
                     f"max {figures['max']:.0f} ms ({figures['batches']} batches; left for the sweeper: "
                     f"{figures['left']}, unmatched: {figures['missing']})"
                 )
-            print(f"{mode:8s} {writers} writer(s): {figures['rate']:7.0f} appends/s{extra}", flush=True)
+            print(f"{name:9s} {writers} writer(s): {figures['rate']:7.0f} appends/s{extra}", flush=True)
+    for (name, writers), rate in rates.items():
+        if name != "inline":
+            print(f"{name} / inline, {writers} writer(s): {rate / rates['inline', writers]:.2f}x")
     report = verify_trail()
     print(f"verify_trail: {report.events:,} events, ok={report.ok}; load average after: {os.getloadavg()}")
     if admin_url:
