@@ -231,6 +231,7 @@ class BatchSource(models.Model):
     uri = models.CharField(max_length=2000)
     partition_column = models.CharField(max_length=63)
     lag_days = models.PositiveSmallIntegerField(default=1)  # 1: yesterday's partition is due today (UTC)
+    start = models.DateField(null=True, blank=True)  # the first day, as configured (null: configured before 0006)
     next_partition = models.DateField()  # the next day to read
     enabled = models.BooleanField(default=True)
     waiting = models.TextField(blank=True)  # why the last sweep did not read the next partition (not there yet)
@@ -239,3 +240,27 @@ class BatchSource(models.Model):
 
     def __str__(self) -> str:
         return f"batch source of {self.version_id}"
+
+
+class TakenPartition(models.Model):
+    """One day's partition of a source taken as one of a version's batches: the database refuses a second batch of
+    the same version, source (table or folder, and partition column) and day."""
+
+    version = models.ForeignKey("registry.ModelVersion", on_delete=models.PROTECT, related_name="+")
+    # sha256 of the source's location and partition column (``audits.monitoring.actions.sources.source_key``): the
+    # location alone may be 2,000 characters, too long for a unique index.
+    source_key = models.CharField(max_length=64)
+    uri = models.CharField(max_length=2000)
+    partition_column = models.CharField(max_length=63)
+    day = models.DateField()
+    batch = models.OneToOneField("registry.MonitoringBatch", on_delete=models.PROTECT, related_name="taken_partition")
+    taken_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["version", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "source_key", "day"], name="partition_taken_once_per_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.uri}#{self.partition_column}={self.day.isoformat()} taken by {self.version_id}"

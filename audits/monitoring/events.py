@@ -12,8 +12,9 @@ MONITORING_CONFIGURED = register(
 SOURCE_CONFIGURED = register(
     "monitoring.source_configured",
     "Where a version's production batches live was set: a partitioned source (its location, never credentials), "
-    "the partition column, the next day to read and the lag after which a day is due.",
-    fields=(*_REF, "location", "partition_column", "next_partition", "lag_days", "enabled"),
+    "the partition column, the first day configured (start), the next day to read and the lag after which a day "
+    "is due.",
+    fields=(*_REF, "location", "partition_column", "start", "next_partition", "lag_days", "enabled"),
 )
 BATCH_RECEIVED = register(
     "monitoring.batch_received",

@@ -35,12 +35,18 @@ class BatchSourceForm(forms.Form):
     partition_column = forms.CharField(
         label="Date column", max_length=63, help_text="The table's date column, or the folders' key (date=...)."
     )
-    start = forms.DateField(label="First day", help_text="The first day whose partition is read (YYYY-MM-DD).")
+    start = forms.DateField(
+        label="First day",
+        help_text="The first day whose partition is read (YYYY-MM-DD). Keeping it (and the source) keeps the place "
+        "reached; another day or source starts again there, skipping days already taken from the source.",
+    )
     lag_days = forms.IntegerField(
         label="Read a day after (days)",
-        min_value=0,
+        min_value=1,
         initial=1,
-        help_text="1: yesterday's partition is read today (UTC), by the scheduled sweep.",
+        help_text="1: yesterday's partition is read today (UTC), by the scheduled sweep. At least 1: today's "
+        "partition is still being written.",
+        error_messages={"min_value": "At least 1: a day is read once it has ended, not while it is written."},
     )
     enabled = forms.BooleanField(label="Read on the schedule", required=False, initial=True)
 
@@ -83,7 +89,7 @@ def monitoring_source(request: HttpRequest, name: str, number: int) -> HttpRespo
             initial |= {
                 "uri": found.uri,
                 "partition_column": found.partition_column,
-                "start": found.next_partition,
+                "start": found.start or found.next_partition,
                 "lag_days": found.lag_days,
                 "enabled": found.enabled,
             }

@@ -206,7 +206,7 @@ def test_a_partition_changed_after_it_was_taken_is_refused(cast: Cast, lake: Pat
         partition_column="scored_on",
         start=DAY,
     )
-    assert monitoring.pull_due_partitions(now=AFTER_MIDNIGHT) == {"taken": 1, "waiting": 0, "failed": 0}
+    assert monitoring.pull_due_partitions(now=AFTER_MIDNIGHT) == {"taken": 1, "skipped": 0, "waiting": 0, "failed": 0}
     with admin_connection(source_db) as connection:
         connection.execute("UPDATE scores SET decision = 2 WHERE sex = 'female' AND decision = 1")
 
@@ -230,7 +230,7 @@ def test_a_partition_not_there_yet_is_waited_for(cast: Cast, lake: Path) -> None
         start=DAY,
     )
 
-    assert monitoring.pull_due_partitions(now=AFTER_MIDNIGHT) == {"taken": 0, "waiting": 1, "failed": 0}
+    assert monitoring.pull_due_partitions(now=AFTER_MIDNIGHT) == {"taken": 0, "skipped": 0, "waiting": 1, "failed": 0}
 
     source = BatchSource.objects.get(version=version)
     assert "date=2026-12-05 has no rows yet" in source.waiting
