@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from audits.api.monitoring_source import BatchSourceSerializer
 from audits.models import BatchSource
 from audits.monitoring import actions as monitoring
+from audits.monitoring.actions import sources as monitoring_sources
 from governance.access.actions import ActionError
 from governance.trail.log import Actor
 from governance.web.portal.access import may, portal_user, portal_view, refusal
@@ -100,6 +101,7 @@ def monitoring_source(request: HttpRequest, name: str, number: int) -> HttpRespo
         "form": form,
         "config": config,
         "source": found,
+        "taken": monitoring_sources.taken_days(found) if found is not None else None,
         "error": error,
         "can_configure": may(request, "models:write"),
     }

@@ -83,6 +83,8 @@ def test_a_repeated_put_keeps_the_place_and_a_changed_one_skips_days_taken(cast:
 
     assert earlier.json()["next_partition"] == "2026-12-03"
     assert earlier.json()["taken"]["days"] == 2  # what the answer says: these days are not taken again
+    page = signed_in(cast.owner).get(f"/models/{version.model.name}/versions/{version.number}/monitoring/source")
+    assert "Days taken from this source: 2 (2026-12-04 to 2026-12-05); none is taken again" in page.content.decode()
     counts = monitoring.pull_due_partitions(now=AFTER_MIDNIGHT)
     assert counts == {"taken": 1, "skipped": 2, "waiting": 0, "failed": 0}
     assert _days_taken(version) == ["2026-12-04", "2026-12-05", "2026-12-03"]  # the 3rd once, the others not again
