@@ -198,10 +198,11 @@ def issue_gate_token(
         nonce=secrets.token_hex(NONCE_BYTES),
     )
     origin = gate_origin()
-    encode_claims(claims, origin=origin)  # bad claims are refused before anything is written
     key = key or signing_key()
     if not key_published:
+        encode_claims(claims, origin=origin)  # bad claims are refused before anything is written
         _publish(key)
+    # sign_token encodes (and so checks) the claims first of all: a published key needs no check of its own here.
     return sign_token(claims, origin=origin, key_name=key.name, private_key=key.private_key)
 
 

@@ -393,6 +393,15 @@ def test_bad_claims_are_refused_before_the_key_is_published(db: Any) -> None:
     assert published_verifier_keys() == []
 
 
+def test_bad_claims_are_refused_when_the_caller_read_the_key_as_published_too(db: Any) -> None:
+    # The gate passes key_published=True from its one read; the claims are checked all the same (by the signing).
+    issue()  # publishes the key
+    with pytest.raises(ValueError, match="line break"):
+        issue(environment="production\nstaging", key_published=True)
+    with pytest.raises(ValueError, match="approvers"):
+        issue(approvers=("3", ""), key_published=True)
+
+
 def test_the_service_refuses_tokens_of_another_origin_or_key(db: Any, settings: Any) -> None:
     token = issue()
     ours = f"{settings.TRAIL_ORIGIN}/gate"
