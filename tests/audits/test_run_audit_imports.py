@@ -1,5 +1,7 @@
 """A predictions-only audit imports shap, adversarial-robustness-toolbox, aif360 and fairlearn only when a check
-needs them (issue 20): never for performance, group fairness and disparate impact.
+needs them (issue 20): never for performance, group fairness and disparate impact. Nor what start-up no longer
+imports (the background jobs and what they build, the OpenAPI extensions): tests/test_startup_imports.py shows the
+processes that use them still get them.
 
 Checked in a fresh interpreter (this process has imported everything the suite touched): it loads Django, the
 ``run_audit`` command and the engine, and runs a predictions-only policy's checks on a table read from a CSV file,
@@ -17,6 +19,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 HEAVY = ("shap", "art", "aif360", "fairlearn")
+# Imported by the apps' start-up until issue 20: the jobs, the report and export builders, the OpenAPI extensions.
+DEFERRED = (
+    "governance.tasks",
+    "audits.tasks",
+    "registry.tasks",
+    "governance.exports.actions",
+    "audits.reports.service",
+    "governance.api.schema",
+)
 
 PROBE = """
 import json, sys
@@ -45,12 +56,13 @@ outcome = engine.evaluate(evaluation, document)
 for name in sys.argv[2:]:
     __import__(name)  # the control
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in HEAVY)
-print(json.dumps({"checks": sorted(c.name for c in outcome.checks), "heavy": heavy}))
+deferred = sorted(m for m in DEFERRED if m in sys.modules)
+print(json.dumps({"checks": sorted(c.name for c in outcome.checks), "heavy": heavy, "deferred": deferred}))
 """
 
 
 def probe(tmp_path: Path, *imports: str) -> dict:
-    code = f"HEAVY = {HEAVY!r}\n" + PROBE
+    code = f"HEAVY = {HEAVY!r}\nDEFERRED = {DEFERRED!r}\n" + PROBE
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
     done = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "predictions.csv"), *imports],
@@ -73,3 +85,14 @@ def test_a_predictions_only_audit_imports_no_heavy_library(tmp_path: Path) -> No
 def test_the_probe_sees_a_heavy_library_once_imported(tmp_path: Path) -> None:
     found = probe(tmp_path, "fairlearn")
     assert "fairlearn" in found["heavy"]
+
+
+def test_a_predictions_only_audit_imports_no_job_nor_openapi_extension(tmp_path: Path) -> None:
+    found = probe(tmp_path)
+    assert found["checks"] == ["disparate_impact", "group_fairness", "performance"]
+    assert found["deferred"] == []
+
+
+def test_the_probe_sees_a_job_module_once_imported(tmp_path: Path) -> None:
+    found = probe(tmp_path, "governance.tasks")
+    assert {"governance.tasks", "governance.exports.actions", "audits.reports.service"} <= set(found["deferred"])
