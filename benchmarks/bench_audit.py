@@ -8,7 +8,10 @@ Prints the time of each stage measured in one run: registering the dataset versi
 upload, done once) and the audit itself (read, build the evaluation, run the policy's checks, store the results).
 With ``--process N``, also the predictions-only ``manage.py run_audit`` of the registered file, python start to
 exit, N times (issue 20's row, goal under 3 s): each run's wall time and CPU time (user + system, of the process
-and its children), their medians, and the load average before and after, since 2 cores are shared.
+and its children), their medians, and the load average before and after, since 2 cores are shared. With
+``--bytecode`` as well, each of those runs alternates with one that keeps Python's compiled bytecode (in a temporary
+folder): the Makefile sets PYTHONDONTWRITEBYTECODE=1, so by default every run compiles the project's sources again,
+which an installed deployment (bytecode compiled once) does not.
 It asserts nothing about time (the machine is shared and noisy).
 """
 
@@ -77,6 +80,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--process", type=int, default=0, metavar="N", help="time run_audit as a process N times")
+    parser.add_argument(
+        "--bytecode", action="store_true", help="with --process: alternate with runs that keep compiled bytecode"
+    )
     args = parser.parse_args()
     configure(os.environ.get("DATABASE_URL"))
 
@@ -142,12 +148,13 @@ def main() -> None:
     print(f"upload (hash, profile, store; once per dataset version): {upload:.2f} s")
     print(f"audit / upload: {min(timings.values()) / upload:.2f}x")
     if args.process:
-        whole_process(path, runs=args.process)
+        whole_process(path, runs=args.process, bytecode=args.bytecode)
 
 
-def whole_process(path: Path, *, runs: int) -> None:
+def whole_process(path: Path, *, runs: int, bytecode: bool = False) -> None:
     """``manage.py run_audit`` of the registered file (found by its sha256, so nothing is registered again), python
-    start to exit, ``runs`` times: wall and CPU seconds of each run, and their medians."""
+    start to exit, ``runs`` times: wall and CPU seconds of each run, and their medians. ``bytecode``: each run
+    alternates with one whose compiled bytecode is kept (after one run that compiles it, not counted)."""
     command = [
         sys.executable,
         str(Path(__file__).resolve().parents[1] / "manage.py"),
@@ -170,21 +177,31 @@ def whole_process(path: Path, *, runs: int) -> None:
         "bench-predictions",
         "--force",
     ]
+    variants = {"": dict(os.environ)}
+    if bytecode:
+        kept = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+        variants["bytecode kept: "] = {**kept, "PYTHONPYCACHEPREFIX": tempfile.mkdtemp(prefix="assay-bench-pyc-")}
+        subprocess.run(command, capture_output=True, env=variants["bytecode kept: "], check=False)  # compiles it
     print(f"manage.py run_audit, whole process, {runs} runs (load average {_load()} before):")
-    walls, cpus = [], []
+    walls: dict[str, list[float]] = {label: [] for label in variants}
+    cpus: dict[str, list[float]] = {label: [] for label in variants}
     for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        began = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, env=os.environ, check=False)
-        walls.append(time.perf_counter() - began)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
-        verdict = done.stdout.splitlines()[0] if done.stdout else done.stderr.strip()[-200:]
-        print(f"  wall {walls[-1]:.2f} s, cpu {cpus[-1]:.2f} s, exit {done.returncode}: {verdict}")
-    print(
-        f"  median wall {statistics.median(walls):.2f} s, median cpu {statistics.median(cpus):.2f} s "
-        f"(load average {_load()} after)"
-    )
+        for label, env in variants.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            began = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+            walls[label].append(time.perf_counter() - began)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus[label].append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+            verdict = done.stdout.splitlines()[0] if done.stdout else done.stderr.strip()[-200:]
+            wall, cpu = walls[label][-1], cpus[label][-1]
+            print(f"  {label}wall {wall:.2f} s, cpu {cpu:.2f} s, exit {done.returncode}: {verdict}")
+    load = _load()  # the first median line keeps the format benchmarks/run_all.py reads
+    for label in variants:
+        print(
+            f"  {label}median wall {statistics.median(walls[label]):.2f} s, "
+            f"median cpu {statistics.median(cpus[label]):.2f} s (load average {load} after)"
+        )
 
 
 def _load() -> str:
