@@ -83,7 +83,7 @@ def load_days(database: str, days: dict[dt.date, pa.Table]) -> None:
         + [sql.SQL("scored_on date")]
     )
     with admin_connection(database) as connection:
-        connection.execute("DROP TABLE IF EXISTS scores")
+        connection.execute("DROP TABLE IF EXISTS scores CASCADE")  # with a view on it (test_monitoring_source_config)
         connection.execute(sql.SQL("CREATE TABLE scores ({})").format(columns))
         with connection.cursor().copy("COPY scores FROM STDIN") as copy:
             rows = [(day, row) for day, table in days.items() for row in table.to_pylist()]
