@@ -5,8 +5,8 @@ A business transaction writes its event to ``governance_queuedevent`` without th
 ``TRAIL_SEQUENCER_BATCH`` queued rows in queue order, re-validates each exactly as ``record_event`` did, gives them
 the next sequence numbers, chains and encodes their leaves as an inline append would (same leaf format, same
 ``prev_hash`` chain, so the verifier and bundles cannot tell the modes apart), inserts the events and the Merkle
-nodes they complete in a few multi-row statements, and records each row's seq in the queue. The event table's
-triggers check every inserted row's chain as they do for inline appends.
+nodes they complete (one COPY each on PostgreSQL, multi-row INSERTs elsewhere), and records each row's seq in the
+queue. The event table's triggers check every inserted row's chain as they do for inline appends.
 
 Where it runs:
 
