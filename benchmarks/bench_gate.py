@@ -388,7 +388,8 @@ def main() -> None:
         "--sequencing",
         default="env",
         help="trail arrangements, comma-separated, alternating each round: env (TRAIL_SEQUENCING as set), inline, "
-        "batched, dedicated (batched; writers only queue, a sequencer process of its own sequences)",
+        "batched, dedicated (batched; writers only queue, a stand-in sequencer process sequences), live (batched, with "
+        "manage.py sequence_trail --follow), live-wait (live, the gate waiting for its decision's seq)",
     )
     parser.add_argument("--database", default="assay_bench_gate", help="the scratch database's name (PostgreSQL)")
     parser.add_argument(
@@ -396,7 +397,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if set(args.sequencing.split(",")) - {"env", *ARRANGEMENTS}:
-        parser.error(f"--sequencing {args.sequencing!r}: use env, inline, batched or dedicated, comma-separated")
+        parser.error(f"--sequencing {args.sequencing!r}: see --help")
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", args.database):
         parser.error(f"--database {args.database!r}: lower-case letters, digits and _ only")
     if args.cache_url and not _answers(args.cache_url):
@@ -418,7 +419,21 @@ def main() -> None:
 # sequences the queue in batches: it stands in for the dedicated (LISTEN) sequencer of issue 20. With nothing to
 # listen to, it polls: at once again after a batch, and backing off to 100 ms while the queue stays empty, so that
 # while GET /me is measured it costs about what a listening process costs (little), not a query every few ms.
-ARRANGEMENTS = {"inline": "inline", "batched": "batched", "dedicated": "batched"}
+# "live" is the project's own dedicated sequencer (manage.py sequence_trail --follow): writers see it and only queue.
+# "live-wait": the same, and the gate waits for its decision's seq before answering (decisions.ANSWER_WHEN_QUEUED).
+ARRANGEMENTS = {
+    "inline": "inline",
+    "batched": "batched",
+    "dedicated": "batched",
+    "live": "batched",
+    "live-wait": "batched",
+}
+_GATE_WAITS = """
+def post_worker_init(worker):
+    from audits.gate import decisions
+
+    decisions.ANSWER_WHEN_QUEUED = False
+"""
 _WRITERS_ONLY_QUEUE = """
 def post_worker_init(worker):
     from governance.trail import log
@@ -456,6 +471,13 @@ def start_server(args: argparse.Namespace, env: dict[str, str], arrangement: str
         hooks.write_text(_WRITERS_ONLY_QUEUE)
         command += ["--config", str(hooks)]
         processes.append(subprocess.Popen([sys.executable, "-c", _SEQUENCER], cwd=ROOT, env=environment))
+    if arrangement == "live-wait":
+        hooks = Path(env["ASSAY_VAR_DIR"]) / "gunicorn_gate_waits.py"
+        hooks.write_text(_GATE_WAITS)
+        command += ["--config", str(hooks)]
+    if arrangement in ("live", "live-wait"):
+        follow = [sys.executable, "manage.py", "sequence_trail", "--follow"]
+        processes.append(subprocess.Popen(follow, cwd=ROOT, env=environment))
     processes.append(subprocess.Popen(command, cwd=ROOT, env=environment))
     for _ in range(300):  # wait for gunicorn to listen
         try:

@@ -372,6 +372,12 @@ def _token(result: GateDecision, *, key: Any = None, key_published: bool = False
     )
 
 
+# Batched sequencing: answer once the decision is queued (True), or wait for its seq first (False: the dedicated
+# sequencer's next batch, sequencer.wait_sequenced). Only benchmarks/bench_gate.py's "live-wait" arrangement sets
+# False, to measure the alternative against the answer given (docs/performance.md).
+ANSWER_WHEN_QUEUED = True
+
+
 def _record(result: GateDecision, *, actor: Actor) -> GateDecision:
     with transaction.atomic():
         event = record_event(
@@ -397,7 +403,7 @@ def _record(result: GateDecision, *, actor: Actor) -> GateDecision:
     # which the sequencer turns into the next leaves as they were validated here. Reading a queued event's seq would
     # sequence it in this request, under the trail's lock, which is what batched mode is for not doing: the answer
     # gives the queue id instead, and says the decision is not provable until it is sequenced (docs/gate.md).
-    if isinstance(event, PendingEvent) and not event.is_sequenced:
+    if ANSWER_WHEN_QUEUED and isinstance(event, PendingEvent) and not event.is_sequenced:
         result.queued = event.queued_id
     else:
         result.seq = event.seq

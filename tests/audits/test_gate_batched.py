@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.db import DatabaseError, connection, connections
 
+from audits.gate import decisions
 from governance.trail import log, sequencer
 from governance.trail.checkpoints import issue_checkpoint
 from governance.trail.models import Event, QueuedEvent
@@ -157,3 +158,14 @@ def test_batched_the_gate_answers_while_another_holds_the_trail_lock(
     if mode == "batched":
         assert sequencer.sequence_all() == 1
         assert len(gate_events()) == 2
+
+
+def test_batched_the_measured_alternative_waits_for_the_decision_s_place_and_answers_with_its_id(
+    approved: None, cast: Cast, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # benchmarks/bench_gate.py's "live-wait" arrangement: the answer waits for the sequencer, then names the seq.
+    settings.TRAIL_SEQUENCING = "batched"
+    monkeypatch.setattr(decisions, "ANSWER_WHEN_QUEUED", False)
+    body = ask(cast)
+    (event,) = gate_events()
+    assert (body["decision_id"], "trail" in body) == (event.seq, False)
