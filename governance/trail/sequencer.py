@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -38,7 +37,7 @@ from psycopg.types.json import Jsonb
 
 from governance.trail import events as event_types
 from governance.trail import log, sequencer_live
-from governance.trail.canonical import canonical_json
+from governance.trail.canonical import canonical_json, decode_json
 from governance.trail.leaf import as_utc, encode_leaf
 from governance.trail.merkle import NodeId, leaf_hash
 from governance.trail.models import Event, PendingEvent, QueuedEvent
@@ -50,19 +49,12 @@ _MAX_LENGTHS = {"object_type": 64, "object_id": 128}  # Event's (and QueuedEvent
 # Rows per INSERT statement (12 values each): well under SQLite's 32,766 bound on parameters.
 _CHUNK = 500
 
-# RFC 8785 numbers are IEEE doubles: a float such as 1e16 is written as the integer text 10000000000000000, which
-# record_event can only have written for a float (it refuses integers beyond 2**53).
-_MAX_EXACT_INT = 2**53 - 1
-
-
-def _number(text: str) -> int | float:
-    value = int(text)
-    return value if -_MAX_EXACT_INT <= value <= _MAX_EXACT_INT else float(text)
-
 
 def decode_payload(text: str) -> Any:
-    """The value of a queued payload's canonical JSON text (integers beyond 2**53 read as the floats they were)."""
-    return json.loads(text, parse_int=_number)
+    """The value of a queued payload's canonical JSON text, by the rule the verifier reads payloads with
+    (``canonical.decode_json``): an integer beyond 2**53 is the float RFC 8785 spelt that way (1e16 is written
+    10000000000000000); one no float is spelt as stays an integer, which the canonical check then refuses."""
+    return decode_json(text)
 
 
 _PENDING_SQL = (
