@@ -12,6 +12,7 @@ table without the lock; ``governance.trail.sequencer`` appends queued events in 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,8 @@ from governance.trail.merkle import (
 )
 from governance.trail.merkle import root_at as _root_at
 from governance.trail.models import SEQUENCED_FIELDS, Event, PendingEvent, QueuedEvent
+
+logger = logging.getLogger(__name__)
 
 # Any fixed 64-bit number; it names "the trail's append lock" among PostgreSQL advisory locks.
 _ADVISORY_LOCK_KEY = 0x617373_6179_7472  # "assaytr"
@@ -340,8 +343,14 @@ def on_append(listener: Callable[[int], None]) -> None:
 
 
 def after_append(size: int) -> None:
+    """Tell each listener the trail's new size. The appends are committed by now: a listener that fails (say, the
+    job broker is unreachable when a checkpoint falls due) is logged and never turns a committed write into an error
+    (beat checks for a due checkpoint every minute)."""
     for listener in _append_listeners:
-        listener(size)
+        try:
+            listener(size)
+        except Exception:
+            logger.exception("trail: after an append (size %s), %s failed; the events are committed", size, listener)
 
 
 def prove_inclusion(*, seq: int, size: int) -> list[bytes]:

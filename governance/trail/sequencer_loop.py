@@ -47,8 +47,8 @@ def follow(
     on_live()
     total = 0
     try:
-        while not should_stop():
-            done = sequencer.sequence_all()
+        while not should_stop():  # asked after every batch: a stop waits for one batch, not for the queue
+            done = sequencer.sequence_batch(wait=True) or 0
             total += done
             if not done:
                 time.sleep(poll_seconds)
