@@ -296,6 +296,32 @@ def _take(source: BatchSource, config: MonitorConfig, day: dt.date) -> bool:
     return arrived
 
 
+def _due_day_arrived(source_id: int, version_id: int, today: dt.date) -> bool:
+    """Whether the source's next due day has arrived, asked before any lock is taken: the question goes to another
+    database or a folder (a connection, a type lookup, a presence query), and the version's lock (on SQLite, the
+    whole database's) must not be held while it is answered. False records why the sweep waits. True also when
+    nothing is due or the day was taken before: ``_pull_next`` decides those under the lock (and asks again)."""
+    source = BatchSource.objects.filter(pk=source_id, version_id=version_id, enabled=True).first()
+    if source is None or source.next_partition > today - dt.timedelta(days=source.lag_days):
+        return True
+    day = source.next_partition
+    key = source_key(source.uri, source.partition_column)
+    if TakenPartition.objects.filter(version_id=version_id, source_key=key, day=day).exists():
+        return True
+    parsed = _parse(source.uri)
+    partition = partition_of(parsed, source.partition_column, day)
+    problem = ""
+    if parsed.kind == PARQUET:
+        arrived = present(partition)
+    else:
+        with postgres.snapshot(parsed) as connection:
+            problem = _column_type_problem(parsed, source.partition_column, connection=connection) or ""
+            arrived = not problem and present(partition, connection=connection)
+    if not arrived:
+        BatchSource.objects.filter(pk=source.pk).update(waiting=problem or f"{partition.location} has no rows yet.")
+    return arrived
+
+
 def _locked_source(source_id: int, version_id: int) -> BatchSource | None:
     """The batch source, locked (with its version first, the order ``do_configure_batch_source`` locks in) until
     the transaction ends."""
@@ -314,6 +340,8 @@ def _pull_next(source_id: int, version_id: int, today: dt.date) -> str:
     taken and the source advanced, so two sweeps at once (or a sweep and a PUT) take each day once."""
     day: dt.date | None = None
     try:
+        if not _due_day_arrived(source_id, version_id, today):
+            return "waiting"
         with transaction.atomic():
             source = _locked_source(source_id, version_id)
             if source is None or not source.enabled:
