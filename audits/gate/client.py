@@ -142,7 +142,8 @@ def _decision_id(args: argparse.Namespace, token: str, answer: dict, deadline: f
     if answer.get("decision_id") is not None:
         return int(answer["decision_id"])
     trail = answer["trail"]
-    url = f"{args.url.rstrip('/')}{trail['url']}"
+    # Built from the queue id, never from the answer's text: the token goes only to the server this client names.
+    url = f"{args.url.rstrip('/')}/api/v1/trail/proofs/inclusion?queued={int(trail['queued'])}"
     while True:
         code, found, retry_after = _get(url, token, args.timeout)
         if code == 200:
