@@ -1,8 +1,8 @@
 """Queueing a background job by its registered name, so the code that queues a job never imports the module that
 runs it (jobs call actions; an action importing its job would close an import loop).
 
-Each app imports its ``tasks`` module when it starts (its ``AppConfig.ready``), so every job is registered in the
-web process too (where jobs run in process only with ``JOBS_IN_PROCESS=1``) and in workers.
+Every app's ``tasks`` module is imported the first time the Celery app is asked for a task (governance.celery): here,
+on the first job queued, in a worker or beat as they start. A process that queues nothing never imports them.
 """
 
 from __future__ import annotations
