@@ -117,7 +117,22 @@ def _refusal(row: Row) -> str | None:  # noqa: PLR0911 (one return per check rea
     for name, limit in _MAX_LENGTHS.items():
         if len(getattr(row, name)) > limit:
             return f"{name} is longer than {limit} characters"
+    if connection.vendor == "postgresql" and _holds_nul(row.payload):
+        # Else the batch's write fails, and every later batch with it: one row would stop all sequencing. (The queue's
+        # text columns refuse U+0000 themselves; its payload is the JSON text, where it is spelt \u0000.)
+        return "the payload holds the character U+0000, which PostgreSQL's jsonb cannot store"
     return None
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a decoded JSON value holds U+0000 in any string (a key or a value)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def read_head() -> tuple[int, bytes, Any]:
