@@ -414,11 +414,9 @@ def main() -> None:
         serve_and_measure(args, env, admin_url, token)
 
 
-# Trail sequencing arrangements (--sequencing): the server's TRAIL_SEQUENCING, and for "dedicated" no writer
-# sequences after its commit (a gunicorn hook empties the trail's after-commit listeners) while a process of its own
-# sequences the queue in batches: it stands in for the dedicated (LISTEN) sequencer of issue 20. With nothing to
-# listen to, it polls: at once again after a batch, and backing off to 100 ms while the queue stays empty, so that
-# while GET /me is measured it costs about what a listening process costs (little), not a query every few ms.
+# Trail sequencing arrangements (--sequencing): the server's TRAIL_SEQUENCING; "dedicated": a stand-in written before
+# the project's own sequencer (a gunicorn hook empties the after-commit listeners; a process of its own polls the
+# queue, backing off to 100 ms while it stays empty, so GET /me is not slowed).
 # "live" is the project's own dedicated sequencer (manage.py sequence_trail --follow): writers see it and only queue.
 # "live-wait": the same, and the gate waits for its decision's seq before answering (decisions.ANSWER_WHEN_QUEUED).
 ARRANGEMENTS = {
